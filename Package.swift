@@ -1,0 +1,74 @@
+// swift-tools-version:6.1
+// Gatehouse: ticket check-in service (`gatehouse`) and gate kiosk daemon (`gate-kiosk`).
+import PackageDescription
+
+// Settings shared by every Swift target, declared once (see docs in ../shared/design/STYLE.md).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "gatehouse",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "gatehouse", targets: ["gatehouse"]),
+    ],
+    dependencies: [
+        // Only the traits we use: swift-configuration support is not needed and costs build time.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages, found through pkg-config.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        .systemLibrary(name: "CZbar", pkgConfig: "zbar", providers: [.apt(["libzbar-dev"])]),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+
+        .target(
+            name: "GatehouseCore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GatehouseQR",
+            dependencies: ["CQRencode", "CZbar", "CZlib"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GatehouseService",
+            dependencies: [
+                "GatehouseCore",
+                "CSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "gatehouse",
+            dependencies: [
+                "GatehouseService",
+                "GatehouseQR",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "GatehouseCoreTests",
+            dependencies: ["GatehouseCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatehouseServiceTests",
+            dependencies: ["GatehouseService", "GatehouseCore", "GatehouseQR"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,4 @@
+#ifndef GATEHOUSE_CZLIB_H
+#define GATEHOUSE_CZLIB_H
+#include <zlib.h>
+#endif

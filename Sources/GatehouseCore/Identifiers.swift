@@ -1,0 +1,27 @@
+/// Identifiers and secrets minted by the service.
+///
+/// Ids are random, not sequential, so several service processes on one database can mint them
+/// without coordination and they do not leak how many events or tickets exist.
+public enum Identifier {
+    /// Event id: "E" + 10 base32 characters (50 random bits). Short because it is printed in every QR.
+    public static func newEventID() -> String { "E" + Base32.randomString(count: 10) }
+    /// Ticket id: "T" + 16 base32 characters (80 random bits).
+    public static func newTicketID() -> String { "T" + Base32.randomString(count: 16) }
+    /// Device id: "D" + 10 base32 characters.
+    public static func newDeviceID() -> String { "D" + Base32.randomString(count: 10) }
+
+    public static func isEventID<S: StringProtocol>(_ text: S) -> Bool {
+        text.utf8.count == 11 && text.first == "E" && Base32.isBase32(text.dropFirst())
+    }
+}
+
+/// Secrets: shown once, stored only as their SHA-256.
+public enum Secret {
+    /// Ticket token: 26 base32 characters = 130 random bits (the design asks for at least 128).
+    public static let ticketTokenLength = 26
+    public static func newTicketToken() -> String { Base32.randomString(count: ticketTokenLength) }
+    /// Device bearer token: "ghd_" + 32 base32 characters (160 bits).
+    public static func newDeviceToken() -> String { "ghd_" + Base32.randomString(count: 32) }
+    /// Admin bearer token: "gha_" + 32 base32 characters (160 bits).
+    public static func newAdminToken() -> String { "gha_" + Base32.randomString(count: 32) }
+}

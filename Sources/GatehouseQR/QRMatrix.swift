@@ -1,0 +1,87 @@
+import CQRencode
+import Foundation
+
+/// A QR symbol as a square of dark/light modules, made by libqrencode.
+public struct QRMatrix: Sendable, Equatable {
+    public enum Error: Swift.Error, CustomStringConvertible {
+        case encodingFailed(errno: Int32)
+        public var description: String {
+            switch self {
+            case .encodingFailed(let code): return "libqrencode could not encode the text (errno \(code))"
+            }
+        }
+    }
+
+    /// Modules per side, without the quiet zone.
+    public let size: Int
+    /// Row-major, true = dark.
+    public let modules: [Bool]
+
+    public subscript(x: Int, y: Int) -> Bool { modules[y * size + x] }
+
+    /// Encodes `text` at error-correction level M (15% of the symbol may be damaged), the usual
+    /// choice for codes shown on phone screens. libqrencode picks the mode for each run of
+    /// characters itself, so our uppercase base32 codes land in alphanumeric mode.
+    public init(encoding text: String) throws {
+        guard let code = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1) else {
+            throw Error.encodingFailed(errno: errno)
+        }
+        defer { QRcode_free(code) }
+        let width = Int(code.pointee.width)
+        var modules = [Bool](repeating: false, count: width * width)
+        for index in 0..<(width * width) {
+            // Bit 0 of each byte is the module's colour; the other bits describe its role.
+            modules[index] = code.pointee.data[index] & 1 == 1
+        }
+        self.size = width
+        self.modules = modules
+    }
+
+    /// The QR spec asks for four light modules around the symbol.
+    public static let quietZone = 4
+
+    /// An SVG drawing: one path of unit squares, scaled by the viewer. Crisp at any size.
+    public func svg(moduleSize: Int = 8) -> String {
+        let side = size + 2 * Self.quietZone
+        var path = ""
+        for y in 0..<size {
+            var x = 0
+            while x < size {
+                guard self[x, y] else {
+                    x += 1
+                    continue
+                }
+                // Merge a horizontal run of dark modules into one rectangle.
+                var run = 1
+                while x + run < size && self[x + run, y] { run += 1 }
+                path += "M\(x + Self.quietZone) \(y + Self.quietZone)h\(run)v1h-\(run)z"
+                x += run
+            }
+        }
+        let pixels = side * moduleSize
+        return """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(pixels)" height="\(pixels)" viewBox="0 0 \(side) \(side)" shape-rendering="crispEdges">
+            <rect width="\(side)" height="\(side)" fill="#fff"/>
+            <path fill="#000" d="\(path)"/>
+            </svg>
+
+            """
+    }
+
+    /// 8-bit grey pixels (0 = black, 255 = white), `scale` pixels a module, with the quiet zone.
+    public func greyImage(scale: Int) -> GreyImage {
+        let side = (size + 2 * Self.quietZone) * scale
+        var pixels = [UInt8](repeating: 255, count: side * side)
+        for y in 0..<size {
+            for x in 0..<size where self[x, y] {
+                let left = (x + Self.quietZone) * scale
+                let top = (y + Self.quietZone) * scale
+                for row in top..<(top + scale) {
+                    for column in left..<(left + scale) { pixels[row * side + column] = 0 }
+                }
+            }
+        }
+        return GreyImage(width: side, height: side, pixels: pixels)
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import GatehouseCore
+import Logging
+
+/// The service's logic, independent of HTTP: mints ids and secrets, validates admin input, and
+/// turns store decisions into answers. Routes and the admin CLI both call this.
+public struct Gatehouse: Sendable {
+    public let store: any GatehouseStore
+    public var now: @Sendable () -> Date
+
+    public init(store: any GatehouseStore, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.now = now
+    }
+
+    // MARK: Limits for admin input
+
+    public static let maximumTicketsPerRequest = 10_000
+    static let maximumNameLength = 200
+    static let maximumIDLength = 128
+
+    // MARK: Events
+
+    public func createEvent(name: String, startsAt: Date?, endsAt: Date?) async throws -> Event {
+        let name = try Self.requiredText(name, field: "name")
+        if let startsAt, let endsAt, endsAt < startsAt {
+            throw InvalidInputError("endsAt must not be before startsAt")
+        }
+        return try await store.createEvent(id: Identifier.newEventID(), name: name, startsAt: startsAt, endsAt: endsAt, at: now())
+    }
+
+    public func event(id: String) async throws -> Event {
+        guard let event = try await store.event(id: id) else { throw NotFoundError("event \(id)") }
+        return event
+    }
+
+    // MARK: Tickets
+
+    public struct TicketRequest: Sendable {
+        public var holderName: String?
+        public var email: String?
+        public var ticketType: String?
+        public var userId: String?
+        public var expiresAt: Date?
+
+        public init(holderName: String? = nil, email: String? = nil, ticketType: String? = nil, userId: String? = nil, expiresAt: Date? = nil) {
+            self.holderName = holderName
+            self.email = email
+            self.ticketType = ticketType
+            self.userId = userId
+            self.expiresAt = expiresAt
+        }
+    }
+
+    /// Issues one ticket per request, all in one transaction. The plain QR texts exist only in
+    /// the returned value.
+    public func issueTickets(eventId: String, _ requests: [TicketRequest]) async throws -> [IssuedTicket] {
+        guard (1...Self.maximumTicketsPerRequest).contains(requests.count) else {
+            throw InvalidInputError("quantity must be between 1 and \(Self.maximumTicketsPerRequest)")
+        }
+        var tokens: [String] = []
+        var news: [NewTicket] = []
+        tokens.reserveCapacity(requests.count)
+        news.reserveCapacity(requests.count)
+        for request in requests {
+            let token = Secret.newTicketToken()
+            tokens.append(token)
+            news.append(
+                NewTicket(
+                    id: Identifier.newTicketID(), tokenHash: TokenHash.of(token),
+                    userId: try Self.optionalText(request.userId, field: "userId", limit: Self.maximumIDLength),
+                    holderName: try Self.optionalText(request.holderName, field: "holderName"),
+                    email: try Self.optionalText(request.email, field: "email"),
+                    ticketType: try Self.optionalText(request.ticketType, field: "ticketType"),
+                    expiresAt: request.expiresAt))
+        }
+        let tickets = try await mapMissing(try await store.issueTickets(eventId: eventId, tickets: news, at: now()))
+        return zip(tickets, tokens).map { ticket, token in
+            IssuedTicket(ticket: ticket, qrData: TicketCode(eventID: ticket.eventId, token: token).text)
+        }
+    }
+
+    public func ticket(id: String) async throws -> Ticket {
+        guard let ticket = try await store.ticket(id: id) else { throw NotFoundError("ticket \(id)") }
+        return ticket
+    }
+
+    public func revokeTicket(id: String) async throws -> Ticket {
+        guard let ticket = try await store.revokeTicket(id: id) else { throw NotFoundError("ticket \(id)") }
+        return ticket
+    }
+
+    /// A new token for the ticket: the old QR stops working in the same commit.
+    public func reissueTicket(id: String) async throws -> IssuedTicket {
+        let token = Secret.newTicketToken()
+        guard let ticket = try await store.replaceTicketToken(id: id, tokenHash: TokenHash.of(token)) else {
+            throw NotFoundError("ticket \(id)")
+        }
+        return IssuedTicket(ticket: ticket, qrData: TicketCode(eventID: ticket.eventId, token: token).text)
+    }
+
+    // MARK: Devices
+
+    /// A new device and its bearer token (shown once, stored hashed).
+    public func addDevice(name: String, gateId: String, eventId: String) async throws -> (device: Device, token: String) {
+        let token = Secret.newDeviceToken()
+        let device = NewDevice(
+            id: Identifier.newDeviceID(), name: try Self.requiredText(name, field: "name"),
+            gateId: try Self.requiredText(gateId, field: "gateId", limit: Self.maximumIDLength), eventId: eventId,
+            tokenHash: TokenHash.of(token))
+        return (try await mapMissing(try await store.addDevice(device, at: now())), token)
+    }
+
+    public func revokeDevice(id: String) async throws -> Device {
+        guard let device = try await store.revokeDevice(id: id) else { throw NotFoundError("device \(id)") }
+        return device
+    }
+
+    public func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry] {
+        _ = try await event(id: eventId)
+        return try await store.checkins(eventId: eventId, filter: filter)
+    }
+
+    // MARK: Check-in
+
+    public enum CheckinError: Error, Equatable {
+        case unauthorized
+        case wrongGate(registered: String)
+        case scanIdReused
+    }
+
+    /// Decides one scan. `bearerToken` is the device's secret from the Authorization header.
+    public func checkin(_ request: CheckinRequest, bearerToken: String, logger: Logger) async throws -> CheckinAnswer {
+        let started = ContinuousClock.now
+        if let scanId = request.scanId, scanId.isEmpty || scanId.utf8.count > Self.maximumIDLength {
+            throw InvalidInputError("scanId must be 1 to \(Self.maximumIDLength) bytes")
+        }
+        let code = TicketCode.parse(request.qrData)
+        let attempt = CheckinAttempt(
+            deviceId: request.deviceId, deviceTokenHash: TokenHash.of(bearerToken), gateId: request.gateId,
+            scanId: request.scanId, mode: request.mode ?? .commit, payloadHash: TokenHash.of(request.qrData),
+            code: code.map { (eventId: $0.eventID, tokenHash: TokenHash.of($0.token)) }, at: now())
+        switch try await store.checkin(attempt) {
+        case .unauthorized: throw CheckinError.unauthorized
+        case .wrongGate(let registered): throw CheckinError.wrongGate(registered: registered)
+        case .scanIdReused: throw CheckinError.scanIdReused
+        case .decided(let decision):
+            let answer = CheckinAnswer(
+                result: decision.result,
+                message: CheckinMessage.text(for: decision.result, firstUsedAt: decision.firstUsedAt, firstUsedGate: decision.firstUsedGate),
+                ticket: decision.ticket, firstUsedAt: decision.firstUsedAt, firstUsedGate: decision.firstUsedGate)
+            // Ids and the result only: never the token, the QR text or the holder's name.
+            logger.info(
+                "Check-in decided",
+                metadata: [
+                    "checkin.result": "\(decision.result.rawValue)", "gate.id": "\(request.gateId)",
+                    "device.id": "\(request.deviceId)", "ticket.id": "\(decision.ticket?.id ?? "-")",
+                    "checkin.mode": "\(attempt.mode.rawValue)", "checkin.replayed": "\(decision.replayed)",
+                    "checkin.latency_ms": "\((ContinuousClock.now - started).milliseconds)",
+                ])
+            return answer
+        }
+    }
+
+    // MARK: Input checks
+
+    private func mapMissing<T>(_ body: @autoclosure () async throws -> T) async throws -> T {
+        do { return try await body() } catch StoreError.notFound(let what) { throw NotFoundError(what) }
+    }
+
+    static func requiredText(_ text: String, field: String, limit: Int = maximumNameLength) throws -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw InvalidInputError("\(field) must not be empty") }
+        guard trimmed.unicodeScalars.count <= limit else { throw InvalidInputError("\(field) is longer than \(limit) characters") }
+        guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw InvalidInputError("\(field) must not contain control characters")
+        }
+        return trimmed
+    }
+
+    static func optionalText(_ text: String?, field: String, limit: Int = maximumNameLength) throws -> String? {
+        guard let text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
+        return try requiredText(text, field: field, limit: limit)
+    }
+}
+
+/// Input that breaks the contract: becomes HTTP 400, or a CLI error naming the argument.
+public struct InvalidInputError: Error, Equatable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Something named in the request does not exist: HTTP 404.
+public struct NotFoundError: Error, Equatable, CustomStringConvertible {
+    public let what: String
+    public init(_ what: String) { self.what = what }
+    public var description: String { "no \(what)" }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// An RFC 9457 problem answer (`application/problem+json`): what every 4xx and 5xx of the API is.
+public struct Problem: HTTPResponseError, Equatable {
+    public var status: HTTPResponse.Status
+    public var detail: String
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, _ detail: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+    }
+
+    struct Body: Codable {
+        var type: String
+        var title: String
+        var status: Int
+        var detail: String
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = Body(type: "about:blank", title: status.reasonPhrase, status: status.code, detail: detail)
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        let data = try APIJSON.encoder.encode(body)
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func unauthorized(_ detail: String) -> Problem {
+        Problem(.unauthorized, detail, headers: [.wwwAuthenticate: "Bearer"])
+    }
+}
+
+/// Turns every error a route throws into a problem answer, so clients always get the same shape
+/// and a bug never leaks a stack or SQL text: unknown errors are logged and answered as 500.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            return try Self.problem(for: error, context: context).response(from: request, context: context)
+        }
+    }
+
+    static func problem(for error: any Error, context: Context) -> Problem {
+        switch error {
+        case let problem as Problem: return problem
+        case let error as InvalidInputError: return Problem(.badRequest, error.description)
+        case let error as NotFoundError: return Problem(.notFound, error.description)
+        case let error as Gatehouse.CheckinError:
+            switch error {
+            case .unauthorized: return .unauthorized("unknown or revoked device token, or a deviceId that is not the token's")
+            case .wrongGate(let registered): return Problem(.forbidden, "this device is registered for gate \(registered)")
+            case .scanIdReused: return Problem(.conflict, "scanId was already used by this device for a different code")
+            }
+        case is NIOTooManyBytesError: return Problem(.contentTooLarge, "request body is too large")
+        case let error as StoreError:
+            if case .unavailable(let why) = error {
+                context.logger.error("Database unavailable", metadata: ["error": "\(why)"])
+                return Problem(.serviceUnavailable, "the database is unavailable; retry shortly")
+            }
+            return Problem(.internalServerError, "internal error")
+        case let error as HTTPError:
+            return Problem(error.status, error.body ?? error.status.reasonPhrase)
+        case let error as any HTTPResponseError:
+            return Problem(error.status, error.status.reasonPhrase)
+        default:
+            context.logger.error("Request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            return Problem(.internalServerError, "internal error")
+        }
+    }
+}

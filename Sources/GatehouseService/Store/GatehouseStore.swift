@@ -1,0 +1,93 @@
+import Foundation
+import GatehouseCore
+
+/// What a store needs to create a ticket. The service mints ids and tokens; the store keeps
+/// only the token's hash and assigns the ticket number.
+public struct NewTicket: Sendable {
+    public var id: String
+    public var tokenHash: [UInt8]
+    public var userId: String?
+    public var holderName: String?
+    public var email: String?
+    public var ticketType: String?
+    public var expiresAt: Date?
+}
+
+public struct NewDevice: Sendable {
+    public var id: String
+    public var name: String
+    public var gateId: String
+    public var eventId: String
+    public var tokenHash: [UInt8]
+}
+
+/// One scan to decide, as the store sees it: hashes, never plain secrets.
+public struct CheckinAttempt: Sendable {
+    public var deviceId: String
+    public var deviceTokenHash: [UInt8]
+    public var gateId: String
+    public var scanId: String?
+    public var mode: CheckinMode
+    /// SHA-256 of the scanned text, so a retry can be told from a scanner bug that reuses a scanId.
+    public var payloadHash: [UInt8]
+    /// The parsed code, or nil when the payload is not one of our codes.
+    public var code: (eventId: String, tokenHash: [UInt8])?
+    public var at: Date
+}
+
+/// The store's decision on a scan.
+public struct CheckinDecision: Sendable, Equatable {
+    public var result: CheckinResult
+    public var ticket: TicketSummary?
+    public var firstUsedAt: Date?
+    public var firstUsedGate: String?
+    /// True when this answers a retry of a scan already decided.
+    public var replayed: Bool
+}
+
+public enum CheckinOutcome: Sendable, Equatable {
+    case decided(CheckinDecision)
+    /// No device with that token, the device is revoked, or the token is another device's.
+    case unauthorized
+    /// The device is registered for another gate.
+    case wrongGate(registered: String)
+    /// The scanId was used before by this device for a different code.
+    case scanIdReused
+}
+
+public enum StoreError: Error, Sendable, Equatable {
+    case notFound(String)
+    case invalid(String)
+    case unavailable(String)
+}
+
+/// The one interface the service logic uses; SQLite and PostgreSQL each implement it, and one
+/// conformance suite tests both.
+public protocol GatehouseStore: Sendable {
+    func createEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, at: Date) async throws -> Event
+    func events() async throws -> [Event]
+    func event(id: String) async throws -> Event?
+
+    /// Creates all tickets or none. Throws `StoreError.notFound` for an unknown event.
+    func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket]
+    func ticket(id: String) async throws -> Ticket?
+    func revokeTicket(id: String) async throws -> Ticket?
+    /// Gives the ticket a new token hash: the old code stops working in the same commit.
+    func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket?
+
+    /// Throws `StoreError.notFound` for an unknown event.
+    func addDevice(_ device: NewDevice, at: Date) async throws -> Device
+    func revokeDevice(id: String) async throws -> Device?
+    func device(id: String) async throws -> Device?
+
+    func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry]
+    /// Authenticates the device and decides the scan in one transaction that is durable before
+    /// this returns.
+    func checkin(_ attempt: CheckinAttempt) async throws -> CheckinOutcome
+
+    /// Throws when the database cannot answer a trivial query (for `/healthz`).
+    func healthCheck() async throws
+
+    /// Finishes queued work and closes the database.
+    func shutdown() async
+}

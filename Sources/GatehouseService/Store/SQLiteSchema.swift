@@ -1,0 +1,80 @@
+/// Versioned SQLite schema. `PRAGMA user_version` records the version a file has; migrations run
+/// in order at start, each in its own transaction.
+enum SQLiteSchema {
+    static let migrations: [String] = [
+        // 1: events, tickets, devices, check-in log.
+        """
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            starts_at INTEGER,
+            ends_at INTEGER,
+            created_at INTEGER NOT NULL,
+            next_number INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE TABLE tickets (
+            id TEXT PRIMARY KEY,
+            event_id TEXT NOT NULL REFERENCES events(id),
+            number INTEGER NOT NULL,
+            user_id TEXT,
+            holder_name TEXT,
+            email TEXT,
+            ticket_type TEXT,
+            status TEXT NOT NULL CHECK (status IN ('unused', 'used', 'revoked')),
+            expires_at INTEGER,
+            token_hash BLOB NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            used_at INTEGER,
+            used_gate TEXT,
+            used_device TEXT,
+            UNIQUE (event_id, number)
+        );
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            gate_id TEXT NOT NULL,
+            event_id TEXT NOT NULL REFERENCES events(id),
+            token_hash BLOB NOT NULL UNIQUE,
+            revoked INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE checkins (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            ticket_id TEXT,
+            gate_id TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            result TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            scan_id TEXT,
+            payload_hash BLOB NOT NULL
+        );
+        CREATE UNIQUE INDEX checkins_scan ON checkins (device_id, scan_id) WHERE scan_id IS NOT NULL;
+        CREATE INDEX checkins_event ON checkins (event_id, id);
+        CREATE INDEX tickets_event_status ON tickets (event_id, status);
+        """
+    ]
+
+    static var currentVersion: Int { migrations.count }
+
+    static func migrate(_ connection: SQLiteConnection) throws {
+        let found = try connection.userVersion
+        guard found <= currentVersion else {
+            throw StoreError.unavailable(
+                "the database has schema version \(found), newer than this gatehouse knows (\(currentVersion)); run a newer gatehouse"
+            )
+        }
+        for version in found..<currentVersion {
+            try connection.execute("BEGIN IMMEDIATE")
+            do {
+                try connection.execute(migrations[version])
+                try connection.execute("PRAGMA user_version = \(version + 1)")
+                try connection.execute("COMMIT")
+            } catch {
+                try? connection.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,304 @@
+import Foundation
+import GatehouseCore
+
+/// The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, one writer thread with
+/// group commit (`SQLiteWriter`) and a pool of readers.
+public final class SQLiteStore: GatehouseStore {
+    private let writer: SQLiteWriter
+    private let readers: SQLiteReaderPool
+
+    public init(path: String) throws {
+        let connection = try SQLiteConnection(path: path)
+        // WAL: readers never wait for the writer. synchronous=FULL: a commit has reached the disk
+        // (fsync of the WAL) before COMMIT returns, so a `valid` answer survives a power cut.
+        let mode = try connection.firstRow("PRAGMA journal_mode = WAL") { $0.text(0) }
+        guard mode?.lowercased() == "wal" else {
+            throw StoreError.unavailable("cannot switch \(path) to WAL mode (got \(mode ?? "nothing"))")
+        }
+        try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
+        try SQLiteSchema.migrate(connection)
+        writer = SQLiteWriter(connection: connection, name: "gatehouse-sqlite-writer")
+        readers = SQLiteReaderPool(path: path)
+    }
+
+    public func healthCheck() async throws {
+        _ = try await readers.read { db in try db.firstRow("SELECT 1") { $0.int(0) } }
+    }
+
+    public func shutdown() async {
+        writer.stop()
+    }
+
+    // MARK: Events
+
+    public func createEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, at: Date) async throws -> Event {
+        try await writer.perform { db in
+            try db.run(
+                "INSERT INTO events (id, name, starts_at, ends_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                [.text(id), .text(name), .optional(startsAt?.millis), .optional(endsAt?.millis), .integer(at.millis)])
+            return Event(id: id, name: name, startsAt: startsAt, endsAt: endsAt, createdAt: at.truncatedToMillis, issued: 0, used: 0)
+        }
+    }
+
+    private static let eventColumns = """
+        SELECT e.id, e.name, e.starts_at, e.ends_at, e.created_at,
+               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id),
+               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used')
+        FROM events e
+        """
+
+    private static func event(_ row: SQLiteRow) -> Event {
+        Event(
+            id: row.text(0), name: row.text(1), startsAt: row.optionalInt(2).map(Date.init(millis:)),
+            endsAt: row.optionalInt(3).map(Date.init(millis:)), createdAt: Date(millis: row.int(4)),
+            issued: Int(row.int(5)), used: Int(row.int(6)))
+    }
+
+    public func events() async throws -> [Event] {
+        try await readers.read { db in try db.rows(Self.eventColumns + " ORDER BY e.created_at DESC, e.id", [], Self.event) }
+    }
+
+    public func event(id: String) async throws -> Event? {
+        try await readers.read { db in try db.firstRow(Self.eventColumns + " WHERE e.id = ?", [.text(id)], Self.event) }
+    }
+
+    // MARK: Tickets
+
+    private static let ticketColumns = """
+        SELECT id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at,
+               created_at, used_at, used_gate, used_device
+        FROM tickets
+        """
+
+    private static func ticket(_ row: SQLiteRow) -> Ticket {
+        Ticket(
+            id: row.text(0), eventId: row.text(1), number: Int(row.int(2)), userId: row.optionalText(3),
+            holderName: row.optionalText(4), email: row.optionalText(5), ticketType: row.optionalText(6),
+            status: TicketStatus(rawValue: row.text(7)) ?? .revoked, expiresAt: row.optionalInt(8).map(Date.init(millis:)),
+            createdAt: Date(millis: row.int(9)), usedAt: row.optionalInt(10).map(Date.init(millis:)),
+            usedGate: row.optionalText(11), usedDevice: row.optionalText(12))
+    }
+
+    public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
+        try await writer.perform { db in
+            // Reserve a block of numbers; the UPDATE also takes the row, so two batches for one
+            // event never get the same numbers.
+            guard
+                let first = try db.firstRow(
+                    "UPDATE events SET next_number = next_number + ? WHERE id = ? RETURNING next_number - ?",
+                    [.integer(Int64(tickets.count)), .text(eventId), .integer(Int64(tickets.count))], { $0.int(0) })
+            else { throw StoreError.notFound("event \(eventId)") }
+            var created: [Ticket] = []
+            created.reserveCapacity(tickets.count)
+            for (offset, new) in tickets.enumerated() {
+                let number = first + Int64(offset)
+                try db.run(
+                    """
+                    INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status,
+                                         expires_at, token_hash, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'unused', ?, ?, ?)
+                    """,
+                    [
+                        .text(new.id), .text(eventId), .integer(number), .optional(new.userId), .optional(new.holderName),
+                        .optional(new.email), .optional(new.ticketType), .optional(new.expiresAt?.millis),
+                        .blob(new.tokenHash), .integer(at.millis),
+                    ])
+                created.append(
+                    Ticket(
+                        id: new.id, eventId: eventId, number: Int(number), userId: new.userId, holderName: new.holderName,
+                        email: new.email, ticketType: new.ticketType, status: .unused, expiresAt: new.expiresAt?.truncatedToMillis,
+                        createdAt: at.truncatedToMillis))
+            }
+            return created
+        }
+    }
+
+    public func ticket(id: String) async throws -> Ticket? {
+        try await readers.read { db in try db.firstRow(Self.ticketColumns + " WHERE id = ?", [.text(id)], Self.ticket) }
+    }
+
+    public func revokeTicket(id: String) async throws -> Ticket? {
+        try await writer.perform { db in
+            try db.firstRow("UPDATE tickets SET status = 'revoked' WHERE id = ? RETURNING " + Self.ticketReturning, [.text(id)], Self.ticket)
+        }
+    }
+
+    public func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket? {
+        try await writer.perform { db in
+            try db.firstRow(
+                "UPDATE tickets SET token_hash = ? WHERE id = ? RETURNING " + Self.ticketReturning, [.blob(tokenHash), .text(id)],
+                Self.ticket)
+        }
+    }
+
+    private static let ticketReturning =
+        "id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device"
+
+    // MARK: Devices
+
+    private static func device(_ row: SQLiteRow) -> Device {
+        Device(
+            id: row.text(0), name: row.text(1), gateId: row.text(2), eventId: row.text(3), revoked: row.int(4) != 0,
+            createdAt: Date(millis: row.int(5)))
+    }
+
+    public func addDevice(_ device: NewDevice, at: Date) async throws -> Device {
+        try await writer.perform { db in
+            guard try db.firstRow("SELECT 1 FROM events WHERE id = ?", [.text(device.eventId)], { _ in true }) != nil else {
+                throw StoreError.notFound("event \(device.eventId)")
+            }
+            try db.run(
+                "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [.text(device.id), .text(device.name), .text(device.gateId), .text(device.eventId), .blob(device.tokenHash), .integer(at.millis)])
+            return Device(
+                id: device.id, name: device.name, gateId: device.gateId, eventId: device.eventId, revoked: false,
+                createdAt: at.truncatedToMillis)
+        }
+    }
+
+    public func revokeDevice(id: String) async throws -> Device? {
+        try await writer.perform { db in
+            try db.firstRow(
+                "UPDATE devices SET revoked = 1 WHERE id = ? RETURNING id, name, gate_id, event_id, revoked, created_at", [.text(id)],
+                Self.device)
+        }
+    }
+
+    public func device(id: String) async throws -> Device? {
+        try await readers.read { db in
+            try db.firstRow("SELECT id, name, gate_id, event_id, revoked, created_at FROM devices WHERE id = ?", [.text(id)], Self.device)
+        }
+    }
+
+    // MARK: Check-in log
+
+    public func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry] {
+        try await readers.read { db in
+            var sql = """
+                SELECT c.id, c.at, c.event_id, c.ticket_id, t.number, c.gate_id, c.device_id, c.result, c.mode, c.scan_id
+                FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id
+                WHERE c.event_id = ?
+                """
+            var parameters: [SQLiteValue] = [.text(eventId)]
+            if let gate = filter.gateId {
+                sql += " AND c.gate_id = ?"
+                parameters.append(.text(gate))
+            }
+            if let since = filter.since {
+                sql += " AND c.at >= ?"
+                parameters.append(.integer(since.millis))
+            }
+            if let until = filter.until {
+                sql += " AND c.at < ?"
+                parameters.append(.integer(until.millis))
+            }
+            if let after = filter.afterId {
+                sql += " AND c.id > ?"
+                parameters.append(.integer(after))
+            }
+            // --follow reads forward from a position; everything else wants the newest first.
+            sql += filter.afterId == nil ? " ORDER BY c.id DESC LIMIT ?" : " ORDER BY c.id ASC LIMIT ?"
+            parameters.append(.integer(Int64(filter.limit)))
+            return try db.rows(sql, parameters) { row in
+                CheckinLogEntry(
+                    id: row.int(0), at: Date(millis: row.int(1)), eventId: row.text(2), ticketId: row.optionalText(3),
+                    ticketNumber: row.optionalInt(4).map { Int($0) }, gateId: row.text(5), deviceId: row.text(6),
+                    result: CheckinResult(rawValue: row.text(7)) ?? .invalid, mode: CheckinMode(rawValue: row.text(8)) ?? .commit,
+                    scanId: row.optionalText(9))
+            }
+        }
+    }
+
+    // MARK: Check-in
+
+    public func checkin(_ attempt: CheckinAttempt) async throws -> CheckinOutcome {
+        try await writer.perform { db in try Self.decide(attempt, in: db) }
+    }
+
+    /// Runs inside the writer's transaction: authenticate, replay a retried scan, or decide with
+    /// one conditional UPDATE and log the attempt.
+    private static func decide(_ attempt: CheckinAttempt, in db: SQLiteConnection) throws -> CheckinOutcome {
+        guard
+            let device = try db.firstRow(
+                "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = ?", [.blob(attempt.deviceTokenHash)],
+                { (id: $0.text(0), gate: $0.text(1), event: $0.text(2), revoked: $0.int(3) != 0) }),
+            !device.revoked, device.id == attempt.deviceId
+        else { return .unauthorized }
+        guard device.gate == attempt.gateId else { return .wrongGate(registered: device.gate) }
+
+        if attempt.mode == .commit, let scanId = attempt.scanId {
+            if let earlier = try db.firstRow(
+                "SELECT result, ticket_id, payload_hash FROM checkins WHERE device_id = ? AND scan_id = ?",
+                [.text(device.id), .text(scanId)], { (result: $0.text(0), ticket: $0.optionalText(1), payload: $0.blob(2)) })
+            {
+                guard earlier.payload == attempt.payloadHash else { return .scanIdReused }
+                let ticket: Ticket? = try earlier.ticket.flatMap { id in
+                    try db.firstRow(ticketColumns + " WHERE id = ?", [.text(id)], Self.ticket)
+                }
+                return .decided(
+                    CheckinDecision(
+                        result: CheckinResult(rawValue: earlier.result) ?? .invalid, ticket: ticket?.summary,
+                        firstUsedAt: ticket?.usedAt, firstUsedGate: ticket?.usedGate, replayed: true))
+            }
+        }
+
+        let decision = try judge(attempt, deviceEvent: device.event, in: db)
+        try db.run(
+            """
+            INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .integer(attempt.at.millis), .text(device.event), .optional(decision.ticket?.id), .text(attempt.gateId),
+                .text(device.id), .text(decision.result.rawValue), .text(attempt.mode.rawValue),
+                .optional(attempt.mode == .commit ? attempt.scanId : nil), .blob(attempt.payloadHash),
+            ])
+        return .decided(decision)
+    }
+
+    private static func judge(_ attempt: CheckinAttempt, deviceEvent: String, in db: SQLiteConnection) throws -> CheckinDecision {
+        guard let code = attempt.code else {
+            return CheckinDecision(result: .invalid, replayed: false)
+        }
+        let now = attempt.at.millis
+        if attempt.mode == .commit, code.eventId == deviceEvent {
+            // The decision: used only if unused, not expired, of the device's event.
+            if let used = try db.firstRow(
+                """
+                UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?
+                WHERE token_hash = ? AND event_id = ? AND status = 'unused' AND (expires_at IS NULL OR expires_at > ?)
+                RETURNING \(ticketReturning)
+                """,
+                [.integer(now), .text(attempt.gateId), .text(attempt.deviceId), .blob(code.tokenHash), .text(deviceEvent), .integer(now)],
+                Self.ticket)
+            {
+                return CheckinDecision(result: .valid, ticket: used.summary, firstUsedAt: used.usedAt, firstUsedGate: used.usedGate, replayed: false)
+            }
+        }
+        // No row changed (or nothing was to change): one read finds the reason.
+        guard let ticket = try db.firstRow(ticketColumns + " WHERE token_hash = ?", [.blob(code.tokenHash)], Self.ticket),
+            ticket.eventId == code.eventId
+        else { return CheckinDecision(result: .notFound, replayed: false) }
+        return CheckinDecision(result: Self.reason(ticket, deviceEvent: deviceEvent, now: now), ticket: ticket.summary,
+            firstUsedAt: ticket.usedAt, firstUsedGate: ticket.usedGate, replayed: false)
+    }
+
+    /// Why a ticket cannot be (or, in validate mode, whether it could be) checked in now.
+    static func reason(_ ticket: Ticket, deviceEvent: String, now: Int64) -> CheckinResult {
+        if ticket.eventId != deviceEvent { return .wrongEvent }
+        switch ticket.status {
+        case .revoked: return .revoked
+        case .used: return .alreadyUsed
+        case .unused:
+            if let expires = ticket.expiresAt, expires.millis <= now { return .expired }
+            return .valid
+        }
+    }
+}
+
+extension Date {
+    /// Milliseconds since 1970: how times are stored, in both stores.
+    var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+    init(millis: Int64) { self.init(timeIntervalSince1970: Double(millis) / 1000) }
+    var truncatedToMillis: Date { Date(millis: millis) }
+}

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import GatehouseCore
+import GatehouseService
+
+/// Opens the store for one admin command and closes it afterwards.
+func withGatehouse<T>(_ options: DatabaseOptions, _ body: (Gatehouse) async throws -> T) async throws -> T {
+    let store = try StoreOpener.open(StoreOpener.location(flag: options.db, environment: ProcessInfo.processInfo.environment))
+    do {
+        let result = try await body(Gatehouse(store: store))
+        await store.shutdown()
+        return result
+    } catch let error as GatehouseService.InvalidInputError {
+        await store.shutdown()
+        throw ValidationError(error.description)
+    } catch let error as NotFoundError {
+        await store.shutdown()
+        throw ValidationError(error.description)
+    } catch {
+        await store.shutdown()
+        throw error
+    }
+}
+
+/// Parses an ISO 8601 time given on the command line.
+func parseTime(_ text: String?, option: String) throws -> Date? {
+    guard let text else { return nil }
+    if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+    if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
+    throw ValidationError("\(option) must be an ISO 8601 time such as 2026-12-31T20:00:00Z, not '\(text)'")
+}
+
+/// Writes a line to stdout at once (unbuffered), for output that is followed live.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+struct EventCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "event", abstract: "Create and list events.", subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an event and print it.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "The event's name.") var name: String
+        @Option(help: "Start time, ISO 8601.") var startsAt: String?
+        @Option(help: "End time, ISO 8601.") var endsAt: String?
+
+        func run() async throws {
+            let startsAt = try parseTime(self.startsAt, option: "--starts-at")
+            let endsAt = try parseTime(self.endsAt, option: "--ends-at")
+            let event = try await withGatehouse(database) { try await $0.createEvent(name: name, startsAt: startsAt, endsAt: endsAt) }
+            try printJSON(event)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List events with issued and used counts.")
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let events = try await withGatehouse(database) { try await $0.store.events() }
+            for event in events { print("\(event.id)  issued \(event.issued)  used \(event.used)  \(event.name)") }
+        }
+    }
+}
+
+struct DeviceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "device", abstract: "Register and revoke gate devices.", subcommands: [Add.self, Revoke.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a device; prints its id and token (shown once).")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Event the device checks tickets in for.") var event: String
+        @Option(help: "Gate the device stands at, e.g. north-1.") var gate: String
+        @Option(help: "A name for the device.") var name: String?
+
+        func run() async throws {
+            let added = try await withGatehouse(database) { try await $0.addDevice(name: name ?? "kiosk \(gate)", gateId: gate, eventId: event) }
+            print("deviceId: \(added.device.id)")
+            print("token: \(added.token)")
+            FileHandle.standardError.write(Data("The token is shown only now. Store it on the kiosk (see README: device token).\n".utf8))
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a device: its token stops working at once.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "Device id.") var id: String
+
+        func run() async throws {
+            let device = try await withGatehouse(database) { try await $0.revokeDevice(id: id) }
+            print("revoked \(device.id) (\(device.name), gate \(device.gateId))")
+        }
+    }
+}
+
+struct CheckinsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "checkins", abstract: "Show an event's check-in log, newest last.")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Event id.") var event: String
+    @Option(help: "Only this gate.") var gate: String?
+    @Option(help: "How many recent rows to show first.") var last: Int = 50
+    @Flag(help: "Keep printing new check-ins as they happen (Ctrl-C stops).") var follow = false
+
+    func validate() throws {
+        guard (1...10_000).contains(last) else { throw ValidationError("--last must be between 1 and 10000, not \(last)") }
+    }
+
+    func run() async throws {
+        try await withGatehouse(database) { gatehouse in
+            var recent = try await gatehouse.checkins(eventId: event, filter: CheckinFilter(gateId: gate, limit: last))
+            recent.reverse()
+            recent.forEach(printRow)
+            guard follow else { return }
+            var lastSeen = recent.last?.id ?? 0
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(500))
+                let rows = try await gatehouse.store.checkins(eventId: event, filter: CheckinFilter(gateId: gate, afterId: lastSeen, limit: 1000))
+                rows.forEach(printRow)
+                lastSeen = rows.last?.id ?? lastSeen
+            }
+        }
+    }
+
+    func printRow(_ entry: CheckinLogEntry) {
+        let time = entry.at.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let number = entry.ticketNumber.map { "#\($0)" } ?? "-"
+        say("\(time)  \(entry.gateId)  \(entry.deviceId)  \(entry.result.rawValue)  \(number)\(entry.mode == .validate ? "  (validate)" : "")")
+    }
+}

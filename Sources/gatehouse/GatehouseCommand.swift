@@ -1,0 +1,20 @@
+import ArgumentParser
+
+@main
+struct GatehouseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gatehouse",
+        abstract: "Ticket check-in service and its admin tools.",
+        discussion: """
+            The database is a SQLite file (default gatehouse-data/gatehouse.sqlite, or $GATEHOUSE_DB, \
+            or --db). Admin commands work on the database directly, next to a running service.
+            """,
+        subcommands: [Serve.self, EventCommand.self, TicketsCommand.self, DeviceCommand.self, CheckinsCommand.self]
+    )
+}
+
+/// `--db`, shared by every subcommand.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "SQLite file to use (default: $GATEHOUSE_DB or gatehouse-data/gatehouse.sqlite).")
+    var db: String?
+}

@@ -1,0 +1,240 @@
+import ArgumentParser
+import Foundation
+import GatehouseCore
+import GatehouseQR
+import GatehouseService
+
+struct TicketsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tickets", abstract: "Issue, show, revoke and re-issue tickets.",
+        subcommands: [Issue.self, Show.self, Revoke.self, Reissue.self])
+
+    struct Issue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue tickets and write one QR image per ticket (SVG and PNG) plus manifest.csv.",
+            discussion: """
+                The output folder holds the only copies of the ticket codes: keep it private. \
+                holders.csv needs a header row naming any of: holderName, email, ticketType, userId.
+                """)
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Event id.") var event: String
+        @Option(help: "How many anonymous tickets to issue (1–1000000).") var count: Int?
+        @Option(help: "A CSV file with one ticket holder per row.") var csv: String?
+        @Option(help: "Ticket type for every ticket (a CSV column overrides it).") var ticketType: String?
+        @Option(help: "Expiry time for every ticket, ISO 8601.") var expiresAt: String?
+        @Option(help: "Folder for the QR images and manifest.csv (made if missing; must not hold a manifest).") var out: String = "tickets"
+
+        func validate() throws {
+            switch (count, csv) {
+            case (nil, nil): throw ValidationError("give --count N or --csv FILE")
+            case (.some, .some): throw ValidationError("give either --count or --csv, not both")
+            case (let n?, nil) where !(1...1_000_000).contains(n): throw ValidationError("--count must be between 1 and 1000000, not \(n)")
+            default: break
+            }
+        }
+
+        func run() async throws {
+            let expires = try parseTime(expiresAt, option: "--expires-at")
+            var requests: [Gatehouse.TicketRequest]
+            if let csv {
+                requests = try HolderCSV.read(path: csv)
+                for index in requests.indices {
+                    requests[index].ticketType = requests[index].ticketType ?? ticketType
+                    requests[index].expiresAt = expires
+                }
+            } else {
+                requests = Array(repeating: Gatehouse.TicketRequest(ticketType: ticketType, expiresAt: expires), count: count ?? 0)
+            }
+            let output = try TicketOutput(folder: out)
+            let progress = ProgressBar(total: requests.count)
+            var issued = 0
+            try await withGatehouse(database) { gatehouse in
+                // Batches: each is one transaction, and its codes are on disk before the next starts,
+                // so a failure half-way loses no issued ticket's code.
+                var start = requests.startIndex
+                while start < requests.endIndex {
+                    let end = min(start + 1000, requests.endIndex)
+                    let tickets = try await gatehouse.issueTickets(eventId: event, Array(requests[start..<end]))
+                    try output.write(tickets)
+                    issued += tickets.count
+                    progress.update(issued)
+                    start = end
+                }
+            }
+            progress.finish()
+            print("Issued \(issued) tickets for \(event); QR images and manifest.csv in \(out)/")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a ticket's details and status (never its code).")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "Ticket id.") var id: String
+        func run() async throws { try printJSON(try await withGatehouse(database) { try await $0.ticket(id: id) }) }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a ticket: its code is refused from now on.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "Ticket id.") var id: String
+        func run() async throws { try printJSON(try await withGatehouse(database) { try await $0.revokeTicket(id: id) }) }
+    }
+
+    struct Reissue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Give a ticket a new code (the old one stops working) and write its QR.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "Ticket id.") var id: String
+        @Option(help: "Folder for the new QR images and manifest.csv.") var out: String = "tickets-reissued"
+        func run() async throws {
+            let output = try TicketOutput(folder: out)
+            let ticket = try await withGatehouse(database) { try await $0.reissueTicket(id: id) }
+            try output.write([ticket])
+            print("Re-issued \(ticket.ticket.id) (#\(ticket.ticket.number)); new QR in \(out)/")
+        }
+    }
+}
+
+/// Writes QR images and the manifest for issued tickets.
+struct TicketOutput {
+    let folder: String
+    let manifest: FileHandle
+
+    init(folder: String) throws {
+        self.folder = folder
+        // Private: these files are the tickets themselves.
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let path = (folder as NSString).appendingPathComponent("manifest.csv")
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("\(path) exists already; choose another --out folder")
+        }
+        try AdminToken.writeSecretFile(path: path, contents: "number,ticketId,holderName,email,ticketType,qrData\n")
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw ValidationError("cannot open \(path)") }
+        handle.seekToEndOfFile()
+        manifest = handle
+    }
+
+    func write(_ tickets: [IssuedTicket]) throws {
+        var rows = ""
+        for issued in tickets {
+            let ticket = issued.ticket
+            let matrix = try QRMatrix(encoding: issued.qrData)
+            let base = (folder as NSString).appendingPathComponent(String(format: "ticket-%06d", ticket.number))
+            try Data(matrix.svg().utf8).write(to: URL(fileURLWithPath: base + ".svg"))
+            try Data(PNGWriter.png(matrix.greyImage(scale: 8))).write(to: URL(fileURLWithPath: base + ".png"))
+            rows += [String(ticket.number), ticket.id, ticket.holderName ?? "", ticket.email ?? "", ticket.ticketType ?? "", issued.qrData]
+                .map(HolderCSV.quote).joined(separator: ",") + "\n"
+        }
+        manifest.write(Data(rows.utf8))
+        try manifest.synchronize()
+    }
+}
+
+/// Reads ticket holders from a CSV file with a header row (RFC 4180 quoting).
+enum HolderCSV {
+    static func read(path: String) throws -> [Gatehouse.TicketRequest] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("--csv: cannot read \(path)") }
+        guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("--csv: \(path) is not UTF-8 text") }
+        let records = try parse(text)
+        guard let header = records.first else { throw ValidationError("--csv: \(path) is empty") }
+        let known = ["holderName", "email", "ticketType", "userId"]
+        let columns = header.map { $0.trimmingCharacters(in: .whitespaces) }
+        if let unknown = columns.first(where: { !known.contains($0) }) {
+            throw ValidationError("--csv: unknown column '\(unknown)' in \(path); allowed: \(known.joined(separator: ", "))")
+        }
+        var requests: [Gatehouse.TicketRequest] = []
+        for (offset, record) in records.dropFirst().enumerated() where !(record.count == 1 && record[0].isEmpty) {
+            guard record.count == columns.count else {
+                throw ValidationError("--csv: line \(offset + 2) of \(path) has \(record.count) fields, the header \(columns.count)")
+            }
+            var request = Gatehouse.TicketRequest()
+            for (column, value) in zip(columns, record) {
+                let value = value.isEmpty ? nil : value
+                switch column {
+                case "holderName": request.holderName = value
+                case "email": request.email = value
+                case "ticketType": request.ticketType = value
+                default: request.userId = value
+                }
+            }
+            requests.append(request)
+        }
+        guard !requests.isEmpty else { throw ValidationError("--csv: \(path) has a header but no holders") }
+        return requests
+    }
+
+    static func parse(_ text: String) throws -> [[String]] {
+        var records: [[String]] = []
+        var record: [String] = []
+        var field = ""
+        var quoted = false
+        var characters = text.makeIterator()
+        var pending: Character? = nil
+        func next() -> Character? {
+            if let c = pending {
+                pending = nil
+                return c
+            }
+            return characters.next()
+        }
+        while let c = next() {
+            if quoted {
+                if c == "\"" {
+                    let following = next()
+                    if following == "\"" { field.append("\"") } else {
+                        quoted = false
+                        pending = following
+                    }
+                } else {
+                    field.append(c)
+                }
+                continue
+            }
+            switch c {
+            case "\"" where field.isEmpty: quoted = true
+            case ",":
+                record.append(field)
+                field = ""
+            case "\n", "\r\n", "\r":
+                record.append(field)
+                records.append(record)
+                record = []
+                field = ""
+            default: field.append(c)
+            }
+        }
+        guard !quoted else { throw ValidationError("--csv: a quoted field is not closed") }
+        if !field.isEmpty || !record.isEmpty {
+            record.append(field)
+            records.append(record)
+        }
+        return records
+    }
+
+    static func quote(_ field: String) -> String {
+        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// A one-line progress bar on stderr for batches large enough to wait for.
+final class ProgressBar {
+    let total: Int
+    let visible: Bool
+
+    init(total: Int) {
+        self.total = total
+        visible = total >= 1000 && isatty(STDERR_FILENO) == 1
+    }
+
+    func update(_ done: Int) {
+        guard visible else { return }
+        let width = 40
+        let filled = total == 0 ? width : done * width / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total)".utf8))
+    }
+
+    func finish() {
+        if visible { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
