@@ -60,6 +60,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Helpers for the tests: a raw HTTP/1.1 client and a launcher for the real service binary.
+        .target(
+            name: "GatehouseTestSupport",
+            path: "Tests/GatehouseTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "GatehouseCoreTests",
             dependencies: ["GatehouseCore"],
@@ -68,6 +74,12 @@ let package = Package(
         .testTarget(
             name: "GatehouseServiceTests",
             dependencies: ["GatehouseService", "GatehouseCore", "GatehouseQR"],
+            swiftSettings: swiftSettings
+        ),
+        // Tests that start the real `gatehouse` process and talk HTTP to it.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["gatehouse", "GatehouseTestSupport", "GatehouseCore"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -3,15 +3,18 @@
 /// Ids are random, not sequential, so several service processes on one database can mint them
 /// without coordination and they do not leak how many events or tickets exist.
 public enum Identifier {
-    /// Event id: "E" + 10 base32 characters (50 random bits). Short because it is printed in every QR.
-    public static func newEventID() -> String { "E" + Base32.randomString(count: 10) }
+    /// Event id: "E" + 7 base32 characters (35 random bits). Short because it is printed in every
+    /// QR: with it a whole code is 38 characters, the most QR version 2 (25×25 modules) holds in
+    /// alphanumeric mode at error-correction level M. Ids are primary keys, so a (rare) clash is
+    /// refused by the database, never merged.
+    public static func newEventID() -> String { "E" + Base32.randomString(count: 7) }
     /// Ticket id: "T" + 16 base32 characters (80 random bits).
     public static func newTicketID() -> String { "T" + Base32.randomString(count: 16) }
     /// Device id: "D" + 10 base32 characters.
     public static func newDeviceID() -> String { "D" + Base32.randomString(count: 10) }
 
     public static func isEventID<S: StringProtocol>(_ text: S) -> Bool {
-        text.utf8.count == 11 && text.first == "E" && Base32.isBase32(text.dropFirst())
+        text.utf8.count == 8 && text.first == "E" && Base32.isBase32(text.dropFirst())
     }
 }
 

@@ -1,10 +1,11 @@
 /// What a ticket's QR code holds: a format tag, the event id and the ticket's secret token.
 ///
-/// Text form: `GH1:<event id>:<token>`, e.g. `GH1:EK3J5Q2XZ7A:MZXW6YTBOI3DEMRSGQ4TCNRXHA`
-/// (42 characters). Every character is in QR alphanumeric mode. No personal data, ever: the
+/// Text form: `GH:<event id>:<token>`, e.g. `GH:EK3J5Q2X:MZXW6YTBOI3DEMRSGQ4TCNRXHA`
+/// (38 characters). Every character is in QR alphanumeric mode, and 38 is the most that fits
+/// QR version 2 at level M: the smallest code a camera can read for a 128-bit secret. No personal data, ever: the
 /// code is shown on phones and printed on paper, so it must say nothing about its holder.
 public struct TicketCode: Hashable, Sendable {
-    public static let prefix = "GH1:"
+    public static let prefix = "GH:"
     /// Longest text `parse` will look at; anything longer is not ours and is refused before work.
     public static let maximumLength = 64
 

@@ -1,0 +1,269 @@
+import Foundation
+import GatehouseCore
+import Logging
+import Testing
+
+@testable import GatehouseService
+
+/// Behaviour every store must have. Each test runs against every store this machine can offer;
+/// the PostgreSQL store joins the list when it exists.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
+    case sqlite
+    var testDescription: String { rawValue }
+
+    func make(in directory: TemporaryFolder) throws -> any GatehouseStore {
+        switch self {
+        case .sqlite: return try SQLiteStore(path: directory.file("store.sqlite"))
+        }
+    }
+}
+
+/// A folder removed when the test ends.
+final class TemporaryFolder: @unchecked Sendable {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "/gatehouse-store-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func file(_ name: String) -> String { path + "/" + name }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A gatehouse with one event, one device and a clock the test can move.
+struct Fixture {
+    let folder: TemporaryFolder
+    let store: any GatehouseStore
+    let gatehouse: Gatehouse
+    let clock: TestClock
+    let event: Event
+    let device: Device
+    let deviceToken: String
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    init(_ kind: StoreKind) async throws {
+        folder = try TemporaryFolder()
+        store = try kind.make(in: folder)
+        clock = TestClock()
+        let clock = self.clock
+        gatehouse = Gatehouse(store: store, now: { clock.now })
+        event = try await gatehouse.createEvent(name: "Gala", startsAt: nil, endsAt: nil)
+        (device, deviceToken) = try await gatehouse.addDevice(name: "kiosk", gateId: "north-1", eventId: event.id)
+    }
+
+    func checkin(_ qrData: String, scanId: String? = nil, mode: CheckinMode? = nil, device: Device? = nil, token: String? = nil) async throws -> CheckinAnswer {
+        let device = device ?? self.device
+        return try await gatehouse.checkin(
+            CheckinRequest(qrData: qrData, deviceId: device.id, gateId: device.gateId, scanId: scanId, mode: mode),
+            bearerToken: token ?? deviceToken, logger: Self.logger)
+    }
+
+    func issue(_ request: Gatehouse.TicketRequest = .init(), event: Event? = nil) async throws -> IssuedTicket {
+        try await gatehouse.issueTickets(eventId: (event ?? self.event).id, [request])[0]
+    }
+}
+
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current = Date(timeIntervalSince1970: 1_800_000_000)
+    var now: Date { lock.withLock { current } }
+    func advance(_ seconds: TimeInterval) { lock.withLock { current += seconds } }
+}
+
+@Suite struct StoreConformanceTests {
+    @Test(arguments: StoreKind.allCases)
+    func a_ticket_admits_once(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let ticket = try await f.issue(.init(holderName: "Ada", ticketType: "VIP"))
+        let first = try await f.checkin(ticket.qrData)
+        #expect(first.result == .valid && first.ok)
+        #expect(first.ticket?.holderName == "Ada")
+        #expect(first.ticket?.ticketType == "VIP")
+        #expect(first.firstUsedGate == "north-1")
+        f.clock.advance(5)
+        let second = try await f.checkin(ticket.qrData)
+        #expect(second.result == .alreadyUsed && !second.ok)
+        #expect(second.firstUsedAt == first.firstUsedAt)
+        #expect(second.message.hasPrefix("Already used at north-1"))
+        let stored = try await f.gatehouse.ticket(id: ticket.ticket.id)
+        #expect(stored.status == .used && stored.usedDevice == f.device.id)
+        await f.store.shutdown()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func every_refusal_reason(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        #expect(try await f.checkin("hello world").result == .invalid)
+        #expect(try await f.checkin(TicketCode(eventID: f.event.id, token: Secret.newTicketToken()).text).result == .notFound)
+
+        let other = try await f.gatehouse.createEvent(name: "Other", startsAt: nil, endsAt: nil)
+        let foreign = try await f.issue(event: other)
+        #expect(try await f.checkin(foreign.qrData).result == .wrongEvent)
+        // A token of this event presented under another event's id is not a code we issued.
+        let mine = try await f.issue()
+        let tampered = TicketCode(eventID: other.id, token: TicketCode.parse(mine.qrData)!.token).text
+        #expect(try await f.checkin(tampered).result == .notFound)
+
+        let expiring = try await f.issue(.init(expiresAt: f.clock.now.addingTimeInterval(60)))
+        f.clock.advance(61)
+        #expect(try await f.checkin(expiring.qrData).result == .expired)
+
+        let revoked = try await f.issue()
+        _ = try await f.gatehouse.revokeTicket(id: revoked.ticket.id)
+        #expect(try await f.checkin(revoked.qrData).result == .revoked)
+        await f.store.shutdown()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func a_retried_scan_gets_the_first_answer(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let ticket = try await f.issue()
+        #expect(try await f.checkin(ticket.qrData, scanId: "scan-1").result == .valid)
+        #expect(try await f.checkin(ticket.qrData, scanId: "scan-1").result == .valid)
+        #expect(try await f.checkin(ticket.qrData, scanId: "scan-2").result == .alreadyUsed)
+        #expect(try await f.checkin(ticket.qrData, scanId: "scan-2").result == .alreadyUsed)
+        let other = try await f.issue()
+        await #expect(throws: Gatehouse.CheckinError.scanIdReused) { try await f.checkin(other.qrData, scanId: "scan-1") }
+        let log = try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter())
+        #expect(log.filter { $0.result == .valid }.count == 1)
+        #expect(log.count == 2)
+        await f.store.shutdown()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func validate_mode_changes_nothing(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let ticket = try await f.issue()
+        #expect(try await f.checkin(ticket.qrData, mode: .validate).result == .valid)
+        #expect(try await f.gatehouse.ticket(id: ticket.ticket.id).status == .unused)
+        #expect(try await f.checkin(ticket.qrData).result == .valid)
+        #expect(try await f.checkin(ticket.qrData, mode: .validate).result == .alreadyUsed)
+        await f.store.shutdown()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func reissue_replaces_the_code(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let old = try await f.issue()
+        let new = try await f.gatehouse.reissueTicket(id: old.ticket.id)
+        #expect(new.qrData != old.qrData)
+        #expect(new.ticket.number == old.ticket.number)
+        #expect(try await f.checkin(old.qrData).result == .notFound)
+        #expect(try await f.checkin(new.qrData).result == .valid)
+        await f.store.shutdown()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func devices_must_authenticate(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let ticket = try await f.issue()
+        await #expect(throws: Gatehouse.CheckinError.unauthorized) { try await f.checkin(ticket.qrData, token: "ghd_wrong") }
+        let (second, secondToken) = try await f.gatehouse.addDevice(name: "b", gateId: "south-1", eventId: f.event.id)
+        // Another device's token does not vouch for this deviceId.
+        await #expect(throws: Gatehouse.CheckinError.unauthorized) { try await f.checkin(ticket.qrData, token: secondToken) }
+        _ = try await f.gatehouse.revokeDevice(id: second.id)
+        await #expect(throws: Gatehouse.CheckinError.unauthorized) {
+            try await f.checkin(ticket.qrData, device: second, token: secondToken)
+        }
+        #expect(try await f.gatehouse.ticket(id: ticket.ticket.id).status == .unused)
+        await f.store.shutdown()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func tickets_are_numbered_per_event_and_counted(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let batch = try await f.gatehouse.issueTickets(eventId: f.event.id, Array(repeating: .init(), count: 250))
+        #expect(batch.map(\.ticket.number) == Array(1...250))
+        #expect(Set(batch.map(\.qrData)).count == 250)
+        _ = try await f.checkin(batch[0].qrData)
+        let event = try await f.gatehouse.event(id: f.event.id)
+        #expect(event.issued == 250 && event.used == 1)
+        await #expect(throws: NotFoundError.self) { try await f.gatehouse.issueTickets(eventId: "ENOSUCHEVENT", [.init()]) }
+        await #expect(throws: InvalidInputError.self) { try await f.gatehouse.issueTickets(eventId: f.event.id, []) }
+        await f.store.shutdown()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func the_log_records_every_attempt_and_filters(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let ticket = try await f.issue()
+        let (south, southToken) = try await f.gatehouse.addDevice(name: "s", gateId: "south-1", eventId: f.event.id)
+        _ = try await f.checkin(ticket.qrData)
+        f.clock.advance(10)
+        let middle = f.clock.now
+        _ = try await f.checkin(ticket.qrData, device: south, token: southToken)
+        _ = try await f.checkin("garbage", device: south, token: southToken)
+        let all = try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter())
+        #expect(all.map(\.result) == [.invalid, .alreadyUsed, .valid])
+        #expect(all[2].ticketNumber == 1 && all[0].ticketId == nil)
+        #expect(try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter(gateId: "south-1")).count == 2)
+        #expect(try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter(since: middle)).count == 2)
+        #expect(try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter(until: middle)).count == 1)
+        #expect(try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter(afterId: all[1].id)).map(\.id) == [all[0].id])
+        await f.store.shutdown()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func concurrent_checkins_of_one_ticket_admit_exactly_once(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let tickets = try await f.gatehouse.issueTickets(eventId: f.event.id, Array(repeating: .init(), count: 20))
+        for ticket in tickets {
+            let results = try await withThrowingTaskGroup(of: CheckinResult.self) { group in
+                for attempt in 0..<32 {
+                    group.addTask { try await f.checkin(ticket.qrData, scanId: "\(ticket.ticket.id)-\(attempt)").result }
+                }
+                return try await group.reduce(into: [CheckinResult]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 == .valid }.count == 1)
+            #expect(results.filter { $0 == .alreadyUsed }.count == 31)
+        }
+        await f.store.shutdown()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func admin_input_is_checked(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        await #expect(throws: InvalidInputError.self) { try await f.gatehouse.createEvent(name: "  ", startsAt: nil, endsAt: nil) }
+        await #expect(throws: InvalidInputError.self) {
+            try await f.gatehouse.createEvent(name: String(repeating: "x", count: 201), startsAt: nil, endsAt: nil)
+        }
+        await #expect(throws: InvalidInputError.self) {
+            try await f.gatehouse.createEvent(name: "x", startsAt: Date(), endsAt: Date().addingTimeInterval(-1))
+        }
+        await #expect(throws: NotFoundError.self) { try await f.gatehouse.addDevice(name: "x", gateId: "g", eventId: "ENOPE") }
+        // Quotes and SQL fragments are data, nothing more.
+        let odd = try await f.gatehouse.createEvent(name: "Robert'); DROP TABLE tickets;-- ✨", startsAt: nil, endsAt: nil)
+        #expect(try await f.gatehouse.event(id: odd.id).name == "Robert'); DROP TABLE tickets;-- ✨")
+        await f.store.shutdown()
+    }
+}
+
+@Suite struct SQLiteStoreTests {
+    @Test func data_survives_reopening_and_schema_is_versioned() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("g.sqlite")
+        var store: any GatehouseStore = try SQLiteStore(path: path)
+        let gatehouse = Gatehouse(store: store)
+        let event = try await gatehouse.createEvent(name: "Gala", startsAt: nil, endsAt: nil)
+        let ticket = try await gatehouse.issueTickets(eventId: event.id, [.init()])[0]
+        await store.shutdown()
+        store = try SQLiteStore(path: path)
+        #expect(try await store.ticket(id: ticket.ticket.id)?.status == .unused)
+        await store.shutdown()
+
+        // A file from a newer gatehouse is refused with a clear message, not misread.
+        let connection = try SQLiteConnection(path: path)
+        try connection.execute("PRAGMA user_version = 99")
+        #expect {
+            _ = try SQLiteStore(path: path)
+        } throws: { error in
+            "\(error)".contains("newer than this gatehouse knows")
+        }
+    }
+
+    @Test func settings_make_commits_durable() throws {
+        let folder = try TemporaryFolder()
+        _ = try SQLiteStore(path: folder.file("g.sqlite"))
+        let connection = try SQLiteConnection(path: folder.file("g.sqlite"))
+        #expect(try connection.firstRow("PRAGMA journal_mode") { $0.text(0) } == "wal")
+    }
+}
