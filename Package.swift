@@ -79,7 +79,7 @@ let package = Package(
         // Tests that start the real `gatehouse` process and talk HTTP to it.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["gatehouse", "GatehouseTestSupport", "GatehouseCore"],
+            dependencies: ["gatehouse", "GatehouseTestSupport", "GatehouseCore", "GatehouseQR", "CZlib"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,71 @@
+import Foundation
+import GatehouseTestSupport
+import Testing
+
+/// Random bytes, huge strings, unicode and SQL fragments: refused or `invalid`, never a 500,
+/// never a crash, and the service keeps answering.
+@Suite struct HostileInputTests {
+    @Test func hostile_bodies_never_break_the_service() throws {
+        let folder = try TemporaryDirectory()
+        let service = try ServiceProcess(databasePath: folder.file("h.sqlite"))
+        let admin = try AdminClient(service)
+        let event = try admin.createEvent()
+        let device = try admin.addDevice(event: event)
+        let ticket = try admin.issue(event: event)[0]
+        var generator = SystemRandomNumberGenerator()
+
+        // Random bytes as the body.
+        for size in [0, 1, 17, 512, 4096, 65_536] {
+            let connection = try service.connection()
+            let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let response = try connection.request(
+                "POST", "/api/checkin", body: bytes, headers: ["Authorization": "Bearer \(device.token)"])
+            #expect(response.status == 400, "random body of \(size) bytes")
+            #expect(response.headers["content-type"] == "application/problem+json")
+        }
+
+        // Strange payloads in qrData: answered, as a decision, never as an error.
+        let payloads: [String] = [
+            "", " ", "\u{0}", "💥🎟️", "GH:", "' OR 1=1 --", "GH:\(event):' OR status='unused", "\"); DROP TABLE tickets; --",
+            String(repeating: "Ā", count: 10_000), ticket.qrData + "\u{0}", ticket.qrData.lowercased(),
+            String(ticket.qrData.reversed()), ticket.qrData.replacingOccurrences(of: ":", with: "|"),
+            String(decoding: (0..<300).map { _ in UInt8.random(in: 1...127, using: &generator) }, as: UTF8.self),
+        ]
+        let gate = try service.connection()
+        for payload in payloads {
+            let response = try gate.checkin(payload, device: device)
+            #expect(response.status == 200, "payload \(payload.prefix(40))")
+            let result = try response.json()["result"] as? String
+            #expect(result == "invalid" || result == "not_found", "payload \(payload.prefix(40)): \(result ?? "-")")
+        }
+
+        // A 1 MB qrData is over the body limit: 413, not read whole.
+        let huge = try service.connection().checkin(String(repeating: "A", count: 1_100_000), device: device)
+        #expect(huge.status == 413)
+        let declared = try service.connection().request(
+            "POST", "/api/checkin", body: Array("{}".utf8), headers: ["Authorization": "Bearer \(device.token)", "Content-Length": "50000000"])
+        #expect(declared.status == 413 || declared.status == 400)
+
+        // SQL fragments and unicode in names are stored as they are.
+        let name = "Robert'); DROP TABLE tickets;-- 🎉 Zoë"
+        let odd = try admin.call("POST", "/api/events", ["name": name], expect: 201)
+        #expect(try admin.call("GET", "/api/events/\(odd["id"] as! String)", expect: 200)["name"] as? String == name)
+        let oddTicket = try admin.call("POST", "/api/events/\(event)/tickets", ["holderName": name, "email": "x'@y"], expect: 201)
+        #expect(((oddTicket["tickets"] as! [[String: Any]])[0]["holderName"] as? String) == name)
+        _ = try admin.call("POST", "/api/events", ["name": "tab\tinside"], expect: 400)
+        _ = try admin.call("GET", "/api/events/%27%20OR%201=1", expect: 404)
+
+        // Wrong types and nesting everywhere.
+        for body: Any in [[1, 2, 3], ["qrData": ["nested": true]], ["qrData": NSNull()], "just a string"] {
+            let data = try JSONSerialization.data(withJSONObject: body, options: [.fragmentsAllowed])
+            let response = try gate.request("POST", "/api/checkin", body: Array(data), headers: ["Authorization": "Bearer \(device.token)"])
+            #expect(response.status == 400)
+        }
+
+        // Still alive, and the real ticket still works exactly once.
+        #expect(try service.connection().request("GET", "/healthz").status == 200)
+        #expect(try gate.checkinResult(ticket.qrData, device: device) == "valid")
+        #expect(try gate.checkinResult(ticket.qrData, device: device) == "already_used")
+        #expect(!service.log.contains("internal error"))
+    }
+}

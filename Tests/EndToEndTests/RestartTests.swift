@@ -1,0 +1,60 @@
+import Foundation
+import GatehouseTestSupport
+import Testing
+
+@Suite struct RestartTests {
+    /// What the service said stays true after a graceful stop and after a crash (SIGKILL).
+    @Test func answers_survive_restart_and_crash() throws {
+        let folder = try TemporaryDirectory()
+        let database = folder.file("r.sqlite")
+        var service = try ServiceProcess(databasePath: database)
+        var admin = try AdminClient(service)
+        let event = try admin.createEvent()
+        let device = try admin.addDevice(event: event)
+        let tickets = try admin.issue(event: event, quantity: 3)
+        #expect(try service.connection().checkinResult(tickets[0].qrData, device: device) == "valid")
+        service.stop()
+
+        service = try ServiceProcess(databasePath: database)
+        admin = try AdminClient(service)
+        #expect(try admin.call("GET", "/api/tickets/\(tickets[0].id)", expect: 200)["status"] as? String == "used")
+        #expect(try service.connection().checkinResult(tickets[0].qrData, device: device) == "already_used")
+        // A valid answer, then a crash right after: the admission was on disk before the answer.
+        #expect(try service.connection().checkinResult(tickets[1].qrData, device: device) == "valid")
+        service.kill()
+
+        service = try ServiceProcess(databasePath: database)
+        admin = try AdminClient(service)
+        #expect(try service.connection().checkinResult(tickets[1].qrData, device: device) == "already_used")
+        #expect(try service.connection().checkinResult(tickets[2].qrData, device: device) == "valid")
+        let log = try admin.call("GET", "/api/events/\(event)/checkins", expect: 200)["checkins"] as! [[String: Any]]
+        #expect(log.filter { $0["result"] as? String == "valid" }.count == 3)
+        service.stop()
+        #expect(service.process.terminationStatus == 0, "a graceful stop exits 0")
+    }
+
+    @Test func first_start_makes_a_private_admin_token() throws {
+        let folder = try TemporaryDirectory()
+        let process = Process()
+        process.executableURL = ServiceProcess.binary
+        process.arguments = ["serve", "--db", folder.file("data/g.sqlite"), "--port", "0"]
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "GATEHOUSE_ADMIN_TOKEN")
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = Pipe()
+        try process.run()
+        let tokenFile = folder.file("data/admin-token")
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: tokenFile) { Thread.sleep(forTimeInterval: 0.05) }
+        Thread.sleep(forTimeInterval: 0.2)
+        process.terminate()
+        process.waitUntilExit()
+        let attributes = try FileManager.default.attributesOfItem(atPath: tokenFile)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.hasPrefix("gha_"))
+        let printed = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(printed.contains(token), "printed once at first start")
+    }
+}
