@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Gatehouse builds, tests and runs with, when they are missing.
+# Works on Debian 12/13, Ubuntu and Raspberry Pi OS. Needs root (or sudo) only to install.
+set -euo pipefail
+
+packages=(
+  pkg-config
+  libsqlite3-dev      # the embedded store
+  libqrencode-dev     # QR images for tickets
+  libzbar-dev         # QR decoding (kiosk, round-trip tests)
+  zlib1g-dev          # PNG output
+  libcurl4-openssl-dev libv4l-dev libgpiod-dev libsystemd-dev  # the gate kiosk
+)
+# Extra packages for tests and benchmarks (a PostgreSQL server, wrk for load).
+if [[ "${1:-}" == "--with-test-tools" ]]; then
+  packages+=(postgresql wrk)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "Installing: ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "Swift is not on PATH: install a Swift 6 toolchain (swift.org) first." >&2
+  exit 1
+fi
