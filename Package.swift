@@ -35,7 +35,9 @@ let package = Package(
         .target(
             name: "GatehouseQR",
             dependencies: ["CQRencode", "CZbar", "CZlib"],
-            swiftSettings: swiftSettings
+            // Pixel loops run on every camera frame and over the photo corpus in the tests:
+            // optimised even in debug builds, or the tests take minutes instead of seconds.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         .target(
             name: "GatehouseService",
@@ -74,6 +76,11 @@ let package = Package(
         .testTarget(
             name: "GatehouseServiceTests",
             dependencies: ["GatehouseService", "GatehouseCore", "GatehouseQR"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatehouseQRTests",
+            dependencies: ["GatehouseQR", "GatehouseTestSupport"],
             swiftSettings: swiftSettings
         ),
         // Tests that start the real `gatehouse` process and talk HTTP to it.
