@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "gatehouse", targets: ["gatehouse"]),
+        .executable(name: "gate-kiosk", targets: ["gate-kiosk"]),
     ],
     dependencies: [
         // Only the traits we use: swift-configuration support is not needed and costs build time.
@@ -47,6 +48,33 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The gate kiosk: lane rules and loops against protocols (KioskCore), the real hardware
+        // behind them (KioskHardware), and C shims for the libraries Swift cannot call directly.
+        .target(name: "CV4L2", linkerSettings: [.linkedLibrary("v4l2")]),
+        .target(name: "CGpiod", linkerSettings: [.linkedLibrary("gpiod")]),
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(
+            name: "KioskCore",
+            dependencies: ["GatehouseCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KioskHardware",
+            dependencies: [
+                "KioskCore", "GatehouseCore", "GatehouseQR", "CV4L2", "CGpiod", "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "gate-kiosk",
+            dependencies: [
+                "KioskCore", "KioskHardware", "GatehouseCore", "GatehouseQR",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

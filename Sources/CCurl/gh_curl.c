@@ -1,0 +1,12 @@
+#include "gh_curl.h"
+
+CURLcode gh_curl_set_long(CURL *handle, CURLoption option, long value) { return curl_easy_setopt(handle, option, value); }
+CURLcode gh_curl_set_string(CURL *handle, CURLoption option, const char *value) { return curl_easy_setopt(handle, option, value); }
+CURLcode gh_curl_set_pointer(CURL *handle, CURLoption option, void *value) { return curl_easy_setopt(handle, option, value); }
+CURLcode gh_curl_set_write_function(CURL *handle, gh_curl_write_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, callback);
+}
+CURLcode gh_curl_get_response_code(CURL *handle, long *code) { return curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, code); }
+CURLcode gh_curl_get_total_time_us(CURL *handle, curl_off_t *microseconds) {
+    return curl_easy_getinfo(handle, CURLINFO_TOTAL_TIME_T, microseconds);
+}

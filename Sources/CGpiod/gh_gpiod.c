@@ -1,0 +1,117 @@
+#include "gh_gpiod.h"
+#include <errno.h>
+#include <gpiod.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Only the 1.x header defines GPIOD_LINE_BULK_MAX_LINES; gpiod.h has no version macro.
+#ifdef GPIOD_LINE_BULK_MAX_LINES
+
+struct gh_gpio_output {
+    struct gpiod_chip *chip;
+    struct gpiod_line *line;
+};
+
+int gh_gpio_api_version(void) { return 1; }
+
+gh_gpio_output *gh_gpio_request_output(const char *chip_name, unsigned int offset, int active_low,
+                                       int initial_value, const char *consumer, int *error_number) {
+    struct gpiod_chip *chip = gpiod_chip_open_lookup(chip_name);
+    if (!chip) { *error_number = errno ? errno : ENOENT; return NULL; }
+    struct gpiod_line *line = gpiod_chip_get_line(chip, offset);
+    if (!line) { *error_number = errno ? errno : EINVAL; gpiod_chip_close(chip); return NULL; }
+    int flags = active_low ? GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW : 0;
+    if (gpiod_line_request_output_flags(line, consumer, flags, initial_value ? 1 : 0) < 0) {
+        *error_number = errno ? errno : EBUSY;
+        gpiod_chip_close(chip);
+        return NULL;
+    }
+    gh_gpio_output *output = calloc(1, sizeof *output);
+    if (!output) { *error_number = ENOMEM; gpiod_line_release(line); gpiod_chip_close(chip); return NULL; }
+    output->chip = chip;
+    output->line = line;
+    return output;
+}
+
+int gh_gpio_set(gh_gpio_output *output, int value) {
+    return gpiod_line_set_value(output->line, value ? 1 : 0) < 0 ? -errno : 0;
+}
+
+void gh_gpio_release(gh_gpio_output *output) {
+    if (!output) return;
+    gpiod_line_release(output->line);
+    gpiod_chip_close(output->chip);
+    free(output);
+}
+
+#else  // libgpiod 2.x
+
+#include <stdio.h>
+
+struct gh_gpio_output {
+    struct gpiod_line_request *request;
+    unsigned int offset;
+};
+
+int gh_gpio_api_version(void) { return 2; }
+
+static struct gpiod_chip *open_chip(const char *chip_name) {
+    // 2.x opens by path only; accept the short names technicians read in gpiodetect.
+    if (chip_name[0] == '/') return gpiod_chip_open(chip_name);
+    char path[256];
+    snprintf(path, sizeof path, "/dev/%s", chip_name);
+    return gpiod_chip_open(path);
+}
+
+gh_gpio_output *gh_gpio_request_output(const char *chip_name, unsigned int offset, int active_low,
+                                       int initial_value, const char *consumer, int *error_number) {
+    gh_gpio_output *output = NULL;
+    struct gpiod_line_settings *settings = NULL;
+    struct gpiod_line_config *line_config = NULL;
+    struct gpiod_request_config *request_config = NULL;
+    struct gpiod_chip *chip = open_chip(chip_name);
+    if (!chip) { *error_number = errno ? errno : ENOENT; return NULL; }
+
+    settings = gpiod_line_settings_new();
+    line_config = gpiod_line_config_new();
+    request_config = gpiod_request_config_new();
+    output = calloc(1, sizeof *output);
+    if (!settings || !line_config || !request_config || !output) { *error_number = ENOMEM; goto fail; }
+
+    gpiod_line_settings_set_direction(settings, GPIOD_LINE_DIRECTION_OUTPUT);
+    gpiod_line_settings_set_active_low(settings, active_low ? true : false);
+    gpiod_line_settings_set_output_value(settings, initial_value ? GPIOD_LINE_VALUE_ACTIVE : GPIOD_LINE_VALUE_INACTIVE);
+    if (gpiod_line_config_add_line_settings(line_config, &offset, 1, settings) < 0) { *error_number = errno ? errno : EINVAL; goto fail; }
+    gpiod_request_config_set_consumer(request_config, consumer);
+    output->request = gpiod_chip_request_lines(chip, request_config, line_config);
+    if (!output->request) { *error_number = errno ? errno : EBUSY; goto fail; }
+    output->offset = offset;
+
+    gpiod_request_config_free(request_config);
+    gpiod_line_config_free(line_config);
+    gpiod_line_settings_free(settings);
+    // A 2.x request outlives its chip handle.
+    gpiod_chip_close(chip);
+    return output;
+
+fail:
+    free(output);
+    if (request_config) gpiod_request_config_free(request_config);
+    if (line_config) gpiod_line_config_free(line_config);
+    if (settings) gpiod_line_settings_free(settings);
+    gpiod_chip_close(chip);
+    return NULL;
+}
+
+int gh_gpio_set(gh_gpio_output *output, int value) {
+    return gpiod_line_request_set_value(output->request, output->offset,
+                                        value ? GPIOD_LINE_VALUE_ACTIVE : GPIOD_LINE_VALUE_INACTIVE) < 0 ? -errno : 0;
+}
+
+void gh_gpio_release(gh_gpio_output *output) {
+    if (!output) return;
+    gpiod_line_request_release(output->request);
+    free(output);
+}
+
+#endif

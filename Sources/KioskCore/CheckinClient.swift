@@ -1,0 +1,18 @@
+import GatehouseCore
+
+/// How a check-in call ended, from the gate's point of view.
+public enum CheckinOutcome: Sendable, Equatable {
+    /// The service decided (valid or a refusal reason).
+    case answered(CheckinAnswer)
+    /// No answer within the deadline: connection refused, DNS, timeout, 5xx. Try again with the
+    /// same scanId.
+    case unreachable(String)
+    /// The service refused the request itself (401, 403, 400, …): a setup fault, not a ticket
+    /// decision. Logged loudly; the gate stays shut.
+    case rejected(status: Int, detail: String)
+}
+
+/// Asks the check-in service about one scan.
+public protocol CheckinClient: Sendable {
+    func checkin(qrData: String, scanId: String) async -> CheckinOutcome
+}

@@ -1,0 +1,216 @@
+import Foundation
+
+/// Where a GPIO output is wired: the chip, the line offset, and whether it is active-low.
+public struct LineWiring: Sendable, Equatable {
+    public var chip: String
+    public var offset: Int
+    public var activeLow: Bool
+
+    public init(chip: String, offset: Int, activeLow: Bool) {
+        self.chip = chip
+        self.offset = offset
+        self.activeLow = activeLow
+    }
+}
+
+/// Everything the kiosk daemon is told, validated. Read from `/etc/gate-kiosk/gate-kiosk.conf`,
+/// then `GATE_KIOSK_<KEY>` environment variables, then `--set key=value` flags (later wins).
+public struct KioskConfiguration: Sendable, Equatable {
+    public var serverURL: String
+    public var deviceID: String
+    public var gateID: String
+    /// File holding the device token. Default: `$CREDENTIALS_DIRECTORY/device-token` (systemd's
+    /// LoadCredential=), else `/var/lib/gate-kiosk/device-token`.
+    public var tokenFile: String?
+    public var connectTimeout: Duration
+    public var requestDeadline: Duration
+
+    public var cameraDevice: String
+    public var frameWidth: Int
+    public var frameHeight: Int
+    public var frameRate: Int
+
+    public var green: LineWiring
+    public var red: LineWiring
+    public var relay: LineWiring
+
+    public var relayPulse: Duration
+    public var greenTime: Duration
+    public var redTime: Duration
+    public var cooldown: Duration
+
+    /// Every key the file may hold, with its default (nil: required) and what it allows.
+    public static let keys: [(key: String, defaultValue: String?, help: String)] = [
+        ("server_url", nil, "check-in service base URL, http:// or https://"),
+        ("device_id", nil, "this kiosk's device id (from `gatehouse device add`)"),
+        ("gate_id", nil, "the gate this kiosk stands at, as registered"),
+        ("token_file", "", "file with the device token (default: systemd credential device-token)"),
+        ("connect_timeout_ms", "500", "TCP/TLS connect timeout, 50–10000"),
+        ("request_deadline_ms", "1500", "total time for one check-in answer, 100–30000"),
+        ("camera_device", "/dev/gate-camera", "V4L2 device path (a stable name, not /dev/videoN)"),
+        ("frame_width", "640", "capture width in pixels, 160–4096"),
+        ("frame_height", "480", "capture height in pixels, 120–4096"),
+        ("frame_rate", "15", "frames per second asked of the camera, 1–120"),
+        ("green_chip", "gpiochip0", "GPIO chip of the green LED"),
+        ("green_line", "17", "line offset of the green LED, 0–1023"),
+        ("green_active_low", "false", "true when the green LED lights on a low level"),
+        ("red_chip", "gpiochip0", "GPIO chip of the red LED"),
+        ("red_line", "27", "line offset of the red LED, 0–1023"),
+        ("red_active_low", "false", "true when the red LED lights on a low level"),
+        ("relay_chip", "gpiochip0", "GPIO chip of the turnstile relay"),
+        ("relay_line", "22", "line offset of the turnstile relay, 0–1023"),
+        ("relay_active_low", "false", "true for relay boards that switch on a low level (most opto-isolated boards)"),
+        ("relay_pulse_ms", "300", "how long the relay closes for a valid ticket, 20–10000"),
+        ("green_ms", "2000", "how long green shows, 200–30000"),
+        ("red_ms", "2500", "how long a refusal shows, 200–30000"),
+        ("cooldown_ms", "8000", "a code decided is not sent again within this time, 0–600000"),
+    ]
+
+    public static let defaultPath = "/etc/gate-kiosk/gate-kiosk.conf"
+    public static let environmentPrefix = "GATE_KIOSK_"
+}
+
+/// A configuration value that cannot be used: names the key, the value and what is allowed.
+public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
+    public var source: String
+    public var key: String
+    public var value: String
+    public var allowed: String
+
+    public var description: String {
+        value.isEmpty && allowed.hasPrefix("required")
+            ? "\(source): \(key) is \(allowed)"
+            : "\(source): \(key) = '\(value)' is not allowed: expected \(allowed)"
+    }
+}
+
+extension KioskConfiguration {
+    /// Parses `key = value` lines ('#' starts a comment) into raw values, naming any unknown key.
+    public static func parseFile(_ text: String, source: String) throws -> [String: (value: String, source: String)] {
+        var values: [String: (String, String)] = [:]
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty else { continue }
+            let where_ = "\(source) line \(number + 1)"
+            guard let equals = trimmed.firstIndex(of: "=") else {
+                throw ConfigurationError(source: where_, key: trimmed, value: "", allowed: "a line of the form key = value")
+            }
+            let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            guard keys.contains(where: { $0.key == key }) else {
+                throw ConfigurationError(source: where_, key: key, value: value, allowed: "one of the documented keys (see gate-kiosk config --help)")
+            }
+            values[key] = (value, where_)
+        }
+        return values
+    }
+
+    /// Builds the configuration from layered raw values; every value is checked.
+    public static func resolve(file: [String: (value: String, source: String)], environment: [String: String], overrides: [String: String]) throws -> KioskConfiguration {
+        var raw: [String: (value: String, source: String)] = [:]
+        for (key, defaultValue, _) in keys { if let defaultValue { raw[key] = (defaultValue, "default") } }
+        for (key, entry) in file { raw[key] = entry }
+        for (key, _, _) in keys {
+            let name = environmentPrefix + key.uppercased()
+            if let value = environment[name] { raw[key] = (value, "environment \(name)") }
+        }
+        for (key, value) in overrides {
+            guard keys.contains(where: { $0.key == key }) else {
+                throw ConfigurationError(source: "--set", key: key, value: value, allowed: "one of the documented keys")
+            }
+            raw[key] = (value, "--set")
+        }
+        let reader = ValueReader(raw: raw)
+        let tokenFile = try reader.text("token_file", allowEmpty: true)
+        return KioskConfiguration(
+            serverURL: try reader.url("server_url"),
+            deviceID: try reader.text("device_id"),
+            gateID: try reader.text("gate_id"),
+            tokenFile: tokenFile.isEmpty ? nil : tokenFile,
+            connectTimeout: try reader.milliseconds("connect_timeout_ms", 50...10_000),
+            requestDeadline: try reader.milliseconds("request_deadline_ms", 100...30_000),
+            cameraDevice: try reader.text("camera_device"),
+            frameWidth: try reader.integer("frame_width", 160...4096),
+            frameHeight: try reader.integer("frame_height", 120...4096),
+            frameRate: try reader.integer("frame_rate", 1...120),
+            green: LineWiring(chip: try reader.text("green_chip"), offset: try reader.integer("green_line", 0...1023), activeLow: try reader.boolean("green_active_low")),
+            red: LineWiring(chip: try reader.text("red_chip"), offset: try reader.integer("red_line", 0...1023), activeLow: try reader.boolean("red_active_low")),
+            relay: LineWiring(chip: try reader.text("relay_chip"), offset: try reader.integer("relay_line", 0...1023), activeLow: try reader.boolean("relay_active_low")),
+            relayPulse: try reader.milliseconds("relay_pulse_ms", 20...10_000),
+            greenTime: try reader.milliseconds("green_ms", 200...30_000),
+            redTime: try reader.milliseconds("red_ms", 200...30_000),
+            cooldown: try reader.milliseconds("cooldown_ms", 0...600_000))
+    }
+
+    /// Reads the file (if any), then environment and overrides.
+    public static func load(path: String?, environment: [String: String], overrides: [String: String]) throws -> KioskConfiguration {
+        let path = path ?? environment["GATE_KIOSK_CONFIG"] ?? defaultPath
+        var file: [String: (value: String, source: String)] = [:]
+        if FileManager.default.fileExists(atPath: path) {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigurationError(source: path, key: "file", value: path, allowed: "a readable file")
+            }
+            file = try parseFile(String(decoding: data, as: UTF8.self), source: path)
+        }
+        return try resolve(file: file, environment: environment, overrides: overrides)
+    }
+
+    /// Where the device token is read from.
+    public func tokenPath(environment: [String: String]) -> String {
+        if let tokenFile { return tokenFile }
+        if let credentials = environment["CREDENTIALS_DIRECTORY"] { return credentials + "/device-token" }
+        return "/var/lib/gate-kiosk/device-token"
+    }
+}
+
+private struct ValueReader {
+    let raw: [String: (value: String, source: String)]
+
+    func entry(_ key: String) throws -> (value: String, source: String) {
+        guard let entry = raw[key] else {
+            throw ConfigurationError(source: "configuration", key: key, value: "", allowed: "required but not set")
+        }
+        return entry
+    }
+
+    func text(_ key: String, allowEmpty: Bool = false) throws -> String {
+        let (value, source) = try entry(key)
+        guard allowEmpty || !value.isEmpty else { throw ConfigurationError(source: source, key: key, value: value, allowed: "required but empty") }
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ConfigurationError(source: source, key: key, value: value.debugDescription, allowed: "text without control characters")
+        }
+        return value
+    }
+
+    func integer(_ key: String, _ range: ClosedRange<Int>) throws -> Int {
+        let (value, source) = try entry(key)
+        guard let number = Int(value), range.contains(number) else {
+            throw ConfigurationError(source: source, key: key, value: value, allowed: "a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    func milliseconds(_ key: String, _ range: ClosedRange<Int>) throws -> Duration {
+        .milliseconds(try integer(key, range))
+    }
+
+    func boolean(_ key: String) throws -> Bool {
+        let (value, source) = try entry(key)
+        switch value.lowercased() {
+        case "true", "yes", "1", "on": return true
+        case "false", "no", "0", "off": return false
+        default: throw ConfigurationError(source: source, key: key, value: value, allowed: "true or false")
+        }
+    }
+
+    func url(_ key: String) throws -> String {
+        let value = try text(key)
+        let (_, source) = try entry(key)
+        guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host != nil else {
+            throw ConfigurationError(source: source, key: key, value: value, allowed: "an http:// or https:// URL such as https://checkin.example.org")
+        }
+        return value.hasSuffix("/") ? String(value.dropLast()) : value
+    }
+}

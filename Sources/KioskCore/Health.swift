@@ -1,0 +1,66 @@
+import Synchronization
+
+/// What the kiosk knows about itself: read by the status line (`systemctl status`) and by the
+/// watchdog. Written by the capture thread and the decision loop.
+public final class KioskHealth: Sendable {
+    public enum CameraState: Sendable, Equatable {
+        case starting
+        case online(String)
+        case offline(String)
+    }
+
+    public enum ServiceState: Sendable, Equatable {
+        case unknown, reachable, unreachable(String), rejected(String)
+    }
+
+    private struct State {
+        var camera: CameraState = .starting
+        var service: ServiceState = .unknown
+        var lastResult: String?
+        var captureBeat: Duration = .zero
+        var busySince: Duration?
+    }
+
+    private let state = Mutex(State())
+    public init() {}
+
+    public var camera: CameraState { state.withLock { $0.camera } }
+    public func setCamera(_ camera: CameraState) { state.withLock { $0.camera = camera } }
+    public func setService(_ service: ServiceState) { state.withLock { $0.service = service } }
+    public func setLastResult(_ text: String) { state.withLock { $0.lastResult = text } }
+    /// The capture loop is alive (called every iteration, also while the camera is away).
+    public func captureBeat(_ now: Duration) { state.withLock { $0.captureBeat = now } }
+    public func decisionStarted(_ now: Duration) { state.withLock { $0.busySince = now } }
+    public func decisionEnded() { state.withLock { $0.busySince = nil } }
+
+    /// True while both loops make progress. A missing camera is not a hang: the capture loop
+    /// keeps beating while it waits for one. A decision that takes far longer than its deadline
+    /// plus its display time is one.
+    public func isAlive(now: Duration, captureLimit: Duration, decisionLimit: Duration) -> Bool {
+        state.withLock { state in
+            guard now - state.captureBeat <= captureLimit else { return false }
+            if let since = state.busySince, now - since > decisionLimit { return false }
+            return true
+        }
+    }
+
+    /// One line for `systemctl status`.
+    public var statusLine: String {
+        state.withLock { state in
+            let camera: String
+            switch state.camera {
+            case .starting: camera = "Starting camera"
+            case .online(let detail): camera = "Scanning (\(detail))"
+            case .offline(let why): camera = "Waiting for camera: \(why)"
+            }
+            let service: String
+            switch state.service {
+            case .unknown: service = "service not yet asked"
+            case .reachable: service = "service reachable"
+            case .unreachable(let why): service = "SERVICE UNREACHABLE: \(why)"
+            case .rejected(let why): service = "SERVICE REFUSES THIS KIOSK: \(why)"
+            }
+            return [camera, service, state.lastResult.map { "last: \($0)" }].compactMap { $0 }.joined(separator: "; ")
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import GatehouseCore
+import Logging
+
+/// The decision loop: takes scans, applies the lane rules, asks the service, shows the result.
+/// One scan at a time: while a result shows, newer scans wait (only the freshest is kept).
+public final class Kiosk: Sendable {
+    public struct Timing: Sendable {
+        public var relayPulse: Duration
+        public var greenTime: Duration
+        public var redTime: Duration
+        public var cooldown: Duration
+
+        public init(relayPulse: Duration, greenTime: Duration, redTime: Duration, cooldown: Duration) {
+            self.relayPulse = relayPulse
+            self.greenTime = greenTime
+            self.redTime = redTime
+            self.cooldown = cooldown
+        }
+
+        public init(_ configuration: KioskConfiguration) {
+            self.init(relayPulse: configuration.relayPulse, greenTime: configuration.greenTime, redTime: configuration.redTime, cooldown: configuration.cooldown)
+        }
+    }
+
+    /// A scan older than this when its turn comes is dropped: its holder may have walked on.
+    static let staleScan: Duration = .milliseconds(750)
+
+    private let client: any CheckinClient
+    private let player: SignalPlayer
+    private let timing: Timing
+    private let gateID: String
+    private let timekeeper: any Timekeeper
+    private let health: KioskHealth
+    private let logger: Logger
+
+    public init(client: any CheckinClient, player: SignalPlayer, timing: Timing, gateID: String, health: KioskHealth, logger: Logger) {
+        self.client = client
+        self.player = player
+        self.timing = timing
+        self.gateID = gateID
+        self.timekeeper = player.timekeeper
+        self.health = health
+        self.logger = logger
+    }
+
+    /// Runs until `scans` ends or the task is cancelled; leaves the outputs safe.
+    public func run(scans: AsyncStream<ScanEvent>) async {
+        var lane = Lane(cooldown: timing.cooldown)
+        defer { try? player.outputs.apply(.safe) }
+        for await scan in scans {
+            if Task.isCancelled { break }
+            guard timekeeper.now() - scan.frameAt <= Self.staleScan else { continue }
+            await handle(scan, lane: &lane)
+        }
+    }
+
+    /// Decides the first code in the frame that is not cooling down.
+    func handle(_ scan: ScanEvent, lane: inout Lane) async {
+        for payload in scan.payloads {
+            let decision = lane.consider(payload, now: timekeeper.now())
+            switch decision {
+            case .coolingDown:
+                continue
+            case .refuseLocally:
+                lane.finished(payload, scanId: nil, outcome: nil, now: timekeeper.now())
+                logger.info("Code refused locally", metadata: ["gate.id": "\(gateID)", "checkin.result": "invalid", "checkin.reason": "\(Signal.unknown.rawValue)", "code.bytes": "\(payload.count)"])
+                health.setLastResult("not a ticket code")
+                await show(.unknown)
+                return
+            case .submit(let qrData, let scanId):
+                health.decisionStarted(timekeeper.now())
+                defer { health.decisionEnded() }
+                let outcome = await client.checkin(qrData: qrData, scanId: scanId)
+                lane.finished(payload, scanId: scanId, outcome: outcome, now: timekeeper.now())
+                let signal = record(outcome, scanId: scanId, frameAt: scan.frameAt)
+                await show(signal)
+                return
+            }
+        }
+    }
+
+    /// Logs the outcome, updates health, and picks the signal.
+    private func record(_ outcome: CheckinOutcome, scanId: String, frameAt: Duration) -> Signal {
+        let latency = (timekeeper.now() - frameAt).wholeMilliseconds
+        var metadata: Logger.Metadata = ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "checkin.latency_ms": "\(latency)"]
+        switch outcome {
+        case .answered(let answer):
+            health.setService(.reachable)
+            let signal = Signal(answer.result)
+            metadata["checkin.result"] = "\(answer.result.rawValue)"
+            metadata["checkin.reason"] = "\(signal.rawValue)"
+            if let number = answer.ticket?.number { metadata["ticket.number"] = "\(number)" }
+            // The holder's name and the code stay out of the log.
+            logger.log(level: answer.ok ? .info : .notice, "Check-in decided", metadata: metadata)
+            health.setLastResult("\(answer.result.rawValue)\(answer.ticket.map { " #\($0.number)" } ?? "")")
+            return signal
+        case .unreachable(let why):
+            health.setService(.unreachable(why))
+            metadata["checkin.result"] = "unreachable"
+            metadata["checkin.reason"] = "\(Signal.serviceUnavailable.rawValue)"
+            metadata["error"] = "\(why)"
+            logger.warning("Check-in service unreachable", metadata: metadata)
+            health.setLastResult("service unreachable")
+            return .serviceUnavailable
+        case .rejected(let status, let detail):
+            health.setService(.rejected("HTTP \(status): \(detail)"))
+            metadata["checkin.result"] = "rejected"
+            metadata["checkin.reason"] = "\(Signal.serviceUnavailable.rawValue)"
+            metadata["http.status"] = "\(status)"
+            metadata["error"] = "\(detail)"
+            logger.error("Check-in service refused this kiosk", metadata: metadata)
+            health.setLastResult("refused by service (HTTP \(status))")
+            return .serviceUnavailable
+        }
+    }
+
+    private func show(_ signal: Signal) async {
+        let pattern = SignalPattern(signal, relayPulse: timing.relayPulse, greenTime: timing.greenTime, redTime: timing.redTime)
+        do {
+            try await player.play(pattern)
+        } catch is CancellationError {
+            return
+        } catch {
+            logger.error("GPIO output failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension Duration {
+    public var wholeMilliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import GatehouseCore
+
+/// The rules of one lane: which scans go to the service and which wait or are dropped.
+///
+/// - While a result shows, scans wait (the caller does not offer them).
+/// - A code decided within the cooldown is not sent again: its holder is still in front of the
+///   camera, and a second check-in would flash red at someone just let in.
+/// - A payload that cannot be one of our tickets is refused here, without a network call.
+/// - A code whose last attempt got no answer keeps its scanId, so the retry gets the service's
+///   first answer instead of "already used".
+public struct Lane: Sendable {
+    public enum Decision: Sendable, Equatable {
+        /// Ask the service.
+        case submit(qrData: String, scanId: String)
+        /// Refuse at once: not a Gatehouse code.
+        case refuseLocally
+        /// Drop: this code was decided moments ago.
+        case coolingDown
+    }
+
+    public var cooldown: Duration
+    /// Codes decided recently, with when.
+    private var decided: [[UInt8]: Duration] = [:]
+    /// scanIds of codes whose last attempt got no answer.
+    private var unanswered: [[UInt8]: (scanId: String, at: Duration)] = [:]
+    /// How long an unanswered scanId is kept for a retry.
+    static let retryWindow: Duration = .seconds(120)
+
+    public init(cooldown: Duration) {
+        self.cooldown = cooldown
+    }
+
+    public mutating func consider(_ payload: [UInt8], now: Duration) -> Decision {
+        forgetOld(now: now)
+        if let at = decided[payload], now - at < cooldown { return .coolingDown }
+        guard let code = TicketCode.parse(bytes: payload) else { return .refuseLocally }
+        if let pending = unanswered[payload] { return .submit(qrData: code.text, scanId: pending.scanId) }
+        return .submit(qrData: code.text, scanId: UUID().uuidString.lowercased())
+    }
+
+    /// Records how a scan ended.
+    public mutating func finished(_ payload: [UInt8], scanId: String?, outcome: CheckinOutcome?, now: Duration) {
+        switch outcome {
+        case .unreachable?:
+            if let scanId { unanswered[payload] = (scanId, now) }
+        case .answered?, .rejected?, nil:
+            unanswered[payload] = nil
+            decided[payload] = now
+        }
+    }
+
+    private mutating func forgetOld(now: Duration) {
+        // Bounded memory on a box that runs for months: drop what no longer matters.
+        if decided.count > 64 { decided = decided.filter { now - $0.value < cooldown } }
+        if unanswered.count > 64 { unanswered = unanswered.filter { now - $0.value.at < Self.retryWindow } }
+    }
+}

@@ -1,0 +1,102 @@
+import GatehouseCore
+
+/// What the gate shows. Staff learn one light pattern per reason.
+public enum Signal: String, Sendable, CaseIterable {
+    /// Valid: green, and the relay pulses.
+    case granted
+    /// Red, steady: the ticket was already used.
+    case alreadyUsed
+    /// Red, fast flicker: not a ticket of ours, or unknown to the service.
+    case unknown
+    /// Red, slow blink: a ticket of another event.
+    case wrongEvent
+    /// Red, double blink: expired or revoked.
+    case expiredOrRevoked
+    /// Red and green blinking together: the service did not answer (or refused this kiosk);
+    /// the gate stays shut.
+    case serviceUnavailable
+
+    public init(_ result: CheckinResult) {
+        switch result {
+        case .valid: self = .granted
+        case .alreadyUsed: self = .alreadyUsed
+        case .notFound, .invalid: self = .unknown
+        case .wrongEvent: self = .wrongEvent
+        case .expired, .revoked: self = .expiredOrRevoked
+        }
+    }
+}
+
+/// The three outputs of a lane, as one state.
+public struct OutputState: Sendable, Equatable, CustomStringConvertible {
+    public var green = false
+    public var red = false
+    public var relay = false
+
+    public init(green: Bool = false, red: Bool = false, relay: Bool = false) {
+        self.green = green
+        self.red = red
+        self.relay = relay
+    }
+
+    /// Everything off: LEDs dark, relay open (gate shut). Set at start, after every pattern and
+    /// at shutdown.
+    public static let safe = OutputState()
+
+    public var description: String { "green=\(green ? 1 : 0) red=\(red ? 1 : 0) relay=\(relay ? 1 : 0)" }
+}
+
+/// A signal as timed steps: each holds an output state for a duration. Ends in the safe state.
+public struct SignalPattern: Sendable, Equatable {
+    public var steps: [(state: OutputState, duration: Duration)]
+
+    public static func == (a: SignalPattern, b: SignalPattern) -> Bool {
+        a.steps.count == b.steps.count && zip(a.steps, b.steps).allSatisfy { $0.state == $1.state && $0.duration == $1.duration }
+    }
+
+    public var totalDuration: Duration { steps.reduce(.zero) { $0 + $1.duration } }
+
+    /// Builds the pattern for `signal` from the configured times.
+    public init(_ signal: Signal, relayPulse: Duration, greenTime: Duration, redTime: Duration) {
+        let red = OutputState(red: true)
+        let dark = OutputState()
+        switch signal {
+        case .granted:
+            let pulse = min(relayPulse, greenTime)
+            steps = [(OutputState(green: true, relay: true), pulse)]
+            if greenTime > pulse { steps.append((OutputState(green: true), greenTime - pulse)) }
+        case .alreadyUsed:
+            steps = [(red, redTime)]
+        case .unknown:
+            steps = Self.blink(on: red, off: dark, onTime: .milliseconds(100), offTime: .milliseconds(100), total: redTime)
+        case .wrongEvent:
+            steps = Self.blink(on: red, off: dark, onTime: .milliseconds(500), offTime: .milliseconds(500), total: redTime)
+        case .expiredOrRevoked:
+            var cycle: [(OutputState, Duration)] = [(red, .milliseconds(150)), (dark, .milliseconds(150)), (red, .milliseconds(150)), (dark, .milliseconds(550))]
+            steps = []
+            var elapsed = Duration.zero
+            while elapsed < redTime {
+                let (state, duration) = cycle.removeFirst()
+                cycle.append((state, duration))
+                let length = min(duration, redTime - elapsed)
+                steps.append((state, length))
+                elapsed += length
+            }
+        case .serviceUnavailable:
+            steps = Self.blink(on: OutputState(green: true, red: true), off: dark, onTime: .milliseconds(250), offTime: .milliseconds(250), total: redTime)
+        }
+    }
+
+    private static func blink(on: OutputState, off: OutputState, onTime: Duration, offTime: Duration, total: Duration) -> [(state: OutputState, duration: Duration)] {
+        var steps: [(state: OutputState, duration: Duration)] = []
+        var elapsed = Duration.zero
+        var lit = true
+        while elapsed < total {
+            let length = min(lit ? onTime : offTime, total - elapsed)
+            steps.append((lit ? on : off, length))
+            elapsed += length
+            lit.toggle()
+        }
+        return steps
+    }
+}

@@ -1,0 +1,165 @@
+import CCurl
+import Dispatch
+import Foundation
+import GatehouseCore
+import KioskCore
+
+/// `POST /api/checkin` over libcurl: one easy handle kept for the kiosk's life, so the TCP (and
+/// TLS) connection is reused between scans; a connect timeout and a total deadline; calls run on
+/// one dedicated serial queue because `curl_easy_perform` blocks.
+public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var serverURL: String
+        public var deviceID: String
+        public var gateID: String
+        public var token: String
+        public var connectTimeout: Duration
+        public var deadline: Duration
+
+        public init(serverURL: String, deviceID: String, gateID: String, token: String, connectTimeout: Duration, deadline: Duration) {
+            self.serverURL = serverURL
+            self.deviceID = deviceID
+            self.gateID = gateID
+            self.token = token
+            self.connectTimeout = connectTimeout
+            self.deadline = deadline
+        }
+    }
+
+    private let settings: Settings
+    private let queue = DispatchQueue(label: "gate-kiosk.checkin-client")
+    // Touched only on `queue`.
+    private let handle: UnsafeMutableRawPointer
+    private let headers: UnsafeMutablePointer<curl_slist>?
+    private let response = ResponseBuffer()
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    public init(settings: Settings) throws {
+        _ = Self.globalInit
+        guard let handle = curl_easy_init() else { throw CurlError("curl_easy_init failed") }
+        self.settings = settings
+        self.handle = handle
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        list = curl_slist_append(list, "Authorization: Bearer \(settings.token)")
+        list = curl_slist_append(list, "Content-Type: application/json")
+        list = curl_slist_append(list, "Accept: application/json")
+        headers = list
+        try configure()
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        curl_slist_free_all(headers)
+    }
+
+    private func configure() throws {
+        func check(_ code: CURLcode, _ what: String) throws {
+            guard code == CURLE_OK else { throw CurlError("\(what): \(String(cString: curl_easy_strerror(code)))") }
+        }
+        try check(gh_curl_set_string(handle, CURLOPT_URL, settings.serverURL + "/api/checkin"), "server_url")
+        try check(gh_curl_set_long(handle, CURLOPT_POST, 1), "POST")
+        try check(gh_curl_set_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headers)), "headers")
+        try check(gh_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeout.wholeMilliseconds)), "connect timeout")
+        try check(gh_curl_set_long(handle, CURLOPT_TIMEOUT_MS, Int(settings.deadline.wholeMilliseconds)), "deadline")
+        // No signals from curl's resolver in a threaded program; keep the connection warm.
+        try check(gh_curl_set_long(handle, CURLOPT_NOSIGNAL, 1), "nosignal")
+        try check(gh_curl_set_long(handle, CURLOPT_TCP_KEEPALIVE, 1), "keepalive")
+        try check(gh_curl_set_long(handle, CURLOPT_TCP_NODELAY, 1), "nodelay")
+        try check(gh_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols")
+        try check(gh_curl_set_write_function(handle, { data, size, count, context in
+            guard let data, let context else { return 0 }
+            let buffer = Unmanaged<ResponseBuffer>.fromOpaque(context).takeUnretainedValue()
+            let length = size * count
+            // An answer is small; a huge body is a misbehaving server, not something to buffer.
+            guard buffer.bytes.count + length <= ResponseBuffer.limit else { return 0 }
+            data.withMemoryRebound(to: UInt8.self, capacity: length) { buffer.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
+            return length
+        }), "write function")
+        try check(gh_curl_set_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(response).toOpaque()), "write data")
+    }
+
+    public func checkin(qrData: String, scanId: String) async -> CheckinOutcome {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: self.perform(qrData: qrData, scanId: scanId)) }
+        }
+    }
+
+    /// Blocking; runs on `queue`.
+    private func perform(qrData: String, scanId: String) -> CheckinOutcome {
+        let request = CheckinRequest(qrData: qrData, deviceId: settings.deviceID, gateId: settings.gateID, scanId: scanId)
+        guard let body = try? JSONEncoder().encode(request) else { return .unreachable("cannot encode request") }
+        let started = ContinuousClock.now
+        var outcome = attempt(body)
+        // One quick retry, same scanId, when the connection failed fast (a server restart closed
+        // the kept-alive connection) and the deadline leaves room.
+        if case .unreachable = outcome, ContinuousClock.now - started < settings.deadline / 2 {
+            let left = settings.deadline - (ContinuousClock.now - started)
+            _ = gh_curl_set_long(handle, CURLOPT_TIMEOUT_MS, max(1, Int(left.wholeMilliseconds)))
+            outcome = attempt(body)
+            _ = gh_curl_set_long(handle, CURLOPT_TIMEOUT_MS, Int(settings.deadline.wholeMilliseconds))
+        }
+        return outcome
+    }
+
+    private func attempt(_ body: Data) -> CheckinOutcome {
+        response.bytes.removeAll(keepingCapacity: true)
+        let code: CURLcode = body.withUnsafeBytes { raw in
+            _ = gh_curl_set_long(handle, CURLOPT_POSTFIELDSIZE, raw.count)
+            _ = gh_curl_set_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress))
+            defer { _ = gh_curl_set_pointer(handle, CURLOPT_POSTFIELDS, nil) }
+            return curl_easy_perform(handle)
+        }
+        guard code == CURLE_OK else { return .unreachable(String(cString: curl_easy_strerror(code))) }
+        var status = 0
+        _ = gh_curl_get_response_code(handle, &status)
+        let data = Data(response.bytes)
+        switch status {
+        case 200:
+            guard let answer = try? Self.decoder.decode(CheckinAnswer.self, from: data) else {
+                return .unreachable("the service sent an answer that is not a check-in answer")
+            }
+            return .answered(answer)
+        case 500...599:
+            return .unreachable("HTTP \(status)")
+        default:
+            let detail = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["detail"] as? String
+            return .rejected(status: status, detail: detail ?? "HTTP \(status)")
+        }
+    }
+
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+            return try Date(text, strategy: Date.ISO8601FormatStyle())
+        }
+        return decoder
+    }()
+}
+
+/// Bytes of one answer; written by curl's callback on the client's queue.
+final class ResponseBuffer {
+    static let limit = 64 * 1024
+    var bytes: [UInt8] = []
+}
+
+public struct CurlError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Reads the device token: one line, no spaces, from a file only root and the kiosk can read.
+public enum DeviceToken {
+    public static func read(path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CurlError("cannot read the device token at \(path) (enroll the kiosk, or set token_file)")
+        }
+        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty, !token.contains(where: { $0.isWhitespace || $0.asciiValue == nil }) else {
+            throw CurlError("the device token at \(path) is empty or not one line of plain characters")
+        }
+        return token
+    }
+}
