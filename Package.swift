@@ -111,6 +111,16 @@ let package = Package(
             dependencies: ["GatehouseQR", "GatehouseTestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "KioskCoreTests",
+            dependencies: ["KioskCore", "GatehouseCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KioskHardwareTests",
+            dependencies: ["KioskHardware", "KioskCore", "GatehouseQR", "GatehouseCore", "CV4L2", "GatehouseTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         // Tests that start the real `gatehouse` process and talk HTTP to it.
         .testTarget(
             name: "EndToEndTests",

@@ -6,6 +6,11 @@ public struct ScanEvent: Sendable {
     public var payloads: [[UInt8]]
     /// When the frame was taken off the camera (before decoding).
     public var frameAt: Duration
+
+    public init(payloads: [[UInt8]], frameAt: Duration) {
+        self.payloads = payloads
+        self.frameAt = frameAt
+    }
 }
 
 /// Grabs frames and decodes them on its own thread (V4L2 poll and zbar block); hands what it

@@ -100,7 +100,7 @@ extension KioskConfiguration {
             var value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
             if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
             guard keys.contains(where: { $0.key == key }) else {
-                throw ConfigurationError(source: where_, key: key, value: value, allowed: "one of the documented keys (see gate-kiosk config --help)")
+                throw ConfigurationError(source: where_, key: key, value: value, allowed: "one of the keys `gate-kiosk config` lists")
             }
             values[key] = (value, where_)
         }

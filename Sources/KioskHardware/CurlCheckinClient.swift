@@ -81,13 +81,21 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
 
     public func checkin(qrData: String, scanId: String) async -> CheckinOutcome {
         await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.perform(qrData: qrData, scanId: scanId)) }
+            queue.async { continuation.resume(returning: self.perform(qrData: qrData, scanId: scanId, mode: nil)) }
+        }
+    }
+
+    /// Checks the service and the device token without checking anything in: a validate-mode
+    /// request for a code that is not a ticket. An authenticated kiosk gets `invalid`.
+    public func probe() async -> CheckinOutcome {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: self.perform(qrData: "GATE-KIOSK-SELFTEST", scanId: nil, mode: .validate)) }
         }
     }
 
     /// Blocking; runs on `queue`.
-    private func perform(qrData: String, scanId: String) -> CheckinOutcome {
-        let request = CheckinRequest(qrData: qrData, deviceId: settings.deviceID, gateId: settings.gateID, scanId: scanId)
+    private func perform(qrData: String, scanId: String?, mode: CheckinMode?) -> CheckinOutcome {
+        let request = CheckinRequest(qrData: qrData, deviceId: settings.deviceID, gateId: settings.gateID, scanId: scanId, mode: mode)
         guard let body = try? JSONEncoder().encode(request) else { return .unreachable("cannot encode request") }
         let started = ContinuousClock.now
         var outcome = attempt(body)

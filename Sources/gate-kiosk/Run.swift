@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import KioskCore
+import KioskHardware
+import Logging
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the kiosk daemon (the default; what gate-kiosk.service starts).")
+
+    @OptionGroup var options: KioskOptions
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        LoggingSystem.bootstrap(KioskLogging.makeHandlerFactory(environment: environment, level: options.level))
+        let logger = Logger(label: "gate-kiosk")
+        let configuration = try options.loadConfiguration()
+        let parts = try KioskParts.make(configuration, options: options, logger: logger)
+        await KioskDaemon(configuration: configuration, parts: parts, notifier: SystemdNotifier(environment: environment), logger: logger).run()
+    }
+}
+
+/// Builds the real (or dry-run) parts from the configuration; exits with a clear message when
+/// one is missing.
+enum KioskParts {
+    static func make(_ configuration: KioskConfiguration, options: KioskOptions, logger: Logger) throws -> KioskDaemon.Parts {
+        let environment = ProcessInfo.processInfo.environment
+        let token: String
+        do {
+            token = try DeviceToken.read(path: configuration.tokenPath(environment: environment))
+        } catch {
+            fail("\(error)", code: exitConfigurationError)
+        }
+        let requester: any LineRequester
+        let source: any FrameSource
+        if options.dryRun, let frames = options.frames {
+            requester = RecordedLineRequester(timeline: try GPIOTimeline(logPath: options.gpioLog, timekeeper: SystemTimekeeper()))
+            source = FolderFrameSource(folder: frames, frameRate: configuration.frameRate, width: configuration.frameWidth, height: configuration.frameHeight)
+        } else {
+            requester = GpiodLineRequester()
+            source = V4L2Capture(settings: .init(path: configuration.cameraDevice, width: configuration.frameWidth, height: configuration.frameHeight, frameRate: configuration.frameRate))
+        }
+        let outputs: LaneOutputs
+        do {
+            outputs = try LaneOutputs.request(using: requester, green: configuration.green, red: configuration.red, relay: configuration.relay)
+        } catch {
+            logger.critical("GPIO lines unavailable", metadata: ["error": "\(error)"])
+            fail("GPIO: \(error)", code: exitUnavailable)
+        }
+        let client = try CurlCheckinClient(settings: .init(
+            serverURL: configuration.serverURL, deviceID: configuration.deviceID, gateID: configuration.gateID, token: token,
+            connectTimeout: configuration.connectTimeout, deadline: configuration.requestDeadline))
+        return KioskDaemon.Parts(source: source, decoder: ZbarDecoder(), outputs: outputs, client: client)
+    }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import KioskCore
+import KioskHardware
+import Logging
+
+struct Selftest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the kiosk at the gate: cycle each LED and the relay, grab frames, ask the service.",
+        discussion: "Stop the service first (systemctl stop gate-kiosk): the camera and GPIO lines can have one user only.")
+
+    @OptionGroup var options: KioskOptions
+
+    @Option(help: "How long to grab frames, in seconds.")
+    var seconds: Double = 3
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let logger = Logger(label: "gate-kiosk-selftest")
+        let configuration = try options.loadConfiguration()
+        var failures = 0
+        func report(_ ok: Bool, _ text: String) {
+            print("\(ok ? "OK  " : "FAIL") \(text)")
+            if !ok { failures += 1 }
+        }
+        print("gate \(configuration.gateID), device \(configuration.deviceID), service \(configuration.serverURL), libgpiod API \(GpiodLineRequester.apiVersion).x")
+
+        let parts = try KioskParts.make(configuration, options: options, logger: logger)
+
+        // Outputs: each one on for half a second, so a technician can watch every LED and hear the relay.
+        for (line, wiring) in [(parts.outputs.green, configuration.green), (parts.outputs.red, configuration.red), (parts.outputs.relay, configuration.relay)] {
+            do {
+                try line.set(true)
+                try await Task.sleep(for: .milliseconds(500))
+                try line.set(false)
+                report(true, "GPIO \(line.name) on \(wiring.chip) line \(wiring.offset)\(wiring.activeLow ? " (active-low)" : "") switched on and off")
+            } catch {
+                report(false, "GPIO \(line.name): \(error)")
+            }
+        }
+
+        // Camera: frames, rate, size, brightness, and any code in view.
+        do throws(CaptureError) {
+            try parts.source.open()
+            defer { parts.source.close() }
+            let started = ContinuousClock.now
+            var frames = 0
+            var size = (0, 0)
+            var brightness = 0.0
+            var codes = Set<[UInt8]>()
+            while ContinuousClock.now - started < .milliseconds(Int64(seconds * 1000)) {
+                let payloads = try parts.source.withNextFrame(timeout: .seconds(2)) { pixels, width, height -> [[UInt8]] in
+                    size = (width, height)
+                    var sum = 0
+                    let step = max(1, (width * height) / 4096)
+                    var count = 0
+                    for index in stride(from: 0, to: width * height, by: step) {
+                        sum += Int(pixels[index])
+                        count += 1
+                    }
+                    brightness = Double(sum) / Double(max(1, count))
+                    return parts.decoder.decode(pixels: pixels, width: width, height: height)
+                }
+                frames += 1
+                codes.formUnion(payloads)
+            }
+            let elapsed = ContinuousClock.now - started
+            let rate = Double(frames) / (Double(elapsed.wholeMilliseconds) / 1000)
+            report(frames > 0, String(format: "camera %@: %d frames of %d×%d in %.1f s (%.1f fps), mean brightness %.0f/255", parts.source.name, frames, size.0, size.1, Double(elapsed.wholeMilliseconds) / 1000, rate, brightness))
+            if brightness < 30 { print("     the picture is very dark: check the lens cap and the lighting") }
+            if brightness > 230 { print("     the picture is very bright: check for glare or direct light") }
+            print("     QR codes seen: \(codes.count)")
+        } catch {
+            report(false, "camera \(parts.source.name): \(error)")
+        }
+
+        // Service and token, without checking anything in.
+        if let client = parts.client as? CurlCheckinClient {
+            let started = ContinuousClock.now
+            let outcome = await client.probe()
+            let ms = (ContinuousClock.now - started).wholeMilliseconds
+            switch outcome {
+            case .answered: report(true, "service \(configuration.serverURL) answered in \(ms) ms and accepts this device's token")
+            case .unreachable(let why): report(false, "service \(configuration.serverURL) unreachable: \(why)")
+            case .rejected(let status, let detail): report(false, "service refused this kiosk (HTTP \(status)): \(detail)")
+            }
+        }
+        print(failures == 0 ? "All checks passed." : "\(failures) check(s) failed.")
+        if failures > 0 { throw ExitCode(1) }
+    }
+}

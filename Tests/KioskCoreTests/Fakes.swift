@@ -1,0 +1,123 @@
+import Foundation
+import GatehouseCore
+@testable import KioskCore
+import Logging
+import Synchronization
+
+/// One change on a line, at virtual time.
+struct Change: Equatable, CustomStringConvertible {
+    var ms: Int64
+    var line: String
+    var value: Bool
+    var description: String { "\(ms)ms \(line)=\(value ? 1 : 0)" }
+}
+
+/// The fake at the line-request layer: records (time, line, value) of every change.
+final class Timeline: Sendable {
+    private let changes = Mutex<[Change]>([])
+    let timekeeper: VirtualTimekeeper
+    init(_ timekeeper: VirtualTimekeeper) { self.timekeeper = timekeeper }
+    func record(_ line: String, _ value: Bool) {
+        let ms = timekeeper.now().wholeMilliseconds
+        changes.withLock { $0.append(Change(ms: ms, line: line, value: value)) }
+    }
+    var all: [Change] { changes.withLock { $0 } }
+    func on(_ line: String) -> [Change] { all.filter { $0.line == line } }
+    /// (start, length) of each time `line` was active.
+    func pulses(_ line: String) -> [(start: Int64, length: Int64)] {
+        var result: [(Int64, Int64)] = []
+        var since: Int64?
+        for change in on(line) {
+            if change.value, since == nil { since = change.ms }
+            if !change.value, let start = since {
+                result.append((start, change.ms - start))
+                since = nil
+            }
+        }
+        return result
+    }
+    func clear() { changes.withLock { $0.removeAll() } }
+}
+
+final class FakeLine: OutputLine {
+    let name: String
+    let timeline: Timeline
+    private let level = Mutex<Bool?>(nil)
+    /// errno to fail `set` with, like a chip that went away (ENODEV).
+    let failure = Mutex<Int32?>(nil)
+
+    init(_ name: String, _ timeline: Timeline) {
+        self.name = name
+        self.timeline = timeline
+    }
+
+    func set(_ active: Bool) throws {
+        if let code = failure.withLock({ $0 }) { throw NSError(domain: NSPOSIXErrorDomain, code: Int(code)) }
+        let changed = level.withLock { current -> Bool in
+            defer { current = active }
+            return current != active
+        }
+        if changed { timeline.record(name, active) }
+    }
+    var value: Bool? { level.withLock { $0 } }
+}
+
+func makeOutputs(_ timekeeper: VirtualTimekeeper) -> (LaneOutputs, Timeline) {
+    let timeline = Timeline(timekeeper)
+    return (LaneOutputs(green: FakeLine("green", timeline), red: FakeLine("red", timeline), relay: FakeLine("relay", timeline)), timeline)
+}
+
+/// A check-in client whose answers the test scripts, which takes virtual time to answer.
+final class ScriptedClient: CheckinClient {
+    let calls = Mutex<[(qrData: String, scanId: String)]>([])
+    let answer: @Sendable (String) -> CheckinOutcome
+    let timekeeper: VirtualTimekeeper
+    let latency: Duration
+
+    init(timekeeper: VirtualTimekeeper, latency: Duration = .milliseconds(12), answer: @escaping @Sendable (String) -> CheckinOutcome) {
+        self.timekeeper = timekeeper
+        self.latency = latency
+        self.answer = answer
+    }
+
+    func checkin(qrData: String, scanId: String) async -> CheckinOutcome {
+        calls.withLock { $0.append((qrData, scanId)) }
+        timekeeper.advance(latency)
+        return answer(qrData)
+    }
+}
+
+/// Captures log entries in memory (tests never bootstrap logging globally).
+final class LogRecorder: Sendable {
+    struct Entry: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+    private let entries = Mutex<[Entry]>([])
+    var all: [Entry] { entries.withLock { $0 } }
+    func append(_ entry: Entry) { entries.withLock { $0.append(entry) } }
+
+    var logger: Logger {
+        Logger(label: "test") { _ in RecordingHandler(recorder: self) }
+    }
+
+    struct RecordingHandler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            recorder.append(Entry(level: event.level, message: event.message.description, metadata: (event.metadata ?? [:]).mapValues(\.description)))
+        }
+    }
+}
+
+func ticketCode() -> String { TicketCode(eventID: Identifier.newEventID(), token: Secret.newTicketToken()).text }
+
+func answer(_ result: CheckinResult, number: Int = 7) -> CheckinOutcome {
+    .answered(CheckinAnswer(result: result, message: "test", ticket: TicketSummary(id: "T1", number: number, holderName: "Ada", ticketType: nil)))
+}
