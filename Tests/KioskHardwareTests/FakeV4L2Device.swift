@@ -35,6 +35,8 @@ final class FakeV4L2Device: V4L2Device, @unchecked Sendable {
     private var height = 480
     private var nextDescriptor: Int32 = 100
     private(set) var droppedFrames = 0
+    /// Mappings still held when the device instance went away.
+    private(set) var leakedMappings = 0
     /// Called by poll when no frame is done: lets a test feed frames as time passes.
     var onIdlePoll: (() -> Void)?
     let lock = NSRecursiveLock()
@@ -43,7 +45,7 @@ final class FakeV4L2Device: V4L2Device, @unchecked Sendable {
 
     deinit { for buffer in buffers { buffer.memory.deallocate() } }
 
-    var mappedCount: Int { lock.withLock { buffers.reduce(0) { $0 + $1.mapped } } }
+    var mappedCount: Int { lock.withLock { buffers.reduce(0) { $0 + $1.mapped } + leakedMappings } }
     var queuedCount: Int { lock.withLock { buffers.filter(\.queued).count } }
     var frameSize: (Int, Int) { lock.withLock { (width, height) } }
 
@@ -68,10 +70,14 @@ final class FakeV4L2Device: V4L2Device, @unchecked Sendable {
     func replug() {
         lock.withLock {
             present = true
-            // A new device node: the old fds stay dead.
+            // A new device instance: the old fds stay dead and its buffers went with the old one
+            // (a buffer still mapped would be a leak of the capture code, kept for the count).
             openDescriptors.removeAll()
             streaming = false
             done.removeAll()
+            leakedMappings += buffers.reduce(0) { $0 + $1.mapped }
+            for buffer in buffers where buffer.mapped == 0 { buffer.memory.deallocate() }
+            buffers.removeAll()
         }
     }
 
