@@ -124,7 +124,7 @@ let package = Package(
         // Tests that start the real `gatehouse` process and talk HTTP to it.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["gatehouse", "GatehouseTestSupport", "GatehouseCore", "GatehouseQR", "CZlib"],
+            dependencies: ["gatehouse", "gate-kiosk", "GatehouseTestSupport", "GatehouseCore", "GatehouseQR", "CZlib"],
             swiftSettings: swiftSettings
         ),
     ]

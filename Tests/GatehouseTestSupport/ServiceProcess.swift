@@ -10,24 +10,40 @@ public final class ServiceProcess: @unchecked Sendable {
     private let logFile: String
 
     /// Where the build put the `gatehouse` binary: beside the test bundle, or `$GATEHOUSE_BIN`.
-    public static var binary: URL {
-        if let path = ProcessInfo.processInfo.environment["GATEHOUSE_BIN"] { return URL(fileURLWithPath: path) }
+    public static var binary: URL { builtExecutable("gatehouse", override: "GATEHOUSE_BIN") }
+
+    /// A product of this package's build, found beside the test bundle.
+    public static func builtExecutable(_ name: String, override: String) -> URL {
+        if let path = ProcessInfo.processInfo.environment[override] { return URL(fileURLWithPath: path) }
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         // The test bundle may be a folder (…/gatehousePackageTests.xctest/…) or a file.
         for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("gatehouse")
+            let candidate = directory.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             directory.deleteLastPathComponent()
         }
-        return URL(fileURLWithPath: ".build/debug/gatehouse")
+        return URL(fileURLWithPath: ".build/debug/" + name)
     }
 
-    public init(databasePath: String, adminToken: String = "test-admin-token-0123456789", extraEnvironment: [String: String] = [:]) throws {
+    /// A TCP port on 127.0.0.1 that was free a moment ago (for a service restarted on the same port).
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    public init(databasePath: String, adminToken: String = "test-admin-token-0123456789", port: Int = 0, extraEnvironment: [String: String] = [:]) throws {
         self.databasePath = databasePath
         self.adminToken = adminToken
         logFile = databasePath + ".service.log"
         process.executableURL = Self.binary
-        process.arguments = ["serve", "--db", databasePath, "--port", "0"]
+        process.arguments = ["serve", "--db", databasePath, "--port", String(port)]
         var environment = ProcessInfo.processInfo.environment
         environment["GATEHOUSE_ADMIN_TOKEN"] = adminToken
         environment.merge(extraEnvironment) { $1 }
@@ -36,7 +52,7 @@ public final class ServiceProcess: @unchecked Sendable {
         FileManager.default.createFile(atPath: logFile, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: logFile)
         try process.run()
-        port = try waitForPort()
+        self.port = try waitForPort()
     }
 
     /// Reads stdout until the service prints its "listening on" line.

@@ -1,0 +1,195 @@
+import Foundation
+import GatehouseCore
+import KioskCore
+import Logging
+import Testing
+
+@testable import KioskHardware
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A datagram socket bound in a temporary folder, standing in for journald or systemd's notify
+/// socket.
+final class DatagramSink {
+    let path: String
+    let fd: Int32
+
+    init(abstract: Bool = false) throws {
+        let name = abstract ? "@gatehouse-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" : NSTemporaryDirectory() + "/gh-sock-\(UUID().uuidString.prefix(8))"
+        path = name
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array(name.utf8)
+        if abstract { bytes[0] = 0 }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        let length = MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1)
+        let result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) } }
+        guard result == 0 else { throw NSError(domain: NSPOSIXErrorDomain, code: Int(errno)) }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func receive() -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return n > 0 ? Array(buffer[0..<n]) : nil
+    }
+
+    deinit {
+        close(fd)
+        if !path.hasPrefix("@") { unlink(path) }
+    }
+}
+
+/// Parses the journal's native protocol back into fields.
+func journalFields(_ bytes: [UInt8]) -> [String: String] {
+    var fields: [String: String] = [:]
+    var index = 0
+    while index < bytes.count {
+        guard let lineEnd = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) else { break }
+        let line = bytes[index..<lineEnd]
+        if let equals = line.firstIndex(of: UInt8(ascii: "=")) {
+            fields[String(decoding: line[..<equals], as: UTF8.self)] = String(decoding: line[(equals + 1)...], as: UTF8.self)
+            index = lineEnd + 1
+        } else {
+            let key = String(decoding: line, as: UTF8.self)
+            var length: UInt64 = 0
+            withUnsafeMutableBytes(of: &length) { $0.copyBytes(from: bytes[(lineEnd + 1)..<(lineEnd + 9)]) }
+            let start = lineEnd + 9
+            fields[key] = String(decoding: bytes[start..<(start + Int(UInt64(littleEndian: length)))], as: UTF8.self)
+            index = start + Int(length) + 1
+        }
+    }
+    return fields
+}
+
+@Suite struct JournalTests {
+    @Test func entries_carry_message_priority_and_our_fields() throws {
+        let sink = try DatagramSink()
+        let factory = KioskLogging.makeHandlerFactory(environment: ["GATE_KIOSK_JOURNAL_SOCKET": sink.path], level: .info)
+        let logger = Logger(label: "gate-kiosk", factory: factory)
+        logger.notice("Check-in decided", metadata: ["gate.id": "north-1", "checkin.result": "valid", "ticket.number": "17", "checkin.latency_ms": "23"])
+        let fields = journalFields(try #require(sink.receive()))
+        #expect(fields["MESSAGE"] == "Check-in decided")
+        #expect(fields["PRIORITY"] == "5")
+        #expect(fields["SYSLOG_IDENTIFIER"] == "gate-kiosk")
+        #expect(fields["GATE_ID"] == "north-1" && fields["CHECKIN_RESULT"] == "valid" && fields["TICKET_NUMBER"] == "17" && fields["CHECKIN_LATENCY_MS"] == "23")
+
+        logger.error("Two\nlines", metadata: ["_private": "x", "9lives": "y"])
+        let multi = journalFields(try #require(sink.receive()))
+        #expect(multi["MESSAGE"] == "Two\nlines" && multi["PRIORITY"] == "3")
+        #expect(multi["PRIVATE"] == "x" && multi["LIVES"] == "y", "field names made valid")
+        logger.debug("not sent below the level")
+        logger.info("sent")
+        #expect(journalFields(try #require(sink.receive()))["MESSAGE"] == "sent")
+    }
+}
+
+@Suite struct NotifierTests {
+    @Test(arguments: [false, true])
+    func messages_reach_the_notify_socket(abstract: Bool) throws {
+        let sink = try DatagramSink(abstract: abstract)
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": sink.path, "WATCHDOG_USEC": "4000000"])
+        #expect(notifier.watchdogInterval == .seconds(2))
+        notifier.ready(status: "Scanning\n(640×480)")
+        #expect(String(decoding: try #require(sink.receive()), as: UTF8.self) == "READY=1\nSTATUS=Scanning (640×480)")
+        notifier.watchdog()
+        #expect(String(decoding: try #require(sink.receive()), as: UTF8.self) == "WATCHDOG=1")
+    }
+
+    @Test func without_systemd_it_does_nothing() {
+        let notifier = SystemdNotifier(environment: [:])
+        #expect(!notifier.isActive && notifier.watchdogInterval == nil)
+        notifier.ready(status: "x")
+        #expect(SystemdNotifier(environment: ["WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1"]).watchdogInterval == nil, "another process's watchdog")
+    }
+}
+
+@Suite struct GPIOTests {
+    /// The real libgpiod path, exercised up to the kernel: no chip here, and the error says so.
+    @Test func the_real_libgpiod_names_a_missing_chip() {
+        #expect(GpiodLineRequester.apiVersion == 1 || GpiodLineRequester.apiVersion == 2)
+        #expect {
+            _ = try GpiodLineRequester().requestOutput("relay", wiring: LineWiring(chip: "gatehouse-no-such-chip", offset: 22, activeLow: true), initial: false)
+        } throws: { error in
+            guard let error = error as? GPIOError else { return false }
+            return error.operation == "request" && "\(error)".contains("relay (gatehouse-no-such-chip line 22)")
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/gpiochip0"), "no /dev/gpiochip0 on this machine"))
+    func a_real_chip_rejects_a_line_it_does_not_have() {
+        #expect(throws: GPIOError.self) {
+            _ = try GpiodLineRequester().requestOutput("green", wiring: LineWiring(chip: "gpiochip0", offset: 1023, activeLow: false), initial: false)
+        }
+    }
+
+    /// The fake at the line-request layer (the dry-run recorder): requests start safe and only
+    /// changes are recorded.
+    @Test func recorded_lines_start_safe_and_log_changes() throws {
+        let folder = NSTemporaryDirectory() + "/gpio-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let timeline = try GPIOTimeline(logPath: folder + "/gpio.log", timekeeper: SystemTimekeeper(), printToTerminal: false)
+        let outputs = try LaneOutputs.request(using: RecordedLineRequester(timeline: timeline), green: .init(chip: "c", offset: 1, activeLow: false), red: .init(chip: "c", offset: 2, activeLow: false), relay: .init(chip: "c", offset: 3, activeLow: true))
+        try outputs.apply(OutputState(green: true, relay: true))
+        try outputs.apply(OutputState(green: true, relay: true))
+        try outputs.apply(.safe)
+        let lines = try String(contentsOfFile: folder + "/gpio.log", encoding: .utf8).split(separator: "\n").map { line -> (String, Int) in
+            let json = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return (json["line"] as! String, json["value"] as! Int)
+        }
+        #expect(lines.map { "\($0.0)=\($0.1)" } == ["green=0", "red=0", "relay=0", "green=1", "relay=1", "relay=0", "green=0"])
+    }
+}
+
+@Suite struct CurlClientTests {
+    /// Nothing listens: the answer is "unreachable" within the deadline, never a hang.
+    @Test func a_dead_service_is_unreachable_within_the_deadline() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = UInt16(bigEndian: address.sin_port)
+        close(fd)  // a port that was free a moment ago: connection refused
+
+        let client = try CurlCheckinClient(settings: .init(serverURL: "http://127.0.0.1:\(port)", deviceID: "D1", gateID: "g", token: "t", connectTimeout: .milliseconds(200), deadline: .milliseconds(600)))
+        let started = ContinuousClock.now
+        let outcome = await client.checkin(qrData: "GH:EABCDEFG:ABCDEFGHIJKLMNOPQRSTUVWXYZ", scanId: "s1")
+        #expect(ContinuousClock.now - started < .seconds(1))
+        guard case .unreachable = outcome else { Issue.record("expected unreachable, got \(outcome)"); return }
+    }
+
+    /// A listener that accepts and never answers: the deadline ends the wait.
+    @Test func a_silent_service_times_out_at_the_deadline() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        listen(fd, 8)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = UInt16(bigEndian: address.sin_port)
+        let client = try CurlCheckinClient(settings: .init(serverURL: "http://127.0.0.1:\(port)", deviceID: "D1", gateID: "g", token: "t", connectTimeout: .milliseconds(200), deadline: .milliseconds(400)))
+        let started = ContinuousClock.now
+        let outcome = await client.checkin(qrData: "GH:EABCDEFG:ABCDEFGHIJKLMNOPQRSTUVWXYZ", scanId: "s1")
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .milliseconds(350) && elapsed < .milliseconds(1500), "\(elapsed)")
+        guard case .unreachable(let why) = outcome else { Issue.record("expected unreachable, got \(outcome)"); return }
+        #expect(why.lowercased().contains("timeout") || why.lowercased().contains("timed out"))
+    }
+
+    @Test func the_token_file_must_be_one_line() throws {
+        let path = NSTemporaryDirectory() + "/token-\(UUID().uuidString)"
+        defer { unlink(path) }
+        #expect(throws: CurlError.self) { try DeviceToken.read(path: path) }
+        try "ghd_ABC\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try DeviceToken.read(path: path) == "ghd_ABC")
+        try "two words\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: CurlError.self) { try DeviceToken.read(path: path) }
+    }
+}
