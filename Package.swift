@@ -78,6 +78,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `make bench-kiosk`: decode cost, frame-to-relay latency, daemon memory.
+        .executableTarget(
+            name: "kiosk-bench",
+            dependencies: ["KioskCore", "KioskHardware", "GatehouseCore", "GatehouseQR"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "gatehouse",
             dependencies: [
