@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries from Debian's -dev packages, found through pkg-config.
@@ -84,10 +85,20 @@ let package = Package(
             dependencies: ["KioskCore", "KioskHardware", "GatehouseCore", "GatehouseQR"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "GatehousePostgres",
+            dependencies: [
+                "GatehouseService", "GatehouseCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "gatehouse",
             dependencies: [
                 "GatehouseService",
+                "GatehousePostgres",
                 "GatehouseQR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -109,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehouseServiceTests",
-            dependencies: ["GatehouseService", "GatehouseCore", "GatehouseQR"],
+            dependencies: ["GatehouseService", "GatehousePostgres", "GatehouseCore", "GatehouseQR"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

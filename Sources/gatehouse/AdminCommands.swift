@@ -2,10 +2,11 @@ import ArgumentParser
 import Foundation
 import GatehouseCore
 import GatehouseService
+import Logging
 
 /// Opens the store for one admin command and closes it afterwards.
 func withGatehouse<T>(_ options: DatabaseOptions, _ body: (Gatehouse) async throws -> T) async throws -> T {
-    let store = try StoreOpener.open(StoreOpener.location(flag: options.db, environment: ProcessInfo.processInfo.environment))
+    let store = try await openStore(StoreOpener.location(flag: options.db, environment: ProcessInfo.processInfo.environment))
     do {
         let result = try await body(Gatehouse(store: store))
         await store.shutdown()
@@ -19,6 +20,18 @@ func withGatehouse<T>(_ options: DatabaseOptions, _ body: (Gatehouse) async thro
     } catch {
         await store.shutdown()
         throw error
+    }
+}
+
+/// Opens the database or ends with a message that says which one and why (never its password).
+func openStore(_ location: String, poolSize: Int = 4, logger: Logger = Logger(label: "gatehouse")) async throws -> any GatehouseStore {
+    do {
+        return try await StoreOpener.open(location, poolSize: poolSize, logger: logger)
+    } catch let error as GatehouseService.InvalidInputError {
+        throw ValidationError(error.description)
+    } catch {
+        FileHandle.standardError.write(Data("gatehouse: cannot open the database \(StoreOpener.redacted(location)): \(error)\n".utf8))
+        throw ExitCode(1)
     }
 }
 

@@ -18,8 +18,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "PostgreSQL connections this process may open (default: $GATEHOUSE_DB_POOL_SIZE or 8).")
+    var poolSize: Int = Int(ProcessInfo.processInfo.environment["GATEHOUSE_DB_POOL_SIZE"] ?? "") ?? 8
+
+    @Option(help: "Folder for the admin token file (default: the SQLite file's folder; $GATEHOUSE_DATA_DIR or gatehouse-data with PostgreSQL).")
+    var dataDir: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, not \(port)") }
+        guard (1...200).contains(poolSize) else { throw ValidationError("--pool-size must be between 1 and 200, not \(poolSize)") }
     }
 
     func run() async throws {
@@ -27,8 +34,12 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = logLevel
         let environment = ProcessInfo.processInfo.environment
         let location = StoreOpener.location(flag: database.db, environment: environment)
-        let store = try StoreOpener.open(location)
-        let admin = try AdminToken.load(environment: environment, dataDirectory: StoreOpener.dataDirectory(for: location))
+        let store = try await openStore(location, poolSize: poolSize, logger: logger)
+        let dataDirectory = StoreOpener.dataDirectory(for: location, flag: dataDir, environment: environment)
+        if environment["GATEHOUSE_ADMIN_TOKEN"] == nil {
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        }
+        let admin = try AdminToken.load(environment: environment, dataDirectory: dataDirectory)
         switch admin.source {
         case .newFile(let path, let token):
             // Printed once, here only: it is the one time the plain token exists outside its file.

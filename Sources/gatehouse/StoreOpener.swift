@@ -1,25 +1,46 @@
 import Foundation
+import GatehousePostgres
+import GatehouseService
+import Logging
 
-/// Opens the store a `--db` value names: a file path means SQLite (the embedded default).
-public enum StoreOpener {
-    public static let defaultDatabase = "gatehouse-data/gatehouse.sqlite"
+/// Opens the store a `--db` value names: a postgres:// URL means PostgreSQL, anything else is
+/// a SQLite file path (the embedded default).
+enum StoreOpener {
+    static let defaultDatabase = "gatehouse-data/gatehouse.sqlite"
 
     /// The database named by `--db`, else `$GATEHOUSE_DB`, else the default file.
-    public static func location(flag: String?, environment: [String: String]) -> String {
+    static func location(flag: String?, environment: [String: String]) -> String {
         flag ?? environment["GATEHOUSE_DB"] ?? defaultDatabase
     }
 
-    public static func open(_ location: String) throws -> any GatehouseStore {
-        if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
-            throw InvalidInputError("--db: PostgreSQL is not supported by this build yet; use a SQLite file path")
+    /// The location with any password hidden, for messages.
+    static func redacted(_ location: String) -> String {
+        guard isPostgres(location), var components = URLComponents(string: location), components.password != nil else { return location }
+        components.password = "***"
+        return components.string ?? "postgres://…"
+    }
+
+    static func isPostgres(_ location: String) -> Bool {
+        location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
+    }
+
+    static func open(_ location: String, poolSize: Int = 8, logger: Logger = Logger(label: "gatehouse")) async throws -> any GatehouseStore {
+        if isPostgres(location) {
+            return try await PostgresStore.connect(url: location, poolSize: poolSize, logger: logger)
         }
-        let directory = dataDirectory(for: location)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        let directory = (location as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        }
         return try SQLiteStore(path: location)
     }
 
-    /// The folder for files that belong with the database (the admin token).
-    public static func dataDirectory(for location: String) -> String {
+    /// The folder for files that belong with the database (the admin token): the SQLite file's
+    /// folder, or `--data-dir` / `$GATEHOUSE_DATA_DIR` / `gatehouse-data` for PostgreSQL.
+    static func dataDirectory(for location: String, flag: String?, environment: [String: String]) -> String {
+        if let flag { return flag }
+        if let folder = environment["GATEHOUSE_DATA_DIR"] { return folder }
+        if isPostgres(location) { return "gatehouse-data" }
         let directory = (location as NSString).deletingLastPathComponent
         return directory.isEmpty ? "." : directory
     }

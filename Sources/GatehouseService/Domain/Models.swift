@@ -10,6 +10,16 @@ public struct Event: Codable, Sendable, Equatable {
     public var createdAt: Date
     public var issued: Int
     public var used: Int
+
+    public init(id: String, name: String, startsAt: Date? = nil, endsAt: Date? = nil, createdAt: Date, issued: Int, used: Int) {
+        self.id = id
+        self.name = name
+        self.startsAt = startsAt
+        self.endsAt = endsAt
+        self.createdAt = createdAt
+        self.issued = issued
+        self.used = used
+    }
 }
 
 public enum TicketStatus: String, Codable, Sendable {
@@ -31,6 +41,22 @@ public struct Ticket: Codable, Sendable, Equatable {
     public var usedAt: Date?
     public var usedGate: String?
     public var usedDevice: String?
+
+    public init(id: String, eventId: String, number: Int, userId: String? = nil, holderName: String? = nil, email: String? = nil, ticketType: String? = nil, status: TicketStatus, expiresAt: Date? = nil, createdAt: Date, usedAt: Date? = nil, usedGate: String? = nil, usedDevice: String? = nil) {
+        self.id = id
+        self.eventId = eventId
+        self.number = number
+        self.userId = userId
+        self.holderName = holderName
+        self.email = email
+        self.ticketType = ticketType
+        self.status = status
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.usedAt = usedAt
+        self.usedGate = usedGate
+        self.usedDevice = usedDevice
+    }
 
     public var summary: TicketSummary {
         TicketSummary(id: id, number: number, holderName: holderName, ticketType: ticketType)
@@ -71,6 +97,15 @@ public struct Device: Codable, Sendable, Equatable {
     public var eventId: String
     public var revoked: Bool
     public var createdAt: Date
+
+    public init(id: String, name: String, gateId: String, eventId: String, revoked: Bool, createdAt: Date) {
+        self.id = id
+        self.name = name
+        self.gateId = gateId
+        self.eventId = eventId
+        self.revoked = revoked
+        self.createdAt = createdAt
+    }
 }
 
 /// One row of the check-in log: every attempt, refused ones too.
@@ -85,6 +120,19 @@ public struct CheckinLogEntry: Codable, Sendable, Equatable {
     public var result: CheckinResult
     public var mode: CheckinMode
     public var scanId: String?
+
+    public init(id: Int64, at: Date, eventId: String, ticketId: String? = nil, ticketNumber: Int? = nil, gateId: String, deviceId: String, result: CheckinResult, mode: CheckinMode, scanId: String? = nil) {
+        self.id = id
+        self.at = at
+        self.eventId = eventId
+        self.ticketId = ticketId
+        self.ticketNumber = ticketNumber
+        self.gateId = gateId
+        self.deviceId = deviceId
+        self.result = result
+        self.mode = mode
+        self.scanId = scanId
+    }
 }
 
 /// Filters for reading the check-in log.

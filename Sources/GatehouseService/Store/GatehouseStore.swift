@@ -43,6 +43,14 @@ public struct CheckinDecision: Sendable, Equatable {
     public var firstUsedGate: String?
     /// True when this answers a retry of a scan already decided.
     public var replayed: Bool
+
+    public init(result: CheckinResult, ticket: TicketSummary? = nil, firstUsedAt: Date? = nil, firstUsedGate: String? = nil, replayed: Bool) {
+        self.result = result
+        self.ticket = ticket
+        self.firstUsedAt = firstUsedAt
+        self.firstUsedGate = firstUsedGate
+        self.replayed = replayed
+    }
 }
 
 public enum CheckinOutcome: Sendable, Equatable {

@@ -1,0 +1,293 @@
+import Foundation
+import GatehouseCore
+import GatehouseService
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The store for real deployments: PostgreSQL through PostgresNIO's connection pool. Service
+/// processes keep no state, so a venue runs several of them in front of one database; the
+/// database's conditional UPDATE decides each ticket, whichever process asks.
+public final class PostgresStore: GatehouseStore {
+    let client: PostgresClient
+    private let runner: Task<Void, Never>
+    let logger: Logger
+    private let batcher: CheckinBatcher
+
+    /// Connects, migrates, and returns the store. Throws a clear error for a schema newer than
+    /// this binary knows.
+    public static func connect(url: String, poolSize: Int = 8, logger: Logger) async throws -> PostgresStore {
+        let configuration = try PostgresURL.configuration(url, poolSize: poolSize)
+        let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+        await store.started()
+        do {
+            try await store.migrate()
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        return store
+    }
+
+    private init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+        batcher = CheckinBatcher(client: client, logger: logger)
+    }
+
+    /// Lets the client's run loop start before the first lease (it logs a warning otherwise).
+    private func started() async {
+        for _ in 0..<10 { await Task.yield() }
+    }
+
+    public func shutdown() async {
+        runner.cancel()
+        _ = await runner.value
+    }
+
+    // MARK: Errors
+
+    /// Runs `body`, turning a lost or refused database connection into `StoreError.unavailable`
+    /// (HTTP 503: the request was fine, the database is away).
+    func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StoreError {
+            throw error
+        } catch let error as PSQLError {
+            if let state = error.serverInfo?[.sqlState] {
+                if state == "23505" { throw StoreError.invalid("duplicate id; retry") }
+                throw StoreError.unavailable("PostgreSQL error \(state): \(error.serverInfo?[.message] ?? "")")
+            }
+            throw StoreError.unavailable("PostgreSQL connection: \(error.code)")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw StoreError.unavailable("PostgreSQL: \(error)")
+        }
+    }
+
+    // MARK: Migrations
+
+    func migrate() async throws {
+        try await guarded {
+            try await client.withConnection { connection in
+                // One process at a time, across processes: others wait here, then find nothing to do.
+                _ = try await connection.simpleQuery("BEGIN").get()
+                do {
+                    _ = try await connection.simpleQuery("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))").get()
+                    _ = try await connection.simpleQuery("CREATE TABLE IF NOT EXISTS gatehouse_schema (version INT NOT NULL)").get()
+                    let rows = try await connection.simpleQuery("SELECT coalesce(max(version), 0) FROM gatehouse_schema").get()
+                    let found = try rows.first?.decode(Int.self) ?? 0
+                    guard found <= PostgresSchema.currentVersion else {
+                        throw StoreError.unavailable(
+                            "the database has schema version \(found), newer than this gatehouse knows (\(PostgresSchema.currentVersion)); run a newer gatehouse")
+                    }
+                    for version in found..<PostgresSchema.currentVersion {
+                        for statement in PostgresSchema.migrations[version] {
+                            _ = try await connection.simpleQuery(statement).get()
+                        }
+                        _ = try await connection.simpleQuery("INSERT INTO gatehouse_schema (version) VALUES (\(version + 1))").get()
+                        logger.notice("Database migrated", metadata: ["schema.version": "\(version + 1)"])
+                    }
+                    _ = try await connection.simpleQuery("COMMIT").get()
+                } catch {
+                    _ = try? await connection.simpleQuery("ROLLBACK").get()
+                    throw error
+                }
+            }
+        }
+    }
+
+    public func healthCheck() async throws {
+        try await guarded { _ = try await client.query("SELECT 1", logger: logger).collect() }
+    }
+
+    // MARK: Events
+
+    public func createEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, at: Date) async throws -> Event {
+        try await guarded {
+            try await client.query(
+                "INSERT INTO events (id, name, starts_at, ends_at, created_at) VALUES (\(id), \(name), \(startsAt?.millis), \(endsAt?.millis), \(at.millis))",
+                logger: logger)
+            return Event(id: id, name: name, startsAt: startsAt, endsAt: endsAt, createdAt: at.truncatedToMillis, issued: 0, used: 0)
+        }
+    }
+
+    static let eventColumns = """
+        SELECT e.id, e.name, e.starts_at, e.ends_at, e.created_at,
+               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id),
+               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used')
+        FROM events e
+        """
+
+    static func event(_ row: PostgresRow) throws -> Event {
+        let (id, name, startsAt, endsAt, createdAt, issued, used) = try row.decode((String, String, Int64?, Int64?, Int64, Int64, Int64).self)
+        return Event(
+            id: id, name: name, startsAt: startsAt.map(Date.init(millis:)), endsAt: endsAt.map(Date.init(millis:)),
+            createdAt: Date(millis: createdAt), issued: Int(issued), used: Int(used))
+    }
+
+    public func events() async throws -> [Event] {
+        try await guarded {
+            try await client.query(PostgresQuery(unsafeSQL: Self.eventColumns + " ORDER BY e.created_at DESC, e.id"), logger: logger).collect().map(Self.event)
+        }
+    }
+
+    public func event(id: String) async throws -> Event? {
+        try await guarded {
+            var query = PostgresQuery(unsafeSQL: Self.eventColumns + " WHERE e.id = $1")
+            query.binds.append(id)
+            return try await client.query(query, logger: logger).collect().first.map(Self.event)
+        }
+    }
+
+    // MARK: Tickets
+
+    static let ticketColumns =
+        "id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device"
+
+    static func ticket(_ row: PostgresRow) throws -> Ticket {
+        let columns = try row.decode((String, String, Int64, String?, String?, String?, String?, String, Int64?, Int64, Int64?, String?, String?).self)
+        return Ticket(
+            id: columns.0, eventId: columns.1, number: Int(columns.2), userId: columns.3, holderName: columns.4, email: columns.5,
+            ticketType: columns.6, status: TicketStatus(rawValue: columns.7) ?? .revoked, expiresAt: columns.8.map(Date.init(millis:)),
+            createdAt: Date(millis: columns.9), usedAt: columns.10.map(Date.init(millis:)), usedGate: columns.11, usedDevice: columns.12)
+    }
+
+    public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
+        try await guarded {
+            try await client.withTransaction(logger: logger) { connection in
+                let reserved = try await connection.query(
+                    "UPDATE events SET next_number = next_number + \(Int64(tickets.count)) WHERE id = \(eventId) RETURNING next_number - \(Int64(tickets.count))",
+                    logger: logger
+                ).collect()
+                guard let first = try reserved.first?.decode(Int64.self) else { throw StoreError.notFound("event \(eventId)") }
+                // One INSERT for the whole batch: rows passed as JSON and expanded on the server.
+                struct Row: Encodable {
+                    var i: String, n: Int64, u: String?, h: String?, e: String?, ty: String?, x: Int64?, th: String
+                }
+                let rows = tickets.enumerated().map { offset, new in
+                    Row(i: new.id, n: first + Int64(offset), u: new.userId, h: new.holderName, e: new.email, ty: new.ticketType,
+                        x: new.expiresAt?.millis, th: Self.hex(new.tokenHash))
+                }
+                let json = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+                try await connection.query(
+                    """
+                    INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, token_hash, created_at)
+                    SELECT v.i, \(eventId), v.n, v.u, v.h, v.e, v.ty, 'unused', v.x, decode(v.th, 'hex'), \(at.millis)
+                    FROM jsonb_to_recordset(\(json)::JSONB) AS v(i TEXT, n BIGINT, u TEXT, h TEXT, e TEXT, ty TEXT, x BIGINT, th TEXT)
+                    """, logger: logger)
+                return tickets.enumerated().map { offset, new in
+                    Ticket(
+                        id: new.id, eventId: eventId, number: Int(first) + offset, userId: new.userId, holderName: new.holderName, email: new.email,
+                        ticketType: new.ticketType, status: .unused, expiresAt: new.expiresAt?.truncatedToMillis, createdAt: at.truncatedToMillis)
+                }
+            }
+        }
+    }
+
+    public func ticket(id: String) async throws -> Ticket? {
+        try await single("SELECT \(Self.ticketColumns) FROM tickets WHERE id = $1", [id], Self.ticket)
+    }
+
+    public func revokeTicket(id: String) async throws -> Ticket? {
+        try await single("UPDATE tickets SET status = 'revoked' WHERE id = $1 RETURNING \(Self.ticketColumns)", [id], Self.ticket)
+    }
+
+    public func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket? {
+        try await single("UPDATE tickets SET token_hash = decode($2, 'hex') WHERE id = $1 RETURNING \(Self.ticketColumns)", [id, Self.hex(tokenHash)], Self.ticket)
+    }
+
+    /// One row of a statement whose SQL is fixed text and whose values are bound.
+    private func single<T>(_ sql: String, _ values: [String], _ transform: (PostgresRow) throws -> T) async throws -> T? {
+        try await guarded {
+            var query = PostgresQuery(unsafeSQL: sql)
+            for value in values { query.binds.append(value) }
+            return try await client.query(query, logger: logger).collect().first.map(transform)
+        }
+    }
+
+    // MARK: Devices
+
+    static let deviceColumns = "id, name, gate_id, event_id, revoked, created_at"
+
+    static func device(_ row: PostgresRow) throws -> Device {
+        let (id, name, gate, event, revoked, createdAt) = try row.decode((String, String, String, String, Bool, Int64).self)
+        return Device(id: id, name: name, gateId: gate, eventId: event, revoked: revoked, createdAt: Date(millis: createdAt))
+    }
+
+    public func addDevice(_ device: NewDevice, at: Date) async throws -> Device {
+        try await guarded {
+            let inserted = try await client.query(
+                """
+                INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at)
+                SELECT \(device.id), \(device.name), \(device.gateId), e.id, decode(\(Self.hex(device.tokenHash)), 'hex'), \(at.millis)
+                FROM events e WHERE e.id = \(device.eventId)
+                RETURNING id
+                """, logger: logger
+            ).collect()
+            guard !inserted.isEmpty else { throw StoreError.notFound("event \(device.eventId)") }
+            return Device(id: device.id, name: device.name, gateId: device.gateId, eventId: device.eventId, revoked: false, createdAt: at.truncatedToMillis)
+        }
+    }
+
+    public func revokeDevice(id: String) async throws -> Device? {
+        try await single("UPDATE devices SET revoked = true WHERE id = $1 RETURNING \(Self.deviceColumns)", [id], Self.device)
+    }
+
+    public func device(id: String) async throws -> Device? {
+        try await single("SELECT \(Self.deviceColumns) FROM devices WHERE id = $1", [id], Self.device)
+    }
+
+    // MARK: Check-in log
+
+    public func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry] {
+        try await guarded {
+            let newestFirst = filter.afterId == nil
+            let rows = try await client.query(
+                """
+                SELECT c.id, c.at, c.event_id, c.ticket_id, t.number, c.gate_id, c.device_id, c.result, c.mode, c.scan_id
+                FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id
+                WHERE c.event_id = \(eventId)
+                  AND (\(filter.gateId)::TEXT IS NULL OR c.gate_id = \(filter.gateId))
+                  AND (\(filter.since?.millis)::BIGINT IS NULL OR c.at >= \(filter.since?.millis))
+                  AND (\(filter.until?.millis)::BIGINT IS NULL OR c.at < \(filter.until?.millis))
+                  AND (\(filter.afterId)::BIGINT IS NULL OR c.id > \(filter.afterId))
+                ORDER BY CASE WHEN \(newestFirst) THEN -c.id ELSE c.id END
+                LIMIT \(Int64(filter.limit))
+                """, logger: logger
+            ).collect()
+            return try rows.map { row in
+                let c = try row.decode((Int64, Int64, String, String?, Int64?, String, String, String, String, String?).self)
+                return CheckinLogEntry(
+                    id: c.0, at: Date(millis: c.1), eventId: c.2, ticketId: c.3, ticketNumber: c.4.map { Int($0) }, gateId: c.5, deviceId: c.6,
+                    result: CheckinResult(rawValue: c.7) ?? .invalid, mode: CheckinMode(rawValue: c.8) ?? .commit, scanId: c.9)
+            }
+        }
+    }
+
+    // MARK: Check-in
+
+    public func checkin(_ attempt: CheckinAttempt) async throws -> CheckinOutcome {
+        try await batcher.submit(attempt)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension Date {
+    var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+    init(millis: Int64) { self.init(timeIntervalSince1970: Double(millis) / 1000) }
+    var truncatedToMillis: Date { Date(millis: millis) }
+}
