@@ -22,11 +22,12 @@ build: deps
 run: build
 	$(SWIFT) run gatehouse serve --host $(HOST) --port $(PORT)
 
-# One build: `swift test` builds the tests and the binaries they start. The GPIO shim is also
-# built against libgpiod 2.x first (this machine has 1.6).
+# One build: `swift test` builds the tests and the binaries they start, with a throwaway
+# PostgreSQL cluster of its own running. The GPIO shim is also built against libgpiod 2.x first
+# (this machine has 1.6).
 test: test-deps
 	bash scripts/check-gpiod-v2.sh
-	$(SWIFT) test
+	bash scripts/with-postgres.sh $(SWIFT) test
 
 bench: test-deps
 	bash scripts/bench-service.sh

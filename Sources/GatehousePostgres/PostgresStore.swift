@@ -55,17 +55,26 @@ public final class PostgresStore: GatehouseStore {
             return try await body()
         } catch let error as StoreError {
             throw error
+        } catch let error as PostgresTransactionError {
+            // Our own error from inside a transaction (e.g. notFound) says more than the wrapper.
+            if let inner = error.closureError as? StoreError { throw inner }
+            if let inner = error.closureError as? PSQLError { throw Self.mapped(inner) }
+            throw StoreError.unavailable("PostgreSQL transaction failed")
         } catch let error as PSQLError {
-            if let state = error.serverInfo?[.sqlState] {
-                if state == "23505" { throw StoreError.invalid("duplicate id; retry") }
-                throw StoreError.unavailable("PostgreSQL error \(state): \(error.serverInfo?[.message] ?? "")")
-            }
-            throw StoreError.unavailable("PostgreSQL connection: \(error.code)")
+            throw Self.mapped(error)
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             throw StoreError.unavailable("PostgreSQL: \(error)")
         }
+    }
+
+    static func mapped(_ error: PSQLError) -> StoreError {
+        if let state = error.serverInfo?[.sqlState] {
+            if state == "23505" { return StoreError.invalid("duplicate id; retry") }
+            return StoreError.unavailable("PostgreSQL error \(state): \(error.serverInfo?[.message] ?? "")")
+        }
+        return StoreError.unavailable("PostgreSQL connection: \(error.code)")
     }
 
     // MARK: Migrations

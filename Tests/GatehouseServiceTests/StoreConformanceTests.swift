@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehousePostgres
 import Logging
 import Testing
 
@@ -9,11 +10,21 @@ import Testing
 /// the PostgreSQL store joins the list when it exists.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     case sqlite
+    case postgres
     var testDescription: String { rawValue }
 
-    func make(in directory: TemporaryFolder) throws -> any GatehouseStore {
+    /// The PostgreSQL database to test against (`scripts/with-postgres.sh` sets it; CI always does).
+    static var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUSE_TEST_POSTGRES"] }
+
+    /// The stores this machine can test: SQLite always, PostgreSQL when a database is given.
+    static var available: [StoreKind] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    func make(in directory: TemporaryFolder) async throws -> any GatehouseStore {
         switch self {
         case .sqlite: return try SQLiteStore(path: directory.file("store.sqlite"))
+        case .postgres:
+            // Tests share one database; every test works in events of its own.
+            return try await PostgresStore.connect(url: Self.postgresURL!, poolSize: 4, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
     }
 }
@@ -42,7 +53,7 @@ struct Fixture {
 
     init(_ kind: StoreKind) async throws {
         folder = try TemporaryFolder()
-        store = try kind.make(in: folder)
+        store = try await kind.make(in: folder)
         clock = TestClock()
         let clock = self.clock
         gatehouse = Gatehouse(store: store, now: { clock.now })
@@ -70,7 +81,7 @@ final class TestClock: @unchecked Sendable {
 }
 
 @Suite struct StoreConformanceTests {
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func a_ticket_admits_once(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         let ticket = try await f.issue(.init(holderName: "Ada", ticketType: "VIP"))
@@ -89,7 +100,7 @@ final class TestClock: @unchecked Sendable {
         await f.store.shutdown()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func every_refusal_reason(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         #expect(try await f.checkin("hello world").result == .invalid)
@@ -113,7 +124,7 @@ final class TestClock: @unchecked Sendable {
         await f.store.shutdown()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func a_retried_scan_gets_the_first_answer(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         let ticket = try await f.issue()
@@ -129,7 +140,7 @@ final class TestClock: @unchecked Sendable {
         await f.store.shutdown()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func validate_mode_changes_nothing(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         let ticket = try await f.issue()
@@ -140,7 +151,7 @@ final class TestClock: @unchecked Sendable {
         await f.store.shutdown()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func reissue_replaces_the_code(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         let old = try await f.issue()
@@ -152,7 +163,7 @@ final class TestClock: @unchecked Sendable {
         await f.store.shutdown()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func devices_must_authenticate(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         let ticket = try await f.issue()
@@ -168,7 +179,7 @@ final class TestClock: @unchecked Sendable {
         await f.store.shutdown()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func tickets_are_numbered_per_event_and_counted(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         let batch = try await f.gatehouse.issueTickets(eventId: f.event.id, Array(repeating: .init(), count: 250))
@@ -182,7 +193,7 @@ final class TestClock: @unchecked Sendable {
         await f.store.shutdown()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func the_log_records_every_attempt_and_filters(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         let ticket = try await f.issue()
@@ -202,7 +213,7 @@ final class TestClock: @unchecked Sendable {
         await f.store.shutdown()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func concurrent_checkins_of_one_ticket_admit_exactly_once(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         let tickets = try await f.gatehouse.issueTickets(eventId: f.event.id, Array(repeating: .init(), count: 20))
@@ -219,7 +230,7 @@ final class TestClock: @unchecked Sendable {
         await f.store.shutdown()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func admin_input_is_checked(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         await #expect(throws: InvalidInputError.self) { try await f.gatehouse.createEvent(name: "  ", startsAt: nil, endsAt: nil) }
@@ -234,6 +245,49 @@ final class TestClock: @unchecked Sendable {
         let odd = try await f.gatehouse.createEvent(name: "Robert'); DROP TABLE tickets;-- ✨", startsAt: nil, endsAt: nil)
         #expect(try await f.gatehouse.event(id: odd.id).name == "Robert'); DROP TABLE tickets;-- ✨")
         await f.store.shutdown()
+    }
+}
+
+@Suite struct PostgresStoreTests {
+    /// Without a database these say so; in CI (`make test`) they always run.
+    @Test(.enabled(if: StoreKind.postgresURL != nil, "no PostgreSQL: run under scripts/with-postgres.sh (make test does) to test the PostgreSQL store"))
+    func the_conformance_suite_covers_postgres() {
+        #expect(StoreKind.available.contains(.postgres))
+    }
+
+    @Test(.enabled(if: StoreKind.postgresURL != nil, "no PostgreSQL"))
+    func a_newer_schema_is_a_clear_error_and_migration_is_once() async throws {
+        let url = StoreKind.postgresURL!
+        let database = "gatehouse_schema_\(UInt32.random(in: 0...UInt32.max))"
+        try psql(url, "CREATE DATABASE \(database)")
+        let own = url.replacingOccurrences(of: "/gatehouse_test", with: "/\(database)")
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        // Eight processes' worth of stores starting at once: one migrates, none fails.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 { group.addTask { await (try PostgresStore.connect(url: own, poolSize: 2, logger: logger)).shutdown() } }
+            try await group.waitForAll()
+        }
+        #expect(try psql(own, "SELECT count(*) FROM gatehouse_schema") == "1")
+        try psql(own, "INSERT INTO gatehouse_schema VALUES (99)")
+        await #expect {
+            _ = try await PostgresStore.connect(url: own, poolSize: 1, logger: logger)
+        } throws: { error in
+            "\(error)".contains("newer than this gatehouse knows")
+        }
+    }
+
+    @discardableResult
+    func psql(_ url: String, _ sql: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        process.arguments = [url, "-tAc", sql]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = Pipe()
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Admin API calls the tests repeat, on one connection, failing loudly on unexpected statuses.
-public struct AdminClient {
+public struct AdminClient: @unchecked Sendable {
     public let connection: HTTPConnection
     public let token: String
 

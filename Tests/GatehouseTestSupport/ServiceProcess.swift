@@ -41,7 +41,8 @@ public final class ServiceProcess: @unchecked Sendable {
     public init(databasePath: String, adminToken: String = "test-admin-token-0123456789", port: Int = 0, extraEnvironment: [String: String] = [:]) throws {
         self.databasePath = databasePath
         self.adminToken = adminToken
-        logFile = databasePath + ".service.log"
+        // A PostgreSQL URL is no place for a file: logs then go to a temporary file.
+        logFile = databasePath.contains("://") ? NSTemporaryDirectory() + "/gatehouse-service-\(UUID().uuidString).log" : databasePath + ".service.log"
         process.executableURL = Self.binary
         process.arguments = ["serve", "--db", databasePath, "--port", String(port)]
         var environment = ProcessInfo.processInfo.environment

@@ -1,0 +1,176 @@
+import Foundation
+import GatehouseTestSupport
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUSE_TEST_POSTGRES"] }
+private var postgresControl: String? { ProcessInfo.processInfo.environment["GATEHOUSE_TEST_PGCTL"] }
+
+/// Several `gatehouse serve` processes on one PostgreSQL: the database decides, once per ticket.
+@Suite(.serialized, .enabled(if: postgresURL != nil, "no PostgreSQL: run under scripts/with-postgres.sh (make test does)"))
+struct PostgresProcessTests {
+    /// What the clients saw: for each ticket index, the (device, scanId) of every `valid` answer.
+    final class Answers: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var valid: [Int: [(device: String, scanId: String)]] = [:]
+        private(set) var counts: [String: Int] = [:]
+        private(set) var failures: [String] = []
+        func record(ticket: Int, result: String, device: String, scanId: String) {
+            lock.withLock {
+                counts[result, default: 0] += 1
+                if result == "valid" { valid[ticket, default: []].append((device, scanId)) }
+            }
+        }
+        func fail(_ text: String) { lock.withLock { failures.append(text) } }
+        func count(_ result: String) -> Int { lock.withLock { counts[result] ?? 0 } }
+    }
+
+    struct Setup: @unchecked Sendable {
+        let services: [ServiceProcess]
+        let event: String
+        let devices: [AdminClient.DeviceCredentials]
+        let tickets: [(id: String, qrData: String)]
+        let admin: AdminClient
+
+        init(processes: Int, tickets count: Int, folder: TemporaryDirectory) throws {
+            services = try (0..<processes).map { index in
+                try ServiceProcess(databasePath: postgresURL!, extraEnvironment: ["GATEHOUSE_DATA_DIR": folder.file("data-\(index)")])
+            }
+            let admin = try AdminClient(services[0])
+            let event = try admin.createEvent("Two processes")
+            self.admin = admin
+            self.event = event
+            devices = try (0..<4).map { try admin.addDevice(event: event, gate: "gate-\($0)") }
+            var tickets: [(String, String)] = []
+            while tickets.count < count { tickets += try admin.issue(event: event, quantity: min(1000, count - tickets.count)) }
+            self.tickets = tickets
+        }
+    }
+
+    /// `clients` threads each scan every ticket once, in their own shuffled order, against the
+    /// process `client % processes` (or the next one alive). `midway` runs once, halfway.
+    static func scan(_ setup: Setup, clients: Int, answers: Answers, midway: (@Sendable () -> Void)? = nil) {
+        let done = DispatchGroup()
+        let progress = Atomic<Int>(0)
+        let total = clients * setup.tickets.count
+        let midwayOnce = Atomic<Bool>(false)
+        for client in 0..<clients {
+            done.enter()
+            let thread = Thread {
+                defer { done.leave() }
+                var order = Array(setup.tickets.indices)
+                order.shuffle()
+                let device = setup.devices[client % setup.devices.count]
+                var serviceIndex = client % setup.services.count
+                var connection = try? setup.services[serviceIndex].connection()
+                for (step, ticket) in order.enumerated() {
+                    let scanId = "c\(client)-\(step)"
+                    var answered = false
+                    for _ in 0..<40 where !answered {
+                        do {
+                            if connection == nil { connection = try setup.services[serviceIndex].connection() }
+                            let response = try connection!.checkin(setup.tickets[ticket].qrData, device: device, scanId: scanId)
+                            if response.status == 200 {
+                                answers.record(ticket: ticket, result: try response.json()["result"] as! String, device: device.id, scanId: scanId)
+                                answered = true
+                            } else if response.status == 503 {
+                                answers.record(ticket: ticket, result: "503", device: device.id, scanId: scanId)
+                                Thread.sleep(forTimeInterval: 0.1)
+                            } else {
+                                answers.fail("HTTP \(response.status): \(response.text)")
+                                answered = true
+                            }
+                        } catch {
+                            // The process died or the connection broke: the same scan, same scanId,
+                            // to the other process.
+                            connection = nil
+                            serviceIndex = (serviceIndex + 1) % setup.services.count
+                            Thread.sleep(forTimeInterval: 0.05)
+                        }
+                    }
+                    if !answered { answers.fail("client \(client): no answer for ticket \(ticket)") }
+                    if progress.add(1, ordering: .relaxed).newValue >= total / 2, let midway, !midwayOnce.exchange(true, ordering: .relaxed) { midway() }
+                }
+            }
+            thread.start()
+        }
+        done.wait()
+    }
+
+    /// Checks the database against what the clients heard: one `valid` per ticket at most, and
+    /// each `valid` a client received has its used row and its log row.
+    static func verify(_ setup: Setup, _ answers: Answers, everyTicketUsed: Bool) throws {
+        let admin = try AdminClient(setup.services.first { $0.process.isRunning }!)
+        let log = try admin.call("GET", "/api/events/\(setup.event)/checkins?limit=10000&after=0", expect: 200)["checkins"] as! [[String: Any]]
+        var all = log
+        while all.count % 10_000 == 0 && !all.isEmpty {
+            let more = try admin.call("GET", "/api/events/\(setup.event)/checkins?limit=10000&after=\(all.last!["id"] as! Int)", expect: 200)["checkins"] as! [[String: Any]]
+            if more.isEmpty { break }
+            all += more
+        }
+        let validRows = all.filter { $0["result"] as? String == "valid" }
+        let validByTicket = Dictionary(grouping: validRows, by: { $0["ticketId"] as! String })
+        #expect(validByTicket.values.allSatisfy { $0.count == 1 }, "no ticket admitted twice")
+        for (index, heard) in answers.valid {
+            let ticket = setup.tickets[index]
+            #expect(heard.count == 1 || Set(heard.map(\.scanId)).count == 1, "ticket \(index) answered valid to two scans")
+            let row = validByTicket[ticket.id]?.first
+            #expect(row != nil, "ticket \(index) was answered valid but has no log row")
+            #expect(row?["scanId"] as? String == heard.first?.scanId)
+            let status = try admin.call("GET", "/api/tickets/\(ticket.id)", expect: 200)["status"] as? String
+            #expect(status == "used", "ticket \(index) answered valid but not used")
+        }
+        if everyTicketUsed {
+            #expect(answers.valid.count == setup.tickets.count)
+            #expect(validRows.count == setup.tickets.count)
+            #expect(try admin.call("GET", "/api/events/\(setup.event)", expect: 200)["used"] as? Int == setup.tickets.count)
+        }
+    }
+
+    @Test func two_processes_one_database_admit_each_ticket_once() throws {
+        let folder = try TemporaryDirectory()
+        let setup = try Setup(processes: 2, tickets: 1000, folder: folder)
+        let answers = Answers()
+        Self.scan(setup, clients: 16, answers: answers)
+        #expect(answers.failures.isEmpty, "\(answers.failures.prefix(3))")
+        #expect(answers.count("valid") == 1000)
+        #expect(answers.count("already_used") == 15 * 1000)
+        try Self.verify(setup, answers, everyTicketUsed: true)
+    }
+
+    @Test func a_process_killed_mid_load_admits_nothing_twice() throws {
+        let folder = try TemporaryDirectory()
+        let setup = try Setup(processes: 2, tickets: 1000, folder: folder)
+        let answers = Answers()
+        let victim = setup.services[1]
+        Self.scan(setup, clients: 16, answers: answers, midway: { victim.kill() })
+        #expect(!victim.process.isRunning)
+        #expect(answers.failures.isEmpty, "\(answers.failures.prefix(3))")
+        // Every scan was answered in the end (retries went to the survivor with the same scanId).
+        try Self.verify(setup, answers, everyTicketUsed: true)
+    }
+
+    @Test(.enabled(if: postgresControl != nil, "no control over the test cluster"))
+    func the_database_restarting_mid_load_is_a_503_then_recovery() throws {
+        let folder = try TemporaryDirectory()
+        let setup = try Setup(processes: 2, tickets: 400, folder: folder)
+        let answers = Answers()
+        let control = postgresControl!
+        Self.scan(setup, clients: 8, answers: answers, midway: {
+            // system(3), not Process: pg_ctl leaves a daemon behind, and the control script must
+            // be reaped here, on this thread, before the test goes on.
+            _ = system("bash '\(control)' stop")
+            Thread.sleep(forTimeInterval: 1.5)
+            _ = system("bash '\(control)' start")
+        })
+        #expect(answers.count("503") > 0, "the outage was answered 503")
+        #expect(answers.failures.isEmpty, "\(answers.failures.prefix(3))")
+        // Health says so too, and is fine again now.
+        #expect(try setup.services[0].connection().request("GET", "/healthz").status == 200)
+        try Self.verify(setup, answers, everyTicketUsed: true)
+    }
+}
