@@ -8,7 +8,7 @@ SWIFT ?= swift
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: deps test-deps build run test bench bench-kiosk kiosk-static clean
+.PHONY: deps test-deps build run test bench bench-kiosk bench-postgres kiosk-static static install uninstall clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -22,12 +22,15 @@ build: deps
 run: build
 	$(SWIFT) run gatehouse serve --host $(HOST) --port $(PORT)
 
-# One build: `swift test` builds the tests and the binaries they start, with a throwaway
-# PostgreSQL cluster of its own running. The GPIO shim is also built against libgpiod 2.x first
-# (this machine has 1.6).
+# One build: the tests and the binaries they start, then the tests themselves with a throwaway
+# PostgreSQL cluster of its own running. Also: the GPIO shim built against libgpiod 2.x (this
+# machine has 1.6), the systemd units verified and scored, `make install` into a scratch folder.
 test: test-deps
 	bash scripts/check-gpiod-v2.sh
-	bash scripts/with-postgres.sh $(SWIFT) test
+	$(SWIFT) build --build-tests
+	bash scripts/check-units.sh
+	bash scripts/check-install.sh
+	bash scripts/with-postgres.sh $(SWIFT) test --skip-build
 
 bench: test-deps
 	bash scripts/bench-service.sh
@@ -43,3 +46,47 @@ bench-kiosk: test-deps kiosk-static
 	$(SWIFT) build -c release --product gatehouse
 	$(SWIFT) build -c release --product kiosk-bench
 	GATE_KIOSK_BIN=.build-static/release/gate-kiosk $$($(SWIFT) build -c release --show-bin-path)/kiosk-bench
+
+bench-postgres: test-deps
+	bash scripts/with-postgres.sh bash scripts/bench-postgres.sh
+
+# Installation. PREFIX for the binaries and docs, DESTDIR to stage into a folder (packaging).
+# Binaries come from BUILT: the static release build by default (no Swift runtime needed on the
+# box); `make install BUILT=.build/debug` installs what `swift build` made.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(SYSCONFDIR)/systemd/system
+UDEVDIR ?= $(SYSCONFDIR)/udev/rules.d
+SYSUSERSDIR ?= $(SYSCONFDIR)/sysusers.d
+BUILT ?= .build-static/release
+
+static: deps
+	$(SWIFT) build -c release --static-swift-stdlib --product gate-kiosk --scratch-path .build-static
+	$(SWIFT) build -c release --static-swift-stdlib --product gatehouse --scratch-path .build-static
+
+install:
+	@test -x $(BUILT)/gate-kiosk -a -x $(BUILT)/gatehouse || { echo "no binaries in $(BUILT): run 'make static' first (or set BUILT=)"; exit 1; }
+	install -D -m 0755 $(BUILT)/gate-kiosk $(DESTDIR)$(PREFIX)/bin/gate-kiosk
+	install -D -m 0755 $(BUILT)/gatehouse $(DESTDIR)$(PREFIX)/bin/gatehouse
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/gate-kiosk.service > $(DESTDIR)$(UNITDIR)/gate-kiosk.service
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/gatehouse.service > $(DESTDIR)$(UNITDIR)/gatehouse.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/gate-kiosk.service $(DESTDIR)$(UNITDIR)/gatehouse.service
+	install -D -m 0644 udev/70-gate-camera.rules $(DESTDIR)$(UDEVDIR)/70-gate-camera.rules
+	install -D -m 0644 udev/60-gatehouse-gpio.rules $(DESTDIR)$(UDEVDIR)/60-gatehouse-gpio.rules
+	install -D -m 0644 systemd/gatehouse-sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/gatehouse.conf
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/gate-kiosk $(DESTDIR)$(SYSCONFDIR)/gatehouse
+	@# A technician's config is never overwritten: the default goes in only when none is there.
+	test -e $(DESTDIR)$(SYSCONFDIR)/gate-kiosk/gate-kiosk.conf || { $(BUILT)/gate-kiosk config > $(DESTDIR)$(SYSCONFDIR)/gate-kiosk/gate-kiosk.conf && chmod 0644 $(DESTDIR)$(SYSCONFDIR)/gate-kiosk/gate-kiosk.conf; }
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/gatehouse/README.md
+	install -D -m 0644 docs/INSTALL-KIOSK.md $(DESTDIR)$(PREFIX)/share/doc/gatehouse/INSTALL-KIOSK.md
+
+# Removes what install put in place; the configuration and the device token stay (they are the
+# technician's), as do the databases in /var/lib.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/gate-kiosk $(DESTDIR)$(PREFIX)/bin/gatehouse
+	rm -f $(DESTDIR)$(UNITDIR)/gate-kiosk.service $(DESTDIR)$(UNITDIR)/gatehouse.service
+	rm -f $(DESTDIR)$(UDEVDIR)/70-gate-camera.rules $(DESTDIR)$(UDEVDIR)/60-gatehouse-gpio.rules
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/gatehouse.conf
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/gatehouse

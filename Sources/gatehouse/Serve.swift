@@ -36,7 +36,7 @@ struct Serve: AsyncParsableCommand {
         let location = StoreOpener.location(flag: database.db, environment: environment)
         let store = try await openStore(location, poolSize: poolSize, logger: logger)
         let dataDirectory = StoreOpener.dataDirectory(for: location, flag: dataDir, environment: environment)
-        if environment["GATEHOUSE_ADMIN_TOKEN"] == nil {
+        if environment["GATEHOUSE_ADMIN_TOKEN"] == nil && environment["CREDENTIALS_DIRECTORY"] == nil {
             try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         }
         let admin = try AdminToken.load(environment: environment, dataDirectory: dataDirectory)
@@ -46,6 +46,7 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("Admin token (saved in \(path), mode 0600): \(token)\n".utf8))
         case .existingFile(let path): logger.info("Admin token loaded", metadata: ["file": "\(path)"])
         case .environment: logger.info("Admin token from GATEHOUSE_ADMIN_TOKEN")
+        case .credential(let path): logger.info("Admin token from systemd credential", metadata: ["file": "\(path)"])
         }
         let app = buildApplication(
             gatehouse: Gatehouse(store: store),

@@ -1,11 +1,13 @@
 import Foundation
 import GatehouseCore
 
-/// Where the admin credential comes from: `GATEHOUSE_ADMIN_TOKEN`, or a file in the data folder
-/// made at first start (mode 0600) whose token is printed once.
+/// Where the admin credential comes from: `GATEHOUSE_ADMIN_TOKEN`, the systemd credential
+/// `admin-token` (`LoadCredential=`), or a file in the data folder made at first start (mode 0600)
+/// whose token is printed once.
 public enum AdminToken {
     public enum Source: Equatable, Sendable {
         case environment
+        case credential(String)
         case existingFile(String)
         /// Made just now: the caller shows the token once.
         case newFile(String, token: String)
@@ -18,6 +20,14 @@ public enum AdminToken {
         if let token = environment["GATEHOUSE_ADMIN_TOKEN"] {
             guard token.utf8.count >= 16 else { throw InvalidInputError("GATEHOUSE_ADMIN_TOKEN must be at least 16 characters") }
             return (TokenHash.of(token), .environment)
+        }
+        if let credentials = environment["CREDENTIALS_DIRECTORY"] {
+            let path = credentials + "/admin-token"
+            if let data = FileManager.default.contents(atPath: path) {
+                let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                guard token.utf8.count >= 16 else { throw InvalidInputError("the admin-token credential must be at least 16 characters") }
+                return (TokenHash.of(token), .credential(path))
+            }
         }
         let path = (dataDirectory as NSString).appendingPathComponent(fileName)
         if let data = FileManager.default.contents(atPath: path) {
