@@ -4,6 +4,9 @@ import KioskCore
 import Logging
 import Testing
 
+// The V4L2 shim includes <sys/time.h> too; name it so `timeval` resolves the same in every build order.
+import CV4L2
+
 @testable import KioskHardware
 
 #if canImport(Glibc)
