@@ -182,7 +182,21 @@ enum PostgresSchema {
                     END
                     $fn$;
             """,
-        ]
+        ],
+        // 2: one-time pairing codes for enrolling kiosks.
+        [
+            """
+            CREATE TABLE pairings (
+                code_hash BYTEA PRIMARY KEY,
+                event_id TEXT NOT NULL REFERENCES events(id),
+                gate_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                used_at BIGINT,
+                device_id TEXT
+            )
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

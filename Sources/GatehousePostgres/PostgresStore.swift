@@ -250,6 +250,49 @@ public final class PostgresStore: GatehouseStore {
         try await single("SELECT \(Self.deviceColumns) FROM devices WHERE id = $1", [id], Self.device)
     }
 
+    // MARK: Pairing
+
+    public func createPairing(_ pairing: NewPairing, at: Date) async throws {
+        try await guarded {
+            let inserted = try await client.query(
+                """
+                INSERT INTO pairings (code_hash, event_id, gate_id, name, expires_at)
+                SELECT decode(\(Self.hex(pairing.codeHash)), 'hex'), e.id, \(pairing.gateId), \(pairing.name), \(pairing.expiresAt.millis)
+                FROM events e WHERE e.id = \(pairing.eventId)
+                RETURNING event_id
+                """, logger: logger
+            ).collect()
+            guard !inserted.isEmpty else { throw StoreError.notFound("event \(pairing.eventId)") }
+        }
+    }
+
+    public func redeemPairing(codeHash: [UInt8], device: NewDeviceCredentials, at: Date) async throws -> PairingRedemption {
+        try await guarded {
+            try await client.withTransaction(logger: logger) { connection in
+                let hash = Self.hex(codeHash)
+                let claimed = try await connection.query(
+                    """
+                    UPDATE pairings SET used_at = \(at.millis), device_id = \(device.id)
+                    WHERE code_hash = decode(\(hash), 'hex') AND used_at IS NULL AND expires_at > \(at.millis)
+                    RETURNING event_id, gate_id, name
+                    """, logger: logger
+                ).collect()
+                guard let row = claimed.first else {
+                    let found = try await connection.query("SELECT used_at FROM pairings WHERE code_hash = decode(\(hash), 'hex')", logger: logger).collect()
+                    guard let first = found.first else { return PairingRedemption.unknown }
+                    return try first.decode(Int64?.self) == nil ? .expired : .alreadyUsed
+                }
+                let (event, gate, name) = try row.decode((String, String, String).self)
+                try await connection.query(
+                    """
+                    INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at)
+                    VALUES (\(device.id), \(name), \(gate), \(event), decode(\(Self.hex(device.tokenHash)), 'hex'), \(at.millis))
+                    """, logger: logger)
+                return .enrolled(Device(id: device.id, name: name, gateId: gate, eventId: event, revoked: false, createdAt: at.truncatedToMillis))
+            }
+        }
+    }
+
     // MARK: Check-in log
 
     public func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry] {

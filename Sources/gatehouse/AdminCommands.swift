@@ -85,7 +85,33 @@ struct EventCommand: AsyncParsableCommand {
 }
 
 struct DeviceCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "device", abstract: "Register and revoke gate devices.", subcommands: [Add.self, Revoke.self])
+    static let configuration = CommandConfiguration(commandName: "device", abstract: "Register, pair and revoke gate devices.", subcommands: [Pair.self, Add.self, Revoke.self])
+
+    struct Pair: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a one-time pairing code for a gate; the technician runs `gate-kiosk enroll --code CODE` on the box.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Event the kiosk will check tickets in for.") var event: String
+        @Option(help: "Gate the kiosk stands at, e.g. north-1.") var gate: String
+        @Option(help: "A name for the device.") var name: String?
+        @Option(help: "How long the code works: seconds, or with m/h (e.g. 15m, 2h); at most 24 hours.") var ttl = "15m"
+
+        func run() async throws {
+            guard let seconds = Self.seconds(ttl) else { throw ValidationError("--ttl must be like 900, 15m or 2h, not '\(ttl)'") }
+            let (code, expiresAt) = try await withGatehouse(database) {
+                try await $0.createPairing(eventId: event, gateId: gate, name: name, timeToLive: seconds)
+            }
+            print("Pairing code for gate \(gate): \(code)")
+            print("Works once, until \(expiresAt.formatted(Date.ISO8601FormatStyle())). On the kiosk:")
+            print("  sudo gate-kiosk enroll --server https://YOUR-SERVICE --code \(code)")
+        }
+
+        static func seconds(_ text: String) -> Int? {
+            let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
+            if let unit = text.last.flatMap({ units[$0] }), let value = Int(text.dropLast()) { return value * unit }
+            return Int(text)
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a device; prints its id and token (shown once).")

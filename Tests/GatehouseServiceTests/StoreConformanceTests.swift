@@ -321,3 +321,25 @@ final class TestClock: @unchecked Sendable {
         #expect(try connection.firstRow("PRAGMA journal_mode") { $0.text(0) } == "wal")
     }
 }
+
+@Suite struct PairingConformanceTests {
+    @Test(arguments: StoreKind.available)
+    func a_pairing_code_enrolls_once_and_expires(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let (code, _) = try await f.gatehouse.createPairing(eventId: f.event.id, gateId: "south-2", name: nil, timeToLive: 600)
+        #expect(code.count == 14 && code.split(separator: "-").count == 3)
+        let (device, token) = try await f.gatehouse.enroll(code: code.lowercased())
+        #expect(device.gateId == "south-2" && device.eventId == f.event.id && device.name == "kiosk south-2")
+        let ticket = try await f.issue()
+        #expect(try await f.checkin(ticket.qrData, device: device, token: token).result == .valid)
+        await #expect(throws: Gatehouse.EnrollmentError.codeAlreadyUsed) { try await f.gatehouse.enroll(code: code) }
+        await #expect(throws: Gatehouse.EnrollmentError.unknownCode) { try await f.gatehouse.enroll(code: "AAAA-BBBB-CCCC") }
+        await #expect(throws: Gatehouse.EnrollmentError.unknownCode) { try await f.gatehouse.enroll(code: "not a code at all") }
+        let (late, _) = try await f.gatehouse.createPairing(eventId: f.event.id, gateId: "west", name: "West", timeToLive: 60)
+        f.clock.advance(61)
+        await #expect(throws: Gatehouse.EnrollmentError.codeExpired) { try await f.gatehouse.enroll(code: late) }
+        await #expect(throws: NotFoundError.self) { try await f.gatehouse.createPairing(eventId: "ENOEVENT", gateId: "g", name: nil, timeToLive: 60) }
+        await #expect(throws: InvalidInputError.self) { try await f.gatehouse.createPairing(eventId: f.event.id, gateId: "g", name: nil, timeToLive: 1) }
+        await f.store.shutdown()
+    }
+}

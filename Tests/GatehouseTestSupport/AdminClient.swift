@@ -34,6 +34,12 @@ public struct AdminClient: @unchecked Sendable {
         public let id: String
         public let token: String
         public let gate: String
+
+        public init(id: String, token: String, gate: String) {
+            self.id = id
+            self.token = token
+            self.gate = gate
+        }
     }
 
     public func addDevice(event: String, gate: String = "north-1") throws -> DeviceCredentials {

@@ -121,6 +121,52 @@ public struct Gatehouse: Sendable {
         return try await store.checkins(eventId: eventId, filter: filter)
     }
 
+    // MARK: Enrollment
+
+    /// Pairing codes: 12 base32 characters shown as XXXX-XXXX-XXXX (60 bits), short enough to
+    /// type on a kiosk's terminal, used once, and valid for minutes.
+    public static let pairingTimeToLive: ClosedRange<Int> = 5...86_400
+
+    public enum EnrollmentError: Error, Equatable {
+        case unknownCode, codeAlreadyUsed, codeExpired
+    }
+
+    /// A one-time code a technician types on the gate box to enroll it for `gateId`.
+    public func createPairing(eventId: String, gateId: String, name: String?, timeToLive: Int) async throws -> (code: String, expiresAt: Date) {
+        guard Self.pairingTimeToLive.contains(timeToLive) else {
+            throw InvalidInputError("ttlSeconds must be between \(Self.pairingTimeToLive.lowerBound) and \(Self.pairingTimeToLive.upperBound)")
+        }
+        let gate = try Self.requiredText(gateId, field: "gateId", limit: Self.maximumIDLength)
+        let code = Base32.randomString(count: 12)
+        let expiresAt = now().addingTimeInterval(TimeInterval(timeToLive)).truncatedToMillis
+        try await mapMissing(
+            try await store.createPairing(
+                NewPairing(
+                    codeHash: TokenHash.of(code), eventId: eventId, gateId: gate, name: try Self.optionalText(name, field: "name") ?? "kiosk \(gate)",
+                    expiresAt: expiresAt), at: now()))
+        return (Self.grouped(code), expiresAt)
+    }
+
+    /// Trades a pairing code for a new device and its token (shown once).
+    public func enroll(code: String) async throws -> (device: Device, token: String) {
+        let normalized = code.uppercased().filter { $0 != "-" && $0 != " " }
+        guard normalized.utf8.count == 12, Base32.isBase32(normalized) else { throw EnrollmentError.unknownCode }
+        let token = Secret.newDeviceToken()
+        switch try await store.redeemPairing(
+            codeHash: TokenHash.of(normalized), device: NewDeviceCredentials(id: Identifier.newDeviceID(), tokenHash: TokenHash.of(token)), at: now())
+        {
+        case .enrolled(let device): return (device, token)
+        case .unknown: throw EnrollmentError.unknownCode
+        case .alreadyUsed: throw EnrollmentError.codeAlreadyUsed
+        case .expired: throw EnrollmentError.codeExpired
+        }
+    }
+
+    static func grouped(_ code: String) -> String {
+        let characters = Array(code)
+        return stride(from: 0, to: characters.count, by: 4).map { String(characters[$0..<min($0 + 4, characters.count)]) }.joined(separator: "-")
+    }
+
     // MARK: Check-in
 
     public enum CheckinError: Error, Equatable {

@@ -29,7 +29,11 @@ public func buildRouter(gatehouse: Gatehouse, adminTokenHash: [UInt8]) -> Router
     }
     let api = router.group("api")
     CheckinRoutes(gatehouse: gatehouse).add(to: api)
-    AdminRoutes(gatehouse: gatehouse).add(to: api.group().add(middleware: AdminAuthMiddleware(adminTokenHash: adminTokenHash)))
+    let enrollment = EnrollmentRoutes(gatehouse: gatehouse, throttle: EnrollmentThrottle())
+    enrollment.addPublic(to: api)
+    let admin = api.group().add(middleware: AdminAuthMiddleware(adminTokenHash: adminTokenHash))
+    AdminRoutes(gatehouse: gatehouse).add(to: admin)
+    enrollment.addAdmin(to: admin)
     return router
 }
 

@@ -58,6 +58,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             case .wrongGate(let registered): return Problem(.forbidden, "this device is registered for gate \(registered)")
             case .scanIdReused: return Problem(.conflict, "scanId was already used by this device for a different code")
             }
+        case let error as Gatehouse.EnrollmentError:
+            switch error {
+            case .unknownCode: return Problem(.notFound, "unknown pairing code: check it, or ask for a new one")
+            case .codeAlreadyUsed: return Problem(.conflict, "pairing code already used: each code enrolls one kiosk; ask for a new one")
+            case .codeExpired: return Problem(.gone, "pairing code expired: ask for a new one")
+            }
         case is NIOTooManyBytesError: return Problem(.contentTooLarge, "request body is too large")
         case let error as StoreError:
             if case .unavailable(let why) = error {

@@ -5,7 +5,13 @@ import NIOCore
 /// The per-request context: a small upload limit, because no request of this API needs more.
 public struct GatehouseRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    public init(source: Source) { coreContext = .init(source: source) }
+    /// The peer's IP address (without port), for slowing down guessing of pairing codes.
+    public let remoteHost: String?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+        remoteHost = source.channel.remoteAddress?.ipAddress
+    }
 
     /// Largest request body read (1 MiB fits 10,000 ticket holders; a check-in needs < 1 KiB).
     public var maxUploadSize: Int { 1024 * 1024 }

@@ -21,6 +21,41 @@ public struct NewDevice: Sendable {
     public var tokenHash: [UInt8]
 }
 
+/// A pairing code for one gate, as stored: its hash only.
+public struct NewPairing: Sendable {
+    public var codeHash: [UInt8]
+    public var eventId: String
+    public var gateId: String
+    public var name: String
+    public var expiresAt: Date
+
+    public init(codeHash: [UInt8], eventId: String, gateId: String, name: String, expiresAt: Date) {
+        self.codeHash = codeHash
+        self.eventId = eventId
+        self.gateId = gateId
+        self.name = name
+        self.expiresAt = expiresAt
+    }
+}
+
+/// The id and token hash a redeemed pairing gives its new device.
+public struct NewDeviceCredentials: Sendable {
+    public var id: String
+    public var tokenHash: [UInt8]
+
+    public init(id: String, tokenHash: [UInt8]) {
+        self.id = id
+        self.tokenHash = tokenHash
+    }
+}
+
+public enum PairingRedemption: Sendable, Equatable {
+    case enrolled(Device)
+    case unknown
+    case alreadyUsed
+    case expired
+}
+
 /// One scan to decide, as the store sees it: hashes, never plain secrets.
 public struct CheckinAttempt: Sendable {
     public var deviceId: String
@@ -92,6 +127,13 @@ public protocol GatehouseStore: Sendable {
     /// Authenticates the device and decides the scan in one transaction that is durable before
     /// this returns.
     func checkin(_ attempt: CheckinAttempt) async throws -> CheckinOutcome
+
+    /// Stores a one-time pairing code (its hash) for a gate. Throws `StoreError.notFound` for an
+    /// unknown event.
+    func createPairing(_ pairing: NewPairing, at: Date) async throws
+    /// Trades a pairing code for a new device in one transaction: the code is marked used only if
+    /// it is unused and not expired, and the device is created with it.
+    func redeemPairing(codeHash: [UInt8], device: NewDeviceCredentials, at: Date) async throws -> PairingRedemption
 
     /// Throws when the database cannot answer a trivial query (for `/healthz`).
     func healthCheck() async throws

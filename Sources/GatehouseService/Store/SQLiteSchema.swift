@@ -53,7 +53,19 @@ enum SQLiteSchema {
         CREATE UNIQUE INDEX checkins_scan ON checkins (device_id, scan_id) WHERE scan_id IS NOT NULL;
         CREATE INDEX checkins_event ON checkins (event_id, id);
         CREATE INDEX tickets_event_status ON tickets (event_id, status);
+        """,
+        // 2: one-time pairing codes for enrolling kiosks.
         """
+        CREATE TABLE pairings (
+            code_hash BLOB PRIMARY KEY,
+            event_id TEXT NOT NULL REFERENCES events(id),
+            gate_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            used_at INTEGER,
+            device_id TEXT
+        );
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -170,6 +170,39 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
+    // MARK: Pairing
+
+    public func createPairing(_ pairing: NewPairing, at: Date) async throws {
+        try await writer.perform { db in
+            guard try db.firstRow("SELECT 1 FROM events WHERE id = ?", [.text(pairing.eventId)], { _ in true }) != nil else {
+                throw StoreError.notFound("event \(pairing.eventId)")
+            }
+            try db.run(
+                "INSERT INTO pairings (code_hash, event_id, gate_id, name, expires_at) VALUES (?, ?, ?, ?, ?)",
+                [.blob(pairing.codeHash), .text(pairing.eventId), .text(pairing.gateId), .text(pairing.name), .integer(pairing.expiresAt.millis)])
+        }
+    }
+
+    public func redeemPairing(codeHash: [UInt8], device: NewDeviceCredentials, at: Date) async throws -> PairingRedemption {
+        try await writer.perform { db in
+            // The conditional UPDATE decides: a code works once, and only before it expires.
+            guard
+                let pairing = try db.firstRow(
+                    "UPDATE pairings SET used_at = ?, device_id = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING event_id, gate_id, name",
+                    [.integer(at.millis), .text(device.id), .blob(codeHash), .integer(at.millis)], { (event: $0.text(0), gate: $0.text(1), name: $0.text(2)) })
+            else {
+                guard let row = try db.firstRow("SELECT used_at FROM pairings WHERE code_hash = ?", [.blob(codeHash)], { $0.optionalInt(0) }) else {
+                    return .unknown
+                }
+                return row == nil ? .expired : .alreadyUsed
+            }
+            try db.run(
+                "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [.text(device.id), .text(pairing.name), .text(pairing.gate), .text(pairing.event), .blob(device.tokenHash), .integer(at.millis)])
+            return .enrolled(Device(id: device.id, name: pairing.name, gateId: pairing.gate, eventId: pairing.event, revoked: false, createdAt: at.truncatedToMillis))
+        }
+    }
+
     // MARK: Check-in log
 
     public func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry] {
