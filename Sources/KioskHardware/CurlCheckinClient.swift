@@ -67,16 +67,7 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
         try check(gh_curl_set_long(handle, CURLOPT_TCP_KEEPALIVE, 1), "keepalive")
         try check(gh_curl_set_long(handle, CURLOPT_TCP_NODELAY, 1), "nodelay")
         try check(gh_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols")
-        try check(gh_curl_set_write_function(handle, { data, size, count, context in
-            guard let data, let context else { return 0 }
-            let buffer = Unmanaged<ResponseBuffer>.fromOpaque(context).takeUnretainedValue()
-            let length = size * count
-            // An answer is small; a huge body is a misbehaving server, not something to buffer.
-            guard buffer.bytes.count + length <= ResponseBuffer.limit else { return 0 }
-            data.withMemoryRebound(to: UInt8.self, capacity: length) { buffer.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
-            return length
-        }), "write function")
-        try check(gh_curl_set_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(response).toOpaque()), "write data")
+        try check(response.attach(to: handle), "write function")
     }
 
     public func checkin(qrData: String, scanId: String) async -> CheckinOutcome {
@@ -147,10 +138,25 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
     }()
 }
 
-/// Bytes of one answer; written by curl's callback on the client's queue.
+/// Bytes of one answer; written by curl's callback on the thread running the transfer.
 final class ResponseBuffer {
+    /// An answer is small; a huge body is a misbehaving server, not something to buffer.
     static let limit = 64 * 1024
     var bytes: [UInt8] = []
+
+    /// Makes `handle` write its response body here. The buffer must outlive the handle's use.
+    func attach(to handle: UnsafeMutableRawPointer) -> CURLcode {
+        let code = gh_curl_set_write_function(handle) { data, size, count, context in
+            guard let data, let context else { return 0 }
+            let buffer = Unmanaged<ResponseBuffer>.fromOpaque(context).takeUnretainedValue()
+            let length = size * count
+            guard buffer.bytes.count + length <= ResponseBuffer.limit else { return 0 }
+            data.withMemoryRebound(to: UInt8.self, capacity: length) { buffer.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
+            return length
+        }
+        guard code == CURLE_OK else { return code }
+        return gh_curl_set_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(self).toOpaque())
+    }
 }
 
 public struct CurlError: Error, CustomStringConvertible {

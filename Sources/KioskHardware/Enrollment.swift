@@ -74,15 +74,7 @@ public enum Enrollment {
         _ = gh_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, 3_000)
         _ = gh_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
         _ = gh_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
-        _ = gh_curl_set_write_function(handle) { data, size, count, context in
-            guard let data, let context else { return 0 }
-            let target = Unmanaged<ResponseBuffer>.fromOpaque(context).takeUnretainedValue()
-            let length = size * count
-            guard target.bytes.count + length <= ResponseBuffer.limit else { return 0 }
-            data.withMemoryRebound(to: UInt8.self, capacity: length) { target.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
-            return length
-        }
-        _ = gh_curl_set_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(buffer).toOpaque())
+        _ = buffer.attach(to: handle)
         let code: CURLcode = body.withUnsafeBytes { raw in
             _ = gh_curl_set_long(handle, CURLOPT_POSTFIELDSIZE, raw.count)
             _ = gh_curl_set_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress))

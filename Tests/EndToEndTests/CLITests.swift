@@ -7,29 +7,11 @@ import Testing
 
 /// The admin command line, run as a technician would run it.
 @Suite struct CLITests {
-    struct Run {
-        var status: Int32
-        var output: String
-        var errors: String
-    }
-
     let folder: TemporaryDirectory
     init() throws { folder = try TemporaryDirectory() }
 
-    func gatehouse(_ arguments: String...) throws -> Run {
-        let process = Process()
-        process.executableURL = ServiceProcess.binary
-        process.arguments = arguments + (arguments.first == "--help" ? [] : ["--db", folder.file("cli.sqlite")])
-        process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
+    func gatehouse(_ arguments: String...) throws -> CommandRun {
+        try CommandRun.run(ServiceProcess.binary, arguments + ["--db", folder.file("cli.sqlite")], directory: folder.path)
     }
 
     func createEvent() throws -> String {
@@ -94,17 +76,9 @@ import Testing
             (["checkins", "--event", "ENOEVENT"], "no event ENOEVENT"),
         ]
         for (arguments, expected) in cases {
-            let process = Process()
-            process.executableURL = ServiceProcess.binary
-            process.arguments = arguments + ["--db", folder.file("cli.sqlite")]
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = Pipe()
-            try process.run()
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus != 0, "\(arguments)")
-            #expect(text.contains(expected), "\(arguments): \(text)")
+            let run = try CommandRun.run(ServiceProcess.binary, arguments + ["--db", folder.file("cli.sqlite")])
+            #expect(run.status != 0, "\(arguments)")
+            #expect(run.errors.contains(expected), "\(arguments): \(run.errors)")
         }
     }
 }

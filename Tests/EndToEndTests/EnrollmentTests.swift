@@ -4,25 +4,8 @@ import Testing
 
 /// `gatehouse device pair` / `POST /api/pairings` and `gate-kiosk enroll`, against the real service.
 @Suite struct EnrollmentTests {
-    struct Run {
-        var status: Int32
-        var output: String
-        var errors: String
-    }
-
-    func kiosk(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN")
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let err = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: out, errors: err)
+    func kiosk(_ arguments: [String]) throws -> CommandRun {
+        try CommandRun.run(ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN"), arguments)
     }
 
     @Test func a_code_enrolls_one_kiosk_and_nothing_else() throws {
@@ -99,18 +82,8 @@ import Testing
         let folder = try TemporaryDirectory()
         let database = folder.file("cli.sqlite")
         func gatehouse(_ arguments: [String]) throws -> (Int32, String, String) {
-            let process = Process()
-            process.executableURL = ServiceProcess.binary
-            process.arguments = arguments + ["--db", database]
-            let output = Pipe()
-            let errors = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
-            try process.run()
-            let out = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let err = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, out, err)
+            let run = try CommandRun.run(ServiceProcess.binary, arguments + ["--db", database])
+            return (run.status, run.output, run.errors)
         }
         let created = try gatehouse(["event", "create", "--name", "Pairing"])
         let event = (try JSONSerialization.jsonObject(with: Data(created.1.utf8)) as! [String: Any])["id"] as! String

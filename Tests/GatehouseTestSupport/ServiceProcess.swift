@@ -110,3 +110,44 @@ public final class TemporaryDirectory: @unchecked Sendable {
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
+
+/// A finished run of one of our binaries: exit status and what it printed.
+public struct CommandRun: Sendable {
+    public var status: Int32
+    public var output: String
+    public var errors: String
+
+    /// Runs `executable` to the end, capturing stdout and stderr.
+    public static func run(_ executable: URL, _ arguments: [String], directory: String? = nil) throws -> CommandRun {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // Read both pipes while the process runs, so a full pipe never blocks it.
+        let errorData = ErrorCollector(errors.fileHandleForReading)
+        let out = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return CommandRun(status: process.terminationStatus, output: out, errors: errorData.text())
+    }
+}
+
+/// Reads a pipe to its end on a background thread.
+private final class ErrorCollector: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+    init(_ handle: FileHandle) {
+        Thread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }.start()
+    }
+    func text() -> String {
+        done.wait()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
