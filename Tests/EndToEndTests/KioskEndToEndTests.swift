@@ -166,6 +166,39 @@ import Glibc
         #expect(log.filter { $0["result"] as? String == "valid" }.count == 2, "one admission per ticket, none doubled by the retry")
     }
 
+    @Test func selftest_cycles_outputs_grabs_frames_and_asks_the_service() throws {
+        let folder = try TemporaryDirectory()
+        let service = try ServiceProcess(databasePath: folder.file("g.sqlite"))
+        let admin = try AdminClient(service)
+        let event = try admin.createEvent()
+        let device = try admin.addDevice(event: event, gate: "north-1")
+        try (device.token + "\n").write(toFile: folder.file("device-token"), atomically: true, encoding: .utf8)
+        try "ghd_WRONG\n".write(toFile: folder.file("wrong-token"), atomically: true, encoding: .utf8)
+        let frames = folder.file("frames")
+        try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
+        try Scene(folder: frames).show(try admin.issue(event: event)[0].qrData)
+        func selftest(token: String) throws -> CommandRun {
+            try CommandRun.run(ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN"), [
+                "selftest", "--dry-run", "--frames", frames, "--gpio-log", folder.file("gpio.jsonl"), "--seconds", "1",
+                "--config", folder.file("none.conf"), "--set", "server_url=http://127.0.0.1:\(service.port)", "--set", "device_id=\(device.id)",
+                "--set", "gate_id=north-1", "--set", "token_file=\(folder.file(token))",
+            ])
+        }
+        let good = try selftest(token: "device-token")
+        #expect(good.status == 0, "\(good.output)\(good.errors)")
+        #expect(good.output.contains("All checks passed."))
+        #expect(good.output.contains("OK   GPIO relay") && good.output.contains("QR codes seen: 1"))
+        #expect(good.output.contains("accepts this device's token"))
+        let events = Self.gpioEvents(folder.file("gpio.jsonl"))
+        for line in ["green", "red", "relay"] { #expect(Self.pulses(events, line).count == 1, "\(line) switched on and off once") }
+        // Nothing was checked in by the probe.
+        #expect(try admin.call("GET", "/api/events/\(event)", expect: 200)["used"] as? Int == 0)
+
+        let bad = try selftest(token: "wrong-token")
+        #expect(bad.status == 1)
+        #expect(bad.output.contains("FAIL service refused this kiosk (HTTP 401)"))
+    }
+
     @Test func a_garbage_configuration_exits_78_and_names_the_key() throws {
         let folder = try TemporaryDirectory()
         try "server_url = http://127.0.0.1:1\ndevice_id = D\ngate_id = g\nred_ms = soon\n".write(toFile: folder.file("k.conf"), atomically: true, encoding: .utf8)

@@ -1,0 +1,114 @@
+import Foundation
+import GatehouseCore
+import GatehouseQR
+import Testing
+
+/// Ticket codes rendered by libqrencode and placed in camera-sized grey frames, made harder the
+/// ways a gate camera sees them: scale, rotation, blur, sensor noise, low contrast, glare, and the
+/// moiré of a phone screen. The live decoder (the daemon's) gets a few frames, as a code held up
+/// to the camera would.
+@Suite struct SyntheticFrameTests {
+    struct Noise: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state ^= state >> 12
+            state ^= state << 25
+            state ^= state >> 27
+            return state &* 2_685_821_657_736_338_717
+        }
+    }
+
+    enum Condition: String, CaseIterable, Sendable {
+        case plain, small, large, rotated15, rotated45, blurred, noisy, lowContrast, glare, screenMoire, darkMode
+    }
+
+    /// A frame of `width`×`height` showing `code` under `condition`.
+    static func frame(_ code: String, _ condition: Condition, width: Int, height: Int, seed: UInt64) throws -> GreyImage {
+        var noise = Noise(state: seed | 1)
+        let matrix = try QRMatrix(encoding: code)
+        let side = matrix.size + 2 * QRMatrix.quietZone
+        var moduleSize = Double(height) / 3.2 / Double(side)  // code about a third of the frame high
+        switch condition {
+        case .small: moduleSize = max(2.6, moduleSize * 0.55)
+        case .large: moduleSize *= 2.2
+        default: break
+        }
+        let angle: Double = condition == .rotated15 ? 15 : condition == .rotated45 ? 45 : 3
+        let (dark, light): (Double, Double) = condition == .lowContrast ? (105, 150) : condition == .darkMode ? (235, 25) : (30, 220)
+        let background: Double = condition == .darkMode ? 60 : 170
+        let cosA = cos(angle * .pi / 180), sinA = sin(angle * .pi / 180)
+        let centerX = Double(width) / 2 + Double(Int.random(in: -20...20, using: &noise))
+        let centerY = Double(height) / 2 + Double(Int.random(in: -20...20, using: &noise))
+        var pixels = [UInt8](repeating: 0, count: width * height)
+        for y in 0..<height {
+            for x in 0..<width {
+                // Inverse-rotate into code space, sample the module grid (supersampled for smooth edges).
+                var sum = 0.0
+                for (sx, sy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
+                    let dx = Double(x) + sx - centerX, dy = Double(y) + sy - centerY
+                    let u = (dx * cosA + dy * sinA) / moduleSize + Double(side) / 2
+                    let v = (-dx * sinA + dy * cosA) / moduleSize + Double(side) / 2
+                    if u >= 0, v >= 0, u < Double(side), v < Double(side) {
+                        let mx = Int(u) - QRMatrix.quietZone, my = Int(v) - QRMatrix.quietZone
+                        let isDark = mx >= 0 && my >= 0 && mx < matrix.size && my < matrix.size && matrix[mx, my]
+                        sum += isDark ? dark : light
+                    } else {
+                        sum += background + Double((x / 31 + y / 17) % 3) * 10
+                    }
+                }
+                var value = sum / 4
+                switch condition {
+                case .glare:
+                    let gx = Double(x) - centerX + moduleSize * 6, gy = Double(y) - centerY - moduleSize * 4
+                    value += 120 * exp(-(gx * gx + gy * gy) / (2 * pow(moduleSize * 7, 2)))
+                case .screenMoire:
+                    // The pixel grid of a phone screen: dark gaps between sub-pixels, beating against the sensor.
+                    let grid = (sin(Double(x) * 2.4) * sin(Double(y) * 2.1) + 1) / 2
+                    value = value * (0.55 + 0.45 * grid)
+                default: break
+                }
+                if condition == .noisy { value += Double(Int.random(in: -45...45, using: &noise)) }
+                value += Double(Int.random(in: -4...4, using: &noise))
+                pixels[y * width + x] = UInt8(max(0, min(255, value)))
+            }
+        }
+        var image = GreyImage(width: width, height: height, pixels: pixels)
+        if condition == .blurred {
+            for _ in 0..<2 { image = image.pixels.withUnsafeBufferPointer { ImageOps.boxBlur($0.baseAddress!, width: width, height: height) } }
+        }
+        return image
+    }
+
+    @Test(arguments: [(640, 480), (1280, 720)])
+    func ticket_codes_read_under_camera_conditions(width: Int, height: Int) throws {
+        var missed: [String] = []
+        var framesNeeded: [String: Int] = [:]
+        for (index, condition) in Condition.allCases.enumerated() {
+            let code = TicketCode(eventID: Identifier.newEventID(), token: Secret.newTicketToken()).text
+            let scanner = QRScanner(effort: .live)
+            var read = 0
+            // Four frames of the same scene: the live decoder rotates its extra attempts per frame.
+            for attempt in 1...4 {
+                let image = try Self.frame(code, condition, width: width, height: height, seed: UInt64(index * 10 + attempt))
+                let payloads = scanner.scan(image).payloads
+                #expect(payloads.allSatisfy { $0 == Array(code.utf8) }, "no false read under \(condition)")
+                if payloads.contains(Array(code.utf8)) {
+                    read = attempt
+                    break
+                }
+            }
+            if read == 0 { missed.append(condition.rawValue) } else { framesNeeded[condition.rawValue] = read }
+        }
+        print("\(width)×\(height): frames needed per condition \(framesNeeded.sorted { $0.key < $1.key }); missed \(missed)")
+        #expect(missed.isEmpty, "\(width)×\(height) missed \(missed)")
+    }
+
+    @Test func empty_frames_read_nothing() throws {
+        let scanner = QRScanner(effort: .live)
+        var noise = Noise(state: 7)
+        for _ in 0..<8 {
+            let pixels = (0..<(640 * 480)).map { i in UInt8(clamping: 120 + (i % 640) / 8 + Int.random(in: -30...30, using: &noise)) }
+            #expect(scanner.scan(GreyImage(width: 640, height: 480, pixels: pixels)).payloads.isEmpty)
+        }
+    }
+}
