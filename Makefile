@@ -23,14 +23,15 @@ run: build
 	$(SWIFT) run gatehouse serve --host $(HOST) --port $(PORT)
 
 # One build: the tests and the binaries they start, then the tests themselves with a throwaway
-# PostgreSQL cluster of its own running. Also: the GPIO shim built against libgpiod 2.x (this
+# PostgreSQL cluster of its own running. One test at a time: many tests drive real processes
+# with blocking I/O and real timing, and would starve each other on a 2-core machine. Also: the GPIO shim built against libgpiod 2.x (this
 # machine has 1.6), the systemd units verified and scored, `make install` into a scratch folder.
 test: test-deps
 	bash scripts/check-gpiod-v2.sh
 	$(SWIFT) build --build-tests
 	bash scripts/check-units.sh
 	bash scripts/check-install.sh
-	bash scripts/with-postgres.sh $(SWIFT) test --skip-build
+	bash scripts/with-postgres.sh $(SWIFT) test --skip-build --no-parallel
 
 bench: test-deps
 	bash scripts/bench-service.sh
