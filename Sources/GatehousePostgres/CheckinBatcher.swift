@@ -79,7 +79,10 @@ actor CheckinBatcher {
         var lastError: any Error = StoreError.unavailable("no attempt")
         for attempt in 1...3 {
             do {
-                let rows = try await client.query("SELECT * FROM gatehouse_checkin_batch(\(json)::JSONB)", logger: logger).collect()
+                // Bounded: with PostgreSQL away the pool would wait for a connection indefinitely.
+                let rows = try await PostgresStore.within(PostgresStore.operationLimit) {
+                    try await client.query("SELECT * FROM gatehouse_checkin_batch(\(json)::JSONB)", logger: logger).collect()
+                }
                 var outcomes = [Result<CheckinOutcome, any Error>](repeating: .failure(StoreError.unavailable("no answer for this scan")), count: attempts.count)
                 for row in rows {
                     let c = try row.decode((Int32, String, String?, String?, Int64?, String?, String?, Int64?, String?, Bool, String?).self)
@@ -89,6 +92,9 @@ actor CheckinBatcher {
             } catch let error as PSQLError where ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "") && attempt < 3 {
                 logger.notice("Check-in batch retried", metadata: ["db.sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "batch.size": "\(attempts.count)"])
                 lastError = error
+            } catch let error as StoreError {
+                lastError = error
+                break
             } catch let error as PSQLError {
                 let state = error.serverInfo?[.sqlState]
                 lastError = StoreError.unavailable(state.map { "PostgreSQL error \($0)" } ?? "PostgreSQL connection: \(error.code)")

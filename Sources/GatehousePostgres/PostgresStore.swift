@@ -48,11 +48,17 @@ public final class PostgresStore: GatehouseStore {
 
     // MARK: Errors
 
-    /// Runs `body`, turning a lost or refused database connection into `StoreError.unavailable`
-    /// (HTTP 503: the request was fine, the database is away).
-    func guarded<T>(_ body: () async throws -> T) async throws -> T {
+    /// How long any database operation may take before the request gets a 503. While PostgreSQL
+    /// is away the pool would otherwise wait for a connection indefinitely.
+    static let operationLimit: Duration = .seconds(3)
+
+    /// Runs `body` within `operationLimit`, turning a lost, refused or silent database into
+    /// `StoreError.unavailable` (HTTP 503: the request was fine, the database is away). A check-in
+    /// cut off this way may still have committed; the kiosk's retry with the same scanId then
+    /// gets that first answer.
+    func guarded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
-            return try await body()
+            return try await Self.within(Self.operationLimit, body)
         } catch let error as StoreError {
             throw error
         } catch let error as PostgresTransactionError {
@@ -69,6 +75,21 @@ public final class PostgresStore: GatehouseStore {
         }
     }
 
+    /// `body`'s result, or `StoreError.unavailable` once `limit` has passed (the body is cancelled;
+    /// PostgresNIO gives up a pending connection lease when cancelled).
+    static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw StoreError.unavailable("the database did not answer within \(limit)")
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw StoreError.unavailable("no answer") }
+            return first
+        }
+    }
+
     static func mapped(_ error: PSQLError) -> StoreError {
         if let state = error.serverInfo?[.sqlState] {
             if state == "23505" { return StoreError.invalid("duplicate id; retry") }
@@ -80,7 +101,9 @@ public final class PostgresStore: GatehouseStore {
     // MARK: Migrations
 
     func migrate() async throws {
-        try await guarded {
+        let client = client
+        let logger = logger
+        try await guarded { [self] in
             try await client.withConnection { connection in
                 // One process at a time, across processes: others wait here, then find nothing to do.
                 _ = try await connection.simpleQuery("BEGIN").get()
@@ -110,13 +133,13 @@ public final class PostgresStore: GatehouseStore {
     }
 
     public func healthCheck() async throws {
-        try await guarded { _ = try await client.query("SELECT 1", logger: logger).collect() }
+        try await guarded { [client, logger] in _ = try await client.query("SELECT 1", logger: logger).collect() }
     }
 
     // MARK: Events
 
     public func createEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, at: Date) async throws -> Event {
-        try await guarded {
+        try await guarded { [self] in
             try await client.query(
                 "INSERT INTO events (id, name, starts_at, ends_at, created_at) VALUES (\(id), \(name), \(startsAt?.millis), \(endsAt?.millis), \(at.millis))",
                 logger: logger)
@@ -139,13 +162,13 @@ public final class PostgresStore: GatehouseStore {
     }
 
     public func events() async throws -> [Event] {
-        try await guarded {
+        try await guarded { [self] in
             try await client.query(PostgresQuery(unsafeSQL: Self.eventColumns + " ORDER BY e.created_at DESC, e.id"), logger: logger).collect().map(Self.event)
         }
     }
 
     public func event(id: String) async throws -> Event? {
-        try await guarded {
+        try await guarded { [self] in
             var query = PostgresQuery(unsafeSQL: Self.eventColumns + " WHERE e.id = $1")
             query.binds.append(id)
             return try await client.query(query, logger: logger).collect().first.map(Self.event)
@@ -166,7 +189,7 @@ public final class PostgresStore: GatehouseStore {
     }
 
     public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
-        try await guarded {
+        try await guarded { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 let reserved = try await connection.query(
                     "UPDATE events SET next_number = next_number + \(Int64(tickets.count)) WHERE id = \(eventId) RETURNING next_number - \(Int64(tickets.count))",
@@ -210,8 +233,8 @@ public final class PostgresStore: GatehouseStore {
     }
 
     /// One row of a statement whose SQL is fixed text and whose values are bound.
-    private func single<T>(_ sql: String, _ values: [String], _ transform: (PostgresRow) throws -> T) async throws -> T? {
-        try await guarded {
+    private func single<T: Sendable>(_ sql: String, _ values: [String], _ transform: @escaping @Sendable (PostgresRow) throws -> T) async throws -> T? {
+        try await guarded { [self] in
             var query = PostgresQuery(unsafeSQL: sql)
             for value in values { query.binds.append(value) }
             return try await client.query(query, logger: logger).collect().first.map(transform)
@@ -228,7 +251,7 @@ public final class PostgresStore: GatehouseStore {
     }
 
     public func addDevice(_ device: NewDevice, at: Date) async throws -> Device {
-        try await guarded {
+        try await guarded { [self] in
             let inserted = try await client.query(
                 """
                 INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at)
@@ -253,7 +276,7 @@ public final class PostgresStore: GatehouseStore {
     // MARK: Pairing
 
     public func createPairing(_ pairing: NewPairing, at: Date) async throws {
-        try await guarded {
+        try await guarded { [self] in
             let inserted = try await client.query(
                 """
                 INSERT INTO pairings (code_hash, event_id, gate_id, name, expires_at)
@@ -267,7 +290,7 @@ public final class PostgresStore: GatehouseStore {
     }
 
     public func redeemPairing(codeHash: [UInt8], device: NewDeviceCredentials, at: Date) async throws -> PairingRedemption {
-        try await guarded {
+        try await guarded { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 let hash = Self.hex(codeHash)
                 let claimed = try await connection.query(
@@ -296,7 +319,7 @@ public final class PostgresStore: GatehouseStore {
     // MARK: Check-in log
 
     public func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry] {
-        try await guarded {
+        try await guarded { [self] in
             let newestFirst = filter.afterId == nil
             let rows = try await client.query(
                 """

@@ -164,7 +164,8 @@ struct PostgresProcessTests {
             // system(3), not Process: pg_ctl leaves a daemon behind, and the control script must
             // be reaped here, on this thread, before the test goes on.
             _ = system("bash '\(control)' stop")
-            Thread.sleep(forTimeInterval: 1.5)
+            // Longer than the service's 3 s limit per database operation: requests meanwhile get 503.
+            Thread.sleep(forTimeInterval: 4.5)
             _ = system("bash '\(control)' start")
         })
         #expect(answers.count("503") > 0, "the outage was answered 503")
