@@ -1,4 +1,3 @@
-import Foundation
 import GatehouseCore
 
 /// The rules of one lane: which scans go to the service and which wait or are dropped.
@@ -36,7 +35,9 @@ public struct Lane: Sendable {
         if let at = decided[payload], now - at < cooldown { return .coolingDown }
         guard let code = TicketCode.parse(bytes: payload) else { return .refuseLocally }
         if let pending = unanswered[payload] { return .submit(qrData: code.text, scanId: pending.scanId) }
-        return .submit(qrData: code.text, scanId: UUID().uuidString.lowercased())
+        // 130 random bits, made without Foundation's UUID (the daemon keeps Foundation's heavier
+        // parts out of memory).
+        return .submit(qrData: code.text, scanId: "s" + Base32.randomString(count: 26))
     }
 
     /// Records how a scan ended.

@@ -3,6 +3,10 @@ import GatehouseQR
 import KioskCore
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Dry-run camera: frames from a folder of grey PGM images, one after another at the configured
 /// rate, re-reading the folder each round (so a test or a technician can swap what the "camera"
 /// sees). An empty folder gives blank frames; a missing folder behaves like an unplugged camera.
@@ -10,7 +14,7 @@ public final class FolderFrameSource: FrameSource {
     public let folder: String
     private let frameInterval: Duration
     private var next = 0
-    private var cache: [String: (modified: Date, image: GreyImage)] = [:]
+    private var cache: [String: (modified: Int64, image: GreyImage)] = [:]
     private var opened = false
     private let blank: GreyImage
 
@@ -23,15 +27,16 @@ public final class FolderFrameSource: FrameSource {
     public var name: String { "folder \(folder)" }
 
     public func open() throws(CaptureError) {
-        guard FileManager.default.fileExists(atPath: folder) else { throw .noDevice(folder) }
+        var info = stat()
+        guard stat(folder, &info) == 0 else { throw .noDevice(folder) }
         opened = true
     }
 
     public func withNextFrame<T>(timeout: Duration, _ body: (UnsafePointer<UInt8>, Int, Int) -> T) throws(CaptureError) -> T {
         guard opened else { throw .noDevice(folder) }
-        Thread.sleep(forTimeInterval: Double(frameInterval.wholeMilliseconds) / 1000)
-        guard let files = try? FileManager.default.contentsOfDirectory(atPath: folder) else { throw .noDevice(folder) }
-        let images = files.filter { $0.hasSuffix(".pgm") }.sorted()
+        var pause = timespec(tv_sec: Int(frameInterval.components.seconds), tv_nsec: Int(frameInterval.components.attoseconds / 1_000_000_000))
+        nanosleep(&pause, nil)
+        guard let images = Self.pgmFiles(in: folder) else { throw .noDevice(folder) }
         var image = blank
         if !images.isEmpty {
             let path = folder + "/" + images[next % images.count]
@@ -41,12 +46,32 @@ public final class FolderFrameSource: FrameSource {
         return image.pixels.withUnsafeBufferPointer { body($0.baseAddress!, image.width, image.height) }
     }
 
+    /// The folder's *.pgm names, sorted; nil when the folder is gone. Plain POSIX calls: this
+    /// runs for every frame, and Foundation's file APIs would grow the daemon's memory.
+    static func pgmFiles(in folder: String) -> [String]? {
+        guard let directory = opendir(folder) else { return nil }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasSuffix(".pgm") { names.append(name) }
+        }
+        return names.sorted()
+    }
+
     private func load(_ path: String) -> GreyImage? {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-            let modified = attributes[.modificationDate] as? Date
-        else { return nil }
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
         if let cached = cache[path], cached.modified == modified { return cached.image }
-        guard let data = FileManager.default.contents(atPath: path), let image = try? GreyImage(pgm: Array(data)) else { return nil }
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count == bytes.count, let image = try? GreyImage(pgm: bytes) else { return nil }
         if cache.count > 32 { cache.removeAll() }
         cache[path] = (modified, image)
         return image
@@ -79,7 +104,12 @@ public final class GPIOTimeline: Sendable {
         let ms = timekeeper.now().wholeMilliseconds
         lock.withLock { _ in
             output?.write(Data("{\"ms\":\(ms),\"line\":\"\(line)\",\"value\":\(value ? 1 : 0)}\n".utf8))
-            if printToTerminal { FileHandle.standardOutput.write(Data("GPIO \(String(format: "%8lld", ms)) ms  \(line.padding(toLength: 5, withPad: " ", startingAt: 0)) \(value ? "ON" : "off")\n".utf8)) }
+            if printToTerminal {
+                // Plain string padding: String(format:) would load Foundation's formatting code.
+                let time = String(ms)
+                let name = line + String(repeating: " ", count: max(0, 5 - line.count))
+                FileHandle.standardOutput.write(Data("GPIO \(String(repeating: " ", count: max(0, 8 - time.count)))\(time) ms  \(name) \(value ? "ON" : "off")\n".utf8))
+            }
         }
     }
 }
