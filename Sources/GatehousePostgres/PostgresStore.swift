@@ -360,9 +360,3 @@ public final class PostgresStore: GatehouseStore {
         return String(decoding: out, as: UTF8.self)
     }
 }
-
-extension Date {
-    var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
-    init(millis: Int64) { self.init(timeIntervalSince1970: Double(millis) / 1000) }
-    var truncatedToMillis: Date { Date(millis: millis) }
-}

@@ -4,7 +4,7 @@ import PostgresNIO
 
 /// Turns `postgres://user:password@host:5432/database?sslmode=…` into a client configuration.
 /// `?host=/var/run/postgresql` (a folder) connects through the Unix socket there instead.
-enum PostgresURL {
+public enum PostgresURL {
     static func configuration(_ text: String, poolSize: Int) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
             throw InvalidInputError("--db: '\(redacted(text))' is not a postgres:// URL")
@@ -36,7 +36,7 @@ enum PostgresURL {
     }
 
     /// The URL with its password replaced, for error messages and logs.
-    static func redacted(_ text: String) -> String {
+    public static func redacted(_ text: String) -> String {
         guard var components = URLComponents(string: text), components.password != nil else { return text }
         components.password = "***"
         return components.string ?? "postgres://…"

@@ -125,7 +125,3 @@ public final class Kiosk: Sendable {
         }
     }
 }
-
-extension Duration {
-    public var wholeMilliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-}

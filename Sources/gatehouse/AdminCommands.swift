@@ -7,20 +7,19 @@ import Logging
 /// Opens the store for one admin command and closes it afterwards.
 func withGatehouse<T>(_ options: DatabaseOptions, _ body: (Gatehouse) async throws -> T) async throws -> T {
     let store = try await openStore(StoreOpener.location(flag: options.db, environment: ProcessInfo.processInfo.environment))
+    let result: Result<T, any Error>
     do {
-        let result = try await body(Gatehouse(store: store))
-        await store.shutdown()
-        return result
+        result = .success(try await body(Gatehouse(store: store)))
     } catch let error as GatehouseService.InvalidInputError {
-        await store.shutdown()
-        throw ValidationError(error.description)
+        result = .failure(ValidationError(error.description))
     } catch let error as NotFoundError {
-        await store.shutdown()
-        throw ValidationError(error.description)
+        result = .failure(ValidationError(error.description))
     } catch {
-        await store.shutdown()
-        throw error
+        result = .failure(error)
     }
+    // Closed on every path: queued SQLite writes commit, PostgreSQL connections close.
+    await store.shutdown()
+    return try result.get()
 }
 
 /// Opens the database or ends with a message that says which one and why (never its password).

@@ -15,9 +15,7 @@ enum StoreOpener {
 
     /// The location with any password hidden, for messages.
     static func redacted(_ location: String) -> String {
-        guard isPostgres(location), var components = URLComponents(string: location), components.password != nil else { return location }
-        components.password = "***"
-        return components.string ?? "postgres://…"
+        isPostgres(location) ? PostgresURL.redacted(location) : location
     }
 
     static func isPostgres(_ location: String) -> Bool {

@@ -234,27 +234,7 @@ import Glibc
 final class JournalSink: @unchecked Sendable {
     let sink: UnixSocketSink
     init() throws { sink = try UnixSocketSink() }
-    var entries: [[String: String]] { sink.datagrams.map(Self.fields) }
-
-    static func fields(_ bytes: [UInt8]) -> [String: String] {
-        var fields: [String: String] = [:]
-        var index = 0
-        while index < bytes.count {
-            guard let end = bytes[index...].firstIndex(of: 10) else { break }
-            let line = bytes[index..<end]
-            if let equals = line.firstIndex(of: 61) {
-                fields[String(decoding: line[..<equals], as: UTF8.self)] = String(decoding: line[(equals + 1)...], as: UTF8.self)
-                index = end + 1
-            } else {
-                var length: UInt64 = 0
-                withUnsafeMutableBytes(of: &length) { $0.copyBytes(from: bytes[(end + 1)..<(end + 9)]) }
-                let start = end + 9
-                fields[String(decoding: line, as: UTF8.self)] = String(decoding: bytes[start..<(start + Int(length))], as: UTF8.self)
-                index = start + Int(length) + 1
-            }
-        }
-        return fields
-    }
+    var entries: [[String: String]] { sink.datagrams.map(journalFields) }
 }
 
 final class NotifySink: @unchecked Sendable {

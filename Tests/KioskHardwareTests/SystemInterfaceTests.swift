@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseTestSupport
 import GatehouseCore
 import KioskCore
 import Logging
@@ -45,28 +46,6 @@ final class DatagramSink {
         close(fd)
         if !path.hasPrefix("@") { unlink(path) }
     }
-}
-
-/// Parses the journal's native protocol back into fields.
-func journalFields(_ bytes: [UInt8]) -> [String: String] {
-    var fields: [String: String] = [:]
-    var index = 0
-    while index < bytes.count {
-        guard let lineEnd = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) else { break }
-        let line = bytes[index..<lineEnd]
-        if let equals = line.firstIndex(of: UInt8(ascii: "=")) {
-            fields[String(decoding: line[..<equals], as: UTF8.self)] = String(decoding: line[(equals + 1)...], as: UTF8.self)
-            index = lineEnd + 1
-        } else {
-            let key = String(decoding: line, as: UTF8.self)
-            var length: UInt64 = 0
-            withUnsafeMutableBytes(of: &length) { $0.copyBytes(from: bytes[(lineEnd + 1)..<(lineEnd + 9)]) }
-            let start = lineEnd + 9
-            fields[key] = String(decoding: bytes[start..<(start + Int(UInt64(littleEndian: length)))], as: UTF8.self)
-            index = start + Int(length) + 1
-        }
-    }
-    return fields
 }
 
 @Suite struct JournalTests {

@@ -202,7 +202,7 @@ public struct Gatehouse: Sendable {
                     "checkin.result": "\(decision.result.rawValue)", "gate.id": "\(request.gateId)",
                     "device.id": "\(request.deviceId)", "ticket.id": "\(decision.ticket?.id ?? "-")",
                     "checkin.mode": "\(attempt.mode.rawValue)", "checkin.replayed": "\(decision.replayed)",
-                    "checkin.latency_ms": "\((ContinuousClock.now - started).milliseconds)",
+                    "checkin.latency_ms": "\((ContinuousClock.now - started).wholeMilliseconds)",
                 ])
             return answer
         }
@@ -241,8 +241,4 @@ public struct NotFoundError: Error, Equatable, CustomStringConvertible {
     public let what: String
     public init(_ what: String) { self.what = what }
     public var description: String { "no \(what)" }
-}
-
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -328,10 +328,3 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 }
-
-extension Date {
-    /// Milliseconds since 1970: how times are stored, in both stores.
-    var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
-    init(millis: Int64) { self.init(timeIntervalSince1970: Double(millis) / 1000) }
-    var truncatedToMillis: Date { Date(millis: millis) }
-}
