@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # PostgreSQL benchmark (issue #4): first check-ins per second and p50/p99 through the HTTP API on
-# PostgreSQL and on SQLite, next to the ceiling: PostgreSQL alone running the same conditional
-# UPDATE + log INSERT with pgbench, one durable transaction per check-in. Same run, same machine.
+# PostgreSQL, next to the ceiling: PostgreSQL alone running the same conditional UPDATE + log
+# INSERT with pgbench, one durable transaction per check-in; then the API on SQLite.
+#
+# This machine's speed drifts by a fifth from minute to minute, so the two PostgreSQL figures are
+# taken in alternating rounds (pgbench, API, pgbench, API, ...) and each round is compared with
+# its own pgbench run. Both draw tickets in random order from fresh ranges of the same table:
+# codes in issue order would touch neighbouring rows and flatter the API.
 # Usage: bash scripts/with-postgres.sh bash scripts/bench-postgres.sh   (make bench-postgres)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${GATEHOUSE_TEST_POSTGRES:?run under scripts/with-postgres.sh}"
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-10}        # seconds per run
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-16}
-TICKETS=${TICKETS:-150000}
+PER_RUN=${PER_RUN:-100000}      # tickets per run: more than a run can use up
 swift build -c release --product gatehouse >&2
 BIN=$(swift build -c release --show-bin-path)/gatehouse
 WORK=$(mktemp -d)
@@ -16,6 +22,7 @@ SERVER=""
 trap '[[ -n "$SERVER" ]] && kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 export GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+auth=(-H "Authorization: Bearer $GATEHOUSE_ADMIN_TOKEN" -H "Content-Type: application/json")
 
 start_service() {  # $1 = --db value
   "$BIN" serve --db "$1" --port 0 --log-level warning --pool-size 8 > "$WORK/serve.out" 2> "$WORK/serve.err" &
@@ -23,38 +30,59 @@ start_service() {  # $1 = --db value
   for _ in $(seq 100); do grep -q "listening on" "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
   URL="http://127.0.0.1:$(grep -o 'listening on http://[^ ]*' "$WORK/serve.out" | sed 's/.*://')"
 }
+stop_service() { kill $SERVER; wait $SERVER 2>/dev/null || true; SERVER=""; }
 
-api_run() {  # $1 = label, $2 = --db value
-  start_service "$2"
-  local auth=(-H "Authorization: Bearer $GATEHOUSE_ADMIN_TOKEN" -H "Content-Type: application/json")
-  local event device
-  event=$(curl -sf "${auth[@]}" -d '{"name":"Benchmark"}' "$URL/api/events" | json '["id"]')
-  device=$(curl -sf "${auth[@]}" -d "{\"name\":\"bench\",\"gateId\":\"bench-1\",\"eventId\":\"$event\"}" "$URL/api/devices")
-  export DEVICE_ID=$(echo "$device" | json '["deviceId"]') DEVICE_TOKEN=$(echo "$device" | json '["token"]')
-  export GATE_ID=bench-1 CODES_FILE="$WORK/codes-$1.txt" WRK_THREADS=2
-  for _ in $(seq $((TICKETS / 10000))); do
-    curl -sf "${auth[@]}" -d '{"quantity":10000}' "$URL/api/events/$event/tickets" | python3 -c 'import json,sys; [print(t["qrData"]) for t in json.load(sys.stdin)["tickets"]]' >> "$CODES_FILE"
+# An event with a device and $1 tickets; their codes, shuffled, in $WORK/codes.
+api_setup() {
+  EVENT=$(curl -sf "${auth[@]}" -d '{"name":"Benchmark"}' "$URL/api/events" | json '["id"]')
+  local device
+  device=$(curl -sf "${auth[@]}" -d "{\"name\":\"bench\",\"gateId\":\"bench-1\",\"eventId\":\"$EVENT\"}" "$URL/api/devices")
+  export DEVICE_ID=$(echo "$device" | json '["deviceId"]') DEVICE_TOKEN=$(echo "$device" | json '["token"]') GATE_ID=bench-1 WRK_THREADS=2
+  : > "$WORK/codes"
+  for _ in $(seq $(($1 / 10000))); do
+    curl -sf "${auth[@]}" -d '{"quantity":10000}' "$URL/api/events/$EVENT/tickets" | python3 -c 'import json,sys; [print(t["qrData"]) for t in json.load(sys.stdin)["tickets"]]' >> "$WORK/codes"
   done
-  wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/checkin.lua "$URL" > "$WORK/wrk.txt" 2> "$WORK/wrk.err" || true
-  local used seconds
-  used=$(curl -sf "${auth[@]}" "$URL/api/events/$event" | json '["used"]')
-  seconds=${DURATION%s}
-  printf '%-34s %8s/s  p50 %8s  p99 %8s  (%s tickets durably used, %s errors)\n' "API on $1" "$((used / seconds))" \
-    "$(awk '$1=="50%" {print $2}' "$WORK/wrk.txt")" "$(awk '$1=="99%" {print $2}' "$WORK/wrk.txt")" "$used" "$(grep -c unexpected "$WORK/wrk.err" || true)"
-  kill $SERVER; wait $SERVER 2>/dev/null || true; SERVER=""
+  shuf "$WORK/codes" -o "$WORK/codes"
+  split -l "$PER_RUN" -d -a 3 "$WORK/codes" "$WORK/chunk."
+}
+used() { curl -sf "${auth[@]}" "$URL/api/events/$EVENT" | json '["used"]'; }
+
+# One wrk run on chunk $1; prints "rate p50 p99".
+api_run() {
+  local before after
+  before=$(used)
+  CODES_FILE=$(printf '%s/chunk.%03d' "$WORK" "$1") wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/checkin.lua "$URL" > "$WORK/wrk.txt" 2> "$WORK/wrk.err" || true
+  after=$(used)
+  if grep -q unexpected "$WORK/wrk.err"; then echo "unexpected answers: $(head -1 "$WORK/wrk.err")" >&2; fi
+  echo "$(((after - before) / DURATION)) $(awk '$1=="50%" {print $2}' "$WORK/wrk.txt") $(awk '$1=="99%" {print $2}' "$WORK/wrk.txt")"
 }
 
-echo "$CONNECTIONS connections, $DURATION per run, first check-ins; durable commits everywhere"
-# pgbench ceiling on the same schema, with an event of its own.
+median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+echo "$CONNECTIONS connections, ${DURATION}s per run, first check-ins in random ticket order; durable commits everywhere"
 start_service "$GATEHOUSE_TEST_POSTGRES"
-auth=(-H "Authorization: Bearer $GATEHOUSE_ADMIN_TOKEN" -H "Content-Type: application/json")
-pg_event=$(curl -sf "${auth[@]}" -d '{"name":"pgbench"}' "$URL/api/events" | json '["id"]')
-for _ in $(seq 20); do curl -sf "${auth[@]}" -d '{"quantity":10000}' "$URL/api/events/$pg_event/tickets" > /dev/null; done
-kill $SERVER; wait $SERVER 2>/dev/null || true; SERVER=""
+api_setup $((ROUNDS * PER_RUN))
+# pgbench's tickets: an event of its own in the same table, as many per run as the API gets.
+PG_EVENT=$(curl -sf "${auth[@]}" -d '{"name":"pgbench"}' "$URL/api/events" | json '["id"]')
+psql -q "$GATEHOUSE_TEST_POSTGRES" -c "INSERT INTO tickets (id, event_id, number, status, token_hash, created_at)
+  SELECT 'TPGBENCH' || n, '$PG_EVENT', n, 'unused', sha256(gen_random_uuid()::text::bytea), 0 FROM generate_series(1, $((ROUNDS * PER_RUN))) n"
 # Fresh statistics, or the planner may walk the (event, status) index instead of (event, number).
 psql -q "$GATEHOUSE_TEST_POSTGRES" -c "ANALYZE"
-pgbench -n -c "$CONNECTIONS" -j 2 -T "${DURATION%s}" -D event="'$pg_event'" -D tickets=200000 -f bench/pgbench-checkin.sql "$GATEHOUSE_TEST_POSTGRES" > "$WORK/pgbench.txt" 2>&1
-printf '%-34s %8s/s  p50 %8s  (pgbench: latency average %s ms)\n' "pgbench, 1 transaction per check-in" \
-  "$(awk '/^tps/ {printf "%d", $3}' "$WORK/pgbench.txt")" "-" "$(awk '/latency average/ {print $4}' "$WORK/pgbench.txt")"
-api_run PostgreSQL "$GATEHOUSE_TEST_POSTGRES"
-api_run SQLite "$WORK/bench.sqlite"
+: > "$WORK/pg.rates"; : > "$WORK/api.rates"; : > "$WORK/ratios"
+for round in $(seq 0 $((ROUNDS - 1))); do
+  pgbench -n -c "$CONNECTIONS" -j 2 -T "$DURATION" -D event="'$PG_EVENT'" -D first=$((round * PER_RUN + 1)) -D last=$(((round + 1) * PER_RUN)) \
+    -f bench/pgbench-checkin.sql "$GATEHOUSE_TEST_POSTGRES" > "$WORK/pgbench.txt" 2>&1
+  pg=$(awk '/^tps/ {printf "%d", $3}' "$WORK/pgbench.txt")
+  read -r api p50 p99 < <(api_run "$round")
+  echo "$pg" >> "$WORK/pg.rates"; echo "$api" >> "$WORK/api.rates"; echo "$((api * 100 / pg))" >> "$WORK/ratios"
+  printf 'round %d: pgbench %6s/s   API on PostgreSQL %6s/s  p50 %8s  p99 %8s   API/pgbench %s%%\n' $((round + 1)) "$pg" "$api" "$p50" "$p99" "$((api * 100 / pg))"
+done
+stop_service
+printf '%-38s %8s/s  (median of %d runs)\n' "pgbench, 1 transaction per check-in" "$(median < "$WORK/pg.rates")" "$ROUNDS"
+printf '%-38s %8s/s  (median of %d runs; API/pgbench per round, median %s%%)\n' "API on PostgreSQL" "$(median < "$WORK/api.rates")" "$ROUNDS" "$(median < "$WORK/ratios")"
+
+start_service "$WORK/bench.sqlite"
+api_setup "$PER_RUN"
+read -r api p50 p99 < <(api_run 0)
+stop_service
+printf '%-38s %8s/s  p50 %8s  p99 %8s\n' "API on SQLite" "$api" "$p50" "$p99"

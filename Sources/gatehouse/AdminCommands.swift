@@ -168,7 +168,7 @@ struct CheckinsCommand: AsyncParsableCommand {
     }
 
     func printRow(_ entry: CheckinLogEntry) {
-        let time = entry.at.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let time = entry.at.iso8601Millis
         let number = entry.ticketNumber.map { "#\($0)" } ?? "-"
         say("\(time)  \(entry.gateId)  \(entry.deviceId)  \(entry.result.rawValue)  \(number)\(entry.mode == .validate ? "  (validate)" : "")")
     }

@@ -1,6 +1,5 @@
 import ArgumentParser
 
-@main
 struct GatehouseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gatehouse",

@@ -277,6 +277,43 @@ final class TestClock: @unchecked Sendable {
         }
     }
 
+    /// A scanId that another process logs while this batch is deciding (its transaction commits
+    /// after our replay check): the batch is rolled back and run again, so the scan gets the
+    /// first decision, and the ticket this batch had marked used is unused again — no ticket is
+    /// ever used without its log row.
+    @Test(.enabled(if: StoreKind.postgresURL != nil, "no PostgreSQL"))
+    func a_scan_id_decided_concurrently_is_answered_as_first_decided() async throws {
+        let url = StoreKind.postgresURL!
+        let fixture = try await Fixture(.postgres)
+        let ticket = try await fixture.issue()
+        // The other "process": logs scan S-1 of our device and holds its transaction open.
+        let other = Process()
+        other.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        other.arguments = [
+            url, "-q", "-c",
+            """
+            BEGIN;
+            INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
+              VALUES (0, '\(fixture.event.id)', NULL, 'north-1', '\(fixture.device.id)', 'not_found', 'commit', 'S-1', sha256('\(ticket.qrData)'::bytea));
+            SELECT pg_sleep(0.6);
+            COMMIT;
+            """,
+        ]
+        other.standardOutput = Pipe()
+        try other.run()
+        try await Task.sleep(for: .milliseconds(250))
+        // Same device, scanId and code (a retry that reached two processes): our UPDATE marks the
+        // ticket used, then the log INSERT waits for the other transaction and finds its row.
+        let answer = try await fixture.checkin(ticket.qrData, scanId: "S-1")
+        other.waitUntilExit()
+        #expect(other.terminationStatus == 0)
+        #expect(answer.result == .notFound, "answered as the first decision of S-1")
+        #expect(try await fixture.store.ticket(id: ticket.ticket.id)?.status == .unused, "this batch's UPDATE was rolled back")
+        // And the ticket still admits once, under a new scanId.
+        #expect(try await fixture.checkin(ticket.qrData, scanId: "S-2").result == .valid)
+        await fixture.store.shutdown()
+    }
+
     @discardableResult
     func psql(_ url: String, _ sql: String) throws -> String {
         let process = Process()

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseCore
 
 /// JSON as the API speaks it: ISO 8601 times with milliseconds, accepted with or without them.
 enum APIJSON {
@@ -6,7 +7,7 @@ enum APIJSON {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            try container.encode(date.iso8601Millis)
         }
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder

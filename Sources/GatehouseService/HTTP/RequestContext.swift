@@ -51,11 +51,18 @@ extension Request {
 
     /// The token of an `Authorization: Bearer …` header, or nil.
     var bearerToken: String? {
+        // Byte by byte, not with Foundation's character sets: this runs on every check-in.
         guard let value = headers[.authorization] else { return nil }
-        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : token
+        let bytes = value.utf8
+        let scheme = "bearer".utf8
+        guard bytes.count > scheme.count,
+            zip(bytes.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
+            let afterScheme = bytes.dropFirst(scheme.count).first, afterScheme == UInt8(ascii: " ") || afterScheme == UInt8(ascii: "\t")
+        else { return nil }
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let token = bytes.dropFirst(scheme.count).drop(while: isBlank)
+        guard let last = token.lastIndex(where: { !isBlank($0) }) else { return nil }
+        return String(Substring(token[...last]))
     }
 }
 
