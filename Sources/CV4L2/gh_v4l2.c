@@ -1,6 +1,9 @@
+#define _GNU_SOURCE
 #include "gh_v4l2.h"
 #include <fcntl.h>
 #include <libv4l2.h>
+#include <pthread.h>
+#include <string.h>
 #include <sys/mman.h>
 
 const unsigned long GH_VIDIOC_QUERYCAP = VIDIOC_QUERYCAP;
@@ -23,3 +26,10 @@ void *gh_v4l2_mmap(size_t length, int fd, int64_t offset) {
 }
 int gh_v4l2_munmap(void *start, size_t length) { return v4l2_munmap(start, length); }
 void *gh_map_failed(void) { return MAP_FAILED; }
+
+void gh_name_this_thread(const char *name) {
+    char shortened[16];
+    strncpy(shortened, name, sizeof shortened - 1);
+    shortened[sizeof shortened - 1] = 0;
+    pthread_setname_np(pthread_self(), shortened);
+}

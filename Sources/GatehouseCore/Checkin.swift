@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How a check-in request wants to be treated.
 public enum CheckinMode: String, Codable, Sendable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The check-in answer written as JSON by hand: it is the service's hottest response, and
 /// Foundation's JSONEncoder (with its date formatter) cost about a tenth of the service's time

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension Date {
     /// Milliseconds since 1970: how both stores keep times, so they answer to the millisecond alike.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// An 8-bit grey image, row-major, one byte a pixel: what a V4L2 grey capture gives and what
 /// zbar reads (`Y800`).

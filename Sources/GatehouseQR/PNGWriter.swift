@@ -1,5 +1,5 @@
 import CZlib
-import Foundation
+import FoundationEssentials
 
 /// Writes 8-bit greyscale PNG files (with zlib for the compressed data and the CRCs).
 public enum PNGWriter {

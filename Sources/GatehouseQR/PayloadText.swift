@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Turns raw QR payload bytes into text for people (the `decode` command, logs of foreign codes).
 ///

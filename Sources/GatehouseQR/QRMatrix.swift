@@ -1,5 +1,6 @@
 import CQRencode
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A QR symbol as a square of dark/light modules, made by libqrencode.
 public struct QRMatrix: Sendable, Equatable {

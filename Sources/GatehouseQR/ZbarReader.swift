@@ -1,5 +1,5 @@
 import CZbar
-import Foundation
+import FoundationEssentials
 
 /// Reads QR codes from grey pixels with libzbar, QR only, payloads as raw bytes.
 ///

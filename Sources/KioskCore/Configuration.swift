@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where a GPIO output is wired: the chip, the line offset, and whether it is active-low.
 public struct LineWiring: Sendable, Equatable {
@@ -90,14 +90,14 @@ extension KioskConfiguration {
         var values: [String: (String, String)] = [:]
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = line.trimmedOfBlanks
             guard !trimmed.isEmpty else { continue }
             let where_ = "\(source) line \(number + 1)"
             guard let equals = trimmed.firstIndex(of: "=") else {
                 throw ConfigurationError(source: where_, key: trimmed, value: "", allowed: "a line of the form key = value")
             }
-            let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
-            var value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let key = trimmed[..<equals].trimmedOfBlanks
+            var value = trimmed[trimmed.index(after: equals)...].trimmedOfBlanks
             if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
             guard keys.contains(where: { $0.key == key }) else {
                 throw ConfigurationError(source: where_, key: key, value: value, allowed: "one of the keys `gate-kiosk config` lists")

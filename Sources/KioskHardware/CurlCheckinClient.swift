@@ -1,6 +1,6 @@
 import CCurl
 import Dispatch
-import Foundation
+import FoundationEssentials
 import GatehouseCore
 import KioskCore
 
@@ -122,9 +122,14 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
         case 500...599:
             return .unreachable("HTTP \(status)")
         default:
-            let detail = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["detail"] as? String
+            let detail = (try? JSONDecoder().decode(ProblemDetail.self, from: data))?.detail
             return .rejected(status: status, detail: detail ?? "HTTP \(status)")
         }
+    }
+
+    /// The human part of a problem+json refusal.
+    struct ProblemDetail: Decodable {
+        var detail: String?
     }
 
     /// The part of a check-in answer a gate uses. The times are left out on purpose: parsing
@@ -169,7 +174,7 @@ public enum DeviceToken {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CurlError("cannot read the device token at \(path) (enroll the kiosk, or set token_file)")
         }
-        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = String(decoding: data, as: UTF8.self).trimmedOfBlanks
         guard !token.isEmpty, !token.contains(where: { $0.isWhitespace || $0.asciiValue == nil }) else {
             throw CurlError("the device token at \(path) is empty or not one line of plain characters")
         }

@@ -1,5 +1,5 @@
 import GatehouseCore
-import Foundation
+import FoundationEssentials
 import GatehouseQR
 import KioskCore
 import Synchronization
@@ -84,16 +84,15 @@ public final class FolderFrameSource: FrameSource {
 /// Dry-run GPIO: every change is printed on stdout, and with a log file also written there as
 /// one JSON object a line (`{"ms":1234,"line":"relay","value":1}`) for tests to read.
 public final class GPIOTimeline: Sendable {
-    private let output: FileHandle?
+    private let output: OutputFile?
     private let timekeeper: any Timekeeper
     private let printToTerminal: Bool
     private let lock = Mutex(())
 
     public init(logPath: String?, timekeeper: any Timekeeper, printToTerminal: Bool = true) throws {
         if let logPath {
-            FileManager.default.createFile(atPath: logPath, contents: nil)
-            guard let handle = FileHandle(forWritingAtPath: logPath) else { throw CurlError("cannot write the GPIO log \(logPath)") }
-            output = handle
+            guard let file = OutputFile(path: logPath) else { throw CurlError("cannot write the GPIO log \(logPath)") }
+            output = file
         } else {
             output = nil
         }
@@ -104,12 +103,12 @@ public final class GPIOTimeline: Sendable {
     func record(line: String, value: Bool) {
         let ms = timekeeper.now().wholeMilliseconds
         lock.withLock { _ in
-            output?.write(Data("{\"ms\":\(ms),\"line\":\"\(line)\",\"value\":\(value ? 1 : 0)}\n".utf8))
+            output?.write("{\"ms\":\(ms),\"line\":\"\(line)\",\"value\":\(value ? 1 : 0)}\n")
             if printToTerminal {
                 // Plain string padding: String(format:) would load Foundation's formatting code.
                 let time = String(ms)
                 let name = line + String(repeating: " ", count: max(0, 5 - line.count))
-                FileHandle.standardOutput.write(Data("GPIO \(String(repeating: " ", count: max(0, 8 - time.count)))\(time) ms  \(name) \(value ? "ON" : "off")\n".utf8))
+                POSIXOutput.write("GPIO \(String(repeating: " ", count: max(0, 8 - time.count)))\(time) ms  \(name) \(value ? "ON" : "off")\n", to: POSIXOutput.standardOutput)
             }
         }
     }

@@ -1,5 +1,5 @@
 import CCurl
-import Foundation
+import FoundationEssentials
 import KioskCore
 
 #if canImport(Glibc)
@@ -10,6 +10,15 @@ import Glibc
 /// token where the unit's `LoadCredential=` reads it (mode 0600), and writes the service URL,
 /// device id and gate into the configuration. Nothing is written unless the service said yes.
 public enum Enrollment {
+    /// `POST /api/enroll`'s answer, or its problem+json refusal (then only `detail` is set).
+    struct EnrollAnswer: Decodable {
+        var token: String?
+        var deviceId: String?
+        var gateId: String?
+        var eventId: String?
+        var detail: String?
+    }
+
     public struct Result: Sendable {
         public var deviceID: String
         public var eventID: String
@@ -40,16 +49,14 @@ public enum Enrollment {
         if FileManager.default.fileExists(atPath: tokenPath) && !replaceToken {
             throw .local("\(tokenPath) exists already: this kiosk is enrolled. Use --force to replace its token")
         }
-        let folder = (tokenPath as NSString).deletingLastPathComponent
+        let folder = parentFolder(of: tokenPath)
         guard access(folder.isEmpty ? "." : folder, W_OK) == 0 else { throw .local("cannot write in \(folder) (run as root?)") }
 
-        let body = (try? JSONSerialization.data(withJSONObject: ["code": code])) ?? Data()
+        let body = (try? JSONEncoder().encode(["code": code])) ?? Data()
         let (status, answer) = try post(server + "/api/enroll", body: body)
-        let json = (try? JSONSerialization.jsonObject(with: answer)) as? [String: Any] ?? [:]
-        guard status == 201, let token = json["token"] as? String, let device = json["deviceId"] as? String,
-            let gate = json["gateId"] as? String, let event = json["eventId"] as? String
-        else {
-            throw .refused(status: status, detail: json["detail"] as? String ?? String(decoding: answer.prefix(200), as: UTF8.self))
+        let json = try? JSONDecoder().decode(EnrollAnswer.self, from: answer)
+        guard status == 201, let token = json?.token, let device = json?.deviceId, let gate = json?.gateId, let event = json?.eventId else {
+            throw .refused(status: status, detail: json?.detail ?? String(decoding: answer.prefix(200), as: UTF8.self))
         }
         do {
             try writePrivately(tokenPath, token + "\n")
@@ -108,11 +115,11 @@ public enum Enrollment {
     /// every other line and comment as it was.
     static func updateConfiguration(_ path: String, _ values: [String: String]) throws {
         let existing = FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        var lines = existing.isEmpty ? [] : existing.components(separatedBy: "\n")
+        var lines = existing.isEmpty ? [] : existing.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
         var pending = values
         for index in lines.indices {
-            let key = lines[index].split(separator: "=", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces) ?? ""
+            let key = lines[index].split(separator: "=", maxSplits: 1).first?.trimmedOfBlanks ?? ""
             if let value = pending.removeValue(forKey: key) { lines[index] = "\(key) = \(value)" }
         }
         for key in ["server_url", "device_id", "gate_id"] where pending[key] != nil { lines.append("\(key) = \(pending[key]!)") }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// swift-log handler that writes structured entries to the systemd journal with its native
@@ -35,7 +35,7 @@ public struct JournalLogHandler: LogHandler {
         let datagram = Self.encode(fields)
         if sender.send(datagram) != 0 {
             // The journal is away or the entry is too large: keep the line on stderr.
-            FileHandle.standardError.write(Data("<\(Self.priority(event.level))>\(event.message)\n".utf8))
+            POSIXOutput.write("<\(Self.priority(event.level))>\(event.message)\n", to: POSIXOutput.standardError)
         }
     }
 

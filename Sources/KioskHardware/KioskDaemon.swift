@@ -1,7 +1,13 @@
-import Foundation
+import CV4L2
+import Dispatch
+import FoundationEssentials
 import KioskCore
 import Logging
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Wires the kiosk's parts together and runs them until SIGTERM/SIGINT.
 ///
@@ -50,12 +56,12 @@ public struct KioskDaemon {
             frameTimeout: .seconds(1), onScan: { continuation.yield($0) })
         let captureDone = DispatchSemaphore(value: 0)
         let handoff = CaptureHandoff(capture)
-        let thread = Thread {
+        // The capture loop blocks in poll(2): it gets a thread of its own, named for top and ps.
+        DispatchQueue(label: "gate-kiosk-capture").async {
+            gh_name_this_thread("gate-kiosk-cap")
             handoff.loop.run()
             captureDone.signal()
         }
-        thread.name = "gate-kiosk-capture"
-        thread.start()
 
         let kiosk = Kiosk(
             client: parts.client, player: SignalPlayer(outputs: parts.outputs, timekeeper: timekeeper), timing: Kiosk.Timing(configuration),

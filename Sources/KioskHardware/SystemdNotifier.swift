@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// sd_notify(3) without libsystemd: `READY=1`, `STATUS=…`, `WATCHDOG=1`, `STOPPING=1` as datagrams
 /// to `$NOTIFY_SOCKET`. Does nothing when not started by systemd.
@@ -30,5 +34,5 @@ public final class SystemdNotifier: Sendable {
     public func watchdog() { notify("WATCHDOG=1") }
     public func stopping() { notify("STOPPING=1", "STATUS=Stopping") }
 
-    static func oneLine(_ text: String) -> String { text.replacingOccurrences(of: "\n", with: " ") }
+    static func oneLine(_ text: String) -> String { text.replacing("\n", with: " ") }
 }

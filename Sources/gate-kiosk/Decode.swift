@@ -1,6 +1,7 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import GatehouseQR
+import KioskHardware
 
 struct Decode: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +19,7 @@ struct Decode: ParsableCommand {
         var status: Int32 = 0
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
-                FileHandle.standardError.write(Data("gate-kiosk decode: cannot read \(file)\n".utf8))
+                POSIXOutput.write("gate-kiosk decode: cannot read \(file)\n", to: POSIXOutput.standardError)
                 status = 2
                 continue
             }
@@ -26,18 +27,18 @@ struct Decode: ParsableCommand {
             do {
                 image = try GreyImage(pgm: Array(data))
             } catch {
-                FileHandle.standardError.write(Data("gate-kiosk decode: \(file): \(error)\n".utf8))
+                POSIXOutput.write("gate-kiosk decode: \(file): \(error)\n", to: POSIXOutput.standardError)
                 status = 2
                 continue
             }
             let result = scanner.scan(image)
             if result.payloads.isEmpty {
-                FileHandle.standardError.write(Data("gate-kiosk decode: \(file): no QR code found\n".utf8))
+                POSIXOutput.write("gate-kiosk decode: \(file): no QR code found\n", to: POSIXOutput.standardError)
                 status = max(status, 1)
             }
-            for payload in result.payloads { FileHandle.standardOutput.write(Data(payload + [UInt8(ascii: "\n")])) }
+            for payload in result.payloads { POSIXOutput.write(payload + [UInt8(ascii: "\n")], to: POSIXOutput.standardOutput) }
             if verbose {
-                FileHandle.standardError.write(Data("\(file): \(result.payloads.count) code(s) by \(result.attempts.map(\.rawValue).joined(separator: ", "))\n".utf8))
+                POSIXOutput.write("\(file): \(result.payloads.count) code(s) by \(result.attempts.map(\.rawValue).joined(separator: ", "))\n", to: POSIXOutput.standardError)
             }
         }
         if status != 0 { throw ExitCode(status) }

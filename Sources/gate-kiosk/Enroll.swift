@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KioskCore
 import KioskHardware
 
@@ -33,7 +33,7 @@ struct Enroll: ParsableCommand {
             print("Enrolled: device \(result.deviceID), gate \(result.gateID), event \(result.eventID).")
             print("Token saved in \(tokenFile) (mode 0600); \(config) updated. Now: systemctl restart gate-kiosk")
         } catch {
-            FileHandle.standardError.write(Data("gate-kiosk enroll: \(error)\n".utf8))
+            POSIXOutput.write("gate-kiosk enroll: \(error)\n", to: POSIXOutput.standardError)
             if case .unreachable = error { throw ExitCode(exitUnavailable) }
             throw ExitCode(1)
         }

@@ -1,8 +1,12 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KioskCore
 import KioskHardware
 import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct GateKiosk: AsyncParsableCommand {
@@ -55,7 +59,7 @@ struct KioskOptions: ParsableArguments {
             guard let equals = item.firstIndex(of: "=") else {
                 fail("--set '\(item)': expected key=value", code: exitConfigurationError)
             }
-            pairs[String(item[..<equals]).trimmingCharacters(in: .whitespaces)] = String(item[item.index(after: equals)...]).trimmingCharacters(in: .whitespaces)
+            pairs[item[..<equals].trimmedOfBlanks] = item[item.index(after: equals)...].trimmedOfBlanks
         }
         do {
             return try KioskConfiguration.load(path: config, environment: ProcessInfo.processInfo.environment, overrides: pairs)
@@ -67,6 +71,6 @@ struct KioskOptions: ParsableArguments {
 
 /// Prints to stderr and exits: for errors a technician must fix before anything can run.
 func fail(_ message: String, code: Int32) -> Never {
-    FileHandle.standardError.write(Data("gate-kiosk: \(message)\n".utf8))
+    POSIXOutput.write("gate-kiosk: \(message)\n", to: POSIXOutput.standardError)
     exit(code)
 }

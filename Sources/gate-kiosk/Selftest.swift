@@ -1,6 +1,6 @@
 import GatehouseCore
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KioskCore
 import KioskHardware
 import Logging
@@ -71,7 +71,7 @@ struct Selftest: AsyncParsableCommand {
             }
             let elapsed = ContinuousClock.now - started
             let rate = Double(frames) / (Double(elapsed.wholeMilliseconds) / 1000)
-            report(frames > 0, String(format: "camera %@: %d frames of %d×%d in %.1f s (%.1f fps), mean brightness %.0f/255", parts.source.name, frames, size.0, size.1, Double(elapsed.wholeMilliseconds) / 1000, rate, brightness))
+            report(frames > 0, "camera \(parts.source.name): \(frames) frames of \(size.0)×\(size.1) in \((Double(elapsed.wholeMilliseconds) / 1000).fixed(1)) s (\(rate.fixed(1)) fps), mean brightness \(brightness.fixed(0))/255")
             if brightness < 30 { print("     the picture is very dark: check the lens cap and the lighting") }
             if brightness > 230 { print("     the picture is very bright: check for glare or direct light") }
             print("     QR codes seen: \(codes.count)")

@@ -168,6 +168,22 @@ if let status = try? String(contentsOfFile: "/proc/\(daemon.processIdentifier)/s
     let parts = status.split(separator: "\n").filter { line in wanted.contains { line.hasPrefix($0) } }.map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
     print("  at the end: " + parts.joined(separator: ", "))
 }
+// Where the file-backed pages come from: resident kB per mapped file, largest first.
+// (Read to the end: String(contentsOfFile:) stops after the first page of a /proc file.)
+if let smaps = FileHandle(forReadingAtPath: "/proc/\(daemon.processIdentifier)/smaps").map({ String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }) {
+    var perFile: [String: Int] = [:]
+    var current = ""
+    for line in smaps.split(separator: "\n") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        if let first = fields.first, first.contains("-"), fields.count >= 5 {
+            current = fields.count >= 6 ? String(fields[5...].joined(separator: " ")) : "[anonymous]"
+        } else if fields.first == "Rss:", fields.count >= 2, let kb = Int(fields[1]) {
+            perFile[current, default: 0] += kb
+        }
+    }
+    let top = perFile.sorted { $0.value > $1.value }.prefix(12)
+    print("  resident by mapping: " + top.map { "\(($0.key as NSString).lastPathComponent) \($0.value) kB" }.joined(separator: ", "))
+}
 daemon.terminate()
 daemon.waitUntilExit()
 print(String(format: "gate-kiosk resident memory (%@, dry run, 640×480 at 30 fps, 8 s): peak %.1f MB", daemon.executableURL!.path, Double(peak) / 1024))

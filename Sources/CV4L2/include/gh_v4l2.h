@@ -29,4 +29,6 @@ void *gh_v4l2_mmap(size_t length, int fd, int64_t offset);
 int gh_v4l2_munmap(void *start, size_t length);
 // MAP_FAILED is a macro around a cast; Swift compares against this.
 void *gh_map_failed(void);
+// Names the calling thread (the capture thread, for top -H and ps); at most 15 characters kept.
+void gh_name_this_thread(const char *name);
 #endif
