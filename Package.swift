@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "GatehouseService",
             dependencies: [
-                "GatehouseCore",
+                "GatehouseCore", "GatehouseQR",
                 "CSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

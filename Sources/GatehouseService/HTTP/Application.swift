@@ -34,6 +34,7 @@ public func buildRouter(gatehouse: Gatehouse, adminTokenHash: [UInt8]) -> Router
     let admin = api.group().add(middleware: AdminAuthMiddleware(adminTokenHash: adminTokenHash))
     AdminRoutes(gatehouse: gatehouse).add(to: admin)
     enrollment.addAdmin(to: admin)
+    AdminPages(gatehouse: gatehouse, adminTokenHash: adminTokenHash).add(to: router)
     return router
 }
 
