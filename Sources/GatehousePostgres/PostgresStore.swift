@@ -103,7 +103,7 @@ public final class PostgresStore: GatehouseStore {
     func migrate() async throws {
         let client = client
         let logger = logger
-        try await guarded { [self] in
+        try await guarded {
             try await client.withConnection { connection in
                 // One process at a time, across processes: others wait here, then find nothing to do.
                 _ = try await connection.simpleQuery("BEGIN").get()
