@@ -84,7 +84,7 @@ let package = Package(
         // `make bench-kiosk`: decode cost, frame-to-relay latency, daemon memory.
         .executableTarget(
             name: "kiosk-bench",
-            dependencies: ["KioskCore", "KioskHardware", "GatehouseCore", "GatehouseQR"],
+            dependencies: ["KioskCore", "KioskHardware", "GatehouseCore", "GatehouseQR", "GatehouseTestSupport"],
             swiftSettings: swiftSettings
         ),
         .target(

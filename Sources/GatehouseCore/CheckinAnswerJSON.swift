@@ -64,10 +64,12 @@ struct JSONOutput {
         bytes.append(contentsOf: text.utf8)
     }
 
-    mutating func key(_ name: String, first: Bool) {
+    /// A member name: our own constants, which need no escaping.
+    mutating func key(_ name: StaticString, first: Bool) {
         if !first { bytes.append(UInt8(ascii: ",")) }
-        string(name)
-        bytes.append(UInt8(ascii: ":"))
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
     }
 
     /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8

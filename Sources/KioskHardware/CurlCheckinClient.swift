@@ -115,17 +115,19 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
         let data = Data(response.bytes)
         switch status {
         case 200:
-            guard let answer = try? JSONDecoder().decode(GateAnswer.self, from: data) else {
+            guard let answer = try? Self.decoder.decode(GateAnswer.self, from: data) else {
                 return .unreachable("the service sent an answer that is not a check-in answer")
             }
             return .answered(CheckinAnswer(result: answer.result, message: answer.message, ticket: answer.ticket))
         case 500...599:
             return .unreachable("HTTP \(status)")
         default:
-            let detail = (try? JSONDecoder().decode(ProblemDetail.self, from: data))?.detail
+            let detail = (try? Self.decoder.decode(ProblemDetail.self, from: data))?.detail
             return .rejected(status: status, detail: detail ?? "HTTP \(status)")
         }
     }
+
+    private static let decoder = JSONDecoder()
 
     /// The human part of a problem+json refusal.
     struct ProblemDetail: Decodable {

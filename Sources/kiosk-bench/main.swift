@@ -7,6 +7,7 @@ import FoundationNetworking
 #endif
 import GatehouseCore
 import GatehouseQR
+import GatehouseTestSupport
 import KioskCore
 import KioskHardware
 
@@ -16,21 +17,9 @@ import Glibc
 
 
 
-/// xorshift64*: fast, reproducible noise for synthetic frames (the system generator makes a
-/// system call per number, far too slow for a million pixels).
-struct NoiseGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state ^= state >> 12
-        state ^= state << 25
-        state ^= state >> 27
-        return state &* 2_685_821_657_736_338_717
-    }
-}
-
 /// A camera-like scene: a lit gradient with sensor noise and some texture, optionally a code.
 func scene(width: Int, height: Int, code: String?) throws -> GreyImage {
-    var generator = NoiseGenerator(state: UInt64.random(in: 1...UInt64.max))
+    var generator = FastNoise(state: UInt64.random(in: 1...UInt64.max))
     var pixels = [UInt8](repeating: 0, count: width * height)
     for y in 0..<height {
         for x in 0..<width {

@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCore
 import GatehouseQR
+import GatehouseTestSupport
 import Testing
 
 /// Ticket codes rendered by libqrencode and placed in camera-sized grey frames, made harder the
@@ -8,23 +9,13 @@ import Testing
 /// moiré of a phone screen. The live decoder (the daemon's) gets a few frames, as a code held up
 /// to the camera would.
 @Suite struct SyntheticFrameTests {
-    struct Noise: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state ^= state >> 12
-            state ^= state << 25
-            state ^= state >> 27
-            return state &* 2_685_821_657_736_338_717
-        }
-    }
-
     enum Condition: String, CaseIterable, Sendable {
         case plain, small, large, rotated15, rotated45, blurred, noisy, lowContrast, glare, screenMoire, darkMode
     }
 
     /// A frame of `width`×`height` showing `code` under `condition`.
     static func frame(_ code: String, _ condition: Condition, width: Int, height: Int, seed: UInt64) throws -> GreyImage {
-        var noise = Noise(state: seed | 1)
+        var noise = FastNoise(state: seed | 1)
         let matrix = try QRMatrix(encoding: code)
         let side = matrix.size + 2 * QRMatrix.quietZone
         var moduleSize = Double(height) / 3.2 / Double(side)  // code about a third of the frame high
@@ -106,7 +97,7 @@ import Testing
 
     @Test func empty_frames_read_nothing() throws {
         let scanner = QRScanner(effort: .live)
-        var noise = Noise(state: 7)
+        var noise = FastNoise(state: 7)
         for _ in 0..<8 {
             let pixels = (0..<(640 * 480)).map { i in UInt8(clamping: 120 + (i % 640) / 8 + Int.random(in: -30...30, using: &noise)) }
             #expect(scanner.scan(GreyImage(width: 640, height: 480, pixels: pixels)).payloads.isEmpty)

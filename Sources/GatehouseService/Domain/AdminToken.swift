@@ -23,21 +23,24 @@ public enum AdminToken {
         }
         if let credentials = environment["CREDENTIALS_DIRECTORY"] {
             let path = credentials + "/admin-token"
-            if let data = FileManager.default.contents(atPath: path) {
-                let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if let token = readToken(at: path) {
                 guard token.utf8.count >= 16 else { throw InvalidInputError("the admin-token credential must be at least 16 characters") }
                 return (TokenHash.of(token), .credential(path))
             }
         }
         let path = (dataDirectory as NSString).appendingPathComponent(fileName)
-        if let data = FileManager.default.contents(atPath: path) {
-            let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if let token = readToken(at: path) {
             guard !token.isEmpty else { throw InvalidInputError("\(path) is empty; delete it to make a new admin token") }
             return (TokenHash.of(token), .existingFile(path))
         }
         let token = Secret.newAdminToken()
         try writeSecretFile(path: path, contents: token + "\n")
         return (TokenHash.of(token), .newFile(path, token: token))
+    }
+
+    /// A token file's one line, without surrounding blanks; nil when there is no such file.
+    static func readToken(at path: String) -> String? {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
     }
 
     /// Creates `path` with mode 0600 from the start (never world-readable, not even briefly) and

@@ -8,7 +8,12 @@ struct AdminAuthMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = request.bearerToken else { throw Problem.unauthorized("admin token required (Authorization: Bearer …)") }
-        guard TokenHash.equal(TokenHash.of(token), adminTokenHash) else { throw Problem.unauthorized("wrong admin token") }
+        guard admits(token) else { throw Problem.unauthorized("wrong admin token") }
         return try await next(request, context)
+    }
+
+    /// Whether `token` is the admin token (compared as hashes, in constant time).
+    func admits(_ token: String) -> Bool {
+        TokenHash.equal(TokenHash.of(token), adminTokenHash)
     }
 }

@@ -14,7 +14,7 @@ import NIOCore
 /// same-origin`, or an `Origin` whose host is this request's host — which stops cross-site forms.
 struct AdminPages {
     let gatehouse: Gatehouse
-    let adminTokenHash: [UInt8]
+    let auth: AdminAuthMiddleware
     /// Tickets one form may issue: one page shows them all.
     static let maximumPerPage = 500
 
@@ -62,7 +62,7 @@ struct AdminPages {
         _ request: Request, _ context: GatehouseRequestContext, isForm: Bool = false, noStore: Bool = false,
         _ body: () async throws -> String
     ) async throws -> Response {
-        guard let token = Self.adminToken(request), TokenHash.equal(TokenHash.of(token), adminTokenHash) else {
+        guard let token = Self.adminToken(request), auth.admits(token) else {
             var headers = HTTPFields()
             headers[.wwwAuthenticate] = "Basic realm=\"Gatehouse admin\", charset=\"UTF-8\""
             return Self.response(.unauthorized, HTML.document(title: "Sign in", body: "<p>Sign in with the admin token as the password (any user name).</p>"), headers: headers)

@@ -31,10 +31,11 @@ public func buildRouter(gatehouse: Gatehouse, adminTokenHash: [UInt8]) -> Router
     CheckinRoutes(gatehouse: gatehouse).add(to: api)
     let enrollment = EnrollmentRoutes(gatehouse: gatehouse, throttle: EnrollmentThrottle())
     enrollment.addPublic(to: api)
-    let admin = api.group().add(middleware: AdminAuthMiddleware(adminTokenHash: adminTokenHash))
+    let adminAuth = AdminAuthMiddleware(adminTokenHash: adminTokenHash)
+    let admin = api.group().add(middleware: adminAuth)
     AdminRoutes(gatehouse: gatehouse).add(to: admin)
     enrollment.addAdmin(to: admin)
-    AdminPages(gatehouse: gatehouse, adminTokenHash: adminTokenHash).add(to: router)
+    AdminPages(gatehouse: gatehouse, auth: adminAuth).add(to: router)
     return router
 }
 
