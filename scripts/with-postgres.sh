@@ -27,6 +27,10 @@ cleanup() {
 trap cleanup EXIT
 
 "${as_owner[@]}" "$bin/initdb" -D "$data" -U gatehouse -A trust --no-sync -E UTF8 >/dev/null
+# One role that must give a password (the rest trust loopback), for the start-up error tests.
+hba="$data/pg_hba.conf"
+{ echo "host all gatehouse_pw 127.0.0.1/32 scram-sha-256"; cat "$hba"; } > "$hba.new" && mv "$hba.new" "$hba"
+[[ $(id -u) -eq 0 ]] && chown postgres: "$hba"
 ctl="$data/ctl.sh"
 cat > "$ctl" <<CTL
 #!/usr/bin/env bash
@@ -39,9 +43,12 @@ CTL
 chmod 755 "$ctl"
 bash "$ctl" start
 "${as_owner[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U gatehouse gatehouse_test
+"${as_owner[@]}" "$bin/psql" -q -h 127.0.0.1 -p "$port" -U gatehouse -d gatehouse_test -c "CREATE ROLE gatehouse_pw LOGIN PASSWORD 'right-password'" >/dev/null
 
 export GATEHOUSE_TEST_POSTGRES="postgres://gatehouse@127.0.0.1:$port/gatehouse_test?sslmode=disable"
 export GATEHOUSE_TEST_PGCTL="$ctl"
+# The same server without a user: tests connect as gatehouse_pw, whose password is right-password.
+export GATEHOUSE_TEST_POSTGRES_PASSWORD_ROLE="127.0.0.1:$port/gatehouse_test?sslmode=disable"
 echo "with-postgres: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port" >&2
 set +e
 "$@"

@@ -13,12 +13,22 @@ public final class PostgresStore: GatehouseStore {
     private let runner: Task<Void, Never>
     let logger: Logger
     private let batcher: CheckinBatcher
+    private let target: PostgresTarget
 
-    /// Connects, migrates, and returns the store. Throws a clear error for a schema newer than
-    /// this binary knows.
+    /// Connects, migrates, and returns the store. Throws `PostgresFailure` naming the cause when
+    /// the database answers but refuses (or does not answer), and a clear error for a schema
+    /// newer than this binary knows.
     public static func connect(url: String, poolSize: Int = 8, logger: Logger) async throws -> PostgresStore {
-        let configuration = try PostgresURL.configuration(url, poolSize: poolSize)
-        let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+        let target = try PostgresTarget(url: url)
+        let configuration = try target.clientConfiguration(poolSize: poolSize)
+        // One direct attempt first: its typed error names the cause, where the pool would only
+        // time out while it retries in the background.
+        if let failure = await PostgresDiagnosis.probe(target, logger: logger) { throw failure }
+        // The pool's own retry chatter (one info line per attempt) stays out of the log; outages
+        // are logged once per change of cause by the service (OutageLog).
+        var poolLogger = logger
+        poolLogger.logLevel = max(logger.logLevel, .warning)
+        let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: poolLogger), logger: logger, target: target)
         await store.started()
         do {
             try await store.migrate()
@@ -29,9 +39,10 @@ public final class PostgresStore: GatehouseStore {
         return store
     }
 
-    private init(client: PostgresClient, logger: Logger) {
+    private init(client: PostgresClient, logger: Logger, target: PostgresTarget) {
         self.client = client
         self.logger = logger
+        self.target = target
         runner = Task { await client.run() }
         batcher = CheckinBatcher(client: client, logger: logger)
     }
@@ -132,8 +143,15 @@ public final class PostgresStore: GatehouseStore {
         }
     }
 
+    /// `SELECT 1` through the pool; when that fails, one direct connection names the cause
+    /// (a wrong password after a rotation, a dropped database, a closed port).
     public func healthCheck() async throws {
-        try await guarded { [client, logger] in _ = try await client.query("SELECT 1", logger: logger).collect() }
+        do {
+            try await guarded { [client, logger] in _ = try await client.query("SELECT 1", logger: logger).collect() }
+        } catch let error as StoreError {
+            if let failure = await PostgresDiagnosis.probe(target, logger: logger) { throw StoreError.unavailable(failure.description) }
+            throw error
+        }
     }
 
     // MARK: Events

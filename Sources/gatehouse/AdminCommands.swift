@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
+import GatehousePostgres
 import GatehouseService
 import Logging
 
 /// Opens the store for one admin command and closes it afterwards.
 func withGatehouse<T>(_ options: DatabaseOptions, _ body: (Gatehouse) async throws -> T) async throws -> T {
-    let store = try await openStore(StoreOpener.location(flag: options.db, environment: ProcessInfo.processInfo.environment))
+    let store = try await openStore(try databaseLocation(options))
     let result: Result<T, any Error>
     do {
         result = .success(try await body(Gatehouse(store: store)))
@@ -22,14 +23,32 @@ func withGatehouse<T>(_ options: DatabaseOptions, _ body: (Gatehouse) async thro
     return try result.get()
 }
 
-/// Opens the database or ends with a message that says which one and why (never its password).
-func openStore(_ location: String, poolSize: Int = 4, logger: Logger = Logger(label: "gatehouse")) async throws -> any GatehouseStore {
+/// The database `--db` (or `$GATEHOUSE_DB`) names; a value naming none ends the command with
+/// one line listing the accepted forms and exit status 64 (EX_USAGE), before anything is written.
+func databaseLocation(_ options: DatabaseOptions) throws -> DatabaseLocation {
+    do {
+        return try StoreOpener.location(flag: options.db, environment: ProcessInfo.processInfo.environment)
+    } catch {
+        FileHandle.standardError.write(Data("gatehouse: \(error)\n".utf8))
+        throw ExitCode(64)
+    }
+}
+
+/// Opens the database or ends with one line that says which one and why (never its password).
+func openStore(_ location: DatabaseLocation, poolSize: Int = 4, logger: Logger = Logger(label: "gatehouse")) async throws -> any GatehouseStore {
     do {
         return try await StoreOpener.open(location, poolSize: poolSize, logger: logger)
     } catch let error as GatehouseService.InvalidInputError {
-        throw ValidationError(error.description)
+        FileHandle.standardError.write(Data("gatehouse: \(error.description)\n".utf8))
+        throw ExitCode(64)
     } catch {
-        FileHandle.standardError.write(Data("gatehouse: cannot open the database \(StoreOpener.redacted(location)): \(error)\n".utf8))
+        let why: String
+        switch error {
+        case let failure as PostgresFailure: why = failure.description
+        case StoreError.unavailable(let text): why = text
+        default: why = "\(error)"
+        }
+        FileHandle.standardError.write(Data("gatehouse: cannot open the database \(StoreOpener.describe(location)): \(why)\n".utf8))
         throw ExitCode(1)
     }
 }
@@ -37,8 +56,7 @@ func openStore(_ location: String, poolSize: Int = 4, logger: Logger = Logger(la
 /// Parses an ISO 8601 time given on the command line.
 func parseTime(_ text: String?, option: String) throws -> Date? {
     guard let text else { return nil }
-    if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
-    if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
+    if let date = ISO8601Time.parse(text) { return date }
     throw ValidationError("\(option) must be an ISO 8601 time such as 2026-12-31T20:00:00Z, not '\(text)'")
 }
 
@@ -50,7 +68,11 @@ func say(_ line: String) {
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    encoder.dateEncodingStrategy = .iso8601
+    // The API's own form (proleptic Gregorian, milliseconds), not Foundation's ISO 8601.
+    encoder.dateEncodingStrategy = .custom { date, encoder in
+        var container = encoder.singleValueContainer()
+        try container.encode(date.iso8601Millis)
+    }
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 

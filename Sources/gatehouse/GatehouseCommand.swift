@@ -14,6 +14,8 @@ struct GatehouseCommand: AsyncParsableCommand {
 
 /// `--db`, shared by every subcommand.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: "SQLite file to use (default: $GATEHOUSE_DB or gatehouse-data/gatehouse.sqlite).")
+    @Option(
+        name: .long,
+        help: "The database: a SQLite file path, sqlite:///absolute/path or postgres://user@host/db (default: $GATEHOUSE_DB or gatehouse-data/gatehouse.sqlite).")
     var db: String?
 }

@@ -3,43 +3,48 @@ import GatehousePostgres
 import GatehouseService
 import Logging
 
-/// Opens the store a `--db` value names: a postgres:// URL means PostgreSQL, anything else is
-/// a SQLite file path (the embedded default).
+/// Opens the store a `--db` value names (see `DatabaseLocation` for the accepted forms).
 enum StoreOpener {
     static let defaultDatabase = "gatehouse-data/gatehouse.sqlite"
 
     /// The database named by `--db`, else `$GATEHOUSE_DB`, else the default file.
-    static func location(flag: String?, environment: [String: String]) -> String {
-        flag ?? environment["GATEHOUSE_DB"] ?? defaultDatabase
+    static func location(flag: String?, environment: [String: String]) throws(DatabaseLocationError) -> DatabaseLocation {
+        try DatabaseLocation.parse(flag ?? environment["GATEHOUSE_DB"] ?? defaultDatabase)
     }
 
-    /// The location with any password hidden, for messages.
-    static func redacted(_ location: String) -> String {
-        isPostgres(location) ? PostgresURL.redacted(location) : location
-    }
-
-    static func isPostgres(_ location: String) -> Bool {
-        location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
-    }
-
-    static func open(_ location: String, poolSize: Int = 8, logger: Logger = Logger(label: "gatehouse")) async throws -> any GatehouseStore {
-        if isPostgres(location) {
-            return try await PostgresStore.connect(url: location, poolSize: poolSize, logger: logger)
+    static func open(_ location: DatabaseLocation, poolSize: Int = 8, logger: Logger = Logger(label: "gatehouse")) async throws -> any GatehouseStore {
+        switch location {
+        case .postgres(let url):
+            return try await PostgresStore.connect(url: url, poolSize: poolSize, logger: logger)
+        case .sqlite(let path, let createFolder):
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
+                // Only a plain path makes its folder; a sqlite:/// URL names a file in a folder that exists.
+                guard createFolder else { throw StoreError.unavailable("the folder \(directory) does not exist") }
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+            return try SQLiteStore(path: path)
         }
-        let directory = (location as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+    }
+
+    /// The location for messages: a path as it is, a URL without its password.
+    static func describe(_ location: DatabaseLocation) -> String {
+        switch location {
+        case .sqlite(let path, _): return path
+        case .postgres(let url): return PostgresURL.redacted(url)
         }
-        return try SQLiteStore(path: location)
     }
 
     /// The folder for files that belong with the database (the admin token): the SQLite file's
     /// folder, or `--data-dir` / `$GATEHOUSE_DATA_DIR` / `gatehouse-data` for PostgreSQL.
-    static func dataDirectory(for location: String, flag: String?, environment: [String: String]) -> String {
+    static func dataDirectory(for location: DatabaseLocation, flag: String?, environment: [String: String]) -> String {
         if let flag { return flag }
         if let folder = environment["GATEHOUSE_DATA_DIR"] { return folder }
-        if isPostgres(location) { return "gatehouse-data" }
-        let directory = (location as NSString).deletingLastPathComponent
-        return directory.isEmpty ? "." : directory
+        switch location {
+        case .postgres: return "gatehouse-data"
+        case .sqlite(let path, _):
+            let directory = (path as NSString).deletingLastPathComponent
+            return directory.isEmpty ? "." : directory
+        }
     }
 }

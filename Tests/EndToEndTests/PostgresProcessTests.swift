@@ -173,5 +173,18 @@ struct PostgresProcessTests {
         // Health says so too, and is fine again now.
         #expect(try setup.services[0].connection().request("GET", "/healthz").status == 200)
         try Self.verify(setup, answers, everyTicketUsed: true)
+        // Logged once per change of cause, at error, and its end once — not once per request
+        // (hundreds were answered 503) nor per pool retry.
+        let answered503 = answers.count("503")
+        for service in setup.services {
+            let log = service.log
+            let outages = log.components(separatedBy: "Database unavailable").count - 1
+            #expect((1...4).contains(outages) || answered503 < 2, "\(outages) outage lines for \(answered503) 503 answers")
+            #expect(!log.contains("Connection creation failed"), "the pool's per-retry lines stay out of the log")
+            for line in log.split(separator: "\n") where line.contains("Database unavailable") {
+                #expect(line.contains(" error "), "logged at error: \(line)")
+            }
+        }
+        #expect(setup.services.contains { $0.log.contains("Database available again") })
     }
 }

@@ -38,13 +38,23 @@ public final class ServiceProcess: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    public init(databasePath: String, adminToken: String = "test-admin-token-0123456789", port: Int = 0, extraEnvironment: [String: String] = [:]) throws {
+    /// `fileLimit` runs the service under `ulimit -n` (soft and hard), as a unit's LimitNOFILE would.
+    public init(
+        databasePath: String, adminToken: String = "test-admin-token-0123456789", port: Int = 0, extraEnvironment: [String: String] = [:],
+        extraArguments: [String] = [], fileLimit: Int? = nil
+    ) throws {
         self.databasePath = databasePath
         self.adminToken = adminToken
         // A PostgreSQL URL is no place for a file: logs then go to a temporary file.
         logFile = databasePath.contains("://") ? NSTemporaryDirectory() + "/gatehouse-service-\(UUID().uuidString).log" : databasePath + ".service.log"
-        process.executableURL = Self.binary
-        process.arguments = ["serve", "--db", databasePath, "--port", String(port)]
+        let arguments = ["serve", "--db", databasePath, "--port", String(port)] + extraArguments
+        if let fileLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(fileLimit) && exec \"$0\" \"$@\"", Self.binary.path] + arguments
+        } else {
+            process.executableURL = Self.binary
+            process.arguments = arguments
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["GATEHOUSE_ADMIN_TOKEN"] = adminToken
         environment.merge(extraEnvironment) { $1 }
@@ -73,6 +83,11 @@ public final class ServiceProcess: @unchecked Sendable {
             }
         }
         throw HTTPClientError("gatehouse did not start within 30 s; its log: \(log)")
+    }
+
+    /// The service's open file descriptors, from /proc.
+    public var openDescriptors: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd").count) ?? -1
     }
 
     public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
@@ -118,10 +133,11 @@ public struct CommandRun: Sendable {
     public var errors: String
 
     /// Runs `executable` to the end, capturing stdout and stderr.
-    public static func run(_ executable: URL, _ arguments: [String], directory: String? = nil) throws -> CommandRun {
+    public static func run(_ executable: URL, _ arguments: [String], directory: String? = nil, environment: [String: String] = [:]) throws -> CommandRun {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let output = Pipe()
         let errors = Pipe()
