@@ -128,6 +128,18 @@ final class CheckinBatcher: Sendable {
                 break
             } catch let error as PSQLError {
                 let state = error.serverInfo?[.sqlState]
+                // The server refused this batch's data, not the connection (say a value it cannot
+                // store): that is one scan's fault. Decide each scan on its own, so only the one
+                // that caused it fails and every other gate gets its real answer.
+                if let state, Self.isDataError(state), attempts.count > 1 {
+                    logger.warning("Check-in batch refused; deciding its scans one by one", metadata: ["db.sqlstate": "\(state)", "batch.size": "\(attempts.count)"])
+                    var outcomes: [Result<CheckinOutcome, any Error>] = []
+                    for attempt in attempts { outcomes += await decide([attempt], client: client, logger: logger) }
+                    return outcomes
+                }
+                if let state, Self.isDataError(state) {
+                    return [.failure(StoreError.invalid("the database refused this scan's data (SQLSTATE \(state))"))]
+                }
                 lastError = StoreError.unavailable(state.map { "PostgreSQL error \($0)" } ?? "PostgreSQL connection: \(error.code)")
                 break
             } catch {
@@ -137,6 +149,13 @@ final class CheckinBatcher: Sendable {
         }
         if let error = lastError as? PSQLError { lastError = StoreError.unavailable("PostgreSQL error \(error.serverInfo?[.sqlState] ?? "")") }
         return attempts.map { _ in .failure(lastError) }
+    }
+
+    /// SQLSTATE classes that blame the statement's data or logic rather than the server: data
+    /// exceptions (22), integrity (23), invalid text representation and the like. Connection (08),
+    /// resources (53), operator intervention (57) and transaction rollbacks (40) are not.
+    static func isDataError(_ state: String) -> Bool {
+        ["22", "23", "42", "P0", "XX"].contains(String(state.prefix(2))) && state != "42501"
     }
 
     private static func outcome(_ c: (Int32, String, String?, String?, Int64?, String?, String?, Int64?, String?, Bool, String?)) -> CheckinOutcome {

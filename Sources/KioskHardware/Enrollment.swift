@@ -39,10 +39,14 @@ public enum Enrollment {
         }
     }
 
-    public static func enroll(server: String, code: String, tokenPath: String, configPath: String, replaceToken: Bool) throws(Failure) -> Result {
+    public static func enroll(server: String, code: String, tokenPath: String, configPath: String, replaceToken: Bool, insecure: Bool = false) throws(Failure) -> Result {
         let server = server.hasSuffix("/") ? String(server.dropLast()) : server
-        guard let url = URL(string: server), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
-            throw .local("--server '\(server)' is not an http:// or https:// URL")
+        guard let url = URL(string: server), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), let host = url.host, isSafeValue(server) else {
+            throw .local("--server '\(printable(server))' is not an http:// or https:// URL")
+        }
+        // Over plain http anyone in the path could answer with their own server and token.
+        if url.scheme?.lowercased() == "http" && !isLoopback(host) && !insecure {
+            throw .local("--server \(server) is plain http to another host: the token would cross the network readable. Use https://, or --insecure on a network you trust")
         }
         // Check where the token goes before spending the code: a one-time code must not be used
         // up by a kiosk that then cannot store its token.
@@ -56,7 +60,13 @@ public enum Enrollment {
         let (status, answer) = try post(server + "/api/enroll", body: body)
         let json = try? JSONDecoder().decode(EnrollAnswer.self, from: answer)
         guard status == 201, let token = json?.token, let device = json?.deviceId, let gate = json?.gateId, let event = json?.eventId else {
-            throw .refused(status: status, detail: json?.detail ?? String(decoding: answer.prefix(200), as: UTF8.self))
+            throw .refused(status: status, detail: printable(json?.detail ?? String(decoding: answer.prefix(200), as: UTF8.self)))
+        }
+        // Everything the service said goes into files: checked against the rules for those keys
+        // first, so no answer can add a line, a key, or a token of another shape.
+        guard isDeviceToken(token) else { throw .local("the service answered with a token of an unexpected form; nothing was saved") }
+        for (name, value) in [("deviceId", device), ("gateId", gate), ("eventId", event)] where !isIdentifier(value) {
+            throw .local("the service answered with an unusable \(name) '\(printable(value))'; nothing was saved")
         }
         do {
             try writePrivately(tokenPath, token + "\n")
@@ -67,11 +77,51 @@ public enum Enrollment {
         return Result(deviceID: device, eventID: event, gateID: gate)
     }
 
+    /// A device token as the service makes them: `ghd_` and base32.
+    static func isDeviceToken(_ text: String) -> Bool {
+        text.hasPrefix("ghd_") && text.utf8.count <= 100 && text.utf8.count > 4
+            && text.utf8.dropFirst(4).allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "2")...UInt8(ascii: "7")).contains($0) }
+    }
+
+    /// An id for the configuration: 1–128 bytes of letters, digits and `. _ : -` (gate names such
+    /// as `north-1`); nothing that could end a line, start a comment or hide in a terminal.
+    static func isIdentifier(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 128
+            && text.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || [UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "-")].contains(byte)
+            }
+    }
+
+    /// A value that may stand on one `key = value` line: printable, no line break, no NUL.
+    static func isSafeValue(_ text: String) -> Bool {
+        !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f || $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" }
+    }
+
+    /// Text from the network made safe for a terminal: control characters (escape sequences
+    /// included) shown as `\u{…}`, at most 300 characters.
+    static func printable(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars.prefix(300) {
+            if scalar.value < 0x20 || scalar.value == 0x7f || scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
+    }
+
     /// One POST with libcurl; 10 s at most.
     static func post(_ url: String, body: Data) throws(Failure) -> (Int, Data) {
         guard let handle = curl_easy_init() else { throw .unreachable("curl_easy_init failed") }
         defer { curl_easy_cleanup(handle) }
-        var headers: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Content-Type: application/json")
+        let headers: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Content-Type: application/json")
         defer { curl_slist_free_all(headers) }
         let buffer = ResponseBuffer()
         _ = gh_curl_set_string(handle, CURLOPT_URL, url)
@@ -90,7 +140,6 @@ public enum Enrollment {
         guard code == CURLE_OK else { throw .unreachable(String(cString: curl_easy_strerror(code))) }
         var status = 0
         _ = gh_curl_get_response_code(handle, &status)
-        headers = nil
         return (status, Data(buffer.bytes))
     }
 
@@ -114,6 +163,10 @@ public enum Enrollment {
     /// Sets `key = value` lines in the configuration file (creating it if missing), keeping
     /// every other line and comment as it was.
     static func updateConfiguration(_ path: String, _ values: [String: String]) throws {
+        // The last line of defence: whatever reached here, no value starts a new line or key.
+        for (key, value) in values where !isSafeValue(value) || value.contains("=") && key != "server_url" {
+            throw Failure.local("refusing to write \(key) = '\(printable(value))' into \(path)")
+        }
         let existing = FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? ""
         var lines = existing.isEmpty ? [] : existing.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }

@@ -27,9 +27,12 @@ struct Enroll: ParsableCommand {
     @Flag(help: "Replace an existing device token (re-enrolling a kiosk).")
     var force = false
 
+    @Flag(help: "Allow a plain http:// service on another host (the token then crosses the network readable).")
+    var insecure = false
+
     func run() throws {
         do {
-            let result = try Enrollment.enroll(server: server, code: code, tokenPath: tokenFile, configPath: config, replaceToken: force)
+            let result = try Enrollment.enroll(server: server, code: code, tokenPath: tokenFile, configPath: config, replaceToken: force, insecure: insecure)
             print("Enrolled: device \(result.deviceID), gate \(result.gateID), event \(result.eventID).")
             print("Token saved in \(tokenFile) (mode 0600); \(config) updated. Now: systemctl restart gate-kiosk")
         } catch {

@@ -24,7 +24,31 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Folder for the admin token file (default: the SQLite file's folder; $GATEHOUSE_DATA_DIR or gatehouse-data with PostgreSQL).")
     var dataDir: String?
 
+    @Option(
+        name: .customLong("trusted-proxy"),
+        help: "Address of a reverse proxy whose X-Forwarded-For is believed (repeatable; default: $GATEHOUSE_TRUSTED_PROXIES, comma-separated, else none).")
+    var trustedProxies: [String] = (ProcessInfo.processInfo.environment["GATEHOUSE_TRUSTED_PROXIES"] ?? "").split(separator: ",").map {
+        String($0).trimmingCharacters(in: .whitespaces)
+    }
+
+    @Option(help: "Most connections held at once (default: what the file-descriptor limit allows, at most 10000).")
+    var maxConnections: Int?
+
+    @Option(help: "Seconds a connection may sit with no request (or half a request head) before it is closed.")
+    var idleTimeout: Int = 30
+
+    @Option(help: "Seconds a request's body may take to arrive after its head.")
+    var bodyTimeout: Int = 30
+
     func validate() throws {
+        guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be between 1 and 3600 seconds, not \(idleTimeout)") }
+        guard (1...3600).contains(bodyTimeout) else { throw ValidationError("--body-timeout must be between 1 and 3600 seconds, not \(bodyTimeout)") }
+        if let maxConnections, !(16...1_000_000).contains(maxConnections) {
+            throw ValidationError("--max-connections must be between 16 and 1000000, not \(maxConnections)")
+        }
+        for proxy in trustedProxies where !Self.isIPAddress(proxy) {
+            throw ValidationError("--trusted-proxy must be an IP address such as 127.0.0.1, not '\(proxy)'")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, not \(port)") }
         guard (1...200).contains(poolSize) else { throw ValidationError("--pool-size must be between 1 and 200, not \(poolSize)") }
     }
@@ -33,11 +57,11 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "gatehouse")
         logger.logLevel = logLevel
         let environment = ProcessInfo.processInfo.environment
-        let location = StoreOpener.location(flag: database.db, environment: environment)
+        let location = try databaseLocation(database)
         let store = try await openStore(location, poolSize: poolSize, logger: logger)
         let dataDirectory = StoreOpener.dataDirectory(for: location, flag: dataDir, environment: environment)
         if environment["GATEHOUSE_ADMIN_TOKEN"] == nil && environment["CREDENTIALS_DIRECTORY"] == nil {
-            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         let admin = try AdminToken.load(environment: environment, dataDirectory: dataDirectory)
         switch admin.source {
@@ -48,9 +72,15 @@ struct Serve: AsyncParsableCommand {
         case .environment: logger.info("Admin token from GATEHOUSE_ADMIN_TOKEN")
         case .credential(let path): logger.info("Admin token from systemd credential", metadata: ["file": "\(path)"])
         }
+        var limits = ConnectionLimits.fittingDescriptorLimit(requested: maxConnections)
+        limits.idleTimeout = .seconds(idleTimeout)
+        limits.bodyTimeout = .seconds(bodyTimeout)
+        logger.info("Connection limits", metadata: ["http.max_connections": "\(limits.maximumConnections)", "http.idle_timeout_s": "\(idleTimeout)"])
         let app = buildApplication(
             gatehouse: Gatehouse(store: store),
-            configuration: ServiceConfiguration(host: host, port: port, adminTokenHash: admin.hash),
+            configuration: ServiceConfiguration(
+                host: host, port: port, adminTokenHash: admin.hash,
+                connectionLimits: limits, trustedProxies: trustedProxies),
             logger: logger,
             onServerRunning: { port in
                 // One parseable line, so scripts and tests that asked for port 0 find the port.
@@ -63,6 +93,14 @@ struct Serve: AsyncParsableCommand {
             throw error
         }
         await store.shutdown()
+    }
+}
+
+extension Serve {
+    static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 }
 

@@ -97,20 +97,19 @@ struct TicketsCommand: AsyncParsableCommand {
 /// Writes QR images and the manifest for issued tickets.
 struct TicketOutput {
     let folder: String
-    let manifest: FileHandle
+    let manifestPath: String
 
+    /// Checks the folder before anything is issued; the manifest is made with the first batch,
+    /// so a command that fails before issuing leaves nothing that blocks its retry.
     init(folder: String) throws {
         self.folder = folder
+        manifestPath = (folder as NSString).appendingPathComponent("manifest.csv")
+        guard !FileManager.default.fileExists(atPath: manifestPath) else {
+            throw ValidationError("\(manifestPath) exists already; choose another --out folder")
+        }
         // Private: these files are the tickets themselves.
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let path = (folder as NSString).appendingPathComponent("manifest.csv")
-        guard !FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("\(path) exists already; choose another --out folder")
-        }
-        try AdminToken.writeSecretFile(path: path, contents: "number,ticketId,holderName,email,ticketType,qrData\n")
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw ValidationError("cannot open \(path)") }
-        handle.seekToEndOfFile()
-        manifest = handle
+        guard access(folder, W_OK) == 0 else { throw ValidationError("cannot write in \(folder)") }
     }
 
     func write(_ tickets: [IssuedTicket]) throws {
@@ -122,8 +121,14 @@ struct TicketOutput {
             try Data(matrix.svg().utf8).write(to: URL(fileURLWithPath: base + ".svg"))
             try Data(PNGWriter.png(matrix.greyImage(scale: 8))).write(to: URL(fileURLWithPath: base + ".png"))
             rows += [String(ticket.number), ticket.id, ticket.holderName ?? "", ticket.email ?? "", ticket.ticketType ?? "", issued.qrData]
-                .map(HolderCSV.quote).joined(separator: ",") + "\n"
+                .map(HolderCSV.cell).joined(separator: ",") + "\n"
         }
+        if !FileManager.default.fileExists(atPath: manifestPath) {
+            try AdminToken.writeSecretFile(path: manifestPath, contents: "number,ticketId,holderName,email,ticketType,qrData\n")
+        }
+        guard let manifest = FileHandle(forWritingAtPath: manifestPath) else { throw ValidationError("cannot open \(manifestPath)") }
+        defer { try? manifest.close() }
+        manifest.seekToEndOfFile()
         manifest.write(Data(rows.utf8))
         try manifest.synchronize()
     }
@@ -131,20 +136,31 @@ struct TicketOutput {
 
 /// Reads ticket holders from a CSV file with a header row (RFC 4180 quoting).
 enum HolderCSV {
+    /// Longest field accepted: holder names and the like are at most 200 characters; this bound
+    /// keeps a hostile file (one 50 MB line) from costing memory in proportion to its size.
+    static let maximumFieldBytes = 4096
+
     static func read(path: String) throws -> [Gatehouse.TicketRequest] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("--csv: cannot read \(path)") }
-        guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("--csv: \(path) is not UTF-8 text") }
-        let records = try parse(text)
-        guard let header = records.first else { throw ValidationError("--csv: \(path) is empty") }
-        let known = ["holderName", "email", "ticketType", "userId"]
-        let columns = header.map { $0.trimmingCharacters(in: .whitespaces) }
-        if let unknown = columns.first(where: { !known.contains($0) }) {
-            throw ValidationError("--csv: unknown column '\(unknown)' in \(path); allowed: \(known.joined(separator: ", "))")
-        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ValidationError("--csv: cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var parser = CSVRecordParser(maximumFieldBytes: maximumFieldBytes)
+        var columns: [String]?
         var requests: [Gatehouse.TicketRequest] = []
-        for (offset, record) in records.dropFirst().enumerated() where !(record.count == 1 && record[0].isEmpty) {
+        let known = ["holderName", "email", "ticketType", "userId"]
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        func take(_ record: [String], line: Int) throws {
+            guard let columns else {
+                let header = record.map { $0.trimmingCharacters(in: .whitespaces) }
+                if let unknown = header.first(where: { !known.contains($0) }) {
+                    throw ValidationError("--csv: unknown column '\(unknown)' in \(path); allowed: \(known.joined(separator: ", "))")
+                }
+                columns = header
+                return
+            }
+            if record.count == 1 && record[0].isEmpty { return }
             guard record.count == columns.count else {
-                throw ValidationError("--csv: line \(offset + 2) of \(path) has \(record.count) fields, the header \(columns.count)")
+                throw ValidationError("--csv: line \(line) of \(path) has \(record.count) fields, the header \(columns.count)")
             }
             var request = Gatehouse.TicketRequest()
             for (column, value) in zip(columns, record) {
@@ -156,58 +172,36 @@ enum HolderCSV {
                 default: request.userId = value
                 }
             }
+            guard requests.count < 1_000_000 else { throw ValidationError("--csv: \(path) has more than 1000000 holders") }
             requests.append(request)
         }
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ValidationError("--csv: cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            do {
+                if count == 0 {
+                    for (record, line) in try parser.finish() { try take(record, line: line) }
+                    break
+                }
+                for (record, line) in try parser.feed(chunk[..<count]) { try take(record, line: line) }
+            } catch let error as CSVRecordParser.Failure {
+                throw ValidationError("--csv: \(path): \(error.description)")
+            }
+        }
+        guard columns != nil else { throw ValidationError("--csv: \(path) is empty") }
         guard !requests.isEmpty else { throw ValidationError("--csv: \(path) has a header but no holders") }
         return requests
     }
 
-    static func parse(_ text: String) throws -> [[String]] {
-        var records: [[String]] = []
-        var record: [String] = []
-        var field = ""
-        var quoted = false
-        var characters = text.makeIterator()
-        var pending: Character? = nil
-        func next() -> Character? {
-            if let c = pending {
-                pending = nil
-                return c
-            }
-            return characters.next()
-        }
-        while let c = next() {
-            if quoted {
-                if c == "\"" {
-                    let following = next()
-                    if following == "\"" { field.append("\"") } else {
-                        quoted = false
-                        pending = following
-                    }
-                } else {
-                    field.append(c)
-                }
-                continue
-            }
-            switch c {
-            case "\"" where field.isEmpty: quoted = true
-            case ",":
-                record.append(field)
-                field = ""
-            case "\n", "\r\n", "\r":
-                record.append(field)
-                records.append(record)
-                record = []
-                field = ""
-            default: field.append(c)
-            }
-        }
-        guard !quoted else { throw ValidationError("--csv: a quoted field is not closed") }
-        if !field.isEmpty || !record.isEmpty {
-            record.append(field)
-            records.append(record)
-        }
-        return records
+    /// A cell as we write it: a value a spreadsheet would run as a formula (`=`, `+`, `-`, `@`,
+    /// tab or CR first, as OWASP's CSV-injection advice lists) gets a leading `'` and quotes,
+    /// so it shows as text. Holder names come from outside; the manifest is opened in Excel.
+    static func cell(_ field: String) -> String {
+        guard let first = field.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) else { return quote(field) }
+        return "\"'" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     static func quote(_ field: String) -> String {

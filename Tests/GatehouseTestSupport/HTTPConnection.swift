@@ -67,6 +67,33 @@ public final class HTTPConnection {
         return try request(method, path, body: body, headers: headers)
     }
 
+    /// Bytes as they are, for requests no well-behaved client sends (half heads, bad chunks).
+    public func sendRaw(_ bytes: [UInt8]) throws { try send(bytes) }
+
+    /// The next response on this connection, after `sendRaw`.
+    public func nextResponse() throws -> Response { try readResponse() }
+
+    /// `HEAD`: the answer has headers only, whatever its Content-Length says.
+    public func head(_ path: String) throws -> Response {
+        try send(Array("HEAD \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+        return try readResponse(bodyExpected: false)
+    }
+
+    /// Whether the server closes this connection within `seconds` (anything it sends is dropped).
+    public func closedByServer(within seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while Date() < deadline {
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&entry, 1, Int32(max(1, deadline.timeIntervalSinceNow * 1000)))
+            if ready < 0 && errno == EINTR { continue }
+            if ready <= 0 { return false }
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) { return true }
+        }
+        return false
+    }
+
     private func send(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
@@ -88,7 +115,7 @@ public final class HTTPConnection {
         }
     }
 
-    private func readResponse() throws -> Response {
+    private func readResponse(bodyExpected: Bool = true) throws -> Response {
         let separator: [UInt8] = [13, 10, 13, 10]
         var headEnd: Int?
         while headEnd == nil {
@@ -105,7 +132,8 @@ public final class HTTPConnection {
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         var body: [UInt8] = []
-        if let length = headers["content-length"].flatMap({ Int($0) }) {
+        if !bodyExpected {
+        } else if let length = headers["content-length"].flatMap({ Int($0) }) {
             while buffer.count < length { try fill() }
             body = Array(buffer[..<length])
             buffer.removeFirst(length)

@@ -7,6 +7,8 @@ import Logging
 public struct Gatehouse: Sendable {
     public let store: any GatehouseStore
     public var now: @Sendable () -> Date
+    /// Database outages, logged once per change of cause.
+    public let outages = OutageLog()
 
     public init(store: any GatehouseStore, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
@@ -178,9 +180,11 @@ public struct Gatehouse: Sendable {
     /// Decides one scan. `bearerToken` is the device's secret from the Authorization header.
     public func checkin(_ request: CheckinRequest, bearerToken: String, logger: Logger) async throws -> CheckinAnswer {
         let started = ContinuousClock.now
-        if let scanId = request.scanId, scanId.isEmpty || scanId.utf8.count > Self.maximumIDLength {
-            throw InvalidInputError("scanId must be 1 to \(Self.maximumIDLength) bytes")
-        }
+        // Refused at the edge, before any store sees them: a NUL made PostgreSQL reject the whole
+        // batch (other gates' scans with it) and SQLite cut the text short (two scanIds collided).
+        try Self.checkIdentifier(request.deviceId, field: "deviceId")
+        try Self.checkIdentifier(request.gateId, field: "gateId")
+        if let scanId = request.scanId { try Self.checkIdentifier(scanId, field: "scanId") }
         let code = TicketCode.parse(request.qrData)
         let attempt = CheckinAttempt(
             deviceId: request.deviceId, deviceTokenHash: TokenHash.of(bearerToken), gateId: request.gateId,
@@ -190,7 +194,13 @@ public struct Gatehouse: Sendable {
         case .unauthorized: throw CheckinError.unauthorized
         case .wrongGate(let registered): throw CheckinError.wrongGate(registered: registered)
         case .scanIdReused: throw CheckinError.scanIdReused
-        case .decided(let decision):
+        case .decided(var decision):
+            // Another event's ticket: the gate learns nothing of it (name, number, use).
+            if decision.result == .wrongEvent {
+                decision.ticket = nil
+                decision.firstUsedAt = nil
+                decision.firstUsedGate = nil
+            }
             let answer = CheckinAnswer(
                 result: decision.result,
                 message: CheckinMessage.text(for: decision.result, firstUsedAt: decision.firstUsedAt, firstUsedGate: decision.firstUsedGate),
@@ -222,6 +232,16 @@ public struct Gatehouse: Sendable {
             throw InvalidInputError("\(field) must not contain control characters")
         }
         return trimmed
+    }
+
+    /// Ids a scanner sends (deviceId, gateId, scanId): 1 to 128 bytes of printable text.
+    static func checkIdentifier(_ text: String, field: String) throws {
+        guard !text.isEmpty, text.utf8.count <= maximumIDLength else {
+            throw InvalidInputError("\(field) must be 1 to \(maximumIDLength) bytes")
+        }
+        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f || $0.properties.generalCategory == .control }) else {
+            throw InvalidInputError("\(field) must not contain control characters (NUL, newline, …)")
+        }
     }
 
     static func optionalText(_ text: String?, field: String, limit: Int = maximumNameLength) throws -> String? {

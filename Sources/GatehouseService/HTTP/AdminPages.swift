@@ -77,7 +77,7 @@ struct AdminPages {
         } catch let redirect as Redirect {
             return Response(status: .seeOther, headers: [.location: redirect.location])
         } catch {
-            let problem = ProblemMiddleware<GatehouseRequestContext>.problem(for: error, context: context)
+            let problem = ProblemMiddleware<GatehouseRequestContext>.problem(for: error, context: context, outages: gatehouse.outages)
             return Self.response(problem.status, HTML.document(title: problem.status.reasonPhrase, body: "<p>\(HTML.escape(problem.detail))</p><p><a href=\"/admin\">Back to events</a></p>"))
         }
     }

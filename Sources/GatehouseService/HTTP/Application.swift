@@ -1,35 +1,53 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 
 /// What `buildApplication` needs besides the store.
 public struct ServiceConfiguration: Sendable {
     public var host: String
     public var port: Int
     public var adminTokenHash: [UInt8]
+    public var connectionLimits: ConnectionLimits
+    /// Proxies whose X-Forwarded-For is believed (the README's nginx: 127.0.0.1).
+    public var trustedProxies: [String]
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, adminTokenHash: [UInt8]) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, adminTokenHash: [UInt8],
+        connectionLimits: ConnectionLimits = .fittingDescriptorLimit(requested: nil), trustedProxies: [String] = []
+    ) {
         self.host = host
         self.port = port
         self.adminTokenHash = adminTokenHash
+        self.connectionLimits = connectionLimits
+        self.trustedProxies = trustedProxies
     }
 }
 
 /// The router with every route and middleware; tests and `buildApplication` share it.
-public func buildRouter(gatehouse: Gatehouse, adminTokenHash: [UInt8]) -> Router<GatehouseRequestContext> {
+public func buildRouter(gatehouse: Gatehouse, adminTokenHash: [UInt8], trustedProxies: [String] = []) -> Router<GatehouseRequestContext> {
     let router = Router(context: GatehouseRequestContext.self)
-    router.add(middleware: ProblemMiddleware())
-    router.get("healthz") { _, _ in
-        do {
-            try await gatehouse.store.healthCheck()
-        } catch {
-            throw Problem(.serviceUnavailable, "the database is not answering")
+    router.add(middleware: ProblemMiddleware(outages: gatehouse.outages))
+    // HEAD too: load balancers and uptime monitors often probe with it.
+    for method in [HTTPRequest.Method.get, .head] {
+        router.on("healthz", method: method) { _, context in
+            do {
+                try await gatehouse.store.healthCheck()
+            } catch let error as StoreError {
+                if case .unavailable(let why) = error { gatehouse.outages.failed(why, logger: context.logger) }
+                throw Problem(.serviceUnavailable, "the database cannot serve; see the service's log")
+            } catch {
+                throw Problem(.serviceUnavailable, "the database cannot serve; see the service's log")
+            }
+            gatehouse.outages.served(logger: context.logger)
+            return JSONAnswer(["status": "ok"])
         }
-        return JSONAnswer(["status": "ok"])
     }
     let api = router.group("api")
     CheckinRoutes(gatehouse: gatehouse).add(to: api)
-    let enrollment = EnrollmentRoutes(gatehouse: gatehouse, throttle: EnrollmentThrottle())
+    let enrollment = EnrollmentRoutes(gatehouse: gatehouse, throttle: EnrollmentThrottle(), clientAddress: ClientAddress(trustedProxies: trustedProxies))
     enrollment.addPublic(to: api)
     let adminAuth = AdminAuthMiddleware(adminTokenHash: adminTokenHash)
     let admin = api.group().add(middleware: adminAuth)
@@ -44,9 +62,19 @@ public func buildApplication(
     gatehouse: Gatehouse, configuration: ServiceConfiguration, logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    Application(
-        router: buildRouter(gatehouse: gatehouse, adminTokenHash: configuration.adminTokenHash),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gatehouse"),
+    let registry = ConnectionRegistry(limits: configuration.connectionLimits)
+    let limits = configuration.connectionLimits
+    return Application(
+        router: buildRouter(gatehouse: gatehouse, adminTokenHash: configuration.adminTokenHash, trustedProxies: configuration.trustedProxies),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [ConnectionGuardHandler(registry: registry)],
+                idleTimeout: TimeAmount(limits.idleTimeout))),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "gatehouse",
+            // The backstop: past this many sockets the server stops accepting, so accept() never
+            // meets EMFILE; the guard above has given way to new connections long before.
+            availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections + 64)),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )

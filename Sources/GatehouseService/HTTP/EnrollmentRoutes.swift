@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import HTTPTypes
 import Hummingbird
 import Logging
 import Synchronization
@@ -9,6 +10,7 @@ import Synchronization
 struct EnrollmentRoutes {
     let gatehouse: Gatehouse
     let throttle: EnrollmentThrottle
+    let clientAddress: ClientAddress
 
     struct PairingBody: Decodable {
         var eventId: String
@@ -45,54 +47,95 @@ struct EnrollmentRoutes {
 
     func addPublic(to group: RouterGroup<GatehouseRequestContext>) {
         group.post("enroll") { request, context in
-            let peer = context.remoteHost ?? "unknown"
-            if let wait = throttle.refusal(for: peer) {
+            let client = clientAddress.of(request, peer: context.remoteHost)
+            // The attempt is counted before the code is looked at, in one step: parallel guesses
+            // from one address get exactly the allowance, not more.
+            if let wait = throttle.begin(for: client) {
                 throw Problem(.tooManyRequests, "too many wrong pairing codes from this address; try again in \(wait) s", headers: [.retryAfter: String(wait)])
             }
-            let body = try await request.decodeJSON(as: EnrollBody.self, context: context)
+            let body: EnrollBody
+            do {
+                body = try await request.decodeJSON(as: EnrollBody.self, context: context)
+            } catch {
+                throttle.forgive(client)
+                throw error
+            }
             do {
                 let (device, token) = try await gatehouse.enroll(code: body.code)
+                throttle.forgive(client)
                 context.logger.notice("Kiosk enrolled", metadata: ["device.id": "\(device.id)", "gate.id": "\(device.gateId)", "event.id": "\(device.eventId)"])
                 return JSONAnswer(Enrolled(deviceId: device.id, eventId: device.eventId, gateId: device.gateId, token: token), status: .created)
             } catch let error as Gatehouse.EnrollmentError {
                 // A wrong code costs the caller time: guessing 60-bit codes stays hopeless.
-                throttle.recordFailure(for: peer)
-                context.logger.warning("Enrollment refused", metadata: ["peer": "\(peer)", "reason": "\(error)"])
+                context.logger.warning("Enrollment refused", metadata: ["client.address": "\(client)", "reason": "\(error)"])
                 try await Task.sleep(for: EnrollmentThrottle.failureDelay)
+                throw error
+            } catch {
+                throttle.forgive(client)
                 throw error
             }
         }
     }
 }
 
-/// Counts failed enrollments per peer address (per process) and refuses a peer that failed too
-/// often recently.
+/// The address a request came from: the socket's peer, or — only when that peer is one of the
+/// operator's proxies — the last address in X-Forwarded-For that is not a trusted proxy.
+/// Behind the README's nginx every kiosk otherwise shares 127.0.0.1, and five wrong codes from
+/// anyone locked every kiosk out of enrollment.
+struct ClientAddress: Sendable {
+    let trustedProxies: Set<String>
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+
+    init(trustedProxies: [String]) { self.trustedProxies = Set(trustedProxies) }
+
+    func of(_ request: Request, peer: String?) -> String {
+        guard let peer else { return "unknown" }
+        guard trustedProxies.contains(peer) else { return peer }
+        let hops = request.headers[values: Self.forwardedFor]
+            .flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        // From the right: each trusted proxy appended the address it saw; the first one that is
+        // not ours is the client (anything left of it the client may have made up).
+        for hop in hops.reversed() where !trustedProxies.contains(hop) {
+            return hop.isEmpty || hop.utf8.count > 64 ? peer : hop
+        }
+        return peer
+    }
+}
+
+/// Counts enrollment attempts per client address (per process) and refuses an address that
+/// failed too often recently. An attempt counts from its start; one that succeeds is forgiven.
 final class EnrollmentThrottle: Sendable {
     static let failureDelay: Duration = .milliseconds(500)
     static let allowedFailures = 5
     static let window: TimeInterval = 600
 
-    private let failures = Mutex<[String: [Date]]>([:])
+    private let attempts = Mutex<[String: [Date]]>([:])
     private let now: @Sendable () -> Date
 
     init(now: @escaping @Sendable () -> Date = { Date() }) { self.now = now }
 
-    func recordFailure(for peer: String) {
+    /// Counts an attempt, or returns the seconds to wait when the address is over its allowance.
+    func begin(for client: String) -> Int? {
         let time = now()
-        failures.withLock { table in
-            table[peer, default: []].append(time)
+        return attempts.withLock { table -> Int? in
             if table.count > 10_000 { table = table.filter { $0.value.last.map { time.timeIntervalSince($0) < Self.window } ?? false } }
+            let recent = (table[client] ?? []).filter { time.timeIntervalSince($0) < Self.window }
+            if recent.count >= Self.allowedFailures, let oldest = recent.first {
+                table[client] = recent
+                return max(1, Int(Self.window - time.timeIntervalSince(oldest)))
+            }
+            table[client] = recent + [time]
+            return nil
         }
     }
 
-    /// Seconds to wait, when the peer is over its allowance.
-    func refusal(for peer: String) -> Int? {
-        let time = now()
-        return failures.withLock { table -> Int? in
-            let recent = (table[peer] ?? []).filter { time.timeIntervalSince($0) < Self.window }
-            table[peer] = recent
-            guard recent.count >= Self.allowedFailures, let oldest = recent.first else { return nil }
-            return max(1, Int(Self.window - time.timeIntervalSince(oldest)))
+    /// Takes back the newest attempt of `client`: it enrolled, or never got to try a code.
+    func forgive(_ client: String) {
+        attempts.withLock { table in
+            guard var recent = table[client], !recent.isEmpty else { return }
+            recent.removeLast()
+            table[client] = recent.isEmpty ? nil : recent
         }
     }
 }

@@ -27,8 +27,6 @@ enum APIJSON {
         return decoder
     }()
 
-    static func parseDate(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
-        return try? Date(text, strategy: Date.ISO8601FormatStyle())
-    }
+    /// Strict: a real instant or nothing (see `ISO8601Time`).
+    static func parseDate(_ text: String) -> Date? { ISO8601Time.parse(text) }
 }

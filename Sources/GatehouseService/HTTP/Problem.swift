@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// An RFC 9457 problem answer (`application/problem+json`): what every 4xx and 5xx of the API is.
 public struct Problem: HTTPResponseError, Equatable {
@@ -39,15 +40,17 @@ public struct Problem: HTTPResponseError, Equatable {
 /// Turns every error a route throws into a problem answer, so clients always get the same shape
 /// and a bug never leaks a stack or SQL text: unknown errors are logged and answered as 500.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    let outages: OutageLog
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            return try Self.problem(for: error, context: context).response(from: request, context: context)
+            return try Self.problem(for: error, context: context, outages: outages).response(from: request, context: context)
         }
     }
 
-    static func problem(for error: any Error, context: Context) -> Problem {
+    static func problem(for error: any Error, context: Context, outages: OutageLog) -> Problem {
         switch error {
         case let problem as Problem: return problem
         case let error as InvalidInputError: return Problem(.badRequest, error.description)
@@ -65,11 +68,15 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             case .codeExpired: return Problem(.gone, "pairing code expired: ask for a new one")
             }
         case is NIOTooManyBytesError: return Problem(.contentTooLarge, "request body is too large")
+        // A malformed body (bad chunk sizes, a body cut short): the client's fault, not ours.
+        case let error as HTTPParserError: return Problem(.badRequest, "malformed HTTP request: \(error)")
         case let error as StoreError:
             if case .unavailable(let why) = error {
-                context.logger.error("Database unavailable", metadata: ["error": "\(why)"])
+                outages.failed(why, logger: context.logger)
                 return Problem(.serviceUnavailable, "the database is unavailable; retry shortly")
             }
+            if case .invalid(let why) = error { return Problem(.badRequest, why) }
+            context.logger.error("Request failed", metadata: ["error": "\(error)"])
             return Problem(.internalServerError, "internal error")
         case let error as HTTPError:
             return Problem(error.status, error.body ?? error.status.reasonPhrase)

@@ -10,6 +10,18 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// SQLITE_CONSTRAINT and its extended codes: a unique or check constraint refused the write.
     public var isConstraintViolation: Bool { code & 0xff == SQLITE_CONSTRAINT }
     public var description: String { "SQLite \(operation) failed (\(code)): \(message)" }
+
+    /// The database cannot serve right now (read-only, disk full, I/O error, cannot open, locked
+    /// past the busy timeout): HTTP 503 and a failing health check, not a 500. The request was fine.
+    public var isUnavailable: Bool {
+        [SQLITE_READONLY, SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_PERM]
+            .contains(code & 0xff)
+    }
+
+    /// As a store error: unavailable ones keep SQLite's own words for the log.
+    var storeError: any Error {
+        isUnavailable ? StoreError.unavailable("SQLite: \(message) (\(operation), code \(code))") : self
+    }
 }
 
 /// A value bound to a statement parameter.
@@ -29,6 +41,7 @@ final class SQLiteConnection {
     private var statements: [String: OpaquePointer] = [:]
 
     init(path: String, readOnly: Bool = false) throws {
+        if !readOnly { try Self.createPrivately(path) }
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
         var db: OpaquePointer?
         let status = sqlite3_open_v2(path, &db, flags, nil)
@@ -39,8 +52,25 @@ final class SQLiteConnection {
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
+        // SQLite opens a write-protected file read-only without a word; every write would then fail.
+        if !readOnly && sqlite3_db_readonly(db, "main") == 1 {
+            throw SQLiteError(code: SQLITE_READONLY, operation: "open \(path)", message: "the database file or its folder is read-only")
+        }
         // Another process (the admin CLI next to a running service) may hold the write lock.
         sqlite3_busy_timeout(db, 5000)
+    }
+
+    /// Holder names and e-mail addresses live in this file: only its owner may read it. SQLite
+    /// gives the `-wal` and `-shm` files the main file's mode, so creating it 0600 covers all three.
+    private static func createPrivately(_ path: String) throws {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let code = errno
+            // A read-only place still lets SQLite report it in its own words below.
+            if code == EROFS || code == EACCES { return }
+            throw SQLiteError(code: SQLITE_CANTOPEN, operation: "open \(path)", message: String(cString: strerror(code)))
+        }
+        close(fd)
     }
 
     deinit {
@@ -123,7 +153,15 @@ final class SQLiteConnection {
             let status: Int32
             switch value {
             case .integer(let number): status = sqlite3_bind_int64(statement, index, number)
-            case .text(let text): status = sqlite3_bind_text(statement, index, text, -1, gh_sqlite_transient())
+            case .text(let text):
+                // With its byte length, not -1: a NUL inside must not cut the value short.
+                var text = text
+                status = text.withUTF8 { bytes in
+                    guard let base = bytes.baseAddress, !bytes.isEmpty else { return sqlite3_bind_text(statement, index, "", 0, gh_sqlite_transient()) }
+                    return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                        sqlite3_bind_text(statement, index, $0, Int32(bytes.count), gh_sqlite_transient())
+                    }
+                }
             case .blob(let bytes):
                 status = bytes.withUnsafeBytes { raw in
                     sqlite3_bind_blob(statement, index, raw.baseAddress, Int32(raw.count), gh_sqlite_transient())
@@ -144,7 +182,7 @@ struct SQLiteRow {
     func optionalInt(_ column: Int32) -> Int64? { isNull(column) ? nil : int(column) }
     func text(_ column: Int32) -> String {
         guard let pointer = sqlite3_column_text(statement, column) else { return "" }
-        return String(cString: pointer)
+        return String(decoding: UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column))), as: UTF8.self)
     }
     func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
     func blob(_ column: Int32) -> [UInt8] {

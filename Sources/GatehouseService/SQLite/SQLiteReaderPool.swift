@@ -19,7 +19,7 @@ final class SQLiteReaderPool: Sendable {
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try self.readNow(body) })
+                continuation.resume(with: Result { try self.readNow(body) }.mapError(SQLiteWriter.mapped))
             }
         }
     }

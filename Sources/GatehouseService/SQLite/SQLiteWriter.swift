@@ -13,7 +13,8 @@ final class SQLiteWriter: Sendable {
     /// A queued unit of work. `execute` runs on the writer thread inside a savepoint; `finish` is
     /// called after the batch's commit (nil) or its failure (the error).
     private struct Job: Sendable {
-        let execute: @Sendable (SQLiteConnection) -> Bool
+        /// nil when the job's body succeeded, else its error (its savepoint is then rolled back).
+        let execute: @Sendable (SQLiteConnection) -> (any Error)?
         let finish: @Sendable ((any Error)?) -> Void
     }
 
@@ -28,8 +29,17 @@ final class SQLiteWriter: Sendable {
     private let queue = Mutex(Queue())
     private let wakeUp = NSCondition()
     private let finished = DispatchSemaphore(value: 0)
+    /// Whether the last batch met a database that cannot serve (read-only, disk full, I/O
+    /// error). The health check then probes with a real write instead of trusting a read.
+    private let failing = Atomic<Bool>(false)
+    /// Opens a fresh connection after such a failure: a file that was read-only or on a broken
+    /// disk is opened anew once the cause is gone, so the service recovers by itself.
+    private let reopen: @Sendable () throws -> SQLiteConnection
 
-    init(connection: SQLiteConnection, name: String) {
+    var isFailing: Bool { failing.load(ordering: .relaxed) }
+
+    init(connection: SQLiteConnection, name: String, reopen: @escaping @Sendable () throws -> SQLiteConnection) {
+        self.reopen = reopen
         let handoff = Handoff(connection)
         let thread = Thread { [self] in
             self.loop(handoff.connection)
@@ -47,17 +57,17 @@ final class SQLiteWriter: Sendable {
                 execute: { connection in
                     do {
                         outcome.value = .success(try body(connection))
-                        return true
+                        return nil
                     } catch {
                         outcome.value = .failure(error)
-                        return false
+                        return error
                     }
                 },
                 finish: { commitError in
                     if let commitError, case .success = outcome.value {
-                        continuation.resume(throwing: commitError)
+                        continuation.resume(throwing: Self.mapped(commitError))
                     } else {
-                        continuation.resume(with: outcome.value ?? .failure(CancellationError()))
+                        continuation.resume(with: (outcome.value ?? .failure(CancellationError())).mapError(Self.mapped))
                     }
                 }
             )
@@ -102,7 +112,17 @@ final class SQLiteWriter: Sendable {
         }
     }
 
-    private func loop(_ connection: SQLiteConnection) {
+    /// SQLite's "cannot serve" errors become `StoreError.unavailable` (503), keeping SQLite's words.
+    static func mapped(_ error: any Error) -> any Error {
+        (error as? SQLiteError)?.storeError ?? error
+    }
+
+    private static func isUnavailable(_ error: any Error) -> Bool {
+        (error as? SQLiteError)?.isUnavailable ?? false
+    }
+
+    private func loop(_ first: SQLiteConnection) {
+        var connection = first
         while true {
             wakeUp.lock()
             var batch = takeBatch()
@@ -112,40 +132,54 @@ final class SQLiteWriter: Sendable {
             }
             wakeUp.unlock()
             if batch.jobs.isEmpty && batch.stopped { break }
-            run(batch.jobs, on: connection)
+            if isFailing {
+                do {
+                    connection = try reopen()
+                } catch {
+                    for job in batch.jobs { job.finish(error) }
+                    continue
+                }
+            }
+            let healthy = run(batch.jobs, on: connection)
+            failing.store(!healthy, ordering: .relaxed)
         }
         finished.signal()
     }
 
-    private func run(_ jobs: [Job], on connection: SQLiteConnection) {
+    /// Runs one batch in one transaction. Returns false when the database could not serve it.
+    private func run(_ jobs: [Job], on connection: SQLiteConnection) -> Bool {
         do {
             // IMMEDIATE takes the write lock now, so no job meets SQLITE_BUSY half-way.
             try connection.execute("BEGIN IMMEDIATE")
         } catch {
             for job in jobs { job.finish(error) }
-            return
+            return !Self.isUnavailable(error)
         }
+        var healthy = true
         for job in jobs {
             do {
                 try connection.execute("SAVEPOINT job")
-                if job.execute(connection) {
-                    try connection.execute("RELEASE job")
-                } else {
+                if let failure = job.execute(connection) {
+                    if Self.isUnavailable(failure) { healthy = false }
                     try connection.execute("ROLLBACK TO job; RELEASE job")
+                } else {
+                    try connection.execute("RELEASE job")
                 }
             } catch {
                 // A savepoint statement itself failed: the transaction is in doubt, give it up.
                 try? connection.execute("ROLLBACK")
                 for job in jobs { job.finish(error) }
-                return
+                return false
             }
         }
         do {
             try connection.execute("COMMIT")
             for job in jobs { job.finish(nil) }
+            return healthy
         } catch {
             try? connection.execute("ROLLBACK")
             for job in jobs { job.finish(error) }
+            return !Self.isUnavailable(error)
         }
     }
 }

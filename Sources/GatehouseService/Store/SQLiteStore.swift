@@ -8,21 +8,33 @@ public final class SQLiteStore: GatehouseStore {
     private let readers: SQLiteReaderPool
 
     public init(path: String) throws {
+        let connection = try Self.openWriter(path)
+        try SQLiteSchema.migrate(connection)
+        writer = SQLiteWriter(connection: connection, name: "gatehouse-sqlite-writer", reopen: { try Self.openWriter(path) })
+        readers = SQLiteReaderPool(path: path)
+    }
+
+    /// The writer's connection. WAL: readers never wait for the writer. synchronous=FULL: a
+    /// commit has reached the disk (fsync of the WAL) before COMMIT returns, so a `valid` answer
+    /// survives a power cut.
+    private static func openWriter(_ path: String) throws -> SQLiteConnection {
         let connection = try SQLiteConnection(path: path)
-        // WAL: readers never wait for the writer. synchronous=FULL: a commit has reached the disk
-        // (fsync of the WAL) before COMMIT returns, so a `valid` answer survives a power cut.
         let mode = try connection.firstRow("PRAGMA journal_mode = WAL") { $0.text(0) }
         guard mode?.lowercased() == "wal" else {
             throw StoreError.unavailable("cannot switch \(path) to WAL mode (got \(mode ?? "nothing"))")
         }
         try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
-        try SQLiteSchema.migrate(connection)
-        writer = SQLiteWriter(connection: connection, name: "gatehouse-sqlite-writer")
-        readers = SQLiteReaderPool(path: path)
+        return connection
     }
 
+    /// A read, and — after a write failed for the database's sake (read-only, disk full, I/O
+    /// error) — a real write, so `/healthz` fails exactly while check-ins cannot be stored and
+    /// passes again once they can.
     public func healthCheck() async throws {
         _ = try await readers.read { db in try db.firstRow("SELECT 1") { $0.int(0) } }
+        if writer.isFailing {
+            try await writer.perform { db in try db.execute("PRAGMA user_version = \(try db.userVersion)") }
+        }
     }
 
     public func shutdown() async {

@@ -1,0 +1,225 @@
+import Foundation
+import GatehouseTestSupport
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUSE_TEST_POSTGRES"] }
+
+/// Attacks without credentials that used to shut gates, each against the real service process.
+@Suite struct HardeningTests {
+    struct Setup {
+        let folder: TemporaryDirectory
+        let service: ServiceProcess
+        let admin: AdminClient
+        let event: String
+        let device: AdminClient.DeviceCredentials
+
+        init(database: String? = nil, arguments: [String] = [], fileLimit: Int? = nil) throws {
+            folder = try TemporaryDirectory()
+            service = try ServiceProcess(databasePath: database ?? folder.file("h.sqlite"), extraArguments: arguments, fileLimit: fileLimit)
+            admin = try AdminClient(service)
+            event = try admin.createEvent()
+            device = try admin.addDevice(event: event)
+        }
+    }
+
+    static func checkinBody(_ qrData: String, device: AdminClient.DeviceCredentials, gate: String? = nil, scanId: String? = nil, deviceId: String? = nil) throws -> [UInt8] {
+        var body: [String: Any] = ["qrData": qrData, "deviceId": deviceId ?? device.id, "gateId": gate ?? device.gate]
+        if let scanId { body["scanId"] = scanId }
+        return Array(try JSONSerialization.data(withJSONObject: body))
+    }
+
+    // MARK: 1. Text no store can keep
+
+    static func controlCharactersAreRefused(_ setup: Setup) throws {
+        let gate = try setup.service.connection()
+        let ticket = try setup.admin.issue(event: setup.event)[0]
+        for (field, body) in [
+            ("scanId", try Self.checkinBody(ticket.qrData, device: setup.device, scanId: "a\u{0}A")),
+            ("gateId", try Self.checkinBody(ticket.qrData, device: setup.device, gate: "north-1\u{0}")),
+            ("deviceId", try Self.checkinBody(ticket.qrData, device: setup.device, deviceId: setup.device.id + "\u{0}")),
+            ("scanId", try Self.checkinBody(ticket.qrData, device: setup.device, scanId: "line\nbreak")),
+        ] {
+            let response = try gate.request("POST", "/api/checkin", body: body, headers: ["Authorization": "Bearer \(setup.device.token)"])
+            #expect(response.status == 400, "\(field): \(response.status) \(response.text)")
+            #expect(response.text.contains(field), "the 400 names \(field): \(response.text)")
+        }
+        // Nothing of those reached the store: the ticket is still unused, and two scanIds that
+        // differ after a NUL do not collide.
+        #expect(try gate.checkinResult(ticket.qrData, device: setup.device, scanId: "plain-1") == "valid")
+    }
+
+    @Test func control_characters_in_ids_are_refused_at_the_edge_sqlite() throws {
+        try Self.controlCharactersAreRefused(try Setup())
+    }
+
+    @Test(.enabled(if: postgresURL != nil, "no PostgreSQL: run under scripts/with-postgres.sh (make test does)"))
+    func one_clients_nul_bytes_never_fail_other_gates_postgres() throws {
+        let setup = try Setup(database: postgresURL!)
+        try Self.controlCharactersAreRefused(setup)
+        let tickets = try setup.admin.issue(event: setup.event, quantity: 400)
+        let port = setup.service.port
+        let device = setup.device
+        let honest = Mutex<[Int: Int]>([:])
+        let stop = Atomic<Bool>(false)
+        // Two attackers with made-up tokens and NUL bytes, while eight honest gates scan.
+        let attackers = (0..<2).map { n in
+            Thread {
+                guard let connection = try? HTTPConnection(port: port) else { return }
+                var i = 0
+                while !stop.load(ordering: .relaxed) {
+                    i += 1
+                    let body = (try? Self.checkinBody("GH:x", device: device, scanId: "a\u{0}\(n)-\(i)", deviceId: "D\u{0}x")) ?? []
+                    _ = try? connection.request("POST", "/api/checkin", body: body, headers: ["Authorization": "Bearer ghd_MADEUP\(n)"])
+                }
+            }
+        }
+        attackers.forEach { $0.start() }
+        DispatchQueue.concurrentPerform(iterations: 8) { client in
+            guard let connection = try? HTTPConnection(port: port) else { return }
+            for index in stride(from: client, to: tickets.count, by: 8) {
+                let status = (try? connection.checkin(tickets[index].qrData, device: device, scanId: "honest-\(index)").status) ?? -1
+                honest.withLock { $0[status, default: 0] += 1 }
+            }
+        }
+        stop.store(true, ordering: .relaxed)
+        let counts = honest.withLock { $0 }
+        #expect(counts == [200: tickets.count], "every honest check-in answered with its decision: \(counts)")
+    }
+
+    // MARK: 2. Connections: limits and timeouts
+
+    @Test func idle_and_half_sent_connections_are_closed_and_give_way() throws {
+        let setup = try Setup(arguments: ["--idle-timeout", "2", "--body-timeout", "2"])
+        let port = setup.service.port
+        // Half a request head, and a head whose body never comes: both closed within the bounds.
+        let halfHead = try HTTPConnection(port: port)
+        try halfHead.sendRaw(Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow:".utf8))
+        let halfBody = try HTTPConnection(port: port)
+        try halfBody.sendRaw(Array("POST /api/checkin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"qr".utf8))
+        let idle = try HTTPConnection(port: port)
+        #expect(try idle.request("GET", "/healthz").status == 200)
+        #expect(halfHead.closedByServer(within: 6), "half head closed")
+        #expect(halfBody.closedByServer(within: 6), "half body closed")
+        #expect(idle.closedByServer(within: 6), "idle keep-alive closed")
+    }
+
+    @Test func a_flood_of_idle_connections_neither_crashes_nor_locks_out_a_gate() throws {
+        // 256 descriptors as soft and hard limit: the service fits its cap under it.
+        let setup = try Setup(fileLimit: 256)
+        let ticket = try setup.admin.issue(event: setup.event)[0]
+        let before = setup.service.openDescriptors
+        var flood: [HTTPConnection] = []
+        for _ in 0..<400 {
+            guard let connection = try? HTTPConnection(port: setup.service.port) else { break }
+            _ = try? connection.request("GET", "/healthz")
+            flood.append(connection)
+        }
+        #expect(setup.service.process.isRunning, "the service survived 400 idle connections under ulimit -n 256")
+        // A gate's new connection gets its real answer: the longest-idle connection gave way.
+        let gate = try setup.service.connection()
+        #expect(try gate.checkinResult(ticket.qrData, device: setup.device) == "valid")
+        #expect(try setup.service.connection().request("GET", "/healthz").status == 200)
+        #expect(setup.service.openDescriptors < 256)
+        flood.removeAll()
+        Thread.sleep(forTimeInterval: 1)
+        #expect(setup.service.openDescriptors <= before + 8, "descriptors back: \(before) → \(setup.service.openDescriptors)")
+        #expect(!setup.service.log.contains("Request failed"))
+    }
+
+    // MARK: 3. A database that cannot write
+
+    @Test(.enabled(if: getuid() == 0, "needs root to mount a small tmpfs"))
+    func a_full_disk_is_503_and_a_failing_health_check_then_recovers() throws {
+        let mountPoint = try TemporaryDirectory()
+        guard system("mount -t tmpfs -o size=3m tmpfs '\(mountPoint.path)' 2>/dev/null") == 0 else {
+            Issue.record("cannot mount a tmpfs here")
+            return
+        }
+        defer { _ = system("umount -l '\(mountPoint.path)'") }
+        let setup = try Setup(database: mountPoint.path + "/gh.sqlite")
+        let tickets = try setup.admin.issue(event: setup.event, quantity: 200)
+        #expect(try setup.service.connection().request("GET", "/healthz").status == 200)
+        _ = system("dd if=/dev/zero of='\(mountPoint.path)/filler' bs=64k 2>/dev/null")
+        let gate = try setup.service.connection()
+        var statuses: [Int] = []
+        for ticket in tickets.prefix(100) {
+            let status = try gate.checkin(ticket.qrData, device: setup.device).status
+            statuses.append(status)
+            if status == 503 { break }
+        }
+        #expect(statuses.last == 503, "a check-in that cannot be stored is 503: \(Set(statuses))")
+        #expect(!statuses.contains(500))
+        #expect(try setup.service.connection().request("GET", "/healthz").status == 503, "health fails while writes fail")
+        #expect(setup.service.log.contains("disk is full"), "SQLite's words in the log")
+        unlink(mountPoint.path + "/filler")
+        #expect(try setup.service.connection().request("GET", "/healthz").status == 200, "health passes again")
+        #expect(try gate.checkinResult(tickets[150].qrData, device: setup.device) == "valid")
+        #expect(setup.service.log.contains("Database available again"))
+    }
+
+    // MARK: 6. Enrollment guesses
+
+    @Test func parallel_wrong_codes_get_exactly_the_allowance() throws {
+        let setup = try Setup()
+        let port = setup.service.port
+        let statuses = Mutex<[Int: Int]>([:])
+        DispatchQueue.concurrentPerform(iterations: 40) { _ in
+            let status = (try? HTTPConnection(port: port).json("POST", "/api/enroll", ["code": "ZZZZ-ZZZZ-ZZZZ"]).status) ?? -1
+            statuses.withLock { $0[status, default: 0] += 1 }
+        }
+        #expect(statuses.withLock { $0 } == [404: 5, 429: 35])
+    }
+
+    @Test func behind_a_trusted_proxy_each_client_has_its_own_allowance() throws {
+        let setup = try Setup(arguments: ["--trusted-proxy", "127.0.0.1"])
+        let connection = try setup.service.connection()
+        func enroll(_ code: String, from client: String) throws -> Int {
+            let body = Array(try JSONSerialization.data(withJSONObject: ["code": code]))
+            return try connection.request("POST", "/api/enroll", body: body, headers: ["X-Forwarded-For": client]).status
+        }
+        for _ in 0..<5 { #expect(try enroll("ZZZZ-ZZZZ-ZZZZ", from: "203.0.113.9") == 404) }
+        #expect(try enroll("ZZZZ-ZZZZ-ZZZZ", from: "203.0.113.9") == 429)
+        // A forged leftmost hop does not help the guesser: the proxy's own entry is what counts.
+        #expect(try enroll("ZZZZ-ZZZZ-ZZZZ", from: "198.51.100.1, 203.0.113.9") == 429)
+        let pairing = try setup.admin.call("POST", "/api/pairings", ["eventId": setup.event, "gateId": "south-2"], expect: 201)
+        #expect(try enroll(pairing["code"] as! String, from: "203.0.113.10") == 201, "another kiosk behind the same proxy enrolls")
+    }
+
+    // MARK: 7. Smaller ones
+
+    @Test func malformed_bodies_dates_and_head_requests_are_answered_properly() throws {
+        let setup = try Setup()
+        let raw = try setup.service.connection()
+        try raw.sendRaw(Array("POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(setup.service.adminToken)\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nZZZ\r\n{}\r\n0\r\n\r\n".utf8))
+        let chunked = try raw.nextResponse()
+        #expect(chunked.status == 400, "malformed chunked body: \(chunked.status)")
+        #expect(!setup.service.log.contains("Request failed"))
+
+        #expect(try setup.service.connection().head("/healthz").status == 200)
+
+        for impossible in ["2026-02-30T10:00:00Z", "2026-12-01T25:00:00Z", "100000-01-01T00:00:00Z", "2026-13-01T00:00:00Z", "2026-12-01T10:61:00Z"] {
+            _ = try setup.admin.call("POST", "/api/events", ["name": "x", "startsAt": impossible], expect: 400)
+        }
+        for real in ["0001-01-01T00:00:00.000Z", "1581-10-10T12:00:00.000Z", "2024-02-29T23:59:59.999Z", "9999-12-31T23:59:59.000Z"] {
+            let event = try setup.admin.call("POST", "/api/events", ["name": "x", "startsAt": real], expect: 201)
+            #expect(event["startsAt"] as? String == real, "round trip of \(real)")
+        }
+        #expect(try setup.admin.call("POST", "/api/events", ["name": "x", "startsAt": "2026-12-01T20:00:00+01:00"], expect: 201)["startsAt"] as? String == "2026-12-01T19:00:00.000Z")
+    }
+
+    @Test func a_wrong_event_answer_tells_nothing_of_the_other_ticket() throws {
+        let setup = try Setup()
+        let other = try setup.admin.createEvent("Other")
+        let ticket = try setup.admin.issue(event: other, extra: ["holderName": "Secret Holder"])[0]
+        let answer = try setup.service.connection().checkin(ticket.qrData, device: setup.device)
+        let json = try answer.json()
+        #expect(json["result"] as? String == "wrong_event")
+        #expect(json["ticket"] == nil || json["ticket"] is NSNull, "\(answer.text)")
+        #expect(!answer.text.contains("Secret Holder"))
+    }
+}
