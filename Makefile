@@ -2,13 +2,14 @@
 #   make run    build and run the check-in service on SQLite (gatehouse-data/)
 #   make test   build and run every test
 #   make bench        print check-in throughput and latency (release build, wrk)
+#   make bench-hostile  honest check-ins under attack: answered, 5xx, descriptors, memory
 #   make bench-kiosk  print decode cost, frame-to-relay latency, kiosk memory (release build)
 
 SWIFT ?= swift
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: deps test-deps build run test bench bench-kiosk bench-postgres kiosk-static static install uninstall clean
+.PHONY: deps test-deps build run test bench bench-hostile bench-kiosk bench-postgres kiosk-static static install uninstall clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -35,6 +36,10 @@ test: test-deps
 
 bench: test-deps
 	bash scripts/bench-service.sh
+
+# 60 s of honest check-ins while an attacker tries each known way to shut gates (issue #9).
+bench-hostile: test-deps
+	bash scripts/bench-hostile.sh
 
 clean:
 	rm -rf .build .build-static

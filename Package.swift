@@ -138,7 +138,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehouseServiceTests",
-            dependencies: ["GatehouseService", "GatehousePostgres", "GatehouseCore", "GatehouseQR"],
+            dependencies: ["GatehouseService", "GatehousePostgres", "GatehouseCore", "GatehouseQR", "CZlib"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import Foundation
 import GatehouseCore
 import GatehouseQR
 import Testing
+import CZlib
 
 @Suite struct QRRoundTripTests {
     /// A ticket's QR, rendered by libqrencode and read back by libzbar, gives its qrData.
@@ -35,6 +36,28 @@ import Testing
         let png = PNGWriter.png(matrix.greyImage(scale: 4))
         #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         #expect(Array(png.suffix(8)) == [0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82])
+        // The pixels themselves: IHDR's size and IDAT inflated back (zlib) to the image drawn.
+        let image = matrix.greyImage(scale: 4)
+        var chunks: [String: [UInt8]] = [:]
+        var offset = 8
+        while offset + 12 <= png.count {
+            let length = png[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            let type = String(decoding: png[offset + 4..<offset + 8], as: UTF8.self)
+            chunks[type, default: []] += png[offset + 8..<offset + 8 + length]
+            offset += 12 + length
+        }
+        let header = try #require(chunks["IHDR"])
+        #expect(header.prefix(4).reduce(0) { $0 << 8 | Int($1) } == image.width)
+        #expect(header.dropFirst(4).prefix(4).reduce(0) { $0 << 8 | Int($1) } == image.height)
+        let compressed = try #require(chunks["IDAT"])
+        var inflated = [UInt8](repeating: 0, count: (image.width + 1) * image.height)
+        var inflatedLength = uLong(inflated.count)
+        #expect(uncompress(&inflated, &inflatedLength, compressed, uLong(compressed.count)) == Z_OK)
+        #expect(Int(inflatedLength) == inflated.count)
+        let rows = stride(from: 0, to: inflated.count, by: image.width + 1).map { inflated[$0 + 1..<$0 + 1 + image.width] }
+        #expect(rows.allSatisfy { inflated[$0.startIndex - 1] == 0 }, "filter type 0 on every row")
+        let samePixels = Array(rows.joined()) == image.pixels
+        #expect(samePixels, "the PNG's pixels are the QR drawing")
     }
 
     @Test func pgm_round_trips_and_bad_files_are_refused() throws {

@@ -352,11 +352,14 @@ final class TestClock: @unchecked Sendable {
         }
     }
 
-    @Test func settings_make_commits_durable() throws {
+    @Test func settings_make_commits_durable() async throws {
         let folder = try TemporaryFolder()
-        _ = try SQLiteStore(path: folder.file("g.sqlite"))
-        let connection = try SQLiteConnection(path: folder.file("g.sqlite"))
-        #expect(try connection.firstRow("PRAGMA journal_mode") { $0.text(0) } == "wal")
+        let store = try SQLiteStore(path: folder.file("g.sqlite"))
+        // Read through the writer's own connection: synchronous is a per-connection setting.
+        let settings = try await store.durabilitySettings()
+        #expect(settings.journalMode == "wal")
+        #expect(settings.synchronous == 2, "synchronous=FULL: the WAL is fsynced before COMMIT returns")
+        #expect(settings.foreignKeys)
     }
 }
 

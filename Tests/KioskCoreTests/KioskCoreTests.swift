@@ -131,7 +131,10 @@ import Testing
     @Test func an_unanswered_scan_keeps_its_scan_id_for_the_retry() {
         var lane = Lane(cooldown: .seconds(8))
         let code = Array(ticketCode().utf8)
-        guard case .submit(_, let first) = lane.consider(code, now: .zero) else { return }
+        guard case .submit(_, let first) = lane.consider(code, now: .zero) else {
+            Issue.record("the first sighting was not submitted")
+            return
+        }
         lane.finished(code, scanId: first, outcome: .unreachable("timeout"), now: .milliseconds(1500))
         guard case .submit(_, let retry) = lane.consider(code, now: .seconds(4)) else { Issue.record("no retry"); return }
         #expect(retry == first)

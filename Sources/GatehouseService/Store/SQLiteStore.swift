@@ -37,6 +37,18 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
+    /// The writer connection's journal mode, `synchronous` level (2 = FULL) and foreign keys,
+    /// for the test that holds the durability promise.
+    func durabilitySettings() async throws -> (journalMode: String, synchronous: Int, foreignKeys: Bool) {
+        try await writer.perform { db in
+            (
+                try db.firstRow("PRAGMA journal_mode") { $0.text(0) } ?? "",
+                Int(try db.firstRow("PRAGMA synchronous") { $0.int(0) } ?? -1),
+                try db.firstRow("PRAGMA foreign_keys") { $0.int(0) } == 1
+            )
+        }
+    }
+
     public func shutdown() async {
         writer.stop()
     }
