@@ -316,6 +316,10 @@ enum PostgresSchema {
             $fn$
             """,
         ],
+        // 4: when a pairing code was made, to bound the wrong guesses it is exposed to.
+        [
+            "ALTER TABLE pairings ADD COLUMN created_at BIGINT",
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

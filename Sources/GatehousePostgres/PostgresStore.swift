@@ -297,8 +297,8 @@ public final class PostgresStore: GatehouseStore {
         try await guarded { [self] in
             let inserted = try await client.query(
                 """
-                INSERT INTO pairings (code_hash, event_id, gate_id, name, expires_at)
-                SELECT decode(\(Self.hex(pairing.codeHash)), 'hex'), e.id, \(pairing.gateId), \(pairing.name), \(pairing.expiresAt.millis)
+                INSERT INTO pairings (code_hash, event_id, gate_id, name, expires_at, created_at)
+                SELECT decode(\(Self.hex(pairing.codeHash)), 'hex'), e.id, \(pairing.gateId), \(pairing.name), \(pairing.expiresAt.millis), \(at.millis)
                 FROM events e WHERE e.id = \(pairing.eventId)
                 RETURNING event_id
                 """, logger: logger
@@ -331,6 +331,13 @@ public final class PostgresStore: GatehouseStore {
                     """, logger: logger)
                 return .enrolled(Device(id: device.id, name: name, gateId: gate, eventId: event, revoked: false, createdAt: at.truncatedToMillis))
             }
+        }
+    }
+
+    public func pairingCreatedAt(codeHash: [UInt8]) async throws -> Date? {
+        try await guarded { [self] in
+            let rows = try await client.query("SELECT created_at FROM pairings WHERE code_hash = decode(\(Self.hex(codeHash)), 'hex')", logger: logger).collect()
+            return try rows.first?.decode(Int64?.self).map(Date.init(millis:))
         }
     }
 

@@ -31,6 +31,9 @@ struct Serve: AsyncParsableCommand {
         String($0).trimmingCharacters(in: .whitespaces)
     }
 
+    @Option(help: "Wrong pairing codes (from any address) a pairing code may face while open; past it the code stops working.")
+    var pairingGuessLimit: Int = 10_000
+
     @Option(help: "Most connections held at once (default: what the file-descriptor limit allows, at most 10000).")
     var maxConnections: Int?
 
@@ -41,6 +44,7 @@ struct Serve: AsyncParsableCommand {
     var bodyTimeout: Int = 30
 
     func validate() throws {
+        guard (1...10_000_000).contains(pairingGuessLimit) else { throw ValidationError("--pairing-guess-limit must be between 1 and 10000000, not \(pairingGuessLimit)") }
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be between 1 and 3600 seconds, not \(idleTimeout)") }
         guard (1...3600).contains(bodyTimeout) else { throw ValidationError("--body-timeout must be between 1 and 3600 seconds, not \(bodyTimeout)") }
         if let maxConnections, !(16...1_000_000).contains(maxConnections) {
@@ -80,7 +84,7 @@ struct Serve: AsyncParsableCommand {
             gatehouse: Gatehouse(store: store),
             configuration: ServiceConfiguration(
                 host: host, port: port, adminTokenHash: admin.hash,
-                connectionLimits: limits, trustedProxies: trustedProxies),
+                connectionLimits: limits, trustedProxies: trustedProxies, pairingGuessLimit: pairingGuessLimit),
             logger: logger,
             onServerRunning: { port in
                 // One parseable line, so scripts and tests that asked for port 0 find the port.

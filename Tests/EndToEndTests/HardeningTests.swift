@@ -190,6 +190,24 @@ private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUS
         #expect(try enroll(pairing["code"] as! String, from: "203.0.113.10") == 201, "another kiosk behind the same proxy enrolls")
     }
 
+    @Test func a_code_that_faced_too_many_wrong_guesses_stops_working() throws {
+        let setup = try Setup(arguments: ["--trusted-proxy", "127.0.0.1", "--pairing-guess-limit", "6"])
+        let connection = try setup.service.connection()
+        func enroll(_ code: String, from client: String) throws -> HTTPConnection.Response {
+            let body = Array(try JSONSerialization.data(withJSONObject: ["code": code]))
+            return try connection.request("POST", "/api/enroll", body: body, headers: ["X-Forwarded-For": client])
+        }
+        let exposed = try setup.admin.call("POST", "/api/pairings", ["eventId": setup.event, "gateId": "east-1"], expect: 201)["code"] as! String
+        // Seven wrong codes from three addresses, each under its own allowance of five.
+        for attempt in 0..<7 { #expect(try enroll("ZZZZ-ZZZZ-ZZZZ", from: "203.0.113.\(attempt % 3 + 1)").status == 404) }
+        let refused = try enroll(exposed, from: "203.0.113.50")
+        #expect(refused.status == 410 && refused.text.contains("ask for a new one"), "\(refused.status) \(refused.text)")
+        // A code made after the guessing works.
+        Thread.sleep(forTimeInterval: 1.1)
+        let fresh = try setup.admin.call("POST", "/api/pairings", ["eventId": setup.event, "gateId": "east-1"], expect: 201)["code"] as! String
+        #expect(try enroll(fresh, from: "203.0.113.50").status == 201)
+    }
+
     // MARK: 7. Smaller ones
 
     @Test func malformed_bodies_dates_and_head_requests_are_answered_properly() throws {

@@ -376,6 +376,15 @@ final class TestClock: @unchecked Sendable {
         await #expect(throws: Gatehouse.EnrollmentError.codeAlreadyUsed) { try await f.gatehouse.enroll(code: code) }
         await #expect(throws: Gatehouse.EnrollmentError.unknownCode) { try await f.gatehouse.enroll(code: "AAAA-BBBB-CCCC") }
         await #expect(throws: Gatehouse.EnrollmentError.unknownCode) { try await f.gatehouse.enroll(code: "not a code at all") }
+        // The per-code limit: a code that faced more wrong guesses than allowed is refused.
+        let (exposed, _) = try await f.gatehouse.createPairing(eventId: f.event.id, gateId: "east", name: nil, timeToLive: 600)
+        let created = try #require(try await f.store.pairingCreatedAt(codeHash: TokenHash.of(exposed.filter { $0 != "-" })))
+        #expect(abs(created.timeIntervalSince(f.clock.now)) < 0.002)
+        #expect(try await f.store.pairingCreatedAt(codeHash: TokenHash.of("AAAABBBBCCCC")) == nil)
+        await #expect(throws: Gatehouse.EnrollmentError.codeOverexposed) {
+            try await f.gatehouse.enroll(code: exposed, exposure: { _ in 11 }, guessLimit: 10)
+        }
+        #expect(try await f.gatehouse.enroll(code: exposed, exposure: { _ in 10 }, guessLimit: 10).device.gateId == "east")
         let (late, _) = try await f.gatehouse.createPairing(eventId: f.event.id, gateId: "west", name: "West", timeToLive: 60)
         f.clock.advance(61)
         await #expect(throws: Gatehouse.EnrollmentError.codeExpired) { try await f.gatehouse.enroll(code: late) }

@@ -131,6 +131,8 @@ public struct Gatehouse: Sendable {
 
     public enum EnrollmentError: Error, Equatable {
         case unknownCode, codeAlreadyUsed, codeExpired
+        /// More wrong codes were tried while this one was open than a code may be exposed to.
+        case codeOverexposed
     }
 
     /// A one-time code a technician types on the gate box to enroll it for `gateId`.
@@ -150,9 +152,17 @@ public struct Gatehouse: Sendable {
     }
 
     /// Trades a pairing code for a new device and its token (shown once).
-    public func enroll(code: String) async throws -> (device: Device, token: String) {
+    ///
+    /// `exposure` is the per-code limit: given when the code was made, it says how many wrong
+    /// codes were tried since, and past `guessLimit` the code is refused (the organizer makes a
+    /// new one). Per-address limits cannot bound an attacker with many addresses; this bounds
+    /// the guesses any one code ever faced, so its 60 bits keep their worth.
+    public func enroll(code: String, exposure: (@Sendable (Date) -> Int)? = nil, guessLimit: Int = .max) async throws -> (device: Device, token: String) {
         let normalized = code.uppercased().filter { $0 != "-" && $0 != " " }
         guard normalized.utf8.count == 12, Base32.isBase32(normalized) else { throw EnrollmentError.unknownCode }
+        if let exposure, let created = try await store.pairingCreatedAt(codeHash: TokenHash.of(normalized)), exposure(created) > guessLimit {
+            throw EnrollmentError.codeOverexposed
+        }
         let token = Secret.newDeviceToken()
         switch try await store.redeemPairing(
             codeHash: TokenHash.of(normalized), device: NewDeviceCredentials(id: Identifier.newDeviceID(), tokenHash: TokenHash.of(token)), at: now())

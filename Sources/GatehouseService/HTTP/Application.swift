@@ -13,11 +13,14 @@ public struct ServiceConfiguration: Sendable {
     public var connectionLimits: ConnectionLimits
     /// Proxies whose X-Forwarded-For is believed (the README's nginx: 127.0.0.1).
     public var trustedProxies: [String]
+    /// Wrong pairing codes (from anyone) a code may face while open before it stops working.
+    public var pairingGuessLimit: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, adminTokenHash: [UInt8],
-        connectionLimits: ConnectionLimits = .fittingDescriptorLimit(requested: nil), trustedProxies: [String] = []
+        connectionLimits: ConnectionLimits = .fittingDescriptorLimit(requested: nil), trustedProxies: [String] = [], pairingGuessLimit: Int = 10_000
     ) {
+        self.pairingGuessLimit = pairingGuessLimit
         self.host = host
         self.port = port
         self.adminTokenHash = adminTokenHash
@@ -27,7 +30,7 @@ public struct ServiceConfiguration: Sendable {
 }
 
 /// The router with every route and middleware; tests and `buildApplication` share it.
-public func buildRouter(gatehouse: Gatehouse, adminTokenHash: [UInt8], trustedProxies: [String] = []) -> Router<GatehouseRequestContext> {
+public func buildRouter(gatehouse: Gatehouse, adminTokenHash: [UInt8], trustedProxies: [String] = [], pairingGuessLimit: Int = 10_000) -> Router<GatehouseRequestContext> {
     let router = Router(context: GatehouseRequestContext.self)
     router.add(middleware: ProblemMiddleware(outages: gatehouse.outages))
     // HEAD too: load balancers and uptime monitors often probe with it.
@@ -47,7 +50,7 @@ public func buildRouter(gatehouse: Gatehouse, adminTokenHash: [UInt8], trustedPr
     }
     let api = router.group("api")
     CheckinRoutes(gatehouse: gatehouse).add(to: api)
-    let enrollment = EnrollmentRoutes(gatehouse: gatehouse, throttle: EnrollmentThrottle(), clientAddress: ClientAddress(trustedProxies: trustedProxies))
+    let enrollment = EnrollmentRoutes(gatehouse: gatehouse, throttle: EnrollmentThrottle(guessesPerCode: pairingGuessLimit), clientAddress: ClientAddress(trustedProxies: trustedProxies))
     enrollment.addPublic(to: api)
     let adminAuth = AdminAuthMiddleware(adminTokenHash: adminTokenHash)
     let admin = api.group().add(middleware: adminAuth)
@@ -65,7 +68,9 @@ public func buildApplication(
     let registry = ConnectionRegistry(limits: configuration.connectionLimits)
     let limits = configuration.connectionLimits
     return Application(
-        router: buildRouter(gatehouse: gatehouse, adminTokenHash: configuration.adminTokenHash, trustedProxies: configuration.trustedProxies),
+        router: buildRouter(
+            gatehouse: gatehouse, adminTokenHash: configuration.adminTokenHash, trustedProxies: configuration.trustedProxies,
+            pairingGuessLimit: configuration.pairingGuessLimit),
         server: .http1(
             configuration: .init(
                 additionalChannelHandlers: [ConnectionGuardHandler(registry: registry)],

@@ -61,12 +61,14 @@ struct EnrollmentRoutes {
                 throw error
             }
             do {
-                let (device, token) = try await gatehouse.enroll(code: body.code)
+                let (device, token) = try await gatehouse.enroll(
+                    code: body.code, exposure: { [throttle] created in throttle.failures(since: created) }, guessLimit: throttle.guessesPerCode)
                 throttle.forgive(client)
                 context.logger.notice("Kiosk enrolled", metadata: ["device.id": "\(device.id)", "gate.id": "\(device.gateId)", "event.id": "\(device.eventId)"])
                 return JSONAnswer(Enrolled(deviceId: device.id, eventId: device.eventId, gateId: device.gateId, token: token), status: .created)
             } catch let error as Gatehouse.EnrollmentError {
                 // A wrong code costs the caller time: guessing 60-bit codes stays hopeless.
+                if error == .unknownCode { throttle.recordWrongCode() }
                 context.logger.warning("Enrollment refused", metadata: ["client.address": "\(client)", "reason": "\(error)"])
                 try await Task.sleep(for: EnrollmentThrottle.failureDelay)
                 throw error
@@ -111,9 +113,31 @@ final class EnrollmentThrottle: Sendable {
     static let window: TimeInterval = 600
 
     private let attempts = Mutex<[String: [Date]]>([:])
+    /// Wrong codes per second (seconds since 1970) over the longest a code lives (24 h), from
+    /// any address: what `failures(since:)` sums for the per-code limit.
+    private let wrongCodesBySecond = Mutex<[Int64: Int]>([:])
     private let now: @Sendable () -> Date
+    /// Wrong codes a pairing code may face while open before it stops working.
+    let guessesPerCode: Int
 
-    init(now: @escaping @Sendable () -> Date = { Date() }) { self.now = now }
+    init(guessesPerCode: Int = 10_000, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.guessesPerCode = guessesPerCode
+        self.now = now
+    }
+
+    func recordWrongCode() {
+        let second = Int64(now().timeIntervalSince1970)
+        wrongCodesBySecond.withLock { table in
+            table[second, default: 0] += 1
+            if table.count > 90_000 { table = table.filter { $0.key > second - 86_400 } }
+        }
+    }
+
+    /// Wrong codes tried since `date` (counted from the start of its second: never fewer).
+    func failures(since date: Date) -> Int {
+        let second = Int64(date.timeIntervalSince1970.rounded(.down))
+        return wrongCodesBySecond.withLock { $0.reduce(0) { $1.key >= second ? $0 + $1.value : $0 } }
+    }
 
     /// Counts an attempt, or returns the seconds to wait when the address is over its allowance.
     func begin(for client: String) -> Int? {

@@ -134,6 +134,9 @@ public protocol GatehouseStore: Sendable {
     /// Trades a pairing code for a new device in one transaction: the code is marked used only if
     /// it is unused and not expired, and the device is created with it.
     func redeemPairing(codeHash: [UInt8], device: NewDeviceCredentials, at: Date) async throws -> PairingRedemption
+    /// When the pairing with this code hash was made; nil for an unknown code (or one made
+    /// before the store kept the time).
+    func pairingCreatedAt(codeHash: [UInt8]) async throws -> Date?
 
     /// Throws when the database cannot answer a trivial query (for `/healthz`).
     func healthCheck() async throws

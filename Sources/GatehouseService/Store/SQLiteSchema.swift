@@ -66,6 +66,10 @@ enum SQLiteSchema {
             device_id TEXT
         );
         """,
+        // 3: when a pairing code was made, to bound the wrong guesses it is exposed to.
+        """
+        ALTER TABLE pairings ADD COLUMN created_at INTEGER;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

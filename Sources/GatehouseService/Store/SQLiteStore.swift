@@ -202,8 +202,8 @@ public final class SQLiteStore: GatehouseStore {
                 throw StoreError.notFound("event \(pairing.eventId)")
             }
             try db.run(
-                "INSERT INTO pairings (code_hash, event_id, gate_id, name, expires_at) VALUES (?, ?, ?, ?, ?)",
-                [.blob(pairing.codeHash), .text(pairing.eventId), .text(pairing.gateId), .text(pairing.name), .integer(pairing.expiresAt.millis)])
+                "INSERT INTO pairings (code_hash, event_id, gate_id, name, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [.blob(pairing.codeHash), .text(pairing.eventId), .text(pairing.gateId), .text(pairing.name), .integer(pairing.expiresAt.millis), .integer(at.millis)])
         }
     }
 
@@ -224,6 +224,12 @@ public final class SQLiteStore: GatehouseStore {
                 "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [.text(device.id), .text(pairing.name), .text(pairing.gate), .text(pairing.event), .blob(device.tokenHash), .integer(at.millis)])
             return .enrolled(Device(id: device.id, name: pairing.name, gateId: pairing.gate, eventId: pairing.event, revoked: false, createdAt: at.truncatedToMillis))
+        }
+    }
+
+    public func pairingCreatedAt(codeHash: [UInt8]) async throws -> Date? {
+        try await readers.read { db in
+            try db.firstRow("SELECT created_at FROM pairings WHERE code_hash = ?", [.blob(codeHash)]) { $0.optionalInt(0) }.flatMap { $0 }.map(Date.init(millis:))
         }
     }
 
