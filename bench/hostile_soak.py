@@ -114,9 +114,10 @@ threads = [threading.Thread(target=honest, args=(n,)) for n in range(16)]
 for t in threads: t.start()
 for t in threads: t.join()
 fd1, rss1 = fds(), rss_mb()
+honest_seconds = duration + 2 * warmup
 answered = sum(v for k, v in statuses.items() if isinstance(k, int))
 fivexx = sum(v for k, v in statuses.items() if isinstance(k, int) and k >= 500)
-print(f"honest check-ins answered: {answered} ({answered / duration:.0f}/s), statuses {statuses}")
+print(f"honest check-ins answered: {answered} ({answered / honest_seconds:.0f}/s over {honest_seconds:.0f} s of honest load), statuses {statuses}")
 print(f"5xx: {fivexx}")
 print(f"service file descriptors: {fd0} before, {fd1} after; resident memory {rss0:.1f} MB before, {rss1:.1f} MB after"
       " (both under honest load alone)")

@@ -10,24 +10,10 @@ THREADS=${THREADS:-2}
 TICKETS=${TICKETS:-100000}
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-swift build -c release --product gatehouse >&2
-BIN=$(swift build -c release --show-bin-path)/gatehouse
-
-WORK=$(mktemp -d)
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-export GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789
-"$BIN" serve --db "$WORK/bench.sqlite" --port 0 --log-level warning > "$WORK/serve.out" 2> "$WORK/serve.err" &
-SERVER=$!
-for _ in $(seq 100); do grep -q "listening on" "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
-PORT=$(grep -o 'listening on http://[^ ]*' "$WORK/serve.out" | sed 's/.*://')
-URL="http://127.0.0.1:$PORT"
-auth=(-H "Authorization: Bearer $GATEHOUSE_ADMIN_TOKEN" -H "Content-Type: application/json")
-
-EVENT=$(curl -sf "${auth[@]}" -d '{"name":"Benchmark"}' "$URL/api/events" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-DEVICE_JSON=$(curl -sf "${auth[@]}" -d "{\"name\":\"bench\",\"gateId\":\"bench-1\",\"eventId\":\"$EVENT\"}" "$URL/api/devices")
-export DEVICE_ID=$(echo "$DEVICE_JSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["deviceId"])')
-export DEVICE_TOKEN=$(echo "$DEVICE_JSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-export GATE_ID=bench-1 CODES_FILE="$WORK/codes.txt" WRK_THREADS=$THREADS
+source scripts/bench-common.sh
+start_service
+make_event_and_device Benchmark bench-1
+export CODES_FILE="$WORK/codes.txt" WRK_THREADS=$THREADS
 
 start=$(date +%s.%N)
 for _ in $(seq $((TICKETS / 10000))); do

@@ -75,16 +75,8 @@ private var passwordRole: String? { ProcessInfo.processInfo.environment["GATEHOU
         let fd: Int32
         let port: Int
         init() throws {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            self.fd = fd
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-            guard listen(fd, 16) == 0 else { throw HTTPClientError("listen failed") }
-            port = Int(UInt16(bigEndian: address.sin_port))
+            (fd, port) = ServiceProcess.loopbackSocket(listening: 16)
+            guard fd >= 0 else { throw HTTPClientError("socket: errno \(errno)") }
         }
         deinit { close(fd) }
     }

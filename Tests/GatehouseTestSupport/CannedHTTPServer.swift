@@ -11,18 +11,10 @@ public final class CannedHTTPServer: @unchecked Sendable {
     private let fd: Int32
 
     public init(status: Int, body: String, contentType: String = "application/json") throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        guard listen(fd, 8) == 0 else { throw HTTPClientError("listen: errno \(errno)") }
+        let (fd, port) = ServiceProcess.loopbackSocket(listening: 8)
+        guard fd >= 0 else { throw HTTPClientError("socket: errno \(errno)") }
         self.fd = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         let bodyBytes = Array(body.utf8)
         let answer = Array("HTTP/1.1 \(status) X\r\nContent-Type: \(contentType)\r\nContent-Length: \(bodyBytes.count)\r\nConnection: close\r\n\r\n".utf8) + bodyBytes
         Thread {

@@ -27,15 +27,24 @@ public final class ServiceProcess: @unchecked Sendable {
 
     /// A TCP port on 127.0.0.1 that was free a moment ago (for a service restarted on the same port).
     public static func freePort() -> Int {
+        let (fd, port) = loopbackSocket()
+        close(fd)
+        return port
+    }
+
+    /// A TCP socket bound to a free port on 127.0.0.1 (listening when `backlog` is given).
+    public static func loopbackSocket(listening backlog: Int32? = nil) -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
+        if let backlog { listen(fd, backlog) }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     /// `fileLimit` runs the service under `ulimit -n` (soft and hard), as a unit's LimitNOFILE would.
