@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
@@ -61,6 +62,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -69,6 +71,8 @@ let package = Package(
         .target(name: "CV4L2", linkerSettings: [.linkedLibrary("v4l2")]),
         .target(name: "CGpiod", linkerSettings: [.linkedLibrary("gpiod")]),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // sd_notify(3) and AF_UNIX datagrams without libsystemd, for the daemon and the service.
+        .target(name: "SystemdNotify", swiftSettings: swiftSettings),
         .target(
             name: "KioskCore",
             dependencies: ["GatehouseCore", .product(name: "Logging", package: "swift-log")],
@@ -77,7 +81,7 @@ let package = Package(
         .target(
             name: "KioskHardware",
             dependencies: [
-                "KioskCore", "GatehouseCore", "GatehouseQR", "CV4L2", "CGpiod", "CCurl",
+                "KioskCore", "GatehouseCore", "GatehouseQR", "CV4L2", "CGpiod", "CCurl", "SystemdNotify",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -85,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "gate-kiosk",
             dependencies: [
-                "KioskCore", "KioskHardware", "GatehouseCore", "GatehouseQR",
+                "KioskCore", "KioskHardware", "GatehouseCore", "GatehouseQR", "SystemdNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -116,7 +120,9 @@ let package = Package(
                 "GatehouseService",
                 "GatehousePostgres",
                 "GatehouseQR",
+                "SystemdNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -153,7 +159,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KioskHardwareTests",
-            dependencies: ["KioskHardware", "KioskCore", "GatehouseQR", "GatehouseCore", "CV4L2", "GatehouseTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KioskHardware", "KioskCore", "GatehouseQR", "GatehouseCore", "CV4L2", "GatehouseTestSupport", "SystemdNotify", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // Tests that start the real `gatehouse` process and talk HTTP to it.

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Logging
+import SystemdNotify
 
 /// swift-log handler that writes structured entries to the systemd journal with its native
 /// protocol: one datagram per entry to `/run/systemd/journal/socket`, fields `KEY=value`, plus

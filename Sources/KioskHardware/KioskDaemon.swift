@@ -4,6 +4,7 @@ import FoundationEssentials
 import KioskCore
 import Logging
 import Synchronization
+import SystemdNotify
 
 #if canImport(Glibc)
 import Glibc

@@ -3,6 +3,7 @@ import FoundationEssentials
 import KioskCore
 import KioskHardware
 import Logging
+import SystemdNotify
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the kiosk daemon (the default; what gate-kiosk.service starts).")

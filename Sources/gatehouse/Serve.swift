@@ -3,6 +3,8 @@ import Foundation
 import GatehouseService
 import Hummingbird
 import Logging
+import ServiceLifecycle
+import SystemdNotify
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the check-in HTTP service.")
@@ -80,15 +82,19 @@ struct Serve: AsyncParsableCommand {
         limits.idleTimeout = .seconds(idleTimeout)
         limits.bodyTimeout = .seconds(bodyTimeout)
         logger.info("Connection limits", metadata: ["http.max_connections": "\(limits.maximumConnections)", "http.idle_timeout_s": "\(idleTimeout)"])
+        let systemd = SystemdNotifier(environment: environment)
         let app = buildApplication(
             gatehouse: Gatehouse(store: store),
             configuration: ServiceConfiguration(
                 host: host, port: port, adminTokenHash: admin.hash,
                 connectionLimits: limits, trustedProxies: trustedProxies, pairingGuessLimit: pairingGuessLimit),
             logger: logger,
+            services: [SystemdStoppingNotice(systemd: systemd)],
             onServerRunning: { port in
                 // One parseable line, so scripts and tests that asked for port 0 find the port.
                 say("gatehouse listening on http://\(host):\(port)")
+                // Type=notify: units ordered after gatehouse.service start once it really listens.
+                systemd.ready(status: "Listening on \(host):\(port), database \(StoreOpener.describe(location))")
             })
         do {
             try await app.runService()
@@ -97,6 +103,16 @@ struct Serve: AsyncParsableCommand {
             throw error
         }
         await store.shutdown()
+    }
+}
+
+/// Tells systemd `STOPPING=1` once a graceful shutdown (SIGTERM, SIGINT) has begun.
+struct SystemdStoppingNotice: Service {
+    let systemd: SystemdNotifier
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        systemd.stopping()
     }
 }
 

@@ -58,3 +58,19 @@ import Testing
         #expect(printed.contains(token), "printed once at first start")
     }
 }
+
+/// `Type=notify`: the service tells systemd when it listens and when it stops.
+@Suite struct SystemdNotifyTests {
+    @Test func ready_once_listening_and_stopping_on_sigterm() throws {
+        let folder = try TemporaryDirectory()
+        let sink = try DatagramSink()
+        let service = try ServiceProcess(databasePath: folder.file("n.sqlite"), extraEnvironment: ["NOTIFY_SOCKET": sink.path])
+        let ready = String(decoding: try #require(sink.receive(), "READY=1 arrives"), as: UTF8.self)
+        #expect(ready.hasPrefix("READY=1\nSTATUS=Listening on 127.0.0.1:\(service.port)"), "\(ready)")
+        #expect(try service.connection().request("GET", "/healthz").status == 200, "ready means it answers")
+        service.stop()
+        let stopping = String(decoding: try #require(sink.receive(), "STOPPING=1 arrives"), as: UTF8.self)
+        #expect(stopping.hasPrefix("STOPPING=1"), "\(stopping)")
+        #expect(service.process.terminationStatus == 0, "a graceful stop exits 0")
+    }
+}

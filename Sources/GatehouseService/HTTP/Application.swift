@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// What `buildApplication` needs besides the store.
 public struct ServiceConfiguration: Sendable {
@@ -62,7 +63,7 @@ public func buildRouter(gatehouse: Gatehouse, adminTokenHash: [UInt8], trustedPr
 
 /// The HTTP service. `main` reads configuration and runs this; nothing else lives in `main`.
 public func buildApplication(
-    gatehouse: Gatehouse, configuration: ServiceConfiguration, logger: Logger,
+    gatehouse: Gatehouse, configuration: ServiceConfiguration, logger: Logger, services: [any Service] = [],
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let registry = ConnectionRegistry(limits: configuration.connectionLimits)
@@ -80,6 +81,7 @@ public func buildApplication(
             // The backstop: past this many sockets the server stops accepting, so accept() never
             // meets EMFILE; the guard above has given way to new connections long before.
             availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections + 64)),
+        services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )

@@ -34,5 +34,5 @@ public final class SystemdNotifier: Sendable {
     public func watchdog() { notify("WATCHDOG=1") }
     public func stopping() { notify("STOPPING=1", "STATUS=Stopping") }
 
-    static func oneLine(_ text: String) -> String { text.replacing("\n", with: " ") }
+    public static func oneLine(_ text: String) -> String { text.replacing("\n", with: " ") }
 }

@@ -4,11 +4,11 @@ import Glibc
 
 /// Sends datagrams to an AF_UNIX socket by path, or by abstract name when the path starts
 /// with '@' (how systemd may hand out NOTIFY_SOCKET). Thread-safe: each send is one sendto().
-final class UnixDatagramSender: @unchecked Sendable {
-    let path: String
+public final class UnixDatagramSender: @unchecked Sendable {
+    public let path: String
     private let fd: Int32
 
-    init?(path: String) {
+    public init?(path: String) {
         guard !path.isEmpty, path.utf8.count < 108 else { return nil }
         let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return nil }
@@ -20,7 +20,7 @@ final class UnixDatagramSender: @unchecked Sendable {
 
     /// Sends one datagram; returns errno on failure, 0 on success.
     @discardableResult
-    func send(_ bytes: [UInt8]) -> Int32 {
+    public func send(_ bytes: [UInt8]) -> Int32 {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         var name = Array(path.utf8)
