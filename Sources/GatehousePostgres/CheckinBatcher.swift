@@ -59,7 +59,10 @@ final class CheckinBatcher: Sendable {
             var batch = first
             while true {
                 let outcomes = await Self.decide(batch.map(\.attempt), client: client, logger: logger)
-                for (entry, outcome) in zip(batch, outcomes) { entry.waiter.resume(with: outcome) }
+                // Every waiter is resumed exactly once, whatever came back.
+                for (index, entry) in batch.enumerated() {
+                    entry.waiter.resume(with: index < outcomes.count ? outcomes[index] : .failure(StoreError.unavailable("no answer for this scan")))
+                }
                 let next = state.withLockedValue { state -> Batch? in
                     if state.pending.isEmpty {
                         state.inFlight -= 1
@@ -138,7 +141,7 @@ final class CheckinBatcher: Sendable {
                     return outcomes
                 }
                 if let state, Self.isDataError(state) {
-                    return [.failure(StoreError.invalid("the database refused this scan's data (SQLSTATE \(state))"))]
+                    return attempts.map { _ in .failure(StoreError.invalid("the database refused this scan's data (SQLSTATE \(state))")) }
                 }
                 lastError = StoreError.unavailable(state.map { "PostgreSQL error \($0)" } ?? "PostgreSQL connection: \(error.code)")
                 break

@@ -393,3 +393,47 @@ final class TestClock: @unchecked Sendable {
         await f.store.shutdown()
     }
 }
+
+/// A scan whose data a store cannot keep fails alone: the scans that shared its batch (or its
+/// commit) get their real decisions. The service refuses such text at the edge already; this is
+/// the second line, at the store, for whatever the edge does not know about.
+@Suite struct PoisonedBatchTests {
+    @Test(arguments: StoreKind.available)
+    func one_unstorable_scan_fails_alone(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let tickets = try await f.gatehouse.issueTickets(eventId: f.event.id, Array(repeating: .init(), count: 40))
+        func attempt(_ code: String, scanId: String, gate: String? = nil) -> CheckinAttempt {
+            let parsed = TicketCode.parse(code)
+            return CheckinAttempt(
+                deviceId: f.device.id, deviceTokenHash: TokenHash.of(f.deviceToken), gateId: gate ?? f.device.gateId, scanId: scanId, mode: .commit,
+                payloadHash: TokenHash.of(code), code: parsed.map { ($0.eventID, TokenHash.of($0.token)) }, at: f.clock.now)
+        }
+        // All at once, so they meet in one batch: a NUL that PostgreSQL cannot store in TEXT.
+        let outcomes = await withTaskGroup(of: (Int, Result<CheckinOutcome, any Error>).self) { group in
+            for (index, ticket) in tickets.enumerated() {
+                group.addTask { (index, await Result(awaiting: { try await f.store.checkin(attempt(ticket.qrData, scanId: "s-\(index)")) })) }
+                if index == 20 {
+                    group.addTask { (-1, await Result(awaiting: { try await f.store.checkin(attempt(ticket.qrData, scanId: "poison\u{0}", gate: "north-1\u{0}")) })) }
+                }
+            }
+            var all: [Int: Result<CheckinOutcome, any Error>] = [:]
+            for await (index, outcome) in group { all[index] = outcome }
+            return all
+        }
+        for index in tickets.indices {
+            guard case .success(.decided(let decision)) = outcomes[index] else {
+                Issue.record("scan \(index) got \(String(describing: outcomes[index]))")
+                continue
+            }
+            #expect(decision.result == .valid, "scan \(index)")
+        }
+        // The poisoned scan itself: refused or decided, but never taking the others with it.
+        #expect(outcomes[-1] != nil)
+    }
+}
+
+extension Result where Failure == any Error {
+    init(awaiting body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
