@@ -42,9 +42,23 @@ let package = Package(
             name: "GatehouseCore",
             swiftSettings: swiftSettings
         ),
+        // Grey pixel images and their PGM form, shared by QR rendering and reading.
         .target(
-            name: "GatehouseQR",
-            dependencies: ["CQRencode", "CZbar", "CZlib"],
+            name: "GatehouseImage",
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
+        // Drawing ticket codes (libqrencode, PNG through zlib): the service and the CLI.
+        .target(
+            name: "QRRendering",
+            dependencies: ["GatehouseImage", "CQRencode", "CZlib"],
+            swiftSettings: swiftSettings
+        ),
+        // Reading codes from camera frames and photos (libzbar and the retries around it): the
+        // kiosk. Separate from rendering so the service links no zbar (nor zbar's libv4l2) and the
+        // kiosk no libqrencode.
+        .target(
+            name: "QRReading",
+            dependencies: ["GatehouseImage", "CZbar"],
             // Pixel loops run on every camera frame and over the photo corpus in the tests:
             // optimised even in debug builds, or the tests take minutes instead of seconds.
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
@@ -52,7 +66,7 @@ let package = Package(
         .target(
             name: "GatehouseService",
             dependencies: [
-                "GatehouseCore", "GatehouseQR",
+                "GatehouseCore", "QRRendering",
                 "CSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -81,7 +95,7 @@ let package = Package(
         .target(
             name: "KioskHardware",
             dependencies: [
-                "KioskCore", "GatehouseCore", "GatehouseQR", "CV4L2", "CGpiod", "CCurl", "SystemdNotify",
+                "KioskCore", "GatehouseCore", "GatehouseImage", "QRReading", "CV4L2", "CGpiod", "CCurl", "SystemdNotify",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -89,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "gate-kiosk",
             dependencies: [
-                "KioskCore", "KioskHardware", "GatehouseCore", "GatehouseQR", "SystemdNotify",
+                "KioskCore", "KioskHardware", "GatehouseCore", "GatehouseImage", "QRReading", "SystemdNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -98,7 +112,7 @@ let package = Package(
         // `make bench-kiosk`: decode cost, frame-to-relay latency, daemon memory.
         .executableTarget(
             name: "kiosk-bench",
-            dependencies: ["KioskCore", "KioskHardware", "GatehouseCore", "GatehouseQR", "GatehouseTestSupport"],
+            dependencies: ["KioskCore", "KioskHardware", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "GatehouseTestSupport"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -119,7 +133,8 @@ let package = Package(
             dependencies: [
                 "GatehouseService",
                 "GatehousePostgres",
-                "GatehouseQR",
+                "GatehouseImage",
+                "QRRendering",
                 "SystemdNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -144,12 +159,12 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehouseServiceTests",
-            dependencies: ["GatehouseService", "GatehousePostgres", "GatehouseCore", "GatehouseQR", "CZlib"],
+            dependencies: ["GatehouseService", "GatehousePostgres", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "CZlib"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatehouseQRTests",
-            dependencies: ["GatehouseQR", "GatehouseTestSupport"],
+            dependencies: ["GatehouseImage", "QRRendering", "QRReading", "GatehouseTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -159,13 +174,13 @@ let package = Package(
         ),
         .testTarget(
             name: "KioskHardwareTests",
-            dependencies: ["KioskHardware", "KioskCore", "GatehouseQR", "GatehouseCore", "CV4L2", "GatehouseTestSupport", "SystemdNotify", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KioskHardware", "KioskCore", "GatehouseImage", "QRRendering", "GatehouseCore", "CV4L2", "GatehouseTestSupport", "SystemdNotify", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // Tests that start the real `gatehouse` process and talk HTTP to it.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["gatehouse", "gate-kiosk", "GatehouseTestSupport", "GatehouseCore", "GatehouseQR", "CZlib"],
+            dependencies: ["gatehouse", "gate-kiosk", "GatehouseTestSupport", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "CZlib"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -7,6 +7,3 @@ CURLcode gh_curl_set_write_function(CURL *handle, gh_curl_write_callback callbac
     return curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, callback);
 }
 CURLcode gh_curl_get_response_code(CURL *handle, long *code) { return curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, code); }
-CURLcode gh_curl_get_total_time_us(CURL *handle, curl_off_t *microseconds) {
-    return curl_easy_getinfo(handle, CURLINFO_TOTAL_TIME_T, microseconds);
-}

@@ -287,10 +287,6 @@ public final class PostgresStore: GatehouseStore {
         try await single("UPDATE devices SET revoked = true WHERE id = $1 RETURNING \(Self.deviceColumns)", [id], Self.device)
     }
 
-    public func device(id: String) async throws -> Device? {
-        try await single("SELECT \(Self.deviceColumns) FROM devices WHERE id = $1", [id], Self.device)
-    }
-
     // MARK: Pairing
 
     public func createPairing(_ pairing: NewPairing, at: Date) async throws {

@@ -1,7 +1,7 @@
 import GatehouseCore
 
 /// How a check-in call ended, from the gate's point of view.
-public enum CheckinOutcome: Sendable, Equatable {
+public enum CheckinReply: Sendable, Equatable {
     /// The service decided (valid or a refusal reason).
     case answered(CheckinAnswer)
     /// No answer within the deadline: connection refused, DNS, timeout, 5xx. Try again with the
@@ -14,5 +14,5 @@ public enum CheckinOutcome: Sendable, Equatable {
 
 /// Asks the check-in service about one scan.
 public protocol CheckinClient: Sendable {
-    func checkin(qrData: String, scanId: String) async -> CheckinOutcome
+    func checkin(qrData: String, scanId: String) async -> CheckinReply
 }

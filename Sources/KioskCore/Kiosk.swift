@@ -63,7 +63,7 @@ public final class Kiosk: Sendable {
                 continue
             case .refuseLocally:
                 lane.finished(payload, scanId: nil, outcome: nil, now: timekeeper.now())
-                logger.info("Code refused locally", metadata: ["gate.id": "\(gateID)", "checkin.result": "invalid", "checkin.reason": "\(Signal.unknown.rawValue)", "code.bytes": "\(payload.count)"])
+                logger.info("Code refused locally", metadata: ["gate.id": "\(gateID)", "checkin.result": "invalid", "checkin.reason": "\(LightPattern.unknown.rawValue)", "code.bytes": "\(payload.count)"])
                 health.setLastResult("not a ticket code")
                 await show(.unknown)
                 return
@@ -80,13 +80,13 @@ public final class Kiosk: Sendable {
     }
 
     /// Logs the outcome, updates health, and picks the signal.
-    private func record(_ outcome: CheckinOutcome, scanId: String, frameAt: Duration) -> Signal {
+    private func record(_ outcome: CheckinReply, scanId: String, frameAt: Duration) -> LightPattern {
         let latency = (timekeeper.now() - frameAt).wholeMilliseconds
         var metadata: Logger.Metadata = ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "checkin.latency_ms": "\(latency)"]
         switch outcome {
         case .answered(let answer):
             health.setService(.reachable)
-            let signal = Signal(answer.result)
+            let signal = LightPattern(answer.result)
             metadata["checkin.result"] = "\(answer.result.rawValue)"
             metadata["checkin.reason"] = "\(signal.rawValue)"
             if let number = answer.ticket?.number { metadata["ticket.number"] = "\(number)" }
@@ -97,7 +97,7 @@ public final class Kiosk: Sendable {
         case .unreachable(let why):
             health.setService(.unreachable(why))
             metadata["checkin.result"] = "unreachable"
-            metadata["checkin.reason"] = "\(Signal.serviceUnavailable.rawValue)"
+            metadata["checkin.reason"] = "\(LightPattern.serviceUnavailable.rawValue)"
             metadata["error"] = "\(why)"
             logger.warning("Check-in service unreachable", metadata: metadata)
             health.setLastResult("service unreachable")
@@ -105,7 +105,7 @@ public final class Kiosk: Sendable {
         case .rejected(let status, let detail):
             health.setService(.rejected("HTTP \(status): \(detail)"))
             metadata["checkin.result"] = "rejected"
-            metadata["checkin.reason"] = "\(Signal.serviceUnavailable.rawValue)"
+            metadata["checkin.reason"] = "\(LightPattern.serviceUnavailable.rawValue)"
             metadata["http.status"] = "\(status)"
             metadata["error"] = "\(detail)"
             logger.error("Check-in service refused this kiosk", metadata: metadata)
@@ -114,7 +114,7 @@ public final class Kiosk: Sendable {
         }
     }
 
-    private func show(_ signal: Signal) async {
+    private func show(_ signal: LightPattern) async {
         let pattern = SignalPattern(signal, relayPulse: timing.relayPulse, greenTime: timing.greenTime, redTime: timing.redTime)
         do {
             try await player.play(pattern)

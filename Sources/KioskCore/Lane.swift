@@ -41,7 +41,7 @@ public struct Lane: Sendable {
     }
 
     /// Records how a scan ended.
-    public mutating func finished(_ payload: [UInt8], scanId: String?, outcome: CheckinOutcome?, now: Duration) {
+    public mutating func finished(_ payload: [UInt8], scanId: String?, outcome: CheckinReply?, now: Duration) {
         switch outcome {
         case .unreachable?:
             if let scanId { unanswered[payload] = (scanId, now) }

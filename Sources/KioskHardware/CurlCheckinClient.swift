@@ -70,7 +70,7 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
         try check(response.attach(to: handle), "write function")
     }
 
-    public func checkin(qrData: String, scanId: String) async -> CheckinOutcome {
+    public func checkin(qrData: String, scanId: String) async -> CheckinReply {
         await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: self.perform(qrData: qrData, scanId: scanId, mode: nil)) }
         }
@@ -78,14 +78,14 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
 
     /// Checks the service and the device token without checking anything in: a validate-mode
     /// request for a code that is not a ticket. An authenticated kiosk gets `invalid`.
-    public func probe() async -> CheckinOutcome {
+    public func probe() async -> CheckinReply {
         await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: self.perform(qrData: "GATE-KIOSK-SELFTEST", scanId: nil, mode: .validate)) }
         }
     }
 
     /// Blocking; runs on `queue`.
-    private func perform(qrData: String, scanId: String?, mode: CheckinMode?) -> CheckinOutcome {
+    private func perform(qrData: String, scanId: String?, mode: CheckinMode?) -> CheckinReply {
         let request = CheckinRequest(qrData: qrData, deviceId: settings.deviceID, gateId: settings.gateID, scanId: scanId, mode: mode)
         guard let body = try? JSONEncoder().encode(request) else { return .unreachable("cannot encode request") }
         let started = ContinuousClock.now
@@ -101,7 +101,7 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
         return outcome
     }
 
-    private func attempt(_ body: Data) -> CheckinOutcome {
+    private func attempt(_ body: Data) -> CheckinReply {
         response.bytes.removeAll(keepingCapacity: true)
         let code: CURLcode = body.withUnsafeBytes { raw in
             _ = gh_curl_set_long(handle, CURLOPT_POSTFIELDSIZE, raw.count)

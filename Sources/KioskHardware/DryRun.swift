@@ -1,6 +1,6 @@
 import GatehouseCore
 import FoundationEssentials
-import GatehouseQR
+import GatehouseImage
 import KioskCore
 import Synchronization
 

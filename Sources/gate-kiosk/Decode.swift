@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
-import GatehouseQR
+import GatehouseImage
+import QRReading
 import KioskHardware
 
 struct Decode: ParsableCommand {

@@ -50,6 +50,6 @@ enum KioskParts {
         let client = try CurlCheckinClient(settings: .init(
             serverURL: configuration.serverURL, deviceID: configuration.deviceID, gateID: configuration.gateID, token: token,
             connectTimeout: configuration.connectTimeout, deadline: configuration.requestDeadline))
-        return KioskDaemon.Parts(source: source, decoder: ZbarDecoder(), outputs: outputs, client: client)
+        return KioskDaemon.Parts(source: source, decoder: LiveQRDecoder(), outputs: outputs, client: client)
     }
 }

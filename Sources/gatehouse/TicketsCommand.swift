@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
-import GatehouseQR
+import GatehouseImage
+import QRRendering
 import GatehouseService
 
 struct TicketsCommand: AsyncParsableCommand {

@@ -6,7 +6,9 @@ import Foundation
 import FoundationNetworking
 #endif
 import GatehouseCore
-import GatehouseQR
+import GatehouseImage
+import QRRendering
+import QRReading
 import GatehouseTestSupport
 import KioskCore
 import KioskHardware
@@ -112,7 +114,7 @@ let codes = (try api("POST", "/api/events/\(eventID)/tickets", ["quantity": 200]
 let client = try CurlCheckinClient(settings: .init(serverURL: "http://127.0.0.1:\(port)", deviceID: device["deviceId"] as! String, gateID: "bench-1", token: device["token"] as! String, connectTimeout: .milliseconds(500), deadline: .milliseconds(1500)))
 let timeline = try GPIOTimeline(logPath: nil, timekeeper: SystemTimekeeper(), printToTerminal: false)
 let relay = RecordedOutputLine(name: "relay", timeline: timeline)
-let decoder = ZbarDecoder()
+let decoder = LiveQRDecoder()
 var latencies: [Double] = []
 var admitted = 0
 for code in codes {

@@ -1,5 +1,5 @@
 import Foundation
-import GatehouseQR
+import QRRendering
 import GatehouseTestSupport
 import Testing
 

@@ -1,7 +1,9 @@
 import CZlib
 import Foundation
 import GatehouseCore
-import GatehouseQR
+import GatehouseImage
+import QRRendering
+import QRReading
 import GatehouseTestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCore
-import GatehouseQR
+import GatehouseImage
+import QRRendering
 import GatehouseTestSupport
 import Synchronization
 import Testing

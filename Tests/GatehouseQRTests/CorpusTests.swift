@@ -1,5 +1,6 @@
 import Foundation
-import GatehouseQR
+import GatehouseImage
+import QRReading
 import GatehouseTestSupport
 import Testing
 

@@ -1,6 +1,8 @@
 import Foundation
 import GatehouseCore
-import GatehouseQR
+import GatehouseImage
+import QRRendering
+import QRReading
 import GatehouseTestSupport
 import Testing
 

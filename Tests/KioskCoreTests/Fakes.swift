@@ -70,17 +70,17 @@ func makeOutputs(_ timekeeper: VirtualTimekeeper) -> (LaneOutputs, Timeline) {
 /// A check-in client whose answers the test scripts, which takes virtual time to answer.
 final class ScriptedClient: CheckinClient {
     let calls = Mutex<[(qrData: String, scanId: String)]>([])
-    let answer: @Sendable (String) -> CheckinOutcome
+    let answer: @Sendable (String) -> CheckinReply
     let timekeeper: VirtualTimekeeper
     let latency: Duration
 
-    init(timekeeper: VirtualTimekeeper, latency: Duration = .milliseconds(12), answer: @escaping @Sendable (String) -> CheckinOutcome) {
+    init(timekeeper: VirtualTimekeeper, latency: Duration = .milliseconds(12), answer: @escaping @Sendable (String) -> CheckinReply) {
         self.timekeeper = timekeeper
         self.latency = latency
         self.answer = answer
     }
 
-    func checkin(qrData: String, scanId: String) async -> CheckinOutcome {
+    func checkin(qrData: String, scanId: String) async -> CheckinReply {
         calls.withLock { $0.append((qrData, scanId)) }
         timekeeper.advance(latency)
         return answer(qrData)
@@ -118,6 +118,6 @@ final class LogRecorder: Sendable {
 
 func ticketCode() -> String { TicketCode(eventID: Identifier.newEventID(), token: Secret.newTicketToken()).text }
 
-func answer(_ result: CheckinResult, number: Int = 7) -> CheckinOutcome {
+func answer(_ result: CheckinResult, number: Int = 7) -> CheckinReply {
     .answered(CheckinAnswer(result: result, message: "test", ticket: TicketSummary(id: "T1", number: number, holderName: "Ada", ticketType: nil)))
 }

@@ -54,7 +54,7 @@ import Testing
 @Suite struct SignalPatternTests {
     let timing = (relay: Duration.milliseconds(300), green: Duration.milliseconds(2000), red: Duration.milliseconds(2500))
 
-    func play(_ signal: Signal) async throws -> Timeline {
+    func play(_ signal: LightPattern) async throws -> Timeline {
         let clock = VirtualTimekeeper()
         let (outputs, timeline) = makeOutputs(clock)
         try await SignalPlayer(outputs: outputs, timekeeper: clock).play(SignalPattern(signal, relayPulse: timing.relay, greenTime: timing.green, redTime: timing.red))
@@ -71,8 +71,8 @@ import Testing
     }
 
     @Test func each_refusal_has_its_own_red_pattern_and_never_the_relay() async throws {
-        var shapes: [Signal: [Int64]] = [:]
-        for signal in [Signal.alreadyUsed, .unknown, .wrongEvent, .expiredOrRevoked] {
+        var shapes: [LightPattern: [Int64]] = [:]
+        for signal in [LightPattern.alreadyUsed, .unknown, .wrongEvent, .expiredOrRevoked] {
             let timeline = try await play(signal)
             #expect(timeline.pulses("relay").isEmpty, "\(signal)")
             #expect(timeline.pulses("green").isEmpty, "\(signal)")
@@ -153,7 +153,7 @@ import Testing
         let client: ScriptedClient
         let kiosk: Kiosk
 
-        init(answer: @escaping @Sendable (String) -> CheckinOutcome) {
+        init(answer: @escaping @Sendable (String) -> CheckinReply) {
             (outputs, timeline) = makeOutputs(clock)
             client = ScriptedClient(timekeeper: clock, answer: answer)
             kiosk = Kiosk(

@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCore
-import GatehouseQR
+import GatehouseImage
+import QRRendering
 import KioskCore
 import KioskHardware
 import Logging
@@ -117,7 +118,7 @@ import Glibc
         let health = KioskHealth()
         let loop = CaptureLoop(
             source: V4L2Capture(settings: .init(path: device.path, width: 640, height: 480, frameRate: 15), device: device),
-            decoder: ZbarDecoder(), timekeeper: timekeeper, health: health, logger: logs.logger, frameTimeout: .milliseconds(200),
+            decoder: LiveQRDecoder(), timekeeper: timekeeper, health: health, logger: logs.logger, frameTimeout: .milliseconds(200),
             onScan: { event in seen.withLock { $0.append((event.frameAt, String(decoding: event.payloads[0], as: UTF8.self))) } })
         let thread = Thread { loop.run() }
         thread.start()

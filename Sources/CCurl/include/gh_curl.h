@@ -12,5 +12,4 @@ CURLcode gh_curl_set_string(CURL *handle, CURLoption option, const char *value);
 CURLcode gh_curl_set_pointer(CURL *handle, CURLoption option, void *value);
 CURLcode gh_curl_set_write_function(CURL *handle, gh_curl_write_callback callback);
 CURLcode gh_curl_get_response_code(CURL *handle, long *code);
-CURLcode gh_curl_get_total_time_us(CURL *handle, curl_off_t *microseconds);
 #endif

@@ -1,6 +1,6 @@
 import Foundation
 import GatehouseCore
-import GatehouseQR
+import QRRendering
 import HTTPTypes
 import Hummingbird
 import NIOCore

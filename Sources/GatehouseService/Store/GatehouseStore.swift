@@ -121,7 +121,6 @@ public protocol GatehouseStore: Sendable {
     /// Throws `StoreError.notFound` for an unknown event.
     func addDevice(_ device: NewDevice, at: Date) async throws -> Device
     func revokeDevice(id: String) async throws -> Device?
-    func device(id: String) async throws -> Device?
 
     func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry]
     /// Authenticates the device and decides the scan in one transaction that is durable before

@@ -188,12 +188,6 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
-    public func device(id: String) async throws -> Device? {
-        try await readers.read { db in
-            try db.firstRow("SELECT id, name, gate_id, event_id, revoked, created_at FROM devices WHERE id = ?", [.text(id)], Self.device)
-        }
-    }
-
     // MARK: Pairing
 
     public func createPairing(_ pairing: NewPairing, at: Date) async throws {

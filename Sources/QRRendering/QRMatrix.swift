@@ -1,6 +1,7 @@
 import CQRencode
 import FoundationEssentials
 import Glibc
+import GatehouseImage
 
 /// A QR symbol as a square of dark/light modules, made by libqrencode.
 public struct QRMatrix: Sendable, Equatable {

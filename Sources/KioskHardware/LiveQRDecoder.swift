@@ -1,8 +1,8 @@
-import GatehouseQR
+import QRReading
 import KioskCore
 
 /// The kiosk's decoder: `QRScanner` in its live, budgeted mode.
-public final class ZbarDecoder: QRDecoder {
+public final class LiveQRDecoder: QRDecoder {
     private let scanner: QRScanner
 
     public init(effort: QRScanner.Effort = .live) {

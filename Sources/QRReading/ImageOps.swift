@@ -1,3 +1,4 @@
+import GatehouseImage
 /// Cheap image transforms for second decoding attempts. Each works on raw grey buffers and
 /// allocates only its output.
 public enum ImageOps {

@@ -1,5 +1,6 @@
 import CZlib
 import FoundationEssentials
+import GatehouseImage
 
 /// Writes 8-bit greyscale PNG files (with zlib for the compressed data and the CRCs).
 public enum PNGWriter {

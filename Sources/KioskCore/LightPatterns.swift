@@ -1,7 +1,7 @@
 import GatehouseCore
 
 /// What the gate shows. Staff learn one light pattern per reason.
-public enum Signal: String, Sendable, CaseIterable {
+public enum LightPattern: String, Sendable, CaseIterable {
     /// Valid: green, and the relay pulses.
     case granted
     /// Red, steady: the ticket was already used.
@@ -57,7 +57,7 @@ public struct SignalPattern: Sendable, Equatable {
     public var totalDuration: Duration { steps.reduce(.zero) { $0 + $1.duration } }
 
     /// Builds the pattern for `signal` from the configured times.
-    public init(_ signal: Signal, relayPulse: Duration, greenTime: Duration, redTime: Duration) {
+    public init(_ signal: LightPattern, relayPulse: Duration, greenTime: Duration, redTime: Duration) {
         let red = OutputState(red: true)
         let dark = OutputState()
         switch signal {

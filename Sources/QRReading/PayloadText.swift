@@ -1,4 +1,5 @@
 import FoundationEssentials
+import GatehouseImage
 
 /// Turns raw QR payload bytes into text for people (the `decode` command, logs of foreign codes).
 ///

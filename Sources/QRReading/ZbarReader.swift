@@ -1,5 +1,6 @@
 import CZbar
 import FoundationEssentials
+import GatehouseImage
 
 /// Reads QR codes from grey pixels with libzbar, QR only, payloads as raw bytes.
 ///
