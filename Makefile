@@ -2,6 +2,7 @@
 #   make run    build and run the check-in service on SQLite (gatehouse-data/)
 #   make test   build and run every test
 #   make bench        print check-in throughput and latency (release build, wrk)
+#   make format       rewrite the Swift sources in the checked style (.swift-format)
 #   make bench-hostile  honest check-ins under attack: answered, 5xx, descriptors, memory
 #   make bench-kiosk  print decode cost, frame-to-relay latency, kiosk memory (release build)
 
@@ -9,7 +10,7 @@ SWIFT ?= swift
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: deps test-deps build run test bench bench-hostile bench-kiosk bench-postgres kiosk-static static install uninstall clean
+.PHONY: deps test-deps build run test format bench bench-hostile bench-kiosk bench-postgres kiosk-static static install uninstall clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -28,11 +29,17 @@ run: build
 # with blocking I/O and real timing, and would starve each other on a 2-core machine. Also: the GPIO shim built against libgpiod 2.x (this
 # machine has 1.6), the systemd units verified and scored, `make install` into a scratch folder.
 test: test-deps
+	@# Style is checked, not debated: the toolchain's formatter with .swift-format (Hummingbird's settings).
+	$(SWIFT) format lint --strict -r Sources Tests
 	bash scripts/check-gpiod-v2.sh
 	$(SWIFT) build --build-tests
 	bash scripts/check-units.sh
 	bash scripts/check-install.sh
 	bash scripts/with-postgres.sh $(SWIFT) test --skip-build --no-parallel
+
+# Rewrites the Swift sources in the project's style (what `make test` checks).
+format:
+	$(SWIFT) format format -i -r Sources Tests
 
 bench: test-deps
 	bash scripts/bench-service.sh

@@ -63,7 +63,9 @@ public struct GreyImage: Sendable, Equatable {
         guard width > 0, height > 0 else { throw PGMError.notPGM("empty image") }
         // The scanner's working copies cost many times the pixels: an 8000×8000 image took 1.7 GB.
         guard width * height <= Self.maximumPixels else {
-            throw PGMError.notPGM("\(width)×\(height) is \(width * height) pixels; at most \(Self.maximumPixels) (4096×4096) are read — scale it down first")
+            throw PGMError.notPGM(
+                "\(width)×\(height) is \(width * height) pixels; at most \(Self.maximumPixels) (4096×4096) are read — scale it down first"
+            )
         }
         guard (1...255).contains(maxValue) else { throw PGMError.notPGM("only 8-bit images are read (maximum value \(maxValue))") }
         index += 1  // exactly one white-space byte ends the header

@@ -118,13 +118,19 @@ final class CheckinBatcher: Sendable {
                     for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
                     return rows
                 }
-                var outcomes = [Result<CheckinOutcome, any Error>](repeating: .failure(StoreError.unavailable("no answer for this scan")), count: attempts.count)
+                var outcomes = [Result<CheckinOutcome, any Error>](
+                    repeating: .failure(StoreError.unavailable("no answer for this scan")),
+                    count: attempts.count
+                )
                 for row in rows where attempts.indices.contains(Int(row.0)) {
                     outcomes[Int(row.0)] = .success(outcome(row))
                 }
                 return outcomes
             } catch let error as PSQLError where ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "") && attempt < 3 {
-                logger.notice("Check-in batch retried", metadata: ["db.sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "batch.size": "\(attempts.count)"])
+                logger.notice(
+                    "Check-in batch retried",
+                    metadata: ["db.sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "batch.size": "\(attempts.count)"]
+                )
                 lastError = error
             } catch let error as StoreError {
                 lastError = error
@@ -135,7 +141,10 @@ final class CheckinBatcher: Sendable {
                 // store): that is one scan's fault. Decide each scan on its own, so only the one
                 // that caused it fails and every other gate gets its real answer.
                 if let state, Self.isDataError(state), attempts.count > 1 {
-                    logger.warning("Check-in batch refused; deciding its scans one by one", metadata: ["db.sqlstate": "\(state)", "batch.size": "\(attempts.count)"])
+                    logger.warning(
+                        "Check-in batch refused; deciding its scans one by one",
+                        metadata: ["db.sqlstate": "\(state)", "batch.size": "\(attempts.count)"]
+                    )
                     var outcomes: [Result<CheckinOutcome, any Error>] = []
                     for attempt in attempts { outcomes += await decide([attempt], client: client, logger: logger) }
                     return outcomes
@@ -170,8 +179,13 @@ final class CheckinBatcher: Sendable {
             let ticket = c.3.map { TicketSummary(id: $0, number: Int(c.4 ?? 0), holderName: c.5, ticketType: c.6) }
             return .decided(
                 CheckinDecision(
-                    result: CheckinResult(rawValue: c.2 ?? "") ?? .invalid, ticket: ticket, firstUsedAt: c.7.map(Date.init(millis:)),
-                    firstUsedGate: c.8, replayed: c.9))
+                    result: CheckinResult(rawValue: c.2 ?? "") ?? .invalid,
+                    ticket: ticket,
+                    firstUsedAt: c.7.map(Date.init(millis:)),
+                    firstUsedGate: c.8,
+                    replayed: c.9
+                )
+            )
         }
     }
 }

@@ -41,24 +41,35 @@ enum PostgresDiagnosis {
         let place = target.place
         let seconds = PostgresTarget.connectTimeout.components.seconds
         if let store = error as? StoreError, case .unavailable = store {
-            return PostgresFailure(cause: "no answer from \(place) within \(seconds) s", hint: "is PostgreSQL running there, and does a firewall let the port through?")
+            return PostgresFailure(
+                cause: "no answer from \(place) within \(seconds) s",
+                hint: "is PostgreSQL running there, and does a firewall let the port through?"
+            )
         }
         guard let error = error as? PSQLError else { return network(error, place: place, seconds: seconds) }
         switch error.code {
         case .server:
             let state = error.serverInfo?[.sqlState] ?? ""
             let message = error.serverInfo?[.message] ?? "refused"
-            return PostgresFailure(cause: "PostgreSQL at \(place) refused: \(message) (SQLSTATE \(state))", hint: hint(state: state, message: message, target: target))
+            return PostgresFailure(
+                cause: "PostgreSQL at \(place) refused: \(message) (SQLSTATE \(state))",
+                hint: hint(state: state, message: message, target: target)
+            )
         case .sslUnsupported:
             return PostgresFailure(
                 cause: "PostgreSQL at \(place) does not offer TLS, but the URL says sslmode=require",
-                hint: "enable ssl on the server, or use sslmode=prefer or sslmode=disable on a trusted network")
+                hint: "enable ssl on the server, or use sslmode=prefer or sslmode=disable on a trusted network"
+            )
         case .authMechanismRequiresPassword:
             return PostgresFailure(
                 cause: "PostgreSQL at \(place) asks user \"\(target.username)\" for a password, and none was given",
-                hint: "put it in the URL (postgres://user:password@host/db, percent-encoded) or in $PGPASSWORD")
+                hint: "put it in the URL (postgres://user:password@host/db, percent-encoded) or in $PGPASSWORD"
+            )
         case .unsupportedAuthMechanism, .saslError:
-            return PostgresFailure(cause: "PostgreSQL at \(place): authentication failed (\(error.code))", hint: "use scram-sha-256 or md5 in pg_hba.conf")
+            return PostgresFailure(
+                cause: "PostgreSQL at \(place): authentication failed (\(error.code))",
+                hint: "use scram-sha-256 or md5 in pg_hba.conf"
+            )
         case .connectionError:
             return network(error.underlying ?? error, place: place, seconds: seconds)
         default:
@@ -90,13 +101,19 @@ enum PostgresDiagnosis {
             return PostgresFailure(cause: "no PostgreSQL socket at \(place)", hint: "check the ?host= folder and the port")
         }
         if (error as? IOError)?.errnoCode == ECONNREFUSED || text.localizedCaseInsensitiveContains("refused") {
-            return PostgresFailure(cause: "connection refused at \(place)", hint: "is PostgreSQL running and listening there (listen_addresses, port)?")
+            return PostgresFailure(
+                cause: "connection refused at \(place)",
+                hint: "is PostgreSQL running and listening there (listen_addresses, port)?"
+            )
         }
         if text.contains("UnknownHost") || text.contains("resolution") {
             return PostgresFailure(cause: "cannot resolve the host of \(place)", hint: "check the host name in the URL")
         }
         if text.localizedCaseInsensitiveContains("timeout") || text.localizedCaseInsensitiveContains("timed out") {
-            return PostgresFailure(cause: "no answer from \(place) within \(seconds) s", hint: "is PostgreSQL running there, and does a firewall let the port through?")
+            return PostgresFailure(
+                cause: "no answer from \(place) within \(seconds) s",
+                hint: "is PostgreSQL running there, and does a firewall let the port through?"
+            )
         }
         return PostgresFailure(cause: "cannot connect to \(place): \(text)", hint: nil)
     }

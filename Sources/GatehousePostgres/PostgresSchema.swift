@@ -195,7 +195,7 @@ enum PostgresSchema {
                 used_at BIGINT,
                 device_id TEXT
             )
-            """,
+            """
         ],
         // 3: the batch decision with typed arrays instead of JSON, no subtransaction per scan
         // (ON CONFLICT instead of an exception block), one device lookup per batch, and a prepared
@@ -314,11 +314,11 @@ enum PostgresSchema {
                 END LOOP;
             END
             $fn$
-            """,
+            """
         ],
         // 4: when a pairing code was made, to bound the wrong guesses it is exposed to.
         [
-            "ALTER TABLE pairings ADD COLUMN created_at BIGINT",
+            "ALTER TABLE pairings ADD COLUMN created_at BIGINT"
         ],
         // 5: the check-in functions of schemas 1 and 2, called by no process since schema 3 (the
         // service before this one already called gatehouse_checkin_many).

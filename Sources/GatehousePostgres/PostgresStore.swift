@@ -125,7 +125,8 @@ public final class PostgresStore: GatehouseStore {
                     let found = try rows.first?.decode(Int.self) ?? 0
                     guard found <= PostgresSchema.currentVersion else {
                         throw StoreError.unavailable(
-                            "the database has schema version \(found), newer than this gatehouse knows (\(PostgresSchema.currentVersion)); run a newer gatehouse")
+                            "the database has schema version \(found), newer than this gatehouse knows (\(PostgresSchema.currentVersion)); run a newer gatehouse"
+                        )
                     }
                     for version in found..<PostgresSchema.currentVersion {
                         for statement in PostgresSchema.migrations[version] {
@@ -160,7 +161,8 @@ public final class PostgresStore: GatehouseStore {
         try await guarded { [self] in
             try await client.query(
                 "INSERT INTO events (id, name, starts_at, ends_at, created_at) VALUES (\(id), \(name), \(startsAt?.millis), \(endsAt?.millis), \(at.millis))",
-                logger: logger)
+                logger: logger
+            )
             return Event(id: id, name: name, startsAt: startsAt, endsAt: endsAt, createdAt: at.truncatedToMillis, issued: 0, used: 0)
         }
     }
@@ -175,13 +177,21 @@ public final class PostgresStore: GatehouseStore {
     static func event(_ row: PostgresRow) throws -> Event {
         let (id, name, startsAt, endsAt, createdAt, issued, used) = try row.decode((String, String, Int64?, Int64?, Int64, Int64, Int64).self)
         return Event(
-            id: id, name: name, startsAt: startsAt.map(Date.init(millis:)), endsAt: endsAt.map(Date.init(millis:)),
-            createdAt: Date(millis: createdAt), issued: Int(issued), used: Int(used))
+            id: id,
+            name: name,
+            startsAt: startsAt.map(Date.init(millis:)),
+            endsAt: endsAt.map(Date.init(millis:)),
+            createdAt: Date(millis: createdAt),
+            issued: Int(issued),
+            used: Int(used)
+        )
     }
 
     public func events() async throws -> [Event] {
         try await guarded { [self] in
-            try await client.query(PostgresQuery(unsafeSQL: Self.eventColumns + " ORDER BY e.created_at DESC, e.id"), logger: logger).collect().map(Self.event)
+            try await client.query(PostgresQuery(unsafeSQL: Self.eventColumns + " ORDER BY e.created_at DESC, e.id"), logger: logger).collect().map(
+                Self.event
+            )
         }
     }
 
@@ -199,11 +209,24 @@ public final class PostgresStore: GatehouseStore {
         "id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device"
 
     static func ticket(_ row: PostgresRow) throws -> Ticket {
-        let columns = try row.decode((String, String, Int64, String?, String?, String?, String?, String, Int64?, Int64, Int64?, String?, String?).self)
+        let columns = try row.decode(
+            (String, String, Int64, String?, String?, String?, String?, String, Int64?, Int64, Int64?, String?, String?).self
+        )
         return Ticket(
-            id: columns.0, eventId: columns.1, number: Int(columns.2), userId: columns.3, holderName: columns.4, email: columns.5,
-            ticketType: columns.6, status: TicketStatus(rawValue: columns.7) ?? .revoked, expiresAt: columns.8.map(Date.init(millis:)),
-            createdAt: Date(millis: columns.9), usedAt: columns.10.map(Date.init(millis:)), usedGate: columns.11, usedDevice: columns.12)
+            id: columns.0,
+            eventId: columns.1,
+            number: Int(columns.2),
+            userId: columns.3,
+            holderName: columns.4,
+            email: columns.5,
+            ticketType: columns.6,
+            status: TicketStatus(rawValue: columns.7) ?? .revoked,
+            expiresAt: columns.8.map(Date.init(millis:)),
+            createdAt: Date(millis: columns.9),
+            usedAt: columns.10.map(Date.init(millis:)),
+            usedGate: columns.11,
+            usedDevice: columns.12
+        )
     }
 
     public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
@@ -219,8 +242,16 @@ public final class PostgresStore: GatehouseStore {
                     var i: String, n: Int64, u: String?, h: String?, e: String?, ty: String?, x: Int64?, th: String
                 }
                 let rows = tickets.enumerated().map { offset, new in
-                    Row(i: new.id, n: first + Int64(offset), u: new.userId, h: new.holderName, e: new.email, ty: new.ticketType,
-                        x: new.expiresAt?.millis, th: Self.hex(new.tokenHash))
+                    Row(
+                        i: new.id,
+                        n: first + Int64(offset),
+                        u: new.userId,
+                        h: new.holderName,
+                        e: new.email,
+                        ty: new.ticketType,
+                        x: new.expiresAt?.millis,
+                        th: Self.hex(new.tokenHash)
+                    )
                 }
                 let json = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
                 try await connection.query(
@@ -228,11 +259,22 @@ public final class PostgresStore: GatehouseStore {
                     INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, token_hash, created_at)
                     SELECT v.i, \(eventId), v.n, v.u, v.h, v.e, v.ty, 'unused', v.x, decode(v.th, 'hex'), \(at.millis)
                     FROM jsonb_to_recordset(\(json)::JSONB) AS v(i TEXT, n BIGINT, u TEXT, h TEXT, e TEXT, ty TEXT, x BIGINT, th TEXT)
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 return tickets.enumerated().map { offset, new in
                     Ticket(
-                        id: new.id, eventId: eventId, number: Int(first) + offset, userId: new.userId, holderName: new.holderName, email: new.email,
-                        ticketType: new.ticketType, status: .unused, expiresAt: new.expiresAt?.truncatedToMillis, createdAt: at.truncatedToMillis)
+                        id: new.id,
+                        eventId: eventId,
+                        number: Int(first) + offset,
+                        userId: new.userId,
+                        holderName: new.holderName,
+                        email: new.email,
+                        ticketType: new.ticketType,
+                        status: .unused,
+                        expiresAt: new.expiresAt?.truncatedToMillis,
+                        createdAt: at.truncatedToMillis
+                    )
                 }
             }
         }
@@ -247,11 +289,16 @@ public final class PostgresStore: GatehouseStore {
     }
 
     public func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket? {
-        try await single("UPDATE tickets SET token_hash = decode($2, 'hex') WHERE id = $1 RETURNING \(Self.ticketColumns)", [id, Self.hex(tokenHash)], Self.ticket)
+        try await single(
+            "UPDATE tickets SET token_hash = decode($2, 'hex') WHERE id = $1 RETURNING \(Self.ticketColumns)",
+            [id, Self.hex(tokenHash)],
+            Self.ticket
+        )
     }
 
     /// One row of a statement whose SQL is fixed text and whose values are bound.
-    private func single<T: Sendable>(_ sql: String, _ values: [String], _ transform: @escaping @Sendable (PostgresRow) throws -> T) async throws -> T? {
+    private func single<T: Sendable>(_ sql: String, _ values: [String], _ transform: @escaping @Sendable (PostgresRow) throws -> T) async throws -> T?
+    {
         try await guarded { [self] in
             var query = PostgresQuery(unsafeSQL: sql)
             for value in values { query.binds.append(value) }
@@ -276,10 +323,18 @@ public final class PostgresStore: GatehouseStore {
                 SELECT \(device.id), \(device.name), \(device.gateId), e.id, decode(\(Self.hex(device.tokenHash)), 'hex'), \(at.millis)
                 FROM events e WHERE e.id = \(device.eventId)
                 RETURNING id
-                """, logger: logger
+                """,
+                logger: logger
             ).collect()
             guard !inserted.isEmpty else { throw StoreError.notFound("event \(device.eventId)") }
-            return Device(id: device.id, name: device.name, gateId: device.gateId, eventId: device.eventId, revoked: false, createdAt: at.truncatedToMillis)
+            return Device(
+                id: device.id,
+                name: device.name,
+                gateId: device.gateId,
+                eventId: device.eventId,
+                revoked: false,
+                createdAt: at.truncatedToMillis
+            )
         }
     }
 
@@ -297,7 +352,8 @@ public final class PostgresStore: GatehouseStore {
                 SELECT decode(\(Self.hex(pairing.codeHash)), 'hex'), e.id, \(pairing.gateId), \(pairing.name), \(pairing.expiresAt.millis), \(at.millis)
                 FROM events e WHERE e.id = \(pairing.eventId)
                 RETURNING event_id
-                """, logger: logger
+                """,
+                logger: logger
             ).collect()
             guard !inserted.isEmpty else { throw StoreError.notFound("event \(pairing.eventId)") }
         }
@@ -312,10 +368,12 @@ public final class PostgresStore: GatehouseStore {
                     UPDATE pairings SET used_at = \(at.millis), device_id = \(device.id)
                     WHERE code_hash = decode(\(hash), 'hex') AND used_at IS NULL AND expires_at > \(at.millis)
                     RETURNING event_id, gate_id, name
-                    """, logger: logger
+                    """,
+                    logger: logger
                 ).collect()
                 guard let row = claimed.first else {
-                    let found = try await connection.query("SELECT used_at FROM pairings WHERE code_hash = decode(\(hash), 'hex')", logger: logger).collect()
+                    let found = try await connection.query("SELECT used_at FROM pairings WHERE code_hash = decode(\(hash), 'hex')", logger: logger)
+                        .collect()
                     guard let first = found.first else { return PairingRedemption.unknown }
                     return try first.decode(Int64?.self) == nil ? .expired : .alreadyUsed
                 }
@@ -324,7 +382,9 @@ public final class PostgresStore: GatehouseStore {
                     """
                     INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at)
                     VALUES (\(device.id), \(name), \(gate), \(event), decode(\(Self.hex(device.tokenHash)), 'hex'), \(at.millis))
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 return .enrolled(Device(id: device.id, name: name, gateId: gate, eventId: event, revoked: false, createdAt: at.truncatedToMillis))
             }
         }
@@ -332,7 +392,10 @@ public final class PostgresStore: GatehouseStore {
 
     public func pairingCreatedAt(codeHash: [UInt8]) async throws -> Date? {
         try await guarded { [self] in
-            let rows = try await client.query("SELECT created_at FROM pairings WHERE code_hash = decode(\(Self.hex(codeHash)), 'hex')", logger: logger).collect()
+            let rows = try await client.query(
+                "SELECT created_at FROM pairings WHERE code_hash = decode(\(Self.hex(codeHash)), 'hex')",
+                logger: logger
+            ).collect()
             return try rows.first?.decode(Int64?.self).map(Date.init(millis:))
         }
     }
@@ -353,13 +416,23 @@ public final class PostgresStore: GatehouseStore {
                   AND (\(filter.afterId)::BIGINT IS NULL OR c.id > \(filter.afterId))
                 ORDER BY CASE WHEN \(newestFirst) THEN -c.id ELSE c.id END
                 LIMIT \(Int64(filter.limit))
-                """, logger: logger
+                """,
+                logger: logger
             ).collect()
             return try rows.map { row in
                 let c = try row.decode((Int64, Int64, String, String?, Int64?, String, String, String, String, String?).self)
                 return CheckinLogEntry(
-                    id: c.0, at: Date(millis: c.1), eventId: c.2, ticketId: c.3, ticketNumber: c.4.map { Int($0) }, gateId: c.5, deviceId: c.6,
-                    result: CheckinResult(rawValue: c.7) ?? .invalid, mode: CheckinMode(rawValue: c.8) ?? .commit, scanId: c.9)
+                    id: c.0,
+                    at: Date(millis: c.1),
+                    eventId: c.2,
+                    ticketId: c.3,
+                    ticketNumber: c.4.map { Int($0) },
+                    gateId: c.5,
+                    deviceId: c.6,
+                    result: CheckinResult(rawValue: c.7) ?? .invalid,
+                    mode: CheckinMode(rawValue: c.8) ?? .commit,
+                    scanId: c.9
+                )
             }
         }
     }

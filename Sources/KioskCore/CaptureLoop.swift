@@ -30,8 +30,15 @@ public final class CaptureLoop: @unchecked Sendable {
     /// scanning within about a second of the camera coming back.
     static let backoff: [Duration] = [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1)]
 
-    public init(source: any FrameSource, decoder: any QRDecoder, timekeeper: any Timekeeper, health: KioskHealth, logger: Logger,
-                frameTimeout: Duration = .seconds(2), onScan: @escaping @Sendable (ScanEvent) -> Void) {
+    public init(
+        source: any FrameSource,
+        decoder: any QRDecoder,
+        timekeeper: any Timekeeper,
+        health: KioskHealth,
+        logger: Logger,
+        frameTimeout: Duration = .seconds(2),
+        onScan: @escaping @Sendable (ScanEvent) -> Void
+    ) {
         self.source = source
         self.decoder = decoder
         self.timekeeper = timekeeper

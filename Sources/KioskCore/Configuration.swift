@@ -108,7 +108,11 @@ extension KioskConfiguration {
     }
 
     /// Builds the configuration from layered raw values; every value is checked.
-    public static func resolve(file: [String: (value: String, source: String)], environment: [String: String], overrides: [String: String]) throws -> KioskConfiguration {
+    public static func resolve(
+        file: [String: (value: String, source: String)],
+        environment: [String: String],
+        overrides: [String: String]
+    ) throws -> KioskConfiguration {
         var raw: [String: (value: String, source: String)] = [:]
         for (key, defaultValue, _) in keys { if let defaultValue { raw[key] = (defaultValue, "default") } }
         for (key, entry) in file { raw[key] = entry }
@@ -135,13 +139,26 @@ extension KioskConfiguration {
             frameWidth: try reader.integer("frame_width", 160...4096),
             frameHeight: try reader.integer("frame_height", 120...4096),
             frameRate: try reader.integer("frame_rate", 1...120),
-            green: LineWiring(chip: try reader.text("green_chip"), offset: try reader.integer("green_line", 0...1023), activeLow: try reader.boolean("green_active_low")),
-            red: LineWiring(chip: try reader.text("red_chip"), offset: try reader.integer("red_line", 0...1023), activeLow: try reader.boolean("red_active_low")),
-            relay: LineWiring(chip: try reader.text("relay_chip"), offset: try reader.integer("relay_line", 0...1023), activeLow: try reader.boolean("relay_active_low")),
+            green: LineWiring(
+                chip: try reader.text("green_chip"),
+                offset: try reader.integer("green_line", 0...1023),
+                activeLow: try reader.boolean("green_active_low")
+            ),
+            red: LineWiring(
+                chip: try reader.text("red_chip"),
+                offset: try reader.integer("red_line", 0...1023),
+                activeLow: try reader.boolean("red_active_low")
+            ),
+            relay: LineWiring(
+                chip: try reader.text("relay_chip"),
+                offset: try reader.integer("relay_line", 0...1023),
+                activeLow: try reader.boolean("relay_active_low")
+            ),
             relayPulse: try reader.milliseconds("relay_pulse_ms", 20...10_000),
             greenTime: try reader.milliseconds("green_ms", 200...30_000),
             redTime: try reader.milliseconds("red_ms", 200...30_000),
-            cooldown: try reader.milliseconds("cooldown_ms", 0...600_000))
+            cooldown: try reader.milliseconds("cooldown_ms", 0...600_000)
+        )
     }
 
     /// Reads the file (if any), then environment and overrides.
@@ -187,7 +204,12 @@ private struct ValueReader {
     func integer(_ key: String, _ range: ClosedRange<Int>) throws -> Int {
         let (value, source) = try entry(key)
         guard let number = Int(value), range.contains(number) else {
-            throw ConfigurationError(source: source, key: key, value: value, allowed: "a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw ConfigurationError(
+                source: source,
+                key: key,
+                value: value,
+                allowed: "a whole number from \(range.lowerBound) to \(range.upperBound)"
+            )
         }
         return number
     }
@@ -209,7 +231,12 @@ private struct ValueReader {
         let value = try text(key)
         let (_, source) = try entry(key)
         guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host != nil else {
-            throw ConfigurationError(source: source, key: key, value: value, allowed: "an http:// or https:// URL such as https://checkin.example.org")
+            throw ConfigurationError(
+                source: source,
+                key: key,
+                value: value,
+                allowed: "an http:// or https:// URL such as https://checkin.example.org"
+            )
         }
         return value.hasSuffix("/") ? String(value.dropLast()) : value
     }

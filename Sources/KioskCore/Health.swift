@@ -10,7 +10,9 @@ public final class KioskHealth: Sendable {
     }
 
     public enum ServiceState: Sendable, Equatable {
-        case unknown, reachable, unreachable(String), rejected(String)
+        case unknown, reachable
+        case unreachable(String)
+        case rejected(String)
     }
 
     private struct State {

@@ -18,7 +18,12 @@ public final class Kiosk: Sendable {
         }
 
         public init(_ configuration: KioskConfiguration) {
-            self.init(relayPulse: configuration.relayPulse, greenTime: configuration.greenTime, redTime: configuration.redTime, cooldown: configuration.cooldown)
+            self.init(
+                relayPulse: configuration.relayPulse,
+                greenTime: configuration.greenTime,
+                redTime: configuration.redTime,
+                cooldown: configuration.cooldown
+            )
         }
     }
 
@@ -63,7 +68,13 @@ public final class Kiosk: Sendable {
                 continue
             case .refuseLocally:
                 lane.finished(payload, scanId: nil, outcome: nil, now: timekeeper.now())
-                logger.info("Code refused locally", metadata: ["gate.id": "\(gateID)", "checkin.result": "invalid", "checkin.reason": "\(LightPattern.unknown.rawValue)", "code.bytes": "\(payload.count)"])
+                logger.info(
+                    "Code refused locally",
+                    metadata: [
+                        "gate.id": "\(gateID)", "checkin.result": "invalid", "checkin.reason": "\(LightPattern.unknown.rawValue)",
+                        "code.bytes": "\(payload.count)",
+                    ]
+                )
                 health.setLastResult("not a ticket code")
                 await show(.unknown)
                 return

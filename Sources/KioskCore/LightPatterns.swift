@@ -72,7 +72,9 @@ public struct SignalPattern: Sendable, Equatable {
         case .wrongEvent:
             steps = Self.blink(on: red, off: dark, onTime: .milliseconds(500), offTime: .milliseconds(500), total: redTime)
         case .expiredOrRevoked:
-            var cycle: [(OutputState, Duration)] = [(red, .milliseconds(150)), (dark, .milliseconds(150)), (red, .milliseconds(150)), (dark, .milliseconds(550))]
+            var cycle: [(OutputState, Duration)] = [
+                (red, .milliseconds(150)), (dark, .milliseconds(150)), (red, .milliseconds(150)), (dark, .milliseconds(550)),
+            ]
             steps = []
             var elapsed = Duration.zero
             while elapsed < redTime {
@@ -83,11 +85,23 @@ public struct SignalPattern: Sendable, Equatable {
                 elapsed += length
             }
         case .serviceUnavailable:
-            steps = Self.blink(on: OutputState(green: true, red: true), off: dark, onTime: .milliseconds(250), offTime: .milliseconds(250), total: redTime)
+            steps = Self.blink(
+                on: OutputState(green: true, red: true),
+                off: dark,
+                onTime: .milliseconds(250),
+                offTime: .milliseconds(250),
+                total: redTime
+            )
         }
     }
 
-    private static func blink(on: OutputState, off: OutputState, onTime: Duration, offTime: Duration, total: Duration) -> [(state: OutputState, duration: Duration)] {
+    private static func blink(
+        on: OutputState,
+        off: OutputState,
+        onTime: Duration,
+        offTime: Duration,
+        total: Duration
+    ) -> [(state: OutputState, duration: Duration)] {
         var steps: [(state: OutputState, duration: Duration)] = []
         var elapsed = Duration.zero
         var lit = true

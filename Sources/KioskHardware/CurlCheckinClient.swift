@@ -157,7 +157,9 @@ final class ResponseBuffer {
             let buffer = Unmanaged<ResponseBuffer>.fromOpaque(context).takeUnretainedValue()
             let length = size * count
             guard buffer.bytes.count + length <= ResponseBuffer.limit else { return 0 }
-            data.withMemoryRebound(to: UInt8.self, capacity: length) { buffer.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
+            data.withMemoryRebound(to: UInt8.self, capacity: length) {
+                buffer.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
+            }
             return length
         }
         guard code == CURLE_OK else { return code }

@@ -1,5 +1,5 @@
-import GatehouseCore
 import FoundationEssentials
+import GatehouseCore
 import GatehouseImage
 import KioskCore
 import Synchronization
@@ -108,7 +108,10 @@ public final class GPIOTimeline: Sendable {
                 // Plain string padding: String(format:) would load Foundation's formatting code.
                 let time = String(ms)
                 let name = line + String(repeating: " ", count: max(0, 5 - line.count))
-                POSIXOutput.write("GPIO \(String(repeating: " ", count: max(0, 8 - time.count)))\(time) ms  \(name) \(value ? "ON" : "off")\n", to: POSIXOutput.standardOutput)
+                POSIXOutput.write(
+                    "GPIO \(String(repeating: " ", count: max(0, 8 - time.count)))\(time) ms  \(name) \(value ? "ON" : "off")\n",
+                    to: POSIXOutput.standardOutput
+                )
             }
         }
     }

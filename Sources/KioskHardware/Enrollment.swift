@@ -39,14 +39,24 @@ public enum Enrollment {
         }
     }
 
-    public static func enroll(server: String, code: String, tokenPath: String, configPath: String, replaceToken: Bool, insecure: Bool = false) throws(Failure) -> Result {
+    public static func enroll(
+        server: String,
+        code: String,
+        tokenPath: String,
+        configPath: String,
+        replaceToken: Bool,
+        insecure: Bool = false
+    ) throws(Failure) -> Result {
         let server = server.hasSuffix("/") ? String(server.dropLast()) : server
-        guard let url = URL(string: server), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), let host = url.host, isSafeValue(server) else {
+        guard let url = URL(string: server), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), let host = url.host, isSafeValue(server)
+        else {
             throw .local("--server '\(printable(server))' is not an http:// or https:// URL")
         }
         // Over plain http anyone in the path could answer with their own server and token.
         if url.scheme?.lowercased() == "http" && !isLoopback(host) && !insecure {
-            throw .local("--server \(server) is plain http to another host: the token would cross the network readable. Use https://, or --insecure on a network you trust")
+            throw .local(
+                "--server \(server) is plain http to another host: the token would cross the network readable. Use https://, or --insecure on a network you trust"
+            )
         }
         // Check where the token goes before spending the code: a one-time code must not be used
         // up by a kiosk that then cannot store its token.
@@ -80,7 +90,9 @@ public enum Enrollment {
     /// A device token as the service makes them: `ghd_` and base32.
     static func isDeviceToken(_ text: String) -> Bool {
         text.hasPrefix("ghd_") && text.utf8.count <= 100 && text.utf8.count > 4
-            && text.utf8.dropFirst(4).allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "2")...UInt8(ascii: "7")).contains($0) }
+            && text.utf8.dropFirst(4).allSatisfy {
+                (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "2")...UInt8(ascii: "7")).contains($0)
+            }
     }
 
     /// An id for the configuration: 1–128 bytes of letters, digits and `. _ : -` (gate names such
@@ -89,13 +101,16 @@ public enum Enrollment {
         !text.isEmpty && text.utf8.count <= 128
             && text.utf8.allSatisfy { byte in
                 (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || [UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "-")].contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || [UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "-")].contains(byte)
             }
     }
 
     /// A value that may stand on one `key = value` line: printable, no line break, no NUL.
     static func isSafeValue(_ text: String) -> Bool {
-        !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f || $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" }
+        !text.unicodeScalars.contains {
+            $0.value < 0x20 || $0.value == 0x7f || $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}"
+        }
     }
 
     /// Text from the network made safe for a terminal: control characters (escape sequences
@@ -103,7 +118,9 @@ public enum Enrollment {
     static func printable(_ text: String) -> String {
         var out = ""
         for scalar in text.unicodeScalars.prefix(300) {
-            if scalar.value < 0x20 || scalar.value == 0x7f || scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format {
+            if scalar.value < 0x20 || scalar.value == 0x7f || scalar.properties.generalCategory == .control
+                || scalar.properties.generalCategory == .format
+            {
                 out += "\\u{\(String(scalar.value, radix: 16))}"
             } else {
                 out.unicodeScalars.append(scalar)
@@ -177,7 +194,12 @@ public enum Enrollment {
         }
         for key in ["server_url", "device_id", "gate_id"] where pending[key] != nil { lines.append("\(key) = \(pending[key]!)") }
         let temporary = path + ".new"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data((lines.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o644]),
+        guard
+            FileManager.default.createFile(
+                atPath: temporary,
+                contents: Data((lines.joined(separator: "\n") + "\n").utf8),
+                attributes: [.posixPermissions: 0o644]
+            ),
             rename(temporary, path) == 0
         else { throw Failure.local("cannot write \(path)") }
     }

@@ -46,7 +46,8 @@ public struct GpiodLineRequester: LineRequester {
     public func requestOutput(_ name: String, wiring: LineWiring, initial: Bool) throws -> any OutputLine {
         var error: Int32 = 0
         let label = "\(name) (\(wiring.chip) line \(wiring.offset))"
-        guard let handle = gh_gpio_request_output(wiring.chip, UInt32(wiring.offset), wiring.activeLow ? 1 : 0, initial ? 1 : 0, consumer, &error) else {
+        guard let handle = gh_gpio_request_output(wiring.chip, UInt32(wiring.offset), wiring.activeLow ? 1 : 0, initial ? 1 : 0, consumer, &error)
+        else {
             throw GPIOError(operation: "request", line: label, errno: error)
         }
         return GpiodOutputLine(name: name, label: label, handle: handle)
@@ -84,6 +85,7 @@ extension LaneOutputs {
         LaneOutputs(
             green: try requester.requestOutput("green", wiring: green, initial: false),
             red: try requester.requestOutput("red", wiring: red, initial: false),
-            relay: try requester.requestOutput("relay", wiring: relay, initial: false))
+            relay: try requester.requestOutput("relay", wiring: relay, initial: false)
+        )
     }
 }

@@ -81,9 +81,15 @@ public struct JournalLogHandler: LogHandler {
 /// Picks where the kiosk's logs go: the journal when systemd runs us (`$JOURNAL_STREAM` set, or
 /// `$GATE_KIOSK_JOURNAL_SOCKET` naming a socket, as tests do), else plain lines on stderr.
 public enum KioskLogging {
-    public static func makeHandlerFactory(environment: [String: String], identifier: String = "gate-kiosk", level: Logger.Level) -> @Sendable (String) -> any LogHandler {
-        let socket = environment["GATE_KIOSK_JOURNAL_SOCKET"]
-            ?? (environment["JOURNAL_STREAM"] != nil && FileManager.default.fileExists(atPath: JournalLogHandler.defaultSocket) ? JournalLogHandler.defaultSocket : nil)
+    public static func makeHandlerFactory(
+        environment: [String: String],
+        identifier: String = "gate-kiosk",
+        level: Logger.Level
+    ) -> @Sendable (String) -> any LogHandler {
+        let socket =
+            environment["GATE_KIOSK_JOURNAL_SOCKET"]
+            ?? (environment["JOURNAL_STREAM"] != nil && FileManager.default.fileExists(atPath: JournalLogHandler.defaultSocket)
+                ? JournalLogHandler.defaultSocket : nil)
         if let socket, let sender = UnixDatagramSender(path: socket) {
             return { _ in
                 var handler = JournalLogHandler(identifier: identifier, sender: sender)

@@ -53,8 +53,14 @@ public struct KioskDaemon {
 
         let (scans, continuation) = AsyncStream<ScanEvent>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let capture = CaptureLoop(
-            source: parts.source, decoder: parts.decoder, timekeeper: timekeeper, health: health, logger: logger,
-            frameTimeout: .seconds(1), onScan: { continuation.yield($0) })
+            source: parts.source,
+            decoder: parts.decoder,
+            timekeeper: timekeeper,
+            health: health,
+            logger: logger,
+            frameTimeout: .seconds(1),
+            onScan: { continuation.yield($0) }
+        )
         let captureDone = DispatchSemaphore(value: 0)
         let handoff = CaptureHandoff(capture)
         // The capture loop blocks in poll(2): it gets a thread of its own, named for top and ps.
@@ -65,8 +71,13 @@ public struct KioskDaemon {
         }
 
         let kiosk = Kiosk(
-            client: parts.client, player: SignalPlayer(outputs: parts.outputs, timekeeper: timekeeper), timing: Kiosk.Timing(configuration),
-            gateID: configuration.gateID, health: health, logger: logger)
+            client: parts.client,
+            player: SignalPlayer(outputs: parts.outputs, timekeeper: timekeeper),
+            timing: Kiosk.Timing(configuration),
+            gateID: configuration.gateID,
+            health: health,
+            logger: logger
+        )
         let stop = Self.terminationSignals()
 
         await withTaskGroup(of: Void.self) { group in
@@ -93,7 +104,12 @@ public struct KioskDaemon {
     }
 
     /// Status line on change; watchdog ping every half interval while both loops are alive.
-    private static func superviseHealth(_ health: KioskHealth, notifier: SystemdNotifier, configuration: KioskConfiguration, timekeeper: any Timekeeper) async {
+    private static func superviseHealth(
+        _ health: KioskHealth,
+        notifier: SystemdNotifier,
+        configuration: KioskConfiguration,
+        timekeeper: any Timekeeper
+    ) async {
         let interval = notifier.watchdogInterval.map { min($0, .seconds(1)) } ?? .seconds(1)
         // A decision may take the request deadline plus its longest display, and some slack.
         let decisionLimit = configuration.requestDeadline * 2 + max(configuration.greenTime, configuration.redTime) + .seconds(5)

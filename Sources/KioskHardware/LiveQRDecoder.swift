@@ -1,5 +1,5 @@
-import QRReading
 import KioskCore
+import QRReading
 
 /// The kiosk's decoder: `QRScanner` in its live, budgeted mode.
 public final class LiveQRDecoder: QRDecoder {

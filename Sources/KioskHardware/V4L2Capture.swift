@@ -158,7 +158,11 @@ public final class V4L2Capture: FrameSource {
             let left = deadline - ContinuousClock.now
             guard left > .zero else { throw .timeout }
             var revents: Int16 = 0
-            let ready = device.poll(fd, timeoutMilliseconds: Int32(max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)), revents: &revents)
+            let ready = device.poll(
+                fd,
+                timeoutMilliseconds: Int32(max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)),
+                revents: &revents
+            )
             if ready < 0 {
                 if errno == EINTR { continue }
                 throw Self.mapped(errno, "poll", path: settings.path)

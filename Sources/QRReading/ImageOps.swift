@@ -1,4 +1,5 @@
 import GatehouseImage
+
 /// Cheap image transforms for second decoding attempts. Each works on raw grey buffers and
 /// allocates only its output.
 public enum ImageOps {
@@ -115,7 +116,8 @@ public enum ImageOps {
                     for x in 0..<width {
                         let left = max(0, x - radius)
                         let right = min(width, x + radius + 1)
-                        let sum = sums[bottom * stride + right] &- sums[top * stride + right] &- sums[bottom * stride + left] &+ sums[top * stride + left]
+                        let sum =
+                            sums[bottom * stride + right] &- sums[top * stride + right] &- sums[bottom * stride + left] &+ sums[top * stride + left]
                         let area = (bottom - top) * (right - left)
                         // pixel < mean - offset, in integers: pixel·area + offset·area < sum
                         if (Int(source[y * width + x]) + offset) * area < Int(sum) { out[y * width + x] = 0 }

@@ -1,4 +1,5 @@
 import GatehouseImage
+
 /// Finds QR payloads in grey frames: libzbar, plus cheap second attempts where zbar alone fails.
 ///
 /// Why more than one attempt: most tickets are shown on phone screens, and a camera sees the

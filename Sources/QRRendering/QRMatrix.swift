@@ -1,7 +1,7 @@
 import CQRencode
 import FoundationEssentials
-import Glibc
 import GatehouseImage
+import Glibc
 
 /// A QR symbol as a square of dark/light modules, made by libqrencode.
 public struct QRMatrix: Sendable, Equatable {

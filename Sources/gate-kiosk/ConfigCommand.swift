@@ -3,7 +3,9 @@ import KioskCore
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Print every configuration key with its default: a commented gate-kiosk.conf.")
+        commandName: "config",
+        abstract: "Print every configuration key with its default: a commented gate-kiosk.conf."
+    )
 
     func run() {
         print("# /etc/gate-kiosk/gate-kiosk.conf — key = value; '#' starts a comment.")

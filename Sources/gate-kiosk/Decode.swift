@@ -1,13 +1,14 @@
 import ArgumentParser
 import FoundationEssentials
 import GatehouseImage
-import QRReading
 import KioskHardware
+import QRReading
 
 struct Decode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the QR payloads in grey PGM images, one per line (like zbarimg --raw).",
-        discussion: "Exit status: 0 when every file held a code, 1 when one held none, 2 when one could not be read.")
+        discussion: "Exit status: 0 when every file held a code, 1 when one held none, 2 when one could not be read."
+    )
 
     @Argument(help: "PGM (P5) image files.")
     var files: [String]
@@ -39,7 +40,10 @@ struct Decode: ParsableCommand {
             }
             for payload in result.payloads { POSIXOutput.write(payload + [UInt8(ascii: "\n")], to: POSIXOutput.standardOutput) }
             if verbose {
-                POSIXOutput.write("\(file): \(result.payloads.count) code(s) by \(result.attempts.map(\.rawValue).joined(separator: ", "))\n", to: POSIXOutput.standardError)
+                POSIXOutput.write(
+                    "\(file): \(result.payloads.count) code(s) by \(result.attempts.map(\.rawValue).joined(separator: ", "))\n",
+                    to: POSIXOutput.standardError
+                )
             }
         }
         if status != 0 { throw ExitCode(status) }

@@ -10,7 +10,8 @@ struct Enroll: ParsableCommand {
             Trades the code for this kiosk's device token, stores it in --token-file (mode 0600, where \
             gate-kiosk.service's LoadCredential= reads it) and writes server_url, device_id and gate_id \
             into the configuration file. Run as root; then `systemctl restart gate-kiosk`.
-            """)
+            """
+    )
 
     @Option(help: "The check-in service, e.g. https://checkin.example.org")
     var server: String
@@ -32,7 +33,14 @@ struct Enroll: ParsableCommand {
 
     func run() throws {
         do {
-            let result = try Enrollment.enroll(server: server, code: code, tokenPath: tokenFile, configPath: config, replaceToken: force, insecure: insecure)
+            let result = try Enrollment.enroll(
+                server: server,
+                code: code,
+                tokenPath: tokenFile,
+                configPath: config,
+                replaceToken: force,
+                insecure: insecure
+            )
             print("Enrolled: device \(result.deviceID), gate \(result.gateID), event \(result.eventID).")
             print("Token saved in \(tokenFile) (mode 0600); \(config) updated. Now: systemctl restart gate-kiosk")
         } catch {

@@ -47,7 +47,9 @@ struct KioskOptions: ParsableArguments {
     func validate() throws {
         if dryRun && frames == nil { throw ValidationError("--dry-run needs --frames DIR (a folder of PGM images)") }
         if !dryRun && (frames != nil || gpioLog != nil) { throw ValidationError("--frames and --gpio-log work only with --dry-run") }
-        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
     }
 
     var level: Logger.Level { Logger.Level(rawValue: logLevel) ?? .info }

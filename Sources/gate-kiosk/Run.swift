@@ -35,10 +35,22 @@ enum KioskParts {
         let source: any FrameSource
         if options.dryRun, let frames = options.frames {
             requester = RecordedLineRequester(timeline: try GPIOTimeline(logPath: options.gpioLog, timekeeper: SystemTimekeeper()))
-            source = FolderFrameSource(folder: frames, frameRate: configuration.frameRate, width: configuration.frameWidth, height: configuration.frameHeight)
+            source = FolderFrameSource(
+                folder: frames,
+                frameRate: configuration.frameRate,
+                width: configuration.frameWidth,
+                height: configuration.frameHeight
+            )
         } else {
             requester = GpiodLineRequester()
-            source = V4L2Capture(settings: .init(path: configuration.cameraDevice, width: configuration.frameWidth, height: configuration.frameHeight, frameRate: configuration.frameRate))
+            source = V4L2Capture(
+                settings: .init(
+                    path: configuration.cameraDevice,
+                    width: configuration.frameWidth,
+                    height: configuration.frameHeight,
+                    frameRate: configuration.frameRate
+                )
+            )
         }
         let outputs: LaneOutputs
         do {
@@ -47,9 +59,16 @@ enum KioskParts {
             logger.critical("GPIO lines unavailable", metadata: ["error": "\(error)"])
             fail("GPIO: \(error)", code: exitUnavailable)
         }
-        let client = try CurlCheckinClient(settings: .init(
-            serverURL: configuration.serverURL, deviceID: configuration.deviceID, gateID: configuration.gateID, token: token,
-            connectTimeout: configuration.connectTimeout, deadline: configuration.requestDeadline))
+        let client = try CurlCheckinClient(
+            settings: .init(
+                serverURL: configuration.serverURL,
+                deviceID: configuration.deviceID,
+                gateID: configuration.gateID,
+                token: token,
+                connectTimeout: configuration.connectTimeout,
+                deadline: configuration.requestDeadline
+            )
+        )
         return KioskDaemon.Parts(source: source, decoder: LiveQRDecoder(), outputs: outputs, client: client)
     }
 }

@@ -1,6 +1,6 @@
-import GatehouseCore
 import ArgumentParser
 import FoundationEssentials
+import GatehouseCore
 import KioskCore
 import KioskHardware
 import Logging
@@ -8,7 +8,8 @@ import Logging
 struct Selftest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the kiosk at the gate: cycle each LED and the relay, grab frames, ask the service.",
-        discussion: "Stop the service first (systemctl stop gate-kiosk): the camera and GPIO lines can have one user only.")
+        discussion: "Stop the service first (systemctl stop gate-kiosk): the camera and GPIO lines can have one user only."
+    )
 
     @OptionGroup var options: KioskOptions
 
@@ -28,17 +29,24 @@ struct Selftest: AsyncParsableCommand {
             print("\(ok ? "OK  " : "FAIL") \(text)")
             if !ok { failures += 1 }
         }
-        print("gate \(configuration.gateID), device \(configuration.deviceID), service \(configuration.serverURL), libgpiod API \(GpiodLineRequester.apiVersion).x")
+        print(
+            "gate \(configuration.gateID), device \(configuration.deviceID), service \(configuration.serverURL), libgpiod API \(GpiodLineRequester.apiVersion).x"
+        )
 
         let parts = try KioskParts.make(configuration, options: options, logger: logger)
 
         // Outputs: each one on for half a second, so a technician can watch every LED and hear the relay.
-        for (line, wiring) in [(parts.outputs.green, configuration.green), (parts.outputs.red, configuration.red), (parts.outputs.relay, configuration.relay)] {
+        for (line, wiring) in [
+            (parts.outputs.green, configuration.green), (parts.outputs.red, configuration.red), (parts.outputs.relay, configuration.relay),
+        ] {
             do {
                 try line.set(true)
                 try await Task.sleep(for: .milliseconds(500))
                 try line.set(false)
-                report(true, "GPIO \(line.name) on \(wiring.chip) line \(wiring.offset)\(wiring.activeLow ? " (active-low)" : "") switched on and off")
+                report(
+                    true,
+                    "GPIO \(line.name) on \(wiring.chip) line \(wiring.offset)\(wiring.activeLow ? " (active-low)" : "") switched on and off"
+                )
             } catch {
                 report(false, "GPIO \(line.name): \(error)")
             }
@@ -71,7 +79,10 @@ struct Selftest: AsyncParsableCommand {
             }
             let elapsed = ContinuousClock.now - started
             let rate = Double(frames) / (Double(elapsed.wholeMilliseconds) / 1000)
-            report(frames > 0, "camera \(parts.source.name): \(frames) frames of \(size.0)×\(size.1) in \((Double(elapsed.wholeMilliseconds) / 1000).fixed(1)) s (\(rate.fixed(1)) fps), mean brightness \(brightness.fixed(0))/255")
+            report(
+                frames > 0,
+                "camera \(parts.source.name): \(frames) frames of \(size.0)×\(size.1) in \((Double(elapsed.wholeMilliseconds) / 1000).fixed(1)) s (\(rate.fixed(1)) fps), mean brightness \(brightness.fixed(0))/255"
+            )
             if brightness < 30 { print("     the picture is very dark: check the lens cap and the lighting") }
             if brightness > 230 { print("     the picture is very bright: check for glare or direct light") }
             print("     QR codes seen: \(codes.count)")

@@ -106,11 +106,16 @@ struct EventCommand: AsyncParsableCommand {
 }
 
 struct DeviceCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "device", abstract: "Register, pair and revoke gate devices.", subcommands: [Pair.self, Add.self, Revoke.self])
+    static let configuration = CommandConfiguration(
+        commandName: "device",
+        abstract: "Register, pair and revoke gate devices.",
+        subcommands: [Pair.self, Add.self, Revoke.self]
+    )
 
     struct Pair: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a one-time pairing code for a gate; the technician runs `gate-kiosk enroll --code CODE` on the box.")
+            abstract: "Make a one-time pairing code for a gate; the technician runs `gate-kiosk enroll --code CODE` on the box."
+        )
         @OptionGroup var database: DatabaseOptions
         @Option(help: "Event the kiosk will check tickets in for.") var event: String
         @Option(help: "Gate the kiosk stands at, e.g. north-1.") var gate: String

@@ -16,6 +16,8 @@ struct GatehouseCommand: AsyncParsableCommand {
 struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .long,
-        help: "The database: a SQLite file path, sqlite:///absolute/path or postgres://user@host/db (default: $GATEHOUSE_DB or gatehouse-data/gatehouse.sqlite).")
+        help:
+            "The database: a SQLite file path, sqlite:///absolute/path or postgres://user@host/db (default: $GATEHOUSE_DB or gatehouse-data/gatehouse.sqlite)."
+    )
     var db: String?
 }

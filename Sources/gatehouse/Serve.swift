@@ -28,7 +28,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         name: .customLong("trusted-proxy"),
-        help: "Address of a reverse proxy whose X-Forwarded-For is believed (repeatable; default: $GATEHOUSE_TRUSTED_PROXIES, comma-separated, else none).")
+        help:
+            "Address of a reverse proxy whose X-Forwarded-For is believed (repeatable; default: $GATEHOUSE_TRUSTED_PROXIES, comma-separated, else none)."
+    )
     var trustedProxies: [String] = (ProcessInfo.processInfo.environment["GATEHOUSE_TRUSTED_PROXIES"] ?? "").split(separator: ",").map {
         String($0).trimmingCharacters(in: .whitespaces)
     }
@@ -46,7 +48,9 @@ struct Serve: AsyncParsableCommand {
     var bodyTimeout: Int = 30
 
     func validate() throws {
-        guard (1...10_000_000).contains(pairingGuessLimit) else { throw ValidationError("--pairing-guess-limit must be between 1 and 10000000, not \(pairingGuessLimit)") }
+        guard (1...10_000_000).contains(pairingGuessLimit) else {
+            throw ValidationError("--pairing-guess-limit must be between 1 and 10000000, not \(pairingGuessLimit)")
+        }
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be between 1 and 3600 seconds, not \(idleTimeout)") }
         guard (1...3600).contains(bodyTimeout) else { throw ValidationError("--body-timeout must be between 1 and 3600 seconds, not \(bodyTimeout)") }
         if let maxConnections, !(16...1_000_000).contains(maxConnections) {
@@ -86,8 +90,13 @@ struct Serve: AsyncParsableCommand {
         let app = buildApplication(
             gatehouse: Gatehouse(store: store),
             configuration: ServiceConfiguration(
-                host: host, port: port, adminTokenHash: admin.hash,
-                connectionLimits: limits, trustedProxies: trustedProxies, pairingGuessLimit: pairingGuessLimit),
+                host: host,
+                port: port,
+                adminTokenHash: admin.hash,
+                connectionLimits: limits,
+                trustedProxies: trustedProxies,
+                pairingGuessLimit: pairingGuessLimit
+            ),
             logger: logger,
             services: [SystemdStoppingNotice(systemd: systemd)],
             onServerRunning: { port in
@@ -95,7 +104,8 @@ struct Serve: AsyncParsableCommand {
                 say("gatehouse listening on http://\(host):\(port)")
                 // Type=notify: units ordered after gatehouse.service start once it really listens.
                 systemd.ready(status: "Listening on \(host):\(port), database \(StoreOpener.describe(location))")
-            })
+            }
+        )
         do {
             try await app.runService()
         } catch {

@@ -12,7 +12,8 @@ enum StoreOpener {
         try DatabaseLocation.parse(flag ?? environment["GATEHOUSE_DB"] ?? defaultDatabase)
     }
 
-    static func open(_ location: DatabaseLocation, poolSize: Int = 8, logger: Logger = Logger(label: "gatehouse")) async throws -> any GatehouseStore {
+    static func open(_ location: DatabaseLocation, poolSize: Int = 8, logger: Logger = Logger(label: "gatehouse")) async throws -> any GatehouseStore
+    {
         switch location {
         case .postgres(let url):
             return try await PostgresStore.connect(url: url, poolSize: poolSize, logger: logger)

@@ -2,13 +2,15 @@ import ArgumentParser
 import Foundation
 import GatehouseCore
 import GatehouseImage
-import QRRendering
 import GatehouseService
+import QRRendering
 
 struct TicketsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tickets", abstract: "Issue, show, revoke and re-issue tickets.",
-        subcommands: [Issue.self, Show.self, Revoke.self, Reissue.self])
+        commandName: "tickets",
+        abstract: "Issue, show, revoke and re-issue tickets.",
+        subcommands: [Issue.self, Show.self, Revoke.self, Reissue.self]
+    )
 
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -16,7 +18,8 @@ struct TicketsCommand: AsyncParsableCommand {
             discussion: """
                 The output folder holds the only copies of the ticket codes: keep it private. \
                 holders.csv needs a header row naming any of: holderName, email, ticketType, userId.
-                """)
+                """
+        )
         @OptionGroup var database: DatabaseOptions
         @Option(help: "Event id.") var event: String
         @Option(help: "How many anonymous tickets to issue (1–1000000).") var count: Int?
@@ -121,7 +124,8 @@ struct TicketOutput {
             let base = (folder as NSString).appendingPathComponent(String(format: "ticket-%06d", ticket.number))
             try Data(matrix.svg().utf8).write(to: URL(fileURLWithPath: base + ".svg"))
             try Data(PNGWriter.png(matrix.greyImage(scale: 8))).write(to: URL(fileURLWithPath: base + ".png"))
-            rows += [String(ticket.number), ticket.id, ticket.holderName ?? "", ticket.email ?? "", ticket.ticketType ?? "", issued.qrData]
+            rows +=
+                [String(ticket.number), ticket.id, ticket.holderName ?? "", ticket.email ?? "", ticket.ticketType ?? "", issued.qrData]
                 .map(HolderCSV.cell).joined(separator: ",") + "\n"
         }
         if !FileManager.default.fileExists(atPath: manifestPath) {

@@ -2,22 +2,21 @@
 // with a local service, and the daemon's resident memory. Prints figures; asserts nothing.
 // Run with `make bench-kiosk` (release build).
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import GatehouseCore
 import GatehouseImage
-import QRRendering
-import QRReading
 import GatehouseTestSupport
 import KioskCore
 import KioskHardware
+import QRReading
+import QRRendering
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-
 
 /// A camera-like scene: a lit gradient with sensor noise and some texture, optionally a code.
 func scene(width: Int, height: Int, code: String?) throws -> GreyImage {
@@ -67,13 +66,35 @@ print("Decode cost per frame (3 passes over 60 frames each; live effort, as the 
 print("size        frames      bare zbar median/p99    ours median/p99         ours/bare (mean)  ours fps(1 core)  read bare/ours")
 for (width, height) in [(640, 480), (1280, 720)] {
     for withCode in [false, true] {
-        let frames = try (0..<60).map { _ in try scene(width: width, height: height, code: withCode ? TicketCode(eventID: Identifier.newEventID(), token: Secret.newTicketToken()).text : nil) }
+        let frames = try (0..<60).map { _ in
+            try scene(
+                width: width,
+                height: height,
+                code: withCode ? TicketCode(eventID: Identifier.newEventID(), token: Secret.newTicketToken()).text : nil
+            )
+        }
         let bare = ZbarReader()
         let ours = QRScanner(effort: .live)
         let b = measure(frames) { bare.read($0).count }
         let o = measure(frames) { ours.scan($0).payloads.count }
-        print(String(format: "%4d×%-4d   %-10@  %7.2f / %6.2f ms       %7.2f / %6.2f ms       %5.2f× (%4.2f×)    %7.1f           %d/%d of %d",
-                     width, height, withCode ? "with code" : "empty", b.median, b.p99, o.median, o.p99, o.median / b.median, o.mean / b.mean, 1000 / o.mean, b.found, o.found, frames.count))
+        print(
+            String(
+                format: "%4d×%-4d   %-10@  %7.2f / %6.2f ms       %7.2f / %6.2f ms       %5.2f× (%4.2f×)    %7.1f           %d/%d of %d",
+                width,
+                height,
+                withCode ? "with code" : "empty",
+                b.median,
+                b.p99,
+                o.median,
+                o.p99,
+                o.median / b.median,
+                o.mean / b.mean,
+                1000 / o.mean,
+                b.found,
+                o.found,
+                frames.count
+            )
+        )
     }
 }
 
@@ -89,7 +110,10 @@ server.environment = ["GATEHOUSE_ADMIN_TOKEN": "bench-admin-token-0123456789"]
 let serverOutput = Pipe()
 server.standardOutput = serverOutput
 try server.run()
-defer { server.terminate(); server.waitUntilExit() }
+defer {
+    server.terminate()
+    server.waitUntilExit()
+}
 var announced = ""
 while !announced.contains("listening on") { announced += String(decoding: serverOutput.fileHandleForReading.availableData, as: UTF8.self) }
 let port = Int(announced.split(separator: ":").last!.trimmingCharacters(in: .whitespacesAndNewlines))!
@@ -111,7 +135,16 @@ func api(_ method: String, _ path: String, _ body: [String: Any]) throws -> [Str
 let eventID = try api("POST", "/api/events", ["name": "Kiosk bench"])["id"] as! String
 let device = try api("POST", "/api/devices", ["name": "bench", "gateId": "bench-1", "eventId": eventID])
 let codes = (try api("POST", "/api/events/\(eventID)/tickets", ["quantity": 200])["tickets"] as! [[String: Any]]).map { $0["qrData"] as! String }
-let client = try CurlCheckinClient(settings: .init(serverURL: "http://127.0.0.1:\(port)", deviceID: device["deviceId"] as! String, gateID: "bench-1", token: device["token"] as! String, connectTimeout: .milliseconds(500), deadline: .milliseconds(1500)))
+let client = try CurlCheckinClient(
+    settings: .init(
+        serverURL: "http://127.0.0.1:\(port)",
+        deviceID: device["deviceId"] as! String,
+        gateID: "bench-1",
+        token: device["token"] as! String,
+        connectTimeout: .milliseconds(500),
+        deadline: .milliseconds(1500)
+    )
+)
 let timeline = try GPIOTimeline(logPath: nil, timekeeper: SystemTimekeeper(), printToTerminal: false)
 let relay = RecordedOutputLine(name: "relay", timeline: timeline)
 let decoder = LiveQRDecoder()
@@ -130,19 +163,34 @@ for code in codes {
         admitted += 1
     }
 }
-print(String(format: "\nFrame to relay, 640×480, local gatehouse over libcurl keep-alive: median %.2f ms, p99 %.2f ms (%d of %d admitted)",
-             percentile(latencies, 0.5), percentile(latencies, 0.99), admitted, codes.count))
+print(
+    String(
+        format: "\nFrame to relay, 640×480, local gatehouse over libcurl keep-alive: median %.2f ms, p99 %.2f ms (%d of %d admitted)",
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.99),
+        admitted,
+        codes.count
+    )
+)
 
 // Resident memory of the daemon itself, in dry-run mode scanning frames with codes.
 let frames = work + "/frames"
 try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
-for index in 0..<5 { _ = FileManager.default.createFile(atPath: frames + "/\(index).pgm", contents: Data(try scene(width: 640, height: 480, code: index % 2 == 0 ? codes[index] : nil).pgm())) }
+for index in 0..<5 {
+    _ = FileManager.default.createFile(
+        atPath: frames + "/\(index).pgm",
+        contents: Data(try scene(width: 640, height: 480, code: index % 2 == 0 ? codes[index] : nil).pgm())
+    )
+}
 try (device["token"] as! String).write(toFile: work + "/token", atomically: true, encoding: .utf8)
 let daemon = Process()
 // The daemon as it is installed: `make install` builds it with the Swift runtime linked in.
-daemon.executableURL = ProcessInfo.processInfo.environment["GATE_KIOSK_BIN"].map { URL(fileURLWithPath: $0) } ?? binDirectory.appendingPathComponent("gate-kiosk")
-daemon.arguments = ["run", "--dry-run", "--frames", frames, "--config", work + "/none.conf", "--set", "server_url=http://127.0.0.1:\(port)",
-                    "--set", "device_id=\(device["deviceId"] as! String)", "--set", "gate_id=bench-1", "--set", "token_file=\(work)/token", "--set", "frame_rate=30"]
+daemon.executableURL =
+    ProcessInfo.processInfo.environment["GATE_KIOSK_BIN"].map { URL(fileURLWithPath: $0) } ?? binDirectory.appendingPathComponent("gate-kiosk")
+daemon.arguments = [
+    "run", "--dry-run", "--frames", frames, "--config", work + "/none.conf", "--set", "server_url=http://127.0.0.1:\(port)",
+    "--set", "device_id=\(device["deviceId"] as! String)", "--set", "gate_id=bench-1", "--set", "token_file=\(work)/token", "--set", "frame_rate=30",
+]
 daemon.standardOutput = FileHandle.nullDevice
 daemon.standardError = FileHandle.nullDevice
 try daemon.run()
@@ -151,17 +199,24 @@ for _ in 0..<40 {
     usleep(200_000)
     if let status = try? String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8),
         let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-        let kb = Int(line.split(separator: " ").dropFirst().first ?? "") { peak = max(peak, kb) }
+        let kb = Int(line.split(separator: " ").dropFirst().first ?? "")
+    {
+        peak = max(peak, kb)
+    }
 }
 // What the resident pages are: the process's own (anonymous) memory and shared library pages.
 if let status = try? String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8) {
     let wanted = ["RssAnon:", "RssFile:"]
-    let parts = status.split(separator: "\n").filter { line in wanted.contains { line.hasPrefix($0) } }.map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+    let parts = status.split(separator: "\n").filter { line in wanted.contains { line.hasPrefix($0) } }.map {
+        $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+    }
     print("  at the end: " + parts.joined(separator: ", "))
 }
 // Where the file-backed pages come from: resident kB per mapped file, largest first.
 // (Read to the end: String(contentsOfFile:) stops after the first page of a /proc file.)
-if let smaps = FileHandle(forReadingAtPath: "/proc/\(daemon.processIdentifier)/smaps").map({ String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }) {
+if let smaps = FileHandle(forReadingAtPath: "/proc/\(daemon.processIdentifier)/smaps").map({
+    String(decoding: $0.readDataToEndOfFile(), as: UTF8.self)
+}) {
     var perFile: [String: Int] = [:]
     var current = ""
     for line in smaps.split(separator: "\n") {
@@ -177,4 +232,6 @@ if let smaps = FileHandle(forReadingAtPath: "/proc/\(daemon.processIdentifier)/s
 }
 daemon.terminate()
 daemon.waitUntilExit()
-print(String(format: "gate-kiosk resident memory (%@, dry run, 640×480 at 30 fps, 8 s): peak %.1f MB", daemon.executableURL!.path, Double(peak) / 1024))
+print(
+    String(format: "gate-kiosk resident memory (%@, dry run, 640×480 at 30 fps, 8 s): peak %.1f MB", daemon.executableURL!.path, Double(peak) / 1024)
+)

@@ -15,10 +15,18 @@ import Testing
     }
 
     @Test func events_tickets_and_devices() throws {
-        let created = try admin.call("POST", "/api/events", ["name": "Winter Gala", "startsAt": "2026-12-31T20:00:00Z", "endsAt": "2027-01-01T04:00:00.500Z"], expect: 201)
+        let created = try admin.call(
+            "POST",
+            "/api/events",
+            ["name": "Winter Gala", "startsAt": "2026-12-31T20:00:00Z", "endsAt": "2027-01-01T04:00:00.500Z"],
+            expect: 201
+        )
         let event = created["id"] as! String
         #expect(created["startsAt"] as? String == "2026-12-31T20:00:00.000Z")
-        let tickets = try admin.call("POST", "/api/events/\(event)/tickets", ["quantity": 3, "ticketType": "Standing", "holderName": "Ada"], expect: 201)["tickets"] as! [[String: Any]]
+        let tickets =
+            try admin.call("POST", "/api/events/\(event)/tickets", ["quantity": 3, "ticketType": "Standing", "holderName": "Ada"], expect: 201)[
+                "tickets"
+            ] as! [[String: Any]]
         #expect(tickets.count == 3)
         #expect(tickets.map { $0["number"] as! Int } == [1, 2, 3])
         for ticket in tickets {
@@ -99,7 +107,9 @@ import Testing
         #expect(try admin.call("GET", "/api/tickets/\(tickets[2].id)", expect: 200)["status"] as? String == "unused")
 
         let log = try admin.call("GET", "/api/events/\(event)/checkins", expect: 200)["checkins"] as! [[String: Any]]
-        #expect(log.map { $0["result"] as! String } == ["valid", "revoked", "expired", "wrong_event", "invalid", "not_found", "already_used", "valid"])
+        #expect(
+            log.map { $0["result"] as! String } == ["valid", "revoked", "expired", "wrong_event", "invalid", "not_found", "already_used", "valid"]
+        )
         #expect(log.allSatisfy { $0["gateId"] as? String == "north-1" && $0["deviceId"] as? String == device.id })
         #expect((log.last?["ticketNumber"] as? Int) == 1)
     }
@@ -113,7 +123,9 @@ import Testing
         // The kiosk never heard the answer and retries: it must get `valid` again, not "already used".
         #expect(try gate.checkinResult(ticket.qrData, device: device, scanId: "scan-7") == "valid")
         #expect(try gate.checkinResult(ticket.qrData, device: device, scanId: "scan-8") == "already_used")
-        let valids = (try admin.call("GET", "/api/events/\(event)/checkins", expect: 200)["checkins"] as! [[String: Any]]).filter { $0["result"] as? String == "valid" }
+        let valids = (try admin.call("GET", "/api/events/\(event)/checkins", expect: 200)["checkins"] as! [[String: Any]]).filter {
+            $0["result"] as? String == "valid"
+        }
         #expect(valids.count == 1)
         let other = try admin.issue(event: event)[0]
         #expect(try gate.checkin(other.qrData, device: device, scanId: "scan-7").status == 409)
@@ -164,8 +176,14 @@ import Testing
         #expect(try detail(["qrData": "x", "deviceId": device.id, "gateId": "north-1", "scanId": ""]).0 == 400)
 
         #expect(try admin.call("POST", "/api/events", ["name": ""], expect: 400)["detail"] as? String == "name must not be empty")
-        #expect(try admin.call("POST", "/api/events", ["name": "x", "startsAt": "tomorrow"], expect: 400)["detail"] as! String == "startsAt: expected an ISO 8601 time such as 2026-12-31T20:00:00Z")
-        #expect(try admin.call("POST", "/api/events/\(event)/tickets", ["quantity": 0], expect: 400)["detail"] as? String == "quantity must be between 1 and 10000")
+        #expect(
+            try admin.call("POST", "/api/events", ["name": "x", "startsAt": "tomorrow"], expect: 400)["detail"] as! String
+                == "startsAt: expected an ISO 8601 time such as 2026-12-31T20:00:00Z"
+        )
+        #expect(
+            try admin.call("POST", "/api/events/\(event)/tickets", ["quantity": 0], expect: 400)["detail"] as? String
+                == "quantity must be between 1 and 10000"
+        )
         #expect(try admin.call("POST", "/api/events/\(event)/tickets", ["quantity": 10_001], expect: 400).isEmpty == false)
         _ = try admin.call("POST", "/api/events/ENOEVENT/tickets", ["quantity": 1], expect: 404)
         _ = try admin.call("GET", "/api/events/ENOEVENT", expect: 404)

@@ -1,6 +1,6 @@
 import Foundation
-import QRRendering
 import GatehouseTestSupport
+import QRRendering
 import Testing
 
 /// The organizers' web pages, through HTTP against the real `gatehouse` process.
@@ -35,7 +35,12 @@ import Testing
     }
 
     @Test func an_organizer_creates_an_event_and_issues_printable_codes_that_check_in() throws {
-        let created = try web.request("POST", "/admin/events", body: Array("name=Winter+Gala+%26+Ball&startsAt=2026-12-31T20%3A00&endsAt=".utf8), headers: form)
+        let created = try web.request(
+            "POST",
+            "/admin/events",
+            body: Array("name=Winter+Gala+%26+Ball&startsAt=2026-12-31T20%3A00&endsAt=".utf8),
+            headers: form
+        )
         #expect(created.status == 303)
         let location = try #require(created.headers["location"])
         let event = String(location.dropFirst("/admin/events/".count))
@@ -45,8 +50,11 @@ import Testing
 
         let hostile = "<script>alert(1)</script>"
         let sheet = try web.request(
-            "POST", "/admin/events/\(event)/tickets",
-            body: Array("count=3&holderName=\(hostile.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)&ticketType=VIP".utf8), headers: form)
+            "POST",
+            "/admin/events/\(event)/tickets",
+            body: Array("count=3&holderName=\(hostile.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)&ticketType=VIP".utf8),
+            headers: form
+        )
         #expect(sheet.status == 200)
         #expect(sheet.headers["cache-control"] == "no-store", "codes must not stay in caches")
         #expect(!sheet.text.contains(hostile))
@@ -80,8 +88,11 @@ import Testing
         // The same origin by Origin header alone (browsers without Sec-Fetch-Site); this test
         // client sends `Host: 127.0.0.1`.
         let byOrigin = try web.request(
-            "POST", "/admin/events/\(event)/tickets", body: Array("count=1".utf8),
-            headers: signedIn.merging(["Content-Type": "application/x-www-form-urlencoded", "Origin": "http://127.0.0.1"]) { $1 })
+            "POST",
+            "/admin/events/\(event)/tickets",
+            body: Array("count=1".utf8),
+            headers: signedIn.merging(["Content-Type": "application/x-www-form-urlencoded", "Origin": "http://127.0.0.1"]) { $1 }
+        )
         #expect(byOrigin.status == 200)
         #expect(try admin.call("GET", "/api/events/\(event)", expect: 200)["issued"] as? Int == 1, "refused forms issued nothing")
 

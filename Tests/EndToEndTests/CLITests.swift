@@ -2,9 +2,9 @@ import CZlib
 import Foundation
 import GatehouseCore
 import GatehouseImage
-import QRRendering
-import QRReading
 import GatehouseTestSupport
+import QRReading
+import QRRendering
 import Testing
 
 /// The admin command line, run as a technician would run it.
@@ -26,7 +26,11 @@ import Testing
     @Test func issue_from_csv_writes_images_and_manifest() throws {
         let event = try createEvent()
         let csv = folder.file("holders.csv")
-        try "holderName,email,ticketType\n\"Lovelace, Ada\",ada@example.com,VIP\nGrace Hopper,,\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        try "holderName,email,ticketType\n\"Lovelace, Ada\",ada@example.com,VIP\nGrace Hopper,,\n".write(
+            toFile: csv,
+            atomically: true,
+            encoding: .utf8
+        )
         let run = try gatehouse("tickets", "issue", "--event", event, "--csv", csv, "--out", folder.file("out"))
         #expect(run.status == 0, "\(run.errors)")
         let manifest = try String(contentsOfFile: folder.file("out/manifest.csv"), encoding: .utf8).split(separator: "\n")

@@ -18,7 +18,9 @@ import Testing
         let code = pairing["code"] as! String
         try "# technician's notes stay\nframe_rate = 20\n".write(toFile: folder.file("gate-kiosk.conf"), atomically: true, encoding: .utf8)
 
-        let good = try kiosk(["enroll", "--server", server, "--code", code, "--token-file", folder.file("device-token"), "--config", folder.file("gate-kiosk.conf")])
+        let good = try kiosk([
+            "enroll", "--server", server, "--code", code, "--token-file", folder.file("device-token"), "--config", folder.file("gate-kiosk.conf"),
+        ])
         #expect(good.status == 0, "\(good.errors)")
         #expect(good.output.contains("gate north-1"))
         let mode = try FileManager.default.attributesOfItem(atPath: folder.file("device-token"))[.posixPermissions] as? Int
@@ -34,20 +36,33 @@ import Testing
         #expect(try service.connection().checkinResult(ticket.qrData, device: device) == "valid")
 
         // The same code again: refused, nothing written.
-        let again = try kiosk(["enroll", "--server", server, "--code", code, "--token-file", folder.file("second-token"), "--config", folder.file("second.conf")])
+        let again = try kiosk([
+            "enroll", "--server", server, "--code", code, "--token-file", folder.file("second-token"), "--config", folder.file("second.conf"),
+        ])
         #expect(again.status == 1 && again.errors.contains("already used"))
-        #expect(!FileManager.default.fileExists(atPath: folder.file("second-token")) && !FileManager.default.fileExists(atPath: folder.file("second.conf")))
+        #expect(
+            !FileManager.default.fileExists(atPath: folder.file("second-token"))
+                && !FileManager.default.fileExists(atPath: folder.file("second.conf"))
+        )
         // An enrolled kiosk is not re-enrolled by accident (the code would be spent for nothing).
         let other = try admin.call("POST", "/api/pairings", ["eventId": event, "gateId": "north-2"], expect: 201)["code"] as! String
-        let guarded = try kiosk(["enroll", "--server", server, "--code", other, "--token-file", folder.file("device-token"), "--config", folder.file("gate-kiosk.conf")])
+        let guarded = try kiosk([
+            "enroll", "--server", server, "--code", other, "--token-file", folder.file("device-token"), "--config", folder.file("gate-kiosk.conf"),
+        ])
         #expect(guarded.status == 1 && guarded.errors.contains("--force"))
         #expect(try String(contentsOfFile: folder.file("device-token"), encoding: .utf8).contains(token))
         // A wrong code: refused with a clear message, nothing written.
-        let wrong = try kiosk(["enroll", "--server", server, "--code", "ZZZZ-ZZZZ-ZZZZ", "--token-file", folder.file("third-token"), "--config", folder.file("third.conf")])
+        let wrong = try kiosk([
+            "enroll", "--server", server, "--code", "ZZZZ-ZZZZ-ZZZZ", "--token-file", folder.file("third-token"), "--config",
+            folder.file("third.conf"),
+        ])
         #expect(wrong.status == 1 && wrong.errors.contains("unknown pairing code"))
         #expect(!FileManager.default.fileExists(atPath: folder.file("third-token")))
         // No service: exit 69, nothing written.
-        let away = try kiosk(["enroll", "--server", "http://127.0.0.1:\(ServiceProcess.freePort())", "--code", other, "--token-file", folder.file("fourth-token"), "--config", folder.file("fourth.conf")])
+        let away = try kiosk([
+            "enroll", "--server", "http://127.0.0.1:\(ServiceProcess.freePort())", "--code", other, "--token-file", folder.file("fourth-token"),
+            "--config", folder.file("fourth.conf"),
+        ])
         #expect(away.status == 69 && away.errors.contains("cannot reach the service"))
         #expect(!FileManager.default.fileExists(atPath: folder.file("fourth-token")))
     }

@@ -27,7 +27,13 @@ private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUS
         }
     }
 
-    static func checkinBody(_ qrData: String, device: AdminClient.DeviceCredentials, gate: String? = nil, scanId: String? = nil, deviceId: String? = nil) throws -> [UInt8] {
+    static func checkinBody(
+        _ qrData: String,
+        device: AdminClient.DeviceCredentials,
+        gate: String? = nil,
+        scanId: String? = nil,
+        deviceId: String? = nil
+    ) throws -> [UInt8] {
         var body: [String: Any] = ["qrData": qrData, "deviceId": deviceId ?? device.id, "gateId": gate ?? device.gate]
         if let scanId { body["scanId"] = scanId }
         return Array(try JSONSerialization.data(withJSONObject: body))
@@ -78,7 +84,7 @@ private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUS
                 }
             }
         }
-        attackers.forEach { $0.start() }
+        for attacker in attackers { attacker.start() }
         DispatchQueue.concurrentPerform(iterations: 8) { client in
             guard let connection = try? HTTPConnection(port: port) else { return }
             for index in stride(from: client, to: tickets.count, by: 8) {
@@ -213,7 +219,12 @@ private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUS
     @Test func malformed_bodies_dates_and_head_requests_are_answered_properly() throws {
         let setup = try Setup()
         let raw = try setup.service.connection()
-        try raw.sendRaw(Array("POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(setup.service.adminToken)\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nZZZ\r\n{}\r\n0\r\n\r\n".utf8))
+        try raw.sendRaw(
+            Array(
+                "POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(setup.service.adminToken)\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nZZZ\r\n{}\r\n0\r\n\r\n"
+                    .utf8
+            )
+        )
         let chunked = try raw.nextResponse()
         #expect(chunked.status == 400, "malformed chunked body: \(chunked.status)")
         #expect(!setup.service.log.contains("Request failed"))
@@ -227,7 +238,10 @@ private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUS
             let event = try setup.admin.call("POST", "/api/events", ["name": "x", "startsAt": real], expect: 201)
             #expect(event["startsAt"] as? String == real, "round trip of \(real)")
         }
-        #expect(try setup.admin.call("POST", "/api/events", ["name": "x", "startsAt": "2026-12-01T20:00:00+01:00"], expect: 201)["startsAt"] as? String == "2026-12-01T19:00:00.000Z")
+        #expect(
+            try setup.admin.call("POST", "/api/events", ["name": "x", "startsAt": "2026-12-01T20:00:00+01:00"], expect: 201)["startsAt"] as? String
+                == "2026-12-01T19:00:00.000Z"
+        )
     }
 
     @Test func a_wrong_event_answer_tells_nothing_of_the_other_ticket() throws {

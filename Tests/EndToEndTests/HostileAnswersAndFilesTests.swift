@@ -33,7 +33,10 @@ import Testing
     @Test func enroll_prints_the_services_words_without_terminal_escapes() throws {
         let folder = try TemporaryDirectory()
         let server = try CannedHTTPServer(status: 404, body: #"{"detail":"unknown \u001b[2J\u001b[31mcode\u0007"}"#)
-        let run = try kiosk(["enroll", "--server", "http://127.0.0.1:\(server.port)", "--code", "AAAA-BBBB-CCCC", "--token-file", folder.file("t"), "--config", folder.file("c")])
+        let run = try kiosk([
+            "enroll", "--server", "http://127.0.0.1:\(server.port)", "--code", "AAAA-BBBB-CCCC", "--token-file", folder.file("t"), "--config",
+            folder.file("c"),
+        ])
         #expect(run.status == 1)
         #expect(run.errors.contains("unknown"), "\(run.errors)")
         #expect(!run.errors.unicodeScalars.contains { $0.value == 0x1b || $0.value == 0x07 }, "no raw escape reaches the terminal")
@@ -42,7 +45,10 @@ import Testing
     @Test func enroll_over_plain_http_to_another_host_needs_insecure() throws {
         let folder = try TemporaryDirectory()
         // Refused before any connection is made (192.0.2.0/24 is documentation space).
-        let run = try kiosk(["enroll", "--server", "http://192.0.2.10:8080", "--code", "AAAA-BBBB-CCCC", "--token-file", folder.file("t"), "--config", folder.file("c")])
+        let run = try kiosk([
+            "enroll", "--server", "http://192.0.2.10:8080", "--code", "AAAA-BBBB-CCCC", "--token-file", folder.file("t"), "--config",
+            folder.file("c"),
+        ])
         #expect(run.status == 1)
         #expect(run.errors.contains("--insecure") && run.errors.contains("https://"), "\(run.errors)")
     }
@@ -54,13 +60,21 @@ import Testing
         let event = try CommandRun.run(gatehouse, ["event", "create", "--db", db, "--name", "Gala"])
         let eventId = try #require((try JSONSerialization.jsonObject(with: Data(event.output.utf8)) as? [String: Any])?["id"] as? String)
         // An unknown event: nothing is issued, and the same folder works for the retry.
-        let failed = try CommandRun.run(gatehouse, ["tickets", "issue", "--db", db, "--event", "ENOEVENT", "--count", "2", "--out", folder.file("out")])
+        let failed = try CommandRun.run(
+            gatehouse,
+            ["tickets", "issue", "--db", db, "--event", "ENOEVENT", "--count", "2", "--out", folder.file("out")]
+        )
         #expect(failed.status != 0)
         #expect(!FileManager.default.fileExists(atPath: folder.file("out/manifest.csv")))
         let hostileNames = ["=cmd|' /C calc'!A0", "=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTab", "Plain Name"]
-        let csv = "holderName,email\n" + hostileNames.map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\",a@example.org" }.joined(separator: "\n") + "\n"
+        let csv =
+            "holderName,email\n" + hostileNames.map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\",a@example.org" }.joined(separator: "\n")
+            + "\n"
         try csv.write(toFile: folder.file("holders.csv"), atomically: true, encoding: .utf8)
-        let issued = try CommandRun.run(gatehouse, ["tickets", "issue", "--db", db, "--event", eventId, "--csv", folder.file("holders.csv"), "--out", folder.file("out")])
+        let issued = try CommandRun.run(
+            gatehouse,
+            ["tickets", "issue", "--db", db, "--event", eventId, "--csv", folder.file("holders.csv"), "--out", folder.file("out")]
+        )
         #expect(issued.status == 0, "\(issued.errors)")
         let manifest = try String(contentsOfFile: folder.file("out/manifest.csv"), encoding: .utf8)
         for line in manifest.split(separator: "\n").dropFirst() {
@@ -79,12 +93,22 @@ import Testing
         let db = folder.file("g.sqlite")
         let event = try CommandRun.run(ServiceProcess.binary, ["event", "create", "--db", db, "--name", "Gala"])
         let eventId = try #require((try JSONSerialization.jsonObject(with: Data(event.output.utf8)) as? [String: Any])?["id"] as? String)
-        let handle = try #require(FileHandle(forWritingAtPath: { FileManager.default.createFile(atPath: folder.file("big.csv"), contents: nil); return folder.file("big.csv") }()))
+        let handle = try #require(
+            FileHandle(
+                forWritingAtPath: {
+                    FileManager.default.createFile(atPath: folder.file("big.csv"), contents: nil)
+                    return folder.file("big.csv")
+                }()
+            )
+        )
         handle.write(Data("holderName\nAda\n".utf8))
         let block = Data(repeating: UInt8(ascii: "x"), count: 1 << 20)
         for _ in 0..<50 { handle.write(block) }
         try handle.close()
-        let run = try CommandRun.run(ServiceProcess.binary, ["tickets", "issue", "--db", db, "--event", eventId, "--csv", folder.file("big.csv"), "--out", folder.file("out")])
+        let run = try CommandRun.run(
+            ServiceProcess.binary,
+            ["tickets", "issue", "--db", db, "--event", eventId, "--csv", folder.file("big.csv"), "--out", folder.file("out")]
+        )
         #expect(run.status != 0)
         #expect(run.errors.contains("line 3") && run.errors.contains("longer than"), "\(run.errors)")
     }

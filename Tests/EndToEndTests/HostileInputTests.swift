@@ -19,7 +19,11 @@ import Testing
             let connection = try service.connection()
             let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let response = try connection.request(
-                "POST", "/api/checkin", body: bytes, headers: ["Authorization": "Bearer \(device.token)"])
+                "POST",
+                "/api/checkin",
+                body: bytes,
+                headers: ["Authorization": "Bearer \(device.token)"]
+            )
             #expect(response.status == 400, "random body of \(size) bytes")
             #expect(response.headers["content-type"] == "application/problem+json")
         }
@@ -43,7 +47,11 @@ import Testing
         let huge = try service.connection().checkin(String(repeating: "A", count: 1_100_000), device: device)
         #expect(huge.status == 413)
         let declared = try service.connection().request(
-            "POST", "/api/checkin", body: Array("{}".utf8), headers: ["Authorization": "Bearer \(device.token)", "Content-Length": "50000000"])
+            "POST",
+            "/api/checkin",
+            body: Array("{}".utf8),
+            headers: ["Authorization": "Bearer \(device.token)", "Content-Length": "50000000"]
+        )
         #expect(declared.status == 413 || declared.status == 400)
 
         // SQL fragments and unicode in names are stored as they are.

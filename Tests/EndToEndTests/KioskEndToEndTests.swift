@@ -1,8 +1,8 @@
 import Foundation
 import GatehouseCore
 import GatehouseImage
-import QRRendering
 import GatehouseTestSupport
+import QRRendering
 import Synchronization
 import Testing
 
@@ -28,7 +28,11 @@ import Glibc
         func clear() { unlink(folder + "/frame.pgm") }
     }
 
-    struct GPIOEvent { var ms: Int64; var line: String; var value: Int }
+    struct GPIOEvent {
+        var ms: Int64
+        var line: String
+        var value: Int
+    }
 
     static func gpioEvents(_ path: String) -> [GPIOEvent] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
@@ -151,7 +155,11 @@ import Glibc
 
         // The journal has the fields staff and technicians search by, and no secrets.
         let decided = journal.entries.filter { $0["MESSAGE"] == "Check-in decided" }
-        #expect(decided.contains { $0["CHECKIN_RESULT"] == "valid" && $0["TICKET_NUMBER"] == "1" && $0["GATE_ID"] == "north-1" && $0["CHECKIN_REASON"] == "granted" })
+        #expect(
+            decided.contains {
+                $0["CHECKIN_RESULT"] == "valid" && $0["TICKET_NUMBER"] == "1" && $0["GATE_ID"] == "north-1" && $0["CHECKIN_REASON"] == "granted"
+            }
+        )
         #expect(decided.allSatisfy { $0["CHECKIN_LATENCY_MS"] != nil && $0["PRIORITY"] != nil && $0["SYSLOG_IDENTIFIER"] == "gate-kiosk" })
         let everything = journal.entries.map { $0.values.joined(separator: " ") }.joined(separator: "\n")
         for ticket in tickets { #expect(!everything.contains(String(ticket.qrData.split(separator: ":").last!))) }
@@ -184,11 +192,14 @@ import Glibc
         try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
         try Scene(folder: frames).show(try admin.issue(event: event)[0].qrData)
         func selftest(token: String) throws -> CommandRun {
-            try CommandRun.run(ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN"), [
-                "selftest", "--dry-run", "--frames", frames, "--gpio-log", folder.file("gpio.jsonl"), "--seconds", "1",
-                "--config", folder.file("none.conf"), "--set", "server_url=http://127.0.0.1:\(service.port)", "--set", "device_id=\(device.id)",
-                "--set", "gate_id=north-1", "--set", "token_file=\(folder.file(token))",
-            ])
+            try CommandRun.run(
+                ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN"),
+                [
+                    "selftest", "--dry-run", "--frames", frames, "--gpio-log", folder.file("gpio.jsonl"), "--seconds", "1",
+                    "--config", folder.file("none.conf"), "--set", "server_url=http://127.0.0.1:\(service.port)", "--set", "device_id=\(device.id)",
+                    "--set", "gate_id=north-1", "--set", "token_file=\(folder.file(token))",
+                ]
+            )
         }
         let good = try selftest(token: "device-token")
         #expect(good.status == 0, "\(good.output)\(good.errors)")
@@ -207,13 +218,20 @@ import Glibc
 
     @Test func a_garbage_configuration_exits_78_and_names_the_key() throws {
         let folder = try TemporaryDirectory()
-        try "server_url = http://127.0.0.1:1\ndevice_id = D\ngate_id = g\nred_ms = soon\n".write(toFile: folder.file("k.conf"), atomically: true, encoding: .utf8)
+        try "server_url = http://127.0.0.1:1\ndevice_id = D\ngate_id = g\nred_ms = soon\n".write(
+            toFile: folder.file("k.conf"),
+            atomically: true,
+            encoding: .utf8
+        )
         for (arguments, expected) in [
             (["run", "--config", folder.file("k.conf")], "red_ms = 'soon'"),
             (["run", "--config", folder.file("k.conf"), "--set", "red_ms=500"], "device token"),
             (["run", "--config", folder.file("missing.conf")], "server_url is required"),
         ] {
-            let run = try CommandRun.run(ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN"), arguments + ["--set", "token_file=\(folder.file("no-token"))"])
+            let run = try CommandRun.run(
+                ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN"),
+                arguments + ["--set", "token_file=\(folder.file("no-token"))"]
+            )
             #expect(run.status == 78, "\(arguments): \(run.errors)")
             #expect(run.errors.contains(expected), "\(arguments): \(run.errors)")
         }
@@ -223,7 +241,10 @@ import Glibc
         let folder = try TemporaryDirectory()
         let code = TicketCode(eventID: Identifier.newEventID(), token: Secret.newTicketToken()).text
         FileManager.default.createFile(atPath: folder.file("a.pgm"), contents: Data(try QRMatrix(encoding: code).greyImage(scale: 4).pgm()))
-        FileManager.default.createFile(atPath: folder.file("blank.pgm"), contents: Data(GreyImage(width: 50, height: 50, pixels: [UInt8](repeating: 255, count: 2500)).pgm()))
+        FileManager.default.createFile(
+            atPath: folder.file("blank.pgm"),
+            contents: Data(GreyImage(width: 50, height: 50, pixels: [UInt8](repeating: 255, count: 2500)).pgm())
+        )
         FileManager.default.createFile(atPath: folder.file("junk.pgm"), contents: Data((0..<5000).map { _ in UInt8.random(in: 0...255) }))
         func decode(_ files: [String]) throws -> (Int32, String) {
             let run = try CommandRun.run(ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN"), ["decode"] + files)
@@ -262,7 +283,9 @@ final class UnixSocketSink: @unchecked Sendable {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
-        let result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
         guard result == 0 else { throw HTTPClientError("bind \(path): errno \(errno)") }
         let thread = Thread { [self] in
             var buffer = [UInt8](repeating: 0, count: 65536)

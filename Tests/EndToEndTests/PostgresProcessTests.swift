@@ -93,7 +93,9 @@ struct PostgresProcessTests {
                         }
                     }
                     if !answered { answers.fail("client \(client): no answer for ticket \(ticket)") }
-                    if progress.add(1, ordering: .relaxed).newValue >= total / 2, let midway, !midwayOnce.exchange(true, ordering: .relaxed) { midway() }
+                    if progress.add(1, ordering: .relaxed).newValue >= total / 2, let midway, !midwayOnce.exchange(true, ordering: .relaxed) {
+                        midway()
+                    }
                 }
             }
             thread.start()
@@ -108,7 +110,9 @@ struct PostgresProcessTests {
         let log = try admin.call("GET", "/api/events/\(setup.event)/checkins?limit=10000&after=0", expect: 200)["checkins"] as! [[String: Any]]
         var all = log
         while all.count % 10_000 == 0 && !all.isEmpty {
-            let more = try admin.call("GET", "/api/events/\(setup.event)/checkins?limit=10000&after=\(all.last!["id"] as! Int)", expect: 200)["checkins"] as! [[String: Any]]
+            let more =
+                try admin.call("GET", "/api/events/\(setup.event)/checkins?limit=10000&after=\(all.last!["id"] as! Int)", expect: 200)["checkins"]
+                as! [[String: Any]]
             if more.isEmpty { break }
             all += more
         }
@@ -160,14 +164,19 @@ struct PostgresProcessTests {
         let setup = try Setup(processes: 2, tickets: 400, folder: folder)
         let answers = Answers()
         let control = postgresControl!
-        Self.scan(setup, clients: 8, answers: answers, midway: {
-            // system(3), not Process: pg_ctl leaves a daemon behind, and the control script must
-            // be reaped here, on this thread, before the test goes on.
-            _ = system("bash '\(control)' stop")
-            // Longer than the service's 3 s limit per database operation: requests meanwhile get 503.
-            Thread.sleep(forTimeInterval: 4.5)
-            _ = system("bash '\(control)' start")
-        })
+        Self.scan(
+            setup,
+            clients: 8,
+            answers: answers,
+            midway: {
+                // system(3), not Process: pg_ctl leaves a daemon behind, and the control script must
+                // be reaped here, on this thread, before the test goes on.
+                _ = system("bash '\(control)' stop")
+                // Longer than the service's 3 s limit per database operation: requests meanwhile get 503.
+                Thread.sleep(forTimeInterval: 4.5)
+                _ = system("bash '\(control)' start")
+            }
+        )
         #expect(answers.count("503") > 0, "the outage was answered 503")
         #expect(answers.failures.isEmpty, "\(answers.failures.prefix(3))")
         // Health says so too, and is fine again now.

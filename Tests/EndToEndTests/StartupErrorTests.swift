@@ -66,7 +66,10 @@ private var passwordRole: String? { ProcessInfo.processInfo.environment["GATEHOU
         var info = stat()
         #expect(stat(folder.file("new"), &info) == 0 && info.st_mode & 0o777 == 0o700, "folder mode \(String(info.st_mode & 0o777, radix: 8))")
         for file in ["gh.sqlite", "gh.sqlite-wal", "gh.sqlite-shm"] where FileManager.default.fileExists(atPath: folder.file("new/\(file)")) {
-            #expect(stat(folder.file("new/\(file)"), &info) == 0 && info.st_mode & 0o077 == 0, "\(file) mode \(String(info.st_mode & 0o777, radix: 8))")
+            #expect(
+                stat(folder.file("new/\(file)"), &info) == 0 && info.st_mode & 0o077 == 0,
+                "\(file) mode \(String(info.st_mode & 0o777, radix: 8))"
+            )
         }
     }
 

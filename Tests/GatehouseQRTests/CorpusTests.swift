@@ -1,7 +1,7 @@
 import Foundation
 import GatehouseImage
-import QRReading
 import GatehouseTestSupport
+import QRReading
 import Testing
 
 /// The decoder against real photos (`../shared/corpus/`), next to bare libzbar on the same files.
@@ -38,7 +38,8 @@ struct CorpusTests {
         ]
         var report = "set                  codes  ours  bare-libzbar  zbarimg(README)\n"
         for (set, tally) in tallies.sorted(by: { $0.key < $1.key }) {
-            report += "\(set.padding(toLength: 20, withPad: " ", startingAt: 0)) \(pad(tally.codes, 5))  \(pad(tally.ours, 4))  \(pad(tally.bare, 12))  \(pad(zbarimg[set] ?? 0, 15))\n"
+            report +=
+                "\(set.padding(toLength: 20, withPad: " ", startingAt: 0)) \(pad(tally.codes, 5))  \(pad(tally.ours, 4))  \(pad(tally.bare, 12))  \(pad(zbarimg[set] ?? 0, 15))\n"
         }
         let boof = tallies.filter { $0.key.hasPrefix("boofcv") }.values
         let zxing = tallies.filter { $0.key.hasPrefix("zxing") }.values

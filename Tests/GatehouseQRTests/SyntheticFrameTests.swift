@@ -1,9 +1,9 @@
 import Foundation
 import GatehouseCore
 import GatehouseImage
-import QRRendering
-import QRReading
 import GatehouseTestSupport
+import QRReading
+import QRRendering
 import Testing
 
 /// Ticket codes rendered by libqrencode and placed in camera-sized grey frames, made harder the
@@ -29,7 +29,8 @@ import Testing
         let angle: Double = condition == .rotated15 ? 15 : condition == .rotated45 ? 45 : 3
         let (dark, light): (Double, Double) = condition == .lowContrast ? (105, 150) : condition == .darkMode ? (235, 25) : (30, 220)
         let background: Double = condition == .darkMode ? 60 : 170
-        let cosA = cos(angle * .pi / 180), sinA = sin(angle * .pi / 180)
+        let cosA = cos(angle * .pi / 180)
+        let sinA = sin(angle * .pi / 180)
         let centerX = Double(width) / 2 + Double(Int.random(in: -20...20, using: &noise))
         let centerY = Double(height) / 2 + Double(Int.random(in: -20...20, using: &noise))
         var pixels = [UInt8](repeating: 0, count: width * height)
@@ -38,11 +39,13 @@ import Testing
                 // Inverse-rotate into code space, sample the module grid (supersampled for smooth edges).
                 var sum = 0.0
                 for (sx, sy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
-                    let dx = Double(x) + sx - centerX, dy = Double(y) + sy - centerY
+                    let dx = Double(x) + sx - centerX
+                    let dy = Double(y) + sy - centerY
                     let u = (dx * cosA + dy * sinA) / moduleSize + Double(side) / 2
                     let v = (-dx * sinA + dy * cosA) / moduleSize + Double(side) / 2
                     if u >= 0, v >= 0, u < Double(side), v < Double(side) {
-                        let mx = Int(u) - QRMatrix.quietZone, my = Int(v) - QRMatrix.quietZone
+                        let mx = Int(u) - QRMatrix.quietZone
+                        let my = Int(v) - QRMatrix.quietZone
                         let isDark = mx >= 0 && my >= 0 && mx < matrix.size && my < matrix.size && matrix[mx, my]
                         sum += isDark ? dark : light
                     } else {
@@ -52,7 +55,8 @@ import Testing
                 var value = sum / 4
                 switch condition {
                 case .glare:
-                    let gx = Double(x) - centerX + moduleSize * 6, gy = Double(y) - centerY - moduleSize * 4
+                    let gx = Double(x) - centerX + moduleSize * 6
+                    let gy = Double(y) - centerY - moduleSize * 4
                     value += 120 * exp(-(gx * gx + gy * gy) / (2 * pow(moduleSize * 7, 2)))
                 case .screenMoire:
                     // The pixel grid of a phone screen: dark gaps between sub-pixels, beating against the sensor.

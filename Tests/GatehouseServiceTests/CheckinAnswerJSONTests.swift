@@ -1,7 +1,8 @@
 import Foundation
+import Testing
+
 @testable import GatehouseCore
 @testable import GatehouseService
-import Testing
 
 /// The hand-written check-in answer must be the very document the API's JSONEncoder writes, and
 /// times must come out to the stored millisecond.
@@ -19,10 +20,16 @@ import Testing
         for result in CheckinResult.allCases {
             for ticket in Self.tickets {
                 for gate in [nil, "north-1", "gate \"7\""] {
-                    for millis in [nil, 0, 1_764_143_629_123, 951_782_400_000, 4_102_444_799_999, Int64.random(in: 0..<4_102_444_800_000, using: &random)] as [Int64?] {
+                    for millis in [
+                        nil, 0, 1_764_143_629_123, 951_782_400_000, 4_102_444_799_999, Int64.random(in: 0..<4_102_444_800_000, using: &random),
+                    ] as [Int64?] {
                         let answer = CheckinAnswer(
-                            result: result, message: CheckinMessage.text(for: result, firstUsedAt: millis.map(Date.init(millis:)), firstUsedGate: gate),
-                            ticket: ticket, firstUsedAt: millis.map(Date.init(millis:)), firstUsedGate: gate)
+                            result: result,
+                            message: CheckinMessage.text(for: result, firstUsedAt: millis.map(Date.init(millis:)), firstUsedGate: gate),
+                            ticket: ticket,
+                            firstUsedAt: millis.map(Date.init(millis:)),
+                            firstUsedGate: gate
+                        )
                         let expected = try APIJSON.encoder.encode(answer)
                         #expect(String(decoding: answer.jsonBytes, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
                         var decoded = try APIJSON.decoder.decode(CheckinAnswer.self, from: Data(answer.jsonBytes))

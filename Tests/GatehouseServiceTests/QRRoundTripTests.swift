@@ -1,10 +1,10 @@
+import CZlib
 import Foundation
 import GatehouseCore
 import GatehouseImage
-import QRRendering
 import QRReading
+import QRRendering
 import Testing
-import CZlib
 
 @Suite struct QRRoundTripTests {
     /// A ticket's QR, rendered by libqrencode and read back by libzbar, gives its qrData.

@@ -24,7 +24,11 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         case .sqlite: return try SQLiteStore(path: directory.file("store.sqlite"))
         case .postgres:
             // Tests share one database; every test works in events of its own.
-            return try await PostgresStore.connect(url: Self.postgresURL!, poolSize: 4, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            return try await PostgresStore.connect(
+                url: Self.postgresURL!,
+                poolSize: 4,
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
         }
     }
 }
@@ -61,11 +65,19 @@ struct Fixture {
         (device, deviceToken) = try await gatehouse.addDevice(name: "kiosk", gateId: "north-1", eventId: event.id)
     }
 
-    func checkin(_ qrData: String, scanId: String? = nil, mode: CheckinMode? = nil, device: Device? = nil, token: String? = nil) async throws -> CheckinAnswer {
+    func checkin(
+        _ qrData: String,
+        scanId: String? = nil,
+        mode: CheckinMode? = nil,
+        device: Device? = nil,
+        token: String? = nil
+    ) async throws -> CheckinAnswer {
         let device = device ?? self.device
         return try await gatehouse.checkin(
             CheckinRequest(qrData: qrData, deviceId: device.id, gateId: device.gateId, scanId: scanId, mode: mode),
-            bearerToken: token ?? deviceToken, logger: Self.logger)
+            bearerToken: token ?? deviceToken,
+            logger: Self.logger
+        )
     }
 
     func issue(_ request: Gatehouse.TicketRequest = .init(), event: Event? = nil) async throws -> IssuedTicket {
@@ -250,7 +262,9 @@ final class TestClock: @unchecked Sendable {
 
 @Suite struct PostgresStoreTests {
     /// Without a database these say so; in CI (`make test`) they always run.
-    @Test(.enabled(if: StoreKind.postgresURL != nil, "no PostgreSQL: run under scripts/with-postgres.sh (make test does) to test the PostgreSQL store"))
+    @Test(
+        .enabled(if: StoreKind.postgresURL != nil, "no PostgreSQL: run under scripts/with-postgres.sh (make test does) to test the PostgreSQL store")
+    )
     func the_conformance_suite_covers_postgres() {
         #expect(StoreKind.available.contains(.postgres))
     }
@@ -389,7 +403,9 @@ final class TestClock: @unchecked Sendable {
         f.clock.advance(61)
         await #expect(throws: Gatehouse.EnrollmentError.codeExpired) { try await f.gatehouse.enroll(code: late) }
         await #expect(throws: NotFoundError.self) { try await f.gatehouse.createPairing(eventId: "ENOEVENT", gateId: "g", name: nil, timeToLive: 60) }
-        await #expect(throws: InvalidInputError.self) { try await f.gatehouse.createPairing(eventId: f.event.id, gateId: "g", name: nil, timeToLive: 1) }
+        await #expect(throws: InvalidInputError.self) {
+            try await f.gatehouse.createPairing(eventId: f.event.id, gateId: "g", name: nil, timeToLive: 1)
+        }
         await f.store.shutdown()
     }
 }
@@ -405,15 +421,27 @@ final class TestClock: @unchecked Sendable {
         func attempt(_ code: String, scanId: String, gate: String? = nil) -> CheckinAttempt {
             let parsed = TicketCode.parse(code)
             return CheckinAttempt(
-                deviceId: f.device.id, deviceTokenHash: TokenHash.of(f.deviceToken), gateId: gate ?? f.device.gateId, scanId: scanId, mode: .commit,
-                payloadHash: TokenHash.of(code), code: parsed.map { ($0.eventID, TokenHash.of($0.token)) }, at: f.clock.now)
+                deviceId: f.device.id,
+                deviceTokenHash: TokenHash.of(f.deviceToken),
+                gateId: gate ?? f.device.gateId,
+                scanId: scanId,
+                mode: .commit,
+                payloadHash: TokenHash.of(code),
+                code: parsed.map { ($0.eventID, TokenHash.of($0.token)) },
+                at: f.clock.now
+            )
         }
         // All at once, so they meet in one batch: a NUL that PostgreSQL cannot store in TEXT.
         let outcomes = await withTaskGroup(of: (Int, Result<CheckinOutcome, any Error>).self) { group in
             for (index, ticket) in tickets.enumerated() {
                 group.addTask { (index, await Result(awaiting: { try await f.store.checkin(attempt(ticket.qrData, scanId: "s-\(index)")) })) }
                 if index == 20 {
-                    group.addTask { (-1, await Result(awaiting: { try await f.store.checkin(attempt(ticket.qrData, scanId: "poison\u{0}", gate: "north-1\u{0}")) })) }
+                    group.addTask {
+                        (
+                            -1,
+                            await Result(awaiting: { try await f.store.checkin(attempt(ticket.qrData, scanId: "poison\u{0}", gate: "north-1\u{0}")) })
+                        )
+                    }
                 }
             }
             var all: [Int: Result<CheckinOutcome, any Error>] = [:]

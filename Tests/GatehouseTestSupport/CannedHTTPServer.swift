@@ -16,7 +16,9 @@ public final class CannedHTTPServer: @unchecked Sendable {
         self.fd = fd
         self.port = port
         let bodyBytes = Array(body.utf8)
-        let answer = Array("HTTP/1.1 \(status) X\r\nContent-Type: \(contentType)\r\nContent-Length: \(bodyBytes.count)\r\nConnection: close\r\n\r\n".utf8) + bodyBytes
+        let answer =
+            Array("HTTP/1.1 \(status) X\r\nContent-Type: \(contentType)\r\nContent-Length: \(bodyBytes.count)\r\nConnection: close\r\n\r\n".utf8)
+            + bodyBytes
         Thread {
             while true {
                 let client = accept(fd, nil, nil)
@@ -37,5 +39,8 @@ public final class CannedHTTPServer: @unchecked Sendable {
         }.start()
     }
 
-    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+    deinit {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
 }

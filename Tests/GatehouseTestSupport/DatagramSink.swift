@@ -11,7 +11,9 @@ public final class DatagramSink: @unchecked Sendable {
     let fd: Int32
 
     public init(abstract: Bool = false) throws {
-        let name = abstract ? "@gatehouse-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" : NSTemporaryDirectory() + "/gh-sock-\(UUID().uuidString.prefix(8))"
+        let name =
+            abstract
+            ? "@gatehouse-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" : NSTemporaryDirectory() + "/gh-sock-\(UUID().uuidString.prefix(8))"
         path = name
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         var address = sockaddr_un()

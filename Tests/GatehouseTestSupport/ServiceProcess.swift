@@ -49,13 +49,18 @@ public final class ServiceProcess: @unchecked Sendable {
 
     /// `fileLimit` runs the service under `ulimit -n` (soft and hard), as a unit's LimitNOFILE would.
     public init(
-        databasePath: String, adminToken: String = "test-admin-token-0123456789", port: Int = 0, extraEnvironment: [String: String] = [:],
-        extraArguments: [String] = [], fileLimit: Int? = nil
+        databasePath: String,
+        adminToken: String = "test-admin-token-0123456789",
+        port: Int = 0,
+        extraEnvironment: [String: String] = [:],
+        extraArguments: [String] = [],
+        fileLimit: Int? = nil
     ) throws {
         self.databasePath = databasePath
         self.adminToken = adminToken
         // A PostgreSQL URL is no place for a file: logs then go to a temporary file.
-        logFile = databasePath.contains("://") ? NSTemporaryDirectory() + "/gatehouse-service-\(UUID().uuidString).log" : databasePath + ".service.log"
+        logFile =
+            databasePath.contains("://") ? NSTemporaryDirectory() + "/gatehouse-service-\(UUID().uuidString).log" : databasePath + ".service.log"
         let arguments = ["serve", "--db", databasePath, "--port", String(port)] + extraArguments
         if let fileLimit {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -142,7 +147,12 @@ public struct CommandRun: Sendable {
     public var errors: String
 
     /// Runs `executable` to the end, capturing stdout and stderr.
-    public static func run(_ executable: URL, _ arguments: [String], directory: String? = nil, environment: [String: String] = [:]) throws -> CommandRun {
+    public static func run(
+        _ executable: URL,
+        _ arguments: [String],
+        directory: String? = nil,
+        environment: [String: String] = [:]
+    ) throws -> CommandRun {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

@@ -1,8 +1,9 @@
 import Foundation
 import GatehouseCore
-@testable import KioskCore
 import Logging
 import Synchronization
+
+@testable import KioskCore
 
 /// One change on a line, at virtual time.
 struct Change: Equatable, CustomStringConvertible {

@@ -1,9 +1,10 @@
 import Foundation
 import GatehouseCore
-@testable import KioskCore
 import Logging
 import Synchronization
 import Testing
+
+@testable import KioskCore
 
 @Suite struct ConfigurationTests {
     let required = "server_url = https://checkin.example.org/\ndevice_id = DABCDEFGH\ngate_id = north-1\n"
@@ -19,7 +20,10 @@ import Testing
         #expect(config.relayPulse == .milliseconds(400))
         config = try KioskConfiguration.resolve(file: file, environment: ["GATE_KIOSK_RELAY_PULSE_MS": "400"], overrides: ["relay_pulse_ms": "500"])
         #expect(config.relayPulse == .milliseconds(500))
-        #expect(config.tokenPath(environment: ["CREDENTIALS_DIRECTORY": "/run/credentials/gate-kiosk.service"]) == "/run/credentials/gate-kiosk.service/device-token")
+        #expect(
+            config.tokenPath(environment: ["CREDENTIALS_DIRECTORY": "/run/credentials/gate-kiosk.service"])
+                == "/run/credentials/gate-kiosk.service/device-token"
+        )
         #expect(config.tokenPath(environment: [:]) == "/var/lib/gate-kiosk/device-token")
     }
 
@@ -41,12 +45,22 @@ import Testing
     }
 
     @Test func missing_required_keys_and_bad_urls_are_named() throws {
-        #expect { _ = try KioskConfiguration.resolve(file: [:], environment: [:], overrides: [:]) } throws: { "\($0)".contains("server_url is required") }
+        #expect { _ = try KioskConfiguration.resolve(file: [:], environment: [:], overrides: [:]) } throws: {
+            "\($0)".contains("server_url is required")
+        }
         #expect {
-            _ = try KioskConfiguration.resolve(file: try KioskConfiguration.parseFile(required, source: "f"), environment: [:], overrides: ["server_url": "checkin.local"])
+            _ = try KioskConfiguration.resolve(
+                file: try KioskConfiguration.parseFile(required, source: "f"),
+                environment: [:],
+                overrides: ["server_url": "checkin.local"]
+            )
         } throws: { "\($0)".contains("server_url = 'checkin.local'") }
         #expect {
-            _ = try KioskConfiguration.resolve(file: try KioskConfiguration.parseFile(required, source: "f"), environment: ["GATE_KIOSK_GATE_ID": "bad\u{7}"], overrides: [:])
+            _ = try KioskConfiguration.resolve(
+                file: try KioskConfiguration.parseFile(required, source: "f"),
+                environment: ["GATE_KIOSK_GATE_ID": "bad\u{7}"],
+                overrides: [:]
+            )
         } throws: { "\($0)".contains("environment GATE_KIOSK_GATE_ID") }
     }
 }
@@ -57,7 +71,9 @@ import Testing
     func play(_ signal: LightPattern) async throws -> Timeline {
         let clock = VirtualTimekeeper()
         let (outputs, timeline) = makeOutputs(clock)
-        try await SignalPlayer(outputs: outputs, timekeeper: clock).play(SignalPattern(signal, relayPulse: timing.relay, greenTime: timing.green, redTime: timing.red))
+        try await SignalPlayer(outputs: outputs, timekeeper: clock).play(
+            SignalPattern(signal, relayPulse: timing.relay, greenTime: timing.green, redTime: timing.red)
+        )
         return timeline
     }
 
@@ -99,7 +115,9 @@ import Testing
         let (outputs, _) = makeOutputs(clock)
         let task = Task {
             withUnsafeCurrentTask { $0?.cancel() }
-            try await SignalPlayer(outputs: outputs, timekeeper: clock).play(SignalPattern(.granted, relayPulse: .seconds(1), greenTime: .seconds(2), redTime: .seconds(1)))
+            try await SignalPlayer(outputs: outputs, timekeeper: clock).play(
+                SignalPattern(.granted, relayPulse: .seconds(1), greenTime: .seconds(2), redTime: .seconds(1))
+            )
         }
         _ = await task.result
         #expect((outputs.relay as! FakeLine).value == false)
@@ -111,11 +129,17 @@ import Testing
     @Test func cooldown_keeps_a_decided_code_from_being_sent_again() {
         var lane = Lane(cooldown: .seconds(8))
         let code = Array(ticketCode().utf8)
-        guard case .submit(_, let scanId) = lane.consider(code, now: .zero) else { Issue.record("not submitted"); return }
+        guard case .submit(_, let scanId) = lane.consider(code, now: .zero) else {
+            Issue.record("not submitted")
+            return
+        }
         lane.finished(code, scanId: scanId, outcome: answer(.valid), now: .milliseconds(50))
         #expect(lane.consider(code, now: .seconds(3)) == .coolingDown)
         #expect(lane.consider(code, now: .milliseconds(8049)) == .coolingDown)
-        guard case .submit(_, let second) = lane.consider(code, now: .milliseconds(8051)) else { Issue.record("not submitted after cooldown"); return }
+        guard case .submit(_, let second) = lane.consider(code, now: .milliseconds(8051)) else {
+            Issue.record("not submitted after cooldown")
+            return
+        }
         #expect(second != scanId)
         // Another code is judged at once.
         if case .submit = lane.consider(Array(ticketCode().utf8), now: .seconds(1)) {} else { Issue.record("new code waited") }
@@ -136,7 +160,10 @@ import Testing
             return
         }
         lane.finished(code, scanId: first, outcome: .unreachable("timeout"), now: .milliseconds(1500))
-        guard case .submit(_, let retry) = lane.consider(code, now: .seconds(4)) else { Issue.record("no retry"); return }
+        guard case .submit(_, let retry) = lane.consider(code, now: .seconds(4)) else {
+            Issue.record("no retry")
+            return
+        }
         #expect(retry == first)
         lane.finished(code, scanId: retry, outcome: answer(.valid), now: .seconds(4))
         #expect(lane.consider(code, now: .seconds(5)) == .coolingDown)
@@ -157,9 +184,13 @@ import Testing
             (outputs, timeline) = makeOutputs(clock)
             client = ScriptedClient(timekeeper: clock, answer: answer)
             kiosk = Kiosk(
-                client: client, player: SignalPlayer(outputs: outputs, timekeeper: clock),
+                client: client,
+                player: SignalPlayer(outputs: outputs, timekeeper: clock),
                 timing: .init(relayPulse: .milliseconds(300), greenTime: .seconds(2), redTime: .milliseconds(2500), cooldown: .seconds(8)),
-                gateID: "north-1", health: health, logger: logs.logger)
+                gateID: "north-1",
+                health: health,
+                logger: logs.logger
+            )
         }
 
         func scan(_ code: String, lane: inout Lane) async {
@@ -188,7 +219,11 @@ import Testing
         #expect(setup.timeline.pulses("relay").isEmpty)
         let decided = setup.logs.all.filter { $0.message == "Check-in decided" }
         #expect(decided.map { $0.metadata["checkin.result"] } == ["valid", "already_used"])
-        #expect(decided.allSatisfy { $0.metadata["gate.id"] == "north-1" && $0.metadata["ticket.number"] == "7" && $0.metadata["checkin.latency_ms"] != nil })
+        #expect(
+            decided.allSatisfy {
+                $0.metadata["gate.id"] == "north-1" && $0.metadata["ticket.number"] == "7" && $0.metadata["checkin.latency_ms"] != nil
+            }
+        )
         #expect(!setup.logs.all.contains { $0.metadata.values.contains { $0.contains(code) || $0.contains("Ada") } }, "no codes or names in logs")
     }
 

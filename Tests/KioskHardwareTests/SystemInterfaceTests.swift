@@ -1,32 +1,36 @@
-import Foundation
-import GatehouseTestSupport
-import GatehouseCore
-import KioskCore
-import Logging
-import Testing
-
 // The V4L2 shim includes <sys/time.h> too; name it so `timeval` resolves the same in every build order.
 import CV4L2
+import Foundation
+import GatehouseCore
+import GatehouseTestSupport
+import KioskCore
+import Logging
+import SystemdNotify
+import Testing
 
 @testable import KioskHardware
-import SystemdNotify
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
 
 @Suite struct JournalTests {
     @Test func entries_carry_message_priority_and_our_fields() throws {
         let sink = try DatagramSink()
         let factory = KioskLogging.makeHandlerFactory(environment: ["GATE_KIOSK_JOURNAL_SOCKET": sink.path], level: .info)
         let logger = Logger(label: "gate-kiosk", factory: factory)
-        logger.notice("Check-in decided", metadata: ["gate.id": "north-1", "checkin.result": "valid", "ticket.number": "17", "checkin.latency_ms": "23"])
+        logger.notice(
+            "Check-in decided",
+            metadata: ["gate.id": "north-1", "checkin.result": "valid", "ticket.number": "17", "checkin.latency_ms": "23"]
+        )
         let fields = journalFields(try #require(sink.receive()))
         #expect(fields["MESSAGE"] == "Check-in decided")
         #expect(fields["PRIORITY"] == "5")
         #expect(fields["SYSLOG_IDENTIFIER"] == "gate-kiosk")
-        #expect(fields["GATE_ID"] == "north-1" && fields["CHECKIN_RESULT"] == "valid" && fields["TICKET_NUMBER"] == "17" && fields["CHECKIN_LATENCY_MS"] == "23")
+        #expect(
+            fields["GATE_ID"] == "north-1" && fields["CHECKIN_RESULT"] == "valid" && fields["TICKET_NUMBER"] == "17"
+                && fields["CHECKIN_LATENCY_MS"] == "23"
+        )
 
         logger.error("Two\nlines", metadata: ["_private": "x", "9lives": "y"])
         let multi = journalFields(try #require(sink.receive()))
@@ -54,7 +58,10 @@ import Glibc
         let notifier = SystemdNotifier(environment: [:])
         #expect(!notifier.isActive && notifier.watchdogInterval == nil)
         notifier.ready(status: "x")
-        #expect(SystemdNotifier(environment: ["WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1"]).watchdogInterval == nil, "another process's watchdog")
+        #expect(
+            SystemdNotifier(environment: ["WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1"]).watchdogInterval == nil,
+            "another process's watchdog"
+        )
     }
 }
 
@@ -63,7 +70,11 @@ import Glibc
     @Test func the_real_libgpiod_names_a_missing_chip() {
         #expect(GpiodLineRequester.apiVersion == 1 || GpiodLineRequester.apiVersion == 2)
         #expect {
-            _ = try GpiodLineRequester().requestOutput("relay", wiring: LineWiring(chip: "gatehouse-no-such-chip", offset: 22, activeLow: true), initial: false)
+            _ = try GpiodLineRequester().requestOutput(
+                "relay",
+                wiring: LineWiring(chip: "gatehouse-no-such-chip", offset: 22, activeLow: true),
+                initial: false
+            )
         } throws: { error in
             guard let error = error as? GPIOError else { return false }
             return error.operation == "request" && "\(error)".contains("relay (gatehouse-no-such-chip line 22)")
@@ -84,7 +95,12 @@ import Glibc
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let timeline = try GPIOTimeline(logPath: folder + "/gpio.log", timekeeper: SystemTimekeeper(), printToTerminal: false)
-        let outputs = try LaneOutputs.request(using: RecordedLineRequester(timeline: timeline), green: .init(chip: "c", offset: 1, activeLow: false), red: .init(chip: "c", offset: 2, activeLow: false), relay: .init(chip: "c", offset: 3, activeLow: true))
+        let outputs = try LaneOutputs.request(
+            using: RecordedLineRequester(timeline: timeline),
+            green: .init(chip: "c", offset: 1, activeLow: false),
+            red: .init(chip: "c", offset: 2, activeLow: false),
+            relay: .init(chip: "c", offset: 3, activeLow: true)
+        )
         try outputs.apply(OutputState(green: true, relay: true))
         try outputs.apply(OutputState(green: true, relay: true))
         try outputs.apply(.safe)
@@ -100,37 +116,71 @@ import Glibc
     /// Nothing listens: the answer is "unreachable" within the deadline, never a hang.
     @Test func a_dead_service_is_unreachable_within_the_deadline() async throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+        var address = sockaddr_in(
+            sin_family: sa_family_t(AF_INET),
+            sin_port: 0,
+            sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")),
+            sin_zero: (0, 0, 0, 0, 0, 0, 0, 0)
+        )
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         let port = UInt16(bigEndian: address.sin_port)
         close(fd)  // a port that was free a moment ago: connection refused
 
-        let client = try CurlCheckinClient(settings: .init(serverURL: "http://127.0.0.1:\(port)", deviceID: "D1", gateID: "g", token: "t", connectTimeout: .milliseconds(200), deadline: .milliseconds(600)))
+        let client = try CurlCheckinClient(
+            settings: .init(
+                serverURL: "http://127.0.0.1:\(port)",
+                deviceID: "D1",
+                gateID: "g",
+                token: "t",
+                connectTimeout: .milliseconds(200),
+                deadline: .milliseconds(600)
+            )
+        )
         let started = ContinuousClock.now
         let outcome = await client.checkin(qrData: "GH:EABCDEFG:ABCDEFGHIJKLMNOPQRSTUVWXYZ", scanId: "s1")
         // Generous bound: the point is "answers, never hangs", on a busy 2-core CI machine too.
         #expect(ContinuousClock.now - started < .seconds(5))
-        guard case .unreachable = outcome else { Issue.record("expected unreachable, got \(outcome)"); return }
+        guard case .unreachable = outcome else {
+            Issue.record("expected unreachable, got \(outcome)")
+            return
+        }
     }
 
     /// A listener that accepts and never answers: the deadline ends the wait.
     @Test func a_silent_service_times_out_at_the_deadline() async throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+        var address = sockaddr_in(
+            sin_family: sa_family_t(AF_INET),
+            sin_port: 0,
+            sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")),
+            sin_zero: (0, 0, 0, 0, 0, 0, 0, 0)
+        )
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
         listen(fd, 8)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         let port = UInt16(bigEndian: address.sin_port)
-        let client = try CurlCheckinClient(settings: .init(serverURL: "http://127.0.0.1:\(port)", deviceID: "D1", gateID: "g", token: "t", connectTimeout: .milliseconds(200), deadline: .milliseconds(400)))
+        let client = try CurlCheckinClient(
+            settings: .init(
+                serverURL: "http://127.0.0.1:\(port)",
+                deviceID: "D1",
+                gateID: "g",
+                token: "t",
+                connectTimeout: .milliseconds(200),
+                deadline: .milliseconds(400)
+            )
+        )
         let started = ContinuousClock.now
         let outcome = await client.checkin(qrData: "GH:EABCDEFG:ABCDEFGHIJKLMNOPQRSTUVWXYZ", scanId: "s1")
         let elapsed = ContinuousClock.now - started
         #expect(elapsed >= .milliseconds(350) && elapsed < .seconds(5), "\(elapsed)")
-        guard case .unreachable(let why) = outcome else { Issue.record("expected unreachable, got \(outcome)"); return }
+        guard case .unreachable(let why) = outcome else {
+            Issue.record("expected unreachable, got \(outcome)")
+            return
+        }
         #expect(why.lowercased().contains("timeout") || why.lowercased().contains("timed out"))
     }
 

@@ -1,10 +1,10 @@
 import Foundation
 import GatehouseCore
 import GatehouseImage
-import QRRendering
 import KioskCore
 import KioskHardware
 import Logging
+import QRRendering
 import Synchronization
 import Testing
 
@@ -118,8 +118,13 @@ import Glibc
         let health = KioskHealth()
         let loop = CaptureLoop(
             source: V4L2Capture(settings: .init(path: device.path, width: 640, height: 480, frameRate: 15), device: device),
-            decoder: LiveQRDecoder(), timekeeper: timekeeper, health: health, logger: logs.logger, frameTimeout: .milliseconds(200),
-            onScan: { event in seen.withLock { $0.append((event.frameAt, String(decoding: event.payloads[0], as: UTF8.self))) } })
+            decoder: LiveQRDecoder(),
+            timekeeper: timekeeper,
+            health: health,
+            logger: logs.logger,
+            frameTimeout: .milliseconds(200),
+            onScan: { event in seen.withLock { $0.append((event.frameAt, String(decoding: event.payloads[0], as: UTF8.self))) } }
+        )
         let thread = Thread { loop.run() }
         thread.start()
         defer { loop.stop() }

@@ -69,12 +69,15 @@ public struct Gatehouse: Sendable {
             tokens.append(token)
             news.append(
                 NewTicket(
-                    id: Identifier.newTicketID(), tokenHash: TokenHash.of(token),
+                    id: Identifier.newTicketID(),
+                    tokenHash: TokenHash.of(token),
                     userId: try Self.optionalText(request.userId, field: "userId", limit: Self.maximumIDLength),
                     holderName: try Self.optionalText(request.holderName, field: "holderName"),
                     email: try Self.optionalText(request.email, field: "email"),
                     ticketType: try Self.optionalText(request.ticketType, field: "ticketType"),
-                    expiresAt: request.expiresAt))
+                    expiresAt: request.expiresAt
+                )
+            )
         }
         let tickets = try await mapMissing(try await store.issueTickets(eventId: eventId, tickets: news, at: now()))
         return zip(tickets, tokens).map { ticket, token in
@@ -107,9 +110,12 @@ public struct Gatehouse: Sendable {
     public func addDevice(name: String, gateId: String, eventId: String) async throws -> (device: Device, token: String) {
         let token = Secret.newDeviceToken()
         let device = NewDevice(
-            id: Identifier.newDeviceID(), name: try Self.requiredText(name, field: "name"),
-            gateId: try Self.requiredText(gateId, field: "gateId", limit: Self.maximumIDLength), eventId: eventId,
-            tokenHash: TokenHash.of(token))
+            id: Identifier.newDeviceID(),
+            name: try Self.requiredText(name, field: "name"),
+            gateId: try Self.requiredText(gateId, field: "gateId", limit: Self.maximumIDLength),
+            eventId: eventId,
+            tokenHash: TokenHash.of(token)
+        )
         return (try await mapMissing(try await store.addDevice(device, at: now())), token)
     }
 
@@ -146,8 +152,15 @@ public struct Gatehouse: Sendable {
         try await mapMissing(
             try await store.createPairing(
                 NewPairing(
-                    codeHash: TokenHash.of(code), eventId: eventId, gateId: gate, name: try Self.optionalText(name, field: "name") ?? "kiosk \(gate)",
-                    expiresAt: expiresAt), at: now()))
+                    codeHash: TokenHash.of(code),
+                    eventId: eventId,
+                    gateId: gate,
+                    name: try Self.optionalText(name, field: "name") ?? "kiosk \(gate)",
+                    expiresAt: expiresAt
+                ),
+                at: now()
+            )
+        )
         return (Self.grouped(code), expiresAt)
     }
 
@@ -157,7 +170,11 @@ public struct Gatehouse: Sendable {
     /// codes were tried since, and past `guessLimit` the code is refused (the organizer makes a
     /// new one). Per-address limits cannot bound an attacker with many addresses; this bounds
     /// the guesses any one code ever faced, so its 60 bits keep their worth.
-    public func enroll(code: String, exposure: (@Sendable (Date) -> Int)? = nil, guessLimit: Int = .max) async throws -> (device: Device, token: String) {
+    public func enroll(
+        code: String,
+        exposure: (@Sendable (Date) -> Int)? = nil,
+        guessLimit: Int = .max
+    ) async throws -> (device: Device, token: String) {
         let normalized = code.uppercased().filter { $0 != "-" && $0 != " " }
         guard normalized.utf8.count == 12, Base32.isBase32(normalized) else { throw EnrollmentError.unknownCode }
         if let exposure, let created = try await store.pairingCreatedAt(codeHash: TokenHash.of(normalized)), exposure(created) > guessLimit {
@@ -165,7 +182,10 @@ public struct Gatehouse: Sendable {
         }
         let token = Secret.newDeviceToken()
         switch try await store.redeemPairing(
-            codeHash: TokenHash.of(normalized), device: NewDeviceCredentials(id: Identifier.newDeviceID(), tokenHash: TokenHash.of(token)), at: now())
+            codeHash: TokenHash.of(normalized),
+            device: NewDeviceCredentials(id: Identifier.newDeviceID(), tokenHash: TokenHash.of(token)),
+            at: now()
+        )
         {
         case .enrolled(let device): return (device, token)
         case .unknown: throw EnrollmentError.unknownCode
@@ -197,9 +217,15 @@ public struct Gatehouse: Sendable {
         if let scanId = request.scanId { try Self.checkIdentifier(scanId, field: "scanId") }
         let code = TicketCode.parse(request.qrData)
         let attempt = CheckinAttempt(
-            deviceId: request.deviceId, deviceTokenHash: TokenHash.of(bearerToken), gateId: request.gateId,
-            scanId: request.scanId, mode: request.mode ?? .commit, payloadHash: TokenHash.of(request.qrData),
-            code: code.map { (eventId: $0.eventID, tokenHash: TokenHash.of($0.token)) }, at: now())
+            deviceId: request.deviceId,
+            deviceTokenHash: TokenHash.of(bearerToken),
+            gateId: request.gateId,
+            scanId: request.scanId,
+            mode: request.mode ?? .commit,
+            payloadHash: TokenHash.of(request.qrData),
+            code: code.map { (eventId: $0.eventID, tokenHash: TokenHash.of($0.token)) },
+            at: now()
+        )
         switch try await store.checkin(attempt) {
         case .unauthorized: throw CheckinError.unauthorized
         case .wrongGate(let registered): throw CheckinError.wrongGate(registered: registered)
@@ -214,7 +240,10 @@ public struct Gatehouse: Sendable {
             let answer = CheckinAnswer(
                 result: decision.result,
                 message: CheckinMessage.text(for: decision.result, firstUsedAt: decision.firstUsedAt, firstUsedGate: decision.firstUsedGate),
-                ticket: decision.ticket, firstUsedAt: decision.firstUsedAt, firstUsedGate: decision.firstUsedGate)
+                ticket: decision.ticket,
+                firstUsedAt: decision.firstUsedAt,
+                firstUsedGate: decision.firstUsedGate
+            )
             // Ids and the result only: never the token, the QR text or the holder's name.
             logger.info(
                 "Check-in decided",
@@ -223,7 +252,8 @@ public struct Gatehouse: Sendable {
                     "device.id": "\(request.deviceId)", "ticket.id": "\(decision.ticket?.id ?? "-")",
                     "checkin.mode": "\(attempt.mode.rawValue)", "checkin.replayed": "\(decision.replayed)",
                     "checkin.latency_ms": "\((ContinuousClock.now - started).wholeMilliseconds)",
-                ])
+                ]
+            )
             return answer
         }
     }

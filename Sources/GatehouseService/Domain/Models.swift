@@ -42,7 +42,21 @@ public struct Ticket: Codable, Sendable, Equatable {
     public var usedGate: String?
     public var usedDevice: String?
 
-    public init(id: String, eventId: String, number: Int, userId: String? = nil, holderName: String? = nil, email: String? = nil, ticketType: String? = nil, status: TicketStatus, expiresAt: Date? = nil, createdAt: Date, usedAt: Date? = nil, usedGate: String? = nil, usedDevice: String? = nil) {
+    public init(
+        id: String,
+        eventId: String,
+        number: Int,
+        userId: String? = nil,
+        holderName: String? = nil,
+        email: String? = nil,
+        ticketType: String? = nil,
+        status: TicketStatus,
+        expiresAt: Date? = nil,
+        createdAt: Date,
+        usedAt: Date? = nil,
+        usedGate: String? = nil,
+        usedDevice: String? = nil
+    ) {
         self.id = id
         self.eventId = eventId
         self.number = number
@@ -121,7 +135,18 @@ public struct CheckinLogEntry: Codable, Sendable, Equatable {
     public var mode: CheckinMode
     public var scanId: String?
 
-    public init(id: Int64, at: Date, eventId: String, ticketId: String? = nil, ticketNumber: Int? = nil, gateId: String, deviceId: String, result: CheckinResult, mode: CheckinMode, scanId: String? = nil) {
+    public init(
+        id: Int64,
+        at: Date,
+        eventId: String,
+        ticketId: String? = nil,
+        ticketNumber: Int? = nil,
+        gateId: String,
+        deviceId: String,
+        result: CheckinResult,
+        mode: CheckinMode,
+        scanId: String? = nil
+    ) {
         self.id = id
         self.at = at
         self.eventId = eventId

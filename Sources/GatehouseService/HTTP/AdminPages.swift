@@ -1,9 +1,9 @@
 import Foundation
 import GatehouseCore
-import QRRendering
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import QRRendering
 
 /// Web pages for organizers under `/admin`: list and create events, issue tickets and show their
 /// QR codes (once: only hashes are stored, so a code is shown at issue time or after a re-issue).
@@ -30,7 +30,11 @@ struct AdminPages {
             try await page(request, context, isForm: true) {
                 let form = try await Self.form(request, context)
                 let name = (form["name"] ?? "").trimmingCharacters(in: .whitespaces)
-                let event = try await gatehouse.createEvent(name: name, startsAt: try Self.time(form["startsAt"], "start"), endsAt: try Self.time(form["endsAt"], "end"))
+                let event = try await gatehouse.createEvent(
+                    name: name,
+                    startsAt: try Self.time(form["startsAt"], "start"),
+                    endsAt: try Self.time(form["endsAt"], "end")
+                )
                 throw Redirect(to: "/admin/events/\(event.id)")
             }
         }
@@ -59,13 +63,20 @@ struct AdminPages {
     /// Checks the credential (and, for forms, the origin), runs `body`, and turns errors into
     /// HTML pages with the status the API would give.
     private func page(
-        _ request: Request, _ context: GatehouseRequestContext, isForm: Bool = false, noStore: Bool = false,
+        _ request: Request,
+        _ context: GatehouseRequestContext,
+        isForm: Bool = false,
+        noStore: Bool = false,
         _ body: () async throws -> String
     ) async throws -> Response {
         guard let token = Self.adminToken(request), auth.admits(token) else {
             var headers = HTTPFields()
             headers[.wwwAuthenticate] = "Basic realm=\"Gatehouse admin\", charset=\"UTF-8\""
-            return Self.response(.unauthorized, HTML.document(title: "Sign in", body: "<p>Sign in with the admin token as the password (any user name).</p>"), headers: headers)
+            return Self.response(
+                .unauthorized,
+                HTML.document(title: "Sign in", body: "<p>Sign in with the admin token as the password (any user name).</p>"),
+                headers: headers
+            )
         }
         if isForm && !Self.isSameOrigin(request) {
             return Self.response(.forbidden, HTML.document(title: "Refused", body: "<p>This form was not sent from Gatehouse's own pages.</p>"))
@@ -78,7 +89,13 @@ struct AdminPages {
             return Response(status: .seeOther, headers: [.location: redirect.location])
         } catch {
             let problem = ProblemMiddleware<GatehouseRequestContext>.problem(for: error, context: context, outages: gatehouse.outages)
-            return Self.response(problem.status, HTML.document(title: problem.status.reasonPhrase, body: "<p>\(HTML.escape(problem.detail))</p><p><a href=\"/admin\">Back to events</a></p>"))
+            return Self.response(
+                problem.status,
+                HTML.document(
+                    title: problem.status.reasonPhrase,
+                    body: "<p>\(HTML.escape(problem.detail))</p><p><a href=\"/admin\">Back to events</a></p>"
+                )
+            )
         }
     }
 
@@ -111,7 +128,8 @@ struct AdminPages {
     /// this host. A request with neither (not a browser form) is refused too.
     static func isSameOrigin(_ request: Request) -> Bool {
         if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!] { return site == "same-origin" }
-        guard let origin = request.headers[HTTPField.Name("Origin")!], let host = request.head.authority ?? request.headers[HTTPField.Name("Host")!] else {
+        guard let origin = request.headers[HTTPField.Name("Origin")!], let host = request.head.authority ?? request.headers[HTTPField.Name("Host")!]
+        else {
             return false
         }
         return URL(string: origin).flatMap { url in url.host.map { $0 + (url.port.map { ":\($0)" } ?? "") } } == host
@@ -193,7 +211,8 @@ struct AdminPages {
                 <p><code>\(HTML.escape(item.qrData))</code></p></div>
                 """
         }
-        return "<p class=noprint><a href=\"/admin/events/\(HTML.escape(event.id))\">Back to the event</a> · These codes are not shown again.</p>" + cards
+        return "<p class=noprint><a href=\"/admin/events/\(HTML.escape(event.id))\">Back to the event</a> · These codes are not shown again.</p>"
+            + cards
     }
 }
 

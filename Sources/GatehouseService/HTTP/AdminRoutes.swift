@@ -63,9 +63,16 @@ struct AdminRoutes {
                 throw InvalidInputError("quantity must be between 1 and \(Gatehouse.maximumTicketsPerRequest)")
             }
             let one = Gatehouse.TicketRequest(
-                holderName: body.holderName, email: body.email, ticketType: body.ticketType, userId: body.userId, expiresAt: body.expiresAt)
+                holderName: body.holderName,
+                email: body.email,
+                ticketType: body.ticketType,
+                userId: body.userId,
+                expiresAt: body.expiresAt
+            )
             let tickets = try await gatehouse.issueTickets(
-                eventId: try context.parameters.require("id"), Array(repeating: one, count: quantity))
+                eventId: try context.parameters.require("id"),
+                Array(repeating: one, count: quantity)
+            )
             return JSONAnswer(IssuedTickets(tickets: tickets), status: .created)
         }
         group.get("events/:id/checkins") { request, context in

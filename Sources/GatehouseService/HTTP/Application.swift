@@ -18,8 +18,12 @@ public struct ServiceConfiguration: Sendable {
     public var pairingGuessLimit: Int
 
     public init(
-        host: String = "127.0.0.1", port: Int = 8080, adminTokenHash: [UInt8],
-        connectionLimits: ConnectionLimits = .fittingDescriptorLimit(requested: nil), trustedProxies: [String] = [], pairingGuessLimit: Int = 10_000
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        adminTokenHash: [UInt8],
+        connectionLimits: ConnectionLimits = .fittingDescriptorLimit(requested: nil),
+        trustedProxies: [String] = [],
+        pairingGuessLimit: Int = 10_000
     ) {
         self.pairingGuessLimit = pairingGuessLimit
         self.host = host
@@ -31,7 +35,12 @@ public struct ServiceConfiguration: Sendable {
 }
 
 /// The router with every route and middleware; tests and `buildApplication` share it.
-public func buildRouter(gatehouse: Gatehouse, adminTokenHash: [UInt8], trustedProxies: [String] = [], pairingGuessLimit: Int = 10_000) -> Router<GatehouseRequestContext> {
+public func buildRouter(
+    gatehouse: Gatehouse,
+    adminTokenHash: [UInt8],
+    trustedProxies: [String] = [],
+    pairingGuessLimit: Int = 10_000
+) -> Router<GatehouseRequestContext> {
     let router = Router(context: GatehouseRequestContext.self)
     router.add(middleware: ProblemMiddleware(outages: gatehouse.outages))
     // HEAD too: load balancers and uptime monitors often probe with it.
@@ -51,7 +60,11 @@ public func buildRouter(gatehouse: Gatehouse, adminTokenHash: [UInt8], trustedPr
     }
     let api = router.group("api")
     CheckinRoutes(gatehouse: gatehouse).add(to: api)
-    let enrollment = EnrollmentRoutes(gatehouse: gatehouse, throttle: EnrollmentThrottle(guessesPerCode: pairingGuessLimit), clientAddress: ClientAddress(trustedProxies: trustedProxies))
+    let enrollment = EnrollmentRoutes(
+        gatehouse: gatehouse,
+        throttle: EnrollmentThrottle(guessesPerCode: pairingGuessLimit),
+        clientAddress: ClientAddress(trustedProxies: trustedProxies)
+    )
     enrollment.addPublic(to: api)
     let adminAuth = AdminAuthMiddleware(adminTokenHash: adminTokenHash)
     let admin = api.group().add(middleware: adminAuth)
@@ -63,24 +76,34 @@ public func buildRouter(gatehouse: Gatehouse, adminTokenHash: [UInt8], trustedPr
 
 /// The HTTP service. `main` reads configuration and runs this; nothing else lives in `main`.
 public func buildApplication(
-    gatehouse: Gatehouse, configuration: ServiceConfiguration, logger: Logger, services: [any Service] = [],
+    gatehouse: Gatehouse,
+    configuration: ServiceConfiguration,
+    logger: Logger,
+    services: [any Service] = [],
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let registry = ConnectionRegistry(limits: configuration.connectionLimits)
     let limits = configuration.connectionLimits
     return Application(
         router: buildRouter(
-            gatehouse: gatehouse, adminTokenHash: configuration.adminTokenHash, trustedProxies: configuration.trustedProxies,
-            pairingGuessLimit: configuration.pairingGuessLimit),
+            gatehouse: gatehouse,
+            adminTokenHash: configuration.adminTokenHash,
+            trustedProxies: configuration.trustedProxies,
+            pairingGuessLimit: configuration.pairingGuessLimit
+        ),
         server: .http1(
             configuration: .init(
                 additionalChannelHandlers: [ConnectionGuardHandler(registry: registry)],
-                idleTimeout: TimeAmount(limits.idleTimeout))),
+                idleTimeout: TimeAmount(limits.idleTimeout)
+            )
+        ),
         configuration: .init(
-            address: .hostname(configuration.host, port: configuration.port), serverName: "gatehouse",
+            address: .hostname(configuration.host, port: configuration.port),
+            serverName: "gatehouse",
             // The backstop: past this many sockets the server stops accepting, so accept() never
             // meets EMFILE; the guard above has given way to new connections long before.
-            availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections + 64)),
+            availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections + 64)
+        ),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger

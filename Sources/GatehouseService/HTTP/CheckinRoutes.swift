@@ -21,7 +21,9 @@ struct CheckinAnswerResponse: ResponseGenerator {
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: answer.jsonBytes)))
+            status: .ok,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: answer.jsonBytes))
+        )
     }
 }

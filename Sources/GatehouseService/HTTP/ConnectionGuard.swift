@@ -205,7 +205,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func refuse(_ context: ChannelHandlerContext) {
         let head = HTTPResponse(
             status: .serviceUnavailable,
-            headerFields: [.connection: "close", .retryAfter: "1", .contentLength: "0"])
+            headerFields: [.connection: "close", .retryAfter: "1", .contentLength: "0"]
+        )
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }

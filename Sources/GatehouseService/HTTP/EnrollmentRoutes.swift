@@ -40,7 +40,12 @@ struct EnrollmentRoutes {
     func addAdmin(to group: RouterGroup<GatehouseRequestContext>) {
         group.post("pairings") { request, context in
             let body = try await request.decodeJSON(as: PairingBody.self, context: context)
-            let (code, expiresAt) = try await gatehouse.createPairing(eventId: body.eventId, gateId: body.gateId, name: body.name, timeToLive: body.ttlSeconds ?? 900)
+            let (code, expiresAt) = try await gatehouse.createPairing(
+                eventId: body.eventId,
+                gateId: body.gateId,
+                name: body.name,
+                timeToLive: body.ttlSeconds ?? 900
+            )
             return JSONAnswer(PairingAnswer(code: code, eventId: body.eventId, gateId: body.gateId, expiresAt: expiresAt), status: .created)
         }
     }
@@ -51,7 +56,11 @@ struct EnrollmentRoutes {
             // The attempt is counted before the code is looked at, in one step: parallel guesses
             // from one address get exactly the allowance, not more.
             if let wait = throttle.begin(for: client) {
-                throw Problem(.tooManyRequests, "too many wrong pairing codes from this address; try again in \(wait) s", headers: [.retryAfter: String(wait)])
+                throw Problem(
+                    .tooManyRequests,
+                    "too many wrong pairing codes from this address; try again in \(wait) s",
+                    headers: [.retryAfter: String(wait)]
+                )
             }
             let body: EnrollBody
             do {
@@ -62,9 +71,15 @@ struct EnrollmentRoutes {
             }
             do {
                 let (device, token) = try await gatehouse.enroll(
-                    code: body.code, exposure: { [throttle] created in throttle.failures(since: created) }, guessLimit: throttle.guessesPerCode)
+                    code: body.code,
+                    exposure: { [throttle] created in throttle.failures(since: created) },
+                    guessLimit: throttle.guessesPerCode
+                )
                 throttle.forgive(client)
-                context.logger.notice("Kiosk enrolled", metadata: ["device.id": "\(device.id)", "gate.id": "\(device.gateId)", "event.id": "\(device.eventId)"])
+                context.logger.notice(
+                    "Kiosk enrolled",
+                    metadata: ["device.id": "\(device.id)", "gate.id": "\(device.gateId)", "event.id": "\(device.eventId)"]
+                )
                 return JSONAnswer(Enrolled(deviceId: device.id, eventId: device.eventId, gateId: device.gateId, token: token), status: .created)
             } catch let error as Gatehouse.EnrollmentError {
                 // A wrong code costs the caller time: guessing 60-bit codes stays hopeless.

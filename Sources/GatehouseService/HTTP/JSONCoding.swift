@@ -20,7 +20,9 @@ enum APIJSON {
             let text = try container.decode(String.self)
             guard let date = parseDate(text) else {
                 throw DecodingError.dataCorruptedError(
-                    in: container, debugDescription: "expected an ISO 8601 time such as 2026-12-31T20:00:00Z")
+                    in: container,
+                    debugDescription: "expected an ISO 8601 time such as 2026-12-31T20:00:00Z"
+                )
             }
             return date
         }

@@ -14,8 +14,11 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// The database cannot serve right now (read-only, disk full, I/O error, cannot open, locked
     /// past the busy timeout): HTTP 503 and a failing health check, not a 500. The request was fine.
     public var isUnavailable: Bool {
-        [SQLITE_READONLY, SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_PERM]
-            .contains(code & 0xff)
+        [
+            SQLITE_READONLY, SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_CORRUPT, SQLITE_NOTADB,
+            SQLITE_PERM,
+        ]
+        .contains(code & 0xff)
     }
 
     /// As a store error: unavailable ones keep SQLite's own words for the log.
@@ -157,7 +160,9 @@ final class SQLiteConnection {
                 // With its byte length, not -1: a NUL inside must not cut the value short.
                 var text = text
                 status = text.withUTF8 { bytes in
-                    guard let base = bytes.baseAddress, !bytes.isEmpty else { return sqlite3_bind_text(statement, index, "", 0, gh_sqlite_transient()) }
+                    guard let base = bytes.baseAddress, !bytes.isEmpty else {
+                        return sqlite3_bind_text(statement, index, "", 0, gh_sqlite_transient())
+                    }
                     return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
                         sqlite3_bind_text(statement, index, $0, Int32(bytes.count), gh_sqlite_transient())
                     }

@@ -32,7 +32,10 @@ public enum DatabaseLocation: Equatable, Sendable {
             guard text.lowercased().hasPrefix(prefix), let components = URLComponents(string: text),
                 components.host?.isEmpty ?? true, components.query == nil, components.path.hasPrefix("/"), components.path.count > 1
             else {
-                throw DatabaseLocationError(value: text, problem: "is not of the form \(scheme):///absolute/path.sqlite (a SQLite file is local: no host, no query)")
+                throw DatabaseLocationError(
+                    value: text,
+                    problem: "is not of the form \(scheme):///absolute/path.sqlite (a SQLite file is local: no host, no query)"
+                )
             }
             return .sqlite(path: components.path, createFolder: false)
         case "mysql", "mariadb":

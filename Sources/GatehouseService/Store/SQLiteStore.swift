@@ -59,7 +59,8 @@ public final class SQLiteStore: GatehouseStore {
         try await writer.perform { db in
             try db.run(
                 "INSERT INTO events (id, name, starts_at, ends_at, created_at) VALUES (?, ?, ?, ?, ?)",
-                [.text(id), .text(name), .optional(startsAt?.millis), .optional(endsAt?.millis), .integer(at.millis)])
+                [.text(id), .text(name), .optional(startsAt?.millis), .optional(endsAt?.millis), .integer(at.millis)]
+            )
             return Event(id: id, name: name, startsAt: startsAt, endsAt: endsAt, createdAt: at.truncatedToMillis, issued: 0, used: 0)
         }
     }
@@ -73,9 +74,14 @@ public final class SQLiteStore: GatehouseStore {
 
     private static func event(_ row: SQLiteRow) -> Event {
         Event(
-            id: row.text(0), name: row.text(1), startsAt: row.optionalInt(2).map(Date.init(millis:)),
-            endsAt: row.optionalInt(3).map(Date.init(millis:)), createdAt: Date(millis: row.int(4)),
-            issued: Int(row.int(5)), used: Int(row.int(6)))
+            id: row.text(0),
+            name: row.text(1),
+            startsAt: row.optionalInt(2).map(Date.init(millis:)),
+            endsAt: row.optionalInt(3).map(Date.init(millis:)),
+            createdAt: Date(millis: row.int(4)),
+            issued: Int(row.int(5)),
+            used: Int(row.int(6))
+        )
     }
 
     public func events() async throws -> [Event] {
@@ -96,11 +102,20 @@ public final class SQLiteStore: GatehouseStore {
 
     private static func ticket(_ row: SQLiteRow) -> Ticket {
         Ticket(
-            id: row.text(0), eventId: row.text(1), number: Int(row.int(2)), userId: row.optionalText(3),
-            holderName: row.optionalText(4), email: row.optionalText(5), ticketType: row.optionalText(6),
-            status: TicketStatus(rawValue: row.text(7)) ?? .revoked, expiresAt: row.optionalInt(8).map(Date.init(millis:)),
-            createdAt: Date(millis: row.int(9)), usedAt: row.optionalInt(10).map(Date.init(millis:)),
-            usedGate: row.optionalText(11), usedDevice: row.optionalText(12))
+            id: row.text(0),
+            eventId: row.text(1),
+            number: Int(row.int(2)),
+            userId: row.optionalText(3),
+            holderName: row.optionalText(4),
+            email: row.optionalText(5),
+            ticketType: row.optionalText(6),
+            status: TicketStatus(rawValue: row.text(7)) ?? .revoked,
+            expiresAt: row.optionalInt(8).map(Date.init(millis:)),
+            createdAt: Date(millis: row.int(9)),
+            usedAt: row.optionalInt(10).map(Date.init(millis:)),
+            usedGate: row.optionalText(11),
+            usedDevice: row.optionalText(12)
+        )
     }
 
     public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
@@ -110,7 +125,9 @@ public final class SQLiteStore: GatehouseStore {
             guard
                 let first = try db.firstRow(
                     "UPDATE events SET next_number = next_number + ? WHERE id = ? RETURNING next_number - ?",
-                    [.integer(Int64(tickets.count)), .text(eventId), .integer(Int64(tickets.count))], { $0.int(0) })
+                    [.integer(Int64(tickets.count)), .text(eventId), .integer(Int64(tickets.count))],
+                    { $0.int(0) }
+                )
             else { throw StoreError.notFound("event \(eventId)") }
             var created: [Ticket] = []
             created.reserveCapacity(tickets.count)
@@ -126,12 +143,22 @@ public final class SQLiteStore: GatehouseStore {
                         .text(new.id), .text(eventId), .integer(number), .optional(new.userId), .optional(new.holderName),
                         .optional(new.email), .optional(new.ticketType), .optional(new.expiresAt?.millis),
                         .blob(new.tokenHash), .integer(at.millis),
-                    ])
+                    ]
+                )
                 created.append(
                     Ticket(
-                        id: new.id, eventId: eventId, number: Int(number), userId: new.userId, holderName: new.holderName,
-                        email: new.email, ticketType: new.ticketType, status: .unused, expiresAt: new.expiresAt?.truncatedToMillis,
-                        createdAt: at.truncatedToMillis))
+                        id: new.id,
+                        eventId: eventId,
+                        number: Int(number),
+                        userId: new.userId,
+                        holderName: new.holderName,
+                        email: new.email,
+                        ticketType: new.ticketType,
+                        status: .unused,
+                        expiresAt: new.expiresAt?.truncatedToMillis,
+                        createdAt: at.truncatedToMillis
+                    )
+                )
             }
             return created
         }
@@ -150,8 +177,10 @@ public final class SQLiteStore: GatehouseStore {
     public func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket? {
         try await writer.perform { db in
             try db.firstRow(
-                "UPDATE tickets SET token_hash = ? WHERE id = ? RETURNING " + Self.ticketReturning, [.blob(tokenHash), .text(id)],
-                Self.ticket)
+                "UPDATE tickets SET token_hash = ? WHERE id = ? RETURNING " + Self.ticketReturning,
+                [.blob(tokenHash), .text(id)],
+                Self.ticket
+            )
         }
     }
 
@@ -162,8 +191,13 @@ public final class SQLiteStore: GatehouseStore {
 
     private static func device(_ row: SQLiteRow) -> Device {
         Device(
-            id: row.text(0), name: row.text(1), gateId: row.text(2), eventId: row.text(3), revoked: row.int(4) != 0,
-            createdAt: Date(millis: row.int(5)))
+            id: row.text(0),
+            name: row.text(1),
+            gateId: row.text(2),
+            eventId: row.text(3),
+            revoked: row.int(4) != 0,
+            createdAt: Date(millis: row.int(5))
+        )
     }
 
     public func addDevice(_ device: NewDevice, at: Date) async throws -> Device {
@@ -173,18 +207,26 @@ public final class SQLiteStore: GatehouseStore {
             }
             try db.run(
                 "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(device.id), .text(device.name), .text(device.gateId), .text(device.eventId), .blob(device.tokenHash), .integer(at.millis)])
+                [.text(device.id), .text(device.name), .text(device.gateId), .text(device.eventId), .blob(device.tokenHash), .integer(at.millis)]
+            )
             return Device(
-                id: device.id, name: device.name, gateId: device.gateId, eventId: device.eventId, revoked: false,
-                createdAt: at.truncatedToMillis)
+                id: device.id,
+                name: device.name,
+                gateId: device.gateId,
+                eventId: device.eventId,
+                revoked: false,
+                createdAt: at.truncatedToMillis
+            )
         }
     }
 
     public func revokeDevice(id: String) async throws -> Device? {
         try await writer.perform { db in
             try db.firstRow(
-                "UPDATE devices SET revoked = 1 WHERE id = ? RETURNING id, name, gate_id, event_id, revoked, created_at", [.text(id)],
-                Self.device)
+                "UPDATE devices SET revoked = 1 WHERE id = ? RETURNING id, name, gate_id, event_id, revoked, created_at",
+                [.text(id)],
+                Self.device
+            )
         }
     }
 
@@ -197,7 +239,11 @@ public final class SQLiteStore: GatehouseStore {
             }
             try db.run(
                 "INSERT INTO pairings (code_hash, event_id, gate_id, name, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.blob(pairing.codeHash), .text(pairing.eventId), .text(pairing.gateId), .text(pairing.name), .integer(pairing.expiresAt.millis), .integer(at.millis)])
+                [
+                    .blob(pairing.codeHash), .text(pairing.eventId), .text(pairing.gateId), .text(pairing.name), .integer(pairing.expiresAt.millis),
+                    .integer(at.millis),
+                ]
+            )
         }
     }
 
@@ -207,7 +253,9 @@ public final class SQLiteStore: GatehouseStore {
             guard
                 let pairing = try db.firstRow(
                     "UPDATE pairings SET used_at = ?, device_id = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING event_id, gate_id, name",
-                    [.integer(at.millis), .text(device.id), .blob(codeHash), .integer(at.millis)], { (event: $0.text(0), gate: $0.text(1), name: $0.text(2)) })
+                    [.integer(at.millis), .text(device.id), .blob(codeHash), .integer(at.millis)],
+                    { (event: $0.text(0), gate: $0.text(1), name: $0.text(2)) }
+                )
             else {
                 guard let row = try db.firstRow("SELECT used_at FROM pairings WHERE code_hash = ?", [.blob(codeHash)], { $0.optionalInt(0) }) else {
                     return .unknown
@@ -216,14 +264,26 @@ public final class SQLiteStore: GatehouseStore {
             }
             try db.run(
                 "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(device.id), .text(pairing.name), .text(pairing.gate), .text(pairing.event), .blob(device.tokenHash), .integer(at.millis)])
-            return .enrolled(Device(id: device.id, name: pairing.name, gateId: pairing.gate, eventId: pairing.event, revoked: false, createdAt: at.truncatedToMillis))
+                [.text(device.id), .text(pairing.name), .text(pairing.gate), .text(pairing.event), .blob(device.tokenHash), .integer(at.millis)]
+            )
+            return .enrolled(
+                Device(
+                    id: device.id,
+                    name: pairing.name,
+                    gateId: pairing.gate,
+                    eventId: pairing.event,
+                    revoked: false,
+                    createdAt: at.truncatedToMillis
+                )
+            )
         }
     }
 
     public func pairingCreatedAt(codeHash: [UInt8]) async throws -> Date? {
         try await readers.read { db in
-            try db.firstRow("SELECT created_at FROM pairings WHERE code_hash = ?", [.blob(codeHash)]) { $0.optionalInt(0) }.flatMap { $0 }.map(Date.init(millis:))
+            try db.firstRow("SELECT created_at FROM pairings WHERE code_hash = ?", [.blob(codeHash)]) { $0.optionalInt(0) }.flatMap { $0 }.map(
+                Date.init(millis:)
+            )
         }
     }
 
@@ -258,10 +318,17 @@ public final class SQLiteStore: GatehouseStore {
             parameters.append(.integer(Int64(filter.limit)))
             return try db.rows(sql, parameters) { row in
                 CheckinLogEntry(
-                    id: row.int(0), at: Date(millis: row.int(1)), eventId: row.text(2), ticketId: row.optionalText(3),
-                    ticketNumber: row.optionalInt(4).map { Int($0) }, gateId: row.text(5), deviceId: row.text(6),
-                    result: CheckinResult(rawValue: row.text(7)) ?? .invalid, mode: CheckinMode(rawValue: row.text(8)) ?? .commit,
-                    scanId: row.optionalText(9))
+                    id: row.int(0),
+                    at: Date(millis: row.int(1)),
+                    eventId: row.text(2),
+                    ticketId: row.optionalText(3),
+                    ticketNumber: row.optionalInt(4).map { Int($0) },
+                    gateId: row.text(5),
+                    deviceId: row.text(6),
+                    result: CheckinResult(rawValue: row.text(7)) ?? .invalid,
+                    mode: CheckinMode(rawValue: row.text(8)) ?? .commit,
+                    scanId: row.optionalText(9)
+                )
             }
         }
     }
@@ -277,8 +344,10 @@ public final class SQLiteStore: GatehouseStore {
     private static func decide(_ attempt: CheckinAttempt, in db: SQLiteConnection) throws -> CheckinOutcome {
         guard
             let device = try db.firstRow(
-                "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = ?", [.blob(attempt.deviceTokenHash)],
-                { (id: $0.text(0), gate: $0.text(1), event: $0.text(2), revoked: $0.int(3) != 0) }),
+                "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = ?",
+                [.blob(attempt.deviceTokenHash)],
+                { (id: $0.text(0), gate: $0.text(1), event: $0.text(2), revoked: $0.int(3) != 0) }
+            ),
             !device.revoked, device.id == attempt.deviceId
         else { return .unauthorized }
         guard device.gate == attempt.gateId else { return .wrongGate(registered: device.gate) }
@@ -286,16 +355,22 @@ public final class SQLiteStore: GatehouseStore {
         if attempt.mode == .commit, let scanId = attempt.scanId {
             if let earlier = try db.firstRow(
                 "SELECT result, ticket_id, payload_hash FROM checkins WHERE device_id = ? AND scan_id = ?",
-                [.text(device.id), .text(scanId)], { (result: $0.text(0), ticket: $0.optionalText(1), payload: $0.blob(2)) })
-            {
+                [.text(device.id), .text(scanId)],
+                { (result: $0.text(0), ticket: $0.optionalText(1), payload: $0.blob(2)) }
+            ) {
                 guard earlier.payload == attempt.payloadHash else { return .scanIdReused }
                 let ticket: Ticket? = try earlier.ticket.flatMap { id in
                     try db.firstRow(ticketColumns + " WHERE id = ?", [.text(id)], Self.ticket)
                 }
                 return .decided(
                     CheckinDecision(
-                        result: CheckinResult(rawValue: earlier.result) ?? .invalid, ticket: ticket?.summary,
-                        firstUsedAt: ticket?.usedAt, firstUsedGate: ticket?.usedGate, replayed: true))
+                        result: CheckinResult(rawValue: earlier.result) ?? .invalid,
+                        ticket: ticket?.summary,
+                        firstUsedAt: ticket?.usedAt,
+                        firstUsedGate: ticket?.usedGate,
+                        replayed: true
+                    )
+                )
             }
         }
 
@@ -309,7 +384,8 @@ public final class SQLiteStore: GatehouseStore {
                 .integer(attempt.at.millis), .text(device.event), .optional(decision.ticket?.id), .text(attempt.gateId),
                 .text(device.id), .text(decision.result.rawValue), .text(attempt.mode.rawValue),
                 .optional(attempt.mode == .commit ? attempt.scanId : nil), .blob(attempt.payloadHash),
-            ])
+            ]
+        )
         return .decided(decision)
     }
 
@@ -327,8 +403,8 @@ public final class SQLiteStore: GatehouseStore {
                 RETURNING \(ticketReturning)
                 """,
                 [.integer(now), .text(attempt.gateId), .text(attempt.deviceId), .blob(code.tokenHash), .text(deviceEvent), .integer(now)],
-                Self.ticket)
-            {
+                Self.ticket
+            ) {
                 return CheckinDecision(result: .valid, ticket: used.summary, firstUsedAt: used.usedAt, firstUsedGate: used.usedGate, replayed: false)
             }
         }
@@ -336,8 +412,13 @@ public final class SQLiteStore: GatehouseStore {
         guard let ticket = try db.firstRow(ticketColumns + " WHERE token_hash = ?", [.blob(code.tokenHash)], Self.ticket),
             ticket.eventId == code.eventId
         else { return CheckinDecision(result: .notFound, replayed: false) }
-        return CheckinDecision(result: Self.reason(ticket, deviceEvent: deviceEvent, now: now), ticket: ticket.summary,
-            firstUsedAt: ticket.usedAt, firstUsedGate: ticket.usedGate, replayed: false)
+        return CheckinDecision(
+            result: Self.reason(ticket, deviceEvent: deviceEvent, now: now),
+            ticket: ticket.summary,
+            firstUsedAt: ticket.usedAt,
+            firstUsedGate: ticket.usedGate,
+            replayed: false
+        )
     }
 
     /// Why a ticket cannot be (or, in validate mode, whether it could be) checked in now.
