@@ -1,7 +1,7 @@
 import FoundationEssentials
 
 /// Strict ISO 8601 times as the API and CLI take them: `2026-12-31T20:00:00Z`, with optional
-/// fraction and a `Z` or `±HH:MM` offset, years 0001–9999, on the proleptic Gregorian calendar
+/// fraction and a `Z` or `±HH:MM` (`±HHMM`, `±HH`) offset, years 0001–9999, on the proleptic Gregorian calendar
 /// (the one `iso8601Millis` writes, so every accepted time comes back as it went in).
 ///
 /// Why not Foundation's parser: it rolled impossible dates over (`2026-02-30` became March 2,
@@ -34,7 +34,17 @@ public enum ISO8601Time {
         var offsetMinutes: Int64 = 0
         if reader.take("Z") || reader.take("z") {
         } else if let sign: Int64 = reader.take("+") ? 1 : reader.take("-") ? -1 : nil {
-            guard let hours = reader.number(digits: 2), reader.take(":"), let minutes = reader.number(digits: 2), hours <= 23, minutes <= 59 else { return nil }
+            // +01:00, +0100 or +01
+            guard let hours = reader.number(digits: 2), hours <= 23 else { return nil }
+            var minutes: Int64 = 0
+            if reader.take(":") {
+                guard let value = reader.number(digits: 2) else { return nil }
+                minutes = value
+            } else if !reader.atEnd {
+                guard let value = reader.number(digits: 2) else { return nil }
+                minutes = value
+            }
+            guard minutes <= 59 else { return nil }
             offsetMinutes = sign * (hours * 60 + minutes)
         } else {
             return nil
