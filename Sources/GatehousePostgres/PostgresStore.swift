@@ -262,20 +262,7 @@ public final class PostgresStore: GatehouseStore {
                     """,
                     logger: logger
                 )
-                return tickets.enumerated().map { offset, new in
-                    Ticket(
-                        id: new.id,
-                        eventId: eventId,
-                        number: Int(first) + offset,
-                        userId: new.userId,
-                        holderName: new.holderName,
-                        email: new.email,
-                        ticketType: new.ticketType,
-                        status: .unused,
-                        expiresAt: new.expiresAt?.truncatedToMillis,
-                        createdAt: at.truncatedToMillis
-                    )
-                }
+                return tickets.enumerated().map { offset, new in new.issued(eventId: eventId, number: Int(first) + offset, at: at) }
             }
         }
     }

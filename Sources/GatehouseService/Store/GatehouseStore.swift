@@ -13,6 +13,24 @@ public struct NewTicket: Sendable {
     public var expiresAt: Date?
 }
 
+extension NewTicket {
+    /// The ticket as a store returns it right after storing it: unused, times to the millisecond.
+    public func issued(eventId: String, number: Int, at: Date) -> Ticket {
+        Ticket(
+            id: id,
+            eventId: eventId,
+            number: number,
+            userId: userId,
+            holderName: holderName,
+            email: email,
+            ticketType: ticketType,
+            status: .unused,
+            expiresAt: expiresAt?.truncatedToMillis,
+            createdAt: at.truncatedToMillis
+        )
+    }
+}
+
 public struct NewDevice: Sendable {
     public var id: String
     public var name: String

@@ -145,20 +145,7 @@ public final class SQLiteStore: GatehouseStore {
                         .blob(new.tokenHash), .integer(at.millis),
                     ]
                 )
-                created.append(
-                    Ticket(
-                        id: new.id,
-                        eventId: eventId,
-                        number: Int(number),
-                        userId: new.userId,
-                        holderName: new.holderName,
-                        email: new.email,
-                        ticketType: new.ticketType,
-                        status: .unused,
-                        expiresAt: new.expiresAt?.truncatedToMillis,
-                        createdAt: at.truncatedToMillis
-                    )
-                )
+                created.append(new.issued(eventId: eventId, number: Int(number), at: at))
             }
             return created
         }
