@@ -314,14 +314,7 @@ public final class PostgresStore: GatehouseStore {
                 logger: logger
             ).collect()
             guard !inserted.isEmpty else { throw StoreError.notFound("event \(device.eventId)") }
-            return Device(
-                id: device.id,
-                name: device.name,
-                gateId: device.gateId,
-                eventId: device.eventId,
-                revoked: false,
-                createdAt: at.truncatedToMillis
-            )
+            return device.registered(at: at)
         }
     }
 

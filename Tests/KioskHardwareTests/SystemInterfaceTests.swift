@@ -114,30 +114,24 @@ import Glibc
 
 @Suite struct CurlClientTests {
     /// Nothing listens: the answer is "unreachable" within the deadline, never a hang.
-    @Test func a_dead_service_is_unreachable_within_the_deadline() async throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in(
-            sin_family: sa_family_t(AF_INET),
-            sin_port: 0,
-            sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")),
-            sin_zero: (0, 0, 0, 0, 0, 0, 0, 0)
-        )
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        let port = UInt16(bigEndian: address.sin_port)
-        close(fd)  // a port that was free a moment ago: connection refused
-
-        let client = try CurlCheckinClient(
+    /// A check-in client for a service on this port of 127.0.0.1.
+    static func client(port: Int, deadline: Duration) throws -> CurlCheckinClient {
+        try CurlCheckinClient(
             settings: .init(
                 serverURL: "http://127.0.0.1:\(port)",
                 deviceID: "D1",
                 gateID: "g",
                 token: "t",
                 connectTimeout: .milliseconds(200),
-                deadline: .milliseconds(600)
+                deadline: deadline
             )
         )
+    }
+
+    @Test func a_dead_service_is_unreachable_within_the_deadline() async throws {
+        let (fd, port) = ServiceProcess.loopbackSocket()
+        close(fd)  // a port that was free a moment ago: connection refused
+        let client = try Self.client(port: port, deadline: .milliseconds(600))
         let started = ContinuousClock.now
         let outcome = await client.checkin(qrData: "GH:EABCDEFG:ABCDEFGHIJKLMNOPQRSTUVWXYZ", scanId: "s1")
         // Generous bound: the point is "answers, never hangs", on a busy 2-core CI machine too.
@@ -150,29 +144,9 @@ import Glibc
 
     /// A listener that accepts and never answers: the deadline ends the wait.
     @Test func a_silent_service_times_out_at_the_deadline() async throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = ServiceProcess.loopbackSocket(listening: 8)
         defer { close(fd) }
-        var address = sockaddr_in(
-            sin_family: sa_family_t(AF_INET),
-            sin_port: 0,
-            sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")),
-            sin_zero: (0, 0, 0, 0, 0, 0, 0, 0)
-        )
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        listen(fd, 8)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        let port = UInt16(bigEndian: address.sin_port)
-        let client = try CurlCheckinClient(
-            settings: .init(
-                serverURL: "http://127.0.0.1:\(port)",
-                deviceID: "D1",
-                gateID: "g",
-                token: "t",
-                connectTimeout: .milliseconds(200),
-                deadline: .milliseconds(400)
-            )
-        )
+        let client = try Self.client(port: port, deadline: .milliseconds(400))
         let started = ContinuousClock.now
         let outcome = await client.checkin(qrData: "GH:EABCDEFG:ABCDEFGHIJKLMNOPQRSTUVWXYZ", scanId: "s1")
         let elapsed = ContinuousClock.now - started

@@ -39,6 +39,13 @@ public struct NewDevice: Sendable {
     public var tokenHash: [UInt8]
 }
 
+extension NewDevice {
+    /// The device as a store returns it right after storing it.
+    public func registered(at: Date) -> Device {
+        Device(id: id, name: name, gateId: gateId, eventId: eventId, revoked: false, createdAt: at.truncatedToMillis)
+    }
+}
+
 /// A pairing code for one gate, as stored: its hash only.
 public struct NewPairing: Sendable {
     public var codeHash: [UInt8]

@@ -196,14 +196,7 @@ public final class SQLiteStore: GatehouseStore {
                 "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [.text(device.id), .text(device.name), .text(device.gateId), .text(device.eventId), .blob(device.tokenHash), .integer(at.millis)]
             )
-            return Device(
-                id: device.id,
-                name: device.name,
-                gateId: device.gateId,
-                eventId: device.eventId,
-                revoked: false,
-                createdAt: at.truncatedToMillis
-            )
+            return device.registered(at: at)
         }
     }
 
