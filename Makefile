@@ -25,9 +25,10 @@ run: build
 	$(SWIFT) run gatehouse serve --host $(HOST) --port $(PORT)
 
 # One build: the tests and the binaries they start, then the tests themselves with a throwaway
-# PostgreSQL cluster of its own running. One test at a time: many tests drive real processes
-# with blocking I/O and real timing, and would starve each other on a 2-core machine. Also: the GPIO shim built against libgpiod 2.x (this
-# machine has 1.6), the systemd units verified and scored, `make install` into a scratch folder.
+# PostgreSQL cluster of its own running: the in-process suites in parallel, then the ones that
+# start real processes one at a time (scripts/run-tests.sh). Also: the GPIO shim built against
+# libgpiod 2.x (this machine has 1.6), the systemd units verified and scored, `make install` into
+# a scratch folder.
 test: test-deps
 	@# Style is checked, not debated: the toolchain's formatter with .swift-format (Hummingbird's settings).
 	$(SWIFT) format lint --strict -r Sources Tests
@@ -35,7 +36,7 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	bash scripts/check-units.sh
 	bash scripts/check-install.sh
-	bash scripts/with-postgres.sh $(SWIFT) test --skip-build --no-parallel
+	SWIFT=$(SWIFT) bash scripts/with-postgres.sh bash scripts/run-tests.sh
 
 # Rewrites the Swift sources in the project's style (what `make test` checks).
 format:

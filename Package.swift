@@ -63,11 +63,31 @@ let package = Package(
             // optimised even in debug builds, or the tests take minutes instead of seconds.
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
+        // The store protocol, the records it trades in and the `--db` forms: what both stores and
+        // the service share, and nothing else (no HTTP, no SQL).
+        .target(
+            name: "GatehouseStore",
+            dependencies: [
+                "GatehouseCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The embedded store: SQLite, one writer thread with group commit.
+        .target(
+            name: "GatehouseSQLite",
+            dependencies: [
+                "GatehouseStore", "GatehouseCore", "CSQLite",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP service and its composition root (`buildApplication`), which opens either store.
         .target(
             name: "GatehouseService",
             dependencies: [
-                "GatehouseCore", "QRRendering",
-                "CSQLite",
+                "GatehouseCore", "QRRendering", "GatehouseStore", "GatehouseSQLite", "GatehousePostgres", "SystemdNotify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -97,13 +117,23 @@ let package = Package(
             dependencies: [
                 "KioskCore", "GatehouseCore", "GatehouseImage", "QRReading", "CV4L2", "CGpiod", "CCurl", "SystemdNotify",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Stand-ins for camera and GPIO (frames from a folder, line changes to a file): the
+        // daemon's --dry-run, the technician's rehearsal, and the tests. Not part of KioskHardware,
+        // so nothing real can reach them by accident.
+        .target(
+            name: "KioskDryRun",
+            dependencies: ["KioskCore", "KioskHardware", "GatehouseCore", "GatehouseImage"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "gate-kiosk",
             dependencies: [
-                "KioskCore", "KioskHardware", "GatehouseCore", "GatehouseImage", "QRReading", "SystemdNotify",
+                "KioskCore", "KioskHardware", "KioskDryRun", "GatehouseCore", "GatehouseImage", "QRReading", "SystemdNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -112,13 +142,16 @@ let package = Package(
         // `make bench-kiosk`: decode cost, frame-to-relay latency, daemon memory.
         .executableTarget(
             name: "kiosk-bench",
-            dependencies: ["KioskCore", "KioskHardware", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "GatehouseTestSupport"],
+            dependencies: [
+                "KioskCore", "KioskHardware", "KioskDryRun", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "GatehouseTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "GatehousePostgres",
             dependencies: [
-                "GatehouseService", "GatehouseCore",
+                "GatehouseStore", "GatehouseCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -132,10 +165,10 @@ let package = Package(
             name: "gatehouse",
             dependencies: [
                 "GatehouseService",
+                "GatehouseStore",
                 "GatehousePostgres",
                 "GatehouseImage",
                 "QRRendering",
-                "SystemdNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -159,7 +192,12 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehouseServiceTests",
-            dependencies: ["GatehouseService", "GatehousePostgres", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "CZlib"],
+            dependencies: [
+                "GatehouseService", "GatehouseStore", "GatehouseSQLite", "GatehousePostgres", "GatehouseCore", "GatehouseImage", "QRRendering",
+                "QRReading", "CZlib", "GatehouseTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -174,7 +212,11 @@ let package = Package(
         ),
         .testTarget(
             name: "KioskHardwareTests",
-            dependencies: ["KioskHardware", "KioskCore", "GatehouseImage", "QRRendering", "GatehouseCore", "CV4L2", "GatehouseTestSupport", "SystemdNotify", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "KioskHardware", "KioskDryRun", "KioskCore", "GatehouseImage", "QRRendering", "GatehouseCore", "CV4L2", "GatehouseTestSupport", "SystemdNotify",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Tests that start the real `gatehouse` process and talk HTTP to it.

@@ -1,26 +1,31 @@
 import Foundation
 import GatehouseCore
-import GatehouseService
+import GatehouseStore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
+import ServiceLifecycle
 
 /// Group commit for PostgreSQL: check-ins that arrive while a batch is at the database go
 /// together in the next one, as one call of `gatehouse_checkin_many` — one round trip, one
 /// transaction, one WAL flush — and are answered after its commit. Each scan is still decided by
-/// its own conditional UPDATE inside the function. One batch at a time per process: at low load
-/// a scan waits for nobody; under load, measured on 2 cores, one batch in flight beat two in
-/// every round (bigger batches, fewer commits), and two beat three and four.
-final class CheckinBatcher: Sendable {
+/// its own conditional UPDATE inside the function. One batch at a time per process (the service's
+/// one loop): at low load a scan waits for nobody; under load, measured on 2 cores, one batch in
+/// flight beat two in every round (bigger batches, fewer commits), and two beat three and four.
+///
+/// A `Service`: `run()` is the loop. It wakes on an `AsyncStream` that `submit` pokes, takes what
+/// is pending, and ends at graceful shutdown after answering what was queued; a scan submitted
+/// after that gets a 503 at once.
+final class CheckinBatcher: Service, Sendable {
     private typealias Waiter = CheckedContinuation<CheckinOutcome, any Error>
     private typealias Batch = [(attempt: CheckinAttempt, waiter: Waiter)]
 
-    /// Scans waiting for a batch, and how many batches are at the database. A lock, not an
-    /// actor: submitting is a few instructions, and an actor hop per check-in cost more.
+    /// Scans waiting for a batch. A lock, not an actor: submitting is a few instructions, and an
+    /// actor hop per check-in cost more.
     private struct State {
         var pending: Batch = []
-        var inFlight = 0
+        var stopped = false
 
         mutating func takeBatch() -> Batch {
             let count = min(pending.count, CheckinBatcher.maximumBatch)
@@ -33,45 +38,53 @@ final class CheckinBatcher: Sendable {
     private let client: PostgresClient
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
-    static let maximumInFlight = 1
+    /// One element means "something is pending"; more pokes while the loop is busy fold into it.
+    private let wakeUps: AsyncStream<Void>
+    private let wakeUp: AsyncStream<Void>.Continuation
     static let maximumBatch = 256
 
     init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
+        (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     func submit(_ attempt: CheckinAttempt) async throws -> CheckinOutcome {
         try await withCheckedThrowingContinuation { (waiter: Waiter) in
-            let batch = state.withLockedValue { state -> Batch? in
+            let accepted = state.withLockedValue { state -> Bool in
+                guard !state.stopped else { return false }
                 state.pending.append((attempt, waiter))
-                guard state.inFlight < Self.maximumInFlight else { return nil }
-                state.inFlight += 1
-                return state.takeBatch()
+                return true
             }
-            if let batch { run(batch) }
+            if accepted {
+                wakeUp.yield()
+            } else {
+                waiter.resume(throwing: StoreError.unavailable("the service is shutting down"))
+            }
         }
     }
 
-    /// Decides `first`, then whatever gathered meanwhile, until nothing waits.
-    private func run(_ first: Batch) {
-        Task { [client, logger, state] in
-            var batch = first
-            while true {
-                let outcomes = await Self.decide(batch.map(\.attempt), client: client, logger: logger)
-                // Every waiter is resumed exactly once, whatever came back.
-                for (index, entry) in batch.enumerated() {
-                    entry.waiter.resume(with: index < outcomes.count ? outcomes[index] : .failure(StoreError.unavailable("no answer for this scan")))
-                }
-                let next = state.withLockedValue { state -> Batch? in
-                    if state.pending.isEmpty {
-                        state.inFlight -= 1
-                        return nil
-                    }
-                    return state.takeBatch()
-                }
-                guard let next else { return }
-                batch = next
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            for await _ in wakeUps { await decidePending() }
+        } onGracefulShutdown: { [wakeUp] in
+            // The HTTP server has drained by now (the group stops it first): end the loop.
+            wakeUp.finish()
+        }
+        // Whatever came in meanwhile is answered; nothing is queued after this.
+        state.withLockedValue { $0.stopped = true }
+        await decidePending()
+    }
+
+    /// Decides pending scans, a batch at a time, until nothing waits.
+    private func decidePending() async {
+        while true {
+            let batch = state.withLockedValue { $0.takeBatch() }
+            guard !batch.isEmpty else { return }
+            let outcomes = await Self.decide(batch.map(\.attempt), client: client, logger: logger)
+            // Every waiter is resumed exactly once, whatever came back.
+            for (index, entry) in batch.enumerated() {
+                entry.waiter.resume(with: index < outcomes.count ? outcomes[index] : .failure(StoreError.unavailable("no answer for this scan")))
             }
         }
     }

@@ -1,5 +1,5 @@
 import Foundation
-import GatehouseService
+import GatehouseStore
 import Logging
 import NIOCore
 import NIOPosix
@@ -21,19 +21,32 @@ public struct PostgresFailure: Error, CustomStringConvertible, Equatable, Sendab
 enum PostgresDiagnosis {
     /// Opens one connection to `target` and closes it: nil when that works, else the cause.
     static func probe(_ target: PostgresTarget, logger: Logger) async -> PostgresFailure? {
+        switch await connect(target, logger: logger) {
+        case .success(let connection):
+            try? await connection.close()
+            return nil
+        case .failure(let failure):
+            return failure
+        }
+    }
+
+    /// One direct connection to `target` (no pool), or the cause it could not be made.
+    static func connect(_ target: PostgresTarget, logger: Logger) async -> Result<PostgresConnection, PostgresFailure> {
         let configuration: PostgresConnection.Configuration
-        do { configuration = try target.connectionConfiguration() } catch { return PostgresFailure(cause: "TLS set-up failed: \(error)", hint: nil) }
+        do { configuration = try target.connectionConfiguration() } catch {
+            return .failure(PostgresFailure(cause: "TLS set-up failed: \(error)", hint: nil))
+        }
         // Our own deadline too: a peer that accepts TCP but never answers the start-up message.
         let limit = PostgresTarget.connectTimeout
         let quiet = Logger(label: logger.label, factory: { _ in SwiftLogNoOpLogHandler() })
         do {
-            try await PostgresStore.within(limit + .milliseconds(500)) {
-                let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: quiet)
-                try? await connection.close()
-            }
-            return nil
+            return .success(
+                try await PostgresStore.within(limit + .milliseconds(500)) {
+                    try await PostgresConnection.connect(configuration: configuration, id: 0, logger: quiet)
+                }
+            )
         } catch {
-            return describe(error, target: target)
+            return .failure(describe(error, target: target))
         }
     }
 

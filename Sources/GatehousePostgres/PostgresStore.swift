@@ -1,61 +1,54 @@
 import Foundation
 import GatehouseCore
-import GatehouseService
+import GatehouseStore
 import Logging
 import NIOCore
 import PostgresNIO
+import ServiceLifecycle
 
 /// The store for real deployments: PostgreSQL through PostgresNIO's connection pool. Service
 /// processes keep no state, so a venue runs several of them in front of one database; the
 /// database's conditional UPDATE decides each ticket, whichever process asks.
 public final class PostgresStore: GatehouseStore {
     let client: PostgresClient
-    private let runner: Task<Void, Never>
     let logger: Logger
     private let batcher: CheckinBatcher
     private let target: PostgresTarget
 
-    /// Connects, migrates, and returns the store. Throws `PostgresFailure` naming the cause when
-    /// the database answers but refuses (or does not answer), and a clear error for a schema
-    /// newer than this binary knows.
-    public static func connect(url: String, poolSize: Int = 8, logger: Logger) async throws -> PostgresStore {
+    /// Connects once, migrates over that connection, and returns the store, whose pool and
+    /// batcher then run as `services`. Throws `PostgresFailure` naming the cause when the
+    /// database answers but refuses (or does not answer), and a clear error for a schema newer
+    /// than this binary knows.
+    public static func open(url: String, poolSize: Int = 8, logger: Logger) async throws -> PostgresStore {
         let target = try PostgresTarget(url: url)
         let configuration = try target.clientConfiguration(poolSize: poolSize)
-        // One direct attempt first: its typed error names the cause, where the pool would only
-        // time out while it retries in the background.
-        if let failure = await PostgresDiagnosis.probe(target, logger: logger) { throw failure }
+        // A direct connection first: its typed error names the cause, where the pool would only
+        // time out while it retries in the background. The migrations run over it, so nothing
+        // waits for the pool before the process's service group runs it.
+        let connection = try await PostgresDiagnosis.connect(target, logger: logger).get()
+        do {
+            try await migrate(connection, logger: logger)
+        } catch {
+            try? await connection.close()
+            throw Self.mappedMigration(error)
+        }
+        try? await connection.close()
         // The pool's own retry chatter (one info line per attempt) stays out of the log; outages
         // are logged once per change of cause by the service (OutageLog).
         var poolLogger = logger
         poolLogger.logLevel = max(logger.logLevel, .warning)
-        let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: poolLogger), logger: logger, target: target)
-        await store.started()
-        do {
-            try await store.migrate()
-        } catch {
-            await store.shutdown()
-            throw error
-        }
-        return store
+        return PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: poolLogger), logger: logger, target: target)
     }
 
     private init(client: PostgresClient, logger: Logger, target: PostgresTarget) {
         self.client = client
         self.logger = logger
         self.target = target
-        runner = Task { await client.run() }
         batcher = CheckinBatcher(client: client, logger: logger)
     }
 
-    /// Lets the client's run loop start before the first lease (it logs a warning otherwise).
-    private func started() async {
-        for _ in 0..<10 { await Task.yield() }
-    }
-
-    public func shutdown() async {
-        runner.cancel()
-        _ = await runner.value
-    }
+    /// The pool first, the batcher after it: at shutdown the batcher finishes before the pool closes.
+    public var services: [any Service] { [client, batcher] }
 
     // MARK: Errors
 
@@ -111,36 +104,42 @@ public final class PostgresStore: GatehouseStore {
 
     // MARK: Migrations
 
-    func migrate() async throws {
-        let client = client
-        let logger = logger
-        try await guarded {
-            try await client.withConnection { connection in
-                // One process at a time, across processes: others wait here, then find nothing to do.
-                _ = try await connection.simpleQuery("BEGIN").get()
-                do {
-                    _ = try await connection.simpleQuery("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))").get()
-                    _ = try await connection.simpleQuery("CREATE TABLE IF NOT EXISTS gatehouse_schema (version INT NOT NULL)").get()
-                    let rows = try await connection.simpleQuery("SELECT coalesce(max(version), 0) FROM gatehouse_schema").get()
-                    let found = try rows.first?.decode(Int.self) ?? 0
-                    guard found <= PostgresSchema.currentVersion else {
-                        throw StoreError.unavailable(
-                            "the database has schema version \(found), newer than this gatehouse knows (\(PostgresSchema.currentVersion)); run a newer gatehouse"
-                        )
-                    }
-                    for version in found..<PostgresSchema.currentVersion {
-                        for statement in PostgresSchema.migrations[version] {
-                            _ = try await connection.simpleQuery(statement).get()
-                        }
-                        _ = try await connection.simpleQuery("INSERT INTO gatehouse_schema (version) VALUES (\(version + 1))").get()
-                        logger.notice("Database migrated", metadata: ["schema.version": "\(version + 1)"])
-                    }
-                    _ = try await connection.simpleQuery("COMMIT").get()
-                } catch {
-                    _ = try? await connection.simpleQuery("ROLLBACK").get()
-                    throw error
+    /// Brings the schema to `PostgresSchema.currentVersion`, one process at a time across
+    /// processes (an advisory lock held for the transaction): others wait, then find nothing to do.
+    static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await within(.seconds(30)) {
+            _ = try await connection.simpleQuery("BEGIN").get()
+            do {
+                _ = try await connection.simpleQuery("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))").get()
+                _ = try await connection.simpleQuery("CREATE TABLE IF NOT EXISTS gatehouse_schema (version INT NOT NULL)").get()
+                let rows = try await connection.simpleQuery("SELECT coalesce(max(version), 0) FROM gatehouse_schema").get()
+                let found = try rows.first?.decode(Int.self) ?? 0
+                guard found <= PostgresSchema.currentVersion else {
+                    throw StoreError.unavailable(
+                        "the database has schema version \(found), newer than this gatehouse knows (\(PostgresSchema.currentVersion)); run a newer gatehouse"
+                    )
                 }
+                for version in found..<PostgresSchema.currentVersion {
+                    for statement in PostgresSchema.migrations[version] {
+                        _ = try await connection.simpleQuery(statement).get()
+                    }
+                    _ = try await connection.simpleQuery("INSERT INTO gatehouse_schema (version) VALUES (\(version + 1))").get()
+                    logger.notice("Database migrated", metadata: ["schema.version": "\(version + 1)"])
+                }
+                _ = try await connection.simpleQuery("COMMIT").get()
+            } catch {
+                _ = try? await connection.simpleQuery("ROLLBACK").get()
+                throw error
             }
+        }
+    }
+
+    /// A migration's failure as the store reports any other (a refused statement names its SQLSTATE).
+    private static func mappedMigration(_ error: any Error) -> any Error {
+        switch error {
+        case let error as StoreError: return error
+        case let error as PSQLError: return mapped(error)
+        default: return StoreError.unavailable("PostgreSQL: \(error)")
         }
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import GatehouseService
+import GatehouseStore
 import NIOSSL
 import PostgresNIO
 

@@ -15,4 +15,7 @@ public enum CheckinReply: Sendable, Equatable {
 /// Asks the check-in service about one scan.
 public protocol CheckinClient: Sendable {
     func checkin(qrData: String, scanId: String) async -> CheckinReply
+    /// Checks that the service answers and accepts this device, without checking anything in
+    /// (`gate-kiosk selftest`): an authenticated kiosk gets an answer.
+    func probe() async -> CheckinReply
 }

@@ -3,6 +3,7 @@ import Dispatch
 import FoundationEssentials
 import GatehouseCore
 import KioskCore
+import Synchronization
 
 /// `POST /api/checkin` over libcurl: one easy handle kept for the kiosk's life, so the TCP (and
 /// TLS) connection is reused between scans; a connect timeout and a total deadline; calls run on
@@ -71,16 +72,27 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
     }
 
     public func checkin(qrData: String, scanId: String) async -> CheckinReply {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.perform(qrData: qrData, scanId: scanId, mode: nil)) }
-        }
+        await onQueue { self.perform(qrData: qrData, scanId: scanId, mode: nil) }
     }
 
     /// Checks the service and the device token without checking anything in: a validate-mode
     /// request for a code that is not a ticket. An authenticated kiosk gets `invalid`.
     public func probe() async -> CheckinReply {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.perform(qrData: "GATE-KIOSK-SELFTEST", scanId: nil, mode: .validate)) }
+        await onQueue { self.perform(qrData: "GATE-KIOSK-SELFTEST", scanId: nil, mode: .validate) }
+    }
+
+    /// Runs a blocking request on `queue`. A cancelled caller (the kiosk stopping) is answered at
+    /// once with `unreachable`; the request itself ends within its deadline on the queue, and its
+    /// answer is dropped — the service decided it, and a retry with the same scanId would get it.
+    private func onQueue(_ request: @escaping @Sendable () -> CheckinReply) async -> CheckinReply {
+        let answer = AnswerOnce()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                answer.wait(with: continuation)
+                queue.async { answer.give(request()) }
+            }
+        } onCancel: {
+            answer.give(.unreachable("cancelled: the kiosk is stopping"))
         }
     }
 
@@ -183,5 +195,42 @@ public enum DeviceToken {
             throw CurlError("the device token at \(path) is empty or not one line of plain characters")
         }
         return token
+    }
+}
+
+/// Resumes one waiter exactly once with the first answer given, whichever comes first: the
+/// request's, or the cancellation's (which may come before the waiter is even there).
+private final class AnswerOnce: Sendable {
+    private struct State {
+        var waiter: CheckedContinuation<CheckinReply, Never>?
+        var answer: CheckinReply?
+        var resumed = false
+    }
+    private let state = Mutex(State())
+
+    func wait(with continuation: CheckedContinuation<CheckinReply, Never>) {
+        let early = state.withLock { state -> CheckinReply? in
+            guard let answer = state.answer, !state.resumed else {
+                state.waiter = continuation
+                return nil
+            }
+            state.resumed = true
+            return answer
+        }
+        if let early { continuation.resume(returning: early) }
+    }
+
+    func give(_ answer: CheckinReply) {
+        let waiter = state.withLock { state -> CheckedContinuation<CheckinReply, Never>? in
+            guard !state.resumed else { return nil }
+            guard let waiter = state.waiter else {
+                if state.answer == nil { state.answer = answer }
+                return nil
+            }
+            state.resumed = true
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume(returning: answer)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import KioskCore
+import KioskDryRun
 import KioskHardware
 import Logging
 import SystemdNotify
@@ -16,7 +17,7 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "gate-kiosk")
         let configuration = try options.loadConfiguration()
         let parts = try KioskParts.make(configuration, options: options, logger: logger)
-        await KioskDaemon(configuration: configuration, parts: parts, notifier: SystemdNotifier(environment: environment), logger: logger).run()
+        try await KioskDaemon(configuration: configuration, parts: parts, notifier: SystemdNotifier(environment: environment), logger: logger).run()
     }
 }
 

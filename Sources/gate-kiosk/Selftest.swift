@@ -91,15 +91,13 @@ struct Selftest: AsyncParsableCommand {
         }
 
         // Service and token, without checking anything in.
-        if let client = parts.client as? CurlCheckinClient {
-            let started = ContinuousClock.now
-            let outcome = await client.probe()
-            let ms = (ContinuousClock.now - started).wholeMilliseconds
-            switch outcome {
-            case .answered: report(true, "service \(configuration.serverURL) answered in \(ms) ms and accepts this device's token")
-            case .unreachable(let why): report(false, "service \(configuration.serverURL) unreachable: \(why)")
-            case .rejected(let status, let detail): report(false, "service refused this kiosk (HTTP \(status)): \(detail)")
-            }
+        let started = ContinuousClock.now
+        let outcome = await parts.client.probe()
+        let ms = (ContinuousClock.now - started).wholeMilliseconds
+        switch outcome {
+        case .answered: report(true, "service \(configuration.serverURL) answered in \(ms) ms and accepts this device's token")
+        case .unreachable(let why): report(false, "service \(configuration.serverURL) unreachable: \(why)")
+        case .rejected(let status, let detail): report(false, "service refused this kiosk (HTTP \(status)): \(detail)")
         }
         print(failures == 0 ? "All checks passed." : "\(failures) check(s) failed.")
         if failures > 0 { throw ExitCode(1) }

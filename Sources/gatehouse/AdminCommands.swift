@@ -3,24 +3,24 @@ import Foundation
 import GatehouseCore
 import GatehousePostgres
 import GatehouseService
+import GatehouseStore
 import Logging
 
-/// Opens the store for one admin command and closes it afterwards.
+/// Opens the store for one admin command, runs its services around the command, and stops them
+/// afterwards on every path: queued SQLite writes commit, PostgreSQL connections close.
 func withGatehouse<T>(_ options: DatabaseOptions, _ body: (Gatehouse) async throws -> T) async throws -> T {
-    let store = try await openStore(try databaseLocation(options))
-    let result: Result<T, any Error>
-    do {
-        result = .success(try await body(Gatehouse(store: store)))
-    } catch let error as GatehouseService.InvalidInputError {
-        result = .failure(ValidationError(error.description))
-    } catch let error as NotFoundError {
-        result = .failure(ValidationError(error.description))
-    } catch {
-        result = .failure(error)
+    let location = try databaseLocation(options)
+    let logger = Logger(label: "gatehouse")
+    let store = try await reportingOpenFailures(of: location) {
+        try await StoreOpener.open(location, poolSize: 4, logger: logger)
     }
-    // Closed on every path: queued SQLite writes commit, PostgreSQL connections close.
-    await store.shutdown()
-    return try result.get()
+    do {
+        return try await store.whileRunning(logger: logger) { try await body(Gatehouse(store: store)) }
+    } catch let error as InvalidInputError {
+        throw ValidationError(error.description)
+    } catch let error as NotFoundError {
+        throw ValidationError(error.description)
+    }
 }
 
 /// The database `--db` (or `$GATEHOUSE_DB`) names; a value naming none ends the command with
@@ -34,11 +34,12 @@ func databaseLocation(_ options: DatabaseOptions) throws -> DatabaseLocation {
     }
 }
 
-/// Opens the database or ends with one line that says which one and why (never its password).
-func openStore(_ location: DatabaseLocation, poolSize: Int = 4, logger: Logger = Logger(label: "gatehouse")) async throws -> any GatehouseStore {
+/// Runs `open` (the store, or the whole application around it) or ends with one line that says
+/// which database and why (never its password): exit 64 for a value that can never work, else 1.
+func reportingOpenFailures<T>(of location: DatabaseLocation, _ open: () async throws -> T) async throws -> T {
     do {
-        return try await StoreOpener.open(location, poolSize: poolSize, logger: logger)
-    } catch let error as GatehouseService.InvalidInputError {
+        return try await open()
+    } catch let error as InvalidInputError {
         FileHandle.standardError.write(Data("gatehouse: \(error.description)\n".utf8))
         throw ExitCode(64)
     } catch {
@@ -99,7 +100,7 @@ struct EventCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let events = try await withGatehouse(database) { try await $0.store.events() }
+            let events = try await withGatehouse(database) { try await $0.events() }
             for event in events { print("\(event.id)  issued \(event.issued)  used \(event.used)  \(event.name)") }
         }
     }
@@ -187,7 +188,7 @@ struct CheckinsCommand: AsyncParsableCommand {
             var lastSeen = recent.last?.id ?? 0
             while !Task.isCancelled {
                 try await Task.sleep(for: .milliseconds(500))
-                let rows = try await gatehouse.store.checkins(eventId: event, filter: CheckinFilter(gateId: gate, afterId: lastSeen, limit: 1000))
+                let rows = try await gatehouse.checkins(eventId: event, filter: CheckinFilter(gateId: gate, afterId: lastSeen, limit: 1000))
                 rows.forEach(printRow)
                 lastSeen = rows.last?.id ?? lastSeen
             }

@@ -1,10 +1,9 @@
 import ArgumentParser
 import Foundation
 import GatehouseService
+import GatehouseStore
 import Hummingbird
 import Logging
-import ServiceLifecycle
-import SystemdNotify
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the check-in HTTP service.")
@@ -66,63 +65,23 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "gatehouse")
         logger.logLevel = logLevel
-        let environment = ProcessInfo.processInfo.environment
-        let location = try databaseLocation(database)
-        let store = try await openStore(location, poolSize: poolSize, logger: logger)
-        let dataDirectory = StoreOpener.dataDirectory(for: location, flag: dataDir, environment: environment)
-        if environment["GATEHOUSE_ADMIN_TOKEN"] == nil && environment["CREDENTIALS_DIRECTORY"] == nil {
-            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        }
-        let admin = try AdminToken.load(environment: environment, dataDirectory: dataDirectory)
-        switch admin.source {
-        case .newFile(let path, let token):
-            // Printed once, here only: it is the one time the plain token exists outside its file.
-            FileHandle.standardError.write(Data("Admin token (saved in \(path), mode 0600): \(token)\n".utf8))
-        case .existingFile(let path): logger.info("Admin token loaded", metadata: ["file": "\(path)"])
-        case .environment: logger.info("Admin token from GATEHOUSE_ADMIN_TOKEN")
-        case .credential(let path): logger.info("Admin token from systemd credential", metadata: ["file": "\(path)"])
-        }
         var limits = ConnectionLimits.fittingDescriptorLimit(requested: maxConnections)
         limits.idleTimeout = .seconds(idleTimeout)
         limits.bodyTimeout = .seconds(bodyTimeout)
-        logger.info("Connection limits", metadata: ["http.max_connections": "\(limits.maximumConnections)", "http.idle_timeout_s": "\(idleTimeout)"])
-        let systemd = SystemdNotifier(environment: environment)
-        let app = buildApplication(
-            gatehouse: Gatehouse(store: store),
-            configuration: ServiceConfiguration(
-                host: host,
-                port: port,
-                adminTokenHash: admin.hash,
-                connectionLimits: limits,
-                trustedProxies: trustedProxies,
-                pairingGuessLimit: pairingGuessLimit
-            ),
-            logger: logger,
-            services: [SystemdStoppingNotice(systemd: systemd)],
-            onServerRunning: { port in
-                // One parseable line, so scripts and tests that asked for port 0 find the port.
-                say("gatehouse listening on http://\(host):\(port)")
-                // Type=notify: units ordered after gatehouse.service start once it really listens.
-                systemd.ready(status: "Listening on \(host):\(port), database \(StoreOpener.describe(location))")
-            }
+        let configuration = ServiceConfiguration(
+            host: host,
+            port: port,
+            database: try databaseLocation(database),
+            poolSize: poolSize,
+            dataDirectory: dataDir,
+            connectionLimits: limits,
+            trustedProxies: trustedProxies,
+            pairingGuessLimit: pairingGuessLimit
         )
-        do {
-            try await app.runService()
-        } catch {
-            await store.shutdown()
-            throw error
+        let app = try await reportingOpenFailures(of: configuration.database) {
+            try await buildApplication(configuration, logger: logger)
         }
-        await store.shutdown()
-    }
-}
-
-/// Tells systemd `STOPPING=1` once a graceful shutdown (SIGTERM, SIGINT) has begun.
-struct SystemdStoppingNotice: Service {
-    let systemd: SystemdNotifier
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        systemd.stopping()
+        try await app.runService()
     }
 }
 

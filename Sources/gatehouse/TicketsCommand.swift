@@ -3,6 +3,7 @@ import Foundation
 import GatehouseCore
 import GatehouseImage
 import GatehouseService
+import GatehouseStore
 import QRRendering
 
 struct TicketsCommand: AsyncParsableCommand {

@@ -6,6 +6,7 @@ import GatehouseCore
 import GatehouseImage
 import GatehouseTestSupport
 import KioskCore
+import KioskDryRun
 import KioskHardware
 import QRReading
 import QRRendering

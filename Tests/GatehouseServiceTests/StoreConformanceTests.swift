@@ -1,9 +1,11 @@
 import Foundation
 import GatehouseCore
 import GatehousePostgres
+import GatehouseStore
 import Logging
 import Testing
 
+@testable import GatehouseSQLite
 @testable import GatehouseService
 
 /// Behaviour every store must have. Each test runs against every store this machine can offer;
@@ -24,7 +26,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         case .sqlite: return try SQLiteStore(path: directory.file("store.sqlite"))
         case .postgres:
             // Tests share one database; every test works in events of its own.
-            return try await PostgresStore.connect(
+            return try await PostgresStore.open(
                 url: Self.postgresURL!,
                 poolSize: 4,
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -48,6 +50,7 @@ final class TemporaryFolder: @unchecked Sendable {
 struct Fixture {
     let folder: TemporaryFolder
     let store: any GatehouseStore
+    let running: RunningStore
     let gatehouse: Gatehouse
     let clock: TestClock
     let event: Event
@@ -58,6 +61,7 @@ struct Fixture {
     init(_ kind: StoreKind) async throws {
         folder = try TemporaryFolder()
         store = try await kind.make(in: folder)
+        running = RunningStore(store)
         clock = TestClock()
         let clock = self.clock
         gatehouse = Gatehouse(store: store, now: { clock.now })
@@ -79,6 +83,9 @@ struct Fixture {
             logger: Self.logger
         )
     }
+
+    /// Stops the store's services (what a process does at shutdown).
+    func stop() async { await running.stop() }
 
     func issue(_ request: Gatehouse.TicketRequest = .init(), event: Event? = nil) async throws -> IssuedTicket {
         try await gatehouse.issueTickets(eventId: (event ?? self.event).id, [request])[0]
@@ -109,7 +116,7 @@ final class TestClock: @unchecked Sendable {
         #expect(second.message.hasPrefix("Already used at north-1"))
         let stored = try await f.gatehouse.ticket(id: ticket.ticket.id)
         #expect(stored.status == .used && stored.usedDevice == f.device.id)
-        await f.store.shutdown()
+        await f.stop()
     }
 
     @Test(arguments: StoreKind.available)
@@ -133,7 +140,7 @@ final class TestClock: @unchecked Sendable {
         let revoked = try await f.issue()
         _ = try await f.gatehouse.revokeTicket(id: revoked.ticket.id)
         #expect(try await f.checkin(revoked.qrData).result == .revoked)
-        await f.store.shutdown()
+        await f.stop()
     }
 
     @Test(arguments: StoreKind.available)
@@ -149,7 +156,7 @@ final class TestClock: @unchecked Sendable {
         let log = try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter())
         #expect(log.filter { $0.result == .valid }.count == 1)
         #expect(log.count == 2)
-        await f.store.shutdown()
+        await f.stop()
     }
 
     @Test(arguments: StoreKind.available)
@@ -160,7 +167,7 @@ final class TestClock: @unchecked Sendable {
         #expect(try await f.gatehouse.ticket(id: ticket.ticket.id).status == .unused)
         #expect(try await f.checkin(ticket.qrData).result == .valid)
         #expect(try await f.checkin(ticket.qrData, mode: .validate).result == .alreadyUsed)
-        await f.store.shutdown()
+        await f.stop()
     }
 
     @Test(arguments: StoreKind.available)
@@ -172,7 +179,7 @@ final class TestClock: @unchecked Sendable {
         #expect(new.ticket.number == old.ticket.number)
         #expect(try await f.checkin(old.qrData).result == .notFound)
         #expect(try await f.checkin(new.qrData).result == .valid)
-        await f.store.shutdown()
+        await f.stop()
     }
 
     @Test(arguments: StoreKind.available)
@@ -188,7 +195,7 @@ final class TestClock: @unchecked Sendable {
             try await f.checkin(ticket.qrData, device: second, token: secondToken)
         }
         #expect(try await f.gatehouse.ticket(id: ticket.ticket.id).status == .unused)
-        await f.store.shutdown()
+        await f.stop()
     }
 
     @Test(arguments: StoreKind.available)
@@ -202,7 +209,7 @@ final class TestClock: @unchecked Sendable {
         #expect(event.issued == 250 && event.used == 1)
         await #expect(throws: NotFoundError.self) { try await f.gatehouse.issueTickets(eventId: "ENOSUCHEVENT", [.init()]) }
         await #expect(throws: InvalidInputError.self) { try await f.gatehouse.issueTickets(eventId: f.event.id, []) }
-        await f.store.shutdown()
+        await f.stop()
     }
 
     @Test(arguments: StoreKind.available)
@@ -222,7 +229,7 @@ final class TestClock: @unchecked Sendable {
         #expect(try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter(since: middle)).count == 2)
         #expect(try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter(until: middle)).count == 1)
         #expect(try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter(afterId: all[1].id)).map(\.id) == [all[0].id])
-        await f.store.shutdown()
+        await f.stop()
     }
 
     @Test(arguments: StoreKind.available)
@@ -239,7 +246,7 @@ final class TestClock: @unchecked Sendable {
             #expect(results.filter { $0 == .valid }.count == 1)
             #expect(results.filter { $0 == .alreadyUsed }.count == 31)
         }
-        await f.store.shutdown()
+        await f.stop()
     }
 
     @Test(arguments: StoreKind.available)
@@ -256,7 +263,7 @@ final class TestClock: @unchecked Sendable {
         // Quotes and SQL fragments are data, nothing more.
         let odd = try await f.gatehouse.createEvent(name: "Robert'); DROP TABLE tickets;-- ✨", startsAt: nil, endsAt: nil)
         #expect(try await f.gatehouse.event(id: odd.id).name == "Robert'); DROP TABLE tickets;-- ✨")
-        await f.store.shutdown()
+        await f.stop()
     }
 }
 
@@ -278,14 +285,14 @@ final class TestClock: @unchecked Sendable {
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         // Eight processes' worth of stores starting at once: one migrates, none fails.
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<8 { group.addTask { await (try PostgresStore.connect(url: own, poolSize: 2, logger: logger)).shutdown() } }
+            for _ in 0..<8 { group.addTask { await RunningStore(try await PostgresStore.open(url: own, poolSize: 2, logger: logger)).stop() } }
             try await group.waitForAll()
         }
         // Every version recorded exactly once.
         #expect(try psql(own, "SELECT count(*) = count(DISTINCT version) AND max(version) = count(*) FROM gatehouse_schema") == "t")
         try psql(own, "INSERT INTO gatehouse_schema VALUES (99)")
         await #expect {
-            _ = try await PostgresStore.connect(url: own, poolSize: 1, logger: logger)
+            _ = try await PostgresStore.open(url: own, poolSize: 1, logger: logger)
         } throws: { error in
             "\(error)".contains("newer than this gatehouse knows")
         }
@@ -325,7 +332,7 @@ final class TestClock: @unchecked Sendable {
         #expect(try await fixture.store.ticket(id: ticket.ticket.id)?.status == .unused, "this batch's UPDATE was rolled back")
         // And the ticket still admits once, under a new scanId.
         #expect(try await fixture.checkin(ticket.qrData, scanId: "S-2").result == .valid)
-        await fixture.store.shutdown()
+        await fixture.stop()
     }
 
     @discardableResult
@@ -347,14 +354,14 @@ final class TestClock: @unchecked Sendable {
     @Test func data_survives_reopening_and_schema_is_versioned() async throws {
         let folder = try TemporaryFolder()
         let path = folder.file("g.sqlite")
-        var store: any GatehouseStore = try SQLiteStore(path: path)
-        let gatehouse = Gatehouse(store: store)
+        var running = RunningStore(try SQLiteStore(path: path))
+        let gatehouse = Gatehouse(store: running.store)
         let event = try await gatehouse.createEvent(name: "Gala", startsAt: nil, endsAt: nil)
         let ticket = try await gatehouse.issueTickets(eventId: event.id, [.init()])[0]
-        await store.shutdown()
-        store = try SQLiteStore(path: path)
-        #expect(try await store.ticket(id: ticket.ticket.id)?.status == .unused)
-        await store.shutdown()
+        await running.stop()
+        running = RunningStore(try SQLiteStore(path: path))
+        #expect(try await running.store.ticket(id: ticket.ticket.id)?.status == .unused)
+        await running.stop()
 
         // A file from a newer gatehouse is refused with a clear message, not misread.
         let connection = try SQLiteConnection(path: path)
@@ -369,8 +376,10 @@ final class TestClock: @unchecked Sendable {
     @Test func settings_make_commits_durable() async throws {
         let folder = try TemporaryFolder()
         let store = try SQLiteStore(path: folder.file("g.sqlite"))
+        let running = RunningStore(store)
         // Read through the writer's own connection: synchronous is a per-connection setting.
         let settings = try await store.durabilitySettings()
+        await running.stop()
         #expect(settings.journalMode == "wal")
         #expect(settings.synchronous == 2, "synchronous=FULL: the WAL is fsynced before COMMIT returns")
         #expect(settings.foreignKeys)
@@ -406,7 +415,7 @@ final class TestClock: @unchecked Sendable {
         await #expect(throws: InvalidInputError.self) {
             try await f.gatehouse.createPairing(eventId: f.event.id, gateId: "g", name: nil, timeToLive: 1)
         }
-        await f.store.shutdown()
+        await f.stop()
     }
 }
 

@@ -86,6 +86,11 @@ final class ScriptedClient: CheckinClient {
         timekeeper.advance(latency)
         return answer(qrData)
     }
+
+    /// Not counted as a check-in: answers as the script would for a code that is not a ticket.
+    func probe() async -> CheckinReply {
+        answer("GATE-KIOSK-SELFTEST")
+    }
 }
 
 /// Captures log entries in memory (tests never bootstrap logging globally).

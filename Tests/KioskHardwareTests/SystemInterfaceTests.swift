@@ -4,6 +4,7 @@ import Foundation
 import GatehouseCore
 import GatehouseTestSupport
 import KioskCore
+import KioskDryRun
 import Logging
 import SystemdNotify
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseStore
 
 /// Where the admin credential comes from: `GATEHOUSE_ADMIN_TOKEN`, the systemd credential
 /// `admin-token` (`LoadCredential=`), or a file in the data folder made at first start (mode 0600)

@@ -1,11 +1,13 @@
 import Foundation
 import GatehouseCore
+import GatehouseStore
 import Logging
 
 /// The service's logic, independent of HTTP: mints ids and secrets, validates admin input, and
 /// turns store decisions into answers. Routes and the admin CLI both call this.
 public struct Gatehouse: Sendable {
-    public let store: any GatehouseStore
+    /// Reached only through the methods below, which validate and log what the store cannot.
+    private let store: any GatehouseStore
     public var now: @Sendable () -> Date
     /// Database outages, logged once per change of cause.
     public let outages = OutageLog()
@@ -29,6 +31,24 @@ public struct Gatehouse: Sendable {
             throw InvalidInputError("endsAt must not be before startsAt")
         }
         return try await store.createEvent(id: Identifier.newEventID(), name: name, startsAt: startsAt, endsAt: endsAt, at: now())
+    }
+
+    /// Every event, newest first.
+    public func events() async throws -> [Event] {
+        try await store.events()
+    }
+
+    /// Whether the database can serve (for `/healthz`); an outage's cause is logged once per
+    /// change, its end once.
+    public func isHealthy(logger: Logger) async -> Bool {
+        do {
+            try await store.healthCheck()
+        } catch {
+            if case StoreError.unavailable(let why) = error { outages.failed(why, logger: logger) }
+            return false
+        }
+        outages.served(logger: logger)
+        return true
     }
 
     public func event(id: String) async throws -> Event {
@@ -288,17 +308,4 @@ public struct Gatehouse: Sendable {
         guard let text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
         return try requiredText(text, field: field, limit: limit)
     }
-}
-
-/// Input that breaks the contract: becomes HTTP 400, or a CLI error naming the argument.
-public struct InvalidInputError: Error, Equatable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
-/// Something named in the request does not exist: HTTP 404.
-public struct NotFoundError: Error, Equatable, CustomStringConvertible {
-    public let what: String
-    public init(_ what: String) { self.what = what }
-    public var description: String { "no \(what)" }
 }

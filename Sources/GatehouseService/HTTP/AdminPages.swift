@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseStore
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -22,7 +23,7 @@ struct AdminPages {
         let pages = router.group("admin")
         pages.get { request, context in
             try await page(request, context) {
-                let events = try await gatehouse.store.events()
+                let events = try await gatehouse.events()
                 return HTML.document(title: "Events", body: Self.eventList(events) + Self.newEventForm)
             }
         }

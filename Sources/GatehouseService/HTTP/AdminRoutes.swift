@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseStore
 import Hummingbird
 
 /// Admin API: events, tickets, devices and the check-in log. Every route needs the admin token.
@@ -51,7 +52,7 @@ struct AdminRoutes {
             return JSONAnswer(try await gatehouse.createEvent(name: body.name, startsAt: body.startsAt, endsAt: body.endsAt), status: .created)
         }
         group.get("events") { _, _ in
-            JSONAnswer(EventList(events: try await gatehouse.store.events()))
+            JSONAnswer(EventList(events: try await gatehouse.events()))
         }
         group.get("events/:id") { _, context in
             JSONAnswer(try await gatehouse.event(id: try context.parameters.require("id")))

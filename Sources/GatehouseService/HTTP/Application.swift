@@ -1,41 +1,128 @@
 import Foundation
+import GatehouseStore
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
+import SystemdNotify
 
-/// What `buildApplication` needs besides the store.
+/// Everything `buildApplication` needs, as `gatehouse serve` parsed it.
 public struct ServiceConfiguration: Sendable {
     public var host: String
     public var port: Int
-    public var adminTokenHash: [UInt8]
+    /// Which database, as `--db` named it (already parsed: a wrong form never gets here).
+    public var database: DatabaseLocation
+    /// PostgreSQL connections this process may open.
+    public var poolSize: Int
+    /// `--data-dir`: the admin token file's folder (default: next to the SQLite file).
+    public var dataDirectory: String?
     public var connectionLimits: ConnectionLimits
     /// Proxies whose X-Forwarded-For is believed (the README's nginx: 127.0.0.1).
     public var trustedProxies: [String]
     /// Wrong pairing codes (from anyone) a code may face while open before it stops working.
     public var pairingGuessLimit: Int
+    /// Where the admin token and systemd's sockets are looked up (`GATEHOUSE_ADMIN_TOKEN`,
+    /// `CREDENTIALS_DIRECTORY`, `GATEHOUSE_DATA_DIR`, `NOTIFY_SOCKET`): the process's environment,
+    /// or a test's own.
+    public var environment: [String: String]
 
     public init(
         host: String = "127.0.0.1",
         port: Int = 8080,
-        adminTokenHash: [UInt8],
+        database: DatabaseLocation,
+        poolSize: Int = 8,
+        dataDirectory: String? = nil,
         connectionLimits: ConnectionLimits = .fittingDescriptorLimit(requested: nil),
         trustedProxies: [String] = [],
-        pairingGuessLimit: Int = 10_000
+        pairingGuessLimit: Int = 10_000,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
-        self.pairingGuessLimit = pairingGuessLimit
         self.host = host
         self.port = port
-        self.adminTokenHash = adminTokenHash
+        self.database = database
+        self.poolSize = poolSize
+        self.dataDirectory = dataDirectory
         self.connectionLimits = connectionLimits
         self.trustedProxies = trustedProxies
+        self.pairingGuessLimit = pairingGuessLimit
+        self.environment = environment
     }
 }
 
-/// The router with every route and middleware; tests and `buildApplication` share it.
-public func buildRouter(
+/// The composition root of `gatehouse serve`: opens (and migrates) the store, loads the admin
+/// credential, and returns the application whose service group runs the store's parts, the HTTP
+/// server and the systemd notices. Graceful shutdown (SIGTERM, SIGINT) goes the other way: the
+/// server drains, `STOPPING=1` is sent, then the store commits what is queued and closes.
+///
+/// Throws before anything listens when the database cannot be opened (see `StoreOpener`) or the
+/// admin credential is unusable.
+public func buildApplication(_ configuration: ServiceConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+    let store = try await StoreOpener.open(configuration.database, poolSize: configuration.poolSize, logger: logger)
+    let adminTokenHash = try loadAdminToken(configuration, logger: logger)
+    let systemd = SystemdNotifier(environment: configuration.environment)
+    let host = configuration.host
+    let database = StoreOpener.describe(configuration.database)
+    logger.info(
+        "Connection limits",
+        metadata: [
+            "http.max_connections": "\(configuration.connectionLimits.maximumConnections)",
+            "http.idle_timeout_s": "\(configuration.connectionLimits.idleTimeout.components.seconds)",
+        ]
+    )
+    return buildApplication(
+        gatehouse: Gatehouse(store: store),
+        adminTokenHash: adminTokenHash,
+        configuration: configuration,
+        logger: logger,
+        services: store.services + [SystemdStoppingNotice(systemd: systemd)],
+        onServerRunning: { port in
+            // One parseable line, so scripts and tests that asked for port 0 find the port.
+            FileHandle.standardOutput.write(Data("gatehouse listening on http://\(host):\(port)\n".utf8))
+            // Type=notify: units ordered after gatehouse.service start once it really listens.
+            systemd.ready(status: "Listening on \(host):\(port), database \(database)")
+        }
+    )
+}
+
+/// The admin token's hash: from `GATEHOUSE_ADMIN_TOKEN`, the systemd credential, or the data
+/// folder's file, made (and shown once, on standard error, never in the log) at first start.
+func loadAdminToken(_ configuration: ServiceConfiguration, logger: Logger) throws -> [UInt8] {
+    let environment = configuration.environment
+    let dataDirectory = StoreOpener.dataDirectory(for: configuration.database, flag: configuration.dataDirectory, environment: environment)
+    if environment["GATEHOUSE_ADMIN_TOKEN"] == nil && environment["CREDENTIALS_DIRECTORY"] == nil {
+        do {
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw InvalidInputError("cannot make the folder \(dataDirectory) for the admin token: \(error.localizedDescription)")
+        }
+    }
+    let admin = try AdminToken.load(environment: environment, dataDirectory: dataDirectory)
+    switch admin.source {
+    case .newFile(let path, let token):
+        // Printed once, here only: it is the one time the plain token exists outside its file.
+        FileHandle.standardError.write(Data("Admin token (saved in \(path), mode 0600): \(token)\n".utf8))
+    case .existingFile(let path): logger.info("Admin token loaded", metadata: ["file": "\(path)"])
+    case .environment: logger.info("Admin token from GATEHOUSE_ADMIN_TOKEN")
+    case .credential(let path): logger.info("Admin token from systemd credential", metadata: ["file": "\(path)"])
+    }
+    return admin.hash
+}
+
+/// Tells systemd `STOPPING=1` once a graceful shutdown (SIGTERM, SIGINT) has begun. Listed after
+/// the store's services, so it hears of the shutdown once the server has drained.
+struct SystemdStoppingNotice: Service {
+    let systemd: SystemdNotifier
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        systemd.stopping()
+    }
+}
+
+/// The router with every route and middleware.
+func buildRouter(
     gatehouse: Gatehouse,
     adminTokenHash: [UInt8],
     trustedProxies: [String] = [],
@@ -46,15 +133,9 @@ public func buildRouter(
     // HEAD too: load balancers and uptime monitors often probe with it.
     for method in [HTTPRequest.Method.get, .head] {
         router.on("healthz", method: method) { _, context in
-            do {
-                try await gatehouse.store.healthCheck()
-            } catch let error as StoreError {
-                if case .unavailable(let why) = error { gatehouse.outages.failed(why, logger: context.logger) }
-                throw Problem(.serviceUnavailable, "the database cannot serve; see the service's log")
-            } catch {
+            guard await gatehouse.isHealthy(logger: context.logger) else {
                 throw Problem(.serviceUnavailable, "the database cannot serve; see the service's log")
             }
-            gatehouse.outages.served(logger: context.logger)
             return JSONAnswer(["status": "ok"])
         }
     }
@@ -74,12 +155,13 @@ public func buildRouter(
     return router
 }
 
-/// The HTTP service. `main` reads configuration and runs this; nothing else lives in `main`.
-public func buildApplication(
+/// The application around a store that is already open; the route-level tests build theirs here.
+func buildApplication(
     gatehouse: Gatehouse,
+    adminTokenHash: [UInt8],
     configuration: ServiceConfiguration,
     logger: Logger,
-    services: [any Service] = [],
+    services: [any Service],
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let registry = ConnectionRegistry(limits: configuration.connectionLimits)
@@ -87,7 +169,7 @@ public func buildApplication(
     return Application(
         router: buildRouter(
             gatehouse: gatehouse,
-            adminTokenHash: configuration.adminTokenHash,
+            adminTokenHash: adminTokenHash,
             trustedProxies: configuration.trustedProxies,
             pairingGuessLimit: configuration.pairingGuessLimit
         ),

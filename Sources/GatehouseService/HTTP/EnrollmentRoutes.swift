@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseStore
 import HTTPTypes
 import Hummingbird
 import Logging

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseStore
 import HTTPTypes
 import Hummingbird
 import Logging

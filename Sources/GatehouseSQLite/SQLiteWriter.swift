@@ -1,4 +1,6 @@
 import Foundation
+import GatehouseStore
+import ServiceLifecycle
 import Synchronization
 
 /// The one thread that writes to the SQLite file, with group commit.
@@ -9,7 +11,10 @@ import Synchronization
 /// once, and only then answers them all. Each job still runs its own atomic conditional update, so
 /// "used only if unused" keeps its meaning; the batch only shares the fsync. An answer is never
 /// sent before the commit that made it true is on disk.
-final class SQLiteWriter: Sendable {
+///
+/// A `Service`: `run()` starts the thread and, at graceful shutdown (or cancellation), lets it
+/// finish the jobs already queued and waits for it to end. Jobs queued before `run()` wait for it.
+final class SQLiteWriter: Service, Sendable {
     /// A queued unit of work. `execute` runs on the writer thread inside a savepoint; `finish` is
     /// called after the batch's commit (nil) or its failure (the error).
     private struct Job: Sendable {
@@ -21,6 +26,8 @@ final class SQLiteWriter: Sendable {
     private struct Queue {
         var jobs: [Job] = []
         var stopped = false
+        /// The connection until the thread takes it; nil once it has.
+        var connection: Handoff?
     }
 
     /// Largest batch in one commit; bounds the latency a huge burst adds to its first job.
@@ -28,7 +35,7 @@ final class SQLiteWriter: Sendable {
 
     private let queue = Mutex(Queue())
     private let wakeUp = NSCondition()
-    private let finished = DispatchSemaphore(value: 0)
+    private let name: String
     /// Whether the last batch met a database that cannot serve (read-only, disk full, I/O
     /// error). The health check then probes with a real write instead of trusting a read.
     private let failing = Atomic<Bool>(false)
@@ -40,12 +47,32 @@ final class SQLiteWriter: Sendable {
 
     init(connection: SQLiteConnection, name: String, reopen: @escaping @Sendable () throws -> SQLiteConnection) {
         self.reopen = reopen
-        let handoff = Handoff(connection)
-        let thread = Thread { [self] in
-            self.loop(handoff.connection)
+        self.name = name
+        queue.withLock { $0.connection = Handoff(connection) }
+    }
+
+    /// Runs the writer thread until a graceful shutdown or cancellation, then lets it commit what
+    /// is queued and returns once it has ended (and closed nothing early: SQLite is blocking, so
+    /// the thread is never cut off mid-commit).
+    func run() async throws {
+        guard
+            let handoff = queue.withLock({ state -> Handoff? in
+                defer { state.connection = nil }
+                return state.connection
+            })
+        else { preconditionFailure("SQLiteWriter.run() called twice") }
+        async let ended: Void = withCheckedContinuation { (ended: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                self.loop(handoff.connection)
+                ended.resume()
+            }
+            thread.name = name
+            thread.start()
         }
-        thread.name = name
-        thread.start()
+        // Returns at graceful shutdown, throws at cancellation: the same stop either way.
+        try? await gracefulShutdown()
+        stop()
+        await ended
     }
 
     /// Runs `body` in the write transaction and returns its value once the transaction is durable.
@@ -75,17 +102,12 @@ final class SQLiteWriter: Sendable {
         }
     }
 
-    /// Stops the thread after the jobs already queued are done.
-    func stop() {
-        let wasRunning = queue.withLock { state -> Bool in
-            defer { state.stopped = true }
-            return !state.stopped
-        }
-        guard wasRunning else { return }
+    /// Lets the thread end after the jobs already queued are done; later jobs are refused.
+    private func stop() {
+        queue.withLock { $0.stopped = true }
         wakeUp.lock()
         wakeUp.signal()
         wakeUp.unlock()
-        finished.wait()
     }
 
     private func enqueue(_ job: Job) {
@@ -143,7 +165,6 @@ final class SQLiteWriter: Sendable {
             let healthy = run(batch.jobs, on: connection)
             failing.store(!healthy, ordering: .relaxed)
         }
-        finished.signal()
     }
 
     /// Runs one batch in one transaction. Returns false when the database could not serve it.

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import ServiceLifecycle
 
 /// What a store needs to create a ticket. The service mints ids and tokens; the store keeps
 /// only the token's hash and assigns the ticket number.
@@ -11,6 +12,24 @@ public struct NewTicket: Sendable {
     public var email: String?
     public var ticketType: String?
     public var expiresAt: Date?
+
+    public init(
+        id: String,
+        tokenHash: [UInt8],
+        userId: String? = nil,
+        holderName: String? = nil,
+        email: String? = nil,
+        ticketType: String? = nil,
+        expiresAt: Date? = nil
+    ) {
+        self.id = id
+        self.tokenHash = tokenHash
+        self.userId = userId
+        self.holderName = holderName
+        self.email = email
+        self.ticketType = ticketType
+        self.expiresAt = expiresAt
+    }
 }
 
 extension NewTicket {
@@ -37,6 +56,14 @@ public struct NewDevice: Sendable {
     public var gateId: String
     public var eventId: String
     public var tokenHash: [UInt8]
+
+    public init(id: String, name: String, gateId: String, eventId: String, tokenHash: [UInt8]) {
+        self.id = id
+        self.name = name
+        self.gateId = gateId
+        self.eventId = eventId
+        self.tokenHash = tokenHash
+    }
 }
 
 extension NewDevice {
@@ -93,6 +120,26 @@ public struct CheckinAttempt: Sendable {
     /// The parsed code, or nil when the payload is not one of our codes.
     public var code: (eventId: String, tokenHash: [UInt8])?
     public var at: Date
+
+    public init(
+        deviceId: String,
+        deviceTokenHash: [UInt8],
+        gateId: String,
+        scanId: String? = nil,
+        mode: CheckinMode,
+        payloadHash: [UInt8],
+        code: (eventId: String, tokenHash: [UInt8])? = nil,
+        at: Date
+    ) {
+        self.deviceId = deviceId
+        self.deviceTokenHash = deviceTokenHash
+        self.gateId = gateId
+        self.scanId = scanId
+        self.mode = mode
+        self.payloadHash = payloadHash
+        self.code = code
+        self.at = at
+    }
 }
 
 /// The store's decision on a scan.
@@ -130,7 +177,8 @@ public enum StoreError: Error, Sendable, Equatable {
 }
 
 /// The one interface the service logic uses; SQLite and PostgreSQL each implement it, and one
-/// conformance suite tests both.
+/// conformance suite tests both. Opening a store connects and migrates it; its `services` then
+/// do the work while the process runs.
 public protocol GatehouseStore: Sendable {
     func createEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, at: Date) async throws -> Event
     func events() async throws -> [Event]
@@ -165,6 +213,9 @@ public protocol GatehouseStore: Sendable {
     /// Throws when the database cannot answer a trivial query (for `/healthz`).
     func healthCheck() async throws
 
-    /// Finishes queued work and closes the database.
-    func shutdown() async
+    /// The store's long-running parts (a writer thread, a connection pool, a batcher), to be run
+    /// by the process's `ServiceGroup` in this order and before anything that uses the store, so
+    /// a graceful shutdown stops them after it, in reverse: queued writes commit, connections
+    /// close. A store opened but not run answers nothing.
+    var services: [any Service] { get }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import GatehouseCore
+import GatehouseStore
+import ServiceLifecycle
 
 /// The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, one writer thread with
 /// group commit (`SQLiteWriter`) and a pool of readers.
@@ -49,9 +51,8 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
-    public func shutdown() async {
-        writer.stop()
-    }
+    /// The writer thread; reads need nothing running (they borrow Dispatch's threads).
+    public var services: [any Service] { [writer] }
 
     // MARK: Events
 

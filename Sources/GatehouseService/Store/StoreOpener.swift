@@ -1,22 +1,27 @@
 import Foundation
 import GatehousePostgres
-import GatehouseService
+import GatehouseSQLite
+import GatehouseStore
 import Logging
 
-/// Opens the store a `--db` value names (see `DatabaseLocation` for the accepted forms).
-enum StoreOpener {
-    static let defaultDatabase = "gatehouse-data/gatehouse.sqlite"
+/// Opens the store a `--db` value names (see `DatabaseLocation` for the accepted forms): connected
+/// and migrated, its `services` not yet running.
+public enum StoreOpener {
+    public static let defaultDatabase = "gatehouse-data/gatehouse.sqlite"
 
     /// The database named by `--db`, else `$GATEHOUSE_DB`, else the default file.
-    static func location(flag: String?, environment: [String: String]) throws(DatabaseLocationError) -> DatabaseLocation {
+    public static func location(flag: String?, environment: [String: String]) throws(DatabaseLocationError) -> DatabaseLocation {
         try DatabaseLocation.parse(flag ?? environment["GATEHOUSE_DB"] ?? defaultDatabase)
     }
 
-    static func open(_ location: DatabaseLocation, poolSize: Int = 8, logger: Logger = Logger(label: "gatehouse")) async throws -> any GatehouseStore
-    {
+    public static func open(
+        _ location: DatabaseLocation,
+        poolSize: Int = 8,
+        logger: Logger = Logger(label: "gatehouse")
+    ) async throws -> any GatehouseStore {
         switch location {
         case .postgres(let url):
-            return try await PostgresStore.connect(url: url, poolSize: poolSize, logger: logger)
+            return try await PostgresStore.open(url: url, poolSize: poolSize, logger: logger)
         case .sqlite(let path, let createFolder):
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
@@ -29,7 +34,7 @@ enum StoreOpener {
     }
 
     /// The location for messages: a path as it is, a URL without its password.
-    static func describe(_ location: DatabaseLocation) -> String {
+    public static func describe(_ location: DatabaseLocation) -> String {
         switch location {
         case .sqlite(let path, _): return path
         case .postgres(let url): return PostgresURL.redacted(url)
@@ -38,7 +43,7 @@ enum StoreOpener {
 
     /// The folder for files that belong with the database (the admin token): the SQLite file's
     /// folder, or `--data-dir` / `$GATEHOUSE_DATA_DIR` / `gatehouse-data` for PostgreSQL.
-    static func dataDirectory(for location: DatabaseLocation, flag: String?, environment: [String: String]) -> String {
+    public static func dataDirectory(for location: DatabaseLocation, flag: String?, environment: [String: String]) -> String {
         if let flag { return flag }
         if let folder = environment["GATEHOUSE_DATA_DIR"] { return folder }
         switch location {

@@ -1,3 +1,5 @@
+import GatehouseStore
+
 /// Versioned SQLite schema. `PRAGMA user_version` records the version a file has; migrations run
 /// in order at start, each in its own transaction.
 enum SQLiteSchema {

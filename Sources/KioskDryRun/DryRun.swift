@@ -2,6 +2,7 @@ import FoundationEssentials
 import GatehouseCore
 import GatehouseImage
 import KioskCore
+import KioskHardware
 import Synchronization
 
 #if canImport(Glibc)
@@ -91,7 +92,7 @@ public final class GPIOTimeline: Sendable {
 
     public init(logPath: String?, timekeeper: any Timekeeper, printToTerminal: Bool = true) throws {
         if let logPath {
-            guard let file = OutputFile(path: logPath) else { throw CurlError("cannot write the GPIO log \(logPath)") }
+            guard let file = OutputFile(path: logPath) else { throw DryRunError(description: "cannot write the GPIO log \(logPath)") }
             output = file
         } else {
             output = nil
@@ -147,4 +148,9 @@ public struct RecordedLineRequester: LineRequester {
         try line.set(initial)
         return line
     }
+}
+
+/// A dry-run part that cannot start (its log file cannot be written).
+public struct DryRunError: Error, CustomStringConvertible {
+    public let description: String
 }

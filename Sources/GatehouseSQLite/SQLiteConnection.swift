@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import GatehouseStore
 
 /// An error from SQLite, with the operation that failed and SQLite's own message.
 public struct SQLiteError: Error, CustomStringConvertible, Sendable {

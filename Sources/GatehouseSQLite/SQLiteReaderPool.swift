@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseStore
 import Synchronization
 
 /// Read-only connections for queries that change nothing (admin listings, lookups).

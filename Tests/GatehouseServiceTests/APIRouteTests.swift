@@ -1,0 +1,288 @@
+import Foundation
+import Testing
+
+/// Every route and every refusal of the API, through the router in-process, on each store.
+@Suite struct APIRouteTests {
+    @Test(arguments: StoreKind.available)
+    func events_tickets_and_devices(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let created = try await admin.call(
+                "POST",
+                "/api/events",
+                ["name": "Winter Gala", "startsAt": "2026-12-31T20:00:00Z", "endsAt": "2027-01-01T04:00:00.500Z"],
+                expect: 201
+            )
+            let event = created["id"] as! String
+            #expect(created["startsAt"] as? String == "2026-12-31T20:00:00.000Z")
+            let tickets =
+                try await admin.call(
+                    "POST",
+                    "/api/events/\(event)/tickets",
+                    ["quantity": 3, "ticketType": "Standing", "holderName": "Ada"],
+                    expect: 201
+                )[
+                    "tickets"
+                ] as! [[String: Any]]
+            #expect(tickets.count == 3)
+            #expect(tickets.map { $0["number"] as! Int } == [1, 2, 3])
+            for ticket in tickets {
+                #expect((ticket["qrData"] as! String).hasPrefix("GH:\(event):"))
+                #expect(ticket["status"] as? String == "unused")
+                #expect(ticket["eventId"] as? String == event)
+            }
+            let ticketId = tickets[0]["id"] as! String
+            let shown = try await admin.call("GET", "/api/tickets/\(ticketId)", expect: 200)
+            #expect(shown["holderName"] as? String == "Ada")
+            #expect(shown["qrData"] == nil, "a ticket's code is never shown again")
+            #expect(!String(describing: shown).contains("token"))
+
+            let listed = try await admin.call("GET", "/api/events", expect: 200)["events"] as! [[String: Any]]
+            #expect(listed.contains { $0["id"] as? String == event && $0["issued"] as? Int == 3 })
+            let one = try await admin.call("GET", "/api/events/\(event)", expect: 200)
+            #expect(one["issued"] as? Int == 3 && one["used"] as? Int == 0)
+
+            let device = try await admin.call("POST", "/api/devices", ["name": "North 1 kiosk", "gateId": "north-1", "eventId": event], expect: 201)
+            #expect((device["token"] as! String).hasPrefix("ghd_"))
+            let revoked = try await admin.call("POST", "/api/devices/\(device["deviceId"] as! String)/revoke", expect: 200)
+            #expect(revoked["revoked"] as? Bool == true)
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func admin_routes_need_the_admin_token(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let connection = admin
+            let event = try await admin.createEvent()
+            let routes: [(String, String)] = [
+                ("POST", "/api/events"), ("GET", "/api/events"), ("GET", "/api/events/\(event)"), ("POST", "/api/events/\(event)/tickets"),
+                ("GET", "/api/events/\(event)/checkins"), ("GET", "/api/tickets/T1"), ("POST", "/api/tickets/T1/revoke"),
+                ("POST", "/api/tickets/T1/reissue"), ("POST", "/api/devices"), ("POST", "/api/devices/D1/revoke"),
+            ]
+            let device = try await admin.addDevice(event: event)
+            for (method, path) in routes {
+                for bearer in [nil, "wrong-token", device.token] {
+                    let response = try await connection.json(method, path, method == "POST" ? [:] as [String: Any] : nil, bearer: bearer)
+                    #expect(response.status == 401, "\(method) \(path) with \(bearer ?? "no token")")
+                    #expect(response.headers["content-type"] == "application/problem+json")
+                    #expect(response.headers["www-authenticate"] == "Bearer")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func checkin_answers_every_result(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let event = try await admin.createEvent()
+            let device = try await admin.addDevice(event: event)
+            let tickets = try await admin.issue(event: event, quantity: 3, extra: ["holderName": "Grace", "ticketType": "VIP"])
+            let gate = admin
+
+            let valid = try await gate.checkin(tickets[0].qrData, device: device)
+            #expect(valid.status == 200)
+            let answer = try valid.json()
+            #expect(answer["ok"] as? Bool == true && answer["result"] as? String == "valid")
+            #expect(answer["message"] as? String == "Valid — entry allowed")
+            let ticket = answer["ticket"] as! [String: Any]
+            #expect(ticket["number"] as? Int == 1 && ticket["holderName"] as? String == "Grace" && ticket["ticketType"] as? String == "VIP")
+
+            let again = try await gate.checkin(tickets[0].qrData, device: device).json()
+            #expect(again["ok"] as? Bool == false && again["result"] as? String == "already_used")
+            #expect((again["message"] as! String).hasPrefix("Already used at north-1, "))
+            #expect(again["firstUsedGate"] as? String == "north-1" && again["firstUsedAt"] as? String == answer["firstUsedAt"] as? String)
+
+            #expect(try await gate.checkinResult("GH:EAAAAAAA:AAAAAAAAAAAAAAAAAAAAAAAAAA", device: device) == "not_found")
+            #expect(try await gate.checkinResult("WIFI:S:venue;T:WPA;P:secret;;", device: device) == "invalid")
+
+            let otherEvent = try await admin.createEvent("Other")
+            let foreign = try await admin.issue(event: otherEvent)[0]
+            #expect(try await gate.checkinResult(foreign.qrData, device: device) == "wrong_event")
+
+            let expiring = try await admin.issue(event: event, extra: ["expiresAt": "2020-01-01T00:00:00Z"])[0]
+            #expect(try await gate.checkinResult(expiring.qrData, device: device) == "expired")
+
+            _ = try await admin.call("POST", "/api/tickets/\(tickets[1].id)/revoke", expect: 200)
+            #expect(try await gate.checkinResult(tickets[1].qrData, device: device) == "revoked")
+
+            // validate mode answers without checking in.
+            #expect(try await gate.checkinResult(tickets[2].qrData, device: device, mode: "validate") == "valid")
+            #expect(try await admin.call("GET", "/api/tickets/\(tickets[2].id)", expect: 200)["status"] as? String == "unused")
+
+            let log = try await admin.call("GET", "/api/events/\(event)/checkins", expect: 200)["checkins"] as! [[String: Any]]
+            #expect(
+                log.map { $0["result"] as! String } == [
+                    "valid", "revoked", "expired", "wrong_event", "invalid", "not_found", "already_used", "valid",
+                ]
+            )
+            #expect(log.allSatisfy { $0["gateId"] as? String == "north-1" && $0["deviceId"] as? String == device.id })
+            #expect((log.last?["ticketNumber"] as? Int) == 1)
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func retry_revoke_and_reissue(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let event = try await admin.createEvent()
+            let device = try await admin.addDevice(event: event)
+            let gate = admin
+            let ticket = try await admin.issue(event: event)[0]
+            #expect(try await gate.checkinResult(ticket.qrData, device: device, scanId: "scan-7") == "valid")
+            // The kiosk never heard the answer and retries: it must get `valid` again, not "already used".
+            #expect(try await gate.checkinResult(ticket.qrData, device: device, scanId: "scan-7") == "valid")
+            #expect(try await gate.checkinResult(ticket.qrData, device: device, scanId: "scan-8") == "already_used")
+            let valids = (try await admin.call("GET", "/api/events/\(event)/checkins", expect: 200)["checkins"] as! [[String: Any]]).filter {
+                $0["result"] as? String == "valid"
+            }
+            #expect(valids.count == 1)
+            let other = try await admin.issue(event: event)[0]
+            #expect(try await gate.checkin(other.qrData, device: device, scanId: "scan-7").status == 409)
+
+            let old = try await admin.issue(event: event)[0]
+            let reissued = try await admin.call("POST", "/api/tickets/\(old.id)/reissue", expect: 200)
+            let newCode = reissued["qrData"] as! String
+            #expect(newCode != old.qrData)
+            #expect(try await gate.checkinResult(old.qrData, device: device) == "not_found")
+            #expect(try await gate.checkinResult(newCode, device: device) == "valid")
+            #expect(try await admin.call("POST", "/api/tickets/TNOSUCHTICKET/reissue", expect: 404)["detail"] as? String == "no ticket TNOSUCHTICKET")
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func devices_must_authenticate(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let event = try await admin.createEvent()
+            let device = try await admin.addDevice(event: event)
+            let second = try await admin.addDevice(event: event, gate: "south-1")
+            let ticket = try await admin.issue(event: event)[0]
+            let gate = admin
+            let body: [String: Any] = ["qrData": ticket.qrData, "deviceId": device.id, "gateId": device.gate]
+            #expect(try await gate.json("POST", "/api/checkin", body).status == 401)
+            #expect(try await gate.json("POST", "/api/checkin", body, bearer: "ghd_NOTATOKEN").status == 401)
+            #expect(try await gate.json("POST", "/api/checkin", body, bearer: admin.adminToken).status == 401)
+            // A token of another device does not vouch for this deviceId.
+            #expect(try await gate.json("POST", "/api/checkin", body, bearer: second.token).status == 401)
+            // A device registered at north-1 cannot claim to be at south-1.
+            var wrongGate = body
+            wrongGate["gateId"] = "south-1"
+            #expect(try await gate.json("POST", "/api/checkin", wrongGate, bearer: device.token).status == 403)
+            _ = try await admin.call("POST", "/api/devices/\(device.id)/revoke", expect: 200)
+            let refused = try await gate.json("POST", "/api/checkin", body, bearer: device.token)
+            #expect(refused.status == 401)
+            #expect(refused.headers["content-type"] == "application/problem+json")
+            #expect(try await admin.call("GET", "/api/tickets/\(ticket.id)", expect: 200)["status"] as? String == "unused")
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func bad_requests_are_problems_that_name_the_field(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let event = try await admin.createEvent()
+            let device = try await admin.addDevice(event: event)
+            let gate = admin
+            func detail(_ body: [String: Any]) async throws -> (Int, String) {
+                let response = try await gate.json("POST", "/api/checkin", body, bearer: device.token)
+                return (response.status, (try? response.json()["detail"] as? String) ?? response.text)
+            }
+            #expect(try await detail(["deviceId": device.id, "gateId": "north-1"]) == (400, "qrData is required"))
+            #expect(try await detail(["qrData": 5, "deviceId": device.id, "gateId": "north-1"]) == (400, "qrData must be of type String"))
+            #expect(try await detail(["qrData": "x", "deviceId": device.id, "gateId": "north-1", "mode": "burn"]).0 == 400)
+            #expect(try await detail(["qrData": "x", "deviceId": device.id, "gateId": "north-1", "scanId": ""]).0 == 400)
+
+            #expect(try await admin.call("POST", "/api/events", ["name": ""], expect: 400)["detail"] as? String == "name must not be empty")
+            #expect(
+                try await admin.call("POST", "/api/events", ["name": "x", "startsAt": "tomorrow"], expect: 400)["detail"] as! String
+                    == "startsAt: expected an ISO 8601 time such as 2026-12-31T20:00:00Z"
+            )
+            #expect(
+                try await admin.call("POST", "/api/events/\(event)/tickets", ["quantity": 0], expect: 400)["detail"] as? String
+                    == "quantity must be between 1 and 10000"
+            )
+            #expect(try await admin.call("POST", "/api/events/\(event)/tickets", ["quantity": 10_001], expect: 400).isEmpty == false)
+            _ = try await admin.call("POST", "/api/events/ENOEVENT/tickets", ["quantity": 1], expect: 404)
+            _ = try await admin.call("GET", "/api/events/ENOEVENT", expect: 404)
+            _ = try await admin.call("GET", "/api/tickets/TNOPE", expect: 404)
+            _ = try await admin.call("POST", "/api/devices", ["name": "x", "gateId": "g", "eventId": "ENOEVENT"], expect: 404)
+            _ = try await admin.call("GET", "/api/events/\(event)/checkins?limit=0", expect: 400)
+            _ = try await admin.call("GET", "/api/events/\(event)/checkins?since=yesterday", expect: 400)
+            _ = try await admin.call("GET", "/api/nowhere", expect: 404)
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func checkin_log_filters_by_gate_and_time(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let event = try await admin.createEvent()
+            let north = try await admin.addDevice(event: event, gate: "north-1")
+            let south = try await admin.addDevice(event: event, gate: "south-1")
+            let tickets = try await admin.issue(event: event, quantity: 4)
+            let gate = admin
+            _ = try await gate.checkinResult(tickets[0].qrData, device: north)
+            _ = try await gate.checkinResult(tickets[1].qrData, device: south)
+            try await Task.sleep(for: .milliseconds(20))
+            let middle = Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+            try await Task.sleep(for: .milliseconds(20))
+            _ = try await gate.checkinResult(tickets[2].qrData, device: south)
+            let southOnly = try await admin.call("GET", "/api/events/\(event)/checkins?gate=south-1", expect: 200)["checkins"] as! [[String: Any]]
+            #expect(southOnly.count == 2)
+            let recent = try await admin.call("GET", "/api/events/\(event)/checkins?since=\(middle)", expect: 200)["checkins"] as! [[String: Any]]
+            #expect(recent.count == 1 && recent[0]["gateId"] as? String == "south-1")
+            let older = try await admin.call("GET", "/api/events/\(event)/checkins?until=\(middle)", expect: 200)["checkins"] as! [[String: Any]]
+            #expect(older.count == 2)
+            let limited = try await admin.call("GET", "/api/events/\(event)/checkins?limit=1", expect: 200)["checkins"] as! [[String: Any]]
+            #expect(limited.count == 1 && limited[0]["gateId"] as? String == "south-1")
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func health_and_logs_keep_secrets_out(_ kind: StoreKind) async throws {
+        let logs = LogCapture()
+        try await withService(kind, logs: logs) { admin in
+            let health = try await admin.request("GET", "/healthz")
+            #expect(health.status == 200)
+            let event = try await admin.createEvent()
+            let device = try await admin.addDevice(event: event)
+            let ticket = try await admin.issue(event: event, extra: ["holderName": "Secret Holder", "email": "secret@example.com"])[0]
+            _ = try await admin.checkinResult(ticket.qrData, device: device)
+            _ = try await admin.checkinResult(ticket.qrData, device: device)
+            let log = logs.text
+            #expect(log.contains("checkin.result=valid") && log.contains("checkin.result=already_used"))
+            let token = ticket.qrData.split(separator: ":").last!
+            #expect(!log.contains(String(token)))
+            #expect(!log.contains(device.token) && !log.contains(admin.adminToken))
+            #expect(!log.contains("Secret Holder") && !log.contains("secret@example.com"))
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func dates_are_strict_and_exact_and_head_is_answered(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            #expect(try await admin.request("HEAD", "/healthz").status == 200)
+            for impossible in [
+                "2026-02-30T10:00:00Z", "2026-12-01T25:00:00Z", "100000-01-01T00:00:00Z", "2026-13-01T00:00:00Z", "2026-12-01T10:61:00Z",
+            ] {
+                _ = try await admin.call("POST", "/api/events", ["name": "x", "startsAt": impossible], expect: 400)
+            }
+            for real in ["0001-01-01T00:00:00.000Z", "1581-10-10T12:00:00.000Z", "2024-02-29T23:59:59.999Z", "9999-12-31T23:59:59.000Z"] {
+                let event = try await admin.call("POST", "/api/events", ["name": "x", "startsAt": real], expect: 201)
+                #expect(event["startsAt"] as? String == real, "round trip of \(real)")
+            }
+            let offset = try await admin.call("POST", "/api/events", ["name": "x", "startsAt": "2026-12-01T20:00:00+01:00"], expect: 201)
+            #expect(offset["startsAt"] as? String == "2026-12-01T19:00:00.000Z")
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func a_wrong_event_answer_tells_nothing_of_the_other_ticket(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let event = try await admin.createEvent()
+            let device = try await admin.addDevice(event: event)
+            let other = try await admin.createEvent("Other")
+            let ticket = try await admin.issue(event: other, extra: ["holderName": "Secret Holder"])[0]
+            let answer = try await admin.checkin(ticket.qrData, device: device)
+            let json = try answer.json()
+            #expect(json["result"] as? String == "wrong_event")
+            #expect(json["ticket"] == nil || json["ticket"] is NSNull, "\(answer.text)")
+            #expect(!answer.text.contains("Secret Holder"))
+        }
+    }
+}
