@@ -81,7 +81,7 @@ struct Serve: AsyncParsableCommand {
         let app = try await reportingOpenFailures(of: configuration.database) {
             try await buildApplication(configuration, logger: logger)
         }
-        try await app.runService()
+        try await runUntilStopped(app, logger: logger)
     }
 }
 

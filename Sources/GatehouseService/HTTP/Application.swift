@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import SystemdNotify
+import UnixSignals
 
 /// Everything `buildApplication` needs, as `gatehouse serve` parsed it.
 public struct ServiceConfiguration: Sendable {
@@ -84,6 +85,22 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
             systemd.ready(status: "Listening on \(host):\(port), database \(database)")
         }
     )
+}
+
+/// Runs the application until SIGTERM or SIGINT, then shuts it down gracefully within bounds:
+/// `shutdownLimit` for requests to finish and the store to commit, then `cancellationLimit` for
+/// what is left after it is cancelled — together below the unit's TimeoutStopSec=30s, so systemd
+/// never has to SIGKILL a service that is still committing.
+public func runUntilStopped(
+    _ application: some ApplicationProtocol,
+    logger: Logger,
+    shutdownLimit: Duration = .seconds(20),
+    cancellationLimit: Duration = .seconds(5)
+) async throws {
+    var configuration = ServiceGroupConfiguration(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    configuration.maximumGracefulShutdownDuration = shutdownLimit
+    configuration.maximumCancellationDuration = cancellationLimit
+    try await ServiceGroup(configuration: configuration).run()
 }
 
 /// The admin token's hash: from `GATEHOUSE_ADMIN_TOKEN`, the systemd credential, or the data
