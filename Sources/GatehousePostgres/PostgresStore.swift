@@ -169,12 +169,15 @@ public final class PostgresStore: GatehouseStore {
     static let eventColumns = """
         SELECT e.id, e.name, e.starts_at, e.ends_at, e.created_at,
                (SELECT count(*) FROM tickets t WHERE t.event_id = e.id),
-               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used')
+               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used'),
+               (SELECT count(*) FROM checkins c WHERE c.event_id = e.id AND c.conflict IS NOT NULL)
         FROM events e
         """
 
     static func event(_ row: PostgresRow) throws -> Event {
-        let (id, name, startsAt, endsAt, createdAt, issued, used) = try row.decode((String, String, Int64?, Int64?, Int64, Int64, Int64).self)
+        let (id, name, startsAt, endsAt, createdAt, issued, used, conflicts) = try row.decode(
+            (String, String, Int64?, Int64?, Int64, Int64, Int64, Int64).self
+        )
         return Event(
             id: id,
             name: name,
@@ -182,7 +185,8 @@ public final class PostgresStore: GatehouseStore {
             endsAt: endsAt.map(Date.init(millis:)),
             createdAt: Date(millis: createdAt),
             issued: Int(issued),
-            used: Int(used)
+            used: Int(used),
+            conflicts: Int(conflicts)
         )
     }
 
@@ -386,7 +390,7 @@ public final class PostgresStore: GatehouseStore {
             let newestFirst = filter.afterId == nil
             let rows = try await client.query(
                 """
-                SELECT c.id, c.at, c.event_id, c.ticket_id, t.number, c.gate_id, c.device_id, c.result, c.mode, c.scan_id
+                SELECT c.id, c.at, c.event_id, c.ticket_id, t.number, c.gate_id, c.device_id, c.result, c.mode, c.scan_id, c.offline, c.conflict
                 FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id
                 WHERE c.event_id = \(eventId)
                   AND (\(filter.gateId)::TEXT IS NULL OR c.gate_id = \(filter.gateId))
@@ -398,22 +402,31 @@ public final class PostgresStore: GatehouseStore {
                 """,
                 logger: logger
             ).collect()
-            return try rows.map { row in
-                let c = try row.decode((Int64, Int64, String, String?, Int64?, String, String, String, String, String?).self)
-                return CheckinLogEntry(
-                    id: c.0,
-                    at: Date(millis: c.1),
-                    eventId: c.2,
-                    ticketId: c.3,
-                    ticketNumber: c.4.map { Int($0) },
-                    gateId: c.5,
-                    deviceId: c.6,
-                    result: CheckinResult(rawValue: c.7) ?? .invalid,
-                    mode: CheckinMode(rawValue: c.8) ?? .commit,
-                    scanId: c.9
-                )
-            }
+            return try rows.map { try Self.logEntry($0) }
         }
+    }
+
+    typealias LogRow = (Int64, Int64, String, String?, Int64?, String, String, String, String, String?, Bool, String?)
+
+    static func logEntry(_ row: PostgresRow) throws -> CheckinLogEntry {
+        logEntry(try row.decode(LogRow.self))
+    }
+
+    static func logEntry(_ c: LogRow) -> CheckinLogEntry {
+        CheckinLogEntry(
+            id: c.0,
+            at: Date(millis: c.1),
+            eventId: c.2,
+            ticketId: c.3,
+            ticketNumber: c.4.map { Int($0) },
+            gateId: c.5,
+            deviceId: c.6,
+            result: CheckinResult(rawValue: c.7) ?? .invalid,
+            mode: CheckinMode(rawValue: c.8) ?? .commit,
+            scanId: c.9,
+            offline: c.10,
+            conflict: c.11.flatMap(CheckinResult.init(rawValue:))
+        )
     }
 
     // MARK: Check-in

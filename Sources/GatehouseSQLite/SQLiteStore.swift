@@ -6,8 +6,8 @@ import ServiceLifecycle
 /// The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, one writer thread with
 /// group commit (`SQLiteWriter`) and a pool of readers.
 public final class SQLiteStore: GatehouseStore {
-    private let writer: SQLiteWriter
-    private let readers: SQLiteReaderPool
+    let writer: SQLiteWriter
+    let readers: SQLiteReaderPool
 
     public init(path: String) throws {
         let connection = try Self.openWriter(path)
@@ -69,7 +69,8 @@ public final class SQLiteStore: GatehouseStore {
     private static let eventColumns = """
         SELECT e.id, e.name, e.starts_at, e.ends_at, e.created_at,
                (SELECT count(*) FROM tickets t WHERE t.event_id = e.id),
-               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used')
+               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used'),
+               (SELECT count(*) FROM checkins c WHERE c.event_id = e.id AND c.conflict IS NOT NULL)
         FROM events e
         """
 
@@ -81,7 +82,8 @@ public final class SQLiteStore: GatehouseStore {
             endsAt: row.optionalInt(3).map(Date.init(millis:)),
             createdAt: Date(millis: row.int(4)),
             issued: Int(row.int(5)),
-            used: Int(row.int(6))
+            used: Int(row.int(6)),
+            conflicts: Int(row.int(7))
         )
     }
 
@@ -273,7 +275,7 @@ public final class SQLiteStore: GatehouseStore {
     public func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry] {
         try await readers.read { db in
             var sql = """
-                SELECT c.id, c.at, c.event_id, c.ticket_id, t.number, c.gate_id, c.device_id, c.result, c.mode, c.scan_id
+                SELECT \(Self.logColumns)
                 FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id
                 WHERE c.event_id = ?
                 """
@@ -297,21 +299,29 @@ public final class SQLiteStore: GatehouseStore {
             // --follow reads forward from a position; everything else wants the newest first.
             sql += filter.afterId == nil ? " ORDER BY c.id DESC LIMIT ?" : " ORDER BY c.id ASC LIMIT ?"
             parameters.append(.integer(Int64(filter.limit)))
-            return try db.rows(sql, parameters) { row in
-                CheckinLogEntry(
-                    id: row.int(0),
-                    at: Date(millis: row.int(1)),
-                    eventId: row.text(2),
-                    ticketId: row.optionalText(3),
-                    ticketNumber: row.optionalInt(4).map { Int($0) },
-                    gateId: row.text(5),
-                    deviceId: row.text(6),
-                    result: CheckinResult(rawValue: row.text(7)) ?? .invalid,
-                    mode: CheckinMode(rawValue: row.text(8)) ?? .commit,
-                    scanId: row.optionalText(9)
-                )
-            }
+            return try db.rows(sql, parameters) { Self.logEntry($0) }
         }
+    }
+
+    static let logColumns =
+        "c.id, c.at, c.event_id, c.ticket_id, t.number, c.gate_id, c.device_id, c.result, c.mode, c.scan_id, c.offline, c.conflict"
+
+    /// A row of `logColumns`, from column `offset` on.
+    static func logEntry(_ row: SQLiteRow, from offset: Int32 = 0) -> CheckinLogEntry {
+        CheckinLogEntry(
+            id: row.int(offset),
+            at: Date(millis: row.int(offset + 1)),
+            eventId: row.text(offset + 2),
+            ticketId: row.optionalText(offset + 3),
+            ticketNumber: row.optionalInt(offset + 4).map { Int($0) },
+            gateId: row.text(offset + 5),
+            deviceId: row.text(offset + 6),
+            result: CheckinResult(rawValue: row.text(offset + 7)) ?? .invalid,
+            mode: CheckinMode(rawValue: row.text(offset + 8)) ?? .commit,
+            scanId: row.optionalText(offset + 9),
+            offline: row.int(offset + 10) != 0,
+            conflict: row.optionalText(offset + 11).flatMap(CheckinResult.init(rawValue:))
+        )
     }
 
     // MARK: Check-in

@@ -170,6 +170,106 @@ public enum CheckinOutcome: Sendable, Equatable {
     case scanIdReused
 }
 
+/// One page of a ticket's changes, for gates that sync a snapshot.
+public struct TicketChanges: Sendable, Equatable {
+    public var tickets: [TicketState]
+    /// The position after the last ticket of the page (the first pull starts from nil).
+    public var cursor: Int64
+    /// True when the page holds every change up to the time it was read.
+    public var complete: Bool
+
+    public init(tickets: [TicketState], cursor: Int64, complete: Bool) {
+        self.tickets = tickets
+        self.cursor = cursor
+        self.complete = complete
+    }
+}
+
+/// What a gate may know of a ticket: no token, no personal data.
+public struct TicketState: Sendable, Equatable {
+    public var number: Int
+    public var tokenHash: [UInt8]
+    public var status: TicketStatus
+    public var expiresAt: Date?
+    public var usedAt: Date?
+    public var usedGate: String?
+
+    public init(number: Int, tokenHash: [UInt8], status: TicketStatus, expiresAt: Date?, usedAt: Date?, usedGate: String?) {
+        self.number = number
+        self.tokenHash = tokenHash
+        self.status = status
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+        self.usedGate = usedGate
+    }
+}
+
+/// Admissions a gate made without the service, uploaded together by one device.
+public struct OfflineAdmissions: Sendable {
+    public struct Admission: Sendable {
+        public var scanId: String
+        public var tokenHash: [UInt8]
+        public var at: Date
+        public var clock: String
+
+        public init(scanId: String, tokenHash: [UInt8], at: Date, clock: String) {
+            self.scanId = scanId
+            self.tokenHash = tokenHash
+            self.at = at
+            self.clock = clock
+        }
+    }
+
+    public var deviceId: String
+    public var deviceTokenHash: [UInt8]
+    public var gateId: String
+    public var admissions: [Admission]
+    /// When the upload arrived (the log keeps the admission's own time).
+    public var receivedAt: Date
+
+    public init(deviceId: String, deviceTokenHash: [UInt8], gateId: String, admissions: [Admission], receivedAt: Date) {
+        self.deviceId = deviceId
+        self.deviceTokenHash = deviceTokenHash
+        self.gateId = gateId
+        self.admissions = admissions
+        self.receivedAt = receivedAt
+    }
+}
+
+/// What a store made of one uploaded admission.
+public enum OfflineRecording: Sendable, Equatable {
+    /// The ticket was unused; it is now used at the admission's gate and time.
+    case recorded
+    /// The scanId was decided before (an earlier upload, or online): that decision stands.
+    case replayed(CheckinResult)
+    /// The ticket was already used, revoked or re-issued: logged as a conflict, nothing overwritten.
+    case conflict(CheckinResult)
+}
+
+public enum OfflineUploadOutcome: Sendable, Equatable {
+    case recorded([OfflineRecording])
+    case unauthorized
+    case wrongGate(registered: String)
+}
+
+/// One ticket admitted twice: at a gate offline, and before that elsewhere (or a ticket that was
+/// revoked or re-issued by the time the offline admission arrived).
+public struct Conflict: Codable, Sendable, Equatable {
+    public var ticketNumber: Int?
+    /// already_used, revoked or not_found: the ticket's state when the upload came.
+    public var reason: CheckinResult
+    public var offline: CheckinLogEntry
+    /// The admission that came first, when there was one.
+    public var first: CheckinLogEntry?
+
+    public init(ticketNumber: Int?, reason: CheckinResult, offline: CheckinLogEntry, first: CheckinLogEntry?) {
+        self.ticketNumber = ticketNumber
+        self.reason = reason
+        self.offline = offline
+        self.first = first
+    }
+}
+
 public enum StoreError: Error, Sendable, Equatable {
     case notFound(String)
     case invalid(String)
@@ -209,6 +309,19 @@ public protocol GatehouseStore: Sendable {
     /// When the pairing with this code hash was made; nil for an unknown code (or one made
     /// before the store kept the time).
     func pairingCreatedAt(codeHash: [UInt8]) async throws -> Date?
+
+    // MARK: Offline gates
+
+    /// The device with this token, if it is enrolled and not revoked.
+    func device(tokenHash: [UInt8]) async throws -> Device?
+    /// Tickets of the event changed after `cursor` (all, from nil), oldest change first, at most
+    /// `limit`. Changes are numbered in commit order, so a gate that pulls from its last cursor
+    /// never misses one.
+    func ticketChanges(eventId: String, after cursor: Int64?, limit: Int) async throws -> TicketChanges
+    /// Records admissions a gate made offline, in order, in one transaction: each scanId once.
+    func recordOffline(_ upload: OfflineAdmissions) async throws -> OfflineUploadOutcome
+    /// The event's offline admissions that collided with another, oldest first.
+    func conflicts(eventId: String) async throws -> [Conflict]
 
     /// Throws when the database cannot answer a trivial query (for `/healthz`).
     func healthCheck() async throws

@@ -10,8 +10,10 @@ public struct Event: Codable, Sendable, Equatable {
     public var createdAt: Date
     public var issued: Int
     public var used: Int
+    /// Offline admissions that collided with another (see `Conflict`).
+    public var conflicts: Int
 
-    public init(id: String, name: String, startsAt: Date? = nil, endsAt: Date? = nil, createdAt: Date, issued: Int, used: Int) {
+    public init(id: String, name: String, startsAt: Date? = nil, endsAt: Date? = nil, createdAt: Date, issued: Int, used: Int, conflicts: Int = 0) {
         self.id = id
         self.name = name
         self.startsAt = startsAt
@@ -19,6 +21,7 @@ public struct Event: Codable, Sendable, Equatable {
         self.createdAt = createdAt
         self.issued = issued
         self.used = used
+        self.conflicts = conflicts
     }
 }
 
@@ -134,6 +137,10 @@ public struct CheckinLogEntry: Codable, Sendable, Equatable {
     public var result: CheckinResult
     public var mode: CheckinMode
     public var scanId: String?
+    /// Decided by the gate without the service, and uploaded later.
+    public var offline: Bool
+    /// For an offline admission that collided: the ticket's state when it arrived.
+    public var conflict: CheckinResult?
 
     public init(
         id: Int64,
@@ -145,8 +152,12 @@ public struct CheckinLogEntry: Codable, Sendable, Equatable {
         deviceId: String,
         result: CheckinResult,
         mode: CheckinMode,
-        scanId: String? = nil
+        scanId: String? = nil,
+        offline: Bool = false,
+        conflict: CheckinResult? = nil
     ) {
+        self.offline = offline
+        self.conflict = conflict
         self.id = id
         self.at = at
         self.eventId = eventId

@@ -6,8 +6,9 @@ import Logging
 /// The service's logic, independent of HTTP: mints ids and secrets, validates admin input, and
 /// turns store decisions into answers. Routes and the admin CLI both call this.
 public struct Gatehouse: Sendable {
-    /// Reached only through the methods below, which validate and log what the store cannot.
-    private let store: any GatehouseStore
+    /// Reached only through this type's methods (here and in its extensions), which validate
+    /// and log what the store cannot; routes and the CLI call those.
+    let store: any GatehouseStore
     public var now: @Sendable () -> Date
     /// Database outages, logged once per change of cause.
     public let outages = OutageLog()

@@ -80,6 +80,9 @@ struct AdminRoutes {
             let filter = try Self.checkinFilter(request.uri.queryParameters)
             return JSONAnswer(CheckinList(checkins: try await gatehouse.checkins(eventId: try context.parameters.require("id"), filter: filter)))
         }
+        group.get("events/:id/conflicts") { _, context in
+            JSONAnswer(ConflictList(conflicts: try await gatehouse.conflicts(eventId: try context.parameters.require("id"))))
+        }
         group.get("tickets/:id") { _, context in
             JSONAnswer(try await gatehouse.ticket(id: try context.parameters.require("id")))
         }
@@ -123,4 +126,9 @@ struct AdminRoutes {
 
 extension String {
     fileprivate func utf8Substring() -> Substring { Substring(self) }
+}
+
+/// `GET /api/events/:id/conflicts`.
+struct ConflictList: Encodable, Sendable {
+    var conflicts: [Conflict]
 }

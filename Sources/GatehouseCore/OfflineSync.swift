@@ -1,0 +1,164 @@
+import FoundationEssentials
+
+// The wire types of offline gates, shared by the service and the kiosk:
+//   GET  /api/sync/tickets?after=CURSOR&limit=N   → TicketSyncPage   (device token)
+//   POST /api/offline-checkins  OfflineUpload     → OfflineUploadAnswer (device token)
+// Times are milliseconds since 1970, hashes base64url without padding: a 100,000-ticket snapshot
+// is a few megabytes, not tens.
+
+/// What a gate keeps of one ticket to decide without the service: the SHA-256 of its token
+/// (never the token), its number, status and expiry, and where it was first used. No names, no
+/// e-mail: a stolen gate box leaks no personal data and cannot make codes.
+public struct SyncedTicket: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable {
+        case unused, used, revoked
+    }
+
+    public var number: Int
+    /// base64url of the 32-byte token hash.
+    public var hash: String
+    public var status: Status
+    public var expiresAt: Int64?
+    public var usedAt: Int64?
+    public var usedGate: String?
+
+    public init(number: Int, hash: String, status: Status, expiresAt: Int64? = nil, usedAt: Int64? = nil, usedGate: String? = nil) {
+        self.number = number
+        self.hash = hash
+        self.status = status
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+        self.usedGate = usedGate
+    }
+}
+
+/// One page of ticket changes after a cursor. A gate applies pages in order; `complete` says
+/// nothing newer was left when the page was read.
+public struct TicketSyncPage: Codable, Sendable, Equatable {
+    public var eventId: String
+    /// The service's clock when it read the page (ms since 1970): the gate's time reference.
+    public var serverTime: Int64
+    /// Where the next pull starts (opaque to the gate).
+    public var cursor: String
+    public var complete: Bool
+    public var tickets: [SyncedTicket]
+
+    public init(eventId: String, serverTime: Int64, cursor: String, complete: Bool, tickets: [SyncedTicket]) {
+        self.eventId = eventId
+        self.serverTime = serverTime
+        self.cursor = cursor
+        self.complete = complete
+        self.tickets = tickets
+    }
+}
+
+/// Which clock an offline decision's time came from (recorded with each offline check-in).
+public enum OfflineClock: String, Codable, Sendable {
+    /// The system clock, which systemd-timesyncd reports synchronised.
+    case synchronized
+    /// The service's time at the last contact plus the monotonic clock since (same boot).
+    case serverMonotonic = "server+monotonic"
+}
+
+/// An admission a gate made without the service, as it uploads it later.
+public struct OfflineCheckin: Codable, Sendable, Equatable {
+    public var scanId: String
+    /// base64url of the token hash the gate matched.
+    public var hash: String
+    public var ticketNumber: Int
+    /// When the gate admitted (ms since 1970, by `clock`).
+    public var at: Int64
+    public var clock: OfflineClock
+
+    public init(scanId: String, hash: String, ticketNumber: Int, at: Int64, clock: OfflineClock) {
+        self.scanId = scanId
+        self.hash = hash
+        self.ticketNumber = ticketNumber
+        self.at = at
+        self.clock = clock
+    }
+}
+
+public struct OfflineUpload: Codable, Sendable, Equatable {
+    public var deviceId: String
+    public var gateId: String
+    public var checkins: [OfflineCheckin]
+
+    public init(deviceId: String, gateId: String, checkins: [OfflineCheckin]) {
+        self.deviceId = deviceId
+        self.gateId = gateId
+        self.checkins = checkins
+    }
+
+    /// Most check-ins in one upload; a gate sends more in several.
+    public static let maximumCount = 1000
+}
+
+/// What the service made of one uploaded admission.
+public struct OfflineCheckinResult: Codable, Sendable, Equatable {
+    public enum Outcome: String, Codable, Sendable {
+        /// The ticket was unused: it is now used, marked as decided offline at that gate and time.
+        case recorded
+        /// This scanId was decided before (an earlier upload, or online with a lost answer):
+        /// nothing was written; `result` is that first decision.
+        case replayed
+        /// The ticket was already used (or revoked, or re-issued) when the upload came: both
+        /// admissions stay in the log, and the conflict is reported to the organizer.
+        case conflict
+    }
+
+    public var scanId: String
+    public var outcome: Outcome
+    /// The first decision, for `replayed`; the ticket's state for `conflict`.
+    public var result: CheckinResult?
+
+    public init(scanId: String, outcome: Outcome, result: CheckinResult? = nil) {
+        self.scanId = scanId
+        self.outcome = outcome
+        self.result = result
+    }
+}
+
+public struct OfflineUploadAnswer: Codable, Sendable, Equatable {
+    public var results: [OfflineCheckinResult]
+
+    public init(results: [OfflineCheckinResult]) { self.results = results }
+}
+
+/// base64url without padding, for token hashes on the wire.
+public enum Base64URL {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let standard = Data(bytes).base64EncodedString().utf8
+        return String(
+            decoding: standard.compactMap { byte -> UInt8? in
+                switch byte {
+                case UInt8(ascii: "+"): UInt8(ascii: "-")
+                case UInt8(ascii: "/"): UInt8(ascii: "_")
+                case UInt8(ascii: "="): nil
+                default: byte
+                }
+            },
+            as: UTF8.self
+        )
+    }
+
+    /// nil for anything that is not base64url.
+    public static func decode(_ text: String) -> [UInt8]? {
+        guard text.utf8.allSatisfy({ $0.isBase64URL }) else { return nil }
+        var standard = text.utf8.map { byte -> UInt8 in
+            switch byte {
+            case UInt8(ascii: "-"): UInt8(ascii: "+")
+            case UInt8(ascii: "_"): UInt8(ascii: "/")
+            default: byte
+            }
+        }
+        while standard.count % 4 != 0 { standard.append(UInt8(ascii: "=")) }
+        return Data(base64Encoded: Data(standard)).map { Array($0) }
+    }
+}
+
+extension UInt8 {
+    fileprivate var isBase64URL: Bool {
+        (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self) || (0x30...0x39).contains(self) || self == 0x2D || self == 0x5F
+    }
+}

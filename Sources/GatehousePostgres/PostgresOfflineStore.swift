@@ -1,0 +1,166 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+import NIOCore
+import PostgresNIO
+
+/// Offline gates on PostgreSQL: the change feed gates sync from, admissions uploaded after an
+/// outage, and the conflicts among them.
+extension PostgresStore {
+    public func device(tokenHash: [UInt8]) async throws -> Device? {
+        try await guarded { [self] in
+            try await client.query(
+                "SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE token_hash = \(ByteBuffer(bytes: tokenHash)) AND NOT revoked",
+                logger: logger
+            ).collect().first.map(Self.device)
+        }
+    }
+
+    public func ticketChanges(eventId: String, after cursor: Int64?, limit: Int) async throws -> TicketChanges {
+        try await guarded { [self] in
+            let rows = try await client.query(
+                """
+                SELECT number, token_hash, status, expires_at, used_at, used_gate, change_seq FROM tickets
+                WHERE event_id = \(eventId) AND change_seq > \(cursor ?? -1) ORDER BY change_seq LIMIT \(Int64(limit))
+                """,
+                logger: logger
+            ).collect()
+            var last = cursor ?? 0
+            let tickets = try rows.map { row in
+                let c = try row.decode((Int64, ByteBuffer, String, Int64?, Int64?, String?, Int64).self)
+                last = c.6
+                return TicketState(
+                    number: Int(c.0),
+                    tokenHash: Array(buffer: c.1),
+                    status: TicketStatus(rawValue: c.2) ?? .revoked,
+                    expiresAt: c.3.map(Date.init(millis:)),
+                    usedAt: c.4.map(Date.init(millis:)),
+                    usedGate: c.5
+                )
+            }
+            return TicketChanges(tickets: tickets, cursor: last, complete: rows.count < limit)
+        }
+    }
+
+    public func recordOffline(_ upload: OfflineAdmissions) async throws -> OfflineUploadOutcome {
+        try await guarded { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                let devices = try await connection.query(
+                    "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = \(ByteBuffer(bytes: upload.deviceTokenHash))",
+                    logger: logger
+                ).collect()
+                guard let (id, gate, event, revoked) = try devices.first?.decode((String, String, String, Bool).self), !revoked,
+                    id == upload.deviceId
+                else { return .unauthorized }
+                guard gate == upload.gateId else { return .wrongGate(registered: gate) }
+                var recordings: [OfflineRecording] = []
+                for admission in upload.admissions {
+                    recordings.append(try await Self.record(admission, device: id, gate: gate, event: event, on: connection, logger: logger))
+                }
+                return .recorded(recordings)
+            }
+        }
+    }
+
+    /// One admission: replayed when its scanId is known, recorded when its ticket was unused,
+    /// else logged as a conflict next to the admission that came first.
+    private static func record(
+        _ admission: OfflineAdmissions.Admission,
+        device: String,
+        gate: String,
+        event: String,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> OfflineRecording {
+        let earlier = try await connection.query(
+            "SELECT result FROM checkins WHERE device_id = \(device) AND scan_id = \(admission.scanId)",
+            logger: logger
+        ).collect()
+        if let result = try earlier.first?.decode(String.self) {
+            return .replayed(CheckinResult(rawValue: result) ?? .invalid)
+        }
+        let at = admission.at.millis
+        let hash = ByteBuffer(bytes: admission.tokenHash)
+        // The same conditional UPDATE as online, without the expiry: the gate judged that by its
+        // trusted clock, and the admission has happened.
+        let used = try await connection.query(
+            """
+            UPDATE tickets SET status = 'used', used_at = \(at), used_gate = \(gate), used_device = \(device)
+            WHERE token_hash = \(hash) AND event_id = \(event) AND status = 'unused' RETURNING id
+            """,
+            logger: logger
+        ).collect()
+        var ticketId = try used.first?.decode(String.self)
+        var conflict: CheckinResult?
+        var first: Int64?
+        if ticketId == nil {
+            let found = try await connection.query(
+                "SELECT id, status FROM tickets WHERE token_hash = \(hash) AND event_id = \(event)",
+                logger: logger
+            ).collect()
+            let ticket = try found.first?.decode((String, String).self)
+            ticketId = ticket?.0
+            switch ticket?.1 {
+            case nil: conflict = .notFound
+            case "revoked": conflict = .revoked
+            default:
+                conflict = .alreadyUsed
+                first = try await connection.query(
+                    """
+                    SELECT id FROM checkins WHERE ticket_id = \(ticket?.0) AND result = 'valid' AND mode = 'commit'
+                    ORDER BY at, id LIMIT 1
+                    """,
+                    logger: logger
+                ).collect().first?.decode(Int64.self)
+            }
+        }
+        try await connection.query(
+            """
+            INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash, offline, clock, conflict, conflict_with)
+            VALUES (\(at), \(event), \(ticketId), \(gate), \(device), 'valid', 'commit', \(admission.scanId), \(hash), true,
+                    \(admission.clock), \(conflict?.rawValue), \(first))
+            """,
+            logger: logger
+        )
+        return conflict.map(OfflineRecording.conflict) ?? .recorded
+    }
+
+    public func conflicts(eventId: String) async throws -> [Conflict] {
+        try await guarded { [self] in
+            let columns = "c.id, c.at, c.event_id, c.ticket_id, t.number, c.gate_id, c.device_id, c.result, c.mode, c.scan_id, c.offline, c.conflict"
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: columns), c.conflict_with FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id
+                WHERE c.event_id = \(eventId) AND c.conflict IS NOT NULL ORDER BY c.id
+                """,
+                logger: logger
+            ).collect()
+            var offline: [(CheckinLogEntry, Int64?)] = []
+            for row in rows {
+                let c = try row.decode((Int64, Int64, String, String?, Int64?, String, String, String, String, String?, Bool, String?, Int64?).self)
+                offline.append((Self.logEntry((c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7, c.8, c.9, c.10, c.11)), c.12))
+            }
+            // The admissions that came first, in one more query (conflicts are few).
+            let firstIds = offline.compactMap(\.1)
+            var firsts: [Int64: CheckinLogEntry] = [:]
+            if !firstIds.isEmpty {
+                let found = try await client.query(
+                    "SELECT \(unescaped: columns) FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id WHERE c.id = ANY(\(firstIds))",
+                    logger: logger
+                ).collect()
+                for row in found {
+                    let entry = try Self.logEntry(row)
+                    firsts[entry.id] = entry
+                }
+            }
+            return offline.map { entry, first in
+                Conflict(
+                    ticketNumber: entry.ticketNumber,
+                    reason: entry.conflict ?? .alreadyUsed,
+                    offline: entry,
+                    first: first.flatMap { firsts[$0] }
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+
+/// Offline gates on SQLite: the change feed gates sync from, admissions uploaded after an outage,
+/// and the conflicts among them.
+extension SQLiteStore {
+    public func device(tokenHash: [UInt8]) async throws -> Device? {
+        try await readers.read { db in
+            try db.firstRow(
+                "SELECT id, name, gate_id, event_id, revoked, created_at FROM devices WHERE token_hash = ? AND revoked = 0",
+                [.blob(tokenHash)]
+            ) { row in
+                Device(
+                    id: row.text(0),
+                    name: row.text(1),
+                    gateId: row.text(2),
+                    eventId: row.text(3),
+                    revoked: row.int(4) != 0,
+                    createdAt: Date(millis: row.int(5))
+                )
+            }
+        }
+    }
+
+    public func ticketChanges(eventId: String, after cursor: Int64?, limit: Int) async throws -> TicketChanges {
+        try await readers.read { db in
+            let rows = try db.rows(
+                """
+                SELECT number, token_hash, status, expires_at, used_at, used_gate, change_seq FROM tickets
+                WHERE event_id = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
+                """,
+                [.text(eventId), .integer(cursor ?? -1), .integer(Int64(limit))]
+            ) { row in
+                (
+                    TicketState(
+                        number: Int(row.int(0)),
+                        tokenHash: row.blob(1),
+                        status: TicketStatus(rawValue: row.text(2)) ?? .revoked,
+                        expiresAt: row.optionalInt(3).map(Date.init(millis:)),
+                        usedAt: row.optionalInt(4).map(Date.init(millis:)),
+                        usedGate: row.optionalText(5)
+                    ),
+                    row.int(6)
+                )
+            }
+            return TicketChanges(tickets: rows.map(\.0), cursor: rows.last?.1 ?? cursor ?? 0, complete: rows.count < limit)
+        }
+    }
+
+    public func recordOffline(_ upload: OfflineAdmissions) async throws -> OfflineUploadOutcome {
+        try await writer.perform { db in
+            guard
+                let device = try db.firstRow(
+                    "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = ?",
+                    [.blob(upload.deviceTokenHash)],
+                    { (id: $0.text(0), gate: $0.text(1), event: $0.text(2), revoked: $0.int(3) != 0) }
+                ),
+                !device.revoked, device.id == upload.deviceId
+            else { return .unauthorized }
+            guard device.gate == upload.gateId else { return .wrongGate(registered: device.gate) }
+            var recordings: [OfflineRecording] = []
+            for admission in upload.admissions {
+                recordings.append(try Self.record(admission, device: device.id, gate: device.gate, event: device.event, in: db))
+            }
+            return .recorded(recordings)
+        }
+    }
+
+    /// One admission: replayed when its scanId is known, recorded when its ticket was unused,
+    /// else logged as a conflict next to the admission that came first.
+    private static func record(
+        _ admission: OfflineAdmissions.Admission,
+        device: String,
+        gate: String,
+        event: String,
+        in db: SQLiteConnection
+    ) throws -> OfflineRecording {
+        if let earlier = try db.firstRow(
+            "SELECT result, conflict FROM checkins WHERE device_id = ? AND scan_id = ?",
+            [.text(device), .text(admission.scanId)],
+            { (result: $0.text(0), conflict: $0.optionalText(1)) }
+        ) {
+            return .replayed(CheckinResult(rawValue: earlier.result) ?? .invalid)
+        }
+        let at = admission.at.millis
+        // The same conditional UPDATE as online, without the expiry: the gate judged that by its
+        // trusted clock, and the admission has happened.
+        let used = try db.firstRow(
+            """
+            UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?
+            WHERE token_hash = ? AND event_id = ? AND status = 'unused' RETURNING id
+            """,
+            [.integer(at), .text(gate), .text(device), .blob(admission.tokenHash), .text(event)],
+            { $0.text(0) }
+        )
+        var conflict: CheckinResult?
+        var first: Int64?
+        var ticketId = used
+        if used == nil {
+            let ticket = try db.firstRow(
+                "SELECT id, status FROM tickets WHERE token_hash = ? AND event_id = ?",
+                [.blob(admission.tokenHash), .text(event)],
+                { (id: $0.text(0), status: $0.text(1)) }
+            )
+            ticketId = ticket?.id
+            switch ticket?.status {
+            case nil: conflict = .notFound
+            case "revoked": conflict = .revoked
+            default:
+                conflict = .alreadyUsed
+                first = try db.firstRow(
+                    "SELECT id FROM checkins WHERE ticket_id = ? AND result = 'valid' AND mode = 'commit' ORDER BY at, id LIMIT 1",
+                    [.optional(ticket?.id)],
+                    { $0.int(0) }
+                )
+            }
+        }
+        try db.run(
+            """
+            INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash, offline, clock, conflict, conflict_with)
+            VALUES (?, ?, ?, ?, ?, 'valid', 'commit', ?, ?, 1, ?, ?, ?)
+            """,
+            [
+                .integer(at), .text(event), .optional(ticketId), .text(gate), .text(device), .text(admission.scanId), .blob(admission.tokenHash),
+                .text(admission.clock), .optional(conflict?.rawValue), .optional(first),
+            ]
+        )
+        return conflict.map(OfflineRecording.conflict) ?? .recorded
+    }
+
+    public func conflicts(eventId: String) async throws -> [Conflict] {
+        try await readers.read { db in
+            try db.rows(
+                """
+                SELECT \(Self.logColumns), f.id, f.at, f.event_id, f.ticket_id, t.number, f.gate_id, f.device_id, f.result, f.mode, f.scan_id, f.offline, f.conflict
+                FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id LEFT JOIN checkins f ON f.id = c.conflict_with
+                WHERE c.event_id = ? AND c.conflict IS NOT NULL ORDER BY c.id
+                """,
+                [.text(eventId)]
+            ) { row in
+                let offline = Self.logEntry(row)
+                return Conflict(
+                    ticketNumber: offline.ticketNumber,
+                    reason: offline.conflict ?? .alreadyUsed,
+                    offline: offline,
+                    first: row.optionalInt(12) == nil ? nil : Self.logEntry(row, from: 12)
+                )
+            }
+        }
+    }
+}
