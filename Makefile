@@ -5,12 +5,13 @@
 #   make format       rewrite the Swift sources in the checked style (.swift-format)
 #   make bench-hostile  honest check-ins under attack: answered, 5xx, descriptors, memory
 #   make bench-kiosk  print decode cost, frame-to-relay latency, kiosk memory (release build)
+#   make bench-offline  print snapshot sync, offline decision and upload figures, kiosk memory
 
 SWIFT ?= swift
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: deps test-deps build run test format bench bench-hostile bench-kiosk bench-postgres kiosk-static static install uninstall clean
+.PHONY: deps test-deps build run test format bench bench-hostile bench-kiosk bench-offline bench-postgres kiosk-static static install uninstall clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -60,6 +61,12 @@ bench-kiosk: test-deps kiosk-static
 	$(SWIFT) build -c release --product gatehouse
 	$(SWIFT) build -c release --product kiosk-bench
 	GATE_KIOSK_BIN=.build-static/release/gate-kiosk $$($(SWIFT) build -c release --show-bin-path)/kiosk-bench
+
+# Offline gates: 100,000-ticket snapshot pull, delta, offline decision, upload, kiosk memory.
+bench-offline: test-deps kiosk-static
+	$(SWIFT) build -c release --product gatehouse
+	$(SWIFT) build -c release --product offline-bench
+	GATE_KIOSK_BIN=.build-static/release/gate-kiosk $$($(SWIFT) build -c release --show-bin-path)/offline-bench
 
 bench-postgres: test-deps
 	bash scripts/with-postgres.sh bash scripts/bench-postgres.sh

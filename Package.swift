@@ -74,11 +74,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // One SQLite connection with prepared statements (FoundationEssentials only): the embedded
+        // store, and the kiosk's offline snapshot and journal.
+        .target(name: "SQLiteSupport", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
         // The embedded store: SQLite, one writer thread with group commit.
         .target(
             name: "GatehouseSQLite",
             dependencies: [
-                "GatehouseStore", "GatehouseCore", "CSQLite",
+                "GatehouseStore", "GatehouseCore", "SQLiteSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -106,6 +109,7 @@ let package = Package(
         .target(name: "CV4L2", linkerSettings: [.linkedLibrary("v4l2")]),
         .target(name: "CGpiod", linkerSettings: [.linkedLibrary("gpiod")]),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         // sd_notify(3) and AF_UNIX datagrams without libsystemd, for the daemon and the service.
         .target(name: "SystemdNotify", swiftSettings: swiftSettings),
         .target(
@@ -116,10 +120,21 @@ let package = Package(
         .target(
             name: "KioskHardware",
             dependencies: [
-                "KioskCore", "GatehouseCore", "GatehouseImage", "QRReading", "CV4L2", "CGpiod", "CCurl", "SystemdNotify",
+                "KioskCore", "KioskOffline", "GatehouseCore", "GatehouseImage", "QRReading", "CV4L2", "CGpiod", "CCurl", "SystemdNotify",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Offline gates on the box: the ticket snapshot and the journal of offline admissions
+        // (SQLite in the state directory), the trusted clock, the offline decision, the sync loop.
+        .target(
+            name: "KioskOffline",
+            dependencies: [
+                "KioskCore", "GatehouseCore", "SQLiteSupport", "CCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -134,7 +149,7 @@ let package = Package(
         .executableTarget(
             name: "gate-kiosk",
             dependencies: [
-                "KioskCore", "KioskHardware", "KioskDryRun", "GatehouseCore", "GatehouseImage", "QRReading", "SystemdNotify",
+                "KioskCore", "KioskHardware", "KioskDryRun", "KioskOffline", "GatehouseCore", "GatehouseImage", "QRReading", "SystemdNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -146,6 +161,12 @@ let package = Package(
             dependencies: [
                 "KioskCore", "KioskHardware", "KioskDryRun", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "GatehouseTestSupport",
             ],
+            swiftSettings: swiftSettings
+        ),
+        // `make bench-offline`: snapshot pull, delta, offline decision, upload, kiosk memory.
+        .executableTarget(
+            name: "offline-bench",
+            dependencies: ["KioskCore", "KioskHardware", "KioskOffline", "GatehouseCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -194,7 +215,7 @@ let package = Package(
         .testTarget(
             name: "GatehouseServiceTests",
             dependencies: [
-                "GatehouseService", "GatehouseStore", "GatehouseSQLite", "GatehousePostgres", "GatehouseCore", "GatehouseImage", "QRRendering",
+                "GatehouseService", "GatehouseStore", "GatehouseSQLite", "SQLiteSupport", "GatehousePostgres", "GatehouseCore", "GatehouseImage", "QRRendering",
                 "QRReading", "CZlib", "GatehouseTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -209,6 +230,11 @@ let package = Package(
         .testTarget(
             name: "KioskCoreTests",
             dependencies: ["KioskCore", "GatehouseCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KioskOfflineTests",
+            dependencies: ["KioskOffline", "KioskCore", "GatehouseCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -11,9 +11,10 @@ packages=(
   zlib1g-dev          # PNG output
   libcurl4-openssl-dev libv4l-dev libgpiod-dev libsystemd-dev  # the gate kiosk
 )
-# Extra packages for tests and benchmarks (a PostgreSQL server, wrk for load).
+# Extra packages for tests and benchmarks (a PostgreSQL server, wrk for load, the sqlite3 shell
+# with which the offline tests age a kiosk's snapshot).
 if [[ "${1:-}" == "--with-test-tools" ]]; then
-  packages+=(postgresql wrk)
+  packages+=(postgresql wrk sqlite3)
 fi
 
 missing=()

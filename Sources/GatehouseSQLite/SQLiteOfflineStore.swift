@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCore
 import GatehouseStore
+import SQLiteSupport
 
 /// Offline gates on SQLite: the change feed gates sync from, admissions uploaded after an outage,
 /// and the conflicts among them.

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseStore
+import SQLiteSupport
 import Synchronization
 
 /// Read-only connections for queries that change nothing (admin listings, lookups).

@@ -1,4 +1,5 @@
 import GatehouseStore
+import SQLiteSupport
 
 /// Versioned SQLite schema. `PRAGMA user_version` records the version a file has; migrations run
 /// in order at start, each in its own transaction.

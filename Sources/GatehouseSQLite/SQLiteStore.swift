@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCore
 import GatehouseStore
+import SQLiteSupport
 import ServiceLifecycle
 
 /// The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, one writer thread with

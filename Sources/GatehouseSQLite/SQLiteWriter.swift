@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseStore
+import SQLiteSupport
 import ServiceLifecycle
 import Synchronization
 
@@ -215,4 +216,11 @@ private final class OutcomeBox<T: Sendable>: @unchecked Sendable {
 private final class Handoff: @unchecked Sendable {
     let connection: SQLiteConnection
     init(_ connection: SQLiteConnection) { self.connection = connection }
+}
+
+extension SQLiteError {
+    /// As a store error: unavailable ones keep SQLite's own words for the log.
+    var storeError: any Error {
+        isUnavailable ? StoreError.unavailable("SQLite: \(message) (\(operation), code \(code))") : self
+    }
 }

@@ -39,6 +39,11 @@ public struct KioskConfiguration: Sendable, Equatable {
     public var redTime: Duration
     public var cooldown: Duration
 
+    /// What the gate does when the service does not answer.
+    public var offlineMode: OfflineMode
+    /// A snapshot not synced for longer than this is not trusted: the gate shuts.
+    public var offlineMaxAge: Duration
+
     /// Every key the file may hold, with its default (nil: required) and what it allows.
     public static let keys: [(key: String, defaultValue: String?, help: String)] = [
         ("server_url", nil, "check-in service base URL, http:// or https://"),
@@ -64,10 +69,20 @@ public struct KioskConfiguration: Sendable, Equatable {
         ("green_ms", "2000", "how long green shows, 200–30000"),
         ("red_ms", "2500", "how long a refusal shows, 200–30000"),
         ("cooldown_ms", "8000", "a code decided is not sent again within this time, 0–600000"),
+        ("offline_mode", "snapshot", "when the service does not answer: snapshot (decide from the synced tickets) or deny (shut)"),
+        ("offline_max_age", "12h", "a snapshot not synced for longer is not trusted, 1m–7d (units s, m, h, d)"),
     ]
 
     public static let defaultPath = "/etc/gate-kiosk/gate-kiosk.conf"
     public static let environmentPrefix = "GATE_KIOSK_"
+}
+
+/// What a gate does when the service does not answer.
+public enum OfflineMode: String, Sendable, CaseIterable {
+    /// Decide from the synced ticket snapshot (an unused ticket is admitted once, journaled).
+    case snapshot
+    /// Stay shut until the service answers.
+    case deny
 }
 
 /// A configuration value that cannot be used: names the key, the value and what is allowed.
@@ -157,7 +172,9 @@ extension KioskConfiguration {
             relayPulse: try reader.milliseconds("relay_pulse_ms", 20...10_000),
             greenTime: try reader.milliseconds("green_ms", 200...30_000),
             redTime: try reader.milliseconds("red_ms", 200...30_000),
-            cooldown: try reader.milliseconds("cooldown_ms", 0...600_000)
+            cooldown: try reader.milliseconds("cooldown_ms", 0...600_000),
+            offlineMode: try reader.choice("offline_mode", OfflineMode.self),
+            offlineMaxAge: try reader.duration("offline_max_age", .seconds(60)...(.seconds(7 * 86_400)))
         )
     }
 
@@ -216,6 +233,35 @@ private struct ValueReader {
 
     func milliseconds(_ key: String, _ range: ClosedRange<Int>) throws -> Duration {
         .milliseconds(try integer(key, range))
+    }
+
+    func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type) throws -> T where T.RawValue == String {
+        let (value, source) = try entry(key)
+        guard let choice = T(rawValue: value.lowercased()) else {
+            throw ConfigurationError(source: source, key: key, value: value, allowed: T.allCases.map(\.rawValue).joined(separator: " or "))
+        }
+        return choice
+    }
+
+    /// A duration such as `90s`, `30m`, `12h` or `2d` (a bare number is seconds).
+    func duration(_ key: String, _ range: ClosedRange<Duration>) throws -> Duration {
+        let (value, source) = try entry(key)
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        var digits = Substring(value.lowercased())
+        var unit = 1
+        if let last = digits.last, let seconds = units[last] {
+            unit = seconds
+            digits = digits.dropLast()
+        }
+        guard let number = Int(digits), number >= 0, number <= Int(Int32.max), range.contains(.seconds(number * unit)) else {
+            throw ConfigurationError(
+                source: source,
+                key: key,
+                value: value,
+                allowed: "a duration such as 30m or 12h, from \(range.lowerBound.components.seconds) s to \(range.upperBound.components.seconds) s"
+            )
+        }
+        return .seconds(number * unit)
     }
 
     func boolean(_ key: String) throws -> Bool {

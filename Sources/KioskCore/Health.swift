@@ -21,6 +21,7 @@ public final class KioskHealth: Sendable {
         var lastResult: String?
         var captureBeat: Duration = .zero
         var busySince: Duration?
+        var snapshot: String?
     }
 
     private let state = Mutex(State())
@@ -30,6 +31,8 @@ public final class KioskHealth: Sendable {
     public func setCamera(_ camera: CameraState) { state.withLock { $0.camera = camera } }
     public func setService(_ service: ServiceState) { state.withLock { $0.service = service } }
     public func setLastResult(_ text: String) { state.withLock { $0.lastResult = text } }
+    /// The offline snapshot's size and age (or why there is none).
+    public func setSnapshot(_ text: String) { state.withLock { $0.snapshot = text } }
     /// The capture loop is alive (called every iteration, also while the camera is away).
     public func captureBeat(_ now: Duration) { state.withLock { $0.captureBeat = now } }
     public func decisionStarted(_ now: Duration) { state.withLock { $0.busySince = now } }
@@ -62,7 +65,7 @@ public final class KioskHealth: Sendable {
             case .unreachable(let why): service = "SERVICE UNREACHABLE: \(why)"
             case .rejected(let why): service = "SERVICE REFUSES THIS KIOSK: \(why)"
             }
-            return [camera, service, state.lastResult.map { "last: \($0)" }].compactMap { $0 }.joined(separator: "; ")
+            return [camera, service, state.snapshot, state.lastResult.map { "last: \($0)" }].compactMap { $0 }.joined(separator: "; ")
         }
     }
 }

@@ -37,8 +37,19 @@ public final class Kiosk: Sendable {
     private let timekeeper: any Timekeeper
     private let health: KioskHealth
     private let logger: Logger
+    /// Decides from the snapshot when the service does not answer; nil: the gate shuts instead.
+    private let offline: (any OfflineDecider)?
 
-    public init(client: any CheckinClient, player: SignalPlayer, timing: Timing, gateID: String, health: KioskHealth, logger: Logger) {
+    public init(
+        client: any CheckinClient,
+        player: SignalPlayer,
+        timing: Timing,
+        gateID: String,
+        health: KioskHealth,
+        logger: Logger,
+        offline: (any OfflineDecider)? = nil
+    ) {
+        self.offline = offline
         self.client = client
         self.player = player
         self.timing = timing
@@ -82,6 +93,22 @@ public final class Kiosk: Sendable {
                 health.decisionStarted(timekeeper.now())
                 defer { health.decisionEnded() }
                 let outcome = await client.checkin(qrData: qrData, scanId: scanId)
+                if case .unreachable(let why) = outcome, let offline {
+                    switch offline.decide(qrData: qrData, scanId: scanId) {
+                    case .decided(let answer):
+                        // Final: the gate will not ask the service about this scan again; the
+                        // upload tells the service later, with the same scanId.
+                        lane.finished(payload, scanId: scanId, outcome: .answered(answer), now: timekeeper.now())
+                        let signal = recordOffline(answer, scanId: scanId, frameAt: scan.frameAt, why: why)
+                        await show(signal, offline: true)
+                        return
+                    case .cannotDecide(let reason):
+                        logger.warning(
+                            "Offline decision impossible",
+                            metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "offline.reason": "\(reason)"]
+                        )
+                    }
+                }
                 lane.finished(payload, scanId: scanId, outcome: outcome, now: timekeeper.now())
                 let signal = record(outcome, scanId: scanId, frameAt: scan.frameAt)
                 await show(signal)
@@ -125,8 +152,22 @@ public final class Kiosk: Sendable {
         }
     }
 
-    private func show(_ signal: LightPattern) async {
-        let pattern = SignalPattern(signal, relayPulse: timing.relayPulse, greenTime: timing.greenTime, redTime: timing.redTime)
+    /// Logs an offline decision (the service's state, then the decision), updates health.
+    private func recordOffline(_ answer: CheckinAnswer, scanId: String, frameAt: Duration, why: String) -> LightPattern {
+        health.setService(.unreachable(why))
+        let signal = LightPattern(answer.result)
+        var metadata: Logger.Metadata = [
+            "gate.id": "\(gateID)", "scan.id": "\(scanId)", "checkin.latency_ms": "\((timekeeper.now() - frameAt).wholeMilliseconds)",
+            "checkin.result": "\(answer.result.rawValue)", "checkin.reason": "\(signal.rawValue)", "checkin.offline": "true", "error": "\(why)",
+        ]
+        if let number = answer.ticket?.number { metadata["ticket.number"] = "\(number)" }
+        logger.notice("Check-in decided offline", metadata: metadata)
+        health.setLastResult("\(answer.result.rawValue)\(answer.ticket.map { " #\($0.number)" } ?? "") (offline)")
+        return signal
+    }
+
+    private func show(_ signal: LightPattern, offline: Bool = false) async {
+        let pattern = SignalPattern(signal, relayPulse: timing.relayPulse, greenTime: timing.greenTime, redTime: timing.redTime, offline: offline)
         do {
             try await player.play(pattern)
         } catch is CancellationError {

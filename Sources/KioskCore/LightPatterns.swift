@@ -56,8 +56,21 @@ public struct SignalPattern: Sendable, Equatable {
 
     public var totalDuration: Duration { steps.reduce(.zero) { $0 + $1.duration } }
 
-    /// Builds the pattern for `signal` from the configured times.
-    public init(_ signal: LightPattern, relayPulse: Duration, greenTime: Duration, redTime: Duration) {
+    /// Builds the pattern for `signal` from the configured times. `offline`: decided by the gate
+    /// from its snapshot, because the service did not answer — the result's pattern, then two
+    /// quick flashes of both lights, so staff know the gate is offline (see the technician's guide).
+    public init(_ signal: LightPattern, relayPulse: Duration, greenTime: Duration, redTime: Duration, offline: Bool = false) {
+        self.init(resultOf: signal, relayPulse: relayPulse, greenTime: greenTime, redTime: redTime)
+        if offline { steps += Self.offlineMark }
+    }
+
+    /// The offline mark: both lights, 120 ms on, 120 ms off, twice.
+    static let offlineMark: [(state: OutputState, duration: Duration)] = [
+        (OutputState(green: true, red: true), .milliseconds(120)), (OutputState(), .milliseconds(120)),
+        (OutputState(green: true, red: true), .milliseconds(120)), (OutputState(), .milliseconds(120)),
+    ]
+
+    private init(resultOf signal: LightPattern, relayPulse: Duration, greenTime: Duration, redTime: Duration) {
         let red = OutputState(red: true)
         let dark = OutputState()
         switch signal {

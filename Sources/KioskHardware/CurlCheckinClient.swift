@@ -34,7 +34,7 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
     private let headers: UnsafeMutablePointer<curl_slist>?
     private let response = ResponseBuffer()
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+    static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
     public init(settings: Settings) throws {
         _ = Self.globalInit
@@ -85,7 +85,7 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
     /// once with `unreachable`; the request itself ends within its deadline on the queue, and its
     /// answer is dropped — the service decided it, and a retry with the same scanId would get it.
     private func onQueue(_ request: @escaping @Sendable () -> CheckinReply) async -> CheckinReply {
-        let answer = AnswerOnce()
+        let answer = AnswerOnce<CheckinReply>()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 answer.wait(with: continuation)
@@ -158,9 +158,11 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
 
 /// Bytes of one answer; written by curl's callback on the thread running the transfer.
 final class ResponseBuffer {
-    /// An answer is small; a huge body is a misbehaving server, not something to buffer.
-    static let limit = 64 * 1024
+    /// A check-in answer is small; a huge body is a misbehaving server, not something to buffer.
+    let limit: Int
     var bytes: [UInt8] = []
+
+    init(limit: Int = 64 * 1024) { self.limit = limit }
 
     /// Makes `handle` write its response body here. The buffer must outlive the handle's use.
     func attach(to handle: UnsafeMutableRawPointer) -> CURLcode {
@@ -168,7 +170,7 @@ final class ResponseBuffer {
             guard let data, let context else { return 0 }
             let buffer = Unmanaged<ResponseBuffer>.fromOpaque(context).takeUnretainedValue()
             let length = size * count
-            guard buffer.bytes.count + length <= ResponseBuffer.limit else { return 0 }
+            guard buffer.bytes.count + length <= buffer.limit else { return 0 }
             data.withMemoryRebound(to: UInt8.self, capacity: length) {
                 buffer.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
             }
@@ -200,16 +202,16 @@ public enum DeviceToken {
 
 /// Resumes one waiter exactly once with the first answer given, whichever comes first: the
 /// request's, or the cancellation's (which may come before the waiter is even there).
-private final class AnswerOnce: Sendable {
+final class AnswerOnce<Value: Sendable>: Sendable {
     private struct State {
-        var waiter: CheckedContinuation<CheckinReply, Never>?
-        var answer: CheckinReply?
+        var waiter: CheckedContinuation<Value, Never>?
+        var answer: Value?
         var resumed = false
     }
     private let state = Mutex(State())
 
-    func wait(with continuation: CheckedContinuation<CheckinReply, Never>) {
-        let early = state.withLock { state -> CheckinReply? in
+    func wait(with continuation: CheckedContinuation<Value, Never>) {
+        let early = state.withLock { state -> Value? in
             guard let answer = state.answer, !state.resumed else {
                 state.waiter = continuation
                 return nil
@@ -220,8 +222,8 @@ private final class AnswerOnce: Sendable {
         if let early { continuation.resume(returning: early) }
     }
 
-    func give(_ answer: CheckinReply) {
-        let waiter = state.withLock { state -> CheckedContinuation<CheckinReply, Never>? in
+    func give(_ answer: Value) {
+        let waiter = state.withLock { state -> CheckedContinuation<Value, Never>? in
             guard !state.resumed else { return nil }
             guard let waiter = state.waiter else {
                 if state.answer == nil { state.answer = answer }

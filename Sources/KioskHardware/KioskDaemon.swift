@@ -1,4 +1,5 @@
 import KioskCore
+import KioskOffline
 import Logging
 import ServiceLifecycle
 import SystemdNotify
@@ -18,12 +19,30 @@ public struct KioskDaemon {
         public var decoder: any QRDecoder
         public var outputs: LaneOutputs
         public var client: any CheckinClient
+        /// The snapshot and its sync; nil when the state directory cannot hold one (the gate then
+        /// shuts during an outage, as with offline_mode = deny).
+        public var offline: OfflineParts?
 
-        public init(source: any FrameSource, decoder: any QRDecoder, outputs: LaneOutputs, client: any CheckinClient) {
+        public init(source: any FrameSource, decoder: any QRDecoder, outputs: LaneOutputs, client: any CheckinClient, offline: OfflineParts? = nil) {
             self.source = source
             self.decoder = decoder
             self.outputs = outputs
             self.client = client
+            self.offline = offline
+        }
+    }
+
+    public struct OfflineParts {
+        public var snapshot: OfflineSnapshot
+        public var transport: any SyncTransport
+        public var clock: TrustedClock
+        public var syncInterval: Duration
+
+        public init(snapshot: OfflineSnapshot, transport: any SyncTransport, clock: TrustedClock = .system, syncInterval: Duration = .seconds(2)) {
+            self.snapshot = snapshot
+            self.transport = transport
+            self.clock = clock
+            self.syncInterval = syncInterval
         }
     }
 
@@ -65,15 +84,27 @@ public struct KioskDaemon {
             frameTimeout: .seconds(1),
             onScan: { continuation.yield($0) }
         )
+        let decider: (any OfflineDecider)? =
+            if configuration.offlineMode == .snapshot, let offline = parts.offline {
+                SnapshotDecider(snapshot: offline.snapshot, clock: offline.clock, maxAge: configuration.offlineMaxAge, gateID: configuration.gateID)
+            } else {
+                nil
+            }
         let kiosk = Kiosk(
             client: parts.client,
             player: SignalPlayer(outputs: parts.outputs, timekeeper: timekeeper),
             timing: Kiosk.Timing(configuration),
             gateID: configuration.gateID,
             health: health,
-            logger: logger
+            logger: logger,
+            offline: decider
         )
-        let services: [any Service] = [
+        if configuration.offlineMode == .deny {
+            health.setSnapshot("offline mode off (offline_mode = deny)")
+        } else if parts.offline == nil {
+            health.setSnapshot("OFFLINE MODE UNAVAILABLE (no state directory)")
+        }
+        var services: [any Service] = [
             OutputsService(outputs: parts.outputs, logger: logger),
             CaptureService(loop: capture, scans: continuation),
             DecisionService(kiosk: kiosk, scans: scans),
@@ -86,6 +117,24 @@ public struct KioskDaemon {
                 cameraName: parts.source.name
             ),
         ]
+        if let offline = parts.offline {
+            var sync = OfflineSyncService(
+                snapshot: offline.snapshot,
+                transport: offline.transport,
+                clock: offline.clock,
+                timekeeper: timekeeper,
+                health: health,
+                deviceID: configuration.deviceID,
+                gateID: configuration.gateID,
+                logger: logger
+            )
+            sync.interval = offline.syncInterval
+            // Uploads always (a journal from before a switch to deny still goes to the service);
+            // the snapshot only when it is used.
+            sync.pullsSnapshot = configuration.offlineMode == .snapshot
+            // Before the supervisor: the STATUS line shows the snapshot from the first round.
+            services.insert(sync, at: services.count - 1)
+        }
         // Any part that ends or fails ends the kiosk (systemd restarts it), through the same
         // ordered shutdown.
         var group = ServiceGroupConfiguration(

@@ -3,6 +3,7 @@ import FoundationEssentials
 import KioskCore
 import KioskDryRun
 import KioskHardware
+import KioskOffline
 import Logging
 import SystemdNotify
 
@@ -70,6 +71,48 @@ enum KioskParts {
                 deadline: configuration.requestDeadline
             )
         )
-        return KioskDaemon.Parts(source: source, decoder: LiveQRDecoder(), outputs: outputs, client: client)
+        return KioskDaemon.Parts(
+            source: source,
+            decoder: LiveQRDecoder(),
+            outputs: outputs,
+            client: client,
+            offline: offlineParts(configuration, token: token, environment: environment, logger: logger)
+        )
+    }
+
+    /// The offline snapshot in the state directory (`$STATE_DIRECTORY`, which the unit's
+    /// StateDirectory= sets, else /var/lib/gate-kiosk). A directory that cannot hold it is logged
+    /// loudly and the kiosk runs without: during an outage the gate then shuts.
+    static func offlineParts(
+        _ configuration: KioskConfiguration,
+        token: String,
+        environment: [String: String],
+        logger: Logger
+    ) -> KioskDaemon.OfflineParts? {
+        let path = stateDirectory(environment) + "/offline.sqlite"
+        do {
+            let transport = try CurlSyncClient(
+                settings: .init(
+                    serverURL: configuration.serverURL,
+                    deviceID: configuration.deviceID,
+                    gateID: configuration.gateID,
+                    token: token,
+                    connectTimeout: configuration.connectTimeout,
+                    deadline: configuration.requestDeadline
+                )
+            )
+            return KioskDaemon.OfflineParts(snapshot: try OfflineSnapshot(path: path), transport: transport)
+        } catch {
+            logger.critical(
+                "Offline snapshot unavailable; the gate shuts while the service is away",
+                metadata: ["file": "\(path)", "error": "\(error)"]
+            )
+            return nil
+        }
+    }
+
+    /// systemd may list several directories, colon-separated: the first is ours.
+    static func stateDirectory(_ environment: [String: String]) -> String {
+        environment["STATE_DIRECTORY"].flatMap { $0.split(separator: ":").first.map(String.init) } ?? "/var/lib/gate-kiosk"
     }
 }

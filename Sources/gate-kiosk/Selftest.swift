@@ -3,6 +3,7 @@ import FoundationEssentials
 import GatehouseCore
 import KioskCore
 import KioskHardware
+import KioskOffline
 import Logging
 
 struct Selftest: AsyncParsableCommand {
@@ -98,6 +99,28 @@ struct Selftest: AsyncParsableCommand {
         case .answered: report(true, "service \(configuration.serverURL) answered in \(ms) ms and accepts this device's token")
         case .unreachable(let why): report(false, "service \(configuration.serverURL) unreachable: \(why)")
         case .rejected(let status, let detail): report(false, "service refused this kiosk (HTTP \(status)): \(detail)")
+        }
+        // The offline snapshot: how many tickets and how old, what waits to be uploaded.
+        if configuration.offlineMode == .deny {
+            print("     offline mode off (offline_mode = deny): the gate shuts while the service is away")
+        } else if let offline = parts.offline {
+            // One sync round, as the daemon makes every 2 s: pending uploads, then the changes.
+            let sync = OfflineSyncService(
+                snapshot: offline.snapshot,
+                transport: offline.transport,
+                clock: offline.clock,
+                timekeeper: SystemTimekeeper(),
+                health: KioskHealth(),
+                deviceID: configuration.deviceID,
+                gateID: configuration.gateID,
+                logger: logger
+            )
+            let problem = await sync.syncOnce()
+            let state = try? offline.snapshot.state
+            let text = state.map { OfflineSyncService.describe($0, clock: offline.clock) } ?? "snapshot cannot be read"
+            report(problem == nil && state?.complete == true, text + (problem.map { " (sync: \($0))" } ?? "") + ", in \(offline.snapshot.path)")
+        } else {
+            report(false, "offline snapshot unavailable: the gate shuts while the service is away (see the log)")
         }
         print(failures == 0 ? "All checks passed." : "\(failures) check(s) failed.")
         if failures > 0 { throw ExitCode(1) }

@@ -198,6 +198,35 @@ struct CheckinsCommand: AsyncParsableCommand {
     func printRow(_ entry: CheckinLogEntry) {
         let time = entry.at.iso8601Millis
         let number = entry.ticketNumber.map { "#\($0)" } ?? "-"
-        say("\(time)  \(entry.gateId)  \(entry.deviceId)  \(entry.result.rawValue)  \(number)\(entry.mode == .validate ? "  (validate)" : "")")
+        let marks =
+            (entry.mode == .validate ? "  (validate)" : "") + (entry.offline ? "  (offline)" : "")
+            + (entry.conflict.map { "  CONFLICT: \($0.rawValue)" } ?? "")
+        say("\(time)  \(entry.gateId)  \(entry.deviceId)  \(entry.result.rawValue)  \(number)\(marks)")
+    }
+}
+
+struct ConflictsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conflicts",
+        abstract: "Show tickets admitted twice while gates were offline (or admitted offline after a revoke).",
+        discussion: "Each line: the ticket, why it collided, the offline admission, and the admission that came first."
+    )
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Event id.") var event: String
+
+    func run() async throws {
+        let conflicts = try await withGatehouse(database) { try await $0.conflicts(eventId: event) }
+        guard !conflicts.isEmpty else {
+            print("No conflicts.")
+            return
+        }
+        for conflict in conflicts {
+            let number = conflict.ticketNumber.map { "#\($0)" } ?? "ticket ?"
+            let offline = "\(conflict.offline.gateId) at \(conflict.offline.at.iso8601Millis) (offline, \(conflict.offline.deviceId))"
+            let first =
+                conflict.first.map { "first \($0.gateId) at \($0.at.iso8601Millis)\($0.offline ? " (offline)" : "")" } ?? "no earlier admission"
+            print("\(number)  \(conflict.reason.rawValue)  \(offline); \(first)")
+        }
+        print("\(conflicts.count) conflict(s).")
     }
 }

@@ -81,12 +81,14 @@ import Glibc
             "--set", "server_url=http://127.0.0.1:\(port)", "--set", "device_id=\(device.id)", "--set", "gate_id=north-1",
             "--set", "token_file=\(folder.file("device-token"))", "--set", "relay_pulse_ms=200", "--set", "green_ms=600",
             "--set", "red_ms=600", "--set", "cooldown_ms=2500", "--set", "frame_rate=20", "--set", "request_deadline_ms=800",
-            "--set", "connect_timeout_ms=200",
+            // This test is of the online gate; OfflineGateTests has the snapshot.
+            "--set", "connect_timeout_ms=200", "--set", "offline_mode=deny",
         ]
         var environment = ProcessInfo.processInfo.environment
         environment["GATE_KIOSK_JOURNAL_SOCKET"] = journal.sink.path
         environment["NOTIFY_SOCKET"] = notify.sink.path
         environment["WATCHDOG_USEC"] = "2000000"
+        environment["STATE_DIRECTORY"] = folder.path
         kiosk.environment = environment
         kiosk.standardOutput = FileHandle.nullDevice
         try kiosk.run()
@@ -198,7 +200,8 @@ import Glibc
                     "selftest", "--dry-run", "--frames", frames, "--gpio-log", folder.file("gpio.jsonl"), "--seconds", "1",
                     "--config", folder.file("none.conf"), "--set", "server_url=http://127.0.0.1:\(service.port)", "--set", "device_id=\(device.id)",
                     "--set", "gate_id=north-1", "--set", "token_file=\(folder.file(token))",
-                ]
+                ],
+                environment: ["STATE_DIRECTORY": folder.path]
             )
         }
         let good = try selftest(token: "device-token")
@@ -206,6 +209,7 @@ import Glibc
         #expect(good.output.contains("All checks passed."))
         #expect(good.output.contains("OK   GPIO relay") && good.output.contains("QR codes seen: 1"))
         #expect(good.output.contains("accepts this device's token"))
+        #expect(good.output.contains("OK   snapshot 1 tickets, synced 0 s ago"), "\(good.output)")
         let events = Self.gpioEvents(folder.file("gpio.jsonl"))
         for line in ["green", "red", "relay"] { #expect(Self.pulses(events, line).count == 1, "\(line) switched on and off once") }
         // Nothing was checked in by the probe.

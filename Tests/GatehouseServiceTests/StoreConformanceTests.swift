@@ -3,6 +3,7 @@ import GatehouseCore
 import GatehousePostgres
 import GatehouseStore
 import Logging
+import SQLiteSupport
 import Testing
 
 @testable import GatehouseSQLite

@@ -180,7 +180,7 @@ import Testing
         let client: ScriptedClient
         let kiosk: Kiosk
 
-        init(answer: @escaping @Sendable (String) -> CheckinReply) {
+        init(offline: (any OfflineDecider)? = nil, answer: @escaping @Sendable (String) -> CheckinReply) {
             (outputs, timeline) = makeOutputs(clock)
             client = ScriptedClient(timekeeper: clock, answer: answer)
             kiosk = Kiosk(
@@ -189,7 +189,8 @@ import Testing
                 timing: .init(relayPulse: .milliseconds(300), greenTime: .seconds(2), redTime: .milliseconds(2500), cooldown: .seconds(8)),
                 gateID: "north-1",
                 health: health,
-                logger: logs.logger
+                logger: logs.logger,
+                offline: offline
             )
         }
 
@@ -235,6 +236,57 @@ import Testing
         #expect(setup.timeline.pulses("red").count == 5 && setup.timeline.pulses("green").count == 5)
         #expect(setup.health.statusLine.contains("SERVICE UNREACHABLE"))
         #expect(setup.logs.all.contains { $0.message == "Check-in service unreachable" && $0.level == .warning })
+    }
+
+    /// Records what it was asked and answers from a script.
+    final class ScriptedDecider: OfflineDecider {
+        let asked = Mutex<[(qrData: String, scanId: String)]>([])
+        let decision: @Sendable (String) -> OfflineDecision
+        init(_ decision: @escaping @Sendable (String) -> OfflineDecision) { self.decision = decision }
+        func decide(qrData: String, scanId: String) -> OfflineDecision {
+            asked.withLock { $0.append((qrData, scanId)) }
+            return decision(qrData)
+        }
+    }
+
+    @Test func without_an_answer_the_snapshot_decides_with_the_same_scan_id_and_shows_the_offline_mark() async {
+        let decider = ScriptedDecider { _ in
+            .decided(
+                CheckinAnswer(
+                    result: .valid,
+                    message: "valid, decided offline",
+                    ticket: TicketSummary(id: "", number: 7, holderName: nil, ticketType: nil)
+                )
+            )
+        }
+        let setup = Setup(offline: decider) { _ in .unreachable("Operation timed out") }
+        var lane = Lane(cooldown: .seconds(8))
+        let code = ticketCode()
+        await setup.scan(code, lane: &lane)
+        let call = setup.client.calls.withLock { $0 }
+        #expect(call.count == 1 && decider.asked.withLock { $0.map(\.scanId) } == call.map(\.scanId), "the same scanId offline as online")
+        #expect(setup.timeline.pulses("relay").map(\.length) == [300], "admitted")
+        // Green for the result, then the mark: both lights together twice, 120 ms each (the first
+        // time green simply stays on, so it is one pulse with the result).
+        let greens = setup.timeline.pulses("green")
+        let reds = setup.timeline.pulses("red")
+        #expect(greens.count == 2 && greens.first?.length == 2120 && reds.count == 2 && reds.allSatisfy { $0.length == 120 })
+        #expect(setup.logs.all.contains { $0.message == "Check-in decided offline" && $0.metadata["checkin.offline"] == "true" })
+        #expect(setup.health.statusLine.contains("SERVICE UNREACHABLE") && setup.health.statusLine.contains("(offline)"))
+        // Decided: the holder in view is not judged again within the cooldown, online or offline.
+        setup.clock.advance(.seconds(2))
+        await setup.scan(code, lane: &lane)
+        #expect(setup.client.calls.withLock { $0.count } == 1 && decider.asked.withLock { $0.count } == 1)
+    }
+
+    @Test func a_snapshot_that_cannot_decide_shuts_the_gate_as_before() async {
+        let decider = ScriptedDecider { _ in .cannotDecide("the snapshot is 900 min old") }
+        let setup = Setup(offline: decider) { _ in .unreachable("Couldn't connect to server") }
+        var lane = Lane(cooldown: .seconds(8))
+        await setup.scan(ticketCode(), lane: &lane)
+        #expect(setup.timeline.pulses("relay").isEmpty)
+        #expect(setup.timeline.pulses("red").count == 5 && setup.timeline.pulses("green").count == 5, "the unreachable pattern")
+        #expect(setup.logs.all.contains { $0.message == "Offline decision impossible" && $0.metadata["offline.reason"]?.contains("900 min") == true })
     }
 
     @Test func a_local_refusal_makes_no_call() async {

@@ -1,6 +1,9 @@
 import CSQLite
-import Foundation
-import GatehouseStore
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An error from SQLite, with the operation that failed and SQLite's own message.
 public struct SQLiteError: Error, CustomStringConvertible, Sendable {
@@ -22,14 +25,15 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
         .contains(code & 0xff)
     }
 
-    /// As a store error: unavailable ones keep SQLite's own words for the log.
-    var storeError: any Error {
-        isUnavailable ? StoreError.unavailable("SQLite: \(message) (\(operation), code \(code))") : self
+    public init(code: Int32, operation: String, message: String) {
+        self.code = code
+        self.operation = operation
+        self.message = message
     }
 }
 
 /// A value bound to a statement parameter.
-enum SQLiteValue {
+public enum SQLiteValue {
     case integer(Int64)
     case text(String)
     case blob([UInt8])
@@ -38,13 +42,13 @@ enum SQLiteValue {
 
 /// One SQLite connection. Not thread-safe: each instance is used by one thread at a time
 /// (the writer thread, or a reader borrowed from the pool).
-final class SQLiteConnection {
+public final class SQLiteConnection {
     private var handle: OpaquePointer?
     /// Prepared statements by SQL text. Check-ins run the same few statements thousands of times a
     /// second; preparing each once saves most of the per-statement cost.
     private var statements: [String: OpaquePointer] = [:]
 
-    init(path: String, readOnly: Bool = false) throws {
+    public init(path: String, readOnly: Bool = false) throws {
         if !readOnly { try Self.createPrivately(path) }
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
         var db: OpaquePointer?
@@ -83,7 +87,7 @@ final class SQLiteConnection {
     }
 
     /// Runs one or more statements that take no parameters and return no rows of interest.
-    func execute(_ sql: String) throws {
+    public func execute(_ sql: String) throws {
         var errorMessage: UnsafeMutablePointer<CChar>?
         let status = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
         if status != SQLITE_OK {
@@ -94,7 +98,7 @@ final class SQLiteConnection {
     }
 
     /// Runs a statement and hands each result row to `row`.
-    func query(_ sql: String, _ parameters: [SQLiteValue] = [], row: (SQLiteRow) throws -> Void) throws {
+    public func query(_ sql: String, _ parameters: [SQLiteValue] = [], row: (SQLiteRow) throws -> Void) throws {
         let statement = try prepared(sql)
         defer {
             sqlite3_reset(statement)
@@ -112,14 +116,14 @@ final class SQLiteConnection {
     }
 
     /// Rows mapped by `transform`.
-    func rows<T>(_ sql: String, _ parameters: [SQLiteValue] = [], _ transform: (SQLiteRow) throws -> T) throws -> [T] {
+    public func rows<T>(_ sql: String, _ parameters: [SQLiteValue] = [], _ transform: (SQLiteRow) throws -> T) throws -> [T] {
         var result: [T] = []
         try query(sql, parameters) { result.append(try transform($0)) }
         return result
     }
 
     /// The first row mapped by `transform`, or nil.
-    func firstRow<T>(_ sql: String, _ parameters: [SQLiteValue] = [], _ transform: (SQLiteRow) throws -> T) throws -> T? {
+    public func firstRow<T>(_ sql: String, _ parameters: [SQLiteValue] = [], _ transform: (SQLiteRow) throws -> T) throws -> T? {
         var result: T?
         try query(sql, parameters) { row in
             if result == nil { result = try transform(row) }
@@ -129,12 +133,12 @@ final class SQLiteConnection {
 
     /// Runs a statement; returns how many rows it changed.
     @discardableResult
-    func run(_ sql: String, _ parameters: [SQLiteValue] = []) throws -> Int {
+    public func run(_ sql: String, _ parameters: [SQLiteValue] = []) throws -> Int {
         try query(sql, parameters) { _ in }
         return Int(sqlite3_changes(handle))
     }
 
-    var userVersion: Int {
+    public var userVersion: Int {
         get throws { try firstRow("PRAGMA user_version") { Int($0.int(0)) } ?? 0 }
     }
 
@@ -180,18 +184,18 @@ final class SQLiteConnection {
 }
 
 /// A result row, valid only inside the `row` callback that received it.
-struct SQLiteRow {
+public struct SQLiteRow {
     fileprivate let statement: OpaquePointer
 
-    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
-    func int(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
-    func optionalInt(_ column: Int32) -> Int64? { isNull(column) ? nil : int(column) }
-    func text(_ column: Int32) -> String {
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+    public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    public func optionalInt(_ column: Int32) -> Int64? { isNull(column) ? nil : int(column) }
+    public func text(_ column: Int32) -> String {
         guard let pointer = sqlite3_column_text(statement, column) else { return "" }
         return String(decoding: UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column))), as: UTF8.self)
     }
-    func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
-    func blob(_ column: Int32) -> [UInt8] {
+    public func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+    public func blob(_ column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(statement, column))
         guard count > 0, let pointer = sqlite3_column_blob(statement, column) else { return [] }
         return Array(UnsafeRawBufferPointer(start: pointer, count: count))
@@ -199,6 +203,6 @@ struct SQLiteRow {
 }
 
 extension SQLiteValue {
-    static func optional(_ text: String?) -> SQLiteValue { text.map { .text($0) } ?? .null }
-    static func optional(_ number: Int64?) -> SQLiteValue { number.map { .integer($0) } ?? .null }
+    public static func optional(_ text: String?) -> SQLiteValue { text.map { .text($0) } ?? .null }
+    public static func optional(_ number: Int64?) -> SQLiteValue { number.map { .integer($0) } ?? .null }
 }

@@ -1,0 +1,134 @@
+import GatehouseCore
+import KioskCore
+import Logging
+import ServiceLifecycle
+
+/// How the sync loop talks to the service (libcurl on the box, a fake in tests).
+public protocol SyncTransport: Sendable {
+    func pull(after cursor: String?, limit: Int) async -> Result<TicketSyncPage, SyncFailure>
+    func upload(_ upload: OfflineUpload) async -> Result<OfflineUploadAnswer, SyncFailure>
+}
+
+public struct SyncFailure: Error, Equatable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Keeps the snapshot current while the service answers, and uploads offline admissions once it
+/// answers again: every `interval`, first the journal's pending admissions (oldest first, in
+/// batches), then the ticket changes since the last cursor, page by page. A page that cannot be
+/// used is refused whole and logged; the snapshot stays as it was.
+public struct OfflineSyncService: Service {
+    public let snapshot: OfflineSnapshot
+    public let transport: any SyncTransport
+    public let clock: TrustedClock
+    public let timekeeper: any Timekeeper
+    public let health: KioskHealth
+    public let deviceID: String
+    public let gateID: String
+    public let logger: Logger
+    public var interval: Duration = .seconds(2)
+    public var pageSize = 5000
+    public var uploadBatch = 500
+    /// False with offline_mode = deny: only the journal's uploads run.
+    public var pullsSnapshot = true
+
+    public init(
+        snapshot: OfflineSnapshot,
+        transport: any SyncTransport,
+        clock: TrustedClock,
+        timekeeper: any Timekeeper,
+        health: KioskHealth,
+        deviceID: String,
+        gateID: String,
+        logger: Logger
+    ) {
+        self.snapshot = snapshot
+        self.transport = transport
+        self.clock = clock
+        self.timekeeper = timekeeper
+        self.health = health
+        self.deviceID = deviceID
+        self.gateID = gateID
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var lastProblem: String?
+            while !Task.isCancelled {
+                let problem = await syncOnce()
+                // Once per change: a service away for an hour is one line, not 1,800.
+                if problem != lastProblem {
+                    if let problem {
+                        logger.warning("Snapshot sync failed", metadata: ["gate.id": "\(gateID)", "error": "\(problem)"])
+                    } else if lastProblem != nil {
+                        logger.notice("Snapshot sync working again", metadata: ["gate.id": "\(gateID)"])
+                    }
+                    lastProblem = problem
+                }
+                reportState()
+                try? await timekeeper.sleep(for: interval)
+            }
+        }
+    }
+
+    /// One round: uploads, then changes. Returns what went wrong, if anything.
+    public func syncOnce() async -> String? {
+        do {
+            while true {
+                let pending = try snapshot.pendingUploads(limit: uploadBatch)
+                if pending.isEmpty { break }
+                switch await transport.upload(OfflineUpload(deviceId: deviceID, gateId: gateID, checkins: pending)) {
+                case .failure(let failure): return "upload: \(failure)"
+                case .success(let answer):
+                    try snapshot.markUploaded(answer.results)
+                    let conflicts = answer.results.filter { $0.outcome == .conflict }.count
+                    logger.log(
+                        level: conflicts > 0 ? .warning : .notice,
+                        "Offline check-ins uploaded",
+                        metadata: [
+                            "gate.id": "\(gateID)", "offline.count": "\(answer.results.count)",
+                            "offline.recorded": "\(answer.results.filter { $0.outcome == .recorded }.count)",
+                            "offline.conflicts": "\(conflicts)",
+                        ]
+                    )
+                    // An answer that leaves its batch pending would loop forever: stop here.
+                    if Set(answer.results.map(\.scanId)).isSuperset(of: pending.map(\.scanId)) == false { return "upload: the service skipped some" }
+                }
+            }
+            guard pullsSnapshot else { return nil }
+            var cursor = try snapshot.state.cursor
+            while !Task.isCancelled {
+                switch await transport.pull(after: cursor, limit: pageSize) {
+                case .failure(let failure): return "pull: \(failure)"
+                case .success(let page):
+                    do {
+                        try snapshot.apply(page, contact: clock.contact(serverTime: page.serverTime))
+                    } catch {
+                        logger.error("Sync data refused; the snapshot stays as it was", metadata: ["gate.id": "\(gateID)", "error": "\(error)"])
+                        return "refused: \(error)"
+                    }
+                    cursor = page.cursor
+                    if page.complete { return nil }
+                }
+            }
+            return nil
+        } catch {
+            return "snapshot: \(error)"
+        }
+    }
+
+    private func reportState() {
+        guard let state = try? snapshot.state else { return }
+        health.setSnapshot(Self.describe(state, clock: clock))
+    }
+
+    /// "snapshot 1,234 tickets, synced 4 s ago" — for the STATUS line and selftest.
+    public static func describe(_ state: OfflineSnapshot.State, clock: TrustedClock) -> String {
+        guard state.complete, let contact = state.lastSync else { return "snapshot: not yet complete (\(state.tickets) tickets)" }
+        let age = clock.age(of: contact).map { "synced \($0.components.seconds) s ago" } ?? "age unknown (clock not trusted)"
+        let pending = state.pendingUploads > 0 ? ", \(state.pendingUploads) offline check-ins to upload" : ""
+        return "snapshot \(state.tickets) tickets, \(age)\(pending)"
+    }
+}

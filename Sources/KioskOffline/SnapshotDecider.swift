@@ -1,0 +1,75 @@
+import CCrypto
+import FoundationEssentials
+import GatehouseCore
+import KioskCore
+
+/// Decides a scan from the snapshot when the service does not answer, as the service would: an
+/// unused, unexpired ticket of this event is admitted once — journaled before the answer, so
+/// before the relay opens — and everything else is refused with its reason. It declines (the
+/// gate shuts) without a complete snapshot, with one older than `maxAge`, or without a clock it
+/// can trust.
+public struct SnapshotDecider: OfflineDecider {
+    public let snapshot: OfflineSnapshot
+    public let clock: TrustedClock
+    public let maxAge: Duration
+    public let gateID: String
+
+    public init(snapshot: OfflineSnapshot, clock: TrustedClock, maxAge: Duration, gateID: String) {
+        self.snapshot = snapshot
+        self.clock = clock
+        self.maxAge = maxAge
+        self.gateID = gateID
+    }
+
+    public func decide(qrData: String, scanId: String) -> OfflineDecision {
+        let state: OfflineSnapshot.State
+        do { state = try snapshot.state } catch { return .cannotDecide("the snapshot cannot be read: \(error)") }
+        guard state.complete, let event = state.eventID, let contact = state.lastSync else { return .cannotDecide("no complete snapshot yet") }
+        guard let age = clock.age(of: contact), let now = clock.now(since: contact) else {
+            return .cannotDecide("no trusted clock (restarted without the service, and the system clock is not synchronised)")
+        }
+        guard age <= maxAge else {
+            return .cannotDecide(
+                "the snapshot is \(age.components.seconds / 60) min old, more than offline_max_age (\(maxAge.components.seconds / 60) min)"
+            )
+        }
+        guard let code = TicketCode.parse(qrData) else { return .decided(Self.answer(.invalid)) }
+        guard code.eventID == event else { return .decided(Self.answer(.wrongEvent)) }
+        let hash = Self.sha256(Array(code.token.utf8))
+        let ticket: OfflineSnapshot.Ticket?
+        do { ticket = try snapshot.ticket(hash: hash) } catch { return .cannotDecide("the snapshot cannot be read: \(error)") }
+        guard let ticket else { return .decided(Self.answer(.notFound)) }
+        let summary = TicketSummary(id: "", number: ticket.number, holderName: nil, ticketType: nil)
+        switch ticket.status {
+        case .revoked: return .decided(Self.answer(.revoked, ticket: summary))
+        case .used: return .decided(Self.answer(.alreadyUsed, ticket: summary, usedAt: ticket.usedAt, usedGate: ticket.usedGate))
+        case .unused:
+            if let expires = ticket.expiresAt, expires <= now.at { return .decided(Self.answer(.expired, ticket: summary)) }
+            do {
+                try snapshot.admit(scanID: scanId, ticket: ticket.number, hash: hash, at: now.at, clock: now.clock, gate: gateID)
+            } catch {
+                return .cannotDecide("the offline journal cannot be written: \(error)")
+            }
+            return .decided(Self.answer(.valid, ticket: summary))
+        }
+    }
+
+    static func answer(_ result: CheckinResult, ticket: TicketSummary? = nil, usedAt: Int64? = nil, usedGate: String? = nil) -> CheckinAnswer {
+        // A plain message: CheckinMessage's would load time-zone and calendar code into the daemon.
+        CheckinAnswer(
+            result: result,
+            message: "\(result.rawValue), decided offline",
+            ticket: ticket,
+            firstUsedAt: usedAt.map { Date(timeIntervalSince1970: Double($0) / 1000) },
+            firstUsedGate: usedGate
+        )
+    }
+
+    /// SHA-256 through libcrypto (already loaded by libcurl).
+    public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        let ok = bytes.withUnsafeBytes { raw in digest.withUnsafeMutableBufferPointer { gh_sha256(raw.baseAddress, raw.count, $0.baseAddress) } }
+        precondition(ok == 1, "SHA-256 failed in libcrypto")
+        return digest
+    }
+}

@@ -1,0 +1,278 @@
+import Foundation
+import GatehouseCore
+import KioskCore
+import Logging
+import Synchronization
+import Testing
+
+@testable import KioskOffline
+
+/// A clock the test sets: boot id, monotonic time, synchronised flag, wall clock.
+final class FakeClock: Sendable {
+    struct Now: Sendable {
+        var boot = "boot-1"
+        var bootTime: Int64 = 5_000_000_000
+        var synchronized = false
+        var wall: Int64 = 1_000
+    }
+    let now = Mutex(Now())
+
+    var trusted: TrustedClock {
+        TrustedClock(
+            bootID: { self.now.withLock { $0.boot } },
+            bootTime: { self.now.withLock { $0.bootTime } },
+            isSynchronized: { self.now.withLock { $0.synchronized } },
+            wallClock: { self.now.withLock { $0.wall } }
+        )
+    }
+
+    func advance(seconds: Int64) { now.withLock { $0.bootTime += seconds * 1_000_000_000 } }
+}
+
+/// A folder removed when the test ends.
+final class Folder: @unchecked Sendable {
+    let path = NSTemporaryDirectory() + "/kiosk-offline-" + UUID().uuidString
+    init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+struct Tickets {
+    static let event = "EABCDEFG"
+    static func code(_ n: Int) -> TicketCode {
+        TicketCode(eventID: event, token: Secret.newTicketToken())
+    }
+    static func synced(_ code: TicketCode, number: Int, status: SyncedTicket.Status = .unused, expiresAt: Int64? = nil) -> SyncedTicket {
+        SyncedTicket(number: number, hash: Base64URL.encode(SnapshotDecider.sha256(Array(code.token.utf8))), status: status, expiresAt: expiresAt)
+    }
+}
+
+@Suite struct OfflineSnapshotTests {
+    @Test func a_bad_page_is_refused_whole_and_the_snapshot_stays() throws {
+        let folder = try Folder()
+        let snapshot = try OfflineSnapshot(path: folder.path + "/s.sqlite")
+        let clock = FakeClock()
+        let codes = (1...3).map(Tickets.code)
+        let good = TicketSyncPage(
+            eventId: Tickets.event,
+            serverTime: 1_000_000,
+            cursor: "3",
+            complete: true,
+            tickets: codes.enumerated().map { Tickets.synced($1, number: $0 + 1) }
+        )
+        try snapshot.apply(good, contact: clock.trusted.contact(serverTime: good.serverTime))
+        #expect(try snapshot.state.tickets == 3 && snapshot.state.complete && snapshot.state.cursor == "3")
+        // Each of these is refused, and nothing of it is applied (ticket 1 would become revoked).
+        var bad = good
+        bad.cursor = "4"
+        bad.tickets = [Tickets.synced(codes[0], number: 1, status: .revoked), SyncedTicket(number: 2, hash: "short", status: .unused)]
+        #expect(throws: SnapshotError.self) { try snapshot.apply(bad, contact: clock.trusted.contact(serverTime: 2_000_000)) }
+        bad.tickets = [Tickets.synced(codes[0], number: 1, status: .revoked), Tickets.synced(codes[1], number: 0)]
+        #expect(throws: SnapshotError.self) { try snapshot.apply(bad, contact: clock.trusted.contact(serverTime: 2_000_000)) }
+        bad.tickets = [Tickets.synced(codes[0], number: 1, status: .revoked)]
+        bad.cursor = "-1"
+        #expect(throws: SnapshotError.self) { try snapshot.apply(bad, contact: clock.trusted.contact(serverTime: 2_000_000)) }
+        let state = try snapshot.state
+        #expect(state.cursor == "3" && state.lastSync?.serverTime == 1_000_000)
+        #expect(try snapshot.ticket(hash: SnapshotDecider.sha256(Array(codes[0].token.utf8)))?.status == .unused)
+        // Truncated data never reaches the snapshot: it does not decode.
+        let bytes = try JSONEncoder().encode(good)
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(TicketSyncPage.self, from: bytes.prefix(bytes.count / 2)) }
+    }
+
+    @Test func a_device_moved_to_another_event_starts_a_new_snapshot() throws {
+        let folder = try Folder()
+        let snapshot = try OfflineSnapshot(path: folder.path + "/s.sqlite")
+        let contact = FakeClock().trusted.contact(serverTime: 1)
+        try snapshot.apply(
+            TicketSyncPage(eventId: Tickets.event, serverTime: 1, cursor: "1", complete: true, tickets: [Tickets.synced(Tickets.code(1), number: 1)]),
+            contact: contact
+        )
+        try snapshot.apply(TicketSyncPage(eventId: "EOTHERXX", serverTime: 2, cursor: "9", complete: false, tickets: []), contact: contact)
+        let state = try snapshot.state
+        #expect(state.eventID == "EOTHERXX" && state.tickets == 0 && !state.complete)
+    }
+}
+
+@Suite struct SnapshotDeciderTests {
+    struct Rig {
+        let folder: Folder
+        let snapshot: OfflineSnapshot
+        let clock = FakeClock()
+        let codes = (1...5).map(Tickets.code)
+
+        init(maxAgeMinutes: Int = 60) throws {
+            folder = try Folder()
+            snapshot = try OfflineSnapshot(path: folder.path + "/s.sqlite")
+        }
+
+        func sync(serverTime: Int64 = 1_700_000_000_000) throws {
+            let tickets = [
+                Tickets.synced(codes[0], number: 1),
+                Tickets.synced(codes[1], number: 2, status: .used),
+                Tickets.synced(codes[2], number: 3, status: .revoked),
+                Tickets.synced(codes[3], number: 4, expiresAt: serverTime + 60_000),
+            ]
+            try snapshot.apply(
+                TicketSyncPage(eventId: Tickets.event, serverTime: serverTime, cursor: "4", complete: true, tickets: tickets),
+                contact: clock.trusted.contact(serverTime: serverTime)
+            )
+        }
+
+        func decider(maxAge: Duration = .seconds(3600)) -> SnapshotDecider {
+            SnapshotDecider(snapshot: snapshot, clock: clock.trusted, maxAge: maxAge, gateID: "north-1")
+        }
+
+        func result(_ decision: OfflineDecision) -> CheckinResult? {
+            if case .decided(let answer) = decision { return answer.result }
+            return nil
+        }
+    }
+
+    @Test func decides_as_the_service_would_and_admits_once() throws {
+        let rig = try Rig()
+        try rig.sync()
+        let decider = rig.decider()
+        #expect(rig.result(decider.decide(qrData: rig.codes[0].text, scanId: "s1")) == .valid)
+        #expect(rig.result(decider.decide(qrData: rig.codes[0].text, scanId: "s2")) == .alreadyUsed, "admitted once")
+        #expect(rig.result(decider.decide(qrData: rig.codes[1].text, scanId: "s3")) == .alreadyUsed)
+        #expect(rig.result(decider.decide(qrData: rig.codes[2].text, scanId: "s4")) == .revoked)
+        #expect(rig.result(decider.decide(qrData: rig.codes[4].text, scanId: "s5")) == .notFound)
+        #expect(
+            rig.result(decider.decide(qrData: TicketCode(eventID: "EOTHERXX", token: Secret.newTicketToken()).text, scanId: "s6"))
+                == .wrongEvent
+        )
+        #expect(rig.result(decider.decide(qrData: "WIFI:S:x;;", scanId: "s7")) == .invalid)
+        // Expiry by the trusted clock: the server's time at the sync plus the monotonic clock.
+        rig.clock.advance(seconds: 30)
+        #expect(rig.result(decider.decide(qrData: rig.codes[3].text, scanId: "s8")) == .valid)
+        // The journal: one admission each, with the scanId, the clock and the server-based time.
+        let pending = try rig.snapshot.pendingUploads(limit: 10)
+        #expect(pending.map(\.scanId) == ["s1", "s8"])
+        #expect(pending.allSatisfy { $0.clock == .serverMonotonic })
+        #expect(pending[1].at == 1_700_000_000_000 + 30_000)
+        // A sync that still says "unused" (the upload has not landed yet) does not re-open it.
+        try rig.sync()
+        #expect(rig.result(decider.decide(qrData: rig.codes[0].text, scanId: "s9")) == .alreadyUsed)
+    }
+
+    @Test func an_expired_ticket_is_refused_by_the_trusted_clock_not_the_wall_clock() throws {
+        let rig = try Rig()
+        try rig.sync()
+        // The wall clock is far in the past (no RTC), the trusted clock says 61 s after the sync.
+        rig.clock.now.withLock { $0.wall = 0 }
+        rig.clock.advance(seconds: 61)
+        #expect(rig.result(rig.decider().decide(qrData: rig.codes[3].text, scanId: "e1")) == .expired)
+    }
+
+    @Test func declines_without_a_complete_fresh_snapshot_or_a_trusted_clock() throws {
+        let rig = try Rig()
+        guard case .cannotDecide(let none) = rig.decider().decide(qrData: rig.codes[0].text, scanId: "x") else {
+            Issue.record("decided without a snapshot")
+            return
+        }
+        #expect(none.contains("no complete snapshot"))
+        try rig.sync()
+        rig.clock.advance(seconds: 3601)
+        guard case .cannotDecide(let old) = rig.decider().decide(qrData: rig.codes[0].text, scanId: "x") else {
+            Issue.record("decided on an old snapshot")
+            return
+        }
+        #expect(old.contains("offline_max_age"))
+        // Another boot: without timesyncd the age is unknown; with it, the wall clock counts.
+        rig.clock.now.withLock { $0.boot = "boot-2" }
+        guard case .cannotDecide(let untrusted) = rig.decider().decide(qrData: rig.codes[0].text, scanId: "x") else {
+            Issue.record("decided with an untrusted clock")
+            return
+        }
+        #expect(untrusted.contains("no trusted clock"))
+        rig.clock.now.withLock {
+            $0.synchronized = true
+            $0.wall = 1_700_000_000_000 + 120_000
+        }
+        #expect(rig.result(rig.decider().decide(qrData: rig.codes[0].text, scanId: "y")) == .valid)
+        #expect(try rig.snapshot.pendingUploads(limit: 1).first?.clock == .synchronized, "the clock used is recorded")
+        #expect(try rig.snapshot.pendingUploads(limit: 1).first?.at == 1_700_000_000_000 + 120_000)
+    }
+
+    @Test func a_journal_that_cannot_be_written_shuts_the_gate() throws {
+        let rig = try Rig()
+        try rig.sync()
+        #expect(rig.result(rig.decider().decide(qrData: rig.codes[0].text, scanId: "dup")) == .valid)
+        // The same scanId again cannot be journaled (primary key): no second admission.
+        try rig.snapshot.markUploaded([])
+        let second = rig.decider().decide(qrData: rig.codes[3].text, scanId: "dup")
+        guard case .cannotDecide(let why) = second else {
+            Issue.record("admitted without a journal row: \(second)")
+            return
+        }
+        #expect(why.contains("journal"))
+    }
+}
+
+@Suite struct OfflineSyncServiceTests {
+    /// A service that answers from a script.
+    final class ScriptedTransport: SyncTransport, Sendable {
+        let pages = Mutex<[Result<TicketSyncPage, SyncFailure>]>([])
+        let uploads = Mutex<[OfflineUpload]>([])
+        let uploadAnswer = Mutex<Result<Void, SyncFailure>>(.success(()))
+
+        func pull(after cursor: String?, limit: Int) async -> Result<TicketSyncPage, SyncFailure> {
+            pages.withLock { $0.isEmpty ? .failure(SyncFailure("no script")) : $0.removeFirst() }
+        }
+
+        func upload(_ upload: OfflineUpload) async -> Result<OfflineUploadAnswer, SyncFailure> {
+            if case .failure(let failure) = uploadAnswer.withLock({ $0 }) { return .failure(failure) }
+            uploads.withLock { $0.append(upload) }
+            return .success(
+                OfflineUploadAnswer(results: upload.checkins.map { OfflineCheckinResult(scanId: $0.scanId, outcome: .recorded, result: .valid) })
+            )
+        }
+    }
+
+    @Test func uploads_once_then_pulls_and_a_refused_page_changes_nothing() async throws {
+        let rig = try SnapshotDeciderTests.Rig()
+        try rig.sync()
+        _ = rig.decider().decide(qrData: rig.codes[0].text, scanId: "s1")
+        let transport = ScriptedTransport()
+        let health = KioskHealth()
+        let service = OfflineSyncService(
+            snapshot: rig.snapshot,
+            transport: transport,
+            clock: rig.clock.trusted,
+            timekeeper: SystemTimekeeper(),
+            health: health,
+            deviceID: "D1",
+            gateID: "north-1",
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        // The service is away: the upload fails, the admission stays pending.
+        transport.uploadAnswer.withLock { $0 = .failure(SyncFailure("connection refused")) }
+        #expect(await service.syncOnce()?.contains("upload") == true)
+        #expect(try rig.snapshot.state.pendingUploads == 1)
+        // Back: uploaded once; then a bad page is refused and the snapshot stays.
+        transport.uploadAnswer.withLock { $0 = .success(()) }
+        transport.pages.withLock {
+            $0 = [.success(TicketSyncPage(eventId: Tickets.event, serverTime: 5, cursor: "x", complete: true, tickets: []))]
+        }
+        #expect(await service.syncOnce()?.contains("refused") == true)
+        #expect(transport.uploads.withLock { $0.map { $0.checkins.map(\.scanId) } } == [["s1"]])
+        #expect(try rig.snapshot.state.pendingUploads == 0 && rig.snapshot.state.cursor == "4")
+        // A good round: nothing to upload again, the change is applied.
+        transport.pages.withLock {
+            $0 = [
+                .success(
+                    TicketSyncPage(
+                        eventId: Tickets.event,
+                        serverTime: 6,
+                        cursor: "5",
+                        complete: true,
+                        tickets: [Tickets.synced(rig.codes[4], number: 5)]
+                    )
+                )
+            ]
+        }
+        #expect(await service.syncOnce() == nil)
+        #expect(transport.uploads.withLock { $0.count } == 1, "nothing uploaded twice")
+        #expect(try rig.snapshot.state.tickets == 5 && rig.snapshot.state.cursor == "5")
+    }
+}
