@@ -166,7 +166,10 @@ let package = Package(
         // `make bench-offline`: snapshot pull, delta, offline decision, upload, kiosk memory.
         .executableTarget(
             name: "offline-bench",
-            dependencies: ["KioskCore", "KioskHardware", "KioskOffline", "GatehouseCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "KioskCore", "KioskHardware", "KioskOffline", "GatehouseCore", "GatehouseTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -215,7 +218,8 @@ let package = Package(
         .testTarget(
             name: "GatehouseServiceTests",
             dependencies: [
-                "GatehouseService", "GatehouseStore", "GatehouseSQLite", "SQLiteSupport", "GatehousePostgres", "GatehouseCore", "GatehouseImage", "QRRendering",
+                "GatehouseService", "GatehouseStore", "GatehouseSQLite", "SQLiteSupport", "GatehousePostgres", "GatehouseCore", "GatehouseImage",
+                "QRRendering",
                 "QRReading", "CZlib", "GatehouseTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -240,7 +244,8 @@ let package = Package(
         .testTarget(
             name: "KioskHardwareTests",
             dependencies: [
-                "KioskHardware", "KioskDryRun", "KioskCore", "GatehouseImage", "QRRendering", "GatehouseCore", "CV4L2", "GatehouseTestSupport", "SystemdNotify",
+                "KioskHardware", "KioskDryRun", "KioskCore", "GatehouseImage", "QRRendering", "GatehouseCore", "CV4L2", "GatehouseTestSupport",
+                "SystemdNotify",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -249,7 +254,9 @@ let package = Package(
         // Tests that start the real `gatehouse` process and talk HTTP to it.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["gatehouse", "gate-kiosk", "GatehouseTestSupport", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "CZlib"],
+            dependencies: [
+                "gatehouse", "gate-kiosk", "GatehouseTestSupport", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "CZlib",
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -51,15 +51,12 @@ extension SQLiteStore {
 
     public func recordOffline(_ upload: OfflineAdmissions) async throws -> OfflineUploadOutcome {
         try await writer.perform { db in
-            guard
-                let device = try db.firstRow(
-                    "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = ?",
-                    [.blob(upload.deviceTokenHash)],
-                    { (id: $0.text(0), gate: $0.text(1), event: $0.text(2), revoked: $0.int(3) != 0) }
-                ),
-                !device.revoked, device.id == upload.deviceId
-            else { return .unauthorized }
-            guard device.gate == upload.gateId else { return .wrongGate(registered: device.gate) }
+            let device: DeviceOnDuty
+            switch try Self.authenticate(tokenHash: upload.deviceTokenHash, deviceId: upload.deviceId, gateId: upload.gateId, in: db) {
+            case .failure(.unauthorized): return .unauthorized
+            case .failure(.wrongGate(let registered)): return .wrongGate(registered: registered)
+            case .success(let found): device = found
+            }
             var recordings: [OfflineRecording] = []
             for admission in upload.admissions {
                 recordings.append(try Self.record(admission, device: device.id, gate: device.gate, event: device.event, in: db))

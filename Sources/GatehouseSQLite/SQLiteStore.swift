@@ -334,15 +334,12 @@ public final class SQLiteStore: GatehouseStore {
     /// Runs inside the writer's transaction: authenticate, replay a retried scan, or decide with
     /// one conditional UPDATE and log the attempt.
     private static func decide(_ attempt: CheckinAttempt, in db: SQLiteConnection) throws -> CheckinOutcome {
-        guard
-            let device = try db.firstRow(
-                "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = ?",
-                [.blob(attempt.deviceTokenHash)],
-                { (id: $0.text(0), gate: $0.text(1), event: $0.text(2), revoked: $0.int(3) != 0) }
-            ),
-            !device.revoked, device.id == attempt.deviceId
-        else { return .unauthorized }
-        guard device.gate == attempt.gateId else { return .wrongGate(registered: device.gate) }
+        let device: DeviceOnDuty
+        switch try Self.authenticate(tokenHash: attempt.deviceTokenHash, deviceId: attempt.deviceId, gateId: attempt.gateId, in: db) {
+        case .failure(.unauthorized): return .unauthorized
+        case .failure(.wrongGate(let registered)): return .wrongGate(registered: registered)
+        case .success(let found): device = found
+        }
 
         if attempt.mode == .commit, let scanId = attempt.scanId {
             if let earlier = try db.firstRow(
@@ -379,6 +376,38 @@ public final class SQLiteStore: GatehouseStore {
             ]
         )
         return .decided(decision)
+    }
+
+    /// The enrolled device a scanner's token, deviceId and gateId name together.
+    struct DeviceOnDuty {
+        var id: String
+        var gate: String
+        var event: String
+    }
+
+    enum DeviceRefusal: Error {
+        case unauthorized
+        case wrongGate(registered: String)
+    }
+
+    /// Inside the caller's transaction: the device of this token, if it is not revoked, is the
+    /// device named, and stands at the gate named.
+    static func authenticate(
+        tokenHash: [UInt8],
+        deviceId: String,
+        gateId: String,
+        in db: SQLiteConnection
+    ) throws -> Result<DeviceOnDuty, DeviceRefusal> {
+        guard
+            let device = try db.firstRow(
+                "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = ?",
+                [.blob(tokenHash)],
+                { (id: $0.text(0), gate: $0.text(1), event: $0.text(2), revoked: $0.int(3) != 0) }
+            ),
+            !device.revoked, device.id == deviceId
+        else { return .failure(.unauthorized) }
+        guard device.gate == gateId else { return .failure(.wrongGate(registered: device.gate)) }
+        return .success(DeviceOnDuty(id: device.id, gate: device.gate, event: device.event))
     }
 
     private static func judge(_ attempt: CheckinAttempt, deviceEvent: String, in db: SQLiteConnection) throws -> CheckinDecision {

@@ -30,45 +30,12 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
     private let settings: Settings
     private let queue = DispatchQueue(label: "gate-kiosk.checkin-client")
     // Touched only on `queue`.
-    private let handle: UnsafeMutableRawPointer
-    private let headers: UnsafeMutablePointer<curl_slist>?
-    private let response = ResponseBuffer()
-
-    static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+    private let easy: CurlEasy
 
     public init(settings: Settings) throws {
-        _ = Self.globalInit
-        guard let handle = curl_easy_init() else { throw CurlError("curl_easy_init failed") }
         self.settings = settings
-        self.handle = handle
-        var list: UnsafeMutablePointer<curl_slist>? = nil
-        list = curl_slist_append(list, "Authorization: Bearer \(settings.token)")
-        list = curl_slist_append(list, "Content-Type: application/json")
-        list = curl_slist_append(list, "Accept: application/json")
-        headers = list
-        try configure()
-    }
-
-    deinit {
-        curl_easy_cleanup(handle)
-        curl_slist_free_all(headers)
-    }
-
-    private func configure() throws {
-        func check(_ code: CURLcode, _ what: String) throws {
-            guard code == CURLE_OK else { throw CurlError("\(what): \(String(cString: curl_easy_strerror(code)))") }
-        }
-        try check(gh_curl_set_string(handle, CURLOPT_URL, settings.serverURL + "/api/checkin"), "server_url")
-        try check(gh_curl_set_long(handle, CURLOPT_POST, 1), "POST")
-        try check(gh_curl_set_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headers)), "headers")
-        try check(gh_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeout.wholeMilliseconds)), "connect timeout")
-        try check(gh_curl_set_long(handle, CURLOPT_TIMEOUT_MS, Int(settings.deadline.wholeMilliseconds)), "deadline")
-        // No signals from curl's resolver in a threaded program; keep the connection warm.
-        try check(gh_curl_set_long(handle, CURLOPT_NOSIGNAL, 1), "nosignal")
-        try check(gh_curl_set_long(handle, CURLOPT_TCP_KEEPALIVE, 1), "keepalive")
-        try check(gh_curl_set_long(handle, CURLOPT_TCP_NODELAY, 1), "nodelay")
-        try check(gh_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols")
-        try check(response.attach(to: handle), "write function")
+        easy = try CurlEasy(settings: settings, deadline: settings.deadline, responseLimit: 64 * 1024)
+        try easy.set(gh_curl_set_string(easy.handle, CURLOPT_URL, settings.serverURL + "/api/checkin"), "server_url")
     }
 
     public func checkin(qrData: String, scanId: String) async -> CheckinReply {
@@ -106,25 +73,18 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
         // the kept-alive connection) and the deadline leaves room.
         if case .unreachable = outcome, ContinuousClock.now - started < settings.deadline / 2 {
             let left = settings.deadline - (ContinuousClock.now - started)
-            _ = gh_curl_set_long(handle, CURLOPT_TIMEOUT_MS, max(1, Int(left.wholeMilliseconds)))
+            _ = gh_curl_set_long(easy.handle, CURLOPT_TIMEOUT_MS, max(1, Int(left.wholeMilliseconds)))
             outcome = attempt(body)
-            _ = gh_curl_set_long(handle, CURLOPT_TIMEOUT_MS, Int(settings.deadline.wholeMilliseconds))
+            _ = gh_curl_set_long(easy.handle, CURLOPT_TIMEOUT_MS, Int(settings.deadline.wholeMilliseconds))
         }
         return outcome
     }
 
     private func attempt(_ body: Data) -> CheckinReply {
-        response.bytes.removeAll(keepingCapacity: true)
-        let code: CURLcode = body.withUnsafeBytes { raw in
-            _ = gh_curl_set_long(handle, CURLOPT_POSTFIELDSIZE, raw.count)
-            _ = gh_curl_set_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress))
-            defer { _ = gh_curl_set_pointer(handle, CURLOPT_POSTFIELDS, nil) }
-            return curl_easy_perform(handle)
-        }
+        let code = easy.perform(body: body)
         guard code == CURLE_OK else { return .unreachable(String(cString: curl_easy_strerror(code))) }
-        var status = 0
-        _ = gh_curl_get_response_code(handle, &status)
-        let data = Data(response.bytes)
+        let status = easy.status
+        let data = Data(easy.response.bytes)
         switch status {
         case 200:
             guard let answer = try? Self.decoder.decode(GateAnswer.self, from: data) else {

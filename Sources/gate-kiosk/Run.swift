@@ -61,22 +61,21 @@ enum KioskParts {
             logger.critical("GPIO lines unavailable", metadata: ["error": "\(error)"])
             fail("GPIO: \(error)", code: exitUnavailable)
         }
-        let client = try CurlCheckinClient(
-            settings: .init(
-                serverURL: configuration.serverURL,
-                deviceID: configuration.deviceID,
-                gateID: configuration.gateID,
-                token: token,
-                connectTimeout: configuration.connectTimeout,
-                deadline: configuration.requestDeadline
-            )
+        let settings = CurlCheckinClient.Settings(
+            serverURL: configuration.serverURL,
+            deviceID: configuration.deviceID,
+            gateID: configuration.gateID,
+            token: token,
+            connectTimeout: configuration.connectTimeout,
+            deadline: configuration.requestDeadline
         )
+        let client = try CurlCheckinClient(settings: settings)
         return KioskDaemon.Parts(
             source: source,
             decoder: LiveQRDecoder(),
             outputs: outputs,
             client: client,
-            offline: offlineParts(configuration, token: token, environment: environment, logger: logger)
+            offline: offlineParts(settings, environment: environment, logger: logger)
         )
     }
 
@@ -84,23 +83,13 @@ enum KioskParts {
     /// StateDirectory= sets, else /var/lib/gate-kiosk). A directory that cannot hold it is logged
     /// loudly and the kiosk runs without: during an outage the gate then shuts.
     static func offlineParts(
-        _ configuration: KioskConfiguration,
-        token: String,
+        _ settings: CurlCheckinClient.Settings,
         environment: [String: String],
         logger: Logger
     ) -> KioskDaemon.OfflineParts? {
         let path = stateDirectory(environment) + "/offline.sqlite"
         do {
-            let transport = try CurlSyncClient(
-                settings: .init(
-                    serverURL: configuration.serverURL,
-                    deviceID: configuration.deviceID,
-                    gateID: configuration.gateID,
-                    token: token,
-                    connectTimeout: configuration.connectTimeout,
-                    deadline: configuration.requestDeadline
-                )
-            )
+            let transport = try CurlSyncClient(settings: settings)
             return KioskDaemon.OfflineParts(snapshot: try OfflineSnapshot(path: path), transport: transport)
         } catch {
             logger.critical(

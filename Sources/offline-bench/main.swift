@@ -4,14 +4,11 @@
 // nothing. Run with `make bench-offline` (release build).
 import Foundation
 import GatehouseCore
+import GatehouseTestSupport
 import KioskCore
 import KioskHardware
 import KioskOffline
 import Logging
-
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -31,39 +28,20 @@ func fileSize(_ path: String) -> Int {
 }
 
 let ticketCount = Int(ProcessInfo.processInfo.environment["TICKETS"] ?? "") ?? 100_000
-let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 let work = NSTemporaryDirectory() + "/offline-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: work + "/state", withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: work) }
-let server = Process()
-server.executableURL = binDirectory.appendingPathComponent("gatehouse")
-server.arguments = ["serve", "--db", work + "/bench.sqlite", "--port", "0", "--log-level", "warning"]
-server.environment = ["GATEHOUSE_ADMIN_TOKEN": "bench-admin-token-0123456789"]
-let serverOutput = Pipe()
-server.standardOutput = serverOutput
-try server.run()
-defer {
-    server.terminate()
-    server.waitUntilExit()
-}
-var announced = ""
-while !announced.contains("listening on") { announced += String(decoding: serverOutput.fileHandleForReading.availableData, as: UTF8.self) }
-let port = Int(announced.split(separator: ":").last!.trimmingCharacters(in: .whitespacesAndNewlines))!
+// The release gatehouse beside this binary (ServiceProcess looks there first).
+let service = try ServiceProcess(databasePath: work + "/bench.sqlite", extraArguments: ["--log-level", "warning"])
+let admin = try AdminClient(service)
+let port = service.port
 
-func api(_ method: String, _ path: String, _ body: [String: Any], token: String = "bench-admin-token-0123456789") -> [String: Any] {
-    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-    request.httpMethod = method
-    request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-    request.httpBody = try? JSONSerialization.data(withJSONObject: body)
-    request.timeoutInterval = 120
-    let semaphore = DispatchSemaphore(value: 0)
-    nonisolated(unsafe) var result: [String: Any] = [:]
-    URLSession.shared.dataTask(with: request) { data, _, _ in
-        result = (data.flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]) ?? [:]
-        semaphore.signal()
-    }.resume()
-    semaphore.wait()
-    return result
+func api(_ method: String, _ path: String, _ body: [String: Any]? = nil) -> [String: Any] {
+    do {
+        return try admin.call(method, path, body, expect: method == "POST" ? 201 : 200)
+    } catch {
+        fatalError("\(method) \(path): \(error)")
+    }
 }
 
 let eventID = api("POST", "/api/events", ["name": "Offline bench"])["id"] as! String
@@ -192,7 +170,7 @@ let sync = OfflineSyncService(
 started = ContinuousClock.now
 let problem = await sync.syncOnce()
 let uploadTime = ContinuousClock.now - started
-let usedNow = api("GET", "/api/events/\(eventID)", [:])["used"] as? Int ?? -1
+let usedNow = api("GET", "/api/events/\(eventID)")["used"] as? Int ?? -1
 print(
     String(
         format: "upload: 10,000 offline check-ins in %.2f s (%@); tickets used on the service: %d",
@@ -208,9 +186,7 @@ func kioskMemory(state: String) throws -> Int {
     try? FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
     try (deviceToken + "\n").write(toFile: work + "/token", atomically: true, encoding: .utf8)
     let kiosk = Process()
-    kiosk.executableURL = URL(
-        fileURLWithPath: ProcessInfo.processInfo.environment["GATE_KIOSK_BIN"] ?? binDirectory.appendingPathComponent("gate-kiosk").path
-    )
+    kiosk.executableURL = ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN")
     kiosk.arguments = [
         "run", "--dry-run", "--frames", frames, "--config", work + "/none.conf", "--set", "server_url=\(settings.serverURL)",
         "--set", "device_id=\(deviceID)", "--set", "gate_id=bench-1", "--set", "token_file=\(work)/token",

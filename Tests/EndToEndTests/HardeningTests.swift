@@ -27,18 +27,6 @@ private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUS
         }
     }
 
-    static func checkinBody(
-        _ qrData: String,
-        device: AdminClient.DeviceCredentials,
-        gate: String? = nil,
-        scanId: String? = nil,
-        deviceId: String? = nil
-    ) throws -> [UInt8] {
-        var body: [String: Any] = ["qrData": qrData, "deviceId": deviceId ?? device.id, "gateId": gate ?? device.gate]
-        if let scanId { body["scanId"] = scanId }
-        return Array(try JSONSerialization.data(withJSONObject: body))
-    }
-
     // MARK: 1. Text no store can keep
 
     // (Control characters refused at the edge, each field on each store: HostileInputRouteTests.)
@@ -58,7 +46,7 @@ private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUS
                 var i = 0
                 while !stop.load(ordering: .relaxed) {
                     i += 1
-                    let body = (try? Self.checkinBody("GH:x", device: device, scanId: "a\u{0}\(n)-\(i)", deviceId: "D\u{0}x")) ?? []
+                    let body = (try? AdminClient.checkinBody("GH:x", device: device, scanId: "a\u{0}\(n)-\(i)", deviceId: "D\u{0}x")) ?? []
                     _ = try? connection.request("POST", "/api/checkin", body: body, headers: ["Authorization": "Bearer ghd_MADEUP\(n)"])
                 }
             }

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseTestSupport
 import Testing
 
 /// Every route and every refusal of the API, through the router in-process, on each store.

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseTestSupport
 import Testing
 
 /// `POST /api/pairings` and `POST /api/enroll` in-process, on each store (the kiosk's side of

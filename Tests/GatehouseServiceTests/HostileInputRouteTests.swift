@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseTestSupport
 import Testing
 
 /// Random bytes, huge strings, unicode and SQL fragments: refused or `invalid`, never a 500,
@@ -86,10 +87,10 @@ import Testing
             let gate = admin
             let ticket = try await admin.issue(event: event)[0]
             for (field, body) in [
-                ("scanId", try checkinBody(ticket.qrData, device: device, scanId: "a\u{0}A")),
-                ("gateId", try checkinBody(ticket.qrData, device: device, gate: "north-1\u{0}")),
-                ("deviceId", try checkinBody(ticket.qrData, device: device, deviceId: device.id + "\u{0}")),
-                ("scanId", try checkinBody(ticket.qrData, device: device, scanId: "line\nbreak")),
+                ("scanId", try AdminClient.checkinBody(ticket.qrData, device: device, scanId: "a\u{0}A")),
+                ("gateId", try AdminClient.checkinBody(ticket.qrData, device: device, gate: "north-1\u{0}")),
+                ("deviceId", try AdminClient.checkinBody(ticket.qrData, device: device, deviceId: device.id + "\u{0}")),
+                ("scanId", try AdminClient.checkinBody(ticket.qrData, device: device, scanId: "line\nbreak")),
             ] {
                 let response = try await gate.request(
                     "POST",
@@ -104,17 +105,5 @@ import Testing
             // differ after a NUL do not collide.
             #expect(try await gate.checkinResult(ticket.qrData, device: device, scanId: "plain-1") == "valid")
         }
-    }
-
-    func checkinBody(
-        _ qrData: String,
-        device: DeviceCredentials,
-        gate: String? = nil,
-        scanId: String? = nil,
-        deviceId: String? = nil
-    ) throws -> [UInt8] {
-        var body: [String: Any] = ["qrData": qrData, "deviceId": deviceId ?? device.id, "gateId": gate ?? device.gate]
-        if let scanId { body["scanId"] = scanId }
-        return Array(try JSONSerialization.data(withJSONObject: body))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseStore
+import GatehouseTestSupport
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -32,12 +33,8 @@ struct InProcessServiceError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A device as the admin API made it.
-struct DeviceCredentials: Sendable {
-    let id: String
-    let token: String
-    let gate: String
-}
+/// A device as the admin API made it (the process tests' type, so helpers serve both).
+typealias DeviceCredentials = AdminClient.DeviceCredentials
 
 /// Talks to the service through Hummingbird's router test framework: the real router, middleware
 /// and store, without sockets.

@@ -42,6 +42,19 @@ public struct AdminClient: @unchecked Sendable {
         }
     }
 
+    /// A check-in body for `device`, with any of its ids replaced (for hostile-input tests).
+    public static func checkinBody(
+        _ qrData: String,
+        device: DeviceCredentials,
+        gate: String? = nil,
+        scanId: String? = nil,
+        deviceId: String? = nil
+    ) throws -> [UInt8] {
+        var body: [String: Any] = ["qrData": qrData, "deviceId": deviceId ?? device.id, "gateId": gate ?? device.gate]
+        if let scanId { body["scanId"] = scanId }
+        return Array(try JSONSerialization.data(withJSONObject: body))
+    }
+
     public func addDevice(event: String, gate: String = "north-1") throws -> DeviceCredentials {
         let answer = try call("POST", "/api/devices", ["name": "kiosk \(gate)", "gateId": gate, "eventId": event], expect: 201)
         return DeviceCredentials(id: answer["deviceId"] as! String, token: answer["token"] as! String, gate: gate)
