@@ -46,7 +46,8 @@ final class CurlEasy {
 
     /// Sends `body` as the POST body (or a GET without one); returns curl's result.
     func perform(body: Data?) -> CURLcode {
-        response.bytes.removeAll(keepingCapacity: true)
+        // Keep the buffer of a check-in answer; let a big sync page's go.
+        response.bytes.removeAll(keepingCapacity: response.bytes.capacity <= 64 * 1024)
         guard let body else {
             _ = gh_curl_set_long(handle, CURLOPT_HTTPGET, 1)
             return curl_easy_perform(handle)

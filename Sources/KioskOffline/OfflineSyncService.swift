@@ -28,7 +28,9 @@ public struct OfflineSyncService: Service {
     public let gateID: String
     public let logger: Logger
     public var interval: Duration = .seconds(2)
-    public var pageSize = 5000
+    /// 1,000 tickets (about 90 KB of JSON) a page: bigger pages are no faster on a LAN and cost
+    /// the kiosk megabytes of decoding memory at the first pull.
+    public var pageSize = 1000
     public var uploadBatch = 500
     /// False with offline_mode = deny: only the journal's uploads run.
     public var pullsSnapshot = true
@@ -98,7 +100,10 @@ public struct OfflineSyncService: Service {
                 }
             }
             guard pullsSnapshot else { return nil }
-            var cursor = try snapshot.state.cursor
+            var cursor = try snapshot.syncState.cursor
+            var applied = 0
+            // A first pull of a big event leaves freed heap behind; give it back to the system.
+            defer { if applied >= 10_000 { FreedMemory.returnToSystem() } }
             while !Task.isCancelled {
                 switch await transport.pull(after: cursor, limit: pageSize) {
                 case .failure(let failure): return "pull: \(failure)"
@@ -110,6 +115,7 @@ public struct OfflineSyncService: Service {
                         return "refused: \(error)"
                     }
                     cursor = page.cursor
+                    applied += page.tickets.count
                     if page.complete { return nil }
                 }
             }

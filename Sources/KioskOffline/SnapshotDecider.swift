@@ -23,7 +23,7 @@ public struct SnapshotDecider: OfflineDecider {
 
     public func decide(qrData: String, scanId: String) -> OfflineDecision {
         let state: OfflineSnapshot.State
-        do { state = try snapshot.state } catch { return .cannotDecide("the snapshot cannot be read: \(error)") }
+        do { state = try snapshot.syncState } catch { return .cannotDecide("the snapshot cannot be read: \(error)") }
         guard state.complete, let event = state.eventID, let contact = state.lastSync else { return .cannotDecide("no complete snapshot yet") }
         guard let age = clock.age(of: contact), let now = clock.now(since: contact) else {
             return .cannotDecide("no trusted clock (restarted without the service, and the system clock is not synchronised)")

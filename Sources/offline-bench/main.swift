@@ -75,7 +75,7 @@ func pullAll() async throws -> (pages: Int, tickets: Int, bytes: Int) {
     var bytes = 0
     var cursor = try snapshot.state.cursor
     while true {
-        guard case .success(let page) = await transport.pull(after: cursor, limit: 5000) else { fatalError("pull failed") }
+        guard case .success(let page) = await transport.pull(after: cursor, limit: 1000) else { fatalError("pull failed") }
         bytes += try encoder.encode(page).count
         try snapshot.apply(page, contact: clock.contact(serverTime: page.serverTime))
         pages += 1

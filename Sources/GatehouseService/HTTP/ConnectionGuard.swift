@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseCore
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
@@ -99,18 +100,7 @@ public final class ConnectionRegistry: Sendable {
             peak = count
             return true
         }
-        if drained { DispatchQueue.global(qos: .utility).async { Self.returnFreeMemory() } }
-    }
-
-    /// glibc's malloc_trim, looked up at run time: <malloc.h> is not in Swift's Glibc module,
-    /// and other C libraries (musl in a static build) do not have it at all.
-    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
-    }()
-
-    private static func returnFreeMemory() {
-        _ = mallocTrim?(0)
+        if drained { DispatchQueue.global(qos: .utility).async { FreedMemory.returnToSystem() } }
     }
 
     func answering(_ channel: any Channel, _ answering: Bool) {
