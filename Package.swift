@@ -238,7 +238,11 @@ let package = Package(
         ),
         .testTarget(
             name: "KioskOfflineTests",
-            dependencies: ["KioskOffline", "KioskCore", "GatehouseCore", .product(name: "Logging", package: "swift-log")],
+            // swift-crypto only to sign test codes; the kiosk itself verifies with libcrypto.
+            dependencies: [
+                "KioskOffline", "KioskCore", "GatehouseCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

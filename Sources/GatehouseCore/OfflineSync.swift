@@ -42,13 +42,28 @@ public struct TicketSyncPage: Codable, Sendable, Equatable {
     public var cursor: String
     public var complete: Bool
     public var tickets: [SyncedTicket]
+    /// The event's public keys for signed codes (empty for plain codes), every page.
+    public var keys: [SyncedKey]
 
-    public init(eventId: String, serverTime: Int64, cursor: String, complete: Bool, tickets: [SyncedTicket]) {
+    public init(eventId: String, serverTime: Int64, cursor: String, complete: Bool, tickets: [SyncedTicket], keys: [SyncedKey] = []) {
         self.eventId = eventId
         self.serverTime = serverTime
         self.cursor = cursor
         self.complete = complete
         self.tickets = tickets
+        self.keys = keys
+    }
+}
+
+/// One of an event's Ed25519 public keys: signed codes name it by id.
+public struct SyncedKey: Codable, Sendable, Equatable {
+    public var id: Int
+    /// base64url of the 32-byte public key.
+    public var publicKey: String
+
+    public init(id: Int, publicKey: String) {
+        self.id = id
+        self.publicKey = publicKey
     }
 }
 

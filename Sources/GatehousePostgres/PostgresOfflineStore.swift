@@ -163,4 +163,47 @@ extension PostgresStore {
             }
         }
     }
+
+    // MARK: Signed codes
+
+    public func signingKeys(eventId: String) async throws -> [SigningKey] {
+        try await guarded { [self] in
+            try await client.query(
+                "SELECT key_id, public_key, private_key, created_at FROM signing_keys WHERE event_id = \(eventId) ORDER BY key_id",
+                logger: logger
+            ).collect().map { row in
+                let (id, publicKey, privateKey, createdAt) = try row.decode((Int32, ByteBuffer, ByteBuffer, Int64).self)
+                return SigningKey(
+                    id: Int(id),
+                    publicKey: Array(buffer: publicKey),
+                    privateKey: Array(buffer: privateKey),
+                    createdAt: Date(millis: createdAt)
+                )
+            }
+        }
+    }
+
+    public func addSigningKey(eventId: String, publicKey: [UInt8], privateKey: [UInt8], at: Date) async throws -> SigningKey {
+        try await guarded { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                // The event row, locked: two rotations at once get consecutive ids.
+                let event = try await connection.query("SELECT id FROM events WHERE id = \(eventId) FOR UPDATE", logger: logger).collect()
+                guard !event.isEmpty else { throw StoreError.notFound("event \(eventId)") }
+                let next =
+                    try await connection.query(
+                        "SELECT coalesce(max(key_id), 0) + 1 FROM signing_keys WHERE event_id = \(eventId)",
+                        logger: logger
+                    ).collect().first?.decode(Int32.self) ?? 1
+                guard next <= 255 else { throw StoreError.invalid("the event has 255 signing keys, the most a code can name") }
+                try await connection.query(
+                    """
+                    INSERT INTO signing_keys (event_id, key_id, public_key, private_key, created_at)
+                    VALUES (\(eventId), \(next), \(ByteBuffer(bytes: publicKey)), \(ByteBuffer(bytes: privateKey)), \(at.millis))
+                    """,
+                    logger: logger
+                )
+                return SigningKey(id: Int(next), publicKey: publicKey, privateKey: privateKey, createdAt: at.truncatedToMillis)
+            }
+        }
+    }
 }

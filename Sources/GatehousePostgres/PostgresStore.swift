@@ -170,13 +170,14 @@ public final class PostgresStore: GatehouseStore {
         SELECT e.id, e.name, e.starts_at, e.ends_at, e.created_at,
                (SELECT count(*) FROM tickets t WHERE t.event_id = e.id),
                (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used'),
-               (SELECT count(*) FROM checkins c WHERE c.event_id = e.id AND c.conflict IS NOT NULL)
+               (SELECT count(*) FROM checkins c WHERE c.event_id = e.id AND c.conflict IS NOT NULL),
+               EXISTS (SELECT 1 FROM signing_keys k WHERE k.event_id = e.id)
         FROM events e
         """
 
     static func event(_ row: PostgresRow) throws -> Event {
-        let (id, name, startsAt, endsAt, createdAt, issued, used, conflicts) = try row.decode(
-            (String, String, Int64?, Int64?, Int64, Int64, Int64, Int64).self
+        let (id, name, startsAt, endsAt, createdAt, issued, used, conflicts, signed) = try row.decode(
+            (String, String, Int64?, Int64?, Int64, Int64, Int64, Int64, Bool).self
         )
         return Event(
             id: id,
@@ -186,7 +187,8 @@ public final class PostgresStore: GatehouseStore {
             createdAt: Date(millis: createdAt),
             issued: Int(issued),
             used: Int(used),
-            conflicts: Int(conflicts)
+            conflicts: Int(conflicts),
+            signedCodes: signed
         )
     }
 

@@ -147,4 +147,32 @@ extension SQLiteStore {
             }
         }
     }
+
+    // MARK: Signed codes
+
+    public func signingKeys(eventId: String) async throws -> [SigningKey] {
+        try await readers.read { db in
+            try db.rows(
+                "SELECT key_id, public_key, private_key, created_at FROM signing_keys WHERE event_id = ? ORDER BY key_id",
+                [.text(eventId)]
+            ) { SigningKey(id: Int($0.int(0)), publicKey: $0.blob(1), privateKey: $0.blob(2), createdAt: Date(millis: $0.int(3))) }
+        }
+    }
+
+    public func addSigningKey(eventId: String, publicKey: [UInt8], privateKey: [UInt8], at: Date) async throws -> SigningKey {
+        try await writer.perform { db in
+            guard try db.firstRow("SELECT 1 FROM events WHERE id = ?", [.text(eventId)], { $0.int(0) }) != nil else {
+                throw StoreError.notFound("event \(eventId)")
+            }
+            let next = Int(
+                try db.firstRow("SELECT coalesce(max(key_id), 0) + 1 FROM signing_keys WHERE event_id = ?", [.text(eventId)]) { $0.int(0) } ?? 1
+            )
+            guard next <= 255 else { throw StoreError.invalid("the event has 255 signing keys, the most a code can name") }
+            try db.run(
+                "INSERT INTO signing_keys (event_id, key_id, public_key, private_key, created_at) VALUES (?, ?, ?, ?, ?)",
+                [.text(eventId), .integer(Int64(next)), .blob(publicKey), .blob(privateKey), .integer(at.millis)]
+            )
+            return SigningKey(id: next, publicKey: publicKey, privateKey: privateKey, createdAt: at.truncatedToMillis)
+        }
+    }
 }

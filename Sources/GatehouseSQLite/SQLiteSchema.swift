@@ -97,6 +97,17 @@ enum SQLiteSchema {
         CREATE INDEX checkins_conflicts ON checkins (event_id, id) WHERE conflict IS NOT NULL;
         CREATE INDEX checkins_ticket ON checkins (ticket_id) WHERE ticket_id IS NOT NULL;
         """,
+        // 5: signing keys for events with signed codes.
+        """
+        CREATE TABLE signing_keys (
+            event_id TEXT NOT NULL REFERENCES events(id),
+            key_id INTEGER NOT NULL CHECK (key_id BETWEEN 1 AND 255),
+            public_key BLOB NOT NULL,
+            private_key BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (event_id, key_id)
+        );
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

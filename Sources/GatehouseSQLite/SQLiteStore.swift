@@ -71,7 +71,8 @@ public final class SQLiteStore: GatehouseStore {
         SELECT e.id, e.name, e.starts_at, e.ends_at, e.created_at,
                (SELECT count(*) FROM tickets t WHERE t.event_id = e.id),
                (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used'),
-               (SELECT count(*) FROM checkins c WHERE c.event_id = e.id AND c.conflict IS NOT NULL)
+               (SELECT count(*) FROM checkins c WHERE c.event_id = e.id AND c.conflict IS NOT NULL),
+               EXISTS (SELECT 1 FROM signing_keys k WHERE k.event_id = e.id)
         FROM events e
         """
 
@@ -84,7 +85,8 @@ public final class SQLiteStore: GatehouseStore {
             createdAt: Date(millis: row.int(4)),
             issued: Int(row.int(5)),
             used: Int(row.int(6)),
-            conflicts: Int(row.int(7))
+            conflicts: Int(row.int(7)),
+            signedCodes: row.int(8) != 0
         )
     }
 

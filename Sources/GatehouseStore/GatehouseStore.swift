@@ -270,6 +270,23 @@ public struct Conflict: Codable, Sendable, Equatable {
     }
 }
 
+/// One of an event's Ed25519 keys for signed codes. Codes name it by `id` (1–255); keys are
+/// never deleted, so codes signed before a rotation keep verifying. The private half never
+/// leaves the service; gates get the public half with their snapshot.
+public struct SigningKey: Sendable, Equatable {
+    public var id: Int
+    public var publicKey: [UInt8]
+    public var privateKey: [UInt8]
+    public var createdAt: Date
+
+    public init(id: Int, publicKey: [UInt8], privateKey: [UInt8], createdAt: Date) {
+        self.id = id
+        self.publicKey = publicKey
+        self.privateKey = privateKey
+        self.createdAt = createdAt
+    }
+}
+
 public enum StoreError: Error, Sendable, Equatable {
     case notFound(String)
     case invalid(String)
@@ -309,6 +326,14 @@ public protocol GatehouseStore: Sendable {
     /// When the pairing with this code hash was made; nil for an unknown code (or one made
     /// before the store kept the time).
     func pairingCreatedAt(codeHash: [UInt8]) async throws -> Date?
+
+    // MARK: Signed codes
+
+    /// The event's signing keys, oldest first (the newest signs new codes).
+    func signingKeys(eventId: String) async throws -> [SigningKey]
+    /// Adds a key numbered one above the newest. Throws `StoreError.notFound` for an unknown
+    /// event, `StoreError.invalid` past key 255.
+    func addSigningKey(eventId: String, publicKey: [UInt8], privateKey: [UInt8], at: Date) async throws -> SigningKey
 
     // MARK: Offline gates
 

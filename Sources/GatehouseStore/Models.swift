@@ -12,8 +12,21 @@ public struct Event: Codable, Sendable, Equatable {
     public var used: Int
     /// Offline admissions that collided with another (see `Conflict`).
     public var conflicts: Int
+    /// New tickets get signed codes (the event has a signing key).
+    public var signedCodes: Bool
 
-    public init(id: String, name: String, startsAt: Date? = nil, endsAt: Date? = nil, createdAt: Date, issued: Int, used: Int, conflicts: Int = 0) {
+    public init(
+        id: String,
+        name: String,
+        startsAt: Date? = nil,
+        endsAt: Date? = nil,
+        createdAt: Date,
+        issued: Int,
+        used: Int,
+        conflicts: Int = 0,
+        signedCodes: Bool = false
+    ) {
+        self.signedCodes = signedCodes
         self.id = id
         self.name = name
         self.startsAt = startsAt

@@ -72,6 +72,7 @@ public final class OfflineSnapshot: Sendable {
         );
         CREATE INDEX IF NOT EXISTS journal_pending ON journal (uploaded, at);
         CREATE INDEX IF NOT EXISTS journal_hash ON journal (hash);
+        CREATE TABLE IF NOT EXISTS keys (id INTEGER PRIMARY KEY, public_key BLOB NOT NULL);
         """
 
     public init(path: String) throws {
@@ -159,6 +160,19 @@ public final class OfflineSnapshot: Sendable {
         }
     }
 
+    /// The event's public key for signed codes with this id.
+    public func publicKey(id: UInt8) throws -> [UInt8]? {
+        try database.withLock { db in try db.firstRow("SELECT public_key FROM keys WHERE id = ?", [.integer(Int64(id))]) { $0.blob(0) } }
+    }
+
+    /// This box's offline admission of the code with this hash, if it made one (for signed codes
+    /// of tickets the snapshot does not hold yet).
+    public func admission(hash: [UInt8]) throws -> (at: Int64, gate: String)? {
+        try database.withLock { db in
+            try db.firstRow("SELECT at, gate FROM journal WHERE hash = ? ORDER BY at LIMIT 1", [.blob(hash)]) { ($0.int(0), $0.text(1)) }
+        }
+    }
+
     // MARK: Sync
 
     /// Applies one page of the service's change feed, or throws and changes nothing.
@@ -182,6 +196,11 @@ public final class OfflineSnapshot: Sendable {
                             .optional(ticket.usedAt), .optional(ticket.usedGate),
                         ]
                     )
+                }
+                // Every page carries the event's public keys: the set is replaced whole.
+                try db.execute("DELETE FROM keys")
+                for key in page.keys {
+                    try db.run("INSERT INTO keys (id, public_key) VALUES (?, ?)", [.integer(Int64(key.id)), .blob(Base64URL.decode(key.publicKey)!)])
                 }
                 var meta: [(String, String)] = [("event_id", page.eventId), ("cursor", page.cursor)]
                 if page.complete {
@@ -211,6 +230,11 @@ public final class OfflineSnapshot: Sendable {
                 throw SnapshotError("sync page: ticket \(ticket.number) has no valid hash")
             }
             if let gate = ticket.usedGate, !Self.isIdentifier(gate) { throw SnapshotError("sync page: ticket \(ticket.number) has a bad gate") }
+        }
+        for key in page.keys {
+            guard (1...255).contains(key.id), Base64URL.decode(key.publicKey)?.count == 32 else {
+                throw SnapshotError("sync page: bad signing key \(key.id)")
+            }
         }
     }
 

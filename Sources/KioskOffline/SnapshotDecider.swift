@@ -33,24 +33,67 @@ public struct SnapshotDecider: OfflineDecider {
                 "the snapshot is \(age.components.seconds / 60) min old, more than offline_max_age (\(maxAge.components.seconds / 60) min)"
             )
         }
-        guard let code = TicketCode.parse(qrData) else { return .decided(Self.answer(.invalid)) }
-        guard code.eventID == event else { return .decided(Self.answer(.wrongEvent)) }
-        let hash = Self.sha256(Array(code.token.utf8))
+        // What the code is: a plain one (its token's hash), or a signed one that verifies with
+        // the event's key of its id (its blob's hash, and the window it carries).
+        let hash: [UInt8]
+        var window: (from: Int64, until: Int64?)?
+        if let code = TicketCode.parse(qrData) {
+            guard code.eventID == event else { return .decided(Self.answer(.wrongEvent)) }
+            hash = Self.sha256(Array(code.token.utf8))
+        } else if let signed = SignedTicketCode.parse(qrData) {
+            guard signed.eventID == event else { return .decided(Self.answer(.wrongEvent)) }
+            guard let key = try? snapshot.publicKey(id: signed.keyID), Self.verify(signed, key: key) else {
+                // Forged, altered, or signed with a key this event never had.
+                return .decided(Self.answer(.invalid))
+            }
+            hash = Self.sha256(Array(signed.blob.utf8))
+            window = (signed.validFrom, signed.validUntil)
+        } else {
+            return .decided(Self.answer(.invalid))
+        }
         let ticket: OfflineSnapshot.Ticket?
         do { ticket = try snapshot.ticket(hash: hash) } catch { return .cannotDecide("the snapshot cannot be read: \(error)") }
-        guard let ticket else { return .decided(Self.answer(.notFound)) }
+        guard let ticket else {
+            // Not in the snapshot: unknown — unless it is a verified signed code of a ticket sold
+            // after the last sync, which is admitted once within its window.
+            guard let window else { return .decided(Self.answer(.notFound)) }
+            if let earlier = try? snapshot.admission(hash: hash) {
+                return .decided(Self.answer(.alreadyUsed, usedAt: earlier.at, usedGate: earlier.gate))
+            }
+            guard now.at >= window.from - 3_600_000 else { return .decided(Self.answer(.invalid)) }
+            if let until = window.until, until <= now.at { return .decided(Self.answer(.expired)) }
+            return admit(scanId: scanId, number: 0, hash: hash, now: now, summary: nil)
+        }
         let summary = TicketSummary(id: "", number: ticket.number, holderName: nil, ticketType: nil)
         switch ticket.status {
         case .revoked: return .decided(Self.answer(.revoked, ticket: summary))
         case .used: return .decided(Self.answer(.alreadyUsed, ticket: summary, usedAt: ticket.usedAt, usedGate: ticket.usedGate))
         case .unused:
             if let expires = ticket.expiresAt, expires <= now.at { return .decided(Self.answer(.expired, ticket: summary)) }
-            do {
-                try snapshot.admit(scanID: scanId, ticket: ticket.number, hash: hash, at: now.at, clock: now.clock, gate: gateID)
-            } catch {
-                return .cannotDecide("the offline journal cannot be written: \(error)")
+            return admit(scanId: scanId, number: ticket.number, hash: hash, now: now, summary: summary)
+        }
+    }
+
+    /// Journals the admission (fsynced) and only then answers valid; a journal that cannot be
+    /// written shuts the gate.
+    private func admit(scanId: String, number: Int, hash: [UInt8], now: (at: Int64, clock: OfflineClock), summary: TicketSummary?) -> OfflineDecision
+    {
+        do {
+            try snapshot.admit(scanID: scanId, ticket: number, hash: hash, at: now.at, clock: now.clock, gate: gateID)
+        } catch {
+            return .cannotDecide("the offline journal cannot be written: \(error)")
+        }
+        return .decided(Self.answer(.valid, ticket: summary))
+    }
+
+    /// Ed25519 through libcrypto.
+    static func verify(_ code: SignedTicketCode, key: [UInt8]) -> Bool {
+        guard key.count == 32, code.signature.count == 64 else { return false }
+        let message = code.signedMessage
+        return key.withUnsafeBufferPointer { key in
+            code.signature.withUnsafeBufferPointer { signature in
+                message.withUnsafeBytes { gh_ed25519_verify(key.baseAddress, $0.baseAddress, $0.count, signature.baseAddress) == 1 }
             }
-            return .decided(Self.answer(.valid, ticket: summary))
         }
     }
 

@@ -224,6 +224,51 @@ import Glibc
         #expect(cli.status == 0 && cli.output.contains("north-1") && cli.output.contains("south-1"), "\(cli.output)\(cli.errors)")
     }
 
+    /// The box office sells a ticket while the gate is cut off: with signed codes, the gate
+    /// verifies the new ticket's code with the event's synced public key and admits it once.
+    @Test func a_signed_code_sold_during_the_outage_is_admitted_once_offline() async throws {
+        let folder = try TemporaryDirectory()
+        let port = ServiceProcess.freePort()
+        var service: ServiceProcess? = try ServiceProcess(databasePath: folder.file("g.sqlite"), port: port)
+        let admin = try AdminClient(service!)
+        let event = try admin.call("POST", "/api/events", ["name": "Box office", "signedCodes": true], expect: 201)["id"] as! String
+        let device = try admin.addDevice(event: event, gate: "north-1")
+        _ = try admin.issue(event: event)
+        let state = folder.file("state")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let kiosk = try DryRunKiosk(folder: folder, name: "north", port: port, device: device, state: state)
+        try await kiosk.waitForSnapshot(1)
+        service?.stop()
+        service = nil
+
+        // Sold now, on the service's database (the admin CLI), after the gate's last sync.
+        let sold = try CommandRun.run(
+            ServiceProcess.builtExecutable("gatehouse", override: "GATEHOUSE_BIN"),
+            ["tickets", "issue", "--event", event, "--count", "1", "--out", folder.file("sold"), "--db", folder.file("g.sqlite")]
+        )
+        #expect(sold.status == 0, "\(sold.errors)")
+        let manifest = try String(contentsOfFile: folder.file("sold/manifest.csv"), encoding: .utf8).split(separator: "\n")
+        let code = String(manifest[1].split(separator: ",").last!)
+        #expect(code.hasPrefix("GS:\(event):"))
+
+        let admitted = try await kiosk.scan(code)
+        #expect(admitted["MESSAGE"] == "Check-in decided offline" && admitted["CHECKIN_RESULT"] == "valid", "\(admitted)")
+        #expect(kiosk.relayPulses == 1)
+        #expect(try await kiosk.scan(code, offset: 10)["CHECKIN_RESULT"] == "already_used")
+        var forged = Array(code)
+        forged[40] = forged[40] == "A" ? "B" : "A"
+        #expect(try await kiosk.scan(String(forged), offset: 20)["CHECKIN_RESULT"] == "invalid")
+        #expect(kiosk.relayPulses == 0)
+
+        service = try ServiceProcess(databasePath: folder.file("g.sqlite"), port: port)
+        try await waitUntil(limit: .seconds(10)) { kiosk.journal.entries.contains { $0["MESSAGE"] == "Offline check-ins uploaded" } }
+        let admin2 = try AdminClient(service!)
+        let ticketId = String(manifest[1].split(separator: ",")[1])
+        let ticket = try admin2.call("GET", "/api/tickets/\(ticketId)", expect: 200)
+        #expect(ticket["status"] as? String == "used" && ticket["usedGate"] as? String == "north-1", "\(ticket)")
+        #expect(try admin2.call("GET", "/api/events/\(event)", expect: 200)["conflicts"] as? Int == 0)
+    }
+
     /// Runs one statement on a kiosk's snapshot file (with the sqlite3 shell), to age it.
     func edit(_ database: String, _ sql: String) throws {
         let sqlite = Process()

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GatehouseCore
 import KioskCore
@@ -274,5 +275,66 @@ struct Tickets {
         #expect(await service.syncOnce() == nil)
         #expect(transport.uploads.withLock { $0.count } == 1, "nothing uploaded twice")
         #expect(try rig.snapshot.state.tickets == 5 && rig.snapshot.state.cursor == "5")
+    }
+}
+
+/// Signed codes at an offline gate: a ticket sold after the last sync (not in the snapshot)
+/// verifies with the event's synced public key and is admitted once within its window; forged,
+/// altered, wrong-key and expired codes are refused; a rotated key verifies beside the old one.
+@Suite struct SignedCodeOfflineTests {
+    let keys = [Curve25519.Signing.PrivateKey(), Curve25519.Signing.PrivateKey()]
+
+    func sign(
+        _ key: Curve25519.Signing.PrivateKey,
+        id: UInt8,
+        event: String = Tickets.event,
+        until: UInt16 = SignedTicketCode.noEnd
+    ) throws -> SignedTicketCode {
+        try SignedTicketCode.make(eventID: event, keyID: id, serial: UInt64.random(in: 0...0xFF_FFFF_FFFF), validFromHour: 0, validUntilHour: until) {
+            Array(try key.signature(for: $0))
+        }
+    }
+
+    func rig(keyCount: Int) throws -> SnapshotDeciderTests.Rig {
+        let rig = try SnapshotDeciderTests.Rig()
+        let synced = (0..<keyCount).map { SyncedKey(id: $0 + 1, publicKey: Base64URL.encode(Array(keys[$0].publicKey.rawRepresentation))) }
+        try rig.snapshot.apply(
+            TicketSyncPage(eventId: Tickets.event, serverTime: 1_800_000_000_000, cursor: "1", complete: true, tickets: [], keys: synced),
+            contact: rig.clock.trusted.contact(serverTime: 1_800_000_000_000)
+        )
+        return rig
+    }
+
+    @Test func a_ticket_sold_after_the_last_sync_is_admitted_once() throws {
+        let rig = try rig(keyCount: 1)
+        let decider = rig.decider()
+        let code = try sign(keys[0], id: 1)
+        #expect(rig.result(decider.decide(qrData: code.text, scanId: "a")) == .valid)
+        #expect(rig.result(decider.decide(qrData: code.text, scanId: "b")) == .alreadyUsed)
+        let pending = try rig.snapshot.pendingUploads(limit: 5)
+        #expect(pending.count == 1 && pending[0].hash == Base64URL.encode(SnapshotDecider.sha256(Array(code.blob.utf8))))
+    }
+
+    @Test func forged_altered_wrong_key_and_expired_codes_are_refused() throws {
+        let rig = try rig(keyCount: 1)
+        let decider = rig.decider()
+        var altered = Array(try sign(keys[0], id: 1).text)
+        altered[20] = altered[20] == "A" ? "B" : "A"
+        #expect(rig.result(decider.decide(qrData: String(altered), scanId: "1")) == .invalid)
+        #expect(rig.result(decider.decide(qrData: try sign(Curve25519.Signing.PrivateKey(), id: 1).text, scanId: "2")) == .invalid, "forged")
+        #expect(rig.result(decider.decide(qrData: try sign(keys[1], id: 2).text, scanId: "3")) == .invalid, "a key this gate does not have")
+        let pastHour = SignedTicketCode.hour(ofMillis: 1_800_000_000_000) - 1
+        #expect(rig.result(decider.decide(qrData: try sign(keys[0], id: 1, until: pastHour).text, scanId: "4")) == .expired)
+        #expect(rig.result(decider.decide(qrData: try sign(keys[0], id: 1, event: "EOTHERXX").text, scanId: "5")) == .wrongEvent)
+        #expect(try rig.snapshot.pendingUploads(limit: 5).isEmpty, "nothing admitted")
+    }
+
+    @Test func a_rotated_key_verifies_beside_the_old_one() throws {
+        let rig = try rig(keyCount: 2)
+        let decider = rig.decider()
+        #expect(rig.result(decider.decide(qrData: try sign(keys[0], id: 1).text, scanId: "old")) == .valid)
+        #expect(rig.result(decider.decide(qrData: try sign(keys[1], id: 2).text, scanId: "new")) == .valid)
+        // The keys swapped under the ids: refused.
+        #expect(rig.result(decider.decide(qrData: try sign(keys[1], id: 1).text, scanId: "swapped")) == .invalid)
     }
 }

@@ -81,17 +81,18 @@ public struct Gatehouse: Sendable {
         guard (1...Self.maximumTicketsPerRequest).contains(requests.count) else {
             throw InvalidInputError("quantity must be between 1 and \(Self.maximumTicketsPerRequest)")
         }
-        var tokens: [String] = []
+        let minter = try await codeMinter(eventId: eventId)
+        var codes: [String] = []
         var news: [NewTicket] = []
-        tokens.reserveCapacity(requests.count)
+        codes.reserveCapacity(requests.count)
         news.reserveCapacity(requests.count)
         for request in requests {
-            let token = Secret.newTicketToken()
-            tokens.append(token)
+            let code = try minter.mint(expiresAt: request.expiresAt)
+            codes.append(code.qrData)
             news.append(
                 NewTicket(
                     id: Identifier.newTicketID(),
-                    tokenHash: TokenHash.of(token),
+                    tokenHash: code.tokenHash,
                     userId: try Self.optionalText(request.userId, field: "userId", limit: Self.maximumIDLength),
                     holderName: try Self.optionalText(request.holderName, field: "holderName"),
                     email: try Self.optionalText(request.email, field: "email"),
@@ -101,9 +102,7 @@ public struct Gatehouse: Sendable {
             )
         }
         let tickets = try await mapMissing(try await store.issueTickets(eventId: eventId, tickets: news, at: now()))
-        return zip(tickets, tokens).map { ticket, token in
-            IssuedTicket(ticket: ticket, qrData: TicketCode(eventID: ticket.eventId, token: token).text)
-        }
+        return zip(tickets, codes).map { IssuedTicket(ticket: $0, qrData: $1) }
     }
 
     public func ticket(id: String) async throws -> Ticket {
@@ -118,11 +117,12 @@ public struct Gatehouse: Sendable {
 
     /// A new token for the ticket: the old QR stops working in the same commit.
     public func reissueTicket(id: String) async throws -> IssuedTicket {
-        let token = Secret.newTicketToken()
-        guard let ticket = try await store.replaceTicketToken(id: id, tokenHash: TokenHash.of(token)) else {
+        let current = try await ticket(id: id)
+        let code = try await codeMinter(eventId: current.eventId).mint(expiresAt: current.expiresAt)
+        guard let ticket = try await store.replaceTicketToken(id: id, tokenHash: code.tokenHash) else {
             throw NotFoundError("ticket \(id)")
         }
-        return IssuedTicket(ticket: ticket, qrData: TicketCode(eventID: ticket.eventId, token: token).text)
+        return IssuedTicket(ticket: ticket, qrData: code.qrData)
     }
 
     // MARK: Devices
@@ -236,7 +236,7 @@ public struct Gatehouse: Sendable {
         try Self.checkIdentifier(request.deviceId, field: "deviceId")
         try Self.checkIdentifier(request.gateId, field: "gateId")
         if let scanId = request.scanId { try Self.checkIdentifier(scanId, field: "scanId") }
-        let code = TicketCode.parse(request.qrData)
+        let code = try await scannedCode(request.qrData)
         let attempt = CheckinAttempt(
             deviceId: request.deviceId,
             deviceTokenHash: TokenHash.of(bearerToken),
@@ -244,7 +244,7 @@ public struct Gatehouse: Sendable {
             scanId: request.scanId,
             mode: request.mode ?? .commit,
             payloadHash: TokenHash.of(request.qrData),
-            code: code.map { (eventId: $0.eventID, tokenHash: TokenHash.of($0.token)) },
+            code: code,
             at: now()
         )
         switch try await store.checkin(attempt) {
@@ -281,7 +281,7 @@ public struct Gatehouse: Sendable {
 
     // MARK: Input checks
 
-    private func mapMissing<T>(_ body: @autoclosure () async throws -> T) async throws -> T {
+    func mapMissing<T>(_ body: @autoclosure () async throws -> T) async throws -> T {
         do { return try await body() } catch StoreError.notFound(let what) { throw NotFoundError(what) }
     }
 

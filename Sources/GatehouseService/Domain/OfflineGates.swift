@@ -22,6 +22,7 @@ extension Gatehouse {
         // The time is read before the page: every change in the page is at or before it.
         let serverTime = now()
         let changes = try await store.ticketChanges(eventId: device.eventId, after: position, limit: limit)
+        let keys = try await publicKeys(eventId: device.eventId).map { SyncedKey(id: $0.id, publicKey: Base64URL.encode($0.publicKey)) }
         return TicketSyncPage(
             eventId: device.eventId,
             serverTime: serverTime.millis,
@@ -36,7 +37,8 @@ extension Gatehouse {
                     usedAt: ticket.usedAt?.millis,
                     usedGate: ticket.usedGate
                 )
-            }
+            },
+            keys: keys
         )
     }
 

@@ -10,6 +10,8 @@ struct AdminRoutes {
     struct CreateEventBody: Decodable {
         var name: String
         var startsAt: Date?
+        /// Sign the event's codes (see `SignedTicketCode`), so gates can admit tickets they have not synced.
+        var signedCodes: Bool?
         var endsAt: Date?
     }
 
@@ -49,7 +51,12 @@ struct AdminRoutes {
     func add(to group: RouterGroup<GatehouseRequestContext>) {
         group.post("events") { request, context in
             let body = try await request.decodeJSON(as: CreateEventBody.self, context: context)
-            return JSONAnswer(try await gatehouse.createEvent(name: body.name, startsAt: body.startsAt, endsAt: body.endsAt), status: .created)
+            var event = try await gatehouse.createEvent(name: body.name, startsAt: body.startsAt, endsAt: body.endsAt)
+            if body.signedCodes == true {
+                _ = try await gatehouse.addSigningKey(eventId: event.id)
+                event.signedCodes = true
+            }
+            return JSONAnswer(event, status: .created)
         }
         group.get("events") { _, _ in
             JSONAnswer(EventList(events: try await gatehouse.events()))
@@ -79,6 +86,10 @@ struct AdminRoutes {
         group.get("events/:id/checkins") { request, context in
             let filter = try Self.checkinFilter(request.uri.queryParameters)
             return JSONAnswer(CheckinList(checkins: try await gatehouse.checkins(eventId: try context.parameters.require("id"), filter: filter)))
+        }
+        // Turns on signed codes for new tickets, or rotates the key (earlier codes keep working).
+        group.post("events/:id/signing-keys") { _, context in
+            JSONAnswer(["keyId": try await gatehouse.addSigningKey(eventId: try context.parameters.require("id"))], status: .created)
         }
         group.get("events/:id/conflicts") { _, context in
             JSONAnswer(ConflictList(conflicts: try await gatehouse.conflicts(eventId: try context.parameters.require("id"))))
