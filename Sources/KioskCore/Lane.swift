@@ -33,11 +33,21 @@ public struct Lane: Sendable {
     public mutating func consider(_ payload: [UInt8], now: Duration) -> Decision {
         forgetOld(now: now)
         if let at = decided[payload], now - at < cooldown { return .coolingDown }
-        guard let code = TicketCode.parse(bytes: payload) else { return .refuseLocally }
-        if let pending = unanswered[payload] { return .submit(qrData: code.text, scanId: pending.scanId) }
+        guard let text = Self.ticketCodeText(payload) else { return .refuseLocally }
+        if let pending = unanswered[payload] { return .submit(qrData: text, scanId: pending.scanId) }
         // 130 random bits, made without Foundation's UUID (the daemon keeps Foundation's heavier
         // parts out of memory).
-        return .submit(qrData: code.text, scanId: "s" + Base32.randomString(count: 26))
+        return .submit(qrData: text, scanId: "s" + Base32.randomString(count: 26))
+    }
+
+    /// The code's text when the payload is one of ours, plain or signed (whether a signature is
+    /// good is for the service, or the snapshot, to say).
+    static func ticketCodeText(_ payload: [UInt8]) -> String? {
+        if let plain = TicketCode.parse(bytes: payload) { return plain.text }
+        guard payload.count <= SignedTicketCode.prefix.utf8.count + 9 + SignedTicketCode.blobLength + 2,
+            let text = String(validating: payload, as: UTF8.self), let signed = SignedTicketCode.parse(text)
+        else { return nil }
+        return signed.text
     }
 
     /// Records how a scan ended.
