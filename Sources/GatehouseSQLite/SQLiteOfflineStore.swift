@@ -86,7 +86,7 @@ extension SQLiteStore {
         // trusted clock, and the admission has happened.
         let used = try db.firstRow(
             """
-            UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?
+            UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = \(Self.nextChange)
             WHERE token_hash = ? AND event_id = ? AND status = 'unused' RETURNING id
             """,
             [.integer(at), .text(gate), .text(device), .blob(admission.tokenHash), .text(event)],

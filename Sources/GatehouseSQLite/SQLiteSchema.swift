@@ -73,23 +73,14 @@ enum SQLiteSchema {
         """
         ALTER TABLE pairings ADD COLUMN created_at INTEGER;
         """,
-        // 4: offline gates. Every change of a ticket gets the next number of one counter (the
-        // single writer commits them in order), so a gate syncing from its last number misses
-        // none; the log marks admissions decided offline, and those that collided.
+        // 4: offline gates. Every change of a ticket sets its change_seq to one more than its
+        // event's highest (SQLiteStore.nextChange): one writer at a time holds the file's write
+        // lock, so numbers grow in commit order and a gate syncing from its last number misses
+        // none. The log marks admissions decided offline, and those that collided.
         """
-        CREATE TABLE sync_counter (seq INTEGER NOT NULL);
         ALTER TABLE tickets ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
         UPDATE tickets SET change_seq = rowid;
-        INSERT INTO sync_counter SELECT coalesce(max(change_seq), 0) FROM tickets;
         CREATE INDEX tickets_changes ON tickets (event_id, change_seq);
-        CREATE TRIGGER tickets_inserted AFTER INSERT ON tickets BEGIN
-            UPDATE sync_counter SET seq = seq + 1;
-            UPDATE tickets SET change_seq = (SELECT seq FROM sync_counter) WHERE rowid = NEW.rowid;
-        END;
-        CREATE TRIGGER tickets_changed AFTER UPDATE OF status, token_hash, expires_at, used_at, used_gate ON tickets BEGIN
-            UPDATE sync_counter SET seq = seq + 1;
-            UPDATE tickets SET change_seq = (SELECT seq FROM sync_counter) WHERE rowid = NEW.rowid;
-        END;
         ALTER TABLE checkins ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE checkins ADD COLUMN clock TEXT;
         ALTER TABLE checkins ADD COLUMN conflict TEXT;

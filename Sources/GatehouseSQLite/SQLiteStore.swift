@@ -142,13 +142,13 @@ public final class SQLiteStore: GatehouseStore {
                 try db.run(
                     """
                     INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status,
-                                         expires_at, token_hash, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 'unused', ?, ?, ?)
+                                         expires_at, token_hash, created_at, change_seq)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'unused', ?, ?, ?, (SELECT coalesce(max(change_seq), 0) + 1 FROM tickets WHERE event_id = ?))
                     """,
                     [
                         .text(new.id), .text(eventId), .integer(number), .optional(new.userId), .optional(new.holderName),
                         .optional(new.email), .optional(new.ticketType), .optional(new.expiresAt?.millis),
-                        .blob(new.tokenHash), .integer(at.millis),
+                        .blob(new.tokenHash), .integer(at.millis), .text(eventId),
                     ]
                 )
                 created.append(new.issued(eventId: eventId, number: Int(number), at: at))
@@ -163,19 +163,28 @@ public final class SQLiteStore: GatehouseStore {
 
     public func revokeTicket(id: String) async throws -> Ticket? {
         try await writer.perform { db in
-            try db.firstRow("UPDATE tickets SET status = 'revoked' WHERE id = ? RETURNING " + Self.ticketReturning, [.text(id)], Self.ticket)
+            try db.firstRow(
+                "UPDATE tickets SET status = 'revoked', change_seq = \(Self.nextChange) WHERE id = ? RETURNING " + Self.ticketReturning,
+                [.text(id)],
+                Self.ticket
+            )
         }
     }
 
     public func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket? {
         try await writer.perform { db in
             try db.firstRow(
-                "UPDATE tickets SET token_hash = ? WHERE id = ? RETURNING " + Self.ticketReturning,
+                "UPDATE tickets SET token_hash = ?, change_seq = \(Self.nextChange) WHERE id = ? RETURNING " + Self.ticketReturning,
                 [.blob(tokenHash), .text(id)],
                 Self.ticket
             )
         }
     }
+
+    /// The value of `change_seq` for a ticket row being changed: one more than its event's
+    /// highest, which the gates' change feed reads in order (SQLite schema 4). Every statement
+    /// that changes a ticket sets it.
+    static let nextChange = "(SELECT coalesce(max(c.change_seq), 0) + 1 FROM tickets c WHERE c.event_id = tickets.event_id)"
 
     private static let ticketReturning =
         "id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device"
@@ -421,7 +430,7 @@ public final class SQLiteStore: GatehouseStore {
             // The decision: used only if unused, not expired, of the device's event.
             if let used = try db.firstRow(
                 """
-                UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?
+                UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = \(nextChange)
                 WHERE token_hash = ? AND event_id = ? AND status = 'unused' AND (expires_at IS NULL OR expires_at > ?)
                 RETURNING \(ticketReturning)
                 """,
