@@ -105,9 +105,11 @@ extension PostgresStore {
             case "revoked": conflict = .revoked
             default:
                 conflict = .alreadyUsed
+                // Through the event's log (no index on ticket_id: it would cost every check-in,
+                // and conflicts are rare).
                 first = try await connection.query(
                     """
-                    SELECT id FROM checkins WHERE ticket_id = \(ticket?.0) AND result = 'valid' AND mode = 'commit'
+                    SELECT id FROM checkins WHERE event_id = \(event) AND ticket_id = \(ticket?.0) AND result = 'valid' AND mode = 'commit'
                     ORDER BY at, id LIMIT 1
                     """,
                     logger: logger

@@ -364,7 +364,6 @@ enum PostgresSchema {
             "ALTER TABLE checkins ADD COLUMN conflict TEXT",
             "ALTER TABLE checkins ADD COLUMN conflict_with BIGINT",
             "CREATE INDEX checkins_conflicts ON checkins (event_id, id) WHERE conflict IS NOT NULL",
-            "CREATE INDEX checkins_ticket ON checkins (ticket_id) WHERE ticket_id IS NOT NULL",
         ],
         // 7: signing keys for events with signed codes.
         [

@@ -107,9 +107,11 @@ extension SQLiteStore {
             case "revoked": conflict = .revoked
             default:
                 conflict = .alreadyUsed
+                // Through the event's log (no index on ticket_id: it would cost every check-in,
+                // and conflicts are rare).
                 first = try db.firstRow(
-                    "SELECT id FROM checkins WHERE ticket_id = ? AND result = 'valid' AND mode = 'commit' ORDER BY at, id LIMIT 1",
-                    [.optional(ticket?.id)],
+                    "SELECT id FROM checkins WHERE event_id = ? AND ticket_id = ? AND result = 'valid' AND mode = 'commit' ORDER BY at, id LIMIT 1",
+                    [.text(event), .optional(ticket?.id)],
                     { $0.int(0) }
                 )
             }

@@ -86,7 +86,6 @@ enum SQLiteSchema {
         ALTER TABLE checkins ADD COLUMN conflict TEXT;
         ALTER TABLE checkins ADD COLUMN conflict_with INTEGER;
         CREATE INDEX checkins_conflicts ON checkins (event_id, id) WHERE conflict IS NOT NULL;
-        CREATE INDEX checkins_ticket ON checkins (ticket_id) WHERE ticket_id IS NOT NULL;
         """,
         // 5: signing keys for events with signed codes.
         """
