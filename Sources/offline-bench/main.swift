@@ -33,6 +33,7 @@ try FileManager.default.createDirectory(atPath: work + "/state", withIntermediat
 defer { try? FileManager.default.removeItem(atPath: work) }
 // The release gatehouse beside this binary (ServiceProcess looks there first).
 let service = try ServiceProcess(databasePath: work + "/bench.sqlite", extraArguments: ["--log-level", "warning"])
+defer { service.stop() }
 let admin = try AdminClient(service)
 let port = service.port
 
