@@ -10,17 +10,9 @@ extension SQLiteStore {
         try await readers.read { db in
             try db.firstRow(
                 "SELECT id, name, gate_id, event_id, revoked, created_at FROM devices WHERE token_hash = ? AND revoked = 0",
-                [.blob(tokenHash)]
-            ) { row in
-                Device(
-                    id: row.text(0),
-                    name: row.text(1),
-                    gateId: row.text(2),
-                    eventId: row.text(3),
-                    revoked: row.int(4) != 0,
-                    createdAt: Date(millis: row.int(5))
-                )
-            }
+                [.blob(tokenHash)],
+                Self.device
+            )
         }
     }
 

@@ -110,14 +110,9 @@ enum SQLiteSchema {
             )
         }
         for version in found..<currentVersion {
-            try connection.execute("BEGIN IMMEDIATE")
-            do {
+            try connection.transaction {
                 try connection.execute(migrations[version])
                 try connection.execute("PRAGMA user_version = \(version + 1)")
-                try connection.execute("COMMIT")
-            } catch {
-                try? connection.execute("ROLLBACK")
-                throw error
             }
         }
     }

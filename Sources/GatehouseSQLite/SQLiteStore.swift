@@ -191,7 +191,7 @@ public final class SQLiteStore: GatehouseStore {
 
     // MARK: Devices
 
-    private static func device(_ row: SQLiteRow) -> Device {
+    static func device(_ row: SQLiteRow) -> Device {
         Device(
             id: row.text(0),
             name: row.text(1),

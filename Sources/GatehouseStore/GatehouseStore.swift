@@ -224,15 +224,12 @@ public struct OfflineAdmissions: Sendable {
     public var deviceTokenHash: [UInt8]
     public var gateId: String
     public var admissions: [Admission]
-    /// When the upload arrived (the log keeps the admission's own time).
-    public var receivedAt: Date
 
-    public init(deviceId: String, deviceTokenHash: [UInt8], gateId: String, admissions: [Admission], receivedAt: Date) {
+    public init(deviceId: String, deviceTokenHash: [UInt8], gateId: String, admissions: [Admission]) {
         self.deviceId = deviceId
         self.deviceTokenHash = deviceTokenHash
         self.gateId = gateId
         self.admissions = admissions
-        self.receivedAt = receivedAt
     }
 }
 

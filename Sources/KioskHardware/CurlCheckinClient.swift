@@ -48,19 +48,11 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
         await onQueue { self.perform(qrData: "GATE-KIOSK-SELFTEST", scanId: nil, mode: .validate) }
     }
 
-    /// Runs a blocking request on `queue`. A cancelled caller (the kiosk stopping) is answered at
-    /// once with `unreachable`; the request itself ends within its deadline on the queue, and its
-    /// answer is dropped — the service decided it, and a retry with the same scanId would get it.
+    /// A cancelled caller (the kiosk stopping) is answered at once with `unreachable`; the request
+    /// ends within its deadline on the queue and its answer is dropped — the service decided it,
+    /// and a retry with the same scanId would get it.
     private func onQueue(_ request: @escaping @Sendable () -> CheckinReply) async -> CheckinReply {
-        let answer = AnswerOnce<CheckinReply>()
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                answer.wait(with: continuation)
-                queue.async { answer.give(request()) }
-            }
-        } onCancel: {
-            answer.give(.unreachable("cancelled: the kiosk is stopping"))
-        }
+        await queue.blockingCall(request, whenCancelled: .unreachable("cancelled: the kiosk is stopping"))
     }
 
     /// Blocking; runs on `queue`.
@@ -160,9 +152,25 @@ public enum DeviceToken {
     }
 }
 
+extension DispatchQueue {
+    /// Runs a blocking call (a curl transfer) on this queue and returns its value — or, when the
+    /// calling task is cancelled first, `cancelled` at once, leaving the call to finish on the queue.
+    func blockingCall<Value: Sendable>(_ call: @escaping @Sendable () -> Value, whenCancelled cancelled: Value) async -> Value {
+        let answer = AnswerOnce<Value>()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                answer.wait(with: continuation)
+                self.async { answer.give(call()) }
+            }
+        } onCancel: {
+            answer.give(cancelled)
+        }
+    }
+}
+
 /// Resumes one waiter exactly once with the first answer given, whichever comes first: the
 /// request's, or the cancellation's (which may come before the waiter is even there).
-final class AnswerOnce<Value: Sendable>: Sendable {
+private final class AnswerOnce<Value: Sendable>: Sendable {
     private struct State {
         var waiter: CheckedContinuation<Value, Never>?
         var answer: Value?

@@ -35,15 +35,7 @@ public final class CurlSyncClient: SyncTransport, @unchecked Sendable {
 
     /// A cancelled caller is answered at once; the transfer ends within its deadline on the queue.
     private func onQueue<T: Sendable>(_ request: @escaping @Sendable () -> Result<T, SyncFailure>) async -> Result<T, SyncFailure> {
-        let answer = AnswerOnce<Result<T, SyncFailure>>()
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                answer.wait(with: continuation)
-                queue.async { answer.give(request()) }
-            }
-        } onCancel: {
-            answer.give(.failure(SyncFailure("cancelled")))
-        }
+        await queue.blockingCall(request, whenCancelled: .failure(SyncFailure("cancelled")))
     }
 
     /// Blocking; runs on `queue`.

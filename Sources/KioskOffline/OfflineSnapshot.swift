@@ -143,13 +143,7 @@ public final class OfflineSnapshot: Sendable {
                 )
             else { return nil }
             // A sync may still say "unused" before this box's upload reached the service.
-            if ticket.status != .revoked,
-                let admitted = try db.firstRow(
-                    "SELECT at, gate FROM journal WHERE hash = ? ORDER BY at LIMIT 1",
-                    [.blob(hash)],
-                    { ($0.int(0), $0.text(1)) }
-                )
-            {
+            if ticket.status != .revoked, let admitted = try Self.firstAdmission(hash: hash, in: db) {
                 ticket.status = .used
                 if ticket.usedAt == nil || admitted.0 < ticket.usedAt! {
                     ticket.usedAt = admitted.0
@@ -168,9 +162,11 @@ public final class OfflineSnapshot: Sendable {
     /// This box's offline admission of the code with this hash, if it made one (for signed codes
     /// of tickets the snapshot does not hold yet).
     public func admission(hash: [UInt8]) throws -> (at: Int64, gate: String)? {
-        try database.withLock { db in
-            try db.firstRow("SELECT at, gate FROM journal WHERE hash = ? ORDER BY at LIMIT 1", [.blob(hash)]) { ($0.int(0), $0.text(1)) }
-        }
+        try database.withLock { db in try Self.firstAdmission(hash: hash, in: db) }
+    }
+
+    private static func firstAdmission(hash: [UInt8], in db: SQLiteConnection) throws -> (at: Int64, gate: String)? {
+        try db.firstRow("SELECT at, gate FROM journal WHERE hash = ? ORDER BY at LIMIT 1", [.blob(hash)]) { ($0.int(0), $0.text(1)) }
     }
 
     // MARK: Sync
@@ -180,8 +176,7 @@ public final class OfflineSnapshot: Sendable {
         try Self.check(page)
         let rows = page.tickets.map { ($0, Base64URL.decode($0.hash)!) }
         try database.withLock { db in
-            try db.execute("BEGIN IMMEDIATE")
-            do {
+            try db.transaction {
                 let event = try db.firstRow("SELECT value FROM meta WHERE key = 'event_id'") { $0.text(0) }
                 if let event, event != page.eventId {
                     // The device was moved to another event: the old tickets mean nothing here.
@@ -212,10 +207,6 @@ public final class OfflineSnapshot: Sendable {
                 for (key, value) in meta {
                     try db.run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [.text(key), .text(value)])
                 }
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
             }
         }
     }
@@ -247,16 +238,11 @@ public final class OfflineSnapshot: Sendable {
     /// Records an offline admission and marks the ticket used, durably, before it returns.
     public func admit(scanID: String, ticket: Int, hash: [UInt8], at: Int64, clock: OfflineClock, gate: String) throws {
         try database.withLock { db in
-            try db.execute("BEGIN IMMEDIATE")
-            do {
+            try db.transaction {
                 try db.run(
                     "INSERT INTO journal (scan_id, number, hash, at, clock, gate) VALUES (?, ?, ?, ?, ?, ?)",
                     [.text(scanID), .integer(Int64(ticket)), .blob(hash), .integer(at), .text(clock.rawValue), .text(gate)]
                 )
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
             }
         }
     }
@@ -282,18 +268,13 @@ public final class OfflineSnapshot: Sendable {
     /// Marks admissions the service has answered for (recorded, replayed or conflict).
     public func markUploaded(_ results: [OfflineCheckinResult]) throws {
         try database.withLock { db in
-            try db.execute("BEGIN IMMEDIATE")
-            do {
+            try db.transaction {
                 for result in results {
                     try db.run(
                         "UPDATE journal SET uploaded = 1, outcome = ? WHERE scan_id = ?",
                         [.text(result.outcome.rawValue), .text(result.scanId)]
                     )
                 }
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
             }
         }
     }

@@ -133,6 +133,20 @@ public final class SQLiteConnection {
 
     /// Runs a statement; returns how many rows it changed.
     @discardableResult
+    /// Runs `body` in one write transaction (BEGIN IMMEDIATE: the write lock from the start, so
+    /// nothing meets SQLITE_BUSY half-way): committed when it returns, rolled back when it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
     public func run(_ sql: String, _ parameters: [SQLiteValue] = []) throws -> Int {
         try query(sql, parameters) { _ in }
         return Int(sqlite3_changes(handle))

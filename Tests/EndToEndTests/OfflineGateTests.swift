@@ -79,16 +79,21 @@ import Glibc
 
     /// What the sqlite3 shell prints for `sql` on `database`, trimmed.
     func query(_ database: String, _ sql: String) throws -> String {
+        try sqlite3(database, sql, readOnly: true).output
+    }
+
+    /// The sqlite3 shell on `database`: what it printed (trimmed) and its exit status.
+    func sqlite3(_ database: String, _ sql: String, readOnly: Bool) throws -> (output: String, status: Int32) {
         let sqlite = Process()
         sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        sqlite.arguments = ["-readonly", database, sql]
+        sqlite.arguments = (readOnly ? ["-readonly"] : []) + [database, sql]
         let output = Pipe()
         sqlite.standardOutput = output
         sqlite.standardError = FileHandle.nullDevice
         try sqlite.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         sqlite.waitUntilExit()
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return (text.trimmingCharacters(in: .whitespacesAndNewlines), sqlite.terminationStatus)
     }
 
     func checkins(_ admin: AdminClient, _ event: String) throws -> [[String: Any]] {
@@ -271,12 +276,7 @@ import Glibc
 
     /// Runs one statement on a kiosk's snapshot file (with the sqlite3 shell), to age it.
     func edit(_ database: String, _ sql: String) throws {
-        let sqlite = Process()
-        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        sqlite.arguments = [database, sql]
-        try sqlite.run()
-        sqlite.waitUntilExit()
-        #expect(sqlite.terminationStatus == 0)
+        #expect(try sqlite3(database, sql, readOnly: false).status == 0)
     }
 
     /// Scans `code` with the service away; returns why the gate did not decide offline.

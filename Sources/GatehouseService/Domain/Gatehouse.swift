@@ -12,6 +12,8 @@ public struct Gatehouse: Sendable {
     public var now: @Sendable () -> Date
     /// Database outages, logged once per change of cause.
     public let outages = OutageLog()
+    /// Public keys of signed codes, so a signed check-in costs no extra database read.
+    let verifyingKeys = VerifyingKeyCache()
 
     public init(store: any GatehouseStore, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store

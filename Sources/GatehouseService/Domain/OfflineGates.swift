@@ -70,8 +70,7 @@ extension Gatehouse {
                 deviceId: upload.deviceId,
                 deviceTokenHash: TokenHash.of(bearerToken),
                 gateId: upload.gateId,
-                admissions: admissions,
-                receivedAt: received
+                admissions: admissions
             )
         )
         switch outcome {

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GatehouseCore
 import GatehouseStore
+import Synchronization
 
 /// Signed codes: an event with a signing key gets Ed25519-signed codes for its new tickets, which a
 /// gate that has the event's public keys can verify without having synced the ticket.
@@ -67,11 +68,35 @@ extension Gatehouse {
     func scannedCode(_ payload: String) async throws -> (eventId: String, tokenHash: [UInt8])? {
         if let plain = TicketCode.parse(payload) { return (plain.eventID, TokenHash.of(plain.token)) }
         guard let signed = SignedTicketCode.parse(payload) else { return nil }
-        let keys = try await store.signingKeys(eventId: signed.eventID)
-        guard let key = keys.first(where: { $0.id == Int(signed.keyID) }),
-            let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: key.publicKey),
+        guard let publicKey = try await verifyingKey(eventId: signed.eventID, keyID: Int(signed.keyID)),
             publicKey.isValidSignature(signed.signature, for: signed.signedMessage)
         else { return nil }
         return (signed.eventID, TokenHash.of(signed.blob))
+    }
+
+    /// The event's public key with this id: from the cache (keys are never changed or deleted, so
+    /// a cached one is always right), else read again — a rotation by another process shows up
+    /// as an id not cached yet. Keeps a database read off every signed check-in.
+    private func verifyingKey(eventId: String, keyID: Int) async throws -> Curve25519.Signing.PublicKey? {
+        var raw = verifyingKeys.key(eventId: eventId, id: keyID)
+        if raw == nil {
+            let keys = try await store.signingKeys(eventId: eventId)
+            verifyingKeys.store(eventId: eventId, keys: Dictionary(keys.map { ($0.id, $0.publicKey) }) { first, _ in first })
+            raw = verifyingKeys.key(eventId: eventId, id: keyID)
+        }
+        return raw.flatMap { try? Curve25519.Signing.PublicKey(rawRepresentation: $0) }
+    }
+}
+
+/// Public keys of signed codes (raw bytes) by event and key id, shared by every request of a process.
+final class VerifyingKeyCache: Sendable {
+    private let keys = Mutex<[String: [Int: [UInt8]]]>([:])
+
+    func key(eventId: String, id: Int) -> [UInt8]? {
+        keys.withLock { $0[eventId]?[id] }
+    }
+
+    func store(eventId: String, keys events: [Int: [UInt8]]) {
+        keys.withLock { $0[eventId] = events }
     }
 }
