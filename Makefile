@@ -27,7 +27,7 @@ run: build
 
 # One build: the tests and the binaries they start, then the tests themselves with a throwaway
 # PostgreSQL cluster of its own running: the in-process suites in parallel, then the ones that
-# start real processes one at a time (scripts/run-tests.sh). Also: the GPIO shim built against
+# start real processes or time real threads one at a time (scripts/run-tests.sh). Also: the GPIO shim built against
 # libgpiod 2.x (this machine has 1.6), the systemd units verified and scored, `make install` into
 # a scratch folder.
 test: test-deps

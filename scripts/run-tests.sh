@@ -5,5 +5,8 @@
 # and would starve each other on a 2-core machine).
 set -euo pipefail
 swift=${SWIFT:-swift}
-"$swift" test --skip-build --parallel --skip EndToEndTests
-"$swift" test --skip-build --no-parallel --filter EndToEndTests
+# KioskHardwareTests run with the process suites: their daemons, curl transfers and deadlines run
+# on real time and real threads, and beside the other suites on two cores a CI run saw them stall
+# for 50 s.
+"$swift" test --skip-build --parallel --skip EndToEndTests --skip KioskHardwareTests
+"$swift" test --skip-build --no-parallel --filter EndToEndTests --filter KioskHardwareTests

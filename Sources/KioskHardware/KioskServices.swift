@@ -42,9 +42,7 @@ struct CaptureService: Service {
     func run() async throws {
         let loop = loop
         async let ended: Void = withCheckedContinuation { (ended: CheckedContinuation<Void, Never>) in
-            DispatchQueue(label: "gate-kiosk-capture").async {
-                // Named for top and ps.
-                gh_name_this_thread("gate-kiosk-cap")
+            DedicatedThread.start(name: "gate-kiosk-cap") {
                 loop.run()
                 ended.resume()
             }
