@@ -89,11 +89,19 @@ public final class CaptureLoop: @unchecked Sendable {
         source.close()
     }
 
+    /// One warning per outage, however its cause changes while the camera is away (an unplugged
+    /// camera first stalls, then is missing, then is there but not yet streaming); the changes
+    /// are logged at info level, and the status line always says the latest.
     private func report(_ error: CaptureError, previous: inout CaptureError?) {
         health.setCamera(.offline(error.description))
         guard error != previous else { return }
+        let metadata: Logger.Metadata = ["camera.device": "\(source.name)", "camera.error": "\(error)"]
+        if previous == nil {
+            logger.warning("Camera offline", metadata: metadata)
+        } else {
+            logger.info("Camera still offline", metadata: metadata)
+        }
         previous = error
-        logger.warning("Camera offline", metadata: ["camera.device": "\(source.name)", "camera.error": "\(error)"])
     }
 
     private func pause(_ duration: Duration) {

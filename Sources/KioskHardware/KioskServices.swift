@@ -91,6 +91,7 @@ struct SupervisorService: Service {
         // A decision may take the request deadline plus its longest display, and some slack.
         let decisionLimit = configuration.requestDeadline * 2 + max(configuration.greenTime, configuration.redTime) + .seconds(5)
         var lastStatus = ""
+        var hungReported = false
         while !Task.isCancelled {
             let status = health.statusLine
             if status != lastStatus {
@@ -99,6 +100,13 @@ struct SupervisorService: Service {
             }
             if health.isAlive(now: timekeeper.now(), captureLimit: .seconds(5), decisionLimit: decisionLimit) {
                 notifier.watchdog()
+                hungReported = false
+            } else if !hungReported {
+                // A loop is stuck (a camera driver that never returns, say): say so and have
+                // systemd restart the unit now rather than WatchdogSec after the last ping.
+                logger.critical("Kiosk loop hung; asking systemd for a restart", metadata: ["status": "\(status)"])
+                notifier.watchdogTrigger(status: "HUNG: \(status)")
+                hungReported = true
             }
             try? await Task.sleep(for: interval)
         }

@@ -32,6 +32,9 @@ public final class SystemdNotifier: Sendable {
     public func ready(status: String) { notify("READY=1", "STATUS=\(Self.oneLine(status))") }
     public func status(_ text: String) { notify("STATUS=\(Self.oneLine(text))") }
     public func watchdog() { notify("WATCHDOG=1") }
+    /// Asks systemd to act as if the watchdog had run out now (systemd ≥ 243): for a daemon that
+    /// knows it is hung, so the restart does not wait a whole WatchdogSec after the last ping.
+    public func watchdogTrigger(status: String) { notify("WATCHDOG=trigger", "STATUS=\(Self.oneLine(status))") }
     public func stopping() { notify("STOPPING=1", "STATUS=Stopping") }
 
     public static func oneLine(_ text: String) -> String { text.replacing("\n", with: " ") }

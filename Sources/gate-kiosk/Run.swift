@@ -45,7 +45,7 @@ enum KioskParts {
             )
         } else {
             requester = GpiodLineRequester()
-            source = V4L2Capture(
+            let camera = V4L2Capture(
                 settings: .init(
                     path: configuration.cameraDevice,
                     width: configuration.frameWidth,
@@ -53,6 +53,7 @@ enum KioskParts {
                     frameRate: configuration.frameRate
                 )
             )
+            source = FaultInjection.frameSource(camera, environment: environment)
         }
         let outputs: LaneOutputs
         do {
@@ -60,6 +61,11 @@ enum KioskParts {
         } catch {
             logger.critical("GPIO lines unavailable", metadata: ["error": "\(error)"])
             fail("GPIO: \(error)", code: exitUnavailable)
+        }
+        if !options.dryRun {
+            // Which libgpiod the binary was built against (1.x on Debian 12, 2.x on Debian 13): the
+            // two take different code paths in the shim, and a technician may need to know.
+            logger.info("GPIO lines requested", metadata: ["gpio.libgpiod": "\(GpiodLineRequester.apiVersion).x"])
         }
         let settings = CurlCheckinClient.Settings(
             serverURL: configuration.serverURL,

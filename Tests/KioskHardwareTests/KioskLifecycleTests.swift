@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCore
 import GatehouseImage
+import GatehouseTestSupport
 import KioskCore
 import KioskDryRun
 import Logging
@@ -59,7 +60,12 @@ import Testing
         let relay = LevelLine("relay")
         let daemon: KioskDaemon
 
-        init(client: any CheckinClient, relayPulse: Duration = .seconds(20)) throws {
+        init(
+            client: any CheckinClient,
+            relayPulse: Duration = .seconds(20),
+            source: ((String) -> any FrameSource)? = nil,
+            notifier: SystemdNotifier = SystemdNotifier(environment: [:])
+        ) throws {
             folder = NSTemporaryDirectory() + "/kiosk-lifecycle-" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let code = "GH:EABCDEFG:ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -79,12 +85,12 @@ import Testing
             var daemon = KioskDaemon(
                 configuration: configuration,
                 parts: .init(
-                    source: FolderFrameSource(folder: folder, frameRate: 15, width: 640, height: 480),
+                    source: source?(folder) ?? FolderFrameSource(folder: folder, frameRate: 15, width: 640, height: 480),
                     decoder: LiveQRDecoder(),
                     outputs: outputs,
                     client: client
                 ),
-                notifier: SystemdNotifier(environment: [:]),
+                notifier: notifier,
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             )
             daemon.shutdownLimit = .seconds(2)
@@ -101,6 +107,66 @@ import Testing
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
+    }
+
+    /// Frames from a folder until `hangAfter` reads, then a read that does not return until
+    /// released: a camera driver stuck in an ioctl.
+    final class StuckSource: FrameSource, @unchecked Sendable {
+        let inner: FolderFrameSource
+        let hangAfter: Int
+        private var reads = 0
+        let release = DispatchSemaphore(value: 0)
+
+        init(folder: String, hangAfter: Int) {
+            inner = FolderFrameSource(folder: folder, frameRate: 15, width: 640, height: 480)
+            self.hangAfter = hangAfter
+        }
+        var name: String { "stuck camera" }
+        func open() throws(CaptureError) { try inner.open() }
+        func close() { inner.close() }
+        func withNextFrame<T>(timeout: Duration, _ body: (UnsafePointer<UInt8>, Int, Int) -> T) throws(CaptureError) -> T {
+            reads += 1
+            if reads == hangAfter { release.wait() }
+            return try inner.withNextFrame(timeout: timeout, body)
+        }
+    }
+
+    @Test func a_hung_camera_read_asks_systemd_for_a_restart_once() async throws {
+        let sink = try DatagramSink()
+        let stuck = Mutex<StuckSource?>(nil)
+        let rig = try Rig(
+            client: SlowClient(latency: .milliseconds(5)),
+            source: { folder in
+                let source = StuckSource(folder: folder, hangAfter: 5)
+                stuck.withLock { $0 = source }
+                return source
+            },
+            notifier: SystemdNotifier(environment: ["NOTIFY_SOCKET": sink.path, "WATCHDOG_USEC": "2000000"])
+        )
+        let group = rig.daemon.serviceGroup(signals: [])
+        let running = Task { try await group.run() }
+        // Read the notify socket off the cooperative pool (each receive blocks up to 2 s).
+        let messages: [String] = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var seen: [String] = []
+                let end = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < end, !seen.contains(where: { $0.hasPrefix("WATCHDOG=trigger") }) {
+                    if let message = sink.receive() { seen.append(String(decoding: message, as: UTF8.self)) }
+                }
+                // Two more seconds: a second trigger or a ping would show here.
+                let after = ContinuousClock.now + .seconds(2)
+                while ContinuousClock.now < after { if let message = sink.receive() { seen.append(String(decoding: message, as: UTF8.self)) } }
+                continuation.resume(returning: seen)
+            }
+        }
+        stuck.withLock { _ = $0?.release.signal() }
+        await group.triggerGracefulShutdown()
+        try await running.value
+        let trigger = try #require(messages.firstIndex { $0.hasPrefix("WATCHDOG=trigger") }, "no WATCHDOG=trigger in \(messages)")
+        #expect(messages[trigger].contains("STATUS=HUNG: "), "the status says why")
+        #expect(messages.contains("WATCHDOG=1"), "pinged while the loops ran")
+        #expect(!messages[(trigger + 1)...].contains { $0.hasPrefix("WATCHDOG") }, "one trigger, and no ping after it")
+        #expect(rig.isSafe)
     }
 
     @Test func a_graceful_shutdown_during_a_relay_pulse_ends_with_the_gate_shut() async throws {
