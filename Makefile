@@ -6,12 +6,13 @@
 #   make bench-hostile  honest check-ins under attack: answered, 5xx, descriptors, memory
 #   make bench-kiosk  print decode cost, frame-to-relay latency, kiosk memory (release build)
 #   make bench-offline  print snapshot sync, offline decision and upload figures, kiosk memory
+#   make field-test   the kiosk and the service installed and run under systemd in a Debian 13 VM
 
 SWIFT ?= swift
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: deps test-deps build run test format bench bench-hostile bench-kiosk bench-offline bench-postgres kiosk-static static install uninstall clean
+.PHONY: deps test-deps build run test field-test format bench bench-hostile bench-kiosk bench-offline bench-postgres kiosk-static static install uninstall clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -38,6 +39,12 @@ test: test-deps
 	bash scripts/check-units.sh
 	bash scripts/check-install.sh
 	SWIFT=$(SWIFT) bash scripts/with-postgres.sh bash scripts/run-tests.sh
+
+# A Debian 13 guest under QEMU (built once, reused while current): the static build installed
+# with `make install`, both units started by systemd, a v4l2loopback camera and a gpio-sim chip;
+# prints one line per scenario, exits non-zero when one fails. Needs root (debootstrap, chroot).
+field-test:
+	SWIFT=$(SWIFT) bash scripts/field-test.sh
 
 # Rewrites the Swift sources in the project's style (what `make test` checks).
 format:
@@ -82,9 +89,12 @@ UDEVDIR ?= $(SYSCONFDIR)/udev/rules.d
 SYSUSERSDIR ?= $(SYSCONFDIR)/sysusers.d
 BUILT ?= .build-static/release
 
+# STATIC_SCRATCH names another build folder: the field rig builds into .build-guest, with
+# GATEHOUSE_GPIOD_SYSROOT set to its Debian 13 guest's libgpiod 2.x (see Package.swift).
+STATIC_SCRATCH ?= .build-static
 static: deps
-	$(SWIFT) build -c release --static-swift-stdlib --product gate-kiosk --scratch-path .build-static
-	$(SWIFT) build -c release --static-swift-stdlib --product gatehouse --scratch-path .build-static
+	$(SWIFT) build -c release --static-swift-stdlib --product gate-kiosk --scratch-path $(STATIC_SCRATCH)
+	$(SWIFT) build -c release --static-swift-stdlib --product gatehouse --scratch-path $(STATIC_SCRATCH)
 
 install:
 	@test -x $(BUILT)/gate-kiosk -a -x $(BUILT)/gatehouse || { echo "no binaries in $(BUILT): run 'make static' first (or set BUILT=)"; exit 1; }

@@ -8,6 +8,16 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// libgpiod from another system's files: GATEHOUSE_GPIOD_SYSROOT names a folder with
+/// include/gpiod.h and lib/libgpiod.so, and the kiosk is built against those instead of this
+/// machine's. The field rig builds on Debian 12 (libgpiod 1.6) for its Debian 13 guest (2.x)
+/// this way; `-L` would not do, since pkg-config puts this machine's library folder first.
+enum GpiodSysroot {
+    static let folder = Context.environment["GATEHOUSE_GPIOD_SYSROOT"]
+    static var cSettings: [CSetting] { folder.map { [.unsafeFlags(["-I\($0)/include"])] } ?? [] }
+    static var linkerSettings: [LinkerSetting] { folder.map { [.unsafeFlags(["\($0)/lib/libgpiod.so"])] } ?? [.linkedLibrary("gpiod")] }
+}
+
 let package = Package(
     name: "gatehouse",
     platforms: [.macOS(.v14)],
@@ -107,7 +117,7 @@ let package = Package(
         // The gate kiosk: lane rules and loops against protocols (KioskCore), the real hardware
         // behind them (KioskHardware), and C shims for the libraries Swift cannot call directly.
         .target(name: "CV4L2", linkerSettings: [.linkedLibrary("v4l2")]),
-        .target(name: "CGpiod", linkerSettings: [.linkedLibrary("gpiod")]),
+        .target(name: "CGpiod", cSettings: GpiodSysroot.cSettings, linkerSettings: GpiodSysroot.linkerSettings),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         // sd_notify(3) and AF_UNIX datagrams without libsystemd, for the daemon and the service.

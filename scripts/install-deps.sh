@@ -13,9 +13,15 @@ packages=(
 )
 # Extra packages for tests and benchmarks (a PostgreSQL server, wrk for load, the sqlite3 shell
 # with which the offline tests age a kiosk's snapshot).
-if [[ "${1:-}" == "--with-test-tools" ]]; then
-  packages+=(postgresql wrk sqlite3)
-fi
+# The field rig (`make field-test`): QEMU, debootstrap for the Debian 13 guest, a C compiler and
+# libv4l/libqrencode headers for the frame feeder it injects into the guest's loopback camera.
+for option in "$@"; do
+  case "$option" in
+    --with-test-tools) packages+=(postgresql wrk sqlite3) ;;
+    --with-field-rig) packages+=(qemu-system-x86 qemu-utils debootstrap e2fsprogs gcc libc6-dev) ;;
+    *) echo "install-deps.sh: unknown option $option (known: --with-test-tools --with-field-rig)" >&2; exit 64 ;;
+  esac
+done
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,0 +1,445 @@
+#!/usr/bin/env python3
+"""The field rig's scenarios: inside the guest, against the kiosk and the service as installed.
+
+Each scenario appends one JSON object to results.jsonl in the results folder ({"scenario", "ok",
+"detail", "figures"}) and prints it; a failed check ends its scenario, not the run. Outputs are
+read two ways: the chip's sysfs values, polled (what a meter on the pins would show), and the
+kernel's gpio trace events (every value the kiosk set, with the kernel's timestamps).
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+OUT = sys.argv[1]
+STATE = "/run/field-rig"
+FEEDER = os.path.join(OUT, "frame-feeder")
+UNIT = "gate-kiosk.service"
+CONFIG = "/etc/gate-kiosk/gate-kiosk.conf"
+LINES = {"green": 17, "red": 27, "relay": 22}
+RELAY_PULSE_MS = 300  # the default relay_pulse_ms the install keeps
+WATCHDOG_SEC = 10     # WatchdogSec= in systemd/gate-kiosk.service
+TRACING = "/sys/kernel/tracing"
+
+
+def read(path):
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+SYSFS = read(f"{STATE}/gpio-sysfs")
+CODES = [line.split(",", 1) for line in read(f"{STATE}/codes").split()]  # [number, qrData]
+
+
+class Failed(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failed(message)
+
+
+def run(*args, allow_failure=False):
+    result = subprocess.run(args, capture_output=True, text=True)
+    if result.returncode != 0 and not allow_failure:
+        raise Failed(f"{' '.join(args)} exited {result.returncode}: {result.stderr.strip()[:300]}")
+    return result.stdout
+
+
+def unit_property(name):
+    return run("systemctl", "show", "-P", name, UNIT).strip()
+
+
+def value(line):
+    return int(read(f"{SYSFS}/sim_gpio{LINES[line]}/value"))
+
+
+def outputs():
+    return {line: value(line) for line in LINES}
+
+
+def wait_for(predicate, timeout, step=0.001):
+    """Polls until predicate() is true; returns time.monotonic() of that moment, or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return time.monotonic()
+        time.sleep(step)
+    return None
+
+
+def cursor():
+    text = run("journalctl", "-n", "0", "--show-cursor", "--no-pager")
+    return text.strip().split("cursor: ", 1)[1]
+
+
+def journal(after, unit=UNIT):
+    args = ["journalctl", "-b", "-o", "json", "--no-pager"] + ([f"--after-cursor={after}"] if after else [])
+    if unit:
+        args += ["-u", unit]
+    return [json.loads(line) for line in run(*args).splitlines() if line.startswith("{")]
+
+
+def wait_for_message(after, pattern, timeout, unit=UNIT):
+    """The first journal entry after the cursor whose MESSAGE matches, waiting up to timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in journal(after, unit):
+            if re.search(pattern, str(entry.get("MESSAGE", ""))):
+                return entry
+        time.sleep(0.2)
+    return None
+
+
+def entry_time(entry):
+    """An entry's CLOCK_MONOTONIC time in seconds (the same clock as time.monotonic())."""
+    return int(entry["__MONOTONIC_TIMESTAMP"]) / 1e6
+
+
+class GpioTrace:
+    """The kernel's gpio_value events: each value the kiosk set, on the monotonic clock."""
+
+    def __init__(self):
+        if not os.path.isdir(f"{TRACING}/events/gpio"):
+            run("mount", "-t", "tracefs", "tracefs", TRACING, allow_failure=True)
+        with open(f"{TRACING}/trace_clock", "w") as handle:
+            handle.write("mono")
+        with open(f"{TRACING}/events/gpio/gpio_value/enable", "w") as handle:
+            handle.write("1")
+        self.base = self._chip_base()
+
+    @staticmethod
+    def _chip_base():
+        """The chip's first global GPIO number, which the trace events use: from debugfs
+        ("gpiochip0: GPIOs 512-543, parent: platform/gpio-sim.0, ...") or the legacy sysfs class."""
+        chip = read(f"{STATE}/gpio-chip")
+        if not os.path.exists("/sys/kernel/debug/gpio"):
+            run("mount", "-t", "debugfs", "debugfs", "/sys/kernel/debug", allow_failure=True)
+        if os.path.exists("/sys/kernel/debug/gpio"):
+            match = re.search(rf"^{chip}: GPIOs (\d+)-", read("/sys/kernel/debug/gpio"), re.M)
+            if match:
+                return int(match.group(1))
+        for folder in os.listdir("/sys/class/gpio") if os.path.isdir("/sys/class/gpio") else []:
+            if folder.startswith("gpiochip") and os.path.exists(f"/sys/class/gpio/{folder}/device/{chip}"):
+                return int(read(f"/sys/class/gpio/{folder}/base"))
+        raise Failed(f"cannot find the GPIO number base of {chip}")
+
+    def clear(self):
+        with open(f"{TRACING}/trace", "w") as handle:
+            handle.write("")
+
+    def events(self):
+        """[(time, line name, value)] of the lines we care about, oldest first."""
+        found = []
+        for match in re.finditer(r"\s([0-9]+\.[0-9]+): gpio_value: (\d+) set +(\d)", read(f"{TRACING}/trace")):
+            found.append((float(match.group(1)), int(match.group(2)), int(match.group(3))))
+        by_number = {self.base + offset: name for name, offset in LINES.items()}
+        return [(at, by_number[number], level) for at, number, level in found if number in by_number]
+
+
+class Feeder:
+    """The frame feeder as the camera: a code, a blank frame, or nothing (unplugged)."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [FEEDER, "/dev/gate-camera", "640", "480", "15"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+        )
+        self.show("blank")
+
+    def show(self, what):
+        """Returns when the first frame with it was written (monotonic seconds)."""
+        self.process.stdin.write(("code " + what if what != "blank" else "blank") + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        check(line.startswith("shown "), f"frame feeder did not show the frame: {line!r}")
+        return int(line.split()[1]) / 1e9
+
+    def unplug(self):
+        self.process.stdin.write("quit\n")
+        self.process.stdin.flush()
+        self.process.wait(timeout=5)
+        return time.monotonic()
+
+
+results = []
+
+
+def scenario(function):
+    name = function.__name__
+    figures = {}
+    started = time.monotonic()
+    try:
+        detail = function(figures)
+        ok = True
+    except Failed as failure:
+        ok, detail = False, str(failure)
+    except Exception as error:  # a broken scenario is a failed one, with its reason
+        ok, detail = False, f"{type(error).__name__}: {error}"
+    figures["scenario_s"] = round(time.monotonic() - started, 1)
+    result = {"scenario": name, "ok": ok, "detail": detail, "figures": figures}
+    results.append(result)
+    with open(os.path.join(OUT, "results.jsonl"), "a") as handle:
+        handle.write(json.dumps(result) + "\n")
+    print(json.dumps(result), flush=True)
+
+
+feeder = None
+trace = None
+
+
+def unit_starts(figures):
+    global feeder
+    check(wait_for(lambda: unit_property("ActiveState") == "active", 120, 0.5) is not None,
+          f"{UNIT} never became active: {unit_property('ActiveState')}/{unit_property('SubState')}")
+    started = int(unit_property("ExecMainStartTimestampMonotonic"))
+    active = int(unit_property("ActiveEnterTimestampMonotonic"))
+    figures["exec_to_ready_ms"] = round((active - started) / 1000)
+    feeder = Feeder()
+    plugged = time.monotonic()
+    check(wait_for(lambda: unit_property("StatusText").startswith("Scanning"), 30, 0.05) is not None,
+          f"status never said Scanning: {unit_property('StatusText')!r}")
+    figures["camera_to_scanning_ms"] = round((time.monotonic() - plugged) * 1000)
+    status = run("systemctl", "status", "--no-pager", UNIT, allow_failure=True)
+    line = next((l.strip() for l in status.splitlines() if l.strip().startswith("Status:")), None)
+    check(line is not None and "Scanning (/dev/gate-camera)" in line, f"no STATUS line in systemctl status: {status[:400]}")
+    security = run("systemd-analyze", "security", "--no-pager", UNIT, allow_failure=True)
+    match = re.search(r"Overall exposure level for gate-kiosk\.service: ([0-9.]+)", security)
+    check(match is not None, f"systemd-analyze security printed no exposure level: {security[-300:]}")
+    figures["exposure"] = float(match.group(1))
+    check(figures["exposure"] <= 2.0, f"exposure {figures['exposure']} > 2.0")
+    return f"active (READY=1), {line}; systemd-analyze security {figures['exposure']}"
+
+
+def libgpiod_2(figures):
+    libraries = run("ldd", "/usr/local/bin/gate-kiosk")
+    gpiod = [l.split()[0] for l in libraries.splitlines() if "libgpiod" in l]
+    check(gpiod == ["libgpiod.so.3"], f"gate-kiosk links {gpiod}, not libgpiod.so.3 (2.x)")
+    old = [name for name in os.listdir("/usr/lib/x86_64-linux-gnu") if name.startswith("libgpiod.so.2")]
+    check(not old, f"a libgpiod 1.x is installed here too: {old}")
+    version = run("dpkg-query", "-W", "-f=${Version}", "libgpiod3")
+    logged = [e for e in journal("", UNIT) if e.get("MESSAGE") == "GPIO lines requested"]
+    check(logged and logged[-1].get("GPIO_LIBGPIOD") == "2.x", f"the kiosk did not log libgpiod 2.x: {logged[-1:]}")
+    info = run("gpioinfo", "-c", read(f"{STATE}/gpio-chip"))
+    held = [l for l in info.splitlines() if '"gate-kiosk"' in l and "output" in l]
+    check(len(held) == 3, f"gpioinfo does not show three gate-kiosk outputs:\n{info}")
+    figures["libgpiod"] = version
+    return f"libgpiod {version} (libgpiod.so.3, API 2.x, no 1.x present); gpioinfo shows 3 outputs held by gate-kiosk"
+
+
+def admit_then_refuse_used(figures):
+    number, code = CODES[0]
+    trace.clear()
+    shown = feeder.show(code)
+    high = wait_for(lambda: value("relay") == 1, 30)
+    check(high is not None, f"relay never went high for a valid ticket (outputs {outputs()})")
+    green = value("green")
+    red = value("red")
+    low = wait_for(lambda: value("relay") == 0, 10)
+    check(low is not None, "relay stayed high")
+    feeder.show("blank")
+    check(green == 1 and red == 0, f"green {green}, red {red} while the relay was closed")
+    figures["frame_to_relay_ms"] = round((high - shown) * 1000)
+    figures["relay_polled_ms"] = round((low - high) * 1000)
+    relay = [(at, level) for at, line, level in trace.events() if line == "relay"]
+    rises = [at for at, level in relay if level == 1]
+    falls = [at for at, level in relay if level == 0 and rises and at > rises[0]]
+    check(rises and falls, f"kernel trace has no relay pulse: {relay}")
+    figures["relay_pulse_traced_ms"] = round((falls[0] - rises[0]) * 1000, 1)
+    figures["frame_to_relay_traced_ms"] = round((rises[0] - shown) * 1000)
+    check(abs(figures["relay_pulse_traced_ms"] - RELAY_PULSE_MS) <= 50,
+          f"relay pulse {figures['relay_pulse_traced_ms']} ms, configured {RELAY_PULSE_MS} ms")
+    check(wait_for(lambda: value("green") == 0, 10) is not None, "green never went off")
+
+    # The same code after the cool-down (2 s here): already used, so red and no relay.
+    time.sleep(max(0, high + 2.5 - time.monotonic()))
+    trace.clear()
+    relay_seen = []
+    shown = feeder.show(code)
+    red_at = wait_for(lambda: relay_seen.append(value("relay")) or value("red") == 1, 30)
+    check(red_at is not None, f"no red for a used ticket (outputs {outputs()})")
+    check(value("green") == 0, "green on for a used ticket")
+    wait_for(lambda: relay_seen.append(value("relay")) and False, 1.0, 0.005)
+    feeder.show("blank")
+    check(not any(relay_seen), "relay closed for a used ticket")
+    check(not any(line == "relay" and level == 1 for _, line, level in trace.events()), "kernel trace shows the relay set for a used ticket")
+    figures["frame_to_red_ms"] = round((red_at - shown) * 1000)
+    check(wait_for(lambda: value("red") == 0, 10) is not None, "red never went off")
+    return (f"ticket #{number}: relay high {figures['frame_to_relay_ms']} ms after the frame, pulse "
+            f"{figures['relay_pulse_traced_ms']} ms (traced), green on; again: red after {figures['frame_to_red_ms']} ms, relay never set")
+
+
+def journal_fields(figures):
+    entries = journal("", UNIT)
+    decided = [e for e in entries if e.get("MESSAGE") == "Check-in decided"]
+    check(len(decided) >= 2, f"{len(decided)} 'Check-in decided' entries")
+    admitted = next((e for e in decided if e.get("CHECKIN_RESULT") == "valid"), None)
+    refused = next((e for e in decided if e.get("CHECKIN_RESULT") not in (None, "valid")), None)
+    check(admitted is not None and refused is not None, f"results logged: {[e.get('CHECKIN_RESULT') for e in decided]}")
+    for entry in (admitted, refused):
+        for field in ("GATE_ID", "CHECKIN_RESULT", "CHECKIN_REASON", "TICKET_NUMBER", "CHECKIN_LATENCY_MS", "SCAN_ID"):
+            check(field in entry, f"{field} missing in {sorted(k for k in entry if not k.startswith('_'))}")
+    check(admitted["GATE_ID"] == "rig-1" and admitted["TICKET_NUMBER"] == CODES[0][0], "gate or ticket number wrong")
+    # No secret anywhere in this boot's journal, from any unit: ticket codes (whole or the
+    # token part), the device token, the admin token.
+    everything = run("journalctl", "-b", "-o", "json", "--no-pager")
+    secrets = {"device token": read("/etc/gate-kiosk/device-token"), "admin token": read("/etc/gatehouse/admin-token")}
+    for number, code in CODES:
+        secrets[f"ticket #{number} code"] = code
+        secrets[f"ticket #{number} token"] = code.rsplit(":", 1)[-1]
+    leaked = [name for name, secret in secrets.items() if secret and secret in everything]
+    check(not leaked, f"in the journal: {leaked}")
+    figures["decisions_logged"] = len(decided)
+    figures["latency_ms_logged"] = int(admitted["CHECKIN_LATENCY_MS"])
+    return (f"fields GATE_ID CHECKIN_RESULT CHECKIN_REASON TICKET_NUMBER CHECKIN_LATENCY_MS SCAN_ID on each decision "
+            f"({admitted['CHECKIN_RESULT']}, {refused['CHECKIN_RESULT']}/{refused['CHECKIN_REASON']}); "
+            f"no code, token or device/admin token in {len(everything.splitlines())} journal entries")
+
+
+def camera_unplugged(figures):
+    global feeder
+    pid, restarts = unit_property("MainPID"), unit_property("NRestarts")
+    mark = cursor()
+    unplugged = feeder.unplug()
+    offline = wait_for_message(mark, r"^Camera offline$", 15)
+    check(offline is not None, "no 'Camera offline' after the camera went away")
+    figures["unplug_to_offline_ms"] = round((entry_time(offline) - unplugged) * 1000)
+    time.sleep(4)  # away for a while: the kiosk retries, and must not say so again each time
+    check("Waiting for camera" in unit_property("StatusText"), f"status while away: {unit_property('StatusText')!r}")
+    feeder = Feeder()
+    back = time.monotonic()
+    online = wait_for_message(mark, r"^Camera online$", 15)
+    check(online is not None, "no 'Camera online' after the camera came back")
+    figures["replug_to_online_ms"] = round((entry_time(online) - back) * 1000)
+    number, code = CODES[1]
+    shown = feeder.show(code)
+    high = wait_for(lambda: value("relay") == 1, 30)
+    feeder.show("blank")
+    check(high is not None, "no relay for a valid ticket after the camera came back")
+    figures["replug_to_relay_ms"] = round((high - back) * 1000)
+    figures["frame_to_relay_ms"] = round((high - shown) * 1000)
+    messages = [e.get("MESSAGE") for e in journal(mark)]
+    figures["offline_warnings"] = messages.count("Camera offline")
+    check(figures["offline_warnings"] == 1, f"'Camera offline' logged {figures['offline_warnings']} times")
+    check(figures["replug_to_online_ms"] <= 2000, f"scanning again only after {figures['replug_to_online_ms']} ms")
+    check(unit_property("MainPID") == pid and unit_property("NRestarts") == restarts, "the unit restarted")
+    wait_for(lambda: value("green") == 0, 10)
+    return (f"offline logged once ({figures['unplug_to_offline_ms']} ms after the writer closed), scanning "
+            f"{figures['replug_to_online_ms']} ms after it came back, ticket #{number} admitted; same process, no restart")
+
+
+def watchdog_restart(figures):
+    dropin = "/run/systemd/system/gate-kiosk.service.d"
+    os.makedirs(dropin, exist_ok=True)
+    with open(f"{dropin}/field-rig-fault.conf", "w") as handle:
+        handle.write("[Service]\nEnvironment=GATE_KIOSK_FAULT=hang-capture:6\n")
+    run("systemctl", "daemon-reload")
+    mark = cursor()
+    run("systemctl", "restart", UNIT)
+    restarts = int(unit_property("NRestarts"))
+    pid = unit_property("MainPID")
+    hang = wait_for_message(mark, r"test fault GATE_KIOSK_FAULT", 40)
+    check(hang is not None, "the fault never fired")
+    # Remove the fault at once: the restarted kiosk must come up clean.
+    os.remove(f"{dropin}/field-rig-fault.conf")
+    run("systemctl", "daemon-reload")
+    timeout = wait_for_message(mark, r"[Ww]atchdog (timeout|request)", WATCHDOG_SEC + 20, unit=None)
+    check(timeout is not None, "systemd never reported a watchdog timeout")
+    figures["hang_to_watchdog_ms"] = round((entry_time(timeout) - entry_time(hang)) * 1000)
+    check(wait_for(lambda: int(unit_property("NRestarts")) > restarts and unit_property("ActiveState") == "active", 60, 0.05) is not None,
+          "the unit was not restarted")
+    new_pid = unit_property("MainPID")
+    check(new_pid != pid, "same main process after the watchdog")
+    after = outputs()
+    check(after == {"green": 0, "red": 0, "relay": 0}, f"outputs after the restart: {after}")
+    running = [e for e in journal(mark) if e.get("MESSAGE") == "Gate kiosk running" and entry_time(e) > entry_time(timeout)]
+    check(running, "the restarted kiosk never said it was running")
+    figures["hang_to_running_again_ms"] = round((entry_time(running[0]) - entry_time(hang)) * 1000)
+    check(figures["hang_to_watchdog_ms"] <= WATCHDOG_SEC * 1000, f"watchdog fired {figures['hang_to_watchdog_ms']} ms after the hang")
+    check(wait_for(lambda: unit_property("StatusText").startswith("Scanning"), 30, 0.1) is not None, "not scanning after the restart")
+    return (f"capture hung → systemd's watchdog restart {figures['hang_to_watchdog_ms']} ms later (WatchdogSec={WATCHDOG_SEC}s), "
+            f"new process scanning, outputs {after}")
+
+
+def watchdog_frozen(figures):
+    """The whole process frozen (SIGSTOP): no ping at all, so systemd's own watchdog acts."""
+    pid = unit_property("MainPID")
+    restarts = int(unit_property("NRestarts"))
+    mark = cursor()
+    os.kill(int(pid), signal.SIGSTOP)
+    frozen = time.monotonic()
+    timeout = wait_for_message(mark, r"[Ww]atchdog timeout", WATCHDOG_SEC + 20, unit=None)
+    check(timeout is not None, "systemd never reported a watchdog timeout for a frozen kiosk")
+    figures["frozen_to_watchdog_ms"] = round((entry_time(timeout) - frozen) * 1000)
+    check(wait_for(lambda: int(unit_property("NRestarts")) > restarts and unit_property("ActiveState") == "active", 60, 0.05) is not None,
+          "the frozen kiosk was not restarted")
+    figures["frozen_to_active_ms"] = round((time.monotonic() - frozen) * 1000)
+    check(unit_property("MainPID") != pid, "same main process")
+    after = outputs()
+    check(after == {"green": 0, "red": 0, "relay": 0}, f"outputs after the restart: {after}")
+    check(figures["frozen_to_watchdog_ms"] <= (WATCHDOG_SEC + 1) * 1000, f"watchdog fired only after {figures['frozen_to_watchdog_ms']} ms")
+    check(wait_for(lambda: unit_property("StatusText").startswith("Scanning"), 30, 0.1) is not None, "not scanning after the restart")
+    return (f"frozen kiosk: systemd's watchdog timeout after {figures['frozen_to_watchdog_ms']} ms, active again after "
+            f"{figures['frozen_to_active_ms']} ms, outputs {after}")
+
+
+def stop_and_bad_config(figures):
+    number, code = CODES[2]
+    trace.clear()
+    feeder.show(code)
+    high = wait_for(lambda: value("green") == 1, 30)
+    check(high is not None, "no green for a valid ticket")
+    run("systemctl", "stop", UNIT)
+    figures["stop_ms"] = round((time.monotonic() - high) * 1000)
+    feeder.show("blank")
+    after = outputs()
+    check(after == {"green": 0, "red": 0, "relay": 0}, f"outputs after systemctl stop: {after}")
+    last = {}
+    for _, line, level in trace.events():
+        last[line] = level
+    check(last.get("green") == 0, f"the kiosk did not set green off itself before exiting (trace: {last})")
+    check(unit_property("ActiveState") == "inactive", f"after stop: {unit_property('ActiveState')}")
+
+    with open(CONFIG) as handle:
+        good = handle.read()
+    try:
+        with open(CONFIG, "a") as handle:
+            handle.write("frame_rate = 500\n")
+        mark = cursor()
+        run("systemctl", "start", "--no-block", UNIT)
+        check(wait_for(lambda: unit_property("ActiveState") == "failed", 30, 0.1) is not None,
+              f"a bad config did not fail the unit: {unit_property('ActiveState')}")
+        time.sleep(6)  # three times RestartSec: a restart loop would show by now
+        status, restarts = unit_property("ExecMainStatus"), unit_property("NRestarts")
+        check(status == "78", f"exit status {status}, expected 78")
+        check(unit_property("ActiveState") == "failed" and restarts == "0", f"restarted {restarts} times")
+        said = wait_for_message(mark, r"frame_rate", 5)
+        check(said is not None, "the error does not name frame_rate")
+        figures["bad_config_exit"] = int(status)
+        message = said["MESSAGE"]
+    finally:
+        with open(CONFIG, "w") as handle:
+            handle.write(good)
+        run("systemctl", "reset-failed", UNIT, allow_failure=True)
+    run("systemctl", "start", UNIT)
+    check(unit_property("ActiveState") == "active", "the unit did not start again with the good config")
+    return (f"stopped {figures['stop_ms']} ms after green came on, every output 0 (the kiosk set green off itself); "
+            f"bad config: exit 78, failed, 0 restarts, '{message[:90]}'")
+
+
+def main():
+    global trace
+    trace = GpioTrace()
+    for function in (unit_starts, libgpiod_2, admit_then_refuse_used, journal_fields, camera_unplugged, watchdog_restart, watchdog_frozen, stop_and_bad_config):
+        scenario(function)
+    if feeder:
+        feeder.process.kill()
+    return 0 if all(result["ok"] for result in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
