@@ -208,7 +208,34 @@ public final class PostgresStore: GatehouseStore {
         }
     }
 
+    public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?) async throws -> Event? {
+        let changed = try await guarded { [self] in
+            try await client.query(
+                "UPDATE events SET name = \(name), starts_at = \(startsAt?.millis), ends_at = \(endsAt?.millis) WHERE id = \(id) RETURNING id",
+                logger: logger
+            ).collect().count
+        }
+        return changed == 0 ? nil : try await event(id: id)
+    }
+
     // MARK: Tickets
+
+    public func tickets(eventId: String, query: TicketQuery) async throws -> [Ticket] {
+        try await guarded { [self] in
+            let pattern = query.likePattern
+            let number = query.number.map(Int64.init)
+            return try await client.query(
+                """
+                SELECT id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device
+                FROM tickets
+                WHERE event_id = \(eventId)
+                  AND (\(pattern)::TEXT IS NULL OR number = \(number) OR holder_name ILIKE \(pattern) OR email ILIKE \(pattern))
+                ORDER BY number LIMIT \(Int64(query.limit)) OFFSET \(Int64(query.offset))
+                """,
+                logger: logger
+            ).collect().map(Self.ticket)
+        }
+    }
 
     static let ticketColumns =
         "id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device"
@@ -323,6 +350,30 @@ public final class PostgresStore: GatehouseStore {
         }
     }
 
+    public func devices(eventId: String) async throws -> [DeviceActivity] {
+        try await guarded { [self] in
+            try await client.query(
+                """
+                SELECT d.id, d.name, d.gate_id, d.event_id, d.revoked, d.created_at, last.at, last.result
+                FROM devices d LEFT JOIN LATERAL (
+                  SELECT c.at, c.result FROM checkins c WHERE c.device_id = d.id ORDER BY c.id DESC LIMIT 1
+                ) last ON true
+                WHERE d.event_id = \(eventId) ORDER BY d.gate_id, d.name, d.id
+                """,
+                logger: logger
+            ).collect().map { row in
+                let (id, name, gate, event, revoked, createdAt, lastAt, lastResult) = try row.decode(
+                    (String, String, String, String, Bool, Int64, Int64?, String?).self
+                )
+                return DeviceActivity(
+                    device: Device(id: id, name: name, gateId: gate, eventId: event, revoked: revoked, createdAt: Date(millis: createdAt)),
+                    lastSeenAt: lastAt.map(Date.init(millis:)),
+                    lastResult: lastResult.flatMap(CheckinResult.init(rawValue:))
+                )
+            }
+        }
+    }
+
     public func revokeDevice(id: String) async throws -> Device? {
         try await single("UPDATE devices SET revoked = true WHERE id = $1 RETURNING \(Self.deviceColumns)", [id], Self.device)
     }
@@ -399,12 +450,41 @@ public final class PostgresStore: GatehouseStore {
                   AND (\(filter.since?.millis)::BIGINT IS NULL OR c.at >= \(filter.since?.millis))
                   AND (\(filter.until?.millis)::BIGINT IS NULL OR c.at < \(filter.until?.millis))
                   AND (\(filter.afterId)::BIGINT IS NULL OR c.id > \(filter.afterId))
+                  AND (\(filter.ticketId)::TEXT IS NULL OR c.ticket_id = \(filter.ticketId))
+                  AND (\(filter.result?.rawValue)::TEXT IS NULL OR c.result = \(filter.result?.rawValue))
                 ORDER BY CASE WHEN \(newestFirst) THEN -c.id ELSE c.id END
                 LIMIT \(Int64(filter.limit))
                 """,
                 logger: logger
             ).collect()
             return try rows.map { try Self.logEntry($0) }
+        }
+    }
+
+    public func checkinCounts(eventId: String, minutesSince: Date) async throws -> CheckinCounts {
+        try await guarded { [self] in
+            let gates = try await client.query(
+                """
+                SELECT gate_id, count(*) FILTER (WHERE result = 'valid'), count(*) FILTER (WHERE result <> 'valid')
+                FROM checkins WHERE event_id = \(eventId) AND mode = 'commit' GROUP BY gate_id ORDER BY gate_id
+                """,
+                logger: logger
+            ).collect().map { row in
+                let (gate, admitted, refused) = try row.decode((String, Int64, Int64).self)
+                return CheckinCounts.Gate(gateId: gate, admitted: Int(admitted), refused: Int(refused))
+            }
+            let minutes = try await client.query(
+                """
+                SELECT at / 60000, count(*) FROM checkins
+                WHERE event_id = \(eventId) AND mode = 'commit' AND result = 'valid' AND at >= \(minutesSince.millis)
+                GROUP BY at / 60000 ORDER BY 1
+                """,
+                logger: logger
+            ).collect().map { row in
+                let (minute, admitted) = try row.decode((Int64, Int64).self)
+                return CheckinCounts.Minute(start: Date(millis: minute * 60000), admitted: Int(admitted))
+            }
+            return CheckinCounts(gates: gates, minutes: minutes)
         }
     }
 

@@ -98,7 +98,36 @@ public final class SQLiteStore: GatehouseStore {
         try await readers.read { db in try db.firstRow(Self.eventColumns + " WHERE e.id = ?", [.text(id)], Self.event) }
     }
 
+    public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?) async throws -> Event? {
+        let changed = try await writer.perform { db in
+            try db.firstRow(
+                "UPDATE events SET name = ?, starts_at = ?, ends_at = ? WHERE id = ? RETURNING id",
+                [.text(name), .optional(startsAt?.millis), .optional(endsAt?.millis), .text(id)],
+                { $0.text(0) }
+            )
+        }
+        guard changed != nil else { return nil }
+        return try await event(id: id)
+    }
+
     // MARK: Tickets
+
+    public func tickets(eventId: String, query: TicketQuery) async throws -> [Ticket] {
+        try await readers.read { db in
+            // LIKE is case-insensitive for ASCII letters in SQLite; the pattern's wildcards are escaped.
+            try db.rows(
+                Self.ticketColumns + """
+                     WHERE event_id = ? AND (? IS NULL OR number = ? OR holder_name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')
+                    ORDER BY number LIMIT ? OFFSET ?
+                    """,
+                [
+                    .text(eventId), .optional(query.likePattern), .optional(query.number.map(Int64.init)), .optional(query.likePattern),
+                    .optional(query.likePattern), .integer(Int64(query.limit)), .integer(Int64(query.offset)),
+                ],
+                Self.ticket
+            )
+        }
+    }
 
     private static let ticketColumns = """
         SELECT id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at,
@@ -215,6 +244,26 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
+    public func devices(eventId: String) async throws -> [DeviceActivity] {
+        try await readers.read { db in
+            try db.rows(
+                """
+                SELECT d.id, d.name, d.gate_id, d.event_id, d.revoked, d.created_at, last.at, last.result
+                FROM devices d LEFT JOIN checkins last
+                  ON last.id = (SELECT max(c.id) FROM checkins c WHERE c.device_id = d.id)
+                WHERE d.event_id = ? ORDER BY d.gate_id, d.name, d.id
+                """,
+                [.text(eventId)]
+            ) { row in
+                DeviceActivity(
+                    device: Self.device(row),
+                    lastSeenAt: row.optionalInt(6).map(Date.init(millis:)),
+                    lastResult: row.optionalText(7).flatMap(CheckinResult.init(rawValue:))
+                )
+            }
+        }
+    }
+
     public func revokeDevice(id: String) async throws -> Device? {
         try await writer.perform { db in
             try db.firstRow(
@@ -308,10 +357,38 @@ public final class SQLiteStore: GatehouseStore {
                 sql += " AND c.id > ?"
                 parameters.append(.integer(after))
             }
+            if let ticket = filter.ticketId {
+                sql += " AND c.ticket_id = ?"
+                parameters.append(.text(ticket))
+            }
+            if let result = filter.result {
+                sql += " AND c.result = ?"
+                parameters.append(.text(result.rawValue))
+            }
             // --follow reads forward from a position; everything else wants the newest first.
             sql += filter.afterId == nil ? " ORDER BY c.id DESC LIMIT ?" : " ORDER BY c.id ASC LIMIT ?"
             parameters.append(.integer(Int64(filter.limit)))
             return try db.rows(sql, parameters) { Self.logEntry($0) }
+        }
+    }
+
+    public func checkinCounts(eventId: String, minutesSince: Date) async throws -> CheckinCounts {
+        try await readers.read { db in
+            let gates = try db.rows(
+                """
+                SELECT gate_id, sum(result = 'valid'), sum(result <> 'valid') FROM checkins
+                WHERE event_id = ? AND mode = 'commit' GROUP BY gate_id ORDER BY gate_id
+                """,
+                [.text(eventId)]
+            ) { CheckinCounts.Gate(gateId: $0.text(0), admitted: Int($0.int(1)), refused: Int($0.int(2))) }
+            let minutes = try db.rows(
+                """
+                SELECT at / 60000, count(*) FROM checkins
+                WHERE event_id = ? AND mode = 'commit' AND result = 'valid' AND at >= ? GROUP BY at / 60000 ORDER BY 1
+                """,
+                [.text(eventId), .integer(minutesSince.millis)]
+            ) { CheckinCounts.Minute(start: Date(millis: $0.int(0) * 60000), admitted: Int($0.int(1))) }
+            return CheckinCounts(gates: gates, minutes: minutes)
         }
     }
 

@@ -297,6 +297,13 @@ public protocol GatehouseStore: Sendable {
     func createEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, at: Date) async throws -> Event
     func events() async throws -> [Event]
     func event(id: String) async throws -> Event?
+    /// Renames or re-times an event; nil when there is none with this id.
+    func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?) async throws -> Event?
+    /// An event's tickets by number, filtered by `query.search`.
+    func tickets(eventId: String, query: TicketQuery) async throws -> [Ticket]
+    /// An event's devices by gate, with their last check-in.
+    func devices(eventId: String) async throws -> [DeviceActivity]
+    func checkinCounts(eventId: String, minutesSince: Date) async throws -> CheckinCounts
 
     /// Creates all tickets or none. Throws `StoreError.notFound` for an unknown event.
     func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket]

@@ -192,12 +192,102 @@ public struct CheckinFilter: Sendable, Equatable {
     /// Only rows with an id above this (for `--follow`).
     public var afterId: Int64?
     public var limit: Int
+    /// One ticket's history.
+    public var ticketId: String?
+    /// Only rows with this result.
+    public var result: CheckinResult?
 
-    public init(gateId: String? = nil, since: Date? = nil, until: Date? = nil, afterId: Int64? = nil, limit: Int = 100) {
+    public init(
+        gateId: String? = nil,
+        since: Date? = nil,
+        until: Date? = nil,
+        afterId: Int64? = nil,
+        limit: Int = 100,
+        ticketId: String? = nil,
+        result: CheckinResult? = nil
+    ) {
         self.gateId = gateId
         self.since = since
         self.until = until
         self.afterId = afterId
         self.limit = limit
+        self.ticketId = ticketId
+        self.result = result
+    }
+}
+
+/// A page of an event's tickets for the organizer's list, by number.
+public struct TicketQuery: Sendable, Equatable {
+    /// A ticket number (exact), or text found in the holder's name or e-mail (any case).
+    public var search: String?
+    public var limit: Int
+    public var offset: Int
+
+    public init(search: String? = nil, limit: Int = 100, offset: Int = 0) {
+        self.search = search
+        self.limit = limit
+        self.offset = offset
+    }
+
+    /// The search as a LIKE pattern: the text anywhere, its wildcards taken literally (`\` escapes).
+    public var likePattern: String? {
+        guard let search, !search.isEmpty else { return nil }
+        var escaped = ""
+        for character in search {
+            if character == "\\" || character == "%" || character == "_" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return "%" + escaped + "%"
+    }
+
+    /// The search as a ticket number, when it is one.
+    public var number: Int? { search.flatMap { Int($0) } }
+}
+
+/// A device with what its last check-in said: the organizer's device list.
+public struct DeviceActivity: Sendable, Equatable {
+    public var device: Device
+    public var lastSeenAt: Date?
+    public var lastResult: CheckinResult?
+
+    public init(device: Device, lastSeenAt: Date?, lastResult: CheckinResult?) {
+        self.device = device
+        self.lastSeenAt = lastSeenAt
+        self.lastResult = lastResult
+    }
+}
+
+/// Check-in numbers of one event: per gate since the start, admissions per minute since a time.
+/// Admissions are committed check-ins that said valid (offline ones included); refusals are
+/// committed check-ins that said anything else. Validations (staff looking first) count as neither.
+public struct CheckinCounts: Sendable, Equatable {
+    public struct Gate: Sendable, Equatable {
+        public var gateId: String
+        public var admitted: Int
+        public var refused: Int
+
+        public init(gateId: String, admitted: Int, refused: Int) {
+            self.gateId = gateId
+            self.admitted = admitted
+            self.refused = refused
+        }
+    }
+
+    public struct Minute: Sendable, Equatable {
+        public var start: Date
+        public var admitted: Int
+
+        public init(start: Date, admitted: Int) {
+            self.start = start
+            self.admitted = admitted
+        }
+    }
+
+    public var gates: [Gate]
+    public var minutes: [Minute]
+
+    public init(gates: [Gate], minutes: [Minute]) {
+        self.gates = gates
+        self.minutes = minutes
     }
 }

@@ -59,6 +59,40 @@ public struct Gatehouse: Sendable {
         return event
     }
 
+    /// Renames or re-times an event (the same rules as creating one).
+    public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?) async throws -> Event {
+        let name = try Self.requiredText(name, field: "name")
+        if let startsAt, let endsAt, endsAt < startsAt {
+            throw InvalidInputError("endsAt must not be before startsAt")
+        }
+        guard let event = try await store.updateEvent(id: id, name: name, startsAt: startsAt, endsAt: endsAt) else {
+            throw NotFoundError("event \(id)")
+        }
+        return event
+    }
+
+    /// An event's tickets by number; `query.search` is a number or part of a name or e-mail.
+    public func tickets(eventId: String, query: TicketQuery) async throws -> [Ticket] {
+        _ = try await event(id: eventId)
+        var query = query
+        query.search = try Self.optionalText(query.search, field: "search")
+        query.limit = min(max(query.limit, 1), 1000)
+        query.offset = max(query.offset, 0)
+        return try await store.tickets(eventId: eventId, query: query)
+    }
+
+    public func devices(eventId: String) async throws -> [DeviceActivity] {
+        _ = try await event(id: eventId)
+        return try await store.devices(eventId: eventId)
+    }
+
+    /// Per-gate numbers since the start, and admissions per minute over the last `minutes`.
+    public func checkinCounts(eventId: String, minutes: Int = 60) async throws -> CheckinCounts {
+        _ = try await event(id: eventId)
+        let since = Date(timeIntervalSince1970: (now().timeIntervalSince1970 / 60).rounded(.down) * 60 - Double(minutes - 1) * 60)
+        return try await store.checkinCounts(eventId: eventId, minutesSince: since)
+    }
+
     // MARK: Tickets
 
     public struct TicketRequest: Sendable {
