@@ -42,7 +42,7 @@ struct TicketsCommand: AsyncParsableCommand {
             let expires = try parseTime(expiresAt, option: "--expires-at")
             var requests: [Gatehouse.TicketRequest]
             if let csv {
-                requests = try HolderCSV.read(path: csv)
+                requests = try HolderFile.read(path: csv)
                 for index in requests.indices {
                     requests[index].ticketType = requests[index].ticketType ?? ticketType
                     requests[index].expiresAt = expires
@@ -127,7 +127,7 @@ struct TicketOutput {
             try Data(PNGWriter.png(matrix.greyImage(scale: 8))).write(to: URL(fileURLWithPath: base + ".png"))
             rows +=
                 [String(ticket.number), ticket.id, ticket.holderName ?? "", ticket.email ?? "", ticket.ticketType ?? "", issued.qrData]
-                .map(HolderCSV.cell).joined(separator: ",") + "\n"
+                .map(CSVCell.escape).joined(separator: ",") + "\n"
         }
         if !FileManager.default.fileExists(atPath: manifestPath) {
             try AdminToken.writeSecretFile(path: manifestPath, contents: "number,ticketId,holderName,email,ticketType,qrData\n")
@@ -140,79 +140,34 @@ struct TicketOutput {
     }
 }
 
-/// Reads ticket holders from a CSV file with a header row (RFC 4180 quoting).
-enum HolderCSV {
-    /// Longest field accepted: holder names and the like are at most 200 characters; this bound
-    /// keeps a hostile file (one 50 MB line) from costing memory in proportion to its size.
-    static let maximumFieldBytes = 4096
-
+/// Reads ticket holders from a CSV file (see `HolderCSV`), in chunks: the file is never held whole.
+enum HolderFile {
     static func read(path: String) throws -> [Gatehouse.TicketRequest] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ValidationError("--csv: cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var parser = CSVRecordParser(maximumFieldBytes: maximumFieldBytes)
-        var columns: [String]?
-        var requests: [Gatehouse.TicketRequest] = []
-        let known = ["holderName", "email", "ticketType", "userId"]
+        var reader = HolderCSV()
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        func take(_ record: [String], line: Int) throws {
-            guard let columns else {
-                let header = record.map { $0.trimmingCharacters(in: .whitespaces) }
-                if let unknown = header.first(where: { !known.contains($0) }) {
-                    throw ValidationError("--csv: unknown column '\(unknown)' in \(path); allowed: \(known.joined(separator: ", "))")
+        do {
+            while true {
+                let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw ValidationError("--csv: cannot read \(path): \(String(cString: strerror(errno)))")
                 }
-                columns = header
-                return
+                if count == 0 { break }
+                try reader.feed(chunk[..<count])
             }
-            if record.count == 1 && record[0].isEmpty { return }
-            guard record.count == columns.count else {
-                throw ValidationError("--csv: line \(line) of \(path) has \(record.count) fields, the header \(columns.count)")
-            }
-            var request = Gatehouse.TicketRequest()
-            for (column, value) in zip(columns, record) {
-                let value = value.isEmpty ? nil : value
-                switch column {
-                case "holderName": request.holderName = value
-                case "email": request.email = value
-                case "ticketType": request.ticketType = value
-                default: request.userId = value
-                }
-            }
-            guard requests.count < 1_000_000 else { throw ValidationError("--csv: \(path) has more than 1000000 holders") }
-            requests.append(request)
+            try reader.finish()
+        } catch let error as HolderCSV.FileError {
+            throw ValidationError("--csv: \(path): \(error.description)")
         }
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ValidationError("--csv: cannot read \(path): \(String(cString: strerror(errno)))")
-            }
-            do {
-                if count == 0 {
-                    for (record, line) in try parser.finish() { try take(record, line: line) }
-                    break
-                }
-                for (record, line) in try parser.feed(chunk[..<count]) { try take(record, line: line) }
-            } catch let error as CSVRecordParser.Failure {
-                throw ValidationError("--csv: \(path): \(error.description)")
-            }
+        guard reader.rowErrors.isEmpty else {
+            let shown = reader.rowErrors.prefix(10).map { "  \($0)" }.joined(separator: "\n")
+            let more = reader.rowErrors.count > 10 ? "\n  … and \(reader.rowErrors.count - 10) more" : ""
+            throw ValidationError("--csv: \(path) has \(reader.rowErrors.count) rows to fix; nothing was issued:\n\(shown)\(more)")
         }
-        guard columns != nil else { throw ValidationError("--csv: \(path) is empty") }
-        guard !requests.isEmpty else { throw ValidationError("--csv: \(path) has a header but no holders") }
-        return requests
-    }
-
-    /// A cell as we write it: a value a spreadsheet would run as a formula (`=`, `+`, `-`, `@`,
-    /// tab or CR first, as OWASP's CSV-injection advice lists) gets a leading `'` and quotes,
-    /// so it shows as text. Holder names come from outside; the manifest is opened in Excel.
-    static func cell(_ field: String) -> String {
-        guard let first = field.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) else { return quote(field) }
-        return "\"'" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
-    static func quote(_ field: String) -> String {
-        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        return reader.requests
     }
 }
 

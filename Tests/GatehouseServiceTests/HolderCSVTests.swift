@@ -1,0 +1,49 @@
+import Testing
+
+@testable import GatehouseService
+
+@Suite struct HolderCSVTests {
+    func read(_ text: String, maximumRows: Int = 1000) throws -> HolderCSV {
+        var reader = HolderCSV(maximumRows: maximumRows)
+        // Fed in small pieces: quotes and line breaks split across chunks must not matter.
+        let bytes = Array(text.utf8)
+        for start in stride(from: 0, to: bytes.count, by: 7) { try reader.feed(bytes[start..<min(start + 7, bytes.count)]) }
+        try reader.finish()
+        return reader
+    }
+
+    @Test func a_spreadsheet_export_with_a_bom_and_the_pages_words() throws {
+        let reader = try read("\u{FEFF}Holder name,E-MAIL,ticketType\r\n\"Lovelace, Ada\",ada@example.org,VIP\r\n\"Two\nLines\",,\r\n,,\r\n")
+        #expect(reader.requests.count == 2)
+        #expect(reader.requests[0].holderName == "Lovelace, Ada" && reader.requests[0].email == "ada@example.org")
+        #expect(reader.requests[0].ticketType == "VIP")
+        #expect(reader.requests[1].holderName == nil && reader.requests[1].email == nil, "a row of empty cells is an anonymous ticket")
+        #expect(reader.rowErrors == [.init(line: 3, message: "Holder name must not contain control characters")], "a quoted line break")
+    }
+
+    @Test func every_bad_row_is_named_with_its_line_and_the_columns_words() throws {
+        let long = String(repeating: "x", count: 201)
+        let reader = try read("holderName,email\nAda,ada@example.org\nBob,not-an-address\n\(long),\nCy\nDee,dee@example.org\n")
+        #expect(reader.requests.map(\.holderName) == ["Ada", "Dee"])
+        #expect(reader.rowErrors.map(\.line) == [3, 4, 5])
+        #expect(reader.rowErrors[0].message == "E-mail 'not-an-address' is not an e-mail address")
+        #expect(reader.rowErrors[1].message == "Holder name is longer than 200 characters")
+        #expect(reader.rowErrors[2].message == "1 fields, but the header has 2")
+    }
+
+    @Test func faults_of_the_whole_file_stop_the_read() {
+        #expect(throws: HolderCSV.FileError.self) { try read("name,email\nAda,a@b.org\n") }
+        #expect(throws: HolderCSV.FileError.self) { try read("holderName,holderName\nA,B\n") }
+        #expect(throws: HolderCSV.FileError.self) { try read("") }
+        #expect(throws: HolderCSV.FileError.self) { try read("holderName\n") }
+        #expect(throws: HolderCSV.FileError.self) { try read("holderName\n\"never closed\n") }
+        #expect(throws: HolderCSV.FileError.self) { try read("holderName\nA\nB\nC\n", maximumRows: 2) }
+    }
+
+    @Test func exported_cells_never_run_as_formulas() {
+        #expect(CSVCell.escape("=1+1") == "\"'=1+1\"")
+        #expect(CSVCell.escape("@SUM(A1)") == "\"'@SUM(A1)\"")
+        #expect(CSVCell.escape("Lovelace, Ada") == "\"Lovelace, Ada\"")
+        #expect(CSVCell.row(["1", "a\"b"]) == "1,\"a\"\"b\"\r\n")
+    }
+}
