@@ -100,7 +100,7 @@ let package = Package(
         .target(
             name: "GatehouseService",
             dependencies: [
-                "GatehouseCore", "QRRendering", "GatehouseStore", "GatehouseSQLite", "GatehousePostgres", "SystemdNotify",
+                "GatehouseCore", "QRRendering", "QRReading", "GatehouseImage", "GatehouseStore", "GatehouseSQLite", "GatehousePostgres", "SystemdNotify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -309,7 +309,10 @@ public final class PostgresStore: GatehouseStore {
 
     public func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket? {
         try await single(
-            "UPDATE tickets SET token_hash = decode($2, 'hex') WHERE id = $1 RETURNING \(Self.ticketColumns)",
+            """
+            UPDATE tickets SET token_hash = decode($2, 'hex'), status = CASE status WHEN 'revoked' THEN 'unused' ELSE status END
+            WHERE id = $1 RETURNING \(Self.ticketColumns)
+            """,
             [id, Self.hex(tokenHash)],
             Self.ticket
         )

@@ -203,7 +203,8 @@ public final class SQLiteStore: GatehouseStore {
     public func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket? {
         try await writer.perform { db in
             try db.firstRow(
-                "UPDATE tickets SET token_hash = ?, change_seq = \(Self.nextChange) WHERE id = ? RETURNING " + Self.ticketReturning,
+                "UPDATE tickets SET token_hash = ?, status = CASE status WHEN 'revoked' THEN 'unused' ELSE status END, change_seq = \(Self.nextChange) WHERE id = ? RETURNING "
+                    + Self.ticketReturning,
                 [.blob(tokenHash), .text(id)],
                 Self.ticket
             )

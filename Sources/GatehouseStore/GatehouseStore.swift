@@ -309,7 +309,9 @@ public protocol GatehouseStore: Sendable {
     func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket]
     func ticket(id: String) async throws -> Ticket?
     func revokeTicket(id: String) async throws -> Ticket?
-    /// Gives the ticket a new token hash: the old code stops working in the same commit.
+    /// Gives the ticket a new token hash: the old code stops working in the same commit. A revoked
+    /// ticket becomes unused again (revoke, then re-issue, is how a lost ticket is replaced); a
+    /// used one stays used.
     func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket?
 
     /// Throws `StoreError.notFound` for an unknown event.

@@ -37,6 +37,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Wrong pairing codes (from any address) a pairing code may face while open; past it the code stops working.")
     var pairingGuessLimit: Int = 10_000
 
+    @Option(
+        help:
+            "The organizer's time zone (IANA name, e.g. Europe/Berlin): the web pages show times in it, UTC beside (default: $GATEHOUSE_TIME_ZONE or UTC)."
+    )
+    var timeZone: String = ProcessInfo.processInfo.environment["GATEHOUSE_TIME_ZONE"] ?? "UTC"
+
     @Option(help: "Most connections held at once (default: what the file-descriptor limit allows, at most 10000).")
     var maxConnections: Int?
 
@@ -60,6 +66,9 @@ struct Serve: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, not \(port)") }
         guard (1...200).contains(poolSize) else { throw ValidationError("--pool-size must be between 1 and 200, not \(poolSize)") }
+        guard TimeZone(identifier: timeZone) != nil else {
+            throw ValidationError("--time-zone must be a time zone name such as Europe/Berlin or UTC, not '\(timeZone)'")
+        }
     }
 
     func run() async throws {
@@ -76,7 +85,8 @@ struct Serve: AsyncParsableCommand {
             dataDirectory: dataDir,
             connectionLimits: limits,
             trustedProxies: trustedProxies,
-            pairingGuessLimit: pairingGuessLimit
+            pairingGuessLimit: pairingGuessLimit,
+            timeZone: TimeZone(identifier: timeZone)!
         )
         let app = try await reportingOpenFailures(of: configuration.database) {
             try await buildApplication(configuration, logger: logger)

@@ -149,6 +149,7 @@ struct CapturingLogHandler: LogHandler {
 func withService<T: Sendable>(
     _ kind: StoreKind = .sqlite,
     logs: LogCapture = LogCapture(),
+    timeZone: String = "UTC",
     _ body: @Sendable (RouteClient) async throws -> T
 ) async throws -> T {
     let folder = try TemporaryFolder()
@@ -162,6 +163,7 @@ func withService<T: Sendable>(
         database: database,
         poolSize: 4,
         dataDirectory: folder.path,
+        timeZone: TimeZone(identifier: timeZone)!,
         environment: ["GATEHOUSE_ADMIN_TOKEN": adminToken]
     )
     let app = try await buildApplication(configuration, logger: logs.logger())

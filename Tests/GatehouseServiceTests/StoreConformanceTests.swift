@@ -184,6 +184,22 @@ final class TestClock: @unchecked Sendable {
     }
 
     @Test(arguments: StoreKind.available)
+    func a_lost_ticket_is_revoked_then_reissued_and_admits_again(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let lost = try await f.issue(.init(holderName: "Ada"))
+        #expect(try await f.gatehouse.revokeTicket(id: lost.ticket.id).status == .revoked)
+        let replacement = try await f.gatehouse.reissueTicket(id: lost.ticket.id)
+        #expect(replacement.ticket.status == .unused && replacement.ticket.holderName == "Ada")
+        #expect(try await f.checkin(lost.qrData).result == .notFound)
+        #expect(try await f.checkin(replacement.qrData).result == .valid)
+        // A used ticket stays used when re-issued: the new code does not admit a second time.
+        let again = try await f.gatehouse.reissueTicket(id: lost.ticket.id)
+        #expect(again.ticket.status == .used)
+        #expect(try await f.checkin(again.qrData).result == .alreadyUsed)
+        await f.stop()
+    }
+
+    @Test(arguments: StoreKind.available)
     func devices_must_authenticate(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         let ticket = try await f.issue()

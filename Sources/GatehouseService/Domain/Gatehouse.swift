@@ -176,6 +176,12 @@ public struct Gatehouse: Sendable {
         return (try await mapMissing(try await store.addDevice(device, at: now())), token)
     }
 
+    /// The enrolled, unrevoked device a token belongs to (the staff scanner's session), or 401.
+    public func scannerDevice(bearerToken: String) async throws -> Device {
+        guard let device = try await store.device(tokenHash: TokenHash.of(bearerToken)) else { throw CheckinError.unauthorized }
+        return device
+    }
+
     public func revokeDevice(id: String) async throws -> Device {
         guard let device = try await store.revokeDevice(id: id) else { throw NotFoundError("device \(id)") }
         return device

@@ -24,6 +24,9 @@ public struct ServiceConfiguration: Sendable {
     public var trustedProxies: [String]
     /// Wrong pairing codes (from anyone) a code may face while open before it stops working.
     public var pairingGuessLimit: Int
+    /// The organizer's time zone: the web pages show times in it (UTC beside) and read their
+    /// date fields in it (`--time-zone`, `GATEHOUSE_TIME_ZONE`).
+    public var timeZone: TimeZone
     /// Where the admin token and systemd's sockets are looked up (`GATEHOUSE_ADMIN_TOKEN`,
     /// `CREDENTIALS_DIRECTORY`, `GATEHOUSE_DATA_DIR`, `NOTIFY_SOCKET`): the process's environment,
     /// or a test's own.
@@ -38,8 +41,10 @@ public struct ServiceConfiguration: Sendable {
         connectionLimits: ConnectionLimits = .fittingDescriptorLimit(requested: nil),
         trustedProxies: [String] = [],
         pairingGuessLimit: Int = 10_000,
+        timeZone: TimeZone = TimeZone(identifier: "UTC")!,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
+        self.timeZone = timeZone
         self.host = host
         self.port = port
         self.database = database
@@ -143,7 +148,8 @@ func buildRouter(
     gatehouse: Gatehouse,
     adminTokenHash: [UInt8],
     trustedProxies: [String] = [],
-    pairingGuessLimit: Int = 10_000
+    pairingGuessLimit: Int = 10_000,
+    timeZone: TimeZone = TimeZone(identifier: "UTC")!
 ) -> Router<GatehouseRequestContext> {
     let router = Router(context: GatehouseRequestContext.self)
     router.add(middleware: ProblemMiddleware(outages: gatehouse.outages))
@@ -168,7 +174,24 @@ func buildRouter(
     let admin = api.group().add(middleware: adminAuth)
     AdminRoutes(gatehouse: gatehouse).add(to: admin)
     enrollment.addAdmin(to: admin)
-    AdminPages(gatehouse: gatehouse, auth: adminAuth).add(to: router)
+    let web = WebForm(trustedProxies: Set(trustedProxies))
+    OrganizerSite(
+        gatehouse: gatehouse,
+        auth: adminAuth,
+        form: web,
+        clock: OrganizerClock(timeZone: timeZone),
+        vault: CodeVault(),
+        imports: ImportJobs()
+    ).add(to: router)
+    ScannerSite(gatehouse: gatehouse, decoder: FrameDecoder()).add(to: router)
+    router.get("static/:name") { _, context in
+        guard let asset = StaticAssets.asset(try context.parameters.require("name")) else { throw NotFoundError("file") }
+        var response = WebPage.response(status: .ok, contentType: asset.contentType, body: "")
+        response.body = .init(byteBuffer: ByteBuffer(bytes: asset.body))
+        // Compiled in: they change only with the binary, so a browser revalidates them each time.
+        response.headers[.cacheControl] = "no-cache"
+        return response
+    }
     return router
 }
 
@@ -188,7 +211,8 @@ func buildApplication(
             gatehouse: gatehouse,
             adminTokenHash: adminTokenHash,
             trustedProxies: configuration.trustedProxies,
-            pairingGuessLimit: configuration.pairingGuessLimit
+            pairingGuessLimit: configuration.pairingGuessLimit,
+            timeZone: configuration.timeZone
         ),
         server: .http1(
             configuration: .init(
