@@ -30,7 +30,7 @@ run: build
 # PostgreSQL cluster of its own running: the in-process suites in parallel, then the ones that
 # start real processes or time real threads one at a time (scripts/run-tests.sh). Also: the GPIO shim built against
 # libgpiod 2.x (this machine has 1.6), the systemd units verified and scored, `make install` into
-# a scratch folder.
+# a scratch folder; the web pages in headless Chromium.
 test: test-deps
 	@# Style is checked, not debated: the toolchain's formatter with .swift-format (Hummingbird's settings).
 	$(SWIFT) format lint --strict -r Sources Tests
@@ -39,6 +39,8 @@ test: test-deps
 	bash scripts/check-units.sh
 	bash scripts/check-install.sh
 	SWIFT=$(SWIFT) bash scripts/with-postgres.sh bash scripts/run-tests.sh
+	@# The web pages in real headless Chromium against the real service (screenshots in browser-artifacts/).
+	bash scripts/browser-tests.sh
 
 # A Debian 13 guest under QEMU (built once, reused while current): the static build installed
 # with `make install`, both units started by systemd, a v4l2loopback camera and a gpio-sim chip;

@@ -64,8 +64,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Reading codes from camera frames and photos (libzbar and the retries around it): the
-        // kiosk. Separate from rendering so the service links no zbar (nor zbar's libv4l2) and the
-        // kiosk no libqrencode.
+        // kiosk, and the service for the staff scanner's frames from phones without a built-in
+        // QR detector. Separate from rendering so the kiosk links no libqrencode.
         .target(
             name: "QRReading",
             dependencies: ["GatehouseImage", "CZbar"],

@@ -28,7 +28,7 @@ import Testing
     }
 
     static func codes(on sheet: String) -> [String] {
-        sheet.components(separatedBy: "<span class=code>").dropFirst().map { String($0.prefix { $0 != "<" }) }
+        sheet.components(separatedBy: "<span class=\"code one-line\">").dropFirst().map { String($0.prefix { $0 != "<" }) }
     }
 
     @Test(arguments: StoreKind.available)
@@ -63,6 +63,8 @@ import Testing
             let missing = try await get(web, "/admin/events/ENOSUCH1")
             #expect(missing.status == 404 && missing.headers["content-type"]?.hasPrefix("text/html") == true, "an HTML page, not JSON")
             #expect(missing.text.contains("Back to events"))
+            let typo = try await get(web, "/admin/events/\(event)/tikets")
+            #expect(typo.status == 404 && typo.headers["content-type"]?.hasPrefix("text/html") == true && !typo.text.contains("{\"detail\""))
             let css = try await web.request("GET", "/static/gatehouse.css")
             #expect(css.status == 200 && css.headers["content-type"]?.hasPrefix("text/css") == true)
             #expect(try await web.request("GET", "/static/nothing.js").status == 404)

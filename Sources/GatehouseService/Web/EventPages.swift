@@ -228,6 +228,9 @@ extension OrganizerSite {
         return WebPage(title: "Edit \(event.name)", body: body, section: .events)
     }
 
+    /// Codes up to this long print on one line of a card; signed codes (131 characters) wrap.
+    static let oneLineCode = 48
+
     /// Cards per printed sheet: three across, four down on A4.
     static let cardsPerPage = 96
 
@@ -236,6 +239,7 @@ extension OrganizerSite {
         let page = min(page, pages)
         let shown = batch.tickets.dropFirst((page - 1) * Self.cardsPerPage).prefix(Self.cardsPerPage)
         var cards = ""
+        let date = event.startsAt.map { "<div>\(clock.display($0))</div>" } ?? ""
         for item in shown {
             let svg = try QRMatrix(encoding: item.qrData).svg(moduleSize: 6)
             // Inline as an image: the SVG text is our own drawing, and an <img> cannot run anything.
@@ -243,9 +247,9 @@ extension OrganizerSite {
             let holder = item.ticket.holderName.map { "<div>\(HTML.escape($0))</div>" } ?? ""
             let type = item.ticket.ticketType.map { " · \(HTML.escape($0))" } ?? ""
             cards += """
-                <div class=ticket-card><div class=event>\(HTML.escape(event.name))</div><div>\(clock.display(event.startsAt))</div>\
+                <div class=ticket-card><div class=event>\(HTML.escape(event.name))</div>\(date)\
                 <img alt="QR code of ticket \(item.ticket.number)" src="\(image)"><div><b>#\(item.ticket.number)</b>\(type)</div>\(holder)\
-                <span class=code>\(HTML.escape(item.qrData))</span></div>
+                <span class="code\(item.qrData.count <= Self.oneLineCode ? " one-line" : "")">\(HTML.escape(item.qrData))</span></div>
                 """
         }
         let id = HTML.escape(event.id)

@@ -31,6 +31,10 @@ struct OrganizerSite: Sendable {
         addTicketPages(to: router)
         addCheckinPages(to: router)
         addDevicePages(to: router)
+        // Any other address under /admin: a page that says so, not the API's JSON.
+        router.get("admin/**") { request, context in
+            await handle(request, context) { throw NotFoundError("page \(request.uri.path)") }
+        }
     }
 
     // MARK: Request handling

@@ -56,6 +56,7 @@ enum Stylesheet {
         .ticket-card{border:1px dashed #8b95a1;border-radius:.4rem;padding:.6rem;background:#fff;break-inside:avoid;page-break-inside:avoid;text-align:center}
         .ticket-card img{width:10rem;height:10rem;image-rendering:pixelated}
         .ticket-card .event{font-weight:700}.ticket-card .code{font-size:.62rem;word-break:break-all;overflow-wrap:anywhere;display:block;margin-top:.3rem}
+        .ticket-card .code.one-line{white-space:nowrap;word-break:normal;font-size:.58rem;letter-spacing:-.02em}
         @page{size:A4;margin:10mm}
         @media print{.menu,.noprint,h1{display:none}body,main{background:#fff;padding:0;margin:0;max-width:none}
         .sheet{grid-template-columns:repeat(3,1fr);gap:4mm}.ticket-card{height:62mm;padding:2mm;font-size:9pt}

@@ -1,0 +1,461 @@
+#!/usr/bin/env python3
+"""The web pages in real headless Chromium, against the real `gatehouse serve` process.
+
+Organizer flow (create an event, import holders from CSV, print a sheet whose PDF decodes back
+to the issued codes, search, revoke, re-issue, pair a device), staff flow (pair a phone-sized
+window, wedge-scanner input, Confirm, used/revoked/unknown codes, a double tap, a lost
+connection, a revoked phone, the camera with Chromium's fake camera), reload and back after
+every form, a cross-site form, and screenshots of each page at 390×844 and 1280×900 with a check
+that no page is wider than its window. Screenshots go to $BROWSER_ARTIFACTS.
+"""
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import segno
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as DriverService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.common.print_page_options import PrintOptions
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+BINARY = os.environ.get("GATEHOUSE_BIN", ".build/debug/gatehouse")
+ARTIFACTS = os.environ.get("BROWSER_ARTIFACTS", "browser-artifacts")
+ADMIN_TOKEN = "browser-test-admin-" + base64.b32encode(os.urandom(10)).decode().lower()
+SIZES = {"phone": (390, 844), "laptop": (1280, 900)}
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Gatehouse:
+    """The real service process on SQLite in a temporary folder, and its admin API."""
+
+    def __init__(self):
+        self.folder = tempfile.mkdtemp(prefix="gatehouse-browser-")
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        environment = dict(os.environ, GATEHOUSE_ADMIN_TOKEN=ADMIN_TOKEN)
+        self.log = open(os.path.join(self.folder, "service.log"), "w")
+        self.process = subprocess.Popen(
+            [BINARY, "serve", "--port", str(self.port), "--db", os.path.join(self.folder, "g.sqlite"), "--time-zone", "Europe/Berlin"],
+            env=environment, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.base + "/healthz", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gatehouse serve did not start")
+
+    def api(self, method, path, body=None, token=ADMIN_TOKEN, expect=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Authorization", "Bearer " + token)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status, text = response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read().decode()
+        if expect is not None and status != expect:
+            raise AssertionError(f"{method} {path}: {status} {text[:300]}")
+        return json.loads(text) if text else {}
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def browser(size, camera_file=None, admin=True):
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={size[0]},{size[1]}",
+                     "--lang=en-GB", "--disable-features=Translate"):
+        options.add_argument(argument)
+    if camera_file:
+        options.add_argument("--use-fake-device-for-media-stream")
+        options.add_argument("--use-fake-ui-for-media-stream")
+        options.add_argument(f"--use-file-for-fake-video-capture={camera_file}")
+    driver = webdriver.Chrome(options=options, service=DriverService(shutil.which("chromedriver") or "/usr/bin/chromedriver"))
+    # The window's inner size is what a phone shows; --window-size sets the outer one.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": size[0] < 500})
+    if admin:
+        # The browser's own Basic sign-in, with the admin token as the password, on every request.
+        driver.execute_cdp_cmd("Network.enable", {})
+        credential = base64.b64encode(f"organizer:{ADMIN_TOKEN}".encode()).decode()
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": "Basic " + credential}})
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def wait(driver, condition, timeout=15):
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def text(driver, css):
+    return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+class BrowserTestCase(unittest.TestCase):
+    shots = []
+
+    @classmethod
+    def setUpClass(cls):
+        cls.service = Gatehouse()
+        os.makedirs(ARTIFACTS, exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.service.stop()
+
+    def issued(self, event):
+        return self.service.api("GET", f"/api/events/{event}", expect=200)["issued"]
+
+    def shoot(self, driver, name):
+        """A screenshot for the artefacts, and the check that the page is no wider than its window."""
+        width, inner = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        driver.save_screenshot(os.path.join(ARTIFACTS, f"{name}.png"))
+        self.assertLessEqual(width, inner, f"{name}: the page is {width} px wide in a {inner} px window")
+
+    def submit(self, driver, form_css):
+        driver.find_element(By.CSS_SELECTOR, form_css + " button").click()
+
+
+class OrganizerFlow(BrowserTestCase):
+    def test_an_organizer_runs_an_event_from_the_pages(self):
+        driver = browser(SIZES["laptop"])
+        try:
+            base = self.service.base
+            driver.get(base + "/admin")
+            driver.find_element(By.NAME, "name").send_keys("Winter Gala")
+            # Typed as the browser's date picker would fill it: in the organizer's (Berlin) time.
+            driver.execute_script("arguments[0].value = '2026-12-31T20:00'", driver.find_element(By.NAME, "startsAt"))
+            self.submit(driver, "form[action='/admin/events']")
+            wait(driver, EC.title_contains("Winter Gala"))
+            event = driver.current_url.rsplit("/", 1)[-1]
+            self.assertIn("20:00", driver.page_source)
+            self.assertIn("(19:00 UTC)", driver.page_source, "Berlin time, UTC beside")
+            # Reload and back after the form: nothing is created twice.
+            driver.refresh()
+            driver.back()
+            driver.forward()
+            self.assertEqual(len([e for e in self.service.api("GET", "/api/events", expect=200)["events"] if e["name"] == "Winter Gala"]), 1)
+
+            # CSV import: 20 holders, one with a bad e-mail first (refused, nothing issued), then fixed.
+            folder = tempfile.mkdtemp()
+            bad = os.path.join(folder, "bad.csv")
+            with open(bad, "w") as handle:
+                handle.write("Holder name,E-mail\nAda Lovelace,ada@example.org\nBob,not-an-address\n")
+            driver.find_element(By.NAME, "holders").send_keys(bad)
+            self.submit(driver, "form[action$='/import']")
+            wait(driver, EC.title_contains("Import refused"))
+            self.assertIn("not-an-address", driver.page_source)
+            self.assertEqual(self.issued(event), 0)
+            good = os.path.join(folder, "holders.csv")
+            with open(good, "w") as handle:
+                handle.write("Holder name,E-mail,Ticket type\n" + "\n".join(
+                    f"Holder {n}{' Lovelace' if n == 7 else ''},h{n}@example.org,{'VIP' if n % 5 == 0 else 'Standard'}" for n in range(1, 21)) + "\n")
+            driver.get(f"{base}/admin/events/{event}")
+            driver.find_element(By.NAME, "holders").send_keys(good)
+            self.submit(driver, "form[action$='/import']")
+            wait(driver, EC.presence_of_element_located((By.LINK_TEXT, "Print the codes")), 30)
+            self.assertIn("20 of 20 tickets issued", driver.page_source)
+            driver.refresh()
+            self.assertEqual(self.issued(event), 20, "reloading the import page imports nothing again")
+            driver.find_element(By.LINK_TEXT, "Print the codes").click()
+            wait(driver, EC.presence_of_element_located((By.ID, "print-sheet")))
+            codes = [element.text for element in driver.find_elements(By.CSS_SELECTOR, ".ticket-card .code")]
+            self.assertEqual(len(codes), 20)
+            self.assertTrue(all("Winter Gala" in card.text for card in driver.find_elements(By.CSS_SELECTOR, ".ticket-card")))
+            self.check_printed_sheet(driver, codes)
+            driver.refresh()
+            self.assertEqual(self.issued(event), 20)
+
+            # Search, revoke, re-issue.
+            driver.get(f"{base}/admin/events/{event}/tickets")
+            search = driver.find_element(By.NAME, "q")
+            search.send_keys("lovelace" + Keys.ENTER)
+            wait(driver, EC.url_contains("q=lovelace"))
+            rows = driver.find_elements(By.CSS_SELECTOR, "table tbody tr")
+            self.assertEqual(len(rows), 1)
+            rows[0].find_element(By.CSS_SELECTOR, "a").click()
+            wait(driver, EC.title_contains("Ticket #7"))
+            ticket = driver.current_url.rsplit("/", 1)[-1]
+            driver.find_element(By.LINK_TEXT, "Revoke…").click()
+            wait(driver, EC.title_contains("Revoke ticket #7?"))
+            driver.find_element(By.CSS_SELECTOR, "form button.danger").click()
+            wait(driver, EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "Ticket revoked"))
+            driver.refresh()
+            driver.back()
+            self.assertEqual(self.service.api("GET", f"/api/tickets/{ticket}", expect=200)["status"], "revoked")
+            driver.get(f"{base}/admin/tickets/{ticket}")
+            driver.find_element(By.LINK_TEXT, "Re-issue…").click()
+            driver.find_element(By.CSS_SELECTOR, "form[action$='/reissue'] button").click()
+            wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ".ticket-card .code")))
+            new_code = text(driver, ".ticket-card .code")
+            self.assertNotIn(new_code, codes)
+            driver.refresh()
+            self.assertEqual(text(driver, ".ticket-card .code"), new_code, "reload shows the same new code, no third one")
+            self.assertEqual(self.service.api("GET", f"/api/tickets/{ticket}", expect=200)["status"], "unused")
+
+            # Pair a device: the code as text and as a QR that decodes to the scanner's link.
+            driver.get(f"{base}/admin/events/{event}/devices")
+            driver.find_element(By.NAME, "gateId").send_keys("north-1")
+            driver.find_element(By.NAME, "name").send_keys("North phone")
+            self.submit(driver, "form[action$='/pairings']")
+            wait(driver, EC.presence_of_element_located((By.ID, "pairing-code")))
+            pairing = text(driver, "#pairing-code")
+            image = os.path.join(folder, "pairing.png")
+            driver.find_element(By.CSS_SELECTOR, "img.pairing-qr").screenshot(image)
+            decoded = subprocess.run(["zbarimg", "--raw", "-q", image], capture_output=True, text=True).stdout.strip()
+            self.assertEqual(decoded, f"{base}/scanner#pair={pairing}")
+            driver.refresh()
+            self.assertEqual(text(driver, "#pairing-code"), pairing, "reload shows the same code, makes no new one")
+            enrolled = json.loads(urllib.request.urlopen(urllib.request.Request(
+                base + "/api/enroll", data=json.dumps({"code": pairing}).encode(), headers={"Content-Type": "application/json"}), timeout=10).read())
+            self.assertEqual(enrolled["gateId"], "north-1")
+            driver.get(f"{base}/admin/events/{event}/devices")
+            self.assertIn("North phone", driver.page_source)
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            driver.quit()
+
+    def check_printed_sheet(self, driver, codes):
+        """Chromium prints the sheet to PDF (A4); each page is rasterised and every code decoded."""
+        options = PrintOptions()
+        options.page_width, options.page_height = 21.0, 29.7
+        pdf = base64.b64decode(driver.print_page(options))
+        folder = tempfile.mkdtemp()
+        path = os.path.join(folder, "sheet.pdf")
+        with open(path, "wb") as handle:
+            handle.write(pdf)
+        shutil.copy(path, os.path.join(ARTIFACTS, "sheet.pdf"))
+        subprocess.run(["pdftoppm", "-r", "150", "-gray", "-png", path, os.path.join(folder, "page")], check=True)
+        pages = sorted(name for name in os.listdir(folder) if name.startswith("page"))
+        read = set()
+        per_page = []
+        for page in pages:
+            found = subprocess.run(["zbarimg", "--raw", "-q", os.path.join(folder, page)], capture_output=True, text=True).stdout.split()
+            per_page.append(len(found))
+            read.update(found)
+        shutil.rmtree(folder, ignore_errors=True)
+        self.assertEqual(read, set(codes), f"decoded {len(read)} of {len(codes)} codes from {len(pages)} pages ({per_page})")
+        self.assertGreaterEqual(min(per_page[:-1] or per_page), 9, f"several codes on each A4 page: {per_page}")
+
+    def test_a_form_from_another_site_is_refused(self):
+        event = self.service.api("POST", "/api/events", {"name": "Target"}, expect=201)["id"]
+        evil_port = free_port()
+        target = f"{self.service.base}/admin/events/{event}/tickets"
+
+        class Evil(BaseHTTPRequestHandler):
+            def do_GET(self):
+                page = (f"<form id=f method=post action='{target}'><input name=count value=5></form>"
+                        "<script>document.getElementById('f').submit()</script>").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *arguments):
+                pass
+
+        server = HTTPServer(("127.0.0.1", evil_port), Evil)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        driver = browser(SIZES["laptop"])
+        try:
+            driver.get(f"http://127.0.0.1:{evil_port}/")
+            wait(driver, EC.title_contains("Refused"))
+            self.assertIn("not sent from Gatehouse", driver.page_source)
+            self.assertEqual(self.issued(event), 0)
+        finally:
+            driver.quit()
+            server.shutdown()
+            server.server_close()
+
+
+class StaffFlow(BrowserTestCase):
+    def setUp(self):
+        self.event = self.service.api("POST", "/api/events", {"name": "Door test"}, expect=201)["id"]
+        made = self.service.api("POST", f"/api/events/{self.event}/tickets",
+                                {"quantity": 1, "holderName": "Grace Hopper", "email": "grace@example.org", "ticketType": "VIP"}, expect=201)
+        self.ticket = made["tickets"][0]
+        self.others = self.service.api("POST", f"/api/events/{self.event}/tickets", {"quantity": 3}, expect=201)["tickets"]
+
+    def pair(self, driver, gate="door-1"):
+        code = self.service.api("POST", "/api/pairings", {"eventId": self.event, "gateId": gate}, expect=201)["code"]
+        driver.get(self.service.base + "/scanner")
+        field = wait(driver, EC.visibility_of_element_located((By.ID, "pair-code")))
+        field.send_keys(code + Keys.ENTER)
+        wait(driver, EC.visibility_of_element_located((By.ID, "code")))
+        wait(driver, EC.text_to_be_present_in_element((By.ID, "whoami"), "Door test"))
+
+    def wedge(self, driver, code):
+        """A keyboard-wedge scanner: the code's characters and Enter, into whatever has the focus."""
+        driver.switch_to.active_element.send_keys(code + Keys.ENTER)
+
+    def status(self, driver, words, timeout=15):
+        wait(driver, EC.text_to_be_present_in_element((By.ID, "status"), words), timeout)
+        return text(driver, "#status")
+
+    def test_staff_check_in_at_a_phone(self):
+        driver = browser((360, 740), admin=False)
+        try:
+            self.pair(driver)
+            self.shoot(driver, "scanner-ready-360")
+            self.wedge(driver, self.ticket["qrData"])
+            shown = self.status(driver, "Valid")
+            self.assertIn("Grace Hopper", shown)
+            self.assertIn("#1", shown)
+            self.assertTrue(driver.find_element(By.ID, "confirm").is_displayed())
+            self.assertEqual(self.service.api("GET", f"/api/tickets/{self.ticket['id']}", expect=200)["status"], "unused", "validate only")
+            driver.find_element(By.ID, "details").click()
+            wait(driver, EC.text_to_be_present_in_element((By.ID, "detail-box"), "grace@example.org"))
+            self.shoot(driver, "scanner-valid-360")
+            # A double tap on Confirm admits once.
+            confirm = driver.find_element(By.ID, "confirm")
+            driver.execute_script("arguments[0].click(); arguments[0].click();", confirm)
+            self.status(driver, "Checked in")
+            log = self.service.api("GET", f"/api/events/{self.event}/checkins", expect=200)["checkins"]
+            self.assertEqual(len([c for c in log if c["mode"] == "commit" and c["result"] == "valid"]), 1)
+            self.assertEqual(self.service.api("GET", f"/api/tickets/{self.ticket['id']}", expect=200)["status"], "used")
+
+            driver.find_element(By.ID, "next").click()
+            self.wedge(driver, self.ticket["qrData"])
+            used = self.status(driver, "Already used at door-1")
+            self.assertFalse(driver.find_element(By.ID, "confirm").is_displayed())
+            self.shoot(driver, "scanner-used-360")
+            self.assertIn("Grace Hopper", used)
+
+            self.service.api("POST", f"/api/tickets/{self.others[0]['id']}/revoke", expect=200)
+            self.wedge(driver, self.others[0]["qrData"])
+            self.status(driver, "Revoked")
+            self.assertFalse(driver.find_element(By.ID, "confirm").is_displayed())
+            self.wedge(driver, f"GH:{self.event}:AAAAAAAAAAAAAAAAAAAAAAAAAA")
+            self.status(driver, "Unknown ticket")
+            self.wedge(driver, "https://example.org/not-a-ticket")
+            self.status(driver, "Not a ticket")
+
+            # A lost connection: said plainly, and the last green is gone from the screen.
+            self.wedge(driver, self.others[1]["qrData"])
+            self.status(driver, "Valid")
+            driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+            self.wedge(driver, self.others[2]["qrData"])
+            wait(driver, EC.visibility_of_element_located((By.ID, "offline")))
+            self.status(driver, "No connection")
+            self.assertNotIn("Valid", text(driver, "#status"))
+            self.assertFalse(driver.find_element(By.ID, "confirm").is_displayed())
+            self.shoot(driver, "scanner-offline-360")
+            driver.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
+            self.wedge(driver, self.others[2]["qrData"])
+            self.status(driver, "Valid")
+            self.assertFalse(driver.find_element(By.ID, "offline").is_displayed())
+
+            # Revoking the phone signs it out.
+            session = json.loads(driver.execute_script("return localStorage.getItem('gatehouse.scanner')"))
+            self.service.api("POST", f"/api/devices/{session['deviceId']}/revoke", expect=200)
+            self.wedge(driver, self.others[2]["qrData"])
+            wait(driver, EC.visibility_of_element_located((By.ID, "pair-error")))
+            self.assertIn("signed out", text(driver, "#pair-error"))
+            self.assertIsNone(driver.execute_script("return localStorage.getItem('gatehouse.scanner')"))
+        finally:
+            driver.quit()
+
+    def test_the_camera_reads_a_ticket(self):
+        folder = tempfile.mkdtemp()
+        video = os.path.join(folder, "ticket.y4m")
+        write_y4m(video, self.ticket["qrData"])
+        driver = browser((390, 844), camera_file=video, admin=False)
+        try:
+            self.pair(driver, gate="camera-gate")
+            driver.find_element(By.ID, "camera").click()
+            shown = self.status(driver, "Valid", timeout=40)
+            self.assertIn("Grace Hopper", shown)
+            self.shoot(driver, "scanner-camera-390")
+            driver.find_element(By.ID, "confirm").click()
+            self.status(driver, "Checked in")
+        finally:
+            driver.quit()
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_y4m(path, payload, width=640, height=480, frames=20):
+    """A short YUV4MPEG2 video of a ticket's QR code, as Chromium's fake camera plays it (looped)."""
+    qr = segno.make(payload, error="m", micro=False)
+    matrix = [list(row) for row in qr.matrix]
+    scale = min(width, height) * 3 // 4 // (len(matrix) + 8)
+    luma = bytearray([215]) * (width * height)
+    left = (width - len(matrix) * scale) // 2
+    top = (height - len(matrix) * scale) // 2
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                for dy in range(scale):
+                    start = (top + y * scale + dy) * width + left + x * scale
+                    luma[start:start + scale] = bytes([25]) * scale
+    chroma = bytes([128]) * (width * height // 4)
+    with open(path, "wb") as handle:
+        handle.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            handle.write(b"FRAME\n" + bytes(luma) + chroma + chroma)
+
+
+class PagesAtTwoSizes(BrowserTestCase):
+    def test_every_page_fits_a_phone_and_a_laptop(self):
+        event = self.service.api("POST", "/api/events", {"name": "A rather long event name for a small screen: Winter Gala & Ball 2026"}, expect=201)["id"]
+        tickets = self.service.api("POST", f"/api/events/{event}/tickets", {"quantity": 3, "holderName": "Maximiliane Mustermann-Schmidt"}, expect=201)["tickets"]
+        device = self.service.api("POST", "/api/devices", {"name": "North kiosk", "gateId": "north-1", "eventId": event}, expect=201)
+        self.service.api("POST", "/api/checkin", {"qrData": tickets[0]["qrData"], "deviceId": device["deviceId"], "gateId": "north-1"}, token=device["token"])
+        pages = {
+            "events": "/admin", "event": f"/admin/events/{event}", "edit": f"/admin/events/{event}/edit", "tickets": f"/admin/events/{event}/tickets",
+            "ticket": f"/admin/tickets/{tickets[0]['id']}", "checkins": f"/admin/events/{event}/checkins", "devices": f"/admin/events/{event}/devices",
+            "scanner": "/scanner",
+        }
+        for size_name, size in SIZES.items():
+            driver = browser(size)
+            try:
+                for name, path in pages.items():
+                    driver.get(self.service.base + path)
+                    wait(driver, EC.presence_of_element_located((By.TAG_NAME, "h1")))
+                    time.sleep(0.2)
+                    self.shoot(driver, f"{name}-{size_name}")
+                # The sheet (issued through the page) and the live log picking up a new check-in.
+                driver.get(self.service.base + f"/admin/events/{event}")
+                count = driver.find_element(By.NAME, "count")
+                count.clear()
+                count.send_keys("4")
+                driver.find_element(By.CSS_SELECTOR, "form[action$='/tickets'] button").click()
+                wait(driver, EC.presence_of_element_located((By.ID, "print-sheet")))
+                self.shoot(driver, f"sheet-{size_name}")
+                driver.get(self.service.base + f"/admin/events/{event}/checkins")
+                before = len(driver.find_elements(By.CSS_SELECTOR, "#log tbody tr"))
+                fresh = self.service.api("POST", f"/api/events/{event}/tickets", {"quantity": 1}, expect=201)["tickets"][0]
+                self.service.api("POST", "/api/checkin", {"qrData": fresh["qrData"], "deviceId": device["deviceId"], "gateId": "north-1"}, token=device["token"])
+                wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log tbody tr")) == before + 1, 10)
+            finally:
+                driver.quit()
+
+
+if __name__ == "__main__":
+    result = unittest.main(verbosity=2, exit=False).result
+    sys.exit(0 if result.wasSuccessful() else 1)
