@@ -35,33 +35,21 @@ public struct HolderCSV {
     public init(maximumRows: Int = 1_000_000) { self.maximumRows = maximumRows }
 
     public mutating func feed(_ bytes: some Collection<UInt8>) throws(FileError) {
-        do {
-            for (record, line) in try parser.feed(bytes) { try take(record, line: line) }
-        } catch let failure as CSVRecordParser.Failure {
-            throw FileError(description: failure.description)
-        } catch let error as FileError {
-            throw error
-        } catch {
-            throw FileError(description: "\(error)")
-        }
+        let records: [([String], Int)]
+        do { records = try parser.feed(bytes) } catch { throw FileError(description: error.description) }
+        for (record, line) in records { try take(record, line: line) }
     }
 
     /// Ends the file: its last record, and the checks that need the whole of it.
     public mutating func finish() throws(FileError) {
-        do {
-            for (record, line) in try parser.finish() { try take(record, line: line) }
-        } catch let failure as CSVRecordParser.Failure {
-            throw FileError(description: failure.description)
-        } catch let error as FileError {
-            throw error
-        } catch {
-            throw FileError(description: "\(error)")
-        }
+        let records: [([String], Int)]
+        do { records = try parser.finish() } catch { throw FileError(description: error.description) }
+        for (record, line) in records { try take(record, line: line) }
         guard header != nil else { throw FileError(description: "the file is empty: it needs a header row, then one row per holder") }
         guard !requests.isEmpty || !rowErrors.isEmpty else { throw FileError(description: "the file has a header but no holders") }
     }
 
-    private mutating func take(_ record: [String], line: Int) throws {
+    private mutating func take(_ record: [String], line: Int) throws(FileError) {
         guard let header else {
             self.header = try Self.columnNames(record)
             return
@@ -89,14 +77,14 @@ public struct HolderCSV {
                 case "ticketType": request.ticketType = text
                 default: request.userId = text
                 }
-            } catch let error as InvalidInputError {
-                problems.append(error.description)
+            } catch {
+                problems.append("\(error)")
             }
         }
         if problems.isEmpty { requests.append(request) } else { rowErrors.append(RowError(line: line, message: problems.joined(separator: "; "))) }
     }
 
-    private static func columnNames(_ record: [String]) throws -> [String] {
+    private static func columnNames(_ record: [String]) throws(FileError) -> [String] {
         var names: [String] = []
         for (index, cell) in record.enumerated() {
             // Spreadsheets often start a UTF-8 file with a byte-order mark.

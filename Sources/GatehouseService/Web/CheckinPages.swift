@@ -51,14 +51,18 @@ extension OrganizerSite {
             """
     }
 
+    /// Admitted and refused per gate.
+    static func gateTable(_ counts: CheckinCounts) -> String {
+        guard !counts.gates.isEmpty else { return "<p class=muted>No check-ins yet.</p>" }
+        let rows = counts.gates.map {
+            "<tr><td data-label=Gate>\(HTML.escape($0.gateId))</td><td data-label=Admitted class=n>\($0.admitted)</td><td data-label=Refused class=n>\($0.refused)</td></tr>"
+        }
+        return
+            "<table class=cards><thead><tr><th>Gate</th><th class=n>Admitted</th><th class=n>Refused</th></tr></thead><tbody>\(rows.joined())</tbody></table>"
+    }
+
     func countsHTML(_ counts: CheckinCounts) -> String {
-        let gates =
-            counts.gates.isEmpty
-            ? "<p class=muted>No check-ins yet.</p>"
-            : "<table class=cards><thead><tr><th>Gate</th><th class=n>Admitted</th><th class=n>Refused</th></tr></thead><tbody>"
-                + counts.gates.map {
-                    "<tr><td data-label=Gate>\(HTML.escape($0.gateId))</td><td data-label=Admitted class=n>\($0.admitted)</td><td data-label=Refused class=n>\($0.refused)</td></tr>"
-                }.joined() + "</tbody></table>"
+        let gates = Self.gateTable(counts)
         // Admissions per minute over the last hour, oldest left; each bar's height is its share of the busiest minute.
         let byMinute = Dictionary(uniqueKeysWithValues: counts.minutes.map { (Int($0.start.timeIntervalSince1970 / 60), $0.admitted) })
         let last = Int(gatehouse.now().timeIntervalSince1970 / 60)

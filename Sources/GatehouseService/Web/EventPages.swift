@@ -173,13 +173,7 @@ extension OrganizerSite {
     func overview(_ event: Event, values: [String: String], error: String?) async throws -> WebPage {
         let counts = try await gatehouse.checkinCounts(eventId: event.id)
         let id = HTML.escape(event.id)
-        let gates =
-            counts.gates.isEmpty
-            ? "<p class=muted>No check-ins yet.</p>"
-            : "<table class=cards><thead><tr><th>Gate</th><th class=n>Admitted</th><th class=n>Refused</th></tr></thead><tbody>"
-                + counts.gates.map {
-                    "<tr><td data-label=Gate>\(HTML.escape($0.gateId))</td><td data-label=Admitted class=n>\($0.admitted)</td><td data-label=Refused class=n>\($0.refused)</td></tr>"
-                }.joined() + "</tbody></table>"
+        let gates = Self.gateTable(counts)
         let body = """
             \(Self.eventTabs(event, current: "overview"))
             <section class=panel>

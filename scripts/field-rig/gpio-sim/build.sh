@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds gpio-sim for the guest kernel inside the guest's root tree ($1), from the Debian
-# linux-source package of the same version as the guest kernel's headers (the signed image has its own). One change to the kernel source:
-# irq_to_desc() is not exported to modules, so the simulated interrupt is raised through its
-# domain instead (generic_handle_domain_irq), which is what the in-tree code does on newer kernels.
+# linux-source package of the same version as the guest kernel's headers (the signed image
+# package has a version of its own). One change to the kernel source: irq_to_desc() is not
+# exported to modules, so the simulated interrupt is raised through its domain instead
+# (generic_handle_domain_irq), which is what the in-tree code does on newer kernels.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$1
