@@ -70,6 +70,9 @@ bench-kiosk: test-deps kiosk-static
 	$(SWIFT) build -c release --product gatehouse
 	$(SWIFT) build -c release --product kiosk-bench
 	GATE_KIOSK_BIN=.build-static/release/gate-kiosk $$($(SWIFT) build -c release --show-bin-path)/kiosk-bench
+	@# Codes read per corpus set beside bare zbar and zxing-cpp (its binding from PyPI, when reachable).
+	@test -x .build/bench-venv/bin/python || { python3 -m venv .build/bench-venv && .build/bench-venv/bin/pip install --quiet "zxing-cpp>=2.2" numpy || true; }
+	.build/bench-venv/bin/python bench/decoders.py ../shared/corpus .build-static/release/gate-kiosk
 
 # Offline gates: 100,000-ticket snapshot pull, delta, offline decision, upload, kiosk memory.
 bench-offline: test-deps kiosk-static
