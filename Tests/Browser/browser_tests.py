@@ -453,8 +453,16 @@ class PagesAtTwoSizes(BrowserTestCase):
         pages = {
             "events": "/admin", "event": f"/admin/events/{event}", "edit": f"/admin/events/{event}/edit", "tickets": f"/admin/events/{event}/tickets",
             "ticket": f"/admin/tickets/{tickets[0]['id']}", "checkins": f"/admin/events/{event}/checkins", "devices": f"/admin/events/{event}/devices",
-            "scanner": "/scanner",
+            "scanner": "/scanner", "revoke-ticket": f"/admin/tickets/{tickets[1]['id']}/revoke",
+            "reissue-ticket": f"/admin/tickets/{tickets[1]['id']}/reissue",
+            "revoke-device": f"/admin/devices/{device['deviceId']}/revoke?event={event}", "not-found": f"/admin/events/{event}/nothing",
         }
+        folder = tempfile.mkdtemp()
+        bad, good = os.path.join(folder, "bad.csv"), os.path.join(folder, "good.csv")
+        with open(bad, "w") as handle:
+            handle.write("Holder name,E-mail\nAda,ada@example.org\nBob,not-an-address\nCy,cy@\n")
+        with open(good, "w") as handle:
+            handle.write("Holder name\n" + "\n".join(f"Guest {n}" for n in range(1, 6)) + "\n")
         for size_name, size in SIZES.items():
             driver = browser(size)
             try:
@@ -462,6 +470,20 @@ class PagesAtTwoSizes(BrowserTestCase):
                     driver.get(self.service.base + path)
                     wait(driver, EC.presence_of_element_located((By.TAG_NAME, "h1")))
                     time.sleep(0.2)
+                    self.shoot(driver, f"{name}-{size_name}")
+                # Pages that answer forms: a pairing code, a refused import, an import's progress page.
+                driver.get(self.service.base + f"/admin/events/{event}/devices")
+                driver.find_element(By.NAME, "gateId").send_keys("south-2")
+                self.submit(driver, "form[action$='/pairings']")
+                wait(driver, EC.presence_of_element_located((By.ID, "pairing-code")))
+                self.shoot(driver, f"pairing-{size_name}")
+                for name, path in (("import-refused", bad), ("import-done", good)):
+                    driver.get(self.service.base + f"/admin/events/{event}")
+                    driver.find_element(By.NAME, "holders").send_keys(path)
+                    self.submit(driver, "form[action$='/import']")
+                    wait(driver, EC.title_contains("Import"))
+                    if name == "import-done":
+                        wait(driver, EC.presence_of_element_located((By.LINK_TEXT, "Print the codes")), 30)
                     self.shoot(driver, f"{name}-{size_name}")
                 # The sheet (issued through the page) and the live log picking up a new check-in.
                 driver.get(self.service.base + f"/admin/events/{event}")
@@ -478,6 +500,7 @@ class PagesAtTwoSizes(BrowserTestCase):
                 wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log tbody tr")) == before + 1, 10)
             finally:
                 driver.quit()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -268,7 +268,7 @@ extension OrganizerSite {
         let more = errors.count > 500 ? "<p>… and \(errors.count - 500) more.</p>" : ""
         let body = """
             \(Self.eventTabs(event, current: ""))
-            <p class=error role=alert>\(errors.count) \(errors.count == 1 ? "row needs" : "rows need") fixing; nothing was issued (\(good) rows were fine). Fix the file and import it again.</p>
+            <p class=error role=alert>\(errors.count) \(errors.count == 1 ? "row needs" : "rows need") fixing; nothing was issued (\(good == 1 ? "1 row was" : "\(good) rows were") fine). Fix the file and import it again.</p>
             <table class=cards><thead><tr><th class=n>Line</th><th>Problem</th></tr></thead><tbody>\(rows.joined())</tbody></table>\(more)
             <p><a class="button secondary" href="/admin/events/\(HTML.escape(event.id))">Back to the event</a></p>
             """
