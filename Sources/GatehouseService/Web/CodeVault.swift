@@ -42,9 +42,7 @@ final class CodeVault: Sendable {
 
     func keep(_ tickets: [IssuedTicket], eventId: String) -> String {
         let handle = Self.newHandle()
-        let time = now()
-        state.withLock { state in
-            Self.forgetOld(&state, at: time)
+        withCurrent { state, time in
             state.batches[handle] = Batch(eventId: eventId, tickets: tickets, createdAt: time)
             var total = state.batches.values.reduce(0) { $0 + $1.tickets.count }
             for (old, batch) in state.batches.sorted(by: { $0.value.createdAt < $1.value.createdAt }) where total > Self.maximumCodes && old != handle
@@ -57,28 +55,25 @@ final class CodeVault: Sendable {
     }
 
     func batch(_ handle: String, eventId: String) -> Batch? {
-        let time = now()
-        return state.withLock { state in
-            Self.forgetOld(&state, at: time)
-            return state.batches[handle].flatMap { $0.eventId == eventId ? $0 : nil }
-        }
+        withCurrent { state, _ in state.batches[handle].flatMap { $0.eventId == eventId ? $0 : nil } }
     }
 
     func keep(_ pairing: Pairing) -> String {
         let handle = Self.newHandle()
-        let time = now()
-        state.withLock { state in
-            Self.forgetOld(&state, at: time)
-            state.pairings[handle] = pairing
-        }
+        withCurrent { state, _ in state.pairings[handle] = pairing }
         return handle
     }
 
     func pairing(_ handle: String, eventId: String) -> Pairing? {
+        withCurrent { state, _ in state.pairings[handle].flatMap { $0.eventId == eventId ? $0 : nil } }
+    }
+
+    /// Runs `body` on the state with what has expired already gone.
+    private func withCurrent<T>(_ body: (inout State, Date) -> T) -> T {
         let time = now()
         return state.withLock { state in
             Self.forgetOld(&state, at: time)
-            return state.pairings[handle].flatMap { $0.eventId == eventId ? $0 : nil }
+            return body(&state, time)
         }
     }
 

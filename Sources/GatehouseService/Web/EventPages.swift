@@ -50,7 +50,7 @@ extension OrganizerSite {
                     startsAt: try clock.parse(values["startsAt"], field: "startsAt"),
                     endsAt: try clock.parse(values["endsAt"], field: "endsAt")
                 )
-                return .redirect("/admin/events/\(id)?saved=1")
+                return .redirect("/admin/events/\(id)")
             }
         }
         router.post("admin/events/:id/tickets") { request, context in

@@ -132,17 +132,8 @@ struct OrganizerSite: Sendable {
     }
 
     static func resultBadge(_ result: CheckinResult) -> String {
-        let (tone, text): (String, String) =
-            switch result {
-            case .valid: ("ok", "valid")
-            case .alreadyUsed: ("warn", "already used")
-            case .notFound: ("bad", "unknown")
-            case .wrongEvent: ("bad", "wrong event")
-            case .expired: ("bad", "expired")
-            case .revoked: ("bad", "revoked")
-            case .invalid: ("bad", "not a ticket")
-            }
-        return "<span class=\"badge \(tone)\">\(text)</span>"
+        let tone = result == .valid ? "ok" : result == .alreadyUsed ? "warn" : "bad"
+        return "<span class=\"badge \(tone)\">\(resultWords(result))</span>"
     }
 
     static func statusBadge(_ status: TicketStatus) -> String {
@@ -182,10 +173,32 @@ struct OrganizerClock: Sendable {
     }
 
     private func format(_ date: Date, _ pattern: String, _ zone: TimeZone) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = zone
-        formatter.dateFormat = pattern
-        return formatter.string(from: date)
+        Self.formatters.format(date, pattern, zone)
+    }
+
+    /// A log page shows a hundred times and the live view renders again every two seconds: the
+    /// formatters are made once per pattern and zone, and used under a lock (they are not Sendable).
+    private static let formatters = FormatterCache()
+}
+
+private final class FormatterCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var formatters: [String: DateFormatter] = [:]
+
+    func format(_ date: Date, _ pattern: String, _ zone: TimeZone) -> String {
+        lock.withLock {
+            let key = pattern + "|" + zone.identifier
+            let formatter =
+                formatters[key]
+                ?? {
+                    let made = DateFormatter()
+                    made.locale = Locale(identifier: "en_US_POSIX")
+                    made.timeZone = zone
+                    made.dateFormat = pattern
+                    formatters[key] = made
+                    return made
+                }()
+            return formatter.string(from: date)
+        }
     }
 }
