@@ -95,7 +95,7 @@ SYSUSERSDIR ?= $(SYSCONFDIR)/sysusers.d
 BUILT ?= .build-static/release
 
 # STATIC_SCRATCH names another build folder: the field rig builds into .build-guest, with
-# GATEHOUSE_GPIOD_SYSROOT set to its Debian 13 guest's libgpiod 2.x (see Package.swift).
+# GATEHOUSE_GUEST_SYSROOT set to its Debian 13 guest's libgpiod 2.x and zxing-cpp 2.3 (see Package.swift).
 STATIC_SCRATCH ?= .build-static
 static: deps
 	$(SWIFT) build -c release --static-swift-stdlib --product gate-kiosk --scratch-path $(STATIC_SCRATCH)

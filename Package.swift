@@ -8,14 +8,17 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-/// libgpiod from another system's files: GATEHOUSE_GPIOD_SYSROOT names a folder with
-/// include/gpiod.h and lib/libgpiod.so, and the kiosk is built against those instead of this
-/// machine's. The field rig builds on Debian 12 (libgpiod 1.6) for its Debian 13 guest (2.x)
-/// this way; `-L` would not do, since pkg-config puts this machine's library folder first.
-enum GpiodSysroot {
-    static let folder = Context.environment["GATEHOUSE_GPIOD_SYSROOT"]
-    static var cSettings: [CSetting] { folder.map { [.unsafeFlags(["-I\($0)/include"])] } ?? [] }
-    static var linkerSettings: [LinkerSetting] { folder.map { [.unsafeFlags(["\($0)/lib/libgpiod.so"])] } ?? [.linkedLibrary("gpiod")] }
+/// libgpiod and zxing-cpp from another system's files: GATEHOUSE_GUEST_SYSROOT names a folder
+/// with include/gpiod.h, include/ZXing/, lib/libgpiod.so and lib/libZXing.so, and the kiosk is
+/// built against those instead of this machine's. The field rig builds on Debian 12 (libgpiod
+/// 1.6, zxing-cpp 1.4) for its Debian 13 guest (libgpiod 2.x, zxing-cpp 2.3) this way; `-L` would
+/// not do, since pkg-config puts this machine's library folder first.
+enum GuestSysroot {
+    static let folder = Context.environment["GATEHOUSE_GUEST_SYSROOT"]
+    static var include: [String] { folder.map { ["-I\($0)/include"] } ?? [] }
+    static func library(_ name: String) -> [LinkerSetting] {
+        folder.map { [.unsafeFlags(["\($0)/lib/lib\(name).so"])] } ?? [.linkedLibrary(name)]
+    }
 }
 
 let package = Package(
@@ -46,6 +49,12 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         .systemLibrary(name: "CZbar", pkgConfig: "zbar", providers: [.apt(["libzbar-dev"])]),
+        // zxing-cpp (C++, 1.4 or 2.x) behind a C interface: the second QR engine.
+        .target(
+            name: "CZXing",
+            cxxSettings: [.define("ZX_USE_UTF8"), .unsafeFlags(GuestSysroot.include + ["-O2"])],
+            linkerSettings: GuestSysroot.library("ZXing") + [.linkedLibrary("stdc++")]
+        ),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
 
         .target(
@@ -68,7 +77,7 @@ let package = Package(
         // QR detector. Separate from rendering so the kiosk links no libqrencode.
         .target(
             name: "QRReading",
-            dependencies: ["GatehouseImage", "CZbar"],
+            dependencies: ["GatehouseImage", "CZbar", "CZXing"],
             // Pixel loops run on every camera frame and over the photo corpus in the tests:
             // optimised even in debug builds, or the tests take minutes instead of seconds.
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
@@ -117,7 +126,7 @@ let package = Package(
         // The gate kiosk: lane rules and loops against protocols (KioskCore), the real hardware
         // behind them (KioskHardware), and C shims for the libraries Swift cannot call directly.
         .target(name: "CV4L2", linkerSettings: [.linkedLibrary("v4l2")]),
-        .target(name: "CGpiod", cSettings: GpiodSysroot.cSettings, linkerSettings: GpiodSysroot.linkerSettings),
+        .target(name: "CGpiod", cSettings: [.unsafeFlags(GuestSysroot.include)], linkerSettings: GuestSysroot.library("gpiod")),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         // sd_notify(3) and AF_UNIX datagrams without libsystemd, for the daemon and the service.

@@ -24,7 +24,7 @@ bash scripts/field-rig/build-image.sh
 
 sysroot=$rig/sysroot
 started=$SECONDS
-GATEHOUSE_GPIOD_SYSROOT=$sysroot make --no-print-directory static SWIFT="$SWIFT" STATIC_SCRATCH=.build-guest > "$rig/guest-build.log" 2>&1 ||
+GATEHOUSE_GUEST_SYSROOT=$sysroot make --no-print-directory static SWIFT="$SWIFT" STATIC_SCRATCH=.build-guest > "$rig/guest-build.log" 2>&1 ||
   { tail -30 "$rig/guest-build.log" >&2; exit 1; }
 echo "field rig: static build for the guest in $((SECONDS - started)) s"
 

@@ -29,6 +29,8 @@ public struct KioskConfiguration: Sendable, Equatable {
     public var frameWidth: Int
     public var frameHeight: Int
     public var frameRate: Int
+    /// Which QR engines read the frames.
+    public var decoder: DecoderChoice
 
     public var green: LineWiring
     public var red: LineWiring
@@ -56,6 +58,7 @@ public struct KioskConfiguration: Sendable, Equatable {
         ("frame_width", "640", "capture width in pixels, 160–4096"),
         ("frame_height", "480", "capture height in pixels, 120–4096"),
         ("frame_rate", "15", "frames per second asked of the camera, 1–120"),
+        ("decoder", "zbar+zxing", "QR engines: zbar+zxing (both, the default), zbar or zxing"),
         ("green_chip", "gpiochip0", "GPIO chip of the green LED"),
         ("green_line", "17", "line offset of the green LED, 0–1023"),
         ("green_active_low", "false", "true when the green LED lights on a low level"),
@@ -75,6 +78,17 @@ public struct KioskConfiguration: Sendable, Equatable {
 
     public static let defaultPath = "/etc/gate-kiosk/gate-kiosk.conf"
     public static let environmentPrefix = "GATE_KIOSK_"
+}
+
+/// Which QR engines read the camera's frames (QRReading's `QRScanner.Engines`, named here so the
+/// configuration needs no decoder library).
+public enum DecoderChoice: String, Sendable, CaseIterable {
+    /// zbar and zxing-cpp in turn: reads what either reads, and an empty frame costs less than zbar.
+    case zbarAndZXing = "zbar+zxing"
+    /// zbar and its retries on transformed frames only.
+    case zbar
+    /// zxing-cpp only: the cheapest per frame.
+    case zxing
 }
 
 /// What a gate does when the service does not answer.
@@ -154,6 +168,7 @@ extension KioskConfiguration {
             frameWidth: try reader.integer("frame_width", 160...4096),
             frameHeight: try reader.integer("frame_height", 120...4096),
             frameRate: try reader.integer("frame_rate", 1...120),
+            decoder: try reader.choice("decoder", DecoderChoice.self),
             green: LineWiring(
                 chip: try reader.text("green_chip"),
                 offset: try reader.integer("green_line", 0...1023),

@@ -1,31 +1,54 @@
 import GatehouseImage
 
-/// Finds QR payloads in grey frames: libzbar, plus cheap second attempts where zbar alone fails.
+/// Finds QR payloads in grey frames: libzbar and zxing-cpp, plus cheap second attempts where
+/// they fail.
+///
+/// Why two engines: each reads photos the other misses. zxing-cpp's binariser and finder search
+/// read close-ups, skewed and low-contrast codes that zbar's edge scanner loses; zbar reads some
+/// codes under glare or blur that zxing-cpp does not. And zxing-cpp is cheap on an empty frame (a
+/// sixth to a tenth of zbar's full scan), which matters most: a gate camera mostly sees no code.
 ///
 /// Why more than one attempt: most tickets are shown on phone screens, and a camera sees the
 /// screen's pixel grid as fine stripes inside the light modules, where zbar finds nothing (bare
 /// zbar reads 0 of the 9 screen photos in our corpus). Averaging blocks of pixels, or a local
 /// threshold, removes the stripes; a local threshold also rescues codes under glare or in dim
 /// rooms; a bilinear 2× upscale rescues small, distant codes; the negative reads light-on-dark
-/// ("dark mode") codes. Every attempt goes through zbar, whose Reed–Solomon check is what decides
-/// that a read is right.
+/// ("dark mode") codes. Every attempt ends in an engine's Reed–Solomon check, which is what
+/// decides that a read is right.
 public final class QRScanner {
     public enum Effort: Sendable {
-        /// For a live camera, within a budget: the full-resolution pass on every frame and, when it
-        /// finds nothing, one cheap reduced-size attempt, a different one each frame. A code held up
-        /// to the camera is seen in many frames, so it meets every attempt within a few frames,
-        /// while an empty frame costs little more than bare zbar.
+        /// For a live camera, within a budget (see `Engines` for the schedule per choice). A code
+        /// held up to the camera is seen in many frames, so it meets every attempt within a few
+        /// frames, while an empty frame costs less than bare zbar.
         case live
-        /// For single images (the `decode` command, tests): every attempt, and the union of what
-        /// they read (a photo may hold several codes, each read best by a different attempt).
+        /// For single images (the `decode` command, tests): every attempt of every engine chosen,
+        /// and the union of what they read (a photo may hold several codes, each read best by a
+        /// different attempt).
         case thorough
     }
 
-    /// The transforms tried after the plain pass.
+    /// Which engines read: the `decoder` key of the kiosk's configuration.
+    public enum Engines: String, Sendable, CaseIterable {
+        /// Both, the default. Live: frames go in threes: bare zbar alone on the first, zxing-cpp
+        /// on the other two and, where it reads nothing, one cheap zbar attempt (a rotation). A
+        /// code that either engine reads on its own is read within three frames, and no frame
+        /// costs more than bare zbar.
+        case zbarAndZXing = "zbar+zxing"
+        /// zbar alone, as before zxing-cpp was added: the full zbar pass on every frame and one
+        /// reduced-size attempt where it misses (about 1.4× bare zbar on an empty frame).
+        case zbar
+        /// zxing-cpp alone: the cheapest; every other missed frame also tries the negative.
+        case zxing
+    }
+
+    /// The ways of reading an image, each an engine on the frame or on a transform of it.
     public enum Attempt: String, Sendable, CaseIterable {
-        case fullResolution
+        case fullResolution, zxing, zxingInverted
         case halfSize, halfSizeInverted, thirdSize, halfSizeThreshold
         case inverted, upscaledThreshold, upscaled, fineThreshold, mediumThreshold, coarseThreshold, blurred, wideThreshold
+
+        /// zbar on a transformed frame: the second attempts of the zbar side.
+        static let zbarTransforms: [Attempt] = allCases.filter { ![.fullResolution, .zxing, .zxingInverted].contains($0) }
     }
 
     public struct Result: Sendable, Equatable {
@@ -39,19 +62,35 @@ public final class QRScanner {
     /// Reduced-size attempts need this many pixels left on the short side; smaller images lose
     /// modules and invite a wrong read that still passes error correction.
     static let minimumReducedSide = 240
-    /// The attempts a live stream rotates through, one per frame that the plain pass misses. Five
-    /// are cheap (a quarter or a ninth of the pixels); the full-size negative costs a whole pass
-    /// but only every sixth missed frame, and reads dark-mode codes too small for the half-size
-    /// negative (at 640×480). Averaged, an empty frame costs about 1.4× bare zbar.
-    static let liveRotation: [Attempt] = [.halfSizeThreshold, .thirdSize, .halfSizeInverted, .halfSize, .halfSizeThreshold, .inverted]
+    /// zbar alone: the attempts a live stream rotates through, one per frame that the plain pass
+    /// misses. Five are cheap (a quarter or a ninth of the pixels); the full-size negative costs a
+    /// whole pass but only every sixth missed frame, and reads dark-mode codes too small for the
+    /// half-size negative (at 640×480).
+    static let zbarRotation: [Attempt] = [.halfSizeThreshold, .thirdSize, .halfSizeInverted, .halfSize, .halfSizeThreshold, .inverted]
+    /// Both engines: the attempt after a zxing-cpp miss. All cost a fraction of a zbar pass: the
+    /// full-size negative goes to zxing-cpp here, not to zbar.
+    static let mixedRotation: [Attempt] = [.halfSizeThreshold, .zxingInverted, .thirdSize, .halfSizeInverted, .halfSize]
+    /// Both engines: frames per cycle; the first of each goes to bare zbar.
+    public static let cycleLength = 3
 
-    private let reader = ZbarReader()
+    private let zbar = ZbarReader()
+    private let zxing = ZXingReader()
     private var rotation = 0
+    private var frame: Int
     public let effort: Effort
+    public let engines: Engines
 
-    public init(effort: Effort = .live) {
+    /// `startingFrame`: where in its cycle of attempts the scanner starts (the tests and the
+    /// benchmark hold a code up at each point of the cycle).
+    public init(effort: Effort = .live, engines: Engines = .zbarAndZXing, startingFrame: Int = 0) {
         self.effort = effort
+        self.engines = engines
+        self.frame = startingFrame
+        self.rotation = startingFrame
     }
+
+    /// Which zxing-cpp this build reads with, such as "1.4.0".
+    public static var zxingVersion: String { ZXingReader.version }
 
     public func scan(_ image: GreyImage) -> Result {
         image.pixels.withUnsafeBufferPointer { scan(pixels: $0.baseAddress!, width: image.width, height: image.height) }
@@ -71,22 +110,46 @@ public final class QRScanner {
             result.payloads += fresh
             result.attempts.append(attempt)
         }
-        add(reader.read(pixels: pixels, width: width, height: height), .fullResolution)
-        switch effort {
-        case .live:
-            guard result.payloads.isEmpty else { return result }
-            // Skip attempts the frame is too small for; at most one extra pass per frame.
-            for _ in 0..<Self.liveRotation.count {
-                let attempt = Self.liveRotation[rotation % Self.liveRotation.count]
-                rotation &+= 1
-                if let image = transform(attempt, pixels, width, height) {
-                    add(reader.read(image), attempt)
-                    break
-                }
+        func run(_ attempt: Attempt) -> Bool {
+            switch attempt {
+            case .fullResolution: add(zbar.read(pixels: pixels, width: width, height: height), attempt)
+            case .zxing: add(zxing.read(pixels: pixels, width: width, height: height), attempt)
+            case .zxingInverted: add(zxing.read(ImageOps.inverted(pixels, width: width, height: height)), attempt)
+            default:
+                guard let image = transform(attempt, pixels, width, height) else { return false }
+                add(zbar.read(image), attempt)
             }
-        case .thorough:
-            for attempt in Attempt.allCases where attempt != .fullResolution {
-                if let image = transform(attempt, pixels, width, height) { add(reader.read(image), attempt) }
+            return true
+        }
+        /// One attempt of a rotation, skipping those the frame is too small for.
+        func nextOf(_ rotation: [Attempt]) {
+            for _ in 0..<rotation.count {
+                let attempt = rotation[self.rotation % rotation.count]
+                self.rotation &+= 1
+                if run(attempt) { return }
+            }
+        }
+        defer { frame &+= 1 }
+        switch (effort, engines) {
+        case (.thorough, _):
+            if engines != .zxing {
+                for attempt in [Attempt.fullResolution] + Attempt.zbarTransforms { _ = run(attempt) }
+            }
+            if engines != .zbar {
+                for attempt in [Attempt.zxing, .zxingInverted] { _ = run(attempt) }
+            }
+        case (.live, .zbar):
+            _ = run(.fullResolution)
+            if result.payloads.isEmpty { nextOf(Self.zbarRotation) }
+        case (.live, .zxing):
+            _ = run(.zxing)
+            if result.payloads.isEmpty, frame % 2 == 1 { _ = run(.zxingInverted) }
+        case (.live, .zbarAndZXing):
+            if frame % Self.cycleLength == 0 {
+                _ = run(.fullResolution)
+            } else {
+                _ = run(.zxing)
+                if result.payloads.isEmpty { nextOf(Self.mixedRotation) }
             }
         }
         return result
@@ -100,7 +163,7 @@ public final class QRScanner {
             return ImageOps.downscale(pixels, width: width, height: height, factor: factor, invert: invert)
         }
         switch attempt {
-        case .fullResolution: return nil
+        case .fullResolution, .zxing, .zxingInverted: return nil
         case .halfSize: return reduced(2)
         case .halfSizeInverted: return reduced(2, invert: true)
         case .thirdSize: return reduced(3)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import GatehouseImage
+import KioskCore
 import KioskHardware
 import QRReading
 
@@ -16,8 +17,11 @@ struct Decode: ParsableCommand {
     @Flag(help: "Say on stderr which attempt read each code.")
     var verbose = false
 
+    @Option(help: "QR engines: zbar+zxing (the default), zbar or zxing (the configuration's `decoder` values).")
+    var decoder: DecoderChoice = .zbarAndZXing
+
     func run() throws {
-        let scanner = QRScanner(effort: .thorough)
+        let scanner = QRScanner(effort: .thorough, engines: QRScanner.Engines(decoder))
         var status: Int32 = 0
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
@@ -49,3 +53,5 @@ struct Decode: ParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 }
+
+extension DecoderChoice: ExpressibleByArgument {}

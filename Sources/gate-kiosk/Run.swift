@@ -78,7 +78,7 @@ enum KioskParts {
         let client = try CurlCheckinClient(settings: settings)
         return KioskDaemon.Parts(
             source: source,
-            decoder: LiveQRDecoder(),
+            decoder: LiveQRDecoder(engines: configuration.decoder),
             outputs: outputs,
             client: client,
             offline: offlineParts(settings, environment: environment, logger: logger)
