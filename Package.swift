@@ -16,8 +16,11 @@ let swiftSettings: [SwiftSetting] = [
 enum GuestSysroot {
     static let folder = Context.environment["GATEHOUSE_GUEST_SYSROOT"]
     static var include: [String] { folder.map { ["-I\($0)/include"] } ?? [] }
+    /// The guest's libraries may need newer glibc and libstdc++ symbols than this machine has
+    /// (zxing-cpp 2.3 on Debian 13 does); the guest provides them, so the linker is told not to
+    /// look for them here.
     static func library(_ name: String) -> [LinkerSetting] {
-        folder.map { [.unsafeFlags(["\($0)/lib/lib\(name).so"])] } ?? [.linkedLibrary(name)]
+        folder.map { [.unsafeFlags(["\($0)/lib/lib\(name).so", "-Xlinker", "--allow-shlib-undefined"])] } ?? [.linkedLibrary(name)]
     }
 }
 

@@ -2,7 +2,7 @@
 # Builds the field rig's guest: a Debian 13 (trixie) root file system from Debian's archive with
 # a stock Debian kernel, the v4l2loopback camera module (Debian's DKMS package) and gpio-sim (built
 # out of tree from Debian's kernel source: Debian's kernels do not enable it), packed into an ext4
-# image that QEMU boots. Also leaves the guest's libgpiod 2.x header and library in a small
+# image that QEMU boots. Also leaves the guest's libgpiod 2.x and zxing-cpp 2.3 headers and libraries in a small
 # sysroot, so the kiosk can be built on this machine for the guest's libraries.
 #
 # The result is reused while it is current: a stamp holds the hash of this script and of the
@@ -48,8 +48,8 @@ in_guest() { chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive LC_ALL=C
 mkdir -p "$root/etc/initramfs-tools/conf.d"
 echo "MODULES=list" > "$root/etc/initramfs-tools/conf.d/gatehouse-field-rig.conf"
 printf '%s\n' virtio_pci virtio_blk ext4 > "$root/etc/initramfs-tools/modules"
-echo "field rig: kernel, headers, v4l2loopback, libgpiod-dev"
-in_guest apt-get install -y -qq --no-install-recommends linux-image-amd64 linux-headers-amd64 v4l2loopback-dkms v4l2loopback-utils libgpiod-dev > "$rig/apt.log" 2>&1 ||
+echo "field rig: kernel, headers, v4l2loopback, libgpiod-dev, libzxing-dev"
+in_guest apt-get install -y -qq --no-install-recommends linux-image-amd64 linux-headers-amd64 v4l2loopback-dkms v4l2loopback-utils libgpiod-dev libzxing-dev > "$rig/apt.log" 2>&1 ||
   { tail -20 "$rig/apt.log" >&2; exit 1; }
 kernel=$(ls "$root/lib/modules" | sort -V | tail -1)
 # DKMS builds for the running kernel by default, which is this machine's: build for the guest's.
@@ -70,14 +70,17 @@ in_guest systemctl enable gatehouse-field-test.service > /dev/null 2>&1
 in_guest systemctl mask serial-getty@ttyS0.service getty@tty1.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer > /dev/null 2>&1
 in_guest update-initramfs -u -k "$kernel" > /dev/null 2>&1
 
-# What the host keeps: the kernel and initramfs to boot, and the guest's libgpiod 2.x to link against.
+# What the host keeps: the kernel and initramfs to boot, and the guest's libgpiod 2.x and
+# zxing-cpp 2.3 to link against.
 cp "$root/boot/vmlinuz-$kernel" "$rig/vmlinuz"
 cp "$root/boot/initrd.img-$kernel" "$rig/initrd.img"
 rm -rf "$rig/sysroot" && mkdir -p "$rig/sysroot/include" "$rig/sysroot/lib"
 cp "$root/usr/include/gpiod.h" "$rig/sysroot/include/"
 cp -P "$root"/usr/lib/x86_64-linux-gnu/libgpiod.so* "$rig/sysroot/lib/"
+cp -r "$root/usr/include/ZXing" "$rig/sysroot/include/"
+cp -P "$root"/usr/lib/x86_64-linux-gnu/libZXing.so* "$rig/sysroot/lib/"
 echo "$kernel" > "$rig/kernel-release"
-in_guest dpkg-query -W -f='${Package} ${Version}\n' libgpiod3 systemd v4l2loopback-dkms "linux-image-$kernel" > "$rig/versions"
+in_guest dpkg-query -W -f='${Package} ${Version}\n' libgpiod3 libzxing-dev systemd v4l2loopback-dkms "linux-image-$kernel" > "$rig/versions"
 
 cleanup
 trap - EXIT

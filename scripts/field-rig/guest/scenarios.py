@@ -224,11 +224,19 @@ def libgpiod_2(figures):
     version = run("dpkg-query", "-W", "-f=${Version}", "libgpiod3")
     logged = [e for e in journal("", UNIT) if e.get("MESSAGE") == "GPIO lines requested"]
     check(logged and logged[-1].get("GPIO_LIBGPIOD") == "2.x", f"the kiosk did not log libgpiod 2.x: {logged[-1:]}")
+    # The second QR engine: the guest's zxing-cpp 2.x (the shim's ReaderOptions branch), not 1.4.
+    zxing = [l.split()[0] for l in libraries.splitlines() if "libZXing" in l]
+    check(len(zxing) == 1 and not zxing[0].endswith(".so.1"), f"gate-kiosk links {zxing}, not zxing-cpp 2.x")
+    decoder = [e for e in journal("", UNIT) if e.get("MESSAGE") == "QR decoder ready"]
+    check(decoder and decoder[-1].get("DECODER_ZXING", "").startswith("2.") and decoder[-1].get("DECODER_ENGINES") == "zbar+zxing",
+          f"the kiosk did not log zbar+zxing with zxing-cpp 2.x: {decoder[-1:]}")
+    figures["zxing"] = decoder[-1]["DECODER_ZXING"]
     info = run("gpioinfo", "-c", read(f"{STATE}/gpio-chip"))
     held = [l for l in info.splitlines() if '"gate-kiosk"' in l and "output" in l]
     check(len(held) == 3, f"gpioinfo does not show three gate-kiosk outputs:\n{info}")
     figures["libgpiod"] = version
-    return f"libgpiod {version} (libgpiod.so.3, API 2.x, no 1.x present); gpioinfo shows 3 outputs held by gate-kiosk"
+    return (f"libgpiod {version} (libgpiod.so.3, API 2.x, no 1.x present); gpioinfo shows 3 outputs held by gate-kiosk; "
+            f"QR engines zbar+zxing with zxing-cpp {figures['zxing']} ({zxing[0]})")
 
 
 def admit_then_refuse_used(figures):
