@@ -79,7 +79,10 @@ enum KioskParts {
         let client = try CurlCheckinClient(settings: settings)
         // Which engines read, and which zxing-cpp the binary was built against (1.4 on Debian 12,
         // 2.x on Debian 13): a technician comparing two gates' read rates needs both.
-        logger.info("QR decoder ready", metadata: ["decoder.engines": "\(configuration.decoder.rawValue)", "decoder.zxing": "\(QRScanner.zxingVersion)"])
+        logger.info(
+            "QR decoder ready",
+            metadata: ["decoder.engines": "\(configuration.decoder.rawValue)", "decoder.zxing": "\(QRScanner.zxingVersion)"]
+        )
         return KioskDaemon.Parts(
             source: source,
             decoder: LiveQRDecoder(engines: configuration.decoder),

@@ -16,6 +16,8 @@ import Testing
         #expect(config.relayPulse == .milliseconds(250))
         #expect(config.red.activeLow && !config.green.activeLow)
         #expect(config.cameraDevice == "/dev/gate-camera" && config.frameWidth == 640 && config.requestDeadline == .milliseconds(1500))
+        #expect(config.decoder == .zbarAndZXing)
+        #expect(try KioskConfiguration.resolve(file: file, environment: ["GATE_KIOSK_DECODER": "ZXing"], overrides: [:]).decoder == .zxing)
         config = try KioskConfiguration.resolve(file: file, environment: ["GATE_KIOSK_RELAY_PULSE_MS": "400"], overrides: [:])
         #expect(config.relayPulse == .milliseconds(400))
         config = try KioskConfiguration.resolve(file: file, environment: ["GATE_KIOSK_RELAY_PULSE_MS": "400"], overrides: ["relay_pulse_ms": "500"])
@@ -32,6 +34,7 @@ import Testing
         ("relay_pulse_ms = 5", "relay_pulse_ms = '5' is not allowed"),
         ("green_active_low = maybe", "green_active_low = 'maybe' is not allowed: expected true or false"),
         ("frame_rate = 0", "frame_rate = '0'"),
+        ("decoder = opencv", "decoder = 'opencv' is not allowed: expected zbar+zxing or zbar or zxing"),
         ("colour = blue", "colour = 'blue' is not allowed"),
         ("just words", "a line of the form key = value"),
     ])
