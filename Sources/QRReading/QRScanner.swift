@@ -99,13 +99,24 @@ public final class QRScanner {
     /// Scans a grey buffer the caller owns (a mapped camera buffer); nothing is kept after return.
     public func scan(pixels: UnsafePointer<UInt8>, width: Int, height: Int) -> Result {
         var result = Result(payloads: [], attempts: [])
-        func add(_ payloads: [[UInt8]], _ attempt: Attempt) {
+        // `keys` say which payloads are the same code: raw bytes, which both engines report alike
+        // where zxing-cpp's payload is its UTF-8 text and zbar's a Shift_JIS code's bytes.
+        var keysSoFar: [[UInt8]] = []
+        func add(_ payloads: [[UInt8]], keys: [[UInt8]]? = nil, _ attempt: Attempt) {
+            let keys = keys ?? payloads
             var fresh: [[UInt8]] = []
-            for payload in payloads where !fresh.contains(payload) {
-                let seenNow = payloads.count { $0 == payload }
-                let seenBefore = result.payloads.count { $0 == payload }
-                if seenNow > seenBefore { fresh += Array(repeating: payload, count: seenNow - seenBefore) }
+            var freshKeys: [[UInt8]] = []
+            var handled: [[UInt8]] = []
+            for (payload, key) in zip(payloads, keys) where !handled.contains(key) {
+                handled.append(key)
+                let seenNow = keys.count { $0 == key }
+                let seenBefore = keysSoFar.count { $0 == key }
+                if seenNow > seenBefore {
+                    fresh += Array(repeating: payload, count: seenNow - seenBefore)
+                    freshKeys += Array(repeating: key, count: seenNow - seenBefore)
+                }
             }
+            keysSoFar += freshKeys
             guard !fresh.isEmpty else { return }
             result.payloads += fresh
             result.attempts.append(attempt)
@@ -113,8 +124,13 @@ public final class QRScanner {
         func run(_ attempt: Attempt) -> Bool {
             switch attempt {
             case .fullResolution: add(zbar.read(pixels: pixels, width: width, height: height), attempt)
-            case .zxing: add(zxing.read(pixels: pixels, width: width, height: height), attempt)
-            case .zxingInverted: add(zxing.read(ImageOps.inverted(pixels, width: width, height: height)), attempt)
+            case .zxing:
+                let codes = zxing.readCodes(pixels: pixels, width: width, height: height)
+                add(codes.map(\.payload), keys: codes.map(\.raw), attempt)
+            case .zxingInverted:
+                let negative = ImageOps.inverted(pixels, width: width, height: height)
+                let codes = negative.pixels.withUnsafeBufferPointer { zxing.readCodes(pixels: $0.baseAddress!, width: width, height: height) }
+                add(codes.map(\.payload), keys: codes.map(\.raw), attempt)
             default:
                 guard let image = transform(attempt, pixels, width, height) else { return false }
                 add(zbar.read(image), attempt)

@@ -34,20 +34,26 @@ public final class ZXingReader {
 
     /// Every QR payload decoded in the grey buffer (which the caller owns; nothing is kept).
     public func read(pixels: UnsafePointer<UInt8>, width: Int, height: Int) -> [[UInt8]] {
+        readCodes(pixels: pixels, width: width, height: height).map(\.payload)
+    }
+
+    /// Each code's payload and its raw bytes: the same code as zbar reports it (zbar gives raw
+    /// bytes too), so a caller running both engines can tell one code from two.
+    func readCodes(pixels: UnsafePointer<UInt8>, width: Int, height: Int) -> [(payload: [UInt8], raw: [UInt8])] {
         let count = gh_zxing_read(reader, pixels, Int32(width), Int32(height), Int32(width))
         guard count > 0 else { return [] }
-        var payloads: [[UInt8]] = []
+        var codes: [(payload: [UInt8], raw: [UInt8])] = []
         for index in 0..<count {
             var length = 0
             guard let bytes = gh_zxing_result_bytes(reader, index, &length), length > 0 else { continue }
             let raw = Array(UnsafeBufferPointer(start: bytes, count: length))
             var textLength = 0
             if String(validating: raw, as: UTF8.self) == nil, let text = gh_zxing_result_text(reader, index, &textLength), textLength > 0 {
-                payloads.append(Array(UnsafeRawBufferPointer(start: text, count: textLength)))
+                codes.append((Array(UnsafeRawBufferPointer(start: text, count: textLength)), raw))
             } else {
-                payloads.append(raw)
+                codes.append((raw, raw))
             }
         }
-        return payloads
+        return codes
     }
 }
