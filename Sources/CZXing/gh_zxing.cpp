@@ -1,49 +1,50 @@
-// See include/gh_zxing.h. Compiled against zxing-cpp 1.4 or 2.x; ZXVersion.h says which.
+// See include/gh_zxing.h. Compiled against zxing-cpp 1.4 or 2.x; its version header says which.
 #include "gh_zxing.h"
 
 #include <ZXing/ReadBarcode.h>
+// 2.x renamed ZXVersion.h to Version.h (the old name still works there, with a warning).
+#if __has_include(<ZXing/Version.h>)
+#include <ZXing/Version.h>
+#else
 #include <ZXing/ZXVersion.h>
+#endif
 
 #include <new>
 #include <string>
 #include <vector>
 
-// 2.2 renamed DecodeHints to ReaderOptions and made inverting part of the options.
+// 2.2 renamed DecodeHints to ReaderOptions and added inverting to the options.
 #if ZXING_VERSION_MAJOR > 2 || (ZXING_VERSION_MAJOR == 2 && ZXING_VERSION_MINOR >= 2)
 #include <ZXing/ReaderOptions.h>
 using GhOptions = ZXing::ReaderOptions;
-#define GH_ZXING_INVERTS_ITSELF 1
+#define GH_ZXING_HAS_INVERT_OPTION 1
 #else
 #include <ZXing/DecodeHints.h>
 using GhOptions = ZXing::DecodeHints;
-#define GH_ZXING_INVERTS_ITSELF 0
+#define GH_ZXING_HAS_INVERT_OPTION 0
 #endif
 
 struct gh_zxing_reader {
     GhOptions options;
-    bool invert;
     struct Found {
         std::vector<uint8_t> bytes;
         bool isText;
         std::string text;
     };
     std::vector<Found> found;
-    std::vector<uint8_t> negative;  // 1.4 only: the inverted copy, kept to reuse its memory
 };
 
-extern "C" gh_zxing_reader *gh_zxing_reader_create(int try_harder, int try_invert) {
+extern "C" gh_zxing_reader *gh_zxing_reader_create(void) {
     auto *reader = new (std::nothrow) gh_zxing_reader();
     if (!reader) return nullptr;
     reader->options.setFormats(ZXing::BarcodeFormat::QRCode);
-    reader->options.setTryHarder(try_harder != 0);
+    reader->options.setTryHarder(true);
     // Rotation matters for 1-D codes only; a QR detector finds any orientation.
     reader->options.setTryRotate(false);
     reader->options.setTryDownscale(true);
-#if GH_ZXING_INVERTS_ITSELF
-    reader->options.setTryInvert(try_invert != 0);
-    reader->invert = false;
-#else
-    reader->invert = try_invert != 0;
+#if GH_ZXING_HAS_INVERT_OPTION
+    // 2.x inverts by default, a second pass on every empty frame: the caller schedules negatives.
+    reader->options.setTryInvert(false);
 #endif
     return reader;
 }
@@ -66,16 +67,6 @@ extern "C" int gh_zxing_read(gh_zxing_reader *reader, const uint8_t *pixels, int
         reader->found.clear();
         ZXing::ImageView view(pixels, width, height, ZXing::ImageFormat::Lum, stride);
         collect(reader, ZXing::ReadBarcodes(view, reader->options));
-        if (reader->invert && reader->found.empty()) {
-            reader->negative.resize(static_cast<size_t>(width) * height);
-            for (int y = 0; y < height; ++y) {
-                const uint8_t *row = pixels + static_cast<size_t>(y) * stride;
-                uint8_t *out = reader->negative.data() + static_cast<size_t>(y) * width;
-                for (int x = 0; x < width; ++x) out[x] = 255 - row[x];
-            }
-            ZXing::ImageView negative(reader->negative.data(), width, height, ZXing::ImageFormat::Lum);
-            collect(reader, ZXing::ReadBarcodes(negative, reader->options));
-        }
         return static_cast<int>(reader->found.size());
     } catch (...) {
         reader->found.clear();

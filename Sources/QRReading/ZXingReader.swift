@@ -13,10 +13,10 @@ import GatehouseImage
 public final class ZXingReader {
     private let reader: OpaquePointer
 
-    /// `tryInvert`: also read light-on-dark codes (a second pass where the first found nothing).
-    public init(tryInvert: Bool = false) {
+    /// Light-on-dark codes: read the negative (`QRScanner` schedules it), not a pass of its own.
+    public init() {
         // Out of memory at start-up: nothing sensible to go on with.
-        guard let reader = gh_zxing_reader_create(1, tryInvert ? 1 : 0) else { fatalError("zxing-cpp: out of memory") }
+        guard let reader = gh_zxing_reader_create() else { fatalError("zxing-cpp: out of memory") }
         self.reader = reader
     }
 

@@ -123,15 +123,7 @@ struct CorpusTests {
     }
 
     static func matches(_ expected: [String], _ read: [String]) -> Int {
-        var remaining = read
-        var count = 0
-        for code in expected {
-            if let index = remaining.firstIndex(of: code) {
-                remaining.remove(at: index)
-                count += 1
-            }
-        }
-        return count
+        read.count - unmatched(expected, read).count
     }
 
     private func pad(_ text: String, _ width: Int) -> String {

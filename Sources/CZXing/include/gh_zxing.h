@@ -13,11 +13,10 @@ extern "C" {
 
 typedef struct gh_zxing_reader gh_zxing_reader;
 
-// A reader for QR codes only. try_harder: zxing-cpp's more thorough detector (more finder-pattern
-// rows, rotated and skewed codes). try_invert: also look for light-on-dark codes where the first
-// pass found none (2.x does this itself; on 1.4 the shim inverts a copy). NULL only when out of
-// memory.
-gh_zxing_reader *gh_zxing_reader_create(int try_harder, int try_invert);
+// A reader for QR codes only, with zxing-cpp's more thorough detector (more finder-pattern rows,
+// rotated and skewed codes) and without its own second pass on the negative (the caller decides
+// when a negative is worth a pass). NULL only when out of memory.
+gh_zxing_reader *gh_zxing_reader_create(void);
 void gh_zxing_reader_destroy(gh_zxing_reader *reader);
 
 // Reads an 8-bit grey image (row stride in bytes). Returns the number of codes decoded, whose
