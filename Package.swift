@@ -59,6 +59,13 @@ let package = Package(
             linkerSettings: GuestSysroot.library("ZXing") + [.linkedLibrary("stdc++")]
         ),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // MariaDB Connector/C (Debian's libmariadb-dev, for MySQL and MariaDB servers alike)
+        // behind a small C interface: prepared statements with bound parameters only.
+        .target(
+            name: "CMariaDB",
+            cSettings: [.unsafeFlags(["-I/usr/include/mariadb"])],
+            linkerSettings: [.linkedLibrary("mariadb")]
+        ),
 
         .target(
             name: "GatehouseCore",
@@ -108,11 +115,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The MySQL/MariaDB store: blocking connector calls on threads of its own, group commit.
+        .target(
+            name: "GatehouseMySQL",
+            dependencies: [
+                "GatehouseStore", "GatehouseCore", "CMariaDB",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP service and its composition root (`buildApplication`), which opens either store.
         .target(
             name: "GatehouseService",
             dependencies: [
-                "GatehouseCore", "QRRendering", "QRReading", "GatehouseImage", "GatehouseStore", "GatehouseSQLite", "GatehousePostgres", "SystemdNotify",
+                "GatehouseCore", "QRRendering", "QRReading", "GatehouseImage", "GatehouseStore", "GatehouseSQLite", "GatehousePostgres", "GatehouseMySQL",
+                "SystemdNotify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

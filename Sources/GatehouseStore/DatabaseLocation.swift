@@ -7,14 +7,16 @@ import Foundation
 /// processes then each admitted the same ticket. Now only these forms are accepted:
 /// - a plain file path: SQLite; its folder is made when missing;
 /// - `sqlite:///absolute/path`: SQLite, the folder must exist (a URL never creates folders);
-/// - `postgres://…` or `postgresql://…`: PostgreSQL.
+/// - `postgres://…` or `postgresql://…`: PostgreSQL;
+/// - `mysql://…` or `mariadb://…`: MySQL or MariaDB.
 /// Anything else that looks like a URL is refused with the list of accepted forms.
 public enum DatabaseLocation: Equatable, Sendable {
     case sqlite(path: String, createFolder: Bool)
     case postgres(url: String)
+    case mysql(url: String)
 
     public static let acceptedForms =
-        "a file path (SQLite, e.g. gatehouse-data/gatehouse.sqlite), sqlite:///absolute/path.sqlite, or postgres://user@host:5432/database (also postgresql://)"
+        "a file path (SQLite, e.g. gatehouse-data/gatehouse.sqlite), sqlite:///absolute/path.sqlite, postgres://user@host:5432/database (also postgresql://), or mysql://user:password@host:3306/database (also mariadb://, ?socket=/path)"
 
     public static func parse(_ text: String) throws(DatabaseLocationError) -> DatabaseLocation {
         guard !text.isEmpty else { throw DatabaseLocationError(value: text, problem: "is empty") }
@@ -38,8 +40,7 @@ public enum DatabaseLocation: Equatable, Sendable {
                 )
             }
             return .sqlite(path: components.path, createFolder: false)
-        case "mysql", "mariadb":
-            throw DatabaseLocationError(value: text, problem: "names MySQL/MariaDB, which this gatehouse does not support")
+        case "mysql", "mariadb": return .mysql(url: text)
         default:
             throw DatabaseLocationError(value: text, problem: "has the scheme '\(scheme)', which gatehouse does not support")
         }

@@ -28,7 +28,7 @@ private var passwordRole: String? { ProcessInfo.processInfo.environment["GATEHOU
     }
 
     @Test(arguments: [
-        "mysql://gatehouse:secret@127.0.0.1:3306/gh", "redis://:secret@127.0.0.1:6379/0", "http://gatehouse:secret@db.internal/gh",
+        "mssql://gatehouse:secret@127.0.0.1:1433/gh", "redis://:secret@127.0.0.1:6379/0", "http://gatehouse:secret@db.internal/gh",
         "sqlite://u:secret@db.internal/gh.sqlite", "sqlite:gh.sqlite", "mongodb+srv://u:secret@cluster/gh",
     ])
     func unknown_database_urls_are_refused_with_the_accepted_forms(_ db: String) throws {

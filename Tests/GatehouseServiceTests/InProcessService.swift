@@ -158,6 +158,7 @@ func withService<T: Sendable>(
         switch kind {
         case .sqlite: .sqlite(path: folder.file("g.sqlite"), createFolder: false)
         case .postgres: .postgres(url: StoreKind.postgresURL!)
+        case .mysql: .mysql(url: StoreKind.mysqlURL!)
         }
     let configuration = ServiceConfiguration(
         database: database,

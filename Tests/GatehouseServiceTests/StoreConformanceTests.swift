@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseMySQL
 import GatehousePostgres
 import GatehouseStore
 import Logging
@@ -14,13 +15,17 @@ import Testing
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     case sqlite
     case postgres
+    case mysql
     var testDescription: String { rawValue }
+
+    /// The MariaDB/MySQL database to test against (`scripts/with-mariadb.sh` sets it; CI always does).
+    static var mysqlURL: String? { ProcessInfo.processInfo.environment["GATEHOUSE_TEST_MYSQL"] }
 
     /// The PostgreSQL database to test against (`scripts/with-postgres.sh` sets it; CI always does).
     static var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUSE_TEST_POSTGRES"] }
 
-    /// The stores this machine can test: SQLite always, PostgreSQL when a database is given.
-    static var available: [StoreKind] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+    /// The stores this machine can test: SQLite always, the servers when a database is given.
+    static var available: [StoreKind] { [.sqlite] + (postgresURL == nil ? [] : [.postgres]) + (mysqlURL == nil ? [] : [.mysql]) }
 
     func make(in directory: TemporaryFolder) async throws -> any GatehouseStore {
         switch self {
@@ -29,6 +34,12 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
             // Tests share one database; every test works in events of its own.
             return try await PostgresStore.open(
                 url: Self.postgresURL!,
+                poolSize: 4,
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
+        case .mysql:
+            return try await MySQLStore.open(
+                url: Self.mysqlURL!,
                 poolSize: 4,
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             )

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseMySQL
 import GatehousePostgres
 import GatehouseSQLite
 import GatehouseStore
@@ -22,6 +23,8 @@ public enum StoreOpener {
         switch location {
         case .postgres(let url):
             return try await PostgresStore.open(url: url, poolSize: poolSize, logger: logger)
+        case .mysql(let url):
+            return try await MySQLStore.open(url: url, poolSize: poolSize, logger: logger)
         case .sqlite(let path, let createFolder):
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
@@ -37,7 +40,7 @@ public enum StoreOpener {
     public static func describe(_ location: DatabaseLocation) -> String {
         switch location {
         case .sqlite(let path, _): return path
-        case .postgres(let url): return PostgresURL.redacted(url)
+        case .postgres(let url), .mysql(let url): return DatabaseLocation.redacted(url)
         }
     }
 
@@ -47,7 +50,7 @@ public enum StoreOpener {
         if let flag { return flag }
         if let folder = environment["GATEHOUSE_DATA_DIR"] { return folder }
         switch location {
-        case .postgres: return "gatehouse-data"
+        case .postgres, .mysql: return "gatehouse-data"
         case .sqlite(let path, _):
             let directory = (path as NSString).deletingLastPathComponent
             return directory.isEmpty ? "." : directory

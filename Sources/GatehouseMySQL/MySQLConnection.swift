@@ -1,0 +1,201 @@
+import CMariaDB
+import Foundation
+import GatehouseStore
+
+/// A parameter of a prepared statement. Text goes as utf8mb4, bytes as bytes: both binary-safe
+/// (a NUL inside stays a NUL), since nothing is ever spliced into SQL text.
+enum MySQLValue: Sendable {
+    case text(String)
+    case bytes([UInt8])
+    case integer(Int64)
+    case null
+
+    static func optional(_ text: String?) -> MySQLValue { text.map(MySQLValue.text) ?? .null }
+    static func optional(_ number: Int64?) -> MySQLValue { number.map(MySQLValue.integer) ?? .null }
+}
+
+/// An error the server or the connector reported, with MySQL's error number.
+struct MySQLError: Error, CustomStringConvertible {
+    let number: UInt32
+    let message: String
+    /// What was being done (connect, prepare, execute, the SQL's first words).
+    let operation: String
+
+    var description: String { "MySQL error \(number) during \(operation): \(message)" }
+
+    /// Errors that mean the database cannot serve now (gone, restarting, refusing, out of room),
+    /// as opposed to something wrong with this request.
+    var isUnavailable: Bool {
+        switch number {
+        case 2000...2999: return true  // client side: lost connection, cannot connect, timeout, …
+        case 1040, 1053, 1077, 1078, 1079, 1080, 1152, 1153, 1154, 1155, 1156, 1157, 1158, 1159, 1160, 1161: return true  // too many connections, shutdown, aborted, packets
+        case 1021, 1114, 1030: return true  // disk full, table full, storage engine error
+        case 1205, 1213: return true  // lock wait timeout, deadlock (retried first, then reported)
+        case 1290, 1836, 1792: return true  // read-only server or transaction
+        case 1927, 4031: return true  // connection killed, idle disconnect
+        default: return false
+        }
+    }
+
+    /// InnoDB chose this transaction as a deadlock victim or timed out waiting for a lock: the
+    /// whole transaction was (or should be) rolled back and may simply run again.
+    var isRetryable: Bool { number == 1213 || number == 1205 }
+
+    /// Too long for its column, or a character the column cannot hold: bad input, not an outage.
+    var isBadValue: Bool { [1406, 1366, 1264, 1048, 1452].contains(number) }
+
+    var storeError: StoreError {
+        if isBadValue { return .invalid("MySQL refused a value: \(message)") }
+        return .unavailable("MySQL: \(message) (error \(number), \(operation))")
+    }
+}
+
+/// One row of a result, read by column number.
+struct MySQLRow {
+    fileprivate let statement: OpaquePointer
+
+    func isNull(_ column: Int32) -> Bool { gh_mysql_column_is_null(statement, UInt32(column)) != 0 }
+    func int(_ column: Int32) -> Int64 { gh_mysql_column_int64(statement, UInt32(column)) }
+    func optionalInt(_ column: Int32) -> Int64? { isNull(column) ? nil : int(column) }
+    func bytes(_ column: Int32) -> [UInt8] {
+        var length = 0
+        guard let pointer = gh_mysql_column_bytes(statement, UInt32(column), &length), length > 0 else { return [] }
+        return Array(UnsafeBufferPointer(start: pointer, count: length))
+    }
+    func text(_ column: Int32) -> String { String(decoding: bytes(column), as: UTF8.self) }
+    func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+}
+
+/// One connection to MySQL or MariaDB with a cache of prepared statements. Blocking, and not for
+/// sharing: each is owned by one worker thread of `MySQLWorkers`.
+final class MySQLConnection {
+    private let handle: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+    /// The next change number of the write transaction in progress (see `MySQLSchema`): read
+    /// from the counter row when the transaction starts, written back before it commits.
+    var nextChange: Int64 = 0
+    /// `nextChange` when the transaction began: unchanged means nothing to write back.
+    var counterStart: Int64 = 0
+
+    init(_ target: MySQLTarget) throws(MySQLError) {
+        var number: UInt32 = 0
+        var message = [CChar](repeating: 0, count: 512)
+        let connected = target.withCTarget { cTarget in gh_mysql_connect(&cTarget, &number, &message, message.count) }
+        guard let connected else {
+            throw MySQLError(number: number, message: Self.string(message), operation: "connect to \(target.place)")
+        }
+        handle = connected
+        // Every value is checked, never cut or bent to fit: a too-long name is an error to the
+        // caller, not a shorter name in the database. READ COMMITTED: see MySQLSchema.
+        try execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'")
+        try execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        try execute("SET SESSION innodb_lock_wait_timeout = 5")
+    }
+
+    deinit {
+        for statement in statements.values { gh_mysql_stmt_close(statement) }
+        gh_mysql_close(handle)
+    }
+
+    var serverVersion: String { gh_mysql_server_info(handle).map { String(cString: $0) } ?? "?" }
+    var tlsCipher: String? { gh_mysql_tls_cipher(handle).map { String(cString: $0) } }
+
+    /// A statement without parameters or rows: transaction control, session settings, DDL.
+    func execute(_ sql: String) throws(MySQLError) {
+        let status = sql.withCString { gh_mysql_query(handle, $0, strlen($0)) }
+        guard status == 0 else { throw connectionError(Self.operation(sql)) }
+    }
+
+    /// Runs a prepared statement; returns the rows it changed (found rows for an UPDATE).
+    @discardableResult
+    func run(_ sql: String, _ parameters: [MySQLValue] = []) throws(MySQLError) -> Int {
+        let statement = try prepared(sql, parameters)
+        defer { gh_mysql_stmt_reset(statement) }
+        return Int(gh_mysql_stmt_affected_rows(statement))
+    }
+
+    /// Runs an INSERT and returns the AUTO_INCREMENT id it made.
+    func insert(_ sql: String, _ parameters: [MySQLValue]) throws(MySQLError) -> Int64 {
+        let statement = try prepared(sql, parameters)
+        defer { gh_mysql_stmt_reset(statement) }
+        return Int64(gh_mysql_stmt_insert_id(statement))
+    }
+
+    func rows<T>(_ sql: String, _ parameters: [MySQLValue] = [], _ map: (MySQLRow) throws -> T) throws -> [T] {
+        let statement = try prepared(sql, parameters)
+        defer { gh_mysql_stmt_reset(statement) }
+        var result: [T] = []
+        while true {
+            switch gh_mysql_stmt_fetch(statement) {
+            case 1: result.append(try map(MySQLRow(statement: statement)))
+            case 0: return result
+            default: throw statementError(statement, Self.operation(sql))
+            }
+        }
+    }
+
+    func firstRow<T>(_ sql: String, _ parameters: [MySQLValue] = [], _ map: (MySQLRow) throws -> T) throws -> T? {
+        try rows(sql, parameters, map).first
+    }
+
+    private func prepared(_ sql: String, _ parameters: [MySQLValue]) throws(MySQLError) -> OpaquePointer {
+        let statement: OpaquePointer
+        if let cached = statements[sql] {
+            statement = cached
+        } else {
+            var number: UInt32 = 0
+            var message = [CChar](repeating: 0, count: 512)
+            guard let made = sql.withCString({ gh_mysql_prepare(handle, $0, strlen($0), &number, &message, message.count) }) else {
+                throw MySQLError(number: number, message: Self.string(message), operation: "prepare " + Self.operation(sql))
+            }
+            statements[sql] = made
+            statement = made
+        }
+        precondition(gh_mysql_stmt_param_count(statement) == parameters.count, "\(parameters.count) parameters for: \(sql)")
+        for (index, value) in parameters.enumerated() {
+            let column = UInt32(index)
+            let status: Int32
+            switch value {
+            case .null: status = gh_mysql_bind_null(statement, column)
+            case .integer(let number): status = gh_mysql_bind_int64(statement, column, number)
+            case .bytes(let bytes): status = bytes.withUnsafeBytes { gh_mysql_bind_bytes(statement, column, $0.baseAddress, $0.count, 0) }
+            case .text(let text):
+                var text = text
+                status = text.withUTF8 { gh_mysql_bind_bytes(statement, column, $0.baseAddress, $0.count, 1) }
+            }
+            guard status == 0 else { throw MySQLError(number: 2008, message: "out of memory binding a parameter", operation: Self.operation(sql)) }
+        }
+        guard gh_mysql_stmt_execute(statement) == 0 else { throw statementError(statement, Self.operation(sql)) }
+        return statement
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("START TRANSACTION")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    private func connectionError(_ operation: String) -> MySQLError {
+        MySQLError(number: gh_mysql_errno(handle), message: String(cString: gh_mysql_error(handle)), operation: operation)
+    }
+
+    private func statementError(_ statement: OpaquePointer, _ operation: String) -> MySQLError {
+        MySQLError(number: gh_mysql_stmt_errno(statement), message: String(cString: gh_mysql_stmt_error(statement)), operation: operation)
+    }
+
+    /// The first two words of a statement, to say what failed without quoting values.
+    private static func operation(_ sql: String) -> String {
+        sql.split(whereSeparator: { $0 == " " || $0 == "\n" }).prefix(3).joined(separator: " ")
+    }
+
+    private static func string(_ buffer: [CChar]) -> String {
+        buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+
+/// Offline gates on MySQL: the change feed gates sync from, admissions uploaded after an outage,
+/// the conflicts among them, and the events' signing keys.
+extension MySQLStore {
+    public func device(tokenHash: [UInt8]) async throws -> Device? {
+        try await read { db in
+            try db.firstRow(Self.deviceColumns + " WHERE token_hash = ? AND revoked = 0", [.bytes(tokenHash)], Self.device)
+        }
+    }
+
+    public func ticketChanges(eventId: String, after cursor: Int64?, limit: Int) async throws -> TicketChanges {
+        try await read { db in
+            let rows = try db.rows(
+                """
+                SELECT number, token_hash, status, expires_at, used_at, used_gate, change_seq FROM tickets
+                WHERE event_id = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
+                """,
+                [.text(eventId), .integer(cursor ?? -1), .integer(Int64(limit))]
+            ) { row in
+                (
+                    TicketState(
+                        number: Int(row.int(0)),
+                        tokenHash: row.bytes(1),
+                        status: TicketStatus(rawValue: row.text(2)) ?? .revoked,
+                        expiresAt: row.optionalInt(3).map(Date.init(millis:)),
+                        usedAt: row.optionalInt(4).map(Date.init(millis:)),
+                        usedGate: row.optionalText(5)
+                    ),
+                    row.int(6)
+                )
+            }
+            return TicketChanges(tickets: rows.map(\.0), cursor: rows.last?.1 ?? cursor ?? 0, complete: rows.count < limit)
+        }
+    }
+
+    public func recordOffline(_ upload: OfflineAdmissions) async throws -> OfflineUploadOutcome {
+        try await write { db in
+            let device: DeviceOnDuty
+            switch try Self.authenticate(tokenHash: upload.deviceTokenHash, deviceId: upload.deviceId, gateId: upload.gateId, in: db) {
+            case .failure(.unauthorized): return .unauthorized
+            case .failure(.wrongGate(let registered)): return .wrongGate(registered: registered)
+            case .success(let found): device = found
+            }
+            var recordings: [OfflineRecording] = []
+            for admission in upload.admissions {
+                recordings.append(try Self.record(admission, device: device, in: db))
+            }
+            return .recorded(recordings)
+        }
+    }
+
+    /// One admission: replayed when its scanId is known, recorded when its ticket was unused,
+    /// else logged as a conflict next to the admission that came first.
+    private static func record(_ admission: OfflineAdmissions.Admission, device: DeviceOnDuty, in db: MySQLConnection) throws -> OfflineRecording {
+        if let earlier = try db.firstRow(
+            "SELECT result FROM checkins WHERE device_id = ? AND scan_id = ?",
+            [.text(device.id), .text(admission.scanId)],
+            { $0.text(0) }
+        ) {
+            return .replayed(CheckinResult(rawValue: earlier) ?? .invalid)
+        }
+        let at = admission.at.millis
+        // The same conditional UPDATE as online, without the expiry: the gate judged that by its
+        // trusted clock, and the admission has happened.
+        let changed = try db.run(
+            """
+            UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = ?
+            WHERE token_hash = ? AND event_id = ? AND status = 'unused'
+            """,
+            [.integer(at), .text(device.gate), .text(device.id), .integer(db.takeChange()), .bytes(admission.tokenHash), .text(device.event)]
+        )
+        let ticket = try db.firstRow(
+            "SELECT id, status FROM tickets WHERE token_hash = ? AND event_id = ?",
+            [.bytes(admission.tokenHash), .text(device.event)],
+            { (id: $0.text(0), status: $0.text(1)) }
+        )
+        var conflict: CheckinResult?
+        var first: Int64?
+        if changed != 1 {
+            switch ticket?.status {
+            case nil: conflict = .notFound
+            case "revoked": conflict = .revoked
+            default:
+                conflict = .alreadyUsed
+                first = try db.firstRow(
+                    "SELECT id FROM checkins WHERE event_id = ? AND ticket_id = ? AND result = 'valid' AND mode = 'commit' ORDER BY at, id LIMIT 1",
+                    [.text(device.event), .optional(ticket?.id)],
+                    { $0.int(0) }
+                )
+            }
+        }
+        try db.run(
+            """
+            INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash, offline, clock, conflict, conflict_with)
+            VALUES (?, ?, ?, ?, ?, 'valid', 'commit', ?, ?, 1, ?, ?, ?)
+            """,
+            [
+                .integer(at), .text(device.event), .optional(ticket?.id), .text(device.gate), .text(device.id), .text(admission.scanId),
+                .bytes(admission.tokenHash), .text(admission.clock), .optional(conflict?.rawValue), .optional(first),
+            ]
+        )
+        return conflict.map(OfflineRecording.conflict) ?? .recorded
+    }
+
+    public func conflicts(eventId: String) async throws -> [Conflict] {
+        try await read { db in
+            try db.rows(
+                """
+                SELECT \(Self.logColumns), f.id, f.at, f.event_id, f.ticket_id, t.number, f.gate_id, f.device_id, f.result, f.mode, f.scan_id, f.offline, f.conflict
+                FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id LEFT JOIN checkins f ON f.id = c.conflict_with
+                WHERE c.event_id = ? AND c.conflict IS NOT NULL ORDER BY c.id
+                """,
+                [.text(eventId)]
+            ) { row in
+                let offline = Self.logEntry(row)
+                return Conflict(
+                    ticketNumber: offline.ticketNumber,
+                    reason: offline.conflict ?? .alreadyUsed,
+                    offline: offline,
+                    first: row.optionalInt(12) == nil ? nil : Self.logEntry(row, from: 12)
+                )
+            }
+        }
+    }
+
+    // MARK: Signed codes
+
+    public func signingKeys(eventId: String) async throws -> [SigningKey] {
+        try await read { db in
+            try db.rows(
+                "SELECT key_id, public_key, private_key, created_at FROM signing_keys WHERE event_id = ? ORDER BY key_id",
+                [.text(eventId)]
+            ) { SigningKey(id: Int($0.int(0)), publicKey: $0.bytes(1), privateKey: $0.bytes(2), createdAt: Date(millis: $0.int(3))) }
+        }
+    }
+
+    public func addSigningKey(eventId: String, publicKey: [UInt8], privateKey: [UInt8], at: Date) async throws -> SigningKey {
+        try await write { db in
+            // FOR UPDATE: two processes adding a key at once number them one after the other.
+            guard try db.firstRow("SELECT 1 FROM events WHERE id = ? FOR UPDATE", [.text(eventId)], { $0.int(0) }) != nil else {
+                throw StoreError.notFound("event \(eventId)")
+            }
+            let next = Int(
+                try db.firstRow("SELECT coalesce(max(key_id), 0) + 1 FROM signing_keys WHERE event_id = ?", [.text(eventId)]) { $0.int(0) } ?? 1
+            )
+            guard next <= 255 else { throw StoreError.invalid("the event has 255 signing keys, the most a code can name") }
+            try db.run(
+                "INSERT INTO signing_keys (event_id, key_id, public_key, private_key, created_at) VALUES (?, ?, ?, ?, ?)",
+                [.text(eventId), .integer(Int64(next)), .bytes(publicKey), .bytes(privateKey), .integer(at.millis)]
+            )
+            return SigningKey(id: next, publicKey: publicKey, privateKey: privateKey, createdAt: at.truncatedToMillis)
+        }
+    }
+}

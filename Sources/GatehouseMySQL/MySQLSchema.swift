@@ -1,0 +1,179 @@
+import GatehouseStore
+
+/// Versioned MySQL/MariaDB schema, applied at start under `GET_LOCK` so that several service
+/// processes starting at once migrate exactly once. Times are milliseconds since 1970 (BIGINT),
+/// as in the other stores, so all three answer to the millisecond alike.
+///
+/// Every table is InnoDB with utf8mb4: names and ids hold any Unicode (4-byte characters too),
+/// ids compare byte for byte (utf8mb4_bin, as in SQLite and PostgreSQL), names and e-mail
+/// addresses are searched without regard to case (utf8mb4_unicode_ci). Hashes are VARBINARY.
+///
+/// Why READ COMMITTED (set per session) and a change counter: the decision needs no stricter
+/// isolation, because the conditional UPDATE reads the newest committed row and locks it —
+/// whichever process asks, one wins. What does need order is the gates' change feed: every
+/// change of a ticket is numbered, and a gate that syncs from its last number must never miss
+/// one. So every write transaction first locks the one row of `gatehouse_changes` (`FOR UPDATE`)
+/// and numbers its changes from it: write transactions commit one after another, in the order of
+/// their numbers, across all processes. REPEATABLE READ (InnoDB's default) would add gap locks and
+/// deadlocks without adding any guarantee we rely on.
+enum MySQLSchema {
+    static let migrationLock = "gatehouse.migrate"
+
+    static let migrations: [[String]] = [
+        // 1: everything the other stores reached in their schemas 1 to 7.
+        [
+            """
+            CREATE TABLE IF NOT EXISTS gatehouse_changes (
+                id TINYINT PRIMARY KEY,
+                seq BIGINT NOT NULL
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            "INSERT IGNORE INTO gatehouse_changes (id, seq) VALUES (1, 0)",
+            """
+            CREATE TABLE IF NOT EXISTS events (
+                id VARCHAR(255) NOT NULL PRIMARY KEY,
+                name VARCHAR(255) COLLATE utf8mb4_unicode_ci NOT NULL,
+                starts_at BIGINT,
+                ends_at BIGINT,
+                created_at BIGINT NOT NULL,
+                next_number BIGINT NOT NULL DEFAULT 1
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS tickets (
+                id VARCHAR(255) NOT NULL PRIMARY KEY,
+                event_id VARCHAR(255) NOT NULL,
+                number BIGINT NOT NULL,
+                user_id VARCHAR(255),
+                holder_name VARCHAR(255) COLLATE utf8mb4_unicode_ci,
+                email VARCHAR(255) COLLATE utf8mb4_unicode_ci,
+                ticket_type VARCHAR(255),
+                status VARCHAR(16) NOT NULL,
+                expires_at BIGINT,
+                token_hash VARBINARY(64) NOT NULL,
+                created_at BIGINT NOT NULL,
+                used_at BIGINT,
+                used_gate VARCHAR(255),
+                used_device VARCHAR(255),
+                change_seq BIGINT NOT NULL,
+                UNIQUE KEY tickets_token (token_hash),
+                UNIQUE KEY tickets_number (event_id, number),
+                KEY tickets_event_status (event_id, status),
+                KEY tickets_changes (event_id, change_seq),
+                CONSTRAINT tickets_event FOREIGN KEY (event_id) REFERENCES events (id),
+                CONSTRAINT tickets_status CHECK (status IN ('unused', 'used', 'revoked'))
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS devices (
+                id VARCHAR(255) NOT NULL PRIMARY KEY,
+                name VARCHAR(255) COLLATE utf8mb4_unicode_ci NOT NULL,
+                gate_id VARCHAR(255) NOT NULL,
+                event_id VARCHAR(255) NOT NULL,
+                token_hash VARBINARY(64) NOT NULL,
+                revoked TINYINT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL,
+                UNIQUE KEY devices_token (token_hash),
+                CONSTRAINT devices_event FOREIGN KEY (event_id) REFERENCES events (id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS checkins (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                at BIGINT NOT NULL,
+                event_id VARCHAR(255) NOT NULL,
+                ticket_id VARCHAR(255),
+                gate_id VARCHAR(255) NOT NULL,
+                device_id VARCHAR(255) NOT NULL,
+                result VARCHAR(32) NOT NULL,
+                mode VARCHAR(16) NOT NULL,
+                scan_id VARCHAR(255),
+                payload_hash VARBINARY(64) NOT NULL,
+                offline TINYINT NOT NULL DEFAULT 0,
+                clock TEXT,
+                conflict VARCHAR(32),
+                conflict_with BIGINT,
+                UNIQUE KEY checkins_scan (device_id, scan_id),
+                KEY checkins_device (device_id, id),
+                KEY checkins_event (event_id, id),
+                KEY checkins_conflicts (event_id, conflict, id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS pairings (
+                code_hash VARBINARY(64) NOT NULL PRIMARY KEY,
+                event_id VARCHAR(255) NOT NULL,
+                gate_id VARCHAR(255) NOT NULL,
+                name VARCHAR(255) COLLATE utf8mb4_unicode_ci NOT NULL,
+                expires_at BIGINT NOT NULL,
+                used_at BIGINT,
+                device_id VARCHAR(255),
+                created_at BIGINT,
+                CONSTRAINT pairings_event FOREIGN KEY (event_id) REFERENCES events (id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS signing_keys (
+                event_id VARCHAR(255) NOT NULL,
+                key_id INT NOT NULL,
+                public_key VARBINARY(255) NOT NULL,
+                private_key VARBINARY(255) NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (event_id, key_id),
+                CONSTRAINT signing_keys_event FOREIGN KEY (event_id) REFERENCES events (id),
+                CONSTRAINT signing_keys_range CHECK (key_id BETWEEN 1 AND 255)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+        ]
+    ]
+
+    static var currentVersion: Int { migrations.count }
+
+    /// Migrates under a named lock held by this connection: the first process migrates, the
+    /// others wait for it and then find nothing to do. DDL commits by itself in MySQL, so each
+    /// statement is written to be harmless when run again, and the version is recorded after
+    /// its migration's last statement.
+    static func migrate(_ db: MySQLConnection) throws {
+        guard try db.firstRow("SELECT GET_LOCK(?, 30)", [.text(migrationLock)], { $0.int(0) }) == 1 else {
+            throw StoreError.unavailable("another gatehouse held the MySQL migration lock for 30 s")
+        }
+        defer { _ = try? db.firstRow("SELECT RELEASE_LOCK(?)", [.text(migrationLock)], { $0.int(0) }) }
+        try db.execute(
+            "CREATE TABLE IF NOT EXISTS gatehouse_schema (id TINYINT PRIMARY KEY, version INT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+        )
+        try db.execute("INSERT IGNORE INTO gatehouse_schema (id, version) VALUES (1, 0)")
+        let found = Int(try db.firstRow("SELECT version FROM gatehouse_schema WHERE id = 1", [], { $0.int(0) }) ?? 0)
+        guard found <= currentVersion else {
+            throw StoreError.unavailable(
+                "the database has schema version \(found), newer than this gatehouse knows (\(currentVersion)); run a newer gatehouse"
+            )
+        }
+        for version in found..<currentVersion {
+            for statement in migrations[version] { try db.execute(statement) }
+            try db.run("UPDATE gatehouse_schema SET version = ? WHERE id = 1", [.integer(Int64(version + 1))])
+        }
+    }
+
+    /// Locks the change counter for this transaction and reads the next change number.
+    static func takeChangeCounter(_ db: MySQLConnection) throws {
+        guard let last = try db.firstRow("SELECT seq FROM gatehouse_changes WHERE id = 1 FOR UPDATE", [], { $0.int(0) }) else {
+            throw StoreError.unavailable("MySQL: the change counter row is missing (table gatehouse_changes)")
+        }
+        db.nextChange = last + 1
+        db.counterStart = last + 1
+    }
+
+    /// Writes the counter back when the transaction numbered any change.
+    static func storeChangeCounter(_ db: MySQLConnection) throws {
+        guard db.nextChange != db.counterStart else { return }
+        try db.run("UPDATE gatehouse_changes SET seq = ? WHERE id = 1", [.integer(db.nextChange - 1)])
+    }
+}
+
+extension MySQLConnection {
+    /// The number for one more change of a ticket in this write transaction.
+    func takeChange() -> Int64 {
+        defer { nextChange += 1 }
+        return nextChange
+    }
+}

@@ -1,0 +1,277 @@
+import Foundation
+import GatehouseStore
+import ServiceLifecycle
+import Synchronization
+
+/// Threads of our own, each with one MySQL connection, that run the store's jobs: libmariadb
+/// blocks in every call, so none of it may run on an event loop or in Swift's cooperative pool.
+///
+/// Two kinds, one type: the readers (several threads, one job at a time, autocommit) and the
+/// writer (one thread with group commit). The writer takes every write job waiting, runs each in
+/// its own savepoint inside one transaction, commits once and only then answers them all — the
+/// same promise as the SQLite writer: an answer is never sent before the commit that made it true,
+/// and with `innodb_flush_log_at_trx_commit=1` a commit is on disk. One writer per process is
+/// enough: every write transaction takes the change counter's row lock first (`MySQLSchema`), so
+/// writes from all processes run one after another anyway, and more threads would only wait.
+///
+/// A connection that fails for the database's sake is closed and made anew for the next job, so
+/// the store recovers by itself when the server is back. A `Service`: at graceful shutdown the
+/// threads finish what is queued and end.
+final class MySQLWorkers: Service, Sendable {
+    struct Job: Sendable {
+        /// Runs on a worker; nil when the body succeeded, else its error.
+        let execute: @Sendable (MySQLConnection) -> (any Error)?
+        /// Called once the job's transaction committed (nil) or failed (the error).
+        let finish: @Sendable ((any Error)?) -> Void
+        /// Not run at all after this: the caller has been answered 503 already.
+        let deadline: ContinuousClock.Instant
+    }
+
+    private struct Queue {
+        var jobs: [Job] = []
+        var stopped = false
+    }
+
+    /// Largest batch in one commit; bounds the latency a burst adds to its first job.
+    static let maximumBatch = 256
+    /// How often a batch that InnoDB chose as a deadlock victim (or that waited too long for a
+    /// lock) is run again before its callers are told the database is unavailable.
+    static let retries = 3
+
+    let target: MySQLTarget
+    private let threads: Int
+    private let batching: Bool
+    private let name: String
+    private let queue = Mutex(Queue())
+    private let wakeUp = NSCondition()
+    private let failing = Atomic<Bool>(false)
+
+    /// Whether the last job met a database that could not serve.
+    var isFailing: Bool { failing.load(ordering: .relaxed) }
+
+    init(target: MySQLTarget, threads: Int, batching: Bool, name: String) {
+        self.target = target
+        self.threads = threads
+        self.batching = batching
+        self.name = name
+    }
+
+    func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<threads {
+                group.addTask {
+                    await withCheckedContinuation { (ended: CheckedContinuation<Void, Never>) in
+                        let thread = Thread { [self] in
+                            self.loop()
+                            ended.resume()
+                        }
+                        thread.name = "\(self.name)-\(index)"
+                        thread.start()
+                    }
+                }
+            }
+            // Returns at graceful shutdown, throws at cancellation: the same stop either way.
+            try? await gracefulShutdown()
+            stop()
+        }
+    }
+
+    /// Runs `body` on a worker and returns its value (for the writer: once its batch committed).
+    /// Waits at most `limit`: a database that does not answer is a 503, not a hung request. A
+    /// write cut off this way may still commit; a kiosk's retry with the same scanId then gets
+    /// that first answer.
+    func perform<T: Sendable>(limit: Duration, _ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
+        let answer = OnceAnswer<T>()
+        let deadline = ContinuousClock.now + limit
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                answer.set(continuation)
+                let outcome = OutcomeBox<T>()
+                let job = Job(
+                    execute: { connection in
+                        do {
+                            outcome.value = .success(try body(connection))
+                            return nil
+                        } catch {
+                            outcome.value = .failure(error)
+                            return error
+                        }
+                    },
+                    finish: { failure in
+                        if let failure, case .success = outcome.value {
+                            answer.resume(.failure(Self.mapped(failure)))
+                        } else {
+                            answer.resume((outcome.value ?? .failure(StoreError.unavailable("MySQL: the job did not run"))).mapError(Self.mapped))
+                        }
+                    },
+                    deadline: deadline
+                )
+                answer.startTimer(until: deadline, message: "MySQL did not answer within \(limit)")
+                enqueue(job)
+            }
+        } onCancel: {
+            answer.resume(.failure(CancellationError()))
+        }
+    }
+
+    /// MySQL's "cannot serve" errors become `StoreError.unavailable` (503), bad values `invalid`.
+    static func mapped(_ error: any Error) -> any Error {
+        (error as? MySQLError)?.storeError ?? error
+    }
+
+    private func stop() {
+        queue.withLock { $0.stopped = true }
+        wakeUp.lock()
+        wakeUp.broadcast()
+        wakeUp.unlock()
+    }
+
+    private func enqueue(_ job: Job) {
+        let accepted = queue.withLock { state -> Bool in
+            guard !state.stopped else { return false }
+            state.jobs.append(job)
+            return true
+        }
+        guard accepted else {
+            job.finish(StoreError.unavailable("the MySQL workers have stopped"))
+            return
+        }
+        wakeUp.lock()
+        wakeUp.signal()
+        wakeUp.unlock()
+    }
+
+    private func take() -> (jobs: [Job], stopped: Bool) {
+        queue.withLock { state in
+            let count = min(state.jobs.count, batching ? Self.maximumBatch : 1)
+            let batch = Array(state.jobs.prefix(count))
+            state.jobs.removeFirst(count)
+            return (batch, state.stopped)
+        }
+    }
+
+    private func loop() {
+        var connection: MySQLConnection?
+        while true {
+            wakeUp.lock()
+            var batch = take()
+            while batch.jobs.isEmpty && !batch.stopped {
+                wakeUp.wait()
+                batch = take()
+            }
+            wakeUp.unlock()
+            if batch.jobs.isEmpty && batch.stopped { break }
+            let now = ContinuousClock.now
+            let jobs = batch.jobs.filter { job in
+                guard job.deadline > now else {
+                    job.finish(StoreError.unavailable("MySQL: waited too long for a connection"))
+                    return false
+                }
+                return true
+            }
+            if jobs.isEmpty { continue }
+            if connection == nil {
+                do {
+                    connection = try MySQLConnection(target)
+                } catch {
+                    failing.store(true, ordering: .relaxed)
+                    for job in jobs { job.finish(error) }
+                    continue
+                }
+            }
+            let healthy = batching ? runBatch(jobs, on: connection!) : runAlone(jobs[0], on: connection!)
+            failing.store(!healthy, ordering: .relaxed)
+            // A connection that failed for the database's sake is in doubt: the next job gets a new one.
+            if !healthy { connection = nil }
+        }
+    }
+
+    /// One read, outside any transaction. Returns false when the database could not serve it.
+    private func runAlone(_ job: Job, on connection: MySQLConnection) -> Bool {
+        let failure = job.execute(connection)
+        job.finish(nil)
+        return !Self.isUnavailable(failure)
+    }
+
+    private static func isUnavailable(_ error: (any Error)?) -> Bool {
+        (error as? MySQLError)?.isUnavailable ?? false
+    }
+
+    /// One write transaction for the batch. Returns false when the database could not serve it.
+    private func runBatch(_ jobs: [Job], on connection: MySQLConnection) -> Bool {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try connection.execute("START TRANSACTION")
+                try MySQLSchema.takeChangeCounter(connection)
+                for job in jobs {
+                    try connection.execute("SAVEPOINT job")
+                    if let failure = job.execute(connection) {
+                        // The connection or the transaction is gone: the whole batch is.
+                        if let failure = failure as? MySQLError, failure.isUnavailable { throw failure }
+                        try connection.execute("ROLLBACK TO SAVEPOINT job")
+                    }
+                }
+                try MySQLSchema.storeChangeCounter(connection)
+                try connection.execute("COMMIT")
+                for job in jobs { job.finish(nil) }
+                return true
+            } catch {
+                try? connection.execute("ROLLBACK")
+                if let failure = error as? MySQLError, failure.isRetryable, attempt < Self.retries { continue }
+                for job in jobs { job.finish(error) }
+                return !Self.isUnavailable(error)
+            }
+        }
+    }
+}
+
+/// A continuation resumed by whichever comes first: the job's answer, the time limit, or
+/// the caller's cancellation.
+private final class OnceAnswer<T: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, early: Result<T, any Error>?, done: Bool)>((nil, nil, false))
+    private let timer = Mutex<Task<Void, Never>?>(nil)
+
+    /// Answers 503 at `deadline` unless the job answered first (which cancels the timer).
+    func startTimer(until deadline: ContinuousClock.Instant, message: String) {
+        let task = Task { [self] in
+            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+            resume(.failure(StoreError.unavailable(message)))
+        }
+        timer.withLock { $0 = task }
+    }
+
+    func set(_ continuation: CheckedContinuation<T, any Error>) {
+        let early = state.withLock { state -> Result<T, any Error>? in
+            if let early = state.early {
+                state.early = nil
+                return early
+            }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    func resume(_ result: Result<T, any Error>) {
+        let continuation = state.withLock { state -> CheckedContinuation<T, any Error>? in
+            guard !state.done else { return nil }
+            state.done = true
+            guard let continuation = state.continuation else {
+                state.early = result
+                return nil
+            }
+            state.continuation = nil
+            return continuation
+        }
+        timer.withLock { $0 }?.cancel()
+        continuation?.resume(with: result)
+    }
+}
+
+/// Holds a job's outcome between its execution and the commit. Written and read only on the
+/// worker thread, in that order, which is why unchecked Sendable is sound here.
+private final class OutcomeBox<T: Sendable>: @unchecked Sendable {
+    var value: Result<T, any Error>?
+}
