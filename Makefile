@@ -27,7 +27,7 @@ run: build
 	$(SWIFT) run gatehouse serve --host $(HOST) --port $(PORT)
 
 # One build: the tests and the binaries they start, then the tests themselves with a throwaway
-# PostgreSQL cluster of its own running: the in-process suites in parallel, then the ones that
+# PostgreSQL cluster and a throwaway MariaDB server of their own running: the in-process suites in parallel, then the ones that
 # start real processes or time real threads one at a time (scripts/run-tests.sh). Also: the GPIO shim built against
 # libgpiod 2.x (this machine has 1.6), the systemd units verified and scored, `make install` into
 # a scratch folder; the web pages in headless Chromium.
@@ -38,7 +38,7 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	bash scripts/check-units.sh
 	bash scripts/check-install.sh
-	SWIFT=$(SWIFT) bash scripts/with-postgres.sh bash scripts/run-tests.sh
+	SWIFT=$(SWIFT) bash scripts/with-postgres.sh bash scripts/with-mariadb.sh bash scripts/run-tests.sh
 	@# The web pages in real headless Chromium against the real service (screenshots in browser-artifacts/).
 	bash scripts/browser-tests.sh
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test run of `make test`, after the one build: the in-process suites in parallel (they share
-# nothing but the throwaway PostgreSQL database, where each test works in events of its own), then
+# nothing but the throwaway PostgreSQL and MariaDB databases, where each test works in events of its own), then
 # the suites that start real processes one at a time (they drive blocking I/O with real timing
 # and would starve each other on a 2-core machine).
 set -euo pipefail

@@ -73,6 +73,15 @@ gh_mysql *gh_mysql_connect(const gh_mysql_target *target, unsigned int *error_nu
         free(connection);
         return NULL;
     }
+    /* Connector/C 3.3 goes on in the clear when the server offers no TLS, even with
+       MYSQL_OPT_SSL_ENFORCE: the connection is refused here before it carries any query. */
+    if (target->tls >= 2 && !mysql_get_ssl_cipher(mysql)) {
+        *error_number = 2026; /* CR_SSL_CONNECTION_ERROR */
+        copy_message(message, message_size, "TLS is required, but the server does not offer it");
+        mysql_close(mysql);
+        free(connection);
+        return NULL;
+    }
     return connection;
 }
 

@@ -28,7 +28,8 @@ struct MySQLError: Error, CustomStringConvertible {
     var isUnavailable: Bool {
         switch number {
         case 2000...2999: return true  // client side: lost connection, cannot connect, timeout, …
-        case 1040, 1053, 1077, 1078, 1079, 1080, 1152, 1153, 1154, 1155, 1156, 1157, 1158, 1159, 1160, 1161: return true  // too many connections, shutdown, aborted, packets
+        // too many connections, shutdown, aborted, packet errors
+        case 1040, 1053, 1077, 1078, 1079, 1080, 1152, 1153, 1154, 1155, 1156, 1157, 1158, 1159, 1160, 1161: return true
         case 1021, 1114, 1030: return true  // disk full, table full, storage engine error
         case 1205, 1213: return true  // lock wait timeout, deadlock (retried first, then reported)
         case 1290, 1836, 1792: return true  // read-only server or transaction

@@ -12,10 +12,14 @@ enum MySQLDiagnosis {
         case 1045: hint = "wrong password, or the user '\(target.user)' may not connect from this host"
         case 1044: hint = "GRANT the user '\(target.user)' its rights on `\(target.database)` (see the README)"
         case 1049: hint = "CREATE DATABASE `\(target.database)` CHARACTER SET utf8mb4 on the server first"
-        case 2002: hint = "is MySQL/MariaDB running, and is this the server's socket?"
-        case 2003: hint = "is MySQL/MariaDB running there, and does a firewall let the port through?"
+        case 2002, 2003:
+            if case .socket = target.endpoint {
+                hint = "is MySQL/MariaDB running, and is this the server's socket?"
+            } else {
+                hint = "is MySQL/MariaDB running there, and does a firewall let the port through?"
+            }
         case 2005: hint = "the host name does not resolve"
-        case 2026: hint = "the TLS handshake failed; check ssl-mode and ssl-ca"
+        case 2026: hint = "check ssl-mode and ssl-ca, and the server's TLS set-up (ssl_cert, ssl_key)"
         case 2013: hint = "the server did not finish the handshake within \(MySQLTarget.connectTimeoutSeconds) s"
         default: hint = nil
         }

@@ -133,7 +133,7 @@ public struct MySQLTarget: Sendable, Equatable {
     /// The connector's view of this target, its strings alive while `body` runs.
     func withCTarget<T>(_ body: (inout gh_mysql_target) -> T) -> T {
         var owned: [UnsafeMutablePointer<CChar>] = []
-        defer { owned.forEach { free($0) } }
+        defer { for copy in owned { free(copy) } }
         func c(_ text: String?) -> UnsafePointer<CChar>? {
             guard let text, let copy = strdup(text) else { return nil }
             owned.append(copy)

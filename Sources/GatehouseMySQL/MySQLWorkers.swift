@@ -179,31 +179,76 @@ final class MySQLWorkers: Service, Sendable {
                     continue
                 }
             }
-            let healthy = batching ? runBatch(jobs, on: connection!) : runAlone(jobs[0], on: connection!)
-            failing.store(!healthy, ordering: .relaxed)
+            var outcome = batching ? runBatch(jobs, on: connection!) : runAlone(jobs[0], on: connection!)
+            if outcome == .staleConnection {
+                // The connection died while idle (the server restarted, or closed it): nothing of
+                // the job ran, so it runs again, once, on a new connection.
+                do {
+                    let fresh = try MySQLConnection(target)
+                    connection = fresh
+                    outcome = batching ? runBatch(jobs, on: fresh, last: true) : runAlone(jobs[0], on: fresh, last: true)
+                } catch {
+                    connection = nil
+                    outcome = .failed
+                    for job in jobs { job.finish(error) }
+                }
+            }
+            failing.store(outcome != .served, ordering: .relaxed)
             // A connection that failed for the database's sake is in doubt: the next job gets a new one.
-            if !healthy { connection = nil }
+            if outcome != .served { connection = nil }
         }
     }
 
-    /// One read, outside any transaction. Returns false when the database could not serve it.
-    private func runAlone(_ job: Job, on connection: MySQLConnection) -> Bool {
+    private enum Outcome {
+        /// The database served the jobs (each may still have failed on its own).
+        case served
+        /// The database could not serve; the jobs were answered with the error.
+        case failed
+        /// The connection was dead before the jobs began; they were not answered yet.
+        case staleConnection
+    }
+
+    /// One read, outside any transaction.
+    private func runAlone(_ job: Job, on connection: MySQLConnection, last: Bool = false) -> Outcome {
         let failure = job.execute(connection)
+        // A read may run again: it changed nothing.
+        if !last, Self.isConnectionLost(failure) { return .staleConnection }
         job.finish(nil)
-        return !Self.isUnavailable(failure)
+        return Self.isUnavailable(failure) ? .failed : .served
+    }
+
+    /// The connection to the server is gone (the server went away, or dropped an idle connection).
+    private static func isConnectionLost(_ error: (any Error)?) -> Bool {
+        guard let error = error as? MySQLError else { return false }
+        return [2006, 2013, 2055, 4031, 1927].contains(error.number)
     }
 
     private static func isUnavailable(_ error: (any Error)?) -> Bool {
         (error as? MySQLError)?.isUnavailable ?? false
     }
 
-    /// One write transaction for the batch. Returns false when the database could not serve it.
-    private func runBatch(_ jobs: [Job], on connection: MySQLConnection) -> Bool {
+    /// Starts a transaction; returns the error when the connection turned out to be dead already
+    /// (other failures are thrown).
+    private func begin(on connection: MySQLConnection) throws -> MySQLError? {
+        do {
+            try connection.execute("START TRANSACTION")
+            return nil
+        } catch {
+            if Self.isConnectionLost(error) { return error }
+            throw error
+        }
+    }
+
+    /// One write transaction for the batch.
+    private func runBatch(_ jobs: [Job], on connection: MySQLConnection, last: Bool = false) -> Outcome {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                try connection.execute("START TRANSACTION")
+                if let lost = try begin(on: connection) {
+                    if !last { return .staleConnection }
+                    throw lost
+                }
                 try MySQLSchema.takeChangeCounter(connection)
                 for job in jobs {
                     try connection.execute("SAVEPOINT job")
@@ -216,12 +261,12 @@ final class MySQLWorkers: Service, Sendable {
                 try MySQLSchema.storeChangeCounter(connection)
                 try connection.execute("COMMIT")
                 for job in jobs { job.finish(nil) }
-                return true
+                return .served
             } catch {
                 try? connection.execute("ROLLBACK")
                 if let failure = error as? MySQLError, failure.isRetryable, attempt < Self.retries { continue }
                 for job in jobs { job.finish(error) }
-                return !Self.isUnavailable(error)
+                return Self.isUnavailable(error) ? .failed : .served
             }
         }
     }

@@ -3,6 +3,7 @@ import GatehouseTestSupport
 import Testing
 
 private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUSE_TEST_POSTGRES"] }
+private var mysqlURL: String? { ProcessInfo.processInfo.environment["GATEHOUSE_TEST_MYSQL"] }
 private var passwordRole: String? { ProcessInfo.processInfo.environment["GATEHOUSE_TEST_POSTGRES_PASSWORD_ROLE"] }
 
 /// `gatehouse serve` and the admin CLI refuse databases they cannot serve, at once, with one
@@ -118,5 +119,45 @@ private var passwordRole: String? { ProcessInfo.processInfo.environment["GATEHOU
             // The role may connect but not create the schema: that too is named, not a timeout.
             #expect(right.run.status == 0 || right.run.errors.contains("permission denied"), "\(right.run.errors)")
         }
+    }
+
+    @Test(.enabled(if: mysqlURL != nil, "no MariaDB: run under scripts/with-mariadb.sh (make test does)"))
+    func mysql_refusals_are_named_in_the_servers_words() throws {
+        let url = URLComponents(string: mysqlURL!)!
+        let place = "\(url.host!):\(url.port!)"
+        let silent = try SilentListener()
+        let cases: [(db: String, expected: [String])] = [
+            ("mysql://gatehouse:wrong-password@\(place)/gatehouse_test?ssl-mode=disabled", ["Access denied for user 'gatehouse'", "wrong password"]),
+            ("mysql://root:root-password@\(place)/no_such_db?ssl-mode=disabled", ["Unknown database 'no_such_db'", "CREATE DATABASE"]),
+            ("mysql://gatehouse:test-password@\(place)/mysql?ssl-mode=disabled", ["Access denied for user 'gatehouse'", "GRANT"]),
+            (
+                "mysql://gatehouse:wrong-password@127.0.0.1:\(ServiceProcess.freePort())/gh?ssl-mode=disabled",
+                ["at 127.0.0.1:", "is MySQL/MariaDB running there"]
+            ),
+            ("mysql://gatehouse:wrong-password@127.0.0.1:\(silent.port)/gh?ssl-mode=disabled", ["at 127.0.0.1:\(silent.port)"]),
+            ("mysql://gatehouse:test-password@\(place)/gatehouse_test?ssl-mode=required", ["the server does not offer it", "ssl-mode"]),
+        ]
+        for (db, expected) in cases {
+            defer { withExtendedLifetime(silent) {} }
+            for command in [["serve", "--port", "0"], ["event", "list"]] {
+                let outcome = try Self.attempt(db, command: command)
+                #expect(outcome.run.status == 1, "\(db): exit \(outcome.run.status)")
+                #expect(outcome.seconds < 10, "\(db): stopped after \(outcome.seconds) s")
+                #expect(outcome.lines.count == 1, "\(db): one error line, got: \(outcome.run.errors)")
+                for text in expected { #expect(outcome.run.errors.contains(text), "\(db): '\(text)' in \(outcome.run.errors)") }
+                #expect(!(outcome.run.errors + outcome.run.output).contains("wrong-password"), "no password in any output")
+                #expect(!(outcome.run.errors + outcome.run.output).contains("root-password"), "no password in any output")
+                #expect(!(outcome.run.errors + outcome.run.output).contains("test-password"), "no password in any output")
+                #expect(outcome.folderAfter.isEmpty, "nothing written: \(outcome.folderAfter)")
+            }
+        }
+        // A URL that can never work is a usage error (64) naming the part, before any connection.
+        let bad = try Self.attempt("mysql://gatehouse:wrong-password@\(place)/gatehouse_test?ssl-mode=sometimes", command: ["event", "list"])
+        #expect(
+            bad.run.status == 64 && bad.run.errors.contains("ssl-mode 'sometimes'") && !bad.run.errors.contains("wrong-password"),
+            "\(bad.run.errors)"
+        )
+        let good = try Self.attempt(mysqlURL!, command: ["event", "list"])
+        #expect(good.run.status == 0, "\(good.run.errors)")
     }
 }

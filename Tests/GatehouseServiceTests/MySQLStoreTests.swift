@@ -1,0 +1,216 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+import Logging
+import Testing
+
+@testable import GatehouseMySQL
+@testable import GatehouseService
+
+/// The `mysql://` forms, checked before anything connects: no server needed.
+@Suite struct MySQLURLTests {
+    @Test func accepted_forms() throws {
+        let tcp = try MySQLTarget(url: "mysql://gate:pw@db.example:3307/gatehouse?ssl-mode=required", environment: [:])
+        #expect(tcp.endpoint == .tcp(host: "db.example", port: 3307) && tcp.user == "gate" && tcp.password == "pw")
+        #expect(tcp.database == "gatehouse" && tcp.tls == .required)
+        let defaults = try MySQLTarget(url: "mariadb://gate@10.0.0.5/gh", environment: ["MYSQL_PWD": "from-env"])
+        #expect(defaults.endpoint == .tcp(host: "10.0.0.5", port: 3306) && defaults.tls == .preferred && defaults.password == "from-env")
+        let socket = try MySQLTarget(url: "mysql://gate:pw@localhost/gh?socket=/run/mysqld/mysqld.sock", environment: [:])
+        #expect(socket.endpoint == .socket(path: "/run/mysqld/mysqld.sock"))
+        // A password with every character a URL reserves, percent-encoded; and 4-byte UTF-8.
+        let odd = try MySQLTarget(url: "mysql://gate:p%40ss%3Aw%2Fo%3Frd%23%F0%9F%94%91@[::1]:3306/gh", environment: [:])
+        #expect(odd.password == "p@ss:w/o?rd#🔑" && odd.endpoint == .tcp(host: "::1", port: 3306))
+        let verified = try MySQLTarget(url: "mysql://gate:pw@db/gh?ssl-mode=VERIFY_IDENTITY&ssl-ca=/etc/ssl/db-ca.pem", environment: [:])
+        #expect(verified.tls == .verifyIdentity && verified.tlsCA == "/etc/ssl/db-ca.pem")
+        #expect(try DatabaseLocation.parse("mysql://gate:pw@db/gh") == .mysql(url: "mysql://gate:pw@db/gh"))
+    }
+
+    @Test(arguments: [
+        ("mysql://gate:secret@db/gh%00x", "database name contains control characters"),
+        ("mysql://gate:secret@db/gh\nx", "contains control characters"),
+        ("mysql://gate:sec%0Aret@db/gh", "password contains control characters"),
+        ("mysql://gate:secret@db:0/gh", "port must be between 1 and 65535"),
+        ("mysql://gate:secret@db:70000/gh", "port"),
+        ("mysql://gate:secret@db/", "names no database"),
+        ("mysql://gate:secret@db/a%2Fb", "database name must be 1 to 64 characters"),
+        ("mysql://:secret@db/gh", "names no user"),
+        ("mysql://gate:secret@db/gh?sslmode=maybe", "ssl-mode 'maybe' is not one of disabled, preferred, required, verify-ca, verify-identity"),
+        ("mysql://gate:secret@db/gh?ssl-mode=verify-ca", "needs ssl-ca"),
+        ("mysql://gate:secret@db/gh?charset=latin1", "parameter 'charset' is not one of"),
+        ("mysql://gate:secret@localhost/gh?socket=mysqld.sock", "socket must be an absolute path"),
+        ("mysql://gate:secret@db/gh?socket=/s&socket=/t", "given twice"),
+        ("mysql://gate:secret@db;rm -rf/gh", "is not a valid"),
+        ("mysql://gate:secret@db%20x/gh", "host must be a name or an address"),
+    ])
+    func refused_forms_name_the_part_and_never_the_password(_ url: String, _ expected: String) {
+        #expect {
+            _ = try MySQLTarget(url: url, environment: [:])
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains(expected) && !text.contains("secret") && text.hasPrefix("--db")
+        }
+    }
+}
+
+/// What only the MySQL/MariaDB store has to show; the conformance suites run against it too.
+@Suite(.enabled(if: StoreKind.mysqlURL != nil, "no MariaDB: run under scripts/with-mariadb.sh (make test does) to test the MySQL store"))
+struct MySQLStoreTests {
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    @Test func the_conformance_suite_covers_mysql() {
+        #expect(StoreKind.available.contains(.mysql))
+    }
+
+    /// A connection as the server's root, for making databases and reading settings.
+    func root() throws -> MySQLConnection {
+        let url = try #require(ProcessInfo.processInfo.environment["GATEHOUSE_TEST_MYSQL_ROOT"])
+        return try MySQLConnection(MySQLTarget(url: url))
+    }
+
+    /// A fresh database the test user may use, and the test user's URL for it.
+    func freshDatabase() throws -> String {
+        let name = "gatehouse_m_\(UInt32.random(in: 0...UInt32.max))"
+        let db = try root()
+        try db.execute("CREATE DATABASE \(name) CHARACTER SET utf8mb4")
+        try db.execute("GRANT ALL ON \(name).* TO 'gatehouse'@'127.0.0.1'")
+        return StoreKind.mysqlURL!.replacingOccurrences(of: "/gatehouse_test", with: "/\(name)")
+    }
+
+    @Test func eight_processes_starting_at_once_migrate_once_and_a_newer_schema_is_refused() async throws {
+        let url = try freshDatabase()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 { group.addTask { await RunningStore(try await MySQLStore.open(url: url, poolSize: 2, logger: Self.logger)).stop() } }
+            try await group.waitForAll()
+        }
+        let db = try MySQLConnection(MySQLTarget(url: url))
+        #expect(try db.firstRow("SELECT version FROM gatehouse_schema WHERE id = 1", [], { $0.int(0) }) == Int64(MySQLSchema.currentVersion))
+        #expect(try db.firstRow("SELECT count(*) FROM gatehouse_changes", [], { $0.int(0) }) == 1)
+        // Every table InnoDB and utf8mb4.
+        let tables = try db.rows(
+            "SELECT table_name, engine, table_collation FROM information_schema.tables WHERE table_schema = DATABASE()",
+            [],
+            { ($0.text(0), $0.text(1), $0.text(2)) }
+        )
+        #expect(tables.count == 8)
+        for (name, engine, collation) in tables {
+            #expect(engine == "InnoDB" && collation.hasPrefix("utf8mb4"), "\(name): \(engine) \(collation)")
+        }
+        try db.run("UPDATE gatehouse_schema SET version = 99 WHERE id = 1")
+        await #expect {
+            _ = try await MySQLStore.open(url: url, poolSize: 1, logger: Self.logger)
+        } throws: { error in
+            "\(error)".contains("newer than this gatehouse knows")
+        }
+    }
+
+    @Test func sessions_are_durable_read_committed_and_utf8mb4() throws {
+        let db = try MySQLConnection(MySQLTarget(url: StoreKind.mysqlURL!))
+        let settings = try db.firstRow(
+            "SELECT @@innodb_flush_log_at_trx_commit, @@tx_isolation, @@character_set_client, @@character_set_results, @@sql_mode",
+            [],
+            { ($0.int(0), $0.text(1), $0.text(2), $0.text(3), $0.text(4)) }
+        )
+        #expect(settings?.0 == 1)
+        #expect(settings?.1 == "READ-COMMITTED")
+        #expect(settings?.2 == "utf8mb4" && settings?.3 == "utf8mb4")
+        #expect(settings?.4.contains("STRICT_ALL_TABLES") == true)
+    }
+
+    /// NUL bytes, 4-byte UTF-8 and quotes come back as they went in; a value too long for its
+    /// column is refused on its own, naming the column, while the batch it shared commits.
+    @Test func hostile_values_are_data_and_one_too_long_fails_alone() async throws {
+        let fixture = try await Fixture(.mysql)
+        let odd = "nul\u{0}inside 𝄞😀 'quote\" \\back ` %_"
+        let tickets = try await fixture.store.issueTickets(
+            eventId: fixture.event.id,
+            tickets: [
+                NewTicket(id: "T-odd-\(UUID().uuidString)", tokenHash: Array(repeating: 0, count: 31) + [UInt8.random(in: 0...255)], holderName: odd)
+            ],
+            at: Date()
+        )
+        #expect(try await fixture.store.ticket(id: tickets[0].id)?.holderName == odd)
+        let search = try await fixture.store.tickets(eventId: fixture.event.id, query: TicketQuery(search: "😀 'QUOTE"))
+        #expect(search.map(\.id) == [tickets[0].id], "LIKE finds 4-byte text, case-insensitively, wildcards escaped")
+        #expect(try await fixture.store.tickets(eventId: fixture.event.id, query: TicketQuery(search: "%")).map(\.id) == [tickets[0].id])
+
+        async let tooLong = Result {
+            try await fixture.store.issueTickets(
+                eventId: fixture.event.id,
+                tickets: [
+                    NewTicket(
+                        id: "T-long-\(UUID().uuidString)",
+                        tokenHash: (0..<32).map { _ in UInt8.random(in: 0...255) },
+                        holderName: String(repeating: "x", count: 300)
+                    )
+                ],
+                at: Date()
+            )
+        }
+        async let fine = Result { try await fixture.issue() }
+        let (long, good) = await (tooLong, fine)
+        #expect(throws: StoreError.self) { try long.get() }
+        if case .failure(StoreError.invalid(let why)) = long { #expect(why.contains("holder_name"), "\(why)") }
+        #expect(try await fixture.checkin(good.get().qrData).result == .valid)
+        await fixture.stop()
+    }
+
+    @Test func the_socket_form_connects() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["GATEHOUSE_TEST_MYSQL_SOCKET"])
+        let store = try await MySQLStore.open(url: url, poolSize: 1, logger: Self.logger)
+        #expect(store.target.endpoint == .socket(path: try #require(URLComponents(string: url)?.queryItems?.first { $0.name == "socket" }?.value)))
+        let running = RunningStore(store)
+        try await store.healthCheck()
+        #expect(try await store.events().count >= 0)
+        await running.stop()
+    }
+
+    /// A scanId that another process logs while our batch decides (its transaction commits after
+    /// our replay check): our savepoint is rolled back and the scan answered with that decision.
+    @Test func a_scan_id_decided_concurrently_is_answered_as_first_decided() async throws {
+        let fixture = try await Fixture(.mysql)
+        let ticket = try await fixture.issue()
+        let other = try MySQLConnection(MySQLTarget(url: StoreKind.mysqlURL!))
+        let holder = OtherProcess(other)
+        let payload = TokenHash.of(ticket.qrData)
+        let committed = holder.logAndHold(event: fixture.event.id, device: fixture.device.id, scanId: "S-1", payload: payload, seconds: 0.6)
+        try await Task.sleep(for: .milliseconds(250))
+        let answer = try await fixture.checkin(ticket.qrData, scanId: "S-1")
+        #expect(try await committed.value)
+        #expect(answer.result == .notFound, "answered as the first decision of S-1")
+        #expect(try await fixture.store.ticket(id: ticket.ticket.id)?.status == .unused, "our UPDATE was rolled back")
+        #expect(try await fixture.checkin(ticket.qrData, scanId: "S-2").result == .valid)
+        await fixture.stop()
+    }
+}
+
+/// Another database client on a thread of its own: inserts a log row and holds the
+/// transaction open for a while before committing.
+final class OtherProcess: @unchecked Sendable {
+    let connection: MySQLConnection
+    init(_ connection: MySQLConnection) { self.connection = connection }
+
+    func logAndHold(event: String, device: String, scanId: String, payload: [UInt8], seconds: Double) -> Task<Bool, any Error> {
+        Task.detached { [self] in
+            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Bool, any Error>) in
+                Thread {
+                    let connection = self.connection
+                    done.resume(
+                        with: Result {
+                            try connection.execute("START TRANSACTION")
+                            try connection.run(
+                                """
+                                INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
+                                VALUES (0, ?, NULL, 'north-1', ?, 'not_found', 'commit', ?, ?)
+                                """,
+                                [.text(event), .text(device), .text(scanId), .bytes(payload)]
+                            )
+                            Thread.sleep(forTimeInterval: seconds)
+                            try connection.execute("COMMIT")
+                            return true
+                        }
+                    )
+                }.start()
+            }
+        }
+    }
+}
