@@ -5,6 +5,7 @@
 #   make format       rewrite the Swift sources in the checked style (.swift-format)
 #   make bench-hostile  honest check-ins under attack: answered, 5xx, descriptors, memory
 #   make bench-kiosk  print decode cost, frame-to-relay latency, kiosk memory (release build)
+#   make bench-mysql  print check-ins per second on MariaDB, beside a plain client on the same server
 #   make bench-offline  print snapshot sync, offline decision and upload figures, kiosk memory
 #   make field-test   the kiosk and the service installed and run under systemd in a Debian 13 VM
 
@@ -12,7 +13,7 @@ SWIFT ?= swift
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: deps test-deps build run test field-test format bench bench-hostile bench-kiosk bench-offline bench-postgres kiosk-static static install uninstall clean
+.PHONY: deps test-deps build run test field-test format bench bench-hostile bench-kiosk bench-offline bench-postgres bench-mysql kiosk-static static install uninstall clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -82,6 +83,10 @@ bench-offline: test-deps kiosk-static
 
 bench-postgres: test-deps
 	bash scripts/with-postgres.sh bash scripts/bench-postgres.sh
+
+# MySQL/MariaDB: the API's first check-ins beside a plain C client's conditional UPDATE + INSERT.
+bench-mysql: test-deps
+	bash scripts/with-mariadb.sh bash scripts/bench-mysql.sh
 
 # Installation. PREFIX for the binaries and docs, DESTDIR to stage into a folder (packaging).
 # Binaries come from BUILT: the static release build by default (no Swift runtime needed on the
