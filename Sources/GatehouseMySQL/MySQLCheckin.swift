@@ -21,57 +21,62 @@ extension MySQLStore {
 
     /// Authenticate, replay a retried scan, or decide with one conditional UPDATE whose found-row
     /// count decides, and log the attempt in the same transaction.
+    ///
+    /// Three round trips for a first check-in: one read (the device, an earlier decision of this
+    /// scanId, and the scanned ticket together), the UPDATE, the log INSERT. The read only
+    /// supplies the ticket's details and the reason for a refusal; whether a ticket is admitted
+    /// is decided by the UPDATE alone, which reads the newest committed row and locks it.
     private static func decide(_ attempt: CheckinAttempt, in db: MySQLConnection) throws -> CheckinOutcome {
-        let device: DeviceOnDuty
-        switch try authenticate(tokenHash: attempt.deviceTokenHash, deviceId: attempt.deviceId, gateId: attempt.gateId, in: db) {
-        case .failure(.unauthorized): return .unauthorized
-        case .failure(.wrongGate(let registered)): return .wrongGate(registered: registered)
-        case .success(let found): device = found
-        }
-
-        if attempt.mode == .commit, let scanId = attempt.scanId {
-            if let earlier = try db.firstRow(
-                "SELECT result, ticket_id, payload_hash FROM checkins WHERE device_id = ? AND scan_id = ?",
-                [.text(device.id), .text(scanId)],
-                { (result: $0.text(0), ticket: $0.optionalText(1), payload: $0.bytes(2)) }
-            ) {
-                guard earlier.payload == attempt.payloadHash else { return .scanIdReused }
-                let ticket: Ticket? = try earlier.ticket.flatMap { id in
-                    try db.firstRow(ticketColumns + " WHERE id = ?", [.text(id)], Self.ticket)
-                }
-                return .decided(
-                    CheckinDecision(
-                        result: CheckinResult(rawValue: earlier.result) ?? .invalid,
-                        ticket: ticket?.summary,
-                        firstUsedAt: ticket?.usedAt,
-                        firstUsedGate: ticket?.usedGate,
-                        replayed: true
+        let scanId = attempt.mode == .commit ? attempt.scanId : nil
+        guard
+            let found = try db.firstRow(
+                """
+                SELECT d.id, d.gate_id, d.event_id, d.revoked, c.id, c.result, c.ticket_id, c.payload_hash,
+                       t.id, t.event_id, t.number, t.user_id, t.holder_name, t.email, t.ticket_type, t.status, t.expires_at,
+                       t.created_at, t.used_at, t.used_gate, t.used_device
+                FROM devices d
+                LEFT JOIN checkins c ON c.device_id = d.id AND c.scan_id = ?
+                LEFT JOIN tickets t ON t.token_hash = ?
+                WHERE d.token_hash = ?
+                """,
+                [.optional(scanId), attempt.code.map { .bytes($0.tokenHash) } ?? .null, .bytes(attempt.deviceTokenHash)],
+                { row in
+                    (
+                        device: (id: row.text(0), gate: row.text(1), event: row.text(2), revoked: row.int(3) != 0),
+                        earlier: row.isNull(4) ? nil : (result: row.text(5), ticket: row.optionalText(6), payload: row.bytes(7)),
+                        ticket: row.isNull(8) ? nil : ticket(row, from: 8)
                     )
+                }
+            ),
+            !found.device.revoked, found.device.id == attempt.deviceId
+        else { return .unauthorized }
+        guard found.device.gate == attempt.gateId else { return .wrongGate(registered: found.device.gate) }
+        let device = DeviceOnDuty(id: found.device.id, gate: found.device.gate, event: found.device.event)
+
+        if let earlier = found.earlier {
+            guard earlier.payload == attempt.payloadHash else { return .scanIdReused }
+            let ticket: Ticket? =
+                earlier.ticket == found.ticket?.id
+                ? found.ticket
+                : try earlier.ticket.flatMap { id in try db.firstRow(ticketColumns + " WHERE id = ?", [.text(id)], { Self.ticket($0) }) }
+            return .decided(
+                CheckinDecision(
+                    result: CheckinResult(rawValue: earlier.result) ?? .invalid,
+                    ticket: ticket?.summary,
+                    firstUsedAt: ticket?.usedAt,
+                    firstUsedGate: ticket?.usedGate,
+                    replayed: true
                 )
-            }
+            )
         }
 
-        let decision = try judge(attempt, deviceEvent: device.event, in: db)
+        let decision = try judge(attempt, read: found.ticket, deviceEvent: device.event, in: db)
         do {
             try logAttempt(attempt, device: device, decision: decision, in: db)
         } catch let error as MySQLError where error.number == 1062 {
             throw ScanDecidedConcurrently()
         }
         return .decided(decision)
-    }
-
-    private static func logAttempt(_ attempt: CheckinAttempt, device: DeviceOnDuty, decision: CheckinDecision, in db: MySQLConnection) throws {
-        try db.run(
-            """
-            INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [
-                .integer(attempt.at.millis), .text(device.event), .optional(decision.ticket?.id), .text(attempt.gateId),
-                .text(device.id), .text(decision.result.rawValue), .text(attempt.mode.rawValue),
-                .optional(attempt.mode == .commit ? attempt.scanId : nil), .bytes(attempt.payloadHash),
-            ]
-        )
     }
 
     /// The enrolled device a scanner's token, deviceId and gateId name together.
@@ -88,12 +93,7 @@ extension MySQLStore {
 
     /// Inside the caller's transaction: the device of this token, if it is not revoked, is the
     /// device named, and stands at the gate named.
-    static func authenticate(
-        tokenHash: [UInt8],
-        deviceId: String,
-        gateId: String,
-        in db: MySQLConnection
-    ) throws -> Result<DeviceOnDuty, DeviceRefusal> {
+    static func authenticate(tokenHash: [UInt8], deviceId: String, gateId: String, in db: MySQLConnection) throws -> Result<DeviceOnDuty, DeviceRefusal> {
         guard
             let device = try db.firstRow(
                 "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = ?",
@@ -106,14 +106,17 @@ extension MySQLStore {
         return .success(DeviceOnDuty(id: device.id, gate: device.gate, event: device.event))
     }
 
-    private static func judge(_ attempt: CheckinAttempt, deviceEvent: String, in db: MySQLConnection) throws -> CheckinDecision {
+    /// `read`: the ticket as this transaction's first read saw it.
+    private static func judge(_ attempt: CheckinAttempt, read: Ticket?, deviceEvent: String, in db: MySQLConnection) throws -> CheckinDecision {
         guard let code = attempt.code else {
             return CheckinDecision(result: .invalid, replayed: false)
         }
         let now = attempt.at.millis
-        if attempt.mode == .commit, code.eventId == deviceEvent {
-            // The decision: used only if unused, not expired, of the device's event. One row found
-            // means this scan changed it; the row read afterwards is the one this transaction wrote.
+        var ticket = read
+        // The decision: used only if unused, not expired, of the device's event. Where the read
+        // already shows a used or revoked ticket there is nothing the UPDATE could change (a
+        // used ticket never becomes unused, and a re-issued one no longer has this token).
+        if attempt.mode == .commit, code.eventId == deviceEvent, read == nil || read?.status == .unused {
             let changed = try db.run(
                 """
                 UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = ?
@@ -124,20 +127,42 @@ extension MySQLStore {
                     .text(deviceEvent), .integer(now),
                 ]
             )
-            if changed == 1, let used = try db.firstRow(ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], Self.ticket) {
+            if changed == 1, var used = read {
+                used.status = .used
+                used.usedAt = Date(millis: now)
+                used.usedGate = attempt.gateId
+                used.usedDevice = attempt.deviceId
                 return CheckinDecision(result: .valid, ticket: used.summary, firstUsedAt: used.usedAt, firstUsedGate: used.usedGate, replayed: false)
             }
+            if changed == 1 || read != nil {
+                // Changed after the read (or made since it): read the row as it is now.
+                ticket = try db.firstRow(ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], { Self.ticket($0) })
+                if changed == 1, let used = ticket {
+                    return CheckinDecision(result: .valid, ticket: used.summary, firstUsedAt: used.usedAt, firstUsedGate: used.usedGate, replayed: false)
+                }
+            }
         }
-        // No row changed (or nothing was to change): one read finds the reason.
-        guard let ticket = try db.firstRow(ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], Self.ticket),
-            ticket.eventId == code.eventId
-        else { return CheckinDecision(result: .notFound, replayed: false) }
+        guard let ticket, ticket.eventId == code.eventId else { return CheckinDecision(result: .notFound, replayed: false) }
         return CheckinDecision(
             result: reason(ticket, deviceEvent: deviceEvent, now: now),
             ticket: ticket.summary,
             firstUsedAt: ticket.usedAt,
             firstUsedGate: ticket.usedGate,
             replayed: false
+        )
+    }
+
+    private static func logAttempt(_ attempt: CheckinAttempt, device: DeviceOnDuty, decision: CheckinDecision, in db: MySQLConnection) throws {
+        try db.run(
+            """
+            INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .integer(attempt.at.millis), .text(device.event), .optional(decision.ticket?.id), .text(attempt.gateId),
+                .text(device.id), .text(decision.result.rawValue), .text(attempt.mode.rawValue),
+                .optional(attempt.mode == .commit ? attempt.scanId : nil), .bytes(attempt.payloadHash),
+            ]
         )
     }
 

@@ -145,21 +145,22 @@ public final class MySQLStore: GatehouseStore {
         FROM tickets
         """
 
-    static func ticket(_ row: MySQLRow) -> Ticket {
+    /// A row of `ticketColumns`, from column `offset` on.
+    static func ticket(_ row: MySQLRow, from offset: Int32 = 0) -> Ticket {
         Ticket(
-            id: row.text(0),
-            eventId: row.text(1),
-            number: Int(row.int(2)),
-            userId: row.optionalText(3),
-            holderName: row.optionalText(4),
-            email: row.optionalText(5),
-            ticketType: row.optionalText(6),
-            status: TicketStatus(rawValue: row.text(7)) ?? .revoked,
-            expiresAt: row.optionalInt(8).map(Date.init(millis:)),
-            createdAt: Date(millis: row.int(9)),
-            usedAt: row.optionalInt(10).map(Date.init(millis:)),
-            usedGate: row.optionalText(11),
-            usedDevice: row.optionalText(12)
+            id: row.text(offset),
+            eventId: row.text(offset + 1),
+            number: Int(row.int(offset + 2)),
+            userId: row.optionalText(offset + 3),
+            holderName: row.optionalText(offset + 4),
+            email: row.optionalText(offset + 5),
+            ticketType: row.optionalText(offset + 6),
+            status: TicketStatus(rawValue: row.text(offset + 7)) ?? .revoked,
+            expiresAt: row.optionalInt(offset + 8).map(Date.init(millis:)),
+            createdAt: Date(millis: row.int(offset + 9)),
+            usedAt: row.optionalInt(offset + 10).map(Date.init(millis:)),
+            usedGate: row.optionalText(offset + 11),
+            usedDevice: row.optionalText(offset + 12)
         )
     }
 
@@ -176,7 +177,7 @@ public final class MySQLStore: GatehouseStore {
                     .text(eventId), .optional(query.likePattern), .optional(query.number.map(Int64.init)), .optional(query.likePattern),
                     .optional(query.likePattern), .integer(Int64(query.limit)), .integer(Int64(query.offset)),
                 ],
-                Self.ticket
+                { Self.ticket($0) }
             )
         }
     }
@@ -213,7 +214,7 @@ public final class MySQLStore: GatehouseStore {
     }
 
     public func ticket(id: String) async throws -> Ticket? {
-        try await read { db in try db.firstRow(Self.ticketColumns + " WHERE id = ?", [.text(id)], Self.ticket) }
+        try await read { db in try db.firstRow(Self.ticketColumns + " WHERE id = ?", [.text(id)], { Self.ticket($0) }) }
     }
 
     public func revokeTicket(id: String) async throws -> Ticket? {
@@ -221,7 +222,7 @@ public final class MySQLStore: GatehouseStore {
             guard try db.run("UPDATE tickets SET status = 'revoked', change_seq = ? WHERE id = ?", [.integer(db.takeChange()), .text(id)]) == 1 else {
                 return nil
             }
-            return try db.firstRow(Self.ticketColumns + " WHERE id = ?", [.text(id)], Self.ticket)
+            return try db.firstRow(Self.ticketColumns + " WHERE id = ?", [.text(id)], { Self.ticket($0) })
         }
     }
 
@@ -233,7 +234,7 @@ public final class MySQLStore: GatehouseStore {
                     [.bytes(tokenHash), .integer(db.takeChange()), .text(id)]
                 ) == 1
             else { return nil }
-            return try db.firstRow(Self.ticketColumns + " WHERE id = ?", [.text(id)], Self.ticket)
+            return try db.firstRow(Self.ticketColumns + " WHERE id = ?", [.text(id)], { Self.ticket($0) })
         }
     }
 
