@@ -191,27 +191,37 @@ public final class MySQLStore: GatehouseStore {
                 let next = try db.firstRow("SELECT next_number FROM events WHERE id = ?", [.text(eventId)], { $0.int(0) })
             else { throw StoreError.notFound("event \(eventId)") }
             let first = next - Int64(tickets.count)
+            // Many rows per INSERT: one round trip per row made issuing 10,000 tickets take 3 s.
             var created: [Ticket] = []
             created.reserveCapacity(tickets.count)
-            for (offset, new) in tickets.enumerated() {
-                let number = first + Int64(offset)
-                try db.run(
-                    """
-                    INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status,
-                                         expires_at, token_hash, created_at, change_seq)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 'unused', ?, ?, ?, ?)
-                    """,
-                    [
+            for chunkStart in stride(from: 0, to: tickets.count, by: Self.ticketsPerInsert) {
+                let chunk = tickets[chunkStart..<min(tickets.count, chunkStart + Self.ticketsPerInsert)]
+                var values: [MySQLValue] = []
+                values.reserveCapacity(chunk.count * 11)
+                for (offset, new) in zip(chunkStart..., chunk) {
+                    let number = first + Int64(offset)
+                    values += [
                         .text(new.id), .text(eventId), .integer(number), .optional(new.userId), .optional(new.holderName),
                         .optional(new.email), .optional(new.ticketType), .optional(new.expiresAt?.millis),
                         .bytes(new.tokenHash), .integer(at.millis), .integer(db.takeChange()),
                     ]
+                    created.append(new.issued(eventId: eventId, number: Int(number), at: at))
+                }
+                try db.run(
+                    """
+                    INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, expires_at,
+                                         token_hash, created_at, change_seq, status)
+                    VALUES
+                    """ + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'unused')", count: chunk.count).joined(separator: ", "),
+                    values
                 )
-                created.append(new.issued(eventId: eventId, number: Int(number), at: at))
             }
             return created
         }
     }
+
+    /// Rows per INSERT when issuing (11 parameters each, well under MySQL's 65,535).
+    static let ticketsPerInsert = 500
 
     public func ticket(id: String) async throws -> Ticket? {
         try await read { db in try db.firstRow(Self.ticketColumns + " WHERE id = ?", [.text(id)], { Self.ticket($0) }) }
