@@ -93,7 +93,12 @@ extension MySQLStore {
 
     /// Inside the caller's transaction: the device of this token, if it is not revoked, is the
     /// device named, and stands at the gate named.
-    static func authenticate(tokenHash: [UInt8], deviceId: String, gateId: String, in db: MySQLConnection) throws -> Result<DeviceOnDuty, DeviceRefusal> {
+    static func authenticate(
+        tokenHash: [UInt8],
+        deviceId: String,
+        gateId: String,
+        in db: MySQLConnection
+    ) throws -> Result<DeviceOnDuty, DeviceRefusal> {
         guard
             let device = try db.firstRow(
                 "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = ?",
@@ -138,7 +143,13 @@ extension MySQLStore {
                 // Changed after the read (or made since it): read the row as it is now.
                 ticket = try db.firstRow(ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], { Self.ticket($0) })
                 if changed == 1, let used = ticket {
-                    return CheckinDecision(result: .valid, ticket: used.summary, firstUsedAt: used.usedAt, firstUsedGate: used.usedGate, replayed: false)
+                    return CheckinDecision(
+                        result: .valid,
+                        ticket: used.summary,
+                        firstUsedAt: used.usedAt,
+                        firstUsedGate: used.usedGate,
+                        replayed: false
+                    )
                 }
             }
         }
