@@ -32,7 +32,9 @@ public final class QRScanner {
         /// Both, the default. Live: frames go in threes: bare zbar alone on the first, zxing-cpp
         /// on the other two and, where it reads nothing, one cheap zbar attempt (a rotation). A
         /// code that either engine reads on its own is read within three frames, and no frame
-        /// costs more than bare zbar.
+        /// costs more than bare zbar. The first frame of a cycle goes to zxing-cpp too when the
+        /// scene is the one zbar last searched in vain (`SceneSignature`): an empty lane costs
+        /// zbar's pass once, not every third frame.
         case zbarAndZXing = "zbar+zxing"
         /// zbar alone, as before zxing-cpp was added: the full zbar pass on every frame and one
         /// reduced-size attempt where it misses (about 1.4× bare zbar on an empty frame).
@@ -73,10 +75,19 @@ public final class QRScanner {
     /// Both engines: frames per cycle; the first of each goes to bare zbar.
     public static let cycleLength = 3
 
+    /// At most this many zbar frames in a row are skipped for an unchanged scene (about 10 s at
+    /// 30 fps): a safety net, should a change ever slip under the scene's tolerance.
+    static let maximumZbarSkips = 100
+
     private let zbar = ZbarReader()
     private let zxing = ZXingReader()
     private var rotation = 0
     private var frame: Int
+    /// The scene of the last frame bare zbar searched and found nothing in (live, both engines).
+    private var fruitlessZbarScene: SceneSignature?
+    private var skippedZbarFrames = 0
+    /// Full-frame zbar passes so far: for the tests and the benchmark.
+    public private(set) var zbarPasses = 0
     public let effort: Effort
     public let engines: Engines
 
@@ -123,7 +134,9 @@ public final class QRScanner {
         }
         func run(_ attempt: Attempt) -> Bool {
             switch attempt {
-            case .fullResolution: add(zbar.read(pixels: pixels, width: width, height: height), attempt)
+            case .fullResolution:
+                zbarPasses += 1
+                add(zbar.read(pixels: pixels, width: width, height: height), attempt)
             case .zxing:
                 let codes = zxing.readCodes(pixels: pixels, width: width, height: height)
                 add(codes.map(\.payload), keys: codes.map(\.raw), attempt)
@@ -161,9 +174,20 @@ public final class QRScanner {
             _ = run(.zxing)
             if result.payloads.isEmpty, frame % 2 == 1 { _ = run(.zxingInverted) }
         case (.live, .zbarAndZXing):
-            if frame % Self.cycleLength == 0 {
-                _ = run(.fullResolution)
-            } else {
+            var zbarsTurn = frame % Self.cycleLength == 0
+            if zbarsTurn {
+                let scene = SceneSignature(pixels: pixels, width: width, height: height)
+                if let seen = fruitlessZbarScene, skippedZbarFrames < Self.maximumZbarSkips, scene.isSameScene(as: seen) {
+                    // What zbar found nothing in before: this turn goes to zxing-cpp.
+                    skippedZbarFrames += 1
+                    zbarsTurn = false
+                } else {
+                    skippedZbarFrames = 0
+                    _ = run(.fullResolution)
+                    fruitlessZbarScene = result.payloads.isEmpty ? scene : nil
+                }
+            }
+            if !zbarsTurn {
                 _ = run(.zxing)
                 if result.payloads.isEmpty { nextOf(Self.mixedRotation) }
             }

@@ -147,4 +147,65 @@ import Testing
             #expect(scanner.scan(GreyImage(width: 640, height: 480, pixels: pixels)).payloads.isEmpty)
         }
     }
+
+    /// An empty lane: a fixed scene with fresh sensor noise (±6) in every frame.
+    static func lane(width: Int, height: Int, noise: inout FastNoise) -> [UInt8] {
+        var pixels = [UInt8](repeating: 0, count: width * height)
+        pixels.withUnsafeMutableBufferPointer { pixels in
+            for y in 0..<height {
+                for x in 0..<width {
+                    let scene = 90 + (x * 80) / width + (y * 40) / height + ((x / 37 + y / 23) % 3) * 12
+                    pixels[y * width + x] = UInt8(truncatingIfNeeded: scene + Int(noise.next() >> 60) % 13 - 6)
+                }
+            }
+        }
+        return pixels
+    }
+
+    /// The lane with a code pasted in whose mean brightness is the lane's: a change only its
+    /// edges show, the hardest kind for the scene comparison to notice.
+    static func laneWithCode(_ code: String, width: Int, height: Int, noise: inout FastNoise) throws -> GreyImage {
+        var pixels = lane(width: width, height: height, noise: &noise)
+        let qr = try QRMatrix(encoding: code).greyImage(scale: max(3, height / 120))
+        let left = (width - qr.width) / 2
+        let top = (height - qr.height) / 2
+        for y in 0..<qr.height {
+            for x in 0..<qr.width {
+                let index = (top + y) * width + left + x
+                let around = Int(pixels[index])
+                pixels[index] = UInt8(clamping: around + (qr.pixels[y * qr.width + x] == 0 ? -80 : 80))
+            }
+        }
+        return GreyImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// The live decoder skips zbar's pass while the lane is as zbar last saw it, and a code held
+    /// up is still read within three frames, from every point of the cycle, with zbar's pass run
+    /// on the first zbar frame that shows it.
+    @Test(arguments: [(640, 480), (1280, 720)])
+    func a_static_empty_lane_skips_zbar_and_a_code_still_reads_within_three_frames(width: Int, height: Int) throws {
+        for phase in 0..<QRScanner.cycleLength {
+            var noise = FastNoise(state: UInt64(phase + 11))
+            let scanner = QRScanner(effort: .live)
+            let emptyFrames = 12 + phase
+            for _ in 0..<emptyFrames {
+                #expect(
+                    scanner.scan(GreyImage(width: width, height: height, pixels: Self.lane(width: width, height: height, noise: &noise))).payloads
+                        .isEmpty
+                )
+            }
+            #expect(scanner.zbarPasses == 1, "one zbar pass for an unchanged lane, not \(scanner.zbarPasses)")
+            let code = TicketCode(eventID: Identifier.newEventID(), token: Secret.newTicketToken()).text
+            let passesBefore = scanner.zbarPasses
+            var readIn: Int?
+            for index in 1...QRScanner.cycleLength {
+                let frame = try Self.laneWithCode(code, width: width, height: height, noise: &noise)
+                let payloads = scanner.scan(frame).payloads
+                if readIn == nil, payloads.contains(Array(code.utf8)) { readIn = index }
+            }
+            #expect(readIn != nil, "\(width)×\(height), phase \(phase): the held code was not read within 3 frames")
+            // One of these three frames was zbar's turn, and it showed a code: the pass ran.
+            #expect(scanner.zbarPasses == passesBefore + 1, "\(width)×\(height), phase \(phase): zbar skipped a frame showing a code")
+        }
+    }
 }
