@@ -28,37 +28,39 @@ extension MySQLStore {
     /// is decided by the UPDATE alone, which reads the newest committed row and locks it.
     private static func decide(_ attempt: CheckinAttempt, in db: MySQLConnection) throws -> CheckinOutcome {
         let scanId = attempt.mode == .commit ? attempt.scanId : nil
-        guard
-            let found = try db.firstRow(
-                """
-                SELECT d.id, d.gate_id, d.event_id, d.revoked, c.id, c.result, c.ticket_id, c.payload_hash,
-                       t.id, t.event_id, t.number, t.user_id, t.holder_name, t.email, t.ticket_type, t.status, t.expires_at,
-                       t.created_at, t.used_at, t.used_gate, t.used_device
-                FROM devices d
-                LEFT JOIN checkins c ON c.device_id = d.id AND c.scan_id = ?
-                LEFT JOIN tickets t ON t.token_hash = ?
-                WHERE d.token_hash = ?
-                """,
-                [.optional(scanId), attempt.code.map { .bytes($0.tokenHash) } ?? .null, .bytes(attempt.deviceTokenHash)],
-                { row in
-                    (
-                        device: (id: row.text(0), gate: row.text(1), event: row.text(2), revoked: row.int(3) != 0),
-                        earlier: row.isNull(4) ? nil : (result: row.text(5), ticket: row.optionalText(6), payload: row.bytes(7)),
-                        ticket: row.isNull(8) ? nil : ticket(row, from: 8)
-                    )
-                }
-            ),
-            !found.device.revoked, found.device.id == attempt.deviceId
-        else { return .unauthorized }
-        guard found.device.gate == attempt.gateId else { return .wrongGate(registered: found.device.gate) }
-        let device = DeviceOnDuty(id: found.device.id, gate: found.device.gate, event: found.device.event)
+        let found = try db.firstRow(
+            """
+            SELECT d.id, d.gate_id, d.event_id, d.revoked, c.id, c.result, c.ticket_id, c.payload_hash,
+                   t.id, t.event_id, t.number, t.user_id, t.holder_name, t.email, t.ticket_type, t.status, t.expires_at,
+                   t.created_at, t.used_at, t.used_gate, t.used_device
+            FROM devices d
+            LEFT JOIN checkins c ON c.device_id = d.id AND c.scan_id = ?
+            LEFT JOIN tickets t ON t.token_hash = ?
+            WHERE d.token_hash = ?
+            """,
+            [.optional(scanId), attempt.code.map { .bytes($0.tokenHash) } ?? .null, .bytes(attempt.deviceTokenHash)],
+            { row in
+                (
+                    device: DeviceOnDuty.found(row),
+                    earlier: row.isNull(4) ? nil : (result: row.text(5), ticket: row.optionalText(6), payload: row.bytes(7)),
+                    ticket: row.isNull(8) ? nil : StoreRecords.ticket(row, from: 8)
+                )
+            }
+        )
+        let device: DeviceOnDuty
+        switch DeviceOnDuty.judge(found: found?.device, deviceId: attempt.deviceId, gateId: attempt.gateId) {
+        case .failure(.unauthorized): return .unauthorized
+        case .failure(.wrongGate(let registered)): return .wrongGate(registered: registered)
+        case .success(let onDuty): device = onDuty
+        }
+        guard let found else { return .unauthorized }
 
         if let earlier = found.earlier {
             guard earlier.payload == attempt.payloadHash else { return .scanIdReused }
             let ticket: Ticket? =
                 earlier.ticket == found.ticket?.id
                 ? found.ticket
-                : try earlier.ticket.flatMap { id in try db.firstRow(ticketColumns + " WHERE id = ?", [.text(id)], { Self.ticket($0) }) }
+                : try earlier.ticket.flatMap { id in try db.firstRow(StoreRecords.ticketColumns + " WHERE id = ?", [.text(id)], StoreRecords.ticket) }
             return .decided(
                 CheckinDecision(
                     result: CheckinResult(rawValue: earlier.result) ?? .invalid,
@@ -79,36 +81,15 @@ extension MySQLStore {
         return .decided(decision)
     }
 
-    /// The enrolled device a scanner's token, deviceId and gateId name together.
-    struct DeviceOnDuty {
-        var id: String
-        var gate: String
-        var event: String
-    }
-
-    enum DeviceRefusal: Error {
-        case unauthorized
-        case wrongGate(registered: String)
-    }
-
-    /// Inside the caller's transaction: the device of this token, if it is not revoked, is the
-    /// device named, and stands at the gate named.
+    /// Inside the caller's transaction: the device on duty these credentials name.
     static func authenticate(
         tokenHash: [UInt8],
         deviceId: String,
         gateId: String,
         in db: MySQLConnection
-    ) throws -> Result<DeviceOnDuty, DeviceRefusal> {
-        guard
-            let device = try db.firstRow(
-                "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = ?",
-                [.bytes(tokenHash)],
-                { (id: $0.text(0), gate: $0.text(1), event: $0.text(2), revoked: $0.int(3) != 0) }
-            ),
-            !device.revoked, device.id == deviceId
-        else { return .failure(.unauthorized) }
-        guard device.gate == gateId else { return .failure(.wrongGate(registered: device.gate)) }
-        return .success(DeviceOnDuty(id: device.id, gate: device.gate, event: device.event))
+    ) throws -> Result<DeviceOnDuty, DeviceOnDuty.Refusal> {
+        let found = try db.firstRow(DeviceOnDuty.query, [.bytes(tokenHash)], DeviceOnDuty.found)
+        return DeviceOnDuty.judge(found: found, deviceId: deviceId, gateId: gateId)
     }
 
     /// `read`: the ticket as this transaction's first read saw it.
@@ -141,7 +122,7 @@ extension MySQLStore {
             }
             if changed == 1 || read != nil {
                 // Changed after the read (or made since it): read the row as it is now.
-                ticket = try db.firstRow(ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], { Self.ticket($0) })
+                ticket = try db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], StoreRecords.ticket)
                 if changed == 1, let used = ticket {
                     return CheckinDecision(
                         result: .valid,
@@ -155,7 +136,7 @@ extension MySQLStore {
         }
         guard let ticket, ticket.eventId == code.eventId else { return CheckinDecision(result: .notFound, replayed: false) }
         return CheckinDecision(
-            result: reason(ticket, deviceEvent: deviceEvent, now: now),
+            result: ticket.checkinResult(deviceEvent: deviceEvent, now: now),
             ticket: ticket.summary,
             firstUsedAt: ticket.usedAt,
             firstUsedGate: ticket.usedGate,
@@ -177,15 +158,4 @@ extension MySQLStore {
         )
     }
 
-    /// Why a ticket cannot be (or, in validate mode, whether it could be) checked in now.
-    static func reason(_ ticket: Ticket, deviceEvent: String, now: Int64) -> CheckinResult {
-        if ticket.eventId != deviceEvent { return .wrongEvent }
-        switch ticket.status {
-        case .revoked: return .revoked
-        case .used: return .alreadyUsed
-        case .unused:
-            if let expires = ticket.expiresAt, expires.millis <= now { return .expired }
-            return .valid
-        }
-    }
 }

@@ -12,6 +12,13 @@ enum MySQLValue: Sendable {
 
     static func optional(_ text: String?) -> MySQLValue { text.map(MySQLValue.text) ?? .null }
     static func optional(_ number: Int64?) -> MySQLValue { number.map(MySQLValue.integer) ?? .null }
+
+    init(_ parameter: StoreRecords.Parameter) {
+        switch parameter {
+        case .text(let text): self = .text(text)
+        case .integer(let number): self = .integer(number)
+        }
+    }
 }
 
 /// An error the server or the connector reported, with MySQL's error number.
@@ -52,19 +59,17 @@ struct MySQLError: Error, CustomStringConvertible {
 }
 
 /// One row of a result, read by column number.
-struct MySQLRow {
+struct MySQLRow: StoreRow {
     fileprivate let statement: OpaquePointer
 
     func isNull(_ column: Int32) -> Bool { gh_mysql_column_is_null(statement, UInt32(column)) != 0 }
     func int(_ column: Int32) -> Int64 { gh_mysql_column_int64(statement, UInt32(column)) }
-    func optionalInt(_ column: Int32) -> Int64? { isNull(column) ? nil : int(column) }
     func bytes(_ column: Int32) -> [UInt8] {
         var length = 0
         guard let pointer = gh_mysql_column_bytes(statement, UInt32(column), &length), length > 0 else { return [] }
         return Array(UnsafeBufferPointer(start: pointer, count: length))
     }
     func text(_ column: Int32) -> String { String(decoding: bytes(column), as: UTF8.self) }
-    func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
 }
 
 /// One connection to MySQL or MariaDB with a cache of prepared statements. Blocking, and not for

@@ -7,33 +7,15 @@ import GatehouseStore
 extension MySQLStore {
     public func device(tokenHash: [UInt8]) async throws -> Device? {
         try await read { db in
-            try db.firstRow(Self.deviceColumns + " WHERE token_hash = ? AND revoked = 0", [.bytes(tokenHash)], Self.device)
+            try db.firstRow(StoreRecords.deviceColumns + " WHERE token_hash = ? AND revoked = 0", [.bytes(tokenHash)], StoreRecords.device)
         }
     }
 
     public func ticketChanges(eventId: String, after cursor: Int64?, limit: Int) async throws -> TicketChanges {
-        try await read { db in
-            let rows = try db.rows(
-                """
-                SELECT number, token_hash, status, expires_at, used_at, used_gate, change_seq FROM tickets
-                WHERE event_id = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
-                """,
-                [.text(eventId), .integer(cursor ?? -1), .integer(Int64(limit))]
-            ) { row in
-                (
-                    TicketState(
-                        number: Int(row.int(0)),
-                        tokenHash: row.bytes(1),
-                        status: TicketStatus(rawValue: row.text(2)) ?? .revoked,
-                        expiresAt: row.optionalInt(3).map(Date.init(millis:)),
-                        usedAt: row.optionalInt(4).map(Date.init(millis:)),
-                        usedGate: row.optionalText(5)
-                    ),
-                    row.int(6)
-                )
-            }
-            return TicketChanges(tickets: rows.map(\.0), cursor: rows.last?.1 ?? cursor ?? 0, complete: rows.count < limit)
+        let rows = try await read { db in
+            try db.rows(StoreRecords.ticketChanges, [.text(eventId), .integer(cursor ?? -1), .integer(Int64(limit))], StoreRecords.ticketChange)
         }
+        return StoreRecords.changesPage(rows, after: cursor, limit: limit)
     }
 
     public func recordOffline(_ upload: OfflineAdmissions) async throws -> OfflineUploadOutcome {
@@ -106,35 +88,13 @@ extension MySQLStore {
     }
 
     public func conflicts(eventId: String) async throws -> [Conflict] {
-        try await read { db in
-            try db.rows(
-                """
-                SELECT \(Self.logColumns), f.id, f.at, f.event_id, f.ticket_id, t.number, f.gate_id, f.device_id, f.result, f.mode, f.scan_id, f.offline, f.conflict
-                FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id LEFT JOIN checkins f ON f.id = c.conflict_with
-                WHERE c.event_id = ? AND c.conflict IS NOT NULL ORDER BY c.id
-                """,
-                [.text(eventId)]
-            ) { row in
-                let offline = Self.logEntry(row)
-                return Conflict(
-                    ticketNumber: offline.ticketNumber,
-                    reason: offline.conflict ?? .alreadyUsed,
-                    offline: offline,
-                    first: row.optionalInt(12) == nil ? nil : Self.logEntry(row, from: 12)
-                )
-            }
-        }
+        try await read { db in try db.rows(StoreRecords.conflicts, [.text(eventId)], StoreRecords.conflict) }
     }
 
     // MARK: Signed codes
 
     public func signingKeys(eventId: String) async throws -> [SigningKey] {
-        try await read { db in
-            try db.rows(
-                "SELECT key_id, public_key, private_key, created_at FROM signing_keys WHERE event_id = ? ORDER BY key_id",
-                [.text(eventId)]
-            ) { SigningKey(id: Int($0.int(0)), publicKey: $0.bytes(1), privateKey: $0.bytes(2), createdAt: Date(millis: $0.int(3))) }
-        }
+        try await read { db in try db.rows(StoreRecords.signingKeys, [.text(eventId)], StoreRecords.signingKey) }
     }
 
     public func addSigningKey(eventId: String, publicKey: [UInt8], privateKey: [UInt8], at: Date) async throws -> SigningKey {

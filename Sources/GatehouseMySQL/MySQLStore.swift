@@ -94,35 +94,12 @@ public final class MySQLStore: GatehouseStore {
         }
     }
 
-    private static let eventColumns = """
-        SELECT e.id, e.name, e.starts_at, e.ends_at, e.created_at,
-               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id),
-               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used'),
-               (SELECT count(*) FROM checkins c WHERE c.event_id = e.id AND c.conflict IS NOT NULL),
-               EXISTS (SELECT 1 FROM signing_keys k WHERE k.event_id = e.id)
-        FROM events e
-        """
-
-    private static func event(_ row: MySQLRow) -> Event {
-        Event(
-            id: row.text(0),
-            name: row.text(1),
-            startsAt: row.optionalInt(2).map(Date.init(millis:)),
-            endsAt: row.optionalInt(3).map(Date.init(millis:)),
-            createdAt: Date(millis: row.int(4)),
-            issued: Int(row.int(5)),
-            used: Int(row.int(6)),
-            conflicts: Int(row.int(7)),
-            signedCodes: row.int(8) != 0
-        )
-    }
-
     public func events() async throws -> [Event] {
-        try await read { db in try db.rows(Self.eventColumns + " ORDER BY e.created_at DESC, e.id", [], Self.event) }
+        try await read { db in try db.rows(StoreRecords.eventColumns + " ORDER BY e.created_at DESC, e.id", [], StoreRecords.event) }
     }
 
     public func event(id: String) async throws -> Event? {
-        try await read { db in try db.firstRow(Self.eventColumns + " WHERE e.id = ?", [.text(id)], Self.event) }
+        try await read { db in try db.firstRow(StoreRecords.eventColumns + " WHERE e.id = ?", [.text(id)], StoreRecords.event) }
     }
 
     public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?) async throws -> Event? {
@@ -139,37 +116,12 @@ public final class MySQLStore: GatehouseStore {
 
     // MARK: Tickets
 
-    static let ticketColumns = """
-        SELECT id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at,
-               created_at, used_at, used_gate, used_device
-        FROM tickets
-        """
-
-    /// A row of `ticketColumns`, from column `offset` on.
-    static func ticket(_ row: MySQLRow, from offset: Int32 = 0) -> Ticket {
-        Ticket(
-            id: row.text(offset),
-            eventId: row.text(offset + 1),
-            number: Int(row.int(offset + 2)),
-            userId: row.optionalText(offset + 3),
-            holderName: row.optionalText(offset + 4),
-            email: row.optionalText(offset + 5),
-            ticketType: row.optionalText(offset + 6),
-            status: TicketStatus(rawValue: row.text(offset + 7)) ?? .revoked,
-            expiresAt: row.optionalInt(offset + 8).map(Date.init(millis:)),
-            createdAt: Date(millis: row.int(offset + 9)),
-            usedAt: row.optionalInt(offset + 10).map(Date.init(millis:)),
-            usedGate: row.optionalText(offset + 11),
-            usedDevice: row.optionalText(offset + 12)
-        )
-    }
-
     public func tickets(eventId: String, query: TicketQuery) async throws -> [Ticket] {
         try await read { db in
             // The name and e-mail columns compare without regard to case; the pattern's wildcards
             // are escaped with a backslash (the SQL literal '\\\\' is one backslash).
             try db.rows(
-                Self.ticketColumns + """
+                StoreRecords.ticketColumns + """
                      WHERE event_id = ? AND (? IS NULL OR number = ? OR holder_name LIKE ? ESCAPE '\\\\' OR email LIKE ? ESCAPE '\\\\')
                     ORDER BY number LIMIT ? OFFSET ?
                     """,
@@ -177,7 +129,7 @@ public final class MySQLStore: GatehouseStore {
                     .text(eventId), .optional(query.likePattern), .optional(query.number.map(Int64.init)), .optional(query.likePattern),
                     .optional(query.likePattern), .integer(Int64(query.limit)), .integer(Int64(query.offset)),
                 ],
-                { Self.ticket($0) }
+                StoreRecords.ticket
             )
         }
     }
@@ -224,7 +176,7 @@ public final class MySQLStore: GatehouseStore {
     static let ticketsPerInsert = 500
 
     public func ticket(id: String) async throws -> Ticket? {
-        try await read { db in try db.firstRow(Self.ticketColumns + " WHERE id = ?", [.text(id)], { Self.ticket($0) }) }
+        try await read { db in try db.firstRow(StoreRecords.ticketColumns + " WHERE id = ?", [.text(id)], StoreRecords.ticket) }
     }
 
     public func revokeTicket(id: String) async throws -> Ticket? {
@@ -232,7 +184,7 @@ public final class MySQLStore: GatehouseStore {
             guard try db.run("UPDATE tickets SET status = 'revoked', change_seq = ? WHERE id = ?", [.integer(db.takeChange()), .text(id)]) == 1 else {
                 return nil
             }
-            return try db.firstRow(Self.ticketColumns + " WHERE id = ?", [.text(id)], { Self.ticket($0) })
+            return try db.firstRow(StoreRecords.ticketColumns + " WHERE id = ?", [.text(id)], StoreRecords.ticket)
         }
     }
 
@@ -244,24 +196,13 @@ public final class MySQLStore: GatehouseStore {
                     [.bytes(tokenHash), .integer(db.takeChange()), .text(id)]
                 ) == 1
             else { return nil }
-            return try db.firstRow(Self.ticketColumns + " WHERE id = ?", [.text(id)], { Self.ticket($0) })
+            return try db.firstRow(StoreRecords.ticketColumns + " WHERE id = ?", [.text(id)], StoreRecords.ticket)
         }
     }
 
     // MARK: Devices
 
     static let deviceColumns = "SELECT id, name, gate_id, event_id, revoked, created_at FROM devices"
-
-    static func device(_ row: MySQLRow) -> Device {
-        Device(
-            id: row.text(0),
-            name: row.text(1),
-            gateId: row.text(2),
-            eventId: row.text(3),
-            revoked: row.int(4) != 0,
-            createdAt: Date(millis: row.int(5))
-        )
-    }
 
     public func addDevice(_ device: NewDevice, at: Date) async throws -> Device {
         try await write { db in
@@ -275,29 +216,13 @@ public final class MySQLStore: GatehouseStore {
     }
 
     public func devices(eventId: String) async throws -> [DeviceActivity] {
-        try await read { db in
-            try db.rows(
-                """
-                SELECT d.id, d.name, d.gate_id, d.event_id, d.revoked, d.created_at, last.at, last.result
-                FROM devices d LEFT JOIN checkins last
-                  ON last.id = (SELECT max(c.id) FROM checkins c WHERE c.device_id = d.id)
-                WHERE d.event_id = ? ORDER BY d.gate_id, d.name, d.id
-                """,
-                [.text(eventId)]
-            ) { row in
-                DeviceActivity(
-                    device: Self.device(row),
-                    lastSeenAt: row.optionalInt(6).map(Date.init(millis:)),
-                    lastResult: row.optionalText(7).flatMap(CheckinResult.init(rawValue:))
-                )
-            }
-        }
+        try await read { db in try db.rows(StoreRecords.devicesWithActivity, [.text(eventId)], StoreRecords.deviceActivity) }
     }
 
     public func revokeDevice(id: String) async throws -> Device? {
         try await write { db in
             guard try db.run("UPDATE devices SET revoked = 1 WHERE id = ?", [.text(id)]) == 1 else { return nil }
-            return try db.firstRow(Self.deviceColumns + " WHERE id = ?", [.text(id)], Self.device)
+            return try db.firstRow(StoreRecords.deviceColumns + " WHERE id = ?", [.text(id)], StoreRecords.device)
         }
     }
 
@@ -363,42 +288,8 @@ public final class MySQLStore: GatehouseStore {
     // MARK: Check-in log
 
     public func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry] {
-        try await read { db in
-            var sql = """
-                SELECT \(Self.logColumns)
-                FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id
-                WHERE c.event_id = ?
-                """
-            var parameters: [MySQLValue] = [.text(eventId)]
-            if let gate = filter.gateId {
-                sql += " AND c.gate_id = ?"
-                parameters.append(.text(gate))
-            }
-            if let since = filter.since {
-                sql += " AND c.at >= ?"
-                parameters.append(.integer(since.millis))
-            }
-            if let until = filter.until {
-                sql += " AND c.at < ?"
-                parameters.append(.integer(until.millis))
-            }
-            if let after = filter.afterId {
-                sql += " AND c.id > ?"
-                parameters.append(.integer(after))
-            }
-            if let ticket = filter.ticketId {
-                sql += " AND c.ticket_id = ?"
-                parameters.append(.text(ticket))
-            }
-            if let result = filter.result {
-                sql += " AND c.result = ?"
-                parameters.append(.text(result.rawValue))
-            }
-            // --follow reads forward from a position; everything else wants the newest first.
-            sql += filter.afterId == nil ? " ORDER BY c.id DESC LIMIT ?" : " ORDER BY c.id ASC LIMIT ?"
-            parameters.append(.integer(Int64(filter.limit)))
-            return try db.rows(sql, parameters) { Self.logEntry($0) }
-        }
+        let query = StoreRecords.checkins(eventId: eventId, filter: filter)
+        return try await read { db in try db.rows(query.sql, query.parameters.map(MySQLValue.init), StoreRecords.logEntry) }
     }
 
     public func checkinCounts(eventId: String, minutesSince: Date) async throws -> CheckinCounts {
@@ -419,26 +310,5 @@ public final class MySQLStore: GatehouseStore {
             ) { CheckinCounts.Minute(start: Date(millis: $0.int(0) * 60000), admitted: Int($0.int(1))) }
             return CheckinCounts(gates: gates, minutes: minutes)
         }
-    }
-
-    static let logColumns =
-        "c.id, c.at, c.event_id, c.ticket_id, t.number, c.gate_id, c.device_id, c.result, c.mode, c.scan_id, c.offline, c.conflict"
-
-    /// A row of `logColumns`, from column `offset` on.
-    static func logEntry(_ row: MySQLRow, from offset: Int32 = 0) -> CheckinLogEntry {
-        CheckinLogEntry(
-            id: row.int(offset),
-            at: Date(millis: row.int(offset + 1)),
-            eventId: row.text(offset + 2),
-            ticketId: row.optionalText(offset + 3),
-            ticketNumber: row.optionalInt(offset + 4).map { Int($0) },
-            gateId: row.text(offset + 5),
-            deviceId: row.text(offset + 6),
-            result: CheckinResult(rawValue: row.text(offset + 7)) ?? .invalid,
-            mode: CheckinMode(rawValue: row.text(offset + 8)) ?? .commit,
-            scanId: row.optionalText(offset + 9),
-            offline: row.int(offset + 10) != 0,
-            conflict: row.optionalText(offset + 11).flatMap(CheckinResult.init(rawValue:))
-        )
     }
 }

@@ -166,14 +166,8 @@ public final class PostgresStore: GatehouseStore {
         }
     }
 
-    static let eventColumns = """
-        SELECT e.id, e.name, e.starts_at, e.ends_at, e.created_at,
-               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id),
-               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used'),
-               (SELECT count(*) FROM checkins c WHERE c.event_id = e.id AND c.conflict IS NOT NULL),
-               EXISTS (SELECT 1 FROM signing_keys k WHERE k.event_id = e.id)
-        FROM events e
-        """
+    /// The same query as the other stores'.
+    static let eventColumns = StoreRecords.eventColumns
 
     static func event(_ row: PostgresRow) throws -> Event {
         let (id, name, startsAt, endsAt, createdAt, issued, used, conflicts, signed) = try row.decode(

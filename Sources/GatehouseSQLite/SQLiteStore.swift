@@ -67,35 +67,12 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
-    private static let eventColumns = """
-        SELECT e.id, e.name, e.starts_at, e.ends_at, e.created_at,
-               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id),
-               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used'),
-               (SELECT count(*) FROM checkins c WHERE c.event_id = e.id AND c.conflict IS NOT NULL),
-               EXISTS (SELECT 1 FROM signing_keys k WHERE k.event_id = e.id)
-        FROM events e
-        """
-
-    private static func event(_ row: SQLiteRow) -> Event {
-        Event(
-            id: row.text(0),
-            name: row.text(1),
-            startsAt: row.optionalInt(2).map(Date.init(millis:)),
-            endsAt: row.optionalInt(3).map(Date.init(millis:)),
-            createdAt: Date(millis: row.int(4)),
-            issued: Int(row.int(5)),
-            used: Int(row.int(6)),
-            conflicts: Int(row.int(7)),
-            signedCodes: row.int(8) != 0
-        )
-    }
-
     public func events() async throws -> [Event] {
-        try await readers.read { db in try db.rows(Self.eventColumns + " ORDER BY e.created_at DESC, e.id", [], Self.event) }
+        try await readers.read { db in try db.rows(StoreRecords.eventColumns + " ORDER BY e.created_at DESC, e.id", [], StoreRecords.event) }
     }
 
     public func event(id: String) async throws -> Event? {
-        try await readers.read { db in try db.firstRow(Self.eventColumns + " WHERE e.id = ?", [.text(id)], Self.event) }
+        try await readers.read { db in try db.firstRow(StoreRecords.eventColumns + " WHERE e.id = ?", [.text(id)], StoreRecords.event) }
     }
 
     public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?) async throws -> Event? {
@@ -116,7 +93,7 @@ public final class SQLiteStore: GatehouseStore {
         try await readers.read { db in
             // LIKE is case-insensitive for ASCII letters in SQLite; the pattern's wildcards are escaped.
             try db.rows(
-                Self.ticketColumns + """
+                StoreRecords.ticketColumns + """
                      WHERE event_id = ? AND (? IS NULL OR number = ? OR holder_name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')
                     ORDER BY number LIMIT ? OFFSET ?
                     """,
@@ -124,33 +101,9 @@ public final class SQLiteStore: GatehouseStore {
                     .text(eventId), .optional(query.likePattern), .optional(query.number.map(Int64.init)), .optional(query.likePattern),
                     .optional(query.likePattern), .integer(Int64(query.limit)), .integer(Int64(query.offset)),
                 ],
-                Self.ticket
+                StoreRecords.ticket
             )
         }
-    }
-
-    private static let ticketColumns = """
-        SELECT id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at,
-               created_at, used_at, used_gate, used_device
-        FROM tickets
-        """
-
-    private static func ticket(_ row: SQLiteRow) -> Ticket {
-        Ticket(
-            id: row.text(0),
-            eventId: row.text(1),
-            number: Int(row.int(2)),
-            userId: row.optionalText(3),
-            holderName: row.optionalText(4),
-            email: row.optionalText(5),
-            ticketType: row.optionalText(6),
-            status: TicketStatus(rawValue: row.text(7)) ?? .revoked,
-            expiresAt: row.optionalInt(8).map(Date.init(millis:)),
-            createdAt: Date(millis: row.int(9)),
-            usedAt: row.optionalInt(10).map(Date.init(millis:)),
-            usedGate: row.optionalText(11),
-            usedDevice: row.optionalText(12)
-        )
     }
 
     public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
@@ -187,7 +140,7 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func ticket(id: String) async throws -> Ticket? {
-        try await readers.read { db in try db.firstRow(Self.ticketColumns + " WHERE id = ?", [.text(id)], Self.ticket) }
+        try await readers.read { db in try db.firstRow(StoreRecords.ticketColumns + " WHERE id = ?", [.text(id)], StoreRecords.ticket) }
     }
 
     public func revokeTicket(id: String) async throws -> Ticket? {
@@ -195,7 +148,7 @@ public final class SQLiteStore: GatehouseStore {
             try db.firstRow(
                 "UPDATE tickets SET status = 'revoked', change_seq = \(Self.nextChange) WHERE id = ? RETURNING " + Self.ticketReturning,
                 [.text(id)],
-                Self.ticket
+                StoreRecords.ticket
             )
         }
     }
@@ -206,7 +159,7 @@ public final class SQLiteStore: GatehouseStore {
                 "UPDATE tickets SET token_hash = ?, status = CASE status WHEN 'revoked' THEN 'unused' ELSE status END, change_seq = \(Self.nextChange) WHERE id = ? RETURNING "
                     + Self.ticketReturning,
                 [.blob(tokenHash), .text(id)],
-                Self.ticket
+                StoreRecords.ticket
             )
         }
     }
@@ -216,21 +169,9 @@ public final class SQLiteStore: GatehouseStore {
     /// that changes a ticket sets it.
     static let nextChange = "(SELECT coalesce(max(c.change_seq), 0) + 1 FROM tickets c WHERE c.event_id = tickets.event_id)"
 
-    private static let ticketReturning =
-        "id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device"
+    private static let ticketReturning = StoreRecords.ticketColumnList
 
     // MARK: Devices
-
-    static func device(_ row: SQLiteRow) -> Device {
-        Device(
-            id: row.text(0),
-            name: row.text(1),
-            gateId: row.text(2),
-            eventId: row.text(3),
-            revoked: row.int(4) != 0,
-            createdAt: Date(millis: row.int(5))
-        )
-    }
 
     public func addDevice(_ device: NewDevice, at: Date) async throws -> Device {
         try await writer.perform { db in
@@ -246,31 +187,15 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func devices(eventId: String) async throws -> [DeviceActivity] {
-        try await readers.read { db in
-            try db.rows(
-                """
-                SELECT d.id, d.name, d.gate_id, d.event_id, d.revoked, d.created_at, last.at, last.result
-                FROM devices d LEFT JOIN checkins last
-                  ON last.id = (SELECT max(c.id) FROM checkins c WHERE c.device_id = d.id)
-                WHERE d.event_id = ? ORDER BY d.gate_id, d.name, d.id
-                """,
-                [.text(eventId)]
-            ) { row in
-                DeviceActivity(
-                    device: Self.device(row),
-                    lastSeenAt: row.optionalInt(6).map(Date.init(millis:)),
-                    lastResult: row.optionalText(7).flatMap(CheckinResult.init(rawValue:))
-                )
-            }
-        }
+        try await readers.read { db in try db.rows(StoreRecords.devicesWithActivity, [.text(eventId)], StoreRecords.deviceActivity) }
     }
 
     public func revokeDevice(id: String) async throws -> Device? {
         try await writer.perform { db in
             try db.firstRow(
-                "UPDATE devices SET revoked = 1 WHERE id = ? RETURNING id, name, gate_id, event_id, revoked, created_at",
+                "UPDATE devices SET revoked = 1 WHERE id = ? RETURNING " + StoreRecords.deviceColumnList,
                 [.text(id)],
-                Self.device
+                StoreRecords.device
             )
         }
     }
@@ -335,42 +260,8 @@ public final class SQLiteStore: GatehouseStore {
     // MARK: Check-in log
 
     public func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry] {
-        try await readers.read { db in
-            var sql = """
-                SELECT \(Self.logColumns)
-                FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id
-                WHERE c.event_id = ?
-                """
-            var parameters: [SQLiteValue] = [.text(eventId)]
-            if let gate = filter.gateId {
-                sql += " AND c.gate_id = ?"
-                parameters.append(.text(gate))
-            }
-            if let since = filter.since {
-                sql += " AND c.at >= ?"
-                parameters.append(.integer(since.millis))
-            }
-            if let until = filter.until {
-                sql += " AND c.at < ?"
-                parameters.append(.integer(until.millis))
-            }
-            if let after = filter.afterId {
-                sql += " AND c.id > ?"
-                parameters.append(.integer(after))
-            }
-            if let ticket = filter.ticketId {
-                sql += " AND c.ticket_id = ?"
-                parameters.append(.text(ticket))
-            }
-            if let result = filter.result {
-                sql += " AND c.result = ?"
-                parameters.append(.text(result.rawValue))
-            }
-            // --follow reads forward from a position; everything else wants the newest first.
-            sql += filter.afterId == nil ? " ORDER BY c.id DESC LIMIT ?" : " ORDER BY c.id ASC LIMIT ?"
-            parameters.append(.integer(Int64(filter.limit)))
-            return try db.rows(sql, parameters) { Self.logEntry($0) }
-        }
+        let query = StoreRecords.checkins(eventId: eventId, filter: filter)
+        return try await readers.read { db in try db.rows(query.sql, query.parameters.map(SQLiteValue.init), StoreRecords.logEntry) }
     }
 
     public func checkinCounts(eventId: String, minutesSince: Date) async throws -> CheckinCounts {
@@ -391,27 +282,6 @@ public final class SQLiteStore: GatehouseStore {
             ) { CheckinCounts.Minute(start: Date(millis: $0.int(0) * 60000), admitted: Int($0.int(1))) }
             return CheckinCounts(gates: gates, minutes: minutes)
         }
-    }
-
-    static let logColumns =
-        "c.id, c.at, c.event_id, c.ticket_id, t.number, c.gate_id, c.device_id, c.result, c.mode, c.scan_id, c.offline, c.conflict"
-
-    /// A row of `logColumns`, from column `offset` on.
-    static func logEntry(_ row: SQLiteRow, from offset: Int32 = 0) -> CheckinLogEntry {
-        CheckinLogEntry(
-            id: row.int(offset),
-            at: Date(millis: row.int(offset + 1)),
-            eventId: row.text(offset + 2),
-            ticketId: row.optionalText(offset + 3),
-            ticketNumber: row.optionalInt(offset + 4).map { Int($0) },
-            gateId: row.text(offset + 5),
-            deviceId: row.text(offset + 6),
-            result: CheckinResult(rawValue: row.text(offset + 7)) ?? .invalid,
-            mode: CheckinMode(rawValue: row.text(offset + 8)) ?? .commit,
-            scanId: row.optionalText(offset + 9),
-            offline: row.int(offset + 10) != 0,
-            conflict: row.optionalText(offset + 11).flatMap(CheckinResult.init(rawValue:))
-        )
     }
 
     // MARK: Check-in
@@ -438,7 +308,7 @@ public final class SQLiteStore: GatehouseStore {
             ) {
                 guard earlier.payload == attempt.payloadHash else { return .scanIdReused }
                 let ticket: Ticket? = try earlier.ticket.flatMap { id in
-                    try db.firstRow(ticketColumns + " WHERE id = ?", [.text(id)], Self.ticket)
+                    try db.firstRow(StoreRecords.ticketColumns + " WHERE id = ?", [.text(id)], StoreRecords.ticket)
                 }
                 return .decided(
                     CheckinDecision(
@@ -467,36 +337,15 @@ public final class SQLiteStore: GatehouseStore {
         return .decided(decision)
     }
 
-    /// The enrolled device a scanner's token, deviceId and gateId name together.
-    struct DeviceOnDuty {
-        var id: String
-        var gate: String
-        var event: String
-    }
-
-    enum DeviceRefusal: Error {
-        case unauthorized
-        case wrongGate(registered: String)
-    }
-
-    /// Inside the caller's transaction: the device of this token, if it is not revoked, is the
-    /// device named, and stands at the gate named.
+    /// Inside the caller's transaction: the device on duty these credentials name.
     static func authenticate(
         tokenHash: [UInt8],
         deviceId: String,
         gateId: String,
         in db: SQLiteConnection
-    ) throws -> Result<DeviceOnDuty, DeviceRefusal> {
-        guard
-            let device = try db.firstRow(
-                "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = ?",
-                [.blob(tokenHash)],
-                { (id: $0.text(0), gate: $0.text(1), event: $0.text(2), revoked: $0.int(3) != 0) }
-            ),
-            !device.revoked, device.id == deviceId
-        else { return .failure(.unauthorized) }
-        guard device.gate == gateId else { return .failure(.wrongGate(registered: device.gate)) }
-        return .success(DeviceOnDuty(id: device.id, gate: device.gate, event: device.event))
+    ) throws -> Result<DeviceOnDuty, DeviceOnDuty.Refusal> {
+        let found = try db.firstRow(DeviceOnDuty.query, [.blob(tokenHash)], DeviceOnDuty.found)
+        return DeviceOnDuty.judge(found: found, deviceId: deviceId, gateId: gateId)
     }
 
     private static func judge(_ attempt: CheckinAttempt, deviceEvent: String, in db: SQLiteConnection) throws -> CheckinDecision {
@@ -513,17 +362,17 @@ public final class SQLiteStore: GatehouseStore {
                 RETURNING \(ticketReturning)
                 """,
                 [.integer(now), .text(attempt.gateId), .text(attempt.deviceId), .blob(code.tokenHash), .text(deviceEvent), .integer(now)],
-                Self.ticket
+                StoreRecords.ticket
             ) {
                 return CheckinDecision(result: .valid, ticket: used.summary, firstUsedAt: used.usedAt, firstUsedGate: used.usedGate, replayed: false)
             }
         }
         // No row changed (or nothing was to change): one read finds the reason.
-        guard let ticket = try db.firstRow(ticketColumns + " WHERE token_hash = ?", [.blob(code.tokenHash)], Self.ticket),
+        guard let ticket = try db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.blob(code.tokenHash)], StoreRecords.ticket),
             ticket.eventId == code.eventId
         else { return CheckinDecision(result: .notFound, replayed: false) }
         return CheckinDecision(
-            result: Self.reason(ticket, deviceEvent: deviceEvent, now: now),
+            result: ticket.checkinResult(deviceEvent: deviceEvent, now: now),
             ticket: ticket.summary,
             firstUsedAt: ticket.usedAt,
             firstUsedGate: ticket.usedGate,
@@ -531,15 +380,18 @@ public final class SQLiteStore: GatehouseStore {
         )
     }
 
-    /// Why a ticket cannot be (or, in validate mode, whether it could be) checked in now.
-    static func reason(_ ticket: Ticket, deviceEvent: String, now: Int64) -> CheckinResult {
-        if ticket.eventId != deviceEvent { return .wrongEvent }
-        switch ticket.status {
-        case .revoked: return .revoked
-        case .used: return .alreadyUsed
-        case .unused:
-            if let expires = ticket.expiresAt, expires.millis <= now { return .expired }
-            return .valid
+}
+
+extension SQLiteValue {
+    init(_ parameter: StoreRecords.Parameter) {
+        switch parameter {
+        case .text(let text): self = .text(text)
+        case .integer(let number): self = .integer(number)
         }
     }
+}
+
+/// SQLite's rows read like every store's.
+extension SQLiteRow: StoreRow {
+    public func bytes(_ column: Int32) -> [UInt8] { blob(column) }
 }

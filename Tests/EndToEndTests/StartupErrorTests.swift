@@ -74,6 +74,25 @@ private var passwordRole: String? { ProcessInfo.processInfo.environment["GATEHOU
         }
     }
 
+    /// Each `db` refused by `serve` and by an admin command alike: exit 1 within 10 s, one line
+    /// holding each expected text, no password, nothing written.
+    static func expectRefused(_ cases: [(db: String, expected: [String])], passwords: [String]) throws {
+        for (db, expected) in cases {
+            for command in [["serve", "--port", "0"], ["event", "list"]] {
+                let outcome = try Self.attempt(db, command: command)
+                #expect(outcome.run.status == 1, "\(db): exit \(outcome.run.status)")
+                #expect(outcome.seconds < 10, "\(db): stopped after \(outcome.seconds) s")
+                #expect(outcome.lines.count == 1, "\(db): one error line, got: \(outcome.run.errors)")
+                for text in expected { #expect(outcome.run.errors.contains(text), "\(db): '\(text)' in \(outcome.run.errors)") }
+                for password in passwords {
+                    #expect(!(outcome.run.errors + outcome.run.output).contains(password), "no password in any output")
+                }
+                #expect(!outcome.run.errors.contains("Connection creation failed"), "no retry chatter")
+                #expect(outcome.folderAfter.isEmpty, "nothing written: \(outcome.folderAfter)")
+            }
+        }
+    }
+
     /// A server that accepts TCP connections and never says a word.
     final class SilentListener: @unchecked Sendable {
         let fd: Int32
@@ -101,19 +120,8 @@ private var passwordRole: String? { ProcessInfo.processInfo.environment["GATEHOU
             cases.append(("postgres://gatehouse_pw:wrong-password@\(passwordRole)", ["password authentication failed for user \"gatehouse_pw\""]))
             cases.append(("postgres://gatehouse_pw@\(passwordRole)", ["asks user \"gatehouse_pw\" for a password"]))
         }
-        for (db, expected) in cases {
-            defer { withExtendedLifetime(silent) {} }
-            for command in [["serve", "--port", "0"], ["event", "list"]] {
-                let outcome = try Self.attempt(db, command: command)
-                #expect(outcome.run.status == 1, "\(db): exit \(outcome.run.status)")
-                #expect(outcome.seconds < 10, "\(db): stopped after \(outcome.seconds) s")
-                #expect(outcome.lines.count == 1, "\(db): one error line, got: \(outcome.run.errors)")
-                for text in expected { #expect(outcome.run.errors.contains(text), "\(db): '\(text)' in \(outcome.run.errors)") }
-                #expect(!(outcome.run.errors + outcome.run.output).contains("wrong-password"), "no password in any output")
-                #expect(!outcome.run.errors.contains("Connection creation failed"), "no retry chatter")
-                #expect(outcome.folderAfter.isEmpty, "nothing written: \(outcome.folderAfter)")
-            }
-        }
+        try Self.expectRefused(cases, passwords: ["wrong-password"])
+        withExtendedLifetime(silent) {}
         if let passwordRole {
             let right = try Self.attempt("postgres://gatehouse_pw:right-password@\(passwordRole)", command: ["event", "list"])
             // The role may connect but not create the schema: that too is named, not a timeout.
@@ -137,20 +145,8 @@ private var passwordRole: String? { ProcessInfo.processInfo.environment["GATEHOU
             ("mysql://gatehouse:wrong-password@127.0.0.1:\(silent.port)/gh?ssl-mode=disabled", ["at 127.0.0.1:\(silent.port)"]),
             ("mysql://gatehouse:test-password@\(place)/gatehouse_test?ssl-mode=required", ["the server does not offer it", "ssl-mode"]),
         ]
-        for (db, expected) in cases {
-            defer { withExtendedLifetime(silent) {} }
-            for command in [["serve", "--port", "0"], ["event", "list"]] {
-                let outcome = try Self.attempt(db, command: command)
-                #expect(outcome.run.status == 1, "\(db): exit \(outcome.run.status)")
-                #expect(outcome.seconds < 10, "\(db): stopped after \(outcome.seconds) s")
-                #expect(outcome.lines.count == 1, "\(db): one error line, got: \(outcome.run.errors)")
-                for text in expected { #expect(outcome.run.errors.contains(text), "\(db): '\(text)' in \(outcome.run.errors)") }
-                #expect(!(outcome.run.errors + outcome.run.output).contains("wrong-password"), "no password in any output")
-                #expect(!(outcome.run.errors + outcome.run.output).contains("root-password"), "no password in any output")
-                #expect(!(outcome.run.errors + outcome.run.output).contains("test-password"), "no password in any output")
-                #expect(outcome.folderAfter.isEmpty, "nothing written: \(outcome.folderAfter)")
-            }
-        }
+        try Self.expectRefused(cases, passwords: ["wrong-password", "root-password", "test-password"])
+        withExtendedLifetime(silent) {}
         // A URL that can never work is a usage error (64) naming the part, before any connection.
         let bad = try Self.attempt("mysql://gatehouse:wrong-password@\(place)/gatehouse_test?ssl-mode=sometimes", command: ["event", "list"])
         #expect(

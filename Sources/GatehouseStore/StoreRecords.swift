@@ -1,0 +1,262 @@
+import Foundation
+import GatehouseCore
+
+/// A result row of a SQL store, read by column number: what SQLite's and MySQL's rows have in
+/// common, so both stores read their records with the same code.
+public protocol StoreRow {
+    func isNull(_ column: Int32) -> Bool
+    func int(_ column: Int32) -> Int64
+    func text(_ column: Int32) -> String
+    func bytes(_ column: Int32) -> [UInt8]
+}
+
+extension StoreRow {
+    public func optionalInt(_ column: Int32) -> Int64? { isNull(column) ? nil : int(column) }
+    public func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+}
+
+/// The queries SQLite and MySQL run alike (the same SQL text in both dialects) and the records
+/// read from their rows. Times are milliseconds since 1970 in every store.
+public enum StoreRecords {
+    public static let eventColumns = """
+        SELECT e.id, e.name, e.starts_at, e.ends_at, e.created_at,
+               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id),
+               (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used'),
+               (SELECT count(*) FROM checkins c WHERE c.event_id = e.id AND c.conflict IS NOT NULL),
+               EXISTS (SELECT 1 FROM signing_keys k WHERE k.event_id = e.id)
+        FROM events e
+        """
+
+    public static func event(_ row: some StoreRow) -> Event {
+        Event(
+            id: row.text(0),
+            name: row.text(1),
+            startsAt: row.optionalInt(2).map(Date.init(millis:)),
+            endsAt: row.optionalInt(3).map(Date.init(millis:)),
+            createdAt: Date(millis: row.int(4)),
+            issued: Int(row.int(5)),
+            used: Int(row.int(6)),
+            conflicts: Int(row.int(7)),
+            signedCodes: row.int(8) != 0
+        )
+    }
+
+    public static let ticketColumnList =
+        "id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device"
+    public static let ticketColumns = "SELECT \(ticketColumnList) FROM tickets"
+
+    public static func ticket(_ row: some StoreRow) -> Ticket { ticket(row, from: 0) }
+
+    /// A row of `ticketColumnList`, from column `offset` on.
+    public static func ticket(_ row: some StoreRow, from offset: Int32) -> Ticket {
+        Ticket(
+            id: row.text(offset),
+            eventId: row.text(offset + 1),
+            number: Int(row.int(offset + 2)),
+            userId: row.optionalText(offset + 3),
+            holderName: row.optionalText(offset + 4),
+            email: row.optionalText(offset + 5),
+            ticketType: row.optionalText(offset + 6),
+            status: TicketStatus(rawValue: row.text(offset + 7)) ?? .revoked,
+            expiresAt: row.optionalInt(offset + 8).map(Date.init(millis:)),
+            createdAt: Date(millis: row.int(offset + 9)),
+            usedAt: row.optionalInt(offset + 10).map(Date.init(millis:)),
+            usedGate: row.optionalText(offset + 11),
+            usedDevice: row.optionalText(offset + 12)
+        )
+    }
+
+    public static let deviceColumnList = "id, name, gate_id, event_id, revoked, created_at"
+    public static let deviceColumns = "SELECT \(deviceColumnList) FROM devices"
+
+    public static func device(_ row: some StoreRow) -> Device {
+        Device(
+            id: row.text(0),
+            name: row.text(1),
+            gateId: row.text(2),
+            eventId: row.text(3),
+            revoked: row.int(4) != 0,
+            createdAt: Date(millis: row.int(5))
+        )
+    }
+
+    /// An event's devices with their last check-in; one parameter, the event.
+    public static let devicesWithActivity = """
+        SELECT d.id, d.name, d.gate_id, d.event_id, d.revoked, d.created_at, last.at, last.result
+        FROM devices d LEFT JOIN checkins last
+          ON last.id = (SELECT max(c.id) FROM checkins c WHERE c.device_id = d.id)
+        WHERE d.event_id = ? ORDER BY d.gate_id, d.name, d.id
+        """
+
+    public static func deviceActivity(_ row: some StoreRow) -> DeviceActivity {
+        DeviceActivity(
+            device: device(row),
+            lastSeenAt: row.optionalInt(6).map(Date.init(millis:)),
+            lastResult: row.optionalText(7).flatMap(CheckinResult.init(rawValue:))
+        )
+    }
+
+    public static let logColumns =
+        "c.id, c.at, c.event_id, c.ticket_id, t.number, c.gate_id, c.device_id, c.result, c.mode, c.scan_id, c.offline, c.conflict"
+
+    public static func logEntry(_ row: some StoreRow) -> CheckinLogEntry { logEntry(row, from: 0) }
+
+    /// A row of `logColumns`, from column `offset` on.
+    public static func logEntry(_ row: some StoreRow, from offset: Int32) -> CheckinLogEntry {
+        CheckinLogEntry(
+            id: row.int(offset),
+            at: Date(millis: row.int(offset + 1)),
+            eventId: row.text(offset + 2),
+            ticketId: row.optionalText(offset + 3),
+            ticketNumber: row.optionalInt(offset + 4).map { Int($0) },
+            gateId: row.text(offset + 5),
+            deviceId: row.text(offset + 6),
+            result: CheckinResult(rawValue: row.text(offset + 7)) ?? .invalid,
+            mode: CheckinMode(rawValue: row.text(offset + 8)) ?? .commit,
+            scanId: row.optionalText(offset + 9),
+            offline: row.int(offset + 10) != 0,
+            conflict: row.optionalText(offset + 11).flatMap(CheckinResult.init(rawValue:))
+        )
+    }
+
+    /// A parameter of a query built here, for the store to turn into its own kind of value.
+    public enum Parameter: Sendable, Equatable {
+        case text(String)
+        case integer(Int64)
+    }
+
+    /// The check-in log of an event, filtered: newest first, or forward from `afterId`.
+    public static func checkins(eventId: String, filter: CheckinFilter) -> (sql: String, parameters: [Parameter]) {
+        var sql = """
+            SELECT \(logColumns)
+            FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id
+            WHERE c.event_id = ?
+            """
+        var parameters: [Parameter] = [.text(eventId)]
+        if let gate = filter.gateId {
+            sql += " AND c.gate_id = ?"
+            parameters.append(.text(gate))
+        }
+        if let since = filter.since {
+            sql += " AND c.at >= ?"
+            parameters.append(.integer(since.millis))
+        }
+        if let until = filter.until {
+            sql += " AND c.at < ?"
+            parameters.append(.integer(until.millis))
+        }
+        if let after = filter.afterId {
+            sql += " AND c.id > ?"
+            parameters.append(.integer(after))
+        }
+        if let ticket = filter.ticketId {
+            sql += " AND c.ticket_id = ?"
+            parameters.append(.text(ticket))
+        }
+        if let result = filter.result {
+            sql += " AND c.result = ?"
+            parameters.append(.text(result.rawValue))
+        }
+        // --follow reads forward from a position; everything else wants the newest first.
+        sql += filter.afterId == nil ? " ORDER BY c.id DESC LIMIT ?" : " ORDER BY c.id ASC LIMIT ?"
+        parameters.append(.integer(Int64(filter.limit)))
+        return (sql, parameters)
+    }
+
+    /// An event's offline admissions that collided, each beside the admission that came first;
+    /// one parameter, the event.
+    public static let conflicts = """
+        SELECT \(logColumns), f.id, f.at, f.event_id, f.ticket_id, t.number, f.gate_id, f.device_id, f.result, f.mode, f.scan_id, f.offline, f.conflict
+        FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id LEFT JOIN checkins f ON f.id = c.conflict_with
+        WHERE c.event_id = ? AND c.conflict IS NOT NULL ORDER BY c.id
+        """
+
+    public static func conflict(_ row: some StoreRow) -> Conflict {
+        let offline = logEntry(row)
+        return Conflict(
+            ticketNumber: offline.ticketNumber,
+            reason: offline.conflict ?? .alreadyUsed,
+            offline: offline,
+            first: row.isNull(12) ? nil : logEntry(row, from: 12)
+        )
+    }
+
+    /// Ticket changes of an event after a cursor, oldest first; parameters: event, cursor, limit.
+    public static let ticketChanges = """
+        SELECT number, token_hash, status, expires_at, used_at, used_gate, change_seq FROM tickets
+        WHERE event_id = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
+        """
+
+    public static func ticketChange(_ row: some StoreRow) -> (state: TicketState, position: Int64) {
+        (
+            TicketState(
+                number: Int(row.int(0)),
+                tokenHash: row.bytes(1),
+                status: TicketStatus(rawValue: row.text(2)) ?? .revoked,
+                expiresAt: row.optionalInt(3).map(Date.init(millis:)),
+                usedAt: row.optionalInt(4).map(Date.init(millis:)),
+                usedGate: row.optionalText(5)
+            ),
+            row.int(6)
+        )
+    }
+
+    /// A page of changes as the store protocol returns it.
+    public static func changesPage(_ rows: [(state: TicketState, position: Int64)], after cursor: Int64?, limit: Int) -> TicketChanges {
+        TicketChanges(tickets: rows.map(\.state), cursor: rows.last?.position ?? cursor ?? 0, complete: rows.count < limit)
+    }
+
+    /// An event's signing keys, oldest first; one parameter, the event.
+    public static let signingKeys = "SELECT key_id, public_key, private_key, created_at FROM signing_keys WHERE event_id = ? ORDER BY key_id"
+
+    public static func signingKey(_ row: some StoreRow) -> SigningKey {
+        SigningKey(id: Int(row.int(0)), publicKey: row.bytes(1), privateKey: row.bytes(2), createdAt: Date(millis: row.int(3)))
+    }
+}
+
+extension Ticket {
+    /// Why this ticket cannot be (or, in validate mode, whether it could be) checked in now at a
+    /// device of `deviceEvent`: the reason a store reads after its conditional UPDATE changed nothing.
+    public func checkinResult(deviceEvent: String, now: Int64) -> CheckinResult {
+        if eventId != deviceEvent { return .wrongEvent }
+        switch status {
+        case .revoked: return .revoked
+        case .used: return .alreadyUsed
+        case .unused:
+            if let expires = expiresAt, expires.millis <= now { return .expired }
+            return .valid
+        }
+    }
+}
+
+/// The enrolled device a scanner's token, deviceId and gateId name together.
+public struct DeviceOnDuty: Sendable, Equatable {
+    public var id: String
+    public var gate: String
+    public var event: String
+
+    /// Why a scanner's credentials name no device on duty.
+    public enum Refusal: Error, Equatable {
+        case unauthorized
+        case wrongGate(registered: String)
+    }
+
+    /// The device of a token (as a store found it, or nil), if it is not revoked, is the device
+    /// named, and stands at the gate named. A token of another device counts as no token.
+    public static func judge(
+        found: (id: String, gate: String, event: String, revoked: Bool)?,
+        deviceId: String,
+        gateId: String
+    ) -> Result<DeviceOnDuty, Refusal> {
+        guard let found, !found.revoked, found.id == deviceId else { return .failure(.unauthorized) }
+        guard found.gate == gateId else { return .failure(.wrongGate(registered: found.gate)) }
+        return .success(DeviceOnDuty(id: found.id, gate: found.gate, event: found.event))
+    }
+
+    /// The query a store finds a token's device with; one parameter, the token's hash.
+    public static let query = "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = ?"
+
+    public static func found(_ row: some StoreRow) -> (id: String, gate: String, event: String, revoked: Bool) {
+        (id: row.text(0), gate: row.text(1), event: row.text(2), revoked: row.int(3) != 0)
+    }
+}
