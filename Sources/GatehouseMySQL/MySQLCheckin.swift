@@ -22,10 +22,11 @@ extension MySQLStore {
     /// Authenticate, replay a retried scan, or decide with one conditional UPDATE whose found-row
     /// count decides, and log the attempt in the same transaction.
     ///
-    /// Three round trips for a first check-in: one read (the device, an earlier decision of this
-    /// scanId, and the scanned ticket together), the UPDATE, the log INSERT. The read only
-    /// supplies the ticket's details and the reason for a refusal; whether a ticket is admitted
-    /// is decided by the UPDATE alone, which reads the newest committed row and locks it.
+    /// Three round trips per scan: one read (the device, an earlier decision of this scanId, and
+    /// the scanned ticket together: MySQL has no RETURNING, and a read after the UPDATE would
+    /// cost a fourth), the conditional UPDATE, the log INSERT. The read supplies the ticket's
+    /// details and, when the UPDATE changed nothing, the reason; whether a ticket is admitted is
+    /// decided by the UPDATE alone, which reads the newest committed row and locks it.
     private static func decide(_ attempt: CheckinAttempt, in db: MySQLConnection) throws -> CheckinOutcome {
         let scanId = attempt.mode == .commit ? attempt.scanId : nil
         let found = try db.firstRow(
@@ -99,10 +100,9 @@ extension MySQLStore {
         }
         let now = attempt.at.millis
         var ticket = read
-        // The decision: used only if unused, not expired, of the device's event. Where the read
-        // already shows a used or revoked ticket there is nothing the UPDATE could change (a
-        // used ticket never becomes unused, and a re-issued one no longer has this token).
-        if attempt.mode == .commit, code.eventId == deviceEvent, read == nil || read?.status == .unused {
+        // The decision: used only if unused, not expired, of the device's event, whatever the read
+        // saw (it may be a moment old). One found row means this scan changed the ticket.
+        if attempt.mode == .commit, code.eventId == deviceEvent {
             let changed = try db.run(
                 """
                 UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = ?
@@ -113,17 +113,15 @@ extension MySQLStore {
                     .text(deviceEvent), .integer(now),
                 ]
             )
-            if changed == 1, var used = read {
-                used.status = .used
-                used.usedAt = Date(millis: now)
-                used.usedGate = attempt.gateId
-                used.usedDevice = attempt.deviceId
-                return CheckinDecision(result: .valid, ticket: used.summary, firstUsedAt: used.usedAt, firstUsedGate: used.usedGate, replayed: false)
-            }
-            if changed == 1 || read != nil {
-                // Changed after the read (or made since it): read the row as it is now.
-                ticket = try db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], StoreRecords.ticket)
-                if changed == 1, let used = ticket {
+            if changed == 1 {
+                // As this transaction wrote it: the read's row with this use.
+                var used =
+                    try read ?? db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], StoreRecords.ticket)
+                used?.status = .used
+                used?.usedAt = Date(millis: now)
+                used?.usedGate = attempt.gateId
+                used?.usedDevice = attempt.deviceId
+                if let used {
                     return CheckinDecision(
                         result: .valid,
                         ticket: used.summary,
@@ -132,6 +130,10 @@ extension MySQLStore {
                         replayed: false
                     )
                 }
+            } else if let read, read.checkinResult(deviceEvent: deviceEvent, now: now) == .valid {
+                // The read saw it admissible and the UPDATE found it used: another gate was
+                // quicker. The reason is read again, as it is now.
+                ticket = try db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], StoreRecords.ticket)
             }
         }
         guard let ticket, ticket.eventId == code.eventId else { return CheckinDecision(result: .notFound, replayed: false) }

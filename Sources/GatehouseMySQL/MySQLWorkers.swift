@@ -98,10 +98,14 @@ final class MySQLWorkers: Service, Sendable {
                         }
                     },
                     finish: { failure in
-                        if let failure, case .success = outcome.value {
+                        switch (outcome.value, failure) {
+                        case (.success?, let failure?):
+                            // The job ran, its transaction did not commit.
                             answer.resume(.failure(Self.mapped(failure)))
-                        } else {
-                            answer.resume((outcome.value ?? .failure(StoreError.unavailable("MySQL: the job did not run"))).mapError(Self.mapped))
+                        case (let value?, _): answer.resume(value.mapError(Self.mapped))
+                        // It never ran (no connection, or the transaction could not begin): the cause.
+                        case (nil, let failure?): answer.resume(.failure(Self.mapped(failure)))
+                        case (nil, nil): answer.resume(.failure(StoreError.unavailable("MySQL: the job did not run")))
                         }
                     },
                     deadline: deadline

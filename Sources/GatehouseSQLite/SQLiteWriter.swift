@@ -92,10 +92,12 @@ final class SQLiteWriter: Service, Sendable {
                     }
                 },
                 finish: { commitError in
-                    if let commitError, case .success = outcome.value {
-                        continuation.resume(throwing: Self.mapped(commitError))
-                    } else {
-                        continuation.resume(with: (outcome.value ?? .failure(CancellationError())).mapError(Self.mapped))
+                    switch (outcome.value, commitError) {
+                    case (.success?, let commitError?): continuation.resume(throwing: Self.mapped(commitError))
+                    case (let value?, _): continuation.resume(with: value.mapError(Self.mapped))
+                    // It never ran (the transaction could not begin, or the writer stopped): the cause.
+                    case (nil, let error?): continuation.resume(throwing: Self.mapped(error))
+                    case (nil, nil): continuation.resume(throwing: CancellationError())
                     }
                 }
             )
