@@ -21,45 +21,11 @@ WORK=$(mktemp -d)
 SERVER=""
 trap '[[ -n "$SERVER" ]] && kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 gcc -O2 -o "$WORK/mysql-checkin" bench/mysql-checkin.c $(pkg-config --cflags --libs libmariadb) -lpthread
-export GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-auth=(-H "Authorization: Bearer $GATEHOUSE_ADMIN_TOKEN" -H "Content-Type: application/json")
+source scripts/bench-database-api.sh
 read -r DB_HOST DB_PORT DB_USER DB_PASSWORD DB_NAME < <(python3 -c '
 import sys, urllib.parse as u
 p = u.urlsplit(sys.argv[1]); print(p.hostname, p.port, u.unquote(p.username), u.unquote(p.password), p.path[1:])' "$GATEHOUSE_TEST_MYSQL")
 sql() { mariadb --no-defaults -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" -p"$DB_PASSWORD" "$DB_NAME" -e "$1"; }
-
-start_service() {
-  "$BIN" serve --db "$1" --port 0 --log-level warning --pool-size 8 > "$WORK/serve.out" 2> "$WORK/serve.err" &
-  SERVER=$!
-  for _ in $(seq 100); do grep -q "listening on" "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
-  URL="http://127.0.0.1:$(grep -o 'listening on http://[^ ]*' "$WORK/serve.out" | sed 's/.*://')"
-}
-stop_service() { kill $SERVER; wait $SERVER 2>/dev/null || true; SERVER=""; }
-
-api_setup() {
-  EVENT=$(curl -sf "${auth[@]}" -d '{"name":"Benchmark"}' "$URL/api/events" | json '["id"]')
-  local device
-  device=$(curl -sf "${auth[@]}" -d "{\"name\":\"bench\",\"gateId\":\"bench-1\",\"eventId\":\"$EVENT\"}" "$URL/api/devices")
-  export DEVICE_ID=$(echo "$device" | json '["deviceId"]') DEVICE_TOKEN=$(echo "$device" | json '["token"]') GATE_ID=bench-1 WRK_THREADS=2
-  : > "$WORK/codes"
-  for _ in $(seq $(($1 / 10000))); do
-    curl -sf "${auth[@]}" -d '{"quantity":10000}' "$URL/api/events/$EVENT/tickets" | python3 -c 'import json,sys; [print(t["qrData"]) for t in json.load(sys.stdin)["tickets"]]' >> "$WORK/codes"
-  done
-  shuf "$WORK/codes" -o "$WORK/codes"
-  split -l "$PER_RUN" -d -a 3 "$WORK/codes" "$WORK/chunk."
-}
-used() { curl -sf "${auth[@]}" "$URL/api/events/$EVENT" | json '["used"]'; }
-
-api_run() {  # $1 = chunk; prints "rate p50 p99"
-  local before after
-  before=$(used)
-  CODES_FILE=$(printf '%s/chunk.%03d' "$WORK" "$1") wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/checkin.lua "$URL" > "$WORK/wrk.txt" 2> "$WORK/wrk.err" || true
-  after=$(used)
-  if grep -q unexpected "$WORK/wrk.err"; then echo "unexpected answers: $(head -1 "$WORK/wrk.err")" >&2; fi
-  echo "$(((after - before) / DURATION)) $(awk '$1=="50%" {print $2}' "$WORK/wrk.txt") $(awk '$1=="99%" {print $2}' "$WORK/wrk.txt")"
-}
-median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 server_version=$(sql "SELECT VERSION()" | tail -1)
 echo "MariaDB $server_version, $CONNECTIONS connections, ${DURATION}s per run, first check-ins in random ticket order"
