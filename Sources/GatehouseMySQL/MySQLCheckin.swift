@@ -50,8 +50,7 @@ extension MySQLStore {
         )
         let device: DeviceOnDuty
         switch DeviceOnDuty.judge(found: found?.device, deviceId: attempt.deviceId, gateId: attempt.gateId) {
-        case .failure(.unauthorized): return .unauthorized
-        case .failure(.wrongGate(let registered)): return .wrongGate(registered: registered)
+        case .failure(let refusal): return refusal.checkinOutcome
         case .success(let onDuty): device = onDuty
         }
         guard let found else { return .unauthorized }
@@ -147,17 +146,7 @@ extension MySQLStore {
     }
 
     private static func logAttempt(_ attempt: CheckinAttempt, device: DeviceOnDuty, decision: CheckinDecision, in db: MySQLConnection) throws {
-        try db.run(
-            """
-            INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [
-                .integer(attempt.at.millis), .text(device.event), .optional(decision.ticket?.id), .text(attempt.gateId),
-                .text(device.id), .text(decision.result.rawValue), .text(attempt.mode.rawValue),
-                .optional(attempt.mode == .commit ? attempt.scanId : nil), .bytes(attempt.payloadHash),
-            ]
-        )
+        try db.run(StoreStatements.logCheckin(attempt, device: device, decision: decision))
     }
 
 }

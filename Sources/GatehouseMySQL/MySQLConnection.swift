@@ -17,6 +17,8 @@ enum MySQLValue: Sendable {
         switch parameter {
         case .text(let text): self = .text(text)
         case .integer(let number): self = .integer(number)
+        case .bytes(let bytes): self = .bytes(bytes)
+        case .null: self = .null
         }
     }
 }
@@ -119,6 +121,10 @@ final class MySQLConnection {
         defer { gh_mysql_stmt_reset(statement) }
         return Int(gh_mysql_stmt_affected_rows(statement))
     }
+
+    /// Runs a statement all SQL stores share.
+    @discardableResult
+    func run(_ statement: StoreStatement) throws(MySQLError) -> Int { try run(statement.sql, statement.parameters.map(MySQLValue.init)) }
 
     /// Runs an INSERT and returns the AUTO_INCREMENT id it made.
     func insert(_ sql: String, _ parameters: [MySQLValue]) throws(MySQLError) -> Int64 {

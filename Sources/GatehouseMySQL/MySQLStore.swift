@@ -208,8 +208,14 @@ public final class MySQLStore: GatehouseStore {
         try await write { db in
             guard try Self.exists(event: device.eventId, in: db) else { throw StoreError.notFound("event \(device.eventId)") }
             try db.run(
-                "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(device.id), .text(device.name), .text(device.gateId), .text(device.eventId), .bytes(device.tokenHash), .integer(at.millis)]
+                StoreStatements.addDevice(
+                    id: device.id,
+                    name: device.name,
+                    gateId: device.gateId,
+                    eventId: device.eventId,
+                    tokenHash: device.tokenHash,
+                    at: at
+                )
             )
             return device.registered(at: at)
         }
@@ -231,13 +237,7 @@ public final class MySQLStore: GatehouseStore {
     public func createPairing(_ pairing: NewPairing, at: Date) async throws {
         try await write { db in
             guard try Self.exists(event: pairing.eventId, in: db) else { throw StoreError.notFound("event \(pairing.eventId)") }
-            try db.run(
-                "INSERT INTO pairings (code_hash, event_id, gate_id, name, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    .bytes(pairing.codeHash), .text(pairing.eventId), .text(pairing.gateId), .text(pairing.name),
-                    .integer(pairing.expiresAt.millis), .integer(at.millis),
-                ]
-            )
+            try db.run(StoreStatements.createPairing(pairing, at: at))
         }
     }
 
@@ -261,8 +261,14 @@ public final class MySQLStore: GatehouseStore {
                 return row == nil ? .expired : .alreadyUsed
             }
             try db.run(
-                "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(device.id), .text(pairing.name), .text(pairing.gate), .text(pairing.event), .bytes(device.tokenHash), .integer(at.millis)]
+                StoreStatements.addDevice(
+                    id: device.id,
+                    name: pairing.name,
+                    gateId: pairing.gate,
+                    eventId: pairing.event,
+                    tokenHash: device.tokenHash,
+                    at: at
+                )
             )
             return .enrolled(
                 Device(

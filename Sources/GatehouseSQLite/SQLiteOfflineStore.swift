@@ -27,8 +27,7 @@ extension SQLiteStore {
         try await writer.perform { db in
             let device: DeviceOnDuty
             switch try Self.authenticate(tokenHash: upload.deviceTokenHash, deviceId: upload.deviceId, gateId: upload.gateId, in: db) {
-            case .failure(.unauthorized): return .unauthorized
-            case .failure(.wrongGate(let registered)): return .wrongGate(registered: registered)
+            case .failure(let refusal): return refusal.uploadOutcome
             case .success(let found): device = found
             }
             var recordings: [OfflineRecording] = []
@@ -91,14 +90,13 @@ extension SQLiteStore {
             }
         }
         try db.run(
-            """
-            INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash, offline, clock, conflict, conflict_with)
-            VALUES (?, ?, ?, ?, ?, 'valid', 'commit', ?, ?, 1, ?, ?, ?)
-            """,
-            [
-                .integer(at), .text(event), .optional(ticketId), .text(gate), .text(device), .text(admission.scanId), .blob(admission.tokenHash),
-                .text(admission.clock), .optional(conflict?.rawValue), .optional(first),
-            ]
+            StoreStatements.logOfflineAdmission(
+                admission,
+                device: DeviceOnDuty(id: device, gate: gate, event: event),
+                ticketId: ticketId,
+                conflict: conflict,
+                first: first
+            )
         )
         return conflict.map(OfflineRecording.conflict) ?? .recorded
     }
@@ -122,10 +120,7 @@ extension SQLiteStore {
                 try db.firstRow("SELECT coalesce(max(key_id), 0) + 1 FROM signing_keys WHERE event_id = ?", [.text(eventId)]) { $0.int(0) } ?? 1
             )
             guard next <= 255 else { throw StoreError.invalid("the event has 255 signing keys, the most a code can name") }
-            try db.run(
-                "INSERT INTO signing_keys (event_id, key_id, public_key, private_key, created_at) VALUES (?, ?, ?, ?, ?)",
-                [.text(eventId), .integer(Int64(next)), .blob(publicKey), .blob(privateKey), .integer(at.millis)]
-            )
+            try db.run(StoreStatements.addSigningKey(eventId: eventId, keyId: next, publicKey: publicKey, privateKey: privateKey, at: at))
             return SigningKey(id: next, publicKey: publicKey, privateKey: privateKey, createdAt: at.truncatedToMillis)
         }
     }

@@ -179,8 +179,14 @@ public final class SQLiteStore: GatehouseStore {
                 throw StoreError.notFound("event \(device.eventId)")
             }
             try db.run(
-                "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(device.id), .text(device.name), .text(device.gateId), .text(device.eventId), .blob(device.tokenHash), .integer(at.millis)]
+                StoreStatements.addDevice(
+                    id: device.id,
+                    name: device.name,
+                    gateId: device.gateId,
+                    eventId: device.eventId,
+                    tokenHash: device.tokenHash,
+                    at: at
+                )
             )
             return device.registered(at: at)
         }
@@ -207,13 +213,7 @@ public final class SQLiteStore: GatehouseStore {
             guard try db.firstRow("SELECT 1 FROM events WHERE id = ?", [.text(pairing.eventId)], { _ in true }) != nil else {
                 throw StoreError.notFound("event \(pairing.eventId)")
             }
-            try db.run(
-                "INSERT INTO pairings (code_hash, event_id, gate_id, name, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    .blob(pairing.codeHash), .text(pairing.eventId), .text(pairing.gateId), .text(pairing.name), .integer(pairing.expiresAt.millis),
-                    .integer(at.millis),
-                ]
-            )
+            try db.run(StoreStatements.createPairing(pairing, at: at))
         }
     }
 
@@ -233,8 +233,14 @@ public final class SQLiteStore: GatehouseStore {
                 return row == nil ? .expired : .alreadyUsed
             }
             try db.run(
-                "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(device.id), .text(pairing.name), .text(pairing.gate), .text(pairing.event), .blob(device.tokenHash), .integer(at.millis)]
+                StoreStatements.addDevice(
+                    id: device.id,
+                    name: pairing.name,
+                    gateId: pairing.gate,
+                    eventId: pairing.event,
+                    tokenHash: device.tokenHash,
+                    at: at
+                )
             )
             return .enrolled(
                 Device(
@@ -295,8 +301,7 @@ public final class SQLiteStore: GatehouseStore {
     private static func decide(_ attempt: CheckinAttempt, in db: SQLiteConnection) throws -> CheckinOutcome {
         let device: DeviceOnDuty
         switch try Self.authenticate(tokenHash: attempt.deviceTokenHash, deviceId: attempt.deviceId, gateId: attempt.gateId, in: db) {
-        case .failure(.unauthorized): return .unauthorized
-        case .failure(.wrongGate(let registered)): return .wrongGate(registered: registered)
+        case .failure(let refusal): return refusal.checkinOutcome
         case .success(let found): device = found
         }
 
@@ -323,17 +328,7 @@ public final class SQLiteStore: GatehouseStore {
         }
 
         let decision = try judge(attempt, deviceEvent: device.event, in: db)
-        try db.run(
-            """
-            INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [
-                .integer(attempt.at.millis), .text(device.event), .optional(decision.ticket?.id), .text(attempt.gateId),
-                .text(device.id), .text(decision.result.rawValue), .text(attempt.mode.rawValue),
-                .optional(attempt.mode == .commit ? attempt.scanId : nil), .blob(attempt.payloadHash),
-            ]
-        )
+        try db.run(StoreStatements.logCheckin(attempt, device: device, decision: decision))
         return .decided(decision)
     }
 
@@ -387,8 +382,16 @@ extension SQLiteValue {
         switch parameter {
         case .text(let text): self = .text(text)
         case .integer(let number): self = .integer(number)
+        case .bytes(let bytes): self = .blob(bytes)
+        case .null: self = .null
         }
     }
+}
+
+extension SQLiteConnection {
+    /// Runs a statement both stores share.
+    @discardableResult
+    func run(_ statement: StoreStatement) throws -> Int { try run(statement.sql, statement.parameters.map(SQLiteValue.init)) }
 }
 
 /// SQLite's rows read like every store's.

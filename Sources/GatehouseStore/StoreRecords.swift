@@ -123,6 +123,11 @@ public enum StoreRecords {
     public enum Parameter: Sendable, Equatable {
         case text(String)
         case integer(Int64)
+        case bytes([UInt8])
+        case null
+
+        public static func optional(_ text: String?) -> Parameter { text.map(Parameter.text) ?? .null }
+        public static func optional(_ number: Int64?) -> Parameter { number.map(Parameter.integer) ?? .null }
     }
 
     /// The check-in log of an event, filtered: newest first, or forward from `afterId`.
@@ -234,6 +239,12 @@ public struct DeviceOnDuty: Sendable, Equatable {
     public var id: String
     public var gate: String
     public var event: String
+
+    public init(id: String, gate: String, event: String) {
+        self.id = id
+        self.gate = gate
+        self.event = event
+    }
 
     /// Why a scanner's credentials name no device on duty.
     public enum Refusal: Error, Equatable {

@@ -1,0 +1,91 @@
+import Foundation
+import GatehouseCore
+
+/// A SQL statement with its parameters, in text both SQLite and MySQL run alike; each store turns
+/// the parameters into its own kind of value.
+public struct StoreStatement: Sendable {
+    public var sql: String
+    public var parameters: [StoreRecords.Parameter]
+}
+
+/// The inserts SQLite and MySQL make alike. What differs between them (RETURNING against found
+/// rows, how a change is numbered) stays in each store.
+public enum StoreStatements {
+    public static func addDevice(id: String, name: String, gateId: String, eventId: String, tokenHash: [UInt8], at: Date) -> StoreStatement {
+        StoreStatement(
+            sql: "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            parameters: [.text(id), .text(name), .text(gateId), .text(eventId), .bytes(tokenHash), .integer(at.millis)]
+        )
+    }
+
+    public static func createPairing(_ pairing: NewPairing, at: Date) -> StoreStatement {
+        StoreStatement(
+            sql: "INSERT INTO pairings (code_hash, event_id, gate_id, name, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            parameters: [
+                .bytes(pairing.codeHash), .text(pairing.eventId), .text(pairing.gateId), .text(pairing.name), .integer(pairing.expiresAt.millis),
+                .integer(at.millis),
+            ]
+        )
+    }
+
+    public static func addSigningKey(eventId: String, keyId: Int, publicKey: [UInt8], privateKey: [UInt8], at: Date) -> StoreStatement {
+        StoreStatement(
+            sql: "INSERT INTO signing_keys (event_id, key_id, public_key, private_key, created_at) VALUES (?, ?, ?, ?, ?)",
+            parameters: [.text(eventId), .integer(Int64(keyId)), .bytes(publicKey), .bytes(privateKey), .integer(at.millis)]
+        )
+    }
+
+    /// The log row of a decided scan (refusals too), written in the deciding transaction.
+    public static func logCheckin(_ attempt: CheckinAttempt, device: DeviceOnDuty, decision: CheckinDecision) -> StoreStatement {
+        StoreStatement(
+            sql: """
+                INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            parameters: [
+                .integer(attempt.at.millis), .text(device.event), .optional(decision.ticket?.id), .text(attempt.gateId),
+                .text(device.id), .text(decision.result.rawValue), .text(attempt.mode.rawValue),
+                .optional(attempt.mode == .commit ? attempt.scanId : nil), .bytes(attempt.payloadHash),
+            ]
+        )
+    }
+
+    /// The log row of an admission a gate made offline: `conflict` when the ticket was already
+    /// used, revoked or unknown by the time it arrived, `first` the admission that came first.
+    public static func logOfflineAdmission(
+        _ admission: OfflineAdmissions.Admission,
+        device: DeviceOnDuty,
+        ticketId: String?,
+        conflict: CheckinResult?,
+        first: Int64?
+    ) -> StoreStatement {
+        StoreStatement(
+            sql: """
+                INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash, offline, clock, conflict, conflict_with)
+                VALUES (?, ?, ?, ?, ?, 'valid', 'commit', ?, ?, 1, ?, ?, ?)
+                """,
+            parameters: [
+                .integer(admission.at.millis), .text(device.event), .optional(ticketId), .text(device.gate), .text(device.id),
+                .text(admission.scanId), .bytes(admission.tokenHash), .text(admission.clock), .optional(conflict?.rawValue), .optional(first),
+            ]
+        )
+    }
+}
+
+extension DeviceOnDuty.Refusal {
+    /// The answer to a scan from credentials that name no device on duty.
+    public var checkinOutcome: CheckinOutcome {
+        switch self {
+        case .unauthorized: return .unauthorized
+        case .wrongGate(let registered): return .wrongGate(registered: registered)
+        }
+    }
+
+    /// The answer to an offline upload from such credentials.
+    public var uploadOutcome: OfflineUploadOutcome {
+        switch self {
+        case .unauthorized: return .unauthorized
+        case .wrongGate(let registered): return .wrongGate(registered: registered)
+        }
+    }
+}
