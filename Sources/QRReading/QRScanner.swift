@@ -46,11 +46,20 @@ public final class QRScanner {
     /// The ways of reading an image, each an engine on the frame or on a transform of it.
     public enum Attempt: String, Sendable, CaseIterable {
         case fullResolution, zxing, zxingInverted
+        /// zxing-cpp on the frame's left and right halves, or its top and bottom halves: a sheet of
+        /// finder-like squares in one part of the view confuses zxing-cpp's detector for the whole
+        /// frame, but not for a half without it.
+        case zxingLeftRight, zxingTopBottom
         case halfSize, halfSizeInverted, thirdSize, halfSizeThreshold
         case inverted, upscaledThreshold, upscaled, fineThreshold, mediumThreshold, coarseThreshold, blurred, wideThreshold
 
         /// zbar on a transformed frame: the second attempts of the zbar side.
-        static let zbarTransforms: [Attempt] = allCases.filter { ![.fullResolution, .zxing, .zxingInverted].contains($0) }
+        static let zbarTransforms: [Attempt] = allCases.filter {
+            ![.fullResolution, .zxing, .zxingInverted, .zxingLeftRight, .zxingTopBottom].contains($0)
+        }
+
+        /// zxing-cpp's attempts, in the order thorough reading runs them.
+        static let zxingAttempts: [Attempt] = [.zxing, .zxingInverted, .zxingLeftRight, .zxingTopBottom]
     }
 
     public struct Result: Sendable, Equatable {
@@ -79,15 +88,30 @@ public final class QRScanner {
     /// 30 fps): a safety net, should a change ever slip under the scene's tolerance.
     static let maximumZbarSkips = 100
 
+    /// Halves narrower or lower than this are not worth a pass of their own.
+    static let minimumHalfSide = 120
+
     private let zbar = ZbarReader()
     private let zxing = ZXingReader()
     private var rotation = 0
     private var frame: Int
-    /// The scene of the last frame bare zbar searched and found nothing in (live, both engines).
-    private var fruitlessZbarScene: SceneSignature?
-    private var skippedZbarFrames = 0
+    /// Where bare zbar last searched in vain (live, both engines): its turn goes to zxing-cpp
+    /// while the scene stays so.
+    private var fruitlessZbar = FruitlessScene()
+    /// Where zxing-cpp's halves (each pair) last found nothing: skipped while the scene stays so.
+    private var fruitlessHalves: [Attempt: FruitlessScene] = [:]
+    /// Left and right halves, then top and bottom: in any two zxing-cpp frames in a row, both.
+    private var halvesTurn = 0
+    /// What made each engine choke, hidden from that engine while it stays as it was (live only).
+    /// Each engine has its own: a code in view when one engine choked stays visible to the other.
+    private var zbarBlindSpots = BlindSpots()
+    private var zxingBlindSpots = BlindSpots()
     /// Full-frame zbar passes so far: for the tests and the benchmark.
     public private(set) var zbarPasses = 0
+    /// Passes that took so much longer than usual that their scene was learnt as blind spots.
+    public var costlyPasses: Int { zbarBlindSpots.costlyPasses + zxingBlindSpots.costlyPasses }
+    /// Blocks (16×16 pixels) hidden from zbar the last time it read: for the tests and the benchmark.
+    public private(set) var hiddenFromZbar = 0
     public let effort: Effort
     public let engines: Engines
 
@@ -110,6 +134,37 @@ public final class QRScanner {
     /// Scans a grey buffer the caller owns (a mapped camera buffer); nothing is kept after return.
     public func scan(pixels: UnsafePointer<UInt8>, width: Int, height: Int) -> Result {
         var result = Result(payloads: [], attempts: [])
+        var knownScene: SceneSignature?
+        func scene() -> SceneSignature {
+            if let knownScene { return knownScene }
+            let signature = SceneSignature(pixels: pixels, width: width, height: height)
+            knownScene = signature
+            return signature
+        }
+        var costlyZbar = false
+        var costlyZXing = false
+        // What each engine reads: the frame, or a copy with that engine's blind spots hidden
+        // (made once per frame, only when it has some that still look as they did).
+        var zbarCopy: BlindSpots.Masked??
+        var zxingCopy: BlindSpots.Masked??
+        func source<T>(zbar: Bool, _ body: (UnsafePointer<UInt8>) -> T) -> T {
+            let spots = zbar ? zbarBlindSpots : zxingBlindSpots
+            guard effort == .live, !spots.isEmpty else { return body(pixels) }
+            let copy: BlindSpots.Masked?
+            if let made = zbar ? zbarCopy : zxingCopy {
+                copy = made
+            } else {
+                copy = spots.masked(pixels: pixels, width: width, height: height, scene: scene())
+                if zbar {
+                    zbarCopy = .some(copy)
+                    hiddenFromZbar = copy?.hiddenBlocks ?? 0
+                } else {
+                    zxingCopy = .some(copy)
+                }
+            }
+            guard let copy else { return body(pixels) }
+            return copy.masked.withUnsafeBufferPointer { body($0.baseAddress!) }
+        }
         // `keys` say which payloads are the same code: raw bytes, which both engines report alike
         // where zxing-cpp's payload is its UTF-8 text and zbar's a Shift_JIS code's bytes.
         var keysSoFar: [[UInt8]] = []
@@ -132,21 +187,49 @@ public final class QRScanner {
             result.payloads += fresh
             result.attempts.append(attempt)
         }
+        /// One engine call, timed when live: a pass far over its engine's budget marks the scene
+        /// costly for that engine.
+        func timed<T>(zbar: Bool, _ pixelCount: Int, _ body: () -> T) -> T {
+            guard effort == .live else { return body() }
+            let start = ContinuousClock.now
+            let value = body()
+            let elapsed = ContinuousClock.now - start
+            if zbar {
+                if zbarBlindSpots.record(elapsed, pixels: pixelCount) { costlyZbar = true }
+            } else if zxingBlindSpots.record(elapsed, pixels: pixelCount) {
+                costlyZXing = true
+            }
+            return value
+        }
+        func readZXing(_ frame: UnsafePointer<UInt8>, _ window: (x: Int, y: Int, width: Int, height: Int), _ attempt: Attempt) {
+            let codes = timed(zbar: false, window.width * window.height) {
+                zxing.readCodes(pixels: frame + window.y * width + window.x, width: window.width, height: window.height, stride: width)
+            }
+            add(codes.map(\.payload), keys: codes.map(\.raw), attempt)
+        }
         func run(_ attempt: Attempt) -> Bool {
             switch attempt {
             case .fullResolution:
                 zbarPasses += 1
-                add(zbar.read(pixels: pixels, width: width, height: height), attempt)
+                add(
+                    source(zbar: true) { frame in timed(zbar: true, width * height) { zbar.read(pixels: frame, width: width, height: height) } },
+                    attempt
+                )
             case .zxing:
-                let codes = zxing.readCodes(pixels: pixels, width: width, height: height)
-                add(codes.map(\.payload), keys: codes.map(\.raw), attempt)
+                source(zbar: false) { readZXing($0, (0, 0, width, height), attempt) }
             case .zxingInverted:
-                let negative = ImageOps.inverted(pixels, width: width, height: height)
-                let codes = negative.pixels.withUnsafeBufferPointer { zxing.readCodes(pixels: $0.baseAddress!, width: width, height: height) }
-                add(codes.map(\.payload), keys: codes.map(\.raw), attempt)
+                let negative = source(zbar: false) { ImageOps.inverted($0, width: width, height: height) }
+                negative.pixels.withUnsafeBufferPointer { readZXing($0.baseAddress!, (0, 0, width, height), attempt) }
+            case .zxingLeftRight, .zxingTopBottom:
+                let windows: [(x: Int, y: Int, width: Int, height: Int)] =
+                    attempt == .zxingLeftRight
+                    ? [(0, 0, width / 2, height), (width / 2, 0, width - width / 2, height)]
+                    : [(0, 0, width, height / 2), (0, height / 2, width, height - height / 2)]
+                guard windows.allSatisfy({ min($0.width, $0.height) >= Self.minimumHalfSide }) else { return false }
+                source(zbar: false) { frame in for window in windows { readZXing(frame, window, attempt) } }
             default:
-                guard let image = transform(attempt, pixels, width, height) else { return false }
-                add(zbar.read(image), attempt)
+                guard let image = source(zbar: true, { transform(attempt, $0, width, height) }) else { return false }
+                add(timed(zbar: true, image.width * image.height) { zbar.read(image) }, attempt)
             }
             return true
         }
@@ -158,37 +241,52 @@ public final class QRScanner {
                 if run(attempt) { return }
             }
         }
-        defer { frame &+= 1 }
+        /// zxing-cpp on halves of the frame (left and right, or top and bottom, in turn), unless
+        /// they found nothing in this very scene before.
+        func halves() {
+            let attempt: Attempt = halvesTurn % 2 == 0 ? .zxingLeftRight : .zxingTopBottom
+            halvesTurn &+= 1
+            let signature = scene()
+            guard fruitlessHalves[attempt, default: FruitlessScene()].skips(signature) == false else { return }
+            let before = result.payloads.count
+            _ = run(attempt)
+            fruitlessHalves[attempt, default: FruitlessScene()].searched(signature, found: result.payloads.count > before)
+        }
+        defer {
+            frame &+= 1
+            if costlyZbar { zbarBlindSpots.learn(pixels: pixels, width: width, height: height, scene: scene()) }
+            if costlyZXing { zxingBlindSpots.learn(pixels: pixels, width: width, height: height, scene: scene()) }
+        }
         switch (effort, engines) {
         case (.thorough, _):
             if engines != .zxing {
                 for attempt in [Attempt.fullResolution] + Attempt.zbarTransforms { _ = run(attempt) }
             }
             if engines != .zbar {
-                for attempt in [Attempt.zxing, .zxingInverted] { _ = run(attempt) }
+                for attempt in Attempt.zxingAttempts { _ = run(attempt) }
             }
         case (.live, .zbar):
             _ = run(.fullResolution)
             if result.payloads.isEmpty { nextOf(Self.zbarRotation) }
         case (.live, .zxing):
             _ = run(.zxing)
+            if result.payloads.isEmpty { halves() }
             if result.payloads.isEmpty, frame % 2 == 1 { _ = run(.zxingInverted) }
         case (.live, .zbarAndZXing):
             var zbarsTurn = frame % Self.cycleLength == 0
             if zbarsTurn {
-                let scene = SceneSignature(pixels: pixels, width: width, height: height)
-                if let seen = fruitlessZbarScene, skippedZbarFrames < Self.maximumZbarSkips, scene.isSameScene(as: seen) {
+                let signature = scene()
+                if fruitlessZbar.skips(signature) {
                     // What zbar found nothing in before: this turn goes to zxing-cpp.
-                    skippedZbarFrames += 1
                     zbarsTurn = false
                 } else {
-                    skippedZbarFrames = 0
                     _ = run(.fullResolution)
-                    fruitlessZbarScene = result.payloads.isEmpty ? scene : nil
+                    fruitlessZbar.searched(signature, found: !result.payloads.isEmpty)
                 }
             }
             if !zbarsTurn {
                 _ = run(.zxing)
+                if result.payloads.isEmpty { halves() }
                 if result.payloads.isEmpty { nextOf(Self.mixedRotation) }
             }
         }
@@ -203,7 +301,7 @@ public final class QRScanner {
             return ImageOps.downscale(pixels, width: width, height: height, factor: factor, invert: invert)
         }
         switch attempt {
-        case .fullResolution, .zxing, .zxingInverted: return nil
+        case .fullResolution, .zxing, .zxingInverted, .zxingLeftRight, .zxingTopBottom: return nil
         case .halfSize: return reduced(2)
         case .halfSizeInverted: return reduced(2, invert: true)
         case .thirdSize: return reduced(3)
@@ -225,5 +323,25 @@ public final class QRScanner {
         case .wideThreshold: return ImageOps.localThreshold(pixels, width: width, height: height, radiusFraction: 0.08, offset: 5)
         case .blurred: return ImageOps.boxBlur(pixels, width: width, height: height)
         }
+    }
+}
+
+/// The scene one attempt last searched in vain, so that the live decoder skips the attempt while
+/// nothing changes: at most `QRScanner.maximumZbarSkips` times in a row, a safety net should a
+/// change ever slip under the scene's tolerance.
+struct FruitlessScene {
+    private var scene: SceneSignature?
+    private var skipped = 0
+
+    /// Whether the attempt may be skipped on `scene` (counted as a skip when it may).
+    mutating func skips(_ scene: SceneSignature) -> Bool {
+        guard let seen = self.scene, skipped < QRScanner.maximumZbarSkips, scene.isSameScene(as: seen) else { return false }
+        skipped += 1
+        return true
+    }
+
+    mutating func searched(_ scene: SceneSignature, found: Bool) {
+        skipped = 0
+        self.scene = found ? nil : scene
     }
 }

@@ -14,6 +14,9 @@ struct SceneSignature {
 
     let width: Int
     let height: Int
+    /// Blocks across and down (the last ones may be cut by the frame's edge).
+    var columns: Int { (width + Self.block - 1) / Self.block }
+    var rows: Int { (height + Self.block - 1) / Self.block }
     private(set) var means: [UInt8]
     private(set) var edges: [UInt8]
 

@@ -39,8 +39,9 @@ public final class ZXingReader {
 
     /// Each code's payload and its raw bytes: the same code as zbar reports it (zbar gives raw
     /// bytes too), so a caller running both engines can tell one code from two.
-    func readCodes(pixels: UnsafePointer<UInt8>, width: Int, height: Int) -> [(payload: [UInt8], raw: [UInt8])] {
-        let count = gh_zxing_read(reader, pixels, Int32(width), Int32(height), Int32(width))
+    /// `stride`: bytes from one row to the next (a window of a larger frame); the width by default.
+    func readCodes(pixels: UnsafePointer<UInt8>, width: Int, height: Int, stride: Int? = nil) -> [(payload: [UInt8], raw: [UInt8])] {
+        let count = gh_zxing_read(reader, pixels, Int32(width), Int32(height), Int32(stride ?? width))
         guard count > 0 else { return [] }
         var codes: [(payload: [UInt8], raw: [UInt8])] = []
         for index in 0..<count {
