@@ -280,7 +280,7 @@ let package = Package(
             name: "KioskOfflineTests",
             // swift-crypto only to sign test codes; the kiosk itself verifies with libcrypto.
             dependencies: [
-                "KioskOffline", "KioskCore", "GatehouseCore", .product(name: "Logging", package: "swift-log"),
+                "KioskOffline", "KioskCore", "GatehouseCore", "SQLiteSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

@@ -78,15 +78,22 @@ public enum OfflineClock: String, Codable, Sendable {
 /// An admission a gate made without the service, as it uploads it later.
 public struct OfflineCheckin: Codable, Sendable, Equatable {
     public var scanId: String
-    /// base64url of the token hash the gate matched.
-    public var hash: String
+    /// The code the gate scanned (`GH:…` or `GS:…`): the proof that it was shown to the gate.
+    /// The service finds the ticket by its hash; a device that only knows the snapshot's hashes
+    /// cannot make one, so it cannot mark tickets used that it never saw. Once uploaded, a code
+    /// is worthless: its ticket is used.
+    public var code: String?
+    /// base64url of the token hash the gate matched (optional: the service checks it against
+    /// the code's when given).
+    public var hash: String?
     public var ticketNumber: Int
     /// When the gate admitted (ms since 1970, by `clock`).
     public var at: Int64
     public var clock: OfflineClock
 
-    public init(scanId: String, hash: String, ticketNumber: Int, at: Int64, clock: OfflineClock) {
+    public init(scanId: String, code: String?, hash: String? = nil, ticketNumber: Int, at: Int64, clock: OfflineClock) {
         self.scanId = scanId
+        self.code = code
         self.hash = hash
         self.ticketNumber = ticketNumber
         self.at = at
@@ -118,19 +125,27 @@ public struct OfflineCheckinResult: Codable, Sendable, Equatable {
         /// nothing was written; `result` is that first decision.
         case replayed
         /// The ticket was already used (or revoked, or re-issued) when the upload came: both
-        /// admissions stay in the log, and the conflict is reported to the organizer.
+        /// admissions stay in the log, and the conflict is reported to the organizer. A code that
+        /// names no ticket at all is answered so too, and nothing is written.
         case conflict
+        /// The entry itself is wrong (no code, a code that does not match its hash, a time in
+        /// the future, a scanId seen twice): nothing was written; `detail` says why. A gate
+        /// keeps the entry and, after a few refusals, sets it aside and reports it.
+        case refused
     }
 
     public var scanId: String
     public var outcome: Outcome
     /// The first decision, for `replayed`; the ticket's state for `conflict`.
     public var result: CheckinResult?
+    /// Why an entry was refused.
+    public var detail: String?
 
-    public init(scanId: String, outcome: Outcome, result: CheckinResult? = nil) {
+    public init(scanId: String, outcome: Outcome, result: CheckinResult? = nil, detail: String? = nil) {
         self.scanId = scanId
         self.outcome = outcome
         self.result = result
+        self.detail = detail
     }
 }
 

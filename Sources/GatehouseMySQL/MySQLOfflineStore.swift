@@ -18,6 +18,19 @@ extension MySQLStore {
         return StoreRecords.changesPage(rows, after: cursor, limit: limit)
     }
 
+    public func knownTokenHashes(eventId: String, _ hashes: [[UInt8]]) async throws -> Set<[UInt8]> {
+        guard !hashes.isEmpty else { return [] }
+        return try await read { db in
+            var known = Set<[UInt8]>()
+            for chunk in stride(from: 0, to: hashes.count, by: 200).map({ Array(hashes[$0..<min($0 + 200, hashes.count)]) }) {
+                let values = chunk.map { MySQLValue.bytes($0) }
+                let parameters = [MySQLValue.text(eventId)] + values + [.text(eventId)] + values
+                for hash in try db.rows(StoreRecords.knownTokenHashes(count: chunk.count), parameters, { $0.bytes(0) }) { known.insert(hash) }
+            }
+            return known
+        }
+    }
+
     public func recordOffline(_ upload: OfflineAdmissions) async throws -> OfflineUploadOutcome {
         try await write { db in
             let device: DeviceOnDuty
@@ -33,8 +46,9 @@ extension MySQLStore {
         }
     }
 
-    /// One admission: replayed when its scanId is known, recorded when its ticket was unused,
-    /// else logged as a conflict next to the admission that came first.
+    /// One admission: replayed when its scanId is known, recorded when its ticket was unused (or
+    /// used later than this admission, whose place it then takes), else logged as a conflict next
+    /// to the admission that came first. A code that names no ticket writes nothing.
     private static func record(_ admission: OfflineAdmissions.Admission, device: DeviceOnDuty, in db: MySQLConnection) throws -> OfflineRecording {
         if let earlier = try db.firstRow(
             "SELECT result FROM checkins WHERE device_id = ? AND scan_id = ?",
@@ -43,38 +57,44 @@ extension MySQLStore {
         ) {
             return .replayed(CheckinResult(rawValue: earlier) ?? .invalid)
         }
+        let hash = MySQLValue.bytes(admission.tokenHash)
+        guard
+            var ticket = try db.firstRow(
+                StoreRecords.admittedTicket,
+                [hash, .text(device.event), hash, .text(device.event)],
+                StoreRecords.admittedTicket
+            )
+        else { return .conflict(.notFound) }
         let at = admission.at.millis
-        // The same conditional UPDATE as online, without the expiry: the gate judged that by its
-        // trusted clock, and the admission has happened.
-        let changed = try db.run(
-            """
-            UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = ?
-            WHERE token_hash = ? AND event_id = ? AND status = 'unused'
-            """,
-            [.integer(at), .text(device.gate), .text(device.id), .integer(db.takeChange()), .bytes(admission.tokenHash), .text(device.event)]
-        )
-        let ticket = try db.firstRow(
-            "SELECT id, status FROM tickets WHERE token_hash = ? AND event_id = ?",
-            [.bytes(admission.tokenHash), .text(device.event)],
-            { (id: $0.text(0), status: $0.text(1)) }
-        )
-        var conflict: CheckinResult?
-        var first: Int64?
-        if changed != 1 {
-            switch ticket?.status {
-            case nil: conflict = .notFound
-            case "revoked": conflict = .revoked
-            default:
-                conflict = .alreadyUsed
-                first = try db.firstRow(
-                    "SELECT id FROM checkins WHERE event_id = ? AND ticket_id = ? AND result = 'valid' AND mode = 'commit' ORDER BY at, id LIMIT 1",
-                    [.text(device.event), .optional(ticket?.id)],
-                    { $0.int(0) }
-                )
+        var judged = ticket.judge(admissionAt: at)
+        if judged.conflict == nil, !judged.displaces {
+            // The same conditional UPDATE as online, without the expiry: the gate judged that by
+            // its trusted clock, and the admission has happened.
+            let changed = try db.run(
+                "UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = ? WHERE id = ? AND status = 'unused'",
+                [.integer(at), .text(device.gate), .text(device.id), .integer(db.takeChange()), .text(ticket.id)]
+            )
+            if changed != 1 {
+                ticket.status = .used
+                ticket.usedAt = try db.firstRow("SELECT used_at FROM tickets WHERE id = ?", [.text(ticket.id)]) { $0.optionalInt(0) } ?? nil
+                judged = ticket.judge(admissionAt: at)
             }
         }
-        try db.run(StoreStatements.logOfflineAdmission(admission, device: device, ticketId: ticket?.id, conflict: conflict, first: first))
-        return conflict.map(OfflineRecording.conflict) ?? .recorded
+        if judged.displaces, let usedAt = ticket.usedAt {
+            try db.run(
+                "UPDATE tickets SET used_at = ?, used_gate = ?, used_device = ?, change_seq = ? WHERE id = ? AND status = 'used' AND used_at = ?",
+                [.integer(at), .text(device.gate), .text(device.id), .integer(db.takeChange()), .text(ticket.id), .integer(usedAt)]
+            )
+        }
+        let first =
+            judged.conflict == .alreadyUsed
+            ? try db.firstRow(StoreRecords.firstAdmission, [.text(device.event), .text(ticket.id)], { $0.int(0) }) : nil
+        let log = StoreStatements.logOfflineAdmission(admission, device: device, ticketId: ticket.id, conflict: judged.conflict, first: first)
+        let logged = try db.insert(log.sql, log.parameters.map(MySQLValue.init))
+        if judged.displaces {
+            try db.run(StoreRecords.displaceLaterAdmissions, [.integer(logged), .text(device.event), .text(ticket.id), .integer(logged)])
+        }
+        return judged.conflict.map(OfflineRecording.conflict) ?? .recorded
     }
 
     public func conflicts(eventId: String) async throws -> [Conflict] {

@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseStore
 
 /// Versioned MySQL/MariaDB schema, applied at start under `GET_LOCK` so that several service
@@ -7,6 +8,7 @@ import GatehouseStore
 /// Every table is InnoDB with utf8mb4: names and ids hold any Unicode (4-byte characters too),
 /// ids compare byte for byte (utf8mb4_bin, as in SQLite and PostgreSQL), names and e-mail
 /// addresses are searched without regard to case (utf8mb4_unicode_ci). Hashes are VARBINARY.
+/// Ids use a binary collation without padding (schema 2), so trailing spaces count.
 ///
 /// Why READ COMMITTED (set per session) and a change counter: the decision needs no stricter
 /// isolation, because the conditional UPDATE reads the newest committed row and locks it —
@@ -124,7 +126,52 @@ enum MySQLSchema {
                 CONSTRAINT signing_keys_range CHECK (key_id BETWEEN 1 AND 255)
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
             """,
-        ]
+        ],
+        // 2: ids compare byte for byte without padding: utf8mb4_bin is a PAD SPACE collation, so
+        // `scan-1` and `scan-1 ` were one scanId to the unique key (an offline upload of both
+        // left one ticket unused, then admitted twice). `{BIN}` is the server's no-pad binary
+        // collation (MariaDB: utf8mb4_nopad_bin; MySQL 8: utf8mb4_0900_bin). Then device kinds
+        // and the codes tickets had before a re-issue (as in the other stores).
+        [
+            // The keys that reference events.id are dropped for the change and made again after it.
+            "ALTER TABLE tickets DROP FOREIGN KEY tickets_event",
+            "ALTER TABLE devices DROP FOREIGN KEY devices_event",
+            "ALTER TABLE pairings DROP FOREIGN KEY pairings_event",
+            "ALTER TABLE signing_keys DROP FOREIGN KEY signing_keys_event",
+            "ALTER TABLE events MODIFY id VARCHAR(255) COLLATE {BIN} NOT NULL",
+            """
+            ALTER TABLE tickets MODIFY id VARCHAR(255) COLLATE {BIN} NOT NULL, MODIFY event_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                MODIFY user_id VARCHAR(255) COLLATE {BIN}, MODIFY ticket_type VARCHAR(255) COLLATE {BIN},
+                MODIFY used_gate VARCHAR(255) COLLATE {BIN}, MODIFY used_device VARCHAR(255) COLLATE {BIN}
+            """,
+            """
+            ALTER TABLE devices MODIFY id VARCHAR(255) COLLATE {BIN} NOT NULL, MODIFY gate_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                MODIFY event_id VARCHAR(255) COLLATE {BIN} NOT NULL
+            """,
+            """
+            ALTER TABLE checkins MODIFY event_id VARCHAR(255) COLLATE {BIN} NOT NULL, MODIFY ticket_id VARCHAR(255) COLLATE {BIN},
+                MODIFY gate_id VARCHAR(255) COLLATE {BIN} NOT NULL, MODIFY device_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                MODIFY scan_id VARCHAR(255) COLLATE {BIN}
+            """,
+            """
+            ALTER TABLE pairings MODIFY event_id VARCHAR(255) COLLATE {BIN} NOT NULL, MODIFY gate_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                MODIFY device_id VARCHAR(255) COLLATE {BIN}
+            """,
+            "ALTER TABLE signing_keys MODIFY event_id VARCHAR(255) COLLATE {BIN} NOT NULL",
+            "ALTER TABLE tickets ADD CONSTRAINT tickets_event FOREIGN KEY (event_id) REFERENCES events (id)",
+            "ALTER TABLE devices ADD CONSTRAINT devices_event FOREIGN KEY (event_id) REFERENCES events (id)",
+            "ALTER TABLE pairings ADD CONSTRAINT pairings_event FOREIGN KEY (event_id) REFERENCES events (id)",
+            "ALTER TABLE signing_keys ADD CONSTRAINT signing_keys_event FOREIGN KEY (event_id) REFERENCES events (id)",
+            "ALTER TABLE devices ADD COLUMN kind VARCHAR(16) COLLATE {BIN} NOT NULL DEFAULT 'kiosk'",
+            """
+            CREATE TABLE IF NOT EXISTS retired_tokens (
+                token_hash VARBINARY(64) NOT NULL PRIMARY KEY,
+                ticket_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                retired_at BIGINT NOT NULL,
+                CONSTRAINT retired_tokens_ticket FOREIGN KEY (ticket_id) REFERENCES tickets (id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }
@@ -148,10 +195,36 @@ enum MySQLSchema {
                 "the database has schema version \(found), newer than this gatehouse knows (\(currentVersion)); run a newer gatehouse"
             )
         }
+        guard found < currentVersion else { return }
+        let binary = try noPadBinaryCollation(db)
         for version in found..<currentVersion {
-            for statement in migrations[version] { try db.execute(statement) }
+            for statement in migrations[version] {
+                do {
+                    try db.execute(statement.replacingOccurrences(of: "{BIN}", with: binary))
+                } catch {
+                    // A migration cut short before its version was recorded runs again from its start.
+                    guard alreadyApplied.contains(error.number) else { throw error }
+                }
+            }
             try db.run("UPDATE gatehouse_schema SET version = ? WHERE id = 1", [.integer(Int64(version + 1))])
         }
+    }
+
+    /// Errors a statement of a migration that ran before gives: a table that exists, a duplicate
+    /// column, key or foreign key, a foreign key already dropped.
+    static let alreadyApplied: Set<UInt32> = [1050, 1060, 1061, 1091, 1826]
+
+    /// The server's binary utf8mb4 collation that does not pad with spaces.
+    static func noPadBinaryCollation(_ db: MySQLConnection) throws -> String {
+        let names = try db.rows(
+            "SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')",
+            [],
+            { $0.text(0) }
+        )
+        guard let name = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"].first(where: names.contains) else {
+            throw StoreError.unavailable("MySQL: the server has no binary utf8mb4 collation without padding (utf8mb4_nopad_bin or utf8mb4_0900_bin)")
+        }
+        return name
     }
 
     /// Locks the change counter for this transaction and reads the next change number.

@@ -188,8 +188,9 @@ public final class MySQLStore: GatehouseStore {
         }
     }
 
-    public func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket? {
+    public func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date) async throws -> Ticket? {
         try await write { db in
+            try db.run(StoreStatements.retireToken(ticketId: id, at: at))
             guard
                 try db.run(
                     "UPDATE tickets SET token_hash = ?, status = CASE status WHEN 'revoked' THEN 'unused' ELSE status END, change_seq = ? WHERE id = ?",
@@ -202,8 +203,6 @@ public final class MySQLStore: GatehouseStore {
 
     // MARK: Devices
 
-    static let deviceColumns = "SELECT id, name, gate_id, event_id, revoked, created_at FROM devices"
-
     public func addDevice(_ device: NewDevice, at: Date) async throws -> Device {
         try await write { db in
             guard try Self.exists(event: device.eventId, in: db) else { throw StoreError.notFound("event \(device.eventId)") }
@@ -214,6 +213,7 @@ public final class MySQLStore: GatehouseStore {
                     gateId: device.gateId,
                     eventId: device.eventId,
                     tokenHash: device.tokenHash,
+                    kind: device.kind,
                     at: at
                 )
             )
@@ -267,6 +267,7 @@ public final class MySQLStore: GatehouseStore {
                     gateId: pairing.gate,
                     eventId: pairing.event,
                     tokenHash: device.tokenHash,
+                    kind: device.kind,
                     at: at
                 )
             )
@@ -277,7 +278,8 @@ public final class MySQLStore: GatehouseStore {
                     gateId: pairing.gate,
                     eventId: pairing.event,
                     revoked: false,
-                    createdAt: at.truncatedToMillis
+                    createdAt: at.truncatedToMillis,
+                    kind: device.kind
                 )
             )
         }

@@ -42,9 +42,29 @@ extension PostgresStore {
         }
     }
 
+    public func knownTokenHashes(eventId: String, _ hashes: [[UInt8]]) async throws -> Set<[UInt8]> {
+        guard !hashes.isEmpty else { return [] }
+        return try await guarded { [self] in
+            let list = hashes.map { ByteBuffer(bytes: $0) }
+            let rows = try await client.query(
+                """
+                SELECT token_hash FROM tickets WHERE event_id = \(eventId) AND token_hash = ANY(\(list))
+                UNION SELECT r.token_hash FROM retired_tokens r JOIN tickets t ON t.id = r.ticket_id
+                WHERE t.event_id = \(eventId) AND r.token_hash = ANY(\(list))
+                """,
+                logger: logger
+            ).collect()
+            return Set(try rows.map { Array(buffer: try $0.decode(ByteBuffer.self)) })
+        }
+    }
+
     public func recordOffline(_ upload: OfflineAdmissions) async throws -> OfflineUploadOutcome {
         try await guarded { [self] in
             try await client.withTransaction(logger: logger) { connection in
+                // The server gives up on a statement (and so the transaction) before the service's
+                // 3 s deadline: an upload answered 503 has committed nothing.
+                try await connection.query("SET LOCAL statement_timeout = 2000", logger: logger)
+                try await connection.query("SET LOCAL lock_timeout = 1500", logger: logger)
                 let devices = try await connection.query(
                     "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = \(ByteBuffer(bytes: upload.deviceTokenHash))",
                     logger: logger
@@ -53,27 +73,27 @@ extension PostgresStore {
                     id == upload.deviceId
                 else { return .unauthorized }
                 guard gate == upload.gateId else { return .wrongGate(registered: gate) }
+                let device = DeviceOnDuty(id: id, gate: gate, event: event)
                 var recordings: [OfflineRecording] = []
                 for admission in upload.admissions {
-                    recordings.append(try await Self.record(admission, device: id, gate: gate, event: event, on: connection, logger: logger))
+                    recordings.append(try await Self.record(admission, device: device, on: connection, logger: logger))
                 }
                 return .recorded(recordings)
             }
         }
     }
 
-    /// One admission: replayed when its scanId is known, recorded when its ticket was unused,
-    /// else logged as a conflict next to the admission that came first.
+    /// One admission: replayed when its scanId is known, recorded when its ticket was unused (or
+    /// used later than this admission, whose place it then takes), else logged as a conflict next
+    /// to the admission that came first. A code that names no ticket writes nothing.
     private static func record(
         _ admission: OfflineAdmissions.Admission,
-        device: String,
-        gate: String,
-        event: String,
+        device: DeviceOnDuty,
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> OfflineRecording {
         let earlier = try await connection.query(
-            "SELECT result FROM checkins WHERE device_id = \(device) AND scan_id = \(admission.scanId)",
+            "SELECT result FROM checkins WHERE device_id = \(device.id) AND scan_id = \(admission.scanId)",
             logger: logger
         ).collect()
         if let result = try earlier.first?.decode(String.self) {
@@ -81,50 +101,76 @@ extension PostgresStore {
         }
         let at = admission.at.millis
         let hash = ByteBuffer(bytes: admission.tokenHash)
-        // The same conditional UPDATE as online, without the expiry: the gate judged that by its
-        // trusted clock, and the admission has happened.
-        let used = try await connection.query(
+        let found = try await connection.query(
             """
-            UPDATE tickets SET status = 'used', used_at = \(at), used_gate = \(gate), used_device = \(device)
-            WHERE token_hash = \(hash) AND event_id = \(event) AND status = 'unused' RETURNING id
+            SELECT id, status, used_at, false FROM tickets WHERE token_hash = \(hash) AND event_id = \(device.event)
+            UNION ALL SELECT t.id, t.status, t.used_at, true FROM retired_tokens r JOIN tickets t ON t.id = r.ticket_id
+            WHERE r.token_hash = \(hash) AND t.event_id = \(device.event)
             """,
             logger: logger
         ).collect()
-        var ticketId = try used.first?.decode(String.self)
-        var conflict: CheckinResult?
-        var first: Int64?
-        if ticketId == nil {
-            let found = try await connection.query(
-                "SELECT id, status FROM tickets WHERE token_hash = \(hash) AND event_id = \(event)",
+        guard let row = try found.first?.decode((String, String, Int64?, Bool).self) else { return .conflict(.notFound) }
+        var ticket = AdmittedTicket(id: row.0, status: TicketStatus(rawValue: row.1) ?? .revoked, usedAt: row.2, retired: row.3)
+        var judged = ticket.judge(admissionAt: at)
+        if judged.conflict == nil, !judged.displaces {
+            // The same conditional UPDATE as online, without the expiry: the gate judged that by
+            // its trusted clock, and the admission has happened.
+            let used = try await connection.query(
+                """
+                UPDATE tickets SET status = 'used', used_at = \(at), used_gate = \(device.gate), used_device = \(device.id)
+                WHERE id = \(ticket.id) AND status = 'unused' RETURNING id
+                """,
                 logger: logger
             ).collect()
-            let ticket = try found.first?.decode((String, String).self)
-            ticketId = ticket?.0
-            switch ticket?.1 {
-            case nil: conflict = .notFound
-            case "revoked": conflict = .revoked
-            default:
-                conflict = .alreadyUsed
-                // Through the event's log (no index on ticket_id: it would cost every check-in,
-                // and conflicts are rare).
-                first = try await connection.query(
-                    """
-                    SELECT id FROM checkins WHERE event_id = \(event) AND ticket_id = \(ticket?.0) AND result = 'valid' AND mode = 'commit'
-                    ORDER BY at, id LIMIT 1
-                    """,
-                    logger: logger
-                ).collect().first?.decode(Int64.self)
+            if used.isEmpty {
+                // Another process used it between the read and the UPDATE: judged again as it is now.
+                let now = try await connection.query("SELECT status, used_at FROM tickets WHERE id = \(ticket.id)", logger: logger).collect()
+                if let (status, usedAt) = try now.first?.decode((String, Int64?).self) {
+                    ticket.status = TicketStatus(rawValue: status) ?? .revoked
+                    ticket.usedAt = usedAt
+                }
+                judged = ticket.judge(admissionAt: at)
             }
         }
-        try await connection.query(
+        if judged.displaces, let usedAt = ticket.usedAt {
+            try await connection.query(
+                """
+                UPDATE tickets SET used_at = \(at), used_gate = \(device.gate), used_device = \(device.id)
+                WHERE id = \(ticket.id) AND status = 'used' AND used_at = \(usedAt)
+                """,
+                logger: logger
+            )
+        }
+        var first: Int64?
+        if judged.conflict == .alreadyUsed {
+            first = try await connection.query(
+                """
+                SELECT id FROM checkins WHERE event_id = \(device.event) AND ticket_id = \(ticket.id) AND result = 'valid' AND mode = 'commit'
+                  AND conflict IS NULL ORDER BY at, id LIMIT 1
+                """,
+                logger: logger
+            ).collect().first?.decode(Int64.self)
+        }
+        let logged = try await connection.query(
             """
             INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash, offline, clock, conflict, conflict_with)
-            VALUES (\(at), \(event), \(ticketId), \(gate), \(device), 'valid', 'commit', \(admission.scanId), \(hash), true,
-                    \(admission.clock), \(conflict?.rawValue), \(first))
+            VALUES (\(at), \(device.event), \(ticket.id), \(device.gate), \(device.id), 'valid', 'commit', \(admission.scanId), \(hash), true,
+                    \(admission.clock), \(judged.conflict?.rawValue), \(first))
+            RETURNING id
             """,
             logger: logger
-        )
-        return conflict.map(OfflineRecording.conflict) ?? .recorded
+        ).collect().first?.decode(Int64.self)
+        if judged.displaces, let logged {
+            try await connection.query(
+                """
+                UPDATE checkins SET conflict = 'already_used', conflict_with = \(logged)
+                WHERE event_id = \(device.event) AND ticket_id = \(ticket.id) AND result = 'valid' AND mode = 'commit' AND id <> \(logged)
+                  AND (conflict IS NULL OR conflict = 'already_used')
+                """,
+                logger: logger
+            )
+        }
+        return judged.conflict.map(OfflineRecording.conflict) ?? .recorded
     }
 
     public func conflicts(eventId: String) async throws -> [Conflict] {

@@ -301,15 +301,20 @@ public final class PostgresStore: GatehouseStore {
         try await single("UPDATE tickets SET status = 'revoked' WHERE id = $1 RETURNING \(Self.ticketColumns)", [id], Self.ticket)
     }
 
-    public func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket? {
-        try await single(
-            """
-            UPDATE tickets SET token_hash = decode($2, 'hex'), status = CASE status WHEN 'revoked' THEN 'unused' ELSE status END
-            WHERE id = $1 RETURNING \(Self.ticketColumns)
-            """,
-            [id, Self.hex(tokenHash)],
-            Self.ticket
-        )
+    public func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date) async throws -> Ticket? {
+        try await guarded { [self] in
+            // One statement: the old hash is kept as retired in the same commit as the new one.
+            try await client.query(
+                """
+                WITH retired AS (
+                    INSERT INTO retired_tokens (token_hash, ticket_id, retired_at) SELECT token_hash, id, \(at.millis) FROM tickets WHERE id = \(id)
+                )
+                UPDATE tickets SET token_hash = decode(\(Self.hex(tokenHash)), 'hex'), status = CASE status WHEN 'revoked' THEN 'unused' ELSE status END
+                WHERE id = \(id) RETURNING \(unescaped: Self.ticketColumns)
+                """,
+                logger: logger
+            ).collect().first.map(Self.ticket)
+        }
     }
 
     /// One row of a statement whose SQL is fixed text and whose values are bound.
@@ -324,19 +329,27 @@ public final class PostgresStore: GatehouseStore {
 
     // MARK: Devices
 
-    static let deviceColumns = "id, name, gate_id, event_id, revoked, created_at"
+    static let deviceColumns = "id, name, gate_id, event_id, revoked, created_at, kind"
 
     static func device(_ row: PostgresRow) throws -> Device {
-        let (id, name, gate, event, revoked, createdAt) = try row.decode((String, String, String, String, Bool, Int64).self)
-        return Device(id: id, name: name, gateId: gate, eventId: event, revoked: revoked, createdAt: Date(millis: createdAt))
+        let (id, name, gate, event, revoked, createdAt, kind) = try row.decode((String, String, String, String, Bool, Int64, String).self)
+        return Device(
+            id: id,
+            name: name,
+            gateId: gate,
+            eventId: event,
+            revoked: revoked,
+            createdAt: Date(millis: createdAt),
+            kind: DeviceKind(rawValue: kind) ?? .kiosk
+        )
     }
 
     public func addDevice(_ device: NewDevice, at: Date) async throws -> Device {
         try await guarded { [self] in
             let inserted = try await client.query(
                 """
-                INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at)
-                SELECT \(device.id), \(device.name), \(device.gateId), e.id, decode(\(Self.hex(device.tokenHash)), 'hex'), \(at.millis)
+                INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at, kind)
+                SELECT \(device.id), \(device.name), \(device.gateId), e.id, decode(\(Self.hex(device.tokenHash)), 'hex'), \(at.millis), \(device.kind.rawValue)
                 FROM events e WHERE e.id = \(device.eventId)
                 RETURNING id
                 """,
@@ -351,7 +364,7 @@ public final class PostgresStore: GatehouseStore {
         try await guarded { [self] in
             try await client.query(
                 """
-                SELECT d.id, d.name, d.gate_id, d.event_id, d.revoked, d.created_at, last.at, last.result
+                SELECT d.id, d.name, d.gate_id, d.event_id, d.revoked, d.created_at, d.kind, last.at, last.result
                 FROM devices d LEFT JOIN LATERAL (
                   SELECT c.at, c.result FROM checkins c WHERE c.device_id = d.id ORDER BY c.id DESC LIMIT 1
                 ) last ON true
@@ -359,11 +372,19 @@ public final class PostgresStore: GatehouseStore {
                 """,
                 logger: logger
             ).collect().map { row in
-                let (id, name, gate, event, revoked, createdAt, lastAt, lastResult) = try row.decode(
-                    (String, String, String, String, Bool, Int64, Int64?, String?).self
+                let (id, name, gate, event, revoked, createdAt, kind, lastAt, lastResult) = try row.decode(
+                    (String, String, String, String, Bool, Int64, String, Int64?, String?).self
                 )
                 return DeviceActivity(
-                    device: Device(id: id, name: name, gateId: gate, eventId: event, revoked: revoked, createdAt: Date(millis: createdAt)),
+                    device: Device(
+                        id: id,
+                        name: name,
+                        gateId: gate,
+                        eventId: event,
+                        revoked: revoked,
+                        createdAt: Date(millis: createdAt),
+                        kind: DeviceKind(rawValue: kind) ?? .kiosk
+                    ),
                     lastSeenAt: lastAt.map(Date.init(millis:)),
                     lastResult: lastResult.flatMap(CheckinResult.init(rawValue:))
                 )
@@ -413,12 +434,22 @@ public final class PostgresStore: GatehouseStore {
                 let (event, gate, name) = try row.decode((String, String, String).self)
                 try await connection.query(
                     """
-                    INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at)
-                    VALUES (\(device.id), \(name), \(gate), \(event), decode(\(Self.hex(device.tokenHash)), 'hex'), \(at.millis))
+                    INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at, kind)
+                    VALUES (\(device.id), \(name), \(gate), \(event), decode(\(Self.hex(device.tokenHash)), 'hex'), \(at.millis), \(device.kind.rawValue))
                     """,
                     logger: logger
                 )
-                return .enrolled(Device(id: device.id, name: name, gateId: gate, eventId: event, revoked: false, createdAt: at.truncatedToMillis))
+                return .enrolled(
+                    Device(
+                        id: device.id,
+                        name: name,
+                        gateId: gate,
+                        eventId: event,
+                        revoked: false,
+                        createdAt: at.truncatedToMillis,
+                        kind: device.kind
+                    )
+                )
             }
         }
     }

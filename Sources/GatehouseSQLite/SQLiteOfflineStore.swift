@@ -23,6 +23,19 @@ extension SQLiteStore {
         return StoreRecords.changesPage(rows, after: cursor, limit: limit)
     }
 
+    public func knownTokenHashes(eventId: String, _ hashes: [[UInt8]]) async throws -> Set<[UInt8]> {
+        guard !hashes.isEmpty else { return [] }
+        return try await readers.read { db in
+            var known = Set<[UInt8]>()
+            for chunk in stride(from: 0, to: hashes.count, by: 200).map({ Array(hashes[$0..<min($0 + 200, hashes.count)]) }) {
+                let values = chunk.map { SQLiteValue.blob($0) }
+                let parameters = [SQLiteValue.text(eventId)] + values + [.text(eventId)] + values
+                for hash in try db.rows(StoreRecords.knownTokenHashes(count: chunk.count), parameters, { $0.blob(0) }) { known.insert(hash) }
+            }
+            return known
+        }
+    }
+
     public func recordOffline(_ upload: OfflineAdmissions) async throws -> OfflineUploadOutcome {
         try await writer.perform { db in
             let device: DeviceOnDuty
@@ -32,73 +45,69 @@ extension SQLiteStore {
             }
             var recordings: [OfflineRecording] = []
             for admission in upload.admissions {
-                recordings.append(try Self.record(admission, device: device.id, gate: device.gate, event: device.event, in: db))
+                recordings.append(try Self.record(admission, device: device, in: db))
             }
             return .recorded(recordings)
         }
     }
 
-    /// One admission: replayed when its scanId is known, recorded when its ticket was unused,
-    /// else logged as a conflict next to the admission that came first.
-    private static func record(
-        _ admission: OfflineAdmissions.Admission,
-        device: String,
-        gate: String,
-        event: String,
-        in db: SQLiteConnection
-    ) throws -> OfflineRecording {
+    /// One admission: replayed when its scanId is known, recorded when its ticket was unused (or
+    /// used later than this admission, whose place it then takes), else logged as a conflict next
+    /// to the admission that came first. A code that names no ticket writes nothing.
+    private static func record(_ admission: OfflineAdmissions.Admission, device: DeviceOnDuty, in db: SQLiteConnection) throws -> OfflineRecording {
         if let earlier = try db.firstRow(
-            "SELECT result, conflict FROM checkins WHERE device_id = ? AND scan_id = ?",
-            [.text(device), .text(admission.scanId)],
-            { (result: $0.text(0), conflict: $0.optionalText(1)) }
-        ) {
-            return .replayed(CheckinResult(rawValue: earlier.result) ?? .invalid)
-        }
-        let at = admission.at.millis
-        // The same conditional UPDATE as online, without the expiry: the gate judged that by its
-        // trusted clock, and the admission has happened.
-        let used = try db.firstRow(
-            """
-            UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = \(Self.nextChange)
-            WHERE token_hash = ? AND event_id = ? AND status = 'unused' RETURNING id
-            """,
-            [.integer(at), .text(gate), .text(device), .blob(admission.tokenHash), .text(event)],
+            "SELECT result FROM checkins WHERE device_id = ? AND scan_id = ?",
+            [.text(device.id), .text(admission.scanId)],
             { $0.text(0) }
-        )
-        var conflict: CheckinResult?
-        var first: Int64?
-        var ticketId = used
-        if used == nil {
-            let ticket = try db.firstRow(
-                "SELECT id, status FROM tickets WHERE token_hash = ? AND event_id = ?",
-                [.blob(admission.tokenHash), .text(event)],
-                { (id: $0.text(0), status: $0.text(1)) }
+        ) {
+            return .replayed(CheckinResult(rawValue: earlier) ?? .invalid)
+        }
+        let hash = SQLiteValue.blob(admission.tokenHash)
+        guard
+            var ticket = try db.firstRow(
+                StoreRecords.admittedTicket,
+                [hash, .text(device.event), hash, .text(device.event)],
+                StoreRecords.admittedTicket
             )
-            ticketId = ticket?.id
-            switch ticket?.status {
-            case nil: conflict = .notFound
-            case "revoked": conflict = .revoked
-            default:
-                conflict = .alreadyUsed
-                // Through the event's log (no index on ticket_id: it would cost every check-in,
-                // and conflicts are rare).
-                first = try db.firstRow(
-                    "SELECT id FROM checkins WHERE event_id = ? AND ticket_id = ? AND result = 'valid' AND mode = 'commit' ORDER BY at, id LIMIT 1",
-                    [.text(event), .optional(ticket?.id)],
-                    { $0.int(0) }
-                )
+        else { return .conflict(.notFound) }
+        let at = admission.at.millis
+        var judged = ticket.judge(admissionAt: at)
+        if judged.conflict == nil, !judged.displaces {
+            // The same conditional UPDATE as online, without the expiry: the gate judged that by
+            // its trusted clock, and the admission has happened.
+            let used = try db.firstRow(
+                """
+                UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = \(Self.nextChange)
+                WHERE id = ? AND status = 'unused' RETURNING id
+                """,
+                [.integer(at), .text(device.gate), .text(device.id), .text(ticket.id)],
+                { $0.text(0) }
+            )
+            if used == nil {
+                // Used in the meantime (never within one writer transaction, but cheap to be sure).
+                ticket.status = .used
+                ticket.usedAt = try db.firstRow("SELECT used_at FROM tickets WHERE id = ?", [.text(ticket.id)]) { $0.optionalInt(0) } ?? nil
+                judged = ticket.judge(admissionAt: at)
             }
         }
-        try db.run(
-            StoreStatements.logOfflineAdmission(
-                admission,
-                device: DeviceOnDuty(id: device, gate: gate, event: event),
-                ticketId: ticketId,
-                conflict: conflict,
-                first: first
+        if judged.displaces, let usedAt = ticket.usedAt {
+            try db.run(
+                """
+                UPDATE tickets SET used_at = ?, used_gate = ?, used_device = ?, change_seq = \(Self.nextChange)
+                WHERE id = ? AND status = 'used' AND used_at = ?
+                """,
+                [.integer(at), .text(device.gate), .text(device.id), .text(ticket.id), .integer(usedAt)]
             )
-        )
-        return conflict.map(OfflineRecording.conflict) ?? .recorded
+        }
+        let first =
+            judged.conflict == .alreadyUsed
+            ? try db.firstRow(StoreRecords.firstAdmission, [.text(device.event), .text(ticket.id)], { $0.int(0) }) : nil
+        let log = StoreStatements.logOfflineAdmission(admission, device: device, ticketId: ticket.id, conflict: judged.conflict, first: first)
+        let logged = try db.firstRow(log.sql + " RETURNING id", log.parameters.map(SQLiteValue.init)) { $0.int(0) } ?? 0
+        if judged.displaces {
+            try db.run(StoreRecords.displaceLaterAdmissions, [.integer(logged), .text(device.event), .text(ticket.id), .integer(logged)])
+        }
+        return judged.conflict.map(OfflineRecording.conflict) ?? .recorded
     }
 
     public func conflicts(eventId: String) async throws -> [Conflict] {

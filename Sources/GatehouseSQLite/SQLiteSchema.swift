@@ -98,6 +98,17 @@ enum SQLiteSchema {
             PRIMARY KEY (event_id, key_id)
         );
         """,
+        // 6: device kinds (a phone's scanner page neither syncs nor uploads), and the codes
+        // tickets had before a re-issue, so an offline admission of an old code is still known as
+        // its ticket's while a made-up one costs no write at all.
+        """
+        ALTER TABLE devices ADD COLUMN kind TEXT NOT NULL DEFAULT 'kiosk' CHECK (kind IN ('kiosk', 'scanner'));
+        CREATE TABLE retired_tokens (
+            token_hash BLOB PRIMARY KEY,
+            ticket_id TEXT NOT NULL REFERENCES tickets(id),
+            retired_at INTEGER NOT NULL
+        );
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -153,9 +153,10 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
-    public func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket? {
+    public func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date) async throws -> Ticket? {
         try await writer.perform { db in
-            try db.firstRow(
+            try db.run(StoreStatements.retireToken(ticketId: id, at: at))
+            return try db.firstRow(
                 "UPDATE tickets SET token_hash = ?, status = CASE status WHEN 'revoked' THEN 'unused' ELSE status END, change_seq = \(Self.nextChange) WHERE id = ? RETURNING "
                     + Self.ticketReturning,
                 [.blob(tokenHash), .text(id)],
@@ -185,6 +186,7 @@ public final class SQLiteStore: GatehouseStore {
                     gateId: device.gateId,
                     eventId: device.eventId,
                     tokenHash: device.tokenHash,
+                    kind: device.kind,
                     at: at
                 )
             )
@@ -239,6 +241,7 @@ public final class SQLiteStore: GatehouseStore {
                     gateId: pairing.gate,
                     eventId: pairing.event,
                     tokenHash: device.tokenHash,
+                    kind: device.kind,
                     at: at
                 )
             )
@@ -249,7 +252,8 @@ public final class SQLiteStore: GatehouseStore {
                     gateId: pairing.gate,
                     eventId: pairing.event,
                     revoked: false,
-                    createdAt: at.truncatedToMillis
+                    createdAt: at.truncatedToMillis,
+                    kind: device.kind
                 )
             )
         }

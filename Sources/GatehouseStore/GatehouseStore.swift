@@ -56,20 +56,22 @@ public struct NewDevice: Sendable {
     public var gateId: String
     public var eventId: String
     public var tokenHash: [UInt8]
+    public var kind: DeviceKind
 
-    public init(id: String, name: String, gateId: String, eventId: String, tokenHash: [UInt8]) {
+    public init(id: String, name: String, gateId: String, eventId: String, tokenHash: [UInt8], kind: DeviceKind = .kiosk) {
         self.id = id
         self.name = name
         self.gateId = gateId
         self.eventId = eventId
         self.tokenHash = tokenHash
+        self.kind = kind
     }
 }
 
 extension NewDevice {
     /// The device as a store returns it right after storing it.
     public func registered(at: Date) -> Device {
-        Device(id: id, name: name, gateId: gateId, eventId: eventId, revoked: false, createdAt: at.truncatedToMillis)
+        Device(id: id, name: name, gateId: gateId, eventId: eventId, revoked: false, createdAt: at.truncatedToMillis, kind: kind)
     }
 }
 
@@ -90,14 +92,16 @@ public struct NewPairing: Sendable {
     }
 }
 
-/// The id and token hash a redeemed pairing gives its new device.
+/// The id, token hash and kind a redeemed pairing gives its new device.
 public struct NewDeviceCredentials: Sendable {
     public var id: String
     public var tokenHash: [UInt8]
+    public var kind: DeviceKind
 
-    public init(id: String, tokenHash: [UInt8]) {
+    public init(id: String, tokenHash: [UInt8], kind: DeviceKind = .kiosk) {
         self.id = id
         self.tokenHash = tokenHash
+        self.kind = kind
     }
 }
 
@@ -235,7 +239,8 @@ public struct OfflineAdmissions: Sendable {
 
 /// What a store made of one uploaded admission.
 public enum OfflineRecording: Sendable, Equatable {
-    /// The ticket was unused; it is now used at the admission's gate and time.
+    /// The ticket was unused (or used later than this admission): it is now used at the
+    /// admission's gate and time.
     case recorded
     /// The scanId was decided before (an earlier upload, or online): that decision stands.
     case replayed(CheckinResult)
@@ -249,8 +254,9 @@ public enum OfflineUploadOutcome: Sendable, Equatable {
     case wrongGate(registered: String)
 }
 
-/// One ticket admitted twice: at a gate offline, and before that elsewhere (or a ticket that was
-/// revoked or re-issued by the time the offline admission arrived).
+/// One ticket admitted twice, at least once by a gate offline: `first` is the earlier admission,
+/// `offline` the later one, whichever was uploaded first (or a ticket that was revoked or
+/// re-issued by the time the offline admission arrived).
 public struct Conflict: Codable, Sendable, Equatable {
     public var ticketNumber: Int?
     /// already_used, revoked or not_found: the ticket's state when the upload came.
@@ -309,10 +315,11 @@ public protocol GatehouseStore: Sendable {
     func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket]
     func ticket(id: String) async throws -> Ticket?
     func revokeTicket(id: String) async throws -> Ticket?
-    /// Gives the ticket a new token hash: the old code stops working in the same commit. A revoked
-    /// ticket becomes unused again (revoke, then re-issue, is how a lost ticket is replaced); a
-    /// used one stays used.
-    func replaceTicketToken(id: String, tokenHash: [UInt8]) async throws -> Ticket?
+    /// Gives the ticket a new token hash: the old code stops working in the same commit (its hash
+    /// is kept as retired, so an offline admission of the old code is still known as this
+    /// ticket's). A revoked ticket becomes unused again (revoke, then re-issue, is how a lost
+    /// ticket is replaced); a used one stays used.
+    func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date) async throws -> Ticket?
 
     /// Throws `StoreError.notFound` for an unknown event.
     func addDevice(_ device: NewDevice, at: Date) async throws -> Device
@@ -349,7 +356,13 @@ public protocol GatehouseStore: Sendable {
     /// `limit`. Changes are numbered in commit order, so a gate that pulls from its last cursor
     /// never misses one.
     func ticketChanges(eventId: String, after cursor: Int64?, limit: Int) async throws -> TicketChanges
+    /// Which of these token hashes name a ticket of the event, by its code now or by one it had
+    /// before a re-issue. A read: admissions that name no ticket are answered without a write.
+    func knownTokenHashes(eventId: String, _ hashes: [[UInt8]]) async throws -> Set<[UInt8]>
     /// Records admissions a gate made offline, in order, in one transaction: each scanId once.
+    /// A ticket's use is its earliest admission, whatever order the uploads arrive in: an
+    /// admission earlier than the ticket's recorded use takes its place, and the later one becomes
+    /// the conflict.
     func recordOffline(_ upload: OfflineAdmissions) async throws -> OfflineUploadOutcome
     /// The event's offline admissions that collided with another, oldest first.
     func conflicts(eventId: String) async throws -> [Conflict]

@@ -119,6 +119,16 @@ public struct IssuedTicket: Codable, Sendable, Equatable {
     }
 }
 
+/// What a device is, which decides what it may do besides checking tickets in.
+public enum DeviceKind: String, Codable, Sendable, CaseIterable {
+    /// A gate box: keeps a snapshot of the event's tickets and decides offline when the service
+    /// is away, so it syncs and uploads its offline admissions.
+    case kiosk
+    /// A staff member's phone running the scanner page: decides online only; it has no business
+    /// with the snapshot or offline uploads, so a phone's token cannot be used for them.
+    case scanner
+}
+
 /// A scanner allowed to check tickets in for one event at one gate.
 public struct Device: Codable, Sendable, Equatable {
     public var id: String
@@ -127,14 +137,16 @@ public struct Device: Codable, Sendable, Equatable {
     public var eventId: String
     public var revoked: Bool
     public var createdAt: Date
+    public var kind: DeviceKind
 
-    public init(id: String, name: String, gateId: String, eventId: String, revoked: Bool, createdAt: Date) {
+    public init(id: String, name: String, gateId: String, eventId: String, revoked: Bool, createdAt: Date, kind: DeviceKind = .kiosk) {
         self.id = id
         self.name = name
         self.gateId = gateId
         self.eventId = eventId
         self.revoked = revoked
         self.createdAt = createdAt
+        self.kind = kind
     }
 }
 

@@ -66,7 +66,7 @@ public enum StoreRecords {
         )
     }
 
-    public static let deviceColumnList = "id, name, gate_id, event_id, revoked, created_at"
+    public static let deviceColumnList = "id, name, gate_id, event_id, revoked, created_at, kind"
     public static let deviceColumns = "SELECT \(deviceColumnList) FROM devices"
 
     public static func device(_ row: some StoreRow) -> Device {
@@ -76,13 +76,14 @@ public enum StoreRecords {
             gateId: row.text(2),
             eventId: row.text(3),
             revoked: row.int(4) != 0,
-            createdAt: Date(millis: row.int(5))
+            createdAt: Date(millis: row.int(5)),
+            kind: DeviceKind(rawValue: row.text(6)) ?? .kiosk
         )
     }
 
     /// An event's devices with their last check-in; one parameter, the event.
     public static let devicesWithActivity = """
-        SELECT d.id, d.name, d.gate_id, d.event_id, d.revoked, d.created_at, last.at, last.result
+        SELECT d.id, d.name, d.gate_id, d.event_id, d.revoked, d.created_at, d.kind, last.at, last.result
         FROM devices d LEFT JOIN checkins last
           ON last.id = (SELECT max(c.id) FROM checkins c WHERE c.device_id = d.id)
         WHERE d.event_id = ? ORDER BY d.gate_id, d.name, d.id
@@ -91,8 +92,8 @@ public enum StoreRecords {
     public static func deviceActivity(_ row: some StoreRow) -> DeviceActivity {
         DeviceActivity(
             device: device(row),
-            lastSeenAt: row.optionalInt(6).map(Date.init(millis:)),
-            lastResult: row.optionalText(7).flatMap(CheckinResult.init(rawValue:))
+            lastSeenAt: row.optionalInt(7).map(Date.init(millis:)),
+            lastResult: row.optionalText(8).flatMap(CheckinResult.init(rawValue:))
         )
     }
 
@@ -211,6 +212,49 @@ public enum StoreRecords {
         TicketChanges(tickets: rows.map(\.state), cursor: rows.last?.position ?? cursor ?? 0, complete: rows.count < limit)
     }
 
+    // MARK: Offline admissions
+
+    /// Of the hashes given, those naming a ticket of an event, now or before a re-issue; the
+    /// parameters are the event, the hashes, the event again and the hashes again.
+    public static func knownTokenHashes(count: Int) -> String {
+        let list = Array(repeating: "?", count: count).joined(separator: ", ")
+        return """
+            SELECT token_hash FROM tickets WHERE event_id = ? AND token_hash IN (\(list))
+            UNION SELECT r.token_hash FROM retired_tokens r JOIN tickets t ON t.id = r.ticket_id WHERE t.event_id = ? AND r.token_hash IN (\(list))
+            """
+    }
+
+    /// The ticket an offline admission's code names, now or before a re-issue: its id, status,
+    /// first use, and whether the code was retired; parameters: hash, event, hash, event.
+    public static let admittedTicket = """
+        SELECT id, status, used_at, 0 FROM tickets WHERE token_hash = ? AND event_id = ?
+        UNION ALL SELECT t.id, t.status, t.used_at, 1 FROM retired_tokens r JOIN tickets t ON t.id = r.ticket_id
+        WHERE r.token_hash = ? AND t.event_id = ?
+        """
+
+    public static func admittedTicket(_ row: some StoreRow) -> AdmittedTicket {
+        AdmittedTicket(
+            id: row.text(0),
+            status: TicketStatus(rawValue: row.text(1)) ?? .revoked,
+            usedAt: row.optionalInt(2),
+            retired: row.int(3) != 0
+        )
+    }
+
+    /// The earliest admission of a ticket that stands (not itself a conflict); parameters: event, ticket.
+    public static let firstAdmission = """
+        SELECT id FROM checkins WHERE event_id = ? AND ticket_id = ? AND result = 'valid' AND mode = 'commit' AND conflict IS NULL
+        ORDER BY at, id LIMIT 1
+        """
+
+    /// Marks every other standing admission of a ticket as the conflict of the earlier one that
+    /// just took its place; parameters: the earlier's id, event, ticket, the earlier's id.
+    public static let displaceLaterAdmissions = """
+        UPDATE checkins SET conflict = 'already_used', conflict_with = ?
+        WHERE event_id = ? AND ticket_id = ? AND result = 'valid' AND mode = 'commit' AND id <> ?
+          AND (conflict IS NULL OR conflict = 'already_used')
+        """
+
     /// An event's signing keys, oldest first; one parameter, the event.
     public static let signingKeys = "SELECT key_id, public_key, private_key, created_at FROM signing_keys WHERE event_id = ? ORDER BY key_id"
 
@@ -230,6 +274,36 @@ extension Ticket {
         case .unused:
             if let expires = expiresAt, expires.millis <= now { return .expired }
             return .valid
+        }
+    }
+}
+
+/// The ticket an offline admission's code names, as the store found it before deciding.
+public struct AdmittedTicket: Sendable, Equatable {
+    public var id: String
+    public var status: TicketStatus
+    /// Milliseconds since 1970.
+    public var usedAt: Int64?
+    /// The code was the ticket's before a re-issue: it no longer admits.
+    public var retired: Bool
+
+    public init(id: String, status: TicketStatus, usedAt: Int64?, retired: Bool) {
+        self.id = id
+        self.status = status
+        self.usedAt = usedAt
+        self.retired = retired
+    }
+
+    /// What an admission at `at` (ms) makes of this ticket: the ticket's state it conflicts with,
+    /// whether it displaces a later use as the ticket's first, or nil when it simply records.
+    public func judge(admissionAt at: Int64) -> (conflict: CheckinResult?, displaces: Bool) {
+        if retired { return (.notFound, false) }
+        switch status {
+        case .unused: return (nil, false)
+        case .revoked: return (.revoked, false)
+        case .used:
+            if let usedAt, at < usedAt { return (nil, true) }
+            return (.alreadyUsed, false)
         }
     }
 }

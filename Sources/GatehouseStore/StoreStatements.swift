@@ -11,10 +11,27 @@ public struct StoreStatement: Sendable {
 /// The inserts SQLite and MySQL make alike. What differs between them (RETURNING against found
 /// rows, how a change is numbered) stays in each store.
 public enum StoreStatements {
-    public static func addDevice(id: String, name: String, gateId: String, eventId: String, tokenHash: [UInt8], at: Date) -> StoreStatement {
+    public static func addDevice(
+        id: String,
+        name: String,
+        gateId: String,
+        eventId: String,
+        tokenHash: [UInt8],
+        kind: DeviceKind,
+        at: Date
+    ) -> StoreStatement {
         StoreStatement(
-            sql: "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            parameters: [.text(id), .text(name), .text(gateId), .text(eventId), .bytes(tokenHash), .integer(at.millis)]
+            sql: "INSERT INTO devices (id, name, gate_id, event_id, token_hash, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            parameters: [.text(id), .text(name), .text(gateId), .text(eventId), .bytes(tokenHash), .integer(at.millis), .text(kind.rawValue)]
+        )
+    }
+
+    /// Keeps a ticket's code hash before a re-issue replaces it, so an offline admission of the
+    /// old code is still known as this ticket's.
+    public static func retireToken(ticketId: String, at: Date) -> StoreStatement {
+        StoreStatement(
+            sql: "INSERT INTO retired_tokens (token_hash, ticket_id, retired_at) SELECT token_hash, id, ? FROM tickets WHERE id = ?",
+            parameters: [.integer(at.millis), .text(ticketId)]
         )
     }
 

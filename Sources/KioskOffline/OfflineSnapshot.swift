@@ -44,7 +44,15 @@ public final class OfflineSnapshot: Sendable {
         /// The last successful sync.
         public var lastSync: Contact?
         public var pendingUploads: Int
+        /// Offline admissions the service refused again and again, set aside (see `markUploaded`).
+        public var quarantined: Int = 0
     }
+
+    /// Refusals after which a journal entry is set aside instead of sent again.
+    public static let refusalsBeforeQuarantine = 3
+    /// Times a service may send or a snapshot may hold (ms since 1970, up to the year 2200).
+    /// Anything else is a tampered file or a hostile answer, never arithmetic input.
+    static let plausibleTimes: ClosedRange<Int64> = 0...7_258_118_400_000
 
     private let database: Mutex<SQLiteConnection>
     public let path: String
@@ -71,6 +79,7 @@ public final class OfflineSnapshot: Sendable {
             outcome TEXT
         );
         CREATE INDEX IF NOT EXISTS journal_pending ON journal (uploaded, at);
+        -- uploaded: 0 pending, 1 answered by the service, 2 set aside after repeated refusals.
         CREATE INDEX IF NOT EXISTS journal_hash ON journal (hash);
         CREATE TABLE IF NOT EXISTS keys (id INTEGER PRIMARY KEY, public_key BLOB NOT NULL);
         """
@@ -83,6 +92,11 @@ public final class OfflineSnapshot: Sendable {
         // A small page cache: the kiosk's memory goal is 30 MB, and a lookup touches a few pages.
         try connection.execute("PRAGMA synchronous = FULL; PRAGMA cache_size = -256")
         try connection.execute(Self.schema)
+        // Journals from before the upload carried its proof: the scanned code (erased once the
+        // service has the admission) and the refusals counted so far.
+        let columns = Set(try connection.rows("PRAGMA table_info(journal)") { $0.text(1) })
+        if !columns.contains("code") { try connection.execute("ALTER TABLE journal ADD COLUMN code TEXT") }
+        if !columns.contains("refusals") { try connection.execute("ALTER TABLE journal ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0") }
         database = Mutex(connection)
     }
 
@@ -95,6 +109,7 @@ public final class OfflineSnapshot: Sendable {
                 var state = try Self.meta(db)
                 state.tickets = Int(try db.firstRow("SELECT count(*) FROM tickets") { $0.int(0) } ?? 0)
                 state.pendingUploads = Int(try db.firstRow("SELECT count(*) FROM journal WHERE uploaded = 0") { $0.int(0) } ?? 0)
+                state.quarantined = Int(try db.firstRow("SELECT count(*) FROM journal WHERE uploaded = 2") { $0.int(0) } ?? 0)
                 return state
             }
         }
@@ -107,10 +122,12 @@ public final class OfflineSnapshot: Sendable {
     }
 
     private static func meta(_ db: SQLiteConnection) throws -> State {
-        let meta = Dictionary(uniqueKeysWithValues: try db.rows("SELECT key, value FROM meta") { ($0.text(0), $0.text(1)) })
+        // A tampered file may hold a key twice (its table rebuilt without the primary key): the
+        // first one counts, and the daemon does not trap on it.
+        let meta = Dictionary(try db.rows("SELECT key, value FROM meta") { ($0.text(0), $0.text(1)) }, uniquingKeysWith: { first, _ in first })
         var contact: Contact?
-        if let time = meta["sync_server_time"].flatMap(Int64.init), let boot = meta["sync_boot_id"],
-            let bootTime = meta["sync_boot_time"].flatMap(Int64.init)
+        if let time = meta["sync_server_time"].flatMap(Int64.init), plausibleTimes.contains(time), let boot = meta["sync_boot_id"],
+            let bootTime = meta["sync_boot_time"].flatMap(Int64.init), bootTime >= 0
         {
             contact = Contact(serverTime: time, bootID: boot, bootTime: bootTime)
         }
@@ -215,6 +232,7 @@ public final class OfflineSnapshot: Sendable {
     static func check(_ page: TicketSyncPage) throws {
         guard Self.isIdentifier(page.eventId) else { throw SnapshotError("sync page: bad eventId") }
         guard let cursor = Int64(page.cursor), cursor >= 0 else { throw SnapshotError("sync page: bad cursor") }
+        guard plausibleTimes.contains(page.serverTime) else { throw SnapshotError("sync page: serverTime \(page.serverTime) is not a time") }
         for ticket in page.tickets {
             guard (1...Int(Int32.max)).contains(ticket.number) else { throw SnapshotError("sync page: bad ticket number \(ticket.number)") }
             guard let hash = Base64URL.decode(ticket.hash), hash.count == 32 else {
@@ -236,12 +254,14 @@ public final class OfflineSnapshot: Sendable {
     // MARK: Journal
 
     /// Records an offline admission and marks the ticket used, durably, before it returns.
-    public func admit(scanID: String, ticket: Int, hash: [UInt8], at: Int64, clock: OfflineClock, gate: String) throws {
+    /// `code` is what was scanned: the upload's proof. It stays on the box only until the service
+    /// has the admission (its ticket is used by then, so the code admits nobody else).
+    public func admit(scanID: String, ticket: Int, hash: [UInt8], code: String, at: Int64, clock: OfflineClock, gate: String) throws {
         try database.withLock { db in
             try db.transaction {
                 try db.run(
-                    "INSERT INTO journal (scan_id, number, hash, at, clock, gate) VALUES (?, ?, ?, ?, ?, ?)",
-                    [.text(scanID), .integer(Int64(ticket)), .blob(hash), .integer(at), .text(clock.rawValue), .text(gate)]
+                    "INSERT INTO journal (scan_id, number, hash, code, at, clock, gate) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [.text(scanID), .integer(Int64(ticket)), .blob(hash), .text(code), .integer(at), .text(clock.rawValue), .text(gate)]
                 )
             }
         }
@@ -251,11 +271,12 @@ public final class OfflineSnapshot: Sendable {
     public func pendingUploads(limit: Int) throws -> [OfflineCheckin] {
         try database.withLock { db in
             try db.rows(
-                "SELECT scan_id, hash, number, at, clock FROM journal WHERE uploaded = 0 ORDER BY at, scan_id LIMIT ?",
+                "SELECT scan_id, hash, number, at, clock, code FROM journal WHERE uploaded = 0 ORDER BY at, scan_id LIMIT ?",
                 [.integer(Int64(limit))]
             ) {
                 OfflineCheckin(
                     scanId: $0.text(0),
+                    code: $0.optionalText(5),
                     hash: Base64URL.encode($0.blob(1)),
                     ticketNumber: Int($0.int(2)),
                     at: $0.int(3),
@@ -265,16 +286,33 @@ public final class OfflineSnapshot: Sendable {
         }
     }
 
-    /// Marks admissions the service has answered for (recorded, replayed or conflict).
-    public func markUploaded(_ results: [OfflineCheckinResult]) throws {
+    /// Takes in the service's answers: recorded, replayed and conflict are final (the code is
+    /// erased); a refused entry stays to be sent again, until it has been refused
+    /// `refusalsBeforeQuarantine` times, when it is set aside. Returns the entries set aside now.
+    @discardableResult
+    public func markUploaded(_ results: [OfflineCheckinResult]) throws -> [OfflineCheckinResult] {
         try database.withLock { db in
             try db.transaction {
+                var setAside: [OfflineCheckinResult] = []
                 for result in results {
-                    try db.run(
-                        "UPDATE journal SET uploaded = 1, outcome = ? WHERE scan_id = ?",
-                        [.text(result.outcome.rawValue), .text(result.scanId)]
+                    guard result.outcome == .refused else {
+                        try db.run(
+                            "UPDATE journal SET uploaded = 1, outcome = ?, code = NULL WHERE scan_id = ?",
+                            [.text(result.outcome.rawValue), .text(result.scanId)]
+                        )
+                        continue
+                    }
+                    let refusals = try db.firstRow(
+                        "UPDATE journal SET refusals = refusals + 1, outcome = ? WHERE scan_id = ? AND uploaded = 0 RETURNING refusals",
+                        [.text("refused: \(result.detail ?? "no reason given")"), .text(result.scanId)],
+                        { $0.int(0) }
                     )
+                    if let refusals, refusals >= Self.refusalsBeforeQuarantine {
+                        try db.run("UPDATE journal SET uploaded = 2, code = NULL WHERE scan_id = ?", [.text(result.scanId)])
+                        setAside.append(result)
+                    }
                 }
+                return setAside
             }
         }
     }

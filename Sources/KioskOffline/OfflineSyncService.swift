@@ -78,25 +78,34 @@ public struct OfflineSyncService: Service {
     /// One round: uploads, then changes. Returns what went wrong, if anything.
     public func syncOnce() async -> String? {
         do {
-            while true {
+            uploads: while true {
                 let pending = try snapshot.pendingUploads(limit: uploadBatch)
                 if pending.isEmpty { break }
                 switch await transport.upload(OfflineUpload(deviceId: deviceID, gateId: gateID, checkins: pending)) {
                 case .failure(let failure): return "upload: \(failure)"
                 case .success(let answer):
-                    try snapshot.markUploaded(answer.results)
+                    let setAside = try snapshot.markUploaded(answer.results)
                     let conflicts = answer.results.filter { $0.outcome == .conflict }.count
+                    let refused = answer.results.filter { $0.outcome == .refused }
                     logger.log(
-                        level: conflicts > 0 ? .warning : .notice,
+                        level: conflicts + refused.count > 0 ? .warning : .notice,
                         "Offline check-ins uploaded",
                         metadata: [
                             "gate.id": "\(gateID)", "offline.count": "\(answer.results.count)",
                             "offline.recorded": "\(answer.results.filter { $0.outcome == .recorded }.count)",
-                            "offline.conflicts": "\(conflicts)",
+                            "offline.conflicts": "\(conflicts)", "offline.refused": "\(refused.count)",
                         ]
                     )
-                    // An answer that leaves its batch pending would loop forever: stop here.
+                    for entry in setAside {
+                        logger.error(
+                            "Offline check-in set aside: the service refused it \(OfflineSnapshot.refusalsBeforeQuarantine) times",
+                            metadata: ["gate.id": "\(gateID)", "scan.id": "\(entry.scanId)", "error": "\(entry.detail ?? "no reason given")"]
+                        )
+                    }
+                    // An answer that leaves its batch pending would loop forever: stop here. A
+                    // refused entry is sent again next round, not in this one.
                     if Set(answer.results.map(\.scanId)).isSuperset(of: pending.map(\.scanId)) == false { return "upload: the service skipped some" }
+                    if !refused.isEmpty { break uploads }
                 }
             }
             guard pullsSnapshot else { return nil }
@@ -134,7 +143,8 @@ public struct OfflineSyncService: Service {
     public static func describe(_ state: OfflineSnapshot.State, clock: TrustedClock) -> String {
         guard state.complete, let contact = state.lastSync else { return "snapshot: not yet complete (\(state.tickets) tickets)" }
         let age = clock.age(of: contact).map { "synced \($0.components.seconds) s ago" } ?? "age unknown (clock not trusted)"
-        let pending = state.pendingUploads > 0 ? ", \(state.pendingUploads) offline check-ins to upload" : ""
+        var pending = state.pendingUploads > 0 ? ", \(state.pendingUploads) offline check-ins to upload" : ""
+        if state.quarantined > 0 { pending += ", \(state.quarantined) set aside after refusals (see the journal)" }
         return "snapshot \(state.tickets) tickets, \(age)\(pending)"
     }
 }

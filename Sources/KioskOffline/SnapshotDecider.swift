@@ -62,7 +62,7 @@ public struct SnapshotDecider: OfflineDecider {
             }
             guard now.at >= window.from - 3_600_000 else { return .decided(Self.answer(.invalid)) }
             if let until = window.until, until <= now.at { return .decided(Self.answer(.expired)) }
-            return admit(scanId: scanId, number: 0, hash: hash, now: now, summary: nil)
+            return admit(scanId: scanId, number: 0, hash: hash, code: qrData, now: now, summary: nil)
         }
         let summary = TicketSummary(id: "", number: ticket.number, holderName: nil, ticketType: nil)
         switch ticket.status {
@@ -70,16 +70,22 @@ public struct SnapshotDecider: OfflineDecider {
         case .used: return .decided(Self.answer(.alreadyUsed, ticket: summary, usedAt: ticket.usedAt, usedGate: ticket.usedGate))
         case .unused:
             if let expires = ticket.expiresAt, expires <= now.at { return .decided(Self.answer(.expired, ticket: summary)) }
-            return admit(scanId: scanId, number: ticket.number, hash: hash, now: now, summary: summary)
+            return admit(scanId: scanId, number: ticket.number, hash: hash, code: qrData, now: now, summary: summary)
         }
     }
 
     /// Journals the admission (fsynced) and only then answers valid; a journal that cannot be
     /// written shuts the gate.
-    private func admit(scanId: String, number: Int, hash: [UInt8], now: (at: Int64, clock: OfflineClock), summary: TicketSummary?) -> OfflineDecision
-    {
+    private func admit(
+        scanId: String,
+        number: Int,
+        hash: [UInt8],
+        code: String,
+        now: (at: Int64, clock: OfflineClock),
+        summary: TicketSummary?
+    ) -> OfflineDecision {
         do {
-            try snapshot.admit(scanID: scanId, ticket: number, hash: hash, at: now.at, clock: now.clock, gate: gateID)
+            try snapshot.admit(scanID: scanId, ticket: number, hash: hash, code: code, at: now.at, clock: now.clock, gate: gateID)
         } catch {
             return .cannotDecide("the offline journal cannot be written: \(error)")
         }

@@ -57,8 +57,14 @@ public struct TrustedClock: Sendable {
 
     /// Now, and which clock says so; nil when no clock can be trusted.
     public func now(since contact: OfflineSnapshot.Contact?) -> (at: Int64, clock: OfflineClock)? {
+        // Overflow-safe: a tampered snapshot's times must not trap the daemon (it would crash-loop
+        // even while online); anything that does not add up counts as no trusted contact.
         if let contact, !contact.bootID.isEmpty, contact.bootID == bootID() {
-            return (contact.serverTime + (bootTime() - contact.bootTime) / 1_000_000, .serverMonotonic)
+            let elapsed = bootTime().subtractingReportingOverflow(contact.bootTime)
+            if !elapsed.overflow, elapsed.partialValue >= 0 {
+                let at = contact.serverTime.addingReportingOverflow(elapsed.partialValue / 1_000_000)
+                if !at.overflow { return (at.partialValue, .serverMonotonic) }
+            }
         }
         if isSynchronized() { return (wallClock(), .synchronized) }
         return nil
@@ -67,6 +73,7 @@ public struct TrustedClock: Sendable {
     /// How long ago `contact` was; nil when that cannot be known.
     public func age(of contact: OfflineSnapshot.Contact) -> Duration? {
         guard let now = now(since: contact) else { return nil }
-        return .milliseconds(max(0, now.at - contact.serverTime))
+        let age = now.at.subtractingReportingOverflow(contact.serverTime)
+        return age.overflow ? nil : .milliseconds(max(0, age.partialValue))
     }
 }

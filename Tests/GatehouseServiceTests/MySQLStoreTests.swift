@@ -91,9 +91,22 @@ struct MySQLStoreTests {
             [],
             { ($0.text(0), $0.text(1), $0.text(2)) }
         )
-        #expect(tables.count == 8)
+        #expect(tables.count == 9)
         for (name, engine, collation) in tables {
             #expect(engine == "InnoDB" && collation.hasPrefix("utf8mb4"), "\(name): \(engine) \(collation)")
+        }
+        // Ids compare byte for byte, trailing spaces too: a no-pad binary collation on every id column.
+        let ids = try db.rows(
+            """
+            SELECT c.table_name, c.column_name, c.collation_name FROM information_schema.columns c
+            WHERE c.table_schema = DATABASE() AND c.collation_name IS NOT NULL AND (c.column_name IN ('id', 'event_id', 'ticket_id', 'device_id', 'gate_id', 'scan_id', 'used_gate', 'used_device'))
+            """,
+            [],
+            { ("\($0.text(0)).\($0.text(1))", $0.text(2)) }
+        )
+        #expect(ids.count >= 15)
+        for (column, collation) in ids {
+            #expect(["utf8mb4_nopad_bin", "utf8mb4_0900_bin"].contains(collation), "\(column) compares with \(collation)")
         }
         try db.run("UPDATE gatehouse_schema SET version = 99 WHERE id = 1")
         await #expect {

@@ -3,6 +3,7 @@ import Foundation
 import GatehouseCore
 import KioskCore
 import Logging
+import SQLiteSupport
 import Synchronization
 import Testing
 
@@ -48,6 +49,39 @@ struct Tickets {
 }
 
 @Suite struct OfflineSnapshotTests {
+    /// A hostile service or a tampered state file must not trap the daemon (it would crash-loop,
+    /// even while online): a serverTime of Int64.max is refused with the page, and a file with a
+    /// meta key twice or a boot time of Int64.min reads as "no trusted contact".
+    @Test func hostile_times_and_a_tampered_file_are_refused_without_a_trap() throws {
+        let rig = try SnapshotDeciderTests.Rig()
+        let page = TicketSyncPage(eventId: Tickets.event, serverTime: Int64.max, cursor: "1", complete: true, tickets: [])
+        #expect(throws: SnapshotError.self) { try rig.snapshot.apply(page, contact: rig.clock.trusted.contact(serverTime: Int64.max)) }
+        try rig.sync()
+        // Tamper with the file as an attacker with the SD card would.
+        let raw = try SQLiteConnection(path: rig.snapshot.path)
+        try raw.execute(
+            """
+            CREATE TABLE meta2 (key TEXT, value TEXT NOT NULL); INSERT INTO meta2 SELECT key, value FROM meta;
+            DROP TABLE meta; ALTER TABLE meta2 RENAME TO meta;
+            INSERT INTO meta (key, value) VALUES ('event_id', 'EOTHER'), ('sync_boot_time', '-9223372036854775808');
+            UPDATE meta SET value = '-9223372036854775808' WHERE key = 'sync_boot_time';
+            """
+        )
+        let reopened = try OfflineSnapshot(path: rig.snapshot.path)
+        let state = try reopened.syncState
+        #expect(state.eventID == Tickets.event && state.lastSync == nil)
+        let decision = SnapshotDecider(snapshot: reopened, clock: rig.clock.trusted, maxAge: .seconds(3600), gateID: "north-1")
+            .decide(qrData: rig.codes[0].text, scanId: "x")
+        guard case .cannotDecide = decision else {
+            Issue.record("an admission on a contact that does not add up: \(decision)")
+            return
+        }
+        // Overflow-safe arithmetic on whatever a contact holds.
+        let clock = rig.clock.trusted
+        #expect(clock.now(since: OfflineSnapshot.Contact(serverTime: Int64.max, bootID: "boot-1", bootTime: 0))?.at == nil)
+        #expect(clock.age(of: OfflineSnapshot.Contact(serverTime: Int64.min, bootID: "boot-1", bootTime: Int64.min)) == nil)
+    }
+
     @Test func a_bad_page_is_refused_whole_and_the_snapshot_stays() throws {
         let folder = try Folder()
         let snapshot = try OfflineSnapshot(path: folder.path + "/s.sqlite")
@@ -221,13 +255,60 @@ struct Tickets {
             pages.withLock { $0.isEmpty ? .failure(SyncFailure("no script")) : $0.removeFirst() }
         }
 
+        /// scanIds the service refuses (each time it sees them).
+        let refusing = Mutex<Set<String>>([])
+
         func upload(_ upload: OfflineUpload) async -> Result<OfflineUploadAnswer, SyncFailure> {
             if case .failure(let failure) = uploadAnswer.withLock({ $0 }) { return .failure(failure) }
             uploads.withLock { $0.append(upload) }
+            let refusing = refusing.withLock { $0 }
             return .success(
-                OfflineUploadAnswer(results: upload.checkins.map { OfflineCheckinResult(scanId: $0.scanId, outcome: .recorded, result: .valid) })
+                OfflineUploadAnswer(
+                    results: upload.checkins.map {
+                        refusing.contains($0.scanId)
+                            ? OfflineCheckinResult(scanId: $0.scanId, outcome: .refused, result: .invalid, detail: "at is in the future")
+                            : OfflineCheckinResult(scanId: $0.scanId, outcome: .recorded, result: .valid)
+                    }
+                )
             )
         }
+    }
+
+    /// One entry the service refuses no longer holds up the others, and after a few refusals it
+    /// is set aside and reported instead of being sent for ever.
+    @Test func a_refused_entry_is_set_aside_after_repeated_refusals_and_the_rest_upload() async throws {
+        let rig = try SnapshotDeciderTests.Rig()
+        try rig.sync()
+        _ = rig.decider().decide(qrData: rig.codes[0].text, scanId: "bad")
+        rig.clock.advance(seconds: 1)
+        _ = rig.decider().decide(qrData: rig.codes[3].text, scanId: "good")
+        let pending = try rig.snapshot.pendingUploads(limit: 10)
+        #expect(pending.map(\.code) == [rig.codes[0].text, rig.codes[3].text], "the scanned code travels as the proof")
+        let transport = ScriptedTransport()
+        transport.refusing.withLock { $0 = ["bad"] }
+        transport.pages.withLock {
+            $0 = Array(repeating: .success(TicketSyncPage(eventId: Tickets.event, serverTime: 6, cursor: "4", complete: true, tickets: [])), count: 5)
+        }
+        let service = OfflineSyncService(
+            snapshot: rig.snapshot,
+            transport: transport,
+            clock: rig.clock.trusted,
+            timekeeper: SystemTimekeeper(),
+            health: KioskHealth(),
+            deviceID: "D1",
+            gateID: "north-1",
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        _ = await service.syncOnce()
+        #expect(try rig.snapshot.state.pendingUploads == 1, "the good entry went through beside the refused one")
+        for _ in 1..<OfflineSnapshot.refusalsBeforeQuarantine { _ = await service.syncOnce() }
+        let state = try rig.snapshot.state
+        #expect(state.pendingUploads == 0 && state.quarantined == 1)
+        #expect(OfflineSyncService.describe(state, clock: rig.clock.trusted).contains("1 set aside"))
+        let sent = transport.uploads.withLock { $0.flatMap { $0.checkins.map(\.scanId) } }
+        #expect(sent.filter { $0 == "bad" }.count == OfflineSnapshot.refusalsBeforeQuarantine && sent.filter { $0 == "good" }.count == 1)
+        _ = await service.syncOnce()
+        #expect(transport.uploads.withLock { $0.count } == OfflineSnapshot.refusalsBeforeQuarantine, "nothing sent once it is set aside")
     }
 
     @Test func uploads_once_then_pulls_and_a_refused_page_changes_nothing() async throws {

@@ -14,6 +14,14 @@ public struct Gatehouse: Sendable {
     public let outages = OutageLog()
     /// Public keys of signed codes, so a signed check-in costs no extra database read.
     let verifyingKeys = VerifyingKeyCache()
+    /// Devices by token, so routes check a token before reading a body (see DeviceDirectory).
+    let devices = DeviceDirectory()
+    /// What one device may ask in a burst: offline entries (5,000, then 1,000 a second), snapshot
+    /// pages (300, then 5 a second: a 100,000-ticket first pull is 100), and pulls from nothing
+    /// (3, then one a minute).
+    let uploadLimiter = RateLimiter(capacity: 5_000, perSecond: 1_000)
+    let syncPageLimiter = RateLimiter(capacity: 300, perSecond: 5)
+    let fullPullLimiter = RateLimiter(capacity: 3, perSecond: 1.0 / 60)
 
     public init(store: any GatehouseStore, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
@@ -155,7 +163,7 @@ public struct Gatehouse: Sendable {
     public func reissueTicket(id: String) async throws -> IssuedTicket {
         let current = try await ticket(id: id)
         let code = try await codeMinter(eventId: current.eventId).mint(expiresAt: current.expiresAt)
-        guard let ticket = try await store.replaceTicketToken(id: id, tokenHash: code.tokenHash) else {
+        guard let ticket = try await store.replaceTicketToken(id: id, tokenHash: code.tokenHash, at: now()) else {
             throw NotFoundError("ticket \(id)")
         }
         return IssuedTicket(ticket: ticket, qrData: code.qrData)
@@ -164,14 +172,16 @@ public struct Gatehouse: Sendable {
     // MARK: Devices
 
     /// A new device and its bearer token (shown once, stored hashed).
-    public func addDevice(name: String, gateId: String, eventId: String) async throws -> (device: Device, token: String) {
+    public func addDevice(name: String, gateId: String, eventId: String, kind: DeviceKind = .kiosk) async throws -> (device: Device, token: String) {
         let token = Secret.newDeviceToken()
+        try Self.checkIdentifier(gateId, field: "gateId")
         let device = NewDevice(
             id: Identifier.newDeviceID(),
             name: try Self.requiredText(name, field: "name"),
             gateId: try Self.requiredText(gateId, field: "gateId", limit: Self.maximumIDLength),
             eventId: eventId,
-            tokenHash: TokenHash.of(token)
+            tokenHash: TokenHash.of(token),
+            kind: kind
         )
         return (try await mapMissing(try await store.addDevice(device, at: now())), token)
     }
@@ -184,6 +194,17 @@ public struct Gatehouse: Sendable {
 
     public func revokeDevice(id: String) async throws -> Device {
         guard let device = try await store.revokeDevice(id: id) else { throw NotFoundError("device \(id)") }
+        devices.forget(deviceId: id)
+        return device
+    }
+
+    /// The enrolled, unrevoked device a bearer token belongs to, remembered for a few seconds:
+    /// what routes check before they read a body. Throws `CheckinError.unauthorized`.
+    public func enrolledDevice(bearerToken: String) async throws -> Device {
+        let hash = TokenHash.of(bearerToken)
+        guard let device = try await devices.device(tokenHash: hash, load: { try await store.device(tokenHash: hash) }) else {
+            throw CheckinError.unauthorized
+        }
         return device
     }
 
@@ -268,6 +289,14 @@ public struct Gatehouse: Sendable {
         case unauthorized
         case wrongGate(registered: String)
         case scanIdReused
+        /// A staff scanner's token asked for what only gate kiosks do (the snapshot, offline uploads).
+        case kioskOnly
+    }
+
+    /// One device asked for more than its share; it may ask again after `retryAfter` seconds.
+    public struct RateLimited: Error, Equatable {
+        public var retryAfter: Int
+        public var what: String
     }
 
     /// Decides one scan. `bearerToken` is the device's secret from the Authorization header.

@@ -6,8 +6,14 @@ import Logging
 /// Offline gates: the snapshot a gate keeps (pulled page by page from a cursor), the admissions
 /// it made during an outage (uploaded afterwards), and the conflicts organizers must see.
 extension Gatehouse {
-    public static let defaultSyncPage = 5000
-    public static let maximumSyncPage = 20_000
+    /// What kiosks ask for (1,000 tickets, about 90 KB of JSON): bigger pages only made the sync
+    /// route a way to keep the service busy.
+    public static let defaultSyncPage = 1000
+    public static let maximumSyncPage = 1000
+    /// Admissions recorded per transaction: other gates' check-ins run between them.
+    static let offlineChunk = 25
+    /// How far ahead of the service's clock an offline admission's time may be.
+    static let offlineClockSkew: TimeInterval = 120
 
     /// One page of the device's event's ticket changes after `cursor` (everything from nil).
     public func syncTickets(bearerToken: String, after cursor: String?, limit: Int?) async throws -> TicketSyncPage {
@@ -18,7 +24,13 @@ extension Gatehouse {
             guard let value = Int64(cursor), value >= 0 else { throw InvalidInputError("after must be a cursor this service gave") }
             position = value
         }
-        guard let device = try await store.device(tokenHash: TokenHash.of(bearerToken)) else { throw CheckinError.unauthorized }
+        let device = try await kiosk(bearerToken: bearerToken)
+        if let wait = syncPageLimiter.take(1, for: device.id) {
+            throw RateLimited(retryAfter: wait, what: "snapshot pages")
+        }
+        if position ?? 0 == 0, let wait = fullPullLimiter.take(1, for: device.id) {
+            throw RateLimited(retryAfter: wait, what: "pulls of the whole snapshot")
+        }
         // The time is read before the page: every change in the page is at or before it.
         let serverTime = now()
         let changes = try await store.ticketChanges(eventId: device.eventId, after: position, limit: limit)
@@ -42,60 +54,157 @@ extension Gatehouse {
         )
     }
 
-    /// Records a gate's offline admissions, in the order it made them. Each is checked before any
-    /// is stored: one bad entry refuses the upload whole (the gate keeps it and can say why).
+    /// The gate kiosk a token belongs to; a staff scanner's token is refused (it decides online only).
+    func kiosk(bearerToken: String) async throws -> Device {
+        let device = try await enrolledDevice(bearerToken: bearerToken)
+        guard device.kind == .kiosk else { throw CheckinError.kioskOnly }
+        return device
+    }
+
+    /// Records a gate's offline admissions, in the order it made them.
+    ///
+    /// Each entry must carry the code the gate scanned: its hash finds the ticket, so a device
+    /// cannot mark used a ticket it never saw (the snapshot holds hashes only). Each entry is
+    /// judged on its own: a bad one is answered `refused` and the rest go on. Codes that name no
+    /// ticket are answered without a write; the others are recorded a few per transaction, so
+    /// other gates' check-ins run in between. When the database fails half-way, the entries
+    /// recorded so far are answered and the rest left out (the gate sends them again).
     public func uploadOffline(_ upload: OfflineUpload, bearerToken: String, logger: Logger) async throws -> OfflineUploadAnswer {
         try Self.checkIdentifier(upload.deviceId, field: "deviceId")
         try Self.checkIdentifier(upload.gateId, field: "gateId")
         guard upload.checkins.count <= OfflineUpload.maximumCount else {
             throw InvalidInputError("checkins: at most \(OfflineUpload.maximumCount) in one upload")
         }
-        let received = now()
-        // A gate's clock is trusted only as far as this: not before the year 2000, not a day ahead.
-        let earliest = Date(timeIntervalSince1970: 946_684_800)
-        let latest = received.addingTimeInterval(86_400)
-        var seen = Set<String>()
-        let admissions = try upload.checkins.enumerated().map { index, checkin in
-            try Self.checkIdentifier(checkin.scanId, field: "checkins[\(index)].scanId")
-            guard seen.insert(checkin.scanId).inserted else { throw InvalidInputError("checkins[\(index)].scanId appears twice") }
-            guard let hash = Base64URL.decode(checkin.hash), hash.count == 32 else {
-                throw InvalidInputError("checkins[\(index)].hash must be a base64url SHA-256")
-            }
-            let at = Date(millis: checkin.at)
-            guard at >= earliest, at <= latest else { throw InvalidInputError("checkins[\(index)].at is not a time this gate can have seen") }
-            return OfflineAdmissions.Admission(scanId: checkin.scanId, tokenHash: hash, at: at, clock: checkin.clock.rawValue)
+        let device = try await kiosk(bearerToken: bearerToken)
+        guard device.id == upload.deviceId else { throw CheckinError.unauthorized }
+        guard device.gateId == upload.gateId else { throw CheckinError.wrongGate(registered: device.gateId) }
+        if let wait = uploadLimiter.take(Double(max(1, upload.checkins.count)), for: device.id) {
+            throw RateLimited(retryAfter: wait, what: "offline check-ins")
         }
-        let outcome = try await store.recordOffline(
-            OfflineAdmissions(
-                deviceId: upload.deviceId,
-                deviceTokenHash: TokenHash.of(bearerToken),
-                gateId: upload.gateId,
-                admissions: admissions
-            )
-        )
-        switch outcome {
-        case .unauthorized: throw CheckinError.unauthorized
-        case .wrongGate(let registered): throw CheckinError.wrongGate(registered: registered)
-        case .recorded(let recordings):
-            let results = zip(upload.checkins, recordings).map { checkin, recording in
-                switch recording {
-                case .recorded: OfflineCheckinResult(scanId: checkin.scanId, outcome: .recorded, result: .valid)
-                case .replayed(let result): OfflineCheckinResult(scanId: checkin.scanId, outcome: .replayed, result: result)
-                case .conflict(let result): OfflineCheckinResult(scanId: checkin.scanId, outcome: .conflict, result: result)
+        let received = now()
+        let judged = try await judgeOfflineEntries(upload.checkins, eventId: device.eventId, received: received)
+        var answers = judged.answers
+        let known = try await store.knownTokenHashes(eventId: device.eventId, judged.admissions.map(\.admission.tokenHash))
+        var toRecord: [(index: Int, admission: OfflineAdmissions.Admission)] = []
+        for entry in judged.admissions {
+            if known.contains(entry.admission.tokenHash) {
+                toRecord.append(entry)
+            } else {
+                // A code that names no ticket of this event: nothing to record, no row written.
+                answers[entry.index] = OfflineCheckinResult(scanId: entry.admission.scanId, outcome: .conflict, result: .notFound)
+            }
+        }
+        var failure: (any Error)?
+        for start in stride(from: 0, to: toRecord.count, by: Self.offlineChunk) {
+            let chunk = Array(toRecord[start..<min(start + Self.offlineChunk, toRecord.count)])
+            let outcome: OfflineUploadOutcome
+            do {
+                outcome = try await store.recordOffline(
+                    OfflineAdmissions(
+                        deviceId: upload.deviceId,
+                        deviceTokenHash: TokenHash.of(bearerToken),
+                        gateId: upload.gateId,
+                        admissions: chunk.map(\.admission)
+                    )
+                )
+            } catch {
+                failure = error
+                break
+            }
+            switch outcome {
+            case .unauthorized: throw CheckinError.unauthorized
+            case .wrongGate(let registered): throw CheckinError.wrongGate(registered: registered)
+            case .recorded(let recordings):
+                for (entry, recording) in zip(chunk, recordings) {
+                    answers[entry.index] =
+                        switch recording {
+                        case .recorded: OfflineCheckinResult(scanId: entry.admission.scanId, outcome: .recorded, result: .valid)
+                        case .replayed(let result): OfflineCheckinResult(scanId: entry.admission.scanId, outcome: .replayed, result: result)
+                        case .conflict(let result): OfflineCheckinResult(scanId: entry.admission.scanId, outcome: .conflict, result: result)
+                        }
                 }
             }
-            let conflicts = results.filter { $0.outcome == .conflict }.count
-            logger.log(
-                level: conflicts > 0 ? .warning : .info,
-                "Offline check-ins uploaded",
-                metadata: [
-                    "gate.id": "\(upload.gateId)", "device.id": "\(upload.deviceId)", "offline.count": "\(results.count)",
-                    "offline.recorded": "\(results.filter { $0.outcome == .recorded }.count)",
-                    "offline.replayed": "\(results.filter { $0.outcome == .replayed }.count)", "offline.conflicts": "\(conflicts)",
-                ]
-            )
-            return OfflineUploadAnswer(results: results)
+            await Task.yield()
         }
+        let results = answers.sorted { $0.key < $1.key }.map(\.value)
+        if let failure {
+            // Nothing answered: the request failed as a whole. Else the part that was answered; the
+            // gate sends the rest again.
+            guard !results.isEmpty else { throw failure }
+            logger.warning(
+                "Offline upload cut short",
+                metadata: ["device.id": "\(upload.deviceId)", "offline.answered": "\(results.count)", "error": "\(failure)"]
+            )
+        }
+        let count = { (outcome: OfflineCheckinResult.Outcome) in results.filter { $0.outcome == outcome }.count }
+        logger.log(
+            level: count(.conflict) + count(.refused) > 0 ? .warning : .info,
+            "Offline check-ins uploaded",
+            metadata: [
+                "gate.id": "\(upload.gateId)", "device.id": "\(upload.deviceId)", "offline.count": "\(upload.checkins.count)",
+                "offline.recorded": "\(count(.recorded))", "offline.replayed": "\(count(.replayed))",
+                "offline.conflicts": "\(count(.conflict))", "offline.refused": "\(count(.refused))",
+            ]
+        )
+        return OfflineUploadAnswer(results: results)
+    }
+
+    /// Each uploaded entry checked on its own: refused ones answered, the rest as admissions to
+    /// record (with their place in the upload).
+    private func judgeOfflineEntries(
+        _ checkins: [OfflineCheckin],
+        eventId: String,
+        received: Date
+    ) async throws -> (
+        answers: [Int: OfflineCheckinResult], admissions: [(index: Int, admission: OfflineAdmissions.Admission)]
+    ) {
+        // A gate's clock is trusted only as far as this: not before the year 2000, not ahead of ours
+        // by more than a small skew.
+        let earliest = Date(timeIntervalSince1970: 946_684_800)
+        let latest = received.addingTimeInterval(Self.offlineClockSkew)
+        var answers: [Int: OfflineCheckinResult] = [:]
+        var admissions: [(index: Int, admission: OfflineAdmissions.Admission)] = []
+        var seen = Set<String>()
+        for (index, checkin) in checkins.enumerated() {
+            func refuse(_ detail: String) {
+                answers[index] = OfflineCheckinResult(scanId: checkin.scanId, outcome: .refused, result: .invalid, detail: detail)
+            }
+            do {
+                try Self.checkIdentifier(checkin.scanId, field: "scanId")
+            } catch {
+                refuse("\(error)")
+                continue
+            }
+            guard seen.insert(checkin.scanId).inserted else {
+                refuse("scanId appears twice in this upload")
+                continue
+            }
+            guard let text = checkin.code, !text.isEmpty, text.utf8.count <= 512 else {
+                refuse("code is required: the scanned code proves the admission")
+                continue
+            }
+            guard let code = try await scannedCode(text) else {
+                refuse("code is not a ticket code of this service")
+                continue
+            }
+            guard code.eventId == eventId else {
+                refuse("code is for another event than this gate's")
+                continue
+            }
+            if let hash = checkin.hash, Base64URL.decode(hash) != code.tokenHash {
+                refuse("hash does not match the code")
+                continue
+            }
+            let at = Date(millis: checkin.at)
+            guard at >= earliest, at <= latest else {
+                refuse("at is not a time this gate can have seen (the service's clock: \(received.iso8601Millis))")
+                continue
+            }
+            admissions.append(
+                (index, OfflineAdmissions.Admission(scanId: checkin.scanId, tokenHash: code.tokenHash, at: at, clock: checkin.clock.rawValue))
+            )
+        }
+        return (answers, admissions)
     }
 
     /// Offline admissions of the event that collided with another, oldest first.

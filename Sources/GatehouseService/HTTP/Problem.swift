@@ -61,7 +61,18 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             case .unauthorized: return .unauthorized("unknown or revoked device token, or a deviceId that is not the token's")
             case .wrongGate(let registered): return Problem(.forbidden, "this device is registered for gate \(registered)")
             case .scanIdReused: return Problem(.conflict, "scanId was already used by this device for a different code")
+            case .kioskOnly:
+                return Problem(
+                    .forbidden,
+                    "this device is a staff scanner: it checks tickets in online only (the ticket snapshot and offline uploads are for gate kiosks)"
+                )
             }
+        case let error as Gatehouse.RateLimited:
+            return Problem(
+                .tooManyRequests,
+                "too many \(error.what) from this device; try again in \(error.retryAfter) s",
+                headers: [.retryAfter: String(error.retryAfter)]
+            )
         case let error as Gatehouse.EnrollmentError:
             switch error {
             case .unknownCode: return Problem(.notFound, "unknown pairing code: check it, or ask for a new one")

@@ -1,0 +1,89 @@
+import Foundation
+import GatehouseStore
+import Synchronization
+
+/// Enrolled devices by the hash of their token, remembered for a few seconds.
+///
+/// Why: the routes that take a device token check it before they read a request's body, so a
+/// stranger with a made-up token never gets a byte of body buffered (300 half-sent check-ins with
+/// one held 385 MB when the body came first). Remembering known devices keeps that check off the
+/// database for every honest check-in. The store's own check inside the deciding transaction stays
+/// the authority: a device revoked a moment ago in another process is refused there.
+final class DeviceDirectory: Sendable {
+    static let lifetime: Duration = .seconds(10)
+    /// Bounds the memory a flood of distinct (valid) tokens could take; far above any venue's fleet.
+    static let capacity = 20_000
+
+    private struct Entry {
+        let device: Device
+        let until: ContinuousClock.Instant
+    }
+
+    private let entries = Mutex<[[UInt8]: Entry]>([:])
+
+    /// The device with this token hash: remembered, or loaded (and remembered when found).
+    func device(tokenHash: [UInt8], load: () async throws -> Device?) async throws -> Device? {
+        let now = ContinuousClock.now
+        if let entry = entries.withLock({ $0[tokenHash] }), entry.until > now { return entry.device }
+        // Unknown tokens are not remembered: a stranger cannot fill this with made-up ones.
+        guard let device = try await load() else { return nil }
+        entries.withLock { table in
+            if table.count >= Self.capacity {
+                table = table.filter { $0.value.until > now }
+                if table.count >= Self.capacity { table.removeAll() }
+            }
+            table[tokenHash] = Entry(device: device, until: now + Self.lifetime)
+        }
+        return device
+    }
+
+    /// Forgets a device (revoked here): its token is checked against the store again.
+    func forget(deviceId: String) {
+        entries.withLock { table in table = table.filter { $0.value.device.id != deviceId } }
+    }
+}
+
+/// A token bucket per key: `capacity` at most, refilled at `rate` a second. Used for what one
+/// device may ask of the service in a burst (offline entries, snapshot pages), so one credential
+/// cannot crowd out every other gate.
+final class RateLimiter: Sendable {
+    private struct Bucket {
+        var tokens: Double
+        var updated: ContinuousClock.Instant
+    }
+
+    let capacity: Double
+    let rate: Double
+    private let buckets = Mutex<[String: Bucket]>([:])
+
+    init(capacity: Double, perSecond rate: Double) {
+        self.capacity = capacity
+        self.rate = rate
+    }
+
+    /// Takes `cost` from the key's bucket, or returns the seconds until it could (rounded up).
+    func take(_ cost: Double, for key: String) -> Int? {
+        let now = ContinuousClock.now
+        return buckets.withLock { table -> Int? in
+            if table.count > 50_000 {
+                // Full buckets are the same as absent ones.
+                table = table.filter { refilled($0.value, now: now) < capacity }
+            }
+            var bucket = table[key] ?? Bucket(tokens: capacity, updated: now)
+            bucket.tokens = refilled(bucket, now: now)
+            bucket.updated = now
+            guard bucket.tokens >= min(cost, capacity) else {
+                table[key] = bucket
+                return max(1, Int(((min(cost, capacity) - bucket.tokens) / rate).rounded(.up)))
+            }
+            bucket.tokens -= cost
+            table[key] = bucket
+            return nil
+        }
+    }
+
+    private func refilled(_ bucket: Bucket, now: ContinuousClock.Instant) -> Double {
+        let seconds = Double((now - bucket.updated).components.seconds) + Double((now - bucket.updated).components.attoseconds) / 1e18
+        return min(capacity, bucket.tokens + seconds * rate)
+    }
+}
