@@ -129,9 +129,24 @@ public enum Enrollment {
         return out
     }
 
+    /// Whether plain http to `host` stays on this machine: an address in 127.0.0.0/8 or ::1
+    /// (parsed as an address, in any spelling), or exactly the name `localhost`. A prefix test let
+    /// `127.0.0.1.gate-login.example` pass, sending the code and the token over the network.
     static func isLoopback(_ host: String) -> Bool {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
+        if bare.lowercased() == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, bare, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, bare, &v6) == 1 {
+            let bytes = withUnsafeBytes(of: v6) { Array($0) }
+            if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return true }
+            // An IPv4-mapped loopback address (::ffff:127.x.y.z).
+            return bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff && bytes[12] == 127
+        }
+        return false
     }
 
     /// One POST with libcurl; 10 s at most.
@@ -193,13 +208,18 @@ public enum Enrollment {
             if let value = pending.removeValue(forKey: key) { lines[index] = "\(key) = \(value)" }
         }
         for key in ["server_url", "device_id", "gate_id"] where pending[key] != nil { lines.append("\(key) = \(pending[key]!)") }
+        // The file keeps the mode it had (a technician's 0600 stays 0600); a new one is 0644.
+        var existingMode: mode_t = 0o644
+        var info = stat()
+        if stat(path, &info) == 0 { existingMode = info.st_mode & 0o7777 }
         let temporary = path + ".new"
         guard
             FileManager.default.createFile(
                 atPath: temporary,
                 contents: Data((lines.joined(separator: "\n") + "\n").utf8),
-                attributes: [.posixPermissions: 0o644]
+                attributes: [.posixPermissions: Int(existingMode)]
             ),
+            chmod(temporary, existingMode) == 0,
             rename(temporary, path) == 0
         else { throw Failure.local("cannot write \(path)") }
     }

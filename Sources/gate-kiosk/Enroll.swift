@@ -16,7 +16,7 @@ struct Enroll: ParsableCommand {
     @Option(help: "The check-in service, e.g. https://checkin.example.org")
     var server: String
 
-    @Option(help: "The pairing code, e.g. ABCD-EFGH-JKLM (`gatehouse device pair` makes one).")
+    @Option(help: "The pairing code, e.g. ABCD-EFGH-JKLM-NPQR (`gatehouse device pair` makes one).")
     var code: String
 
     @Option(help: "Where the device token goes.")

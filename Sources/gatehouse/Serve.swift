@@ -34,8 +34,8 @@ struct Serve: AsyncParsableCommand {
         String($0).trimmingCharacters(in: .whitespaces)
     }
 
-    @Option(help: "Wrong pairing codes (from any address) a pairing code may face while open; past it the code stops working.")
-    var pairingGuessLimit: Int = 10_000
+    @Option(help: "Wrong pairing codes one network (an IPv4 /24, an IPv6 /64) may try in ten minutes; past it that network waits.")
+    var pairingGuessLimit: Int = 60
 
     @Option(
         help:

@@ -17,6 +17,8 @@ import Testing
         let pairing = try admin.call("POST", "/api/pairings", ["eventId": event, "gateId": "north-1", "name": "North 1"], expect: 201)
         let code = pairing["code"] as! String
         try "# technician's notes stay\nframe_rate = 20\n".write(toFile: folder.file("gate-kiosk.conf"), atomically: true, encoding: .utf8)
+        // The technician keeps this config private: enrolling must not make it world-readable.
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: folder.file("gate-kiosk.conf"))
 
         let good = try kiosk([
             "enroll", "--server", server, "--code", code, "--token-file", folder.file("device-token"), "--config", folder.file("gate-kiosk.conf"),
@@ -28,6 +30,7 @@ import Testing
         let token = try String(contentsOfFile: folder.file("device-token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let config = try String(contentsOfFile: folder.file("gate-kiosk.conf"), encoding: .utf8)
         #expect(config.contains("# technician's notes stay") && config.contains("frame_rate = 20"))
+        #expect(try FileManager.default.attributesOfItem(atPath: folder.file("gate-kiosk.conf"))[.posixPermissions] as? Int == 0o600)
         #expect(config.contains("server_url = \(server)") && config.contains("gate_id = north-1"))
         let deviceId = config.split(separator: "\n").first { $0.hasPrefix("device_id = ") }!.dropFirst("device_id = ".count)
         // The stored token checks tickets in.
@@ -65,6 +68,14 @@ import Testing
         ])
         #expect(away.status == 69 && away.errors.contains("cannot reach the service"))
         #expect(!FileManager.default.fileExists(atPath: folder.file("fourth-token")))
+        // A host name that only starts like a loopback address is another host: plain http to it
+        // would carry the code and the token over the network. Refused before anything is sent.
+        let lookalike = try kiosk([
+            "enroll", "--server", "http://127.0.0.1.gate-login.example:\(service.port)", "--code", other, "--token-file",
+            folder.file("fifth-token"), "--config", folder.file("fifth.conf"),
+        ])
+        #expect(lookalike.status == 1 && lookalike.errors.contains("plain http to another host"))
+        #expect(!FileManager.default.fileExists(atPath: folder.file("fifth-token")))
     }
 
     // (Expiry and the guess allowance of POST /api/enroll: EnrollmentRouteTests, in-process.)
@@ -80,7 +91,7 @@ import Testing
         let event = (try JSONSerialization.jsonObject(with: Data(created.1.utf8)) as! [String: Any])["id"] as! String
         let paired = try gatehouse(["device", "pair", "--event", event, "--gate", "east-3", "--ttl", "10m"])
         #expect(paired.0 == 0 && paired.1.contains("Pairing code for gate east-3: "))
-        #expect(paired.1.range(of: #"[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}"#, options: .regularExpression) != nil)
+        #expect(paired.1.range(of: #"[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}"#, options: .regularExpression) != nil)
         #expect(try gatehouse(["device", "pair", "--event", event, "--gate", "g", "--ttl", "soon"]).2.contains("--ttl"))
         #expect(try gatehouse(["device", "pair", "--event", "ENOEVENT", "--gate", "g"]).2.contains("no event ENOEVENT"))
     }

@@ -40,6 +40,17 @@ import Testing
         #expect(throws: HolderCSV.FileError.self) { try read("holderName\nA\nB\nC\n", maximumRows: 2) }
     }
 
+    /// A file of empty lines used to be read into a list of empty records per chunk: 80 times its
+    /// size in memory. Records are now taken one by one, and empty lines count towards the bound.
+    @Test func a_file_of_empty_lines_is_counted_and_bounded() throws {
+        var reader = HolderCSV(maximumRows: 300_000)
+        try reader.feed(Array("holderName\nAda\n".utf8))
+        let chunk = [UInt8](repeating: UInt8(ascii: "\n"), count: 64 * 1024)
+        for _ in 0..<3 { try reader.feed(chunk) }
+        #expect(reader.blankLines == 3 * 64 * 1024 && reader.requests.count == 1)
+        #expect(throws: HolderCSV.FileError.self) { for _ in 0..<2 { try reader.feed(chunk) } }
+    }
+
     @Test func exported_cells_never_run_as_formulas() {
         #expect(CSVCell.escape("=1+1") == "\"'=1+1\"")
         #expect(CSVCell.escape("@SUM(A1)") == "\"'@SUM(A1)\"")

@@ -24,14 +24,15 @@ import Testing
                     body: bytes,
                     headers: ["Authorization": "Bearer \(device.token)"]
                 )
-                #expect(response.status == 400, "random body of \(size) bytes")
+                // A check-in is under 1 KiB: a body past its 4 KiB limit is refused unread.
+                #expect(response.status == (size > 4096 ? 413 : 400), "random body of \(size) bytes")
                 #expect(response.headers["content-type"] == "application/problem+json")
             }
 
             // Strange payloads in qrData: answered, as a decision, never as an error.
             let payloads: [String] = [
                 "", " ", "\u{0}", "💥🎟️", "GH:", "' OR 1=1 --", "GH:\(event):' OR status='unused", "\"); DROP TABLE tickets; --",
-                String(repeating: "Ā", count: 10_000), ticket.qrData + "\u{0}", ticket.qrData.lowercased(),
+                String(repeating: "Ā", count: 1_000), ticket.qrData + "\u{0}", ticket.qrData.lowercased(),
                 String(ticket.qrData.reversed()), ticket.qrData.replacingOccurrences(of: ":", with: "|"),
                 String(decoding: (0..<300).map { _ in UInt8.random(in: 1...127, using: &generator) }, as: UTF8.self),
             ]
@@ -43,9 +44,10 @@ import Testing
                 #expect(result == "invalid" || result == "not_found", "payload \(payload.prefix(40)): \(result ?? "-")")
             }
 
-            // A 1 MB qrData is over the body limit: 413, not read whole.
+            // A 1 MB qrData, or just 5 KB, is over the check-in's body limit: 413, not read whole.
             let huge = try await admin.checkin(String(repeating: "A", count: 1_100_000), device: device)
             #expect(huge.status == 413)
+            #expect(try await admin.checkin(String(repeating: "A", count: 5_000), device: device).status == 413)
             let declared = try await admin.request(
                 "POST",
                 "/api/checkin",

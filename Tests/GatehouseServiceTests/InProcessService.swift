@@ -150,6 +150,7 @@ func withService<T: Sendable>(
     _ kind: StoreKind = .sqlite,
     logs: LogCapture = LogCapture(),
     timeZone: String = "UTC",
+    now: @escaping @Sendable () -> Date = { Date() },
     _ body: @Sendable (RouteClient) async throws -> T
 ) async throws -> T {
     let folder = try TemporaryFolder()
@@ -165,7 +166,8 @@ func withService<T: Sendable>(
         poolSize: 4,
         dataDirectory: folder.path,
         timeZone: TimeZone(identifier: timeZone)!,
-        environment: ["GATEHOUSE_ADMIN_TOKEN": adminToken]
+        environment: ["GATEHOUSE_ADMIN_TOKEN": adminToken],
+        now: now
     )
     let app = try await buildApplication(configuration, logger: logs.logger())
     defer { withExtendedLifetime(folder) {} }

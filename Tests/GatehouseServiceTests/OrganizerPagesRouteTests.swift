@@ -294,7 +294,7 @@ import Testing
 
             let (pairingPath, pairing) = try await submit(web, "/admin/events/\(event)/pairings", "gateId=south-2&name=Door+phone&minutes=15")
             let code = String(pairing.text.components(separatedBy: "id=pairing-code>")[1].prefix { $0 != "<" })
-            #expect(code.count == 14 && pairing.text.contains("gate <b>south-2</b>"))
+            #expect(code.count == 19 && pairing.text.contains("gate <b>south-2</b>"))
             #expect(Self.codes(on: pairing.text).isEmpty && pairing.text.contains("data:image/svg+xml;base64,"))
             #expect(try await get(web, pairingPath).text.contains(code), "reload shows the same code")
             let enrolled = try await web.json("POST", "/api/enroll", ["code": code])

@@ -169,3 +169,19 @@ import Glibc
         #expect(throws: CurlError.self) { try DeviceToken.read(path: path) }
     }
 }
+
+@Suite struct EnrollmentHostTests {
+    /// Plain http is allowed only where it cannot leave the machine: addresses are parsed, names
+    /// other than `localhost` are not loopback however they begin.
+    @Test func only_real_loopback_hosts_count_as_loopback() {
+        for host in ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"] {
+            #expect(Enrollment.isLoopback(host), "\(host)")
+        }
+        for host in [
+            "127.0.0.1.gate-login.example", "localhost.example", "128.0.0.1", "10.0.0.1", "::2", "[::1].example", "127.0.0.1x", "",
+            "127.example",
+        ] {
+            #expect(!Enrollment.isLoopback(host), "\(host)")
+        }
+    }
+}

@@ -17,9 +17,10 @@ struct CSVRecordParser {
 
     init(maximumFieldBytes: Int) { self.maximumFieldBytes = maximumFieldBytes }
 
-    /// The records completed by `bytes`, each with the line it started on.
-    mutating func feed(_ bytes: some Collection<UInt8>) throws(Failure) -> [([String], Int)] {
-        var done: [([String], Int)] = []
+    /// Hands each record completed by `bytes` to `take`, with the line it started on, as it
+    /// completes: nothing is collected, so a file of a million empty lines costs no more memory
+    /// than one.
+    mutating func feed(_ bytes: some Collection<UInt8>, _ take: ([String], Int) throws -> Void) throws {
         for byte in bytes {
             if afterCR {
                 afterCR = false
@@ -49,14 +50,15 @@ struct CSVRecordParser {
             case UInt8(ascii: "\n"), UInt8(ascii: "\r"):
                 afterCR = byte == UInt8(ascii: "\r")
                 try endField()
-                done.append((record, recordLine))
+                let done = record
                 record = []
                 line += 1
+                let started = recordLine
                 recordLine = line
+                try take(done, started)
             default: try append(byte)
             }
         }
-        return done
     }
 
     /// The last record, when the file does not end with a line break.

@@ -215,14 +215,15 @@ public struct Gatehouse: Sendable {
 
     // MARK: Enrollment
 
-    /// Pairing codes: 12 base32 characters shown as XXXX-XXXX-XXXX (60 bits), short enough to
-    /// type on a kiosk's terminal, used once, and valid for minutes.
+    /// Pairing codes: 16 base32 characters shown as XXXX-XXXX-XXXX-XXXX (80 bits), used once and
+    /// valid for minutes. 80 bits make guessing hopeless from any number of addresses, so no
+    /// count of wrong guesses ever has to switch a code off (which let strangers kill every open
+    /// code).
+    static let pairingCodeLength = 16
     public static let pairingTimeToLive: ClosedRange<Int> = 5...86_400
 
     public enum EnrollmentError: Error, Equatable {
         case unknownCode, codeAlreadyUsed, codeExpired
-        /// More wrong codes were tried while this one was open than a code may be exposed to.
-        case codeOverexposed
     }
 
     /// A one-time code a technician types on the gate box to enroll it for `gateId`.
@@ -231,7 +232,7 @@ public struct Gatehouse: Sendable {
             throw InvalidInputError("ttlSeconds must be between \(Self.pairingTimeToLive.lowerBound) and \(Self.pairingTimeToLive.upperBound)")
         }
         let gate = try Self.requiredText(gateId, field: "gateId", limit: Self.maximumIDLength)
-        let code = Base32.randomString(count: 12)
+        let code = Base32.randomString(count: Self.pairingCodeLength)
         let expiresAt = now().addingTimeInterval(TimeInterval(timeToLive)).truncatedToMillis
         try await mapMissing(
             try await store.createPairing(
@@ -248,26 +249,15 @@ public struct Gatehouse: Sendable {
         return (Self.grouped(code), expiresAt)
     }
 
-    /// Trades a pairing code for a new device and its token (shown once).
-    ///
-    /// `exposure` is the per-code limit: given when the code was made, it says how many wrong
-    /// codes were tried since, and past `guessLimit` the code is refused (the organizer makes a
-    /// new one). Per-address limits cannot bound an attacker with many addresses; this bounds
-    /// the guesses any one code ever faced, so its 60 bits keep their worth.
-    public func enroll(
-        code: String,
-        exposure: (@Sendable (Date) -> Int)? = nil,
-        guessLimit: Int = .max
-    ) async throws -> (device: Device, token: String) {
+    /// Trades a pairing code for a new device of `kind` and its token (shown once). Codes of 12
+    /// characters (made before codes grew to 16) are still taken while they last.
+    public func enroll(code: String, kind: DeviceKind = .kiosk) async throws -> (device: Device, token: String) {
         let normalized = code.uppercased().filter { $0 != "-" && $0 != " " }
-        guard normalized.utf8.count == 12, Base32.isBase32(normalized) else { throw EnrollmentError.unknownCode }
-        if let exposure, let created = try await store.pairingCreatedAt(codeHash: TokenHash.of(normalized)), exposure(created) > guessLimit {
-            throw EnrollmentError.codeOverexposed
-        }
+        guard [12, Self.pairingCodeLength].contains(normalized.utf8.count), Base32.isBase32(normalized) else { throw EnrollmentError.unknownCode }
         let token = Secret.newDeviceToken()
         switch try await store.redeemPairing(
             codeHash: TokenHash.of(normalized),
-            device: NewDeviceCredentials(id: Identifier.newDeviceID(), tokenHash: TokenHash.of(token)),
+            device: NewDeviceCredentials(id: Identifier.newDeviceID(), tokenHash: TokenHash.of(token), kind: kind),
             at: now()
         )
         {

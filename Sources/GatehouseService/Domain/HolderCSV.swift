@@ -28,6 +28,9 @@ public struct HolderCSV {
 
     public private(set) var requests: [Gatehouse.TicketRequest] = []
     public private(set) var rowErrors: [RowError] = []
+    /// Empty lines skipped (they count against `maximumRows`: a file of nothing but line breaks
+    /// must not be read for ever).
+    public private(set) var blankLines = 0
     public let maximumRows: Int
     private var parser = CSVRecordParser(maximumFieldBytes: maximumFieldBytes)
     private var header: [String]?
@@ -35,9 +38,19 @@ public struct HolderCSV {
     public init(maximumRows: Int = 1_000_000) { self.maximumRows = maximumRows }
 
     public mutating func feed(_ bytes: some Collection<UInt8>) throws(FileError) {
-        let records: [([String], Int)]
-        do { records = try parser.feed(bytes) } catch { throw FileError(description: error.description) }
-        for (record, line) in records { try take(record, line: line) }
+        // Records are taken one by one as they complete: a chunk of empty lines is not a list of
+        // empty records first.
+        var parser = self.parser
+        defer { self.parser = parser }
+        do {
+            try parser.feed(bytes) { record, line in try take(record, line: line) }
+        } catch let error as FileError {
+            throw error
+        } catch let error as CSVRecordParser.Failure {
+            throw FileError(description: error.description)
+        } catch {
+            throw FileError(description: "\(error)")
+        }
     }
 
     /// Ends the file: its last record, and the checks that need the whole of it.
@@ -54,9 +67,12 @@ public struct HolderCSV {
             self.header = try Self.columnNames(record)
             return
         }
-        if record.count == 1 && record[0].trimmingCharacters(in: .whitespaces).isEmpty { return }
-        guard requests.count + rowErrors.count < maximumRows else {
-            throw FileError(description: "the file has more than \(maximumRows) holders")
+        guard requests.count + rowErrors.count + blankLines < maximumRows else {
+            throw FileError(description: "the file has more than \(maximumRows) lines")
+        }
+        if record.count == 1 && record[0].trimmingCharacters(in: .whitespaces).isEmpty {
+            blankLines += 1
+            return
         }
         guard record.count == header.count else {
             rowErrors.append(RowError(line: line, message: "\(record.count) fields, but the header has \(header.count)"))

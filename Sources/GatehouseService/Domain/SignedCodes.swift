@@ -81,6 +81,9 @@ extension Gatehouse {
         var raw = verifyingKeys.key(eventId: eventId, id: keyID)
         if raw == nil {
             let keys = try await store.signingKeys(eventId: eventId)
+            // Nothing is remembered for an event without keys (any made-up event id is one): the
+            // cache holds real events only.
+            guard !keys.isEmpty else { return nil }
             verifyingKeys.store(eventId: eventId, keys: Dictionary(keys.map { ($0.id, $0.publicKey) }) { first, _ in first })
             raw = verifyingKeys.key(eventId: eventId, id: keyID)
         }
@@ -96,7 +99,16 @@ final class VerifyingKeyCache: Sendable {
         keys.withLock { $0[eventId]?[id] }
     }
 
+    /// Past this many events the cache starts again (a bound, not a working limit: a service
+    /// holds keys of the events it serves).
+    static let capacity = 10_000
+
     func store(eventId: String, keys events: [Int: [UInt8]]) {
-        keys.withLock { $0[eventId] = events }
+        keys.withLock { table in
+            if table.count >= Self.capacity, table[eventId] == nil { table.removeAll() }
+            table[eventId] = events
+        }
     }
+
+    var count: Int { keys.withLock { $0.count } }
 }

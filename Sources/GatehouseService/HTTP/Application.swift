@@ -22,7 +22,7 @@ public struct ServiceConfiguration: Sendable {
     public var connectionLimits: ConnectionLimits
     /// Proxies whose X-Forwarded-For is believed (the README's nginx: 127.0.0.1).
     public var trustedProxies: [String]
-    /// Wrong pairing codes (from anyone) a code may face while open before it stops working.
+    /// Wrong pairing codes one network (an IPv4 /24, an IPv6 /64) may try in ten minutes.
     public var pairingGuessLimit: Int
     /// The organizer's time zone: the web pages show times in it (UTC beside) and read their
     /// date fields in it (`--time-zone`, `GATEHOUSE_TIME_ZONE`).
@@ -31,6 +31,8 @@ public struct ServiceConfiguration: Sendable {
     /// `CREDENTIALS_DIRECTORY`, `GATEHOUSE_DATA_DIR`, `NOTIFY_SOCKET`): the process's environment,
     /// or a test's own.
     public var environment: [String: String]
+    /// The service's clock (a test's own, to step through expiries without sleeping).
+    public var now: @Sendable () -> Date
 
     public init(
         host: String = "127.0.0.1",
@@ -40,10 +42,12 @@ public struct ServiceConfiguration: Sendable {
         dataDirectory: String? = nil,
         connectionLimits: ConnectionLimits = .fittingDescriptorLimit(requested: nil),
         trustedProxies: [String] = [],
-        pairingGuessLimit: Int = 10_000,
+        pairingGuessLimit: Int = 60,
         timeZone: TimeZone = TimeZone(identifier: "UTC")!,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.now = now
         self.timeZone = timeZone
         self.host = host
         self.port = port
@@ -78,7 +82,7 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
         ]
     )
     return buildApplication(
-        gatehouse: Gatehouse(store: store),
+        gatehouse: Gatehouse(store: store, now: configuration.now),
         adminTokenHash: adminTokenHash,
         configuration: configuration,
         logger: logger,
@@ -148,7 +152,7 @@ func buildRouter(
     gatehouse: Gatehouse,
     adminTokenHash: [UInt8],
     trustedProxies: [String] = [],
-    pairingGuessLimit: Int = 10_000,
+    pairingGuessLimit: Int = 60,
     timeZone: TimeZone = TimeZone(identifier: "UTC")!
 ) -> Router<GatehouseRequestContext> {
     let router = Router(context: GatehouseRequestContext.self)
@@ -166,7 +170,7 @@ func buildRouter(
     CheckinRoutes(gatehouse: gatehouse).add(to: api)
     let enrollment = EnrollmentRoutes(
         gatehouse: gatehouse,
-        throttle: EnrollmentThrottle(guessesPerCode: pairingGuessLimit),
+        throttle: EnrollmentThrottle(networkAllowance: pairingGuessLimit, now: gatehouse.now),
         clientAddress: ClientAddress(trustedProxies: trustedProxies)
     )
     enrollment.addPublic(to: api)

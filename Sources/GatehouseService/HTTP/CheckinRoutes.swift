@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import GatehouseCore
 import Hummingbird
 
@@ -16,21 +18,43 @@ struct CheckinRoutes {
                 limit = value
             }
             let page = try await gatehouse.syncTickets(bearerToken: token, after: query["after"].map(String.init), limit: limit)
-            // Never cached anywhere: a gate must see the newest state.
-            var response = try JSONAnswer(page).response(from: request, context: context)
-            response.headers[.cacheControl] = "no-store"
-            return response
+            // A page is up to a thousand tickets: encoded off the event loops, which also carry
+            // every other gate's check-in.
+            let data = try await OffLoop.run { try APIJSON.encoder.encode(page) }
+            return Response(
+                status: .ok,
+                // Never cached anywhere: a gate must see the newest state.
+                headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(bytes: data))
+            )
         }
         group.post("offline-checkins") { request, context in
-            guard let token = request.bearerToken else { throw Problem.unauthorized("device token required (Authorization: Bearer …)") }
-            let body = try await request.decodeJSON(as: OfflineUpload.self, context: context)
+            let token = try await device(request)
+            let body = try await request.decodeJSON(as: OfflineUpload.self, context: context, limit: BodyLimit.offlineUpload)
             return JSONAnswer(try await gatehouse.uploadOffline(body, bearerToken: token, logger: context.logger))
         }
         group.post("checkin") { request, context in
-            // Authentication first: an anonymous caller learns nothing, not even body errors.
-            guard let token = request.bearerToken else { throw Problem.unauthorized("device token required (Authorization: Bearer …)") }
-            let body = try await request.decodeJSON(as: CheckinRequest.self, context: context)
+            // Authentication first: an anonymous caller learns nothing, not even body errors, and
+            // never has a byte of its body read.
+            let token = try await device(request)
+            let body = try await request.decodeJSON(as: CheckinRequest.self, context: context, limit: BodyLimit.checkin)
             return CheckinAnswerResponse(answer: try await gatehouse.checkin(body, bearerToken: token, logger: context.logger))
+        }
+    }
+
+    /// The bearer token of an enrolled device, checked before the body is read.
+    private func device(_ request: Request) async throws -> String {
+        guard let token = request.bearerToken else { throw Problem.unauthorized("device token required (Authorization: Bearer …)") }
+        _ = try await gatehouse.enrolledDevice(bearerToken: token)
+        return token
+    }
+}
+
+/// Work too heavy for an event loop (encoding a large page), on Dispatch's threads.
+enum OffLoop {
+    static func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async { continuation.resume(with: Result { try work() }) }
         }
     }
 }

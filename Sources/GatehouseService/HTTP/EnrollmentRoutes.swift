@@ -6,6 +6,10 @@ import Hummingbird
 import Logging
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `POST /api/pairings` (admin) makes a one-time code; `POST /api/enroll` (no credential: the
 /// code is the credential) trades it for a device token.
 struct EnrollmentRoutes {
@@ -29,6 +33,11 @@ struct EnrollmentRoutes {
 
     struct EnrollBody: Decodable {
         var code: String
+        /// `kiosk` (the default: `gate-kiosk enroll`) or `scanner` (the staff scanner page).
+        var kind: DeviceKind?
+        /// A random id the device keeps (the scanner page's), so that phones sharing one address
+        /// behind a venue's NAT each have their own backoff.
+        var client: String?
     }
 
     struct Enrolled: Encodable, Sendable {
@@ -36,6 +45,7 @@ struct EnrollmentRoutes {
         var eventId: String
         var gateId: String
         var token: String
+        var kind: DeviceKind
     }
 
     func addAdmin(to group: RouterGroup<GatehouseRequestContext>) {
@@ -53,43 +63,36 @@ struct EnrollmentRoutes {
 
     func addPublic(to group: RouterGroup<GatehouseRequestContext>) {
         group.post("enroll") { request, context in
-            let client = clientAddress.of(request, peer: context.remoteHost)
+            let address = clientAddress.of(request, peer: context.remoteHost)
+            let body = try await request.decodeJSON(as: EnrollBody.self, context: context, limit: BodyLimit.enroll)
+            let client = EnrollmentThrottle.Client(address: address, id: body.client)
             // The attempt is counted before the code is looked at, in one step: parallel guesses
-            // from one address get exactly the allowance, not more.
-            if let wait = throttle.begin(for: client) {
-                throw Problem(
-                    .tooManyRequests,
-                    "too many wrong pairing codes from this address; try again in \(wait) s",
-                    headers: [.retryAfter: String(wait)]
-                )
-            }
-            let body: EnrollBody
-            do {
-                body = try await request.decodeJSON(as: EnrollBody.self, context: context)
-            } catch {
-                throttle.forgive(client)
-                throw error
+            // get exactly the allowance, not more.
+            if let refusal = throttle.begin(client) {
+                throw Problem(.tooManyRequests, refusal.message, headers: [.retryAfter: String(refusal.wait)])
             }
             do {
-                let (device, token) = try await gatehouse.enroll(
-                    code: body.code,
-                    exposure: { [throttle] created in throttle.failures(since: created) },
-                    guessLimit: throttle.guessesPerCode
-                )
-                throttle.forgive(client)
+                let (device, token) = try await gatehouse.enroll(code: body.code, kind: body.kind ?? .kiosk)
+                throttle.succeeded(client)
                 context.logger.notice(
-                    "Kiosk enrolled",
-                    metadata: ["device.id": "\(device.id)", "gate.id": "\(device.gateId)", "event.id": "\(device.eventId)"]
+                    "Device enrolled",
+                    metadata: [
+                        "device.id": "\(device.id)", "device.kind": "\(device.kind.rawValue)", "gate.id": "\(device.gateId)",
+                        "event.id": "\(device.eventId)",
+                    ]
                 )
-                return JSONAnswer(Enrolled(deviceId: device.id, eventId: device.eventId, gateId: device.gateId, token: token), status: .created)
+                return JSONAnswer(
+                    Enrolled(deviceId: device.id, eventId: device.eventId, gateId: device.gateId, token: token, kind: device.kind),
+                    status: .created
+                )
             } catch let error as Gatehouse.EnrollmentError {
-                // A wrong code costs the caller time: guessing 60-bit codes stays hopeless.
-                if error == .unknownCode { throttle.recordWrongCode() }
-                context.logger.warning("Enrollment refused", metadata: ["client.address": "\(client)", "reason": "\(error)"])
+                // A wrong code stays counted (as every attempt is, until it enrolls).
+                context.logger.warning("Enrollment refused", metadata: ["client.address": "\(address)", "reason": "\(error)"])
+                // A wrong code costs the caller time as well.
                 try await Task.sleep(for: EnrollmentThrottle.failureDelay)
                 throw error
             } catch {
-                throttle.forgive(client)
+                throttle.succeeded(client)
                 throw error
             }
         }
@@ -98,8 +101,7 @@ struct EnrollmentRoutes {
 
 /// The address a request came from: the socket's peer, or — only when that peer is one of the
 /// operator's proxies — the last address in X-Forwarded-For that is not a trusted proxy.
-/// Behind the README's nginx every kiosk otherwise shares 127.0.0.1, and five wrong codes from
-/// anyone locked every kiosk out of enrollment.
+/// Behind the README's nginx every device otherwise shares 127.0.0.1.
 struct ClientAddress: Sendable {
     let trustedProxies: Set<String>
     static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
@@ -121,61 +123,117 @@ struct ClientAddress: Sendable {
     }
 }
 
-/// Counts enrollment attempts per client address (per process) and refuses an address that
-/// failed too often recently. An attempt counts from its start; one that succeeds is forgiven.
+/// Wrong pairing codes, counted two ways (per process):
+/// - per **network** (an IPv4 /24, an IPv6 /64): at most `networkAllowance` in ten minutes. One
+///   attacker rarely has more than a few networks, and 80-bit codes make their guesses hopeless
+///   anyway; this keeps them from costing the service.
+/// - per **device**: the address together with the random id a device sends (phones behind one
+///   venue NAT share an address): from the third wrong code in a row, a short wait that doubles
+///   up to 30 s. One person's typos never lock out the other phones at the door.
+/// No count ever switches a code off: strangers cannot kill the organizer's open codes.
 final class EnrollmentThrottle: Sendable {
     static let failureDelay: Duration = .milliseconds(500)
-    static let allowedFailures = 5
     static let window: TimeInterval = 600
+    static let freeTries = 3
+    static let longestWait: TimeInterval = 30
 
-    private let attempts = Mutex<[String: [Date]]>([:])
-    /// Wrong codes per second (seconds since 1970) over the longest a code lives (24 h), from
-    /// any address: what `failures(since:)` sums for the per-code limit.
-    private let wrongCodesBySecond = Mutex<[Int64: Int]>([:])
-    private let now: @Sendable () -> Date
-    /// Wrong codes a pairing code may face while open before it stops working.
-    let guessesPerCode: Int
+    struct Client: Sendable {
+        var address: String
+        var id: String?
 
-    init(guessesPerCode: Int = 10_000, now: @escaping @Sendable () -> Date = { Date() }) {
-        self.guessesPerCode = guessesPerCode
-        self.now = now
-    }
-
-    func recordWrongCode() {
-        let second = Int64(now().timeIntervalSince1970)
-        wrongCodesBySecond.withLock { table in
-            table[second, default: 0] += 1
-            if table.count > 90_000 { table = table.filter { $0.key > second - 86_400 } }
+        var network: String { EnrollmentThrottle.network(of: address) }
+        /// The device: its address and the id it sent (cut short and stripped: it is only a key).
+        var key: String {
+            let id = String((id ?? "").unicodeScalars.filter { $0.isASCII && $0.properties.isAlphabetic || ("0"..."9").contains($0) }.prefix(64))
+            return address + "|" + id
         }
     }
 
-    /// Wrong codes tried since `date` (counted from the start of its second: never fewer).
-    func failures(since date: Date) -> Int {
-        let second = Int64(date.timeIntervalSince1970.rounded(.down))
-        return wrongCodesBySecond.withLock { $0.reduce(0) { $1.key >= second ? $0 + $1.value : $0 } }
+    struct Refusal: Sendable {
+        var wait: Int
+        var message: String
     }
 
-    /// Counts an attempt, or returns the seconds to wait when the address is over its allowance.
-    func begin(for client: String) -> Int? {
+    private struct State {
+        /// Attempts per network in the window (wrong ones and those still being checked).
+        var networks: [String: [Date]] = [:]
+        /// Per device: wrong codes in a row, and when the last attempt began.
+        var devices: [String: (failures: Int, last: Date)] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let now: @Sendable () -> Date
+    let networkAllowance: Int
+
+    init(networkAllowance: Int = 60, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.networkAllowance = networkAllowance
+        self.now = now
+    }
+
+    /// Counts an attempt, or says how long to wait and why.
+    func begin(_ client: Client) -> Refusal? {
         let time = now()
-        return attempts.withLock { table -> Int? in
-            if table.count > 10_000 { table = table.filter { $0.value.last.map { time.timeIntervalSince($0) < Self.window } ?? false } }
-            let recent = (table[client] ?? []).filter { time.timeIntervalSince($0) < Self.window }
-            if recent.count >= Self.allowedFailures, let oldest = recent.first {
-                table[client] = recent
-                return max(1, Int(Self.window - time.timeIntervalSince(oldest)))
+        let network = client.network
+        let device = client.key
+        return state.withLock { state -> Refusal? in
+            if state.networks.count > 10_000 {
+                state.networks = state.networks.filter { $0.value.last.map { time.timeIntervalSince($0) < Self.window } ?? false }
             }
-            table[client] = recent + [time]
+            if state.devices.count > 50_000 {
+                state.devices = state.devices.filter { time.timeIntervalSince($0.value.last) < Self.window }
+            }
+            let recent = (state.networks[network] ?? []).filter { time.timeIntervalSince($0) < Self.window }
+            if recent.count >= networkAllowance, let oldest = recent.first {
+                state.networks[network] = recent
+                let wait = max(1, Int((Self.window - time.timeIntervalSince(oldest)).rounded(.up)))
+                return Refusal(wait: wait, message: "too many wrong pairing codes from this network; try again in \(wait) s")
+            }
+            if let record = state.devices[device], record.failures >= Self.freeTries {
+                let backoff = min(Self.longestWait, pow(2, Double(record.failures - Self.freeTries)))
+                let ready = record.last.addingTimeInterval(backoff)
+                if ready > time {
+                    let wait = max(1, Int(ready.timeIntervalSince(time).rounded(.up)))
+                    return Refusal(wait: wait, message: "wrong pairing code: check it and try again in \(wait) s")
+                }
+            }
+            state.networks[network] = recent + [time]
+            // Counted as wrong until it proves otherwise: parallel tries from one device are each
+            // one more in a row.
+            let failures = (state.devices[device]?.failures ?? 0) + 1
+            state.devices[device] = (failures, time)
             return nil
         }
     }
 
-    /// Takes back the newest attempt of `client`: it enrolled, or never got to try a code.
-    func forgive(_ client: String) {
-        attempts.withLock { table in
-            guard var recent = table[client], !recent.isEmpty else { return }
-            recent.removeLast()
-            table[client] = recent.isEmpty ? nil : recent
+    /// The attempt enrolled, or never got to try a code: it is taken back.
+    func succeeded(_ client: Client) {
+        let network = client.network
+        let device = client.key
+        state.withLock { state in
+            if var recent = state.networks[network], !recent.isEmpty {
+                recent.removeLast()
+                state.networks[network] = recent.isEmpty ? nil : recent
+            }
+            state.devices[device] = nil
         }
+    }
+
+    /// An IPv4 address's /24 or an IPv6 address's /64, as text; anything else as it is.
+    static func network(of address: String) -> String {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, address, &v4) == 1 {
+            let parts = address.split(separator: ".")
+            return parts.prefix(3).joined(separator: ".") + ".0/24"
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, address, &v6) == 1 {
+            let bytes = withUnsafeBytes(of: v6) { Array($0) }
+            // An IPv4-mapped address counts as its IPv4 network.
+            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff {
+                return "\(bytes[12]).\(bytes[13]).\(bytes[14]).0/24"
+            }
+            return stride(from: 0, to: 8, by: 2).map { String(format: "%02x%02x", bytes[$0], bytes[$0 + 1]) }.joined(separator: ":") + "::/64"
+        }
+        return address
     }
 }

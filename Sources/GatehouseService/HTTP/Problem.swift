@@ -76,10 +76,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as Gatehouse.EnrollmentError:
             switch error {
             case .unknownCode: return Problem(.notFound, "unknown pairing code: check it, or ask for a new one")
-            case .codeAlreadyUsed: return Problem(.conflict, "pairing code already used: each code enrolls one kiosk; ask for a new one")
+            case .codeAlreadyUsed: return Problem(.conflict, "pairing code already used: each code pairs one device; ask for a new one")
             case .codeExpired: return Problem(.gone, "pairing code expired: ask for a new one")
-            case .codeOverexposed:
-                return Problem(.gone, "too many wrong pairing codes were tried while this code was open; it no longer works: ask for a new one")
             }
         case is NIOTooManyBytesError: return Problem(.contentTooLarge, "request body is too large")
         // A malformed body (bad chunk sizes, a body cut short): the client's fault, not ours.

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// The per-request context: a small upload limit, because no request of this API needs more.
 public struct GatehouseRequestContext: RequestContext {
@@ -13,19 +14,69 @@ public struct GatehouseRequestContext: RequestContext {
         remoteHost = source.channel.remoteAddress?.ipAddress
     }
 
-    /// Largest request body read (1 MiB fits 10,000 ticket holders; a check-in needs < 1 KiB).
+    /// Largest request body read (1 MiB fits 10,000 ticket holders); routes that need less say so.
     public var maxUploadSize: Int { 1024 * 1024 }
 }
 
-extension Request {
-    /// Reads and decodes a JSON body, refusing one over the context's limit before it is read whole
-    /// and turning decoding failures into a 400 that names the bad field.
-    func decodeJSON<T: Decodable>(as type: T.Type, context: GatehouseRequestContext) async throws -> T {
-        if let length = headers[.contentLength].flatMap({ Int($0) }), length > context.maxUploadSize {
-            throw Problem(.contentTooLarge, "request body is larger than \(context.maxUploadSize) bytes")
+/// What the bodies of the routes anyone can reach may be: a check-in is under 1 KiB, an
+/// enrollment a code, an offline upload 1,000 entries of a few hundred bytes.
+enum BodyLimit {
+    static let checkin = 4 * 1024
+    static let enroll = 1024
+    static let offlineUpload = 512 * 1024
+    static let form = 64 * 1024
+}
+
+/// The bytes of request bodies being read at once, across all connections, bounded: a flood of
+/// half-sent bodies cannot take the service towards an out-of-memory kill, whatever the connection
+/// cap. A request reserves its route's limit before it reads a byte, and returns it when done.
+final class BodyBudget: Sendable {
+    static let shared = BodyBudget(bytes: 64 * 1024 * 1024)
+
+    let bytes: Int
+    private let reserved = Atomic<Int>(0)
+
+    init(bytes: Int) { self.bytes = bytes }
+
+    var inUse: Int { reserved.load(ordering: .relaxed) }
+
+    /// Reserves `count` bytes, or false when that would pass the budget.
+    func reserve(_ count: Int) -> Bool {
+        let after = reserved.add(count, ordering: .relaxed).newValue
+        guard after <= bytes else {
+            reserved.subtract(count, ordering: .relaxed)
+            return false
         }
-        var buffer = try await body.collect(upTo: context.maxUploadSize)
-        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        return true
+    }
+
+    func release(_ count: Int) { reserved.subtract(count, ordering: .relaxed) }
+
+    /// Runs `body` with `count` bytes reserved; 503 when the budget is spent.
+    func withReservation<T>(_ count: Int, _ body: () async throws -> T) async throws -> T {
+        guard reserve(count) else {
+            throw Problem(.serviceUnavailable, "too many request bodies are being received at once; retry shortly", headers: [.retryAfter: "1"])
+        }
+        defer { release(count) }
+        return try await body()
+    }
+}
+
+extension Request {
+    /// Reads and decodes a JSON body of at most `limit` bytes (the context's by default), refusing
+    /// a larger one before it is read whole, within the process's body budget, and turning
+    /// decoding failures into a 400 that names the bad field.
+    func decodeJSON<T: Decodable>(as type: T.Type, context: GatehouseRequestContext, limit: Int? = nil) async throws -> T {
+        let limit = limit ?? context.maxUploadSize
+        let declared = headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared > limit {
+            throw Problem(.contentTooLarge, "request body is larger than \(limit) bytes")
+        }
+        // What is reserved: the declared length when there is one, else the limit.
+        let bytes = try await BodyBudget.shared.withReservation(min(limit, declared ?? limit)) {
+            var buffer = try await body.collect(upTo: min(limit, declared ?? limit))
+            return buffer.readBytes(length: buffer.readableBytes) ?? []
+        }
         do {
             return try APIJSON.decoder.decode(T.self, from: Data(bytes))
         } catch let error as DecodingError {

@@ -12,7 +12,7 @@ enum ScannerPage {
             <section id=pair hidden>
             <p>Pair this phone once with a pairing code from the organizer (an event's Devices page). Scanning the code's QR with the phone's camera opens this page ready to pair.</p>
             <form id=pair-form class=stack autocomplete=off>
-            <label>Pairing code <input id=pair-code type=text name=code required autocapitalize=characters spellcheck=false placeholder="XXXX-XXXX-XXXX" maxlength=40></label>
+            <label>Pairing code <input id=pair-code type=text name=code required autocapitalize=characters spellcheck=false placeholder="XXXX-XXXX-XXXX-XXXX" maxlength=40></label>
             <button>Pair this phone</button></form>
             <p id=pair-error class=error role=alert hidden></p>
             </section>

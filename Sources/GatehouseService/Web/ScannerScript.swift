@@ -215,8 +215,10 @@ enum ScannerScript {
               const found = await detector.detect(video);
               return found.length ? found[0].rawValue : null;
             }
-            const width = Math.min(640, video.videoWidth);
-            const height = Math.round(video.videoHeight * width / video.videoWidth);
+            // The longer side at most 640 pixels: what the service takes.
+            const scale = Math.min(1, 640 / Math.max(video.videoWidth, video.videoHeight));
+            const width = Math.round(video.videoWidth * scale);
+            const height = Math.round(video.videoHeight * scale);
             const canvas = readFrame.canvas || (readFrame.canvas = document.createElement('canvas'));
             canvas.width = width;
             canvas.height = height;
@@ -265,11 +267,23 @@ enum ScannerScript {
             showPair(message);
           }
 
+          // A random id this phone keeps: phones behind one venue address each have their own
+          // backoff after wrong codes, so one person's typos never lock out the rest.
+          function clientId() {
+            let id = localStorage.getItem('gatehouse.client');
+            if (!id) {
+              id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+              localStorage.setItem('gatehouse.client', id);
+            }
+            return id;
+          }
+
           async function pair(code) {
             const error = $('pair-error');
             error.hidden = true;
             try {
-              const response = await fetch('/api/enroll', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({code: code.trim()}), cache: 'no-store'});
+              const request = JSON.stringify({code: code.trim(), kind: 'scanner', client: clientId()});
+              const response = await fetch('/api/enroll', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: request, cache: 'no-store'});
               const body = await response.json().catch(() => ({}));
               if (response.status !== 201) { showPair(body.detail || 'Pairing refused (HTTP ' + response.status + ')'); return; }
               session = {deviceId: body.deviceId, gateId: body.gateId, eventId: body.eventId, token: body.token};
