@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""Hostile soak (issue #9): 16 honest gates check tickets in on keep-alive connections while one
-attacker runs each attack in turn. Prints honest check-ins answered, their statuses, 5xx, and
-the service's descriptors and memory before and after. Loopback only; bounded in time."""
-import http.client, json, os, socket, sys, threading, time
+"""Hostile soak (issues #9 and #23): 16 honest gates check tickets in on keep-alive connections
+while one attacker runs each attack in turn. For the honest load alone and under each attack it
+prints check-ins answered per second, p50 and p99 latency (and p99 against the baseline's), and
+any 5xx; then the service's descriptors and its peak resident memory. Loopback only; bounded in
+time. Not a test: figures for the issue notes."""
+import http.client, json, os, random, socket, sys, threading, time
 
 port = int(os.environ["PORT"]); pid = int(os.environ["SERVICE_PID"])
 device_id, token, gate = os.environ["DEVICE_ID"], os.environ["DEVICE_TOKEN"], os.environ["GATE_ID"]
 codes = open(os.environ["CODES_FILE"]).read().split()
-duration = float(os.environ.get("SOAK_SECONDS", "60"))
+# The attacker's credentials: a kiosk of another event, and a staff phone of it.
+attack_device, attack_token, attack_gate = os.environ["ATTACK_DEVICE_ID"], os.environ["ATTACK_TOKEN"], os.environ["ATTACK_GATE"]
+attack_event, phone_token = os.environ["ATTACK_EVENT"], os.environ["PHONE_TOKEN"]
+slot = float(os.environ.get("SOAK_SECONDS_EACH", "8"))
+alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 def fds(): return len(os.listdir(f"/proc/{pid}/fd"))
 def rss_mb():
@@ -15,27 +21,35 @@ def rss_mb():
         if line.startswith("VmRSS:"): return int(line.split()[1]) / 1024
     return -1
 
-stop = time.time() + duration
-statuses, lock, next_code = {}, threading.Lock(), [0]
-def honest(n):
+peak = [0.0]
+def watch_memory(until):
+    while time.time() < until[0]:
+        peak[0] = max(peak[0], rss_mb()); time.sleep(0.1)
+
+samples, lock, next_code = [], threading.Lock(), [0]  # (time answered, latency s, status)
+def honest(n, until):
     conn = None
-    while time.time() < stop:
+    while time.time() < until[0]:
         with lock:
             i = next_code[0]; next_code[0] += 1
         code = codes[i % len(codes)]
         body = json.dumps({"qrData": code, "deviceId": device_id, "gateId": gate, "scanId": f"soak-{n}-{i}"})
+        start = time.time()
         try:
             if conn is None: conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("POST", "/api/checkin", body, {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
             r = conn.getresponse(); r.read(); status = r.status
         except Exception as e:
             status = f"error:{type(e).__name__}"; conn = None
-        with lock: statuses[status] = statuses.get(status, 0) + 1
+        with lock: samples.append((time.time(), time.time() - start, status))
 
-def raw(payload, keep=False):
+def raw(payload):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(payload)
     return s
+
+def client():
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=10)
 
 attacks = {}
 def attack(name):
@@ -44,14 +58,13 @@ def attack(name):
 
 @attack("NUL bytes in ids with a made-up token")
 def nul(until):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    i = 0
+    c = client(); i = 0
     while time.time() < until:
         i += 1
         body = json.dumps({"qrData": "GH:x", "deviceId": "D\u0000x", "gateId": "g\u0000", "scanId": f"a\u0000{i}"})
         try:
             c.request("POST", "/api/checkin", body, {"Authorization": "Bearer ghd_MADEUP", "Content-Type": "application/json"}); c.getresponse().read()
-        except Exception: c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        except Exception: c = client()
 
 @attack("1,500 idle keep-alive connections")
 def idle(until):
@@ -77,6 +90,19 @@ def half(until):
         time.sleep(0.005)
     for s in held: s.close()
 
+@attack("half-sent 1 MiB check-ins with made-up tokens")
+def big_half(until):
+    held = []; chunk = b"a" * 65536
+    while time.time() < until:
+        try:
+            held.append(raw(b"POST /api/checkin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ghd_MADEUP\r\nContent-Length: 1048576\r\n\r\n" + chunk))
+        except OSError: pass
+        if len(held) > 600:
+            for s in held[:200]: s.close()
+            held = held[200:]
+        time.sleep(0.01)
+    for s in held: s.close()
+
 @attack("malformed chunked bodies")
 def chunked(until):
     while time.time() < until:
@@ -86,39 +112,85 @@ def chunked(until):
 
 @attack("wrong pairing codes")
 def guesses(until):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c = client()
     while time.time() < until:
-        try: c.request("POST", "/api/enroll", json.dumps({"code": "ZZZZ-ZZZZ-ZZZZ"}), {"Content-Type": "application/json"}); c.getresponse().read()
-        except Exception: c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try: c.request("POST", "/api/enroll", json.dumps({"code": "ZZZZ-ZZZZ-ZZZZ-ZZZZ"}), {"Content-Type": "application/json"}); c.getresponse().read()
+        except Exception: c = client()
 
-warmup = 10.0
-stop += warmup
-threads = [threading.Thread(target=honest, args=(n,)) for n in range(16)]
-for t in threads: t.start()
-# The baseline is the service warm under honest load alone (its caches filled), not idle.
-print(f"  honest load alone for {warmup:.0f} s (baseline)", flush=True)
-time.sleep(warmup)
-fd0, rss0 = fds(), rss_mb()
-with lock: baseline_answers = sum(statuses.values())
-slot = duration / len(attacks)
-for name, run in attacks.items():
+@attack("1,000-entry offline uploads of made-up codes (one kiosk token)")
+def upload_flood(until):
+    c = client(); n = 0
+    while time.time() < until:
+        n += 1
+        checkins = [{"scanId": f"flood-{n}-{i}", "code": f"GH:{attack_event}:" + "".join(random.choice(alphabet) for _ in range(26)),
+                     "ticketNumber": 1, "at": int(time.time() * 1000), "clock": "synchronized"} for i in range(1000)]
+        body = json.dumps({"deviceId": attack_device, "gateId": attack_gate, "checkins": checkins})
+        try:
+            c.request("POST", "/api/offline-checkins", body, {"Authorization": f"Bearer {attack_token}", "Content-Type": "application/json"})
+            c.getresponse().read()
+        except Exception: c = client()
+
+@attack("snapshot pulls in a loop (one kiosk token)")
+def sync_flood(until):
+    c = client()
+    while time.time() < until:
+        try:
+            c.request("GET", "/api/sync/tickets?limit=1000", headers={"Authorization": f"Bearer {attack_token}"}); c.getresponse().read()
+        except Exception: c = client()
+
+def finder_frame(side=640):
+    frame = bytearray([160]) * (side * side)
+    for top in range(0, side - 14, 16):
+        for left in range(0, side - 14, 16):
+            for y in range(14):
+                for x in range(14):
+                    mx, my = x // 2, y // 2
+                    dark = mx in (0, 6) or my in (0, 6) or (2 <= mx <= 4 and 2 <= my <= 4)
+                    frame[(top + y) * side + left + x] = 20 if dark else 235
+    return bytes(frame)
+
+@attack("frames of finder-like squares from a phone, 4 at once")
+def decode_flood(until):
+    frame = finder_frame()
+    def one():
+        c = client()
+        while time.time() < until:
+            try:
+                c.request("POST", "/api/scanner/decode?width=640&height=640", frame,
+                          {"Authorization": f"Bearer {phone_token}", "Content-Type": "application/octet-stream"}); c.getresponse().read()
+            except Exception: c = client()
+    workers = [threading.Thread(target=one) for _ in range(4)]
+    for w in workers: w.start()
+    for w in workers: w.join()
+
+def phase(name, run=None):
     start = time.time()
-    print(f"  attack: {name} ({slot:.0f} s); service fds {fds()}", flush=True)
-    run(min(stop, start + slot))
-for t in threads: t.join()
-# The same honest load again for the "after" figure, once the idle timeout has closed what the
-# attackers left behind.
-time.sleep(31)
-stop = time.time() + warmup
-threads = [threading.Thread(target=honest, args=(n,)) for n in range(16)]
+    if run: run(start + slot)
+    else: time.sleep(slot)
+    end = time.time()
+    with lock: got = [s for s in samples if start <= s[0] < end]
+    latencies = sorted(s[1] for s in got if isinstance(s[2], int) and s[2] < 500)
+    fivexx = sum(1 for s in got if not isinstance(s[2], int) or s[2] >= 500)
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
+    return name, len(got) / (end - start), pick(0.5), pick(0.99), fivexx
+
+until = [time.time() + 10_000]
+watcher = threading.Thread(target=watch_memory, args=(until,)); watcher.start()
+threads = [threading.Thread(target=honest, args=(n, until)) for n in range(16)]
 for t in threads: t.start()
+time.sleep(3)  # warm: caches filled, connections open
+fd0 = fds()
+rows = [phase("honest load alone")]
+for name, run in attacks.items():
+    rows.append(phase(name, run))
+    time.sleep(1)
+rows.append(phase("honest load alone, after"))
+until[0] = 0
 for t in threads: t.join()
-fd1, rss1 = fds(), rss_mb()
-honest_seconds = duration + 2 * warmup
-answered = sum(v for k, v in statuses.items() if isinstance(k, int))
-fivexx = sum(v for k, v in statuses.items() if isinstance(k, int) and k >= 500)
-print(f"honest check-ins answered: {answered} ({answered / honest_seconds:.0f}/s over {honest_seconds:.0f} s of honest load), statuses {statuses}")
-print(f"5xx: {fivexx}")
-print(f"service file descriptors: {fd0} before, {fd1} after; resident memory {rss0:.1f} MB before, {rss1:.1f} MB after"
-      " (both under honest load alone)")
-sys.exit(0 if fivexx == 0 and all(isinstance(k, int) for k in statuses) else 1)
+watcher.join()
+base = rows[0][3]
+print(f"{'phase':66} {'answered/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'p99 ÷ alone':>11} {'5xx':>5}")
+for name, rate, p50, p99, fivexx in rows:
+    print(f"{name:66} {rate:10.0f} {p50:8.1f} {p99:8.1f} {p99 / base:10.2f}× {fivexx:5d}")
+print(f"service file descriptors: {fd0} at the start, {fds()} at the end; peak resident memory {peak[0]:.1f} MB, now {rss_mb():.1f} MB")
+sys.exit(0 if all(r[4] == 0 for r in rows) else 1)

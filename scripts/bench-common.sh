@@ -1,6 +1,7 @@
 # Shared by the service benchmarks (sourced, not run): starts the release `gatehouse` on a fresh
 # SQLite file in $WORK and makes one event and one device.
-#   start_service [PREFIX…]  runs the service (under PREFIX, e.g. a ulimit wrapper); sets SERVER, PORT, URL, auth
+#   start_service [PREFIX…]  runs the service (under PREFIX, e.g. a ulimit wrapper) on $BENCH_DB (default: a
+#                            fresh SQLite file); sets SERVER, PORT, URL, auth
 #   make_event_and_device NAME GATE  sets EVENT, DEVICE_ID, DEVICE_TOKEN, GATE_ID (exported)
 swift build -c release --product gatehouse >&2
 BIN=$(swift build -c release --show-bin-path)/gatehouse
@@ -10,7 +11,7 @@ trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf
 export GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789
 
 start_service() {
-  "$@" "$BIN" serve --db "$WORK/bench.sqlite" --port 0 --log-level warning > "$WORK/serve.out" 2> "$WORK/serve.err" &
+  "$@" "$BIN" serve --db "${BENCH_DB:-$WORK/bench.sqlite}" --port 0 --log-level warning > "$WORK/serve.out" 2> "$WORK/serve.err" &
   SERVER=$!
   for _ in $(seq 100); do grep -q "listening on" "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
   PORT=$(grep -o 'listening on http://[^ ]*' "$WORK/serve.out" | sed 's/.*://')

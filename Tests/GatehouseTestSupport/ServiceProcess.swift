@@ -106,6 +106,15 @@ public final class ServiceProcess: @unchecked Sendable {
 
     public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
+    /// The service's resident memory in MB (VmRSS), from /proc.
+    public var residentMegabytes: Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return -1 }
+        return kilobytes / 1024
+    }
+
     public func connection() throws -> HTTPConnection { try HTTPConnection(port: port) }
 
     /// SIGTERM and wait: a graceful stop.

@@ -32,6 +32,8 @@ struct AdminRoutes {
         var name: String
         var gateId: String
         var eventId: String
+        /// `kiosk` (the default) or `scanner` (a staff phone: online only).
+        var kind: DeviceKind?
     }
 
     struct AddedDevice: Encodable, Sendable {
@@ -105,7 +107,7 @@ struct AdminRoutes {
         }
         group.post("devices") { request, context in
             let body = try await request.decodeJSON(as: AddDeviceBody.self, context: context)
-            let (device, token) = try await gatehouse.addDevice(name: body.name, gateId: body.gateId, eventId: body.eventId)
+            let (device, token) = try await gatehouse.addDevice(name: body.name, gateId: body.gateId, eventId: body.eventId, kind: body.kind ?? .kiosk)
             return JSONAnswer(AddedDevice(deviceId: device.id, token: token, device: device), status: .created)
         }
         group.post("devices/:id/revoke") { _, context in
