@@ -203,7 +203,10 @@ private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUS
                 round += 1
                 let checkins: [[String: Any]] = (0..<1000).map { index in
                     let token = String((0..<26).map { _ in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".randomElement()! })
-                    return ["scanId": "f\(round)-\(index)", "code": "GH:\(setup.event):\(token)", "ticketNumber": 1, "at": 1_800_000_000_000, "clock": "synchronized"]
+                    return [
+                        "scanId": "f\(round)-\(index)", "code": "GH:\(setup.event):\(token)", "ticketNumber": 1, "at": 1_800_000_000_000,
+                        "clock": "synchronized",
+                    ]
                 }
                 _ = try? connection.json(
                     "POST",
@@ -263,7 +266,8 @@ private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUS
         var busy = 0
         for _ in 0..<150 {
             guard let connection = try? HTTPConnection(port: port) else { break }
-            let head = "POST /api/scanner/decode?width=640&height=640 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(phoneToken)\r\nContent-Length: 409600\r\n\r\n"
+            let head =
+                "POST /api/scanner/decode?width=640&height=640 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(phoneToken)\r\nContent-Length: 409600\r\n\r\n"
             try? connection.sendRaw(Array(head.utf8) + chunk)
             frames.append(connection)
         }
@@ -278,7 +282,12 @@ private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUS
     /// within the decoder's time limit, and gates keep checking in meanwhile.
     @Test func a_costly_frame_is_answered_within_its_budget_and_gates_go_on() throws {
         let setup = try Setup()
-        let phone = try setup.admin.call("POST", "/api/devices", ["name": "phone", "gateId": "door-1", "eventId": setup.event, "kind": "scanner"], expect: 201)
+        let phone = try setup.admin.call(
+            "POST",
+            "/api/devices",
+            ["name": "phone", "gateId": "door-1", "eventId": setup.event, "kind": "scanner"],
+            expect: 201
+        )
         let tickets = try setup.admin.issue(event: setup.event, quantity: 20)
         var pixels = [UInt8](repeating: 160, count: 640 * 640)
         for top in stride(from: 0, to: 640 - 14, by: 16) {
@@ -320,7 +329,9 @@ private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUS
         let setup = try Setup()
         _ = try setup.admin.issue(event: setup.event, quantity: 50)
         let connection = try setup.service.connection()
-        #expect(try connection.request("GET", "/api/sync/tickets?limit=20000", headers: ["Authorization": "Bearer \(setup.device.token)"]).status == 400)
+        #expect(
+            try connection.request("GET", "/api/sync/tickets?limit=20000", headers: ["Authorization": "Bearer \(setup.device.token)"]).status == 400
+        )
         var statuses: [Int: Int] = [:]
         for _ in 0..<12 {
             let status = try connection.request("GET", "/api/sync/tickets", headers: ["Authorization": "Bearer \(setup.device.token)"]).status

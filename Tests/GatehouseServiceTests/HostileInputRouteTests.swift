@@ -56,6 +56,16 @@ import Testing
             )
             #expect(declared.status == 413 || declared.status == 400)
 
+            // A gate id past 128 bytes (128 emoji are 512) is refused where it is made, not
+            // accepted for a device that then could never check in.
+            let emoji = try await admin.json(
+                "POST",
+                "/api/devices",
+                ["name": "x", "gateId": String(repeating: "🚪", count: 128), "eventId": event],
+                bearer: admin.adminToken
+            )
+            #expect(emoji.status == 400 && emoji.text.contains("gateId"))
+
             // SQL fragments and unicode in names are stored as they are.
             let name = "Robert'); DROP TABLE tickets;-- 🎉 Zoë"
             let odd = try await admin.call("POST", "/api/events", ["name": name], expect: 201)

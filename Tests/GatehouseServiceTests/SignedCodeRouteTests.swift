@@ -4,6 +4,8 @@ import GatehouseCore
 import GatehouseTestSupport
 import Testing
 
+@testable import GatehouseService
+
 /// Signed codes through the API, on each store: issued, checked in once, and refused when forged,
 /// altered, signed with a key the event does not have, or out of their window; a key rotation
 /// keeps earlier codes working.
@@ -69,5 +71,27 @@ import Testing
             #expect(keys.map { $0["id"] as? Int } == [1, 2])
             #expect(keys.allSatisfy { Base64URL.decode($0["publicKey"] as? String ?? "")?.count == 32 && $0.count == 2 })
         }
+    }
+
+    /// Signed-looking codes for made-up events grew the key cache without bound: nothing is cached
+    /// for an event without keys, and strangers never get as far as a code (their token is checked
+    /// before the body is read).
+    @Test func made_up_signed_codes_cache_nothing() async throws {
+        let f = try await Fixture(.sqlite)
+        for _ in 0..<200 {
+            let fake = SignedTicketCode.make(
+                eventID: Identifier.newEventID(),
+                keyID: 1,
+                serial: 7,
+                validFromHour: 0,
+                validUntilHour: SignedTicketCode.noEnd
+            ) {
+                _ in [UInt8](repeating: 9, count: 64)
+            }
+            #expect(SignedTicketCode.parse(fake.text) != nil, "a code that parses as signed")
+            #expect(try await f.checkin(fake.text).result == .invalid)
+        }
+        #expect(f.gatehouse.verifyingKeys.count == 0)
+        await f.stop()
     }
 }

@@ -364,6 +364,36 @@ final class TestClock: @unchecked Sendable {
     }
 
     @discardableResult
+    /// An offline upload that waits for a lock past the service's 3 s deadline used to be answered
+    /// 503 and commit anyway. The server now gives the statement up first: 503, nothing written.
+    @Test(.enabled(if: StoreKind.postgresURL != nil, "no PostgreSQL"))
+    func an_upload_answered_503_has_committed_nothing() async throws {
+        let f = try await Fixture(.postgres)
+        let ticket = try await f.issue()
+        // Another session holds the ticket's row for 5 s.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        holder.arguments = [
+            StoreKind.postgresURL!, "-tAc",
+            "BEGIN; SELECT 1 FROM tickets WHERE id = '\(ticket.ticket.id)' FOR UPDATE; SELECT pg_sleep(5); COMMIT;",
+        ]
+        holder.standardOutput = Pipe()
+        holder.standardError = Pipe()
+        try holder.run()
+        try await Task.sleep(for: .milliseconds(700))
+        let upload = OfflineUpload(
+            deviceId: f.device.id,
+            gateId: f.device.gateId,
+            checkins: [
+                OfflineCheckin(scanId: "late", code: ticket.qrData, ticketNumber: ticket.ticket.number, at: f.clock.now.millis, clock: .synchronized)
+            ]
+        )
+        await #expect(throws: StoreError.self) { try await f.gatehouse.uploadOffline(upload, bearerToken: f.deviceToken, logger: Fixture.logger) }
+        holder.waitUntilExit()
+        #expect(try await f.gatehouse.ticket(id: ticket.ticket.id).status == .unused, "an upload answered 503 committed nothing")
+        await f.stop()
+    }
+
     func psql(_ url: String, _ sql: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")

@@ -107,7 +107,12 @@ struct AdminRoutes {
         }
         group.post("devices") { request, context in
             let body = try await request.decodeJSON(as: AddDeviceBody.self, context: context)
-            let (device, token) = try await gatehouse.addDevice(name: body.name, gateId: body.gateId, eventId: body.eventId, kind: body.kind ?? .kiosk)
+            let (device, token) = try await gatehouse.addDevice(
+                name: body.name,
+                gateId: body.gateId,
+                eventId: body.eventId,
+                kind: body.kind ?? .kiosk
+            )
             return JSONAnswer(AddedDevice(deviceId: device.id, token: token, device: device), status: .created)
         }
         group.post("devices/:id/revoke") { _, context in
