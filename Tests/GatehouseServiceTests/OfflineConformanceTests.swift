@@ -357,6 +357,31 @@ import Testing
         await f.stop()
     }
 
+    /// Tokens never seen before cost a database read each: at most two such reads run at once,
+    /// so a flood of made-up tokens cannot take the pool from the gates (whose tokens are known).
+    @Test func made_up_tokens_are_looked_up_a_few_at_a_time() async throws {
+        let directory = DeviceDirectory()
+        let releases = [AsyncStream<Void>.makeStream(), AsyncStream<Void>.makeStream()]
+        let started = AsyncStream<Void>.makeStream()
+        async let first: Device? = directory.device(tokenHash: [1]) {
+            started.continuation.yield()
+            for await _ in releases[0].stream { break }
+            return nil
+        }
+        async let second: Device? = directory.device(tokenHash: [2]) {
+            started.continuation.yield()
+            for await _ in releases[1].stream { break }
+            return nil
+        }
+        var iterator = started.stream.makeAsyncIterator()
+        _ = await iterator.next()
+        _ = await iterator.next()
+        await #expect(throws: DeviceDirectory.Busy.self) { _ = try await directory.device(tokenHash: [3]) { nil } }
+        for release in releases { release.continuation.finish() }
+        _ = try await (first, second)
+        #expect(try await directory.device(tokenHash: [3]) { nil } == nil, "free again once those ended")
+    }
+
     /// Ticket changes numbered while others commit: a pull never skips a change that commits
     /// after it (the counter is handed out in commit order).
     @Test(arguments: StoreKind.available)

@@ -9,10 +9,18 @@ import Synchronization
 /// one held 385 MB when the body came first). Remembering known devices keeps that check off the
 /// database for every honest check-in. The store's own check inside the deciding transaction stays
 /// the authority: a device revoked a moment ago in another process is refused there.
+///
+/// Tokens never seen before are looked up at most `strangerLookups` at a time: a flood of made-up
+/// tokens (each a database read) cannot take the connection pool from the gates, whose tokens are
+/// known and looked up again, when their entry expires, without waiting.
 final class DeviceDirectory: Sendable {
     static let lifetime: Duration = .seconds(10)
     /// Bounds the memory a flood of distinct (valid) tokens could take; far above any venue's fleet.
     static let capacity = 20_000
+    static let strangerLookups = 2
+
+    /// Too many tokens never seen before are being looked up at once.
+    struct Busy: Error {}
 
     private struct Entry {
         let device: Device
@@ -20,13 +28,25 @@ final class DeviceDirectory: Sendable {
     }
 
     private let entries = Mutex<[[UInt8]: Entry]>([:])
+    private let strangers = Atomic<Int>(0)
 
     /// The device with this token hash: remembered, or loaded (and remembered when found).
     func device(tokenHash: [UInt8], load: () async throws -> Device?) async throws -> Device? {
         let now = ContinuousClock.now
-        if let entry = entries.withLock({ $0[tokenHash] }), entry.until > now { return entry.device }
+        let known = entries.withLock { $0[tokenHash] }
+        if let known, known.until > now { return known.device }
+        if known == nil {
+            guard strangers.add(1, ordering: .relaxed).newValue <= Self.strangerLookups else {
+                strangers.subtract(1, ordering: .relaxed)
+                throw Busy()
+            }
+        }
+        defer { if known == nil { strangers.subtract(1, ordering: .relaxed) } }
         // Unknown tokens are not remembered: a stranger cannot fill this with made-up ones.
-        guard let device = try await load() else { return nil }
+        guard let device = try await load() else {
+            if known != nil { entries.withLock { _ = $0.removeValue(forKey: tokenHash) } }
+            return nil
+        }
         entries.withLock { table in
             if table.count >= Self.capacity {
                 table = table.filter { $0.value.until > now }
@@ -35,6 +55,11 @@ final class DeviceDirectory: Sendable {
             table[tokenHash] = Entry(device: device, until: now + Self.lifetime)
         }
         return device
+    }
+
+    /// The device remembered for this token hash, if any (no database read).
+    func remembered(tokenHash: [UInt8]) -> Device? {
+        entries.withLock { $0[tokenHash] }.flatMap { $0.until > ContinuousClock.now ? $0.device : nil }
     }
 
     /// Forgets a device (revoked here): its token is checked against the store again.
@@ -79,6 +104,16 @@ final class RateLimiter: Sendable {
             bucket.tokens -= cost
             table[key] = bucket
             return nil
+        }
+    }
+
+    /// The seconds until the key's bucket holds one token again, when it holds less; nil otherwise.
+    func exhausted(for key: String) -> Int? {
+        let now = ContinuousClock.now
+        return buckets.withLock { table -> Int? in
+            guard let bucket = table[key] else { return nil }
+            let tokens = refilled(bucket, now: now)
+            return tokens >= 1 ? nil : max(1, Int(((1 - tokens) / rate).rounded(.up)))
         }
     }
 

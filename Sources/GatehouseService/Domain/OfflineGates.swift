@@ -54,6 +54,13 @@ extension Gatehouse {
         )
     }
 
+    /// Refuses an upload before its body is read when the device has nothing left of its
+    /// allowance (the device as `enrolledDevice` last found it).
+    public func checkUploadAllowance(bearerToken: String) throws {
+        guard let device = devices.remembered(tokenHash: TokenHash.of(bearerToken)) else { return }
+        if let wait = uploadLimiter.exhausted(for: device.id) { throw RateLimited(retryAfter: wait, what: "offline check-ins") }
+    }
+
     /// The gate kiosk a token belongs to; a staff scanner's token is refused (it decides online only).
     func kiosk(bearerToken: String) async throws -> Device {
         let device = try await enrolledDevice(bearerToken: bearerToken)

@@ -30,6 +30,8 @@ struct CheckinRoutes {
         }
         group.post("offline-checkins") { request, context in
             let token = try await device(request)
+            // A device whose upload allowance is spent is told before its body is read.
+            try gatehouse.checkUploadAllowance(bearerToken: token)
             let body = try await request.decodeJSON(as: OfflineUpload.self, context: context, limit: BodyLimit.offlineUpload)
             return JSONAnswer(try await gatehouse.uploadOffline(body, bearerToken: token, logger: context.logger))
         }

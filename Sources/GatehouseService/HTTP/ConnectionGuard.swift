@@ -123,6 +123,11 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private let registry: ConnectionRegistry
     private var admitted = false
     private var registered = false
+    /// The current request's end has arrived (its body is all read).
+    private var requestComplete = true
+    /// The answer went out before its request's body arrived, and refused it: the connection
+    /// ends with the answer instead of reading the body only to throw it away.
+    private var closeAfterAnswer = false
     private var bodyDeadline: Scheduled<Void>?
     private var refusalDeadline: Scheduled<Void>?
 
@@ -156,6 +161,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
         switch part {
         case .head:
+            requestComplete = false
             let channel = context.channel
             let timeout = registry.limits.bodyTimeout
             bodyDeadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
@@ -163,6 +169,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             }
         case .body: break
         case .end:
+            requestComplete = true
             bodyDeadline?.cancel()
             bodyDeadline = nil
             registry.answering(context.channel, true)
@@ -171,7 +178,30 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { registry.answering(context.channel, false) }
+        switch unwrapOutboundIn(data) {
+        case .head(let response):
+            // A refusal sent before the body came (a stranger's token, a busy decoder, a device
+            // over its rate): whatever the body holds would only be read to be thrown away.
+            if response.status.code >= 400 && !requestComplete {
+                closeAfterAnswer = true
+                var response = response
+                response.headerFields[.connection] = "close"
+                context.write(wrapOutboundOut(.head(response)), promise: promise)
+                return
+            }
+        case .body: break
+        case .end:
+            registry.answering(context.channel, false)
+            if closeAfterAnswer {
+                closeAfterAnswer = false
+                let channel = context.channel
+                let written = context.eventLoop.makePromise(of: Void.self)
+                if let promise { written.futureResult.cascade(to: promise) }
+                context.writeAndFlush(data, promise: written)
+                written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                return
+            }
+        }
         context.write(data, promise: promise)
     }
 

@@ -67,6 +67,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                     "this device is a staff scanner: it checks tickets in online only (the ticket snapshot and offline uploads are for gate kiosks)"
                 )
             }
+        case is DeviceDirectory.Busy:
+            return Problem(.serviceUnavailable, "busy checking other device tokens; retry shortly", headers: [.retryAfter: "1"])
         case let error as Gatehouse.RateLimited:
             return Problem(
                 .tooManyRequests,

@@ -28,7 +28,9 @@ struct ScannerSite: Sendable {
         }
         let api = router.group("api/scanner")
         api.get("session") { request, _ in
-            let device = try await device(request)
+            // Fresh from the store: the page asks when it opens, and a revoked phone must know.
+            guard let token = request.bearerToken else { throw Problem.unauthorized("device token required (Authorization: Bearer …)") }
+            let device = try await gatehouse.scannerDevice(bearerToken: token)
             let event = try await gatehouse.event(id: device.eventId)
             return JSONAnswer(Session(deviceId: device.id, gateId: device.gateId, eventId: event.id, eventName: event.name, deviceName: device.name))
         }
@@ -55,6 +57,10 @@ struct ScannerSite: Sendable {
         }
         api.post("decode") { request, _ in
             let device = try await device(request)
+            // A phone sends at most 4 frames a second; more is not a phone.
+            if let wait = decoder.requests.take(1, for: device.id) {
+                throw Problem(.tooManyRequests, "too many frames from this phone; send at most four a second", headers: [.retryAfter: String(wait)])
+            }
             let query = request.uri.queryParameters
             guard let width = query["width"].flatMap({ Int($0) }), let height = query["height"].flatMap({ Int($0) }),
                 (32...FrameDecoder.maximumSide).contains(width), (32...FrameDecoder.maximumSide).contains(height)
@@ -88,9 +94,10 @@ struct ScannerSite: Sendable {
         }
     }
 
+    /// The enrolled device of the request's token (remembered for a few seconds, see DeviceDirectory).
     private func device(_ request: Request) async throws -> Device {
         guard let token = request.bearerToken else { throw Problem.unauthorized("device token required (Authorization: Bearer …)") }
-        return try await gatehouse.scannerDevice(bearerToken: token)
+        return try await gatehouse.enrolledDevice(bearerToken: token)
     }
 
     struct Session: Encodable, Sendable {
@@ -126,6 +133,8 @@ final class FrameDecoder: Sendable {
     static let maximumSide = 640
     let concurrent: Int
     let timeLimit: Duration
+    /// Frames a phone may send: 16 in a burst, then 8 a second.
+    let requests = RateLimiter(capacity: 16, perSecond: 8)
 
     enum Reservation {
         case reserved(Slot)
@@ -146,7 +155,7 @@ final class FrameDecoder: Sendable {
 
         func release() {
             guard !released.exchange(true, ordering: .relaxed) else { return }
-            decoder.state.withLock { $0.inFlight.remove(device) }
+            decoder.state.withLock { _ = $0.inFlight.remove(device) }
         }
     }
 
