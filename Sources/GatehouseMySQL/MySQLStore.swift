@@ -134,6 +134,24 @@ public final class MySQLStore: GatehouseStore {
         }
     }
 
+    public func ticketCount(eventId: String, query: TicketQuery) async throws -> Int {
+        try await read { db in
+            Int(
+                try db.firstRow(
+                    """
+                    SELECT count(*) FROM tickets
+                    WHERE event_id = ? AND (? IS NULL OR number = ? OR holder_name LIKE ? ESCAPE '\\\\' OR email LIKE ? ESCAPE '\\\\')
+                    """,
+                    [
+                        .text(eventId), .optional(query.likePattern), .optional(query.number.map(Int64.init)), .optional(query.likePattern),
+                        .optional(query.likePattern),
+                    ],
+                    { $0.int(0) }
+                ) ?? 0
+            )
+        }
+    }
+
     public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
         try await write { db in
             // Reserve a block of numbers; the UPDATE also locks the event's row, so two batches for
@@ -304,8 +322,8 @@ public final class MySQLStore: GatehouseStore {
         try await read { db in
             let gates = try db.rows(
                 """
-                SELECT gate_id, sum(result = 'valid'), sum(result <> 'valid') FROM checkins
-                WHERE event_id = ? AND mode = 'commit' GROUP BY gate_id ORDER BY gate_id
+                SELECT gate_id, sum(result = 'valid' AND mode = 'commit'), sum(result <> 'valid') FROM checkins
+                WHERE event_id = ? GROUP BY gate_id ORDER BY gate_id
                 """,
                 [.text(eventId)]
             ) { CheckinCounts.Gate(gateId: $0.text(0), admitted: Int($0.int(1)), refused: Int($0.int(2))) }

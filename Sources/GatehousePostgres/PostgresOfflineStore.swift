@@ -59,12 +59,12 @@ extension PostgresStore {
     }
 
     public func recordOffline(_ upload: OfflineAdmissions) async throws -> OfflineUploadOutcome {
-        try await guarded { [self] in
+        // The server gives up on a statement (and so the whole transaction) well before the
+        // service's deadline for the upload: an upload answered 503 has committed nothing.
+        try await guarded(limit: .seconds(4)) { [self] in
             try await client.withTransaction(logger: logger) { connection in
-                // The server gives up on a statement (and so the transaction) before the service's
-                // 3 s deadline: an upload answered 503 has committed nothing.
-                try await connection.query("SET LOCAL statement_timeout = 2000", logger: logger)
-                try await connection.query("SET LOCAL lock_timeout = 1500", logger: logger)
+                try await connection.query("SET LOCAL statement_timeout = 2500", logger: logger)
+                try await connection.query("SET LOCAL lock_timeout = 2000", logger: logger)
                 let devices = try await connection.query(
                     "SELECT id, gate_id, event_id, revoked FROM devices WHERE token_hash = \(ByteBuffer(bytes: upload.deviceTokenHash))",
                     logger: logger

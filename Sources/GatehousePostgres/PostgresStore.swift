@@ -60,9 +60,9 @@ public final class PostgresStore: GatehouseStore {
     /// `StoreError.unavailable` (HTTP 503: the request was fine, the database is away). A check-in
     /// cut off this way may still have committed; the kiosk's retry with the same scanId then
     /// gets that first answer.
-    func guarded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    func guarded<T: Sendable>(limit: Duration = operationLimit, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
-            return try await Self.within(Self.operationLimit, body)
+            return try await Self.within(limit, body)
         } catch let error as StoreError {
             throw error
         } catch let error as PostgresTransactionError {
@@ -126,11 +126,35 @@ public final class PostgresStore: GatehouseStore {
                     _ = try await connection.simpleQuery("INSERT INTO gatehouse_schema (version) VALUES (\(version + 1))").get()
                     logger.notice("Database migrated", metadata: ["schema.version": "\(version + 1)"])
                 }
+                try await fillSearchKeys(connection, logger: logger)
                 _ = try await connection.simpleQuery("COMMIT").get()
             } catch {
                 _ = try? await connection.simpleQuery("ROLLBACK").get()
                 throw error
             }
+        }
+    }
+
+    /// Tickets without a search key (made before schema 9) get theirs, in the migration's
+    /// transaction, a thousand per statement.
+    static func fillSearchKeys(_ connection: PostgresConnection, logger: Logger) async throws {
+        while true {
+            let rows = try await connection.query(
+                "SELECT id, holder_name, email FROM tickets WHERE search_key IS NULL LIMIT 1000",
+                logger: logger
+            ).collect()
+            if rows.isEmpty { return }
+            var ids: [String] = []
+            var keys: [String] = []
+            for row in rows {
+                let (id, name, email) = try row.decode((String, String?, String?).self)
+                ids.append(id)
+                keys.append(Ticket.searchKey(holderName: name, email: email))
+            }
+            try await connection.query(
+                "UPDATE tickets t SET search_key = k.key FROM unnest(\(ids)::TEXT[], \(keys)::TEXT[]) AS k(id, key) WHERE t.id = k.id",
+                logger: logger
+            )
         }
     }
 
@@ -216,18 +240,35 @@ public final class PostgresStore: GatehouseStore {
 
     public func tickets(eventId: String, query: TicketQuery) async throws -> [Ticket] {
         try await guarded { [self] in
-            let pattern = query.likePattern
+            // The folded search key and a folded pattern: any case, beyond ASCII, whatever the
+            // database's locale.
+            let pattern = query.foldedPattern
             let number = query.number.map(Int64.init)
             return try await client.query(
                 """
                 SELECT id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device
                 FROM tickets
                 WHERE event_id = \(eventId)
-                  AND (\(pattern)::TEXT IS NULL OR number = \(number) OR holder_name ILIKE \(pattern) OR email ILIKE \(pattern))
+                  AND (\(pattern)::TEXT IS NULL OR number = \(number) OR search_key LIKE \(pattern))
                 ORDER BY number LIMIT \(Int64(query.limit)) OFFSET \(Int64(query.offset))
                 """,
                 logger: logger
             ).collect().map(Self.ticket)
+        }
+    }
+
+    public func ticketCount(eventId: String, query: TicketQuery) async throws -> Int {
+        try await guarded { [self] in
+            let pattern = query.foldedPattern
+            let number = query.number.map(Int64.init)
+            let rows = try await client.query(
+                """
+                SELECT count(*) FROM tickets
+                WHERE event_id = \(eventId) AND (\(pattern)::TEXT IS NULL OR number = \(number) OR search_key LIKE \(pattern))
+                """,
+                logger: logger
+            ).collect()
+            return Int(try rows.first?.decode(Int64.self) ?? 0)
         }
     }
 
@@ -265,7 +306,7 @@ public final class PostgresStore: GatehouseStore {
                 guard let first = try reserved.first?.decode(Int64.self) else { throw StoreError.notFound("event \(eventId)") }
                 // One INSERT for the whole batch: rows passed as JSON and expanded on the server.
                 struct Row: Encodable {
-                    var i: String, n: Int64, u: String?, h: String?, e: String?, ty: String?, x: Int64?, th: String
+                    var i: String, n: Int64, u: String?, h: String?, e: String?, ty: String?, x: Int64?, th: String, sk: String
                 }
                 let rows = tickets.enumerated().map { offset, new in
                     Row(
@@ -276,15 +317,16 @@ public final class PostgresStore: GatehouseStore {
                         e: new.email,
                         ty: new.ticketType,
                         x: new.expiresAt?.millis,
-                        th: Self.hex(new.tokenHash)
+                        th: Self.hex(new.tokenHash),
+                        sk: Ticket.searchKey(holderName: new.holderName, email: new.email)
                     )
                 }
                 let json = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
                 try await connection.query(
                     """
-                    INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, token_hash, created_at)
-                    SELECT v.i, \(eventId), v.n, v.u, v.h, v.e, v.ty, 'unused', v.x, decode(v.th, 'hex'), \(at.millis)
-                    FROM jsonb_to_recordset(\(json)::JSONB) AS v(i TEXT, n BIGINT, u TEXT, h TEXT, e TEXT, ty TEXT, x BIGINT, th TEXT)
+                    INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, token_hash, created_at, search_key)
+                    SELECT v.i, \(eventId), v.n, v.u, v.h, v.e, v.ty, 'unused', v.x, decode(v.th, 'hex'), \(at.millis), v.sk
+                    FROM jsonb_to_recordset(\(json)::JSONB) AS v(i TEXT, n BIGINT, u TEXT, h TEXT, e TEXT, ty TEXT, x BIGINT, th TEXT, sk TEXT)
                     """,
                     logger: logger
                 )
@@ -493,8 +535,8 @@ public final class PostgresStore: GatehouseStore {
         try await guarded { [self] in
             let gates = try await client.query(
                 """
-                SELECT gate_id, count(*) FILTER (WHERE result = 'valid'), count(*) FILTER (WHERE result <> 'valid')
-                FROM checkins WHERE event_id = \(eventId) AND mode = 'commit' GROUP BY gate_id ORDER BY gate_id
+                SELECT gate_id, count(*) FILTER (WHERE result = 'valid' AND mode = 'commit'), count(*) FILTER (WHERE result <> 'valid')
+                FROM checkins WHERE event_id = \(eventId) GROUP BY gate_id ORDER BY gate_id
                 """,
                 logger: logger
             ).collect().map { row in

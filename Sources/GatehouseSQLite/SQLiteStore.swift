@@ -91,17 +91,30 @@ public final class SQLiteStore: GatehouseStore {
 
     public func tickets(eventId: String, query: TicketQuery) async throws -> [Ticket] {
         try await readers.read { db in
-            // LIKE is case-insensitive for ASCII letters in SQLite; the pattern's wildcards are escaped.
+            // The folded search key and a folded pattern: any case, beyond ASCII. The pattern's
+            // wildcards are escaped.
             try db.rows(
                 StoreRecords.ticketColumns + """
-                     WHERE event_id = ? AND (? IS NULL OR number = ? OR holder_name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')
+                     WHERE event_id = ? AND (? IS NULL OR number = ? OR search_key LIKE ? ESCAPE '\\')
                     ORDER BY number LIMIT ? OFFSET ?
                     """,
                 [
-                    .text(eventId), .optional(query.likePattern), .optional(query.number.map(Int64.init)), .optional(query.likePattern),
-                    .optional(query.likePattern), .integer(Int64(query.limit)), .integer(Int64(query.offset)),
+                    .text(eventId), .optional(query.foldedPattern), .optional(query.number.map(Int64.init)), .optional(query.foldedPattern),
+                    .integer(Int64(query.limit)), .integer(Int64(query.offset)),
                 ],
                 StoreRecords.ticket
+            )
+        }
+    }
+
+    public func ticketCount(eventId: String, query: TicketQuery) async throws -> Int {
+        try await readers.read { db in
+            Int(
+                try db.firstRow(
+                    "SELECT count(*) FROM tickets WHERE event_id = ? AND (? IS NULL OR number = ? OR search_key LIKE ? ESCAPE '\\')",
+                    [.text(eventId), .optional(query.foldedPattern), .optional(query.number.map(Int64.init)), .optional(query.foldedPattern)],
+                    { $0.int(0) }
+                ) ?? 0
             )
         }
     }
@@ -124,13 +137,14 @@ public final class SQLiteStore: GatehouseStore {
                 try db.run(
                     """
                     INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status,
-                                         expires_at, token_hash, created_at, change_seq)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 'unused', ?, ?, ?, (SELECT coalesce(max(change_seq), 0) + 1 FROM tickets WHERE event_id = ?))
+                                         expires_at, token_hash, created_at, change_seq, search_key)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'unused', ?, ?, ?, (SELECT coalesce(max(change_seq), 0) + 1 FROM tickets WHERE event_id = ?), ?)
                     """,
                     [
                         .text(new.id), .text(eventId), .integer(number), .optional(new.userId), .optional(new.holderName),
                         .optional(new.email), .optional(new.ticketType), .optional(new.expiresAt?.millis),
                         .blob(new.tokenHash), .integer(at.millis), .text(eventId),
+                        .text(Ticket.searchKey(holderName: new.holderName, email: new.email)),
                     ]
                 )
                 created.append(new.issued(eventId: eventId, number: Int(number), at: at))
@@ -278,8 +292,8 @@ public final class SQLiteStore: GatehouseStore {
         try await readers.read { db in
             let gates = try db.rows(
                 """
-                SELECT gate_id, sum(result = 'valid'), sum(result <> 'valid') FROM checkins
-                WHERE event_id = ? AND mode = 'commit' GROUP BY gate_id ORDER BY gate_id
+                SELECT gate_id, sum(result = 'valid' AND mode = 'commit'), sum(result <> 'valid') FROM checkins
+                WHERE event_id = ? GROUP BY gate_id ORDER BY gate_id
                 """,
                 [.text(eventId)]
             ) { CheckinCounts.Gate(gateId: $0.text(0), admitted: Int($0.int(1)), refused: Int($0.int(2))) }

@@ -307,6 +307,8 @@ public protocol GatehouseStore: Sendable {
     func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?) async throws -> Event?
     /// An event's tickets by number, filtered by `query.search`.
     func tickets(eventId: String, query: TicketQuery) async throws -> [Ticket]
+    /// How many tickets `query.search` finds (its limit and offset aside): the list's page count.
+    func ticketCount(eventId: String, query: TicketQuery) async throws -> Int
     /// An event's devices by gate, with their last check-in.
     func devices(eventId: String) async throws -> [DeviceActivity]
     func checkinCounts(eventId: String, minutesSince: Date) async throws -> CheckinCounts

@@ -230,7 +230,8 @@ public struct CheckinFilter: Sendable, Equatable {
 
 /// A page of an event's tickets for the organizer's list, by number.
 public struct TicketQuery: Sendable, Equatable {
-    /// A ticket number (exact), or text found in the holder's name or e-mail (any case).
+    /// A ticket number (exact, `17` or `#17`), or text found in the holder's name or e-mail in any
+    /// case (ZOË finds Zoë).
     public var search: String?
     public var limit: Int
     public var offset: Int
@@ -242,18 +243,39 @@ public struct TicketQuery: Sendable, Equatable {
     }
 
     /// The search as a LIKE pattern: the text anywhere, its wildcards taken literally (`\` escapes).
-    public var likePattern: String? {
-        guard let search, !search.isEmpty else { return nil }
+    public var likePattern: String? { search.flatMap(Self.anywhere) }
+
+    /// The search as a pattern for a ticket's search key (`Ticket.searchKey`): folded the same way.
+    public var foldedPattern: String? { search.map(Ticket.fold).flatMap(Self.anywhere) }
+
+    private static func anywhere(_ text: String) -> String? {
+        guard !text.isEmpty else { return nil }
         var escaped = ""
-        for character in search {
+        for character in text {
             if character == "\\" || character == "%" || character == "_" { escaped.append("\\") }
             escaped.append(character)
         }
         return "%" + escaped + "%"
     }
 
-    /// The search as a ticket number, when it is one.
-    public var number: Int? { search.flatMap { Int($0) } }
+    /// The search as a ticket number, when it is one (`17` or `#17`).
+    public var number: Int? {
+        guard let search else { return nil }
+        let digits = search.hasPrefix("#") ? search.dropFirst() : Substring(search)
+        return Int(digits.trimmingCharacters(in: .whitespaces))
+    }
+}
+
+extension Ticket {
+    /// What a search looks in: the holder's name and e-mail, folded (`fold`), one line. Kept with
+    /// the ticket, because no store folds case beyond ASCII by itself (SQLite's LIKE and
+    /// PostgreSQL under the C locale do not).
+    public static func searchKey(holderName: String?, email: String?) -> String {
+        fold((holderName ?? "") + "\n" + (email ?? ""))
+    }
+
+    /// Lower case by Unicode's full case mapping (ZOË → zoë, ΣΟΦΊΑ → σοφία).
+    public static func fold(_ text: String) -> String { text.lowercased() }
 }
 
 /// A device with what its last check-in said: the organizer's device list.
@@ -270,8 +292,9 @@ public struct DeviceActivity: Sendable, Equatable {
 }
 
 /// Check-in numbers of one event: per gate since the start, admissions per minute since a time.
-/// Admissions are committed check-ins that said valid (offline ones included); refusals are
-/// committed check-ins that said anything else. Validations (staff looking first) count as neither.
+/// Admissions are committed check-ins that said valid (offline ones included); refusals are scans
+/// that said anything else, whatever the mode: the staff scanner looks first (validate), and a
+/// refusal it sees is one. A validation that said valid counts once its commit does.
 public struct CheckinCounts: Sendable, Equatable {
     public struct Gate: Sendable, Equatable {
         public var gateId: String

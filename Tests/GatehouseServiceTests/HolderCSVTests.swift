@@ -51,6 +51,29 @@ import Testing
         #expect(throws: HolderCSV.FileError.self) { for _ in 0..<2 { try reader.feed(chunk) } }
     }
 
+    /// What Excel writes in much of Europe: semicolons, and Windows-1252 when saved as "CSV".
+    @Test func semicolons_tabs_and_windows_1252_are_read() throws {
+        let semicolons = try read("Holder name;E-mail;Ticket type\nLovelace, Ada;ada@example.org;VIP\n")
+        #expect(semicolons.requests.map(\.holderName) == ["Lovelace, Ada"] && semicolons.requests[0].ticketType == "VIP")
+        let tabs = try read("holderName\temail\nGrace\tgrace@example.org\n")
+        #expect(tabs.requests.map(\.email) == ["grace@example.org"])
+        // "Zoë Éclair", é and ë as Windows-1252 bytes (not valid UTF-8).
+        var latin = HolderCSV(maximumRows: 10)
+        try latin.feed(
+            Array("holderName;email\n".utf8) + [0x5A, 0x6F, 0xEB, 0x20, 0xC9, 0x63, 0x6C, 0x61, 0x69, 0x72] + Array(";z@example.org\n".utf8)
+        )
+        try latin.finish()
+        #expect(latin.requests.map(\.holderName) == ["Zoë Éclair"])
+        // UTF-8 first, then a stray Windows-1252 byte: said precisely.
+        #expect {
+            var mixed = HolderCSV(maximumRows: 10)
+            try mixed.feed(Array("holderName\nZoë\n".utf8) + [0x5A, 0x6F, 0xEB, 0x0A])
+            try mixed.finish()
+        } throws: { error in
+            "\(error)".contains("line 3") && "\(error)".contains("CSV UTF-8")
+        }
+    }
+
     @Test func exported_cells_never_run_as_formulas() {
         #expect(CSVCell.escape("=1+1") == "\"'=1+1\"")
         #expect(CSVCell.escape("@SUM(A1)") == "\"'@SUM(A1)\"")

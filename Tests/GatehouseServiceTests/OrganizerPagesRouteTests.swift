@@ -251,6 +251,75 @@ import Testing
         }
     }
 
+    /// What failed an organizer at the door (issue #24): search with a space, #17 and other
+    /// cases; paging past the end; the import's errors where the import is; semicolon files; a
+    /// wrong-event row; a time the clocks skip; the live view's clock.
+    @Test(arguments: StoreKind.available)
+    func searches_pages_imports_and_times_say_what_they_found(_ kind: StoreKind) async throws {
+        try await withService(kind, timeZone: "Europe/Berlin") { web in
+            let event = try await web.createEvent()
+            _ = try await web.issue(event: event, extra: ["holderName": "Ada Lovelace", "email": "ada@example.org"])
+            _ = try await web.issue(event: event, extra: ["holderName": "Zoë Ångström"])
+            let spaced = try await get(web, "/admin/events/\(event)/tickets?q=Ada+Lovelace")
+            #expect(spaced.text.contains("Ada Lovelace</td>") && spaced.text.contains("value=\"Ada Lovelace\""), "a form's + is a space")
+            #expect(try await get(web, "/admin/events/\(event)/tickets?q=%232").text.contains("Zoë Ångström"), "#2 finds ticket 2")
+            #expect(try await get(web, "/admin/events/\(event)/tickets?q=ZO%C3%8B").text.contains("Zoë Ångström"), "ZOË is")
+            let list = try await get(web, "/admin/events/\(event)/tickets")
+            #expect(list.text.contains("Page 1 of 1") && list.text.contains("2 tickets"))
+            let past = try await get(web, "/admin/events/\(event)/tickets?page=999")
+            #expect(past.text.contains("There is no page 999") && !past.text.contains("No tickets yet"))
+
+            // The import's refusals in the import's panel, the typed ticket type kept.
+            let boundary = "----gatehouse-test-boundary"
+            func upload(_ file: String?, type: String) async throws -> RouteResponse {
+                var body = ""
+                if let file {
+                    body +=
+                        "--\(boundary)\r\nContent-Disposition: form-data; name=\"holders\"; filename=\"h.csv\"\r\nContent-Type: text/csv\r\n\r\n\(file)\r\n"
+                }
+                body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"ticketType\"\r\n\r\n\(type)\r\n--\(boundary)--\r\n"
+                return try await web.request(
+                    "POST",
+                    "/admin/events/\(event)/import",
+                    body: Array(body.utf8),
+                    headers: form(web, type: "multipart/form-data; boundary=\(boundary)")
+                )
+            }
+            let noFile = try await upload(nil, type: "Standing")
+            let importPanel = noFile.text.components(separatedBy: "<section class=panel id=import>").last ?? ""
+            #expect(noFile.status == 422 && importPanel.contains("Choose a CSV file") && importPanel.contains("value=\"Standing\""))
+            let unclosed = try await upload("holderName\n\"never closed\n", type: "Standing")
+            #expect((unclosed.text.components(separatedBy: "<section class=panel id=import>").last ?? "").contains("is not closed"))
+            let semicolons = try await upload("Holder name;E-mail\nGrace Hopper;grace@example.org\n", type: "Standing")
+            #expect(semicolons.status == 303, "a semicolon-separated file is read: \(semicolons.text.prefix(300))")
+
+            // Another event's ticket scanned here: not shown as one of ours.
+            let other = try await web.createEvent("Other")
+            let foreign = try await web.issue(event: other)[0]
+            let gate = try await web.addDevice(event: event)
+            #expect(try await web.checkinResult(foreign.qrData, device: gate) == "wrong_event")
+            let log = try await get(web, "/admin/events/\(event)/checkins")
+            #expect(log.text.contains("another event&#39;s") || log.text.contains("another event's"))
+            #expect(!log.text.contains("/admin/tickets/\(foreign.id)"))
+            let live = try await get(web, "/admin/events/\(event)/checkins/live?after=0")
+            let updated = try JSONSerialization.jsonObject(with: Data(live.text.utf8)) as? [String: Any]
+            let clock = updated?["updated"] as? String ?? ""
+            #expect(
+                clock.range(of: #"^\d\d:\d\d:\d\d (CET|CEST|GMT\+1|GMT\+2)$"#, options: .regularExpression) != nil,
+                "the organizer's clock: \(clock)"
+            )
+
+            // 02:30 on the last Sunday of March does not exist in Berlin: said so.
+            let gap = try await web.request(
+                "POST",
+                "/admin/events",
+                body: Array("name=Spring&startsAt=2026-03-29T02%3A30".utf8),
+                headers: form(web)
+            )
+            #expect(gap.status == 422 && gap.text.contains("does not exist in Europe/Berlin"), "\(gap.text.prefix(400))")
+        }
+    }
+
     @Test(arguments: StoreKind.available)
     func the_checkin_log_filters_counts_and_feeds_the_live_view(_ kind: StoreKind) async throws {
         try await withService(kind) { web in

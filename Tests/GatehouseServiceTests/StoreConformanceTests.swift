@@ -71,8 +71,13 @@ struct Fixture {
     static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     init(_ kind: StoreKind) async throws {
-        folder = try TemporaryFolder()
-        store = try await kind.make(in: folder)
+        let folder = try TemporaryFolder()
+        try await self.init(store: try await kind.make(in: folder), folder: folder)
+    }
+
+    init(store: any GatehouseStore, folder: TemporaryFolder? = nil) async throws {
+        self.folder = try folder ?? TemporaryFolder()
+        self.store = store
         running = RunningStore(store)
         clock = TestClock()
         let clock = self.clock
@@ -368,13 +373,18 @@ final class TestClock: @unchecked Sendable {
     /// 503 and commit anyway. The server now gives the statement up first: 503, nothing written.
     @Test(.enabled(if: StoreKind.postgresURL != nil, "no PostgreSQL"))
     func an_upload_answered_503_has_committed_nothing() async throws {
-        let f = try await Fixture(.postgres)
+        // A database of its own: the upload waits (holding the change feed's lock) while the row
+        // is held, and other tests must not wait with it.
+        let database = "gatehouse_deadline_\(UInt32.random(in: 0...UInt32.max))"
+        try psql(StoreKind.postgresURL!, "CREATE DATABASE \(database)")
+        let url = StoreKind.postgresURL!.replacingOccurrences(of: "/gatehouse_test", with: "/\(database)")
+        let f = try await Fixture(store: try await PostgresStore.open(url: url, poolSize: 2, logger: Fixture.logger))
         let ticket = try await f.issue()
         // Another session holds the ticket's row for 5 s.
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
         holder.arguments = [
-            StoreKind.postgresURL!, "-tAc",
+            url, "-tAc",
             "BEGIN; SELECT 1 FROM tickets WHERE id = '\(ticket.ticket.id)' FOR UPDATE; SELECT pg_sleep(5); COMMIT;",
         ]
         holder.standardOutput = Pipe()

@@ -89,6 +89,11 @@ public struct Gatehouse: Sendable {
         return try await store.tickets(eventId: eventId, query: query)
     }
 
+    /// How many tickets of the event a search finds (for the list's page count).
+    public func ticketCount(eventId: String, search: String?) async throws -> Int {
+        try await store.ticketCount(eventId: eventId, query: TicketQuery(search: try Self.optionalText(search, field: "search")))
+    }
+
     public func devices(eventId: String) async throws -> [DeviceActivity] {
         _ = try await event(id: eventId)
         return try await store.devices(eventId: eventId)

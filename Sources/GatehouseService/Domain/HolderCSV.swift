@@ -38,6 +38,12 @@ public struct HolderCSV {
     public init(maximumRows: Int = 1_000_000) { self.maximumRows = maximumRows }
 
     public mutating func feed(_ bytes: some Collection<UInt8>) throws(FileError) {
+        // The separator is read off the header line: held back until the first line break.
+        guard let bytes = sniffSeparator(bytes) else { return }
+        try feedParsed(bytes)
+    }
+
+    private mutating func feedParsed(_ bytes: [UInt8]) throws(FileError) {
         // Records are taken one by one as they complete: a chunk of empty lines is not a list of
         // empty records first.
         var parser = self.parser
@@ -53,8 +59,36 @@ public struct HolderCSV {
         }
     }
 
+    /// The header line so far, until its line break shows which separator the file uses.
+    private var headerBytes: [UInt8]? = []
+    /// A header longer than this is not waited for: it is read as commas.
+    static let longestHeader = 64 * 1024
+
+    /// Bytes to parse now: nil while the header line is still incomplete (held back); the header
+    /// and all after it once its separator is known.
+    private mutating func sniffSeparator(_ bytes: some Collection<UInt8>) -> [UInt8]? {
+        guard var held = headerBytes else { return Array(bytes) }
+        held.append(contentsOf: bytes)
+        guard held.contains(UInt8(ascii: "\n")) || held.contains(UInt8(ascii: "\r")) || held.count > Self.longestHeader else {
+            headerBytes = held
+            return nil
+        }
+        let line = held.prefix { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }
+        // The header names columns (no quotes needed): the separator is whichever it uses.
+        let counts = [UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "\t")].map { candidate in (candidate, line.count { $0 == candidate }) }
+        if let best = counts.max(by: { $0.1 < $1.1 }), best.1 > 0 { parser.separator = best.0 }
+        headerBytes = nil
+        return held
+    }
+
     /// Ends the file: its last record, and the checks that need the whole of it.
     public mutating func finish() throws(FileError) {
+        if let held = headerBytes, !held.isEmpty {
+            headerBytes = nil
+            // A one-line file: its header decides all the same.
+            headerBytes = []
+            if let bytes = sniffSeparator(held + [UInt8(ascii: "\n")]) { try feedParsed(bytes) }
+        }
         let records: [([String], Int)]
         do { records = try parser.finish() } catch { throw FileError(description: error.description) }
         for (record, line) in records { try take(record, line: line) }

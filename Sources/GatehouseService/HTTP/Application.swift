@@ -187,7 +187,7 @@ func buildRouter(
         vault: CodeVault(),
         imports: ImportJobs()
     ).add(to: router)
-    ScannerSite(gatehouse: gatehouse, decoder: FrameDecoder()).add(to: router)
+    ScannerSite(gatehouse: gatehouse, decoder: FrameDecoder(), timeZone: timeZone).add(to: router)
     router.get("static/:name") { _, context in
         guard let asset = StaticAssets.asset(try context.parameters.require("name")) else { throw NotFoundError("file") }
         var response = WebPage.response(status: .ok, contentType: asset.contentType, body: "")

@@ -32,8 +32,10 @@ struct CheckinRoutes {
             let token = try await device(request)
             // A device whose upload allowance is spent is told before its body is read.
             try gatehouse.checkUploadAllowance(bearerToken: token)
-            let body = try await request.decodeJSON(as: OfflineUpload.self, context: context, limit: BodyLimit.offlineUpload)
-            return JSONAnswer(try await gatehouse.uploadOffline(body, bearerToken: token, logger: context.logger))
+            let body = try await request.decodeJSON(as: OfflineUpload.self, context: context, limit: BodyLimit.offlineUpload, offLoop: true)
+            let answer = try await gatehouse.uploadOffline(body, bearerToken: token, logger: context.logger)
+            let data = try await OffLoop.run { try APIJSON.encoder.encode(answer) }
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
         group.post("checkin") { request, context in
             // Authentication first: an anonymous caller learns nothing, not even body errors, and

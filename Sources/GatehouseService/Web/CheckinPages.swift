@@ -42,7 +42,11 @@ extension OrganizerSite {
     }
 
     func row(_ entry: CheckinLogEntry) -> String {
-        let ticket = entry.ticketId.map { "<a href=\"/admin/tickets/\(HTML.escape($0))\">#\(entry.ticketNumber ?? 0)</a>" } ?? "—"
+        // Another event's ticket is not this event's to show (its number would read as one of ours).
+        let ticket =
+            entry.result == .wrongEvent
+            ? "<span class=muted>another event's</span>"
+            : entry.ticketId.map { "<a href=\"/admin/tickets/\(HTML.escape($0))\">#\(entry.ticketNumber ?? 0)</a>" } ?? "—"
         let notes = [entry.mode == .validate ? "looked up" : nil, entry.offline ? "offline" : nil].compactMap { $0 }.joined(separator: ", ")
         return """
             <tr data-id="\(entry.id)"><td data-label="Time">\(clock.display(entry.at))</td><td data-label="Gate">\(HTML.escape(entry.gateId))</td>\
@@ -106,7 +110,9 @@ extension OrganizerSite {
 
     func liveJSON(_ entries: [CheckinLogEntry], _ counts: CheckinCounts) -> String {
         let rows = entries.map { "{\"id\":\($0.id),\"html\":\"\(Self.jsonEscape(row($0)))\"}" }.joined(separator: ",")
-        return "{\"rows\":[\(rows)],\"counts\":\"\(Self.jsonEscape(countsHTML(counts)))\"}"
+        // The time of the update on the organizer's clock (the browser's locale may differ).
+        let updated = clock.timeOfDay(gatehouse.now())
+        return "{\"rows\":[\(rows)],\"counts\":\"\(Self.jsonEscape(countsHTML(counts)))\",\"updated\":\"\(Self.jsonEscape(updated))\"}"
     }
 
     static func resultWords(_ result: CheckinResult) -> String {

@@ -92,14 +92,16 @@ extension OrganizerSite {
         }
         router.post("admin/events/:id/import") { request, context in
             let id = context.parameters.get("id") ?? ""
+            var typed: [String: String] = [:]
             return await handle(
                 request,
                 context,
                 isForm: true,
-                refused: { try await overview(try await gatehouse.event(id: id), values: [:], error: $0) }
+                refused: { try await overview(try await gatehouse.event(id: id), values: [:], error: nil, importValues: typed, importError: $0) }
             ) {
                 let event = try await gatehouse.event(id: id)
                 let parts = try await WebForm.multipart(request, limit: Self.maximumImportBytes + 64 * 1024)
+                typed["ticketType"] = parts["ticketType"].map { String(decoding: $0, as: UTF8.self) }
                 guard let file = parts["holders"], !file.isEmpty else { throw WebFormError("Choose a CSV file of holders first") }
                 var reader = HolderCSV(maximumRows: 100_000)
                 do {
@@ -170,7 +172,15 @@ extension OrganizerSite {
         return WebPage(title: "Events", body: list + form, section: .events)
     }
 
-    func overview(_ event: Event, values: [String: String], error: String?) async throws -> WebPage {
+    /// The event's page. `error` belongs to the form the organizer sent: issuing (`values` hold
+    /// what was typed), or the import (`importValues`), each shown in its own panel.
+    func overview(
+        _ event: Event,
+        values: [String: String],
+        error: String?,
+        importValues: [String: String] = [:],
+        importError: String? = nil
+    ) async throws -> WebPage {
         let counts = try await gatehouse.checkinCounts(eventId: event.id)
         let id = HTML.escape(event.id)
         let gates = Self.gateTable(counts)
@@ -191,11 +201,11 @@ extension OrganizerSite {
             \(HTML.field("Holder name", name: "holderName", values: values, attributes: "maxlength=200"))
             \(HTML.field("Ticket type", name: "ticketType", values: values, attributes: "maxlength=200"))
             <button>Issue</button></form></section>
-            <section class=panel><h2>Import holders from CSV</h2>
-            <p class=muted>A header row naming any of: Holder name, E-mail, Ticket type, User id (or holderName, email, ticketType, userId); then one row per ticket. Every row is checked before anything is issued.</p>
-            <form class=stack method=post action="/admin/events/\(id)/import" enctype="multipart/form-data">
-            <label>CSV file <input type=file name=holders accept=".csv,text/csv" required></label>
-            <label>Ticket type for rows without one <input type=text name=ticketType maxlength=200></label>
+            <section class=panel id=import><h2>Import holders from CSV</h2>\(HTML.errorBox(importError))
+            <p class=muted>A header row naming any of: Holder name, E-mail, Ticket type, User id (or holderName, email, ticketType, userId); then one row per ticket. Commas, semicolons (Excel in much of Europe) or tabs; UTF-8 or Windows-1252. Every row is checked before anything is issued.</p>
+            <form class=stack method=post action="/admin/events/\(id)/import#import" enctype="multipart/form-data">
+            <label>CSV file <input type=file name=holders accept=".csv,.txt,text/csv" required></label>
+            \(HTML.field("Ticket type for rows without one", name: "ticketType", values: importValues, attributes: "maxlength=200"))
             <button>Import</button></form></section>
             </div>
             """

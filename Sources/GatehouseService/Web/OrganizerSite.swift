@@ -116,8 +116,11 @@ struct OrganizerSite: Sendable {
         return trimmed.isEmpty ? nil : trimmed
     }
 
+    /// A query parameter as a form sent it: `+` is a space (a GET form is URL-encoded, and
+    /// "Ada Lovelace" arrives as `Ada+Lovelace`), `%2B` a plus.
     static func query(_ request: Request, _ name: String) -> String? {
-        request.uri.queryParameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        let fields = (try? WebForm.decodeURLEncoded(request.uri.query ?? "")) ?? [:]
+        return fields[name].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// The tabs of one event's pages.
@@ -155,6 +158,11 @@ struct OrganizerClock: Sendable {
         return "\(local) \(zone) <span class=muted>(\(format(date, "HH:mm", TimeZone(identifier: "UTC")!)) UTC)</span>"
     }
 
+    /// A time of day on the organizer's clock, 24-hour, with its zone: "20:14:03 CET".
+    func timeOfDay(_ date: Date) -> String {
+        format(date, "HH:mm:ss", timeZone) + " " + (timeZone.abbreviation(for: date) ?? timeZone.identifier)
+    }
+
     /// The value a `datetime-local` field shows for `date`.
     func fieldValue(_ date: Date?) -> String? { date.map { format($0, "yyyy-MM-dd'T'HH:mm", timeZone) } }
 
@@ -168,6 +176,15 @@ struct OrganizerClock: Sendable {
         for pattern in ["yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd HH:mm"] {
             formatter.dateFormat = pattern
             if let date = formatter.date(from: text) { return date }
+            // A well-formed time that this zone's clocks skip (the hour daylight saving time
+            // begins) is said so, not called "not a date".
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            if formatter.date(from: text) != nil {
+                throw InvalidInputError(
+                    "\(field) \(text) does not exist in \(timeZone.identifier): the clocks skip that hour there (daylight saving time begins); pick a time an hour later"
+                )
+            }
+            formatter.timeZone = timeZone
         }
         throw InvalidInputError("\(field) \(text) is not a date and time such as 2026-12-31T20:00")
     }

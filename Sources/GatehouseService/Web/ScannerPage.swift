@@ -8,7 +8,7 @@ enum ScannerPage {
     static let page = WebPage(
         title: "Staff scanner",
         body: """
-            <div class="banner offline" id=offline hidden role=alert>No connection — nothing is being checked in.</div>
+            <div class="banner offline" id=offline hidden role=alert>No connection to Gatehouse: no ticket can be checked in until it is back.</div>
             <section id=pair hidden>
             <p>Pair this phone once with a pairing code from the organizer (an event's Devices page). Scanning the code's QR with the phone's camera opens this page ready to pair.</p>
             <form id=pair-form class=stack autocomplete=off>
@@ -30,7 +30,13 @@ enum ScannerPage {
             </div>
             <dl id=detail-box class=panel hidden></dl>
             <video id=viewfinder class=viewfinder playsinline muted hidden></video>
-            <p><button id=signout class=secondary type=button>Sign this phone out</button></p>
+            <footer class=scan-footer>
+            <button id=signout class="secondary small" type=button>Sign this phone out…</button>
+            <div id=signout-confirm class=panel role=alertdialog aria-labelledby=signout-question hidden>
+            <p id=signout-question>Sign this phone out? It stops checking tickets in, and pairing it again needs a new code from the organizer.</p>
+            <div class=inline><button id=signout-yes class=danger type=button>Sign out</button><button id=signout-no class=secondary type=button>Cancel</button></div>
+            </div>
+            </footer>
             </section>
             <noscript><p class=error>The scanner needs JavaScript.</p></noscript>
             """,

@@ -1,22 +1,37 @@
 /// The staff scanner's script (/static/scanner.js). Pairing, then for each code: validate, show,
-/// and commit only on Confirm with the same scanId. A lost connection clears the result at once:
-/// the screen never keeps a green from before.
+/// and commit only on Confirm with the same scanId (asked again until the answer is known). A
+/// lost connection clears a green at once, and the screen never says more than is known.
 enum ScannerScript {
     static let source = #"""
         'use strict';
         (() => {
           const $ = (id) => document.getElementById(id);
           const KEY = 'gatehouse.scanner';
+          // One call's deadline. A Confirm whose answer is lost is asked again with the same scanId (the
+          // service answers a retry with its first decision), with longer deadlines, before the page says
+          // it does not know.
           const TIMEOUT_MS = 6000;
+          const COMMIT_DEADLINES_MS = [6000, 8000, 10000];
+          // While a result shows, the service is asked every 1.5 s whether it is still there: a result
+          // goes stale within 4 s of losing it, also when the phone's own network is up.
+          const HEARTBEAT_MS = 1500;
+          const HEARTBEAT_TIMEOUT_MS = 2500;
           const WORDS = {valid: 'Valid', already_used: 'Already used', not_found: 'Unknown ticket', wrong_event: 'Wrong event',
             expired: 'Expired', revoked: 'Revoked', invalid: 'Not a ticket'};
           let session = null;
+          // The ticket on screen: {qrData, scanId, answer, state}, state one of
+          // valid (validated, not checked in), committing, committed, refused, unknown (the commit's
+          // answer was lost and could not be had again).
           let current = null;
           let busy = false;
+          // Whole codes waiting their turn: a wedge scanner types faster than the service answers.
+          const queue = [];
           let audio = null;
           let stream = null;
           let detector = null;
           let lastCamera = {code: null, at: 0};
+          let online = true;
+          let clock = null;
 
           function load() { try { return JSON.parse(localStorage.getItem(KEY)); } catch (error) { return null; } }
           function save() { localStorage.setItem(KEY, JSON.stringify(session)); }
@@ -35,9 +50,9 @@ enum ScannerScript {
           }
 
           // Every call: the device token, a deadline, and the connection state from its outcome.
-          async function call(path, options = {}) {
+          async function call(path, options = {}, deadline = TIMEOUT_MS) {
             const controller = new AbortController();
-            const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+            const timer = setTimeout(() => controller.abort(), deadline);
             const headers = Object.assign({}, options.headers || {});
             if (session) headers.Authorization = 'Bearer ' + session.token;
             try {
@@ -56,15 +71,44 @@ enum ScannerScript {
             }
           }
 
+          function lost(error) { return error.name === 'AbortError' || error instanceof TypeError; }
+
+          function ticketName(entry) {
+            const ticket = entry && entry.answer && entry.answer.ticket;
+            return ticket ? '#' + ticket.number + (ticket.holderName ? ' (' + ticket.holderName + ')' : '') : 'The last ticket';
+          }
+
+          // What the screen may still say about the ticket on it once the service cannot be reached:
+          // never more than is known.
+          function truthWithoutService() {
+            if (!current) return 'No connection: scan again when the connection is back.';
+            switch (current.state) {
+              case 'committed': return ticketName(current) + ' was checked in. No connection now: scan the next ticket when it is back.';
+              case 'valid': return ticketName(current) + ' was not checked in: the connection was lost before Confirm. Scan it again when the connection is back.';
+              case 'committing':
+              case 'unknown': return unknownText(current);
+              default: return 'No connection: scan again when the connection is back.';
+            }
+          }
+
+          function unknownText(entry) {
+            return 'Not known whether ' + ticketName(entry) + ' was checked in — scan it again when connected: a second scan will say.';
+          }
+
           function setOnline(up) {
-            const banner = $('offline');
-            if (up) { banner.hidden = true; return; }
-            banner.hidden = false;
-            clearResult('No connection: nothing was checked in. Scan again when the connection is back.', 'refused');
+            if (up === online) return;
+            online = up;
+            $('offline').hidden = up;
+            if (up) return;
+            // A green on screen is cleared: it may no longer be true. A Confirm still being asked about
+            // goes on (its retries say what is known); queued codes cannot be judged now.
+            if (current && current.state === 'committing') return;
+            const dropped = queue.splice(0).length;
+            clearResult(truthWithoutService() + (dropped ? ' ' + dropped + ' code(s) scanned meanwhile were not looked at: scan them again.' : ''), 'stale');
+            if (current && current.state === 'valid') current = null;
           }
 
           function clearResult(message, tone) {
-            current = null;
             $('confirm').hidden = true;
             $('details').hidden = true;
             $('detail-box').hidden = true;
@@ -76,26 +120,47 @@ enum ScannerScript {
           function when(iso) {
             if (!iso) return '';
             const date = new Date(iso);
-            return date.toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'}) + (new Date().toDateString() === date.toDateString() ? '' : ', ' + date.toLocaleDateString());
+            return (clock || new Intl.DateTimeFormat('en-GB', {hour: '2-digit', minute: '2-digit', hourCycle: 'h23'})).format(date);
           }
 
-          function show(answer, committed) {
-            const valid = answer.result === 'valid';
+          // Valid (not yet checked in) and Checked in look nothing alike: amber and dashed, asking for
+          // Confirm, against solid green with a tick.
+          function show(entry, note) {
+            const answer = entry.answer;
             const box = $('status');
-            box.className = 'scan-status ' + (valid ? 'valid' : answer.result === 'already_used' ? 'used' : 'refused');
             const parts = [];
-            const tone = valid ? 'ok' : answer.result === 'already_used' ? 'warn' : 'bad';
-            parts.push(element('span', 'badge ' + tone, valid ? (committed ? '✅ Checked in' : 'Valid') : '⛔ ' + (WORDS[answer.result] || answer.result)));
+            if (note) parts.push(element('p', 'previous', note));
+            let tone;
+            let badge;
+            switch (entry.state) {
+              case 'valid': tone = 'pending'; badge = element('span', 'badge pending', 'Valid — not checked in yet'); break;
+              case 'committing': tone = 'pending'; badge = element('span', 'badge pending', 'Checking in…'); break;
+              case 'committed': tone = 'valid'; badge = element('span', 'badge ok', '✅ Checked in'); break;
+              case 'unknown': tone = 'stale'; badge = element('span', 'badge', '❔ Not known'); break;
+              default:
+                tone = answer.result === 'already_used' ? 'used' : 'refused';
+                badge = element('span', 'badge ' + (answer.result === 'already_used' ? 'warn' : 'bad'), '⛔ ' + (WORDS[answer.result] || answer.result));
+            }
+            box.className = 'scan-status ' + tone;
+            parts.push(badge);
             if (answer.ticket) {
               parts.push(element('div', 'holder', answer.ticket.holderName || 'No name on ticket'));
               parts.push(element('div', 'number', 'Ticket #' + answer.ticket.number + (answer.ticket.ticketType ? ' · ' + answer.ticket.ticketType : '')));
             }
-            if (answer.result === 'already_used') {
+            if (entry.state === 'valid') {
+              parts.push(element('p', 'instruction', 'Press Confirm to check in.'));
+            } else if (entry.state === 'committing') {
+              parts.push(element('p', 'instruction', entry.retrying ? 'No answer yet: asking again…' : 'Checking…'));
+            } else if (entry.state === 'unknown') {
+              parts.push(element('p', '', unknownText(entry)));
+            } else if (answer.result === 'already_used') {
               parts.push(element('p', '', 'Already used at ' + (answer.firstUsedGate || '?') + ', ' + when(answer.firstUsedAt)));
-            } else if (!valid) {
+            } else if (entry.state === 'refused') {
               parts.push(element('p', '', answer.message || ''));
             }
             box.replaceChildren(...parts);
+            $('confirm').hidden = entry.state !== 'valid';
+            $('details').hidden = !answer.ticket;
           }
 
           function feedback(good) {
@@ -112,51 +177,90 @@ enum ScannerScript {
             } catch (error) { /* no sound here: the screen says it all */ }
           }
 
-          async function check(text) {
-            const qrData = text.trim();
-            if (!qrData || busy || !session) return;
+          // Codes from the wedge, the form or the camera: each whole code waits its turn.
+          function enqueue(text) {
+            for (const line of String(text).split(/[\r\n]+/)) {
+              const code = line.trim();
+              if (code) queue.push(code);
+            }
+            pump();
+          }
+
+          async function pump() {
+            if (busy || !session) return;
+            while (queue.length && session) {
+              // A Confirm being asked about finishes first: its ticket must not be dropped unsaid.
+              if (current && current.state === 'committing') return;
+              await check(queue.shift());
+            }
+          }
+
+          // What the next screen says about a ticket it replaces without a check-in.
+          function leftBehind() {
+            if (!current) return null;
+            if (current.state === 'valid') return ticketName(current) + ' was not checked in.';
+            if (current.state === 'unknown') return unknownText(current);
+            return null;
+          }
+
+          async function check(qrData) {
             busy = true;
+            const note = leftBehind();
+            current = null;
             clearResult('Checking…', '');
             const scanId = newScanId();
             try {
               const response = await call('/api/checkin', {method: 'POST', headers: {'Content-Type': 'application/json'},
                 body: JSON.stringify({qrData, deviceId: session.deviceId, gateId: session.gateId, scanId, mode: 'validate'})});
               const answer = await response.json();
-              if (!response.ok) { clearResult(answer.detail || 'Refused (HTTP ' + response.status + ')', 'refused'); feedback(false); return; }
-              current = {qrData, scanId, answer};
-              show(answer, false);
-              $('confirm').hidden = answer.result !== 'valid';
-              $('details').hidden = !answer.ticket;
+              if (!response.ok) { clearResult((note ? note + ' ' : '') + (answer.detail || 'Refused (HTTP ' + response.status + ')'), 'refused'); feedback(false); return; }
+              current = {qrData, scanId, answer, state: answer.result === 'valid' ? 'valid' : 'refused'};
+              show(current, note);
               feedback(answer.result === 'valid');
               if (answer.result === 'valid') $('confirm').focus();
             } catch (error) {
-              if (error.message !== 'signed out' && $('offline').hidden) clearResult('Could not check: ' + error.message, 'refused');
+              // Nothing was checked in by a validate: saying so is true here.
+              if (error.message !== 'signed out') clearResult((note ? note + ' ' : '') + (lost(error) ? 'No connection: that code was not looked at. Scan it again when the connection is back.' : 'Could not check: ' + error.message), 'stale');
             } finally {
               busy = false;
-              $('code').value = '';
+              $('code').focus();
             }
           }
 
           async function confirm() {
-            if (!current || current.answer.result !== 'valid' || busy) return;
+            if (!current || current.state !== 'valid' || busy) return;
             busy = true;
-            const button = $('confirm');
-            button.disabled = true;
+            const entry = current;
+            entry.state = 'committing';
+            show(entry);
             try {
-              const response = await call('/api/checkin', {method: 'POST', headers: {'Content-Type': 'application/json'},
-                body: JSON.stringify({qrData: current.qrData, deviceId: session.deviceId, gateId: session.gateId, scanId: current.scanId, mode: 'commit'})});
-              const answer = await response.json();
-              if (!response.ok) { clearResult(answer.detail || 'Refused (HTTP ' + response.status + ')', 'refused'); feedback(false); return; }
-              current.answer = answer;
-              show(answer, true);
-              button.hidden = true;
-              feedback(answer.result === 'valid');
-            } catch (error) {
-              if (error.message !== 'signed out' && $('offline').hidden) clearResult('Could not check in: ' + error.message, 'refused');
+              for (let attempt = 0; attempt < COMMIT_DEADLINES_MS.length; attempt += 1) {
+                try {
+                  const response = await call('/api/checkin', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                    body: JSON.stringify({qrData: entry.qrData, deviceId: session.deviceId, gateId: session.gateId, scanId: entry.scanId, mode: 'commit'})},
+                    COMMIT_DEADLINES_MS[attempt]);
+                  const answer = await response.json();
+                  if (response.status >= 500) throw new TypeError('service unavailable');
+                  if (!response.ok) { entry.state = 'refused'; entry.answer = {result: 'invalid', message: answer.detail || 'Refused (HTTP ' + response.status + ')'}; break; }
+                  entry.answer = answer;
+                  entry.state = answer.result === 'valid' ? 'committed' : 'refused';
+                  break;
+                } catch (error) {
+                  if (error.message === 'signed out') return;
+                  entry.retrying = true;
+                  if (current === entry) show(entry);
+                  await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
+                }
+              }
+              if (entry.state === 'committing') entry.state = 'unknown';
+              if (current === entry) {
+                show(entry);
+                feedback(entry.state === 'committed');
+              }
             } finally {
               busy = false;
-              button.disabled = false;
               $('code').focus();
+              pump();
             }
           }
 
@@ -177,9 +281,28 @@ enum ScannerScript {
           }
 
           function scanNext() {
-            clearResult('Ready: scan a ticket.', '');
+            const note = leftBehind();
+            current = null;
+            clearResult((note ? note + ' ' : '') + 'Ready: scan a ticket.', '');
             lastCamera = {code: null, at: 0};
             $('code').focus();
+          }
+
+          // While a result shows, is the service still there? (navigator.onLine only knows the phone's
+          // own network.)
+          async function heartbeat() {
+            if (!session || busy) return;
+            if (online && (!current || (current.state !== 'valid' && current.state !== 'committed'))) return;
+            const controller = new AbortController();
+            const timer = setTimeout(() => controller.abort(), HEARTBEAT_TIMEOUT_MS);
+            try {
+              const response = await fetch('/healthz', {cache: 'no-store', signal: controller.signal});
+              setOnline(response.ok);
+            } catch (error) {
+              setOnline(false);
+            } finally {
+              clearTimeout(timer);
+            }
           }
 
           // The camera: the browser's own QR detector where it has one, else frames to our decoder.
@@ -243,7 +366,7 @@ enum ScannerScript {
                   const code = await readFrame(video);
                   if (code && !(code === lastCamera.code && Date.now() - lastCamera.at < 5000)) {
                     lastCamera = {code, at: Date.now()};
-                    await check(code);
+                    enqueue(code);
                   }
                 } catch (error) { /* a lost frame; the next one follows */ }
               }
@@ -254,6 +377,7 @@ enum ScannerScript {
           function showPair(message) {
             stopCamera();
             $('scan').hidden = true;
+            $('signout-confirm').hidden = true;
             $('pair').hidden = false;
             const error = $('pair-error');
             error.hidden = !message;
@@ -264,11 +388,27 @@ enum ScannerScript {
           function signOut(message) {
             localStorage.removeItem(KEY);
             session = null;
+            current = null;
+            queue.splice(0);
             showPair(message);
           }
 
-          // A random id this phone keeps: phones behind one venue address each have their own
-          // backoff after wrong codes, so one person's typos never lock out the rest.
+          // Signing out asks first, and ends the pairing on the service too: the token the phone drops
+          // must not go on working.
+          async function confirmSignOut() {
+            let message = 'Signed out. Pair again with a new code from the organizer.';
+            try {
+              const response = await call('/api/scanner/signout', {method: 'POST'});
+              if (!response.ok) throw new Error('HTTP ' + response.status);
+            } catch (error) {
+              if (error.message === 'signed out') return;
+              message = 'Signed out on this phone, but the service could not be told (' + error.message + '): ask the organizer to revoke this phone on the Devices page.';
+            }
+            signOut(message);
+          }
+
+          // A random id this phone keeps: phones behind one venue address each have their own backoff
+          // after wrong codes, so one person's typos never lock out the rest.
           function clientId() {
             let id = localStorage.getItem('gatehouse.client');
             if (!id) {
@@ -300,6 +440,8 @@ enum ScannerScript {
               const who = await response.json();
               if (!response.ok) throw new Error(who.detail || 'HTTP ' + response.status);
               $('whoami').textContent = 'Gate ' + who.gateId + ' · ' + who.eventName + ' · ' + who.deviceName;
+              // Times in the organizer's zone, on a 24-hour clock, as on the organizer's pages.
+              try { clock = new Intl.DateTimeFormat('en-GB', {hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: who.timeZone}); } catch (error) { clock = null; }
             } catch (error) {
               if (error.message === 'signed out') return;
               $('whoami').textContent = 'Gate ' + session.gateId + ' (offline)';
@@ -309,29 +451,56 @@ enum ScannerScript {
             scanNext();
           }
 
+          function pairFromLink() {
+            const hash = new URLSearchParams(location.hash.slice(1));
+            const code = hash.get('pair');
+            if (!code) return false;
+            history.replaceState(null, '', location.pathname);
+            if (session) {
+              // Already paired: said so, and the link's code kept for after signing out.
+              $('pair-code').value = code;
+              current = null;
+              clearResult('A pairing link was opened, but this phone is already paired (gate ' + session.gateId + '). To pair it again, sign it out first (at the bottom).', 'stale');
+              return false;
+            }
+            $('pair-code').value = code;
+            pair(code);
+            return true;
+          }
+
           document.addEventListener('DOMContentLoaded', () => {
             $('pair-form').addEventListener('submit', (event) => { event.preventDefault(); pair($('pair-code').value); });
-            // A keyboard-wedge scanner types the code and Enter into whatever has the focus.
-            $('scan-form').addEventListener('submit', (event) => { event.preventDefault(); check($('code').value); });
+            // A keyboard-wedge scanner types the code and Enter into whatever has the focus. The field is
+            // emptied the moment Enter comes, so the next code's keys never join this one.
+            $('scan-form').addEventListener('submit', (event) => {
+              event.preventDefault();
+              const text = $('code').value;
+              $('code').value = '';
+              enqueue(text);
+            });
+            $('code').addEventListener('input', () => {
+              // Pasted or burst input with line breaks: each line is a code.
+              const text = $('code').value;
+              if (/[\r\n]/.test(text)) { $('code').value = ''; enqueue(text); }
+            });
             $('confirm').addEventListener('click', confirm);
             $('next').addEventListener('click', scanNext);
             $('details').addEventListener('click', details);
             $('camera').addEventListener('click', toggleCamera);
-            $('signout').addEventListener('click', () => signOut('Signed out. Pair again with a new code from the organizer.'));
+            $('signout').addEventListener('click', () => { $('signout-confirm').hidden = false; $('signout-yes').focus(); });
+            $('signout-no').addEventListener('click', () => { $('signout-confirm').hidden = true; $('code').focus(); });
+            $('signout-yes').addEventListener('click', confirmSignOut);
             document.addEventListener('keydown', (event) => {
               if ($('scan').hidden || event.target.tagName === 'INPUT' || event.ctrlKey || event.metaKey || event.altKey) return;
               if (event.key.length === 1) $('code').focus();
             });
             window.addEventListener('offline', () => setOnline(false));
-            window.addEventListener('online', () => { $('offline').hidden = true; });
+            window.addEventListener('online', () => heartbeat());
+            window.addEventListener('hashchange', pairFromLink);
+            setInterval(heartbeat, HEARTBEAT_MS);
             if ('serviceWorker' in navigator) navigator.serviceWorker.register('/scanner/sw.js', {scope: '/scanner'}).catch(() => {});
-            const hash = new URLSearchParams(location.hash.slice(1));
             session = load();
-            if (hash.get('pair')) {
-              history.replaceState(null, '', location.pathname);
-              $('pair-code').value = hash.get('pair');
-              if (!session) { pair(hash.get('pair')); return; }
-            }
+            if (pairFromLink()) return;
             if (session) start(); else showPair(null);
           });
         })();

@@ -4,6 +4,7 @@ import GatehouseCore
 import GatehouseStore
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import QRReading
 import Synchronization
@@ -16,15 +17,20 @@ import Synchronization
 struct ScannerSite: Sendable {
     let gatehouse: Gatehouse
     let decoder: FrameDecoder
+    /// The organizer's time zone: the scanner shows times in it, as the organizer's pages do.
+    let timeZone: TimeZone
 
     func add(to router: Router<GatehouseRequestContext>) {
         router.get("scanner") { _, _ in ScannerPage.page.response }
         router.get("scanner/manifest.webmanifest") { _, _ in
             WebPage.response(status: .ok, contentType: "application/manifest+json", body: ScannerPage.manifest)
         }
-        // Served from /scanner/ so that its scope covers the page; it never answers from a cache.
+        // Served from /scanner/, and allowed the scope /scanner (the page itself, which a script
+        // under /scanner/ could not otherwise control); it never answers from a cache.
         router.get("scanner/sw.js") { _, _ in
-            WebPage.response(status: .ok, contentType: "text/javascript; charset=utf-8", body: WebScripts.serviceWorker)
+            var response = WebPage.response(status: .ok, contentType: "text/javascript; charset=utf-8", body: WebScripts.serviceWorker)
+            response.headers[Self.serviceWorkerAllowed] = "/scanner"
+            return response
         }
         let api = router.group("api/scanner")
         api.get("session") { request, _ in
@@ -32,7 +38,24 @@ struct ScannerSite: Sendable {
             guard let token = request.bearerToken else { throw Problem.unauthorized("device token required (Authorization: Bearer …)") }
             let device = try await gatehouse.scannerDevice(bearerToken: token)
             let event = try await gatehouse.event(id: device.eventId)
-            return JSONAnswer(Session(deviceId: device.id, gateId: device.gateId, eventId: event.id, eventName: event.name, deviceName: device.name))
+            return JSONAnswer(
+                Session(
+                    deviceId: device.id,
+                    gateId: device.gateId,
+                    eventId: event.id,
+                    eventName: event.name,
+                    deviceName: device.name,
+                    timeZone: timeZone.identifier
+                )
+            )
+        }
+        // "Sign this phone out": the token the phone drops stops working on the service too.
+        api.post("signout") { request, context in
+            guard let token = request.bearerToken else { throw Problem.unauthorized("device token required (Authorization: Bearer …)") }
+            let device = try await gatehouse.scannerDevice(bearerToken: token)
+            _ = try await gatehouse.revokeDevice(id: device.id)
+            context.logger.notice("Device signed itself out", metadata: ["device.id": "\(device.id)", "gate.id": "\(device.gateId)"])
+            return Response(status: .noContent)
         }
         api.get("tickets/:id") { request, context in
             let device = try await device(request)
@@ -106,7 +129,11 @@ struct ScannerSite: Sendable {
         var eventId: String
         var eventName: String
         var deviceName: String
+        /// The organizer's time zone (IANA name), for the times the scanner shows.
+        var timeZone: String
     }
+
+    static let serviceWorkerAllowed = HTTPField.Name("Service-Worker-Allowed")!
 
     struct Details: Encodable, Sendable {
         var number: Int

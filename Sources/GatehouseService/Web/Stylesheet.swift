@@ -65,12 +65,23 @@ enum Stylesheet {
         .scanner main{max-width:32rem;padding:.75rem}
         .scan-status{border-radius:.8rem;padding:1rem;margin:.75rem 0;text-align:center;border:3px solid var(--line);background:var(--card)}
         .scan-status .badge{font-size:1.6rem;padding:.4rem 1rem;display:inline-block}
-        .scan-status .holder{font-size:2rem;font-weight:700;margin:.5rem 0 .2rem;overflow-wrap:anywhere}
+        /* A long name takes two lines at most: Confirm stays on the screen. */
+        .scan-status .holder{font-size:2rem;font-weight:700;margin:.5rem 0 .2rem;overflow-wrap:anywhere;line-height:1.2;
+        display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden}
         .scan-status .number{font-size:1.25rem}
-        .scan-status.valid{border-color:var(--ok);background:var(--ok-bg)}.scan-status.refused{border-color:var(--bad);background:var(--bad-bg)}
+        /* Checked in: solid green and a tick. Valid but not yet checked in: amber, dashed, asking. */
+        .scan-status.valid{border-color:var(--ok);background:var(--ok);color:#fff}.scan-status.valid .badge.ok{background:#fff;color:var(--ok);font-size:2rem}
+        .scan-status.pending{border:4px dashed var(--warn);background:var(--warn-bg)}
+        .badge.pending{background:var(--warn);color:#fff}.scan-status .instruction{font-size:1.2rem;font-weight:700;margin:.4rem 0 0}
+        .scan-status.refused{border-color:var(--bad);background:var(--bad-bg)}
         .scan-status.used{border-color:var(--warn);background:var(--warn-bg)}
-        .scan-actions{display:grid;gap:.6rem;grid-template-columns:1fr 1fr}.scan-actions button{min-height:3.5rem;font-size:1.15rem}
+        .scan-status.stale{border-color:var(--muted);background:#eef1f4}
+        .scan-status .previous{font-weight:700;color:var(--bad);margin:0 0 .5rem}
+        .scan-actions{display:grid;gap:.6rem;grid-template-columns:1fr 1fr;position:sticky;bottom:0;background:var(--bg);padding:.4rem 0}
+        .scan-actions button{min-height:3.5rem;font-size:1.15rem}
         .scan-actions .wide{grid-column:1 / -1}
+        .scan-footer{margin-top:2.5rem;border-top:1px solid var(--line);padding-top:1rem}
+        button.small{min-height:2.25rem;padding:.35rem .8rem;font-size:.9rem}
         .banner{padding:.6rem .8rem;border-radius:.4rem;font-weight:600;margin:.5rem 0}
         .banner.offline{background:var(--bad);color:#fff}
         video.viewfinder{width:100%;max-height:45vh;object-fit:cover;border-radius:.6rem;background:#000}

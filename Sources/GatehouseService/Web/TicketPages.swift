@@ -18,7 +18,8 @@ extension OrganizerSite {
                     eventId: event.id,
                     query: TicketQuery(search: search, limit: Self.ticketsPerPage + 1, offset: (page - 1) * Self.ticketsPerPage)
                 )
-                return .page(ticketList(event, tickets, search: search, page: page))
+                let total = try await gatehouse.ticketCount(eventId: event.id, search: search)
+                return .page(ticketList(event, tickets, search: search, page: page, total: total))
             }
         }
         router.get("admin/events/:id/tickets.csv") { request, context in
@@ -73,7 +74,7 @@ extension OrganizerSite {
         }
     }
 
-    func ticketList(_ event: Event, _ found: [Ticket], search: String?, page: Int) -> WebPage {
+    func ticketList(_ event: Event, _ found: [Ticket], search: String?, page: Int, total: Int) -> WebPage {
         let tickets = found.prefix(Self.ticketsPerPage)
         let rows = tickets.map { ticket in
             """
@@ -85,15 +86,25 @@ extension OrganizerSite {
         let id = HTML.escape(event.id)
         let searchValue = search.map { " value=\"\(HTML.escape($0))\"" } ?? ""
         let query = search.map { "q=\(Self.urlQuery($0))&" } ?? ""
+        let pages = max(1, (total + Self.ticketsPerPage - 1) / Self.ticketsPerPage)
         var pager = ""
-        if page > 1 { pager += "<a href=\"?\(query)page=\(page - 1)\">← Previous</a> " }
+        if page > 1 { pager += "<a href=\"?\(query)page=\(min(page - 1, pages))\">← Previous</a> " }
+        if total > 0 { pager += "<span class=muted>Page \(min(page, pages)) of \(pages) · \(total) ticket\(total == 1 ? "" : "s")</span> " }
         if found.count > Self.ticketsPerPage { pager += "<a href=\"?\(query)page=\(page + 1)\">Next →</a>" }
+        let empty: String
+        if total == 0 {
+            empty = search == nil ? "No tickets yet." : "No ticket matches."
+        } else {
+            // A page past the end (an old link, a typed number) says where the tickets are.
+            empty =
+                "There is no page \(page): \(total) ticket\(total == 1 ? "" : "s") on \(pages) page\(pages == 1 ? "" : "s"). <a href=\"?\(query)page=1\">First page</a>"
+        }
         let body = """
             \(Self.eventTabs(event, current: "tickets"))
             <form class=inline method=get action="/admin/events/\(id)/tickets" role=search>
             <label>Search <input type=search name=q\(searchValue) placeholder="Number, name or e-mail" maxlength=200></label>
             <button>Search</button> <a class="button secondary" href="/admin/events/\(id)/tickets.csv">Export CSV</a></form>
-            \(tickets.isEmpty ? "<p class=muted>\(search == nil ? "No tickets yet." : "No ticket matches.")</p>" : "<table class=cards><thead><tr><th class=n>Number</th><th>Holder</th><th>E-mail</th><th>Type</th><th>Status</th></tr></thead><tbody>\(rows.joined())</tbody></table>")
+            \(tickets.isEmpty ? "<p class=muted>\(empty)</p>" : "<table class=cards><thead><tr><th class=n>Number</th><th>Holder</th><th>E-mail</th><th>Type</th><th>Status</th></tr></thead><tbody>\(rows.joined())</tbody></table>")
             <p>\(pager)</p>
             """
         return WebPage(title: "Tickets · \(event.name)", body: body, section: .events)

@@ -58,7 +58,7 @@ enum WebScripts {
               const template = document.createElement('template');
               template.innerHTML = update.counts.trim();
               counts.replaceWith(template.content.firstElementChild);
-              state.textContent = 'Live: updated ' + new Date().toLocaleTimeString() + '.';
+              state.textContent = 'Live: updated ' + update.updated + '.';
             } catch (error) {
               state.textContent = 'Live updates paused: ' + error.message + '. Retrying…';
             }
