@@ -20,7 +20,8 @@ public struct KioskConfiguration: Sendable, Equatable {
     public var deviceID: String
     public var gateID: String
     /// File holding the device token. Default: `$CREDENTIALS_DIRECTORY/device-token` (systemd's
-    /// LoadCredential=), else `/var/lib/gate-kiosk/device-token`.
+    /// LoadCredential=, which reads `defaultTokenPath`), else `defaultTokenPath` itself: one file,
+    /// where `gate-kiosk enroll` writes it, whether the daemon runs under systemd or by hand.
     public var tokenFile: String?
     public var connectTimeout: Duration
     public var requestDeadline: Duration
@@ -51,7 +52,7 @@ public struct KioskConfiguration: Sendable, Equatable {
         ("server_url", nil, "check-in service base URL, http:// or https://"),
         ("device_id", nil, "this kiosk's device id (from `gatehouse device add`)"),
         ("gate_id", nil, "the gate this kiosk stands at, as registered"),
-        ("token_file", "", "file with the device token (default: systemd credential device-token)"),
+        ("token_file", "", "file with the device token (default: systemd credential device-token, else /etc/gate-kiosk/device-token)"),
         ("connect_timeout_ms", "500", "TCP/TLS connect timeout, 50–10000"),
         ("request_deadline_ms", "1500", "total time for one check-in answer, 100–30000"),
         ("camera_device", "/dev/gate-camera", "V4L2 device path (a stable name, not /dev/videoN)"),
@@ -206,11 +207,14 @@ extension KioskConfiguration {
         return try resolve(file: file, environment: environment, overrides: overrides)
     }
 
+    /// Where `gate-kiosk enroll` writes the device token and the unit's LoadCredential= reads it.
+    public static let defaultTokenPath = "/etc/gate-kiosk/device-token"
+
     /// Where the device token is read from.
     public func tokenPath(environment: [String: String]) -> String {
         if let tokenFile { return tokenFile }
         if let credentials = environment["CREDENTIALS_DIRECTORY"] { return credentials + "/device-token" }
-        return "/var/lib/gate-kiosk/device-token"
+        return Self.defaultTokenPath
     }
 }
 

@@ -20,7 +20,7 @@ struct Enroll: ParsableCommand {
     var code: String
 
     @Option(help: "Where the device token goes.")
-    var tokenFile = "/etc/gate-kiosk/device-token"
+    var tokenFile = KioskConfiguration.defaultTokenPath
 
     @Option(help: "The configuration file to update.")
     var config = KioskConfiguration.defaultPath

@@ -318,7 +318,9 @@ class OrganizerFlow(BrowserTestCase):
             server.server_close()
 
 
-class StaffFlow(BrowserTestCase):
+class ScannerCase(BrowserTestCase):
+    """A paired phone's helpers: an event with tickets, pairing, a wedge scanner, the status."""
+
     def setUp(self):
         self.event = self.service.api("POST", "/api/events", {"name": "Door test"}, expect=201)["id"]
         made = self.service.api("POST", f"/api/events/{self.event}/tickets",
@@ -342,6 +344,8 @@ class StaffFlow(BrowserTestCase):
         wait(driver, EC.text_to_be_present_in_element((By.ID, "status"), words), timeout)
         return text(driver, "#status")
 
+
+class StaffFlow(ScannerCase):
     def test_staff_check_in_at_a_phone(self):
         driver = browser((360, 740), admin=False)
         try:
@@ -421,6 +425,208 @@ class StaffFlow(BrowserTestCase):
         finally:
             driver.quit()
             shutil.rmtree(folder, ignore_errors=True)
+
+
+class WhatTheDoorSaw(ScannerCase):
+    """Issue #24: what the staff scanner says when answers are slow, lost or never come, bursts
+    from a wedge scanner, signing out, the service worker, and the cards of a printed sheet."""
+
+    def slow(self, driver, latency_ms):
+        driver.set_network_conditions(offline=False, latency=latency_ms, download_throughput=-1, upload_throughput=-1)
+
+    def normal(self, driver):
+        driver.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
+
+    def confirm_and_watch(self, driver, until, timeout):
+        """Clicks Confirm and collects every text the status shows until `until` is in it."""
+        seen = []
+        driver.find_element(By.ID, "confirm").click()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shown = text(driver, "#status")
+            if not seen or seen[-1] != shown:
+                seen.append(shown)
+            if until in shown:
+                return seen
+            time.sleep(0.1)
+        self.fail(f"never '{until}'; the status said: {seen}")
+
+    def test_a_confirm_whose_answer_is_lost_is_asked_again_never_called_nothing(self):
+        driver = browser((360, 740), admin=False)
+        try:
+            self.pair(driver)
+            self.wedge(driver, self.ticket["qrData"])
+            self.status(driver, "Valid")
+            # 7 s each way: the first commit's 6 s deadline passes, its answer is lost; the page
+            # asks again with the same scanId and learns the first decision.
+            self.slow(driver, 7000)
+            seen = self.confirm_and_watch(driver, "Checked in", 45)
+            self.assertTrue(any("Checking" in s for s in seen), f"'checking' meanwhile: {seen}")
+            self.assertFalse(any("nothing was checked in" in s.lower() for s in seen), f"never 'nothing was checked in': {seen}")
+            log = self.service.api("GET", f"/api/events/{self.event}/checkins", expect=200)["checkins"]
+            self.assertEqual(len([c for c in log if c["mode"] == "commit" and c["result"] == "valid"]), 1, "committed once")
+            self.normal(driver)
+            # No connection at all during Confirm: said exactly that it is not known.
+            driver.find_element(By.ID, "next").click()
+            self.wedge(driver, self.others[0]["qrData"])
+            self.status(driver, "Valid")
+            # The check-in calls fail from here on (the service itself still answers its health).
+            driver.execute_cdp_cmd("Network.enable", {})
+            driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/checkin"]})
+            seen = self.confirm_and_watch(driver, "Not known whether #2", 40)
+            self.assertIn("a second scan will say", seen[-1])
+            self.assertFalse(any("nothing was checked in" in s.lower() for s in seen), f"{seen}")
+            driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+            # The second scan says.
+            self.wedge(driver, self.others[0]["qrData"])
+            shown = self.status(driver, "#2")
+            self.assertTrue("Valid" in shown or "Already used" in shown, shown)
+        finally:
+            driver.quit()
+
+    def test_a_shown_check_in_is_not_unsaid_when_the_connection_drops(self):
+        driver = browser((360, 740), admin=False)
+        try:
+            self.pair(driver)
+            self.wedge(driver, self.ticket["qrData"])
+            self.status(driver, "Valid")
+            driver.find_element(By.ID, "confirm").click()
+            self.status(driver, "Checked in")
+            driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+            shown = self.status(driver, "was checked in", timeout=8)
+            self.assertNotIn("nothing was checked in", shown.lower())
+            self.assertNotIn("valid", driver.find_element(By.ID, "status").get_attribute("class"), "the green is cleared")
+            self.normal(driver)
+        finally:
+            driver.quit()
+
+    def test_a_lost_service_clears_a_valid_while_the_phones_network_is_up(self):
+        driver = browser((360, 740), admin=False)
+        try:
+            self.pair(driver)
+            self.wedge(driver, self.ticket["qrData"])
+            self.status(driver, "Valid")
+            driver.execute_cdp_cmd("Network.enable", {})
+            driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/healthz", "*/api/*"]})
+            self.assertTrue(driver.execute_script("return navigator.onLine"))
+            started = time.monotonic()
+            shown = self.status(driver, "was not checked in", timeout=8)
+            figures = time.monotonic() - started
+            self.assertLess(figures, 6, f"the stale Valid stayed {figures:.1f} s")
+            self.assertFalse(driver.find_element(By.ID, "confirm").is_displayed())
+            self.assertIn("#1", shown)
+            driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        finally:
+            driver.quit()
+
+    def test_wedge_bursts_are_judged_code_by_code(self):
+        driver = browser((360, 740), admin=False)
+        try:
+            self.pair(driver)
+            self.slow(driver, 300)
+            # A, then B a tenth of a second later: both looked up, B shown, A named as not checked in.
+            self.wedge(driver, self.others[0]["qrData"])
+            time.sleep(0.1)
+            self.wedge(driver, self.others[1]["qrData"])
+            shown = self.status(driver, "#3", timeout=15)
+            self.assertIn("Valid", shown)
+            self.assertIn("#2 was not checked in", shown)
+            # A⏎B⏎ in one burst: each a whole code, neither merged nor "Not a ticket".
+            driver.find_element(By.ID, "next").click()
+            driver.switch_to.active_element.send_keys(self.ticket["qrData"] + Keys.ENTER + self.others[2]["qrData"] + Keys.ENTER)
+            shown = self.status(driver, "#4", timeout=15)
+            self.assertNotIn("Not a ticket", shown)
+            self.assertIn("#1", shown, "the first of the burst was looked up and is named")
+            log = self.service.api("GET", f"/api/events/{self.event}/checkins", expect=200)["checkins"]
+            self.assertEqual(sorted(c["ticketNumber"] for c in log if c["mode"] == "validate")[-4:], [1, 2, 3, 4])
+            self.assertFalse(any(c["result"] == "invalid" for c in log), "no code was cut")
+            self.normal(driver)
+        finally:
+            driver.quit()
+
+    def test_valid_and_checked_in_look_nothing_alike_and_a_long_name_keeps_confirm_in_view(self):
+        long_name = "Maximiliane Theodora Konstanze von und zu Mustermann-Schmidt-Wittgenstein der Jüngere"
+        ticket = self.service.api("POST", f"/api/events/{self.event}/tickets", {"quantity": 1, "holderName": long_name}, expect=201)["tickets"][0]
+        driver = browser((360, 640), admin=False)
+        try:
+            self.pair(driver)
+            self.wedge(driver, ticket["qrData"])
+            self.status(driver, "Valid")
+            valid = driver.execute_script(
+                "const s = getComputedStyle(document.getElementById('status')); return [s.backgroundColor, s.borderStyle, document.getElementById('status').className]")
+            confirm = driver.find_element(By.ID, "confirm")
+            bottom = driver.execute_script("return arguments[0].getBoundingClientRect().bottom", confirm)
+            self.assertLessEqual(bottom, 640, "Confirm stays on a phone's screen with an 85-character name")
+            self.shoot(driver, "scanner-long-name-360")
+            confirm.click()
+            self.status(driver, "Checked in")
+            done = driver.execute_script(
+                "const s = getComputedStyle(document.getElementById('status')); return [s.backgroundColor, s.borderStyle, document.getElementById('status').className]")
+            self.assertNotEqual(valid[0], done[0], "different colours")
+            self.assertNotEqual(valid[1], done[1], "different borders")
+            self.shoot(driver, "scanner-checked-in-360")
+        finally:
+            driver.quit()
+
+    def test_sign_out_asks_first_and_the_token_stops_working(self):
+        driver = browser((360, 740), admin=False)
+        try:
+            self.pair(driver)
+            session = json.loads(driver.execute_script("return localStorage.getItem('gatehouse.scanner')"))
+            driver.find_element(By.ID, "signout").click()
+            wait(driver, EC.visibility_of_element_located((By.ID, "signout-confirm")))
+            self.assertTrue(driver.find_element(By.ID, "code").is_displayed(), "one tap signs nothing out")
+            driver.find_element(By.ID, "signout-yes").click()
+            wait(driver, EC.visibility_of_element_located((By.ID, "pair-code")))
+            answer = self.service.api("GET", "/api/scanner/session", token=session["token"])
+            self.assertTrue(answer.get("detail", "").startswith("unknown or revoked"), f"the dropped token no longer works: {answer}")
+        finally:
+            driver.quit()
+
+    def test_the_service_worker_registers_and_a_pairing_link_opens_in_an_open_tab(self):
+        driver = browser((360, 740), admin=False)
+        try:
+            driver.get(self.service.base + "/scanner")
+            wait(driver, EC.visibility_of_element_located((By.ID, "pair-code")))
+            scope = driver.execute_async_script(
+                "const done = arguments[0]; navigator.serviceWorker.ready.then((r) => done(r.scope)).catch((e) => done('error ' + e));")
+            self.assertEqual(scope, self.service.base + "/scanner")
+            code = self.service.api("POST", "/api/pairings", {"eventId": self.event, "gateId": "door-9"}, expect=201)["code"]
+            driver.execute_script("location.hash = 'pair=' + arguments[0]", code)
+            wait(driver, EC.text_to_be_present_in_element((By.ID, "whoami"), "door-9"))
+        finally:
+            driver.quit()
+
+    def test_printed_cards_hold_their_whole_content(self):
+        event = self.service.api("POST", "/api/events", {"name": "Twenty-eight characters long", "startsAt": "2026-12-31T20:00:00Z", "signedCodes": True}, expect=201)["id"]
+        driver = browser(SIZES["laptop"])
+        try:
+            driver.get(f"{self.service.base}/admin/events/{event}")
+            count = driver.find_element(By.NAME, "count")
+            count.clear()
+            count.send_keys("14")
+            driver.find_element(By.NAME, "holderName").send_keys("Maximiliane Theodora Konstanze von und zu Mustermann-Schmidt")
+            driver.find_element(By.CSS_SELECTOR, "form[action$='/tickets'] button").click()
+            wait(driver, EC.presence_of_element_located((By.ID, "print-sheet")))
+            driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+            spill = driver.execute_script("""
+                const out = [];
+                for (const card of document.querySelectorAll('.ticket-card')) {
+                  const box = card.getBoundingClientRect();
+                  for (const part of card.querySelectorAll('*')) {
+                    const r = part.getBoundingClientRect();
+                    if (r.width === 0 && r.height === 0) continue;
+                    if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5)
+                      out.push(part.className + ' of a card: ' + JSON.stringify([r.top, r.bottom, box.top, box.bottom]));
+                  }
+                  const code = card.querySelector('.code');
+                  if (code.scrollHeight > code.clientHeight + 1 || code.scrollWidth > code.clientWidth + 1) out.push('the code text is cut');
+                }
+                return out;""")
+            self.assertEqual(spill, [], "every part of every card inside it, in print")
+            driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        finally:
+            driver.quit()
 
 
 def write_y4m(path, payload, width=640, height=480, frames=20):

@@ -26,7 +26,7 @@ import Testing
             config.tokenPath(environment: ["CREDENTIALS_DIRECTORY": "/run/credentials/gate-kiosk.service"])
                 == "/run/credentials/gate-kiosk.service/device-token"
         )
-        #expect(config.tokenPath(environment: [:]) == "/var/lib/gate-kiosk/device-token")
+        #expect(config.tokenPath(environment: [:]) == "/etc/gate-kiosk/device-token", "where enroll writes it")
     }
 
     @Test(arguments: [

@@ -184,8 +184,19 @@ extension OrganizerSite {
         let counts = try await gatehouse.checkinCounts(eventId: event.id)
         let id = HTML.escape(event.id)
         let gates = Self.gateTable(counts)
+        // A refused import shows its panel at the top (the first screen on a phone), with what
+        // was typed: its message is where the organizer looks.
+        let importPanel = """
+            <section class=panel id=import><h2>Import holders from CSV</h2>\(HTML.errorBox(importError))
+            <p class=muted>A header row naming any of: Holder name, E-mail, Ticket type, User id (or holderName, email, ticketType, userId); then one row per ticket. Commas, semicolons (Excel in much of Europe) or tabs; UTF-8 or Windows-1252. Every row is checked before anything is issued.</p>
+            <form class=stack method=post action="/admin/events/\(id)/import" enctype="multipart/form-data">
+            <label>CSV file <input type=file name=holders accept=".csv,.txt,text/csv" required></label>
+            \(HTML.field("Ticket type for rows without one", name: "ticketType", values: importValues, attributes: "maxlength=200"))
+            <button>Import</button></form></section>
+            """
         let body = """
             \(Self.eventTabs(event, current: "overview"))
+            \(importError == nil ? "" : importPanel)
             <section class=panel>
             <div class=stats><span><b>\(event.issued)</b>issued</span><span><b>\(event.used)</b>used</span>\
             <span><b>\(event.issued - event.used)</b>not yet in</span></div>
@@ -201,12 +212,7 @@ extension OrganizerSite {
             \(HTML.field("Holder name", name: "holderName", values: values, attributes: "maxlength=200"))
             \(HTML.field("Ticket type", name: "ticketType", values: values, attributes: "maxlength=200"))
             <button>Issue</button></form></section>
-            <section class=panel id=import><h2>Import holders from CSV</h2>\(HTML.errorBox(importError))
-            <p class=muted>A header row naming any of: Holder name, E-mail, Ticket type, User id (or holderName, email, ticketType, userId); then one row per ticket. Commas, semicolons (Excel in much of Europe) or tabs; UTF-8 or Windows-1252. Every row is checked before anything is issued.</p>
-            <form class=stack method=post action="/admin/events/\(id)/import#import" enctype="multipart/form-data">
-            <label>CSV file <input type=file name=holders accept=".csv,.txt,text/csv" required></label>
-            \(HTML.field("Ticket type for rows without one", name: "ticketType", values: importValues, attributes: "maxlength=200"))
-            <button>Import</button></form></section>
+            \(importError == nil ? importPanel : "")
             </div>
             """
         return WebPage(title: event.name, body: body, section: .events)
@@ -243,16 +249,19 @@ extension OrganizerSite {
         let page = min(page, pages)
         let shown = batch.tickets.dropFirst((page - 1) * Self.cardsPerPage).prefix(Self.cardsPerPage)
         var cards = ""
-        let date = event.startsAt.map { "<div>\(clock.display($0))</div>" } ?? ""
+        let date = event.startsAt.map { clock.display($0) } ?? ""
         for item in shown {
             let svg = try QRMatrix(encoding: item.qrData).svg(moduleSize: 6)
             // Inline as an image: the SVG text is our own drawing, and an <img> cannot run anything.
             let image = "data:image/svg+xml;base64," + Data(svg.utf8).base64EncodedString()
-            let holder = item.ticket.holderName.map { "<div>\(HTML.escape($0))</div>" } ?? ""
+            let holder = item.ticket.holderName.map { HTML.escape($0) } ?? ""
             let type = item.ticket.ticketType.map { " · \(HTML.escape($0))" } ?? ""
+            // Every part of a card has its place and a bound (names clamp to their lines): a long
+            // event name or holder, or a date on two lines, never pushes the code out of the card.
             cards += """
-                <div class=ticket-card><div class=event>\(HTML.escape(event.name))</div>\(date)\
-                <img alt="QR code of ticket \(item.ticket.number)" src="\(image)"><div><b>#\(item.ticket.number)</b>\(type)</div>\(holder)\
+                <div class=ticket-card><div class=event>\(HTML.escape(event.name))</div><div class=when>\(date)</div>\
+                <img alt="QR code of ticket \(item.ticket.number)" src="\(image)"><div class=line><b>#\(item.ticket.number)</b>\(type)</div>\
+                <div class=holder>\(holder)</div>\
                 <span class="code\(item.qrData.count <= Self.oneLineCode ? " one-line" : "")">\(HTML.escape(item.qrData))</span></div>
                 """
         }

@@ -53,14 +53,25 @@ enum Stylesheet {
         main{padding:.75rem}}
         /* Printable sheets: cards in a grid, several to an A4 page, none split across pages. */
         .sheet{display:grid;grid-template-columns:repeat(auto-fill,minmax(15rem,1fr));gap:.6rem}
-        .ticket-card{border:1px dashed #8b95a1;border-radius:.4rem;padding:.6rem;background:#fff;break-inside:avoid;page-break-inside:avoid;text-align:center}
-        .ticket-card img{width:10rem;height:10rem;image-rendering:pixelated}
-        .ticket-card .event{font-weight:700}.ticket-card .code{font-size:.62rem;word-break:break-all;overflow-wrap:anywhere;display:block;margin-top:.3rem}
+        /* A card is a column of bounded parts: the event (two lines at most), the date, the code's
+        picture, number and type, the holder (one line), and the code's text, always inside. */
+        .ticket-card{border:1px dashed #8b95a1;border-radius:.4rem;padding:.6rem;background:#fff;break-inside:avoid;page-break-inside:avoid;
+        text-align:center;display:flex;flex-direction:column;align-items:center;overflow:hidden;min-width:0}
+        .ticket-card>*{max-width:100%;min-width:0}
+        .ticket-card img{width:10rem;height:10rem;image-rendering:pixelated;flex:none}
+        .ticket-card .event{font-weight:700;overflow-wrap:anywhere;display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden}
+        .ticket-card .when,.ticket-card .holder{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;width:100%}
+        .ticket-card .when:empty,.ticket-card .holder:empty{display:none}
+        .ticket-card .line{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;width:100%}
+        .ticket-card .code{font-size:.62rem;word-break:break-all;overflow-wrap:anywhere;display:block;margin-top:.3rem;width:100%}
         .ticket-card .code.one-line{white-space:nowrap;word-break:normal;font-size:.58rem;letter-spacing:-.02em}
         @page{size:A4;margin:10mm}
         @media print{.menu,.noprint,h1{display:none}body,main{background:#fff;padding:0;margin:0;max-width:none}
-        .sheet{grid-template-columns:repeat(3,1fr);gap:4mm}.ticket-card{height:62mm;padding:2mm;font-size:9pt}
-        .ticket-card img{width:36mm;height:36mm}}
+        .sheet{grid-template-columns:repeat(3,minmax(0,1fr));gap:4mm}
+        .ticket-card{height:62mm;padding:2mm;font-size:8pt;line-height:1.25;justify-content:flex-start}
+        .ticket-card .when{font-size:7pt}
+        .ticket-card img{width:32mm;height:32mm;margin:1mm 0}
+        .ticket-card .code{font-size:5.5pt;line-height:1.15;margin-top:.8mm}.ticket-card .code.one-line{font-size:5.2pt}}
         /* The staff scanner: one thumb, arm's length. */
         .scanner main{max-width:32rem;padding:.75rem}
         .scan-status{border-radius:.8rem;padding:1rem;margin:.75rem 0;text-align:center;border:3px solid var(--line);background:var(--card)}

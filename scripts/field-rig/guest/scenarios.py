@@ -439,10 +439,32 @@ def stop_and_bad_config(figures):
             f"bad config: exit 78, failed, 0 restarts, '{message[:90]}'")
 
 
+def selftest_as_documented(figures):
+    # The technician's check from the README, after enrolling with the defaults: the unit stopped
+    # (the camera and the lines have one user at a time), `sudo gate-kiosk selftest` as root, no
+    # options: it must find the token where `gate-kiosk enroll` put it.
+    run("systemctl", "stop", UNIT)
+    feeder.show("blank")
+    try:
+        result = subprocess.run(["gate-kiosk", "selftest"], capture_output=True, text=True, timeout=120)
+        output = result.stdout + result.stderr
+        service = next((l for l in output.splitlines() if "service" in l and ("OK" in l or "FAIL" in l)), "")
+        check("accepts this device's token" in service and service.startswith("OK"), f"selftest on the service: {service or output[-400:]}")
+        gpio = [l for l in output.splitlines() if l.startswith("OK   GPIO")]
+        check(len(gpio) == 3, f"selftest's GPIO lines: {gpio}")
+        figures["selftest_exit"] = result.returncode
+        figures["selftest_ok_lines"] = len([l for l in output.splitlines() if l.startswith("OK")])
+    finally:
+        run("systemctl", "start", UNIT)
+    check(unit_property("ActiveState") == "active", "the unit did not start again after the selftest")
+    return f"sudo gate-kiosk selftest (no options): {service.strip()}; {len(gpio)} GPIO lines switched; exit {figures['selftest_exit']}"
+
+
 def main():
     global trace
     trace = GpioTrace()
-    for function in (unit_starts, libgpiod_2, admit_then_refuse_used, journal_fields, camera_unplugged, watchdog_restart, watchdog_frozen, stop_and_bad_config):
+    for function in (unit_starts, libgpiod_2, admit_then_refuse_used, journal_fields, camera_unplugged, watchdog_restart, watchdog_frozen,
+                     stop_and_bad_config, selftest_as_documented):
         scenario(function)
     if feeder:
         feeder.process.kill()
