@@ -18,6 +18,14 @@ struct BlindSpots {
     static let floorNanosecondsPerPixel = 100.0
     /// Until passes have been timed, this per pixel (46 ms at 640×480) is the budget.
     static let initialNanosecondsPerPixel = 150.0
+    /// Fewer blocks than this holding finder-like runs is not a poster: three codes held up in
+    /// view make about 25 (their finders and a few runs in their data), the sparsest poster of the
+    /// tests about 50, a dense one 300. A slow pass over a few codes was the box being busy, and
+    /// learning it would hide the codes themselves while they are held still.
+    static let minimumFinderBlocks = 40
+    /// Blocks flatter than this are never hidden: filling them flat changes nothing, and noise on
+    /// a plain wall makes runs that look finder-like to a threshold at the block's own mean.
+    static let minimumEdge = 2 * SceneSignature.tolerance
 
     private struct Spot {
         let mean: UInt8
@@ -59,22 +67,29 @@ struct BlindSpots {
     }
 
     /// Learns the finder-like blocks of a frame whose pass was costly (adding to what is known).
-    mutating func learn(pixels: UnsafePointer<UInt8>, width: Int, height: Int, scene: SceneSignature) {
+    /// `pixels` is what the engine read (the frame with what was already hidden filled flat): only
+    /// when that still held many finder-like blocks was the cost theirs. Only blocks that `steady`
+    /// has seen unchanged for a while are learnt: what is new in view may be a code held up.
+    mutating func learn(pixels: UnsafePointer<UInt8>, width: Int, height: Int, scene: SceneSignature, steady: SteadyBlocks) {
+        func hideable(_ index: Int) -> Bool { scene.edges[index] >= Self.minimumEdge && steady.isSteady(index) }
+        let counts = FinderRuns.countPerBlock(pixels: pixels, width: width, height: height, means: scene.means)
+        let finderBlocks = counts.indices.filter { counts[$0] > 0 && scene.edges[$0] >= Self.minimumEdge }
+        guard finderBlocks.count >= Self.minimumFinderBlocks else { return }
         if width != self.width || height != self.height {
             spots = [:]
             self.width = width
             self.height = height
         }
-        let counts = FinderRuns.countPerBlock(pixels: pixels, width: width, height: height, means: scene.means)
         let columns = scene.columns
         let rows = scene.rows
-        for index in counts.indices where counts[index] > 0 {
+        for index in finderBlocks where steady.isSteady(index) {
             let column = index % columns
             let row = index / columns
             // The block and its neighbours: a finder square's ring spans blocks whose rows hold no run.
             for neighbourRow in max(0, row - 1)...min(rows - 1, row + 1) {
                 for neighbourColumn in max(0, column - 1)...min(columns - 1, column + 1) {
                     let neighbour = neighbourRow * columns + neighbourColumn
+                    guard hideable(neighbour) else { continue }
                     spots[neighbour] = Spot(mean: scene.means[neighbour], edge: scene.edges[neighbour])
                 }
             }

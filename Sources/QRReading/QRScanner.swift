@@ -106,6 +106,7 @@ public final class QRScanner {
     /// Each engine has its own: a code in view when one engine choked stays visible to the other.
     private var zbarBlindSpots = BlindSpots()
     private var zxingBlindSpots = BlindSpots()
+    private var steadyBlocks = SteadyBlocks()
     /// Full-frame zbar passes so far: for the tests and the benchmark.
     public private(set) var zbarPasses = 0
     /// Passes that took so much longer than usual that their scene was learnt as blind spots.
@@ -252,10 +253,15 @@ public final class QRScanner {
             _ = run(attempt)
             fruitlessHalves[attempt, default: FruitlessScene()].searched(signature, found: result.payloads.count > before)
         }
+        if effort == .live { steadyBlocks.observe(scene()) }
         defer {
             frame &+= 1
-            if costlyZbar { zbarBlindSpots.learn(pixels: pixels, width: width, height: height, scene: scene()) }
-            if costlyZXing { zxingBlindSpots.learn(pixels: pixels, width: width, height: height, scene: scene()) }
+            if costlyZbar {
+                source(zbar: true) { zbarBlindSpots.learn(pixels: $0, width: width, height: height, scene: scene(), steady: steadyBlocks) }
+            }
+            if costlyZXing {
+                source(zbar: false) { zxingBlindSpots.learn(pixels: $0, width: width, height: height, scene: scene(), steady: steadyBlocks) }
+            }
         }
         switch (effort, engines) {
         case (.thorough, _):
