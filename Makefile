@@ -34,7 +34,8 @@ run: build
 # a scratch folder; the web pages in headless Chromium.
 test: test-deps
 	@# Style is checked, not debated: the toolchain's formatter with .swift-format (Hummingbird's settings).
-	$(SWIFT) format lint --strict -r Sources Tests
+	$(SWIFT) format lint --strict -r Sources Tests Plugins
+	bash scripts/lint-js.sh
 	bash scripts/check-gpiod-v2.sh
 	$(SWIFT) build --build-tests
 	bash scripts/check-units.sh
@@ -51,7 +52,7 @@ field-test:
 
 # Rewrites the Swift sources in the project's style (what `make test` checks).
 format:
-	$(SWIFT) format format -i -r Sources Tests
+	$(SWIFT) format format -i -r Sources Tests Plugins
 
 bench: test-deps
 	bash scripts/bench-service.sh

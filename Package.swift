@@ -8,14 +8,21 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// Pixel loops run on every camera frame and over the photo corpus in the tests: optimised in debug
+/// builds too, or the tests take many minutes instead of one. (There is no setting for an
+/// optimisation level but this flag; `@_optimize(speed)` does nothing in an -Onone build.)
+let pixelLoops: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 /// libgpiod and zxing-cpp from another system's files: GATEHOUSE_GUEST_SYSROOT names a folder
 /// with include/gpiod.h, include/ZXing/, lib/libgpiod.so and lib/libZXing.so, and the kiosk is
 /// built against those instead of this machine's. The field rig builds on Debian 12 (libgpiod
 /// 1.6, zxing-cpp 1.4) for its Debian 13 guest (libgpiod 2.x, zxing-cpp 2.3) this way; `-L` would
-/// not do, since pkg-config puts this machine's library folder first.
+/// not do, since pkg-config puts this machine's library folder first. Without the variable (every
+/// ordinary build) these add no flags at all.
 enum GuestSysroot {
     static let folder = Context.environment["GATEHOUSE_GUEST_SYSROOT"]
-    static var include: [String] { folder.map { ["-I\($0)/include"] } ?? [] }
+    static var include: [CSetting] { folder.map { [.unsafeFlags(["-I\($0)/include"])] } ?? [] }
+    static var includeCXX: [CXXSetting] { folder.map { [.unsafeFlags(["-I\($0)/include"])] } ?? [] }
     /// The guest's libraries may need newer glibc and libstdc++ symbols than this machine has
     /// (zxing-cpp 2.3 on Debian 13 does); the guest provides them, so the linker is told not to
     /// look for them here.
@@ -31,9 +38,21 @@ let package = Package(
         .executable(name: "gatehouse", targets: ["gatehouse"]),
         .executable(name: "gate-kiosk", targets: ["gate-kiosk"]),
     ],
+    // What a service build includes besides SQLite. All are on by default; a small venue's build
+    // (`swift build --disable-default-traits`) needs neither libmariadb nor zxing-cpp.
+    traits: [
+        .trait(name: "PostgreSQL", description: "The PostgreSQL store (PostgresNIO)."),
+        .trait(name: "MySQL", description: "The MySQL/MariaDB store (MariaDB Connector/C, libmariadb)."),
+        .trait(
+            name: "ServerQRDecoding",
+            description: "The staff scanner's server-side reading of camera frames (zbar and zxing-cpp), for phones without a QR detector."
+        ),
+        .default(enabledTraits: ["PostgreSQL", "MySQL", "ServerQRDecoding"]),
+    ],
     dependencies: [
         // Only the traits we use: swift-configuration support is not needed and costs build time.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // Already in the graph through Hummingbird and PostgresNIO; named for the executor take-over in gatehouse/main.swift.
@@ -52,20 +71,17 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         .systemLibrary(name: "CZbar", pkgConfig: "zbar", providers: [.apt(["libzbar-dev"])]),
+        .systemLibrary(name: "CMariaDBClient", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         // zxing-cpp (C++, 1.4 or 2.x) behind a C interface: the second QR engine.
         .target(
             name: "CZXing",
-            cxxSettings: [.define("ZX_USE_UTF8"), .unsafeFlags(GuestSysroot.include + ["-O2"])],
+            cxxSettings: [.define("ZX_USE_UTF8")] + GuestSysroot.includeCXX,
             linkerSettings: GuestSysroot.library("ZXing") + [.linkedLibrary("stdc++")]
         ),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         // MariaDB Connector/C (Debian's libmariadb-dev, for MySQL and MariaDB servers alike)
         // behind a small C interface: prepared statements with bound parameters only.
-        .target(
-            name: "CMariaDB",
-            cSettings: [.unsafeFlags(["-I/usr/include/mariadb"])],
-            linkerSettings: [.linkedLibrary("mariadb")]
-        ),
+        .target(name: "CMariaDB", dependencies: ["CMariaDBClient"]),
 
         .target(
             name: "GatehouseCore",
@@ -74,7 +90,7 @@ let package = Package(
         // Grey pixel images and their PGM form, shared by QR rendering and reading.
         .target(
             name: "GatehouseImage",
-            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+            swiftSettings: swiftSettings + pixelLoops
         ),
         // Drawing ticket codes (libqrencode, PNG through zlib): the service and the CLI.
         .target(
@@ -88,14 +104,12 @@ let package = Package(
         .target(
             name: "QRReading",
             dependencies: ["GatehouseImage", "CZbar", "CZXing"],
-            // Pixel loops run on every camera frame and over the photo corpus in the tests:
-            // optimised even in debug builds, or the tests take minutes instead of seconds.
-            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+            swiftSettings: swiftSettings + pixelLoops
         ),
-        // The store protocol, the records it trades in and the `--db` forms: what both stores and
-        // the service share, and nothing else (no HTTP, no SQL).
+        // The store protocol, the records it trades in and the `--db` forms: what the stores and
+        // the service share, and nothing else (no HTTP, no SQL driver).
         .target(
-            name: "GatehouseStore",
+            name: "GatehouseStorage",
             dependencies: [
                 "GatehouseCore",
                 .product(name: "Logging", package: "swift-log"),
@@ -110,7 +124,7 @@ let package = Package(
         .target(
             name: "GatehouseSQLite",
             dependencies: [
-                "GatehouseStore", "GatehouseCore", "SQLiteSupport",
+                "GatehouseStorage", "GatehouseCore", "SQLiteSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -119,39 +133,108 @@ let package = Package(
         .target(
             name: "GatehouseMySQL",
             dependencies: [
-                "GatehouseStore", "GatehouseCore", "CMariaDB",
+                "GatehouseStorage", "GatehouseCore", "CMariaDB",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
-        // The HTTP service and its composition root (`buildApplication`), which opens either store.
+        // The PostgreSQL store: PostgresNIO's pool, migrations, the check-in function and its batcher.
         .target(
-            name: "GatehouseService",
+            name: "GatehousePostgres",
             dependencies: [
-                "GatehouseCore", "QRRendering", "QRReading", "GatehouseImage", "GatehouseStore", "GatehouseSQLite", "GatehousePostgres", "GatehouseMySQL",
-                "SystemdNotify",
+                "GatehouseStorage", "GatehouseCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The service's logic without HTTP: ids and secrets, admin input, decisions turned into
+        // answers, offline gates, signed codes, holder files. Routes and the admin CLI call it.
+        .target(
+            name: "GatehouseDomain",
+            dependencies: [
+                "GatehouseCore", "GatehouseStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP API: the request context, problem answers, authentication, the connection
+        // guard, and the /api routes.
+        .target(
+            name: "GatehouseAPI",
+            dependencies: [
+                "GatehouseCore", "GatehouseStorage", "GatehouseDomain",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The organizer's pages and the staff scanner: templates, scripts and the stylesheet in
+        // files of their own (embedded at build time), page data as Codable values.
+        .target(
+            name: "GatehouseWeb",
+            dependencies: [
+                "GatehouseCore", "GatehouseStorage", "GatehouseDomain", "GatehouseAPI", "GatehouseImage", "QRRendering",
+                .target(name: "QRReading", condition: .when(traits: ["ServerQRDecoding"])),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Assets"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedWebAssets"]
+        ),
+        // The composition root of `gatehouse serve`: opens the store the `--db` value names,
+        // builds the router, runs the service group.
+        .target(
+            name: "GatehouseService",
+            dependencies: [
+                "GatehouseCore", "GatehouseStorage", "GatehouseDomain", "GatehouseAPI", "GatehouseWeb", "GatehouseSQLite", "SystemdNotify",
+                .target(name: "GatehousePostgres", condition: .when(traits: ["PostgreSQL"])),
+                .target(name: "GatehouseMySQL", condition: .when(traits: ["MySQL"])),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
+        // The web assets (templates, scripts, the stylesheet) compiled into GatehouseWeb as text,
+        // with a content hash each for long-cache names.
+        .executableTarget(name: "embed-web-assets", path: "Plugins/EmbedWebAssetsTool"),
+        .plugin(name: "EmbedWebAssets", capability: .buildTool(), dependencies: ["embed-web-assets"]),
+
         // The gate kiosk: lane rules and loops against protocols (KioskCore), the real hardware
         // behind them (KioskHardware), and C shims for the libraries Swift cannot call directly.
         .target(name: "CV4L2", linkerSettings: [.linkedLibrary("v4l2")]),
-        .target(name: "CGpiod", cSettings: [.unsafeFlags(GuestSysroot.include)], linkerSettings: GuestSysroot.library("gpiod")),
+        .target(name: "CGpiod", cSettings: GuestSysroot.include, linkerSettings: GuestSysroot.library("gpiod")),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         // sd_notify(3) and AF_UNIX datagrams without libsystemd, for the daemon and the service.
         .target(name: "SystemdNotify", swiftSettings: swiftSettings),
+        // A swift-log handler writing to the systemd journal's native socket (fields, priorities).
+        .target(
+            name: "SystemdJournal",
+            dependencies: ["SystemdNotify", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "KioskCore",
             dependencies: ["GatehouseCore", .product(name: "Logging", package: "swift-log")],
@@ -160,13 +243,13 @@ let package = Package(
         .target(
             name: "KioskHardware",
             dependencies: [
-                "KioskCore", "KioskOffline", "GatehouseCore", "GatehouseImage", "QRReading", "CV4L2", "CGpiod", "CCurl", "SystemdNotify",
+                "KioskCore", "KioskOffline", "GatehouseCore", "GatehouseImage", "QRReading", "CV4L2", "CGpiod", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
+        // `gate-kiosk enroll`: a pairing code traded for the device token, written where the unit reads it.
+        .target(name: "KioskEnrollment", dependencies: ["KioskCore", "KioskHardware", "CCurl"], swiftSettings: swiftSettings),
         // Offline gates on the box: the ticket snapshot and the journal of offline admissions
         // (SQLite in the state directory), the trusted clock, the offline decision, the sync loop.
         .target(
@@ -186,20 +269,28 @@ let package = Package(
             dependencies: ["KioskCore", "KioskHardware", "GatehouseCore", "GatehouseImage"],
             swiftSettings: swiftSettings
         ),
+        // The daemon and the technician's commands; its composition root (the parts, the service
+        // group) lives here.
         .executableTarget(
             name: "gate-kiosk",
             dependencies: [
-                "KioskCore", "KioskHardware", "KioskDryRun", "KioskOffline", "GatehouseCore", "GatehouseImage", "QRReading", "SystemdNotify",
+                "KioskCore", "KioskHardware", "KioskDryRun", "KioskOffline", "KioskEnrollment", "GatehouseCore", "GatehouseImage", "QRReading",
+                "SystemdNotify", "SystemdJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
+        // What the tests and the benchmarks share: the real service started as a process, a raw
+        // HTTP/1.1 client, the photo corpus, a fast noise source.
+        .target(name: "GatehouseHarness", swiftSettings: swiftSettings),
         // `make bench-kiosk`: decode cost, frame-to-relay latency, daemon memory.
         .executableTarget(
             name: "kiosk-bench",
             dependencies: [
-                "KioskCore", "KioskHardware", "KioskDryRun", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "GatehouseTestSupport",
+                "KioskCore", "KioskHardware", "KioskDryRun", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "GatehouseHarness",
             ],
             swiftSettings: swiftSettings
         ),
@@ -207,33 +298,15 @@ let package = Package(
         .executableTarget(
             name: "offline-bench",
             dependencies: [
-                "KioskCore", "KioskHardware", "KioskOffline", "GatehouseCore", "GatehouseTestSupport",
+                "KioskCore", "KioskHardware", "KioskOffline", "GatehouseCore", "GatehouseHarness",
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "GatehousePostgres",
-            dependencies: [
-                "GatehouseStore", "GatehouseCore",
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "gatehouse",
             dependencies: [
-                "GatehouseService",
-                "GatehouseStore",
-                "GatehousePostgres",
-                "GatehouseImage",
-                "QRRendering",
+                "GatehouseService", "GatehouseDomain", "GatehouseStorage", "GatehouseImage", "QRRendering",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -244,9 +317,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Helpers for the tests: a raw HTTP/1.1 client and a launcher for the real service binary.
+        // Helpers only the tests use (a canned HTTP server, a datagram sink, journal fields), and
+        // the harness re-exported.
         .target(
             name: "GatehouseTestSupport",
+            dependencies: ["GatehouseHarness"],
             path: "Tests/GatehouseTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -258,10 +333,10 @@ let package = Package(
         .testTarget(
             name: "GatehouseServiceTests",
             dependencies: [
-                "GatehouseService", "GatehouseStore", "GatehouseSQLite", "SQLiteSupport", "GatehousePostgres", "GatehouseCore", "GatehouseImage",
-                "QRRendering",
-                "QRReading", "CZlib", "GatehouseTestSupport",
+                "GatehouseService", "GatehouseDomain", "GatehouseAPI", "GatehouseWeb", "GatehouseStorage", "GatehouseSQLite", "SQLiteSupport",
+                "GatehousePostgres", "GatehouseMySQL", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "CZlib", "GatehouseTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -273,7 +348,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KioskCoreTests",
-            dependencies: ["KioskCore", "GatehouseCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "KioskCore", "GatehouseCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -288,9 +366,10 @@ let package = Package(
         .testTarget(
             name: "KioskHardwareTests",
             dependencies: [
-                "KioskHardware", "KioskDryRun", "KioskCore", "GatehouseImage", "QRRendering", "GatehouseCore", "CV4L2", "GatehouseTestSupport",
-                "SystemdNotify",
+                "KioskHardware", "KioskDryRun", "KioskCore", "KioskEnrollment", "GatehouseImage", "QRRendering", "GatehouseCore", "CV4L2",
+                "GatehouseTestSupport", "SystemdNotify", "SystemdJournal", "gate-kiosk",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

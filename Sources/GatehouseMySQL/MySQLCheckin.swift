@@ -1,6 +1,6 @@
 import Foundation
 import GatehouseCore
-import GatehouseStore
+import GatehouseStorage
 
 /// The check-in decision on MySQL: the same steps as the other stores (the conformance suite
 /// holds all three to it), inside the writer's batch transaction.

@@ -1,6 +1,6 @@
 import CMariaDB
 import Foundation
-import GatehouseStore
+import GatehouseStorage
 
 /// A parameter of a prepared statement. Text goes as utf8mb4, bytes as bytes: both binary-safe
 /// (a NUL inside stays a NUL), since nothing is ever spliced into SQL text.

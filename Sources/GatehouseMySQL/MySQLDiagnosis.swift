@@ -1,5 +1,5 @@
 import Foundation
-import GatehouseStore
+import GatehouseStorage
 import Logging
 
 /// Why MySQL cannot be used, in the server's words plus what to do about it, and the server

@@ -1,6 +1,6 @@
 import Foundation
 import GatehouseCore
-import GatehouseStore
+import GatehouseStorage
 
 /// Offline gates on MySQL: the change feed gates sync from, admissions uploaded after an outage,
 /// the conflicts among them, and the events' signing keys.

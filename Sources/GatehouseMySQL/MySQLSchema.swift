@@ -1,5 +1,5 @@
 import Foundation
-import GatehouseStore
+import GatehouseStorage
 
 /// Versioned MySQL/MariaDB schema, applied at start under `GET_LOCK` so that several service
 /// processes starting at once migrate exactly once. Times are milliseconds since 1970 (BIGINT),

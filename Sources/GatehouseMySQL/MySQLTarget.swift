@@ -1,6 +1,6 @@
 import CMariaDB
 import Foundation
-import GatehouseStore
+import GatehouseStorage
 
 /// Where a `mysql://user:password@host:3306/database?ssl-mode=…` URL points (`mariadb://` too).
 /// `?socket=/run/mysqld/mysqld.sock` connects through that Unix socket instead of TCP.

@@ -1,5 +1,5 @@
 import Foundation
-import GatehouseStore
+import GatehouseStorage
 import Logging
 import NIOCore
 import NIOPosix

@@ -1,6 +1,6 @@
 import Foundation
 import GatehouseCore
-import GatehouseStore
+import GatehouseStorage
 import SQLiteSupport
 
 /// Offline gates on SQLite: the change feed gates sync from, admissions uploaded after an outage,

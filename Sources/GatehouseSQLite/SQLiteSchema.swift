@@ -1,4 +1,4 @@
-import GatehouseStore
+import GatehouseStorage
 import SQLiteSupport
 
 /// Versioned SQLite schema. `PRAGMA user_version` records the version a file has; migrations run

@@ -1,6 +1,6 @@
 import Foundation
 import GatehouseCore
-import GatehouseStore
+import GatehouseStorage
 import SQLiteSupport
 import ServiceLifecycle
 

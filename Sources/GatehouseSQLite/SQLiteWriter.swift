@@ -1,5 +1,5 @@
 import Foundation
-import GatehouseStore
+import GatehouseStorage
 import SQLiteSupport
 import ServiceLifecycle
 import Synchronization

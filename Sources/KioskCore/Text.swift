@@ -12,7 +12,9 @@ extension StringProtocol {
 }
 
 extension Double {
-    /// `value` with a fixed number of decimals, rounded half away from zero (what `%.1f` shows).
+    /// `value` with a fixed number of decimals: the value scaled by 10^decimals, then rounded half
+    /// away from zero. For figures shown to a technician; unlike `%.1f` it rounds the scaled
+    /// Double, so 14.95 (stored as 14.9499…) shows as 15.0 where printf shows 14.9.
     public func fixed(_ decimals: Int) -> String {
         guard isFinite else { return "\(self)" }
         var scale = 1.0

@@ -109,15 +109,15 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
 }
 
 /// Bytes of one answer; written by curl's callback on the thread running the transfer.
-final class ResponseBuffer {
+package final class ResponseBuffer {
     /// A check-in answer is small; a huge body is a misbehaving server, not something to buffer.
-    let limit: Int
-    var bytes: [UInt8] = []
+    package let limit: Int
+    package var bytes: [UInt8] = []
 
-    init(limit: Int = 64 * 1024) { self.limit = limit }
+    package init(limit: Int = 64 * 1024) { self.limit = limit }
 
     /// Makes `handle` write its response body here. The buffer must outlive the handle's use.
-    func attach(to handle: UnsafeMutableRawPointer) -> CURLcode {
+    package func attach(to handle: UnsafeMutableRawPointer) -> CURLcode {
         let code = gh_curl_set_write_function(handle) { data, size, count, context in
             guard let data, let context else { return 0 }
             let buffer = Unmanaged<ResponseBuffer>.fromOpaque(context).takeUnretainedValue()

@@ -7,7 +7,7 @@ import Glibc
 /// A POSIX thread of its own for a loop that blocks for the kiosk's whole life (the capture loop
 /// in poll(2)). Not a Dispatch worker: Dispatch's pool is sized by the cores, and a worker held
 /// for hours would be missing for every other queue (the curl clients' transfers among them).
-enum DedicatedThread {
+package enum DedicatedThread {
     private final class Start {
         let name: String
         let body: @Sendable () -> Void
@@ -18,7 +18,7 @@ enum DedicatedThread {
     }
 
     /// Starts `body` on a new, detached thread named `name` (at most 15 bytes show in top and ps).
-    static func start(name: String, _ body: @escaping @Sendable () -> Void) {
+    package static func start(name: String, _ body: @escaping @Sendable () -> Void) {
         let start = Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(

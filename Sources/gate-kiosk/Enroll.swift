@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import KioskCore
+import KioskEnrollment
 import KioskHardware
 
 struct Enroll: ParsableCommand {

@@ -6,6 +6,7 @@ import KioskHardware
 import KioskOffline
 import Logging
 import QRReading
+import SystemdJournal
 import SystemdNotify
 
 struct Run: AsyncParsableCommand {

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import GatehouseAPI
 import GatehouseCore
-import GatehousePostgres
+import GatehouseDomain
 import GatehouseService
-import GatehouseStore
+import GatehouseStorage
 import Logging
 
 /// Opens the store for one admin command, runs its services around the command, and stops them
@@ -45,7 +46,6 @@ func reportingOpenFailures<T>(of location: DatabaseLocation, _ open: () async th
     } catch {
         let why: String
         switch error {
-        case let failure as PostgresFailure: why = failure.description
         case StoreError.unavailable(let text): why = text
         default: why = "\(error)"
         }

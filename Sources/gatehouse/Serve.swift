@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import GatehouseAPI
+import GatehouseDomain
 import GatehouseService
-import GatehouseStore
+import GatehouseStorage
 import Hummingbird
 import Logging
 

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import GatehouseAPI
 import GatehouseCore
+import GatehouseDomain
 import GatehouseImage
 import GatehouseService
-import GatehouseStore
+import GatehouseStorage
 import QRRendering
 
 struct TicketsCommand: AsyncParsableCommand {

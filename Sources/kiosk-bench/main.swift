@@ -3,8 +3,8 @@
 // Run with `make bench-kiosk` (release build).
 import Foundation
 import GatehouseCore
+import GatehouseHarness
 import GatehouseImage
-import GatehouseTestSupport
 import KioskCore
 import KioskDryRun
 import KioskHardware

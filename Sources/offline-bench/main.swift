@@ -4,7 +4,7 @@
 // nothing. Run with `make bench-offline` (release build).
 import Foundation
 import GatehouseCore
-import GatehouseTestSupport
+import GatehouseHarness
 import KioskCore
 import KioskHardware
 import KioskOffline

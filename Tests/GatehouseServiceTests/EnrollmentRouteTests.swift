@@ -3,7 +3,10 @@ import GatehouseTestSupport
 import Synchronization
 import Testing
 
+@testable import GatehouseAPI
+@testable import GatehouseDomain
 @testable import GatehouseService
+@testable import GatehouseWeb
 
 /// `POST /api/pairings` and `POST /api/enroll` in-process, on each store (the kiosk's side of
 /// enrollment is in EndToEndTests: it runs `gate-kiosk enroll`).
@@ -67,7 +70,7 @@ import Testing
                 }
                 return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
             }
-            #expect(spread[404] == 60 - EnrollmentThrottle.freeTries && spread[429] == 40 + EnrollmentThrottle.freeTries)
+            #expect(spread == [404: 60 - EnrollmentThrottle.freeTries, 429: 40 + EnrollmentThrottle.freeTries], "\(spread)")
         }
     }
 

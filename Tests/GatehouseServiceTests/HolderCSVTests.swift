@@ -1,6 +1,9 @@
 import Testing
 
+@testable import GatehouseAPI
+@testable import GatehouseDomain
 @testable import GatehouseService
+@testable import GatehouseWeb
 
 @Suite struct HolderCSVTests {
     func read(_ text: String, maximumRows: Int = 1000) throws -> HolderCSV {

@@ -1,15 +1,19 @@
 import Foundation
-import GatehouseStore
+import GatehouseStorage
 import GatehouseTestSupport
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import InMemoryLogging
 import Logging
 import NIOCore
 import Synchronization
 import Testing
 
+@testable import GatehouseAPI
+@testable import GatehouseDomain
 @testable import GatehouseService
+@testable import GatehouseWeb
 
 /// One answer of the in-process service, in the shape the process tests' HTTP client gives.
 struct RouteResponse: Sendable {
@@ -111,34 +115,22 @@ struct RouteClient: Sendable {
     }
 }
 
-/// Log lines the service wrote, for tests that look for (or for the absence of) something.
+/// Log lines the service wrote, for tests that look for (or for the absence of) something:
+/// swift-log's in-memory handler, each entry shown as "level message key=value …".
 final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
-    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+    private let handler = InMemoryLogHandler()
+    var text: String {
+        handler.entries.map { entry in
+            let fields = entry.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            return "\(entry.level) \(entry.message) \(fields)"
+        }.joined(separator: "\n")
+    }
 
     func logger() -> Logger {
-        var logger = Logger(label: "gatehouse", factory: { _ in CapturingLogHandler(capture: self) })
+        let handler = self.handler
+        var logger = Logger(label: "gatehouse", factory: { _ in handler })
         logger.logLevel = .info
         return logger
-    }
-
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let capture: LogCapture
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        capture.append("\(event.level) \(event.message) \(fields)")
     }
 }
 

@@ -1,11 +1,14 @@
 import Foundation
 import GatehouseCore
-import GatehouseStore
+import GatehouseStorage
 import Logging
 import Testing
 
+@testable import GatehouseAPI
+@testable import GatehouseDomain
 @testable import GatehouseMySQL
 @testable import GatehouseService
+@testable import GatehouseWeb
 
 /// The `mysql://` forms, checked before anything connects: no server needed.
 @Suite struct MySQLURLTests {

@@ -1,10 +1,13 @@
 import Foundation
 import GatehouseCore
-import GatehouseStore
+import GatehouseStorage
 import Logging
 import Testing
 
+@testable import GatehouseAPI
+@testable import GatehouseDomain
 @testable import GatehouseService
+@testable import GatehouseWeb
 
 /// The offline-gate parts of the store, the same on every store: the change feed (cursor,
 /// pages, commit order), uploaded admissions (recorded once, replayed, conflicts) and the report.

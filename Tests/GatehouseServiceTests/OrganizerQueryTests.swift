@@ -1,9 +1,12 @@
 import Foundation
 import GatehouseCore
-import GatehouseStore
+import GatehouseStorage
 import Testing
 
+@testable import GatehouseAPI
+@testable import GatehouseDomain
 @testable import GatehouseService
+@testable import GatehouseWeb
 
 /// What the organizer's pages read, on every store: ticket search, device activity, a ticket's
 /// history, the log filtered by result, per-gate and per-minute numbers, an event edited.

@@ -1,4 +1,4 @@
-import GatehouseStore
+import GatehouseStorage
 import Logging
 import ServiceLifecycle
 

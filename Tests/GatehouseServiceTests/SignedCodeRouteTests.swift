@@ -4,7 +4,10 @@ import GatehouseCore
 import GatehouseTestSupport
 import Testing
 
+@testable import GatehouseAPI
+@testable import GatehouseDomain
 @testable import GatehouseService
+@testable import GatehouseWeb
 
 /// Signed codes through the API, on each store: issued, checked in once, and refused when forged,
 /// altered, signed with a key the event does not have, or out of their window; a key rotation

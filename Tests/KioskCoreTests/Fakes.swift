@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import InMemoryLogging
 import Logging
 import Synchronization
 
@@ -93,32 +94,26 @@ final class ScriptedClient: CheckinClient {
     }
 }
 
-/// Captures log entries in memory (tests never bootstrap logging globally).
+/// Captures log entries in memory (tests never bootstrap logging globally), through swift-log's
+/// own in-memory handler.
 final class LogRecorder: Sendable {
     struct Entry: Sendable {
         var level: Logger.Level
         var message: String
         var metadata: [String: String]
     }
-    private let entries = Mutex<[Entry]>([])
-    var all: [Entry] { entries.withLock { $0 } }
-    func append(_ entry: Entry) { entries.withLock { $0.append(entry) } }
-
-    var logger: Logger {
-        Logger(label: "test") { _ in RecordingHandler(recorder: self) }
+    private let handler: InMemoryLogHandler = {
+        var handler = InMemoryLogHandler()
+        handler.logLevel = .trace
+        return handler
+    }()
+    var all: [Entry] {
+        handler.entries.map { Entry(level: $0.level, message: $0.message.description, metadata: $0.metadata.mapValues(\.description)) }
     }
 
-    struct RecordingHandler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            recorder.append(Entry(level: event.level, message: event.message.description, metadata: (event.metadata ?? [:]).mapValues(\.description)))
-        }
+    var logger: Logger {
+        let handler = self.handler
+        return Logger(label: "test") { _ in handler }
     }
 }
 

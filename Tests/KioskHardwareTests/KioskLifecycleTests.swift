@@ -12,6 +12,7 @@ import SystemdNotify
 import Testing
 
 @testable import KioskHardware
+@testable import gate_kiosk
 
 /// The kiosk's service group with dry-run camera and recorded lines: whatever ends it — a
 /// graceful shutdown in the middle of a relay pulse, a cancellation, a check-in that never

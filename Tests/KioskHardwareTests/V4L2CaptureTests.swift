@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCore
 import GatehouseImage
+import InMemoryLogging
 import KioskCore
 import KioskHardware
 import Logging
@@ -162,20 +163,14 @@ func waitFor(limit: Duration = .seconds(5), _ condition: () -> Bool) async throw
 }
 
 final class LogStore: Sendable {
-    let entries = Mutex<[(Logger.Level, String, [String: String])]>([])
-    var messages: [String] { entries.withLock { $0.map(\.1) } }
-    var logger: Logger { Logger(label: "test") { _ in Handler(store: self) } }
-
-    struct Handler: LogHandler {
-        let store: LogStore
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            store.entries.withLock { $0.append((event.level, event.message.description, (event.metadata ?? [:]).mapValues(\.description))) }
-        }
+    private let handler: InMemoryLogHandler = {
+        var handler = InMemoryLogHandler()
+        handler.logLevel = .trace
+        return handler
+    }()
+    var messages: [String] { handler.entries.map(\.message.description) }
+    var logger: Logger {
+        let handler = self.handler
+        return Logger(label: "test") { _ in handler }
     }
 }

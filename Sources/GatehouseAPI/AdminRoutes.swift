@@ -1,0 +1,153 @@
+import Foundation
+import GatehouseCore
+import GatehouseDomain
+import GatehouseStorage
+import Hummingbird
+
+/// Admin API: events, tickets, devices and the check-in log. Every route needs the admin token.
+package struct AdminRoutes {
+    package let gatehouse: Gatehouse
+
+    package struct CreateEventBody: Decodable {
+        var name: String
+        var startsAt: Date?
+        /// Sign the event's codes (see `SignedTicketCode`), so gates can admit tickets they have not synced.
+        var signedCodes: Bool?
+        var endsAt: Date?
+    }
+
+    package struct IssueTicketsBody: Decodable {
+        var quantity: Int?
+        var holderName: String?
+        var email: String?
+        var ticketType: String?
+        var userId: String?
+        var expiresAt: Date?
+    }
+
+    package struct IssuedTickets: Encodable, Sendable {
+        var tickets: [IssuedTicket]
+    }
+
+    package struct AddDeviceBody: Decodable {
+        var name: String
+        var gateId: String
+        var eventId: String
+        /// `kiosk` (the default) or `scanner` (a staff phone: online only).
+        var kind: DeviceKind?
+    }
+
+    package struct AddedDevice: Encodable, Sendable {
+        var deviceId: String
+        var token: String
+        var device: Device
+    }
+
+    package struct EventList: Encodable, Sendable {
+        var events: [Event]
+    }
+
+    package struct CheckinList: Encodable, Sendable {
+        var checkins: [CheckinLogEntry]
+    }
+
+    package func add(to group: RouterGroup<GatehouseRequestContext>) {
+        group.post("events") { request, context in
+            let body = try await request.decodeJSON(as: CreateEventBody.self, context: context)
+            var event = try await gatehouse.createEvent(name: body.name, startsAt: body.startsAt, endsAt: body.endsAt)
+            if body.signedCodes == true {
+                _ = try await gatehouse.addSigningKey(eventId: event.id)
+                event.signedCodes = true
+            }
+            return JSONAnswer(event, status: .created)
+        }
+        group.get("events") { _, _ in
+            JSONAnswer(EventList(events: try await gatehouse.events()))
+        }
+        group.get("events/:id") { _, context in
+            JSONAnswer(try await gatehouse.event(id: try context.parameters.require("id")))
+        }
+        group.post("events/:id/tickets") { request, context in
+            let body = try await request.decodeJSON(as: IssueTicketsBody.self, context: context)
+            let quantity = body.quantity ?? 1
+            guard (1...Gatehouse.maximumTicketsPerRequest).contains(quantity) else {
+                throw InvalidInputError("quantity must be between 1 and \(Gatehouse.maximumTicketsPerRequest)")
+            }
+            let one = Gatehouse.TicketRequest(
+                holderName: body.holderName,
+                email: body.email,
+                ticketType: body.ticketType,
+                userId: body.userId,
+                expiresAt: body.expiresAt
+            )
+            let tickets = try await gatehouse.issueTickets(
+                eventId: try context.parameters.require("id"),
+                Array(repeating: one, count: quantity)
+            )
+            return JSONAnswer(IssuedTickets(tickets: tickets), status: .created)
+        }
+        group.get("events/:id/checkins") { request, context in
+            let filter = try Self.checkinFilter(request.uri.queryParameters)
+            return JSONAnswer(CheckinList(checkins: try await gatehouse.checkins(eventId: try context.parameters.require("id"), filter: filter)))
+        }
+        // Turns on signed codes for new tickets, or rotates the key (earlier codes keep working).
+        group.post("events/:id/signing-keys") { _, context in
+            JSONAnswer(["keyId": try await gatehouse.addSigningKey(eventId: try context.parameters.require("id"))], status: .created)
+        }
+        group.get("events/:id/conflicts") { _, context in
+            JSONAnswer(ConflictList(conflicts: try await gatehouse.conflicts(eventId: try context.parameters.require("id"))))
+        }
+        group.get("tickets/:id") { _, context in
+            JSONAnswer(try await gatehouse.ticket(id: try context.parameters.require("id")))
+        }
+        group.post("tickets/:id/revoke") { _, context in
+            JSONAnswer(try await gatehouse.revokeTicket(id: try context.parameters.require("id")))
+        }
+        group.post("tickets/:id/reissue") { _, context in
+            JSONAnswer(try await gatehouse.reissueTicket(id: try context.parameters.require("id")))
+        }
+        group.post("devices") { request, context in
+            let body = try await request.decodeJSON(as: AddDeviceBody.self, context: context)
+            let (device, token) = try await gatehouse.addDevice(
+                name: body.name,
+                gateId: body.gateId,
+                eventId: body.eventId,
+                kind: body.kind ?? .kiosk
+            )
+            return JSONAnswer(AddedDevice(deviceId: device.id, token: token, device: device), status: .created)
+        }
+        group.post("devices/:id/revoke") { _, context in
+            JSONAnswer(try await gatehouse.revokeDevice(id: try context.parameters.require("id")))
+        }
+    }
+
+    package static func checkinFilter(_ query: Parameters) throws -> CheckinFilter {
+        func date(_ name: String) throws -> Date? {
+            guard let text = query[name.utf8Substring()] else { return nil }
+            guard let date = APIJSON.parseDate(String(text)) else { throw InvalidInputError("\(name) must be an ISO 8601 time") }
+            return date
+        }
+        var filter = CheckinFilter()
+        filter.gateId = query["gate"].map(String.init)
+        filter.since = try date("since")
+        filter.until = try date("until")
+        if let limit = query["limit"] {
+            guard let value = Int(limit), (1...10_000).contains(value) else { throw InvalidInputError("limit must be between 1 and 10000") }
+            filter.limit = value
+        }
+        if let after = query["after"] {
+            guard let value = Int64(after), value >= 0 else { throw InvalidInputError("after must be a check-in id") }
+            filter.afterId = value
+        }
+        return filter
+    }
+}
+
+extension String {
+    fileprivate func utf8Substring() -> Substring { Substring(self) }
+}
+
+/// `GET /api/events/:id/conflicts`.
+package struct ConflictList: Encodable, Sendable {
+    package var conflicts: [Conflict]
+}

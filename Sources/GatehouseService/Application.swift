@@ -1,0 +1,205 @@
+import Foundation
+import GatehouseAPI
+import GatehouseDomain
+import GatehouseStorage
+import GatehouseWeb
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SystemdNotify
+import UnixSignals
+
+/// Everything `buildApplication` needs, as `gatehouse serve` parsed it.
+public struct ServiceConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Which database, as `--db` named it (already parsed: a wrong form never gets here).
+    public var database: DatabaseLocation
+    /// PostgreSQL connections this process may open.
+    public var poolSize: Int
+    /// `--data-dir`: the admin token file's folder (default: next to the SQLite file).
+    public var dataDirectory: String?
+    public var connectionLimits: ConnectionLimits
+    /// Proxies whose X-Forwarded-For is believed (the README's nginx: 127.0.0.1).
+    public var trustedProxies: [String]
+    /// Wrong pairing codes one network (an IPv4 /24, an IPv6 /64) may try in ten minutes.
+    public var pairingGuessLimit: Int
+    /// The organizer's time zone: the web pages show times in it (UTC beside) and read their
+    /// date fields in it (`--time-zone`, `GATEHOUSE_TIME_ZONE`).
+    public var timeZone: TimeZone
+    /// Where the admin token and systemd's sockets are looked up (`GATEHOUSE_ADMIN_TOKEN`,
+    /// `CREDENTIALS_DIRECTORY`, `GATEHOUSE_DATA_DIR`, `NOTIFY_SOCKET`): the process's environment,
+    /// or a test's own.
+    public var environment: [String: String]
+    /// The service's clock (a test's own, to step through expiries without sleeping).
+    public var now: @Sendable () -> Date
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        database: DatabaseLocation,
+        poolSize: Int = 8,
+        dataDirectory: String? = nil,
+        connectionLimits: ConnectionLimits = .fittingDescriptorLimit(requested: nil),
+        trustedProxies: [String] = [],
+        pairingGuessLimit: Int = 60,
+        timeZone: TimeZone = TimeZone(identifier: "UTC")!,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.now = now
+        self.timeZone = timeZone
+        self.host = host
+        self.port = port
+        self.database = database
+        self.poolSize = poolSize
+        self.dataDirectory = dataDirectory
+        self.connectionLimits = connectionLimits
+        self.trustedProxies = trustedProxies
+        self.pairingGuessLimit = pairingGuessLimit
+        self.environment = environment
+    }
+}
+
+/// The composition root of `gatehouse serve`: opens (and migrates) the store, loads the admin
+/// credential, and returns the application whose service group runs the store's parts, the HTTP
+/// server and the systemd notices. Graceful shutdown (SIGTERM, SIGINT) goes the other way: the
+/// server drains, `STOPPING=1` is sent, then the store commits what is queued and closes.
+///
+/// Throws before anything listens when the database cannot be opened (see `StoreOpener`) or the
+/// admin credential is unusable.
+public func buildApplication(_ configuration: ServiceConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+    let store = try await StoreOpener.open(configuration.database, poolSize: configuration.poolSize, logger: logger)
+    let adminTokenHash = try loadAdminToken(configuration, logger: logger)
+    let systemd = SystemdNotifier(environment: configuration.environment)
+    let host = configuration.host
+    let database = StoreOpener.describe(configuration.database)
+    logger.info(
+        "Connection limits",
+        metadata: [
+            "http.max_connections": "\(configuration.connectionLimits.maximumConnections)",
+            "http.idle_timeout_s": "\(configuration.connectionLimits.idleTimeout.components.seconds)",
+        ]
+    )
+    return buildApplication(
+        gatehouse: Gatehouse(store: store, now: configuration.now),
+        adminTokenHash: adminTokenHash,
+        configuration: configuration,
+        logger: logger,
+        services: store.services + [SystemdStoppingNotice(systemd: systemd)],
+        onServerRunning: { port in
+            // One parseable line, so scripts and tests that asked for port 0 find the port.
+            FileHandle.standardOutput.write(Data("gatehouse listening on http://\(host):\(port)\n".utf8))
+            // Type=notify: units ordered after gatehouse.service start once it really listens.
+            systemd.ready(status: "Listening on \(host):\(port), database \(database)")
+        }
+    )
+}
+
+/// Runs the application until SIGTERM or SIGINT, then shuts it down gracefully within bounds:
+/// `shutdownLimit` for requests to finish and the store to commit, then `cancellationLimit` for
+/// what is left after it is cancelled — together below the unit's TimeoutStopSec=30s, so systemd
+/// never has to SIGKILL a service that is still committing.
+public func runUntilStopped(
+    _ application: some ApplicationProtocol,
+    logger: Logger,
+    shutdownLimit: Duration = .seconds(20),
+    cancellationLimit: Duration = .seconds(5)
+) async throws {
+    var configuration = ServiceGroupConfiguration(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    configuration.maximumGracefulShutdownDuration = shutdownLimit
+    configuration.maximumCancellationDuration = cancellationLimit
+    try await ServiceGroup(configuration: configuration).run()
+}
+
+/// The admin token's hash: from `GATEHOUSE_ADMIN_TOKEN`, the systemd credential, or the data
+/// folder's file, made (and shown once, on standard error, never in the log) at first start.
+func loadAdminToken(_ configuration: ServiceConfiguration, logger: Logger) throws -> [UInt8] {
+    let environment = configuration.environment
+    let dataDirectory = StoreOpener.dataDirectory(for: configuration.database, flag: configuration.dataDirectory, environment: environment)
+    if environment["GATEHOUSE_ADMIN_TOKEN"] == nil && environment["CREDENTIALS_DIRECTORY"] == nil {
+        do {
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw InvalidInputError("cannot make the folder \(dataDirectory) for the admin token: \(error.localizedDescription)")
+        }
+    }
+    let admin = try AdminToken.load(environment: environment, dataDirectory: dataDirectory)
+    switch admin.source {
+    case .newFile(let path, let token):
+        // Printed once, here only: it is the one time the plain token exists outside its file.
+        FileHandle.standardError.write(Data("Admin token (saved in \(path), mode 0600): \(token)\n".utf8))
+    case .existingFile(let path): logger.info("Admin token loaded", metadata: ["file": "\(path)"])
+    case .environment: logger.info("Admin token from GATEHOUSE_ADMIN_TOKEN")
+    case .credential(let path): logger.info("Admin token from systemd credential", metadata: ["file": "\(path)"])
+    }
+    return admin.hash
+}
+
+/// Tells systemd `STOPPING=1` once a graceful shutdown (SIGTERM, SIGINT) has begun. Listed after
+/// the store's services, so it hears of the shutdown once the server has drained.
+struct SystemdStoppingNotice: Service {
+    let systemd: SystemdNotifier
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        systemd.stopping()
+    }
+}
+
+/// The router with every route and middleware.
+func buildRouter(
+    gatehouse: Gatehouse,
+    adminTokenHash: [UInt8],
+    trustedProxies: [String] = [],
+    pairingGuessLimit: Int = 60,
+    timeZone: TimeZone = TimeZone(identifier: "UTC")!
+) -> Router<GatehouseRequestContext> {
+    let router = Router(context: GatehouseRequestContext.self)
+    router.add(middleware: ProblemMiddleware(outages: gatehouse.outages))
+    let adminAuth = AdminAuthMiddleware(adminTokenHash: adminTokenHash)
+    APIRoutes(gatehouse: gatehouse, adminAuth: adminAuth, trustedProxies: trustedProxies, pairingGuessLimit: pairingGuessLimit).add(to: router)
+    WebRoutes(gatehouse: gatehouse, adminAuth: adminAuth, trustedProxies: trustedProxies, timeZone: timeZone).add(to: router)
+    return router
+}
+
+/// The application around a store that is already open; the route-level tests build theirs here.
+func buildApplication(
+    gatehouse: Gatehouse,
+    adminTokenHash: [UInt8],
+    configuration: ServiceConfiguration,
+    logger: Logger,
+    services: [any Service],
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let registry = ConnectionRegistry(limits: configuration.connectionLimits)
+    let limits = configuration.connectionLimits
+    return Application(
+        router: buildRouter(
+            gatehouse: gatehouse,
+            adminTokenHash: adminTokenHash,
+            trustedProxies: configuration.trustedProxies,
+            pairingGuessLimit: configuration.pairingGuessLimit,
+            timeZone: configuration.timeZone
+        ),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [ConnectionGuardHandler(registry: registry)],
+                idleTimeout: TimeAmount(limits.idleTimeout)
+            )
+        ),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port),
+            serverName: "gatehouse",
+            // The backstop: past this many sockets the server stops accepting, so accept() never
+            // meets EMFILE; the guard above has given way to new connections long before.
+            availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections + 64)
+        ),
+        services: services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger
+    )
+}

@@ -1,0 +1,2 @@
+'use strict';
+document.getElementById('print-sheet')?.addEventListener('click', () => window.print());

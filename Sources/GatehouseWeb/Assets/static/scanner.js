@@ -1,0 +1,504 @@
+'use strict';
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const KEY = 'gatehouse.scanner';
+  // One call's deadline. A Confirm whose answer is lost is asked again with the same scanId (the
+  // service answers a retry with its first decision), with longer deadlines, before the page says
+  // it does not know.
+  const TIMEOUT_MS = 6000;
+  const COMMIT_DEADLINES_MS = [6000, 8000, 10000];
+  // While a result shows, the service is asked every 1.5 s whether it is still there: a result
+  // goes stale within 4 s of losing it, also when the phone's own network is up.
+  const HEARTBEAT_MS = 1500;
+  const HEARTBEAT_TIMEOUT_MS = 2500;
+  const WORDS = {valid: 'Valid', already_used: 'Already used', not_found: 'Unknown ticket', wrong_event: 'Wrong event',
+    expired: 'Expired', revoked: 'Revoked', invalid: 'Not a ticket'};
+  let session = null;
+  // The ticket on screen: {qrData, scanId, answer, state}, state one of
+  // valid (validated, not checked in), committing, committed, refused, unknown (the commit's
+  // answer was lost and could not be had again).
+  let current = null;
+  let busy = false;
+  // Whole codes waiting their turn: a wedge scanner types faster than the service answers.
+  const queue = [];
+  let audio = null;
+  let stream = null;
+  let detector = null;
+  let lastCamera = {code: null, at: 0};
+  let online = true;
+  let clock = null;
+
+  function load() { try { return JSON.parse(localStorage.getItem(KEY)); } catch (error) { return null; } }
+  function save() { localStorage.setItem(KEY, JSON.stringify(session)); }
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function newScanId() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return 'web-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  // Every call: the device token, a deadline, and the connection state from its outcome.
+  async function call(path, options = {}, deadline = TIMEOUT_MS) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), deadline);
+    const headers = Object.assign({}, options.headers || {});
+    if (session) headers.Authorization = 'Bearer ' + session.token;
+    try {
+      const response = await fetch(path, Object.assign({}, options, {headers, signal: controller.signal, cache: 'no-store'}));
+      setOnline(true);
+      if (response.status === 401 && session) {
+        signOut('This phone was signed out: its pairing was revoked or replaced. Pair it again to go on.');
+        throw new Error('signed out');
+      }
+      return response;
+    } catch (error) {
+      if (error.name === 'AbortError' || error instanceof TypeError) setOnline(false);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function lost(error) { return error.name === 'AbortError' || error instanceof TypeError; }
+
+  function ticketName(entry) {
+    const ticket = entry && entry.answer && entry.answer.ticket;
+    return ticket ? '#' + ticket.number + (ticket.holderName ? ' (' + ticket.holderName + ')' : '') : 'The last ticket';
+  }
+
+  // What the screen may still say about the ticket on it once the service cannot be reached:
+  // never more than is known.
+  function truthWithoutService() {
+    if (!current) return 'No connection: scan again when the connection is back.';
+    switch (current.state) {
+      case 'committed': return ticketName(current) + ' was checked in. No connection now: scan the next ticket when it is back.';
+      case 'valid': return ticketName(current) + ' was not checked in: the connection was lost before Confirm. Scan it again when the connection is back.';
+      case 'committing':
+      case 'unknown': return unknownText(current);
+      default: return 'No connection: scan again when the connection is back.';
+    }
+  }
+
+  function unknownText(entry) {
+    return 'Not known whether ' + ticketName(entry) + ' was checked in — scan it again when connected: a second scan will say.';
+  }
+
+  function setOnline(up) {
+    if (up === online) return;
+    online = up;
+    $('offline').hidden = up;
+    if (up) return;
+    // A green on screen is cleared: it may no longer be true. A Confirm still being asked about
+    // goes on (its retries say what is known); queued codes cannot be judged now.
+    if (current && current.state === 'committing') return;
+    const dropped = queue.splice(0).length;
+    clearResult(truthWithoutService() + (dropped ? ' ' + dropped + ' code(s) scanned meanwhile were not looked at: scan them again.' : ''), 'stale');
+    if (current && current.state === 'valid') current = null;
+  }
+
+  function clearResult(message, tone) {
+    $('confirm').hidden = true;
+    $('details').hidden = true;
+    $('detail-box').hidden = true;
+    const box = $('status');
+    box.className = 'scan-status' + (tone ? ' ' + tone : '');
+    box.replaceChildren(element('p', tone ? '' : 'muted', message));
+  }
+
+  function when(iso) {
+    if (!iso) return '';
+    const date = new Date(iso);
+    return (clock || new Intl.DateTimeFormat('en-GB', {hour: '2-digit', minute: '2-digit', hourCycle: 'h23'})).format(date);
+  }
+
+  // Valid (not yet checked in) and Checked in look nothing alike: amber and dashed, asking for
+  // Confirm, against solid green with a tick.
+  function show(entry, note) {
+    const answer = entry.answer;
+    const box = $('status');
+    const parts = [];
+    if (note) parts.push(element('p', 'previous', note));
+    let tone;
+    let badge;
+    switch (entry.state) {
+      case 'valid': tone = 'pending'; badge = element('span', 'badge pending', 'Valid — not checked in yet'); break;
+      case 'committing': tone = 'pending'; badge = element('span', 'badge pending', 'Checking in…'); break;
+      case 'committed': tone = 'valid'; badge = element('span', 'badge ok', '✅ Checked in'); break;
+      case 'unknown': tone = 'stale'; badge = element('span', 'badge', '❔ Not known'); break;
+      default:
+        tone = answer.result === 'already_used' ? 'used' : 'refused';
+        badge = element('span', 'badge ' + (answer.result === 'already_used' ? 'warn' : 'bad'), '⛔ ' + (WORDS[answer.result] || answer.result));
+    }
+    box.className = 'scan-status ' + tone;
+    parts.push(badge);
+    if (answer.ticket) {
+      parts.push(element('div', 'holder', answer.ticket.holderName || 'No name on ticket'));
+      parts.push(element('div', 'number', 'Ticket #' + answer.ticket.number + (answer.ticket.ticketType ? ' · ' + answer.ticket.ticketType : '')));
+    }
+    if (entry.state === 'valid') {
+      parts.push(element('p', 'instruction', 'Press Confirm to check in.'));
+    } else if (entry.state === 'committing') {
+      parts.push(element('p', 'instruction', entry.retrying ? 'No answer yet: asking again…' : 'Checking…'));
+    } else if (entry.state === 'unknown') {
+      parts.push(element('p', '', unknownText(entry)));
+    } else if (answer.result === 'already_used') {
+      parts.push(element('p', '', 'Already used at ' + (answer.firstUsedGate || '?') + ', ' + when(answer.firstUsedAt)));
+    } else if (entry.state === 'refused') {
+      parts.push(element('p', '', answer.message || ''));
+    }
+    box.replaceChildren(...parts);
+    $('confirm').hidden = entry.state !== 'valid';
+    $('details').hidden = !answer.ticket;
+  }
+
+  function feedback(good) {
+    try {
+      if (navigator.vibrate) navigator.vibrate(good ? 80 : [200, 100, 200]);
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.frequency.value = good ? 880 : 220;
+      gain.gain.value = 0.15;
+      tone.connect(gain).connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + (good ? 0.12 : 0.35));
+    } catch (error) { /* no sound here: the screen says it all */ }
+  }
+
+  // Codes from the wedge, the form or the camera: each whole code waits its turn.
+  function enqueue(text) {
+    for (const line of String(text).split(/[\r\n]+/)) {
+      const code = line.trim();
+      if (code) queue.push(code);
+    }
+    pump();
+  }
+
+  async function pump() {
+    if (busy || !session) return;
+    while (queue.length && session) {
+      // A Confirm being asked about finishes first: its ticket must not be dropped unsaid.
+      if (current && current.state === 'committing') return;
+      await check(queue.shift());
+    }
+  }
+
+  // What the next screen says about a ticket it replaces without a check-in.
+  function leftBehind() {
+    if (!current) return null;
+    if (current.state === 'valid') return ticketName(current) + ' was not checked in.';
+    if (current.state === 'unknown') return unknownText(current);
+    return null;
+  }
+
+  async function check(qrData) {
+    busy = true;
+    const note = leftBehind();
+    current = null;
+    clearResult('Checking…', '');
+    const scanId = newScanId();
+    try {
+      const response = await call('/api/checkin', {method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({qrData, deviceId: session.deviceId, gateId: session.gateId, scanId, mode: 'validate'})});
+      const answer = await response.json();
+      if (!response.ok) { clearResult((note ? note + ' ' : '') + (answer.detail || 'Refused (HTTP ' + response.status + ')'), 'refused'); feedback(false); return; }
+      current = {qrData, scanId, answer, state: answer.result === 'valid' ? 'valid' : 'refused'};
+      show(current, note);
+      feedback(answer.result === 'valid');
+      if (answer.result === 'valid') $('confirm').focus();
+    } catch (error) {
+      // Nothing was checked in by a validate: saying so is true here.
+      if (error.message !== 'signed out') clearResult((note ? note + ' ' : '') + (lost(error) ? 'No connection: that code was not looked at. Scan it again when the connection is back.' : 'Could not check: ' + error.message), 'stale');
+    } finally {
+      busy = false;
+      $('code').focus();
+    }
+  }
+
+  async function confirm() {
+    if (!current || current.state !== 'valid' || busy) return;
+    busy = true;
+    const entry = current;
+    entry.state = 'committing';
+    show(entry);
+    try {
+      for (let attempt = 0; attempt < COMMIT_DEADLINES_MS.length; attempt += 1) {
+        try {
+          const response = await call('/api/checkin', {method: 'POST', headers: {'Content-Type': 'application/json'},
+            body: JSON.stringify({qrData: entry.qrData, deviceId: session.deviceId, gateId: session.gateId, scanId: entry.scanId, mode: 'commit'})},
+            COMMIT_DEADLINES_MS[attempt]);
+          const answer = await response.json();
+          if (response.status >= 500) throw new TypeError('service unavailable');
+          if (!response.ok) { entry.state = 'refused'; entry.answer = {result: 'invalid', message: answer.detail || 'Refused (HTTP ' + response.status + ')'}; break; }
+          entry.answer = answer;
+          entry.state = answer.result === 'valid' ? 'committed' : 'refused';
+          break;
+        } catch (error) {
+          if (error.message === 'signed out') return;
+          entry.retrying = true;
+          if (current === entry) show(entry);
+          await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
+        }
+      }
+      if (entry.state === 'committing') entry.state = 'unknown';
+      if (current === entry) {
+        show(entry);
+        feedback(entry.state === 'committed');
+      }
+    } finally {
+      busy = false;
+      $('code').focus();
+      pump();
+    }
+  }
+
+  async function details() {
+    if (!current || !current.answer.ticket) return;
+    const box = $('detail-box');
+    try {
+      const response = await call('/api/scanner/tickets/' + encodeURIComponent(current.answer.ticket.id));
+      const ticket = await response.json();
+      if (!response.ok) throw new Error(ticket.detail || 'HTTP ' + response.status);
+      const rows = [['Holder', ticket.holderName || '—'], ['E-mail', ticket.email || '—'], ['Ticket type', ticket.ticketType || '—'],
+        ['Number', '#' + ticket.number], ['Status', ticket.status]];
+      box.replaceChildren(...rows.flatMap(([term, value]) => [element('dt', '', term), element('dd', '', value)]));
+      box.hidden = false;
+    } catch (error) {
+      if (error.message !== 'signed out') { box.replaceChildren(element('dd', 'error', 'Details unavailable: ' + error.message)); box.hidden = false; }
+    }
+  }
+
+  function scanNext() {
+    const note = leftBehind();
+    current = null;
+    clearResult((note ? note + ' ' : '') + 'Ready: scan a ticket.', '');
+    lastCamera = {code: null, at: 0};
+    $('code').focus();
+  }
+
+  // While a result shows, is the service still there? (navigator.onLine only knows the phone's
+  // own network.)
+  async function heartbeat() {
+    if (!session || busy) return;
+    if (online && (!current || (current.state !== 'valid' && current.state !== 'committed'))) return;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), HEARTBEAT_TIMEOUT_MS);
+    try {
+      const response = await fetch('/healthz', {cache: 'no-store', signal: controller.signal});
+      setOnline(response.ok);
+    } catch (error) {
+      setOnline(false);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // The camera: the browser's own QR detector where it has one, else frames to our decoder.
+  async function toggleCamera() {
+    if (stream) { stopCamera(); return; }
+    try {
+      const opened = await navigator.mediaDevices.getUserMedia({video: {facingMode: 'environment', width: {ideal: 1280}}, audio: false});
+      // A second tap while the browser asked for the camera: keep the first stream only.
+      if (stream) { opened.getTracks().forEach((track) => track.stop()); return; }
+      stream = opened;
+    } catch (error) {
+      clearResult('No camera: ' + error.message + '. Type the code or use a scanner.', 'refused');
+      return;
+    }
+    const video = $('viewfinder');
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play().catch(() => {});
+    detector = null;
+    if ('BarcodeDetector' in window) {
+      try { if ((await BarcodeDetector.getSupportedFormats()).includes('qr_code')) detector = new BarcodeDetector({formats: ['qr_code']}); } catch (error) { detector = null; }
+    }
+    $('camera').textContent = '⏹ Stop camera';
+    cameraLoop();
+  }
+
+  function stopCamera() {
+    if (stream) stream.getTracks().forEach((track) => track.stop());
+    stream = null;
+    $('viewfinder').hidden = true;
+    $('camera').textContent = '📷 Camera';
+  }
+
+  async function readFrame(video) {
+    if (detector) {
+      const found = await detector.detect(video);
+      return found.length ? found[0].rawValue : null;
+    }
+    // The longer side at most 640 pixels: what the service takes.
+    const scale = Math.min(1, 640 / Math.max(video.videoWidth, video.videoHeight));
+    const width = Math.round(video.videoWidth * scale);
+    const height = Math.round(video.videoHeight * scale);
+    const canvas = readFrame.canvas || (readFrame.canvas = document.createElement('canvas'));
+    canvas.width = width;
+    canvas.height = height;
+    const context = canvas.getContext('2d', {willReadFrequently: true});
+    context.drawImage(video, 0, 0, width, height);
+    const rgba = context.getImageData(0, 0, width, height).data;
+    const grey = new Uint8Array(width * height);
+    for (let i = 0, j = 0; i < grey.length; i += 1, j += 4) grey[i] = (rgba[j] * 77 + rgba[j + 1] * 150 + rgba[j + 2] * 29) >> 8;
+    const response = await call('/api/scanner/decode?width=' + width + '&height=' + height,
+      {method: 'POST', headers: {'Content-Type': 'application/octet-stream'}, body: grey});
+    if (!response.ok) return null;
+    const decoded = await response.json();
+    return decoded.codes.length ? decoded.codes[0] : null;
+  }
+
+  async function cameraLoop() {
+    const video = $('viewfinder');
+    while (stream) {
+      // A shown result waits for Scan next; the same code again within 5 s is the same person.
+      if (!busy && !current && video.readyState >= 2 && video.videoWidth > 0) {
+        try {
+          const code = await readFrame(video);
+          if (code && !(code === lastCamera.code && Date.now() - lastCamera.at < 5000)) {
+            lastCamera = {code, at: Date.now()};
+            enqueue(code);
+          }
+        } catch (error) { /* a lost frame; the next one follows */ }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  function showPair(message) {
+    stopCamera();
+    $('scan').hidden = true;
+    $('signout-confirm').hidden = true;
+    $('pair').hidden = false;
+    const error = $('pair-error');
+    error.hidden = !message;
+    error.textContent = message || '';
+    $('pair-code').focus();
+  }
+
+  function signOut(message) {
+    localStorage.removeItem(KEY);
+    session = null;
+    current = null;
+    queue.splice(0);
+    showPair(message);
+  }
+
+  // Signing out asks first, and ends the pairing on the service too: the token the phone drops
+  // must not go on working.
+  async function confirmSignOut() {
+    let message = 'Signed out. Pair again with a new code from the organizer.';
+    try {
+      const response = await call('/api/scanner/signout', {method: 'POST'});
+      if (!response.ok) throw new Error('HTTP ' + response.status);
+    } catch (error) {
+      if (error.message === 'signed out') return;
+      message = 'Signed out on this phone, but the service could not be told (' + error.message + '): ask the organizer to revoke this phone on the Devices page.';
+    }
+    signOut(message);
+  }
+
+  // A random id this phone keeps: phones behind one venue address each have their own backoff
+  // after wrong codes, so one person's typos never lock out the rest.
+  function clientId() {
+    let id = localStorage.getItem('gatehouse.client');
+    if (!id) {
+      id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+      localStorage.setItem('gatehouse.client', id);
+    }
+    return id;
+  }
+
+  async function pair(code) {
+    const error = $('pair-error');
+    error.hidden = true;
+    try {
+      const request = JSON.stringify({code: code.trim(), kind: 'scanner', client: clientId()});
+      const response = await fetch('/api/enroll', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: request, cache: 'no-store'});
+      const body = await response.json().catch(() => ({}));
+      if (response.status !== 201) { showPair(body.detail || 'Pairing refused (HTTP ' + response.status + ')'); return; }
+      session = {deviceId: body.deviceId, gateId: body.gateId, eventId: body.eventId, token: body.token};
+      save();
+      await start();
+    } catch (problem) {
+      showPair('No connection to Gatehouse: ' + problem.message);
+    }
+  }
+
+  async function start() {
+    try {
+      const response = await call('/api/scanner/session');
+      const who = await response.json();
+      if (!response.ok) throw new Error(who.detail || 'HTTP ' + response.status);
+      $('whoami').textContent = 'Gate ' + who.gateId + ' · ' + who.eventName + ' · ' + who.deviceName;
+      // Times in the organizer's zone, on a 24-hour clock, as on the organizer's pages.
+      try { clock = new Intl.DateTimeFormat('en-GB', {hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: who.timeZone}); } catch (error) { clock = null; }
+    } catch (error) {
+      if (error.message === 'signed out') return;
+      $('whoami').textContent = 'Gate ' + session.gateId + ' (offline)';
+    }
+    $('pair').hidden = true;
+    $('scan').hidden = false;
+    scanNext();
+  }
+
+  function pairFromLink() {
+    const hash = new URLSearchParams(location.hash.slice(1));
+    const code = hash.get('pair');
+    if (!code) return false;
+    history.replaceState(null, '', location.pathname);
+    if (session) {
+      // Already paired: said so, and the link's code kept for after signing out.
+      $('pair-code').value = code;
+      current = null;
+      clearResult('A pairing link was opened, but this phone is already paired (gate ' + session.gateId + '). To pair it again, sign it out first (at the bottom).', 'stale');
+      return false;
+    }
+    $('pair-code').value = code;
+    pair(code);
+    return true;
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    $('pair-form').addEventListener('submit', (event) => { event.preventDefault(); pair($('pair-code').value); });
+    // A keyboard-wedge scanner types the code and Enter into whatever has the focus. The field is
+    // emptied the moment Enter comes, so the next code's keys never join this one.
+    $('scan-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const text = $('code').value;
+      $('code').value = '';
+      enqueue(text);
+    });
+    $('code').addEventListener('input', () => {
+      // Pasted or burst input with line breaks: each line is a code.
+      const text = $('code').value;
+      if (/[\r\n]/.test(text)) { $('code').value = ''; enqueue(text); }
+    });
+    $('confirm').addEventListener('click', confirm);
+    $('next').addEventListener('click', scanNext);
+    $('details').addEventListener('click', details);
+    $('camera').addEventListener('click', toggleCamera);
+    $('signout').addEventListener('click', () => { $('signout-confirm').hidden = false; $('signout-yes').focus(); });
+    $('signout-no').addEventListener('click', () => { $('signout-confirm').hidden = true; $('code').focus(); });
+    $('signout-yes').addEventListener('click', confirmSignOut);
+    document.addEventListener('keydown', (event) => {
+      if ($('scan').hidden || event.target.tagName === 'INPUT' || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (event.key.length === 1) $('code').focus();
+    });
+    window.addEventListener('offline', () => setOnline(false));
+    window.addEventListener('online', () => heartbeat());
+    window.addEventListener('hashchange', pairFromLink);
+    setInterval(heartbeat, HEARTBEAT_MS);
+    if ('serviceWorker' in navigator) navigator.serviceWorker.register('/scanner/sw.js', {scope: '/scanner'}).catch(() => {});
+    session = load();
+    if (pairFromLink()) return;
+    if (session) start(); else showPair(null);
+  });
+})();

@@ -1,0 +1,217 @@
+import Foundation
+import GatehouseAPI
+import GatehouseCore
+import GatehouseDomain
+import GatehouseStorage
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The organizer's web pages under `/admin`: events, tickets, printable sheets, CSV import and
+/// export, the check-in log with its numbers, devices and pairing codes.
+///
+/// Sign-in is the browser's own HTTP Basic prompt with the admin token as the password (any user
+/// name): no cookies, no sessions to steal. Because a browser then sends the credential with any
+/// request to this origin, every form must come from our own pages (`WebForm.isSameOrigin`). Both
+/// are checked by `OrganizerGate`, the middleware of every route here.
+/// Every form answers with a redirect (post/redirect/get), so reload and back repeat nothing;
+/// a refused form comes back with what was typed and the message in the form's own words.
+package struct OrganizerSite: Sendable {
+    package let gatehouse: Gatehouse
+    package let auth: AdminAuthMiddleware
+    package let form: WebForm
+    package let clock: OrganizerClock
+    package let vault: CodeVault
+    package let imports: ImportJobs
+
+    /// Tickets one form may issue (the CSV import takes more, in the background).
+    package static let maximumPerForm = 500
+    /// The largest CSV file the import takes.
+    package static let maximumImportBytes = 8 * 1024 * 1024
+
+    package func add(to router: Router<GatehouseRequestContext>) {
+        let admin = router.group("admin").add(middleware: OrganizerGate(auth: auth, form: form))
+        addEventPages(to: admin)
+        addTicketPages(to: admin)
+        addCheckinPages(to: admin)
+        addDevicePages(to: admin)
+        // Any other address under /admin: a page that says so, not the API's JSON.
+        admin.get("**") { request, context in
+            await handle(request, context) { throw NotFoundError("page \(request.uri.path)") }
+        }
+    }
+
+    // MARK: Request handling
+
+    /// What a page handler gives back: a page, a redirect, or another response (CSV, JSON).
+    package enum Outcome {
+        case page(WebPage)
+        case redirect(String)
+        case response(Response)
+    }
+
+    /// Runs `body` and turns errors into friendly pages with the status the API would give.
+    /// `refused` re-renders a form with the message when the body throws an input error.
+    package func handle(
+        _ request: Request,
+        _ context: GatehouseRequestContext,
+        refused: ((String) async throws -> WebPage)? = nil,
+        _ body: () async throws -> Outcome
+    ) async -> Response {
+        do {
+            switch try await body() {
+            case .page(let page): return page.response
+            case .redirect(let location): return WebPage.redirect(to: location)
+            case .response(let response): return response
+            }
+        } catch {
+            // A form that cannot be read is the sender's fault (400), said in the page's words.
+            let problem =
+                error is WebFormError
+                ? Problem(.badRequest, "\(error)")
+                : ProblemMiddleware<GatehouseRequestContext>.problem(for: error, context: context, outages: gatehouse.outages)
+            let message = error is WebFormError ? problem.detail : WebForm.inFormWords(problem.detail)
+            if let refused, problem.status == .badRequest {
+                if var page = try? await refused(message) {
+                    page.status = .unprocessableContent
+                    return page.response
+                }
+            }
+            return WebPage.message(
+                title: problem.status == .notFound ? "Not found" : problem.status.reasonPhrase,
+                [],
+                error: message,
+                back: Link(href: "/admin", label: "Back to events"),
+                status: problem.status
+            ).response
+        }
+    }
+
+    /// The admin token from `Authorization: Basic base64(user:token)`, or from a Bearer header.
+    package static func adminToken(_ request: Request) -> String? {
+        if let bearer = request.bearerToken { return bearer }
+        guard let value = request.headers[.authorization], value.count > 6, value.prefix(6).lowercased() == "basic " else { return nil }
+        guard let decoded = Data(base64Encoded: String(value.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+            let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
+        else { return nil }
+        return String(text[text.index(after: colon)...])
+    }
+
+    package static func optional(_ value: String?) -> String? {
+        let trimmed = value?.trimmingCharacters(in: .whitespaces) ?? ""
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    /// A query parameter as a form sent it: `+` is a space (a GET form is URL-encoded, and
+    /// "Ada Lovelace" arrives as `Ada+Lovelace`), `%2B` a plus.
+    package static func query(_ request: Request, _ name: String) -> String? {
+        let fields = (try? WebForm.decodeURLEncoded(request.uri.query ?? "")) ?? [:]
+        return fields[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+/// The organizer's credential and, for anything but a read, a form from our own pages: checked
+/// once for every route under /admin, so no handler can forget either.
+package struct OrganizerGate: RouterMiddleware {
+    package typealias Context = GatehouseRequestContext
+    let auth: AdminAuthMiddleware
+    let form: WebForm
+
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token = OrganizerSite.adminToken(request), auth.admits(token) else {
+            var headers = HTTPFields()
+            headers[.wwwAuthenticate] = "Basic realm=\"Gatehouse admin\", charset=\"UTF-8\""
+            let page = WebPage.message(
+                title: "Sign in",
+                ["Sign in with the admin token as the password (any user name)."],
+                status: .unauthorized,
+                organizerMenu: false
+            )
+            return WebPage.response(status: .unauthorized, contentType: "text/html; charset=utf-8", body: page.html, headers: headers)
+        }
+        if request.method != .get && request.method != .head && !form.isSameOrigin(request, peer: context.remoteHost) {
+            return WebPage.message(
+                title: "Refused",
+                ["This form was not sent from Gatehouse's own pages, so nothing was done."],
+                back: Link(href: "/admin", label: "Back to events"),
+                status: .forbidden
+            ).response
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Times on the organizer's pages: in the organizer's time zone (`--time-zone`), UTC beside it;
+/// a `datetime-local` field is read in that zone.
+package struct OrganizerClock: Sendable {
+    package let timeZone: TimeZone
+
+    package func display(_ date: Date?) -> TimeText {
+        guard let date else { return TimeText(local: "—") }
+        let local = format(date, "EEE d MMM yyyy, HH:mm", timeZone)
+        if ["UTC", "GMT", "Etc/UTC"].contains(timeZone.identifier) { return TimeText(local: local + " UTC") }
+        let zone = timeZone.abbreviation(for: date) ?? timeZone.identifier
+        return TimeText(local: "\(local) \(zone)", utcTime: format(date, "HH:mm", TimeZone(identifier: "UTC")!))
+    }
+
+    /// A time of day on the organizer's clock, 24-hour, with its zone: "20:14:03 CET".
+    package func timeOfDay(_ date: Date) -> String {
+        format(date, "HH:mm:ss", timeZone) + " " + (timeZone.abbreviation(for: date) ?? timeZone.identifier)
+    }
+
+    /// The value a `datetime-local` field shows for `date`.
+    package func fieldValue(_ date: Date?) -> String? { date.map { format($0, "yyyy-MM-dd'T'HH:mm", timeZone) } }
+
+    /// A `datetime-local` value (no zone: the organizer's), or a full ISO 8601 time.
+    package func parse(_ text: String?, field: String) throws -> Date? {
+        guard let text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        if text.hasSuffix("Z") || text.contains("+"), let date = ISO8601Time.parse(text) { return date }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = timeZone
+        for pattern in ["yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd HH:mm"] {
+            formatter.dateFormat = pattern
+            if let date = formatter.date(from: text) { return date }
+            // A well-formed time that this zone's clocks skip (the hour daylight saving time
+            // begins) is said so, not called "not a date".
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            if formatter.date(from: text) != nil {
+                throw InvalidInputError(
+                    "\(field) \(text) does not exist in \(timeZone.identifier): the clocks skip that hour there (daylight saving time begins); pick a time an hour later"
+                )
+            }
+            formatter.timeZone = timeZone
+        }
+        throw InvalidInputError("\(field) \(text) is not a date and time such as 2026-12-31T20:00")
+    }
+
+    private func format(_ date: Date, _ pattern: String, _ zone: TimeZone) -> String {
+        Self.formatters.format(date, pattern, zone)
+    }
+
+    /// A log page shows a hundred times and the live view renders again every two seconds: the
+    /// formatters are made once per pattern and zone, and used under a lock (they are not Sendable).
+    private static let formatters = FormatterCache()
+}
+
+private final class FormatterCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var formatters: [String: DateFormatter] = [:]
+
+    package func format(_ date: Date, _ pattern: String, _ zone: TimeZone) -> String {
+        lock.withLock {
+            let key = pattern + "|" + zone.identifier
+            let formatter =
+                formatters[key]
+                ?? {
+                    let made = DateFormatter()
+                    made.locale = Locale(identifier: "en_US_POSIX")
+                    made.timeZone = zone
+                    made.dateFormat = pattern
+                    formatters[key] = made
+                    return made
+                }()
+            return formatter.string(from: date)
+        }
+    }
+}

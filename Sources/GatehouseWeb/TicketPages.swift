@@ -1,0 +1,214 @@
+import Foundation
+import GatehouseAPI
+import GatehouseCore
+import GatehouseDomain
+import GatehouseStorage
+import Hummingbird
+
+/// Tickets: the list with search, the CSV export, one ticket with its check-in history, and
+/// revoke and re-issue behind a confirmation page.
+extension OrganizerSite {
+    package static let ticketsPerPage = 100
+
+    package func addTicketPages(to router: RouterGroup<GatehouseRequestContext>) {
+        router.get("events/:id/tickets") { request, context in
+            await handle(request, context) {
+                let event = try await gatehouse.event(id: try context.parameters.require("id"))
+                let search = Self.query(request, "q")
+                let page = max(1, Int(Self.query(request, "page") ?? "") ?? 1)
+                let tickets = try await gatehouse.tickets(
+                    eventId: event.id,
+                    query: TicketQuery(search: search, limit: Self.ticketsPerPage + 1, offset: (page - 1) * Self.ticketsPerPage)
+                )
+                let total = try await gatehouse.ticketCount(eventId: event.id, search: search)
+                return .page(ticketList(event, tickets, search: search, page: page, total: total))
+            }
+        }
+        router.get("events/:id/tickets.csv") { request, context in
+            await handle(request, context) {
+                let event = try await gatehouse.event(id: try context.parameters.require("id"))
+                var csv = CSVCell.row(["number", "ticketId", "holderName", "email", "ticketType", "status", "usedAt", "usedGate"])
+                var offset = 0
+                while true {
+                    let page = try await gatehouse.tickets(eventId: event.id, query: TicketQuery(limit: 1000, offset: offset))
+                    for ticket in page {
+                        csv += CSVCell.row([
+                            String(ticket.number), ticket.id, ticket.holderName ?? "", ticket.email ?? "", ticket.ticketType ?? "",
+                            ticket.status.rawValue, ticket.usedAt.map(\.iso8601Millis) ?? "", ticket.usedGate ?? "",
+                        ])
+                    }
+                    guard page.count == 1000 else { break }
+                    offset += 1000
+                }
+                var response = WebPage.response(status: .ok, contentType: "text/csv; charset=utf-8", body: csv)
+                response.headers[.contentDisposition] = "attachment; filename=\"tickets-\(event.id).csv\""
+                return .response(response)
+            }
+        }
+        router.get("tickets/:id") { request, context in
+            await handle(request, context) {
+                let ticket = try await gatehouse.ticket(id: try context.parameters.require("id"))
+                let event = try await gatehouse.event(id: ticket.eventId)
+                let history = try await gatehouse.checkins(eventId: event.id, filter: CheckinFilter(limit: 200, ticketId: ticket.id))
+                return .page(ticketPage(event, ticket, history, done: Self.query(request, "done")))
+            }
+        }
+        for action in ["revoke", "reissue"] {
+            router.get("tickets/:id/\(action)") { request, context in
+                await handle(request, context) {
+                    let ticket = try await gatehouse.ticket(id: try context.parameters.require("id"))
+                    let event = try await gatehouse.event(id: ticket.eventId)
+                    return .page(confirmPage(event, ticket, action: action))
+                }
+            }
+        }
+        router.post("tickets/:id/revoke") { request, context in
+            await handle(request, context) {
+                let ticket = try await gatehouse.revokeTicket(id: try context.parameters.require("id"))
+                return .redirect("/admin/tickets/\(ticket.id)?done=revoked")
+            }
+        }
+        router.post("tickets/:id/reissue") { request, context in
+            await handle(request, context) {
+                let issued = try await gatehouse.reissueTicket(id: try context.parameters.require("id"))
+                return .redirect("/admin/events/\(issued.ticket.eventId)/sheets/\(vault.keep([issued], eventId: issued.ticket.eventId))")
+            }
+        }
+    }
+
+    package func ticketList(_ event: Event, _ found: [Ticket], search: String?, page: Int, total: Int) -> WebPage {
+        struct Row: Sendable {
+            var id: String
+            var number: Int
+            var holder: String
+            var email: String
+            var type: String
+            var status: Badge
+        }
+        struct Model: Sendable {
+            var tabs: EventTabs
+            var eventId: String
+            var search: String?
+            var rows: [Row]
+            var hasRows: Bool
+            var emptyText: String
+            var firstPageLink: String?
+            var previousLink: String?
+            var pageText: String?
+            var nextLink: String?
+        }
+        let tickets = found.prefix(Self.ticketsPerPage)
+        let query = search.map { "q=\(Self.urlQuery($0))&" } ?? ""
+        let pages = max(1, (total + Self.ticketsPerPage - 1) / Self.ticketsPerPage)
+        let plural = total == 1 ? "" : "s"
+        var model = Model(
+            tabs: EventTabs(event, current: "tickets"),
+            eventId: event.id,
+            search: search,
+            rows: tickets.map {
+                Row(
+                    id: $0.id,
+                    number: $0.number,
+                    holder: $0.holderName ?? "—",
+                    email: $0.email ?? "",
+                    type: $0.ticketType ?? "",
+                    status: Badge($0.status)
+                )
+            },
+            hasRows: !tickets.isEmpty,
+            emptyText: search == nil ? "No tickets yet." : "No ticket matches.",
+            previousLink: page > 1 ? "?\(query)page=\(min(page - 1, pages))" : nil,
+            pageText: total > 0 ? "Page \(min(page, pages)) of \(pages) · \(total) ticket\(plural)" : nil,
+            nextLink: found.count > Self.ticketsPerPage ? "?\(query)page=\(page + 1)" : nil
+        )
+        if total > 0 && tickets.isEmpty {
+            // A page past the end (an old link, a typed number) says where the tickets are.
+            model.emptyText = "There is no page \(page): \(total) ticket\(plural) on \(pages) page\(pages == 1 ? "" : "s")."
+            model.firstPageLink = "?\(query)page=1"
+        }
+        return WebPage(title: "Tickets · \(event.name)", template: "tickets", data: model, section: .events)
+    }
+
+    /// One line of a check-in history or log: what the result was, and how it came about.
+    static func notes(_ entry: CheckinLogEntry) -> String? {
+        let notes = [entry.mode == .validate ? "looked up" : nil, entry.offline ? "offline" : nil].compactMap { $0 }
+        return notes.isEmpty ? nil : notes.joined(separator: ", ")
+    }
+
+    package func ticketPage(_ event: Event, _ ticket: Ticket, _ history: [CheckinLogEntry], done: String?) -> WebPage {
+        struct Entry: Sendable {
+            var at: TimeText
+            var gateId: String
+            var result: Badge
+            var notes: String?
+            var deviceId: String
+        }
+        struct Model: Sendable {
+            var tabs: EventTabs
+            var revoked: Bool
+            var status: Badge
+            var holder: String
+            var email: String
+            var type: String
+            var issuedAt: TimeText
+            var usedAt: TimeText?
+            var usedGate: String
+            var expiresAt: TimeText
+            var ticketId: String
+            var isRevoked: Bool
+            var history: [Entry]
+            var hasHistory: Bool
+        }
+        let model = Model(
+            tabs: EventTabs(event, current: "tickets"),
+            revoked: done == "revoked",
+            status: Badge(ticket.status),
+            holder: ticket.holderName ?? "—",
+            email: ticket.email ?? "—",
+            type: ticket.ticketType ?? "—",
+            issuedAt: clock.display(ticket.createdAt),
+            usedAt: ticket.usedAt.map { clock.display($0) },
+            usedGate: ticket.usedGate ?? "?",
+            expiresAt: clock.display(ticket.expiresAt),
+            ticketId: ticket.id,
+            isRevoked: ticket.status == .revoked,
+            history: history.map {
+                Entry(at: clock.display($0.at), gateId: $0.gateId, result: Badge($0.result), notes: Self.notes($0), deviceId: $0.deviceId)
+            },
+            hasHistory: !history.isEmpty
+        )
+        return WebPage(title: "Ticket #\(ticket.number)", template: "ticket", data: model, section: .events)
+    }
+
+    package func confirmPage(_ event: Event, _ ticket: Ticket, action: String) -> WebPage {
+        struct Model: Sendable {
+            var tabs: EventTabs
+            var ticketId: String
+            var action: String
+            var question: String
+            var holder: String
+            var consequence: String
+            var button: String
+            var danger: Bool
+        }
+        let revoke = action == "revoke"
+        let question = revoke ? "Revoke ticket #\(ticket.number)?" : "Re-issue ticket #\(ticket.number)?"
+        let model = Model(
+            tabs: EventTabs(event, current: "tickets"),
+            ticketId: ticket.id,
+            action: revoke ? "revoke" : "reissue",
+            question: question,
+            holder: ticket.holderName ?? "No holder name",
+            consequence: revoke
+                ? "Its code will be refused at every gate from now on. This cannot be undone (re-issuing gives it a new code)."
+                : "It gets a new code, shown on the next page; the old code stops working at once.",
+            button: revoke ? "Revoke ticket" : "Re-issue ticket",
+            danger: revoke
+        )
+        return WebPage(title: question, template: "ticket-confirm", data: model, section: .events)
+    }
+
+    package static func urlQuery(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+    }
+}
