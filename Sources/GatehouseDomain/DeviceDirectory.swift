@@ -12,14 +12,17 @@ import Synchronization
 ///
 /// Tokens never seen before are looked up at most `strangerLookups` at a time: a flood of made-up
 /// tokens (each a database read) cannot take the connection pool from the gates, whose tokens are
-/// known and looked up again, when their entry expires, without waiting.
+/// known and looked up again, when their entry expires, without waiting. A lookup past those waits
+/// for a free turn (up to `strangerWait`) rather than being refused at once: after a restart every
+/// gate's token is new to the service and arrives in the same second, and a gate must not be told
+/// "busy" for that.
 package final class DeviceDirectory: Sendable {
     package static let lifetime: Duration = .seconds(10)
     /// Bounds the memory a flood of distinct (valid) tokens could take; far above any venue's fleet.
     package static let capacity = 20_000
     package static let strangerLookups = 2
 
-    /// Too many tokens never seen before are being looked up at once.
+    /// Too many tokens never seen before were being looked up for the whole of `strangerWait`.
     package struct Busy: Error {}
 
     private struct Entry {
@@ -29,18 +32,16 @@ package final class DeviceDirectory: Sendable {
 
     private let entries = Mutex<[[UInt8]: Entry]>([:])
     private let strangers = Atomic<Int>(0)
+    private let strangerWait: Duration
+
+    package init(strangerWait: Duration = .seconds(2)) { self.strangerWait = strangerWait }
 
     /// The device with this token hash: remembered, or loaded (and remembered when found).
     package func device(tokenHash: [UInt8], load: () async throws -> Device?) async throws -> Device? {
         let now = ContinuousClock.now
         let known = entries.withLock { $0[tokenHash] }
         if let known, known.until > now { return known.device }
-        if known == nil {
-            guard strangers.add(1, ordering: .relaxed).newValue <= Self.strangerLookups else {
-                strangers.subtract(1, ordering: .relaxed)
-                throw Busy()
-            }
-        }
+        if known == nil { try await takeStrangerTurn() }
         defer { if known == nil { strangers.subtract(1, ordering: .relaxed) } }
         // Unknown tokens are not remembered: a stranger cannot fill this with made-up ones.
         guard let device = try await load() else {
@@ -55,6 +56,19 @@ package final class DeviceDirectory: Sendable {
             table[tokenHash] = Entry(device: device, until: now + Self.lifetime)
         }
         return device
+    }
+
+    /// Waits for one of the `strangerLookups` turns. Polled in short sleeps: the wait is rare
+    /// (a restart, a flood) and bounded, and a waiter cancelled with its request leaves nothing
+    /// behind to clean up.
+    private func takeStrangerTurn() async throws {
+        let deadline = ContinuousClock.now + strangerWait
+        while true {
+            if strangers.add(1, ordering: .relaxed).newValue <= Self.strangerLookups { return }
+            strangers.subtract(1, ordering: .relaxed)
+            guard ContinuousClock.now < deadline else { throw Busy() }
+            try await Task.sleep(for: .milliseconds(2))
+        }
     }
 
     /// The device remembered for this token hash, if any (no database read).

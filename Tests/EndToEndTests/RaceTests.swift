@@ -45,16 +45,25 @@ final class StartLine: @unchecked Sendable {
             done.enter()
             let thread = Thread {
                 defer { done.leave() }
-                do {
-                    let connection = try service.connection()
-                    let device = devices[client % devices.count]
-                    for (index, ticket) in tickets.enumerated() {
-                        startLine.wait()
+                let connection: HTTPConnection
+                do { connection = try service.connection() } catch {
+                    results.fail("client \(client): \(error)")
+                    // Still keeps its place at every start line, or the others would wait forever.
+                    for _ in tickets { startLine.wait() }
+                    return
+                }
+                let device = devices[client % devices.count]
+                var failed = false
+                for (index, ticket) in tickets.enumerated() {
+                    startLine.wait()
+                    guard !failed else { continue }
+                    do {
                         let result = try connection.checkinResult(ticket.qrData, device: device, scanId: "c\(client)-t\(index)")
                         results.record(ticket: index, client: client, result)
+                    } catch {
+                        results.fail("client \(client), ticket \(index): \(error)")
+                        failed = true
                     }
-                } catch {
-                    results.fail("client \(client): \(error)")
                 }
             }
             thread.stackSize = 1 << 20

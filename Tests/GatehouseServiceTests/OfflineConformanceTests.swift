@@ -363,7 +363,7 @@ import Testing
     /// Tokens never seen before cost a database read each: at most two such reads run at once,
     /// so a flood of made-up tokens cannot take the pool from the gates (whose tokens are known).
     @Test func made_up_tokens_are_looked_up_a_few_at_a_time() async throws {
-        let directory = DeviceDirectory()
+        let directory = DeviceDirectory(strangerWait: .milliseconds(50))
         let releases = [AsyncStream<Void>.makeStream(), AsyncStream<Void>.makeStream()]
         let started = AsyncStream<Void>.makeStream()
         async let first: Device? = directory.device(tokenHash: [1]) {
@@ -383,6 +383,25 @@ import Testing
         for release in releases { release.continuation.finish() }
         _ = try await (first, second)
         #expect(try await directory.device(tokenHash: [3]) { nil } == nil, "free again once those ended")
+    }
+
+    /// A restart makes every gate's token new at once: lookups past the two running wait their
+    /// turn and are answered, none is told "busy".
+    @Test func a_burst_of_new_tokens_waits_its_turn() async throws {
+        let directory = DeviceDirectory()
+        let device = Device(id: "D1", name: "gate", gateId: "g", eventId: "E1", revoked: false, createdAt: Date())
+        let found = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<64 {
+                group.addTask {
+                    try await directory.device(tokenHash: [UInt8(index % 4)]) {
+                        try await Task.sleep(for: .milliseconds(5))
+                        return device
+                    } != nil
+                }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(found == 64)
     }
 
     /// Ticket changes numbered while others commit: a pull never skips a change that commits
