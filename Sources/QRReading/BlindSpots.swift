@@ -18,11 +18,14 @@ struct BlindSpots {
     static let floorNanosecondsPerPixel = 100.0
     /// Until passes have been timed, this per pixel (46 ms at 640×480) is the budget.
     static let initialNanosecondsPerPixel = 150.0
-    /// Fewer blocks than this holding finder-like runs is not a poster: three codes held up in
-    /// view make about 25 (their finders and a few runs in their data), the sparsest poster of the
-    /// tests about 50, a dense one 300. A slow pass over a few codes was the box being busy, and
-    /// learning it would hide the codes themselves while they are held still.
+    /// Fewer blocks than this holding finder-like runs, or fewer runs in them than
+    /// `minimumFinderRuns`, is not a poster. Three random codes held up in view make 22–42 such
+    /// blocks and 70–116 runs (600 draws); the sparsest poster of the tests 48 blocks and 174
+    /// runs, a dense one 300 and 900. Blocks alone overlap at the tail, runs leave a margin on
+    /// both sides. A slow pass over a few codes was the box being busy, and learning it would
+    /// hide the codes themselves while they are held still.
     static let minimumFinderBlocks = 40
+    static let minimumFinderRuns = 140
     /// Blocks flatter than this are never hidden: filling them flat changes nothing, and noise on
     /// a plain wall makes runs that look finder-like to a threshold at the block's own mean.
     static let minimumEdge = 2 * SceneSignature.tolerance
@@ -74,7 +77,9 @@ struct BlindSpots {
         func hideable(_ index: Int) -> Bool { scene.edges[index] >= Self.minimumEdge && steady.isSteady(index) }
         let counts = FinderRuns.countPerBlock(pixels: pixels, width: width, height: height, means: scene.means)
         let finderBlocks = counts.indices.filter { counts[$0] > 0 && scene.edges[$0] >= Self.minimumEdge }
-        guard finderBlocks.count >= Self.minimumFinderBlocks else { return }
+        guard finderBlocks.count >= Self.minimumFinderBlocks,
+            finderBlocks.reduce(0, { $0 + counts[$1] }) >= Self.minimumFinderRuns
+        else { return }
         if width != self.width || height != self.height {
             spots = [:]
             self.width = width
