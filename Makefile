@@ -31,7 +31,7 @@ run: build
 # PostgreSQL cluster and a throwaway MariaDB server of their own running: the in-process suites in parallel, then the ones that
 # start real processes or time real threads one at a time (scripts/run-tests.sh). Also: the GPIO shim built against
 # libgpiod 2.x (this machine has 1.6), the systemd units verified and scored, `make install` into
-# a scratch folder; the web pages in headless Chromium.
+# a scratch folder; the web pages in headless Chromium; the API fuzzed against openapi.yaml.
 test: test-deps
 	@# Style is checked, not debated: the toolchain's formatter with .swift-format (Hummingbird's settings).
 	$(SWIFT) format lint --strict -r Sources Tests Plugins
@@ -43,6 +43,8 @@ test: test-deps
 	SWIFT=$(SWIFT) bash scripts/with-postgres.sh bash scripts/with-mariadb.sh bash scripts/run-tests.sh
 	@# The web pages in real headless Chromium against the real service (screenshots in browser-artifacts/).
 	bash scripts/browser-tests.sh
+	@# The API against its OpenAPI description, fuzzed by schemathesis: no 5xx, every answer as described.
+	bash scripts/check-openapi.sh
 
 # A Debian 13 guest under QEMU (built once, reused while current): the static build installed
 # with `make install`, both units started by systemd, a v4l2loopback camera and a gpio-sim chip;
@@ -123,7 +125,7 @@ install:
 	@# A technician's config is never overwritten: the default goes in only when none is there.
 	test -e $(DESTDIR)$(SYSCONFDIR)/gate-kiosk/gate-kiosk.conf || { $(BUILT)/gate-kiosk config > $(DESTDIR)$(SYSCONFDIR)/gate-kiosk/gate-kiosk.conf && chmod 0644 $(DESTDIR)$(SYSCONFDIR)/gate-kiosk/gate-kiosk.conf; }
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/gatehouse/README.md
-	install -D -m 0644 docs/INSTALL-KIOSK.md $(DESTDIR)$(PREFIX)/share/doc/gatehouse/INSTALL-KIOSK.md
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/gatehouse/docs docs/*.md
 
 # Removes what install put in place; the configuration and the device token stay (they are the
 # technician's), as do the databases in /var/lib.

@@ -14,7 +14,12 @@ expected="0644 etc/gate-kiosk/gate-kiosk.conf
 0644 etc/systemd/system/gatehouse.service
 0644 etc/udev/rules.d/60-gatehouse-gpio.rules
 0644 etc/udev/rules.d/70-gate-camera.rules
-0644 opt/gatehouse/share/doc/gatehouse/INSTALL-KIOSK.md
+0644 opt/gatehouse/share/doc/gatehouse/docs/api.md
+0644 opt/gatehouse/share/doc/gatehouse/docs/architecture.md
+0644 opt/gatehouse/share/doc/gatehouse/docs/benchmarks.md
+0644 opt/gatehouse/share/doc/gatehouse/docs/operations.md
+0644 opt/gatehouse/share/doc/gatehouse/docs/organizers.md
+0644 opt/gatehouse/share/doc/gatehouse/docs/technicians.md
 0644 opt/gatehouse/share/doc/gatehouse/README.md
 0755 opt/gatehouse/bin/gate-kiosk
 0755 opt/gatehouse/bin/gatehouse"

@@ -23,7 +23,7 @@ func contentHash(_ bytes: Data) -> String {
 }
 
 var entries: [(path: String, base64: String, hash: String)] = []
-let enumerator = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey])
+let enumerator = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])
 while let file = enumerator?.nextObject() as? URL {
     guard (try? file.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
     let data = try Data(contentsOf: file)

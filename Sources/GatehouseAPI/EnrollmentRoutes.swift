@@ -102,7 +102,7 @@ package struct EnrollmentRoutes {
 
 /// The address a request came from: the socket's peer, or — only when that peer is one of the
 /// operator's proxies — the last address in X-Forwarded-For that is not a trusted proxy.
-/// Behind the README's nginx every device otherwise shares 127.0.0.1.
+/// Behind the nginx of docs/operations.md every device otherwise shares 127.0.0.1.
 package struct ClientAddress: Sendable {
     package let trustedProxies: Set<String>
     package static let forwardedFor = HTTPField.Name("X-Forwarded-For")!

@@ -47,7 +47,7 @@ extension CheckinAnswer {
 
 extension Date {
     /// `2026-11-26T07:53:49.123Z`, the API's form of a time: UTC, to the nearest millisecond —
-    /// the unit both stores keep. (Foundation's ISO 8601 format style truncates the binary
+    /// the unit every store keeps. (Foundation's ISO 8601 format style truncates the binary
     /// fraction, so a time stored as .123 could come out as .122.)
     public var iso8601Millis: String {
         var out = JSONOutput()

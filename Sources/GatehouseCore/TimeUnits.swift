@@ -1,7 +1,7 @@
 import FoundationEssentials
 
 extension Date {
-    /// Milliseconds since 1970: how both stores keep times, so they answer to the millisecond alike.
+    /// Milliseconds since 1970: how every store keeps times, so all answer to the millisecond alike.
     ///
     /// Truncated, except within 0.1 ms of a whole millisecond, which is taken as that millisecond:
     /// `Date(millis: m)` holds the Double nearest m/1000 s, which can lie just below it, and

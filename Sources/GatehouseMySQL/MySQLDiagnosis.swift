@@ -10,7 +10,7 @@ enum MySQLDiagnosis {
         let hint: String?
         switch error.number {
         case 1045: hint = "wrong password, or the user '\(target.user)' may not connect from this host"
-        case 1044: hint = "GRANT the user '\(target.user)' its rights on `\(target.database)` (see the README)"
+        case 1044: hint = "GRANT the user '\(target.user)' its rights on `\(target.database)` (see docs/operations.md)"
         case 1049: hint = "CREATE DATABASE `\(target.database)` CHARACTER SET utf8mb4 on the server first"
         case 2002, 2003:
             if case .socket = target.endpoint {

@@ -1,6 +1,6 @@
 /// Versioned PostgreSQL schema, applied at start under an advisory lock so that several service
 /// processes starting at once migrate exactly once. Times are milliseconds since 1970 (BIGINT),
-/// as in the SQLite store, so both stores answer to the millisecond alike.
+/// as in the SQLite and MySQL stores, so every store answers to the millisecond alike.
 enum PostgresSchema {
     /// Any 64-bit number unique to us: the key of the advisory lock that serializes migrations.
     static let migrationLock: Int64 = 0x6761_7465_686f_7573  // "gatehous"

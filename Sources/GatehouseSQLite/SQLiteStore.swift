@@ -407,7 +407,7 @@ extension SQLiteValue {
 }
 
 extension SQLiteConnection {
-    /// Runs a statement both stores share.
+    /// Runs a statement SQLite and MySQL share.
     @discardableResult
     func run(_ statement: StoreStatement) throws -> Int { try run(statement.sql, statement.parameters.map(SQLiteValue.init)) }
 }

@@ -23,7 +23,7 @@ public struct ServiceConfiguration: Sendable {
     /// `--data-dir`: the admin token file's folder (default: next to the SQLite file).
     public var dataDirectory: String?
     public var connectionLimits: ConnectionLimits
-    /// Proxies whose X-Forwarded-For is believed (the README's nginx: 127.0.0.1).
+    /// Proxies whose X-Forwarded-For is believed (the nginx of docs/operations.md: 127.0.0.1).
     public var trustedProxies: [String]
     /// Wrong pairing codes one network (an IPv4 /24, an IPv6 /64) may try in ten minutes.
     public var pairingGuessLimit: Int

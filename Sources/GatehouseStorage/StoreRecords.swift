@@ -2,7 +2,7 @@ import Foundation
 import GatehouseCore
 
 /// A result row of a SQL store, read by column number: what SQLite's and MySQL's rows have in
-/// common, so both stores read their records with the same code.
+/// common, so every store reads their records with the same code.
 public protocol StoreRow {
     func isNull(_ column: Int32) -> Bool
     func int(_ column: Int32) -> Int64

@@ -20,6 +20,7 @@ package enum WebAssets {
             case "js": "text/javascript; charset=utf-8"
             case "css": "text/css; charset=utf-8"
             case "mustache", "html": "text/html; charset=utf-8"
+            case "yaml": "application/yaml; charset=utf-8"
             default: "application/octet-stream"
             }
         }

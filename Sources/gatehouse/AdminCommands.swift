@@ -151,7 +151,7 @@ struct DeviceCommand: AsyncParsableCommand {
             let added = try await withGatehouse(database) { try await $0.addDevice(name: name ?? "kiosk \(gate)", gateId: gate, eventId: event) }
             print("deviceId: \(added.device.id)")
             print("token: \(added.token)")
-            FileHandle.standardError.write(Data("The token is shown only now. Store it on the kiosk (see README: device token).\n".utf8))
+            FileHandle.standardError.write(Data("The token is shown only now. Store it on the kiosk (docs/technicians.md).\n".utf8))
         }
     }
 

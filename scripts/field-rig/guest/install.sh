@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The installation, the way docs/INSTALL-KIOSK.md tells a technician to do it, on a guest whose
+# The installation, the way docs/technicians.md tells a technician to do it, on a guest whose
 # "USB camera" is a v4l2loopback device and whose GPIO header is a gpio-sim chip. Leaves what the
 # scenarios need (ticket codes, the chip's sysfs folder) in /run/field-rig.
 set -euo pipefail

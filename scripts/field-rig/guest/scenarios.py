@@ -440,7 +440,7 @@ def stop_and_bad_config(figures):
 
 
 def selftest_as_documented(figures):
-    # The technician's check from the README, after enrolling with the defaults: the unit stopped
+    # The technician's check from docs/technicians.md, after enrolling with the defaults: the unit stopped
     # (the camera and the lines have one user at a time), `sudo gate-kiosk selftest` as root, no
     # options: it must find the token where `gate-kiosk enroll` put it.
     run("systemctl", "stop", UNIT)
