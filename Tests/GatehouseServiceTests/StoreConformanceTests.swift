@@ -383,13 +383,23 @@ final class TestClock: @unchecked Sendable {
             BEGIN;
             INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
               VALUES (0, '\(fixture.event.id)', NULL, 'north-1', '\(fixture.device.id)', 'not_found', 'commit', 'S-1', sha256('\(ticket.qrData)'::bytea));
-            SELECT pg_sleep(0.6);
+            SELECT pg_sleep(2);
             COMMIT;
             """,
         ]
+        let name = "gatehouse-other-\(UUID().uuidString.prefix(8))"
+        other.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": name]) { $1 }
         other.standardOutput = Pipe()
         try other.run()
-        try await Task.sleep(for: .milliseconds(250))
+        // Not a fixed wait (a loaded machine starts psql slower than that): until its INSERT is
+        // done and it sleeps inside the open transaction.
+        let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\(name)' AND wait_event = 'PgSleep'"
+        var waited = 0
+        while try psql(url, sleeping) != "1", waited < 400 {
+            try await Task.sleep(for: .milliseconds(25))
+            waited += 1
+        }
+        #expect(waited < 400, "the other transaction never held S-1 open")
         // Same device, scanId and code (a retry that reached two processes): our UPDATE marks the
         // ticket used, then the log INSERT waits for the other transaction and finds its row.
         let answer = try await fixture.checkin(ticket.qrData, scanId: "S-1")
