@@ -16,7 +16,8 @@ export FIELD_RIG_DIR=${FIELD_RIG_DIR:-/var/tmp/gatehouse-field-rig}
 rig=$FIELD_RIG_DIR
 out=${FIELD_TEST_OUT:-$repo/field-test-out}
 SWIFT=${SWIFT:-swift}
-scenarios=8
+# The functions main() runs in scripts/field-rig/guest/scenarios.py: each must run and pass.
+scenarios=9
 
 [[ $(id -u) -eq 0 ]] || { echo "make field-test needs root (debootstrap, chroot)" >&2; exit 1; }
 bash scripts/install-deps.sh --with-field-rig
