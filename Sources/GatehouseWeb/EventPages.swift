@@ -165,20 +165,25 @@ extension OrganizerSite {
             var form: FormView
         }
         let events = try await gatehouse.events()
-        let zone = "In \(clock.timeZone.identifier) time"
         let model = Model(
             events: events.map { Row(id: $0.id, name: $0.name, startsAt: clock.display($0.startsAt), issued: $0.issued, used: $0.used) },
             hasEvents: !events.isEmpty,
             form: FormView(
                 error: error,
-                fields: [
-                    FormField("Name", name: "name", values: values, required: true, maxLength: 200),
-                    FormField("Starts", name: "startsAt", values: values, type: "datetime-local", hint: zone),
-                    FormField("Ends", name: "endsAt", values: values, type: "datetime-local", hint: zone),
-                ]
+                fields: eventFields(values)
             )
         )
         return WebPage(title: "Events", template: "events", data: model, section: .events)
+    }
+
+    /// The event form's fields (creating and editing), times in the organizer's zone.
+    private func eventFields(_ values: [String: String]) -> [FormField] {
+        let zone = "In \(clock.timeZone.identifier) time"
+        return [
+            FormField("Name", name: "name", values: values, required: true, maxLength: 200),
+            FormField("Starts", name: "startsAt", values: values, type: "datetime-local", hint: zone),
+            FormField("Ends", name: "endsAt", values: values, type: "datetime-local", hint: zone),
+        ]
     }
 
     /// The import form: in the overview, and again when a file was refused.
@@ -259,17 +264,12 @@ extension OrganizerSite {
             var eventId: String
             var form: FormView
         }
-        let zone = "In \(clock.timeZone.identifier) time"
         let model = Model(
             tabs: EventTabs(event, current: ""),
             eventId: event.id,
             form: FormView(
                 error: error,
-                fields: [
-                    FormField("Name", name: "name", values: values, required: true, maxLength: 200),
-                    FormField("Starts", name: "startsAt", values: values, type: "datetime-local", hint: zone),
-                    FormField("Ends", name: "endsAt", values: values, type: "datetime-local", hint: zone),
-                ]
+                fields: eventFields(values)
             )
         )
         return WebPage(title: "Edit \(event.name)", template: "event-edit", data: model, section: .events)
