@@ -19,26 +19,31 @@ extension Gatehouse {
     public func syncTickets(bearerToken: String, after cursor: String?, limit: Int?) async throws -> TicketSyncPage {
         let limit = limit ?? Self.defaultSyncPage
         guard (1...Self.maximumSyncPage).contains(limit) else { throw InvalidInputError("limit must be between 1 and \(Self.maximumSyncPage)") }
-        var position: Int64?
+        var position: ChangeCursor?
         if let cursor {
-            guard let value = Int64(cursor), value >= 0 else { throw InvalidInputError("after must be a cursor this service gave") }
+            guard let value = ChangeCursor(text: cursor) else { throw InvalidInputError("after must be a cursor this service gave") }
             position = value
         }
         let device = try await kiosk(bearerToken: bearerToken)
         if let wait = syncPageLimiter.take(1, for: device.id) {
             throw RateLimited(retryAfter: wait, what: "snapshot pages")
         }
-        if position ?? 0 == 0, let wait = fullPullLimiter.take(1, for: device.id) {
+        // A pull from the start costs the whole event; one that finds nothing there (an event
+        // without tickets yet, or changes the feed still holds back) costs nothing, and the gate
+        // asks again from the start.
+        let fromStart = position ?? ChangeCursor(position: 0) == ChangeCursor(position: 0)
+        if fromStart, let wait = fullPullLimiter.exhausted(for: device.id) {
             throw RateLimited(retryAfter: wait, what: "pulls of the whole snapshot")
         }
         // The time is read before the page: every change in the page is at or before it.
         let serverTime = now()
         let changes = try await store.ticketChanges(eventId: device.eventId, after: position, limit: limit)
+        if fromStart, !changes.tickets.isEmpty { _ = fullPullLimiter.take(1, for: device.id) }
         let keys = try await publicKeys(eventId: device.eventId).map { SyncedKey(id: $0.id, publicKey: Base64URL.encode($0.publicKey)) }
         return TicketSyncPage(
             eventId: device.eventId,
             serverTime: serverTime.millis,
-            cursor: String(changes.cursor),
+            cursor: changes.cursor.description,
             complete: changes.complete,
             tickets: changes.tickets.map { ticket in
                 SyncedTicket(

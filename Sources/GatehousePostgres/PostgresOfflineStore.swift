@@ -16,19 +16,24 @@ extension PostgresStore {
         }
     }
 
-    public func ticketChanges(eventId: String, after cursor: Int64?, limit: Int) async throws -> TicketChanges {
+    public func ticketChanges(eventId: String, after cursor: ChangeCursor?, limit: Int) async throws -> TicketChanges {
         try await guarded { [self] in
+            // The watermark and the rows come from one snapshot (one statement): every
+            // transaction below it had ended when the rows were read.
+            let from = cursor ?? ChangeCursor(transaction: -1, position: -1)
             let rows = try await client.query(
                 """
-                SELECT number, token_hash, status, expires_at, used_at, used_gate, change_seq FROM tickets
-                WHERE event_id = \(eventId) AND change_seq > \(cursor ?? -1) ORDER BY change_seq LIMIT \(Int64(limit))
+                SELECT number, token_hash, status, expires_at, used_at, used_gate, change_xact, change_seq FROM tickets
+                WHERE event_id = \(eventId) AND (change_xact, change_seq) > (\(from.transaction), \(from.position))
+                  AND change_xact < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+                ORDER BY change_xact, change_seq LIMIT \(Int64(limit))
                 """,
                 logger: logger
             ).collect()
-            var last = cursor ?? 0
+            var last = cursor ?? ChangeCursor(position: 0)
             let tickets = try rows.map { row in
-                let c = try row.decode((Int64, ByteBuffer, String, Int64?, Int64?, String?, Int64).self)
-                last = c.6
+                let c = try row.decode((Int64, ByteBuffer, String, Int64?, Int64?, String?, Int64, Int64).self)
+                last = ChangeCursor(transaction: c.6, position: c.7)
                 return TicketState(
                     number: Int(c.0),
                     tokenHash: Array(buffer: c.1),

@@ -4,7 +4,7 @@
 enum PostgresSchema {
     /// Any 64-bit number unique to us: the key of the advisory lock that serializes migrations.
     static let migrationLock: Int64 = 0x6761_7465_686f_7573  // "gatehous"
-    /// The advisory lock a ticket-changing transaction holds until it commits (schema 6).
+    /// The advisory lock a ticket-changing transaction held until it committed (schemas 6 to 9).
     static let changesLock: Int64 = 0x6761_7465_6368_6e67  // "gatechng"
 
     /// Each migration is a list of statements, run in order in one transaction (the extended
@@ -396,6 +396,31 @@ enum PostgresSchema {
         // only, so ZOË did not find Zoë); filled by the migration for tickets made before.
         [
             "ALTER TABLE tickets ADD COLUMN search_key TEXT"
+        ],
+        // 10: the change feed without a lock. Schema 6 made every ticket-changing transaction of
+        // the database (all events, all processes) wait for the one before it to commit. Now each
+        // change is stamped with its transaction's id (`change_xact`) as well as a number, and a
+        // pull hands out only changes of transactions older than the oldest one still running
+        // (the watermark, `pg_snapshot_xmin`): those have all committed or rolled back, and every
+        // later change gets a larger id, so a gate reading in (transaction, number) order from
+        // its cursor misses none. A long transaction delays the feed (until it ends) instead of
+        // every commit. Rows changed before this schema are transaction 0 and keep their order,
+        // so a gate's cursor from before stays good.
+        [
+            "ALTER TABLE tickets ADD COLUMN change_xact BIGINT NOT NULL DEFAULT 0",
+            "DROP TRIGGER tickets_lock_changes ON tickets",
+            "DROP FUNCTION gatehouse_lock_changes()",
+            """
+            CREATE OR REPLACE FUNCTION gatehouse_number_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+            BEGIN
+                NEW.change_xact := pg_current_xact_id()::text::bigint;
+                NEW.change_seq := nextval('gatehouse_change_seq');
+                RETURN NEW;
+            END
+            $fn$
+            """,
+            "DROP INDEX tickets_changes",
+            "CREATE INDEX tickets_changes ON tickets (event_id, change_xact, change_seq)",
         ],
     ]
 

@@ -16,9 +16,13 @@ extension SQLiteStore {
         }
     }
 
-    public func ticketChanges(eventId: String, after cursor: Int64?, limit: Int) async throws -> TicketChanges {
+    public func ticketChanges(eventId: String, after cursor: ChangeCursor?, limit: Int) async throws -> TicketChanges {
         let rows = try await readers.read { db in
-            try db.rows(StoreRecords.ticketChanges, [.text(eventId), .integer(cursor ?? -1), .integer(Int64(limit))], StoreRecords.ticketChange)
+            try db.rows(
+                StoreRecords.ticketChanges,
+                [.text(eventId), .integer(cursor?.position ?? -1), .integer(Int64(limit))],
+                StoreRecords.ticketChange
+            )
         }
         return StoreRecords.changesPage(rows, after: cursor, limit: limit)
     }

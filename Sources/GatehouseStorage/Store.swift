@@ -178,11 +178,11 @@ public enum CheckinOutcome: Sendable, Equatable {
 public struct TicketChanges: Sendable, Equatable {
     public var tickets: [TicketState]
     /// The position after the last ticket of the page (the first pull starts from nil).
-    public var cursor: Int64
-    /// True when the page holds every change up to the time it was read.
+    public var cursor: ChangeCursor
+    /// True when the page holds every change the store could hand out when it was read.
     public var complete: Bool
 
-    public init(tickets: [TicketState], cursor: Int64, complete: Bool) {
+    public init(tickets: [TicketState], cursor: ChangeCursor, complete: Bool) {
         self.tickets = tickets
         self.cursor = cursor
         self.complete = complete
@@ -357,7 +357,7 @@ public protocol GatehouseStore: Sendable {
     /// Tickets of the event changed after `cursor` (all, from nil), oldest change first, at most
     /// `limit`. Changes are numbered in commit order, so a gate that pulls from its last cursor
     /// never misses one.
-    func ticketChanges(eventId: String, after cursor: Int64?, limit: Int) async throws -> TicketChanges
+    func ticketChanges(eventId: String, after cursor: ChangeCursor?, limit: Int) async throws -> TicketChanges
     /// Which of these token hashes name a ticket of the event, by its code now or by one it had
     /// before a re-issue. A read: admissions that name no ticket are answered without a write.
     func knownTokenHashes(eventId: String, _ hashes: [[UInt8]]) async throws -> Set<[UInt8]>

@@ -208,8 +208,12 @@ public enum StoreRecords {
     }
 
     /// A page of changes as the store protocol returns it.
-    public static func changesPage(_ rows: [(state: TicketState, position: Int64)], after cursor: Int64?, limit: Int) -> TicketChanges {
-        TicketChanges(tickets: rows.map(\.state), cursor: rows.last?.position ?? cursor ?? 0, complete: rows.count < limit)
+    public static func changesPage(_ rows: [(state: TicketState, position: Int64)], after cursor: ChangeCursor?, limit: Int) -> TicketChanges {
+        TicketChanges(
+            tickets: rows.map(\.state),
+            cursor: rows.last.map { ChangeCursor(position: $0.position) } ?? cursor ?? ChangeCursor(position: 0),
+            complete: rows.count < limit
+        )
     }
 
     // MARK: Offline admissions

@@ -38,6 +38,7 @@ import Testing
         _ = try await f.gatehouse.issueTickets(eventId: other.id, [.init()])
 
         // The first pull, in pages of 10: every ticket of the device's event once, no others.
+        try await f.feedSettled()
         let first = try await pullAll(f, limit: 10)
         #expect(first.tickets.map(\.number).sorted() == Array(1...25))
         #expect(first.tickets.allSatisfy { $0.status == .unused && $0.usedAt == nil })
@@ -55,6 +56,7 @@ import Testing
         _ = try await f.checkin(issued[0].qrData)
         _ = try await f.gatehouse.revokeTicket(id: issued[1].ticket.id)
         let reissued = try await f.gatehouse.reissueTicket(id: issued[2].ticket.id)
+        try await f.feedSettled()
         let delta = try await pullAll(f, after: first.cursor, limit: 2)
         #expect(delta.tickets.map(\.number).sorted() == [1, 2, 3])
         let changed = Dictionary(uniqueKeysWithValues: delta.tickets.map { ($0.number, $0) })
@@ -68,6 +70,23 @@ import Testing
         await #expect(throws: InvalidInputError.self) { try await pull(f, limit: 0) }
         _ = try await f.gatehouse.revokeDevice(id: f.device.id)
         await #expect(throws: Gatehouse.CheckinError.unauthorized) { try await pull(f) }
+        await f.stop()
+    }
+
+    /// Pulls from the start that find nothing cost nothing: a gate of an event without tickets
+    /// yet (or whose first changes the feed still holds back) keeps asking every 2 s. Pulls that
+    /// hand out the event are limited.
+    @Test(arguments: StoreKind.available)
+    func empty_pulls_from_the_start_are_not_limited(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        for _ in 0..<10 {
+            let page = try await pull(f)
+            #expect(page.tickets.isEmpty && page.complete)
+        }
+        _ = try await f.issue()
+        try await f.feedSettled()
+        for _ in 0..<3 { #expect(try await pull(f).tickets.count == 1) }
+        await #expect(throws: Gatehouse.RateLimited.self) { try await pull(f) }
         await f.stop()
     }
 
@@ -173,6 +192,7 @@ import Testing
         let f = try await Fixture(kind)
         let tickets = try await f.gatehouse.issueTickets(eventId: f.event.id, Array(repeating: .init(), count: 20))
         let at = f.clock.now.millis
+        try await f.feedSettled()
         let snapshot = try await pullAll(f, limit: 1000).tickets
         let hashesOnly = snapshot.enumerated().map { index, ticket in
             OfflineCheckin(scanId: "h-\(index)", code: nil, hash: ticket.hash, ticketNumber: ticket.number, at: at, clock: .synchronized)
@@ -411,6 +431,7 @@ import Testing
     func concurrent_changes_are_never_skipped(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         let tickets = try await f.gatehouse.issueTickets(eventId: f.event.id, Array(repeating: .init(), count: 200))
+        try await f.feedSettled()
         var cursor = try await pullAll(f, limit: 1000).cursor
         var seenUsed = Set<Int>()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -428,9 +449,26 @@ import Testing
             }
             try await group.waitForAll()
         }
+        try await f.feedSettled()
         let rest = try await pullAll(f, after: cursor, limit: 50)
         for ticket in rest.tickets where ticket.status == .used { seenUsed.insert(ticket.number) }
         #expect(seenUsed == Set(tickets.map(\.ticket.number)), "every check-in reached the feed: \(tickets.count - seenUsed.count) missed")
         await f.stop()
+    }
+}
+
+@Suite struct ChangeCursorTests {
+    /// A gate keeps the cursor as digits and sends it back unescaped; a cursor from before
+    /// PostgreSQL stamped transactions reads as transaction 0.
+    @Test func cursors_are_digits_and_read_back_as_written() {
+        let plain = ChangeCursor(position: 1234)
+        #expect(plain.description == "1234" && ChangeCursor(text: "1234") == plain)
+        let stamped = ChangeCursor(transaction: 987_654, position: 42)
+        #expect(stamped.description == "987654" + String(repeating: "0", count: 17) + "42")
+        #expect(ChangeCursor(text: stamped.description) == stamped)
+        #expect(ChangeCursor(transaction: 1, position: Int64.max) > ChangeCursor(transaction: 0, position: Int64.max))
+        for made in ["", "-1", "12a", " 12", String(repeating: "9", count: 39), "99999999999999999999" + String(repeating: "0", count: 19)] {
+            #expect(ChangeCursor(text: made) == nil, "\(made)")
+        }
     }
 }

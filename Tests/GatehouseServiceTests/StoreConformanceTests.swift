@@ -92,6 +92,19 @@ struct Fixture {
         (device, deviceToken) = try await gatehouse.addDevice(name: "kiosk", gateId: "north-1", eventId: event.id)
     }
 
+    /// Returns once the PostgreSQL change feed hands out every change committed before the call:
+    /// the feed holds changes back while an older transaction runs (another test's, in the
+    /// shared database). Other stores hand them out at once.
+    func feedSettled() async throws {
+        guard store is PostgresStore, let url = StoreKind.postgresURL else { return }
+        let now = try psql(url, "SELECT pg_current_xact_id()")
+        for _ in 0..<1200 {
+            if try psql(url, "SELECT pg_snapshot_xmin(pg_current_snapshot()) > '\(now)'::xid8") == "t" { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw StoreError.unavailable("a transaction older than \(now) ran for 30 s")
+    }
+
     func checkin(
         _ qrData: String,
         scanId: String? = nil,
@@ -365,6 +378,60 @@ final class TestClock: @unchecked Sendable {
         }
     }
 
+    /// The change feed without a lock: a transaction that changed a ticket before a pull and
+    /// commits after it still reaches the gate, although a later transaction's change committed
+    /// first. (Numbered in start order and read by number, as before schema 10 without its lock,
+    /// the pull in between would hand out the later change and move the cursor past the earlier.)
+    @Test(.enabled(if: StoreKind.postgresURL != nil, "no PostgreSQL"))
+    func a_change_committed_after_a_pull_reaches_a_later_pull() async throws {
+        let url = StoreKind.postgresURL!
+        let f = try await Fixture(.postgres)
+        let early = try await f.issue()
+        let late = try await f.issue()
+        try await f.feedSettled()
+        func pull(after cursor: String?) async throws -> TicketSyncPage {
+            try await f.gatehouse.syncTickets(bearerToken: f.deviceToken, after: cursor, limit: 100)
+        }
+        let start = try await pull(after: nil)
+        #expect(start.tickets.count == 2 && start.complete)
+
+        // Another process revokes the first ticket and keeps its transaction open.
+        let other = Process()
+        other.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        other.arguments = [url, "-q", "-v", "ON_ERROR_STOP=1"]
+        let name = "gatehouse-long-\(UUID().uuidString.prefix(8))"
+        other.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": name]) { $1 }
+        let input = Pipe()
+        other.standardInput = input
+        other.standardOutput = Pipe()
+        try other.run()
+        input.fileHandleForWriting.write(Data("BEGIN;\nUPDATE tickets SET status = 'revoked' WHERE id = '\(early.ticket.id)';\n".utf8))
+        let holding = "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\(name)' AND state = 'idle in transaction'"
+        var waited = 0
+        while try psql(url, holding) != "1", waited < 400 {
+            try await Task.sleep(for: .milliseconds(25))
+            waited += 1
+        }
+        #expect(waited < 400, "the other transaction never changed the ticket")
+
+        // A check-in of the second ticket commits meanwhile; the pull holds it back, as it
+        // cannot yet know what the open transaction will commit before it in the feed.
+        #expect(try await f.checkin(late.qrData).result == .valid)
+        let during = try await pull(after: start.cursor)
+        #expect(during.tickets.isEmpty, "nothing past the open transaction is handed out")
+
+        input.fileHandleForWriting.write(Data("COMMIT;\n".utf8))
+        try input.fileHandleForWriting.close()
+        other.waitUntilExit()
+        #expect(other.terminationStatus == 0)
+        try await f.feedSettled()
+        let after = try await pull(after: during.cursor)
+        let byNumber = Dictionary(after.tickets.map { ($0.number, $0.status) }, uniquingKeysWith: { $1 })
+        #expect(byNumber[early.ticket.number] == .revoked, "the change committed after the pull arrived")
+        #expect(byNumber[late.ticket.number] == .used)
+        await f.stop()
+    }
+
     /// A scanId that another process logs while this batch is deciding (its transaction commits
     /// after our replay check): the batch is rolled back and run again, so the scan gets the
     /// first decision, and the ticket this batch had marked used is unused again — no ticket is
@@ -447,19 +514,20 @@ final class TestClock: @unchecked Sendable {
         #expect(try await f.gatehouse.ticket(id: ticket.ticket.id).status == .unused, "an upload answered 503 committed nothing")
         await f.stop()
     }
+}
 
-    func psql(_ url: String, _ sql: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        process.arguments = [url, "-tAc", sql]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = Pipe()
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+/// One statement through the psql client; its output without alignment.
+@discardableResult func psql(_ url: String, _ sql: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+    process.arguments = [url, "-tAc", sql]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = Pipe()
+    try process.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 @Suite struct SQLiteStoreTests {
