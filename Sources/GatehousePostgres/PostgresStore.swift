@@ -456,7 +456,19 @@ public final class PostgresStore: GatehouseStore {
     }
 
     public func redeemPairing(codeHash: [UInt8], device: NewDeviceCredentials, at: Date) async throws -> PairingRedemption {
-        try await guarded { [self] in
+        // A wrong code (most redemptions under a guessing flood) costs one indexed read, not a
+        // transaction's four round trips: a flood of them queued behind the pool past the
+        // operation limit and honest guesses were answered 503.
+        let known = try await guarded { [self] in
+            try await client.query(
+                "SELECT used_at, expires_at FROM pairings WHERE code_hash = decode(\(Self.hex(codeHash)), 'hex')",
+                logger: logger
+            ).collect().first?.decode((Int64?, Int64).self)
+        }
+        guard let (usedAt, expiresAt) = known else { return .unknown }
+        if usedAt != nil { return .alreadyUsed }
+        if expiresAt <= at.millis { return .expired }
+        return try await guarded { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 let hash = Self.hex(codeHash)
                 let claimed = try await connection.query(

@@ -98,11 +98,16 @@ struct Fixture {
     func feedSettled() async throws {
         guard store is PostgresStore, let url = StoreKind.postgresURL else { return }
         let now = try psql(url, "SELECT pg_current_xact_id()")
-        for _ in 0..<1200 {
-            if try psql(url, "SELECT pg_snapshot_xmin(pg_current_snapshot()) > '\(now)'::xid8") == "t" { return }
-            try await Task.sleep(for: .milliseconds(25))
+        let settled = "pg_snapshot_xmin(pg_current_snapshot()) > '\(now)'::xid8"
+        // One session waits (each check takes a fresh snapshot), not a psql process per check:
+        // many tests waiting at once would load the machine they wait on.
+        try await psqlOffThePool(
+            url,
+            "DO $$ BEGIN FOR i IN 1..1500 LOOP IF \(settled) THEN RETURN; END IF; PERFORM pg_sleep(0.02); END LOOP; END $$"
+        )
+        guard try psql(url, "SELECT \(settled)") == "t" else {
+            throw StoreError.unavailable("a transaction older than \(now) ran for 30 s")
         }
-        throw StoreError.unavailable("a transaction older than \(now) ran for 30 s")
     }
 
     func checkin(
@@ -422,7 +427,7 @@ final class TestClock: @unchecked Sendable {
 
         input.fileHandleForWriting.write(Data("COMMIT;\n".utf8))
         try input.fileHandleForWriting.close()
-        other.waitUntilExit()
+        await exited(other)
         #expect(other.terminationStatus == 0)
         try await f.feedSettled()
         let after = try await pull(after: during.cursor)
@@ -470,7 +475,7 @@ final class TestClock: @unchecked Sendable {
         // Same device, scanId and code (a retry that reached two processes): our UPDATE marks the
         // ticket used, then the log INSERT waits for the other transaction and finds its row.
         let answer = try await fixture.checkin(ticket.qrData, scanId: "S-1")
-        other.waitUntilExit()
+        await exited(other)
         #expect(other.terminationStatus == 0)
         #expect(answer.result == .notFound, "answered as the first decision of S-1")
         #expect(try await fixture.store.ticket(id: ticket.ticket.id)?.status == .unused, "this batch's UPDATE was rolled back")
@@ -484,8 +489,8 @@ final class TestClock: @unchecked Sendable {
     /// 503 and commit anyway. The server now gives the statement up first: 503, nothing written.
     @Test(.enabled(if: StoreKind.postgresURL != nil, "no PostgreSQL"))
     func an_upload_answered_503_has_committed_nothing() async throws {
-        // A database of its own: the upload waits (holding the change feed's lock) while the row
-        // is held, and other tests must not wait with it.
+        // A database of its own: the upload waits while the row is held, and other tests' work
+        // must not wait with it.
         let database = "gatehouse_deadline_\(UInt32.random(in: 0...UInt32.max))"
         try psql(StoreKind.postgresURL!, "CREATE DATABASE \(database)")
         let url = StoreKind.postgresURL!.replacingOccurrences(of: "/gatehouse_test", with: "/\(database)")
@@ -500,8 +505,17 @@ final class TestClock: @unchecked Sendable {
         ]
         holder.standardOutput = Pipe()
         holder.standardError = Pipe()
+        let name = "gatehouse-holder-\(UUID().uuidString.prefix(8))"
+        holder.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": name]) { $1 }
         try holder.run()
-        try await Task.sleep(for: .milliseconds(700))
+        // Not a fixed wait (a loaded machine starts psql slower): until it sleeps holding the row.
+        let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\(name)' AND wait_event = 'PgSleep'"
+        var waited = 0
+        while try await psqlOffThePool(url, sleeping) != "1", waited < 400 {
+            try await Task.sleep(for: .milliseconds(25))
+            waited += 1
+        }
+        #expect(waited < 400, "the other session never held the row")
         let upload = OfflineUpload(
             deviceId: f.device.id,
             gateId: f.device.gateId,
@@ -510,9 +524,27 @@ final class TestClock: @unchecked Sendable {
             ]
         )
         await #expect(throws: StoreError.self) { try await f.gatehouse.uploadOffline(upload, bearerToken: f.deviceToken, logger: Fixture.logger) }
-        holder.waitUntilExit()
+        await exited(holder)
         #expect(try await f.gatehouse.ticket(id: ticket.ticket.id).status == .unused, "an upload answered 503 committed nothing")
         await f.stop()
+    }
+}
+
+/// `psql` on a thread of its own: a statement that waits (seconds, not milliseconds) must not
+/// hold one of the few threads every test's async work runs on.
+@discardableResult func psqlOffThePool(_ url: String, _ sql: String) async throws -> String {
+    try await withCheckedThrowingContinuation { (done: CheckedContinuation<String, any Error>) in
+        Thread { done.resume(with: Result { try psql(url, sql) }) }.start()
+    }
+}
+
+/// Waits for a process to end on a thread of its own (see `psqlOffThePool`).
+func exited(_ process: Process) async {
+    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+        Thread {
+            process.waitUntilExit()
+            done.resume()
+        }.start()
     }
 }
 
