@@ -411,13 +411,7 @@ final class TestClock: @unchecked Sendable {
         other.standardOutput = Pipe()
         try other.run()
         input.fileHandleForWriting.write(Data("BEGIN;\nUPDATE tickets SET status = 'revoked' WHERE id = '\(early.ticket.id)';\n".utf8))
-        let holding = "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\(name)' AND state = 'idle in transaction'"
-        var waited = 0
-        while try psql(url, holding) != "1", waited < 400 {
-            try await Task.sleep(for: .milliseconds(25))
-            waited += 1
-        }
-        #expect(waited < 400, "the other transaction never changed the ticket")
+        #expect(try await session(name, on: url, reaches: "state = 'idle in transaction'"), "the other transaction never changed the ticket")
 
         // A check-in of the second ticket commits meanwhile; the pull holds it back, as it
         // cannot yet know what the open transaction will commit before it in the feed.
@@ -465,13 +459,7 @@ final class TestClock: @unchecked Sendable {
         try other.run()
         // Not a fixed wait (a loaded machine starts psql slower than that): until its INSERT is
         // done and it sleeps inside the open transaction.
-        let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\(name)' AND wait_event = 'PgSleep'"
-        var waited = 0
-        while try psql(url, sleeping) != "1", waited < 400 {
-            try await Task.sleep(for: .milliseconds(25))
-            waited += 1
-        }
-        #expect(waited < 400, "the other transaction never held S-1 open")
+        #expect(try await session(name, on: url, reaches: "wait_event = 'PgSleep'"), "the other transaction never held S-1 open")
         // Same device, scanId and code (a retry that reached two processes): our UPDATE marks the
         // ticket used, then the log INSERT waits for the other transaction and finds its row.
         let answer = try await fixture.checkin(ticket.qrData, scanId: "S-1")
@@ -509,13 +497,7 @@ final class TestClock: @unchecked Sendable {
         holder.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": name]) { $1 }
         try holder.run()
         // Not a fixed wait (a loaded machine starts psql slower): until it sleeps holding the row.
-        let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\(name)' AND wait_event = 'PgSleep'"
-        var waited = 0
-        while try await psqlOffThePool(url, sleeping) != "1", waited < 400 {
-            try await Task.sleep(for: .milliseconds(25))
-            waited += 1
-        }
-        #expect(waited < 400, "the other session never held the row")
+        #expect(try await session(name, on: url, reaches: "wait_event = 'PgSleep'"), "the other session never held the row")
         let upload = OfflineUpload(
             deviceId: f.device.id,
             gateId: f.device.gateId,
@@ -536,6 +518,17 @@ final class TestClock: @unchecked Sendable {
     try await withCheckedThrowingContinuation { (done: CheckedContinuation<String, any Error>) in
         Thread { done.resume(with: Result { try psql(url, sql) }) }.start()
     }
+}
+
+/// Whether the psql session named `name` (its PGAPPNAME) reaches `state` (a condition on
+/// pg_stat_activity) within 10 s: a loaded machine starts psql slower than any fixed wait.
+func session(_ name: String, on url: String, reaches state: String) async throws -> Bool {
+    let query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\(name)' AND \(state)"
+    for _ in 0..<400 {
+        if try await psqlOffThePool(url, query) == "1" { return true }
+        try await Task.sleep(for: .milliseconds(25))
+    }
+    return false
 }
 
 /// Waits for a process to end on a thread of its own (see `psqlOffThePool`).
