@@ -88,21 +88,36 @@ package final class FrameDecoder: Sendable {
         return await withCheckedContinuation { (continuation: CheckedContinuation<[[UInt8]]?, Never>) in
             answer.wait(continuation)
             let thread = Thread {
-                // Lower than the threads that answer check-ins: a frame never takes their core.
-                // (On Linux, PRIO_PROCESS with 0 sets the calling thread's nice value only.)
-                setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+                Self.runOnlyOnIdleCores()
                 let payloads = pixels.withUnsafeBufferPointer { buffer in
                     scanner.scanner.scan(pixels: buffer.baseAddress!, width: width, height: height).payloads
                 }
                 slot.release()
                 answer.give(payloads)
             }
-            thread.name = "gatehouse-frame-decoder"
             thread.start()
             Task {
                 try? await Task.sleep(for: timeLimit)
                 answer.give(nil)
             }
+        }
+    }
+}
+
+extension FrameDecoder {
+    /// Puts the calling thread in Linux's SCHED_IDLE class: it runs only when no other thread
+    /// wants the core, and any waking thread takes the core at once. A nice value is not enough:
+    /// it weighs threads only against those of the same autogroup (session), so a decoding thread
+    /// at nice 10 still shared its core evenly with the PostgreSQL backends that check-ins wait
+    /// on, in a session of their own. Falls back to nice 10 where the class is refused.
+    fileprivate static func runOnlyOnIdleCores() {
+        // SCHED_IDLE from <linux/sched.h> (a fixed ABI value; Glibc's module hides it behind _GNU_SOURCE).
+        let linuxSchedIdle: Int32 = 5
+        Thread.current.name = "frame-decoder"
+        var parameters = sched_param(sched_priority: 0)
+        if pthread_setschedparam(pthread_self(), linuxSchedIdle, &parameters) != 0 {
+            // On Linux, PRIO_PROCESS with 0 sets the calling thread's nice value only.
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         }
     }
 }
