@@ -3,6 +3,7 @@
 #   make test   build and run every test
 #   make bench        print check-in throughput and latency (release build, wrk)
 #   make format       rewrite the Swift sources in the checked style (.swift-format)
+#   make bench-issue    tickets issued per second with each kind of QR image
 #   make bench-hostile  honest check-ins under attack on each store: p50/p99 with and without, 5xx, memory
 #   make bench-kiosk  print decode cost, frame-to-relay latency, kiosk memory (release build)
 #   make bench-mysql  print check-ins per second on MariaDB, beside a plain client on the same server
@@ -13,7 +14,7 @@ SWIFT ?= swift
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: deps test-deps build run test field-test format bench bench-hostile bench-kiosk bench-offline bench-postgres bench-mysql kiosk-static static install uninstall clean
+.PHONY: deps test-deps build run test field-test format bench bench-issue bench-hostile bench-kiosk bench-offline bench-postgres bench-mysql kiosk-static static install uninstall clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -61,6 +62,10 @@ bench: test-deps
 
 # Honest check-ins while an attacker tries each known way to shut gates (issues #9, #23), on
 # SQLite, PostgreSQL and MariaDB: honest p50/p99 with and without each attack, peak memory.
+# Issuing tickets with each --images choice; `none` is the reference (issue #31).
+bench-issue: test-deps
+	bash scripts/bench-issue.sh
+
 bench-hostile: test-deps
 	bash scripts/with-postgres.sh bash scripts/with-mariadb.sh bash scripts/bench-hostile.sh
 

@@ -43,9 +43,33 @@ public struct QRMatrix: Sendable, Equatable {
     public static let quietZone = 4
 
     /// An SVG drawing: one path of unit squares, scaled by the viewer. Crisp at any size.
-    public func svg(moduleSize: Int = 8) -> String {
+    public func svg(moduleSize: Int = 8) -> String { String(decoding: svgBytes(moduleSize: moduleSize), as: UTF8.self) }
+
+    /// The SVG drawing's UTF-8 bytes, written digit by digit: string interpolation made drawing
+    /// the path most of the time of issuing tickets with images.
+    public func svgBytes(moduleSize: Int = 8) -> [UInt8] {
         let side = size + 2 * Self.quietZone
-        var path = ""
+        let pixels = side * moduleSize
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + size * size)
+        func append(_ text: StaticString) { out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)) }
+        func append(_ number: Int) {
+            if number >= 10 { append(number / 10) }
+            out.append(UInt8(ascii: "0") + UInt8(number % 10))
+        }
+        append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"")
+        append(pixels)
+        append("\" height=\"")
+        append(pixels)
+        append("\" viewBox=\"0 0 ")
+        append(side)
+        append(" ")
+        append(side)
+        append("\" shape-rendering=\"crispEdges\">\n<rect width=\"")
+        append(side)
+        append("\" height=\"")
+        append(side)
+        append("\" fill=\"#fff\"/>\n<path fill=\"#000\" d=\"")
         for y in 0..<size {
             var x = 0
             while x < size {
@@ -56,19 +80,20 @@ public struct QRMatrix: Sendable, Equatable {
                 // Merge a horizontal run of dark modules into one rectangle.
                 var run = 1
                 while x + run < size && self[x + run, y] { run += 1 }
-                path += "M\(x + Self.quietZone) \(y + Self.quietZone)h\(run)v1h-\(run)z"
+                append("M")
+                append(x + Self.quietZone)
+                append(" ")
+                append(y + Self.quietZone)
+                append("h")
+                append(run)
+                append("v1h-")
+                append(run)
+                append("z")
                 x += run
             }
         }
-        let pixels = side * moduleSize
-        return """
-            <?xml version="1.0" encoding="UTF-8"?>
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(pixels)" height="\(pixels)" viewBox="0 0 \(side) \(side)" shape-rendering="crispEdges">
-            <rect width="\(side)" height="\(side)" fill="#fff"/>
-            <path fill="#000" d="\(path)"/>
-            </svg>
-
-            """
+        append("\"/>\n</svg>\n")
+        return out
     }
 
     /// 8-bit grey pixels (0 = black, 255 = white), `scale` pixels a module, with the quiet zone.

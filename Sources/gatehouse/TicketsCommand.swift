@@ -7,6 +7,7 @@ import GatehouseImage
 import GatehouseService
 import GatehouseStorage
 import QRRendering
+import Synchronization
 
 struct TicketsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +31,8 @@ struct TicketsCommand: AsyncParsableCommand {
         @Option(help: "Ticket type for every ticket (a CSV column overrides it).") var ticketType: String?
         @Option(help: "Expiry time for every ticket, ISO 8601.") var expiresAt: String?
         @Option(help: "Folder for the QR images and manifest.csv (made if missing; must not hold a manifest).") var out: String = "tickets"
+        @Option(help: "Which QR images to write for each ticket: \(TicketImages.allValueStrings.joined(separator: ", ")).")
+        var images: TicketImages = .both
 
         func validate() throws {
             switch (count, csv) {
@@ -52,7 +55,7 @@ struct TicketsCommand: AsyncParsableCommand {
             } else {
                 requests = Array(repeating: Gatehouse.TicketRequest(ticketType: ticketType, expiresAt: expires), count: count ?? 0)
             }
-            let output = try TicketOutput(folder: out)
+            let output = try TicketOutput(folder: out, images: images)
             let progress = ProgressBar(total: requests.count)
             var issued = 0
             try await withGatehouse(database) { gatehouse in
@@ -69,7 +72,7 @@ struct TicketsCommand: AsyncParsableCommand {
                 }
             }
             progress.finish()
-            print("Issued \(issued) tickets for \(event); QR images and manifest.csv in \(out)/")
+            print("Issued \(issued) tickets for \(event); \(images.written) in \(out)/")
         }
     }
 
@@ -92,11 +95,31 @@ struct TicketsCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "Ticket id.") var id: String
         @Option(help: "Folder for the new QR images and manifest.csv.") var out: String = "tickets-reissued"
+        @Option(help: "Which QR images to write: \(TicketImages.allValueStrings.joined(separator: ", ")).")
+        var images: TicketImages = .both
         func run() async throws {
-            let output = try TicketOutput(folder: out)
+            let output = try TicketOutput(folder: out, images: images)
             let ticket = try await withGatehouse(database) { try await $0.reissueTicket(id: id) }
             try output.write([ticket])
-            print("Re-issued \(ticket.ticket.id) (#\(ticket.ticket.number)); new QR in \(out)/")
+            print("Re-issued \(ticket.ticket.id) (#\(ticket.ticket.number)); \(images.written) in \(out)/")
+        }
+    }
+}
+
+/// The QR images written beside the manifest: what the organizer's mail merge or print shop needs.
+enum TicketImages: String, CaseIterable, ExpressibleByArgument {
+    case none, png, svg, both
+
+    var png: Bool { self == .png || self == .both }
+    var svg: Bool { self == .svg || self == .both }
+
+    /// What the output folder holds, for the command's last line.
+    var written: String {
+        switch self {
+        case .none: return "manifest.csv"
+        case .png: return "PNG images and manifest.csv"
+        case .svg: return "SVG images and manifest.csv"
+        case .both: return "QR images (SVG and PNG) and manifest.csv"
         }
     }
 }
@@ -105,11 +128,13 @@ struct TicketsCommand: AsyncParsableCommand {
 struct TicketOutput {
     let folder: String
     let manifestPath: String
+    let images: TicketImages
 
     /// Checks the folder before anything is issued; the manifest is made with the first batch,
     /// so a command that fails before issuing leaves nothing that blocks its retry.
-    init(folder: String) throws {
+    init(folder: String, images: TicketImages = .both) throws {
         self.folder = folder
+        self.images = images
         manifestPath = (folder as NSString).appendingPathComponent("manifest.csv")
         guard !FileManager.default.fileExists(atPath: manifestPath) else {
             throw ValidationError("\(manifestPath) exists already; choose another --out folder")
@@ -119,14 +144,13 @@ struct TicketOutput {
         guard access(folder, W_OK) == 0 else { throw ValidationError("cannot write in \(folder)") }
     }
 
+    /// Writes the batch's images (on every core: drawing and compressing is most of issuing's
+    /// time) and then its manifest rows, in ticket order, synced before returning.
     func write(_ tickets: [IssuedTicket]) throws {
+        if images != .none { try writeImages(tickets) }
         var rows = ""
         for issued in tickets {
             let ticket = issued.ticket
-            let matrix = try QRMatrix(encoding: issued.qrData)
-            let base = (folder as NSString).appendingPathComponent(String(format: "ticket-%06d", ticket.number))
-            try Data(matrix.svg().utf8).write(to: URL(fileURLWithPath: base + ".svg"))
-            try Data(PNGWriter.png(matrix.greyImage(scale: 8))).write(to: URL(fileURLWithPath: base + ".png"))
             rows +=
                 [String(ticket.number), ticket.id, ticket.holderName ?? "", ticket.email ?? "", ticket.ticketType ?? "", issued.qrData]
                 .map(CSVCell.escape).joined(separator: ",") + "\n"
@@ -139,6 +163,45 @@ struct TicketOutput {
         manifest.seekToEndOfFile()
         manifest.write(Data(rows.utf8))
         try manifest.synchronize()
+    }
+
+    private func writeImages(_ tickets: [IssuedTicket]) throws {
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, tickets.count))
+        let firstError = Mutex<(any Error)?>(nil)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: tickets.count, by: workers) {
+                guard firstError.withLock({ $0 == nil }) else { return }
+                do {
+                    try writeImages(of: tickets[index])
+                } catch {
+                    firstError.withLock { $0 = $0 ?? error }
+                }
+            }
+        }
+        if let error = firstError.withLock({ $0 }) { throw error }
+    }
+
+    private func writeImages(of issued: IssuedTicket) throws {
+        let matrix = try QRMatrix(encoding: issued.qrData)
+        let base = (folder as NSString).appendingPathComponent(String(format: "ticket-%06d", issued.ticket.number))
+        if images.svg { try Self.writePrivateFile(base + ".svg", matrix.svgBytes()) }
+        if images.png { try Self.writePrivateFile(base + ".png", matrix.png(scale: 8)) }
+    }
+
+    /// A new file readable by its owner only (it is the ticket), written whole.
+    private static func writePrivateFile(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            written += count
+        }
     }
 }
 
@@ -180,7 +243,8 @@ final class ProgressBar {
 
     init(total: Int) {
         self.total = total
-        visible = total >= 1000 && isatty(STDERR_FILENO) == 1
+        // Only for a person watching: not when the output goes to a file or another program.
+        visible = total >= 1000 && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1
     }
 
     func update(_ done: Int) {

@@ -65,6 +65,60 @@ import Testing
         #expect(count.status == 0 && count.output.contains("Issued 5 tickets"))
         let log = try gatehouse("checkins", "--event", event)
         #expect(log.status == 0 && log.output.isEmpty)
+        // Only the images asked for.
+        for (images, extensions) in [("none", Set<String>()), ("png", ["png"]), ("svg", ["svg"])] {
+            let out = folder.file("only-\(images)")
+            let run = try gatehouse("tickets", "issue", "--event", event, "--count", "3", "--images", images, "--out", out)
+            #expect(run.status == 0, "\(run.errors)")
+            let written = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0 != "manifest.csv" }
+            let kinds = Set(written.map { ($0 as NSString).pathExtension })
+            #expect(kinds == extensions && written.count == 3 * extensions.count, "--images \(images): \(written)")
+            for file in written {
+                let mode = try FileManager.default.attributesOfItem(atPath: "\(out)/\(file)")[.posixPermissions] as? Int
+                #expect(mode == 0o600, "\(file) is the ticket: its owner's only")
+            }
+        }
+        let wrong = try gatehouse("tickets", "issue", "--event", event, "--count", "1", "--images", "jpeg", "--out", folder.file("jpeg"))
+        #expect(wrong.status != 0 && wrong.errors.contains("--images"))
+    }
+
+    /// The ticket PNG (one bit a pixel, rows repeated with the Up filter) has exactly the pixels
+    /// of the symbol drawn at the same scale.
+    @Test func ticket_png_has_the_drawn_pixels() throws {
+        for (text, scale) in [("GH:EABCDEFG:ABCDEFGHIJKLMNOPQRSTUVWXYZ", 8), ("x", 3), (String(repeating: "GH", count: 90), 1)] {
+            let matrix = try QRMatrix(encoding: text)
+            #expect(try PNGReader.grey(matrix.png(scale: scale)) == matrix.greyImage(scale: scale), "\(text.prefix(8))… at scale \(scale)")
+            #expect(matrix.svg(moduleSize: scale) == Self.plainSVG(matrix, moduleSize: scale), "\(text.prefix(8))… at scale \(scale)")
+        }
+    }
+
+    /// The SVG drawing written the plain way (one rectangle per run of dark modules): what
+    /// `QRMatrix.svg`, written digit by digit for speed, must equal.
+    static func plainSVG(_ matrix: QRMatrix, moduleSize: Int) -> String {
+        let quiet = QRMatrix.quietZone
+        let side = matrix.size + 2 * quiet
+        var path = ""
+        for y in 0..<matrix.size {
+            var x = 0
+            while x < matrix.size {
+                guard matrix[x, y] else {
+                    x += 1
+                    continue
+                }
+                var run = 1
+                while x + run < matrix.size && matrix[x + run, y] { run += 1 }
+                path += "M\(x + quiet) \(y + quiet)h\(run)v1h-\(run)z"
+                x += run
+            }
+        }
+        return """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(side * moduleSize)" height="\(side * moduleSize)" viewBox="0 0 \(side) \(side)" shape-rendering="crispEdges">
+            <rect width="\(side)" height="\(side)" fill="#fff"/>
+            <path fill="#000" d="\(path)"/>
+            </svg>
+
+            """
     }
 
     @Test func errors_name_the_bad_argument() throws {
@@ -89,8 +143,8 @@ import Testing
     }
 }
 
-/// Reads the 8-bit grey PNGs that `PNGWriter` makes (no filters, one IDAT): enough to check
-/// what the CLI wrote without an image library.
+/// Reads the grey PNGs that `PNGWriter` makes (8-bit, or 1-bit; filters None and Up; one
+/// zlib stream): enough to check what the CLI wrote without an image library.
 enum PNGReader {
     struct Failure: Error {}
 
@@ -98,6 +152,7 @@ enum PNGReader {
         var offset = 8
         var width = 0
         var height = 0
+        var depth = 8
         var compressed: [UInt8] = []
         func u32(_ at: Int) -> Int { Int(file[at]) << 24 | Int(file[at + 1]) << 16 | Int(file[at + 2]) << 8 | Int(file[at + 3]) }
         while offset + 8 <= file.count {
@@ -107,19 +162,33 @@ enum PNGReader {
             if type == "IHDR" {
                 width = Int(data[0]) << 24 | Int(data[1]) << 16 | Int(data[2]) << 8 | Int(data[3])
                 height = Int(data[4]) << 24 | Int(data[5]) << 16 | Int(data[6]) << 8 | Int(data[7])
-                guard data[8] == 8, data[9] == 0 else { throw Failure() }
+                depth = Int(data[8])
+                guard depth == 8 || depth == 1, data[9] == 0 else { throw Failure() }
             } else if type == "IDAT" {
                 compressed += data
             }
             offset += 12 + length
         }
-        var rawLength = uLong((width + 1) * height)
+        let rowBytes = (width * depth + 7) / 8
+        var rawLength = uLong((rowBytes + 1) * height)
         var raw = [UInt8](repeating: 0, count: Int(rawLength))
-        guard uncompress(&raw, &rawLength, compressed, uLong(compressed.count)) == Z_OK else { throw Failure() }
+        guard uncompress(&raw, &rawLength, compressed, uLong(compressed.count)) == Z_OK, Int(rawLength) == raw.count else { throw Failure() }
         var pixels: [UInt8] = []
+        var above = [UInt8](repeating: 0, count: rowBytes)
         for row in 0..<height {
-            guard raw[row * (width + 1)] == 0 else { throw Failure() }
-            pixels += raw[(row * (width + 1) + 1)..<((row + 1) * (width + 1))]
+            let start = row * (rowBytes + 1)
+            var line = Array(raw[(start + 1)...(start + rowBytes)])
+            switch raw[start] {
+            case 0: break
+            case 2: for index in line.indices { line[index] &+= above[index] }
+            default: throw Failure()
+            }
+            above = line
+            if depth == 8 {
+                pixels += line
+            } else {
+                pixels += (0..<width).map { line[$0 / 8] & (0x80 >> UInt8($0 % 8)) != 0 ? 255 : 0 }
+            }
         }
         return GreyImage(width: width, height: height, pixels: pixels)
     }
