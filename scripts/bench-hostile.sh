@@ -11,6 +11,8 @@ source scripts/bench-common.sh
 stores=(sqlite)
 [[ -n "${GATEHOUSE_TEST_POSTGRES:-}" ]] && stores+=(postgres)
 [[ -n "${GATEHOUSE_TEST_MYSQL:-}" ]] && stores+=(mariadb)
+# BENCH_STORES="postgres" (say) runs only those; SOAK_ONLY=word only the attacks naming it.
+[[ -n "${BENCH_STORES:-}" ]] && read -ra stores <<< "$BENCH_STORES"
 status=0
 for store in "${stores[@]}"; do
   case "$store" in
