@@ -110,10 +110,17 @@ BUILT ?= .build-static/release
 
 # STATIC_SCRATCH names another build folder: the field rig builds into .build-guest, with
 # GATEHOUSE_GUEST_SYSROOT set to its Debian 13 guest's libgpiod 2.x and zxing-cpp 2.3 (see Package.swift).
+# Its headers come first on the include path, its libraries are linked by their paths (where
+# -L would come after this machine's library folders) and only into the programs that use them
+# (--as-needed: the build's own tools run here, where the guest's libraries are not installed),
+# and symbols they need from the guest's newer glibc and libstdc++ are left for the guest.
 STATIC_SCRATCH ?= .build-static
+GUEST_FLAGS = $(if $(GATEHOUSE_GUEST_SYSROOT),-Xcc -I$(GATEHOUSE_GUEST_SYSROOT)/include -Xcxx -I$(GATEHOUSE_GUEST_SYSROOT)/include \
+	-Xlinker --as-needed -Xlinker $(GATEHOUSE_GUEST_SYSROOT)/lib/libgpiod.so -Xlinker $(GATEHOUSE_GUEST_SYSROOT)/lib/libZXing.so \
+	-Xlinker --allow-shlib-undefined)
 static: deps
-	$(SWIFT) build -c release --static-swift-stdlib --product gate-kiosk --scratch-path $(STATIC_SCRATCH)
-	$(SWIFT) build -c release --static-swift-stdlib --product gatehouse --scratch-path $(STATIC_SCRATCH)
+	$(SWIFT) build -c release --static-swift-stdlib --product gate-kiosk --scratch-path $(STATIC_SCRATCH) $(GUEST_FLAGS)
+	$(SWIFT) build -c release --static-swift-stdlib --product gatehouse --scratch-path $(STATIC_SCRATCH) $(GUEST_FLAGS)
 
 install:
 	@test -x $(BUILT)/gate-kiosk -a -x $(BUILT)/gatehouse || { echo "no binaries in $(BUILT): run 'make static' first (or set BUILT=)"; exit 1; }

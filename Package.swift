@@ -13,22 +13,16 @@ let swiftSettings: [SwiftSetting] = [
 /// optimisation level but this flag; `@_optimize(speed)` does nothing in an -Onone build.)
 let pixelLoops: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
-/// libgpiod and zxing-cpp from another system's files: GATEHOUSE_GUEST_SYSROOT names a folder
-/// with include/gpiod.h, include/ZXing/, lib/libgpiod.so and lib/libZXing.so, and the kiosk is
+/// libgpiod and zxing-cpp from another system's files: when GATEHOUSE_GUEST_SYSROOT names a
+/// folder with include/gpiod.h, include/ZXing/, lib/libgpiod.so and lib/libZXing.so, the kiosk is
 /// built against those instead of this machine's. The field rig builds on Debian 12 (libgpiod
-/// 1.6, zxing-cpp 1.4) for its Debian 13 guest (libgpiod 2.x, zxing-cpp 2.3) this way; `-L` would
-/// not do, since pkg-config puts this machine's library folder first. Without the variable (every
-/// ordinary build) these add no flags at all.
+/// 1.6, zxing-cpp 1.4) for its Debian 13 guest (libgpiod 2.x, zxing-cpp 2.3) this way. The
+/// manifest then only leaves out `-lgpiod` and `-lZXing` (which would find this machine's
+/// libraries); the headers and the guest's libraries are named on the build's command line by
+/// `make static` (see the Makefile), so the manifest needs no unsafe flags.
 enum GuestSysroot {
     static let folder = Context.environment["GATEHOUSE_GUEST_SYSROOT"]
-    static var include: [CSetting] { folder.map { [.unsafeFlags(["-I\($0)/include"])] } ?? [] }
-    static var includeCXX: [CXXSetting] { folder.map { [.unsafeFlags(["-I\($0)/include"])] } ?? [] }
-    /// The guest's libraries may need newer glibc and libstdc++ symbols than this machine has
-    /// (zxing-cpp 2.3 on Debian 13 does); the guest provides them, so the linker is told not to
-    /// look for them here.
-    static func library(_ name: String) -> [LinkerSetting] {
-        folder.map { [.unsafeFlags(["\($0)/lib/lib\(name).so", "-Xlinker", "--allow-shlib-undefined"])] } ?? [.linkedLibrary(name)]
-    }
+    static func library(_ name: String) -> [LinkerSetting] { folder == nil ? [.linkedLibrary(name)] : [] }
 }
 
 let package = Package(
@@ -75,7 +69,7 @@ let package = Package(
         // zxing-cpp (C++, 1.4 or 2.x) behind a C interface: the second QR engine.
         .target(
             name: "CZXing",
-            cxxSettings: [.define("ZX_USE_UTF8")] + GuestSysroot.includeCXX,
+            cxxSettings: [.define("ZX_USE_UTF8")],
             linkerSettings: GuestSysroot.library("ZXing") + [.linkedLibrary("stdc++")]
         ),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
@@ -224,7 +218,7 @@ let package = Package(
         // The gate kiosk: lane rules and loops against protocols (KioskCore), the real hardware
         // behind them (KioskHardware), and C shims for the libraries Swift cannot call directly.
         .target(name: "CV4L2", linkerSettings: [.linkedLibrary("v4l2")]),
-        .target(name: "CGpiod", cSettings: GuestSysroot.include, linkerSettings: GuestSysroot.library("gpiod")),
+        .target(name: "CGpiod", linkerSettings: GuestSysroot.library("gpiod")),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         // sd_notify(3) and AF_UNIX datagrams without libsystemd, for the daemon and the service.
