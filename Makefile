@@ -60,12 +60,12 @@ format:
 bench: test-deps
 	bash scripts/bench-service.sh
 
-# Honest check-ins while an attacker tries each known way to shut gates (issues #9, #23), on
-# SQLite, PostgreSQL and MariaDB: honest p50/p99 with and without each attack, peak memory.
 # Issuing tickets with each --images choice; `none` is the reference (issue #31).
 bench-issue: test-deps
 	bash scripts/bench-issue.sh
 
+# Honest check-ins while an attacker tries each known way to shut gates (issues #9, #23), on
+# SQLite, PostgreSQL and MariaDB: honest p50/p99 with and without each attack, peak memory.
 bench-hostile: test-deps
 	bash scripts/with-postgres.sh bash scripts/with-mariadb.sh bash scripts/bench-hostile.sh
 

@@ -47,10 +47,15 @@ public enum AdminToken {
     /// Creates `path` with mode 0600 from the start (never world-readable, not even briefly) and
     /// refuses to overwrite an existing file.
     public static func writeSecretFile(path: String, contents: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        try writeSecretFile(path: path, bytes: Array(contents.utf8))
+    }
+
+    /// `bytes` into a file of mode 0600 from the start. `replacing` lets it overwrite a file that
+    /// exists; `durable: false` leaves out the fsync, for many files synced as a batch or not at all.
+    public static func writeSecretFile(path: String, bytes: [UInt8], replacing: Bool = false, durable: Bool = true) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | (replacing ? O_TRUNC : O_EXCL) | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw InvalidInputError("cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let bytes = Array(contents.utf8)
         var written = 0
         while written < bytes.count {
             let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -58,6 +63,6 @@ public enum AdminToken {
             guard n > 0 else { throw InvalidInputError("cannot write \(path): \(String(cString: strerror(errno)))") }
             written += n
         }
-        guard fsync(fd) == 0 else { throw InvalidInputError("cannot sync \(path): \(String(cString: strerror(errno)))") }
+        guard !durable || fsync(fd) == 0 else { throw InvalidInputError("cannot sync \(path): \(String(cString: strerror(errno)))") }
     }
 }

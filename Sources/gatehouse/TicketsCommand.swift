@@ -31,8 +31,7 @@ struct TicketsCommand: AsyncParsableCommand {
         @Option(help: "Ticket type for every ticket (a CSV column overrides it).") var ticketType: String?
         @Option(help: "Expiry time for every ticket, ISO 8601.") var expiresAt: String?
         @Option(help: "Folder for the QR images and manifest.csv (made if missing; must not hold a manifest).") var out: String = "tickets"
-        @Option(help: "Which QR images to write for each ticket: \(TicketImages.allValueStrings.joined(separator: ", ")).")
-        var images: TicketImages = .both
+        @OptionGroup var imageChoice: ImageChoice
 
         func validate() throws {
             switch (count, csv) {
@@ -55,7 +54,7 @@ struct TicketsCommand: AsyncParsableCommand {
             } else {
                 requests = Array(repeating: Gatehouse.TicketRequest(ticketType: ticketType, expiresAt: expires), count: count ?? 0)
             }
-            let output = try TicketOutput(folder: out, images: images)
+            let output = try TicketOutput(folder: out, images: imageChoice.images)
             let progress = ProgressBar(total: requests.count)
             var issued = 0
             try await withGatehouse(database) { gatehouse in
@@ -72,7 +71,7 @@ struct TicketsCommand: AsyncParsableCommand {
                 }
             }
             progress.finish()
-            print("Issued \(issued) tickets for \(event); \(images.written) in \(out)/")
+            print("Issued \(issued) tickets for \(event); \(imageChoice.images.written) in \(out)/")
         }
     }
 
@@ -95,15 +94,20 @@ struct TicketsCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "Ticket id.") var id: String
         @Option(help: "Folder for the new QR images and manifest.csv.") var out: String = "tickets-reissued"
-        @Option(help: "Which QR images to write: \(TicketImages.allValueStrings.joined(separator: ", ")).")
-        var images: TicketImages = .both
+        @OptionGroup var imageChoice: ImageChoice
         func run() async throws {
-            let output = try TicketOutput(folder: out, images: images)
+            let output = try TicketOutput(folder: out, images: imageChoice.images)
             let ticket = try await withGatehouse(database) { try await $0.reissueTicket(id: id) }
             try output.write([ticket])
-            print("Re-issued \(ticket.ticket.id) (#\(ticket.ticket.number)); \(images.written) in \(out)/")
+            print("Re-issued \(ticket.ticket.id) (#\(ticket.ticket.number)); \(imageChoice.images.written) in \(out)/")
         }
     }
+}
+
+/// `--images`, for the commands that write tickets.
+struct ImageChoice: ParsableArguments {
+    @Option(help: "Which QR images to write for each ticket: \(TicketImages.allValueStrings.joined(separator: ", ")).")
+    var images: TicketImages = .both
 }
 
 /// The QR images written beside the manifest: what the organizer's mail merge or print shop needs.
@@ -132,7 +136,7 @@ struct TicketOutput {
 
     /// Checks the folder before anything is issued; the manifest is made with the first batch,
     /// so a command that fails before issuing leaves nothing that blocks its retry.
-    init(folder: String, images: TicketImages = .both) throws {
+    init(folder: String, images: TicketImages) throws {
         self.folder = folder
         self.images = images
         manifestPath = (folder as NSString).appendingPathComponent("manifest.csv")
@@ -184,24 +188,10 @@ struct TicketOutput {
     private func writeImages(of issued: IssuedTicket) throws {
         let matrix = try QRMatrix(encoding: issued.qrData)
         let base = (folder as NSString).appendingPathComponent(String(format: "ticket-%06d", issued.ticket.number))
-        if images.svg { try Self.writePrivateFile(base + ".svg", matrix.svgBytes()) }
-        if images.png { try Self.writePrivateFile(base + ".png", matrix.png(scale: 8)) }
-    }
-
-    /// A new file readable by its owner only (it is the ticket), written whole.
-    private static func writePrivateFile(_ path: String, _ bytes: [UInt8]) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))")
-            }
-            written += count
-        }
+        // Readable by their owner only, like the manifest: each image is the ticket. Not synced
+        // one by one: the synced manifest is the record of the codes, an image can be redrawn.
+        if images.svg { try AdminToken.writeSecretFile(path: base + ".svg", bytes: matrix.svgBytes(), replacing: true, durable: false) }
+        if images.png { try AdminToken.writeSecretFile(path: base + ".png", bytes: matrix.png(scale: 8), replacing: true, durable: false) }
     }
 }
 
