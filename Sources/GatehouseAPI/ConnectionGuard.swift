@@ -114,8 +114,21 @@ public final class ConnectionRegistry: Sendable {
     }
 }
 
+/// The outbound user event a route sends down its connection when it has accepted a request
+/// whose body the guard holds (see `ConnectionGuardHandler.heldBodyPaths`): read it now.
+package struct ReadHeldBody: Sendable {
+    package init() {}
+}
+
 /// Sits in each connection's pipeline after HTTP decoding: registers the connection, bounds the
 /// time a body may take, and answers 503 (then closes) when the server is full of busy ones.
+///
+/// For the routes in `heldBodyPaths` it also stops reading from the socket after the request's
+/// head until the route accepts the request (`ReadHeldBody`). Why: NIO reads ahead of the route,
+/// ten parts of up to 64 KB, so a refused 400 KB camera frame was mostly read off the socket on
+/// the event loop anyway — a phone flooding frames at 1,000/s kept a core busy with bytes that
+/// were then thrown away, and honest check-ins waited behind them. Held, a refused frame costs
+/// one socket read; the refusal closes the connection with the rest unread.
 package final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
     package typealias InboundIn = HTTPRequestPart
     package typealias InboundOut = HTTPRequestPart
@@ -123,6 +136,7 @@ package final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChann
     package typealias OutboundOut = HTTPResponsePart
 
     private let registry: ConnectionRegistry
+    private let heldBodyPaths: Set<String>
     private var admitted = false
     private var registered = false
     /// The current request's end has arrived (its body is all read).
@@ -132,8 +146,15 @@ package final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChann
     private var closeAfterAnswer = false
     private var bodyDeadline: Scheduled<Void>?
     private var refusalDeadline: Scheduled<Void>?
+    /// The current request's body is not read until its route accepts it.
+    private var holdingBody = false
+    /// A read was asked for while the body was held: issued when the hold ends.
+    private var readDeferred = false
 
-    package init(registry: ConnectionRegistry) { self.registry = registry }
+    package init(registry: ConnectionRegistry, heldBodyPaths: Set<String> = []) {
+        self.registry = registry
+        self.heldBodyPaths = heldBodyPaths
+    }
 
     package func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { register(context) }
@@ -162,8 +183,13 @@ package final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChann
             return
         }
         switch part {
-        case .head:
+        case .head(let request):
             requestComplete = false
+            if request.method == .post, let path = request.path?.split(separator: "?", maxSplits: 1).first,
+                heldBodyPaths.contains(String(path))
+            {
+                holdingBody = true
+            }
             let channel = context.channel
             let timeout = registry.limits.bodyTimeout
             bodyDeadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
@@ -175,8 +201,35 @@ package final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChann
             bodyDeadline?.cancel()
             bodyDeadline = nil
             registry.answering(context.channel, true)
+            // The whole body came with the head's read: nothing left to hold.
+            stopHoldingBody(context)
         }
         context.fireChannelRead(data)
+    }
+
+    package func read(context: ChannelHandlerContext) {
+        if holdingBody {
+            readDeferred = true
+        } else {
+            context.read()
+        }
+    }
+
+    package func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard event is ReadHeldBody else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        stopHoldingBody(context)
+        promise?.succeed(())
+    }
+
+    private func stopHoldingBody(_ context: ChannelHandlerContext) {
+        holdingBody = false
+        if readDeferred {
+            readDeferred = false
+            context.read()
+        }
     }
 
     package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -191,6 +244,8 @@ package final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChann
                 context.write(wrapOutboundOut(.head(response)), promise: promise)
                 return
             }
+            // Answered without refusing: the server reads (and drains) whatever body is left.
+            stopHoldingBody(context)
         case .body: break
         case .end:
             registry.answering(context.channel, false)

@@ -10,10 +10,18 @@ public struct GatehouseRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The peer's IP address (without port), for slowing down guessing of pairing codes.
     public let remoteHost: String?
+    private let channel: any Channel
 
     public init(source: Source) {
         coreContext = .init(source: source)
         remoteHost = source.channel.remoteAddress?.ipAddress
+        channel = source.channel
+    }
+
+    /// Lets the connection read the body its guard holds (`ConnectionGuardHandler.heldBodyPaths`):
+    /// a route of such a path calls this once it has accepted the request, before reading it.
+    package func readHeldBody() {
+        channel.triggerUserOutboundEvent(ReadHeldBody(), promise: nil)
     }
 
     /// Largest request body read (1 MiB fits 10,000 ticket holders); routes that need less say so.

@@ -187,7 +187,7 @@ func buildApplication(
         ),
         server: .http1(
             configuration: .init(
-                additionalChannelHandlers: [ConnectionGuardHandler(registry: registry)],
+                additionalChannelHandlers: [ConnectionGuardHandler(registry: registry, heldBodyPaths: ScannerSite.heldBodyPaths)],
                 idleTimeout: TimeAmount(limits.idleTimeout)
             )
         ),

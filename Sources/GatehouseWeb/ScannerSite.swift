@@ -23,6 +23,10 @@ package struct ScannerSite: Sendable {
     /// The organizer's time zone: the scanner shows times in it, as the organizer's pages do.
     package let timeZone: TimeZone
 
+    /// Routes whose bodies the connection holds unread until the route accepts the request
+    /// (`GatehouseRequestContext.readHeldBody`): a refused frame is not read off the socket.
+    package static let heldBodyPaths: Set<String> = ["/api/scanner/decode"]
+
     package func add(to router: Router<GatehouseRequestContext>) {
         router.get("scanner") { _, _ in ScannerPage.page.response }
         router.get("scanner/manifest.webmanifest") { _, _ in
@@ -82,7 +86,7 @@ package struct ScannerSite: Sendable {
             )
         }
         #if ServerQRDecoding
-        api.post("decode") { request, _ in
+        api.post("decode") { request, context in
             let device = try await device(request)
             // A phone sends at most 4 frames a second; more is not a phone.
             if let wait = decoder.requests.take(1, for: device.id) {
@@ -104,6 +108,7 @@ package struct ScannerSite: Sendable {
             let pixels: [UInt8]
             do {
                 pixels = try await BodyBudget.shared.withReservation(width * height) {
+                    context.readHeldBody()
                     var body = try await request.body.collect(upTo: width * height)
                     guard body.readableBytes == width * height, let pixels = body.readBytes(length: width * height) else {
                         throw InvalidInputError("the frame must be width × height grey bytes")
