@@ -108,7 +108,7 @@ extension MySQLStore {
                 WHERE token_hash = ? AND event_id = ? AND status = 'unused' AND (expires_at IS NULL OR expires_at > ?)
                 """,
                 [
-                    .integer(now), .text(attempt.gateId), .text(attempt.deviceId), .integer(db.takeChange()), .bytes(code.tokenHash),
+                    .integer(now), .text(attempt.gateId), .text(attempt.deviceId), .integer(MySQLConnection.unnumbered), .bytes(code.tokenHash),
                     .text(deviceEvent), .integer(now),
                 ]
             )
@@ -116,19 +116,21 @@ extension MySQLStore {
                 // As this transaction wrote it: the read's row with this use.
                 var used =
                     try read ?? db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], StoreRecords.ticket)
-                used?.status = .used
-                used?.usedAt = Date(millis: now)
-                used?.usedGate = attempt.gateId
-                used?.usedDevice = attempt.deviceId
-                if let used {
-                    return CheckinDecision(
-                        result: .valid,
-                        ticket: used.summary,
-                        firstUsedAt: used.usedAt,
-                        firstUsedGate: used.usedGate,
-                        replayed: false
-                    )
+                guard var used else {
+                    throw StoreError.unavailable("MySQL: a ticket this transaction admitted cannot be read back")
                 }
+                db.changed(ticket: used.id)
+                used.status = .used
+                used.usedAt = Date(millis: now)
+                used.usedGate = attempt.gateId
+                used.usedDevice = attempt.deviceId
+                return CheckinDecision(
+                    result: .valid,
+                    ticket: used.summary,
+                    firstUsedAt: used.usedAt,
+                    firstUsedGate: used.usedGate,
+                    replayed: false
+                )
             } else if let read, read.checkinResult(deviceEvent: deviceEvent, now: now) == .valid {
                 // The read saw it admissible and the UPDATE found it used: another gate was
                 // quicker. The reason is read again, as it is now.

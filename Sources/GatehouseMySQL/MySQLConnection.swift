@@ -79,11 +79,9 @@ struct MySQLRow: StoreRow {
 final class MySQLConnection {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
-    /// The next change number of the write transaction in progress (see `MySQLSchema`): read
-    /// from the counter row when the transaction starts, written back before it commits.
-    var nextChange: Int64 = 0
-    /// `nextChange` when the transaction began: unchanged means nothing to write back.
-    var counterStart: Int64 = 0
+    /// The tickets the write transaction in progress changed, in order, to be numbered just
+    /// before it commits (see `MySQLSchema.numberChanges`).
+    private(set) var changedTickets: [String] = []
 
     init(_ target: MySQLTarget) throws(MySQLError) {
         var number: UInt32 = 0
@@ -210,4 +208,19 @@ final class MySQLConnection {
     private static func string(_ buffer: [CChar]) -> String {
         buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
+}
+
+extension MySQLConnection {
+    /// What a changed ticket's `change_seq` holds until its transaction numbers it: never seen
+    /// outside the transaction, which numbers every change before it commits.
+    static let unnumbered: Int64 = 0
+
+    /// Notes a change of `ticket` in this write transaction, for `MySQLSchema.numberChanges`.
+    func changed(ticket id: String) { changedTickets.append(id) }
+
+    /// Forgets the changes noted: the transaction committed or was rolled back.
+    func forgetChanges() { changedTickets.removeAll(keepingCapacity: true) }
+
+    /// Forgets the changes noted after the first `count`: a job rolled back to its savepoint.
+    func forgetChanges(since count: Int) { changedTickets.removeSubrange(count...) }
 }

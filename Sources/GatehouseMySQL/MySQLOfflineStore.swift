@@ -76,19 +76,22 @@ extension MySQLStore {
             // its trusted clock, and the admission has happened.
             let changed = try db.run(
                 "UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = ? WHERE id = ? AND status = 'unused'",
-                [.integer(at), .text(device.gate), .text(device.id), .integer(db.takeChange()), .text(ticket.id)]
+                [.integer(at), .text(device.gate), .text(device.id), .integer(MySQLConnection.unnumbered), .text(ticket.id)]
             )
-            if changed != 1 {
+            if changed == 1 {
+                db.changed(ticket: ticket.id)
+            } else {
                 ticket.status = .used
                 ticket.usedAt = try db.firstRow("SELECT used_at FROM tickets WHERE id = ?", [.text(ticket.id)]) { $0.optionalInt(0) } ?? nil
                 judged = ticket.judge(admissionAt: at)
             }
         }
         if judged.displaces, let usedAt = ticket.usedAt {
-            try db.run(
+            let moved = try db.run(
                 "UPDATE tickets SET used_at = ?, used_gate = ?, used_device = ?, change_seq = ? WHERE id = ? AND status = 'used' AND used_at = ?",
-                [.integer(at), .text(device.gate), .text(device.id), .integer(db.takeChange()), .text(ticket.id), .integer(usedAt)]
+                [.integer(at), .text(device.gate), .text(device.id), .integer(MySQLConnection.unnumbered), .text(ticket.id), .integer(usedAt)]
             )
+            if moved == 1 { db.changed(ticket: ticket.id) }
         }
         let first =
             judged.conflict == .alreadyUsed

@@ -14,10 +14,13 @@ import GatehouseStorage
 /// isolation, because the conditional UPDATE reads the newest committed row and locks it —
 /// whichever process asks, one wins. What does need order is the gates' change feed: every
 /// change of a ticket is numbered, and a gate that syncs from its last number must never miss
-/// one. So every write transaction first locks the one row of `gatehouse_changes` (`FOR UPDATE`)
-/// and numbers its changes from it: write transactions commit one after another, in the order of
-/// their numbers, across all processes. REPEATABLE READ (InnoDB's default) would add gap locks and
-/// deadlocks without adding any guarantee we rely on.
+/// one. So a write transaction that changed tickets numbers them as its last statements, from the
+/// one row of `gatehouse_changes`, whose lock it then holds until it commits: numbered
+/// transactions commit in the order of their numbers, across all processes, yet the counter is
+/// held only for the numbering and the commit, not for the transaction's reads and decisions
+/// (taking it first made every write transaction of every event wait for the one before).
+/// REPEATABLE READ (InnoDB's default) would add gap locks and deadlocks without adding any
+/// guarantee we rely on.
 enum MySQLSchema {
     static let migrationLock = "gatehouse.migrate"
 
@@ -227,26 +230,33 @@ enum MySQLSchema {
         return name
     }
 
-    /// Locks the change counter for this transaction and reads the next change number.
-    static func takeChangeCounter(_ db: MySQLConnection) throws {
-        guard let last = try db.firstRow("SELECT seq FROM gatehouse_changes WHERE id = 1 FOR UPDATE", [], { $0.int(0) }) else {
+    /// Numbers the tickets this transaction changed, in the order it changed them, just before
+    /// it commits. One statement takes the counter (locking its row until the commit) and tells
+    /// the new top through `LAST_INSERT_ID(expr)`, which the client reads without a round trip.
+    /// A transaction that changed no ticket never touches the counter.
+    static func numberChanges(_ db: MySQLConnection) throws {
+        var seen = Set<String>()
+        let tickets = db.changedTickets.filter { seen.insert($0).inserted }
+        guard !tickets.isEmpty else { return }
+        let top = try db.insert("UPDATE gatehouse_changes SET seq = LAST_INSERT_ID(seq + ?) WHERE id = 1", [.integer(Int64(tickets.count))])
+        guard top >= Int64(tickets.count) else {
             throw StoreError.unavailable("MySQL: the change counter row is missing (table gatehouse_changes)")
         }
-        db.nextChange = last + 1
-        db.counterStart = last + 1
+        let first = top - Int64(tickets.count) + 1
+        for start in stride(from: 0, to: tickets.count, by: numberedPerStatement) {
+            let chunk = tickets[start..<min(tickets.count, start + numberedPerStatement)]
+            var parameters: [MySQLValue] = []
+            parameters.reserveCapacity(chunk.count * 3)
+            for (offset, id) in zip(start..., chunk) { parameters += [.text(id), .integer(first + Int64(offset))] }
+            parameters += chunk.map { .text($0) }
+            try db.run(
+                "UPDATE tickets SET change_seq = CASE id " + String(repeating: "WHEN ? THEN ? ", count: chunk.count) + "END WHERE id IN ("
+                    + Array(repeating: "?", count: chunk.count).joined(separator: ", ") + ")",
+                parameters
+            )
+        }
     }
 
-    /// Writes the counter back when the transaction numbered any change.
-    static func storeChangeCounter(_ db: MySQLConnection) throws {
-        guard db.nextChange != db.counterStart else { return }
-        try db.run("UPDATE gatehouse_changes SET seq = ? WHERE id = 1", [.integer(db.nextChange - 1)])
-    }
-}
-
-extension MySQLConnection {
-    /// The number for one more change of a ticket in this write transaction.
-    func takeChange() -> Int64 {
-        defer { nextChange += 1 }
-        return nextChange
-    }
+    /// Tickets numbered per statement (three parameters each, well under MySQL's 65,535).
+    static let numberedPerStatement = 500
 }

@@ -173,8 +173,9 @@ public final class MySQLStore: GatehouseStore {
                     values += [
                         .text(new.id), .text(eventId), .integer(number), .optional(new.userId), .optional(new.holderName),
                         .optional(new.email), .optional(new.ticketType), .optional(new.expiresAt?.millis),
-                        .bytes(new.tokenHash), .integer(at.millis), .integer(db.takeChange()),
+                        .bytes(new.tokenHash), .integer(at.millis), .integer(MySQLConnection.unnumbered),
                     ]
+                    db.changed(ticket: new.id)
                     created.append(new.issued(eventId: eventId, number: Int(number), at: at))
                 }
                 try db.run(
@@ -199,9 +200,11 @@ public final class MySQLStore: GatehouseStore {
 
     public func revokeTicket(id: String) async throws -> Ticket? {
         try await write { db in
-            guard try db.run("UPDATE tickets SET status = 'revoked', change_seq = ? WHERE id = ?", [.integer(db.takeChange()), .text(id)]) == 1 else {
-                return nil
-            }
+            guard
+                try db.run("UPDATE tickets SET status = 'revoked', change_seq = ? WHERE id = ?", [.integer(MySQLConnection.unnumbered), .text(id)])
+                    == 1
+            else { return nil }
+            db.changed(ticket: id)
             return try db.firstRow(StoreRecords.ticketColumns + " WHERE id = ?", [.text(id)], StoreRecords.ticket)
         }
     }
@@ -212,9 +215,10 @@ public final class MySQLStore: GatehouseStore {
             guard
                 try db.run(
                     "UPDATE tickets SET token_hash = ?, status = CASE status WHEN 'revoked' THEN 'unused' ELSE status END, change_seq = ? WHERE id = ?",
-                    [.bytes(tokenHash), .integer(db.takeChange()), .text(id)]
+                    [.bytes(tokenHash), .integer(MySQLConnection.unnumbered), .text(id)]
                 ) == 1
             else { return nil }
+            db.changed(ticket: id)
             return try db.firstRow(StoreRecords.ticketColumns + " WHERE id = ?", [.text(id)], StoreRecords.ticket)
         }
     }

@@ -260,18 +260,21 @@ final class MySQLWorkers: Service, Sendable {
                     if !last { return .staleConnection }
                     throw lost
                 }
-                try MySQLSchema.takeChangeCounter(connection)
+                connection.forgetChanges()
                 for job in jobs {
+                    let mark = connection.changedTickets.count
                     if isolated { try connection.execute("SAVEPOINT job") }
                     if let failure = job.execute(connection) {
                         // The connection or the transaction is gone: the whole batch is.
                         if let failure = failure as? MySQLError, failure.isUnavailable { throw failure }
                         guard isolated else { throw JobFailedAlone() }
                         try connection.execute("ROLLBACK TO SAVEPOINT job")
+                        connection.forgetChanges(since: mark)
                     }
                 }
-                try MySQLSchema.storeChangeCounter(connection)
+                try MySQLSchema.numberChanges(connection)
                 try connection.execute("COMMIT")
+                connection.forgetChanges()
                 for job in jobs { job.finish(nil) }
                 return .served
             } catch {

@@ -2,6 +2,7 @@ import Foundation
 import GatehouseCore
 import GatehouseStorage
 import Logging
+import Synchronization
 import Testing
 
 @testable import GatehouseAPI
@@ -197,13 +198,68 @@ struct MySQLStoreTests {
         #expect(try await fixture.checkin(ticket.qrData, scanId: "S-2").result == .valid)
         await fixture.stop()
     }
+
+    /// The change counter is taken at a transaction's end: a long write transaction holds no
+    /// check-in back, and its change, numbered when it commits, reaches a pull made after that
+    /// even when an earlier pull ran while it was open.
+    @Test func a_long_transaction_holds_no_checkin_and_its_change_is_not_missed() async throws {
+        let fixture = try await Fixture(.mysql)
+        let slow = try await fixture.issue()
+        let quick = try await fixture.issue()
+        let settled = try await fixture.store.ticketChanges(eventId: fixture.event.id, after: nil, limit: 1000)
+        let holder = OtherProcess(try MySQLConnection(MySQLTarget(url: StoreKind.mysqlURL!)))
+        let committed = holder.revokeAndHold(ticketId: slow.ticket.id, seconds: 1.5)
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        #expect(try await fixture.checkin(quick.qrData, scanId: "Q-1").result == .valid)
+        let waited = ContinuousClock.now - started
+        #expect(holder.committedAt.load(ordering: .acquiring) == 0, "the check-in waited \(waited) for the long transaction to commit")
+        // A pull while the long transaction is open: the check-in, not the revocation yet.
+        let during = try await fixture.store.ticketChanges(eventId: fixture.event.id, after: settled.cursor, limit: 1000)
+        #expect(during.tickets.map(\.number) == [quick.ticket.number])
+        #expect(try await committed.value)
+        // Numbered when it committed, after the check-in: the next pull from that cursor has it.
+        let after = try await fixture.store.ticketChanges(eventId: fixture.event.id, after: during.cursor, limit: 1000)
+        #expect(after.tickets.map(\.number) == [slow.ticket.number], "a change that committed after a pull reaches the next pull")
+        #expect(after.tickets.first?.status == .revoked)
+        await fixture.stop()
+    }
 }
 
 /// Another database client on a thread of its own: inserts a log row and holds the
 /// transaction open for a while before committing.
 final class OtherProcess: @unchecked Sendable {
     let connection: MySQLConnection
+    /// Set (to 1) once the held transaction has committed.
+    let committedAt = Atomic<Int>(0)
     init(_ connection: MySQLConnection) { self.connection = connection }
+
+    /// Revokes a ticket as the store does, numbering the change at the end, with the transaction
+    /// held open for `seconds` between the change and the numbering.
+    func revokeAndHold(ticketId: String, seconds: Double) -> Task<Bool, any Error> {
+        Task.detached { [self] in
+            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Bool, any Error>) in
+                Thread {
+                    let connection = self.connection
+                    done.resume(
+                        with: Result {
+                            try connection.execute("START TRANSACTION")
+                            let changed = try connection.run(
+                                "UPDATE tickets SET status = 'revoked', change_seq = ? WHERE id = ?",
+                                [.integer(MySQLConnection.unnumbered), .text(ticketId)]
+                            )
+                            connection.changed(ticket: ticketId)
+                            Thread.sleep(forTimeInterval: seconds)
+                            try MySQLSchema.numberChanges(connection)
+                            try connection.execute("COMMIT")
+                            self.committedAt.store(1, ordering: .releasing)
+                            return changed == 1
+                        }
+                    )
+                }.start()
+            }
+        }
+    }
 
     func logAndHold(event: String, device: String, scanId: String, payload: [UInt8], seconds: Double) -> Task<Bool, any Error> {
         Task.detached { [self] in
