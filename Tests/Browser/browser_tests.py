@@ -489,6 +489,86 @@ class WhatTheDoorSaw(ScannerCase):
         finally:
             driver.quit()
 
+    def flapping_confirm(self, driver, ticket, number, up, down, latency_ms, cycles, cut="network"):
+        """Confirms `ticket` while the connection goes up and down (`cut`: the phone's network, or
+        only the check-in calls, which leaves the page thinking it is online); checks that the
+        page ends in one of the two truthful answers and that the log agrees with it."""
+        self.wedge(driver, ticket["qrData"])
+        self.status(driver, "Valid")
+        seen = []
+
+        def note():
+            shown = text(driver, "#status")
+            if not seen or seen[-1] != shown:
+                seen.append(shown)
+
+        def offline():
+            if cut == "network":
+                driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+            else:
+                driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/checkin"]})
+
+        def online():
+            self.slow(driver, latency_ms)
+            if cut != "network":
+                driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+
+        driver.execute_cdp_cmd("Network.enable", {})
+
+        # The phone offline at the click would clear the green first (and hide Confirm): those
+        # drops begin with the call on its way; blocked calls fail from the click.
+        online()
+        if cut != "network":
+            offline()
+        driver.find_element(By.ID, "confirm").click()
+        for _ in range(cycles):
+            for connected, seconds in ((cut == "network", up if cut == "network" else down), (cut != "network", down if cut == "network" else up)):
+                online() if connected else offline()
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    note()
+                    time.sleep(0.05)
+        online()
+        self.normal(driver)
+        endings = ("Checked in", "was checked in", "Not known whether")
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not any(words in seen[-1] for words in endings):
+            note()
+            time.sleep(0.1)
+        final = seen[-1]
+        print(f"\n  flapping Confirm of #{number}, the status said: {seen}", file=sys.stderr)
+        log = self.service.api("GET", f"/api/events/{self.event}/checkins", expect=200)["checkins"]
+        committed = len([c for c in log if c["mode"] == "commit" and c["result"] == "valid" and c.get("ticketNumber") == number])
+        self.assertLessEqual(committed, 1, f"committed {committed} times")
+        self.assertFalse(any("nothing was checked in" in s.lower() or "was not checked in" in s.lower() for s in seen),
+                         f"the Confirm was sent, so never 'not checked in': {seen}")
+        told = next((i for i, s in enumerate(seen) if "Checked in" in s or "was checked in" in s), None)
+        if told is not None:
+            self.assertFalse(any("Not known" in s for s in seen[told:]), f"'Checked in' is not taken back: {seen}")
+        if "Checked in" in final or "was checked in" in final:
+            self.assertEqual(committed, 1, f"'{final}' shown with {committed} commits in the log")
+        else:
+            self.assertIn("Not known whether", final, f"one of the two truthful endings: {seen}")
+            # The second scan says which.
+            driver.find_element(By.ID, "next").click()
+            self.wedge(driver, ticket["qrData"])
+            shown = self.status(driver, f"#{number}")
+            self.assertIn("Already used" if committed else "Valid", shown)
+        driver.find_element(By.ID, "next").click()
+
+    def test_a_confirm_through_a_flapping_connection_ends_in_one_truthful_answer(self):
+        driver = browser((360, 740), admin=False)
+        try:
+            self.pair(driver)
+            # The phone's network going up and down from just after the click; then the check-in
+            # calls failing and passing in short windows, the page's retries landing in and out
+            # of them.
+            self.flapping_confirm(driver, self.ticket, 1, up=1.0, down=0.6, latency_ms=700, cycles=8)
+            self.flapping_confirm(driver, self.others[0], 2, up=0.3, down=0.9, latency_ms=0, cycles=10, cut="calls")
+        finally:
+            self.normal(driver)
+            driver.quit()
+
     def test_a_shown_check_in_is_not_unsaid_when_the_connection_drops(self):
         driver = browser((360, 740), admin=False)
         try:
