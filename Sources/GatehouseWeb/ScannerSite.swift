@@ -88,8 +88,13 @@ package struct ScannerSite: Sendable {
         #if ServerQRDecoding
         api.post("decode") { request, context in
             let device = try await device(request)
-            // A phone sends at most 4 frames a second; more is not a phone.
+            // A phone sends at most 4 frames a second; more is not a phone. Its refusal waits as
+            // long as it tells the client to (the frame's body held unread meanwhile): answered at
+            // once, each refusal ends its connection, and a client that never waits made the
+            // service set up a connection per refusal at whatever rate it could open them — on
+            // PostgreSQL, whose client shares the event loops, the gates' answers waited behind.
             if let wait = decoder.requests.take(1, for: device.id) {
+                try await Task.sleep(for: .seconds(wait))
                 throw Problem(.tooManyRequests, "too many frames from this phone; send at most four a second", headers: [.retryAfter: String(wait)])
             }
             let query = request.uri.queryParameters

@@ -271,7 +271,8 @@ private var postgresURL: String? { ProcessInfo.processInfo.environment["GATEHOUS
             try? connection.sendRaw(Array(head.utf8) + chunk)
             frames.append(connection)
         }
-        // One of them holds the phone's decoder (until the body timeout); the others are told at once.
+        // One of them holds the phone's decoder (until the body timeout); the others are refused
+        // without their bodies being read: busy at once, past the phone's rate after the wait.
         for connection in frames.prefix(21) where [429, 503].contains((try? connection.nextResponse().status) ?? 0) { busy += 1 }
         #expect(busy == 20, "a phone's further frames while one is read: refused at once (busy, or past a phone's rate)")
         let frameGrown = setup.service.residentMegabytes - frameBefore

@@ -86,4 +86,25 @@ import Testing
             #expect(try await decode(pixels, width: 4000, height: 3000).status == 400, "too large a frame")
         }
     }
+
+    /// A client past a phone's frame rate is told so only after the wait the answer names: it
+    /// cannot make the service refuse frames at whatever rate it sends them.
+    @Test func frames_past_a_phones_rate_are_refused_after_the_named_wait() async throws {
+        try await withService { web in
+            let event = try await web.createEvent()
+            let phone = try await web.addDevice(event: event, gate: "door")
+            let blank = [UInt8](repeating: 128, count: 32 * 32)
+            let headers = ["Content-Type": "application/octet-stream", "Authorization": "Bearer \(phone.token)"]
+            var refused: (response: RouteResponse, took: Duration)?
+            for _ in 0..<80 where refused == nil {
+                let started = ContinuousClock.now
+                let response = try await web.request("POST", "/api/scanner/decode?width=32&height=32", body: blank, headers: headers)
+                if response.status == 429 { refused = (response, ContinuousClock.now - started) }
+            }
+            let (response, took) = try #require(refused, "80 frames back to back, none refused")
+            let wait = try #require(response.headers["retry-after"].flatMap { Int($0) })
+            #expect(wait >= 1)
+            #expect(took >= .seconds(wait) - .milliseconds(50), "refused after \(took), telling the client to wait \(wait) s")
+        }
+    }
 }
