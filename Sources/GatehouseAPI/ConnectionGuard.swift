@@ -126,9 +126,9 @@ package struct ReadHeldBody: Sendable {
 /// For the routes in `heldBodyPaths` it also stops reading from the socket after the request's
 /// head until the route accepts the request (`ReadHeldBody`). Why: NIO reads ahead of the route,
 /// ten parts of up to 64 KB, so a refused 400 KB camera frame was mostly read off the socket on
-/// the event loop anyway — a phone flooding frames at 1,000/s kept a core busy with bytes that
-/// were then thrown away, and honest check-ins waited behind them. Held, a refused frame costs
-/// one socket read; the refusal closes the connection with the rest unread.
+/// the event loop anyway, only to be thrown away, and a route that makes a client wait before
+/// refusing it (see the decode route) would have read its whole frame meanwhile. Held, a refused
+/// frame costs one socket read; the refusal closes the connection with the rest unread.
 package final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
     package typealias InboundIn = HTTPRequestPart
     package typealias InboundOut = HTTPRequestPart
