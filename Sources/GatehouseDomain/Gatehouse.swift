@@ -10,7 +10,7 @@ public struct Gatehouse: Sendable {
     /// and log what the store cannot; routes and the CLI call those.
     package let store: any GatehouseStore
     public let now: @Sendable () -> Date
-    /// Database outages, logged once per change of cause.
+    /// Database outages, each cause logged once per outage.
     public let outages = OutageLog()
     /// Public keys of signed codes, so a signed check-in costs no extra database read.
     package let verifyingKeys = VerifyingKeyCache()

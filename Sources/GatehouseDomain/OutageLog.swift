@@ -1,31 +1,45 @@
 import Logging
 import Synchronization
 
-/// Logs a database outage once per change of cause, and its end once, instead of one line per
-/// failed request (thousands a second at a busy venue) or per pool retry.
+/// Logs each cause of a database outage once, and its end once, instead of one line per failed
+/// request (thousands a second at a busy venue) or per pool retry.
+///
+/// Once per cause, not per change of cause: while a server restarts, several connections fail at
+/// once with different errors (lost mid-query, refused, gone away) and a busy service alternates
+/// between them — logged on every change, that was a line every few requests again.
 public final class OutageLog: Sendable {
-    private let cause = Mutex<String?>(nil)
-    /// Mirrors `cause != nil`, so the hot path's "still fine" check takes no lock.
+    private struct Outage {
+        /// Causes already logged in this outage (at most `maximumCauses`).
+        var logged: Set<String> = []
+        var last: String?
+    }
+
+    /// Distinct causes logged per outage; any further ones only count as the latest.
+    public static let maximumCauses = 8
+
+    private let outage = Mutex(Outage())
+    /// Mirrors `outage.last != nil`, so the hot path's "still fine" check takes no lock.
     private let inOutage = Atomic<Bool>(false)
 
     public init() {}
 
-    /// The database could not serve; logs at error when the cause differs from the last one.
+    /// The database could not serve; logs at error the first time this outage meets `why`.
     public func failed(_ why: String, logger: Logger) {
-        let changed = cause.withLock { current -> Bool in
-            defer { current = why }
-            return current != why
+        let isNew = outage.withLock { outage -> Bool in
+            outage.last = why
+            guard outage.logged.count < Self.maximumCauses else { return false }
+            return outage.logged.insert(why).inserted
         }
         inOutage.store(true, ordering: .relaxed)
-        if changed { logger.error("Database unavailable", metadata: ["db.error": "\(why)"]) }
+        if isNew { logger.error("Database unavailable", metadata: ["db.error": "\(why)"]) }
     }
 
     /// The database served a request; logs once when that ends an outage.
     public func served(logger: Logger) {
         guard inOutage.load(ordering: .relaxed) else { return }
-        let ended = cause.withLock { current -> String? in
-            defer { current = nil }
-            return current
+        let ended = outage.withLock { outage -> String? in
+            defer { outage = Outage() }
+            return outage.last
         }
         inOutage.store(false, ordering: .relaxed)
         if let ended { logger.notice("Database available again", metadata: ["db.previous_error": "\(ended)"]) }

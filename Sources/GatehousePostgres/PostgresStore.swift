@@ -34,7 +34,7 @@ public final class PostgresStore: GatehouseStore {
         }
         try? await connection.close()
         // The pool's own retry chatter (one info line per attempt) stays out of the log; outages
-        // are logged once per change of cause by the service (OutageLog).
+        // are logged once per cause and outage by the service (OutageLog).
         var poolLogger = logger
         poolLogger.logLevel = max(logger.logLevel, .warning)
         return PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: poolLogger), logger: logger, target: target)

@@ -213,7 +213,7 @@ struct SharedDatabaseProcessTests {
         // Health says so too, and is fine again now.
         #expect(try setup.services[0].connection().request("GET", "/healthz").status == 200)
         try Self.verify(setup, answers, everyTicketUsed: true)
-        // Logged once per change of cause, at error, and its end once — not once per request
+        // Logged once per cause, at error, and its end once — not once per request
         // (hundreds were answered 503) nor per pool retry.
         let answered503 = answers.count("503")
         for service in setup.services {
