@@ -94,7 +94,7 @@ package struct ScannerSite: Sendable {
             // service set up a connection per refusal at whatever rate it could open them — on
             // PostgreSQL, whose client shares the event loops, the gates' answers waited behind.
             if let wait = decoder.requests.take(1, for: device.id) {
-                try await Task.sleep(for: .seconds(wait))
+                try? await Task.sleep(for: .seconds(wait))
                 throw Problem(.tooManyRequests, "too many frames from this phone; send at most four a second", headers: [.retryAfter: String(wait)])
             }
             let query = request.uri.queryParameters
