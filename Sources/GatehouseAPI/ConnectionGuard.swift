@@ -185,10 +185,8 @@ package final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChann
         switch part {
         case .head(let request):
             requestComplete = false
-            if request.method == .post, let path = request.path?.split(separator: "?", maxSplits: 1).first,
-                heldBodyPaths.contains(String(path))
-            {
-                holdingBody = true
+            if request.method == .post, let path = request.path {
+                holdingBody = heldBodyPaths.contains(String(path.prefix { $0 != "?" }))
             }
             let channel = context.channel
             let timeout = registry.limits.bodyTimeout

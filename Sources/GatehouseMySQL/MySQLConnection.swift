@@ -79,9 +79,9 @@ struct MySQLRow: StoreRow {
 final class MySQLConnection {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
-    /// The tickets the write transaction in progress changed, in order, to be numbered just
-    /// before it commits (see `MySQLSchema.numberChanges`).
-    private(set) var changedTickets: [String] = []
+    /// The changes of tickets the write transaction in progress made, in order, to be numbered
+    /// just before it commits (see `MySQLSchema.numberChanges`).
+    private(set) var notedChanges: [NotedChange] = []
 
     init(_ target: MySQLTarget) throws(MySQLError) {
         var number: UInt32 = 0
@@ -215,12 +215,24 @@ extension MySQLConnection {
     /// outside the transaction, which numbers every change before it commits.
     static let unnumbered: Int64 = 0
 
-    /// Notes a change of `ticket` in this write transaction, for `MySQLSchema.numberChanges`.
-    func changed(ticket id: String) { changedTickets.append(id) }
+    /// A change this write transaction made, to be numbered before it commits.
+    enum NotedChange {
+        /// One ticket, by id.
+        case ticket(String)
+        /// Tickets just issued, numbered `first` to `first + count - 1` in their event: one
+        /// range, so issuing 20,000 tickets is numbered by one statement, not by 20,000 ids.
+        case issued(eventId: String, first: Int64, count: Int)
+    }
 
-    /// Forgets the changes noted: the transaction committed or was rolled back.
-    func forgetChanges() { changedTickets.removeAll(keepingCapacity: true) }
+    /// Notes a change of `ticket` in this write transaction, for `MySQLSchema.numberChanges`.
+    func changed(ticket id: String) { notedChanges.append(.ticket(id)) }
+
+    /// Notes tickets issued in this write transaction, for `MySQLSchema.numberChanges`.
+    func issued(eventId: String, first: Int64, count: Int) { notedChanges.append(.issued(eventId: eventId, first: first, count: count)) }
+
+    /// Forgets the changes noted: a transaction begins.
+    func forgetChanges() { notedChanges.removeAll(keepingCapacity: true) }
 
     /// Forgets the changes noted after the first `count`: a job rolled back to its savepoint.
-    func forgetChanges(since count: Int) { changedTickets.removeSubrange(count...) }
+    func forgetChanges(since count: Int) { notedChanges.removeSubrange(count...) }
 }

@@ -236,24 +236,43 @@ enum MySQLSchema {
     /// A transaction that changed no ticket never touches the counter.
     static func numberChanges(_ db: MySQLConnection) throws {
         var seen = Set<String>()
-        let tickets = db.changedTickets.filter { seen.insert($0).inserted }
-        guard !tickets.isEmpty else { return }
-        let top = try db.insert("UPDATE gatehouse_changes SET seq = LAST_INSERT_ID(seq + ?) WHERE id = 1", [.integer(Int64(tickets.count))])
-        guard top >= Int64(tickets.count) else {
+        var tickets: [String] = []
+        var issued: [(eventId: String, first: Int64, count: Int)] = []
+        for change in db.notedChanges {
+            switch change {
+            case .ticket(let id): if seen.insert(id).inserted { tickets.append(id) }
+            case .issued(let eventId, let first, let count): issued.append((eventId, first, count))
+            }
+        }
+        let total = Int64(tickets.count + issued.reduce(0) { $0 + $1.count })
+        guard total > 0 else { return }
+        let top = try db.insert("UPDATE gatehouse_changes SET seq = LAST_INSERT_ID(seq + ?) WHERE id = 1", [.integer(total)])
+        guard top >= total else {
             throw StoreError.unavailable("MySQL: the change counter row is missing (table gatehouse_changes)")
         }
-        let first = top - Int64(tickets.count) + 1
+        var next = top - total + 1
         for start in stride(from: 0, to: tickets.count, by: numberedPerStatement) {
             let chunk = tickets[start..<min(tickets.count, start + numberedPerStatement)]
             var parameters: [MySQLValue] = []
             parameters.reserveCapacity(chunk.count * 3)
-            for (offset, id) in zip(start..., chunk) { parameters += [.text(id), .integer(first + Int64(offset))] }
+            for id in chunk {
+                parameters += [.text(id), .integer(next)]
+                next += 1
+            }
             parameters += chunk.map { .text($0) }
             try db.run(
                 "UPDATE tickets SET change_seq = CASE id " + String(repeating: "WHEN ? THEN ? ", count: chunk.count) + "END WHERE id IN ("
                     + Array(repeating: "?", count: chunk.count).joined(separator: ", ") + ")",
                 parameters
             )
+        }
+        for range in issued {
+            let last = range.first + Int64(range.count) - 1
+            try db.run(
+                "UPDATE tickets SET change_seq = ? + (number - ?) WHERE event_id = ? AND number BETWEEN ? AND ?",
+                [.integer(next), .integer(range.first), .text(range.eventId), .integer(range.first), .integer(last)]
+            )
+            next += Int64(range.count)
         }
     }
 

@@ -175,7 +175,6 @@ public final class MySQLStore: GatehouseStore {
                         .optional(new.email), .optional(new.ticketType), .optional(new.expiresAt?.millis),
                         .bytes(new.tokenHash), .integer(at.millis), .integer(MySQLConnection.unnumbered),
                     ]
-                    db.changed(ticket: new.id)
                     created.append(new.issued(eventId: eventId, number: Int(number), at: at))
                 }
                 try db.run(
@@ -187,6 +186,7 @@ public final class MySQLStore: GatehouseStore {
                     values
                 )
             }
+            db.issued(eventId: eventId, first: first, count: tickets.count)
             return created
         }
     }

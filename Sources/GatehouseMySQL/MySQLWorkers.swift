@@ -262,7 +262,7 @@ final class MySQLWorkers: Service, Sendable {
                 }
                 connection.forgetChanges()
                 for job in jobs {
-                    let mark = connection.changedTickets.count
+                    let mark = connection.notedChanges.count
                     if isolated { try connection.execute("SAVEPOINT job") }
                     if let failure = job.execute(connection) {
                         // The connection or the transaction is gone: the whole batch is.
@@ -274,7 +274,6 @@ final class MySQLWorkers: Service, Sendable {
                 }
                 try MySQLSchema.numberChanges(connection)
                 try connection.execute("COMMIT")
-                connection.forgetChanges()
                 for job in jobs { job.finish(nil) }
                 return .served
             } catch {

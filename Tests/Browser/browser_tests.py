@@ -521,8 +521,10 @@ class WhatTheDoorSaw(ScannerCase):
         if cut != "network":
             offline()
         driver.find_element(By.ID, "confirm").click()
+        # Each cycle begins in the state the click left: up for the network, blocked for calls.
+        phases = ((True, up), (False, down)) if cut == "network" else ((False, down), (True, up))
         for _ in range(cycles):
-            for connected, seconds in ((cut == "network", up if cut == "network" else down), (cut != "network", down if cut == "network" else up)):
+            for connected, seconds in phases:
                 online() if connected else offline()
                 deadline = time.monotonic() + seconds
                 while time.monotonic() < deadline:

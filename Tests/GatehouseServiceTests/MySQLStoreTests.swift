@@ -226,8 +226,8 @@ struct MySQLStoreTests {
     }
 }
 
-/// Another database client on a thread of its own: inserts a log row and holds the
-/// transaction open for a while before committing.
+/// Another database client on a thread of its own, holding a transaction open for a while
+/// before committing it.
 final class OtherProcess: @unchecked Sendable {
     let connection: MySQLConnection
     /// Set (to 1) once the held transaction has committed.
@@ -237,31 +237,35 @@ final class OtherProcess: @unchecked Sendable {
     /// Revokes a ticket as the store does, numbering the change at the end, with the transaction
     /// held open for `seconds` between the change and the numbering.
     func revokeAndHold(ticketId: String, seconds: Double) -> Task<Bool, any Error> {
-        Task.detached { [self] in
-            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Bool, any Error>) in
-                Thread {
-                    let connection = self.connection
-                    done.resume(
-                        with: Result {
-                            try connection.execute("START TRANSACTION")
-                            let changed = try connection.run(
-                                "UPDATE tickets SET status = 'revoked', change_seq = ? WHERE id = ?",
-                                [.integer(MySQLConnection.unnumbered), .text(ticketId)]
-                            )
-                            connection.changed(ticket: ticketId)
-                            Thread.sleep(forTimeInterval: seconds)
-                            try MySQLSchema.numberChanges(connection)
-                            try connection.execute("COMMIT")
-                            self.committedAt.store(1, ordering: .releasing)
-                            return changed == 1
-                        }
-                    )
-                }.start()
-            }
+        inTransaction { connection in
+            let changed = try connection.run(
+                "UPDATE tickets SET status = 'revoked', change_seq = ? WHERE id = ?",
+                [.integer(MySQLConnection.unnumbered), .text(ticketId)]
+            )
+            connection.changed(ticket: ticketId)
+            Thread.sleep(forTimeInterval: seconds)
+            try MySQLSchema.numberChanges(connection)
+            return changed == 1
         }
     }
 
+    /// Inserts a log row and holds the transaction open for `seconds`.
     func logAndHold(event: String, device: String, scanId: String, payload: [UInt8], seconds: Double) -> Task<Bool, any Error> {
+        inTransaction { connection in
+            try connection.run(
+                """
+                INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
+                VALUES (0, ?, NULL, 'north-1', ?, 'not_found', 'commit', ?, ?)
+                """,
+                [.text(event), .text(device), .text(scanId), .bytes(payload)]
+            )
+            Thread.sleep(forTimeInterval: seconds)
+            return true
+        }
+    }
+
+    /// Runs `body` in a transaction on a thread of its own (the connection blocks), then commits.
+    private func inTransaction(_ body: @escaping @Sendable (MySQLConnection) throws -> Bool) -> Task<Bool, any Error> {
         Task.detached { [self] in
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Bool, any Error>) in
                 Thread {
@@ -269,16 +273,10 @@ final class OtherProcess: @unchecked Sendable {
                     done.resume(
                         with: Result {
                             try connection.execute("START TRANSACTION")
-                            try connection.run(
-                                """
-                                INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
-                                VALUES (0, ?, NULL, 'north-1', ?, 'not_found', 'commit', ?, ?)
-                                """,
-                                [.text(event), .text(device), .text(scanId), .bytes(payload)]
-                            )
-                            Thread.sleep(forTimeInterval: seconds)
+                            let answer = try body(connection)
                             try connection.execute("COMMIT")
-                            return true
+                            self.committedAt.store(1, ordering: .releasing)
+                            return answer
                         }
                     )
                 }.start()
