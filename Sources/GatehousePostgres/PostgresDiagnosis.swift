@@ -41,9 +41,11 @@ enum PostgresDiagnosis {
         let quiet = Logger(label: logger.label, factory: { _ in SwiftLogNoOpLogHandler() })
         do {
             return .success(
-                try await PostgresStore.within(limit + .milliseconds(500)) {
-                    try await PostgresConnection.connect(configuration: configuration, id: 0, logger: quiet)
-                }
+                try await PostgresStore.within(
+                    limit + .milliseconds(500),
+                    { try await PostgresConnection.connect(configuration: configuration, id: 0, logger: quiet) },
+                    late: { try? await $0.close() }
+                )
             )
         } catch {
             return .failure(describe(error, target: target))

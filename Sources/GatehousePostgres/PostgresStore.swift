@@ -79,19 +79,14 @@ public final class PostgresStore: GatehouseStore {
         }
     }
 
-    /// `body`'s result, or `StoreError.unavailable` once `limit` has passed (the body is cancelled;
-    /// PostgresNIO gives up a pending connection lease when cancelled).
-    static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                throw StoreError.unavailable("the database did not answer within \(limit)")
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw StoreError.unavailable("no answer") }
-            return first
-        }
+    /// `body`'s result, or `StoreError.unavailable` once `limit` has passed, whether or not the
+    /// body heeds its cancellation (see `Deadline`); `late` gets a value that came after that.
+    static func within<T: Sendable>(
+        _ limit: Duration,
+        _ body: @escaping @Sendable () async throws -> T,
+        late: @escaping @Sendable (T) async -> Void = { _ in }
+    ) async throws -> T {
+        try await Deadline.run(within: limit, body, late: late)
     }
 
     static func mapped(_ error: PSQLError) -> StoreError {

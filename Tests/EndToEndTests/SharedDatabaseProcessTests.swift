@@ -210,6 +210,12 @@ struct SharedDatabaseProcessTests {
         )
         #expect(answers.count("503") > 0, "the outage was answered 503")
         #expect(answers.failures.isEmpty, "\(answers.failures.prefix(3))")
+        if !answers.failures.isEmpty {
+            // What the services said while a scan went unanswered: the cause is in their logs.
+            for (index, service) in setup.services.enumerated() {
+                print("service \(index) log, last 40 lines:\n" + service.log.split(separator: "\n").suffix(40).joined(separator: "\n"))
+            }
+        }
         // Health says so too, and is fine again now.
         #expect(try setup.services[0].connection().request("GET", "/healthz").status == 200)
         try Self.verify(setup, answers, everyTicketUsed: true)
