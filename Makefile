@@ -14,7 +14,7 @@ SWIFT ?= swift
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: deps test-deps build run test field-test format bench bench-issue bench-hostile bench-kiosk bench-offline bench-postgres bench-mysql kiosk-static static install uninstall clean
+.PHONY: deps test-deps build run test field-test format bench bench-issue bench-hostile bench-kiosk bench-offline bench-postgres bench-scale-out bench-mysql kiosk-static static install uninstall clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -92,6 +92,10 @@ bench-offline: test-deps kiosk-static
 
 bench-postgres: test-deps
 	bash scripts/with-postgres.sh bash scripts/bench-postgres.sh
+
+# Two service processes and 50 events on one PostgreSQL beside one process and one event.
+bench-scale-out: test-deps
+	bash scripts/with-postgres.sh bash scripts/bench-scale-out.sh
 
 # MySQL/MariaDB: the API's first check-ins beside a plain C client's conditional UPDATE + INSERT.
 bench-mysql: test-deps
