@@ -3,7 +3,8 @@
 # PostgreSQL, next to the ceiling: PostgreSQL alone running the same conditional UPDATE + log
 # INSERT with pgbench, one durable transaction per check-in — with pgbench's default (simple)
 # protocol, and with -M prepared, which skips parsing and planning and is the stronger ceiling;
-# then the API on SQLite.
+# then the API on SQLite. pgbench runs a third time each round with the offline gates' change
+# feed switched off (its trigger disabled), to show what the feed costs a commit.
 #
 # This machine's speed drifts by a fifth from minute to minute, so the two PostgreSQL figures are
 # taken in alternating rounds (pgbench, API, pgbench, API, ...) and each round is compared with
@@ -34,10 +35,10 @@ api_setup $((ROUNDS * PER_RUN))
 # pgbench's tickets: an event of its own in the same table, as many per run as the API gets.
 PG_EVENT=$(curl -sf "${auth[@]}" -d '{"name":"pgbench"}' "$URL/api/events" | json '["id"]')
 psql -q "$GATEHOUSE_TEST_POSTGRES" -c "INSERT INTO tickets (id, event_id, number, status, token_hash, created_at)
-  SELECT 'TPGBENCH' || n, '$PG_EVENT', n, 'unused', sha256(gen_random_uuid()::text::bytea), 0 FROM generate_series(1, $((2 * ROUNDS * PER_RUN))) n"
+  SELECT 'TPGBENCH' || n, '$PG_EVENT', n, 'unused', sha256(gen_random_uuid()::text::bytea), 0 FROM generate_series(1, $((3 * ROUNDS * PER_RUN))) n"
 # Fresh statistics, or the planner may walk the (event, status) index instead of (event, number).
 psql -q "$GATEHOUSE_TEST_POSTGRES" -c "ANALYZE"
-: > "$WORK/pg.rates"; : > "$WORK/prepared.rates"; : > "$WORK/api.rates"; : > "$WORK/ratios"
+: > "$WORK/pg.rates"; : > "$WORK/prepared.rates"; : > "$WORK/nofeed.rates"; : > "$WORK/api.rates"; : > "$WORK/ratios"; : > "$WORK/feed.ratios"
 for round in $(seq 0 $((ROUNDS - 1))); do
   settle
   pgbench -n -c "$CONNECTIONS" -j 2 -T "$DURATION" -D event="'$PG_EVENT'" -D first=$((round * PER_RUN + 1)) -D last=$(((round + 1) * PER_RUN)) \
@@ -49,15 +50,26 @@ for round in $(seq 0 $((ROUNDS - 1))); do
     -D first=$(((ROUNDS + round) * PER_RUN + 1)) -D last=$(((ROUNDS + round + 1) * PER_RUN)) \
     -f bench/pgbench-checkin.sql "$GATEHOUSE_TEST_POSTGRES" > "$WORK/pgbench.txt" 2>&1
   prepared=$(awk '/^tps/ {printf "%d", $3}' "$WORK/pgbench.txt")
+  # The same without the change feed: its trigger off for this run only (no gate is pulling).
+  settle
+  psql -q "$GATEHOUSE_TEST_POSTGRES" -c "ALTER TABLE tickets DISABLE TRIGGER tickets_number_change"
+  pgbench -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" -D event="'$PG_EVENT'" \
+    -D first=$(((2 * ROUNDS + round) * PER_RUN + 1)) -D last=$(((2 * ROUNDS + round + 1) * PER_RUN)) \
+    -f bench/pgbench-checkin.sql "$GATEHOUSE_TEST_POSTGRES" > "$WORK/pgbench.txt" 2>&1
+  psql -q "$GATEHOUSE_TEST_POSTGRES" -c "ALTER TABLE tickets ENABLE TRIGGER tickets_number_change"
+  nofeed=$(awk '/^tps/ {printf "%d", $3}' "$WORK/pgbench.txt")
+  echo "$nofeed" >> "$WORK/nofeed.rates"; echo "$((prepared * 100 / nofeed))" >> "$WORK/feed.ratios"
   settle
   read -r api p50 p99 < <(api_run "$round")
   echo "$pg" >> "$WORK/pg.rates"; echo "$prepared" >> "$WORK/prepared.rates"; echo "$api" >> "$WORK/api.rates"; echo "$((api * 100 / pg))" >> "$WORK/ratios"
-  printf 'round %d: pgbench %6s/s (prepared %6s/s)   API on PostgreSQL %6s/s  p50 %8s  p99 %8s   API/pgbench %s%%\n' \
-    $((round + 1)) "$pg" "$prepared" "$api" "$p50" "$p99" "$((api * 100 / pg))"
+  printf 'round %d: pgbench %6s/s (prepared %6s/s, without the feed %6s/s)   API on PostgreSQL %6s/s  p50 %8s  p99 %8s   API/pgbench %s%%\n' \
+    $((round + 1)) "$pg" "$prepared" "$nofeed" "$api" "$p50" "$p99" "$((api * 100 / pg))"
 done
 stop_service
 printf '%-38s %8s/s  (median of %d runs)\n' "pgbench, 1 transaction per check-in" "$(median < "$WORK/pg.rates")" "$ROUNDS"
 printf '%-38s %8s/s  (median of %d runs)\n' "the same, pgbench -M prepared" "$(median < "$WORK/prepared.rates")" "$ROUNDS"
+printf '%-38s %8s/s  (median of %d runs; with/without per round, median %s%%)\n' "-M prepared without the change feed" \
+  "$(median < "$WORK/nofeed.rates")" "$ROUNDS" "$(median < "$WORK/feed.ratios")"
 printf '%-38s %8s/s  (median of %d runs; API/pgbench per round, median %s%%)\n' "API on PostgreSQL" "$(median < "$WORK/api.rates")" "$ROUNDS" "$(median < "$WORK/ratios")"
 
 start_service "$WORK/bench.sqlite"
