@@ -5,10 +5,11 @@ import Synchronization
 ///
 /// Why not a task group racing a sleep: a group waits for every child before it returns, and a
 /// PostgresNIO query already written to a connection is not cancellable — it ends when the server
-/// answers or the connection closes. A check-in batch stuck that way held the whole process's
-/// check-ins past the 3 s promise (measured in CI: a batch unanswered for 30 s while PostgreSQL
-/// restarted). Here the caller is answered at the deadline; the work is cancelled and left to end
-/// on its own, and what it returns late goes to `late` (to close a connection nobody will use).
+/// answers or the connection closes. One check-in batch stuck that way would hold every check-in
+/// of the process (they share one batcher) past the 3 s promise, for as long as a restarting
+/// server keeps that connection open. Here the caller is answered at the deadline; the work is
+/// cancelled and left to end on its own, and what it returns late goes to `late` (to close a
+/// connection nobody will use).
 enum Deadline {
     static func run<T: Sendable>(
         within limit: Duration,
