@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-if ! python3 -m pip download --quiet --no-deps --no-binary :all: "gpiod>=2.2,<3" -d "$work" >/dev/null 2>&1; then
+# Up to three tries: one dropped fetch from PyPI is the network's failure, not the shim's.
+fetch() { python3 -m pip download --quiet --no-deps --no-binary :all: "gpiod>=2.2,<3" -d "$work" > "$work/pip.log" 2>&1; }
+if ! { fetch || { sleep 5 && fetch; } || { sleep 15 && fetch; }; }; then
+  tail -3 "$work/pip.log" >&2
   # A check that cannot run has not passed: only an explicit choice skips it.
   if [[ ${GATEHOUSE_SKIP_GPIOD_V2:-} == 1 ]]; then
     echo "libgpiod 2.x check SKIPPED (GATEHOUSE_SKIP_GPIOD_V2=1): the shim is untested against libgpiod 2.x" >&2
