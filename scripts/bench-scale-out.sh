@@ -23,9 +23,8 @@ BIN=$(swift build -c release --show-bin-path)/gatehouse
 WORK=$(mktemp -d)
 PIDS=()
 trap 'for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done; rm -rf "$WORK"' EXIT
-export GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-auth=(-H "Authorization: Bearer $GATEHOUSE_ADMIN_TOKEN" -H "Content-Type: application/json")
+# The admin token, `auth`, `json` and `median` (its one-service helpers are not used here).
+source scripts/bench-database-api.sh
 
 # serve NAME: a service process on the shared database; its URL in $WORK/NAME.url.
 serve() {
@@ -34,9 +33,9 @@ serve() {
   for _ in $(seq 100); do grep -q "listening on" "$WORK/$1.out" 2>/dev/null && break; sleep 0.1; done
   echo "http://127.0.0.1:$(grep -o 'listening on http://[^ ]*' "$WORK/$1.out" | sed 's/.*://')" > "$WORK/$1.url"
 }
+# Every event's tickets, counted by the database (the sourced `used` counts one event).
 used() { psql -qtA "$GATEHOUSE_TEST_POSTGRES" -c "SELECT count(*) FROM tickets WHERE status = 'used'"; }
 settle() { psql -q "$GATEHOUSE_TEST_POSTGRES" -c "VACUUM (ANALYZE) tickets, checkins" -c "CHECKPOINT"; }
-median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 # gate_codes URL COUNT FILE: a new event with one gate and COUNT tickets; appends one
 # "device<TAB>gate<TAB>token<TAB>code" line per ticket to FILE.
