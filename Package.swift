@@ -8,11 +8,6 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-/// Pixel loops run on every camera frame and over the photo corpus in the tests: optimised in debug
-/// builds too, or the tests take many minutes instead of one. (There is no setting for an
-/// optimisation level but this flag; `@_optimize(speed)` does nothing in an -Onone build.)
-let pixelLoops: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
-
 /// libgpiod and zxing-cpp from another system's files: when GATEHOUSE_GUEST_SYSROOT names a
 /// folder with include/gpiod.h, include/ZXing/, lib/libgpiod.so and lib/libZXing.so, the kiosk is
 /// built against those instead of this machine's. The field rig builds on Debian 12 (libgpiod
@@ -73,6 +68,9 @@ let package = Package(
             linkerSettings: GuestSysroot.library("ZXing") + [.linkedLibrary("stdc++")]
         ),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // The loops over every pixel of a frame, in C: as fast in a debug build (the tests) as in
+        // a release one, where Swift's would need an unsafe flag to be optimised.
+        .target(name: "CPixelKernels"),
         // MariaDB Connector/C (Debian's libmariadb-dev, for MySQL and MariaDB servers alike)
         // behind a small C interface: prepared statements with bound parameters only.
         .target(name: "CMariaDB", dependencies: ["CMariaDBClient"]),
@@ -84,7 +82,7 @@ let package = Package(
         // Grey pixel images and their PGM form, shared by QR rendering and reading.
         .target(
             name: "GatehouseImage",
-            swiftSettings: swiftSettings + pixelLoops
+            swiftSettings: swiftSettings
         ),
         // Drawing ticket codes (libqrencode, PNG through zlib): the service and the CLI.
         .target(
@@ -97,8 +95,8 @@ let package = Package(
         // QR detector. Separate from rendering so the kiosk links no libqrencode.
         .target(
             name: "QRReading",
-            dependencies: ["GatehouseImage", "CZbar", "CZXing"],
-            swiftSettings: swiftSettings + pixelLoops
+            dependencies: ["GatehouseImage", "CPixelKernels", "CZbar", "CZXing"],
+            swiftSettings: swiftSettings
         ),
         // The store protocol, the records it trades in and the `--db` forms: what the stores and
         // the service share, and nothing else (no HTTP, no SQL driver).

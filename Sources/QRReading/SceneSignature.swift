@@ -1,3 +1,5 @@
+import CPixelKernels
+
 /// A frame summarised in 16×16-pixel blocks: each block's mean brightness and its edge energy
 /// (the mean difference between pixels two apart), from every second row and column.
 ///
@@ -35,22 +37,7 @@ struct SceneSignature {
         sums.withUnsafeMutableBufferPointer { sums in
             edgeSums.withUnsafeMutableBufferPointer { edgeSums in
                 counts.withUnsafeMutableBufferPointer { counts in
-                    var y = 0
-                    while y < height {
-                        let row = pixels + y * width
-                        let blockRow = (y / Self.block) * columns
-                        var x = 0
-                        while x + 2 < width {
-                            let here = Int32(row[x])
-                            let next = Int32(row[x + 2])
-                            let index = blockRow + x / Self.block
-                            sums[index] &+= UInt32(here)
-                            edgeSums[index] &+= UInt32(abs(here - next))
-                            counts[index] &+= 1
-                            x += 2
-                        }
-                        y += 2
-                    }
+                    gh_block_sums(pixels, width, height, Self.block, sums.baseAddress, edgeSums.baseAddress, counts.baseAddress)
                 }
             }
         }
