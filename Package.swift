@@ -68,6 +68,10 @@ let package = Package(
             linkerSettings: GuestSysroot.library("ZXing") + [.linkedLibrary("stdc++")]
         ),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // cairo's PDF surface with Pango's text layout (Debian's libpango1.0-dev), behind a small
+        // C interface: ticket PDFs.
+        .systemLibrary(name: "CPangoCairo", pkgConfig: "pangocairo", providers: [.apt(["libpango1.0-dev"])]),
+        .target(name: "CTicketDrawing", dependencies: ["CPangoCairo"]),
         // The loops over every pixel of a frame, in C: as fast in a debug build (the tests) as in
         // a release one, where Swift's would need an unsafe flag to be optimised.
         .target(name: "CPixelKernels"),
@@ -88,6 +92,12 @@ let package = Package(
         .target(
             name: "QRRendering",
             dependencies: ["GatehouseImage", "CQRencode", "CZlib"],
+            swiftSettings: swiftSettings
+        ),
+        // Tickets as PDF pages (cairo and Pango): the mail's attachment, the CLI's files.
+        .target(
+            name: "TicketPDF",
+            dependencies: ["CTicketDrawing", "QRRendering"],
             swiftSettings: swiftSettings
         ),
         // Reading codes from camera frames and photos (libzbar and the retries around it): the
@@ -298,7 +308,7 @@ let package = Package(
         .executableTarget(
             name: "gatehouse",
             dependencies: [
-                "GatehouseService", "GatehouseDomain", "GatehouseStorage", "GatehouseImage", "QRRendering",
+                "GatehouseService", "GatehouseDomain", "GatehouseStorage", "GatehouseImage", "QRRendering", "TicketPDF",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -336,7 +346,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehouseQRTests",
-            dependencies: ["GatehouseImage", "QRRendering", "QRReading", "GatehouseTestSupport"],
+            dependencies: ["GatehouseImage", "QRRendering", "QRReading", "TicketPDF", "GatehouseTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -10,6 +10,7 @@ packages=(
   libzbar-dev         # QR decoding (kiosk, round-trip tests)
   libzxing-dev g++    # the second QR engine, zxing-cpp (C++, through a small shim)
   zlib1g-dev          # PNG output
+  libpango1.0-dev fonts-dejavu-core  # PDF tickets: cairo draws, Pango lays out text, in a font that covers most scripts
   libmariadb-dev      # the MySQL/MariaDB store (MariaDB Connector/C)
   libcurl4-openssl-dev libv4l-dev libgpiod-dev libsystemd-dev  # the gate kiosk
 )
@@ -19,7 +20,7 @@ packages=(
 # libv4l/libqrencode headers for the frame feeder it injects into the guest's loopback camera.
 for option in "$@"; do
   case "$option" in
-    --with-test-tools) packages+=(postgresql mariadb-server mariadb-client wrk sqlite3 zbar-tools eslint python3-venv) ;;
+    --with-test-tools) packages+=(postgresql mariadb-server mariadb-client wrk sqlite3 zbar-tools eslint python3-venv poppler-utils) ;;
     --with-field-rig) packages+=(qemu-system-x86 qemu-utils debootstrap e2fsprogs gcc libc6-dev) ;;
     *) echo "install-deps.sh: unknown option $option (known: --with-test-tools --with-field-rig)" >&2; exit 64 ;;
   esac
