@@ -8,6 +8,7 @@ import GatehouseService
 import GatehouseStorage
 import QRRendering
 import Synchronization
+import TicketPDF
 
 struct TicketsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +19,7 @@ struct TicketsCommand: AsyncParsableCommand {
 
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Issue tickets and write one QR image per ticket (SVG and PNG) plus manifest.csv.",
+            abstract: "Issue tickets and write one QR image per ticket (SVG and PNG, and a PDF with --pdf) plus manifest.csv.",
             discussion: """
                 The output folder holds the only copies of the ticket codes: keep it private. \
                 holders.csv needs a header row naming any of: holderName, email, ticketType, userId.
@@ -54,10 +55,11 @@ struct TicketsCommand: AsyncParsableCommand {
             } else {
                 requests = Array(repeating: Gatehouse.TicketRequest(ticketType: ticketType, expiresAt: expires), count: count ?? 0)
             }
-            let output = try TicketOutput(folder: out, images: imageChoice.images)
+            var output = try TicketOutput(folder: out, images: imageChoice.images, pdf: imageChoice.pdf)
             let progress = ProgressBar(total: requests.count)
             var issued = 0
             try await withGatehouse(database) { gatehouse in
+                if output.pdf { output.event = try await gatehouse.event(id: event) }
                 // Batches: each is one transaction, and its codes are on disk before the next starts,
                 // so a failure half-way loses no issued ticket's code.
                 var start = requests.startIndex
@@ -71,7 +73,7 @@ struct TicketsCommand: AsyncParsableCommand {
                 }
             }
             progress.finish()
-            print("Issued \(issued) tickets for \(event); \(imageChoice.images.written) in \(out)/")
+            print("Issued \(issued) tickets for \(event); \(imageChoice.written) in \(out)/")
         }
     }
 
@@ -96,18 +98,27 @@ struct TicketsCommand: AsyncParsableCommand {
         @Option(help: "Folder for the new QR images and manifest.csv.") var out: String = "tickets-reissued"
         @OptionGroup var imageChoice: ImageChoice
         func run() async throws {
-            let output = try TicketOutput(folder: out, images: imageChoice.images)
-            let ticket = try await withGatehouse(database) { try await $0.reissueTicket(id: id) }
+            var output = try TicketOutput(folder: out, images: imageChoice.images, pdf: imageChoice.pdf)
+            let ticket = try await withGatehouse(database) { gatehouse in
+                let ticket = try await gatehouse.reissueTicket(id: id)
+                if output.pdf { output.event = try await gatehouse.event(id: ticket.ticket.eventId) }
+                return ticket
+            }
             try output.write([ticket])
-            print("Re-issued \(ticket.ticket.id) (#\(ticket.ticket.number)); \(imageChoice.images.written) in \(out)/")
+            print("Re-issued \(ticket.ticket.id) (#\(ticket.ticket.number)); \(imageChoice.written) in \(out)/")
         }
     }
 }
 
-/// `--images`, for the commands that write tickets.
+/// `--images` and `--pdf`, for the commands that write tickets.
 struct ImageChoice: ParsableArguments {
     @Option(help: "Which QR images to write for each ticket: \(TicketImages.allValueStrings.joined(separator: ", ")).")
     var images: TicketImages = .both
+    @Flag(help: "Also write each ticket as a one-page PDF (event, holder, number, the code) to print or send.")
+    var pdf = false
+
+    /// What the output folder holds, for the command's last line.
+    var written: String { pdf ? images.written + " and PDF tickets" : images.written }
 }
 
 /// The QR images written beside the manifest: what the organizer's mail merge or print shop needs.
@@ -128,17 +139,21 @@ enum TicketImages: String, CaseIterable, ExpressibleByArgument {
     }
 }
 
-/// Writes QR images and the manifest for issued tickets.
+/// Writes QR images, PDF tickets and the manifest for issued tickets.
 struct TicketOutput {
     let folder: String
     let manifestPath: String
     let images: TicketImages
+    let pdf: Bool
+    /// The tickets' event, for their PDFs.
+    var event: Event?
 
     /// Checks the folder before anything is issued; the manifest is made with the first batch,
     /// so a command that fails before issuing leaves nothing that blocks its retry.
-    init(folder: String, images: TicketImages) throws {
+    init(folder: String, images: TicketImages, pdf: Bool) throws {
         self.folder = folder
         self.images = images
+        self.pdf = pdf
         manifestPath = (folder as NSString).appendingPathComponent("manifest.csv")
         guard !FileManager.default.fileExists(atPath: manifestPath) else {
             throw ValidationError("\(manifestPath) exists already; choose another --out folder")
@@ -151,7 +166,7 @@ struct TicketOutput {
     /// Writes the batch's images (on every core: drawing and compressing is most of issuing's
     /// time) and then its manifest rows, in ticket order, synced before returning.
     func write(_ tickets: [IssuedTicket]) throws {
-        if images != .none { try writeImages(tickets) }
+        if images != .none || pdf { try writeImages(tickets) }
         var rows = ""
         for issued in tickets {
             let ticket = issued.ticket
@@ -192,6 +207,29 @@ struct TicketOutput {
         // one by one: the synced manifest is the record of the codes, an image can be redrawn.
         if images.svg { try AdminToken.writeSecretFile(path: base + ".svg", bytes: matrix.svgBytes(), replacing: true, durable: false) }
         if images.png { try AdminToken.writeSecretFile(path: base + ".png", bytes: matrix.png(scale: 8), replacing: true, durable: false) }
+        if pdf {
+            let ticket = issued.ticket
+            let document = TicketDocument(
+                eventName: event?.name ?? ticket.eventId,
+                when: event?.startsAt.map(Self.writtenForPeople),
+                holder: ticket.holderName,
+                number: ticket.number,
+                ticketType: ticket.ticketType,
+                code: issued.qrData
+            )
+            try AdminToken.writeSecretFile(path: base + ".pdf", bytes: try TicketPDF.render(document), replacing: true, durable: false)
+        }
+    }
+
+    /// "Saturday 12 June 2027, 19:00 CEST": in this machine's time zone, which the organizer
+    /// running the command shares with the event more often than not, and named so it is never
+    /// mistaken.
+    static func writtenForPeople(_ time: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_GB")
+        formatter.timeZone = .current
+        formatter.dateFormat = "EEEE d MMMM yyyy, HH:mm zzz"
+        return formatter.string(from: time)
     }
 }
 

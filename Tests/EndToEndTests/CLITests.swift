@@ -82,6 +82,35 @@ import Testing
         #expect(wrong.status != 0 && wrong.errors.contains("--images"))
     }
 
+    /// `--pdf` writes each ticket as a one-page PDF beside the images: private, and what poppler
+    /// draws of it is that ticket's code (read by zbar), its holder and its number.
+    @Test func pdf_tickets_carry_their_code_and_holder() throws {
+        let event = try createEvent()
+        let csv = folder.file("pdf-holders.csv")
+        try "holderName\nمحمد العلي\nGrace Hopper\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let out = folder.file("pdf")
+        let run = try gatehouse("tickets", "issue", "--event", event, "--csv", csv, "--images", "none", "--pdf", "--out", out)
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output.contains("manifest.csv and PDF tickets"))
+        let written = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        #expect(written == ["manifest.csv", "ticket-000001.pdf", "ticket-000002.pdf"])
+        let manifest = try String(contentsOfFile: "\(out)/manifest.csv", encoding: .utf8).split(separator: "\n")
+        for (index, holder) in ["محمد العلي", "Grace Hopper"].enumerated() {
+            let pdf = "\(out)/ticket-00000\(index + 1).pdf"
+            #expect(try FileManager.default.attributesOfItem(atPath: pdf)[.posixPermissions] as? Int == 0o600)
+            let page = try CommandRun.run(
+                URL(fileURLWithPath: "/usr/bin/env"),
+                ["pdftoppm", "-r", "100", "-gray", "-singlefile", pdf, folder.file("page-\(index)")]
+            )
+            #expect(page.status == 0, "\(page.errors)")
+            let image = try GreyImage(pgm: Array(try Data(contentsOf: URL(fileURLWithPath: folder.file("page-\(index).pgm")))))
+            let qrData = String(manifest[index + 1].split(separator: ",").last!)
+            #expect(ZbarReader().read(image) == [Array(qrData.utf8)], "ticket \(index + 1)'s code")
+            let text = try CommandRun.run(URL(fileURLWithPath: "/usr/bin/env"), ["pdftotext", "-enc", "UTF-8", pdf, "-"])
+            #expect(text.output.contains(holder) && text.output.contains("Ticket #\(index + 1)") && text.output.contains("CLI Gala"))
+        }
+    }
+
     /// The ticket PNG (one bit a pixel, rows repeated with the Up filter) has exactly the pixels
     /// of the symbol drawn at the same scale.
     @Test func ticket_png_has_the_drawn_pixels() throws {
