@@ -114,7 +114,7 @@ extension MySQLStore {
             )
             if changed == 1 {
                 // As this transaction wrote it: the read's row with this use.
-                var used =
+                let used =
                     try read ?? db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], StoreRecords.ticket)
                 guard var used else {
                     throw StoreError.unavailable("MySQL: a ticket this transaction admitted cannot be read back")

@@ -83,38 +83,42 @@ final class MySQLWorkers: Service, Sendable {
     func perform<T: Sendable>(limit: Duration, _ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
         let answer = OnceAnswer<T>()
         let deadline = ContinuousClock.now + limit
+        let outcome = OutcomeBox<T>()
+        enqueue(
+            Job(
+                execute: { connection in
+                    do {
+                        outcome.value = .success(try body(connection))
+                        return nil
+                    } catch {
+                        outcome.value = .failure(error)
+                        return error
+                    }
+                },
+                finish: { failure in
+                    switch (outcome.value, failure) {
+                    case (.success?, let failure?):
+                        // The job ran, its transaction did not commit.
+                        _ = answer.give(.failure(Self.mapped(failure)))
+                    case (let value?, _): _ = answer.give(value.mapError(Self.mapped))
+                    // It never ran (no connection, or the transaction could not begin): the cause.
+                    case (nil, let failure?): _ = answer.give(.failure(Self.mapped(failure)))
+                    case (nil, nil): _ = answer.give(.failure(StoreError.unavailable("MySQL: the job did not run")))
+                    }
+                },
+                deadline: deadline
+            )
+        )
+        let timer = Task {
+            // Cancelled when the job answers first: no sleeping timer outlives its request.
+            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+            _ = answer.give(.failure(StoreError.unavailable("MySQL did not answer within \(limit)")))
+        }
+        defer { timer.cancel() }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                answer.set(continuation)
-                let outcome = OutcomeBox<T>()
-                let job = Job(
-                    execute: { connection in
-                        do {
-                            outcome.value = .success(try body(connection))
-                            return nil
-                        } catch {
-                            outcome.value = .failure(error)
-                            return error
-                        }
-                    },
-                    finish: { failure in
-                        switch (outcome.value, failure) {
-                        case (.success?, let failure?):
-                            // The job ran, its transaction did not commit.
-                            answer.resume(.failure(Self.mapped(failure)))
-                        case (let value?, _): answer.resume(value.mapError(Self.mapped))
-                        // It never ran (no connection, or the transaction could not begin): the cause.
-                        case (nil, let failure?): answer.resume(.failure(Self.mapped(failure)))
-                        case (nil, nil): answer.resume(.failure(StoreError.unavailable("MySQL: the job did not run")))
-                        }
-                    },
-                    deadline: deadline
-                )
-                answer.startTimer(until: deadline, message: "MySQL did not answer within \(limit)")
-                enqueue(job)
-            }
+            try await answer.value()
         } onCancel: {
-            answer.resume(.failure(CancellationError()))
+            _ = answer.give(.failure(CancellationError()))
         }
     }
 
@@ -292,49 +296,6 @@ final class MySQLWorkers: Service, Sendable {
 
     /// One job of an optimistic batch failed by itself: the batch runs again with savepoints.
     private struct JobFailedAlone: Error {}
-}
-
-/// A continuation resumed by whichever comes first: the job's answer, the time limit, or
-/// the caller's cancellation.
-private final class OnceAnswer<T: Sendable>: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, early: Result<T, any Error>?, done: Bool)>((nil, nil, false))
-    private let timer = Mutex<Task<Void, Never>?>(nil)
-
-    /// Answers 503 at `deadline` unless the job answered first (which cancels the timer).
-    func startTimer(until deadline: ContinuousClock.Instant, message: String) {
-        let task = Task { [self] in
-            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
-            resume(.failure(StoreError.unavailable(message)))
-        }
-        timer.withLock { $0 = task }
-    }
-
-    func set(_ continuation: CheckedContinuation<T, any Error>) {
-        let early = state.withLock { state -> Result<T, any Error>? in
-            if let early = state.early {
-                state.early = nil
-                return early
-            }
-            state.continuation = continuation
-            return nil
-        }
-        if let early { continuation.resume(with: early) }
-    }
-
-    func resume(_ result: Result<T, any Error>) {
-        let continuation = state.withLock { state -> CheckedContinuation<T, any Error>? in
-            guard !state.done else { return nil }
-            state.done = true
-            guard let continuation = state.continuation else {
-                state.early = result
-                return nil
-            }
-            state.continuation = nil
-            return continuation
-        }
-        timer.withLock { $0 }?.cancel()
-        continuation?.resume(with: result)
-    }
 }
 
 /// Holds a job's outcome between its execution and the commit. Written and read only on the

@@ -1,5 +1,4 @@
 import GatehouseStorage
-import Synchronization
 
 /// A deadline that holds even when the work under it does not listen to cancellation.
 ///
@@ -33,50 +32,6 @@ enum Deadline {
             try await answer.value()
         } onCancel: {
             if answer.give(.failure(CancellationError())) { work.cancel() }
-        }
-    }
-}
-
-/// The first of several answers, handed to one waiter; the rest are refused (`give` says whether
-/// its answer was the one taken).
-private final class OnceAnswer<T: Sendable>: Sendable {
-    private enum State {
-        case waiting(CheckedContinuation<T, any Error>?)
-        case answered(Result<T, any Error>)
-        case taken
-    }
-    private let state = Mutex<State>(.waiting(nil))
-
-    func give(_ result: Result<T, any Error>) -> Bool {
-        let waiter: CheckedContinuation<T, any Error>?? = state.withLock { state in
-            guard case .waiting(let waiter) = state else { return nil }
-            if let waiter {
-                state = .taken
-                return .some(waiter)
-            }
-            state = .answered(result)
-            return .some(nil)
-        }
-        guard let waiter else { return false }
-        waiter?.resume(with: result)
-        return true
-    }
-
-    func value() async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready: Result<T, any Error>? = state.withLock { state in
-                switch state {
-                case .waiting:
-                    state = .waiting(continuation)
-                    return nil
-                case .answered(let result):
-                    state = .taken
-                    return result
-                case .taken:
-                    return .failure(CancellationError())
-                }
-            }
-            if let ready { continuation.resume(with: ready) }
         }
     }
 }

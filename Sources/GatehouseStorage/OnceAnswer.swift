@@ -1,0 +1,49 @@
+import Synchronization
+
+/// The first of several answers, handed to one waiter; the rest are refused (`give` says whether
+/// its answer was the one taken). A store's operation races its work, its time limit and its
+/// caller's cancellation through one of these: whichever answers first is the answer, at once,
+/// whatever the others are still doing.
+package final class OnceAnswer<T: Sendable>: Sendable {
+    private enum State {
+        case waiting(CheckedContinuation<T, any Error>?)
+        case answered(Result<T, any Error>)
+        case taken
+    }
+    private let state = Mutex<State>(.waiting(nil))
+
+    package init() {}
+
+    package func give(_ result: Result<T, any Error>) -> Bool {
+        let waiter: CheckedContinuation<T, any Error>?? = state.withLock { state in
+            guard case .waiting(let waiter) = state else { return nil }
+            if let waiter {
+                state = .taken
+                return .some(waiter)
+            }
+            state = .answered(result)
+            return .some(nil)
+        }
+        guard let waiter else { return false }
+        waiter?.resume(with: result)
+        return true
+    }
+
+    package func value() async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<T, any Error>? = state.withLock { state in
+                switch state {
+                case .waiting:
+                    state = .waiting(continuation)
+                    return nil
+                case .answered(let result):
+                    state = .taken
+                    return result
+                case .taken:
+                    return .failure(CancellationError())
+                }
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+}
