@@ -94,6 +94,12 @@ let package = Package(
             dependencies: ["GatehouseImage", "CQRencode", "CZlib"],
             swiftSettings: swiftSettings
         ),
+        // E-mail: addresses checked, MIME messages composed, sent over SMTP by libcurl.
+        .target(
+            name: "GatehouseMail",
+            dependencies: ["CCurl"],
+            swiftSettings: swiftSettings
+        ),
         // Tickets as PDF pages (cairo and Pango): the mail's attachment, the CLI's files.
         .target(
             name: "TicketPDF",
@@ -308,7 +314,7 @@ let package = Package(
         .executableTarget(
             name: "gatehouse",
             dependencies: [
-                "GatehouseService", "GatehouseDomain", "GatehouseStorage", "GatehouseImage", "QRRendering", "TicketPDF",
+                "GatehouseService", "GatehouseDomain", "GatehouseStorage", "GatehouseImage", "QRRendering", "TicketPDF", "GatehouseMail",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -337,7 +343,7 @@ let package = Package(
             dependencies: [
                 "GatehouseService", "GatehouseDomain", "GatehouseAPI", "GatehouseWeb", "GatehouseStorage", "GatehouseSQLite", "SQLiteSupport",
                 "GatehousePostgres", "GatehouseMySQL", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "CZlib", "GatehouseTestSupport",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "GatehouseMail", .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -382,6 +388,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "gatehouse", "gate-kiosk", "GatehouseTestSupport", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "CZlib",
+                "GatehouseMail",
             ],
             swiftSettings: swiftSettings
         ),
