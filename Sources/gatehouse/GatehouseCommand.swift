@@ -8,7 +8,9 @@ struct GatehouseCommand: AsyncParsableCommand {
             The database is a SQLite file (default gatehouse-data/gatehouse.sqlite, or $GATEHOUSE_DB, \
             or --db). Admin commands work on the database directly, next to a running service.
             """,
-        subcommands: [Serve.self, EventCommand.self, TicketsCommand.self, DeviceCommand.self, CheckinsCommand.self, ConflictsCommand.self]
+        subcommands: [
+            Serve.self, EventCommand.self, TicketsCommand.self, DeviceCommand.self, CheckinsCommand.self, ConflictsCommand.self, MailCommand.self,
+        ]
     )
 }
 
