@@ -26,12 +26,7 @@ public final class SMTPServerProcess: @unchecked Sendable {
     public init(maildir: String, port: Int = ServiceProcess.freePort()) throws {
         self.port = port
         self.maildir = maildir
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)", "-c", "aiosmtpd.handlers.Mailbox", maildir]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try Self.python(["-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)", "-c", "aiosmtpd.handlers.Mailbox", maildir])
         try waitUntilListening()
     }
 
@@ -39,13 +34,19 @@ public final class SMTPServerProcess: @unchecked Sendable {
     public init(behaviour: Behaviour, port: Int = ServiceProcess.freePort()) throws {
         self.port = port
         maildir = nil
-        process = Process()
+        process = try Self.python(["-c", Self.misbehaving, behaviour.rawValue, String(port)])
+        try waitUntilListening()
+    }
+
+    /// Debian's Python (the one with python3-aiosmtpd), quiet.
+    private static func python(_ arguments: [String]) throws -> Process {
+        let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", Self.misbehaving, behaviour.rawValue, String(port)]
+        process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        try waitUntilListening()
+        return process
     }
 
     deinit {

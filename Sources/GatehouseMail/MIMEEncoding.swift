@@ -77,7 +77,7 @@ enum MIMEEncoding {
     /// line with its header's name ("Subject: ") stays within 78 characters.
     /// A character (a Unicode scalar) is never split across two words.
     static func headerText(_ text: String) -> String {
-        if text.utf8.allSatisfy({ $0 >= 32 && $0 < 127 }) && !text.contains("=?") { return text }
+        if isPlain(text) { return text }
         var words: [String] = []
         var chunk: [UInt8] = []
         // 39 bytes are 52 base64 characters, a 64-character word.
@@ -93,12 +93,15 @@ enum MIMEEncoding {
         return words.joined(separator: "\r\n ")
     }
 
+    /// Printable ASCII that no reader could take for an encoded word: it may stand as it is.
+    private static func isPlain(_ text: String) -> Bool { text.utf8.allSatisfy { $0 >= 32 && $0 < 127 } && !text.contains("=?") }
+
     private static func encodedWord(_ bytes: [UInt8]) -> String { "=?UTF-8?B?" + String(decoding: base64(bytes), as: UTF8.self) + "?=" }
 
     /// A display name in a From or To header: a quoted string when it is plain ASCII, encoded
     /// words otherwise.
     static func displayName(_ name: String) -> String {
-        if name.utf8.allSatisfy({ $0 >= 32 && $0 < 127 }) && !name.contains("=?") {
+        if isPlain(name) {
             let escaped = name.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
             return "\"\(escaped)\""
         }

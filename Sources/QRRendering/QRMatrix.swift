@@ -70,6 +70,24 @@ public struct QRMatrix: Sendable, Equatable {
         append("\" height=\"")
         append(side)
         append("\" fill=\"#fff\"/>\n<path fill=\"#000\" d=\"")
+        forEachDarkRun { x, y, run in
+            append("M")
+            append(x + Self.quietZone)
+            append(" ")
+            append(y + Self.quietZone)
+            append("h")
+            append(run)
+            append("v1h-")
+            append(run)
+            append("z")
+        }
+        append("\"/>\n</svg>\n")
+        return out
+    }
+
+    /// Calls `body` with each horizontal run of dark modules, row by row: drawings make one
+    /// rectangle of each run rather than one per module.
+    public func forEachDarkRun(_ body: (_ x: Int, _ y: Int, _ length: Int) -> Void) {
         for y in 0..<size {
             var x = 0
             while x < size {
@@ -77,23 +95,12 @@ public struct QRMatrix: Sendable, Equatable {
                     x += 1
                     continue
                 }
-                // Merge a horizontal run of dark modules into one rectangle.
                 var run = 1
                 while x + run < size && self[x + run, y] { run += 1 }
-                append("M")
-                append(x + Self.quietZone)
-                append(" ")
-                append(y + Self.quietZone)
-                append("h")
-                append(run)
-                append("v1h-")
-                append(run)
-                append("z")
+                body(x, y, run)
                 x += run
             }
         }
-        append("\"/>\n</svg>\n")
-        return out
     }
 
     /// 8-bit grey pixels (0 = black, 255 = white), `scale` pixels a module, with the quiet zone.

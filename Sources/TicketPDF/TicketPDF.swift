@@ -38,11 +38,11 @@ public enum TicketPDF {
         let module = codeSide / (Double(matrix.size) + 2 * quiet)
         let left = (pageWidth - codeSide) / 2 + quiet * module
         let top = y + quiet * module
-        canvas.fill(
-            darkRuns(of: matrix).map { run in
-                (x: left + Double(run.x) * module, y: top + Double(run.y) * module, width: Double(run.length) * module, height: module)
-            }
-        )
+        var runs: [(x: Double, y: Double, width: Double, height: Double)] = []
+        matrix.forEachDarkRun { x, y, length in
+            runs.append((x: left + Double(x) * module, y: top + Double(y) * module, width: Double(length) * module, height: module))
+        }
+        canvas.fill(runs)
         y += codeSide
         y += canvas.text(ticket.code, font: "Monospace 9", x: margin, y: y, width: column, alignment: .center, lines: 3).height + 18
 
@@ -61,23 +61,5 @@ public enum TicketPDF {
             alignment: .center,
             lines: 2
         )
-    }
-
-    /// The dark modules row by row, neighbours joined into runs: fewer shapes in the file.
-    static func darkRuns(of matrix: QRMatrix) -> [(x: Int, y: Int, length: Int)] {
-        var runs: [(x: Int, y: Int, length: Int)] = []
-        for y in 0..<matrix.size {
-            var x = 0
-            while x < matrix.size {
-                guard matrix[x, y] else {
-                    x += 1
-                    continue
-                }
-                let start = x
-                while x < matrix.size && matrix[x, y] { x += 1 }
-                runs.append((x: start, y: y, length: x - start))
-            }
-        }
-        return runs
     }
 }

@@ -145,8 +145,9 @@ struct TicketOutput {
     let manifestPath: String
     let images: TicketImages
     let pdf: Bool
-    /// The tickets' event, for their PDFs.
-    var event: Event?
+    /// The tickets' event, for their PDFs, and its start written for people once for all of them.
+    var event: Event? { didSet { eventStart = event?.startsAt.map(Self.writtenForPeople) } }
+    private var eventStart: String?
 
     /// Checks the folder before anything is issued; the manifest is made with the first batch,
     /// so a command that fails before issuing leaves nothing that blocks its retry.
@@ -211,7 +212,7 @@ struct TicketOutput {
             let ticket = issued.ticket
             let document = TicketDocument(
                 eventName: event?.name ?? ticket.eventId,
-                when: event?.startsAt.map(Self.writtenForPeople),
+                when: eventStart,
                 holder: ticket.holderName,
                 number: ticket.number,
                 ticketType: ticket.ticketType,
