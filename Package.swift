@@ -167,7 +167,7 @@ let package = Package(
         .target(
             name: "GatehouseDomain",
             dependencies: [
-                "GatehouseCore", "GatehouseStorage",
+                "GatehouseCore", "GatehouseStorage", "GatehouseMail",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -10,6 +10,9 @@ public enum Identifier {
     public static func newEventID() -> String { "E" + Base32.randomString(count: 7) }
     /// Ticket id: "T" + 16 base32 characters (80 random bits).
     public static func newTicketID() -> String { "T" + Base32.randomString(count: 16) }
+    /// Outbox mail id: "M" + 16 base32 characters (also the mail's Message-ID, so a copy sent
+    /// again after a lost answer is recognisable as the same message).
+    public static func newMailID() -> String { "M" + Base32.randomString(count: 16) }
     /// Device id: "D" + 10 base32 characters.
     public static func newDeviceID() -> String { "D" + Base32.randomString(count: 10) }
 

@@ -22,9 +22,14 @@ public struct Gatehouse: Sendable {
     package let uploadLimiter: RateLimiter
     package let syncPageLimiter: RateLimiter
     package let fullPullLimiter: RateLimiter
+    /// Seals the codes of mails waiting in the outbox (the key outside the database).
+    package let codeSeal: CodeSeal
+    /// Rung when mail is queued, so the outbox sender sends it at once.
+    public let outboxBell = Doorbell()
 
-    public init(store: any GatehouseStore, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(store: any GatehouseStore, codeSeal: CodeSeal = .random(), now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
+        self.codeSeal = codeSeal
         self.now = now
         uploadLimiter = RateLimiter(capacity: 5_000, perSecond: 1_000, now: now)
         syncPageLimiter = RateLimiter(capacity: 300, perSecond: 5, now: now)
@@ -71,12 +76,20 @@ public struct Gatehouse: Sendable {
     }
 
     /// Renames or re-times an event (the same rules as creating one).
-    public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?) async throws -> Event {
+    public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, place: String?) async throws -> Event {
         let name = try Self.requiredText(name, field: "name")
         if let startsAt, let endsAt, endsAt < startsAt {
             throw InvalidInputError("endsAt must not be before startsAt")
         }
-        guard let event = try await store.updateEvent(id: id, name: name, startsAt: startsAt, endsAt: endsAt) else {
+        guard
+            let event = try await store.updateEvent(
+                id: id,
+                name: name,
+                startsAt: startsAt,
+                endsAt: endsAt,
+                place: try Self.optionalText(place, field: "place")
+            )
+        else {
             throw NotFoundError("event \(id)")
         }
         return event

@@ -175,6 +175,49 @@ enum MySQLSchema {
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
             """,
         ],
+        // 3: registration on a public page and the outbox that mails tickets (as SQLite's 8).
+        [
+            "ALTER TABLE events ADD COLUMN place VARCHAR(255) COLLATE utf8mb4_unicode_ci",
+            "ALTER TABLE events ADD COLUMN reg_open TINYINT NOT NULL DEFAULT 0",
+            "ALTER TABLE events ADD COLUMN reg_capacity BIGINT",
+            "ALTER TABLE events ADD COLUMN reg_closes_at BIGINT",
+            "ALTER TABLE events ADD COLUMN reg_ticket_type VARCHAR(255) COLLATE {BIN}",
+            "ALTER TABLE events ADD COLUMN reg_one_per_email TINYINT NOT NULL DEFAULT 1",
+            "ALTER TABLE events ADD COLUMN registered BIGINT NOT NULL DEFAULT 0",
+            """
+            CREATE TABLE IF NOT EXISTS registrations (
+                ticket_id VARCHAR(255) COLLATE {BIN} NOT NULL PRIMARY KEY,
+                event_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                address_key VARCHAR(320) COLLATE {BIN} NOT NULL,
+                created_at BIGINT NOT NULL,
+                KEY registrations_address (event_id, address_key),
+                CONSTRAINT registrations_ticket FOREIGN KEY (ticket_id) REFERENCES tickets (id),
+                CONSTRAINT registrations_event FOREIGN KEY (event_id) REFERENCES events (id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS mail_outbox (
+                id VARCHAR(255) COLLATE {BIN} NOT NULL PRIMARY KEY,
+                event_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                ticket_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                recipient VARCHAR(320) COLLATE {BIN} NOT NULL,
+                sealed_code VARBINARY(2048),
+                state VARCHAR(16) COLLATE {BIN} NOT NULL,
+                attempts INT NOT NULL DEFAULT 0,
+                next_attempt_at BIGINT NOT NULL,
+                lease_until BIGINT,
+                last_error TEXT,
+                created_at BIGINT NOT NULL,
+                sent_at BIGINT,
+                KEY mail_outbox_due (state, next_attempt_at),
+                KEY mail_outbox_event (event_id, created_at),
+                KEY mail_outbox_ticket (ticket_id),
+                CONSTRAINT mail_outbox_event FOREIGN KEY (event_id) REFERENCES events (id),
+                CONSTRAINT mail_outbox_ticket FOREIGN KEY (ticket_id) REFERENCES tickets (id),
+                CONSTRAINT mail_outbox_state CHECK (state IN ('pending', 'sent', 'failed', 'superseded'))
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -84,13 +84,38 @@ public final class MySQLStore: GatehouseStore {
 
     // MARK: Events
 
-    public func createEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, at: Date) async throws -> Event {
+    public func createEvent(
+        id: String,
+        name: String,
+        startsAt: Date?,
+        endsAt: Date?,
+        place: String?,
+        registration: RegistrationSettings,
+        at: Date
+    ) async throws -> Event {
         try await write { db in
-            try db.run(
-                "INSERT INTO events (id, name, starts_at, ends_at, created_at) VALUES (?, ?, ?, ?, ?)",
-                [.text(id), .text(name), .optional(startsAt?.millis), .optional(endsAt?.millis), .integer(at.millis)]
+            _ = try db.run(
+                OutboxStatements.createEvent(
+                    id: id,
+                    name: name,
+                    startsAt: startsAt,
+                    endsAt: endsAt,
+                    place: place,
+                    registration: registration,
+                    at: at
+                )
             )
-            return Event(id: id, name: name, startsAt: startsAt, endsAt: endsAt, createdAt: at.truncatedToMillis, issued: 0, used: 0)
+            return Event(
+                id: id,
+                name: name,
+                startsAt: startsAt,
+                endsAt: endsAt,
+                createdAt: at.truncatedToMillis,
+                issued: 0,
+                used: 0,
+                place: place,
+                registration: EventRegistration(settings: registration)
+            )
         }
     }
 
@@ -102,12 +127,12 @@ public final class MySQLStore: GatehouseStore {
         try await read { db in try db.firstRow(StoreRecords.eventColumns + " WHERE e.id = ?", [.text(id)], StoreRecords.event) }
     }
 
-    public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?) async throws -> Event? {
+    public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, place: String?) async throws -> Event? {
         let found = try await write { db in
             // Found rows, not changed rows (CLIENT_FOUND_ROWS): an edit that changes nothing still finds its event.
             try db.run(
-                "UPDATE events SET name = ?, starts_at = ?, ends_at = ? WHERE id = ?",
-                [.text(name), .optional(startsAt?.millis), .optional(endsAt?.millis), .text(id)]
+                "UPDATE events SET name = ?, starts_at = ?, ends_at = ?, place = ? WHERE id = ?",
+                [.text(name), .optional(startsAt?.millis), .optional(endsAt?.millis), .optional(place), .text(id)]
             ) == 1
         }
         guard found else { return nil }
@@ -153,42 +178,45 @@ public final class MySQLStore: GatehouseStore {
     }
 
     public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
-        try await write { db in
-            // Reserve a block of numbers; the UPDATE also locks the event's row, so two batches for
-            // one event never get the same numbers.
-            guard
-                try db.run("UPDATE events SET next_number = next_number + ? WHERE id = ?", [.integer(Int64(tickets.count)), .text(eventId)]) == 1,
-                let next = try db.firstRow("SELECT next_number FROM events WHERE id = ?", [.text(eventId)], { $0.int(0) })
-            else { throw StoreError.notFound("event \(eventId)") }
-            let first = next - Int64(tickets.count)
-            // Many rows per INSERT: one round trip per row made issuing 10,000 tickets take 3 s.
-            var created: [Ticket] = []
-            created.reserveCapacity(tickets.count)
-            for chunkStart in stride(from: 0, to: tickets.count, by: Self.ticketsPerInsert) {
-                let chunk = tickets[chunkStart..<min(tickets.count, chunkStart + Self.ticketsPerInsert)]
-                var values: [MySQLValue] = []
-                values.reserveCapacity(chunk.count * 11)
-                for (offset, new) in zip(chunkStart..., chunk) {
-                    let number = first + Int64(offset)
-                    values += [
-                        .text(new.id), .text(eventId), .integer(number), .optional(new.userId), .optional(new.holderName),
-                        .optional(new.email), .optional(new.ticketType), .optional(new.expiresAt?.millis),
-                        .bytes(new.tokenHash), .integer(at.millis), .integer(MySQLConnection.unnumbered),
-                    ]
-                    created.append(new.issued(eventId: eventId, number: Int(number), at: at))
-                }
-                try db.run(
-                    """
-                    INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, expires_at,
-                                         token_hash, created_at, change_seq, status)
-                    VALUES
-                    """ + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'unused')", count: chunk.count).joined(separator: ", "),
-                    values
-                )
+        try await write { db in try Self.insertTickets(tickets, eventId: eventId, at: at, in: db) }
+    }
+
+    /// Inside the caller's transaction: numbers the tickets and stores them.
+    static func insertTickets(_ tickets: [NewTicket], eventId: String, at: Date, in db: MySQLConnection) throws -> [Ticket] {
+        // Reserve a block of numbers; the UPDATE also locks the event's row, so two batches for
+        // one event never get the same numbers.
+        guard
+            try db.run("UPDATE events SET next_number = next_number + ? WHERE id = ?", [.integer(Int64(tickets.count)), .text(eventId)]) == 1,
+            let next = try db.firstRow("SELECT next_number FROM events WHERE id = ?", [.text(eventId)], { $0.int(0) })
+        else { throw StoreError.notFound("event \(eventId)") }
+        let first = next - Int64(tickets.count)
+        // Many rows per INSERT: one round trip per row made issuing 10,000 tickets take 3 s.
+        var created: [Ticket] = []
+        created.reserveCapacity(tickets.count)
+        for chunkStart in stride(from: 0, to: tickets.count, by: Self.ticketsPerInsert) {
+            let chunk = tickets[chunkStart..<min(tickets.count, chunkStart + Self.ticketsPerInsert)]
+            var values: [MySQLValue] = []
+            values.reserveCapacity(chunk.count * 11)
+            for (offset, new) in zip(chunkStart..., chunk) {
+                let number = first + Int64(offset)
+                values += [
+                    .text(new.id), .text(eventId), .integer(number), .optional(new.userId), .optional(new.holderName),
+                    .optional(new.email), .optional(new.ticketType), .optional(new.expiresAt?.millis),
+                    .bytes(new.tokenHash), .integer(at.millis), .integer(MySQLConnection.unnumbered),
+                ]
+                created.append(new.issued(eventId: eventId, number: Int(number), at: at))
             }
-            db.issued(eventId: eventId, first: first, count: tickets.count)
-            return created
+            try db.run(
+                """
+                INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, expires_at,
+                                     token_hash, created_at, change_seq, status)
+                VALUES
+                """ + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'unused')", count: chunk.count).joined(separator: ", "),
+                values
+            )
         }
+        db.issued(eventId: eventId, first: first, count: tickets.count)
+        return created
     }
 
     /// Rows per INSERT when issuing (11 parameters each, well under MySQL's 65,535).
@@ -200,6 +228,7 @@ public final class MySQLStore: GatehouseStore {
 
     public func revokeTicket(id: String) async throws -> Ticket? {
         try await write { db in
+            try db.run(OutboxStatements.supersedeMail(ticketId: id))
             guard
                 try db.run("UPDATE tickets SET status = 'revoked', change_seq = ? WHERE id = ?", [.integer(MySQLConnection.unnumbered), .text(id)])
                     == 1
@@ -209,9 +238,10 @@ public final class MySQLStore: GatehouseStore {
         }
     }
 
-    public func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date) async throws -> Ticket? {
+    public func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date, mail: NewMail?) async throws -> Ticket? {
         try await write { db in
             try db.run(StoreStatements.retireToken(ticketId: id, at: at))
+            try db.run(OutboxStatements.supersedeMail(ticketId: id))
             guard
                 try db.run(
                     "UPDATE tickets SET token_hash = ?, status = CASE status WHEN 'revoked' THEN 'unused' ELSE status END, change_seq = ? WHERE id = ?",
@@ -219,6 +249,7 @@ public final class MySQLStore: GatehouseStore {
                 ) == 1
             else { return nil }
             db.changed(ticket: id)
+            if let mail { try db.run(OutboxStatements.enqueueMail(mail, at: at)) }
             return try db.firstRow(StoreRecords.ticketColumns + " WHERE id = ?", [.text(id)], StoreRecords.ticket)
         }
     }

@@ -422,6 +422,42 @@ enum PostgresSchema {
             "DROP INDEX tickets_changes",
             "CREATE INDEX tickets_changes ON tickets (event_id, change_xact, change_seq)",
         ],
+        // 11: registration on a public page and the outbox that mails tickets (as SQLite's 8).
+        [
+            """
+            ALTER TABLE events ADD COLUMN place TEXT, ADD COLUMN reg_open BOOLEAN NOT NULL DEFAULT false,
+                ADD COLUMN reg_capacity BIGINT, ADD COLUMN reg_closes_at BIGINT, ADD COLUMN reg_ticket_type TEXT,
+                ADD COLUMN reg_one_per_email BOOLEAN NOT NULL DEFAULT true, ADD COLUMN registered BIGINT NOT NULL DEFAULT 0
+            """,
+            """
+            CREATE TABLE registrations (
+                ticket_id TEXT PRIMARY KEY REFERENCES tickets(id),
+                event_id TEXT NOT NULL REFERENCES events(id),
+                address_key TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX registrations_address ON registrations (event_id, address_key)",
+            """
+            CREATE TABLE mail_outbox (
+                id TEXT PRIMARY KEY,
+                event_id TEXT NOT NULL REFERENCES events(id),
+                ticket_id TEXT NOT NULL REFERENCES tickets(id),
+                recipient TEXT NOT NULL,
+                sealed_code BYTEA,
+                state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'superseded')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at BIGINT NOT NULL,
+                lease_until BIGINT,
+                last_error TEXT,
+                created_at BIGINT NOT NULL,
+                sent_at BIGINT
+            )
+            """,
+            "CREATE INDEX mail_outbox_due ON mail_outbox (state, next_attempt_at)",
+            "CREATE INDEX mail_outbox_event ON mail_outbox (event_id, created_at)",
+            "CREATE INDEX mail_outbox_ticket ON mail_outbox (ticket_id)",
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -175,13 +175,37 @@ public final class PostgresStore: GatehouseStore {
 
     // MARK: Events
 
-    public func createEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, at: Date) async throws -> Event {
+    public func createEvent(
+        id: String,
+        name: String,
+        startsAt: Date?,
+        endsAt: Date?,
+        place: String?,
+        registration: RegistrationSettings,
+        at: Date
+    ) async throws -> Event {
         try await guarded { [self] in
             try await client.query(
-                "INSERT INTO events (id, name, starts_at, ends_at, created_at) VALUES (\(id), \(name), \(startsAt?.millis), \(endsAt?.millis), \(at.millis))",
+                """
+                INSERT INTO events (id, name, starts_at, ends_at, created_at, place,
+                                    reg_open, reg_capacity, reg_closes_at, reg_ticket_type, reg_one_per_email)
+                VALUES (\(id), \(name), \(startsAt?.millis), \(endsAt?.millis), \(at.millis), \(place),
+                        \(registration.open), \(registration.capacity.map(Int64.init)), \(registration.closesAt?.millis),
+                        \(registration.ticketType), \(registration.onePerEmail))
+                """,
                 logger: logger
             )
-            return Event(id: id, name: name, startsAt: startsAt, endsAt: endsAt, createdAt: at.truncatedToMillis, issued: 0, used: 0)
+            return Event(
+                id: id,
+                name: name,
+                startsAt: startsAt,
+                endsAt: endsAt,
+                createdAt: at.truncatedToMillis,
+                issued: 0,
+                used: 0,
+                place: place,
+                registration: EventRegistration(settings: registration)
+            )
         }
     }
 
@@ -189,9 +213,13 @@ public final class PostgresStore: GatehouseStore {
     static let eventColumns = StoreRecords.eventColumns
 
     static func event(_ row: PostgresRow) throws -> Event {
-        let (id, name, startsAt, endsAt, createdAt, issued, used, conflicts, signed) = try row.decode(
-            (String, String, Int64?, Int64?, Int64, Int64, Int64, Int64, Bool).self
-        )
+        let (
+            id, name, startsAt, endsAt, createdAt, issued, used, conflicts, signed, place, open, capacity, closesAt, ticketType, onePerEmail,
+            registered
+        ) =
+            try row.decode(
+                (String, String, Int64?, Int64?, Int64, Int64, Int64, Int64, Bool, String?, Bool, Int64?, Int64?, String?, Bool, Int64).self
+            )
         return Event(
             id: id,
             name: name,
@@ -201,7 +229,18 @@ public final class PostgresStore: GatehouseStore {
             issued: Int(issued),
             used: Int(used),
             conflicts: Int(conflicts),
-            signedCodes: signed
+            signedCodes: signed,
+            place: place,
+            registration: EventRegistration(
+                settings: RegistrationSettings(
+                    open: open,
+                    capacity: capacity.map { Int($0) },
+                    closesAt: closesAt.map(Date.init(millis:)),
+                    ticketType: ticketType,
+                    onePerEmail: onePerEmail
+                ),
+                registered: Int(registered)
+            )
         )
     }
 
@@ -221,10 +260,10 @@ public final class PostgresStore: GatehouseStore {
         }
     }
 
-    public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?) async throws -> Event? {
+    public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, place: String?) async throws -> Event? {
         let changed = try await guarded { [self] in
             try await client.query(
-                "UPDATE events SET name = \(name), starts_at = \(startsAt?.millis), ends_at = \(endsAt?.millis) WHERE id = \(id) RETURNING id",
+                "UPDATE events SET name = \(name), starts_at = \(startsAt?.millis), ends_at = \(endsAt?.millis), place = \(place) WHERE id = \(id) RETURNING id",
                 logger: logger
             ).collect().count
         }
@@ -294,40 +333,53 @@ public final class PostgresStore: GatehouseStore {
     public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
         try await guarded { [self] in
             try await client.withTransaction(logger: logger) { connection in
-                let reserved = try await connection.query(
-                    "UPDATE events SET next_number = next_number + \(Int64(tickets.count)) WHERE id = \(eventId) RETURNING next_number - \(Int64(tickets.count))",
-                    logger: logger
-                ).collect()
-                guard let first = try reserved.first?.decode(Int64.self) else { throw StoreError.notFound("event \(eventId)") }
-                // One INSERT for the whole batch: rows passed as JSON and expanded on the server.
-                struct Row: Encodable {
-                    var i: String, n: Int64, u: String?, h: String?, e: String?, ty: String?, x: Int64?, th: String, sk: String
-                }
-                let rows = tickets.enumerated().map { offset, new in
-                    Row(
-                        i: new.id,
-                        n: first + Int64(offset),
-                        u: new.userId,
-                        h: new.holderName,
-                        e: new.email,
-                        ty: new.ticketType,
-                        x: new.expiresAt?.millis,
-                        th: Self.hex(new.tokenHash),
-                        sk: Ticket.searchKey(holderName: new.holderName, email: new.email)
-                    )
-                }
-                let json = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
-                try await connection.query(
-                    """
-                    INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, token_hash, created_at, search_key)
-                    SELECT v.i, \(eventId), v.n, v.u, v.h, v.e, v.ty, 'unused', v.x, decode(v.th, 'hex'), \(at.millis), v.sk
-                    FROM jsonb_to_recordset(\(json)::JSONB) AS v(i TEXT, n BIGINT, u TEXT, h TEXT, e TEXT, ty TEXT, x BIGINT, th TEXT, sk TEXT)
-                    """,
-                    logger: logger
-                )
-                return tickets.enumerated().map { offset, new in new.issued(eventId: eventId, number: Int(first) + offset, at: at) }
+                try await Self.insertTickets(tickets, eventId: eventId, at: at, on: connection, logger: logger)
             }
         }
+    }
+
+    /// Inside the caller's transaction: numbers the tickets and stores them.
+    static func insertTickets(
+        _ tickets: [NewTicket],
+        eventId: String,
+        at: Date,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws
+        -> [Ticket]
+    {
+        let reserved = try await connection.query(
+            "UPDATE events SET next_number = next_number + \(Int64(tickets.count)) WHERE id = \(eventId) RETURNING next_number - \(Int64(tickets.count))",
+            logger: logger
+        ).collect()
+        guard let first = try reserved.first?.decode(Int64.self) else { throw StoreError.notFound("event \(eventId)") }
+        // One INSERT for the whole batch: rows passed as JSON and expanded on the server.
+        struct Row: Encodable {
+            var i: String, n: Int64, u: String?, h: String?, e: String?, ty: String?, x: Int64?, th: String, sk: String
+        }
+        let rows = tickets.enumerated().map { offset, new in
+            Row(
+                i: new.id,
+                n: first + Int64(offset),
+                u: new.userId,
+                h: new.holderName,
+                e: new.email,
+                ty: new.ticketType,
+                x: new.expiresAt?.millis,
+                th: Self.hex(new.tokenHash),
+                sk: Ticket.searchKey(holderName: new.holderName, email: new.email)
+            )
+        }
+        let json = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        try await connection.query(
+            """
+            INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, token_hash, created_at, search_key)
+            SELECT v.i, \(eventId), v.n, v.u, v.h, v.e, v.ty, 'unused', v.x, decode(v.th, 'hex'), \(at.millis), v.sk
+            FROM jsonb_to_recordset(\(json)::JSONB) AS v(i TEXT, n BIGINT, u TEXT, h TEXT, e TEXT, ty TEXT, x BIGINT, th TEXT, sk TEXT)
+            """,
+            logger: logger
+        )
+        return tickets.enumerated().map { offset, new in new.issued(eventId: eventId, number: Int(first) + offset, at: at) }
     }
 
     public func ticket(id: String) async throws -> Ticket? {
@@ -335,22 +387,37 @@ public final class PostgresStore: GatehouseStore {
     }
 
     public func revokeTicket(id: String) async throws -> Ticket? {
-        try await single("UPDATE tickets SET status = 'revoked' WHERE id = $1 RETURNING \(Self.ticketColumns)", [id], Self.ticket)
+        try await single(
+            """
+            WITH superseded AS (
+                UPDATE mail_outbox SET state = 'superseded', sealed_code = NULL, lease_until = NULL WHERE ticket_id = $1 AND state = 'pending'
+            )
+            UPDATE tickets SET status = 'revoked' WHERE id = $1 RETURNING \(Self.ticketColumns)
+            """,
+            [id],
+            Self.ticket
+        )
     }
 
-    public func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date) async throws -> Ticket? {
+    public func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date, mail: NewMail?) async throws -> Ticket? {
         try await guarded { [self] in
-            // One statement: the old hash is kept as retired in the same commit as the new one.
-            try await client.query(
-                """
-                WITH retired AS (
-                    INSERT INTO retired_tokens (token_hash, ticket_id, retired_at) SELECT token_hash, id, \(at.millis) FROM tickets WHERE id = \(id)
-                )
-                UPDATE tickets SET token_hash = decode(\(Self.hex(tokenHash)), 'hex'), status = CASE status WHEN 'revoked' THEN 'unused' ELSE status END
-                WHERE id = \(id) RETURNING \(unescaped: Self.ticketColumns)
-                """,
-                logger: logger
-            ).collect().first.map(Self.ticket)
+            try await client.withTransaction(logger: logger) { connection in
+                // The old hash is kept as retired in the same commit as the new one.
+                let ticket = try await connection.query(
+                    """
+                    WITH retired AS (
+                        INSERT INTO retired_tokens (token_hash, ticket_id, retired_at) SELECT token_hash, id, \(at.millis) FROM tickets WHERE id = \(id)
+                    ), superseded AS (
+                        UPDATE mail_outbox SET state = 'superseded', sealed_code = NULL, lease_until = NULL WHERE ticket_id = \(id) AND state = 'pending'
+                    )
+                    UPDATE tickets SET token_hash = decode(\(Self.hex(tokenHash)), 'hex'), status = CASE status WHEN 'revoked' THEN 'unused' ELSE status END
+                    WHERE id = \(id) RETURNING \(unescaped: Self.ticketColumns)
+                    """,
+                    logger: logger
+                ).collect().first.map(Self.ticket)
+                if ticket != nil, let mail { try await Self.enqueue(mail, at: at, on: connection, logger: logger) }
+                return ticket
+            }
         }
     }
 

@@ -114,6 +114,43 @@ enum SQLiteSchema {
         """
         ALTER TABLE tickets ADD COLUMN search_key TEXT;
         """,
+        // 8: registration on a public page, and the outbox that mails tickets. An event counts
+        // its registrations (`registered`) so the capacity check reads one row; `registrations`
+        // keeps the address key each was made for (the one-per-e-mail rule); `mail_outbox` holds
+        // each pending mail's code sealed with a key that is never stored here, erased once sent.
+        """
+        ALTER TABLE events ADD COLUMN place TEXT;
+        ALTER TABLE events ADD COLUMN reg_open INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE events ADD COLUMN reg_capacity INTEGER;
+        ALTER TABLE events ADD COLUMN reg_closes_at INTEGER;
+        ALTER TABLE events ADD COLUMN reg_ticket_type TEXT;
+        ALTER TABLE events ADD COLUMN reg_one_per_email INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE events ADD COLUMN registered INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE registrations (
+            ticket_id TEXT PRIMARY KEY REFERENCES tickets(id),
+            event_id TEXT NOT NULL REFERENCES events(id),
+            address_key TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX registrations_address ON registrations (event_id, address_key);
+        CREATE TABLE mail_outbox (
+            id TEXT PRIMARY KEY,
+            event_id TEXT NOT NULL REFERENCES events(id),
+            ticket_id TEXT NOT NULL REFERENCES tickets(id),
+            recipient TEXT NOT NULL,
+            sealed_code BLOB,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'superseded')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            lease_until INTEGER,
+            last_error TEXT,
+            created_at INTEGER NOT NULL,
+            sent_at INTEGER
+        );
+        CREATE INDEX mail_outbox_due ON mail_outbox (state, next_attempt_at);
+        CREATE INDEX mail_outbox_event ON mail_outbox (event_id, created_at);
+        CREATE INDEX mail_outbox_ticket ON mail_outbox (ticket_id);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -57,13 +57,38 @@ public final class SQLiteStore: GatehouseStore {
 
     // MARK: Events
 
-    public func createEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, at: Date) async throws -> Event {
+    public func createEvent(
+        id: String,
+        name: String,
+        startsAt: Date?,
+        endsAt: Date?,
+        place: String?,
+        registration: RegistrationSettings,
+        at: Date
+    ) async throws -> Event {
         try await writer.perform { db in
-            try db.run(
-                "INSERT INTO events (id, name, starts_at, ends_at, created_at) VALUES (?, ?, ?, ?, ?)",
-                [.text(id), .text(name), .optional(startsAt?.millis), .optional(endsAt?.millis), .integer(at.millis)]
+            _ = try db.run(
+                OutboxStatements.createEvent(
+                    id: id,
+                    name: name,
+                    startsAt: startsAt,
+                    endsAt: endsAt,
+                    place: place,
+                    registration: registration,
+                    at: at
+                )
             )
-            return Event(id: id, name: name, startsAt: startsAt, endsAt: endsAt, createdAt: at.truncatedToMillis, issued: 0, used: 0)
+            return Event(
+                id: id,
+                name: name,
+                startsAt: startsAt,
+                endsAt: endsAt,
+                createdAt: at.truncatedToMillis,
+                issued: 0,
+                used: 0,
+                place: place,
+                registration: EventRegistration(settings: registration)
+            )
         }
     }
 
@@ -75,11 +100,11 @@ public final class SQLiteStore: GatehouseStore {
         try await readers.read { db in try db.firstRow(StoreRecords.eventColumns + " WHERE e.id = ?", [.text(id)], StoreRecords.event) }
     }
 
-    public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?) async throws -> Event? {
+    public func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, place: String?) async throws -> Event? {
         let changed = try await writer.perform { db in
             try db.firstRow(
-                "UPDATE events SET name = ?, starts_at = ?, ends_at = ? WHERE id = ? RETURNING id",
-                [.text(name), .optional(startsAt?.millis), .optional(endsAt?.millis), .text(id)],
+                "UPDATE events SET name = ?, starts_at = ?, ends_at = ?, place = ? WHERE id = ? RETURNING id",
+                [.text(name), .optional(startsAt?.millis), .optional(endsAt?.millis), .optional(place), .text(id)],
                 { $0.text(0) }
             )
         }
@@ -120,37 +145,40 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
-        try await writer.perform { db in
-            // Reserve a block of numbers; the UPDATE also takes the row, so two batches for one
-            // event never get the same numbers.
-            guard
-                let first = try db.firstRow(
-                    "UPDATE events SET next_number = next_number + ? WHERE id = ? RETURNING next_number - ?",
-                    [.integer(Int64(tickets.count)), .text(eventId), .integer(Int64(tickets.count))],
-                    { $0.int(0) }
-                )
-            else { throw StoreError.notFound("event \(eventId)") }
-            var created: [Ticket] = []
-            created.reserveCapacity(tickets.count)
-            for (offset, new) in tickets.enumerated() {
-                let number = first + Int64(offset)
-                try db.run(
-                    """
-                    INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status,
-                                         expires_at, token_hash, created_at, change_seq, search_key)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 'unused', ?, ?, ?, (SELECT coalesce(max(change_seq), 0) + 1 FROM tickets WHERE event_id = ?), ?)
-                    """,
-                    [
-                        .text(new.id), .text(eventId), .integer(number), .optional(new.userId), .optional(new.holderName),
-                        .optional(new.email), .optional(new.ticketType), .optional(new.expiresAt?.millis),
-                        .blob(new.tokenHash), .integer(at.millis), .text(eventId),
-                        .text(Ticket.searchKey(holderName: new.holderName, email: new.email)),
-                    ]
-                )
-                created.append(new.issued(eventId: eventId, number: Int(number), at: at))
-            }
-            return created
+        try await writer.perform { db in try Self.insertTickets(tickets, eventId: eventId, at: at, in: db) }
+    }
+
+    /// Inside the caller's transaction: numbers the tickets and stores them.
+    static func insertTickets(_ tickets: [NewTicket], eventId: String, at: Date, in db: SQLiteConnection) throws -> [Ticket] {
+        // Reserve a block of numbers; the UPDATE also takes the row, so two batches for one
+        // event never get the same numbers.
+        guard
+            let first = try db.firstRow(
+                "UPDATE events SET next_number = next_number + ? WHERE id = ? RETURNING next_number - ?",
+                [.integer(Int64(tickets.count)), .text(eventId), .integer(Int64(tickets.count))],
+                { $0.int(0) }
+            )
+        else { throw StoreError.notFound("event \(eventId)") }
+        var created: [Ticket] = []
+        created.reserveCapacity(tickets.count)
+        for (offset, new) in tickets.enumerated() {
+            let number = first + Int64(offset)
+            try db.run(
+                """
+                INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status,
+                                     expires_at, token_hash, created_at, change_seq, search_key)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'unused', ?, ?, ?, (SELECT coalesce(max(change_seq), 0) + 1 FROM tickets WHERE event_id = ?), ?)
+                """,
+                [
+                    .text(new.id), .text(eventId), .integer(number), .optional(new.userId), .optional(new.holderName),
+                    .optional(new.email), .optional(new.ticketType), .optional(new.expiresAt?.millis),
+                    .blob(new.tokenHash), .integer(at.millis), .text(eventId),
+                    .text(Ticket.searchKey(holderName: new.holderName, email: new.email)),
+                ]
+            )
+            created.append(new.issued(eventId: eventId, number: Int(number), at: at))
         }
+        return created
     }
 
     public func ticket(id: String) async throws -> Ticket? {
@@ -159,7 +187,8 @@ public final class SQLiteStore: GatehouseStore {
 
     public func revokeTicket(id: String) async throws -> Ticket? {
         try await writer.perform { db in
-            try db.firstRow(
+            try db.run(OutboxStatements.supersedeMail(ticketId: id))
+            return try db.firstRow(
                 "UPDATE tickets SET status = 'revoked', change_seq = \(Self.nextChange) WHERE id = ? RETURNING " + Self.ticketReturning,
                 [.text(id)],
                 StoreRecords.ticket
@@ -167,15 +196,18 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
-    public func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date) async throws -> Ticket? {
+    public func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date, mail: NewMail?) async throws -> Ticket? {
         try await writer.perform { db in
             try db.run(StoreStatements.retireToken(ticketId: id, at: at))
-            return try db.firstRow(
+            try db.run(OutboxStatements.supersedeMail(ticketId: id))
+            let ticket = try db.firstRow(
                 "UPDATE tickets SET token_hash = ?, status = CASE status WHEN 'revoked' THEN 'unused' ELSE status END, change_seq = \(Self.nextChange) WHERE id = ? RETURNING "
                     + Self.ticketReturning,
                 [.blob(tokenHash), .text(id)],
                 StoreRecords.ticket
             )
+            if ticket != nil, let mail { try db.run(OutboxStatements.enqueueMail(mail, at: at)) }
+            return ticket
         }
     }
 
@@ -410,6 +442,10 @@ extension SQLiteConnection {
     /// Runs a statement SQLite and MySQL share.
     @discardableResult
     func run(_ statement: StoreStatement) throws -> Int { try run(statement.sql, statement.parameters.map(SQLiteValue.init)) }
+
+    func rows<T>(_ statement: StoreStatement, _ transform: (SQLiteRow) throws -> T) throws -> [T] {
+        try rows(statement.sql, statement.parameters.map(SQLiteValue.init), transform)
+    }
 }
 
 /// SQLite's rows read like every store's.

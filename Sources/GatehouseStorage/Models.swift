@@ -14,6 +14,9 @@ public struct Event: Codable, Sendable, Equatable {
     public var conflicts: Int
     /// New tickets get signed codes (the event has a signing key).
     public var signedCodes: Bool
+    /// Where it takes place, as the organizer wrote it (shown on the public page, mail and PDF).
+    public var place: String?
+    public var registration: EventRegistration
 
     public init(
         id: String,
@@ -24,9 +27,13 @@ public struct Event: Codable, Sendable, Equatable {
         issued: Int,
         used: Int,
         conflicts: Int = 0,
-        signedCodes: Bool = false
+        signedCodes: Bool = false,
+        place: String? = nil,
+        registration: EventRegistration = EventRegistration()
     ) {
         self.signedCodes = signedCodes
+        self.place = place
+        self.registration = registration
         self.id = id
         self.name = name
         self.startsAt = startsAt

@@ -300,11 +300,19 @@ public enum StoreError: Error, Sendable, Equatable {
 /// conformance suite tests both. Opening a store connects and migrates it; its `services` then
 /// do the work while the process runs.
 public protocol GatehouseStore: Sendable {
-    func createEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, at: Date) async throws -> Event
+    func createEvent(
+        id: String,
+        name: String,
+        startsAt: Date?,
+        endsAt: Date?,
+        place: String?,
+        registration: RegistrationSettings,
+        at: Date
+    ) async throws -> Event
     func events() async throws -> [Event]
     func event(id: String) async throws -> Event?
     /// Renames or re-times an event; nil when there is none with this id.
-    func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?) async throws -> Event?
+    func updateEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, place: String?) async throws -> Event?
     /// An event's tickets by number, filtered by `query.search`.
     func tickets(eventId: String, query: TicketQuery) async throws -> [Ticket]
     /// How many tickets `query.search` finds (its limit and offset aside): the list's page count.
@@ -316,12 +324,16 @@ public protocol GatehouseStore: Sendable {
     /// Creates all tickets or none. Throws `StoreError.notFound` for an unknown event.
     func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket]
     func ticket(id: String) async throws -> Ticket?
+    /// The ticket whose code has this hash now (not one it had before a re-issue).
+    func ticket(tokenHash: [UInt8]) async throws -> Ticket?
     func revokeTicket(id: String) async throws -> Ticket?
     /// Gives the ticket a new token hash: the old code stops working in the same commit (its hash
     /// is kept as retired, so an offline admission of the old code is still known as this
     /// ticket's). A revoked ticket becomes unused again (revoke, then re-issue, is how a lost
     /// ticket is replaced); a used one stays used.
-    func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date) async throws -> Ticket?
+    /// With `mail`, the new code's mail is queued in the same commit (and any mail still waiting
+    /// with the old code is dropped either way).
+    func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date, mail: NewMail?) async throws -> Ticket?
 
     /// Throws `StoreError.notFound` for an unknown event.
     func addDevice(_ device: NewDevice, at: Date) async throws -> Device
@@ -341,6 +353,26 @@ public protocol GatehouseStore: Sendable {
     /// When the pairing with this code hash was made; nil for an unknown code (or one made
     /// before the store kept the time).
     func pairingCreatedAt(codeHash: [UInt8]) async throws -> Date?
+
+    // MARK: Registration and mail
+
+    /// Replaces the event's registration settings; nil when there is no such event.
+    func setRegistration(eventId: String, _ settings: RegistrationSettings) async throws -> Event?
+    /// Decides and stores a registration in one transaction that holds the event's row, so its
+    /// capacity holds however many register at once: the ticket, the address it was made for and
+    /// the mail that delivers it commit together, or nothing does.
+    func register(_ registration: NewRegistration, at: Date) async throws -> RegistrationOutcome
+    /// Puts ticket mails in the outbox, each superseding its ticket's earlier pending one.
+    func enqueueMail(_ mails: [NewMail], at: Date) async throws
+    /// Claims up to `limit` pending mails due by `due` that no sender holds: each is this caller's
+    /// until `leaseUntil`, so several service processes never send one twice.
+    func claimMail(due: Date, leaseUntil: Date, limit: Int) async throws -> [QueuedMail]
+    /// Marks a mail sent and erases its sealed code.
+    func mailSent(id: String, at: Date) async throws
+    /// Records a failed attempt: retried at `failure.retryAt`, or failed for good (code erased).
+    func mailFailed(id: String, _ failure: MailFailure, at: Date) async throws
+    /// The event's ticket mails (one ticket's, with `ticketId`), newest first.
+    func mailDeliveries(eventId: String, ticketId: String?) async throws -> [MailDelivery]
 
     // MARK: Signed codes
 
@@ -377,4 +409,15 @@ public protocol GatehouseStore: Sendable {
     /// a graceful shutdown stops them after it, in reverse: queued writes commit, connections
     /// close. A store opened but not run answers nothing.
     var services: [any Service] { get }
+}
+
+extension GatehouseStore {
+    public func replaceTicketToken(id: String, tokenHash: [UInt8], at: Date) async throws -> Ticket? {
+        try await replaceTicketToken(id: id, tokenHash: tokenHash, at: at, mail: nil)
+    }
+
+    /// An event without a place, closed for registration.
+    public func createEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, at: Date) async throws -> Event {
+        try await createEvent(id: id, name: name, startsAt: startsAt, endsAt: endsAt, place: nil, registration: RegistrationSettings(), at: at)
+    }
 }

@@ -23,7 +23,8 @@ public enum StoreRecords {
                (SELECT count(*) FROM tickets t WHERE t.event_id = e.id),
                (SELECT count(*) FROM tickets t WHERE t.event_id = e.id AND t.status = 'used'),
                (SELECT count(*) FROM checkins c WHERE c.event_id = e.id AND c.conflict IS NOT NULL),
-               EXISTS (SELECT 1 FROM signing_keys k WHERE k.event_id = e.id)
+               EXISTS (SELECT 1 FROM signing_keys k WHERE k.event_id = e.id),
+               e.place, e.reg_open, e.reg_capacity, e.reg_closes_at, e.reg_ticket_type, e.reg_one_per_email, e.registered
         FROM events e
         """
 
@@ -37,7 +38,18 @@ public enum StoreRecords {
             issued: Int(row.int(5)),
             used: Int(row.int(6)),
             conflicts: Int(row.int(7)),
-            signedCodes: row.int(8) != 0
+            signedCodes: row.int(8) != 0,
+            place: row.optionalText(9),
+            registration: EventRegistration(
+                settings: RegistrationSettings(
+                    open: row.int(10) != 0,
+                    capacity: row.optionalInt(11).map { Int($0) },
+                    closesAt: row.optionalInt(12).map(Date.init(millis:)),
+                    ticketType: row.optionalText(13),
+                    onePerEmail: row.int(14) != 0
+                ),
+                registered: Int(row.int(15))
+            )
         )
     }
 

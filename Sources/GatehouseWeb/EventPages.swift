@@ -20,7 +20,9 @@ extension OrganizerSite {
                 let event = try await gatehouse.createEvent(
                     name: values["name"] ?? "",
                     startsAt: try clock.parse(values["startsAt"], field: "startsAt"),
-                    endsAt: try clock.parse(values["endsAt"], field: "endsAt")
+                    endsAt: try clock.parse(values["endsAt"], field: "endsAt"),
+                    place: values["place"],
+                    registration: RegistrationSettings()
                 )
                 return .redirect("/admin/events/\(event.id)")
             }
@@ -49,7 +51,8 @@ extension OrganizerSite {
                     id: id,
                     name: values["name"] ?? "",
                     startsAt: try clock.parse(values["startsAt"], field: "startsAt"),
-                    endsAt: try clock.parse(values["endsAt"], field: "endsAt")
+                    endsAt: try clock.parse(values["endsAt"], field: "endsAt"),
+                    place: values["place"]
                 )
                 return .redirect("/admin/events/\(id)")
             }
@@ -183,6 +186,7 @@ extension OrganizerSite {
             FormField("Name", name: "name", values: values, required: true, maxLength: 200),
             FormField("Starts", name: "startsAt", values: values, type: "datetime-local", hint: zone),
             FormField("Ends", name: "endsAt", values: values, type: "datetime-local", hint: zone),
+            FormField("Place", name: "place", values: values, maxLength: 200, hint: "Shown on the registration page, the mail and the PDF"),
         ]
     }
 
@@ -255,6 +259,7 @@ extension OrganizerSite {
         var values = ["name": event.name]
         values["startsAt"] = clock.fieldValue(event.startsAt)
         values["endsAt"] = clock.fieldValue(event.endsAt)
+        values["place"] = event.place
         return values
     }
 

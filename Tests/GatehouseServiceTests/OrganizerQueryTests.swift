@@ -89,14 +89,18 @@ import Testing
     func an_event_is_edited(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
         let start = Date(timeIntervalSince1970: 1_900_000_000)
-        let edited = try await f.gatehouse.updateEvent(id: f.event.id, name: "Gala night", startsAt: start, endsAt: start + 3600)
+        let edited = try await f.gatehouse.updateEvent(id: f.event.id, name: "Gala night", startsAt: start, endsAt: start + 3600, place: nil)
         #expect(edited.name == "Gala night" && edited.startsAt == start && edited.endsAt == start + 3600 && edited.id == f.event.id)
         #expect(try await f.gatehouse.event(id: f.event.id) == edited)
-        await #expect(throws: InvalidInputError.self) { try await f.gatehouse.updateEvent(id: f.event.id, name: " ", startsAt: nil, endsAt: nil) }
         await #expect(throws: InvalidInputError.self) {
-            try await f.gatehouse.updateEvent(id: f.event.id, name: "x", startsAt: start, endsAt: start - 1)
+            try await f.gatehouse.updateEvent(id: f.event.id, name: " ", startsAt: nil, endsAt: nil, place: nil)
         }
-        await #expect(throws: NotFoundError.self) { try await f.gatehouse.updateEvent(id: "ENOSUCH1", name: "x", startsAt: nil, endsAt: nil) }
+        await #expect(throws: InvalidInputError.self) {
+            try await f.gatehouse.updateEvent(id: f.event.id, name: "x", startsAt: start, endsAt: start - 1, place: nil)
+        }
+        await #expect(throws: NotFoundError.self) {
+            try await f.gatehouse.updateEvent(id: "ENOSUCH1", name: "x", startsAt: nil, endsAt: nil, place: nil)
+        }
         await f.stop()
     }
 }
