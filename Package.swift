@@ -194,7 +194,7 @@ let package = Package(
         .target(
             name: "GatehouseWeb",
             dependencies: [
-                "GatehouseCore", "GatehouseStorage", "GatehouseDomain", "GatehouseAPI", "GatehouseImage", "QRRendering",
+                "GatehouseCore", "GatehouseStorage", "GatehouseDomain", "GatehouseAPI", "GatehouseImage", "GatehouseMail", "QRRendering",
                 .target(name: "QRReading", condition: .when(traits: ["ServerQRDecoding"])),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -206,12 +206,23 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: ["EmbedWebAssets"]
         ),
+        // Ticket mail: the message a ticket is delivered in, and the outbox sender.
+        .target(
+            name: "GatehouseDelivery",
+            dependencies: [
+                "GatehouseStorage", "GatehouseDomain", "GatehouseMail", "GatehouseWeb", "QRRendering", "TicketPDF",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The composition root of `gatehouse serve`: opens the store the `--db` value names,
         // builds the router, runs the service group.
         .target(
             name: "GatehouseService",
             dependencies: [
-                "GatehouseCore", "GatehouseStorage", "GatehouseDomain", "GatehouseAPI", "GatehouseWeb", "GatehouseSQLite", "SystemdNotify",
+                "GatehouseCore", "GatehouseStorage", "GatehouseDomain", "GatehouseAPI", "GatehouseWeb", "GatehouseDelivery", "GatehouseSQLite",
+                "GatehouseMail", "SystemdNotify",
                 .target(name: "GatehousePostgres", condition: .when(traits: ["PostgreSQL"])),
                 .target(name: "GatehouseMySQL", condition: .when(traits: ["MySQL"])),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -14,6 +14,16 @@ package struct AdminRoutes {
         /// Sign the event's codes (see `SignedTicketCode`), so gates can admit tickets they have not synced.
         var signedCodes: Bool?
         var endsAt: Date?
+        var place: String?
+        var registration: RegistrationSettings?
+    }
+
+    package struct MailList: Encodable, Sendable {
+        var mails: [MailDelivery]
+    }
+
+    package struct MailTicketsBody: Decodable {
+        var ticketIds: [String]
     }
 
     package struct IssueTicketsBody: Decodable {
@@ -54,7 +64,13 @@ package struct AdminRoutes {
     package func add(to group: RouterGroup<GatehouseRequestContext>) {
         group.post("events") { request, context in
             let body = try await request.decodeJSON(as: CreateEventBody.self, context: context)
-            var event = try await gatehouse.createEvent(name: body.name, startsAt: body.startsAt, endsAt: body.endsAt)
+            var event = try await gatehouse.createEvent(
+                name: body.name,
+                startsAt: body.startsAt,
+                endsAt: body.endsAt,
+                place: body.place,
+                registration: body.registration ?? RegistrationSettings()
+            )
             if body.signedCodes == true {
                 _ = try await gatehouse.addSigningKey(eventId: event.id)
                 event.signedCodes = true
@@ -85,6 +101,27 @@ package struct AdminRoutes {
                 Array(repeating: one, count: quantity)
             )
             return JSONAnswer(IssuedTickets(tickets: tickets), status: .created)
+        }
+        group.put("events/:id/registration") { request, context in
+            let settings = try await request.decodeJSON(as: RegistrationSettings.self, context: context)
+            let event = try await gatehouse.setRegistration(eventId: try context.parameters.require("id"), settings)
+            return JSONAnswer(["registration": event.registration])
+        }
+        // What became of the event's ticket mails: sent, waiting (with the server's last words)
+        // or failed for good.
+        group.get("events/:id/mails") { request, context in
+            let ticketId = request.uri.queryParameters["ticket"].map(String.init)
+            return JSONAnswer(MailList(mails: try await gatehouse.mailDeliveries(eventId: try context.parameters.require("id"), ticketId: ticketId)))
+        }
+        // "Send again": each ticket gets a new code (the old one stops working) and a mail with it.
+        group.post("events/:id/mails") { request, context in
+            let body = try await request.decodeJSON(as: MailTicketsBody.self, context: context)
+            let eventId = try context.parameters.require("id")
+            for id in body.ticketIds where try await gatehouse.ticket(id: id).eventId != eventId {
+                throw InvalidInputError("ticket \(id) belongs to another event")
+            }
+            let tickets = try await gatehouse.mailTickets(ids: body.ticketIds)
+            return JSONAnswer(["tickets": tickets], status: .accepted)
         }
         group.get("events/:id/checkins") { request, context in
             let filter = try Self.checkinFilter(request.uri.queryParameters)

@@ -17,6 +17,11 @@ public struct SMTPClient: Sendable {
         public var temporary: Bool
         /// What went wrong, with the server's own words where it gave any.
         public var description: String
+
+        public init(temporary: Bool, description: String) {
+            self.temporary = temporary
+            self.description = description
+        }
     }
 
     public var settings: SMTPSettings

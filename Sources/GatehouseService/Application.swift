@@ -1,6 +1,8 @@
 import Foundation
 import GatehouseAPI
+import GatehouseDelivery
 import GatehouseDomain
+import GatehouseMail
 import GatehouseStorage
 import GatehouseWeb
 import HTTPTypes
@@ -36,6 +38,13 @@ public struct ServiceConfiguration: Sendable {
     public var environment: [String: String]
     /// The service's clock (a test's own, to step through expiries without sleeping).
     public var now: @Sendable () -> Date
+    /// Where ticket mails go and whom they are from (`--smtp-url`, `--mail-from`); nil keeps them
+    /// in the outbox until the service runs with a server.
+    public var mail: MailSetup?
+    /// The address the service is reached at from outside (`--public-url`), for links in mails.
+    public var publicURL: String?
+    /// Registrations one client address may make in ten minutes (`--registration-limit`).
+    public var registrationLimit: Int
 
     public init(
         host: String = "127.0.0.1",
@@ -48,9 +57,15 @@ public struct ServiceConfiguration: Sendable {
         pairingGuessLimit: Int = 60,
         timeZone: TimeZone = TimeZone(identifier: "UTC")!,
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() },
+        mail: MailSetup? = nil,
+        publicURL: String? = nil,
+        registrationLimit: Int = 20
     ) {
         self.now = now
+        self.mail = mail
+        self.publicURL = publicURL
+        self.registrationLimit = registrationLimit
         self.timeZone = timeZone
         self.host = host
         self.port = port
@@ -74,6 +89,26 @@ public struct ServiceConfiguration: Sendable {
 public func buildApplication(_ configuration: ServiceConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     let store = try await StoreOpener.open(configuration.database, poolSize: configuration.poolSize, logger: logger)
     let adminTokenHash = try loadAdminToken(configuration, logger: logger)
+    let seal = try loadMailKey(configuration, logger: logger)
+    let gatehouse = Gatehouse(store: store, codeSeal: seal, now: configuration.now)
+    let publicURL = configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)"
+    var mailServices: [any Service] = []
+    if let mail = configuration.mail {
+        if configuration.publicURL == nil {
+            logger.warning("No --public-url: links in ticket mails point to \(publicURL), which people elsewhere cannot reach")
+        }
+        mailServices.append(
+            MailOutbox(
+                gatehouse: gatehouse,
+                composer: TicketMailComposer(sender: mail.sender, publicURL: publicURL, timeZone: configuration.timeZone),
+                client: SMTPClient(settings: mail.server, timeoutMilliseconds: MailOutbox.smtpTimeoutMilliseconds),
+                logger: logger
+            )
+        )
+        logger.info("Ticket mail", metadata: ["smtp": "\(mail.server)", "from": "\(mail.sender.address)"])
+    } else {
+        logger.notice("No --smtp-url: ticket mails wait in the outbox until the service runs with one")
+    }
     let systemd = SystemdNotifier(environment: configuration.environment)
     let host = configuration.host
     let database = StoreOpener.describe(configuration.database)
@@ -85,11 +120,11 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
         ]
     )
     return buildApplication(
-        gatehouse: Gatehouse(store: store, now: configuration.now),
+        gatehouse: gatehouse,
         adminTokenHash: adminTokenHash,
         configuration: configuration,
         logger: logger,
-        services: store.services + [SystemdStoppingNotice(systemd: systemd)],
+        services: store.services + mailServices + [SystemdStoppingNotice(systemd: systemd)],
         onServerRunning: { port in
             // One parseable line, so scripts and tests that asked for port 0 find the port.
             FileHandle.standardOutput.write(Data("gatehouse listening on http://\(host):\(port)\n".utf8))
@@ -139,6 +174,35 @@ func loadAdminToken(_ configuration: ServiceConfiguration, logger: Logger) throw
     return admin.hash
 }
 
+/// The key that seals codes in the mail outbox: the systemd credential `mail-key`, else the data
+/// folder's file (made at first start).
+func loadMailKey(_ configuration: ServiceConfiguration, logger: Logger) throws -> CodeSeal {
+    let dataDirectory = StoreOpener.dataDirectory(
+        for: configuration.database,
+        flag: configuration.dataDirectory,
+        environment: configuration.environment
+    )
+    try? FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let loaded = try CodeSeal.load(environment: configuration.environment, dataDirectory: dataDirectory)
+    switch loaded.source {
+    case .newFile(let path): logger.notice("Mail key made", metadata: ["file": "\(path)"])
+    case .existingFile(let path): logger.info("Mail key loaded", metadata: ["file": "\(path)"])
+    case .credential(let path): logger.info("Mail key from systemd credential", metadata: ["file": "\(path)"])
+    }
+    return loaded.seal
+}
+
+/// The SMTP server and sender of ticket mails.
+public struct MailSetup: Sendable {
+    public var server: SMTPSettings
+    public var sender: MailAddress
+
+    public init(server: SMTPSettings, sender: MailAddress) {
+        self.server = server
+        self.sender = sender
+    }
+}
+
 /// Tells systemd `STOPPING=1` once a graceful shutdown (SIGTERM, SIGINT) has begun. Listed after
 /// the store's services, so it hears of the shutdown once the server has drained.
 struct SystemdStoppingNotice: Service {
@@ -156,13 +220,15 @@ func buildRouter(
     adminTokenHash: [UInt8],
     trustedProxies: [String] = [],
     pairingGuessLimit: Int = 60,
-    timeZone: TimeZone = TimeZone(identifier: "UTC")!
+    timeZone: TimeZone = TimeZone(identifier: "UTC")!,
+    registrationLimit: Int = 20
 ) -> Router<GatehouseRequestContext> {
     let router = Router(context: GatehouseRequestContext.self)
     router.add(middleware: ProblemMiddleware(outages: gatehouse.outages))
     let adminAuth = AdminAuthMiddleware(adminTokenHash: adminTokenHash)
     APIRoutes(gatehouse: gatehouse, adminAuth: adminAuth, trustedProxies: trustedProxies, pairingGuessLimit: pairingGuessLimit).add(to: router)
-    WebRoutes(gatehouse: gatehouse, adminAuth: adminAuth, trustedProxies: trustedProxies, timeZone: timeZone).add(to: router)
+    WebRoutes(gatehouse: gatehouse, adminAuth: adminAuth, trustedProxies: trustedProxies, timeZone: timeZone, registrationLimit: registrationLimit)
+        .add(to: router)
     return router
 }
 
@@ -183,7 +249,8 @@ func buildApplication(
             adminTokenHash: adminTokenHash,
             trustedProxies: configuration.trustedProxies,
             pairingGuessLimit: configuration.pairingGuessLimit,
-            timeZone: configuration.timeZone
+            timeZone: configuration.timeZone,
+            registrationLimit: configuration.registrationLimit
         ),
         server: .http1(
             configuration: .init(

@@ -146,12 +146,21 @@ package struct OrganizerGate: RouterMiddleware {
 package struct OrganizerClock: Sendable {
     package let timeZone: TimeZone
 
+    package init(timeZone: TimeZone) { self.timeZone = timeZone }
+
     package func display(_ date: Date?) -> TimeText {
         guard let date else { return TimeText(local: "—") }
         let local = format(date, "EEE d MMM yyyy, HH:mm", timeZone)
         if ["UTC", "GMT", "Etc/UTC"].contains(timeZone.identifier) { return TimeText(local: local + " UTC") }
         let zone = timeZone.abbreviation(for: date) ?? timeZone.identifier
         return TimeText(local: "\(local) \(zone)", utcTime: format(date, "HH:mm", TimeZone(identifier: "UTC")!))
+    }
+
+    /// An event's time for the people who come: "Saturday 12 June 2027, 19:00 CEST", on the
+    /// organizer's clock (the venue's), its zone named so it is never mistaken.
+    package func writtenForPeople(_ date: Date) -> String {
+        let zone = ["UTC", "GMT", "Etc/UTC"].contains(timeZone.identifier) ? "UTC" : timeZone.abbreviation(for: date) ?? timeZone.identifier
+        return format(date, "EEEE d MMMM yyyy, HH:mm", timeZone) + " " + zone
     }
 
     /// A time of day on the organizer's clock, 24-hour, with its zone: "20:14:03 CET".

@@ -118,12 +118,13 @@ package struct WebPage: Sendable {
     package static func response(status: HTTPResponse.Status, contentType: String, body: String, headers extra: HTTPFields = [:]) -> Response {
         var headers = extra
         headers[.contentType] = contentType
-        headers[.cacheControl] = "no-store"
+        if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }
         headers[.contentSecurityPolicy] = contentSecurityPolicy
         headers[.xContentTypeOptions] = "nosniff"
         // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on our own
         // forms, and the same-origin check could not tell them from a sandboxed attacker.
-        headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
+        let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+        if headers[referrerPolicy] == nil { headers[referrerPolicy] = "same-origin" }
         headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }

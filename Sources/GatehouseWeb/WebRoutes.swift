@@ -10,12 +10,15 @@ package struct WebRoutes: Sendable {
     package let adminAuth: AdminAuthMiddleware
     package let trustedProxies: [String]
     package let timeZone: TimeZone
+    /// Registrations one client address may make in ten minutes.
+    package let registrationLimit: Int
 
-    package init(gatehouse: Gatehouse, adminAuth: AdminAuthMiddleware, trustedProxies: [String], timeZone: TimeZone) {
+    package init(gatehouse: Gatehouse, adminAuth: AdminAuthMiddleware, trustedProxies: [String], timeZone: TimeZone, registrationLimit: Int = 20) {
         self.gatehouse = gatehouse
         self.adminAuth = adminAuth
         self.trustedProxies = trustedProxies
         self.timeZone = timeZone
+        self.registrationLimit = registrationLimit
     }
 
     package func add(to router: Router<GatehouseRequestContext>) {
@@ -32,6 +35,14 @@ package struct WebRoutes: Sendable {
         #else
         ScannerSite(gatehouse: gatehouse, timeZone: timeZone).add(to: router)
         #endif
+        RegistrationSite(
+            gatehouse: gatehouse,
+            form: WebForm(trustedProxies: Set(trustedProxies)),
+            clientAddress: ClientAddress(trustedProxies: trustedProxies),
+            clock: OrganizerClock(timeZone: timeZone),
+            limit: registrationLimit
+        ).add(to: router)
+        TicketPageSite(gatehouse: gatehouse, clock: OrganizerClock(timeZone: timeZone)).add(to: router)
         StaticRoutes().add(to: router)
     }
 }

@@ -78,7 +78,11 @@ func printJSON<T: Encodable>(_ value: T) throws {
 }
 
 struct EventCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "event", abstract: "Create and list events.", subcommands: [Create.self, List.self])
+    static let configuration = CommandConfiguration(
+        commandName: "event",
+        abstract: "Create and list events; open registration.",
+        subcommands: [Create.self, List.self, Registration.self]
+    )
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an event and print it.")
@@ -86,12 +90,52 @@ struct EventCommand: AsyncParsableCommand {
         @Option(help: "The event's name.") var name: String
         @Option(help: "Start time, ISO 8601.") var startsAt: String?
         @Option(help: "End time, ISO 8601.") var endsAt: String?
+        @Option(help: "Where it takes place (shown on the registration page, the mail and the PDF).") var place: String?
 
         func run() async throws {
             let startsAt = try parseTime(self.startsAt, option: "--starts-at")
             let endsAt = try parseTime(self.endsAt, option: "--ends-at")
-            let event = try await withGatehouse(database) { try await $0.createEvent(name: name, startsAt: startsAt, endsAt: endsAt) }
+            let event = try await withGatehouse(database) {
+                try await $0.createEvent(name: name, startsAt: startsAt, endsAt: endsAt, place: place, registration: RegistrationSettings())
+            }
             try printJSON(event)
+        }
+    }
+
+    struct Registration: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Open, close or change an event's public registration; prints the settings.",
+            discussion: "Settings not named keep their value. People register at /register/EVENT-ID on the service."
+        )
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "The event's id.") var event: String
+        @Flag(name: .customLong("open"), help: "Take registrations.") var open = false
+        @Flag(name: .customLong("close"), help: "Take no more registrations.") var close = false
+        @Option(help: "Registrations taken at most (0 or more); --no-capacity removes the limit.") var capacity: Int?
+        @Flag(help: "No limit on registrations.") var noCapacity = false
+        @Option(help: "Refuse registrations from this time on, ISO 8601.") var closesAt: String?
+        @Option(help: "The ticket type a registration gives.") var ticketType: String?
+        @Option(help: "Whether one e-mail address may register once (true) or more often (false).") var onePerEmail: Bool?
+
+        func validate() throws {
+            if open && close { throw ValidationError("give --open or --close, not both") }
+            if capacity != nil && noCapacity { throw ValidationError("give --capacity or --no-capacity, not both") }
+        }
+
+        func run() async throws {
+            let closesAt = try parseTime(self.closesAt, option: "--closes-at")
+            let updated = try await withGatehouse(database) { gatehouse in
+                var settings = try await gatehouse.event(id: event).registration.settings
+                if open { settings.open = true }
+                if close { settings.open = false }
+                if let capacity { settings.capacity = capacity }
+                if noCapacity { settings.capacity = nil }
+                if let closesAt { settings.closesAt = closesAt }
+                if let ticketType { settings.ticketType = ticketType }
+                if let onePerEmail { settings.onePerEmail = onePerEmail }
+                return try await gatehouse.setRegistration(eventId: event, settings)
+            }
+            try printJSON(["registration": updated.registration])
         }
     }
 

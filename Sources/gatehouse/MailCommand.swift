@@ -13,6 +13,14 @@ struct MailOptions: ParsableArguments {
     @Option(help: "The sender: an address or \"Name <address>\" (default: $GATEHOUSE_MAIL_FROM).")
     var mailFrom: String?
 
+    /// Both, or neither (nil) when no server is named anywhere: `serve` then keeps mail in the
+    /// outbox.
+    func optionalSetup() throws -> (server: SMTPSettings, sender: MailAddress)? {
+        let url = smtpUrl ?? ProcessInfo.processInfo.environment["GATEHOUSE_SMTP_URL"] ?? ""
+        if url.isEmpty { return nil }
+        return (try settings(), try sender())
+    }
+
     func settings() throws -> SMTPSettings {
         guard let url = smtpUrl ?? ProcessInfo.processInfo.environment["GATEHOUSE_SMTP_URL"], !url.isEmpty else {
             throw ValidationError("no SMTP server: give --smtp-url or set GATEHOUSE_SMTP_URL")

@@ -54,6 +54,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a request's body may take to arrive after its head.")
     var bodyTimeout: Int = 30
 
+    @OptionGroup var mail: MailOptions
+
+    @Option(
+        help:
+            "The address people reach this service at, for the links in ticket mails, e.g. https://tickets.example.org (default: $GATEHOUSE_PUBLIC_URL)."
+    )
+    var publicUrl: String? = ProcessInfo.processInfo.environment["GATEHOUSE_PUBLIC_URL"]
+
+    @Option(help: "Registrations one client address may make on the public pages in ten minutes.")
+    var registrationLimit: Int = 20
+
     func validate() throws {
         guard (1...10_000_000).contains(pairingGuessLimit) else {
             throw ValidationError("--pairing-guess-limit must be between 1 and 10000000, not \(pairingGuessLimit)")
@@ -68,6 +79,17 @@ struct Serve: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, not \(port)") }
         guard (1...200).contains(poolSize) else { throw ValidationError("--pool-size must be between 1 and 200, not \(poolSize)") }
+        guard (1...1_000_000).contains(registrationLimit) else {
+            throw ValidationError("--registration-limit must be between 1 and 1000000, not \(registrationLimit)")
+        }
+        if let publicUrl {
+            guard let url = URL(string: publicUrl), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false,
+                url.query == nil, url.fragment == nil, url.user == nil
+            else {
+                throw ValidationError("--public-url must be an http(s) address such as https://tickets.example.org, not '\(publicUrl)'")
+            }
+        }
+        _ = try mail.optionalSetup()
         guard TimeZone(identifier: timeZone) != nil else {
             throw ValidationError("--time-zone must be a time zone name such as Europe/Berlin or UTC, not '\(timeZone)'")
         }
@@ -88,7 +110,10 @@ struct Serve: AsyncParsableCommand {
             connectionLimits: limits,
             trustedProxies: trustedProxies,
             pairingGuessLimit: pairingGuessLimit,
-            timeZone: TimeZone(identifier: timeZone)!
+            timeZone: TimeZone(identifier: timeZone)!,
+            mail: try mail.optionalSetup().map { MailSetup(server: $0.server, sender: $0.sender) },
+            publicURL: publicUrl,
+            registrationLimit: registrationLimit
         )
         let app = try await reportingOpenFailures(of: configuration.database) {
             try await buildApplication(configuration, logger: logger)
