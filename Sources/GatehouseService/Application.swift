@@ -221,14 +221,21 @@ func buildRouter(
     trustedProxies: [String] = [],
     pairingGuessLimit: Int = 60,
     timeZone: TimeZone = TimeZone(identifier: "UTC")!,
-    registrationLimit: Int = 20
+    registrationLimit: Int = 20,
+    mailConfigured: Bool = false
 ) -> Router<GatehouseRequestContext> {
     let router = Router(context: GatehouseRequestContext.self)
     router.add(middleware: ProblemMiddleware(outages: gatehouse.outages))
     let adminAuth = AdminAuthMiddleware(adminTokenHash: adminTokenHash)
     APIRoutes(gatehouse: gatehouse, adminAuth: adminAuth, trustedProxies: trustedProxies, pairingGuessLimit: pairingGuessLimit).add(to: router)
-    WebRoutes(gatehouse: gatehouse, adminAuth: adminAuth, trustedProxies: trustedProxies, timeZone: timeZone, registrationLimit: registrationLimit)
-        .add(to: router)
+    WebRoutes(
+        gatehouse: gatehouse,
+        adminAuth: adminAuth,
+        trustedProxies: trustedProxies,
+        timeZone: timeZone,
+        registrationLimit: registrationLimit,
+        mailConfigured: mailConfigured
+    ).add(to: router)
     return router
 }
 
@@ -250,7 +257,8 @@ func buildApplication(
             trustedProxies: configuration.trustedProxies,
             pairingGuessLimit: configuration.pairingGuessLimit,
             timeZone: configuration.timeZone,
-            registrationLimit: configuration.registrationLimit
+            registrationLimit: configuration.registrationLimit,
+            mailConfigured: configuration.mail != nil
         ),
         server: .http1(
             configuration: .init(

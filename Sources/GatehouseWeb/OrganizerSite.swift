@@ -23,6 +23,8 @@ package struct OrganizerSite: Sendable {
     package let clock: OrganizerClock
     package let vault: CodeVault
     package let imports: ImportJobs
+    /// Whether the service has a mail server, so the pages can say when mail only waits.
+    package var mailConfigured = false
 
     /// Tickets one form may issue (the CSV import takes more, in the background).
     package static let maximumPerForm = 500
@@ -35,6 +37,7 @@ package struct OrganizerSite: Sendable {
         addTicketPages(to: admin)
         addCheckinPages(to: admin)
         addDevicePages(to: admin)
+        addRegistrationPages(to: admin)
         // Any other address under /admin: a page that says so, not the API's JSON.
         admin.get("**") { request, context in
             await handle(request, context) { throw NotFoundError("page \(request.uri.path)") }

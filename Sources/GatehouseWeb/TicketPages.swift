@@ -50,10 +50,11 @@ extension OrganizerSite {
                 let ticket = try await gatehouse.ticket(id: try context.parameters.require("id"))
                 let event = try await gatehouse.event(id: ticket.eventId)
                 let history = try await gatehouse.checkins(eventId: event.id, filter: CheckinFilter(limit: 200, ticketId: ticket.id))
-                return .page(ticketPage(event, ticket, history, done: Self.query(request, "done")))
+                let mails = try await gatehouse.mailDeliveries(eventId: event.id, ticketId: ticket.id)
+                return .page(ticketPage(event, ticket, history, mails: mails, done: Self.query(request, "done")))
             }
         }
-        for action in ["revoke", "reissue"] {
+        for action in ["revoke", "reissue", "send"] {
             router.get("tickets/:id/\(action)") { request, context in
                 await handle(request, context) {
                     let ticket = try await gatehouse.ticket(id: try context.parameters.require("id"))
@@ -66,6 +67,13 @@ extension OrganizerSite {
             await handle(request, context) {
                 let ticket = try await gatehouse.revokeTicket(id: try context.parameters.require("id"))
                 return .redirect("/admin/tickets/\(ticket.id)?done=revoked")
+            }
+        }
+        // "Send again": a new code (the old one stops working) in a mail to the holder's address.
+        router.post("tickets/:id/send") { request, context in
+            await handle(request, context) {
+                let ticket = try await gatehouse.mailTickets(ids: [try context.parameters.require("id")])[0]
+                return .redirect("/admin/tickets/\(ticket.id)?done=sent")
             }
         }
         router.post("tickets/:id/reissue") { request, context in
@@ -135,7 +143,7 @@ extension OrganizerSite {
         return notes.isEmpty ? nil : notes.joined(separator: ", ")
     }
 
-    package func ticketPage(_ event: Event, _ ticket: Ticket, _ history: [CheckinLogEntry], done: String?) -> WebPage {
+    package func ticketPage(_ event: Event, _ ticket: Ticket, _ history: [CheckinLogEntry], mails: [MailDelivery], done: String?) -> WebPage {
         struct Entry: Sendable {
             var at: TimeText
             var gateId: String
@@ -158,6 +166,10 @@ extension OrganizerSite {
             var isRevoked: Bool
             var history: [Entry]
             var hasHistory: Bool
+            var sent: Bool
+            var canMail: Bool
+            var mails: [MailRow]
+            var hasMails: Bool
         }
         let model = Model(
             tabs: EventTabs(event, current: "tickets"),
@@ -175,7 +187,11 @@ extension OrganizerSite {
             history: history.map {
                 Entry(at: clock.display($0.at), gateId: $0.gateId, result: Badge($0.result), notes: Self.notes($0), deviceId: $0.deviceId)
             },
-            hasHistory: !history.isEmpty
+            hasHistory: !history.isEmpty,
+            sent: done == "sent",
+            canMail: ticket.email != nil && ticket.status != .revoked,
+            mails: mails.map { MailRow($0, clock) },
+            hasMails: !mails.isEmpty
         )
         return WebPage(title: "Ticket #\(ticket.number)", template: "ticket", data: model, section: .events)
     }
@@ -192,17 +208,23 @@ extension OrganizerSite {
             var danger: Bool
         }
         let revoke = action == "revoke"
-        let question = revoke ? "Revoke ticket #\(ticket.number)?" : "Re-issue ticket #\(ticket.number)?"
+        let send = action == "send"
+        let question =
+            revoke ? "Revoke ticket #\(ticket.number)?" : send ? "Send ticket #\(ticket.number) again?" : "Re-issue ticket #\(ticket.number)?"
+        let consequence =
+            revoke
+            ? "Its code will be refused at every gate from now on. This cannot be undone (re-issuing gives it a new code)."
+            : send
+                ? "It gets a new code, mailed to \(ticket.email ?? "its holder") with the PDF; the old code (and any copy of the earlier mail) stops working at once."
+                : "It gets a new code, shown on the next page; the old code stops working at once."
         let model = Model(
             tabs: EventTabs(event, current: "tickets"),
             ticketId: ticket.id,
-            action: revoke ? "revoke" : "reissue",
+            action: revoke ? "revoke" : send ? "send" : "reissue",
             question: question,
             holder: ticket.holderName ?? "No holder name",
-            consequence: revoke
-                ? "Its code will be refused at every gate from now on. This cannot be undone (re-issuing gives it a new code)."
-                : "It gets a new code, shown on the next page; the old code stops working at once.",
-            button: revoke ? "Revoke ticket" : "Re-issue ticket",
+            consequence: consequence,
+            button: revoke ? "Revoke ticket" : send ? "Send with a new code" : "Re-issue ticket",
             danger: revoke
         )
         return WebPage(title: question, template: "ticket-confirm", data: model, section: .events)
@@ -210,5 +232,31 @@ extension OrganizerSite {
 
     package static func urlQuery(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+    }
+}
+
+/// One ticket mail in a table (`mails`): its state in words, and the server's last words.
+package struct MailRow: Sendable {
+    var ticketId: String
+    var ticketNumber: Int
+    var recipient: String
+    var state: Badge
+    var attempts: Int
+    var lastError: String?
+    var when: TimeText
+
+    init(_ mail: MailDelivery, _ clock: OrganizerClock) {
+        ticketId = mail.ticketId
+        ticketNumber = mail.ticketNumber
+        recipient = mail.recipient
+        attempts = mail.attempts
+        lastError = mail.lastError
+        switch mail.state {
+        case .sent: state = Badge(tone: "ok", words: "sent")
+        case .pending: state = Badge(tone: "warn", words: mail.attempts == 0 ? "queued" : "retrying")
+        case .failed: state = Badge(tone: "bad", words: "failed")
+        case .superseded: state = Badge(tone: "warn", words: "replaced")
+        }
+        when = clock.display(mail.sentAt ?? mail.nextAttemptAt ?? mail.createdAt)
     }
 }

@@ -12,8 +12,17 @@ package struct WebRoutes: Sendable {
     package let timeZone: TimeZone
     /// Registrations one client address may make in ten minutes.
     package let registrationLimit: Int
+    package let mailConfigured: Bool
 
-    package init(gatehouse: Gatehouse, adminAuth: AdminAuthMiddleware, trustedProxies: [String], timeZone: TimeZone, registrationLimit: Int = 20) {
+    package init(
+        gatehouse: Gatehouse,
+        adminAuth: AdminAuthMiddleware,
+        trustedProxies: [String],
+        timeZone: TimeZone,
+        registrationLimit: Int = 20,
+        mailConfigured: Bool = false
+    ) {
+        self.mailConfigured = mailConfigured
         self.gatehouse = gatehouse
         self.adminAuth = adminAuth
         self.trustedProxies = trustedProxies
@@ -28,7 +37,8 @@ package struct WebRoutes: Sendable {
             form: WebForm(trustedProxies: Set(trustedProxies)),
             clock: OrganizerClock(timeZone: timeZone),
             vault: CodeVault(),
-            imports: ImportJobs()
+            imports: ImportJobs(),
+            mailConfigured: mailConfigured
         ).add(to: router)
         #if ServerQRDecoding
         ScannerSite(gatehouse: gatehouse, decoder: FrameDecoder(), timeZone: timeZone).add(to: router)

@@ -43,7 +43,7 @@ import Testing
             let pages = [
                 "/admin", "/admin/events/\(event)", "/admin/events/\(event)/edit", "/admin/events/\(event)/tickets",
                 "/admin/events/\(event)/checkins",
-                "/admin/events/\(event)/devices",
+                "/admin/events/\(event)/devices", "/admin/events/\(event)/registration",
             ]
             for path in pages {
                 let page = try await get(web, path)
@@ -407,6 +407,49 @@ import Testing
                 headers: form(web)
             )
             #expect(backwards.status == 422 && backwards.text.contains("Ends must not be before Starts"))
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func the_organizer_opens_registration_and_sends_a_ticket_again(_ kind: StoreKind) async throws {
+        try await withService(kind) { web in
+            let event = try await web.createEvent()
+            let opened = try await submit(
+                web,
+                "/admin/events/\(event)/registration",
+                "open=on&capacity=50&closesAt=&ticketType=Guest&onePerEmail=on"
+            )
+            #expect(opened.location == "/admin/events/\(event)/registration?done=saved")
+            #expect(opened.page.text.contains("Open: people can register") && opened.page.text.contains("/register/\(event)"))
+            #expect(opened.page.text.contains("No mail server is set"))
+            let shown = try await web.call("GET", "/api/events/\(event)", expect: 200)["registration"] as? [String: Any]
+            #expect(shown?["open"] as? Bool == true && shown?["capacity"] as? Int == 50 && shown?["ticketType"] as? String == "Guest")
+            // A refused form keeps what was typed.
+            let refused = try await web.request(
+                "POST",
+                "/admin/events/\(event)/registration",
+                body: Array("open=on&capacity=lots".utf8),
+                headers: form(web)
+            )
+            #expect(refused.status == 422 && refused.text.contains("whole number") && refused.text.contains("value=\"lots\""))
+            let ticket = try await web.call("POST", "/api/events/\(event)/tickets", ["email": "zoe@example.org", "holderName": "Zoë"], expect: 201)
+            let ticketId = try #require((ticket["tickets"] as? [[String: Any]])?.first?["id"] as? String)
+            let confirm = try await get(web, "/admin/tickets/\(ticketId)/send")
+            #expect(confirm.text.contains("Send ticket #1 again?") && confirm.text.contains("zoe@example.org"))
+            let sent = try await submit(web, "/admin/tickets/\(ticketId)/send", "")
+            #expect(sent.page.text.contains("A new code is on its way") && sent.page.text.contains("queued"))
+            let page = try await get(web, "/admin/events/\(event)/registration")
+            #expect(page.text.contains("#1") && page.text.contains("zoe@example.org"))
+            // The old code was replaced: it no longer checks in.
+            let oldCode = try #require((ticket["tickets"] as? [[String: Any]])?.first?["qrData"] as? String)
+            let device = try await web.addDevice(event: event)
+            let answer = try await web.json(
+                "POST",
+                "/api/checkin",
+                ["qrData": oldCode, "deviceId": device.id, "gateId": device.gate, "scanId": "s1"],
+                bearer: device.token
+            )
+            #expect(try answer.json()["result"] as? String == "not_found")
         }
     }
 }

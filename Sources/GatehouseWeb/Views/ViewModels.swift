@@ -14,6 +14,11 @@ package struct Badge: Sendable, Encodable {
     package var tone: String
     package var words: String
 
+    package init(tone: String, words: String) {
+        self.tone = tone
+        self.words = words
+    }
+
     package init(_ result: CheckinResult) {
         tone = result == .valid ? "ok" : result == .alreadyUsed ? "warn" : "bad"
         words = Badge.words(result)
@@ -98,7 +103,7 @@ package struct EventTabs: Sendable {
         let base = "/admin/events/\(event.id)"
         tabs = [
             ("overview", "Overview", base), ("tickets", "Tickets", base + "/tickets"), ("checkins", "Check-ins", base + "/checkins"),
-            ("devices", "Devices", base + "/devices"),
+            ("devices", "Devices", base + "/devices"), ("registration", "Registration", base + "/registration"),
         ].map { key, label, href in Tab(label: label, href: href, current: key == current) }
     }
 }
