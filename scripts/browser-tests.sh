@@ -23,4 +23,4 @@ if [[ ! -x "$venv/bin/python" ]]; then
 fi
 rm -rf browser-artifacts && mkdir -p browser-artifacts
 GATEHOUSE_BIN=${GATEHOUSE_BIN:-$(swift build --show-bin-path)/gatehouse} BROWSER_ARTIFACTS=browser-artifacts \
-  "$venv/bin/python" Tests/Browser/browser_tests.py
+  "$venv/bin/python" Tests/Browser/browser_tests.py "$@"

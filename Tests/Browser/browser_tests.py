@@ -48,14 +48,15 @@ def free_port():
 class Gatehouse:
     """The real service process on SQLite in a temporary folder, and its admin API."""
 
-    def __init__(self):
+    def __init__(self, extra=()):
         self.folder = tempfile.mkdtemp(prefix="gatehouse-browser-")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         environment = dict(os.environ, GATEHOUSE_ADMIN_TOKEN=ADMIN_TOKEN)
         self.log = open(os.path.join(self.folder, "service.log"), "w")
         self.process = subprocess.Popen(
-            [BINARY, "serve", "--port", str(self.port), "--db", os.path.join(self.folder, "g.sqlite"), "--time-zone", "Europe/Berlin"],
+            [BINARY, "serve", "--port", str(self.port), "--db", os.path.join(self.folder, "g.sqlite"), "--time-zone", "Europe/Berlin",
+             *[argument.replace("{port}", str(self.port)) for argument in extra]],
             env=environment, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -743,6 +744,127 @@ def write_y4m(path, payload, width=640, height=480, frames=20):
         handle.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
         for _ in range(frames):
             handle.write(b"FRAME\n" + bytes(luma) + chroma + chroma)
+
+
+def zbar(path):
+    """The codes zbar's own reader finds in an image file."""
+    run = subprocess.run(["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", path], capture_output=True, text=True)
+    return [line for line in run.stdout.splitlines() if line]
+
+
+class RegistrationFlow(unittest.TestCase):
+    """A person registers on a phone, with no help: the mail a real SMTP server (Debian's
+    aiosmtpd) receives carries the code as an inline PNG and a PDF, and its link opens the
+    holder's page showing the same code, which a gate then admits once."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.smtp_port = free_port()
+        # aiosmtpd makes the maildir (and its tmp/, new/, cur/) only where nothing is yet.
+        cls.maildir = os.path.join(tempfile.mkdtemp(prefix="gatehouse-mail-"), "maildir")
+        cls.smtp = subprocess.Popen(
+            ["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{cls.smtp_port}", "-c", "aiosmtpd.handlers.Mailbox", cls.maildir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        cls.service = Gatehouse(extra=(
+            "--smtp-url", f"smtp://127.0.0.1:{cls.smtp_port}?tls=none", "--mail-from", "Harbour Lights <tickets@example.org>",
+            "--public-url", "http://127.0.0.1:{port}",
+        ))
+        os.makedirs(ARTIFACTS, exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.service.stop()
+        cls.smtp.kill()
+        cls.smtp.wait()
+        shutil.rmtree(os.path.dirname(cls.maildir), ignore_errors=True)
+
+    def shoot(self, driver, name):
+        width, inner = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        driver.save_screenshot(os.path.join(ARTIFACTS, f"{name}.png"))
+        self.assertLessEqual(width, inner, f"{name}: the page is {width} px wide in a {inner} px window")
+
+    def received(self, timeout=20):
+        import email
+        import email.policy
+        folder = os.path.join(self.maildir, "new")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            names = os.listdir(folder) if os.path.isdir(folder) else []
+            if names:
+                with open(os.path.join(folder, names[0]), "rb") as handle:
+                    return email.message_from_binary_file(handle, policy=email.policy.default)
+            time.sleep(0.2)
+        with open(os.path.join(self.service.folder, "service.log")) as log:
+            self.fail("no mail arrived; the service's log:\n" + log.read()[-3000:])
+
+    def test_a_person_registers_on_a_phone_and_gets_a_ticket_that_works(self):
+        event = self.service.api("POST", "/api/events", {
+            "name": "Harbour Lights", "startsAt": "2027-06-12T17:00:00Z", "place": "Pier 4, Hamburg",
+            "registration": {"open": True, "capacity": 120},
+        }, expect=201)["id"]
+        driver = browser(SIZES["phone"], admin=False)
+        try:
+            driver.get(self.service.base + f"/register/{event}")
+            wait(driver, EC.presence_of_element_located((By.NAME, "name")))
+            self.assertIn("Pier 4, Hamburg", driver.page_source)
+            self.assertIn("Saturday 12 June 2027, 19:00", driver.page_source)
+            self.shoot(driver, "register-phone")
+            # The bot trap is off screen: a person never sees it.
+            trap = driver.find_element(By.NAME, "website")
+            self.assertFalse(trap.is_displayed() and trap.rect["x"] >= 0)
+            driver.find_element(By.NAME, "name").send_keys("Zoë Ødegård")
+            driver.find_element(By.NAME, "email").send_keys("zoe@example.org")
+            driver.find_element(By.CSS_SELECTOR, "form button").click()
+            wait(driver, EC.url_contains("/sent"))
+            self.assertIn("on its way", driver.page_source)
+            self.shoot(driver, "registered-phone")
+            # Reload sends nothing again (post/redirect/get).
+            driver.refresh()
+            message = self.received()
+            self.assertEqual(message["To"], "zoe@example.org")
+            folder = tempfile.mkdtemp()
+            text, html, png, pdf = "", "", None, None
+            for part in message.walk():
+                kind = part.get_content_type()
+                if kind == "text/plain":
+                    text = part.get_content()
+                elif kind == "text/html":
+                    html = part.get_content()
+                elif kind == "image/png":
+                    png = part.get_content()
+                elif kind == "application/pdf":
+                    pdf = part.get_content()
+            with open(os.path.join(folder, "qr.png"), "wb") as handle:
+                handle.write(png)
+            with open(os.path.join(folder, "ticket.pdf"), "wb") as handle:
+                handle.write(pdf)
+            codes = zbar(os.path.join(folder, "qr.png"))
+            self.assertEqual(len(codes), 1)
+            code = codes[0]
+            subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", os.path.join(folder, "ticket.pdf"), os.path.join(folder, "page")], check=True)
+            self.assertEqual(zbar(os.path.join(folder, "page.png")), [code])
+            # The mail as a phone's mail app shows it, the inline image in place.
+            with open(os.path.join(folder, "mail.html"), "w") as handle:
+                handle.write(html.replace("cid:qr", "data:image/png;base64," + base64.b64encode(png).decode()))
+            driver.get("file://" + os.path.join(folder, "mail.html"))
+            self.shoot(driver, "ticket-mail-phone")
+            # The link in the mail: the holder's page, whose code a phone held up to a gate shows.
+            link = next(line.strip() for line in text.splitlines() if "/t/" in line)
+            driver.get(link)
+            wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ".qr img")))
+            self.assertEqual(driver.find_elements(By.TAG_NAME, "script"), [])
+            self.shoot(driver, "my-ticket-phone")
+            self.assertEqual(zbar(os.path.join(ARTIFACTS, "my-ticket-phone.png")), [code])
+            device = self.service.api("POST", "/api/devices", {"name": "Pier gate", "gateId": "pier-1", "eventId": event}, expect=201)
+            first = self.service.api("POST", "/api/checkin", {"qrData": code, "deviceId": device["deviceId"], "gateId": "pier-1", "scanId": "a"}, token=device["token"])
+            second = self.service.api("POST", "/api/checkin", {"qrData": code, "deviceId": device["deviceId"], "gateId": "pier-1", "scanId": "b"}, token=device["token"])
+            self.assertEqual((first["result"], second["result"]), ("valid", "already_used"))
+            self.assertEqual(self.service.api("GET", f"/api/events/{event}", expect=200)["registration"]["registered"], 1)
+            time.sleep(1)
+            self.assertEqual(len(os.listdir(os.path.join(self.maildir, "new"))), 1, "one registration, one mail")
+        finally:
+            driver.quit()
 
 
 class PagesAtTwoSizes(BrowserTestCase):
