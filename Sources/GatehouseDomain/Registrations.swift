@@ -156,6 +156,33 @@ extension Gatehouse {
         return (ticket, try await event(id: ticket.eventId))
     }
 
+    /// Queues a mail with each just-issued ticket's code to its holder's address, in one commit;
+    /// returns the tickets left out for want of an address mail can go to.
+    public func mailIssued(_ issued: [IssuedTicket]) async throws -> [Ticket] {
+        var mails: [NewMail] = []
+        var skipped: [Ticket] = []
+        for ticket in issued {
+            guard let email = ticket.ticket.email, let address = try? MailAddress(address: email) else {
+                skipped.append(ticket.ticket)
+                continue
+            }
+            let mailId = Identifier.newMailID()
+            mails.append(
+                NewMail(
+                    id: mailId,
+                    ticketId: ticket.ticket.id,
+                    recipient: address.address,
+                    sealedCode: try codeSeal.seal(ticket.qrData, mailId: mailId)
+                )
+            )
+        }
+        if !mails.isEmpty {
+            try await store.enqueueMail(mails, at: now())
+            outboxBell.ring()
+        }
+        return skipped
+    }
+
     /// An event's ticket mails, newest first (one ticket's with `ticketId`).
     public func mailDeliveries(eventId: String, ticketId: String? = nil) async throws -> [MailDelivery] {
         _ = try await event(id: eventId)

@@ -133,7 +133,7 @@ extension PostgresStore {
     }
 
     public func mailSent(id: String, at: Date) async throws {
-        try await guarded { [self] in
+        _ = try await guarded { [self] in
             try await client.query(
                 """
                 UPDATE mail_outbox SET state = 'sent', sealed_code = NULL, lease_until = NULL, sent_at = \(at.millis),
@@ -147,7 +147,7 @@ extension PostgresStore {
 
     public func mailFailed(id: String, _ failure: MailFailure, at: Date) async throws {
         let reason = String(failure.reason.prefix(1000))
-        try await guarded { [self] in
+        _ = try await guarded { [self] in
             if let retryAt = failure.retryAt {
                 try await client.query(
                     """

@@ -163,7 +163,7 @@ public final class SQLiteStore: GatehouseStore {
         created.reserveCapacity(tickets.count)
         for (offset, new) in tickets.enumerated() {
             let number = first + Int64(offset)
-            try db.run(
+            _ = try db.run(
                 """
                 INSERT INTO tickets (id, event_id, number, user_id, holder_name, email, ticket_type, status,
                                      expires_at, token_hash, created_at, change_seq, search_key)

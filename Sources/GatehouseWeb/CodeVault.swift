@@ -96,6 +96,11 @@ package final class ImportJobs: Sendable {
         var batch: String?
         var failure: String?
         var startedAt: Date
+        /// Whether each holder is mailed their ticket; how many mails were queued, and the
+        /// numbers of tickets whose holder has no address mail can go to.
+        var mail = false
+        var mailed = 0
+        var notMailed: [Int] = []
         var isDone: Bool { batch != nil || failure != nil }
     }
 
@@ -109,11 +114,12 @@ package final class ImportJobs: Sendable {
     /// Starts issuing `requests` and returns the job's handle at once. The job is bounded (its
     /// rows were checked before it started); a shutdown in the middle leaves the tickets issued
     /// so far in the database, whose codes a re-issue shows again.
-    package func start(_ requests: [Gatehouse.TicketRequest], eventId: String, gatehouse: Gatehouse, vault: CodeVault) -> String {
+    /// With `mail`, each chunk's tickets are mailed to their holders as the chunk is issued.
+    package func start(_ requests: [Gatehouse.TicketRequest], eventId: String, mail: Bool = false, gatehouse: Gatehouse, vault: CodeVault) -> String {
         let handle = CodeVault.newHandle()
         jobs.withLock { jobs in
             jobs = jobs.filter { Date().timeIntervalSince($0.value.startedAt) < CodeVault.lifetime }
-            jobs[handle] = Progress(eventId: eventId, total: requests.count, startedAt: Date())
+            jobs[handle] = Progress(eventId: eventId, total: requests.count, startedAt: Date(), mail: mail)
         }
         Task { [self] in
             var issued: [IssuedTicket] = []
@@ -122,9 +128,17 @@ package final class ImportJobs: Sendable {
                 var start = 0
                 while start < requests.count {
                     let end = min(start + Self.chunk, requests.count)
-                    issued += try await gatehouse.issueTickets(eventId: eventId, Array(requests[start..<end]))
+                    let chunk = try await gatehouse.issueTickets(eventId: eventId, Array(requests[start..<end]))
+                    issued += chunk
                     let count = issued.count
                     jobs.withLock { $0[handle]?.issued = count }
+                    if mail {
+                        let skipped = try await gatehouse.mailIssued(chunk)
+                        jobs.withLock {
+                            $0[handle]?.mailed += chunk.count - skipped.count
+                            $0[handle]?.notMailed += skipped.map(\.number)
+                        }
+                    }
                     start = end
                 }
                 let batch = vault.keep(issued, eventId: eventId)

@@ -2,6 +2,7 @@ import Foundation
 import GatehouseAPI
 import GatehouseCore
 import GatehouseDomain
+import GatehouseMail
 import GatehouseStorage
 import Hummingbird
 import QRRendering
@@ -70,8 +71,19 @@ extension OrganizerSite {
                 guard let count = Int(values["count"] ?? ""), (1...Self.maximumPerForm).contains(count) else {
                     throw InvalidInputError("How many must be a whole number from 1 to \(Self.maximumPerForm)")
                 }
-                let one = Gatehouse.TicketRequest(holderName: Self.optional(values["holderName"]), ticketType: Self.optional(values["ticketType"]))
+                let mail = values["mail"] == "on"
+                let email = Self.optional(values["email"])
+                if mail {
+                    guard let email else { throw InvalidInputError("E-mail is needed to mail the ticket") }
+                    guard (try? MailAddress(address: email)) != nil else { throw InvalidInputError("E-mail '\(email)' is not an e-mail address") }
+                }
+                let one = Gatehouse.TicketRequest(
+                    holderName: Self.optional(values["holderName"]),
+                    email: email,
+                    ticketType: Self.optional(values["ticketType"])
+                )
                 let issued = try await gatehouse.issueTickets(eventId: event.id, Array(repeating: one, count: count))
+                if mail { _ = try await gatehouse.mailIssued(issued) }
                 return .redirect("/admin/events/\(event.id)/sheets/\(vault.keep(issued, eventId: event.id))")
             }
         }
@@ -123,7 +135,8 @@ extension OrganizerSite {
                     request.ticketType = request.ticketType ?? type
                     return request
                 }
-                let job = imports.start(requests, eventId: event.id, gatehouse: gatehouse, vault: vault)
+                let mail = parts["mail"].map { String(decoding: $0, as: UTF8.self) } == "on"
+                let job = imports.start(requests, eventId: event.id, mail: mail, gatehouse: gatehouse, vault: vault)
                 return .redirect("/admin/events/\(event.id)/imports/\(job)")
             }
         }
@@ -243,6 +256,7 @@ extension OrganizerSite {
                         max: Self.maximumPerForm
                     ),
                     FormField("Holder name", name: "holderName", values: values, maxLength: 200),
+                    FormField("E-mail", name: "email", values: values, type: "email", maxLength: 254),
                     FormField("Ticket type", name: "ticketType", values: values, maxLength: 200),
                 ]
             ),
@@ -384,14 +398,28 @@ extension OrganizerSite {
             var done: Bool
             var failure: String?
             var sheet: String?
+            var mail: Mail?
+
+            struct Mail: Sendable {
+                var mailed: Int
+                var notMailed: String?
+                var mailsPage: String
+            }
         }
+        let notMailed = progress.notMailed.prefix(50).map { "#\($0)" }.joined(separator: ", ") + (progress.notMailed.count > 50 ? " …" : "")
         let model = Model(
             tabs: EventTabs(event, current: ""),
             total: progress.total,
             issued: progress.issued,
             done: progress.isDone,
             failure: progress.failure,
-            sheet: progress.batch.map { "/admin/events/\(event.id)/sheets/\($0)" }
+            sheet: progress.batch.map { "/admin/events/\(event.id)/sheets/\($0)" },
+            mail: progress.mail
+                ? Model.Mail(
+                    mailed: progress.mailed,
+                    notMailed: progress.notMailed.isEmpty ? nil : "\(progress.notMailed.count) without an e-mail address, not mailed: \(notMailed)",
+                    mailsPage: "/admin/events/\(event.id)/registration"
+                ) : nil
         )
         return WebPage(title: "Importing holders", template: "import", data: model, section: .events, scripts: progress.isDone ? [] : ["import.js"])
     }

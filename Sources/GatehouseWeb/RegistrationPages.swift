@@ -9,6 +9,7 @@ import Hummingbird
 /// ticket mail (the failures with the server's words).
 extension OrganizerSite {
     func addRegistrationPages(to router: RouterGroup<GatehouseRequestContext>) {
+        addMailRetry(to: router)
         router.get("events/:id/registration") { request, context in
             await handle(request, context) {
                 let event = try await gatehouse.event(id: try context.parameters.require("id"))
@@ -17,7 +18,7 @@ extension OrganizerSite {
                         event,
                         values: Self.values(of: event.registration.settings, clock),
                         error: nil,
-                        saved: Self.query(request, "done") == "saved"
+                        done: Self.query(request, "done")
                     )
                 )
             }
@@ -28,7 +29,7 @@ extension OrganizerSite {
             return await handle(
                 request,
                 context,
-                refused: { try await registrationPage(try await gatehouse.event(id: id), values: values, error: $0, saved: false) }
+                refused: { try await registrationPage(try await gatehouse.event(id: id), values: values, error: $0, done: nil) }
             ) {
                 values = try await WebForm.fields(request)
                 let capacity = OrganizerSite.optional(values["capacity"])
@@ -46,6 +47,26 @@ extension OrganizerSite {
         }
     }
 
+    /// "Send again" for every ticket whose latest mail failed for good: new codes, new mails.
+    func addMailRetry(to router: RouterGroup<GatehouseRequestContext>) {
+        router.post("events/:id/mails/retry") { request, context in
+            await handle(request, context) {
+                let id = try context.parameters.require("id")
+                let failed = Self.failedTickets(try await gatehouse.mailDeliveries(eventId: id))
+                if !failed.isEmpty { _ = try await gatehouse.mailTickets(ids: failed) }
+                return .redirect("/admin/events/\(id)/registration?done=retried")
+            }
+        }
+    }
+
+    /// Tickets whose newest mail failed for good (mails come newest first).
+    static func failedTickets(_ mails: [MailDelivery]) -> [String] {
+        var seen = Set<String>()
+        var failed: [String] = []
+        for mail in mails where seen.insert(mail.ticketId).inserted && mail.state == .failed { failed.append(mail.ticketId) }
+        return failed
+    }
+
     static func values(of settings: RegistrationSettings, _ clock: OrganizerClock) -> [String: String] {
         var values: [String: String] = [:]
         if settings.open { values["open"] = "on" }
@@ -56,11 +77,13 @@ extension OrganizerSite {
         return values
     }
 
-    func registrationPage(_ event: Event, values: [String: String], error: String?, saved: Bool) async throws -> WebPage {
+    func registrationPage(_ event: Event, values: [String: String], error: String?, done: String?) async throws -> WebPage {
         struct Model: Sendable {
             var tabs: EventTabs
             var eventId: String
             var saved: Bool
+            var retried: Bool
+            var canRetry: Bool
             var registered: Int
             var capacity: Int?
             var state: String
@@ -87,7 +110,9 @@ extension OrganizerSite {
         let model = Model(
             tabs: EventTabs(event, current: "registration"),
             eventId: event.id,
-            saved: saved,
+            saved: done == "saved",
+            retried: done == "retried",
+            canRetry: !Self.failedTickets(mails).isEmpty,
             registered: registration.registered,
             capacity: registration.settings.capacity,
             state: state,

@@ -452,4 +452,43 @@ import Testing
             #expect(try answer.json()["result"] as? String == "not_found")
         }
     }
+
+    @Test(arguments: StoreKind.available)
+    func an_import_can_mail_each_holder_and_failures_are_sent_again_in_one_go(_ kind: StoreKind) async throws {
+        try await withService(kind) { web in
+            let event = try await web.createEvent()
+            let boundary = "----gatehouse-test-boundary"
+            let csv = "Holder name,E-mail\nAda,ada@example.org\nBob,\nCy,cy@example.org\n"
+            let body =
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"holders\"; filename=\"holders.csv\"\r\nContent-Type: text/csv\r\n\r\n\(csv)\r\n"
+                + "--\(boundary)\r\nContent-Disposition: form-data; name=\"mail\"\r\n\r\non\r\n--\(boundary)--\r\n"
+            let started = try await web.request(
+                "POST",
+                "/admin/events/\(event)/import",
+                body: Array(body.utf8),
+                headers: form(web, type: "multipart/form-data; boundary=\(boundary)")
+            )
+            let progress = try #require(started.headers["location"])
+            var page = try await get(web, progress)
+            for _ in 0..<200 where !page.text.contains("Done.") {
+                try await Task.sleep(for: .milliseconds(50))
+                page = try await get(web, progress)
+            }
+            #expect(page.text.contains("2 ticket mails queued") && page.text.contains("1 without an e-mail address, not mailed: #2"), "\(page.text)")
+            var mails = try await web.call("GET", "/api/events/\(event)/mails", expect: 200)["mails"] as! [[String: Any]]
+            #expect(mails.count == 2 && mails.allSatisfy { $0["state"] as? String == "pending" })
+            // Nothing failed for good yet: the page offers no retry.
+            #expect(!(try await get(web, "/admin/events/\(event)/registration")).text.contains("every failed address"))
+            let retried = try await submit(web, "/admin/events/\(event)/mails/retry", "")
+            #expect(retried.page.text.contains("were sent again"))
+            mails = try await web.call("GET", "/api/events/\(event)/mails", expect: 200)["mails"] as! [[String: Any]]
+            #expect(mails.count == 2, "nothing failed, nothing sent again")
+            // The issue form mails too, and says what it needs first.
+            let noAddress = try await web.request("POST", "/admin/events/\(event)/tickets", body: Array("count=1&mail=on".utf8), headers: form(web))
+            #expect(noAddress.status == 422 && noAddress.text.contains("E-mail is needed"))
+            _ = try await submit(web, "/admin/events/\(event)/tickets", "count=1&holderName=Dee&email=dee%40example.org&mail=on")
+            mails = try await web.call("GET", "/api/events/\(event)/mails", expect: 200)["mails"] as! [[String: Any]]
+            #expect(mails.count == 3 && mails.contains { $0["recipient"] as? String == "dee@example.org" })
+        }
+    }
 }
