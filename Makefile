@@ -14,7 +14,7 @@ SWIFT ?= swift
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: deps test-deps build run test field-test format bench bench-issue bench-hostile bench-kiosk bench-offline bench-postgres bench-scale-out bench-mysql kiosk-static static install uninstall clean
+.PHONY: deps test-deps build run test field-test format bench bench-issue bench-registration bench-hostile bench-kiosk bench-offline bench-postgres bench-scale-out bench-mysql kiosk-static static install uninstall clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -63,6 +63,10 @@ bench: test-deps
 # Issuing tickets with each --images choice; `none` is the reference (issue #31).
 bench-issue: test-deps
 	bash scripts/bench-issue.sh
+
+# Registrations through the public form and ticket mails to a local SMTP server (issue #26).
+bench-registration: test-deps
+	bash scripts/bench-registration.sh
 
 # Honest check-ins while an attacker tries each known way to shut gates (issues #9, #23), on
 # SQLite, PostgreSQL and MariaDB: honest p50/p99 with and without each attack, peak memory.

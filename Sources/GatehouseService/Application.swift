@@ -183,7 +183,14 @@ func loadMailKey(_ configuration: ServiceConfiguration, logger: Logger) throws -
         environment: configuration.environment
     )
     try? FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    let loaded = try CodeSeal.load(environment: configuration.environment, dataDirectory: dataDirectory)
+    let loaded: (seal: CodeSeal, source: CodeSeal.Source)
+    do {
+        loaded = try CodeSeal.load(environment: configuration.environment, dataDirectory: dataDirectory)
+    } catch let error as InvalidInputError {
+        throw InvalidInputError(
+            "\(error.description) (the mail key seals the codes of waiting mails: give a writable --data-dir, or the systemd credential mail-key)"
+        )
+    }
     switch loaded.source {
     case .newFile(let path): logger.notice("Mail key made", metadata: ["file": "\(path)"])
     case .existingFile(let path): logger.info("Mail key loaded", metadata: ["file": "\(path)"])

@@ -109,11 +109,13 @@ package struct RegistrationSite: Sendable {
         }
     }
 
+    /// The event is read only for a page that shows it: a registration itself is one transaction
+    /// (reading the event's counts for every form would cost more than the registration).
     func register(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
-        let event = try await publicEvent(context)
+        let eventId = try Self.eventId(context)
         guard form.isSameOrigin(request, peer: context.remoteHost) else {
             return WebPage.message(
-                title: event.name,
+                title: "Registration",
                 ["This form was not sent from this page, so nothing was done. Open the registration page and send it from there."],
                 status: .forbidden,
                 organizerMenu: false
@@ -122,7 +124,7 @@ package struct RegistrationSite: Sendable {
         let client = clientAddress.of(request, peer: context.remoteHost)
         if let wait = limiter.take(1, for: client) {
             let page = WebPage.message(
-                title: event.name,
+                title: "Registration",
                 ["Too many registrations came from your network just now. Please try again in \(Self.wait(wait))."],
                 status: .tooManyRequests,
                 organizerMenu: false
@@ -139,30 +141,34 @@ package struct RegistrationSite: Sendable {
             values = try await WebForm.fields(request)
         } catch {
             return registrationPage(
-                event,
+                try await publicEvent(context),
                 form: FormView(error: "The form could not be read. Please send it again.", fields: fields([:])),
                 status: .badRequest
             )
         }
         // A bot filled the field people never see: answered as if it worked, nothing stored.
-        if let trap = values["website"], !trap.isEmpty { return WebPage.redirect(to: "/register/\(event.id)/sent") }
+        if let trap = values["website"], !trap.isEmpty { return WebPage.redirect(to: "/register/\(eventId)/sent") }
         let registrant: Gatehouse.Registrant
         do {
             registrant = try Gatehouse.Registrant(name: values["name"] ?? "", email: values["email"] ?? "")
         } catch {
             let message = (error as? InvalidInputError)?.description ?? "\(error)"
-            return registrationPage(event, form: FormView(error: Self.sentence(message), fields: fields(values)), status: .unprocessableContent)
+            return registrationPage(
+                try await publicEvent(context),
+                form: FormView(error: Self.sentence(message), fields: fields(values)),
+                status: .unprocessableContent
+            )
         }
-        switch try await gatehouse.register(eventId: event.id, registrant) {
+        switch try await gatehouse.register(eventId: eventId, registrant) {
         case .registered:
-            return WebPage.redirect(to: "/register/\(event.id)/sent")
+            return WebPage.redirect(to: "/register/\(eventId)/sent")
         case .refused(let refusal):
+            let event = try await publicEvent(context)
             if refusal == .alreadyRegistered {
                 return registrationPage(event, form: FormView(error: Self.words(refusal), fields: fields(values)), status: .conflict)
             }
             // Closed or full since the page was shown: the page now says so.
-            let current = try await publicEvent(context)
-            return registrationPage(current, form: nil, status: .conflict)
+            return registrationPage(event, form: nil, status: .conflict)
         }
     }
 
@@ -182,9 +188,15 @@ package struct RegistrationSite: Sendable {
 
     /// The event of the path, or a page that says there is no registration here.
     func publicEvent(_ context: GatehouseRequestContext) async throws -> Event {
-        let id = try context.parameters.require("event")
-        guard id.utf8.count <= 64, let event = try await gatehouse.store.event(id: id) else { throw NotFoundError("registration") }
+        guard let event = try await gatehouse.store.event(id: try Self.eventId(context)) else { throw NotFoundError("registration") }
         return event
+    }
+
+    /// The path's event id, when it can be one.
+    static func eventId(_ context: GatehouseRequestContext) throws -> String {
+        let id = try context.parameters.require("event")
+        guard (1...64).contains(id.utf8.count) else { throw NotFoundError("registration") }
+        return id
     }
 
     /// Errors as pages a person can read: no event here, or the service cannot answer now.

@@ -60,6 +60,27 @@ private var passwordRole: String? { ProcessInfo.processInfo.environment["GATEHOU
         #expect(stat(folder.file("gh.sqlite"), &info) == 0 && info.st_mode & 0o077 == 0, "mode \(String(info.st_mode & 0o777, radix: 8))")
     }
 
+    @Test func a_mail_key_that_cannot_be_kept_stops_the_start_with_the_fix() throws {
+        let folder = try TemporaryDirectory()
+        let run = try CommandRun.run(
+            ServiceProcess.binary,
+            ["serve", "--port", "0", "--db", folder.file("gh.sqlite"), "--data-dir", "/proc/gatehouse-nowhere"],
+            environment: ["GATEHOUSE_ADMIN_TOKEN": "test-admin-token-0123456789"]
+        )
+        #expect(run.status == 64, "\(run.errors)")
+        #expect(run.errors.contains("mail-key") && run.errors.contains("writable --data-dir"), "\(run.errors)")
+        #expect(!run.output.contains("listening"))
+        // With a key of the wrong form in the credential, the start names the file and the form.
+        try FileManager.default.createDirectory(atPath: folder.file("credentials"), withIntermediateDirectories: true)
+        try Data("not a key\n".utf8).write(to: URL(fileURLWithPath: folder.file("credentials/mail-key")))
+        let wrong = try CommandRun.run(
+            ServiceProcess.binary,
+            ["serve", "--port", "0", "--db", folder.file("gh.sqlite")],
+            environment: ["GATEHOUSE_ADMIN_TOKEN": "test-admin-token-0123456789", "CREDENTIALS_DIRECTORY": folder.file("credentials")]
+        )
+        #expect(wrong.status == 64 && wrong.errors.contains("32-byte key in base64"), "\(wrong.errors)")
+    }
+
     @Test func a_plain_path_makes_a_private_folder() throws {
         let folder = try TemporaryDirectory()
         let run = try CommandRun.run(ServiceProcess.binary, ["event", "list", "--db", folder.file("new/gh.sqlite")])
