@@ -150,6 +150,25 @@ import Testing
             """
     }
 
+    @Test func registration_opens_and_changes_from_the_command_line() throws {
+        let created = try gatehouse("event", "create", "--name", "Harbour Lights", "--place", "Pier 4")
+        #expect(created.status == 0, "\(created.errors)")
+        let event = try #require((try JSONSerialization.jsonObject(with: Data(created.output.utf8)) as? [String: Any])?["id"] as? String)
+        let opened = try gatehouse("event", "registration", "--event", event, "--open", "--capacity", "5", "--ticket-type", "guest")
+        #expect(opened.status == 0, "\(opened.errors)")
+        let shown = (try JSONSerialization.jsonObject(with: Data(opened.output.utf8)) as? [String: Any])?["registration"] as? [String: Any]
+        #expect(shown?["open"] as? Bool == true && shown?["capacity"] as? Int == 5 && shown?["ticketType"] as? String == "guest")
+        #expect(shown?["onePerEmail"] as? Bool == true && shown?["registered"] as? Int == 0)
+        // Settings not named keep their value.
+        let closed = try gatehouse("event", "registration", "--event", event, "--close", "--no-capacity")
+        let after = (try JSONSerialization.jsonObject(with: Data(closed.output.utf8)) as? [String: Any])?["registration"] as? [String: Any]
+        #expect(after?["open"] as? Bool == false && after?["capacity"] == nil && after?["ticketType"] as? String == "guest")
+        let both = try gatehouse("event", "registration", "--event", event, "--open", "--close")
+        #expect(both.status == 64 && both.errors.contains("not both"))
+        let negative = try gatehouse("event", "registration", "--event", event, "--capacity=-3")
+        #expect(negative.status != 0 && negative.errors.contains("capacity must be between 0"), "\(negative.errors)")
+    }
+
     @Test func errors_name_the_bad_argument() throws {
         let event = try createEvent()
         let cases: [([String], String)] = [
