@@ -879,6 +879,8 @@ class PagesAtTwoSizes(BrowserTestCase):
             "scanner": "/scanner", "revoke-ticket": f"/admin/tickets/{tickets[1]['id']}/revoke",
             "reissue-ticket": f"/admin/tickets/{tickets[1]['id']}/reissue",
             "revoke-device": f"/admin/devices/{device['deviceId']}/revoke?event={event}", "not-found": f"/admin/events/{event}/nothing",
+            "registration": f"/admin/events/{event}/registration", "send-ticket": f"/admin/tickets/{tickets[2]['id']}/send",
+            "register-closed": f"/register/{event}", "register-unknown": "/register/ENOSUCH1",
         }
         folder = tempfile.mkdtemp()
         bad, good = os.path.join(folder, "bad.csv"), os.path.join(folder, "good.csv")
