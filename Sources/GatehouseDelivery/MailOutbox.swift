@@ -11,10 +11,14 @@ import ServiceLifecycle
 /// outcome: sent (the code erased), or failed with the server's words and a time to try again.
 ///
 /// Retries: after 5, 10, 20, 40, then every 60 seconds, for 24 hours; a mail the server refused
-/// for good (5xx) is not retried — the organizer sees why and may send it again. A crash while a
-/// message is on the wire leaves its lease to expire and the message is sent once more with the
-/// same Message-ID; a server's acceptance is recorded the moment it arrives, so that window is
-/// the few milliseconds between the server's "250" and our commit.
+/// for good (5xx) is not retried — the organizer sees why and may send it again.
+///
+/// A crash while a message is on the wire: a server keeps a message only once it has answered
+/// the end of its data, so a message cut short is sent again whole — at the restart (SQLite,
+/// one process: its claims are freed then), or when its lease ends (another process on a shared
+/// database). SMTP has no way to ask whether a message arrived: the one case that can deliver
+/// twice is a crash in the milliseconds between the server's "250" and our commit of it, and
+/// then both copies carry the same Message-ID, by which mail clients drop the second.
 public struct MailOutbox: Service {
     let gatehouse: Gatehouse
     let composer: TicketMailComposer
@@ -54,39 +58,37 @@ public struct MailOutbox: Service {
     }
 
     public func run() async throws {
+        do {
+            let freed = try await gatehouse.store.releaseAbandonedMailClaims()
+            if freed > 0 { logger.notice("Ticket mails claimed before a crash go out again now", metadata: ["mails": "\(freed)"]) }
+        } catch {
+            logger.warning("Cannot free the mail claims of an earlier run; they go out when their lease ends", metadata: ["error": "\(error)"])
+        }
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                let sent = await round()
+                let claimed = await round()
                 // A full round may have left more due: go again at once.
-                if sent < Self.batch { await gatehouse.outboxBell.wait(upTo: Self.pollInterval) }
+                if claimed < concurrency { await gatehouse.outboxBell.wait(upTo: Self.pollInterval) }
             }
         } onGracefulShutdown: {
             gatehouse.outboxBell.ring()
         }
     }
 
-    static let batch = 32
-
-    /// One claim and its sends; returns how many mails it claimed.
+    /// One claim and its sends; returns how many mails it claimed. A round claims only as many
+    /// as it sends at once: every claimed mail is on the wire at once, so no lease runs out
+    /// while its mail still waits its turn here (and another process sends it meanwhile).
     func round() async -> Int {
         let now = gatehouse.now()
         let claimed: [QueuedMail]
         do {
-            claimed = try await gatehouse.store.claimMail(due: now, leaseUntil: now.addingTimeInterval(Self.lease), limit: Self.batch)
+            claimed = try await gatehouse.store.claimMail(due: now, leaseUntil: now.addingTimeInterval(Self.lease), limit: concurrency)
         } catch {
             logger.warning("Cannot read the mail outbox", metadata: ["error": "\(error)"])
             return 0
         }
         await withTaskGroup(of: Void.self) { group in
-            var running = 0
-            for mail in claimed {
-                if running == concurrency {
-                    await group.next()
-                    running -= 1
-                }
-                group.addTask { await deliver(mail) }
-                running += 1
-            }
+            for mail in claimed { group.addTask { await deliver(mail) } }
         }
         return claimed.count
     }

@@ -51,6 +51,9 @@ extension MySQLStore {
         }
     }
 
+    /// Several processes may share this database: a claim may be another's, live.
+    public func releaseAbandonedMailClaims() async throws -> Int { 0 }
+
     public func mailSent(id: String, at: Date) async throws {
         try await write { db in _ = try db.run(OutboxStatements.mailSent(id: id, at: at)) }
     }

@@ -53,6 +53,12 @@ extension SQLiteStore {
         }
     }
 
+    public func releaseAbandonedMailClaims() async throws -> Int {
+        try await writer.perform { db in
+            try db.run("UPDATE mail_outbox SET lease_until = NULL WHERE state = 'pending' AND lease_until IS NOT NULL")
+        }
+    }
+
     public func mailSent(id: String, at: Date) async throws {
         try await writer.perform { db in _ = try db.run(OutboxStatements.mailSent(id: id, at: at)) }
     }

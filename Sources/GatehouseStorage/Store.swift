@@ -367,6 +367,10 @@ public protocol GatehouseStore: Sendable {
     /// Claims up to `limit` pending mails due by `due` that no sender holds: each is this caller's
     /// until `leaseUntil`, so several service processes never send one twice.
     func claimMail(due: Date, leaseUntil: Date, limit: Int) async throws -> [QueuedMail]
+    /// Frees mails claimed by a sender that is gone, at a sender's start: on SQLite, which one
+    /// service process uses, every claim is such (a process killed mid-send left it); the server
+    /// stores free none, as another process may be sending them. Returns how many were freed.
+    func releaseAbandonedMailClaims() async throws -> Int
     /// Marks a mail sent and erases its sealed code.
     func mailSent(id: String, at: Date) async throws
     /// Records a failed attempt: retried at `failure.retryAt`, or failed for good (code erased).

@@ -197,6 +197,31 @@ import Testing
         #expect(!service.log.contains("zoe@example.org"), "the address reached the log")
     }
 
+    @Test func a_mail_on_the_wire_at_a_crash_goes_out_once_at_the_restart() throws {
+        // A server that never answers holds the sender mid-send while the service is killed.
+        let port = ServiceProcess.freePort()
+        let smtpPort = ServiceProcess.freePort()
+        var silent: SMTPServerProcess? = try SMTPServerProcess(behaviour: .silent, port: smtpPort)
+        var service = try service(smtpPort: smtpPort, port: port)
+        let admin = try AdminClient(service)
+        let event = try openEvent(admin)
+        #expect(try register(service, event: event, fields: ["name": "Zoë", "email": "zoe@example.org"]).status == 303)
+        usleep(1_500_000)
+        let mails = try admin.call("GET", "/api/events/\(event)/mails", expect: 200)["mails"] as! [[String: Any]]
+        #expect(mails.count == 1 && mails[0]["attempts"] as? Int == 0, "still on the wire: \(mails)")
+        service.kill()
+        silent = nil
+        _ = silent
+        let smtp = try SMTPServerProcess(maildir: folder.file("maildir"), port: smtpPort)
+        service = try self.service(smtpPort: smtpPort, port: port)
+        defer { service.stop() }
+        let messages = try waitForMessages(smtp, count: 1, within: 20)
+        #expect(messages.count == 1, "the service's log: \(service.log)")
+        sleep(2)
+        #expect(try smtp.messages().count == 1)
+        #expect(service.log.contains("claimed before a crash go out again"))
+    }
+
     @Test func hostile_forms_are_refused_in_plain_words_and_change_nothing() throws {
         let smtp = try SMTPServerProcess(maildir: folder.file("maildir"))
         let service = try service(smtpPort: smtp.port, extra: ["--registration-limit", "11"])
