@@ -195,16 +195,14 @@ public final class PostgresStore: GatehouseStore {
                 """,
                 logger: logger
             )
-            return Event(
+            return Event.created(
                 id: id,
                 name: name,
                 startsAt: startsAt,
                 endsAt: endsAt,
-                createdAt: at.truncatedToMillis,
-                issued: 0,
-                used: 0,
                 place: place,
-                registration: EventRegistration(settings: registration)
+                registration: registration,
+                at: at
             )
         }
     }

@@ -78,16 +78,14 @@ public final class SQLiteStore: GatehouseStore {
                     at: at
                 )
             )
-            return Event(
+            return Event.created(
                 id: id,
                 name: name,
                 startsAt: startsAt,
                 endsAt: endsAt,
-                createdAt: at.truncatedToMillis,
-                issued: 0,
-                used: 0,
                 place: place,
-                registration: EventRegistration(settings: registration)
+                registration: registration,
+                at: at
             )
         }
     }

@@ -70,6 +70,32 @@ public struct EventRegistration: Codable, Sendable, Equatable {
     }
 }
 
+extension Event {
+    /// An event as a store returns it right after creating it: nothing issued or registered yet,
+    /// times to the millisecond.
+    public static func created(
+        id: String,
+        name: String,
+        startsAt: Date?,
+        endsAt: Date?,
+        place: String?,
+        registration: RegistrationSettings,
+        at: Date
+    ) -> Event {
+        Event(
+            id: id,
+            name: name,
+            startsAt: startsAt,
+            endsAt: endsAt,
+            createdAt: at.truncatedToMillis,
+            issued: 0,
+            used: 0,
+            place: place,
+            registration: EventRegistration(settings: registration)
+        )
+    }
+}
+
 public enum RegistrationRefusal: String, Sendable, Equatable {
     case closed
     case full
