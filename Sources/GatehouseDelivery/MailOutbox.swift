@@ -87,19 +87,23 @@ public struct MailOutbox: Service {
             logger.warning("Cannot read the mail outbox", metadata: ["error": "\(error)"])
             return 0
         }
+        // Each event once a round, not once a mail: reading one counts its tickets.
+        var events: [String: Event] = [:]
+        for eventId in Set(claimed.map(\.eventId)) { events[eventId] = try? await gatehouse.event(id: eventId) }
         await withTaskGroup(of: Void.self) { group in
-            for mail in claimed { group.addTask { await deliver(mail) } }
+            for mail in claimed { group.addTask { [events] in await deliver(mail, event: events[mail.eventId]) } }
         }
         return claimed.count
     }
 
-    func deliver(_ mail: QueuedMail) async {
+    /// Sends one claimed mail; `event` is its event as the round read it (nil: it could not).
+    func deliver(_ mail: QueuedMail, event: Event?) async {
         var metadata: Logger.Metadata = ["mail": "\(mail.id)", "ticket": "\(mail.ticketId)"]
         let outcome: Result<SMTPClient.Reply, SMTPClient.Failure>
         do {
             let code = try gatehouse.codeSeal.open(mail.sealedCode, mailId: mail.id)
             let ticket = try await gatehouse.ticket(id: mail.ticketId)
-            let event = try await gatehouse.event(id: mail.eventId)
+            guard let event else { throw NotFoundError("event \(mail.eventId)") }
             let message = try composer.message(
                 ticket: ticket,
                 event: event,

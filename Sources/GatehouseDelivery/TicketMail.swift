@@ -68,7 +68,7 @@ public struct TicketMailComposer: Sendable {
         )
         return MailMessage(
             from: sender,
-            to: try MailAddress(address: recipient.address),
+            to: recipient,
             subject: "Your ticket for \(event.name)",
             text: Views.render(model, template: "ticket-mail-text"),
             html: Views.render(model, template: "ticket-mail-html"),

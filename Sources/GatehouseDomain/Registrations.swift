@@ -128,8 +128,12 @@ extension Gatehouse {
             tickets.append((ticket, address))
         }
         var mailed: [Ticket] = []
+        // One signing-key read per event, not per ticket.
+        var minters: [String: CodeMinter] = [:]
         for (ticket, address) in tickets {
-            let code = try await codeMinter(eventId: ticket.eventId).mint(expiresAt: ticket.expiresAt)
+            if minters[ticket.eventId] == nil { minters[ticket.eventId] = try await codeMinter(eventId: ticket.eventId) }
+            let minter = minters[ticket.eventId]!
+            let code = try minter.mint(expiresAt: ticket.expiresAt)
             let mailId = Identifier.newMailID()
             let mail = NewMail(
                 id: mailId,
