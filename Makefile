@@ -7,6 +7,7 @@
 #   make bench-hostile  honest check-ins under attack on each store: p50/p99 with and without, 5xx, memory
 #   make bench-kiosk  print decode cost, frame-to-relay latency, kiosk memory (release build)
 #   make bench-mysql  print check-ins per second on MariaDB, beside a plain client on the same server
+#   make bench-before-after BEFORE=<rev>  check-ins per second on each store, an earlier commit beside this tree
 #   make bench-offline  print snapshot sync, offline decision and upload figures, kiosk memory
 #   make field-test   the kiosk and the service installed and run under systemd in a Debian 13 VM
 
@@ -14,7 +15,7 @@ SWIFT ?= swift
 PORT ?= 8080
 HOST ?= 127.0.0.1
 
-.PHONY: deps test-deps build run test field-test format bench bench-issue bench-registration bench-hostile bench-kiosk bench-offline bench-postgres bench-scale-out bench-mysql kiosk-static static install uninstall clean
+.PHONY: deps test-deps build run test field-test format bench bench-issue bench-registration bench-hostile bench-kiosk bench-offline bench-postgres bench-scale-out bench-mysql bench-before-after kiosk-static static install uninstall clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -104,6 +105,9 @@ bench-scale-out: test-deps
 # MySQL/MariaDB: the API's first check-ins beside a plain C client's conditional UPDATE + INSERT.
 bench-mysql: test-deps
 	bash scripts/with-mariadb.sh bash scripts/bench-mysql.sh
+
+bench-before-after: test-deps
+	BEFORE=$(BEFORE) bash scripts/with-postgres.sh bash scripts/with-mariadb.sh bash scripts/bench-before-after.sh
 
 # Installation. PREFIX for the binaries and docs, DESTDIR to stage into a folder (packaging).
 # Binaries come from BUILT: the static release build by default (no Swift runtime needed on the

@@ -18,8 +18,23 @@ public enum CheckinResult: String, Codable, Sendable, CaseIterable {
     case revoked
     /// Not a code of ours at all (another QR, garbage, a damaged read).
     case invalid
+    /// A person left (an exit scan): always let out.
+    case exit
+    /// The ticket's type is not admitted at this gate's check-in list.
+    case notOnList = "not_on_list"
+    /// Before the list opens.
+    case notOpen = "not_open"
+    /// After the list closes.
+    case closed
+    /// The list's capacity of people inside is reached.
+    case full
+    /// Inside already, on a list that admits again only after an exit.
+    case alreadyInside = "already_inside"
 
+    /// Lets a person in.
     public var admits: Bool { self == .valid }
+    /// Lets a person through, in or out: the answer's `ok`.
+    public var passes: Bool { self == .valid || self == .exit }
 }
 
 /// `POST /api/checkin` body.
@@ -65,7 +80,7 @@ public struct CheckinAnswer: Codable, Sendable, Equatable {
     public var firstUsedGate: String?
 
     public init(result: CheckinResult, message: String, ticket: TicketSummary? = nil, firstUsedAt: Date? = nil, firstUsedGate: String? = nil) {
-        self.ok = result.admits
+        self.ok = result.passes
         self.result = result
         self.message = message
         self.ticket = ticket
@@ -89,6 +104,12 @@ public enum CheckinMessage {
         case .expired: return "Ticket expired"
         case .revoked: return "Ticket revoked"
         case .invalid: return "Not a Gatehouse ticket"
+        case .exit: return "Exit — goodbye"
+        case .notOnList: return "Ticket type not admitted at this gate"
+        case .notOpen: return "Not open yet"
+        case .closed: return "Closed"
+        case .full: return "Full — capacity reached"
+        case .alreadyInside: return "Already inside"
         }
     }
 

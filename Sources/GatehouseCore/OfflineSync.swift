@@ -10,9 +10,7 @@ import FoundationEssentials
 /// (never the token), its number, status and expiry, and where it was first used. No names, no
 /// e-mail: a stolen gate box leaks no personal data and cannot make codes.
 public struct SyncedTicket: Codable, Sendable, Equatable {
-    public enum Status: String, Codable, Sendable {
-        case unused, used, revoked
-    }
+    public typealias Status = TicketStatus
 
     public var number: Int
     /// base64url of the 32-byte token hash.

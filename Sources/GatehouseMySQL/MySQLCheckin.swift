@@ -92,59 +92,39 @@ extension MySQLStore {
         return DeviceOnDuty.judge(found: found, deviceId: deviceId, gateId: gateId)
     }
 
-    /// `read`: the ticket as this transaction's first read saw it.
+    /// Decides with `GateDecision` on the ticket as the first read saw it, and writes the result
+    /// only if the row is still as read (a compare-and-set: the read took no lock, so another
+    /// gate may have been quicker). When it was, the row is read again under a lock and decided
+    /// again — the rare second round of a race.
     private static func judge(_ attempt: CheckinAttempt, read: Ticket?, deviceEvent: String, in db: MySQLConnection) throws -> CheckinDecision {
-        guard let code = attempt.code else {
-            return CheckinDecision(result: .invalid, replayed: false)
+        let decided = StoredDecision(attempt, ticket: read, deviceEvent: deviceEvent)
+        guard let write = decided.write, let read, let code = attempt.code else { return decided.decision }
+        if try db.run(
+            update + " AND token_hash = ? AND status = ? AND used_at <=> ? AND expires_at <=> ?",
+            values(write) + [
+                .bytes(code.tokenHash), .text(read.status.rawValue), .optional(read.usedAt?.millis), .optional(read.expiresAt?.millis),
+            ]
+        ) == 1 {
+            db.changed(ticket: write.id)
+            return decided.decision
         }
-        let now = attempt.at.millis
-        var ticket = read
-        // The decision: used only if unused, not expired, of the device's event, whatever the read
-        // saw (it may be a moment old). One found row means this scan changed the ticket.
-        if attempt.mode == .commit, code.eventId == deviceEvent {
-            let changed = try db.run(
-                """
-                UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = ?
-                WHERE token_hash = ? AND event_id = ? AND status = 'unused' AND (expires_at IS NULL OR expires_at > ?)
-                """,
-                [
-                    .integer(now), .text(attempt.gateId), .text(attempt.deviceId), .integer(MySQLConnection.unnumbered), .bytes(code.tokenHash),
-                    .text(deviceEvent), .integer(now),
-                ]
-            )
-            if changed == 1 {
-                // As this transaction wrote it: the read's row with this use.
-                let used =
-                    try read ?? db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], StoreRecords.ticket)
-                guard var used else {
-                    throw StoreError.unavailable("MySQL: a ticket this transaction admitted cannot be read back")
-                }
-                db.changed(ticket: used.id)
-                used.status = .used
-                used.usedAt = Date(millis: now)
-                used.usedGate = attempt.gateId
-                used.usedDevice = attempt.deviceId
-                return CheckinDecision(
-                    result: .valid,
-                    ticket: used.summary,
-                    firstUsedAt: used.usedAt,
-                    firstUsedGate: used.usedGate,
-                    replayed: false
-                )
-            } else if let read, read.checkinResult(deviceEvent: deviceEvent, now: now) == .valid {
-                // The read saw it admissible and the UPDATE found it used: another gate was
-                // quicker. The reason is read again, as it is now.
-                ticket = try db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.bytes(code.tokenHash)], StoreRecords.ticket)
-            }
+        let locked = try db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ? FOR UPDATE", [.bytes(code.tokenHash)], StoreRecords.ticket)
+        let again = StoredDecision(attempt, ticket: locked, deviceEvent: deviceEvent)
+        if let write = again.write {
+            try db.run(update, values(write))
+            db.changed(ticket: write.id)
         }
-        guard let ticket, ticket.eventId == code.eventId else { return CheckinDecision(result: .notFound, replayed: false) }
-        return CheckinDecision(
-            result: ticket.checkinResult(deviceEvent: deviceEvent, now: now),
-            ticket: ticket.summary,
-            firstUsedAt: ticket.usedAt,
-            firstUsedGate: ticket.usedGate,
-            replayed: false
-        )
+        return again.decision
+    }
+
+    /// The UPDATE that stores a decided ticket, up to its WHERE's `id = ?`.
+    private static let update = "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, used_device = ?, change_seq = ? WHERE id = ?"
+
+    private static func values(_ ticket: Ticket) -> [MySQLValue] {
+        [
+            .text(ticket.status.rawValue), .optional(ticket.usedAt?.millis), .optional(ticket.usedGate), .optional(ticket.usedDevice),
+            .integer(MySQLConnection.unnumbered), .text(ticket.id),
+        ]
     }
 
     private static func logAttempt(_ attempt: CheckinAttempt, device: DeviceOnDuty, decision: CheckinDecision, in db: MySQLConnection) throws {

@@ -458,6 +458,62 @@ enum PostgresSchema {
             "CREATE INDEX mail_outbox_event ON mail_outbox (event_id, created_at)",
             "CREATE INDEX mail_outbox_ticket ON mail_outbox (ticket_id)",
         ],
+        // 12: the decision leaves the database. Swift decides every scan with `GateDecision`, as
+        // the other stores and the offline gates do, on tickets a batch reads first; this function
+        // then stores a batch's decisions in one call: each ticket only if it is still as read (a
+        // compare-and-set; one that changed meanwhile comes back `stored = false` and is read and
+        // decided again, as are the batch's later scans of it, which were decided on what this one
+        // would have left), and each scan's log row. Rows come in the order of their tickets'
+        // tokens, so two batches never wait on each other in a cycle. Empty strings and -1 stand
+        // for NULL (the arrays hold no optionals).
+        [
+            "DROP FUNCTION gatehouse_checkin_many(TEXT[], BYTEA[], TEXT[], TEXT[], TEXT[], BYTEA[], TEXT[], BYTEA[], BIGINT[])",
+            """
+            CREATE FUNCTION gatehouse_store_checkins(
+                p_idx INT[], p_tickets TEXT[], p_tokens BYTEA[], p_was_status TEXT[], p_was_used_at BIGINT[], p_was_expires_at BIGINT[],
+                p_status TEXT[], p_used_at BIGINT[], p_used_gate TEXT[], p_used_device TEXT[],
+                p_ats BIGINT[], p_events TEXT[], p_log_tickets TEXT[], p_gates TEXT[], p_devices TEXT[], p_results TEXT[],
+                p_modes TEXT[], p_scans TEXT[], p_payloads BYTEA[],
+                OUT idx INT, OUT stored BOOLEAN)
+            RETURNS SETOF RECORD
+            LANGUAGE plpgsql AS $fn$
+            DECLARE
+                i INT;
+                logged BIGINT;
+                lost TEXT := '';
+            BEGIN
+                FOR i IN 1 .. coalesce(array_length(p_idx, 1), 0) LOOP
+                    idx := p_idx[i];
+                    IF lost <> '' AND p_log_tickets[i] = lost THEN
+                        stored := false; RETURN NEXT; CONTINUE;
+                    END IF;
+                    IF p_tickets[i] <> '' THEN
+                        UPDATE tickets SET status = p_status[i], used_at = NULLIF(p_used_at[i], -1),
+                            used_gate = NULLIF(p_used_gate[i], ''), used_device = NULLIF(p_used_device[i], '')
+                        WHERE id = p_tickets[i] AND token_hash = p_tokens[i] AND status = p_was_status[i]
+                          AND used_at IS NOT DISTINCT FROM NULLIF(p_was_used_at[i], -1)
+                          AND expires_at IS NOT DISTINCT FROM NULLIF(p_was_expires_at[i], -1);
+                        IF NOT FOUND THEN
+                            lost := p_tickets[i]; stored := false; RETURN NEXT; CONTINUE;
+                        END IF;
+                    END IF;
+                    -- A (device, scanId) another transaction logged after our read fails the batch
+                    -- with a serialization failure: the service reads again and answers that scan
+                    -- as its first decision did.
+                    INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
+                    VALUES (p_ats[i], p_events[i], NULLIF(p_log_tickets[i], ''), p_gates[i], p_devices[i], p_results[i], p_modes[i],
+                            NULLIF(p_scans[i], ''), p_payloads[i])
+                    ON CONFLICT (device_id, scan_id) WHERE scan_id IS NOT NULL DO NOTHING
+                    RETURNING id INTO logged;
+                    IF logged IS NULL THEN
+                        RAISE EXCEPTION 'scanId % was decided concurrently', p_scans[i] USING ERRCODE = 'serialization_failure';
+                    END IF;
+                    stored := true; RETURN NEXT;
+                END LOOP;
+            END
+            $fn$
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

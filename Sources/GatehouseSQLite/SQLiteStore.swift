@@ -391,36 +391,23 @@ public final class SQLiteStore: GatehouseStore {
         return DeviceOnDuty.judge(found: found, deviceId: deviceId, gateId: gateId)
     }
 
+    /// Decides with `GateDecision` on the ticket as this write transaction reads it (SQLite
+    /// writers take turns, so nothing changes it before the UPDATE).
     private static func judge(_ attempt: CheckinAttempt, deviceEvent: String, in db: SQLiteConnection) throws -> CheckinDecision {
-        guard let code = attempt.code else {
-            return CheckinDecision(result: .invalid, replayed: false)
+        let ticket = try attempt.code.flatMap { code in
+            try db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.blob(code.tokenHash)], StoreRecords.ticket)
         }
-        let now = attempt.at.millis
-        if attempt.mode == .commit, code.eventId == deviceEvent {
-            // The decision: used only if unused, not expired, of the device's event.
-            if let used = try db.firstRow(
-                """
-                UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = \(nextChange)
-                WHERE token_hash = ? AND event_id = ? AND status = 'unused' AND (expires_at IS NULL OR expires_at > ?)
-                RETURNING \(ticketReturning)
-                """,
-                [.integer(now), .text(attempt.gateId), .text(attempt.deviceId), .blob(code.tokenHash), .text(deviceEvent), .integer(now)],
-                StoreRecords.ticket
-            ) {
-                return CheckinDecision(result: .valid, ticket: used.summary, firstUsedAt: used.usedAt, firstUsedGate: used.usedGate, replayed: false)
-            }
+        let decided = StoredDecision(attempt, ticket: ticket, deviceEvent: deviceEvent)
+        if let write = decided.write {
+            try db.run(
+                "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, used_device = ?, change_seq = \(nextChange) WHERE id = ?",
+                [
+                    .text(write.status.rawValue), write.usedAt.map { .integer($0.millis) } ?? .null, write.usedGate.map { .text($0) } ?? .null,
+                    write.usedDevice.map { .text($0) } ?? .null, .text(write.id),
+                ]
+            )
         }
-        // No row changed (or nothing was to change): one read finds the reason.
-        guard let ticket = try db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.blob(code.tokenHash)], StoreRecords.ticket),
-            ticket.eventId == code.eventId
-        else { return CheckinDecision(result: .notFound, replayed: false) }
-        return CheckinDecision(
-            result: ticket.checkinResult(deviceEvent: deviceEvent, now: now),
-            ticket: ticket.summary,
-            firstUsedAt: ticket.usedAt,
-            firstUsedGate: ticket.usedGate,
-            replayed: false
-        )
+        return decided.decision
     }
 
 }

@@ -45,10 +45,6 @@ public struct Event: Codable, Sendable, Equatable {
     }
 }
 
-public enum TicketStatus: String, Codable, Sendable {
-    case unused, used, revoked
-}
-
 /// A ticket as the service shows it: never its token, which only its hash stands for.
 public struct Ticket: Codable, Sendable, Equatable {
     public var id: String

@@ -2,15 +2,15 @@ import GatehouseCore
 
 /// What the gate shows. Staff learn one light pattern per reason.
 public enum LightPattern: String, Sendable, CaseIterable {
-    /// Valid: green, and the relay pulses.
+    /// Valid, or an exit: green, and the relay pulses.
     case granted
-    /// Red, steady: the ticket was already used.
+    /// Red, steady: the ticket was already used, its holder is inside, or the area is full.
     case alreadyUsed
     /// Red, fast flicker: not a ticket of ours, or unknown to the service.
     case unknown
-    /// Red, slow blink: a ticket of another event.
+    /// Red, slow blink: a ticket of another event, or of a type this gate does not admit.
     case wrongEvent
-    /// Red, double blink: expired or revoked.
+    /// Red, double blink: expired or revoked, or the gate's list is not open now.
     case expiredOrRevoked
     /// Red and green blinking together: the service did not answer (or refused this kiosk);
     /// the gate stays shut.
@@ -18,11 +18,11 @@ public enum LightPattern: String, Sendable, CaseIterable {
 
     public init(_ result: CheckinResult) {
         switch result {
-        case .valid: self = .granted
-        case .alreadyUsed: self = .alreadyUsed
+        case .valid, .exit: self = .granted
+        case .alreadyUsed, .alreadyInside, .full: self = .alreadyUsed
         case .notFound, .invalid: self = .unknown
-        case .wrongEvent: self = .wrongEvent
-        case .expired, .revoked: self = .expiredOrRevoked
+        case .wrongEvent, .notOnList: self = .wrongEvent
+        case .expired, .revoked, .notOpen, .closed: self = .expiredOrRevoked
         }
     }
 }

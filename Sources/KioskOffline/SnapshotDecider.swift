@@ -3,9 +3,9 @@ import FoundationEssentials
 import GatehouseCore
 import KioskCore
 
-/// Decides a scan from the snapshot when the service does not answer, as the service would: an
-/// unused, unexpired ticket of this event is admitted once — journaled before the answer, so
-/// before the relay opens — and everything else is refused with its reason. It declines (the
+/// Decides a scan from the snapshot when the service does not answer, with the service's own
+/// `GateDecision`: an unused, unexpired ticket of this event is admitted once — journaled before
+/// the answer, so before the relay opens — and everything else is refused with its reason. It declines (the
 /// gate shuts) without a complete snapshot, with one older than `maxAge`, or without a clock it
 /// can trust.
 public struct SnapshotDecider: OfflineDecider {
@@ -53,25 +53,37 @@ public struct SnapshotDecider: OfflineDecider {
         }
         let ticket: OfflineSnapshot.Ticket?
         do { ticket = try snapshot.ticket(hash: hash) } catch { return .cannotDecide("the snapshot cannot be read: \(error)") }
-        guard let ticket else {
-            // Not in the snapshot: unknown — unless it is a verified signed code of a ticket sold
-            // after the last sync, which is admitted once within its window.
-            guard let window else { return .decided(Self.answer(.notFound)) }
-            if let earlier = try? snapshot.admission(hash: hash) {
-                return .decided(Self.answer(.alreadyUsed, usedAt: earlier.at, usedGate: earlier.gate))
-            }
+        let facts: TicketFacts?
+        if let ticket {
+            facts = TicketFacts(
+                eventId: event,
+                status: ticket.status,
+                expiresAt: ticket.expiresAt,
+                usedAt: ticket.usedAt,
+                usedGate: ticket.usedGate
+            )
+        } else if let window {
+            // A verified signed code of a ticket sold after the last sync: its code carries what
+            // the snapshot would, and this gate's journal whether it was admitted here before.
             guard now.at >= window.from - 3_600_000 else { return .decided(Self.answer(.invalid)) }
-            if let until = window.until, until <= now.at { return .decided(Self.answer(.expired)) }
-            return admit(scanId: scanId, number: 0, hash: hash, code: qrData, now: now, summary: nil)
+            let earlier = try? snapshot.admission(hash: hash)
+            facts = TicketFacts(
+                eventId: event,
+                status: earlier == nil ? .unused : .used,
+                expiresAt: window.until,
+                usedAt: earlier?.at,
+                usedGate: earlier?.gate
+            )
+        } else {
+            facts = nil
         }
-        let summary = TicketSummary(id: "", number: ticket.number, holderName: nil, ticketType: nil)
-        switch ticket.status {
-        case .revoked: return .decided(Self.answer(.revoked, ticket: summary))
-        case .used: return .decided(Self.answer(.alreadyUsed, ticket: summary, usedAt: ticket.usedAt, usedGate: ticket.usedGate))
-        case .unused:
-            if let expires = ticket.expiresAt, expires <= now.at { return .decided(Self.answer(.expired, ticket: summary)) }
-            return admit(scanId: scanId, number: ticket.number, hash: hash, code: qrData, now: now, summary: summary)
+        let scan = GateScan(deviceEvent: event, codeEvent: event, gate: gateID, at: now.at)
+        let verdict = GateDecision.decide(ticket: facts, scan: scan)
+        let summary = ticket.map { TicketSummary(id: "", number: $0.number, holderName: nil, ticketType: nil) }
+        guard verdict.result.admits else {
+            return .decided(Self.answer(verdict.result, ticket: summary, usedAt: facts?.usedAt, usedGate: facts?.usedGate))
         }
+        return admit(scanId: scanId, number: ticket?.number ?? 0, hash: hash, code: qrData, now: now, summary: summary)
     }
 
     /// Journals the admission (fsynced) and only then answers valid; a journal that cannot be

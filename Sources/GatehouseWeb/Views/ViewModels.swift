@@ -38,6 +38,12 @@ package struct Badge: Sendable, Encodable {
         case .expired: "expired"
         case .revoked: "revoked"
         case .invalid: "not a ticket"
+        case .exit: "exit"
+        case .notOnList: "not on list"
+        case .notOpen: "not open"
+        case .closed: "closed"
+        case .full: "full"
+        case .alreadyInside: "already inside"
         }
     }
 }

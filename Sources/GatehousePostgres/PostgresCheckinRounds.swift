@@ -1,0 +1,271 @@
+import Foundation
+import GatehouseCore
+import GatehouseStorage
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// A batch of scans decided in Swift, by `GateDecision` as on every store, in rounds of two
+/// round trips: one read finds each scan's device, an earlier decision of its scanId and its
+/// ticket; `gatehouse_store_checkins` then stores the decisions in one statement (one
+/// transaction), each ticket only if it is still as read. A ticket another process changed in
+/// between is read and decided again in the next round, with the scans that were behind it.
+enum PostgresCheckinRounds {
+    /// Rounds before a scan whose ticket keeps changing under it is answered "unavailable".
+    static let maximumRounds = 6
+
+    static func decide(_ attempts: [CheckinAttempt], client: PostgresClient, logger: Logger) async -> [Result<CheckinOutcome, any Error>] {
+        var outcomes = [Result<CheckinOutcome, any Error>?](repeating: nil, count: attempts.count)
+        var open = Array(attempts.indices)
+        var failure: any Error = StoreError.unavailable("the ticket kept changing while it was decided; scan again")
+        for round in 1...maximumRounds where !open.isEmpty {
+            let batch = open.map { attempts[$0] }
+            do {
+                // Bounded: with PostgreSQL away the pool would wait for a connection indefinitely.
+                let decided = try await PostgresStore.within(PostgresStore.operationLimit) {
+                    try await decideOnce(batch, client: client, logger: logger)
+                }
+                for (position, outcome) in decided { outcomes[open[position]] = .success(outcome) }
+                open = open.indices.filter { decided[$0] == nil }.map { open[$0] }
+            } catch let error as PSQLError where ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "") && round < maximumRounds {
+                // The store statement was rolled back whole: nothing of this round was decided.
+                logger.notice(
+                    "Check-in batch retried",
+                    metadata: ["db.sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "batch.size": "\(batch.count)"]
+                )
+            } catch let error as PSQLError {
+                let state = error.serverInfo?[.sqlState]
+                // The server refused this batch's data, not the connection (say a value it cannot
+                // store): that is one scan's fault. Decide each scan on its own, so only the one
+                // that caused it fails and every other gate gets its real answer.
+                if let state, CheckinBatcher.isDataError(state), batch.count > 1 {
+                    logger.warning(
+                        "Check-in batch refused; deciding its scans one by one",
+                        metadata: ["db.sqlstate": "\(state)", "batch.size": "\(batch.count)"]
+                    )
+                    for index in open { outcomes[index] = await decide([attempts[index]], client: client, logger: logger).first }
+                    open = []
+                } else if let state, CheckinBatcher.isDataError(state) {
+                    failure = StoreError.invalid("the database refused this scan's data (SQLSTATE \(state))")
+                    break
+                } else {
+                    failure = StoreError.unavailable(state.map { "PostgreSQL error \($0)" } ?? "PostgreSQL connection: \(error.code)")
+                    break
+                }
+            } catch let error as StoreError {
+                failure = error
+                break
+            } catch {
+                failure = StoreError.unavailable("PostgreSQL: \(error)")
+                break
+            }
+        }
+        return outcomes.map { $0 ?? .failure(failure) }
+    }
+
+    /// One round: the outcomes of the scans it decided, by position in `attempts`; a scan whose
+    /// ticket changed since the read is missing.
+    private static func decideOnce(_ attempts: [CheckinAttempt], client: PostgresClient, logger: Logger) async throws -> [Int: CheckinOutcome] {
+        var found = [ReadRow?](repeating: nil, count: attempts.count)
+        for try await row in try await client.execute(ReadScans(attempts: attempts), logger: logger) {
+            if found.indices.contains(row.position) { found[row.position] = row }
+        }
+
+        var outcomes: [Int: CheckinOutcome] = [:]
+        var plan = StoreScans()
+        // Tickets as this batch's earlier scans leave them, so a ticket scanned twice in one batch
+        // is decided the second time as the first decision left it.
+        var current: [String: Ticket] = [:]
+        for position in lockOrder(attempts) {
+            let attempt = attempts[position]
+            guard let read = found[position] else { continue }
+            let device: DeviceOnDuty
+            switch DeviceOnDuty.judge(found: read.device, deviceId: attempt.deviceId, gateId: attempt.gateId) {
+            case .failure(let refusal):
+                outcomes[position] = refusal.checkinOutcome
+                continue
+            case .success(let onDuty): device = onDuty
+            }
+            if let earlier = read.earlier {
+                outcomes[position] = earlier.payload == attempt.payloadHash ? .decided(earlier.decision) : .scanIdReused
+                continue
+            }
+            let ticket = read.ticket.map { current[$0.id] ?? $0 }
+            let decided = StoredDecision(attempt, ticket: ticket, deviceEvent: device.event)
+            if let write = decided.write { current[write.id] = write }
+            plan.append(position: position, attempt: attempt, device: device, decided: decided, was: ticket)
+            outcomes[position] = .decided(decided.decision)
+        }
+        guard !plan.idx.isEmpty else { return outcomes }
+
+        for try await (position, stored) in try await client.execute(plan, logger: logger) where !stored {
+            outcomes[position] = nil
+        }
+        return outcomes
+    }
+
+    /// Positions in the order of their tokens (the store statement's lock order); scans without
+    /// a code, which lock nothing, first.
+    static func lockOrder(_ attempts: [CheckinAttempt]) -> [Int] {
+        attempts.indices.sorted { a, b in
+            let left = attempts[a].code?.tokenHash ?? []
+            let right = attempts[b].code?.tokenHash ?? []
+            return left == right ? a < b : left.lexicographicallyPrecedes(right)
+        }
+    }
+
+    /// What the read found for one scan.
+    struct ReadRow {
+        var position: Int
+        var device: (id: String, gate: String, event: String, revoked: Bool)?
+        var earlier: (decision: CheckinDecision, payload: [UInt8])?
+        var ticket: Ticket?
+    }
+
+    /// Each scan's device, the decision of its scanId when this device made that scan before,
+    /// with the ticket then decided, and the ticket its code's token names.
+    struct ReadScans: PostgresPreparedStatement {
+        static let sql = """
+            SELECT u.i::int8, d.id, d.gate_id, d.event_id, d.revoked::int4,
+                   c.result, c.payload_hash, e.id, e.number, e.holder_name, e.ticket_type, e.used_at, e.used_gate,
+                   \(PostgresStore.ticketColumns.split(separator: ", ").map { "t.\($0)" }.joined(separator: ", "))
+            FROM unnest($1::bytea[], $2::text[], $3::bytea[]) WITH ORDINALITY AS u(device_token, scan, token, i)
+            LEFT JOIN devices d ON d.token_hash = u.device_token
+            LEFT JOIN checkins c ON c.scan_id IS NOT NULL AND c.device_id = d.id AND c.scan_id = NULLIF(u.scan, '')
+            LEFT JOIN tickets e ON e.id = c.ticket_id
+            LEFT JOIN tickets t ON t.token_hash = NULLIF(u.token, ''::bytea)
+            """
+        typealias Row = ReadRow
+
+        var attempts: [CheckinAttempt]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(attempts.map { ByteBuffer(bytes: $0.deviceTokenHash) })
+            // Only a committing scan is a retry to replay.
+            bindings.append(attempts.map { $0.mode == .commit ? $0.scanId ?? "" : "" })
+            bindings.append(attempts.map { ByteBuffer(bytes: $0.code?.tokenHash ?? []) })
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> ReadRow {
+            let cells = PostgresCells(row: row.makeRandomAccess())
+            let earlier: (CheckinDecision, [UInt8])? =
+                cells.isNull(5)
+                ? nil
+                : (
+                    CheckinDecision(
+                        result: CheckinResult(rawValue: cells.text(5)) ?? .invalid,
+                        ticket: cells.isNull(7)
+                            ? nil
+                            : TicketSummary(
+                                id: cells.text(7),
+                                number: Int(cells.int(8)),
+                                holderName: cells.optionalText(9),
+                                ticketType: cells.optionalText(10)
+                            ),
+                        firstUsedAt: cells.optionalInt(11).map(Date.init(millis:)),
+                        firstUsedGate: cells.optionalText(12),
+                        replayed: true
+                    ),
+                    cells.bytes(6)
+                )
+            return ReadRow(
+                position: Int(cells.int(0)) - 1,
+                device: cells.isNull(1) ? nil : (id: cells.text(1), gate: cells.text(2), event: cells.text(3), revoked: cells.int(4) != 0),
+                earlier: earlier.map { (decision: $0.0, payload: $0.1) },
+                ticket: cells.isNull(13) ? nil : StoreRecords.ticket(cells, from: 13)
+            )
+        }
+    }
+
+    /// The decisions of one round as column arrays, in lock order.
+    struct StoreScans: PostgresPreparedStatement {
+        static let sql =
+            "SELECT * FROM gatehouse_store_checkins($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+        typealias Row = (Int, Bool)
+
+        var idx: [Int32] = []
+        var tickets: [String] = []
+        var tokens: [ByteBuffer] = []
+        var wasStatus: [String] = []
+        var wasUsedAt: [Int64] = []
+        var wasExpiresAt: [Int64] = []
+        var status: [String] = []
+        var usedAt: [Int64] = []
+        var usedGate: [String] = []
+        var usedDevice: [String] = []
+        var ats: [Int64] = []
+        var events: [String] = []
+        var logTickets: [String] = []
+        var gates: [String] = []
+        var devices: [String] = []
+        var results: [String] = []
+        var modes: [String] = []
+        var scans: [String] = []
+        var payloads: [ByteBuffer] = []
+
+        /// `was`: the ticket as the decision saw it, which the store compares the row with.
+        mutating func append(position: Int, attempt: CheckinAttempt, device: DeviceOnDuty, decided: StoredDecision, was: Ticket?) {
+            idx.append(Int32(position))
+            let write = decided.write
+            tickets.append(write?.id ?? "")
+            tokens.append(ByteBuffer(bytes: attempt.code?.tokenHash ?? []))
+            wasStatus.append(was?.status.rawValue ?? "")
+            wasUsedAt.append(was?.usedAt?.millis ?? -1)
+            wasExpiresAt.append(was?.expiresAt?.millis ?? -1)
+            status.append(write?.status.rawValue ?? "")
+            usedAt.append(write?.usedAt?.millis ?? -1)
+            usedGate.append(write?.usedGate ?? "")
+            usedDevice.append(write?.usedDevice ?? "")
+            ats.append(attempt.at.millis)
+            events.append(device.event)
+            logTickets.append(decided.decision.ticket?.id ?? "")
+            gates.append(attempt.gateId)
+            devices.append(device.id)
+            results.append(decided.decision.result.rawValue)
+            modes.append(attempt.mode.rawValue)
+            scans.append(attempt.mode == .commit ? attempt.scanId ?? "" : "")
+            payloads.append(ByteBuffer(bytes: attempt.payloadHash))
+        }
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 19)
+            bindings.append(idx)
+            bindings.append(tickets)
+            bindings.append(tokens)
+            bindings.append(wasStatus)
+            bindings.append(wasUsedAt)
+            bindings.append(wasExpiresAt)
+            bindings.append(status)
+            bindings.append(usedAt)
+            bindings.append(usedGate)
+            bindings.append(usedDevice)
+            bindings.append(ats)
+            bindings.append(events)
+            bindings.append(logTickets)
+            bindings.append(gates)
+            bindings.append(devices)
+            bindings.append(results)
+            bindings.append(modes)
+            bindings.append(scans)
+            bindings.append(payloads)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> (Int, Bool) {
+            let (position, stored) = try row.decode((Int32, Bool).self)
+            return (Int(position), stored)
+        }
+    }
+}
+
+/// A PostgreSQL row read like every store's, for the records the stores share.
+struct PostgresCells: StoreRow {
+    let row: PostgresRandomAccessRow
+
+    func isNull(_ column: Int32) -> Bool { row[Int(column)].bytes == nil }
+    func int(_ column: Int32) -> Int64 { (try? row[Int(column)].decode(Int64.self)) ?? 0 }
+    func text(_ column: Int32) -> String { (try? row[Int(column)].decode(String.self)) ?? "" }
+    func bytes(_ column: Int32) -> [UInt8] { (try? row[Int(column)].decode(ByteBuffer.self)).map { Array($0.readableBytesView) } ?? [] }
+}

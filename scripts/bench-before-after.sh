@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Before and after in one run (issue #27): first check-ins per second through the HTTP API on
+# SQLite, PostgreSQL and MariaDB, with the release `gatehouse` of an earlier commit (BEFORE, a git
+# revision) and of the working tree, in alternating rounds (before, after, before, after, ...) so
+# the machine's drift falls on both alike. Each run gets a fresh database of its own on the same
+# server (an older binary refuses a newer schema), tickets in random order.
+# Usage: BEFORE=<rev> bash scripts/with-postgres.sh bash scripts/with-mariadb.sh bash scripts/bench-before-after.sh
+#        (make bench-before-after BEFORE=<rev>)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${BEFORE:?name the earlier revision: BEFORE=<rev>}"
+: "${GATEHOUSE_TEST_POSTGRES:?run under scripts/with-postgres.sh}"
+: "${GATEHOUSE_TEST_MYSQL:?run under scripts/with-mariadb.sh}"
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-16}
+PER_RUN=${PER_RUN:-60000}
+STORES=${STORES:-sqlite postgres mysql}
+
+# The earlier binary is built in a worktree with a build directory of its own, kept for the next
+# run (the first build of a release tree takes a quarter of an hour on two cores).
+rev=$(git rev-parse --short "$BEFORE")
+tree=.build/before/$rev
+if [[ ! -x $tree/.build/release/gatehouse ]]; then
+  [[ -d $tree ]] || git worktree add --detach "$tree" "$rev" >&2
+  (cd "$tree" && swift build -c release --product gatehouse >&2)
+fi
+swift build -c release --product gatehouse >&2
+declare -A BINS=([before]="$tree/.build/release/gatehouse" [after]="$(swift build -c release --show-bin-path)/gatehouse")
+
+WORK=$(mktemp -d)
+SERVER=""
+trap '[[ -n "$SERVER" ]] && kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+source scripts/bench-database-api.sh
+
+read -r MY_HOST MY_PORT MY_USER MY_PASSWORD < <(python3 -c '
+import sys, urllib.parse as u
+p = u.urlsplit(sys.argv[1]); print(p.hostname, p.port, u.unquote(p.username), u.unquote(p.password))' "$GATEHOUSE_TEST_MYSQL_ROOT")
+# A fresh database for one run: its URL.
+fresh_database() {
+  local store=$1 name=bench_$2
+  case $store in
+    sqlite) echo "$WORK/$name.sqlite" ;;
+    postgres)
+      psql -q "$GATEHOUSE_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >&2
+      echo "${GATEHOUSE_TEST_POSTGRES%/*}/$name" ;;
+    mysql)
+      mariadb --no-defaults -h "$MY_HOST" -P "$MY_PORT" -u "$MY_USER" -p"$MY_PASSWORD" \
+        -e "DROP DATABASE IF EXISTS $name; CREATE DATABASE $name; GRANT ALL ON $name.* TO 'gatehouse'@'%'" >&2
+      echo "${GATEHOUSE_TEST_MYSQL%%/gatehouse_test*}/$name?ssl-mode=disabled" ;;
+  esac
+}
+
+echo "$CONNECTIONS connections, ${DURATION}s per run, first check-ins in random ticket order; before = $rev, after = working tree"
+for store in $STORES; do
+  : > "$WORK/before.rates"; : > "$WORK/after.rates"; : > "$WORK/ratios"
+  for round in $(seq 1 "$ROUNDS"); do
+    line="$store round $round:"
+    for side in before after; do
+      BIN=${BINS[$side]}
+      start_service "$(fresh_database "$store" "${side}_$round")"
+      api_setup "$PER_RUN"
+      read -r rate p50 p99 < <(api_run 0)
+      stop_service
+      echo "$rate" >> "$WORK/$side.rates"
+      line+=$(printf '  %s %6s/s p50 %8s p99 %8s' "$side" "$rate" "$p50" "$p99")
+      [[ $side == after ]] && echo "$((rate * 100 / before_rate))" >> "$WORK/ratios"
+      before_rate=$rate
+    done
+    echo "$line"
+  done
+  printf '%-9s before %6s/s  after %6s/s  (medians of %d rounds; after/before per round, median %s%%)\n' "$store" \
+    "$(median < "$WORK/before.rates")" "$(median < "$WORK/after.rates")" "$ROUNDS" "$(median < "$WORK/ratios")"
+done
