@@ -131,6 +131,9 @@ package struct AdminRoutes {
         group.post("events/:id/signing-keys") { _, context in
             JSONAnswer(["keyId": try await gatehouse.addSigningKey(eventId: try context.parameters.require("id"))], status: .created)
         }
+        group.get("events/:id/presence") { _, context in
+            JSONAnswer(try await gatehouse.presence(eventId: try context.parameters.require("id")))
+        }
         group.get("events/:id/conflicts") { _, context in
             JSONAnswer(ConflictList(conflicts: try await gatehouse.conflicts(eventId: try context.parameters.require("id"))))
         }

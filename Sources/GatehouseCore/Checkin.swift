@@ -45,8 +45,18 @@ public struct CheckinRequest: Codable, Sendable, Equatable {
     /// Made by the scanner for each scan and reused on retry, so a retry gets the first answer.
     public var scanId: String?
     public var mode: CheckinMode?
+    /// `entry` when absent.
+    public var direction: ScanDirection?
 
-    public init(qrData: String, deviceId: String, gateId: String, scanId: String? = nil, mode: CheckinMode? = nil) {
+    public init(
+        qrData: String,
+        deviceId: String,
+        gateId: String,
+        scanId: String? = nil,
+        mode: CheckinMode? = nil,
+        direction: ScanDirection? = nil
+    ) {
+        self.direction = direction
         self.qrData = qrData
         self.deviceId = deviceId
         self.gateId = gateId

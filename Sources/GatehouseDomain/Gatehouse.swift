@@ -229,6 +229,12 @@ public struct Gatehouse: Sendable {
         return device
     }
 
+    /// People inside now: tickets that entered and have not exited since.
+    public func presence(eventId: String) async throws -> Presence {
+        _ = try await event(id: eventId)
+        return Presence(inside: try await store.peopleInside(eventId: eventId))
+    }
+
     public func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry] {
         _ = try await event(id: eventId)
         return try await store.checkins(eventId: eventId, filter: filter)
@@ -325,8 +331,10 @@ public struct Gatehouse: Sendable {
             gateId: request.gateId,
             scanId: request.scanId,
             mode: request.mode ?? .commit,
-            payloadHash: TokenHash.of(request.qrData),
+            // An exit's retry must not replay an entry with the same scanId, nor the reverse.
+            payloadHash: TokenHash.of(request.direction == .exit ? request.qrData + "\u{0}exit" : request.qrData),
             code: code,
+            direction: request.direction ?? .entry,
             at: now()
         )
         switch try await store.checkin(attempt) {

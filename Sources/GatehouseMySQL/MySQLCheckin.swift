@@ -33,7 +33,7 @@ extension MySQLStore {
             """
             SELECT d.id, d.gate_id, d.event_id, d.revoked, c.id, c.result, c.ticket_id, c.payload_hash,
                    t.id, t.event_id, t.number, t.user_id, t.holder_name, t.email, t.ticket_type, t.status, t.expires_at,
-                   t.created_at, t.used_at, t.used_gate, t.used_device
+                   t.created_at, t.used_at, t.used_gate, t.used_device, t.inside
             FROM devices d
             LEFT JOIN checkins c ON c.device_id = d.id AND c.scan_id = ?
             LEFT JOIN tickets t ON t.token_hash = ?
@@ -100,9 +100,10 @@ extension MySQLStore {
         let decided = StoredDecision(attempt, ticket: read, deviceEvent: deviceEvent)
         guard let write = decided.write, let read, let code = attempt.code else { return decided.decision }
         if try db.run(
-            update + " AND token_hash = ? AND status = ? AND used_at <=> ? AND expires_at <=> ?",
+            update + " AND token_hash = ? AND status = ? AND used_at <=> ? AND expires_at <=> ? AND inside = ?",
             values(write) + [
                 .bytes(code.tokenHash), .text(read.status.rawValue), .optional(read.usedAt?.millis), .optional(read.expiresAt?.millis),
+                .integer(read.inside ? 1 : 0),
             ]
         ) == 1 {
             db.changed(ticket: write.id)
@@ -118,12 +119,12 @@ extension MySQLStore {
     }
 
     /// The UPDATE that stores a decided ticket, up to its WHERE's `id = ?`.
-    private static let update = "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, used_device = ?, change_seq = ? WHERE id = ?"
+    private static let update = "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, used_device = ?, inside = ?, change_seq = ? WHERE id = ?"
 
     private static func values(_ ticket: Ticket) -> [MySQLValue] {
         [
             .text(ticket.status.rawValue), .optional(ticket.usedAt?.millis), .optional(ticket.usedGate), .optional(ticket.usedDevice),
-            .integer(MySQLConnection.unnumbered), .text(ticket.id),
+            .integer(ticket.inside ? 1 : 0), .integer(MySQLConnection.unnumbered), .text(ticket.id),
         ]
     }
 

@@ -75,7 +75,7 @@ extension MySQLStore {
             // The same conditional UPDATE as online, without the expiry: the gate judged that by
             // its trusted clock, and the admission has happened.
             let changed = try db.run(
-                "UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = ? WHERE id = ? AND status = 'unused'",
+                "UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, inside = 1, change_seq = ? WHERE id = ? AND status = 'unused'",
                 [.integer(at), .text(device.gate), .text(device.id), .integer(MySQLConnection.unnumbered), .text(ticket.id)]
             )
             if changed == 1 {

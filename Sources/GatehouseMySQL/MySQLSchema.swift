@@ -218,6 +218,10 @@ enum MySQLSchema {
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
             """,
         ],
+        // 4: presence (as SQLite's 9).
+        [
+            "ALTER TABLE tickets ADD COLUMN inside TINYINT NOT NULL DEFAULT 0"
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -351,11 +351,17 @@ public final class MySQLStore: GatehouseStore {
         return try await read { db in try db.rows(query.sql, query.parameters.map(MySQLValue.init), StoreRecords.logEntry) }
     }
 
+    public func peopleInside(eventId: String) async throws -> Int {
+        try await read { db in
+            Int(try db.firstRow(StoreStatements.peopleInside, [.text(eventId)], { $0.int(0) }) ?? 0)
+        }
+    }
+
     public func checkinCounts(eventId: String, minutesSince: Date) async throws -> CheckinCounts {
         try await read { db in
             let gates = try db.rows(
                 """
-                SELECT gate_id, sum(result = 'valid' AND mode = 'commit'), sum(result <> 'valid') FROM checkins
+                SELECT gate_id, sum(result = 'valid' AND mode = 'commit'), sum(result NOT IN ('valid', 'exit')) FROM checkins
                 WHERE event_id = ? GROUP BY gate_id ORDER BY gate_id
                 """,
                 [.text(eventId)]

@@ -182,7 +182,7 @@ enum PostgresCheckinRounds {
     /// The decisions of one round as column arrays, in lock order.
     struct StoreScans: PostgresPreparedStatement {
         static let sql =
-            "SELECT * FROM gatehouse_store_checkins($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+            "SELECT * FROM gatehouse_store_checkins($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         typealias Row = (Int, Bool)
 
         var idx: [Int32] = []
@@ -191,10 +191,12 @@ enum PostgresCheckinRounds {
         var wasStatus: [String] = []
         var wasUsedAt: [Int64] = []
         var wasExpiresAt: [Int64] = []
+        var wasInside: [Bool] = []
         var status: [String] = []
         var usedAt: [Int64] = []
         var usedGate: [String] = []
         var usedDevice: [String] = []
+        var inside: [Bool] = []
         var ats: [Int64] = []
         var events: [String] = []
         var logTickets: [String] = []
@@ -214,10 +216,12 @@ enum PostgresCheckinRounds {
             wasStatus.append(was?.status.rawValue ?? "")
             wasUsedAt.append(was?.usedAt?.millis ?? -1)
             wasExpiresAt.append(was?.expiresAt?.millis ?? -1)
+            wasInside.append(was?.inside ?? false)
             status.append(write?.status.rawValue ?? "")
             usedAt.append(write?.usedAt?.millis ?? -1)
             usedGate.append(write?.usedGate ?? "")
             usedDevice.append(write?.usedDevice ?? "")
+            inside.append(write?.inside ?? false)
             ats.append(attempt.at.millis)
             events.append(device.event)
             logTickets.append(decided.decision.ticket?.id ?? "")
@@ -230,17 +234,19 @@ enum PostgresCheckinRounds {
         }
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 19)
+            var bindings = PostgresBindings(capacity: 21)
             bindings.append(idx)
             bindings.append(tickets)
             bindings.append(tokens)
             bindings.append(wasStatus)
             bindings.append(wasUsedAt)
             bindings.append(wasExpiresAt)
+            bindings.append(wasInside)
             bindings.append(status)
             bindings.append(usedAt)
             bindings.append(usedGate)
             bindings.append(usedDevice)
+            bindings.append(inside)
             bindings.append(ats)
             bindings.append(events)
             bindings.append(logTickets)
@@ -265,7 +271,10 @@ struct PostgresCells: StoreRow {
     let row: PostgresRandomAccessRow
 
     func isNull(_ column: Int32) -> Bool { row[Int(column)].bytes == nil }
-    func int(_ column: Int32) -> Int64 { (try? row[Int(column)].decode(Int64.self)) ?? 0 }
+    func int(_ column: Int32) -> Int64 {
+        if let number = try? row[Int(column)].decode(Int64.self) { return number }
+        return (try? row[Int(column)].decode(Bool.self)) == true ? 1 : 0
+    }
     func text(_ column: Int32) -> String { (try? row[Int(column)].decode(String.self)) ?? "" }
     func bytes(_ column: Int32) -> [UInt8] { (try? row[Int(column)].decode(ByteBuffer.self)).map { Array($0.readableBytesView) } ?? [] }
 }

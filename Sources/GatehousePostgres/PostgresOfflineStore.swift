@@ -122,7 +122,7 @@ extension PostgresStore {
             // its trusted clock, and the admission has happened.
             let used = try await connection.query(
                 """
-                UPDATE tickets SET status = 'used', used_at = \(at), used_gate = \(device.gate), used_device = \(device.id)
+                UPDATE tickets SET status = 'used', used_at = \(at), used_gate = \(device.gate), used_device = \(device.id), inside = true
                 WHERE id = \(ticket.id) AND status = 'unused' RETURNING id
                 """,
                 logger: logger

@@ -458,7 +458,8 @@ enum PostgresSchema {
             "CREATE INDEX mail_outbox_event ON mail_outbox (event_id, created_at)",
             "CREATE INDEX mail_outbox_ticket ON mail_outbox (ticket_id)",
         ],
-        // 12: the decision leaves the database. Swift decides every scan with `GateDecision`, as
+        // 12: presence (an entry puts a ticket inside, an exit scan takes it out), and the decision
+        // leaves the database. Swift decides every scan with `GateDecision`, as
         // the other stores and the offline gates do, on tickets a batch reads first; this function
         // then stores a batch's decisions in one call: each ticket only if it is still as read (a
         // compare-and-set; one that changed meanwhile comes back `stored = false` and is read and
@@ -467,11 +468,12 @@ enum PostgresSchema {
         // tokens, so two batches never wait on each other in a cycle. Empty strings and -1 stand
         // for NULL (the arrays hold no optionals).
         [
+            "ALTER TABLE tickets ADD COLUMN inside BOOLEAN NOT NULL DEFAULT false",
             "DROP FUNCTION gatehouse_checkin_many(TEXT[], BYTEA[], TEXT[], TEXT[], TEXT[], BYTEA[], TEXT[], BYTEA[], BIGINT[])",
             """
             CREATE FUNCTION gatehouse_store_checkins(
                 p_idx INT[], p_tickets TEXT[], p_tokens BYTEA[], p_was_status TEXT[], p_was_used_at BIGINT[], p_was_expires_at BIGINT[],
-                p_status TEXT[], p_used_at BIGINT[], p_used_gate TEXT[], p_used_device TEXT[],
+                p_was_inside BOOLEAN[], p_status TEXT[], p_used_at BIGINT[], p_used_gate TEXT[], p_used_device TEXT[], p_inside BOOLEAN[],
                 p_ats BIGINT[], p_events TEXT[], p_log_tickets TEXT[], p_gates TEXT[], p_devices TEXT[], p_results TEXT[],
                 p_modes TEXT[], p_scans TEXT[], p_payloads BYTEA[],
                 OUT idx INT, OUT stored BOOLEAN)
@@ -489,10 +491,10 @@ enum PostgresSchema {
                     END IF;
                     IF p_tickets[i] <> '' THEN
                         UPDATE tickets SET status = p_status[i], used_at = NULLIF(p_used_at[i], -1),
-                            used_gate = NULLIF(p_used_gate[i], ''), used_device = NULLIF(p_used_device[i], '')
+                            used_gate = NULLIF(p_used_gate[i], ''), used_device = NULLIF(p_used_device[i], ''), inside = p_inside[i]
                         WHERE id = p_tickets[i] AND token_hash = p_tokens[i] AND status = p_was_status[i]
                           AND used_at IS NOT DISTINCT FROM NULLIF(p_was_used_at[i], -1)
-                          AND expires_at IS NOT DISTINCT FROM NULLIF(p_was_expires_at[i], -1);
+                          AND expires_at IS NOT DISTINCT FROM NULLIF(p_was_expires_at[i], -1) AND inside = p_was_inside[i];
                         IF NOT FOUND THEN
                             lost := p_tickets[i]; stored := false; RETURN NEXT; CONTINUE;
                         END IF;

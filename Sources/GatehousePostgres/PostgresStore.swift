@@ -278,7 +278,7 @@ public final class PostgresStore: GatehouseStore {
             let number = query.number.map(Int64.init)
             return try await client.query(
                 """
-                SELECT id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device
+                SELECT \(unescaped: Self.ticketColumns)
                 FROM tickets
                 WHERE event_id = \(eventId)
                   AND (\(pattern)::TEXT IS NULL OR number = \(number) OR search_key LIKE \(pattern))
@@ -305,11 +305,11 @@ public final class PostgresStore: GatehouseStore {
     }
 
     static let ticketColumns =
-        "id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device"
+        "id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device, inside"
 
     static func ticket(_ row: PostgresRow) throws -> Ticket {
         let columns = try row.decode(
-            (String, String, Int64, String?, String?, String?, String?, String, Int64?, Int64, Int64?, String?, String?).self
+            (String, String, Int64, String?, String?, String?, String?, String, Int64?, Int64, Int64?, String?, String?, Bool).self
         )
         return Ticket(
             id: columns.0,
@@ -324,7 +324,8 @@ public final class PostgresStore: GatehouseStore {
             createdAt: Date(millis: columns.9),
             usedAt: columns.10.map(Date.init(millis:)),
             usedGate: columns.11,
-            usedDevice: columns.12
+            usedDevice: columns.12,
+            inside: columns.13
         )
     }
 
@@ -603,11 +604,21 @@ public final class PostgresStore: GatehouseStore {
         }
     }
 
+    public func peopleInside(eventId: String) async throws -> Int {
+        try await guarded { [self] in
+            let rows = try await client.query(
+                "SELECT count(*) FROM tickets WHERE event_id = \(eventId) AND status IN ('used', 'revoked') AND inside",
+                logger: logger
+            ).collect()
+            return Int(try rows.first?.decode(Int64.self) ?? 0)
+        }
+    }
+
     public func checkinCounts(eventId: String, minutesSince: Date) async throws -> CheckinCounts {
         try await guarded { [self] in
             let gates = try await client.query(
                 """
-                SELECT gate_id, count(*) FILTER (WHERE result = 'valid' AND mode = 'commit'), count(*) FILTER (WHERE result <> 'valid')
+                SELECT gate_id, count(*) FILTER (WHERE result = 'valid' AND mode = 'commit'), count(*) FILTER (WHERE result NOT IN ('valid', 'exit'))
                 FROM checkins WHERE event_id = \(eventId) GROUP BY gate_id ORDER BY gate_id
                 """,
                 logger: logger

@@ -81,7 +81,7 @@ extension SQLiteStore {
             // its trusted clock, and the admission has happened.
             let used = try db.firstRow(
                 """
-                UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, change_seq = \(Self.nextChange)
+                UPDATE tickets SET status = 'used', used_at = ?, used_gate = ?, used_device = ?, inside = 1, change_seq = \(Self.nextChange)
                 WHERE id = ? AND status = 'unused' RETURNING id
                 """,
                 [.integer(at), .text(device.gate), .text(device.id), .text(ticket.id)],

@@ -151,6 +151,11 @@ enum SQLiteSchema {
         CREATE INDEX mail_outbox_event ON mail_outbox (event_id, created_at);
         CREATE INDEX mail_outbox_ticket ON mail_outbox (ticket_id);
         """,
+        // 9: presence. An entry puts a ticket inside, an exit scan takes it out. No index of its
+        // own (it would cost every admission a write): a count reads the event's used tickets.
+        """
+        ALTER TABLE tickets ADD COLUMN inside INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

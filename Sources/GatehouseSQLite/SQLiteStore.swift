@@ -318,11 +318,17 @@ public final class SQLiteStore: GatehouseStore {
         return try await readers.read { db in try db.rows(query.sql, query.parameters.map(SQLiteValue.init), StoreRecords.logEntry) }
     }
 
+    public func peopleInside(eventId: String) async throws -> Int {
+        try await readers.read { db in
+            Int(try db.firstRow(StoreStatements.peopleInside, [.text(eventId)], { $0.int(0) }) ?? 0)
+        }
+    }
+
     public func checkinCounts(eventId: String, minutesSince: Date) async throws -> CheckinCounts {
         try await readers.read { db in
             let gates = try db.rows(
                 """
-                SELECT gate_id, sum(result = 'valid' AND mode = 'commit'), sum(result <> 'valid') FROM checkins
+                SELECT gate_id, sum(result = 'valid' AND mode = 'commit'), sum(result NOT IN ('valid', 'exit')) FROM checkins
                 WHERE event_id = ? GROUP BY gate_id ORDER BY gate_id
                 """,
                 [.text(eventId)]
@@ -400,10 +406,10 @@ public final class SQLiteStore: GatehouseStore {
         let decided = StoredDecision(attempt, ticket: ticket, deviceEvent: deviceEvent)
         if let write = decided.write {
             try db.run(
-                "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, used_device = ?, change_seq = \(nextChange) WHERE id = ?",
+                "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, used_device = ?, inside = ?, change_seq = \(nextChange) WHERE id = ?",
                 [
                     .text(write.status.rawValue), write.usedAt.map { .integer($0.millis) } ?? .null, write.usedGate.map { .text($0) } ?? .null,
-                    write.usedDevice.map { .text($0) } ?? .null, .text(write.id),
+                    write.usedDevice.map { .text($0) } ?? .null, .integer(write.inside ? 1 : 0), .text(write.id),
                 ]
             )
         }

@@ -60,6 +60,8 @@ public struct Ticket: Codable, Sendable, Equatable {
     public var usedAt: Date?
     public var usedGate: String?
     public var usedDevice: String?
+    /// Entered and not exited since (exit scans end it).
+    public var inside: Bool
 
     public init(
         id: String,
@@ -74,8 +76,10 @@ public struct Ticket: Codable, Sendable, Equatable {
         createdAt: Date,
         usedAt: Date? = nil,
         usedGate: String? = nil,
-        usedDevice: String? = nil
+        usedDevice: String? = nil,
+        inside: Bool = false
     ) {
+        self.inside = inside
         self.id = id
         self.eventId = eventId
         self.number = number
@@ -327,5 +331,23 @@ public struct CheckinCounts: Sendable, Equatable {
     public init(gates: [Gate], minutes: [Minute]) {
         self.gates = gates
         self.minutes = minutes
+    }
+}
+
+/// `GET /api/events/{id}/presence`: how many people are inside, in all and per check-in list.
+public struct Presence: Codable, Sendable, Equatable {
+    public struct List: Codable, Sendable, Equatable {
+        public var id: String
+        public var name: String
+        public var inside: Int
+        public var capacity: Int?
+    }
+
+    public var inside: Int
+    public var lists: [List]
+
+    public init(inside: Int, lists: [List] = []) {
+        self.inside = inside
+        self.lists = lists
     }
 }

@@ -123,6 +123,7 @@ public struct CheckinAttempt: Sendable {
     public var payloadHash: [UInt8]
     /// The parsed code, or nil when the payload is not one of our codes.
     public var code: (eventId: String, tokenHash: [UInt8])?
+    public var direction: ScanDirection
     public var at: Date
 
     public init(
@@ -133,8 +134,10 @@ public struct CheckinAttempt: Sendable {
         mode: CheckinMode,
         payloadHash: [UInt8],
         code: (eventId: String, tokenHash: [UInt8])? = nil,
+        direction: ScanDirection = .entry,
         at: Date
     ) {
+        self.direction = direction
         self.deviceId = deviceId
         self.deviceTokenHash = deviceTokenHash
         self.gateId = gateId
@@ -320,6 +323,8 @@ public protocol GatehouseStore: Sendable {
     /// An event's devices by gate, with their last check-in.
     func devices(eventId: String) async throws -> [DeviceActivity]
     func checkinCounts(eventId: String, minutesSince: Date) async throws -> CheckinCounts
+    /// How many of an event's tickets are inside now: entered and not exited since.
+    func peopleInside(eventId: String) async throws -> Int
 
     /// Creates all tickets or none. Throws `StoreError.notFound` for an unknown event.
     func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket]

@@ -54,7 +54,7 @@ public enum StoreRecords {
     }
 
     public static let ticketColumnList =
-        "id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device"
+        "id, event_id, number, user_id, holder_name, email, ticket_type, status, expires_at, created_at, used_at, used_gate, used_device, inside"
     public static let ticketColumns = "SELECT \(ticketColumnList) FROM tickets"
 
     public static func ticket(_ row: some StoreRow) -> Ticket { ticket(row, from: 0) }
@@ -74,7 +74,8 @@ public enum StoreRecords {
             createdAt: Date(millis: row.int(offset + 9)),
             usedAt: row.optionalInt(offset + 10).map(Date.init(millis:)),
             usedGate: row.optionalText(offset + 11),
-            usedDevice: row.optionalText(offset + 12)
+            usedDevice: row.optionalText(offset + 12),
+            inside: row.int(offset + 13) != 0
         )
     }
 

@@ -15,7 +15,13 @@ public struct StoredDecision: Sendable, Equatable {
             self.init(decision: CheckinDecision(result: .invalid, replayed: false), write: nil)
             return
         }
-        let scan = GateScan(deviceEvent: deviceEvent, codeEvent: code.eventId, gate: attempt.gateId, at: attempt.at.millis)
+        let scan = GateScan(
+            deviceEvent: deviceEvent,
+            codeEvent: code.eventId,
+            gate: attempt.gateId,
+            direction: attempt.direction,
+            at: attempt.at.millis
+        )
         let verdict = GateDecision.decide(ticket: ticket?.facts, scan: scan, rules: rules, inside: inside)
         guard let ticket, verdict.result != .notFound else {
             self.init(decision: CheckinDecision(result: verdict.result, replayed: false), write: nil)
@@ -27,6 +33,7 @@ public struct StoredDecision: Sendable, Equatable {
             after.status = changed.status
             after.usedAt = changed.usedAt.map(Date.init(millis:))
             after.usedGate = changed.usedGate
+            after.inside = changed.inside
             if ticket.status == .unused, changed.status == .used { after.usedDevice = attempt.deviceId }
             write = after
         }
@@ -57,7 +64,8 @@ extension Ticket {
             status: status,
             expiresAt: expiresAt?.millis,
             usedAt: usedAt?.millis,
-            usedGate: usedGate
+            usedGate: usedGate,
+            inside: inside
         )
     }
 }

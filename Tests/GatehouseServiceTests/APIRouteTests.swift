@@ -149,6 +149,48 @@ import Testing
     }
 
     @Test(arguments: StoreKind.available)
+    func exits_are_let_out_and_presence_counts_who_is_inside(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let event = try await admin.createEvent()
+            let device = try await admin.addDevice(event: event)
+            let tickets = try await admin.issue(event: event, quantity: 3)
+            func scan(_ code: String, _ direction: String?, scanId: String) async throws -> [String: Any] {
+                var body: [String: Any] = ["qrData": code, "deviceId": device.id, "gateId": device.gate, "scanId": scanId]
+                if let direction { body["direction"] = direction }
+                let response = try await admin.json("POST", "/api/checkin", body, bearer: device.token)
+                #expect(response.status == 200)
+                return try response.json()
+            }
+            func inside() async throws -> Int { try await admin.call("GET", "/api/events/\(event)/presence", expect: 200)["inside"] as! Int }
+
+            #expect(try await inside() == 0)
+            #expect(try await scan(tickets[0].qrData, nil, scanId: "a1")["result"] as? String == "valid")
+            #expect(try await scan(tickets[1].qrData, "entry", scanId: "b1")["result"] as? String == "valid")
+            #expect(try await inside() == 2)
+            let exit = try await scan(tickets[0].qrData, "exit", scanId: "a2")
+            #expect(exit["result"] as? String == "exit" && exit["ok"] as? Bool == true)
+            #expect(exit["message"] as? String == "Exit — goodbye")
+            #expect(try await inside() == 1)
+            // The same scanId as an exit is a retry of the exit, not the entry; a gate in no list
+            // admits once, so the ticket that left does not come back in.
+            #expect(try await scan(tickets[0].qrData, "exit", scanId: "a2")["result"] as? String == "exit")
+            #expect(try await scan(tickets[0].qrData, "entry", scanId: "a3")["result"] as? String == "already_used")
+            // Someone never let in is let out all the same, and counted nowhere.
+            #expect(try await scan(tickets[2].qrData, "exit", scanId: "c1")["result"] as? String == "exit")
+            #expect(try await inside() == 1)
+            #expect(try await admin.call("GET", "/api/tickets/\(tickets[1].id)", expect: 200)["inside"] as? Bool == true)
+            let sideways = try await admin.json(
+                "POST",
+                "/api/checkin",
+                ["qrData": tickets[2].qrData, "deviceId": device.id, "gateId": device.gate, "direction": "sideways"],
+                bearer: device.token
+            )
+            #expect(sideways.status == 400)
+            _ = try await admin.call("GET", "/api/events/ENOSUCHEV/presence", expect: 404)
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
     func devices_must_authenticate(_ kind: StoreKind) async throws {
         try await withService(kind) { admin in
             let event = try await admin.createEvent()

@@ -115,11 +115,12 @@ struct Fixture {
         scanId: String? = nil,
         mode: CheckinMode? = nil,
         device: Device? = nil,
-        token: String? = nil
+        token: String? = nil,
+        direction: ScanDirection? = nil
     ) async throws -> CheckinAnswer {
         let device = device ?? self.device
         return try await gatehouse.checkin(
-            CheckinRequest(qrData: qrData, deviceId: device.id, gateId: device.gateId, scanId: scanId, mode: mode),
+            CheckinRequest(qrData: qrData, deviceId: device.id, gateId: device.gateId, scanId: scanId, mode: mode, direction: direction),
             bearerToken: token ?? deviceToken,
             logger: Self.logger
         )
