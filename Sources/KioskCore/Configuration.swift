@@ -1,4 +1,5 @@
 import FoundationEssentials
+import GatehouseCore
 
 /// Where a GPIO output is wired: the chip, the line offset, and whether it is active-low.
 public struct LineWiring: Sendable, Equatable {
@@ -46,6 +47,8 @@ public struct KioskConfiguration: Sendable, Equatable {
     public var offlineMode: OfflineMode
     /// A snapshot not synced for longer than this is not trusted: the gate shuts.
     public var offlineMaxAge: Duration
+    /// Which way this lane's scans go: an exit lane lets everyone out and counts them out.
+    public var direction: ScanDirection = .entry
 
     /// Every key the file may hold, with its default (nil: required) and what it allows.
     public static let keys: [(key: String, defaultValue: String?, help: String)] = [
@@ -73,6 +76,7 @@ public struct KioskConfiguration: Sendable, Equatable {
         ("green_ms", "2000", "how long green shows, 200–30000"),
         ("red_ms", "2500", "how long a refusal shows, 200–30000"),
         ("cooldown_ms", "8000", "a code decided is not sent again within this time, 0–600000"),
+        ("direction", "entry", "which way this lane's scans go: entry, or exit (lets everyone out and counts them out)"),
         ("offline_mode", "snapshot", "when the service does not answer: snapshot (decide from the synced tickets) or deny (shut)"),
         ("offline_max_age", "12h", "a snapshot not synced for longer is not trusted, 1m–7d (units s, m, h, d)"),
     ]
@@ -190,7 +194,8 @@ extension KioskConfiguration {
             redTime: try reader.milliseconds("red_ms", 200...30_000),
             cooldown: try reader.milliseconds("cooldown_ms", 0...600_000),
             offlineMode: try reader.choice("offline_mode", OfflineMode.self),
-            offlineMaxAge: try reader.duration("offline_max_age", .seconds(60)...(.seconds(7 * 86_400)))
+            offlineMaxAge: try reader.duration("offline_max_age", .seconds(60)...(.seconds(7 * 86_400))),
+            direction: try reader.choice("direction", ScanDirection.self)
         )
     }
 

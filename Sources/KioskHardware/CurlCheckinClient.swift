@@ -16,8 +16,18 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
         public var token: String
         public var connectTimeout: Duration
         public var deadline: Duration
+        public var direction: ScanDirection
 
-        public init(serverURL: String, deviceID: String, gateID: String, token: String, connectTimeout: Duration, deadline: Duration) {
+        public init(
+            serverURL: String,
+            deviceID: String,
+            gateID: String,
+            token: String,
+            connectTimeout: Duration,
+            deadline: Duration,
+            direction: ScanDirection = .entry
+        ) {
+            self.direction = direction
             self.serverURL = serverURL
             self.deviceID = deviceID
             self.gateID = gateID
@@ -57,7 +67,15 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
 
     /// Blocking; runs on `queue`.
     private func perform(qrData: String, scanId: String?, mode: CheckinMode?) -> CheckinReply {
-        let request = CheckinRequest(qrData: qrData, deviceId: settings.deviceID, gateId: settings.gateID, scanId: scanId, mode: mode)
+        // An entry lane's requests stay as they were before directions existed.
+        let request = CheckinRequest(
+            qrData: qrData,
+            deviceId: settings.deviceID,
+            gateId: settings.gateID,
+            scanId: scanId,
+            mode: mode,
+            direction: settings.direction == .exit ? .exit : nil
+        )
         guard let body = try? JSONEncoder().encode(request) else { return .unreachable("cannot encode request") }
         let started = ContinuousClock.now
         var outcome = attempt(body)

@@ -13,8 +13,10 @@ public struct SnapshotDecider: OfflineDecider {
     public let clock: TrustedClock
     public let maxAge: Duration
     public let gateID: String
+    public let direction: ScanDirection
 
-    public init(snapshot: OfflineSnapshot, clock: TrustedClock, maxAge: Duration, gateID: String) {
+    public init(snapshot: OfflineSnapshot, clock: TrustedClock, maxAge: Duration, gateID: String, direction: ScanDirection = .entry) {
+        self.direction = direction
         self.snapshot = snapshot
         self.clock = clock
         self.maxAge = maxAge
@@ -77,9 +79,11 @@ public struct SnapshotDecider: OfflineDecider {
         } else {
             facts = nil
         }
-        let scan = GateScan(deviceEvent: event, codeEvent: event, gate: gateID, at: now.at)
+        let scan = GateScan(deviceEvent: event, codeEvent: event, gate: gateID, direction: direction, at: now.at)
         let verdict = GateDecision.decide(ticket: facts, scan: scan)
         let summary = ticket.map { TicketSummary(id: "", number: $0.number, holderName: nil, ticketType: nil) }
+        // An exit lets the person out; the snapshot does not track presence, so there is nothing
+        // to journal.
         guard verdict.result.admits else {
             return .decided(Self.answer(verdict.result, ticket: summary, usedAt: facts?.usedAt, usedGate: facts?.usedGate))
         }

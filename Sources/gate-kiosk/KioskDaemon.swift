@@ -86,7 +86,13 @@ public struct KioskDaemon {
         )
         let decider: (any OfflineDecider)? =
             if configuration.offlineMode == .snapshot, let offline = parts.offline {
-                SnapshotDecider(snapshot: offline.snapshot, clock: offline.clock, maxAge: configuration.offlineMaxAge, gateID: configuration.gateID)
+                SnapshotDecider(
+                    snapshot: offline.snapshot,
+                    clock: offline.clock,
+                    maxAge: configuration.offlineMaxAge,
+                    gateID: configuration.gateID,
+                    direction: configuration.direction
+                )
             } else {
                 nil
             }

@@ -75,7 +75,8 @@ enum KioskParts {
             gateID: configuration.gateID,
             token: token,
             connectTimeout: configuration.connectTimeout,
-            deadline: configuration.requestDeadline
+            deadline: configuration.requestDeadline,
+            direction: configuration.direction
         )
         let client = try CurlCheckinClient(settings: settings)
         // Which engines read, and which zxing-cpp the binary was built against (1.4 on Debian 12,

@@ -182,6 +182,59 @@ import Glibc
         #expect(log.filter { $0["result"] as? String == "valid" }.count == 2, "one admission per ticket, none doubled by the retry")
     }
 
+    /// `direction = exit`: the lane lets a guest out (green, relay) and the service counts them
+    /// out of the venue; someone with a ticket of another event is still refused.
+    @Test func an_exit_lane_lets_guests_out_and_counts_them_out() async throws {
+        let folder = try TemporaryDirectory()
+        let service = try ServiceProcess(databasePath: folder.file("g.sqlite"))
+        let admin = try AdminClient(service)
+        let event = try admin.createEvent("Exit lane")
+        let entrance = try admin.addDevice(event: event, gate: "in-1")
+        let exitLane = try admin.addDevice(event: event, gate: "out-1")
+        let ticket = try admin.issue(event: event)[0]
+        let foreign = try admin.issue(event: try admin.createEvent("Other"))[0]
+        #expect(try admin.connection.checkinResult(ticket.qrData, device: entrance) == "valid")
+        #expect(try admin.call("GET", "/api/events/\(event)/presence", expect: 200)["inside"] as? Int == 1)
+        try (exitLane.token + "\n").write(toFile: folder.file("device-token"), atomically: true, encoding: .utf8)
+
+        let frames = folder.file("frames")
+        try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
+        let scene = Scene(folder: frames)
+        let gpioLog = folder.file("gpio.jsonl")
+        let journal = try JournalSink()
+        let notify = try NotifySink()
+        let kiosk = Process()
+        kiosk.executableURL = ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN")
+        kiosk.arguments = [
+            "run", "--dry-run", "--frames", frames, "--gpio-log", gpioLog, "--config", folder.file("none.conf"),
+            "--set", "server_url=http://127.0.0.1:\(service.port)", "--set", "device_id=\(exitLane.id)", "--set", "gate_id=out-1",
+            "--set", "token_file=\(folder.file("device-token"))", "--set", "relay_pulse_ms=200", "--set", "green_ms=600",
+            "--set", "red_ms=600", "--set", "cooldown_ms=2500", "--set", "frame_rate=20", "--set", "offline_mode=deny",
+            "--set", "direction=exit",
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["GATE_KIOSK_JOURNAL_SOCKET"] = journal.sink.path
+        environment["NOTIFY_SOCKET"] = notify.sink.path
+        environment["STATE_DIRECTORY"] = folder.path
+        kiosk.environment = environment
+        kiosk.standardOutput = FileHandle.nullDevice
+        try kiosk.run()
+        defer { if kiosk.isRunning { kill(kiosk.processIdentifier, SIGKILL) } }
+        try await waitUntil { notify.messages.contains { $0.contains("READY=1") } }
+
+        try scene.show(ticket.qrData)
+        try await waitUntil { Self.pulses(Self.gpioEvents(gpioLog), "relay").count == 1 }
+        #expect(journal.entries.contains { $0["CHECKIN_RESULT"] == "exit" && $0["CHECKIN_REASON"] == "granted" })
+        #expect(try admin.call("GET", "/api/events/\(event)/presence", expect: 200)["inside"] as? Int == 0)
+        scene.clear()
+        try await Task.sleep(for: .milliseconds(700))
+        try scene.show(foreign.qrData, offset: 20)
+        try await waitUntil { journal.entries.contains { $0["CHECKIN_RESULT"] == "wrong_event" } }
+        #expect(Self.pulses(Self.gpioEvents(gpioLog), "relay").count == 1, "no relay for a ticket of another event")
+        kiosk.terminate()
+        kiosk.waitUntilExit()
+    }
+
     @Test func selftest_cycles_outputs_grabs_frames_and_asks_the_service() throws {
         let folder = try TemporaryDirectory()
         let service = try ServiceProcess(databasePath: folder.file("g.sqlite"))
