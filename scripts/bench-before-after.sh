@@ -46,7 +46,7 @@ fresh_database() {
       echo "${GATEHOUSE_TEST_POSTGRES%/*}/$name" ;;
     mysql)
       mariadb --no-defaults -h "$MY_HOST" -P "$MY_PORT" -u "$MY_USER" -p"$MY_PASSWORD" \
-        -e "DROP DATABASE IF EXISTS $name; CREATE DATABASE $name; GRANT ALL ON $name.* TO 'gatehouse'@'%'" >&2
+        -e "DROP DATABASE IF EXISTS $name; CREATE DATABASE $name; GRANT ALL ON $name.* TO 'gatehouse'@'127.0.0.1'" >&2
       echo "${GATEHOUSE_TEST_MYSQL%%/gatehouse_test*}/$name?ssl-mode=disabled" ;;
   esac
 }

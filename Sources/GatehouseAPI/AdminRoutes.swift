@@ -131,6 +131,25 @@ package struct AdminRoutes {
         group.post("events/:id/signing-keys") { _, context in
             JSONAnswer(["keyId": try await gatehouse.addSigningKey(eventId: try context.parameters.require("id"))], status: .created)
         }
+        // Check-in lists: the rules of a set of gates.
+        group.post("events/:id/lists") { request, context in
+            let settings = try await request.decodeJSON(as: Gatehouse.ListSettings.self, context: context)
+            return JSONAnswer(try await gatehouse.createList(eventId: try context.parameters.require("id"), settings), status: .created)
+        }
+        group.get("events/:id/lists") { _, context in
+            JSONAnswer(["lists": try await gatehouse.lists(eventId: try context.parameters.require("id"))])
+        }
+        group.get("lists/:id") { _, context in
+            JSONAnswer(try await gatehouse.list(id: try context.parameters.require("id")))
+        }
+        group.put("lists/:id") { request, context in
+            let settings = try await request.decodeJSON(as: Gatehouse.ListSettings.self, context: context)
+            return JSONAnswer(try await gatehouse.replaceList(id: try context.parameters.require("id"), settings))
+        }
+        group.delete("lists/:id") { _, context -> Response in
+            try await gatehouse.deleteList(id: try context.parameters.require("id"))
+            return Response(status: .noContent)
+        }
         group.get("events/:id/presence") { _, context in
             JSONAnswer(try await gatehouse.presence(eventId: try context.parameters.require("id")))
         }

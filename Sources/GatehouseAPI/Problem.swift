@@ -93,6 +93,8 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 return Problem(.serviceUnavailable, "the database is unavailable; retry shortly")
             }
             if case .invalid(let why) = error { return Problem(.badRequest, why) }
+            if case .conflict(let why) = error { return Problem(.conflict, why) }
+            if case .notFound(let what) = error { return Problem(.notFound, "no \(what)") }
             context.logger.error("Request failed", metadata: ["error": "\(error)"])
             return Problem(.internalServerError, "internal error")
         case let error as HTTPError:

@@ -15,6 +15,8 @@ public enum Identifier {
     public static func newMailID() -> String { "M" + Base32.randomString(count: 16) }
     /// Device id: "D" + 10 base32 characters.
     public static func newDeviceID() -> String { "D" + Base32.randomString(count: 10) }
+    /// A check-in list.
+    public static func newListID() -> String { "L" + Base32.randomString(count: 10) }
 
     public static func isEventID<S: StringProtocol>(_ text: S) -> Bool {
         text.utf8.count == 8 && text.first == "E" && Base32.isBase32(text.dropFirst())

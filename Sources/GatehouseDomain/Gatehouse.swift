@@ -10,6 +10,8 @@ public struct Gatehouse: Sendable {
     /// and log what the store cannot; routes and the CLI call those.
     package let store: any GatehouseStore
     public let now: @Sendable () -> Date
+    /// The organizer's time zone: where a `daily` list's day begins.
+    public let timeZone: TimeZone
     /// Database outages, each cause logged once per outage.
     public let outages = OutageLog()
     /// Public keys of signed codes, so a signed check-in costs no extra database read.
@@ -27,7 +29,13 @@ public struct Gatehouse: Sendable {
     /// Rung when mail is queued, so the outbox sender sends it at once.
     public let outboxBell = Doorbell()
 
-    public init(store: any GatehouseStore, codeSeal: CodeSeal = .random(), now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        store: any GatehouseStore,
+        codeSeal: CodeSeal = .random(),
+        timeZone: TimeZone = TimeZone(identifier: "UTC")!,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.timeZone = timeZone
         self.store = store
         self.codeSeal = codeSeal
         self.now = now
@@ -229,12 +237,6 @@ public struct Gatehouse: Sendable {
         return device
     }
 
-    /// People inside now: tickets that entered and have not exited since.
-    public func presence(eventId: String) async throws -> Presence {
-        _ = try await event(id: eventId)
-        return Presence(inside: try await store.peopleInside(eventId: eventId))
-    }
-
     public func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry] {
         _ = try await event(id: eventId)
         return try await store.checkins(eventId: eventId, filter: filter)
@@ -325,6 +327,7 @@ public struct Gatehouse: Sendable {
         try Self.checkIdentifier(request.gateId, field: "gateId")
         if let scanId = request.scanId { try Self.checkIdentifier(scanId, field: "scanId") }
         let code = try await scannedCode(request.qrData)
+        let at = now()
         let attempt = CheckinAttempt(
             deviceId: request.deviceId,
             deviceTokenHash: TokenHash.of(bearerToken),
@@ -335,7 +338,8 @@ public struct Gatehouse: Sendable {
             payloadHash: TokenHash.of(request.direction == .exit ? request.qrData + "\u{0}exit" : request.qrData),
             code: code,
             direction: request.direction ?? .entry,
-            at: now()
+            at: at,
+            day: Self.day(of: at, in: timeZone)
         )
         switch try await store.checkin(attempt) {
         case .unauthorized: throw CheckinError.unauthorized

@@ -33,10 +33,11 @@ extension MySQLStore {
             """
             SELECT d.id, d.gate_id, d.event_id, d.revoked, c.id, c.result, c.ticket_id, c.payload_hash,
                    t.id, t.event_id, t.number, t.user_id, t.holder_name, t.email, t.ticket_type, t.status, t.expires_at,
-                   t.created_at, t.used_at, t.used_gate, t.used_device, t.inside
+                   t.created_at, t.used_at, t.used_gate, t.used_device, t.inside, g.list_id
             FROM devices d
             LEFT JOIN checkins c ON c.device_id = d.id AND c.scan_id = ?
             LEFT JOIN tickets t ON t.token_hash = ?
+            LEFT JOIN list_gates g ON g.event_id = d.event_id AND g.gate_id = d.gate_id
             WHERE d.token_hash = ?
             """,
             [.optional(scanId), attempt.code.map { .bytes($0.tokenHash) } ?? .null, .bytes(attempt.deviceTokenHash)],
@@ -44,7 +45,8 @@ extension MySQLStore {
                 (
                     device: DeviceOnDuty.found(row),
                     earlier: row.isNull(4) ? nil : (result: row.text(5), ticket: row.optionalText(6), payload: row.bytes(7)),
-                    ticket: row.isNull(8) ? nil : StoreRecords.ticket(row, from: 8)
+                    ticket: row.isNull(8) ? nil : StoreRecords.ticket(row, from: 8),
+                    list: row.optionalText(22)
                 )
             }
         )
@@ -72,7 +74,12 @@ extension MySQLStore {
             )
         }
 
-        let decision = try judge(attempt, read: found.ticket, deviceEvent: device.event, in: db)
+        let decision: CheckinDecision
+        if let list = found.list {
+            decision = try judge(attempt, list: list, deviceEvent: device.event, in: db)
+        } else {
+            decision = try judge(attempt, read: found.ticket, deviceEvent: device.event, in: db)
+        }
         do {
             try logAttempt(attempt, device: device, decision: decision, in: db)
         } catch let error as MySQLError where error.number == 1062 {
@@ -117,6 +124,35 @@ extension MySQLStore {
         }
         return again.decision
     }
+
+    /// At a list's gate: the list's row locked first (so its count holds, and scans of one list
+    /// take turns across processes), then the ticket and its pass, decided and written.
+    private static func judge(_ attempt: CheckinAttempt, list listId: String, deviceEvent: String, in db: MySQLConnection) throws -> CheckinDecision {
+        guard let list = try db.firstRow(lockedList, [.text(listId)], { ListStatements.gateList($0) }) else {
+            // The list was deleted since the read: the gate is in no list now.
+            return try judge(attempt, read: nil, deviceEvent: deviceEvent, in: db)
+        }
+        let ticket = try attempt.code.flatMap { code in
+            try db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ? FOR UPDATE", [.bytes(code.tokenHash)], StoreRecords.ticket)
+        }
+        let pass = try ticket.flatMap { ticket in
+            try db.firstRow(ListStatements.pass + " FOR UPDATE", [.text(list.id), .text(ticket.id)]) {
+                ListStatements.pass($0, list: list.id, ticket: ticket.id)
+            }
+        }
+        let decided = StoredDecision(attempt, ticket: ticket, deviceEvent: deviceEvent, list: list, pass: pass)
+        if let stored = decided.pass {
+            try db.run(ListStatements.storePass(stored, existed: pass != nil))
+            if decided.insideChange != 0 { try db.run(ListStatements.countInside(listId: list.id, change: decided.insideChange)) }
+        }
+        if let write = decided.write {
+            try db.run(update, values(write))
+            db.changed(ticket: write.id)
+        }
+        return decided.decision
+    }
+
+    private static let lockedList = "SELECT id, ticket_types, entry, capacity, opens_at, closes_at, inside FROM checkin_lists WHERE id = ? FOR UPDATE"
 
     /// The UPDATE that stores a decided ticket, up to its WHERE's `id = ?`.
     private static let update = "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, used_device = ?, inside = ?, change_seq = ? WHERE id = ?"

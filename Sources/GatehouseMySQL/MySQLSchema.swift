@@ -222,6 +222,50 @@ enum MySQLSchema {
         [
             "ALTER TABLE tickets ADD COLUMN inside TINYINT NOT NULL DEFAULT 0"
         ],
+        // 5: check-in lists (as SQLite's 10).
+        [
+            """
+            CREATE TABLE IF NOT EXISTS checkin_lists (
+                id VARCHAR(255) COLLATE {BIN} NOT NULL PRIMARY KEY,
+                event_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                name VARCHAR(255) COLLATE utf8mb4_unicode_ci NOT NULL,
+                ticket_types TEXT COLLATE {BIN},
+                entry VARCHAR(16) COLLATE {BIN} NOT NULL,
+                capacity BIGINT,
+                opens_at BIGINT,
+                closes_at BIGINT,
+                inside BIGINT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL,
+                KEY checkin_lists_event (event_id, created_at),
+                CONSTRAINT checkin_lists_event FOREIGN KEY (event_id) REFERENCES events (id),
+                CONSTRAINT checkin_lists_entry CHECK (entry IN ('once', 'reentry', 'unlimited', 'daily'))
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS list_gates (
+                event_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                gate_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                list_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                PRIMARY KEY (event_id, gate_id),
+                KEY list_gates_list (list_id),
+                CONSTRAINT list_gates_list FOREIGN KEY (list_id) REFERENCES checkin_lists (id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS list_passes (
+                list_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                ticket_id VARCHAR(255) COLLATE {BIN} NOT NULL,
+                used_at BIGINT NOT NULL,
+                used_gate VARCHAR(255) COLLATE {BIN} NOT NULL,
+                inside TINYINT NOT NULL DEFAULT 0,
+                last_entry_day BIGINT,
+                PRIMARY KEY (list_id, ticket_id),
+                KEY list_passes_inside (ticket_id, inside),
+                CONSTRAINT list_passes_list FOREIGN KEY (list_id) REFERENCES checkin_lists (id),
+                CONSTRAINT list_passes_ticket FOREIGN KEY (ticket_id) REFERENCES tickets (id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

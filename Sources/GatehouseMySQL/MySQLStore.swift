@@ -353,7 +353,7 @@ public final class MySQLStore: GatehouseStore {
 
     public func peopleInside(eventId: String) async throws -> Int {
         try await read { db in
-            Int(try db.firstRow(StoreStatements.peopleInside, [.text(eventId)], { $0.int(0) }) ?? 0)
+            Int(try db.firstRow(ListStatements.peopleInside, [.text(eventId)], { $0.int(0) }) ?? 0)
         }
     }
 

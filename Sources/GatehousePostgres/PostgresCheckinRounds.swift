@@ -73,6 +73,7 @@ enum PostgresCheckinRounds {
 
         var outcomes: [Int: CheckinOutcome] = [:]
         var plan = StoreScans()
+        var onLists: [(position: Int, device: DeviceOnDuty, list: String)] = []
         // Tickets as this batch's earlier scans leave them, so a ticket scanned twice in one batch
         // is decided the second time as the first decision left it.
         var current: [String: Ticket] = [:]
@@ -90,18 +91,89 @@ enum PostgresCheckinRounds {
                 outcomes[position] = earlier.payload == attempt.payloadHash ? .decided(earlier.decision) : .scanIdReused
                 continue
             }
+            if let list = read.list {
+                onLists.append((position, device, list))
+                continue
+            }
             let ticket = read.ticket.map { current[$0.id] ?? $0 }
             let decided = StoredDecision(attempt, ticket: ticket, deviceEvent: device.event)
             if let write = decided.write { current[write.id] = write }
             plan.append(position: position, attempt: attempt, device: device, decided: decided, was: ticket)
             outcomes[position] = .decided(decided.decision)
         }
-        guard !plan.idx.isEmpty else { return outcomes }
-
-        for try await (position, stored) in try await client.execute(plan, logger: logger) where !stored {
-            outcomes[position] = nil
+        if !plan.idx.isEmpty {
+            for try await (position, stored) in try await client.execute(plan, logger: logger) where !stored {
+                outcomes[position] = nil
+            }
+        }
+        // Scans at a list's gate take turns at the list: each its own transaction (below).
+        for scan in onLists {
+            outcomes[scan.position] = try await decideOnList(
+                attempts[scan.position],
+                device: scan.device,
+                list: scan.list,
+                client: client,
+                logger: logger
+            )
         }
         return outcomes
+    }
+
+    /// A scan at a list's gate: the list's row locked first (its count holds, and scans of one
+    /// list take turns across processes), then the ticket and its pass, decided, written and
+    /// logged in one transaction. Nil when another process logged this scanId meanwhile: the
+    /// next round's read answers it as that process did.
+    private static func decideOnList(
+        _ attempt: CheckinAttempt,
+        device: DeviceOnDuty,
+        list listId: String,
+        client: PostgresClient,
+        logger: Logger
+    ) async throws -> CheckinOutcome? {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                let list = try await connection.query(
+                    "SELECT id, ticket_types, entry, capacity, opens_at, closes_at, inside FROM checkin_lists WHERE id = \(listId) FOR UPDATE",
+                    logger: logger
+                ).collect().first.map { ListStatements.gateList(PostgresCells(row: $0.makeRandomAccess())) }
+                var ticket: Ticket?
+                if let code = attempt.code {
+                    ticket = try await connection.query(
+                        "SELECT \(unescaped: PostgresStore.ticketColumns) FROM tickets WHERE token_hash = \(ByteBuffer(bytes: code.tokenHash)) FOR UPDATE",
+                        logger: logger
+                    ).collect().first.map(PostgresStore.ticket)
+                }
+                var pass: ListPass?
+                if let list, let ticket {
+                    pass = try await connection.query(
+                        "SELECT used_at, used_gate, inside, last_entry_day FROM list_passes WHERE list_id = \(list.id) AND ticket_id = \(ticket.id) FOR UPDATE",
+                        logger: logger
+                    ).collect().first.map { ListStatements.pass(PostgresCells(row: $0.makeRandomAccess()), list: list.id, ticket: ticket.id) }
+                }
+                let decided = StoredDecision(attempt, ticket: ticket, deviceEvent: device.event, list: list, pass: pass)
+                if let stored = decided.pass {
+                    try await connection.run(ListStatements.storePass(stored, existed: pass != nil), logger: logger)
+                    if decided.insideChange != 0 {
+                        try await connection.run(ListStatements.countInside(listId: stored.listId, change: decided.insideChange), logger: logger)
+                    }
+                }
+                if let write = decided.write {
+                    try await connection.query(
+                        """
+                        UPDATE tickets SET status = \(write.status.rawValue), used_at = \(write.usedAt?.millis), used_gate = \(write.usedGate),
+                            used_device = \(write.usedDevice), inside = \(write.inside) WHERE id = \(write.id)
+                        """,
+                        logger: logger
+                    ).collect()
+                }
+                try await connection.run(StoreStatements.logCheckin(attempt, device: device, decision: decided.decision), logger: logger)
+                return .decided(decided.decision)
+            }
+        } catch let error as PostgresTransactionError {
+            if let inner = error.closureError as? PSQLError, inner.serverInfo?[.sqlState] == "23505" { return nil }
+            if let inner = error.closureError { throw inner }
+            throw error
+        }
     }
 
     /// Positions in the order of their tokens (the store statement's lock order); scans without
@@ -120,6 +192,8 @@ enum PostgresCheckinRounds {
         var device: (id: String, gate: String, event: String, revoked: Bool)?
         var earlier: (decision: CheckinDecision, payload: [UInt8])?
         var ticket: Ticket?
+        /// The check-in list of the device's gate.
+        var list: String?
     }
 
     /// Each scan's device, the decision of its scanId when this device made that scan before,
@@ -128,9 +202,10 @@ enum PostgresCheckinRounds {
         static let sql = """
             SELECT u.i::int8, d.id, d.gate_id, d.event_id, d.revoked::int4,
                    c.result, c.payload_hash, e.id, e.number, e.holder_name, e.ticket_type, e.used_at, e.used_gate,
-                   \(PostgresStore.ticketColumns.split(separator: ", ").map { "t.\($0)" }.joined(separator: ", "))
+                   \(PostgresStore.ticketColumns.split(separator: ", ").map { "t.\($0)" }.joined(separator: ", ")), g.list_id
             FROM unnest($1::bytea[], $2::text[], $3::bytea[]) WITH ORDINALITY AS u(device_token, scan, token, i)
             LEFT JOIN devices d ON d.token_hash = u.device_token
+            LEFT JOIN list_gates g ON g.event_id = d.event_id AND g.gate_id = d.gate_id
             LEFT JOIN checkins c ON c.scan_id IS NOT NULL AND c.device_id = d.id AND c.scan_id = NULLIF(u.scan, '')
             LEFT JOIN tickets e ON e.id = c.ticket_id
             LEFT JOIN tickets t ON t.token_hash = NULLIF(u.token, ''::bytea)
@@ -174,7 +249,8 @@ enum PostgresCheckinRounds {
                 position: Int(cells.int(0)) - 1,
                 device: cells.isNull(1) ? nil : (id: cells.text(1), gate: cells.text(2), event: cells.text(3), revoked: cells.int(4) != 0),
                 earlier: earlier.map { (decision: $0.0, payload: $0.1) },
-                ticket: cells.isNull(13) ? nil : StoreRecords.ticket(cells, from: 13)
+                ticket: cells.isNull(13) ? nil : StoreRecords.ticket(cells, from: 13),
+                list: cells.optionalText(27)
             )
         }
     }

@@ -516,6 +516,46 @@ enum PostgresSchema {
             $fn$
             """,
         ],
+        // 13: check-in lists (as SQLite's 10; integers where SQLite has them, so the three stores
+        // share the lists' SQL).
+        [
+            """
+            CREATE TABLE checkin_lists (
+                id TEXT PRIMARY KEY,
+                event_id TEXT NOT NULL REFERENCES events(id),
+                name TEXT NOT NULL,
+                ticket_types TEXT,
+                entry TEXT NOT NULL CHECK (entry IN ('once', 'reentry', 'unlimited', 'daily')),
+                capacity BIGINT,
+                opens_at BIGINT,
+                closes_at BIGINT,
+                inside BIGINT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX checkin_lists_event ON checkin_lists (event_id, created_at)",
+            """
+            CREATE TABLE list_gates (
+                event_id TEXT NOT NULL,
+                gate_id TEXT NOT NULL,
+                list_id TEXT NOT NULL REFERENCES checkin_lists(id),
+                PRIMARY KEY (event_id, gate_id)
+            )
+            """,
+            "CREATE INDEX list_gates_list ON list_gates (list_id)",
+            """
+            CREATE TABLE list_passes (
+                list_id TEXT NOT NULL REFERENCES checkin_lists(id),
+                ticket_id TEXT NOT NULL REFERENCES tickets(id),
+                used_at BIGINT NOT NULL,
+                used_gate TEXT NOT NULL,
+                inside BIGINT NOT NULL DEFAULT 0,
+                last_entry_day BIGINT,
+                PRIMARY KEY (list_id, ticket_id)
+            )
+            """,
+            "CREATE INDEX list_passes_inside ON list_passes (ticket_id) WHERE inside = 1",
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -607,7 +607,10 @@ public final class PostgresStore: GatehouseStore {
     public func peopleInside(eventId: String) async throws -> Int {
         try await guarded { [self] in
             let rows = try await client.query(
-                "SELECT count(*) FROM tickets WHERE event_id = \(eventId) AND status IN ('used', 'revoked') AND inside",
+                """
+                SELECT count(*) FROM tickets t WHERE t.event_id = \(eventId) AND t.status IN ('used', 'revoked')
+                  AND (t.inside OR EXISTS (SELECT 1 FROM list_passes p WHERE p.ticket_id = t.id AND p.inside = 1))
+                """,
                 logger: logger
             ).collect()
             return Int(try rows.first?.decode(Int64.self) ?? 0)

@@ -156,6 +156,41 @@ enum SQLiteSchema {
         """
         ALTER TABLE tickets ADD COLUMN inside INTEGER NOT NULL DEFAULT 0;
         """,
+        // 10: check-in lists. A list's gates (one list per gate of an event, by the key), each
+        // ticket's pass of a list (its first entry there, whether it is inside), and the list's
+        // count of people inside, changed in the transaction that changes a pass.
+        """
+        CREATE TABLE checkin_lists (
+            id TEXT PRIMARY KEY,
+            event_id TEXT NOT NULL REFERENCES events(id),
+            name TEXT NOT NULL,
+            ticket_types TEXT,
+            entry TEXT NOT NULL CHECK (entry IN ('once', 'reentry', 'unlimited', 'daily')),
+            capacity INTEGER,
+            opens_at INTEGER,
+            closes_at INTEGER,
+            inside INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX checkin_lists_event ON checkin_lists (event_id, created_at);
+        CREATE TABLE list_gates (
+            event_id TEXT NOT NULL,
+            gate_id TEXT NOT NULL,
+            list_id TEXT NOT NULL REFERENCES checkin_lists(id),
+            PRIMARY KEY (event_id, gate_id)
+        );
+        CREATE INDEX list_gates_list ON list_gates (list_id);
+        CREATE TABLE list_passes (
+            list_id TEXT NOT NULL REFERENCES checkin_lists(id),
+            ticket_id TEXT NOT NULL REFERENCES tickets(id),
+            used_at INTEGER NOT NULL,
+            used_gate TEXT NOT NULL,
+            inside INTEGER NOT NULL DEFAULT 0,
+            last_entry_day INTEGER,
+            PRIMARY KEY (list_id, ticket_id)
+        );
+        CREATE INDEX list_passes_inside ON list_passes (ticket_id) WHERE inside = 1;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

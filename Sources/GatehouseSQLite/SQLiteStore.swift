@@ -320,7 +320,7 @@ public final class SQLiteStore: GatehouseStore {
 
     public func peopleInside(eventId: String) async throws -> Int {
         try await readers.read { db in
-            Int(try db.firstRow(StoreStatements.peopleInside, [.text(eventId)], { $0.int(0) }) ?? 0)
+            Int(try db.firstRow(ListStatements.peopleInside, [.text(eventId)], { $0.int(0) }) ?? 0)
         }
     }
 
@@ -397,15 +397,21 @@ public final class SQLiteStore: GatehouseStore {
         return DeviceOnDuty.judge(found: found, deviceId: deviceId, gateId: gateId)
     }
 
-    /// Decides with `GateDecision` on the ticket as this write transaction reads it (SQLite
-    /// writers take turns, so nothing changes it before the UPDATE).
+    /// Decides with `GateDecision` on the ticket (and, at a list's gate, the list and the ticket's
+    /// pass of it) as this write transaction reads them: SQLite writers take turns, so nothing
+    /// changes them before the writes.
     private static func judge(_ attempt: CheckinAttempt, deviceEvent: String, in db: SQLiteConnection) throws -> CheckinDecision {
         let ticket = try attempt.code.flatMap { code in
             try db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.blob(code.tokenHash)], StoreRecords.ticket)
         }
-        let decided = StoredDecision(attempt, ticket: ticket, deviceEvent: deviceEvent)
+        let onList = try gateList(event: deviceEvent, gate: attempt.gateId, ticket: ticket, in: db)
+        let decided = StoredDecision(attempt, ticket: ticket, deviceEvent: deviceEvent, list: onList?.0, pass: onList?.1)
+        if let pass = decided.pass {
+            try db.run(ListStatements.storePass(pass, existed: onList?.1 != nil))
+            if decided.insideChange != 0 { try db.run(ListStatements.countInside(listId: pass.listId, change: decided.insideChange)) }
+        }
         if let write = decided.write {
-            try db.run(
+            _ = try db.run(
                 "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, used_device = ?, inside = ?, change_seq = \(nextChange) WHERE id = ?",
                 [
                     .text(write.status.rawValue), write.usedAt.map { .integer($0.millis) } ?? .null, write.usedGate.map { .text($0) } ?? .null,

@@ -90,7 +90,7 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     let store = try await StoreOpener.open(configuration.database, poolSize: configuration.poolSize, logger: logger)
     let adminTokenHash = try loadAdminToken(configuration, logger: logger)
     let seal = try loadMailKey(configuration, logger: logger)
-    let gatehouse = Gatehouse(store: store, codeSeal: seal, now: configuration.now)
+    let gatehouse = Gatehouse(store: store, codeSeal: seal, timeZone: configuration.timeZone, now: configuration.now)
     let publicURL = configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)"
     var mailServices: [any Service] = []
     if let mail = configuration.mail {

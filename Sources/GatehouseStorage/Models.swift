@@ -341,6 +341,13 @@ public struct Presence: Codable, Sendable, Equatable {
         public var name: String
         public var inside: Int
         public var capacity: Int?
+
+        public init(id: String, name: String, inside: Int, capacity: Int?) {
+            self.id = id
+            self.name = name
+            self.inside = inside
+            self.capacity = capacity
+        }
     }
 
     public var inside: Int

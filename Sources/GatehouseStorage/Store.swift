@@ -125,6 +125,9 @@ public struct CheckinAttempt: Sendable {
     public var code: (eventId: String, tokenHash: [UInt8])?
     public var direction: ScanDirection
     public var at: Date
+    /// The calendar day of `at` in the organizer's time zone (days since 1970 there), for lists
+    /// that admit once a day.
+    public var day: Int?
 
     public init(
         deviceId: String,
@@ -135,8 +138,10 @@ public struct CheckinAttempt: Sendable {
         payloadHash: [UInt8],
         code: (eventId: String, tokenHash: [UInt8])? = nil,
         direction: ScanDirection = .entry,
-        at: Date
+        at: Date,
+        day: Int? = nil
     ) {
+        self.day = day
         self.direction = direction
         self.deviceId = deviceId
         self.deviceTokenHash = deviceTokenHash
@@ -297,6 +302,8 @@ public enum StoreError: Error, Sendable, Equatable {
     case notFound(String)
     case invalid(String)
     case unavailable(String)
+    /// The request contradicts what is stored (say, a gate another list already has).
+    case conflict(String)
 }
 
 /// The one interface the service logic uses; SQLite and PostgreSQL each implement it, and one
@@ -323,8 +330,19 @@ public protocol GatehouseStore: Sendable {
     /// An event's devices by gate, with their last check-in.
     func devices(eventId: String) async throws -> [DeviceActivity]
     func checkinCounts(eventId: String, minutesSince: Date) async throws -> CheckinCounts
-    /// How many of an event's tickets are inside now: entered and not exited since.
+    /// How many of an event's tickets are inside now: entered and not exited since, through a
+    /// gate in no list or a list's gates.
     func peopleInside(eventId: String) async throws -> Int
+
+    /// Stores a new list; `StoreError.conflict` when one of its gates is another list's.
+    func createList(_ list: CheckinList) async throws -> CheckinList
+    /// An event's lists, oldest first, with their gates and counts.
+    func lists(eventId: String) async throws -> [CheckinList]
+    func list(id: String) async throws -> CheckinList?
+    /// Replaces a list's settings and gates (its count and passes stay); nil when there is none.
+    func replaceList(_ list: CheckinList) async throws -> CheckinList?
+    /// Removes a list, its gates and its passes; false when there was none.
+    func deleteList(id: String) async throws -> Bool
 
     /// Creates all tickets or none. Throws `StoreError.notFound` for an unknown event.
     func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket]

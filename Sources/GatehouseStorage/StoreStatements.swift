@@ -53,10 +53,6 @@ public enum StoreStatements {
     }
 
     /// The log row of a decided scan (refusals too), written in the deciding transaction.
-    /// An event's tickets inside; one parameter, the event. Only a used ticket (or one revoked
-    /// since) can be inside, so the (event, status) index finds them.
-    public static let peopleInside = "SELECT count(*) FROM tickets WHERE event_id = ? AND status IN ('used', 'revoked') AND inside = 1"
-
     public static func logCheckin(_ attempt: CheckinAttempt, device: DeviceOnDuty, decision: CheckinDecision) -> StoreStatement {
         StoreStatement(
             sql: """

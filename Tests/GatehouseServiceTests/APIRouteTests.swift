@@ -191,6 +191,106 @@ import Testing
     }
 
     @Test(arguments: StoreKind.available)
+    func check_in_lists_are_kept_whole_and_a_gate_has_one(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let event = try await admin.createEvent()
+            let vip = try await admin.call(
+                "POST",
+                "/api/events/\(event)/lists",
+                [
+                    "name": "VIP door", "ticketTypes": ["VIP", " VIP ", "Press"], "gates": ["vip-1", "vip-2"], "entry": "reentry",
+                    "capacity": 150, "opensAt": "2027-06-12T16:00:00Z", "closesAt": "2027-06-12T23:00:00Z",
+                ],
+                expect: 201
+            )
+            let id = vip["id"] as! String
+            #expect(id.hasPrefix("L"))
+            #expect(vip["ticketTypes"] as? [String] == ["VIP", "Press"], "types trimmed, each once")
+            #expect(vip["gates"] as? [String] == ["vip-1", "vip-2"] && vip["entry"] as? String == "reentry" && vip["inside"] as? Int == 0)
+            #expect(vip["opensAt"] as? String == "2027-06-12T16:00:00.000Z")
+            let main = try await admin.call("POST", "/api/events/\(event)/lists", ["name": "Main", "gates": ["north-1"]], expect: 201)
+            #expect(main["entry"] as? String == "once" && main["ticketTypes"] == nil && main["capacity"] == nil)
+
+            // A gate belongs to one list of its event.
+            let taken = try await admin.call("POST", "/api/events/\(event)/lists", ["name": "Other", "gates": ["vip-2"]], expect: 409)
+            #expect((taken["detail"] as? String)?.contains("vip-2") == true)
+            _ = try await admin.call("PUT", "/api/lists/\(main["id"] as! String)", ["name": "Main", "gates": ["north-1", "vip-1"]], expect: 409)
+            // Another event may use the same gate names.
+            let other = try await admin.createEvent()
+            _ = try await admin.call("POST", "/api/events/\(other)/lists", ["name": "Theirs", "gates": ["vip-1"]], expect: 201)
+
+            let lists = try await admin.call("GET", "/api/events/\(event)/lists", expect: 200)["lists"] as! [[String: Any]]
+            #expect(lists.map { $0["name"] as! String } == ["VIP door", "Main"])
+            // PUT replaces the whole list: what it leaves out is gone.
+            let replaced = try await admin.call("PUT", "/api/lists/\(id)", ["name": "VIP", "gates": ["vip-2", "vip-3"]], expect: 200)
+            #expect(replaced["gates"] as? [String] == ["vip-2", "vip-3"] && replaced["entry"] as? String == "once")
+            #expect(replaced["capacity"] == nil && replaced["ticketTypes"] == nil)
+            #expect(try await admin.call("GET", "/api/lists/\(id)", expect: 200)["name"] as? String == "VIP")
+            _ = try await admin.call("POST", "/api/events/\(event)/lists", ["name": "Freed", "gates": ["vip-1"]], expect: 201)
+
+            for (body, detail) in [
+                (["name": ""], "name must not be empty"),
+                (["name": "x", "capacity": -1], "capacity must be between 0 and 10000000"),
+                (["name": "x", "opensAt": "2027-06-12T16:00:00Z", "closesAt": "2027-06-12T15:00:00Z"], "closesAt must be after opensAt"),
+                (["name": "x", "gates": ["a", "a"]], "gates names a gate twice"),
+                (["name": "x", "gates": ["bad\ngate"]], "gates must not contain control characters (NUL, newline, …)"),
+            ] as [([String: Any], String)] {
+                #expect(try await admin.call("POST", "/api/events/\(event)/lists", body, expect: 400)["detail"] as? String == detail)
+            }
+            _ = try await admin.call("POST", "/api/events/\(event)/lists", ["name": "x", "entry": "twice"], expect: 400)
+            _ = try await admin.call("POST", "/api/events/ENOSUCHEV/lists", ["name": "x"], expect: 404)
+
+            let deleted = try await admin.json("DELETE", "/api/lists/\(id)", bearer: admin.adminToken)
+            #expect(deleted.status == 204)
+            _ = try await admin.call("GET", "/api/lists/\(id)", expect: 404)
+            _ = try await admin.call("DELETE", "/api/lists/\(id)", expect: 404)
+            let presence = try await admin.call("GET", "/api/events/\(event)/presence", expect: 200)
+            #expect((presence["lists"] as! [[String: Any]]).map { $0["name"] as! String } == ["Main", "Freed"])
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
+    func a_list_decides_who_passes_its_gates(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let event = try await admin.createEvent()
+            let vipGate = try await admin.addDevice(event: event, gate: "vip-1")
+            let mainGate = try await admin.addDevice(event: event)
+            let exitGate = try await admin.addDevice(event: event, gate: "vip-out")
+            _ = try await admin.call(
+                "POST",
+                "/api/events/\(event)/lists",
+                ["name": "VIP", "ticketTypes": ["VIP"], "gates": ["vip-1", "vip-out"], "entry": "reentry", "capacity": 1],
+                expect: 201
+            )
+            let guests = try await admin.issue(event: event, quantity: 2, extra: ["ticketType": "VIP"])
+            let standard = try await admin.issue(event: event, extra: ["ticketType": "Standing"])[0]
+            func scan(_ code: String, _ device: AdminClient.DeviceCredentials, _ direction: String = "entry") async throws -> (String, String) {
+                let response = try await admin.json(
+                    "POST",
+                    "/api/checkin",
+                    ["qrData": code, "deviceId": device.id, "gateId": device.gate, "direction": direction],
+                    bearer: device.token
+                )
+                let answer = try response.json()
+                return (answer["result"] as! String, answer["message"] as! String)
+            }
+            #expect(try await scan(standard.qrData, vipGate) == ("not_on_list", "Ticket type not admitted at this gate"))
+            #expect(try await scan(guests[0].qrData, vipGate).0 == "valid")
+            #expect(try await scan(guests[0].qrData, vipGate).0 == "already_inside")
+            #expect(try await scan(guests[1].qrData, vipGate) == ("full", "Full — capacity reached"))
+            #expect(try await scan(guests[0].qrData, exitGate, "exit").0 == "exit")
+            #expect(try await scan(guests[1].qrData, vipGate).0 == "valid")
+            // The VIP area's passes are its own: the main gate (in no list) still admits once.
+            #expect(try await scan(guests[0].qrData, mainGate).0 == "already_used", "its first use was at the VIP door")
+            #expect(try await scan(standard.qrData, mainGate).0 == "valid")
+            let presence = try await admin.call("GET", "/api/events/\(event)/presence", expect: 200)
+            #expect(presence["inside"] as? Int == 2)
+            #expect((presence["lists"] as! [[String: Any]]).first?["inside"] as? Int == 1)
+            #expect((presence["lists"] as! [[String: Any]]).first?["capacity"] as? Int == 1)
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
     func devices_must_authenticate(_ kind: StoreKind) async throws {
         try await withService(kind) { admin in
             let event = try await admin.createEvent()

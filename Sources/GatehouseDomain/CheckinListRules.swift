@@ -1,0 +1,126 @@
+import Foundation
+import GatehouseCore
+import GatehouseStorage
+
+/// Check-in lists as organizers set them: validated before they are stored.
+extension Gatehouse {
+    /// A list's settings as an organizer sends them (`POST /api/events/{id}/lists`, `PUT
+    /// /api/lists/{id}`: the whole list).
+    public struct ListSettings: Sendable, Decodable {
+        public var name: String
+        public var ticketTypes: [String]?
+        public var gates: [String]?
+        public var entry: EntryPolicy?
+        public var capacity: Int?
+        public var opensAt: Date?
+        public var closesAt: Date?
+
+        public init(
+            name: String,
+            ticketTypes: [String]? = nil,
+            gates: [String]? = nil,
+            entry: EntryPolicy? = nil,
+            capacity: Int? = nil,
+            opensAt: Date? = nil,
+            closesAt: Date? = nil
+        ) {
+            self.name = name
+            self.ticketTypes = ticketTypes
+            self.gates = gates
+            self.entry = entry
+            self.capacity = capacity
+            self.opensAt = opensAt
+            self.closesAt = closesAt
+        }
+    }
+
+    /// Lists per event, gates and ticket types per list: far more than any venue has, few enough
+    /// that one request cannot make a list every scan must wade through.
+    package static let maximumListsPerEvent = 100
+    package static let maximumGatesPerList = 500
+    package static let maximumTicketTypesPerList = 200
+    /// People inside one list at most: a stadium's crowd, many times over.
+    package static let maximumListCapacity = 10_000_000
+
+    public func createList(eventId: String, _ settings: ListSettings) async throws -> CheckinList {
+        _ = try await event(id: eventId)
+        guard try await store.lists(eventId: eventId).count < Self.maximumListsPerEvent else {
+            throw InvalidInputError("an event has at most \(Self.maximumListsPerEvent) check-in lists")
+        }
+        let list = try Self.checked(settings, id: Identifier.newListID(), eventId: eventId, createdAt: now())
+        return try await store.createList(list)
+    }
+
+    public func lists(eventId: String) async throws -> [CheckinList] {
+        _ = try await event(id: eventId)
+        return try await store.lists(eventId: eventId)
+    }
+
+    public func list(id: String) async throws -> CheckinList {
+        guard let list = try await store.list(id: id) else { throw NotFoundError("check-in list \(id)") }
+        return list
+    }
+
+    /// Replaces the whole list; who is inside and who has passed stay as they are.
+    public func replaceList(id: String, _ settings: ListSettings) async throws -> CheckinList {
+        let current = try await list(id: id)
+        let list = try Self.checked(settings, id: id, eventId: current.eventId, createdAt: current.createdAt)
+        guard let replaced = try await store.replaceList(list) else { throw NotFoundError("check-in list \(id)") }
+        return replaced
+    }
+
+    public func deleteList(id: String) async throws {
+        guard try await store.deleteList(id: id) else { throw NotFoundError("check-in list \(id)") }
+    }
+
+    /// People inside now, in all and per list.
+    public func presence(eventId: String) async throws -> Presence {
+        _ = try await event(id: eventId)
+        let lists = try await store.lists(eventId: eventId)
+        return Presence(
+            inside: try await store.peopleInside(eventId: eventId),
+            lists: lists.map { Presence.List(id: $0.id, name: $0.name, inside: $0.inside, capacity: $0.capacity) }
+        )
+    }
+
+    static func checked(_ settings: ListSettings, id: String, eventId: String, createdAt: Date) throws -> CheckinList {
+        let name = try requiredText(settings.name, field: "name")
+        var types: [String]?
+        if let given = settings.ticketTypes {
+            guard given.count <= maximumTicketTypesPerList else {
+                throw InvalidInputError("ticketTypes holds at most \(maximumTicketTypesPerList) types")
+            }
+            // Types are matched exactly as tickets carry them (trimmed, as tickets are stored).
+            var seen = Set<String>()
+            types = try given.map { try requiredText($0, field: "ticketTypes") }.filter { seen.insert($0).inserted }
+        }
+        let gates = settings.gates ?? []
+        guard gates.count <= maximumGatesPerList else { throw InvalidInputError("gates holds at most \(maximumGatesPerList) gates") }
+        for gate in gates { try checkIdentifier(gate, field: "gates") }
+        guard Set(gates).count == gates.count else { throw InvalidInputError("gates names a gate twice") }
+        if let capacity = settings.capacity, !(0...maximumListCapacity).contains(capacity) {
+            throw InvalidInputError("capacity must be between 0 and \(maximumListCapacity)")
+        }
+        if let opens = settings.opensAt, let closes = settings.closesAt, closes <= opens {
+            throw InvalidInputError("closesAt must be after opensAt")
+        }
+        return CheckinList(
+            id: id,
+            eventId: eventId,
+            name: name,
+            ticketTypes: types,
+            gates: gates,
+            entry: settings.entry ?? .once,
+            capacity: settings.capacity,
+            opensAt: settings.opensAt,
+            closesAt: settings.closesAt,
+            createdAt: createdAt
+        )
+    }
+
+    /// Days since 1970 in `timeZone` (what a `daily` list compares).
+    static func day(of date: Date, in timeZone: TimeZone) -> Int {
+        let local = date.timeIntervalSince1970 + Double(timeZone.secondsFromGMT(for: date))
+        return Int((local / 86_400).rounded(.down))
+    }
+}

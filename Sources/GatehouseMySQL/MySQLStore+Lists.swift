@@ -1,0 +1,72 @@
+import Foundation
+import GatehouseCore
+import GatehouseStorage
+
+/// Check-in lists. Two processes claiming one gate at once meet the gate's key: the second is
+/// refused as a conflict, as when the first had committed before it looked.
+extension MySQLStore {
+    public func createList(_ list: CheckinList) async throws -> CheckinList {
+        try await write { db in
+            guard try db.firstRow("SELECT 1 FROM events WHERE id = ?", [.text(list.eventId)], { $0.int(0) }) != nil else {
+                throw StoreError.notFound("event \(list.eventId)")
+            }
+            try Self.claimGates(of: list, in: db)
+            try db.run(ListStatements.insert(list))
+            try Self.addGates(of: list, in: db)
+        }
+        return list
+    }
+
+    public func lists(eventId: String) async throws -> [CheckinList] {
+        try await read { db in
+            let gates = try db.rows(ListStatements.gates(eventId: eventId)) { (list: $0.text(0), gate: $0.text(1)) }
+            return try db.rows(ListStatements.ofEvent(eventId), ListStatements.list).map { $0.with(gates: gates) }
+        }
+    }
+
+    public func list(id: String) async throws -> CheckinList? {
+        let found = try await read { db in try db.rows(ListStatements.byId(id), ListStatements.list).first }
+        guard let found else { return nil }
+        return try await lists(eventId: found.eventId).first { $0.id == id }
+    }
+
+    public func replaceList(_ list: CheckinList) async throws -> CheckinList? {
+        let replaced = try await write { db -> Bool in
+            guard try db.run(ListStatements.update(list)) == 1 else { return false }
+            try Self.claimGates(of: list, in: db)
+            try db.run(ListStatements.removeGates(listId: list.id))
+            try Self.addGates(of: list, in: db)
+            return true
+        }
+        return replaced ? try await self.list(id: list.id) : nil
+    }
+
+    public func deleteList(id: String) async throws -> Bool {
+        try await write { db in
+            // The last statement removes the list itself.
+            try ListStatements.delete(id: id).map { try db.run($0) }.last == 1
+        }
+    }
+
+    /// Refuses (the transaction rolls back) when another list of the event has one of its gates.
+    static func claimGates(of list: CheckinList, in db: MySQLConnection) throws {
+        guard !list.gates.isEmpty else { return }
+        if let taken = try db.rows(ListStatements.gateTaken(list), { (gate: $0.text(0), list: $0.text(1)) }).first {
+            throw StoreError.conflict("gate \(taken.gate) belongs to check-in list \(taken.list)")
+        }
+    }
+
+    static func addGates(of list: CheckinList, in db: MySQLConnection) throws {
+        for gate in list.gates { try addGate(gate, of: list, in: db) }
+    }
+
+    /// A gate another process claimed a moment ago meets its key: a conflict, as any other.
+    private static func addGate(_ gate: String, of list: CheckinList, in db: MySQLConnection) throws {
+        do {
+            _ = try db.run(ListStatements.addGate(gate, of: list))
+        } catch let error as MySQLError {
+            guard error.number == 1062 else { throw error }
+            throw StoreError.conflict("gate \(gate) belongs to another check-in list")
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import GatehouseCore
+import GatehouseStorage
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Check-in lists, with the SQL SQLite and MySQL share (`ListStatements`). Two processes
+/// claiming one gate at once meet the gate's key: the second is refused as a conflict.
+extension PostgresStore {
+    public func createList(_ list: CheckinList) async throws -> CheckinList {
+        try await guarded { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                guard try await connection.query("SELECT 1 FROM events WHERE id = \(list.eventId)", logger: logger).collect().first != nil else {
+                    throw StoreError.notFound("event \(list.eventId)")
+                }
+                try await Self.claimGates(of: list, on: connection, logger: logger)
+                try await connection.run(ListStatements.insert(list), logger: logger)
+                try await Self.addGates(of: list, on: connection, logger: logger)
+            }
+            return list
+        }
+    }
+
+    public func lists(eventId: String) async throws -> [CheckinList] {
+        try await guarded { [self] in
+            let gates = try await client.query(PostgresQuery(ListStatements.gates(eventId: eventId)), logger: logger).collect().map {
+                let cells = PostgresCells(row: $0.makeRandomAccess())
+                return (list: cells.text(0), gate: cells.text(1))
+            }
+            return try await client.query(PostgresQuery(ListStatements.ofEvent(eventId)), logger: logger).collect().map {
+                ListStatements.list(PostgresCells(row: $0.makeRandomAccess())).with(gates: gates)
+            }
+        }
+    }
+
+    public func list(id: String) async throws -> CheckinList? {
+        let eventId = try await guarded { [self] in
+            try await client.query("SELECT event_id FROM checkin_lists WHERE id = \(id)", logger: logger).collect().first?.decode(String.self)
+        }
+        guard let eventId else { return nil }
+        return try await lists(eventId: eventId).first { $0.id == id }
+    }
+
+    public func replaceList(_ list: CheckinList) async throws -> CheckinList? {
+        let replaced = try await guarded { [self] in
+            try await client.withTransaction(logger: logger) { connection -> Bool in
+                guard try await connection.run(ListStatements.update(list), logger: logger) == 1 else { return false }
+                try await Self.claimGates(of: list, on: connection, logger: logger)
+                try await connection.run(ListStatements.removeGates(listId: list.id), logger: logger)
+                try await Self.addGates(of: list, on: connection, logger: logger)
+                return true
+            }
+        }
+        return replaced ? try await self.list(id: list.id) : nil
+    }
+
+    public func deleteList(id: String) async throws -> Bool {
+        try await guarded { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                var removed = 0
+                for statement in ListStatements.delete(id: id) { removed = try await connection.run(statement, logger: logger) }
+                return removed == 1
+            }
+        }
+    }
+
+    static func claimGates(of list: CheckinList, on connection: PostgresConnection, logger: Logger) async throws {
+        guard !list.gates.isEmpty else { return }
+        if let row = try await connection.query(PostgresQuery(ListStatements.gateTaken(list)), logger: logger).collect().first {
+            let (gate, owner) = try row.decode((String, String).self)
+            throw StoreError.conflict("gate \(gate) belongs to check-in list \(owner)")
+        }
+    }
+
+    static func addGates(of list: CheckinList, on connection: PostgresConnection, logger: Logger) async throws {
+        for gate in list.gates {
+            do {
+                try await connection.run(ListStatements.addGate(gate, of: list), logger: logger)
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                throw StoreError.conflict("gate \(gate) belongs to another check-in list")
+            }
+        }
+    }
+}
+
+extension PostgresQuery {
+    /// A statement written for SQLite and MySQL: its `?` placeholders numbered, its values bound.
+    /// (The shared statements hold no `?` inside a literal.)
+    init(_ statement: StoreStatement) {
+        var sql = ""
+        var number = 0
+        for character in statement.sql {
+            if character == "?" {
+                number += 1
+                sql += "$\(number)"
+            } else {
+                sql.append(character)
+            }
+        }
+        self.init(unsafeSQL: sql)
+        for parameter in statement.parameters {
+            switch parameter {
+            case .text(let text): binds.append(text)
+            case .integer(let number): binds.append(number)
+            case .bytes(let bytes): binds.append(ByteBuffer(bytes: bytes))
+            case .null: binds.appendNull()
+            }
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// Runs a shared INSERT, UPDATE or DELETE; the number of rows it changed (counted from a
+    /// `RETURNING`, which the row sequence gives where its command tag does not).
+    @discardableResult
+    func run(_ statement: StoreStatement, logger: Logger) async throws -> Int {
+        var counted = statement
+        counted.sql += " RETURNING 1"
+        return try await query(PostgresQuery(counted), logger: logger).collect().count
+    }
+}

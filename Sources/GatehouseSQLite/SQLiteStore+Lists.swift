@@ -1,0 +1,69 @@
+import Foundation
+import GatehouseCore
+import GatehouseStorage
+import SQLiteSupport
+
+/// Check-in lists. The one writer holds the file for each transaction, so a gate's owner is
+/// checked and claimed, and a list's count read and changed, without another writer between.
+extension SQLiteStore {
+    public func createList(_ list: CheckinList) async throws -> CheckinList {
+        try await writer.perform { db in
+            guard try db.firstRow("SELECT 1 FROM events WHERE id = ?", [.text(list.eventId)], { $0.int(0) }) != nil else {
+                throw StoreError.notFound("event \(list.eventId)")
+            }
+            try Self.claimGates(of: list, in: db)
+            try db.run(ListStatements.insert(list))
+            for gate in list.gates { try db.run(ListStatements.addGate(gate, of: list)) }
+        }
+        return list
+    }
+
+    public func lists(eventId: String) async throws -> [CheckinList] {
+        try await readers.read { db in
+            let gates = try db.rows(ListStatements.gates(eventId: eventId)) { (list: $0.text(0), gate: $0.text(1)) }
+            return try db.rows(ListStatements.ofEvent(eventId), ListStatements.list).map { $0.with(gates: gates) }
+        }
+    }
+
+    public func list(id: String) async throws -> CheckinList? {
+        let found = try await readers.read { db in try db.rows(ListStatements.byId(id), ListStatements.list).first }
+        guard let found else { return nil }
+        return try await lists(eventId: found.eventId).first { $0.id == id }
+    }
+
+    public func replaceList(_ list: CheckinList) async throws -> CheckinList? {
+        let replaced = try await writer.perform { db -> Bool in
+            guard try db.run(ListStatements.update(list)) == 1 else { return false }
+            try Self.claimGates(of: list, in: db)
+            try db.run(ListStatements.removeGates(listId: list.id))
+            for gate in list.gates { try db.run(ListStatements.addGate(gate, of: list)) }
+            return true
+        }
+        return replaced ? try await self.list(id: list.id) : nil
+    }
+
+    public func deleteList(id: String) async throws -> Bool {
+        try await writer.perform { db in
+            // The last statement removes the list itself.
+            try ListStatements.delete(id: id).map { try db.run($0) }.last == 1
+        }
+    }
+
+    /// Refuses (the transaction rolls back) when another list of the event has one of its gates.
+    static func claimGates(of list: CheckinList, in db: SQLiteConnection) throws {
+        guard !list.gates.isEmpty else { return }
+        if let taken = try db.rows(ListStatements.gateTaken(list), { (gate: $0.text(0), list: $0.text(1)) }).first {
+            throw StoreError.conflict("gate \(taken.gate) belongs to check-in list \(taken.list)")
+        }
+    }
+
+    /// The list of a device's gate and the ticket's pass of it, inside the writer's transaction.
+    static func gateList(event: String, gate: String, ticket: Ticket?, in db: SQLiteConnection) throws -> (GateList, ListPass?)? {
+        guard let list = try db.firstRow(ListStatements.ofGate, [.text(event), .text(gate)], { ListStatements.gateList($0) }) else { return nil }
+        guard let ticket else { return (list, nil) }
+        let pass = try db.firstRow(ListStatements.pass, [.text(list.id), .text(ticket.id)]) {
+            ListStatements.pass($0, list: list.id, ticket: ticket.id)
+        }
+        return (list, pass)
+    }
+}

@@ -1,0 +1,255 @@
+import Foundation
+import GatehouseCore
+
+/// A check-in list: the rules of a set of gates (which ticket types, how often, when, how many
+/// inside). A gate belongs to at most one list of its event; a gate in none admits every type
+/// once, as before lists existed.
+public struct CheckinList: Codable, Sendable, Equatable {
+    public var id: String
+    public var eventId: String
+    public var name: String
+    /// nil: every ticket type.
+    public var ticketTypes: [String]?
+    public var gates: [String]
+    public var entry: EntryPolicy
+    public var capacity: Int?
+    public var opensAt: Date?
+    public var closesAt: Date?
+    /// People inside through this list's gates, when read.
+    public var inside: Int
+    public var createdAt: Date
+
+    public init(
+        id: String,
+        eventId: String,
+        name: String,
+        ticketTypes: [String]? = nil,
+        gates: [String] = [],
+        entry: EntryPolicy = .once,
+        capacity: Int? = nil,
+        opensAt: Date? = nil,
+        closesAt: Date? = nil,
+        inside: Int = 0,
+        createdAt: Date
+    ) {
+        self.id = id
+        self.eventId = eventId
+        self.name = name
+        self.ticketTypes = ticketTypes
+        self.gates = gates
+        self.entry = entry
+        self.capacity = capacity
+        self.opensAt = opensAt
+        self.closesAt = closesAt
+        self.inside = inside
+        self.createdAt = createdAt
+    }
+
+    /// This list with its gates found among an event's (list, gate) pairs.
+    public func with(gates pairs: [(list: String, gate: String)]) -> CheckinList {
+        var copy = self
+        copy.gates = pairs.filter { $0.list == id }.map(\.gate)
+        return copy
+    }
+
+    /// What the gate decision reads of this list.
+    public var rules: GateRules {
+        GateRules(
+            ticketTypes: ticketTypes.map(Set.init),
+            entry: entry,
+            capacity: capacity,
+            opensAt: opensAt?.millis,
+            closesAt: closesAt?.millis
+        )
+    }
+
+    /// `ticket_types` as stored: one type per line, or NULL for all (types are one-line names).
+    public var storedTicketTypes: String? { ticketTypes?.joined(separator: "\n") }
+
+    public static func ticketTypes(stored: String?) -> [String]? {
+        stored.map { $0.isEmpty ? [] : $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }
+    }
+}
+
+/// A ticket's passage through one list's gates: its first entry there, and whether it is inside.
+public struct ListPass: Sendable, Equatable {
+    public var listId: String
+    public var ticketId: String
+    /// Milliseconds since 1970.
+    public var usedAt: Int64
+    public var usedGate: String
+    public var inside: Bool
+    public var lastEntryDay: Int?
+
+    public init(listId: String, ticketId: String, usedAt: Int64, usedGate: String, inside: Bool, lastEntryDay: Int?) {
+        self.listId = listId
+        self.ticketId = ticketId
+        self.usedAt = usedAt
+        self.usedGate = usedGate
+        self.inside = inside
+        self.lastEntryDay = lastEntryDay
+    }
+}
+
+/// The list a scan's gate belongs to, as the deciding transaction read it.
+public struct GateList: Sendable, Equatable {
+    public var id: String
+    public var rules: GateRules
+    /// People inside now.
+    public var inside: Int
+
+    public init(id: String, rules: GateRules, inside: Int) {
+        self.id = id
+        self.rules = rules
+        self.inside = inside
+    }
+}
+
+/// The SQL SQLite and MySQL share for lists.
+public enum ListStatements {
+    public static let columns = "id, event_id, name, ticket_types, entry, capacity, opens_at, closes_at, inside, created_at"
+
+    /// A row of `columns`, gates still empty.
+    public static func list(_ row: some StoreRow) -> CheckinList {
+        CheckinList(
+            id: row.text(0),
+            eventId: row.text(1),
+            name: row.text(2),
+            ticketTypes: CheckinList.ticketTypes(stored: row.optionalText(3)),
+            entry: EntryPolicy(rawValue: row.text(4)) ?? .once,
+            capacity: row.optionalInt(5).map { Int($0) },
+            opensAt: row.optionalInt(6).map(Date.init(millis:)),
+            closesAt: row.optionalInt(7).map(Date.init(millis:)),
+            inside: Int(row.int(8)),
+            createdAt: Date(millis: row.int(9))
+        )
+    }
+
+    /// The list of a device's gate; parameters: event, gate. Columns: id, ticket_types, entry,
+    /// capacity, opens_at, closes_at, inside.
+    public static let ofGate = """
+        SELECT l.id, l.ticket_types, l.entry, l.capacity, l.opens_at, l.closes_at, l.inside
+        FROM list_gates g JOIN checkin_lists l ON l.id = g.list_id WHERE g.event_id = ? AND g.gate_id = ?
+        """
+
+    public static func gateList(_ row: some StoreRow, from offset: Int32 = 0) -> GateList {
+        GateList(
+            id: row.text(offset),
+            rules: GateRules(
+                ticketTypes: CheckinList.ticketTypes(stored: row.optionalText(offset + 1)).map(Set.init),
+                entry: EntryPolicy(rawValue: row.text(offset + 2)) ?? .once,
+                capacity: row.optionalInt(offset + 3).map { Int($0) },
+                opensAt: row.optionalInt(offset + 4),
+                closesAt: row.optionalInt(offset + 5)
+            ),
+            inside: Int(row.int(offset + 6))
+        )
+    }
+
+    /// A ticket's pass of a list; parameters: list, ticket. Columns: used_at, used_gate, inside,
+    /// last_entry_day.
+    public static let pass = "SELECT used_at, used_gate, inside, last_entry_day FROM list_passes WHERE list_id = ? AND ticket_id = ?"
+
+    public static func pass(_ row: some StoreRow, list: String, ticket: String, from offset: Int32 = 0) -> ListPass {
+        ListPass(
+            listId: list,
+            ticketId: ticket,
+            usedAt: row.int(offset),
+            usedGate: row.text(offset + 1),
+            inside: row.int(offset + 2) != 0,
+            lastEntryDay: row.optionalInt(offset + 3).map { Int($0) }
+        )
+    }
+
+    public static func insert(_ list: CheckinList) -> StoreStatement {
+        StoreStatement(
+            sql: "INSERT INTO checkin_lists (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+            parameters: [.text(list.id), .text(list.eventId), .text(list.name)] + settings(list) + [.integer(list.createdAt.millis)]
+        )
+    }
+
+    /// A list's settings; its count of people inside stays.
+    public static func update(_ list: CheckinList) -> StoreStatement {
+        StoreStatement(
+            sql: "UPDATE checkin_lists SET name = ?, ticket_types = ?, entry = ?, capacity = ?, opens_at = ?, closes_at = ? WHERE id = ?",
+            parameters: [.text(list.name)] + settings(list) + [.text(list.id)]
+        )
+    }
+
+    private static func settings(_ list: CheckinList) -> [StoreRecords.Parameter] {
+        [
+            .optional(list.storedTicketTypes), .text(list.entry.rawValue), .optional(list.capacity.map(Int64.init)),
+            .optional(list.opensAt?.millis), .optional(list.closesAt?.millis),
+        ]
+    }
+
+    public static func ofEvent(_ eventId: String) -> StoreStatement {
+        StoreStatement(sql: "SELECT \(columns) FROM checkin_lists WHERE event_id = ? ORDER BY created_at, id", parameters: [.text(eventId)])
+    }
+
+    public static func byId(_ id: String) -> StoreStatement {
+        StoreStatement(sql: "SELECT \(columns) FROM checkin_lists WHERE id = ?", parameters: [.text(id)])
+    }
+
+    /// (list, gate) of an event's lists, gates in order.
+    public static func gates(eventId: String) -> StoreStatement {
+        StoreStatement(sql: "SELECT list_id, gate_id FROM list_gates WHERE event_id = ? ORDER BY gate_id", parameters: [.text(eventId)])
+    }
+
+    /// The first of `list`'s gates that another list of its event has: (gate, that list).
+    public static func gateTaken(_ list: CheckinList) -> StoreStatement {
+        StoreStatement(
+            sql: """
+                SELECT gate_id, list_id FROM list_gates WHERE event_id = ? AND list_id <> ?
+                  AND gate_id IN (\(list.gates.map { _ in "?" }.joined(separator: ", "))) ORDER BY gate_id LIMIT 1
+                """,
+            parameters: [.text(list.eventId), .text(list.id)] + list.gates.map { .text($0) }
+        )
+    }
+
+    public static func addGate(_ gate: String, of list: CheckinList) -> StoreStatement {
+        StoreStatement(
+            sql: "INSERT INTO list_gates (event_id, gate_id, list_id) VALUES (?, ?, ?)",
+            parameters: [.text(list.eventId), .text(gate), .text(list.id)]
+        )
+    }
+
+    public static func removeGates(listId: String) -> StoreStatement {
+        StoreStatement(sql: "DELETE FROM list_gates WHERE list_id = ?", parameters: [.text(listId)])
+    }
+
+    /// A list and what hangs on it, children first.
+    public static func delete(id: String) -> [StoreStatement] {
+        [
+            StoreStatement(sql: "DELETE FROM list_passes WHERE list_id = ?", parameters: [.text(id)]),
+            removeGates(listId: id),
+            StoreStatement(sql: "DELETE FROM checkin_lists WHERE id = ?", parameters: [.text(id)]),
+        ]
+    }
+
+    /// Stores a pass as a scan left it: a new one, or the one `existed` changed.
+    public static func storePass(_ pass: ListPass, existed: Bool) -> StoreStatement {
+        let day: StoreRecords.Parameter = .optional(pass.lastEntryDay.map(Int64.init))
+        if existed {
+            return StoreStatement(
+                sql: "UPDATE list_passes SET inside = ?, last_entry_day = ? WHERE list_id = ? AND ticket_id = ?",
+                parameters: [.integer(pass.inside ? 1 : 0), day, .text(pass.listId), .text(pass.ticketId)]
+            )
+        }
+        return StoreStatement(
+            sql: "INSERT INTO list_passes (list_id, ticket_id, used_at, used_gate, inside, last_entry_day) VALUES (?, ?, ?, ?, ?, ?)",
+            parameters: [.text(pass.listId), .text(pass.ticketId), .integer(pass.usedAt), .text(pass.usedGate), .integer(pass.inside ? 1 : 0), day]
+        )
+    }
+
+    public static func countInside(listId: String, change: Int) -> StoreStatement {
+        StoreStatement(sql: "UPDATE checkin_lists SET inside = inside + ? WHERE id = ?", parameters: [.integer(Int64(change)), .text(listId)])
+    }
+
+    /// Everyone inside an event: through a gate in no list, or inside some list; one parameter,
+    /// the event.
+    public static let peopleInside = """
+        SELECT count(*) FROM tickets t WHERE t.event_id = ? AND t.status IN ('used', 'revoked')
+          AND (t.inside = 1 OR EXISTS (SELECT 1 FROM list_passes p WHERE p.ticket_id = t.id AND p.inside = 1))
+        """
+}
