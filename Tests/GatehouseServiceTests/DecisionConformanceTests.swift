@@ -93,3 +93,107 @@ import Testing
         await f.stop()
     }
 }
+
+/// The same with the gate in a check-in list: each kind of entry, types, a window and a
+/// capacity, entries and exits, against GateDecision on a model of each ticket's pass.
+@Suite struct ListDecisionConformanceTests {
+    static let rules: [Gatehouse.ListSettings] = [
+        .init(name: "Re-entry", ticketTypes: ["standard", "vip"], entry: .reentry, capacity: 2),
+        .init(name: "Daily", entry: .daily),
+        .init(name: "Unlimited", entry: .unlimited, capacity: 3),
+        .init(name: "Once, window", entry: .once, opensAt: Date(timeIntervalSince1970: 1_800_000_030), closesAt: Date(timeIntervalSince1970: 1_800_000_400)),
+    ]
+
+    @Test(arguments: StoreKind.available, 0..<4)
+    func random_sequences_on_a_list_decide_as_the_shared_function(_ kind: StoreKind, rule: Int) async throws {
+        let f = try await Fixture(kind)
+        var settings = Self.rules[rule]
+        settings.gates = ["north-1"]
+        let list = try await f.gatehouse.createList(eventId: f.event.id, settings)
+        var random = DecisionConformanceTests.SeededGenerator(state: UInt64(rule + 10))
+        var tickets: [(id: String, code: String, facts: TicketFacts)] = []
+        for type in ["standard", "vip", "child", "standard", "vip"] {
+            let issued = try await f.issue(.init(ticketType: type))
+            tickets.append((issued.ticket.id, issued.qrData, issued.ticket.facts(on: nil)))
+        }
+        var inside = 0
+        for step in 0..<90 {
+            let k = Int.random(in: 0..<tickets.count, using: &random)
+            let roll = Int.random(in: 0..<100, using: &random)
+            let now = f.clock.now.millis
+            let scan = { (direction: ScanDirection) in
+                GateScan(
+                    deviceEvent: f.event.id,
+                    codeEvent: f.event.id,
+                    gate: "north-1",
+                    direction: direction,
+                    at: now,
+                    day: Gatehouse.day(of: f.clock.now, in: f.gatehouse.timeZone)
+                )
+            }
+            switch roll {
+            case 0..<60, 60..<85:
+                let direction: ScanDirection = roll < 60 ? .entry : .exit
+                let answer = try await f.checkin(tickets[k].code, scanId: "s\(step)", direction: direction)
+                let verdict = GateDecision.decide(ticket: tickets[k].facts, scan: scan(direction), rules: list.rules, inside: inside)
+                #expect(answer.result == verdict.result, "step \(step): \(direction) of ticket \(k)")
+                if let changed = verdict.changed { tickets[k].facts = changed }
+                inside += verdict.insideChange
+            case 85..<90:
+                _ = try await f.gatehouse.revokeTicket(id: tickets[k].id)
+                tickets[k].facts.status = .revoked
+            case 90..<95:
+                f.clock.advance(86_400)
+            default:
+                f.clock.advance(37)
+            }
+        }
+        let presence = try await f.gatehouse.presence(eventId: f.event.id)
+        #expect(presence.lists.first?.inside == inside)
+        #expect(presence.inside == tickets.filter(\.facts.inside).count)
+        await f.stop()
+    }
+}
+
+/// A list's capacity under 64 gates at once, entries and exits together: never passed, and the
+/// count exact, on every store.
+@Suite struct ListCapacityConcurrencyTests {
+    @Test(arguments: StoreKind.available)
+    func sixty_four_gates_never_pass_the_capacity_and_the_count_stays_exact(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let gates = (1...64).map { "hall-\($0)" }
+        _ = try await f.gatehouse.createList(eventId: f.event.id, .init(name: "Hall", gates: gates, entry: .reentry, capacity: 10))
+        var devices: [(Device, String)] = []
+        for gate in gates { devices.append(try await f.gatehouse.addDevice(name: gate, gateId: gate, eventId: f.event.id)) }
+        var codes: [String] = []
+        for _ in 0..<96 { codes.append(try await f.issue().qrData) }
+
+        func scanAll(_ round: Int, _ scans: [(code: String, direction: ScanDirection)]) async throws -> [CheckinResult] {
+            try await withThrowingTaskGroup(of: (Int, CheckinResult).self) { group in
+                for (index, scan) in scans.enumerated() {
+                    let (device, token) = devices[index % devices.count]
+                    group.addTask {
+                        (index, try await f.checkin(scan.code, scanId: "r\(round)-\(index)", device: device, token: token, direction: scan.direction).result)
+                    }
+                }
+                var results = [CheckinResult](repeating: .invalid, count: scans.count)
+                for try await (index, result) in group { results[index] = result }
+                return results
+            }
+        }
+        let first = try await scanAll(1, codes.prefix(64).map { ($0, .entry) })
+        #expect(first.filter { $0 == .valid }.count == 10)
+        #expect(first.filter { $0 == .full }.count == 54)
+        let admitted = zip(codes, first).filter { $0.1 == .valid }.map(\.0)
+
+        // Five leave while thirty more try to come in, at the same moment.
+        let second = try await scanAll(2, admitted.prefix(5).map { ($0, .exit) } + codes.suffix(30).map { ($0, .entry) })
+        #expect(second.prefix(5).allSatisfy { $0 == .exit })
+        let newlyIn = second.dropFirst(5).filter { $0 == .valid }.count
+        #expect(newlyIn <= 5)
+        let presence = try await f.gatehouse.presence(eventId: f.event.id)
+        #expect(presence.lists.first?.inside == 10 - 5 + newlyIn)
+        #expect(presence.inside == 10 - 5 + newlyIn)
+        await f.stop()
+    }
+}
