@@ -12,7 +12,8 @@
   const HEARTBEAT_MS = 1500;
   const HEARTBEAT_TIMEOUT_MS = 2500;
   const WORDS = {valid: 'Valid', already_used: 'Already used', not_found: 'Unknown ticket', wrong_event: 'Wrong event',
-    expired: 'Expired', revoked: 'Revoked', invalid: 'Not a ticket'};
+    expired: 'Expired', revoked: 'Revoked', invalid: 'Not a ticket', not_on_list: 'Not for this gate', not_open: 'Not open yet',
+    closed: 'Closed', full: 'Full', already_inside: 'Already inside', exit: 'Let out'};
   let session = null;
   // The ticket on screen: {qrData, scanId, answer, state}, state one of
   // valid (validated, not checked in), committing, committed, refused, unknown (the commit's
