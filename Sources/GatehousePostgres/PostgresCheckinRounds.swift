@@ -197,18 +197,22 @@ enum PostgresCheckinRounds {
     }
 
     /// Each scan's device, the decision of its scanId when this device made that scan before,
-    /// with the ticket then decided, and the ticket its code's token names.
+    /// with the ticket then decided, and the ticket its code's token names. Each lookup is a
+    /// LATERAL subquery, so it is one index probe per scan whatever the planner guesses of the
+    /// arrays' length (joins let it hash a whole table).
     struct ReadScans: PostgresPreparedStatement {
         static let sql = """
             SELECT u.i::int8, d.id, d.gate_id, d.event_id, d.revoked::int4,
                    c.result, c.payload_hash, e.id, e.number, e.holder_name, e.ticket_type, e.used_at, e.used_gate,
                    \(PostgresStore.ticketColumns.split(separator: ", ").map { "t.\($0)" }.joined(separator: ", ")), g.list_id
             FROM unnest($1::bytea[], $2::text[], $3::bytea[]) WITH ORDINALITY AS u(device_token, scan, token, i)
-            LEFT JOIN devices d ON d.token_hash = u.device_token
-            LEFT JOIN list_gates g ON g.event_id = d.event_id AND g.gate_id = d.gate_id
-            LEFT JOIN checkins c ON c.scan_id IS NOT NULL AND c.device_id = d.id AND c.scan_id = NULLIF(u.scan, '')
-            LEFT JOIN tickets e ON e.id = c.ticket_id
-            LEFT JOIN tickets t ON t.token_hash = NULLIF(u.token, ''::bytea)
+            LEFT JOIN LATERAL (SELECT * FROM devices WHERE token_hash = u.device_token) d ON true
+            LEFT JOIN LATERAL (SELECT list_id FROM list_gates WHERE event_id = d.event_id AND gate_id = d.gate_id) g ON true
+            LEFT JOIN LATERAL (
+                SELECT result, payload_hash, ticket_id FROM checkins WHERE device_id = d.id AND scan_id = NULLIF(u.scan, '') AND scan_id IS NOT NULL
+            ) c ON true
+            LEFT JOIN LATERAL (SELECT * FROM tickets WHERE id = c.ticket_id) e ON true
+            LEFT JOIN LATERAL (SELECT * FROM tickets WHERE token_hash = NULLIF(u.token, ''::bytea)) t ON true
             """
         typealias Row = ReadRow
 

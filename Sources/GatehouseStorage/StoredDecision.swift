@@ -62,7 +62,8 @@ public struct StoredDecision: Sendable, Equatable {
             // The ticket's own use is its first admission anywhere.
             if ticket.status == .unused, verdict.result == .valid {
                 after.status = .used
-                after.usedAt = attempt.at
+                // As the stores keep it, to the millisecond: a retry's answer reads it back.
+                after.usedAt = Date(millis: attempt.at.millis)
                 after.usedGate = attempt.gateId
                 after.usedDevice = attempt.deviceId
             }
