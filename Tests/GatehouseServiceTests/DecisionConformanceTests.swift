@@ -101,7 +101,12 @@ import Testing
         .init(name: "Re-entry", ticketTypes: ["standard", "vip"], entry: .reentry, capacity: 2),
         .init(name: "Daily", entry: .daily),
         .init(name: "Unlimited", entry: .unlimited, capacity: 3),
-        .init(name: "Once, window", entry: .once, opensAt: Date(timeIntervalSince1970: 1_800_000_030), closesAt: Date(timeIntervalSince1970: 1_800_000_400)),
+        .init(
+            name: "Once, window",
+            entry: .once,
+            opensAt: Date(timeIntervalSince1970: 1_800_000_030),
+            closesAt: Date(timeIntervalSince1970: 1_800_000_400)
+        ),
     ]
 
     @Test(arguments: StoreKind.available, 0..<4)
@@ -173,7 +178,11 @@ import Testing
                 for (index, scan) in scans.enumerated() {
                     let (device, token) = devices[index % devices.count]
                     group.addTask {
-                        (index, try await f.checkin(scan.code, scanId: "r\(round)-\(index)", device: device, token: token, direction: scan.direction).result)
+                        (
+                            index,
+                            try await f.checkin(scan.code, scanId: "r\(round)-\(index)", device: device, token: token, direction: scan.direction)
+                                .result
+                        )
                     }
                 }
                 var results = [CheckinResult](repeating: .invalid, count: scans.count)
