@@ -202,7 +202,7 @@ enum PostgresCheckinRounds {
     /// arrays' length (joins let it hash a whole table).
     struct ReadScans: PostgresPreparedStatement {
         static let sql = """
-            SELECT u.i::int8, d.id, d.gate_id, d.event_id, d.revoked::int4,
+            SELECT u.i::int8, d.id, d.gate_id, d.event_id, d.revoked,
                    c.result, c.payload_hash, e.id, e.number, e.holder_name, e.ticket_type, e.used_at, e.used_gate,
                    \(PostgresStore.ticketColumns.split(separator: ", ").map { "t.\($0)" }.joined(separator: ", ")), g.list_id
             FROM unnest($1::bytea[], $2::text[], $3::bytea[]) WITH ORDINALITY AS u(device_token, scan, token, i)

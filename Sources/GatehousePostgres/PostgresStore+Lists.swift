@@ -35,11 +35,15 @@ extension PostgresStore {
     }
 
     public func list(id: String) async throws -> CheckinList? {
-        let eventId = try await guarded { [self] in
-            try await client.query("SELECT event_id FROM checkin_lists WHERE id = \(id)", logger: logger).collect().first?.decode(String.self)
+        try await guarded { [self] in
+            let gates = try await client.query(PostgresQuery(ListStatements.gates(listId: id)), logger: logger).collect().map {
+                let cells = PostgresCells(row: $0.makeRandomAccess())
+                return (list: cells.text(0), gate: cells.text(1))
+            }
+            return try await client.query(PostgresQuery(ListStatements.byId(id)), logger: logger).collect().first.map {
+                ListStatements.list(PostgresCells(row: $0.makeRandomAccess())).with(gates: gates)
+            }
         }
-        guard let eventId else { return nil }
-        return try await lists(eventId: eventId).first { $0.id == id }
     }
 
     public func replaceList(_ list: CheckinList) async throws -> CheckinList? {

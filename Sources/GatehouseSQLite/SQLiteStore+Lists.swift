@@ -26,9 +26,10 @@ extension SQLiteStore {
     }
 
     public func list(id: String) async throws -> CheckinList? {
-        let found = try await readers.read { db in try db.rows(ListStatements.byId(id), ListStatements.list).first }
-        guard let found else { return nil }
-        return try await lists(eventId: found.eventId).first { $0.id == id }
+        try await readers.read { db in
+            let gates = try db.rows(ListStatements.gates(listId: id)) { (list: $0.text(0), gate: $0.text(1)) }
+            return try db.rows(ListStatements.byId(id), ListStatements.list).first?.with(gates: gates)
+        }
     }
 
     public func replaceList(_ list: CheckinList) async throws -> CheckinList? {

@@ -196,6 +196,11 @@ public enum ListStatements {
         StoreStatement(sql: "SELECT list_id, gate_id FROM list_gates WHERE event_id = ? ORDER BY gate_id", parameters: [.text(eventId)])
     }
 
+    /// (list, gate) of one list, gates in order.
+    public static func gates(listId: String) -> StoreStatement {
+        StoreStatement(sql: "SELECT list_id, gate_id FROM list_gates WHERE list_id = ? ORDER BY gate_id", parameters: [.text(listId)])
+    }
+
     /// The first of `list`'s gates that another list of its event has: (gate, that list).
     public static func gateTaken(_ list: CheckinList) -> StoreStatement {
         StoreStatement(
