@@ -5,11 +5,13 @@ import Logging
 import NIOCore
 import PostgresNIO
 
-/// A batch of scans decided in Swift, by `GateDecision` as on every store, in rounds of two
-/// round trips: one read finds each scan's device, an earlier decision of its scanId and its
-/// ticket; `gatehouse_store_checkins` then stores the decisions in one statement (one
-/// transaction), each ticket only if it is still as read. A ticket another process changed in
-/// between is read and decided again in the next round, with the scans that were behind it.
+/// A batch of scans decided in Swift, by `GateDecision` as on every store. First entries go in
+/// one round trip (`FirstEntries`: decided for a ticket as it is before its first entry, stored
+/// where the row is so). The rest go in rounds of two round trips: one read finds each scan's
+/// device, an earlier decision of its scanId and its ticket; `gatehouse_store_checkins` then
+/// stores the decisions in one statement (one transaction), each ticket only if it is still as
+/// read. A ticket another process changed in between is read and decided again in the next
+/// round, with the scans that were behind it.
 enum PostgresCheckinRounds {
     /// Rounds before a scan whose ticket keeps changing under it is answered "unavailable".
     static let maximumRounds = 6
@@ -18,6 +20,26 @@ enum PostgresCheckinRounds {
         var outcomes = [Result<CheckinOutcome, any Error>?](repeating: nil, count: attempts.count)
         var open = Array(attempts.indices)
         var failure: any Error = StoreError.unavailable("the ticket kept changing while it was decided; scan again")
+        let firstEntries = FirstEntries(attempts)
+        if !firstEntries.positions.isEmpty {
+            do {
+                let admitted = try await PostgresStore.within(PostgresStore.operationLimit) {
+                    try await firstEntries.admit(client: client, logger: logger)
+                }
+                for (position, outcome) in admitted { outcomes[position] = .success(outcome) }
+                open = open.filter { outcomes[$0] == nil }
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] != nil {
+                // The server refused the call and stored nothing: the rounds below decide each
+                // scan as its ticket is, and name what fails.
+                logger.notice("First entries decided in rounds", metadata: ["db.sqlstate": "\(error.serverInfo?[.sqlState] ?? "")"])
+            } catch let error as StoreError {
+                return attempts.map { _ in .failure(error) }
+            } catch let error as PSQLError {
+                return attempts.map { _ in .failure(StoreError.unavailable("PostgreSQL connection: \(error.code)")) }
+            } catch {
+                return attempts.map { _ in .failure(StoreError.unavailable("PostgreSQL: \(error)")) }
+            }
+        }
         for round in 1...maximumRounds where !open.isEmpty {
             let batch = open.map { attempts[$0] }
             do {
@@ -70,7 +92,37 @@ enum PostgresCheckinRounds {
         for try await row in try await client.execute(ReadScans(attempts: attempts), logger: logger) {
             if found.indices.contains(row.position) { found[row.position] = row }
         }
+        let planned = plan(attempts, found: found)
+        var outcomes = planned.outcomes
+        if !planned.store.idx.isEmpty {
+            for try await (position, stored) in try await client.execute(planned.store, logger: logger) where !stored {
+                outcomes[position] = nil
+            }
+        }
+        for scan in planned.onLists {
+            outcomes[scan.position] = try await decideOnList(
+                attempts[scan.position],
+                device: scan.device,
+                list: scan.list,
+                client: client,
+                logger: logger
+            )
+        }
+        return outcomes
+    }
 
+    /// A batch's decisions from its read, before anything is stored.
+    struct Planned {
+        /// Every scan decided so far, by position; those in `store` hold only once it stored them.
+        var outcomes: [Int: CheckinOutcome] = [:]
+        var store = StoreScans()
+        /// Scans at a list's gate, which take turns at the list (`decideOnList`).
+        var onLists: [(position: Int, device: DeviceOnDuty, list: String)] = []
+    }
+
+    /// Decides the scans of a batch from what the read found: a position whose read is missing
+    /// stays undecided.
+    static func plan(_ attempts: [CheckinAttempt], found: [ReadRow?]) -> Planned {
         var outcomes: [Int: CheckinOutcome] = [:]
         var plan = StoreScans()
         var onLists: [(position: Int, device: DeviceOnDuty, list: String)] = []
@@ -101,29 +153,14 @@ enum PostgresCheckinRounds {
             plan.append(position: position, attempt: attempt, device: device, decided: decided, was: ticket)
             outcomes[position] = .decided(decided.decision)
         }
-        if !plan.idx.isEmpty {
-            for try await (position, stored) in try await client.execute(plan, logger: logger) where !stored {
-                outcomes[position] = nil
-            }
-        }
-        // Scans at a list's gate take turns at the list: each its own transaction (below).
-        for scan in onLists {
-            outcomes[scan.position] = try await decideOnList(
-                attempts[scan.position],
-                device: scan.device,
-                list: scan.list,
-                client: client,
-                logger: logger
-            )
-        }
-        return outcomes
+        return Planned(outcomes: outcomes, store: plan, onLists: onLists)
     }
 
     /// A scan at a list's gate: the list's row locked first (its count holds, and scans of one
     /// list take turns across processes), then the ticket and its pass, decided, written and
     /// logged in one transaction. Nil when another process logged this scanId meanwhile: the
     /// next round's read answers it as that process did.
-    private static func decideOnList(
+    static func decideOnList(
         _ attempt: CheckinAttempt,
         device: DeviceOnDuty,
         list listId: String,
@@ -200,35 +237,34 @@ enum PostgresCheckinRounds {
     /// with the ticket then decided, and the ticket its code's token names. Each lookup is a
     /// LATERAL subquery, so it is one index probe per scan whatever the planner guesses of the
     /// arrays' length (joins let it hash a whole table).
+    /// Each scan's device, the decision of its scanId when this device made that scan before,
+    /// with the ticket then decided, the ticket its code's token names and the gate's list
+    /// (`gatehouse_read_scans`, one index probe per lookup).
     struct ReadScans: PostgresPreparedStatement {
-        static let sql = """
-            SELECT u.i::int8, d.id, d.gate_id, d.event_id, d.revoked,
-                   c.result, c.payload_hash, e.id, e.number, e.holder_name, e.ticket_type, e.used_at, e.used_gate,
-                   \(PostgresStore.ticketColumns.split(separator: ", ").map { "t.\($0)" }.joined(separator: ", ")), g.list_id
-            FROM unnest($1::bytea[], $2::text[], $3::bytea[]) WITH ORDINALITY AS u(device_token, scan, token, i)
-            LEFT JOIN LATERAL (SELECT * FROM devices WHERE token_hash = u.device_token) d ON true
-            LEFT JOIN LATERAL (SELECT list_id FROM list_gates WHERE event_id = d.event_id AND gate_id = d.gate_id) g ON true
-            LEFT JOIN LATERAL (
-                SELECT result, payload_hash, ticket_id FROM checkins WHERE device_id = d.id AND scan_id = NULLIF(u.scan, '') AND scan_id IS NOT NULL
-            ) c ON true
-            LEFT JOIN LATERAL (SELECT * FROM tickets WHERE id = c.ticket_id) e ON true
-            LEFT JOIN LATERAL (SELECT * FROM tickets WHERE token_hash = NULLIF(u.token, ''::bytea)) t ON true
-            """
+        static let sql = "SELECT * FROM gatehouse_read_scans($1, $2, $3)"
         typealias Row = ReadRow
 
         var attempts: [CheckinAttempt]
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 3)
+            append(to: &bindings)
+            return bindings
+        }
+
+        func append(to bindings: inout PostgresBindings) {
             bindings.append(attempts.map { ByteBuffer(bytes: $0.deviceTokenHash) })
             // Only a committing scan is a retry to replay.
             bindings.append(attempts.map { $0.mode == .commit ? $0.scanId ?? "" : "" })
             bindings.append(attempts.map { ByteBuffer(bytes: $0.code?.tokenHash ?? []) })
-            return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> ReadRow {
-            let cells = PostgresCells(row: row.makeRandomAccess())
+            Self.readRow(PostgresCells(row: row.makeRandomAccess()))
+        }
+
+        /// A row of `PostgresSchema.readColumns`, from `cells`' first column on.
+        static func readRow(_ cells: PostgresCells) -> ReadRow {
             let earlier: (CheckinDecision, [UInt8])? =
                 cells.isNull(5)
                 ? nil
@@ -315,6 +351,11 @@ enum PostgresCheckinRounds {
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 21)
+            append(to: &bindings)
+            return bindings
+        }
+
+        func append(to bindings: inout PostgresBindings) {
             bindings.append(idx)
             bindings.append(tickets)
             bindings.append(tokens)
@@ -336,7 +377,6 @@ enum PostgresCheckinRounds {
             bindings.append(modes)
             bindings.append(scans)
             bindings.append(payloads)
-            return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> (Int, Bool) {
@@ -346,15 +386,116 @@ enum PostgresCheckinRounds {
     }
 }
 
-/// A PostgreSQL row read like every store's, for the records the stores share.
+/// A PostgreSQL row read like every store's, for the records the stores share; column 0 is the
+/// row's column `offset`.
 struct PostgresCells: StoreRow {
     let row: PostgresRandomAccessRow
+    var offset = 0
 
-    func isNull(_ column: Int32) -> Bool { row[Int(column)].bytes == nil }
+    func isNull(_ column: Int32) -> Bool { row[offset + Int(column)].bytes == nil }
     func int(_ column: Int32) -> Int64 {
-        if let number = try? row[Int(column)].decode(Int64.self) { return number }
-        return (try? row[Int(column)].decode(Bool.self)) == true ? 1 : 0
+        if let number = try? row[offset + Int(column)].decode(Int64.self) { return number }
+        return (try? row[offset + Int(column)].decode(Bool.self)) == true ? 1 : 0
     }
-    func text(_ column: Int32) -> String { (try? row[Int(column)].decode(String.self)) ?? "" }
-    func bytes(_ column: Int32) -> [UInt8] { (try? row[Int(column)].decode(ByteBuffer.self)).map { Array($0.readableBytesView) } ?? [] }
+    func text(_ column: Int32) -> String { (try? row[offset + Int(column)].decode(String.self)) ?? "" }
+    func bytes(_ column: Int32) -> [UInt8] {
+        (try? row[offset + Int(column)].decode(ByteBuffer.self)).map { Array($0.readableBytesView) } ?? []
+    }
+}
+
+/// Scans decided for the ticket as it is before its first entry, and stored in one round trip
+/// where the row is so (`gatehouse_admit_unused`): a committing entry at a gate in no list of a
+/// code's own event, which `GateDecision` admits when the ticket is unused, not inside and not
+/// expired. The scans the row turns out otherwise for are left to the rounds, which read first.
+struct FirstEntries: PostgresPreparedStatement {
+    static let sql = "SELECT * FROM gatehouse_admit_unused(\((1...15).map { "$\($0)" }.joined(separator: ", ")))"
+    typealias Row = (position: Int, ticket: (id: String, number: Int, holderName: String?, ticketType: String?)?)
+
+    let attempts: [CheckinAttempt]
+    /// The positions in `attempts` this call decides, and their decisions.
+    private(set) var positions: [Int] = []
+    private var decisions: [StoredDecision] = []
+
+    init(_ attempts: [CheckinAttempt]) {
+        self.attempts = attempts
+        for (position, attempt) in attempts.enumerated() {
+            guard attempt.mode == .commit, let code = attempt.code else { continue }
+            let decided = StoredDecision(attempt, ticket: Self.beforeFirstEntry(eventId: code.eventId), deviceEvent: code.eventId)
+            guard decided.decision.result == .valid, decided.write != nil else { continue }
+            positions.append(position)
+            decisions.append(decided)
+        }
+    }
+
+    /// A ticket of `eventId` as it is before anyone used it; the call fills in who it is.
+    static func beforeFirstEntry(
+        eventId: String,
+        id: String = "",
+        number: Int = 0,
+        holderName: String? = nil,
+        ticketType: String? = nil
+    )
+        -> Ticket
+    {
+        Ticket(
+            id: id,
+            eventId: eventId,
+            number: number,
+            holderName: holderName,
+            ticketType: ticketType,
+            status: .unused,
+            createdAt: Date(timeIntervalSince1970: 0)
+        )
+    }
+
+    /// The outcomes of the scans it stored, by position in `attempts`.
+    func admit(client: PostgresClient, logger: Logger) async throws -> [Int: CheckinOutcome] {
+        var admitted: [Int: CheckinOutcome] = [:]
+        for try await (position, ticket) in try await client.execute(self, logger: logger) {
+            guard let ticket, let attempt = attempts[safe: position], let code = attempt.code else { continue }
+            let found = Self.beforeFirstEntry(
+                eventId: code.eventId,
+                id: ticket.id,
+                number: ticket.number,
+                holderName: ticket.holderName,
+                ticketType: ticket.ticketType
+            )
+            admitted[position] = .decided(StoredDecision(attempt, ticket: found, deviceEvent: code.eventId).decision)
+        }
+        return admitted
+    }
+
+    func makeBindings() throws -> PostgresBindings {
+        let scans = positions.map { attempts[$0] }
+        let writes = decisions.map { $0.write! }
+        var bindings = PostgresBindings(capacity: 15)
+        bindings.append(positions.map(Int32.init))
+        bindings.append(scans.map { ByteBuffer(bytes: $0.deviceTokenHash) })
+        bindings.append(scans.map(\.deviceId))
+        bindings.append(scans.map(\.gateId))
+        bindings.append(scans.map { $0.code?.eventId ?? "" })
+        bindings.append(scans.map { ByteBuffer(bytes: $0.code?.tokenHash ?? []) })
+        bindings.append(scans.map { $0.at.millis })
+        bindings.append(scans.map { $0.scanId ?? "" })
+        bindings.append(scans.map { ByteBuffer(bytes: $0.payloadHash) })
+        bindings.append(writes.map(\.status.rawValue))
+        bindings.append(writes.map { $0.usedAt?.millis ?? 0 })
+        bindings.append(writes.map { $0.usedGate ?? "" })
+        bindings.append(writes.map { $0.usedDevice ?? "" })
+        bindings.append(writes.map(\.inside))
+        bindings.append(decisions.map(\.decision.result.rawValue))
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        let cells = PostgresCells(row: row.makeRandomAccess())
+        let ticket =
+            cells.isNull(1)
+            ? nil : (id: cells.text(1), number: Int(cells.int(2)), holderName: cells.optionalText(3), ticketType: cells.optionalText(4))
+        return (Int(cells.int(0)), ticket)
+    }
+}
+
+extension Array {
+    fileprivate subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }
