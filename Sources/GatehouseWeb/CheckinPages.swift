@@ -48,6 +48,8 @@ extension OrganizerSite {
         var id: Int64
         var at: TimeText
         var gateId: String
+        /// "In" or "Out": an exit is recorded as the result `exit`, every other scan is an entry's.
+        var direction: String
         var result: Badge
         var notes: String?
         /// Another event's ticket is not this event's to show (its number would read as one of ours).
@@ -62,6 +64,7 @@ extension OrganizerSite {
             id: entry.id,
             at: clock.display(entry.at),
             gateId: entry.gateId,
+            direction: entry.result == .exit ? "Out" : "In",
             result: Badge(entry.result),
             notes: Self.notes(entry),
             foreign: foreign,

@@ -640,6 +640,45 @@ class WhatTheDoorSaw(ScannerCase):
         finally:
             driver.quit()
 
+    def test_an_exit_phone_counts_people_out_and_never_says_checked_in(self):
+        driver = browser((360, 740), admin=False)
+        try:
+            self.pair(driver)
+            self.wedge(driver, self.ticket["qrData"])
+            self.status(driver, "Valid")
+            driver.find_element(By.ID, "confirm").click()
+            self.status(driver, "Checked in")
+            self.assertEqual(self.service.api("GET", f"/api/events/{self.event}/presence", expect=200)["inside"], 1)
+
+            # Switched to Exit: the same ticket is let out, and only Confirm counts it out.
+            driver.find_element(By.CSS_SELECTOR, "input[name=direction][value=exit]").click()
+            self.wedge(driver, self.ticket["qrData"])
+            shown = self.status(driver, "May leave")
+            self.assertNotIn("checked in", shown.lower())
+            self.assertIn("Confirm exit", driver.find_element(By.ID, "confirm").text)
+            self.assertEqual(self.service.api("GET", f"/api/events/{self.event}/presence", expect=200)["inside"], 1, "validate only")
+            driver.find_element(By.ID, "confirm").click()
+            self.status(driver, "Counted out")
+            self.assertEqual(self.service.api("GET", f"/api/events/{self.event}/presence", expect=200)["inside"], 0)
+            log = self.service.api("GET", f"/api/events/{self.event}/checkins", expect=200)["checkins"]
+            self.assertEqual(len([c for c in log if c["mode"] == "commit" and c["result"] == "exit"]), 1)
+            self.shoot(driver, "scanner-exit-360")
+
+            # The choice is the phone's: a reload keeps it, and a Valid asked as an entry is
+            # cleared when the phone switches, never confirmed the other way.
+            driver.refresh()
+            wait(driver, EC.visibility_of_element_located((By.ID, "code")))
+            self.assertTrue(driver.find_element(By.CSS_SELECTOR, "input[name=direction][value=exit]").is_selected())
+            driver.find_element(By.CSS_SELECTOR, "input[name=direction][value=entry]").click()
+            self.wedge(driver, self.others[0]["qrData"])
+            self.status(driver, "Valid")
+            driver.find_element(By.CSS_SELECTOR, "input[name=direction][value=exit]").click()
+            self.status(driver, "scan the ticket again")
+            self.assertFalse(driver.find_element(By.ID, "confirm").is_displayed())
+            self.assertEqual(self.service.api("GET", f"/api/tickets/{self.others[0]['id']}", expect=200)["status"], "unused")
+        finally:
+            driver.quit()
+
     def test_valid_and_checked_in_look_nothing_alike_and_a_long_name_keeps_confirm_in_view(self):
         long_name = "Maximiliane Theodora Konstanze von und zu Mustermann-Schmidt-Wittgenstein der Jüngere"
         ticket = self.service.api("POST", f"/api/events/{self.event}/tickets", {"quantity": 1, "holderName": long_name}, expect=201)["tickets"][0]

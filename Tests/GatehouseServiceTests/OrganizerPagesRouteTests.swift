@@ -352,6 +352,17 @@ import Testing
             let counts = try #require(update["counts"] as? [String: Any])
             #expect((counts["thisMinute"] as? Int ?? 0) >= 1, "\(counts)")
             #expect(String(decoding: try JSONSerialization.data(withJSONObject: counts), as: UTF8.self).contains("north-1"))
+            // Which way each scan went: an exit reads "Out", on the page and in the live feed.
+            #expect(rows.first?["direction"] as? String == "In")
+            let exit = try await web.json(
+                "POST",
+                "/api/checkin",
+                ["qrData": tickets[1].qrData, "deviceId": south.id, "gateId": south.gate, "direction": "exit"],
+                bearer: south.token
+            )
+            #expect(exit.status == 200)
+            let outward = try await get(web, "/admin/events/\(event)/checkins?result=exit")
+            #expect(outward.text.contains("<th>Way</th>") && outward.text.contains("data-label=\"Way\">Out</td>"))
         }
     }
 

@@ -39,6 +39,7 @@
     return element('tr', {'data-id': String(entry.id)},
       cell('Time', {}, ...time(entry.at)),
       cell('Gate', {}, entry.gateId),
+      cell('Way', {}, entry.direction),
       cell('Result', {}, ...result),
       cell('Ticket', {class: 'n'}, ticket));
   }

@@ -14,8 +14,18 @@
   const WORDS = {valid: 'Valid', already_used: 'Already used', not_found: 'Unknown ticket', wrong_event: 'Wrong event',
     expired: 'Expired', revoked: 'Revoked', invalid: 'Not a ticket', not_on_list: 'Not for this gate', not_open: 'Not open yet',
     closed: 'Closed', full: 'Full', already_inside: 'Already inside', exit: 'Let out'};
+  // What the screen says of a scan, by the direction it was made in: an exit lets a person out
+  // and counts them out of the venue; it is never called a check-in.
+  const ACTS = {
+    entry: {done: 'checked in', doing: 'Checking in…', pending: 'Valid — not checked in yet', badge: '✅ Checked in',
+      press: 'Press Confirm to check in.', button: '✅ Confirm check-in'},
+    exit: {done: 'counted out', doing: 'Counting out…', pending: 'May leave — exit not recorded yet', badge: '🚪 Counted out',
+      press: 'Press Confirm to record the exit.', button: '🚪 Confirm exit'},
+  };
+  const DIRECTION_KEY = 'gatehouse.scanner.direction';
+  let direction = 'entry';
   let session = null;
-  // The ticket on screen: {qrData, scanId, answer, state}, state one of
+  // The ticket on screen: {qrData, scanId, direction, answer, state}, state one of
   // valid (validated, not checked in), committing, committed, refused, unknown (the commit's
   // answer was lost and could not be had again).
   let current = null;
@@ -79,8 +89,8 @@
   function truthWithoutService() {
     if (!current) return 'No connection: scan again when the connection is back.';
     switch (current.state) {
-      case 'committed': return ticketName(current) + ' was checked in. No connection now: scan the next ticket when it is back.';
-      case 'valid': return ticketName(current) + ' was not checked in: the connection was lost before Confirm. Scan it again when the connection is back.';
+      case 'committed': return ticketName(current) + ' was ' + ACTS[current.direction].done + '. No connection now: scan the next ticket when it is back.';
+      case 'valid': return ticketName(current) + ' was not ' + ACTS[current.direction].done + ': the connection was lost before Confirm. Scan it again when the connection is back.';
       case 'committing':
       case 'unknown': return unknownText(current);
       default: return 'No connection: scan again when the connection is back.';
@@ -88,7 +98,7 @@
   }
 
   function unknownText(entry) {
-    return 'Not known whether ' + ticketName(entry) + ' was checked in — scan it again when connected: a second scan will say.';
+    return 'Not known whether ' + ticketName(entry) + ' was ' + ACTS[entry.direction].done + ' — scan it again when connected: a second scan will say.';
   }
 
   function setOnline(up) {
@@ -129,9 +139,9 @@
     let tone;
     let badge;
     switch (entry.state) {
-      case 'valid': tone = 'pending'; badge = element('span', 'badge pending', 'Valid — not checked in yet'); break;
-      case 'committing': tone = 'pending'; badge = element('span', 'badge pending', 'Checking in…'); break;
-      case 'committed': tone = 'valid'; badge = element('span', 'badge ok', '✅ Checked in'); break;
+      case 'valid': tone = 'pending'; badge = element('span', 'badge pending', ACTS[entry.direction].pending); break;
+      case 'committing': tone = 'pending'; badge = element('span', 'badge pending', ACTS[entry.direction].doing); break;
+      case 'committed': tone = 'valid'; badge = element('span', 'badge ok', ACTS[entry.direction].badge); break;
       case 'unknown': tone = 'stale'; badge = element('span', 'badge', '❔ Not known'); break;
       default:
         tone = answer.result === 'already_used' ? 'used' : 'refused';
@@ -144,9 +154,9 @@
       parts.push(element('div', 'number', 'Ticket #' + answer.ticket.number + (answer.ticket.ticketType ? ' · ' + answer.ticket.ticketType : '')));
     }
     if (entry.state === 'valid') {
-      parts.push(element('p', 'instruction', 'Press Confirm to check in.'));
+      parts.push(element('p', 'instruction', ACTS[entry.direction].press));
     } else if (entry.state === 'committing') {
-      parts.push(element('p', 'instruction', entry.retrying ? 'No answer yet: asking again…' : 'Checking…'));
+      parts.push(element('p', 'instruction', entry.retrying ? 'No answer yet: asking again…' : ACTS[entry.direction].doing));
     } else if (entry.state === 'unknown') {
       parts.push(element('p', '', unknownText(entry)));
     } else if (answer.result === 'already_used') {
@@ -155,8 +165,26 @@
       parts.push(element('p', '', answer.message || ''));
     }
     box.replaceChildren(...parts);
+    $('confirm').textContent = ACTS[entry.direction].button;
     $('confirm').hidden = entry.state !== 'valid';
     $('details').hidden = !answer.ticket;
+  }
+
+  // An entry passes when it is valid; an exit is always let out (and counted out when inside).
+  function passes(answer) {
+    return answer.result === 'valid' || answer.result === 'exit';
+  }
+
+  // The switch between Entry and Exit, kept on this phone. A Valid on screen was asked for the
+  // other direction: it is cleared, not confirmed the wrong way.
+  function setDirection(way) {
+    direction = way === 'exit' ? 'exit' : 'entry';
+    for (const input of document.querySelectorAll('input[name=direction]')) input.checked = input.value === direction;
+    try { localStorage.setItem(DIRECTION_KEY, direction); } catch (error) { /* private mode: this page only */ }
+    if (current && current.state === 'valid' && current.direction !== direction) {
+      current = null;
+      clearResult('Now scanning ' + (direction === 'exit' ? 'exits' : 'entries') + ': scan the ticket again.', '');
+    }
   }
 
   function feedback(good) {
@@ -194,7 +222,7 @@
   // What the next screen says about a ticket it replaces without a check-in.
   function leftBehind() {
     if (!current) return null;
-    if (current.state === 'valid') return ticketName(current) + ' was not checked in.';
+    if (current.state === 'valid') return ticketName(current) + ' was not ' + ACTS[current.direction].done + '.';
     if (current.state === 'unknown') return unknownText(current);
     return null;
   }
@@ -205,15 +233,16 @@
     current = null;
     clearResult('Checking…', '');
     const scanId = newScanId();
+    const way = direction;
     try {
       const response = await call('/api/checkin', {method: 'POST', headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({qrData, deviceId: session.deviceId, gateId: session.gateId, scanId, mode: 'validate'})});
+        body: JSON.stringify({qrData, deviceId: session.deviceId, gateId: session.gateId, scanId, mode: 'validate', direction: way})});
       const answer = await response.json();
       if (!response.ok) { clearResult((note ? note + ' ' : '') + (answer.detail || 'Refused (HTTP ' + response.status + ')'), 'refused'); feedback(false); return; }
-      current = {qrData, scanId, answer, state: answer.result === 'valid' ? 'valid' : 'refused'};
+      current = {qrData, scanId, direction: way, answer, state: passes(answer) ? 'valid' : 'refused'};
       show(current, note);
-      feedback(answer.result === 'valid');
-      if (answer.result === 'valid') $('confirm').focus();
+      feedback(passes(answer));
+      if (passes(answer)) $('confirm').focus();
     } catch (error) {
       // Nothing was checked in by a validate: saying so is true here.
       if (error.message !== 'signed out') clearResult((note ? note + ' ' : '') + (lost(error) ? 'No connection: that code was not looked at. Scan it again when the connection is back.' : 'Could not check: ' + error.message), 'stale');
@@ -233,13 +262,14 @@
       for (let attempt = 0; attempt < COMMIT_DEADLINES_MS.length; attempt += 1) {
         try {
           const response = await call('/api/checkin', {method: 'POST', headers: {'Content-Type': 'application/json'},
-            body: JSON.stringify({qrData: entry.qrData, deviceId: session.deviceId, gateId: session.gateId, scanId: entry.scanId, mode: 'commit'})},
+            body: JSON.stringify({qrData: entry.qrData, deviceId: session.deviceId, gateId: session.gateId, scanId: entry.scanId, mode: 'commit',
+              direction: entry.direction})},
             COMMIT_DEADLINES_MS[attempt]);
           const answer = await response.json();
           if (response.status >= 500) throw new TypeError('service unavailable');
           if (!response.ok) { entry.state = 'refused'; entry.answer = {result: 'invalid', message: answer.detail || 'Refused (HTTP ' + response.status + ')'}; break; }
           entry.answer = answer;
-          entry.state = answer.result === 'valid' ? 'committed' : 'refused';
+          entry.state = passes(answer) ? 'committed' : 'refused';
           break;
         } catch (error) {
           if (error.message === 'signed out') return;
@@ -483,6 +513,12 @@
       if (/[\r\n]/.test(text)) { $('code').value = ''; enqueue(text); }
     });
     $('confirm').addEventListener('click', confirm);
+    for (const input of document.querySelectorAll('input[name=direction]')) {
+      input.addEventListener('change', () => { if (input.checked) setDirection(input.value); $('code').focus(); });
+    }
+    let saved = null;
+    try { saved = localStorage.getItem(DIRECTION_KEY); } catch (error) { /* private mode */ }
+    setDirection(saved);
     $('next').addEventListener('click', scanNext);
     $('details').addEventListener('click', details);
     $('camera').addEventListener('click', toggleCamera);
