@@ -46,6 +46,27 @@ package struct CheckinRoutes {
             let body = try await request.decodeJSON(as: CheckinRequest.self, context: context, limit: BodyLimit.checkin)
             return CheckinAnswerResponse(answer: try await gatehouse.checkin(body, bearerToken: token, logger: context.logger))
         }
+        group.post("checkins/:scanId/annul") { request, context -> AnnulAnswerBody in
+            let token = try await device(request)
+            let scanId = try context.parameters.require("scanId")
+            let body = try await request.decodeJSON(as: AnnulRequest.self, context: context, limit: BodyLimit.checkin)
+            return AnnulAnswerBody(try await gatehouse.annul(scanId: scanId, body, bearerToken: token, logger: context.logger))
+        }
+    }
+
+    /// The answer to an annul: the ticket is back as it was before the scan.
+    struct AnnulAnswerBody: ResponseEncodable {
+        var annulled = true
+        var scanId: String
+        /// The scan had been annulled already (this is a retry).
+        var again: Bool
+        var ticket: TicketSummary?
+
+        init(_ answer: AnnulAnswer) {
+            scanId = answer.scanId
+            again = answer.again
+            ticket = answer.ticket
+        }
     }
 
     /// The bearer token of an enrolled device, checked before the body is read.

@@ -70,6 +70,14 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                     "this device is a staff scanner: it checks tickets in online only (the ticket snapshot and offline uploads are for gate kiosks)"
                 )
             }
+        case let refusal as AnnulRefusal:
+            switch refusal {
+            case .unknownScan: return Problem(.notFound, "no check-in of this device has that scanId")
+            case .otherDevice: return Problem(.forbidden, "another device made that scan: only the device that made a check-in may annul it")
+            case .tooLate: return Problem(.conflict, "a check-in can be annulled only within 15 minutes")
+            case .nothingToUndo: return Problem(.conflict, "that scan changed nothing (a refusal, a look-up, or an exit of someone not inside)")
+            case .changedSince: return Problem(.conflict, "the ticket was scanned again since; annul the latest scan first")
+            }
         case is DeviceDirectory.Busy:
             return Problem(.serviceUnavailable, "busy checking other device tokens; retry shortly", headers: [.retryAfter: "1"])
         case let error as Gatehouse.RateLimited:

@@ -30,11 +30,24 @@ public enum CheckinResult: String, Codable, Sendable, CaseIterable {
     case full
     /// Inside already, on a list that admits again only after an exit.
     case alreadyInside = "already_inside"
+    /// Only in the log: a check-in taken back by the device that made it.
+    case annulled
 
     /// Lets a person in.
     public var admits: Bool { self == .valid }
     /// Lets a person through, in or out: the answer's `ok`.
     public var passes: Bool { self == .valid || self == .exit }
+}
+
+/// `POST /api/checkins/{scanId}/annul` body: the device that made the scan, at its gate.
+public struct AnnulRequest: Codable, Sendable, Equatable {
+    public var deviceId: String
+    public var gateId: String
+
+    public init(deviceId: String, gateId: String) {
+        self.deviceId = deviceId
+        self.gateId = gateId
+    }
 }
 
 /// `POST /api/checkin` body.
@@ -120,6 +133,7 @@ public enum CheckinMessage {
         case .closed: return "Closed"
         case .full: return "Full — capacity reached"
         case .alreadyInside: return "Already inside"
+        case .annulled: return "Check-in taken back"
         }
     }
 

@@ -373,6 +373,33 @@ public struct Gatehouse: Sendable {
         }
     }
 
+    /// Takes back a check-in (`POST /api/checkins/{scanId}/annul`): only the device that made
+    /// it, at the gate it stands at, within `Annulment.window`. Throws `AnnulRefusal` when it
+    /// may not, `CheckinError` for credentials that name no such device.
+    public func annul(scanId: String, _ request: AnnulRequest, bearerToken: String, logger: Logger) async throws -> AnnulAnswer {
+        try Self.checkIdentifier(scanId, field: "scanId")
+        try Self.checkIdentifier(request.deviceId, field: "deviceId")
+        try Self.checkIdentifier(request.gateId, field: "gateId")
+        let device = try await enrolledDevice(bearerToken: bearerToken)
+        guard device.id == request.deviceId else { throw CheckinError.unauthorized }
+        guard device.gateId == request.gateId else { throw CheckinError.wrongGate(registered: device.gateId) }
+        let onDuty = DeviceOnDuty(id: device.id, gate: device.gateId, event: device.eventId)
+        switch try await store.annul(scanId: scanId, device: onDuty, at: now()) {
+        case .failure(let refusal):
+            throw refusal
+        case .success(let answer):
+            // Ids only, as for a check-in.
+            logger.info(
+                "Check-in annulled",
+                metadata: [
+                    "device.id": "\(device.id)", "gate.id": "\(device.gateId)", "ticket.id": "\(answer.ticket?.id ?? "-")",
+                    "annul.again": "\(answer.again)",
+                ]
+            )
+            return answer
+        }
+    }
+
     // MARK: Input checks
 
     package func mapMissing<T>(_ body: @autoclosure () async throws -> T) async throws -> T {

@@ -74,18 +74,18 @@ extension MySQLStore {
             )
         }
 
-        let decision: CheckinDecision
+        let decided: StoredDecision
         if let list = found.list {
-            decision = try judge(attempt, list: list, deviceEvent: device.event, in: db)
+            decided = try judge(attempt, list: list, deviceEvent: device.event, in: db)
         } else {
-            decision = try judge(attempt, read: found.ticket, deviceEvent: device.event, in: db)
+            decided = try judge(attempt, read: found.ticket, deviceEvent: device.event, in: db)
         }
         do {
-            try logAttempt(attempt, device: device, decision: decision, in: db)
+            try logAttempt(attempt, device: device, decided: decided, in: db)
         } catch let error as MySQLError where error.number == 1062 {
             throw ScanDecidedConcurrently()
         }
-        return .decided(decision)
+        return .decided(decided.decision)
     }
 
     /// Inside the caller's transaction: the device on duty these credentials name.
@@ -103,9 +103,9 @@ extension MySQLStore {
     /// only if the row is still as read (a compare-and-set: the read took no lock, so another
     /// gate may have been quicker). When it was, the row is read again under a lock and decided
     /// again — the rare second round of a race.
-    private static func judge(_ attempt: CheckinAttempt, read: Ticket?, deviceEvent: String, in db: MySQLConnection) throws -> CheckinDecision {
+    private static func judge(_ attempt: CheckinAttempt, read: Ticket?, deviceEvent: String, in db: MySQLConnection) throws -> StoredDecision {
         let decided = StoredDecision(attempt, ticket: read, deviceEvent: deviceEvent)
-        guard let write = decided.write, let read, let code = attempt.code else { return decided.decision }
+        guard let write = decided.write, let read, let code = attempt.code else { return decided }
         if try db.run(
             update + " AND token_hash = ? AND status = ? AND used_at <=> ? AND expires_at <=> ? AND inside = ?",
             values(write) + [
@@ -114,7 +114,7 @@ extension MySQLStore {
             ]
         ) == 1 {
             db.changed(ticket: write.id)
-            return decided.decision
+            return decided
         }
         let locked = try db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ? FOR UPDATE", [.bytes(code.tokenHash)], StoreRecords.ticket)
         let again = StoredDecision(attempt, ticket: locked, deviceEvent: deviceEvent)
@@ -122,12 +122,12 @@ extension MySQLStore {
             try db.run(update, values(write))
             db.changed(ticket: write.id)
         }
-        return again.decision
+        return again
     }
 
     /// At a list's gate: the list's row locked first (so its count holds, and scans of one list
     /// take turns across processes), then the ticket and its pass, decided and written.
-    private static func judge(_ attempt: CheckinAttempt, list listId: String, deviceEvent: String, in db: MySQLConnection) throws -> CheckinDecision {
+    private static func judge(_ attempt: CheckinAttempt, list listId: String, deviceEvent: String, in db: MySQLConnection) throws -> StoredDecision {
         guard let list = try db.firstRow(lockedList, [.text(listId)], { ListStatements.gateList($0) }) else {
             // The list was deleted since the read: the gate is in no list now.
             return try judge(attempt, read: nil, deviceEvent: deviceEvent, in: db)
@@ -149,23 +149,23 @@ extension MySQLStore {
             try db.run(update, values(write))
             db.changed(ticket: write.id)
         }
-        return decided.decision
+        return decided
     }
 
-    private static let lockedList = "SELECT id, ticket_types, entry, capacity, opens_at, closes_at, inside FROM checkin_lists WHERE id = ? FOR UPDATE"
+    static let lockedList = "SELECT id, ticket_types, entry, capacity, opens_at, closes_at, inside FROM checkin_lists WHERE id = ? FOR UPDATE"
 
     /// The UPDATE that stores a decided ticket, up to its WHERE's `id = ?`.
-    private static let update = "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, used_device = ?, inside = ?, change_seq = ? WHERE id = ?"
+    static let update = "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, used_device = ?, inside = ?, change_seq = ? WHERE id = ?"
 
-    private static func values(_ ticket: Ticket) -> [MySQLValue] {
+    static func values(_ ticket: Ticket) -> [MySQLValue] {
         [
             .text(ticket.status.rawValue), .optional(ticket.usedAt?.millis), .optional(ticket.usedGate), .optional(ticket.usedDevice),
             .integer(ticket.inside ? 1 : 0), .integer(MySQLConnection.unnumbered), .text(ticket.id),
         ]
     }
 
-    private static func logAttempt(_ attempt: CheckinAttempt, device: DeviceOnDuty, decision: CheckinDecision, in db: MySQLConnection) throws {
-        try db.run(StoreStatements.logCheckin(attempt, device: device, decision: decision))
+    private static func logAttempt(_ attempt: CheckinAttempt, device: DeviceOnDuty, decided: StoredDecision, in db: MySQLConnection) throws {
+        try db.run(StoreStatements.logCheckin(attempt, device: device, decision: decided.decision, undo: decided.undo))
     }
 
 }

@@ -266,6 +266,10 @@ enum MySQLSchema {
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
             """,
         ],
+        // 6: what a check-in changed, kept in its log row for an annul (as SQLite's 11).
+        [
+            "ALTER TABLE checkins ADD COLUMN undo_state TEXT"
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

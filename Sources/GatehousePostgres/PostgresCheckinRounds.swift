@@ -203,7 +203,10 @@ enum PostgresCheckinRounds {
                         logger: logger
                     ).collect()
                 }
-                try await connection.run(StoreStatements.logCheckin(attempt, device: device, decision: decided.decision), logger: logger)
+                try await connection.run(
+                    StoreStatements.logCheckin(attempt, device: device, decision: decided.decision, undo: decided.undo),
+                    logger: logger
+                )
                 return .decided(decided.decision)
             }
         } catch let error as PostgresTransactionError {
@@ -297,8 +300,7 @@ enum PostgresCheckinRounds {
 
     /// The decisions of one round as column arrays, in lock order.
     struct StoreScans: PostgresPreparedStatement {
-        static let sql =
-            "SELECT * FROM gatehouse_store_checkins($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+        static let sql = "SELECT * FROM gatehouse_store_checkins(\((1...22).map { "$\($0)" }.joined(separator: ", ")))"
         typealias Row = (Int, Bool)
 
         var idx: [Int32] = []
@@ -322,6 +324,7 @@ enum PostgresCheckinRounds {
         var modes: [String] = []
         var scans: [String] = []
         var payloads: [ByteBuffer] = []
+        var undos: [String] = []
 
         /// `was`: the ticket as the decision saw it, which the store compares the row with.
         mutating func append(position: Int, attempt: CheckinAttempt, device: DeviceOnDuty, decided: StoredDecision, was: Ticket?) {
@@ -347,10 +350,11 @@ enum PostgresCheckinRounds {
             modes.append(attempt.mode.rawValue)
             scans.append(attempt.mode == .commit ? attempt.scanId ?? "" : "")
             payloads.append(ByteBuffer(bytes: attempt.payloadHash))
+            undos.append(decided.undo?.json ?? "")
         }
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 21)
+            var bindings = PostgresBindings(capacity: 22)
             append(to: &bindings)
             return bindings
         }
@@ -377,6 +381,7 @@ enum PostgresCheckinRounds {
             bindings.append(modes)
             bindings.append(scans)
             bindings.append(payloads)
+            bindings.append(undos)
         }
 
         func decodeRow(_ row: PostgresRow) throws -> (Int, Bool) {
@@ -408,7 +413,7 @@ struct PostgresCells: StoreRow {
 /// code's own event, which `GateDecision` admits when the ticket is unused, not inside and not
 /// expired. The scans the row turns out otherwise for are left to the rounds, which read first.
 struct FirstEntries: PostgresPreparedStatement {
-    static let sql = "SELECT * FROM gatehouse_admit_unused(\((1...15).map { "$\($0)" }.joined(separator: ", ")))"
+    static let sql = "SELECT * FROM gatehouse_admit_unused(\((1...16).map { "$\($0)" }.joined(separator: ", ")))"
     typealias Row = (position: Int, ticket: (id: String, number: Int, holderName: String?, ticketType: String?)?)
 
     let attempts: [CheckinAttempt]
@@ -468,7 +473,7 @@ struct FirstEntries: PostgresPreparedStatement {
     func makeBindings() throws -> PostgresBindings {
         let scans = positions.map { attempts[$0] }
         let writes = decisions.map { $0.write! }
-        var bindings = PostgresBindings(capacity: 15)
+        var bindings = PostgresBindings(capacity: 16)
         bindings.append(positions.map(Int32.init))
         bindings.append(scans.map { ByteBuffer(bytes: $0.deviceTokenHash) })
         bindings.append(scans.map(\.deviceId))
@@ -484,6 +489,7 @@ struct FirstEntries: PostgresPreparedStatement {
         bindings.append(writes.map { $0.usedDevice ?? "" })
         bindings.append(writes.map(\.inside))
         bindings.append(decisions.map(\.decision.result.rawValue))
+        bindings.append(decisions.map { $0.undo?.json ?? "" })
         return bindings
     }
 

@@ -470,51 +470,7 @@ enum PostgresSchema {
         [
             "ALTER TABLE tickets ADD COLUMN inside BOOLEAN NOT NULL DEFAULT false",
             "DROP FUNCTION gatehouse_checkin_many(TEXT[], BYTEA[], TEXT[], TEXT[], TEXT[], BYTEA[], TEXT[], BYTEA[], BIGINT[])",
-            """
-            CREATE FUNCTION gatehouse_store_checkins(
-                p_idx INT[], p_tickets TEXT[], p_tokens BYTEA[], p_was_status TEXT[], p_was_used_at BIGINT[], p_was_expires_at BIGINT[],
-                p_was_inside BOOLEAN[], p_status TEXT[], p_used_at BIGINT[], p_used_gate TEXT[], p_used_device TEXT[], p_inside BOOLEAN[],
-                p_ats BIGINT[], p_events TEXT[], p_log_tickets TEXT[], p_gates TEXT[], p_devices TEXT[], p_results TEXT[],
-                p_modes TEXT[], p_scans TEXT[], p_payloads BYTEA[],
-                OUT idx INT, OUT stored BOOLEAN)
-            RETURNS SETOF RECORD
-            LANGUAGE plpgsql AS $fn$
-            DECLARE
-                i INT;
-                logged BIGINT;
-                lost TEXT := '';
-            BEGIN
-                FOR i IN 1 .. coalesce(array_length(p_idx, 1), 0) LOOP
-                    idx := p_idx[i];
-                    IF lost <> '' AND p_log_tickets[i] = lost THEN
-                        stored := false; RETURN NEXT; CONTINUE;
-                    END IF;
-                    IF p_tickets[i] <> '' THEN
-                        UPDATE tickets SET status = p_status[i], used_at = NULLIF(p_used_at[i], -1),
-                            used_gate = NULLIF(p_used_gate[i], ''), used_device = NULLIF(p_used_device[i], ''), inside = p_inside[i]
-                        WHERE id = p_tickets[i] AND token_hash = p_tokens[i] AND status = p_was_status[i]
-                          AND used_at IS NOT DISTINCT FROM NULLIF(p_was_used_at[i], -1)
-                          AND expires_at IS NOT DISTINCT FROM NULLIF(p_was_expires_at[i], -1) AND inside = p_was_inside[i];
-                        IF NOT FOUND THEN
-                            lost := p_tickets[i]; stored := false; RETURN NEXT; CONTINUE;
-                        END IF;
-                    END IF;
-                    -- A (device, scanId) another transaction logged after our read fails the batch
-                    -- with a serialization failure: the service reads again and answers that scan
-                    -- as its first decision did.
-                    INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
-                    VALUES (p_ats[i], p_events[i], NULLIF(p_log_tickets[i], ''), p_gates[i], p_devices[i], p_results[i], p_modes[i],
-                            NULLIF(p_scans[i], ''), p_payloads[i])
-                    ON CONFLICT (device_id, scan_id) WHERE scan_id IS NOT NULL DO NOTHING
-                    RETURNING id INTO logged;
-                    IF logged IS NULL THEN
-                        RAISE EXCEPTION 'scanId % was decided concurrently', p_scans[i] USING ERRCODE = 'serialization_failure';
-                    END IF;
-                    stored := true; RETURN NEXT;
-                END LOOP;
-            END
-            $fn$
-            """,
+            storeCheckinsFunction(undo: false),
         ],
         // 13: check-in lists (as SQLite's 10; integers where SQLite has them, so the three stores
         // share the lists' SQL).
@@ -564,6 +520,8 @@ enum PostgresSchema {
         // is single-row lookups by key, whose plans PL/pgSQL keeps: the one-query read (a join
         // over the arrays) was planned again on every call, at 0.6 ms.
         [
+            "ALTER TABLE checkins ADD COLUMN undo_state TEXT",
+            storeCheckinsFunction(undo: true),
             """
             CREATE FUNCTION gatehouse_read_scans(p_device_tokens BYTEA[], p_scans TEXT[], p_tokens BYTEA[])
             RETURNS TABLE(\(PostgresSchema.readColumns.map { "o_\($0.name) \($0.type)" }.joined(separator: ", ")))
@@ -611,7 +569,7 @@ enum PostgresSchema {
             CREATE FUNCTION gatehouse_admit_unused(
                 p_idx INT[], p_device_tokens BYTEA[], p_device_ids TEXT[], p_gates TEXT[], p_events TEXT[], p_tokens BYTEA[],
                 p_ats BIGINT[], p_scans TEXT[], p_payloads BYTEA[],
-                p_status TEXT[], p_used_at BIGINT[], p_used_gate TEXT[], p_used_device TEXT[], p_inside BOOLEAN[], p_results TEXT[],
+                p_status TEXT[], p_used_at BIGINT[], p_used_gate TEXT[], p_used_device TEXT[], p_inside BOOLEAN[], p_results TEXT[], p_undos TEXT[],
                 OUT idx INT, OUT ticket_id TEXT, OUT number BIGINT, OUT holder_name TEXT, OUT ticket_type TEXT)
             RETURNS SETOF RECORD
             LANGUAGE plpgsql AS $fn$
@@ -643,8 +601,8 @@ enum PostgresSchema {
                           AND (expires_at IS NULL OR expires_at > p_ats[i])
                         RETURNING * INTO t;
                         IF FOUND THEN
-                            INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
-                            VALUES (p_ats[i], d.event_id, t.id, p_gates[i], d.id, p_results[i], 'commit', NULLIF(p_scans[i], ''), p_payloads[i])
+                            INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash, undo_state)
+                            VALUES (p_ats[i], d.event_id, t.id, p_gates[i], d.id, p_results[i], 'commit', NULLIF(p_scans[i], ''), p_payloads[i], p_undos[i])
                             ON CONFLICT (device_id, scan_id) WHERE scan_id IS NOT NULL DO NOTHING
                             RETURNING id INTO logged;
                             IF logged IS NULL THEN
@@ -662,6 +620,56 @@ enum PostgresSchema {
     ]
 
     static var currentVersion: Int { migrations.count }
+
+    /// Stores a batch's decisions (schema 12); with `undo` (schema 14) each log row also keeps
+    /// what its scan changed, for an annul.
+    static func storeCheckinsFunction(undo: Bool) -> String {
+        """
+        CREATE FUNCTION gatehouse_store_checkins(
+            p_idx INT[], p_tickets TEXT[], p_tokens BYTEA[], p_was_status TEXT[], p_was_used_at BIGINT[], p_was_expires_at BIGINT[],
+            p_was_inside BOOLEAN[], p_status TEXT[], p_used_at BIGINT[], p_used_gate TEXT[], p_used_device TEXT[], p_inside BOOLEAN[],
+            p_ats BIGINT[], p_events TEXT[], p_log_tickets TEXT[], p_gates TEXT[], p_devices TEXT[], p_results TEXT[],
+            p_modes TEXT[], p_scans TEXT[], p_payloads BYTEA[],\(undo ? " p_undos TEXT[]," : "")
+            OUT idx INT, OUT stored BOOLEAN)
+        RETURNS SETOF RECORD
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+            i INT;
+            logged BIGINT;
+            lost TEXT := '';
+        BEGIN
+            FOR i IN 1 .. coalesce(array_length(p_idx, 1), 0) LOOP
+                idx := p_idx[i];
+                IF lost <> '' AND p_log_tickets[i] = lost THEN
+                    stored := false; RETURN NEXT; CONTINUE;
+                END IF;
+                IF p_tickets[i] <> '' THEN
+                    UPDATE tickets SET status = p_status[i], used_at = NULLIF(p_used_at[i], -1),
+                        used_gate = NULLIF(p_used_gate[i], ''), used_device = NULLIF(p_used_device[i], ''), inside = p_inside[i]
+                    WHERE id = p_tickets[i] AND token_hash = p_tokens[i] AND status = p_was_status[i]
+                      AND used_at IS NOT DISTINCT FROM NULLIF(p_was_used_at[i], -1)
+                      AND expires_at IS NOT DISTINCT FROM NULLIF(p_was_expires_at[i], -1) AND inside = p_was_inside[i];
+                    IF NOT FOUND THEN
+                        lost := p_tickets[i]; stored := false; RETURN NEXT; CONTINUE;
+                    END IF;
+                END IF;
+                -- A (device, scanId) another transaction logged after our read fails the batch
+                -- with a serialization failure: the service reads again and answers that scan
+                -- as its first decision did.
+                INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash\(undo ? ", undo_state" : ""))
+                VALUES (p_ats[i], p_events[i], NULLIF(p_log_tickets[i], ''), p_gates[i], p_devices[i], p_results[i], p_modes[i],
+                        NULLIF(p_scans[i], ''), p_payloads[i]\(undo ? ", NULLIF(p_undos[i], '')" : ""))
+                ON CONFLICT (device_id, scan_id) WHERE scan_id IS NOT NULL DO NOTHING
+                RETURNING id INTO logged;
+                IF logged IS NULL THEN
+                    RAISE EXCEPTION 'scanId % was decided concurrently', p_scans[i] USING ERRCODE = 'serialization_failure';
+                END IF;
+                stored := true; RETURN NEXT;
+            END LOOP;
+        END
+        $fn$
+        """
+    }
 
     /// The `tickets` column a `readColumns` name starting "ticket_" reads.
     static func ticketField(_ column: String) -> String {

@@ -191,6 +191,8 @@ enum SQLiteSchema {
         );
         CREATE INDEX list_passes_inside ON list_passes (ticket_id) WHERE inside = 1;
         """,
+        // 11: what a check-in changed (`ScanUndo`, JSON), kept in its log row for an annul.
+        "ALTER TABLE checkins ADD COLUMN undo_state TEXT;",
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -381,9 +381,9 @@ public final class SQLiteStore: GatehouseStore {
             }
         }
 
-        let decision = try judge(attempt, deviceEvent: device.event, in: db)
-        try db.run(StoreStatements.logCheckin(attempt, device: device, decision: decision))
-        return .decided(decision)
+        let decided = try judge(attempt, deviceEvent: device.event, in: db)
+        try db.run(StoreStatements.logCheckin(attempt, device: device, decision: decided.decision, undo: decided.undo))
+        return .decided(decided.decision)
     }
 
     /// Inside the caller's transaction: the device on duty these credentials name.
@@ -400,7 +400,7 @@ public final class SQLiteStore: GatehouseStore {
     /// Decides with `GateDecision` on the ticket (and, at a list's gate, the list and the ticket's
     /// pass of it) as this write transaction reads them: SQLite writers take turns, so nothing
     /// changes them before the writes.
-    private static func judge(_ attempt: CheckinAttempt, deviceEvent: String, in db: SQLiteConnection) throws -> CheckinDecision {
+    private static func judge(_ attempt: CheckinAttempt, deviceEvent: String, in db: SQLiteConnection) throws -> StoredDecision {
         let ticket = try attempt.code.flatMap { code in
             try db.firstRow(StoreRecords.ticketColumns + " WHERE token_hash = ?", [.blob(code.tokenHash)], StoreRecords.ticket)
         }
@@ -419,7 +419,7 @@ public final class SQLiteStore: GatehouseStore {
                 ]
             )
         }
-        return decided.decision
+        return decided
     }
 
 }

@@ -366,6 +366,9 @@ public protocol GatehouseStore: Sendable {
     /// Authenticates the device and decides the scan in one transaction that is durable before
     /// this returns.
     func checkin(_ attempt: CheckinAttempt) async throws -> CheckinOutcome
+    /// Takes back the check-in `scanId` of `device` (`Annulment`): the ticket, its pass and the
+    /// list's count as they were before it, and an `annulled` row in the log.
+    func annul(scanId: String, device: DeviceOnDuty, at: Date) async throws -> Result<AnnulAnswer, AnnulRefusal>
 
     /// Stores a one-time pairing code (its hash) for a gate. Throws `StoreError.notFound` for an
     /// unknown event.

@@ -6,6 +6,11 @@ import GatehouseCore
 public struct StoreStatement: Sendable {
     public var sql: String
     public var parameters: [StoreRecords.Parameter]
+
+    public init(sql: String, parameters: [StoreRecords.Parameter]) {
+        self.sql = sql
+        self.parameters = parameters
+    }
 }
 
 /// The inserts SQLite and MySQL make alike. What differs between them (RETURNING against found
@@ -53,16 +58,17 @@ public enum StoreStatements {
     }
 
     /// The log row of a decided scan (refusals too), written in the deciding transaction.
-    public static func logCheckin(_ attempt: CheckinAttempt, device: DeviceOnDuty, decision: CheckinDecision) -> StoreStatement {
+    /// `undo`: what the scan changed, when it changed something (`StoredDecision.undo`).
+    public static func logCheckin(_ attempt: CheckinAttempt, device: DeviceOnDuty, decision: CheckinDecision, undo: ScanUndo?) -> StoreStatement {
         StoreStatement(
             sql: """
-                INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash, undo_state)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             parameters: [
                 .integer(attempt.at.millis), .text(device.event), .optional(decision.ticket?.id), .text(attempt.gateId),
                 .text(device.id), .text(decision.result.rawValue), .text(attempt.mode.rawValue),
-                .optional(attempt.mode == .commit ? attempt.scanId : nil), .bytes(attempt.payloadHash),
+                .optional(attempt.mode == .commit ? attempt.scanId : nil), .bytes(attempt.payloadHash), .optional(undo?.json),
             ]
         )
     }

@@ -12,6 +12,8 @@ public struct StoredDecision: Sendable, Equatable {
     public var pass: ListPass?
     /// On a list's gate: +1 or -1 to the list's count of people inside.
     public var insideChange: Int
+    /// What this scan changes, for its log row: an annul puts it back.
+    public var undo: ScanUndo?
 
     /// `ticket`: the row the code's token found (any event), as the store read it. `list`: the
     /// list of the scanning device's gate, if it has one, and `pass` the ticket's pass of it.
@@ -73,19 +75,32 @@ public struct StoredDecision: Sendable, Equatable {
         let shown = passAfter ?? pass
         let usedAt = list == nil ? after.usedAt : shown.map { Date(millis: $0.usedAt) }
         let usedGate = list == nil ? after.usedGate : shown?.usedGate
+        let undo =
+            write == nil && passAfter == nil
+            ? nil
+            : ScanUndo(
+                ticketBefore: .init(ticket),
+                ticketAfter: .init(write ?? ticket),
+                listId: list?.id,
+                passBefore: pass.map(ScanUndo.PassState.init),
+                passAfter: passAfter.map(ScanUndo.PassState.init),
+                insideChange: insideChange
+            )
         self.init(
             decision: CheckinDecision(result: verdict.result, ticket: after.summary, firstUsedAt: usedAt, firstUsedGate: usedGate, replayed: false),
             write: write,
             pass: passAfter,
-            insideChange: insideChange
+            insideChange: insideChange,
+            undo: undo
         )
     }
 
-    public init(decision: CheckinDecision, write: Ticket? = nil, pass: ListPass? = nil, insideChange: Int = 0) {
+    public init(decision: CheckinDecision, write: Ticket? = nil, pass: ListPass? = nil, insideChange: Int = 0, undo: ScanUndo? = nil) {
         self.decision = decision
         self.write = write
         self.pass = pass
         self.insideChange = insideChange
+        self.undo = undo
     }
 }
 

@@ -48,7 +48,7 @@ extension OrganizerSite {
         var id: Int64
         var at: TimeText
         var gateId: String
-        /// "In" or "Out": an exit is recorded as the result `exit`, every other scan is an entry's.
+        /// "In" or "Out": an exit is recorded as the result `exit`, every other scan but an annul is an entry's.
         var direction: String
         var result: Badge
         var notes: String?
@@ -64,7 +64,7 @@ extension OrganizerSite {
             id: entry.id,
             at: clock.display(entry.at),
             gateId: entry.gateId,
-            direction: entry.result == .exit ? "Out" : "In",
+            direction: entry.result == .exit ? "Out" : entry.result == .annulled ? "—" : "In",
             result: Badge(entry.result),
             notes: Self.notes(entry),
             foreign: foreign,

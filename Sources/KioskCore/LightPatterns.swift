@@ -23,6 +23,8 @@ public enum LightPattern: String, Sendable, CaseIterable {
         case .notFound, .invalid: self = .unknown
         case .wrongEvent, .notOnList: self = .wrongEvent
         case .expired, .revoked, .notOpen, .closed: self = .expiredOrRevoked
+        // Only the log holds it; were a service ever to answer it, the lane stays shut.
+        case .annulled: self = .expiredOrRevoked
         }
     }
 }

@@ -149,6 +149,75 @@ import Testing
     }
 
     @Test(arguments: StoreKind.available)
+    func a_check_in_is_annulled_only_by_its_device_and_only_while_nothing_came_after(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let event = try await admin.createEvent()
+            let device = try await admin.addDevice(event: event)
+            let other = try await admin.addDevice(event: event, gate: "south-2")
+            let tickets = try await admin.issue(event: event, quantity: 2)
+            func scan(
+                _ code: String,
+                _ direction: String = "entry",
+                scanId: String,
+                by gate: AdminClient.DeviceCredentials? = nil
+            ) async throws -> String {
+                let gate = gate ?? device
+                let body: [String: Any] = ["qrData": code, "deviceId": gate.id, "gateId": gate.gate, "scanId": scanId, "direction": direction]
+                return try await admin.json("POST", "/api/checkin", body, bearer: gate.token).json()["result"] as! String
+            }
+            func annul(_ scanId: String, by gate: AdminClient.DeviceCredentials? = nil, deviceId: String? = nil) async throws -> (Int, [String: Any])
+            {
+                let gate = gate ?? device
+                let response = try await admin.json(
+                    "POST",
+                    "/api/checkins/\(scanId)/annul",
+                    ["deviceId": deviceId ?? gate.id, "gateId": gate.gate],
+                    bearer: gate.token
+                )
+                return (response.status, try response.json())
+            }
+            func inside() async throws -> Int { try await admin.call("GET", "/api/events/\(event)/presence", expect: 200)["inside"] as! Int }
+            func status(_ ticket: Int) async throws -> String {
+                try await admin.call("GET", "/api/tickets/\(tickets[ticket].id)", expect: 200)["status"] as! String
+            }
+
+            // Admitted, then taken back: the ticket is as before, the guest may scan again.
+            #expect(try await scan(tickets[0].qrData, scanId: "a1") == "valid")
+            #expect(try await inside() == 1)
+            let (annulled, answer) = try await annul("a1")
+            #expect(annulled == 200 && answer["annulled"] as? Bool == true && answer["again"] as? Bool == false)
+            #expect((answer["ticket"] as? [String: Any])?["id"] as? String == tickets[0].id)
+            #expect(try await status(0) == "unused")
+            #expect(try await inside() == 0)
+            // A retry of the annul (its answer lost) answers the same, and changes nothing more.
+            let (again, repeated) = try await annul("a1")
+            #expect(again == 200 && repeated["again"] as? Bool == true)
+            #expect(try await scan(tickets[0].qrData, scanId: "a2") == "valid")
+            // The log keeps the scan, its annul and the new scan.
+            let log = try await admin.call("GET", "/api/events/\(event)/checkins", expect: 200)["checkins"] as! [[String: Any]]
+            #expect(log.compactMap { $0["result"] as? String }.sorted() == ["annulled", "valid", "valid"])
+
+            // Only the device that made it; not a scan it never made; not a refusal.
+            #expect(try await annul("a2", by: other).0 == 403)
+            #expect(try await annul("no-such-scan").0 == 404)
+            #expect(try await scan(tickets[0].qrData, scanId: "a3") == "already_used")
+            let (refused, problem) = try await annul("a3")
+            #expect(refused == 409 && (problem["detail"] as? String ?? "").contains("changed nothing"))
+            // Another device's id in the body is not this token's device.
+            #expect(try await annul("a2", deviceId: other.id).0 == 401)
+            // Scanned again since (an exit after the entry): the entry cannot be taken back alone.
+            #expect(try await scan(tickets[0].qrData, "exit", scanId: "a4") == "exit")
+            let (changed, since) = try await annul("a2")
+            #expect(changed == 409 && (since["detail"] as? String ?? "").contains("scanned again since"))
+            // The exit can: the person counts as inside again.
+            #expect(try await annul("a4").0 == 200)
+            #expect(try await inside() == 1)
+            // Anonymous: nothing is said.
+            #expect(try await admin.json("POST", "/api/checkins/a2/annul", ["deviceId": device.id, "gateId": device.gate]).status == 401)
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
     func exits_are_let_out_and_presence_counts_who_is_inside(_ kind: StoreKind) async throws {
         try await withService(kind) { admin in
             let event = try await admin.createEvent()

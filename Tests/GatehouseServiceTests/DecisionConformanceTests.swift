@@ -160,6 +160,67 @@ import Testing
     }
 }
 
+/// Annulling puts back exactly what the scan changed — the ticket, its pass, the list's count,
+/// the day of a daily list's last entry — on every store, and only within the window.
+@Suite struct AnnulConformanceTests {
+    @Test(arguments: StoreKind.available)
+    func an_annul_puts_back_the_pass_the_count_and_the_day(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let list = try await f.gatehouse.createList(
+            eventId: f.event.id,
+            .init(name: "Hall", gates: [f.device.gateId], entry: .reentry, capacity: 1)
+        )
+        let first = try await f.issue()
+        let second = try await f.issue()
+        func annul(_ scanId: String) async throws -> AnnulRefusal? {
+            do {
+                _ = try await f.gatehouse.annul(
+                    scanId: scanId,
+                    AnnulRequest(deviceId: f.device.id, gateId: f.device.gateId),
+                    bearerToken: f.deviceToken,
+                    logger: Fixture.logger
+                )
+                return nil
+            } catch let refusal as AnnulRefusal {
+                return refusal
+            }
+        }
+        func inside() async throws -> Int { try await f.gatehouse.presence(eventId: f.event.id).lists.first?.inside ?? -1 }
+
+        #expect(try await f.checkin(first.qrData, scanId: "s1").result == .valid)
+        #expect(try await f.checkin(second.qrData, scanId: "s2").result == .full)
+        // The turnstile never turned: the place is free again, and the pass is gone.
+        #expect(try await annul("s1") == nil)
+        #expect(try await inside() == 0)
+        #expect(try await f.checkin(second.qrData, scanId: "s3").result == .valid)
+        #expect(try await f.checkin(first.qrData, scanId: "s4").result == .full)
+        // An exit taken back counts the person in again.
+        #expect(try await f.checkin(second.qrData, scanId: "s5", direction: .exit).result == .exit)
+        #expect(try await inside() == 0)
+        #expect(try await annul("s5") == nil)
+        #expect(try await inside() == 1)
+        #expect(try await f.checkin(second.qrData, scanId: "s6").result == .alreadyInside)
+        // Fifteen minutes on, a scan stays.
+        f.clock.advance(15 * 60 + 1)
+        #expect(try await annul("s3") == .tooLate)
+        #expect(try await inside() == 1)
+
+        // A daily list: taking back today's entry gives the day back.
+        _ = try await f.gatehouse.replaceList(id: list.id, .init(name: "Hall", gates: [f.device.gateId], entry: .daily))
+        let daily = try await f.issue()
+        #expect(try await f.checkin(daily.qrData, scanId: "d1").result == .valid)
+        f.clock.advance(86_400)
+        #expect(try await f.checkin(daily.qrData, scanId: "d2").result == .valid)
+        #expect(try await annul("d2") == nil)
+        #expect(try await f.checkin(daily.qrData, scanId: "d3").result == .valid)
+        #expect(try await f.checkin(daily.qrData, scanId: "d4").result == .alreadyUsed)
+        // Revoked since: the entry cannot be taken back over the revocation.
+        _ = try await f.gatehouse.revokeTicket(id: daily.ticket.id)
+        #expect(try await annul("d3") == .changedSince)
+        await f.stop()
+    }
+}
+
 /// A list's capacity under 64 gates at once, entries and exits together: never passed, and the
 /// count exact, on every store.
 @Suite struct ListCapacityConcurrencyTests {

@@ -20,7 +20,7 @@ package struct Badge: Sendable, Encodable {
     }
 
     package init(_ result: CheckinResult) {
-        tone = result == .valid ? "ok" : result == .alreadyUsed ? "warn" : "bad"
+        tone = result == .valid ? "ok" : result == .alreadyUsed || result == .annulled ? "warn" : "bad"
         words = Badge.words(result)
     }
 
@@ -44,6 +44,7 @@ package struct Badge: Sendable, Encodable {
         case .closed: "closed"
         case .full: "full"
         case .alreadyInside: "already inside"
+        case .annulled: "annulled"
         }
     }
 }
