@@ -640,6 +640,44 @@ class WhatTheDoorSaw(ScannerCase):
         finally:
             driver.quit()
 
+    def test_undo_takes_a_check_in_back_and_never_claims_it_when_the_answer_is_lost(self):
+        driver = browser((360, 740), admin=False)
+        try:
+            self.pair(driver)
+            self.wedge(driver, self.ticket["qrData"])
+            self.status(driver, "Valid")
+            driver.find_element(By.ID, "confirm").click()
+            self.status(driver, "Checked in")
+            self.assertEqual(self.service.api("GET", f"/api/tickets/{self.ticket['id']}", expect=200)["status"], "used")
+            # The guest did not go through after all: Undo, and the ticket may be scanned again.
+            undo = wait(driver, EC.visibility_of_element_located((By.ID, "undo")))
+            undo.click()
+            shown = self.status(driver, "Taken back")
+            self.assertIn("can be scanned again", shown)
+            self.assertFalse(driver.find_element(By.ID, "undo").is_displayed())
+            self.assertEqual(self.service.api("GET", f"/api/tickets/{self.ticket['id']}", expect=200)["status"], "unused")
+            log = self.service.api("GET", f"/api/events/{self.event}/checkins", expect=200)["checkins"]
+            self.assertEqual(len([c for c in log if c["result"] == "annulled"]), 1)
+            self.shoot(driver, "scanner-undone-360")
+            self.wedge(driver, self.ticket["qrData"])
+            self.status(driver, "Valid")
+            driver.find_element(By.ID, "confirm").click()
+            self.status(driver, "Checked in")
+
+            # An Undo whose answer never comes is not called done, nor not done.
+            undo = driver.find_element(By.ID, "undo")
+            driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+            # Pressed as the connection drops (the page may already have noticed and hidden it).
+            driver.execute_script("arguments[0].click()", undo)
+            unknown = self.status(driver, "Not known whether the check-in of #1", timeout=30)
+            self.assertNotIn("Taken back", unknown)
+            self.assertEqual(self.service.api("GET", f"/api/tickets/{self.ticket['id']}", expect=200)["status"], "used")
+            driver.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
+            self.wedge(driver, self.ticket["qrData"])
+            self.status(driver, "Already used at door-1")
+        finally:
+            driver.quit()
+
     def test_an_exit_phone_counts_people_out_and_never_says_checked_in(self):
         driver = browser((360, 740), admin=False)
         try:

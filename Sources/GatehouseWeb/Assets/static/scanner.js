@@ -11,6 +11,8 @@
   // goes stale within 4 s of losing it, also when the phone's own network is up.
   const HEARTBEAT_MS = 1500;
   const HEARTBEAT_TIMEOUT_MS = 2500;
+  // How long after a check-in the service lets this phone take it back.
+  const UNDO_WINDOW_MS = 15 * 60 * 1000;
   const WORDS = {valid: 'Valid', already_used: 'Already used', not_found: 'Unknown ticket', wrong_event: 'Wrong event',
     expired: 'Expired', revoked: 'Revoked', invalid: 'Not a ticket', not_on_list: 'Not for this gate', not_open: 'Not open yet',
     closed: 'Closed', full: 'Full', already_inside: 'Already inside', exit: 'Let out'};
@@ -27,7 +29,8 @@
   let session = null;
   // The ticket on screen: {qrData, scanId, direction, answer, state}, state one of
   // valid (validated, not checked in), committing, committed, refused, unknown (the commit's
-  // answer was lost and could not be had again).
+  // answer was lost and could not be had again), undoing, annulled (taken back), undo-unknown
+  // (the Undo's answer was lost).
   let current = null;
   let busy = false;
   // Whole codes waiting their turn: a wedge scanner types faster than the service answers.
@@ -93,12 +96,24 @@
       case 'valid': return ticketName(current) + ' was not ' + ACTS[current.direction].done + ': the connection was lost before Confirm. Scan it again when the connection is back.';
       case 'committing':
       case 'unknown': return unknownText(current);
+      case 'annulled': return annulledText(current);
+      case 'undoing':
+      case 'undo-unknown': return undoUnknownText(current);
       default: return 'No connection: scan again when the connection is back.';
     }
   }
 
   function unknownText(entry) {
     return 'Not known whether ' + ticketName(entry) + ' was ' + ACTS[entry.direction].done + ' — scan it again when connected: a second scan will say.';
+  }
+
+  function annulledText(entry) {
+    return ticketName(entry) + ' is not ' + ACTS[entry.direction].done + ' any more: the ticket can be scanned again.';
+  }
+
+  function undoUnknownText(entry) {
+    return 'Not known whether the ' + (entry.direction === 'exit' ? 'exit' : 'check-in') + ' of ' + ticketName(entry) +
+      ' was taken back — scan it again when connected: a second scan will say.';
   }
 
   function setOnline(up) {
@@ -108,7 +123,7 @@
     if (up) return;
     // A green on screen is cleared: it may no longer be true. A Confirm still being asked about
     // goes on (its retries say what is known); queued codes cannot be judged now.
-    if (current && current.state === 'committing') return;
+    if (current && (current.state === 'committing' || current.state === 'undoing')) return;
     const dropped = queue.splice(0).length;
     clearResult(truthWithoutService() + (dropped ? ' ' + dropped + ' code(s) scanned meanwhile were not looked at: scan them again.' : ''), 'stale');
     if (current && current.state === 'valid') current = null;
@@ -116,6 +131,7 @@
 
   function clearResult(message, tone) {
     $('confirm').hidden = true;
+    $('undo').hidden = true;
     $('details').hidden = true;
     $('detail-box').hidden = true;
     const box = $('status');
@@ -143,6 +159,9 @@
       case 'committing': tone = 'pending'; badge = element('span', 'badge pending', ACTS[entry.direction].doing); break;
       case 'committed': tone = 'valid'; badge = element('span', 'badge ok', ACTS[entry.direction].badge); break;
       case 'unknown': tone = 'stale'; badge = element('span', 'badge', '❔ Not known'); break;
+      case 'undoing': tone = 'pending'; badge = element('span', 'badge pending', 'Taking back…'); break;
+      case 'annulled': tone = 'used'; badge = element('span', 'badge warn', '↩ Taken back'); break;
+      case 'undo-unknown': tone = 'stale'; badge = element('span', 'badge', '❔ Not known'); break;
       default:
         tone = answer.result === 'already_used' ? 'used' : 'refused';
         badge = element('span', 'badge ' + (answer.result === 'already_used' ? 'warn' : 'bad'), '⛔ ' + (WORDS[answer.result] || answer.result));
@@ -159,6 +178,14 @@
       parts.push(element('p', 'instruction', entry.retrying ? 'No answer yet: asking again…' : ACTS[entry.direction].doing));
     } else if (entry.state === 'unknown') {
       parts.push(element('p', '', unknownText(entry)));
+    } else if (entry.state === 'undoing') {
+      parts.push(element('p', 'instruction', entry.retrying ? 'No answer yet: asking again…' : 'Taking back…'));
+    } else if (entry.state === 'annulled') {
+      parts.push(element('p', '', annulledText(entry)));
+    } else if (entry.state === 'undo-unknown') {
+      parts.push(element('p', '', undoUnknownText(entry)));
+    } else if (entry.state === 'committed' && entry.undoRefused) {
+      parts.push(element('p', '', 'Not taken back: ' + entry.undoRefused));
     } else if (answer.result === 'already_used') {
       parts.push(element('p', '', 'Already used at ' + (answer.firstUsedGate || '?') + ', ' + when(answer.firstUsedAt)));
     } else if (entry.state === 'refused') {
@@ -167,7 +194,52 @@
     box.replaceChildren(...parts);
     $('confirm').textContent = ACTS[entry.direction].button;
     $('confirm').hidden = entry.state !== 'valid';
+    $('undo').hidden = !(entry.state === 'committed' && !entry.undoRefused && Date.now() - entry.committedAt < UNDO_WINDOW_MS);
     $('details').hidden = !answer.ticket;
+  }
+
+  // Takes the check-in on screen back (the guest did not go through after all): asked again
+  // with longer deadlines when the answer is lost — an annul answers a retry as the first — and
+  // never called done or not done unless the service said so.
+  async function undo() {
+    if (!current || current.state !== 'committed' || busy) return;
+    busy = true;
+    const entry = current;
+    entry.state = 'undoing';
+    entry.retrying = false;
+    show(entry);
+    try {
+      for (let attempt = 0; attempt < COMMIT_DEADLINES_MS.length; attempt += 1) {
+        try {
+          const response = await call('/api/checkins/' + encodeURIComponent(entry.scanId) + '/annul', {method: 'POST',
+            headers: {'Content-Type': 'application/json'}, body: JSON.stringify({deviceId: session.deviceId, gateId: session.gateId})},
+          COMMIT_DEADLINES_MS[attempt]);
+          if (response.status >= 500) throw new TypeError('service unavailable');
+          const answer = await response.json();
+          if (response.ok) {
+            entry.state = 'annulled';
+          } else {
+            entry.state = 'committed';
+            entry.undoRefused = answer.detail || 'refused (HTTP ' + response.status + ')';
+          }
+          break;
+        } catch (error) {
+          if (error.message === 'signed out') return;
+          entry.retrying = true;
+          if (current === entry) show(entry);
+          await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
+        }
+      }
+      if (entry.state === 'undoing') entry.state = 'undo-unknown';
+      if (current === entry) {
+        show(entry);
+        feedback(entry.state === 'annulled');
+      }
+    } finally {
+      busy = false;
+      $('code').focus();
+      pump();
+    }
   }
 
   // An entry passes when it is valid; an exit is always let out (and counted out when inside).
@@ -213,8 +285,8 @@
   async function pump() {
     if (busy || !session) return;
     while (queue.length && session) {
-      // A Confirm being asked about finishes first: its ticket must not be dropped unsaid.
-      if (current && current.state === 'committing') return;
+      // A Confirm or an Undo being asked about finishes first: its ticket must not be dropped unsaid.
+      if (current && (current.state === 'committing' || current.state === 'undoing')) return;
       await check(queue.shift());
     }
   }
@@ -224,6 +296,7 @@
     if (!current) return null;
     if (current.state === 'valid') return ticketName(current) + ' was not ' + ACTS[current.direction].done + '.';
     if (current.state === 'unknown') return unknownText(current);
+    if (current.state === 'undo-unknown') return undoUnknownText(current);
     return null;
   }
 
@@ -270,6 +343,7 @@
           if (!response.ok) { entry.state = 'refused'; entry.answer = {result: 'invalid', message: answer.detail || 'Refused (HTTP ' + response.status + ')'}; break; }
           entry.answer = answer;
           entry.state = passes(answer) ? 'committed' : 'refused';
+          entry.committedAt = Date.now();
           break;
         } catch (error) {
           if (error.message === 'signed out') return;
@@ -513,6 +587,7 @@
       if (/[\r\n]/.test(text)) { $('code').value = ''; enqueue(text); }
     });
     $('confirm').addEventListener('click', confirm);
+    $('undo').addEventListener('click', undo);
     for (const input of document.querySelectorAll('input[name=direction]')) {
       input.addEventListener('change', () => { if (input.checked) setDirection(input.value); $('code').focus(); });
     }
