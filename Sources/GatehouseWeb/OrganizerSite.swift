@@ -37,6 +37,7 @@ package struct OrganizerSite: Sendable {
         addTicketPages(to: admin)
         addCheckinPages(to: admin)
         addDevicePages(to: admin)
+        addListPages(to: admin)
         addRegistrationPages(to: admin)
         // Any other address under /admin: a page that says so, not the API's JSON.
         admin.get("**") { request, context in
@@ -74,9 +75,11 @@ package struct OrganizerSite: Sendable {
                 ? Problem(.badRequest, "\(error)")
                 : ProblemMiddleware<GatehouseRequestContext>.problem(for: error, context: context, outages: gatehouse.outages)
             let message = error is WebFormError ? problem.detail : WebForm.inFormWords(problem.detail)
-            if let refused, problem.status == .badRequest {
+            // A form the organizer can put right (a wrong value, a gate another list holds) comes
+            // back with what was typed and the reason.
+            if let refused, problem.status == .badRequest || problem.status == .conflict {
                 if var page = try? await refused(message) {
-                    page.status = .unprocessableContent
+                    page.status = problem.status == .conflict ? .conflict : .unprocessableContent
                     return page.response
                 }
             }

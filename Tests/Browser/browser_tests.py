@@ -324,6 +324,46 @@ class OrganizerFlow(BrowserTestCase):
             server.server_close()
 
 
+class ListsPage(BrowserTestCase):
+    def test_a_list_is_made_on_its_page_and_its_count_goes_live(self):
+        event = self.service.api("POST", "/api/events", {"name": "Hall night"}, expect=201)["id"]
+        tickets = self.service.api("POST", f"/api/events/{event}/tickets", {"quantity": 2}, expect=201)["tickets"]
+        device = self.service.api("POST", "/api/devices", {"name": "Hall kiosk", "gateId": "hall-a", "eventId": event}, expect=201)
+
+        def scan(ticket, direction="entry"):
+            return self.service.api("POST", "/api/checkin", {"qrData": ticket["qrData"], "deviceId": device["deviceId"], "gateId": "hall-a",
+                                                            "direction": direction}, token=device["token"])["result"]
+
+        driver = browser(SIZES["laptop"])
+        try:
+            driver.get(f"{self.service.base}/admin/events/{event}/lists")
+            self.assertIn("every gate admits every ticket type, once", driver.page_source)
+            driver.find_element(By.NAME, "name").send_keys("Main hall")
+            driver.find_element(By.NAME, "gates").send_keys("hall-a")
+            driver.find_element(By.NAME, "capacity").send_keys("1")
+            driver.find_element(By.CSS_SELECTOR, "select[name=entry] option[value=reentry]").click()
+            self.submit(driver, "form[action$='/lists']")
+            wait(driver, EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "List made."))
+            self.assertEqual(text(driver, "#lists .inside"), "0")
+
+            # Counted in and out while the page stays open; full shows at the capacity.
+            self.assertEqual(scan(tickets[0]), "valid")
+            wait(driver, EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#lists .inside"), "1"), 10)
+            wait(driver, EC.visibility_of_element_located((By.CSS_SELECTOR, "#lists .full")), 10)
+            self.assertEqual(text(driver, "#inside-total"), "1")
+            self.assertEqual(scan(tickets[1]), "full")
+            self.shoot(driver, "lists-full-laptop")
+            self.assertEqual(scan(tickets[0], "exit"), "exit")
+            wait(driver, EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#lists .inside"), "0"), 10)
+            wait(driver, EC.invisibility_of_element_located((By.CSS_SELECTOR, "#lists .full")), 10)
+
+            # A lost service is said, never shown as current.
+            driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+            wait(driver, EC.text_to_be_present_in_element((By.ID, "live-state"), "not updating"), 10)
+        finally:
+            driver.quit()
+
+
 class ScannerCase(BrowserTestCase):
     """A paired phone's helpers: an event with tickets, pairing, a wedge scanner, the status."""
 
@@ -950,6 +990,8 @@ class PagesAtTwoSizes(BrowserTestCase):
         tickets = self.service.api("POST", f"/api/events/{event}/tickets", {"quantity": 3, "holderName": "Maximiliane Mustermann-Schmidt"}, expect=201)["tickets"]
         device = self.service.api("POST", "/api/devices", {"name": "North kiosk", "gateId": "north-1", "eventId": event}, expect=201)
         self.service.api("POST", "/api/checkin", {"qrData": tickets[0]["qrData"], "deviceId": device["deviceId"], "gateId": "north-1"}, token=device["token"])
+        vip = self.service.api("POST", f"/api/events/{event}/lists", {"name": "VIP door", "gates": ["vip-1", "vip-2"], "ticketTypes": ["VIP"],
+                                                                       "entry": "reentry", "capacity": 200}, expect=201)["id"]
         pages = {
             "events": "/admin", "event": f"/admin/events/{event}", "edit": f"/admin/events/{event}/edit", "tickets": f"/admin/events/{event}/tickets",
             "ticket": f"/admin/tickets/{tickets[0]['id']}", "checkins": f"/admin/events/{event}/checkins", "devices": f"/admin/events/{event}/devices",
@@ -957,7 +999,7 @@ class PagesAtTwoSizes(BrowserTestCase):
             "reissue-ticket": f"/admin/tickets/{tickets[1]['id']}/reissue",
             "revoke-device": f"/admin/devices/{device['deviceId']}/revoke?event={event}", "not-found": f"/admin/events/{event}/nothing",
             "registration": f"/admin/events/{event}/registration", "send-ticket": f"/admin/tickets/{tickets[2]['id']}/send",
-            "register-closed": f"/register/{event}", "register-unknown": "/register/ENOSUCH1",
+            "lists": f"/admin/events/{event}/lists", "list-edit": f"/admin/lists/{vip}/edit", "register-closed": f"/register/{event}", "register-unknown": "/register/ENOSUCH1",
         }
         folder = tempfile.mkdtemp()
         bad, good = os.path.join(folder, "bad.csv"), os.path.join(folder, "good.csv")

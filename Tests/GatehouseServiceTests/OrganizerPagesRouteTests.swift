@@ -367,6 +367,63 @@ import Testing
     }
 
     @Test(arguments: StoreKind.available)
+    func check_in_lists_are_made_edited_and_removed_with_their_counts(_ kind: StoreKind) async throws {
+        try await withService(kind) { web in
+            let event = try await web.createEvent()
+            let hall = try await web.addDevice(event: event, gate: "hall-a")
+            let vip = try await web.issue(event: event, quantity: 1, extra: ["ticketType": "VIP"])[0]
+            let plain = try await web.issue(event: event, quantity: 1)[0]
+
+            let made = try await submit(
+                web,
+                "/admin/events/\(event)/lists",
+                "name=Main+hall&gates=\(encoded("hall-a, hall-b"))&ticketTypes=VIP&entry=reentry&capacity=1&opensAt=&closesAt="
+            )
+            #expect(made.location == "/admin/events/\(event)/lists?done=created")
+            #expect(made.page.text.contains("List made.") && made.page.text.contains("Main hall") && made.page.text.contains("hall-a, hall-b"))
+            #expect(made.page.text.contains("aria-current=page>Lists</a>"))
+            let list = try #require((try await web.call("GET", "/api/events/\(event)/lists", expect: 200)["lists"] as? [[String: Any]])?.first)
+            #expect(list["entry"] as? String == "reentry" && list["capacity"] as? Int == 1)
+            let id = try #require(list["id"] as? String)
+
+            // The rules hold at its gate, and the page's live feed counts who is inside.
+            #expect(try await web.checkinResult(plain.qrData, device: hall) == "not_on_list")
+            #expect(try await web.checkinResult(vip.qrData, device: hall) == "valid")
+            let live = try JSONSerialization.jsonObject(with: Data(try await get(web, "/admin/events/\(event)/lists/live").text.utf8))
+            let counts = try #require(live as? [String: Any])
+            let listed = try #require((counts["lists"] as? [[String: Any]])?.first)
+            #expect(counts["inside"] as? Int == 1 && listed["inside"] as? Int == 1 && listed["full"] as? Bool == true)
+
+            // A gate another list holds is refused, and the form keeps what was typed.
+            let clash = try await web.request(
+                "POST",
+                "/admin/events/\(event)/lists",
+                body: Array("name=Side+door&gates=hall-b&entry=once".utf8),
+                headers: form(web)
+            )
+            #expect(clash.status == 409 && clash.text.contains("hall-b") && clash.text.contains("value=\"Side door\""))
+            let badCapacity = try await web.request(
+                "POST",
+                "/admin/events/\(event)/lists",
+                body: Array("name=Side+door&capacity=many".utf8),
+                headers: form(web)
+            )
+            #expect(badCapacity.status == 422 && badCapacity.text.contains("Capacity must be a whole number"))
+
+            // Edited: the form shows the list as it is; saving replaces it.
+            let edit = try await get(web, "/admin/lists/\(id)/edit")
+            #expect(edit.text.contains("value=\"hall-a, hall-b\"") && edit.text.contains("<option value=\"reentry\" selected>"))
+            let saved = try await submit(web, "/admin/lists/\(id)", "name=Main+hall&gates=hall-a&ticketTypes=&entry=once&capacity=")
+            #expect(saved.location == "/admin/events/\(event)/lists?done=saved" && saved.page.text.contains("every type"))
+            // Removed: its gate admits every type, once, again.
+            let removed = try await web.request("POST", "/admin/lists/\(id)/delete", body: [], headers: form(web))
+            #expect(removed.status == 303 && removed.headers["location"] == "/admin/events/\(event)/lists?done=deleted")
+            #expect((try await web.call("GET", "/api/events/\(event)/lists", expect: 200)["lists"] as? [Any])?.isEmpty == true)
+            #expect(try await web.checkinResult(plain.qrData, device: hall) == "valid")
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
     func devices_are_listed_paired_and_revoked(_ kind: StoreKind) async throws {
         try await withService(kind) { web in
             let event = try await web.createEvent()

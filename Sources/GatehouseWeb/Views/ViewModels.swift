@@ -110,7 +110,8 @@ package struct EventTabs: Sendable {
         let base = "/admin/events/\(event.id)"
         tabs = [
             ("overview", "Overview", base), ("tickets", "Tickets", base + "/tickets"), ("checkins", "Check-ins", base + "/checkins"),
-            ("devices", "Devices", base + "/devices"), ("registration", "Registration", base + "/registration"),
+            ("lists", "Lists", base + "/lists"), ("devices", "Devices", base + "/devices"),
+            ("registration", "Registration", base + "/registration"),
         ].map { key, label, href in Tab(label: label, href: href, current: key == current) }
     }
 }
