@@ -42,14 +42,38 @@ public struct TicketSyncPage: Codable, Sendable, Equatable {
     public var tickets: [SyncedTicket]
     /// The event's public keys for signed codes (empty for plain codes), every page.
     public var keys: [SyncedKey]
+    /// The check-in list the device's gate belongs to, every page; absent for a gate in no list.
+    /// A list's rules (ticket types, re-entry, capacity) need the service: a gate in one admits no
+    /// entry from its snapshot.
+    public var gateList: SyncedGateList?
 
-    public init(eventId: String, serverTime: Int64, cursor: String, complete: Bool, tickets: [SyncedTicket], keys: [SyncedKey] = []) {
+    public init(
+        eventId: String,
+        serverTime: Int64,
+        cursor: String,
+        complete: Bool,
+        tickets: [SyncedTicket],
+        keys: [SyncedKey] = [],
+        gateList: SyncedGateList? = nil
+    ) {
         self.eventId = eventId
         self.serverTime = serverTime
         self.cursor = cursor
         self.complete = complete
         self.tickets = tickets
         self.keys = keys
+        self.gateList = gateList
+    }
+}
+
+/// The check-in list of a gate, as a sync page names it.
+public struct SyncedGateList: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+
+    public init(id: String, name: String) {
+        self.id = id
+        self.name = name
     }
 }
 

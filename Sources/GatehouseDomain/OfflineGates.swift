@@ -40,6 +40,7 @@ extension Gatehouse {
         let changes = try await store.ticketChanges(eventId: device.eventId, after: position, limit: limit)
         if fromStart, !changes.tickets.isEmpty { _ = fullPullLimiter.take(1, for: device.id) }
         let keys = try await publicKeys(eventId: device.eventId).map { SyncedKey(id: $0.id, publicKey: Base64URL.encode($0.publicKey)) }
+        let gateList = try await store.lists(eventId: device.eventId).first { $0.gates.contains(device.gateId) }
         return TicketSyncPage(
             eventId: device.eventId,
             serverTime: serverTime.millis,
@@ -55,7 +56,8 @@ extension Gatehouse {
                     usedGate: ticket.usedGate
                 )
             },
-            keys: keys
+            keys: keys,
+            gateList: gateList.map { SyncedGateList(id: $0.id, name: $0.name) }
         )
     }
 

@@ -46,6 +46,8 @@ public final class OfflineSnapshot: Sendable {
         public var pendingUploads: Int
         /// Offline admissions the service refused again and again, set aside (see `markUploaded`).
         public var quarantined: Int = 0
+        /// The name of the check-in list this gate belongs to, as the last sync said.
+        public var gateList: String?
     }
 
     /// Refusals after which a journal entry is set aside instead of sent again.
@@ -131,7 +133,7 @@ public final class OfflineSnapshot: Sendable {
         {
             contact = Contact(serverTime: time, bootID: boot, bootTime: bootTime)
         }
-        return State(
+        var state = State(
             eventID: meta["event_id"],
             cursor: meta["cursor"],
             complete: meta["complete"] == "1",
@@ -139,6 +141,8 @@ public final class OfflineSnapshot: Sendable {
             lastSync: contact,
             pendingUploads: 0
         )
+        state.gateList = meta["gate_list"]
+        return state
     }
 
     /// The ticket with this token hash, with this box's own offline admission if it made one.
@@ -214,7 +218,10 @@ public final class OfflineSnapshot: Sendable {
                 for key in page.keys {
                     try db.run("INSERT INTO keys (id, public_key) VALUES (?, ?)", [.integer(Int64(key.id)), .blob(Base64URL.decode(key.publicKey)!)])
                 }
+                // Every page names the gate's check-in list (or none): the newest pull's word holds.
+                try db.execute("DELETE FROM meta WHERE key = 'gate_list'")
                 var meta: [(String, String)] = [("event_id", page.eventId), ("cursor", page.cursor)]
+                if let list = page.gateList { meta.append(("gate_list", list.name)) }
                 if page.complete {
                     meta += [
                         ("complete", "1"), ("sync_server_time", String(contact.serverTime)), ("sync_boot_id", contact.bootID),
@@ -239,6 +246,14 @@ public final class OfflineSnapshot: Sendable {
                 throw SnapshotError("sync page: ticket \(ticket.number) has no valid hash")
             }
             if let gate = ticket.usedGate, !Self.isIdentifier(gate) { throw SnapshotError("sync page: ticket \(ticket.number) has a bad gate") }
+        }
+        if let list = page.gateList {
+            guard Self.isIdentifier(list.id), !list.name.isEmpty, list.name.utf8.count <= 800 else {
+                throw SnapshotError("sync page: bad check-in list")
+            }
+            guard !list.name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw SnapshotError("sync page: bad check-in list")
+            }
         }
         for key in page.keys {
             guard (1...255).contains(key.id), Base64URL.decode(key.publicKey)?.count == 32 else {

@@ -6,8 +6,8 @@ import KioskCore
 /// Decides a scan from the snapshot when the service does not answer, with the service's own
 /// `GateDecision`: an unused, unexpired ticket of this event is admitted once — journaled before
 /// the answer, so before the relay opens — and everything else is refused with its reason. It declines (the
-/// gate shuts) without a complete snapshot, with one older than `maxAge`, or without a clock it
-/// can trust.
+/// gate shuts) without a complete snapshot, with one older than `maxAge`, without a clock it
+/// can trust, or for an entry at a gate of a check-in list.
 public struct SnapshotDecider: OfflineDecider {
     public let snapshot: OfflineSnapshot
     public let clock: TrustedClock
@@ -34,6 +34,15 @@ public struct SnapshotDecider: OfflineDecider {
             return .cannotDecide(
                 "the snapshot is \(age.components.seconds / 60) min old, more than offline_max_age (\(maxAge.components.seconds / 60) min)"
             )
+        }
+        // A list's rules (ticket types, re-entry, capacity, hours) need the service: the
+        // snapshot does not carry them yet, and the plain rule would let in whom the list keeps
+        // out. The gate shuts for entries and says why; a person leaving is always let out.
+        if let list = state.gateList {
+            guard direction == .exit else {
+                return .cannotDecide("this gate belongs to check-in list \(list): its rules need the service")
+            }
+            return .decided(Self.answer(.exit))
         }
         // What the code is: a plain one (its token's hash), or a signed one that verifies with
         // the event's key of its id (its blob's hash, and the window it carries).

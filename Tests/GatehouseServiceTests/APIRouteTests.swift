@@ -218,6 +218,21 @@ import Testing
     }
 
     @Test(arguments: StoreKind.available)
+    func a_gate_s_sync_names_its_check_in_list(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let event = try await admin.createEvent()
+            let hall = try await admin.addDevice(event: event, gate: "hall-a")
+            let door = try await admin.addDevice(event: event, gate: "door-1")
+            _ = try await admin.issue(event: event, quantity: 1)
+            let list = try await admin.call("POST", "/api/events/\(event)/lists", ["name": "Main hall", "gates": ["hall-a"]], expect: 201)
+            let listed = try await admin.json("GET", "/api/sync/tickets", bearer: hall.token).json()
+            let gateList = try #require(listed["gateList"] as? [String: Any])
+            #expect(gateList["id"] as? String == list["id"] as? String && gateList["name"] as? String == "Main hall")
+            #expect(try await admin.json("GET", "/api/sync/tickets", bearer: door.token).json()["gateList"] == nil)
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
     func exits_are_let_out_and_presence_counts_who_is_inside(_ kind: StoreKind) async throws {
         try await withService(kind) { admin in
             let event = try await admin.createEvent()

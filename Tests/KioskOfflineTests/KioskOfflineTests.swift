@@ -140,7 +140,7 @@ struct Tickets {
             snapshot = try OfflineSnapshot(path: folder.path + "/s.sqlite")
         }
 
-        func sync(serverTime: Int64 = 1_700_000_000_000) throws {
+        func sync(serverTime: Int64 = 1_700_000_000_000, gateList: SyncedGateList? = nil) throws {
             let tickets = [
                 Tickets.synced(codes[0], number: 1),
                 Tickets.synced(codes[1], number: 2, status: .used),
@@ -148,13 +148,13 @@ struct Tickets {
                 Tickets.synced(codes[3], number: 4, expiresAt: serverTime + 60_000),
             ]
             try snapshot.apply(
-                TicketSyncPage(eventId: Tickets.event, serverTime: serverTime, cursor: "4", complete: true, tickets: tickets),
+                TicketSyncPage(eventId: Tickets.event, serverTime: serverTime, cursor: "4", complete: true, tickets: tickets, gateList: gateList),
                 contact: clock.trusted.contact(serverTime: serverTime)
             )
         }
 
-        func decider(maxAge: Duration = .seconds(3600)) -> SnapshotDecider {
-            SnapshotDecider(snapshot: snapshot, clock: clock.trusted, maxAge: maxAge, gateID: "north-1")
+        func decider(maxAge: Duration = .seconds(3600), direction: ScanDirection = .entry) -> SnapshotDecider {
+            SnapshotDecider(snapshot: snapshot, clock: clock.trusted, maxAge: maxAge, gateID: "north-1", direction: direction)
         }
 
         func result(_ decision: OfflineDecision) -> CheckinResult? {
@@ -188,6 +188,28 @@ struct Tickets {
         // A sync that still says "unused" (the upload has not landed yet) does not re-open it.
         try rig.sync()
         #expect(rig.result(decider.decide(qrData: rig.codes[0].text, scanId: "s9")) == .alreadyUsed)
+    }
+
+    @Test func a_gate_of_a_check_in_list_admits_no_entry_offline_and_lets_people_out() throws {
+        let rig = try Rig()
+        try rig.sync(gateList: SyncedGateList(id: "LHALL001", name: "VIP door"))
+        #expect(try rig.snapshot.syncState.gateList == "VIP door")
+        // The list's rules need the service: the plain rule would let in whom the list keeps out.
+        guard case .cannotDecide(let why) = rig.decider().decide(qrData: rig.codes[0].text, scanId: "l1") else {
+            Issue.record("an entry at a list's gate was decided offline")
+            return
+        }
+        #expect(why.contains("VIP door"))
+        #expect(rig.result(rig.decider(direction: .exit).decide(qrData: rig.codes[0].text, scanId: "l2")) == .exit)
+        #expect(try rig.snapshot.pendingUploads(limit: 10).isEmpty, "nothing admitted, nothing journaled")
+        // Taken out of the list: the next sync says so, and the plain rule applies again.
+        try rig.sync()
+        #expect(try rig.snapshot.syncState.gateList == nil)
+        #expect(rig.result(rig.decider().decide(qrData: rig.codes[0].text, scanId: "l3")) == .valid)
+        // A hostile list name is refused with the whole page.
+        #expect(throws: SnapshotError.self) {
+            try rig.sync(gateList: SyncedGateList(id: "LHALL001", name: "VIP\u{1B}[2J"))
+        }
     }
 
     @Test func an_expired_ticket_is_refused_by_the_trusted_clock_not_the_wall_clock() throws {
