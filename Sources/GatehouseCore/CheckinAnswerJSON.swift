@@ -57,15 +57,17 @@ extension Date {
 }
 
 /// Appends JSON tokens to a byte array.
-struct JSONOutput {
-    var bytes: [UInt8] = []
+package struct JSONOutput {
+    package var bytes: [UInt8] = []
 
-    mutating func raw(_ text: String) {
+    package init() {}
+
+    package mutating func raw(_ text: String) {
         bytes.append(contentsOf: text.utf8)
     }
 
     /// A member name: our own constants, which need no escaping.
-    mutating func key(_ name: StaticString, first: Bool) {
+    package mutating func key(_ name: StaticString, first: Bool) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         bytes.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { bytes.append(contentsOf: $0) }
@@ -74,7 +76,7 @@ struct JSONOutput {
 
     /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8
     /// (slashes unescaped, like the API's encoder).
-    mutating func string(_ text: String) {
+    package mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {

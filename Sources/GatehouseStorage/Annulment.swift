@@ -21,6 +21,35 @@ public struct ScanUndo: Codable, Sendable, Equatable {
             inside = ticket.inside
         }
 
+        private enum CodingKeys: String, CodingKey {
+            case status = "s"
+            case usedAt = "a"
+            case usedGate = "g"
+            case usedDevice = "d"
+            case inside = "i"
+        }
+
+        func write(to out: inout JSONOutput) {
+            out.raw("{")
+            out.key("s", first: true)
+            out.string(status.rawValue)
+            if let usedAt {
+                out.key("a", first: false)
+                out.raw(String(usedAt))
+            }
+            if let usedGate {
+                out.key("g", first: false)
+                out.string(usedGate)
+            }
+            if let usedDevice {
+                out.key("d", first: false)
+                out.string(usedDevice)
+            }
+            out.key("i", first: false)
+            out.raw(inside ? "true" : "false")
+            out.raw("}")
+        }
+
         public func applied(to ticket: Ticket) -> Ticket {
             var restored = ticket
             restored.status = status
@@ -43,6 +72,28 @@ public struct ScanUndo: Codable, Sendable, Equatable {
             usedGate = pass.usedGate
             inside = pass.inside
             lastEntryDay = pass.lastEntryDay
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case usedAt = "a"
+            case usedGate = "g"
+            case inside = "i"
+            case lastEntryDay = "y"
+        }
+
+        func write(to out: inout JSONOutput) {
+            out.raw("{")
+            out.key("a", first: true)
+            out.raw(String(usedAt))
+            out.key("g", first: false)
+            out.string(usedGate)
+            out.key("i", first: false)
+            out.raw(inside ? "true" : "false")
+            if let lastEntryDay {
+                out.key("y", first: false)
+                out.raw(String(lastEntryDay))
+            }
+            out.raw("}")
         }
     }
 
@@ -74,13 +125,46 @@ public struct ScanUndo: Codable, Sendable, Equatable {
         self.insideChange = insideChange
     }
 
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return encoder
-    }()
+    private enum CodingKeys: String, CodingKey {
+        case ticketBefore = "tb"
+        case ticketAfter = "ta"
+        case listId = "l"
+        case passBefore = "pb"
+        case passAfter = "pa"
+        case insideChange = "c"
+        case annulledAt = "x"
+    }
 
-    public var json: String { String(decoding: (try? Self.encoder.encode(self)) ?? Data(), as: UTF8.self) }
+    /// Short keys, written by hand: every admission's log row carries one, and JSONEncoder cost
+    /// PostgreSQL's batch loop a tenth of its rate.
+    public var json: String {
+        var out = JSONOutput()
+        out.raw("{")
+        out.key("tb", first: true)
+        ticketBefore.write(to: &out)
+        out.key("ta", first: false)
+        ticketAfter.write(to: &out)
+        if let listId {
+            out.key("l", first: false)
+            out.string(listId)
+        }
+        if let passBefore {
+            out.key("pb", first: false)
+            passBefore.write(to: &out)
+        }
+        if let passAfter {
+            out.key("pa", first: false)
+            passAfter.write(to: &out)
+        }
+        out.key("c", first: false)
+        out.raw(String(insideChange))
+        if let annulledAt {
+            out.key("x", first: false)
+            out.raw(String(annulledAt))
+        }
+        out.raw("}")
+        return String(decoding: out.bytes, as: UTF8.self)
+    }
 
     /// Nil for a row without one (a refusal, a scan logged before undo existed) or unreadable.
     public init?(json: String?) {

@@ -163,6 +163,30 @@ import Testing
 /// Annulling puts back exactly what the scan changed — the ticket, its pass, the list's count,
 /// the day of a daily list's last entry — on every store, and only within the window.
 @Suite struct AnnulConformanceTests {
+    @Test func what_a_scan_changed_reads_back_as_written_whatever_its_text() throws {
+        var ticket = Ticket(id: "T1", eventId: "E1", number: 1, status: .unused, createdAt: Date(timeIntervalSince1970: 0))
+        var after = ticket
+        after.status = .used
+        after.usedAt = Date(millis: 1_800_000_000_123)
+        after.usedGate = "gate \"north\" \\ 1\u{7}"
+        after.usedDevice = "D🎟️"
+        after.inside = true
+        ticket.inside = false
+        let pass = ListPass(listId: "L1", ticketId: "T1", usedAt: 5, usedGate: "a\nb", inside: true, lastEntryDay: 20_000)
+        var undo = ScanUndo(
+            ticketBefore: .init(ticket),
+            ticketAfter: .init(after),
+            listId: "L1",
+            passBefore: nil,
+            passAfter: .init(pass),
+            insideChange: 1
+        )
+        #expect(ScanUndo(json: undo.json) == undo)
+        undo.annulledAt = 42
+        #expect(ScanUndo(json: undo.json) == undo)
+        #expect(ScanUndo(json: "{not json") == nil)
+    }
+
     @Test(arguments: StoreKind.available)
     func an_annul_puts_back_the_pass_the_count_and_the_day(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
