@@ -432,40 +432,20 @@ struct FirstEntries: PostgresPreparedStatement {
         }
     }
 
-    /// A ticket of `eventId` as it is before anyone used it; the call fills in who it is.
-    static func beforeFirstEntry(
-        eventId: String,
-        id: String = "",
-        number: Int = 0,
-        holderName: String? = nil,
-        ticketType: String? = nil
-    )
-        -> Ticket
-    {
-        Ticket(
-            id: id,
-            eventId: eventId,
-            number: number,
-            holderName: holderName,
-            ticketType: ticketType,
-            status: .unused,
-            createdAt: Date(timeIntervalSince1970: 0)
-        )
+    /// A ticket of `eventId` as it is before anyone used it; the call finds out who it is.
+    static func beforeFirstEntry(eventId: String) -> Ticket {
+        Ticket(id: "", eventId: eventId, number: 0, status: .unused, createdAt: Date(timeIntervalSince1970: 0))
     }
 
     /// The outcomes of the scans it stored, by position in `attempts`.
     func admit(client: PostgresClient, logger: Logger) async throws -> [Int: CheckinOutcome] {
+        let decided = Dictionary(uniqueKeysWithValues: zip(positions, decisions))
         var admitted: [Int: CheckinOutcome] = [:]
         for try await (position, ticket) in try await client.execute(self, logger: logger) {
-            guard let ticket, let attempt = attempts[safe: position], let code = attempt.code else { continue }
-            let found = Self.beforeFirstEntry(
-                eventId: code.eventId,
-                id: ticket.id,
-                number: ticket.number,
-                holderName: ticket.holderName,
-                ticketType: ticket.ticketType
-            )
-            admitted[position] = .decided(StoredDecision(attempt, ticket: found, deviceEvent: code.eventId).decision)
+            guard let ticket, var decision = decided[position]?.decision else { continue }
+            // The decision as made, naming the ticket the row turned out to be.
+            decision.ticket = TicketSummary(id: ticket.id, number: ticket.number, holderName: ticket.holderName, ticketType: ticket.ticketType)
+            admitted[position] = .decided(decision)
         }
         return admitted
     }
@@ -500,8 +480,4 @@ struct FirstEntries: PostgresPreparedStatement {
             ? nil : (id: cells.text(1), number: Int(cells.int(2)), holderName: cells.optionalText(3), ticketType: cells.optionalText(4))
         return (Int(cells.int(0)), ticket)
     }
-}
-
-extension Array {
-    fileprivate subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }
