@@ -248,10 +248,9 @@ public final class OfflineSnapshot: Sendable {
             if let gate = ticket.usedGate, !Self.isIdentifier(gate) { throw SnapshotError("sync page: ticket \(ticket.number) has a bad gate") }
         }
         if let list = page.gateList {
-            guard Self.isIdentifier(list.id), !list.name.isEmpty, list.name.utf8.count <= 800 else {
-                throw SnapshotError("sync page: bad check-in list")
-            }
-            guard !list.name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            // The name goes into the journal's words: printable text of a list name's length.
+            let printable = !list.name.unicodeScalars.contains { $0.properties.generalCategory == .control }
+            guard Self.isIdentifier(list.id), !list.name.isEmpty, list.name.utf8.count <= 800, printable else {
                 throw SnapshotError("sync page: bad check-in list")
             }
         }

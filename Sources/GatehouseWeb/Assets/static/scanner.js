@@ -209,37 +209,47 @@
     entry.retrying = false;
     show(entry);
     try {
-      for (let attempt = 0; attempt < COMMIT_DEADLINES_MS.length; attempt += 1) {
-        try {
-          const response = await call('/api/checkins/' + encodeURIComponent(entry.scanId) + '/annul', {method: 'POST',
-            headers: {'Content-Type': 'application/json'}, body: JSON.stringify({deviceId: session.deviceId, gateId: session.gateId})},
-          COMMIT_DEADLINES_MS[attempt]);
-          if (response.status >= 500) throw new TypeError('service unavailable');
-          const answer = await response.json();
-          if (response.ok) {
-            entry.state = 'annulled';
-          } else {
-            entry.state = 'committed';
-            entry.undoRefused = answer.detail || 'refused (HTTP ' + response.status + ')';
-          }
-          break;
-        } catch (error) {
-          if (error.message === 'signed out') return;
-          entry.retrying = true;
-          if (current === entry) show(entry);
-          await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
-        }
+      const asked = await askUntilAnswered(entry, '/api/checkins/' + encodeURIComponent(entry.scanId) + '/annul',
+        {deviceId: session.deviceId, gateId: session.gateId});
+      if (!asked) {
+        entry.state = 'undo-unknown';
+      } else if (asked.response.ok) {
+        entry.state = 'annulled';
+      } else {
+        entry.state = 'committed';
+        entry.undoRefused = asked.answer.detail || 'refused (HTTP ' + asked.response.status + ')';
       }
-      if (entry.state === 'undoing') entry.state = 'undo-unknown';
       if (current === entry) {
         show(entry);
         feedback(entry.state === 'annulled');
       }
+    } catch (error) {
+      if (error.message !== 'signed out') throw error;
     } finally {
       busy = false;
       $('code').focus();
       pump();
     }
+  }
+
+  // Asks the service until it answers: a lost answer is asked again with the same body (the
+  // service answers a retry as it answered first) under longer deadlines. Returns {response,
+  // answer}, or null when no answer came; throws 'signed out' when the phone was signed out.
+  async function askUntilAnswered(entry, path, body) {
+    for (let attempt = 0; attempt < COMMIT_DEADLINES_MS.length; attempt += 1) {
+      try {
+        const response = await call(path, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)},
+          COMMIT_DEADLINES_MS[attempt]);
+        if (response.status >= 500) throw new TypeError('service unavailable');
+        return {response, answer: await response.json()};
+      } catch (error) {
+        if (error.message === 'signed out') throw error;
+        entry.retrying = true;
+        if (current === entry) show(entry);
+        await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
+      }
+    }
+    return null;
   }
 
   // An entry passes when it is valid; an exit is always let out (and counted out when inside).
@@ -332,31 +342,24 @@
     entry.state = 'committing';
     show(entry);
     try {
-      for (let attempt = 0; attempt < COMMIT_DEADLINES_MS.length; attempt += 1) {
-        try {
-          const response = await call('/api/checkin', {method: 'POST', headers: {'Content-Type': 'application/json'},
-            body: JSON.stringify({qrData: entry.qrData, deviceId: session.deviceId, gateId: session.gateId, scanId: entry.scanId, mode: 'commit',
-              direction: entry.direction})},
-            COMMIT_DEADLINES_MS[attempt]);
-          const answer = await response.json();
-          if (response.status >= 500) throw new TypeError('service unavailable');
-          if (!response.ok) { entry.state = 'refused'; entry.answer = {result: 'invalid', message: answer.detail || 'Refused (HTTP ' + response.status + ')'}; break; }
-          entry.answer = answer;
-          entry.state = passes(answer) ? 'committed' : 'refused';
-          entry.committedAt = Date.now();
-          break;
-        } catch (error) {
-          if (error.message === 'signed out') return;
-          entry.retrying = true;
-          if (current === entry) show(entry);
-          await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
-        }
+      const asked = await askUntilAnswered(entry, '/api/checkin',
+        {qrData: entry.qrData, deviceId: session.deviceId, gateId: session.gateId, scanId: entry.scanId, mode: 'commit', direction: entry.direction});
+      if (!asked) {
+        entry.state = 'unknown';
+      } else if (!asked.response.ok) {
+        entry.state = 'refused';
+        entry.answer = {result: 'invalid', message: asked.answer.detail || 'Refused (HTTP ' + asked.response.status + ')'};
+      } else {
+        entry.answer = asked.answer;
+        entry.state = passes(asked.answer) ? 'committed' : 'refused';
+        entry.committedAt = Date.now();
       }
-      if (entry.state === 'committing') entry.state = 'unknown';
       if (current === entry) {
         show(entry);
         feedback(entry.state === 'committed');
       }
+    } catch (error) {
+      if (error.message !== 'signed out') throw error;
     } finally {
       busy = false;
       $('code').focus();
