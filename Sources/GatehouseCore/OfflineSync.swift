@@ -19,14 +19,33 @@ public struct SyncedTicket: Codable, Sendable, Equatable {
     public var expiresAt: Int64?
     public var usedAt: Int64?
     public var usedGate: String?
+    /// The ticket type (no personal data): what a list's `ticketTypes` admit.
+    public var type: String?
+    /// Entered and not exited since (at a list's gate: through that list's gates).
+    public var inside: Bool?
+    /// At a `daily` list's gate: the day of the last entry (see `SyncedGateList.day(at:)`).
+    public var lastEntryDay: Int?
 
-    public init(number: Int, hash: String, status: Status, expiresAt: Int64? = nil, usedAt: Int64? = nil, usedGate: String? = nil) {
+    public init(
+        number: Int,
+        hash: String,
+        status: Status,
+        expiresAt: Int64? = nil,
+        usedAt: Int64? = nil,
+        usedGate: String? = nil,
+        type: String? = nil,
+        inside: Bool? = nil,
+        lastEntryDay: Int? = nil
+    ) {
         self.number = number
         self.hash = hash
         self.status = status
         self.expiresAt = expiresAt
         self.usedAt = usedAt
         self.usedGate = usedGate
+        self.type = type
+        self.inside = inside
+        self.lastEntryDay = lastEntryDay
     }
 }
 
@@ -42,9 +61,10 @@ public struct TicketSyncPage: Codable, Sendable, Equatable {
     public var tickets: [SyncedTicket]
     /// The event's public keys for signed codes (empty for plain codes), every page.
     public var keys: [SyncedKey]
-    /// The check-in list the device's gate belongs to, every page; absent for a gate in no list.
-    /// A list's rules (ticket types, re-entry, capacity) need the service: a gate in one admits no
-    /// entry from its snapshot.
+    /// The check-in list the device's gate belongs to, with its rules, every page; absent for a
+    /// gate in no list. At a list's gate the tickets' `status`, `usedAt`, `inside` and
+    /// `lastEntryDay` are their passes of that list (revoked stays the ticket's own), so the gate
+    /// decides with `GateDecision` as the service does.
     public var gateList: SyncedGateList?
 
     public init(
@@ -66,14 +86,74 @@ public struct TicketSyncPage: Codable, Sendable, Equatable {
     }
 }
 
-/// The check-in list of a gate, as a sync page names it.
+/// The check-in list of a gate and its rules, as a sync page names it.
 public struct SyncedGateList: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
+    /// Absent: every ticket type.
+    public var ticketTypes: [String]?
+    /// Absent (a service before rules were synced): the gate cannot decide entries offline.
+    public var entry: EntryPolicy?
+    public var capacity: Int?
+    public var opensAt: Int64?
+    public var closesAt: Int64?
+    /// People inside the list when the page was read.
+    public var inside: Int?
+    /// The organizer's UTC offsets (seconds) from a time on, oldest first, covering the days
+    /// around the page: a `daily` list's days without a time-zone database on the gate.
+    public var utcOffsets: [UTCOffset]?
 
-    public init(id: String, name: String) {
+    public struct UTCOffset: Codable, Sendable, Equatable {
+        /// Milliseconds since 1970.
+        public var from: Int64
+        public var seconds: Int
+
+        public init(from: Int64, seconds: Int) {
+            self.from = from
+            self.seconds = seconds
+        }
+    }
+
+    public init(
+        id: String,
+        name: String,
+        ticketTypes: [String]? = nil,
+        entry: EntryPolicy? = nil,
+        capacity: Int? = nil,
+        opensAt: Int64? = nil,
+        closesAt: Int64? = nil,
+        inside: Int? = nil,
+        utcOffsets: [UTCOffset]? = nil
+    ) {
         self.id = id
         self.name = name
+        self.ticketTypes = ticketTypes
+        self.entry = entry
+        self.capacity = capacity
+        self.opensAt = opensAt
+        self.closesAt = closesAt
+        self.inside = inside
+        self.utcOffsets = utcOffsets
+    }
+
+    /// The rules `GateDecision` reads; nil when the page did not carry them.
+    public var rules: GateRules? {
+        entry.map { GateRules(ticketTypes: ticketTypes.map(Set.init), entry: $0, capacity: capacity, opensAt: opensAt, closesAt: closesAt) }
+    }
+
+    /// The calendar day of `at` (ms since 1970) in the organizer's zone, as the service counts
+    /// it (days since 1970 there); nil when `at` is before the offsets the page carried.
+    public func day(at: Int64) -> Int? {
+        guard let offset = utcOffsets?.last(where: { $0.from <= at }) else { return nil }
+        return CalendarDay.number(at: at, utcOffsetSeconds: offset.seconds)
+    }
+}
+
+/// Days since 1970 in a zone, the one way the service and the gate count them.
+public enum CalendarDay {
+    public static func number(at millis: Int64, utcOffsetSeconds: Int) -> Int {
+        let local = millis + Int64(utcOffsetSeconds) * 1000
+        return Int(local >= 0 ? local / 86_400_000 : (local - 86_399_999) / 86_400_000)
     }
 }
 
@@ -97,7 +177,7 @@ public enum OfflineClock: String, Codable, Sendable {
     case serverMonotonic = "server+monotonic"
 }
 
-/// An admission a gate made without the service, as it uploads it later.
+/// An entry (an admission) or an exit a gate decided without the service, as it uploads it later.
 public struct OfflineCheckin: Codable, Sendable, Equatable {
     public var scanId: String
     /// The code the gate scanned (`GH:…` or `GS:…`): the proof that it was shown to the gate.
@@ -112,14 +192,25 @@ public struct OfflineCheckin: Codable, Sendable, Equatable {
     /// When the gate admitted (ms since 1970, by `clock`).
     public var at: Int64
     public var clock: OfflineClock
+    /// Absent: an entry (gates from before exits were journaled).
+    public var direction: ScanDirection?
 
-    public init(scanId: String, code: String?, hash: String? = nil, ticketNumber: Int, at: Int64, clock: OfflineClock) {
+    public init(
+        scanId: String,
+        code: String?,
+        hash: String? = nil,
+        ticketNumber: Int,
+        at: Int64,
+        clock: OfflineClock,
+        direction: ScanDirection? = nil
+    ) {
         self.scanId = scanId
         self.code = code
         self.hash = hash
         self.ticketNumber = ticketNumber
         self.at = at
         self.clock = clock
+        self.direction = direction
     }
 }
 

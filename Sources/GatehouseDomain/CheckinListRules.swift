@@ -120,7 +120,7 @@ extension Gatehouse {
 
     /// Days since 1970 in `timeZone` (what a `daily` list compares).
     static func day(of date: Date, in timeZone: TimeZone) -> Int {
-        let local = date.timeIntervalSince1970 + Double(timeZone.secondsFromGMT(for: date))
-        return Int((local / 86_400).rounded(.down))
+        // CalendarDay: a gate counts days from the offsets its snapshot carries, the same way.
+        CalendarDay.number(at: date.millis, utcOffsetSeconds: timeZone.secondsFromGMT(for: date))
     }
 }

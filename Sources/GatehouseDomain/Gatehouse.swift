@@ -334,8 +334,7 @@ public struct Gatehouse: Sendable {
             gateId: request.gateId,
             scanId: request.scanId,
             mode: request.mode ?? .commit,
-            // An exit's retry must not replay an entry with the same scanId, nor the reverse.
-            payloadHash: TokenHash.of(request.direction == .exit ? request.qrData + "\u{0}exit" : request.qrData),
+            payloadHash: Self.payloadHash(request.qrData, direction: request.direction ?? .entry),
             code: code,
             direction: request.direction ?? .entry,
             at: at,
@@ -371,6 +370,12 @@ public struct Gatehouse: Sendable {
             )
             return answer
         }
+    }
+
+    /// What a scan's retry must match: an exit's retry must not replay an entry with the same
+    /// scanId, nor the reverse.
+    package static func payloadHash(_ qrData: String, direction: ScanDirection) -> [UInt8] {
+        TokenHash.of(direction == .exit ? qrData + "\u{0}exit" : qrData)
     }
 
     /// Takes back a check-in (`POST /api/checkins/{scanId}/annul`): only the device that made

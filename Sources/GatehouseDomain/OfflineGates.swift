@@ -37,27 +37,55 @@ extension Gatehouse {
         }
         // The time is read before the page: every change in the page is at or before it.
         let serverTime = now()
-        let changes = try await store.ticketChanges(eventId: device.eventId, after: position, limit: limit)
+        let list = try await store.lists(eventId: device.eventId).first { $0.gates.contains(device.gateId) }
+        let changes = try await store.ticketChanges(eventId: device.eventId, after: position, limit: limit, listId: list?.id)
         if fromStart, !changes.tickets.isEmpty { _ = fullPullLimiter.take(1, for: device.id) }
         let keys = try await publicKeys(eventId: device.eventId).map { SyncedKey(id: $0.id, publicKey: Base64URL.encode($0.publicKey)) }
-        let gateList = try await store.lists(eventId: device.eventId).first { $0.gates.contains(device.gateId) }
         return TicketSyncPage(
             eventId: device.eventId,
             serverTime: serverTime.millis,
             cursor: changes.cursor.description,
             complete: changes.complete,
             tickets: changes.tickets.map { ticket in
-                SyncedTicket(
+                // As the gate's rules see it: at a list's gate, the ticket's pass of that list.
+                let facts = ticket.facts(eventId: device.eventId, onList: list != nil)
+                return SyncedTicket(
                     number: ticket.number,
                     hash: Base64URL.encode(ticket.tokenHash),
-                    status: SyncedTicket.Status(rawValue: ticket.status.rawValue) ?? .revoked,
-                    expiresAt: ticket.expiresAt?.millis,
-                    usedAt: ticket.usedAt?.millis,
-                    usedGate: ticket.usedGate
+                    status: facts.status,
+                    expiresAt: facts.expiresAt,
+                    usedAt: facts.usedAt,
+                    usedGate: facts.usedGate,
+                    type: facts.ticketType,
+                    inside: facts.inside,
+                    lastEntryDay: facts.lastEntryDay
                 )
             },
             keys: keys,
-            gateList: gateList.map { SyncedGateList(id: $0.id, name: $0.name) }
+            gateList: list.map { synced($0, at: serverTime) }
+        )
+    }
+
+    /// A list as a gate decides with it, and the organizer's UTC offsets from a day before `at`
+    /// to a fortnight after (an outage longer than that keeps the last offset).
+    private func synced(_ list: CheckinList, at: Date) -> SyncedGateList {
+        var from = at.addingTimeInterval(-86_400)
+        var offsets = [SyncedGateList.UTCOffset(from: from.millis, seconds: timeZone.secondsFromGMT(for: from))]
+        let end = at.addingTimeInterval(14 * 86_400)
+        while let change = timeZone.nextDaylightSavingTimeTransition(after: from), change < end {
+            offsets.append(SyncedGateList.UTCOffset(from: change.millis, seconds: timeZone.secondsFromGMT(for: change)))
+            from = change
+        }
+        return SyncedGateList(
+            id: list.id,
+            name: list.name,
+            ticketTypes: list.ticketTypes,
+            entry: list.entry,
+            capacity: list.capacity,
+            opensAt: list.opensAt?.millis,
+            closesAt: list.closesAt?.millis,
+            inside: list.inside,
+            utcOffsets: offsets
         )
     }
 
@@ -108,37 +136,48 @@ extension Gatehouse {
                 answers[entry.index] = OfflineCheckinResult(scanId: entry.admission.scanId, outcome: .conflict, result: .notFound)
             }
         }
+        // Exits, and entries at a list's gate, are decided again by the rules as the service
+        // sees them (`checkin` at the gate's time); plain entries are recorded as before. In the
+        // gate's order: an entry and the exit after it must arrive so.
+        let onList = try await store.lists(eventId: device.eventId).contains { $0.gates.contains(device.gateId) }
         var failure: (any Error)?
-        for start in stride(from: 0, to: toRecord.count, by: Self.offlineChunk) {
-            let chunk = Array(toRecord[start..<min(start + Self.offlineChunk, toRecord.count)])
-            let outcome: OfflineUploadOutcome
-            do {
-                outcome = try await store.recordOffline(
-                    OfflineAdmissions(
-                        deviceId: upload.deviceId,
-                        deviceTokenHash: TokenHash.of(bearerToken),
-                        gateId: upload.gateId,
-                        admissions: chunk.map(\.admission)
-                    )
+        var plain: [(index: Int, admission: OfflineAdmissions.Admission)] = []
+        func recordPlain() async throws {
+            defer { plain.removeAll() }
+            guard !plain.isEmpty else { return }
+            let outcome = try await store.recordOffline(
+                OfflineAdmissions(
+                    deviceId: upload.deviceId,
+                    deviceTokenHash: TokenHash.of(bearerToken),
+                    gateId: upload.gateId,
+                    admissions: plain.map(\.admission)
                 )
-            } catch {
-                failure = error
-                break
-            }
+            )
             switch outcome {
             case .unauthorized: throw CheckinError.unauthorized
             case .wrongGate(let registered): throw CheckinError.wrongGate(registered: registered)
             case .recorded(let recordings):
-                for (entry, recording) in zip(chunk, recordings) {
-                    answers[entry.index] =
-                        switch recording {
-                        case .recorded: OfflineCheckinResult(scanId: entry.admission.scanId, outcome: .recorded, result: .valid)
-                        case .replayed(let result): OfflineCheckinResult(scanId: entry.admission.scanId, outcome: .replayed, result: result)
-                        case .conflict(let result): OfflineCheckinResult(scanId: entry.admission.scanId, outcome: .conflict, result: result)
-                        }
+                for (entry, recording) in zip(plain, recordings) {
+                    answers[entry.index] = OfflineCheckinResult(scanId: entry.admission.scanId, recording: recording)
                 }
             }
             await Task.yield()
+        }
+        do {
+            for entry in toRecord {
+                guard onList || entry.admission.direction == .exit else {
+                    plain.append(entry)
+                    if plain.count == Self.offlineChunk { try await recordPlain() }
+                    continue
+                }
+                try await recordPlain()
+                answers[entry.index] = try await recordRuled(entry.admission, device: device, bearerToken: bearerToken)
+            }
+            try await recordPlain()
+        } catch let error as CheckinError {
+            throw error
+        } catch {
+            failure = error
         }
         let results = answers.sorted { $0.key < $1.key }.map(\.value)
         if let failure {
@@ -161,6 +200,44 @@ extension Gatehouse {
             ]
         )
         return OfflineUploadAnswer(results: results)
+    }
+
+    /// An offline exit, or an entry at a list's gate: decided with the rules and the state as the
+    /// service has them, at the time the gate decided. An entry those rules refuse happened all
+    /// the same: it is logged as the gate's admission with the refusal as its conflict, and
+    /// changes nothing (the organizer sees it among the conflicts).
+    private func recordRuled(_ admission: OfflineAdmissions.Admission, device: Device, bearerToken: String) async throws -> OfflineCheckinResult {
+        let attempt = CheckinAttempt(
+            deviceId: device.id,
+            deviceTokenHash: TokenHash.of(bearerToken),
+            gateId: device.gateId,
+            scanId: admission.scanId,
+            mode: .commit,
+            payloadHash: admission.payloadHash,
+            code: (device.eventId, admission.tokenHash),
+            direction: admission.direction,
+            at: admission.at,
+            day: Self.day(of: admission.at, in: timeZone)
+        )
+        let decision: CheckinDecision
+        switch try await store.checkin(attempt) {
+        case .unauthorized: throw CheckinError.unauthorized
+        case .wrongGate(let registered): throw CheckinError.wrongGate(registered: registered)
+        case .scanIdReused:
+            return OfflineCheckinResult(
+                scanId: admission.scanId,
+                outcome: .refused,
+                result: .invalid,
+                detail: "scanId was used before by this gate for another code"
+            )
+        case .decided(let decided): decision = decided
+        }
+        let conflict = decision.result.passes ? nil : decision.result
+        // Also on a replay: the mark may be all that an interrupted upload left undone.
+        try await store.markOffline(deviceId: device.id, scanId: admission.scanId, at: admission.at, clock: admission.clock, conflict: conflict)
+        let recording: OfflineRecording =
+            decision.replayed ? .replayed(decision.result) : conflict.map(OfflineRecording.conflict) ?? .recorded
+        return OfflineCheckinResult(scanId: admission.scanId, recording: recording)
     }
 
     /// Each uploaded entry checked on its own: refused ones answered, the rest as admissions to
@@ -216,8 +293,19 @@ extension Gatehouse {
                 refuse("at is not a time this gate can have seen (the service's clock: \(received.iso8601Millis))")
                 continue
             }
+            let direction = checkin.direction ?? .entry
             admissions.append(
-                (index, OfflineAdmissions.Admission(scanId: checkin.scanId, tokenHash: code.tokenHash, at: at, clock: checkin.clock.rawValue))
+                (
+                    index,
+                    OfflineAdmissions.Admission(
+                        scanId: checkin.scanId,
+                        tokenHash: code.tokenHash,
+                        at: at,
+                        clock: checkin.clock.rawValue,
+                        direction: direction,
+                        payloadHash: Self.payloadHash(text, direction: direction)
+                    )
+                )
             )
         }
         return (answers, admissions)
@@ -227,5 +315,15 @@ extension Gatehouse {
     public func conflicts(eventId: String) async throws -> [Conflict] {
         _ = try await event(id: eventId)
         return try await store.conflicts(eventId: eventId)
+    }
+}
+
+extension OfflineCheckinResult {
+    init(scanId: String, recording: OfflineRecording) {
+        switch recording {
+        case .recorded: self.init(scanId: scanId, outcome: .recorded, result: .valid)
+        case .replayed(let result): self.init(scanId: scanId, outcome: .replayed, result: result)
+        case .conflict(let result): self.init(scanId: scanId, outcome: .conflict, result: result)
+        }
     }
 }

@@ -11,15 +11,21 @@ extension MySQLStore {
         }
     }
 
-    public func ticketChanges(eventId: String, after cursor: ChangeCursor?, limit: Int) async throws -> TicketChanges {
+    public func ticketChanges(eventId: String, after cursor: ChangeCursor?, limit: Int, listId: String?) async throws -> TicketChanges {
         let rows = try await read { db in
             try db.rows(
                 StoreRecords.ticketChanges,
-                [.text(eventId), .integer(cursor?.position ?? -1), .integer(Int64(limit))],
+                [.text(listId ?? ""), .text(eventId), .integer(cursor?.position ?? -1), .integer(Int64(limit))],
                 StoreRecords.ticketChange
             )
         }
         return StoreRecords.changesPage(rows, after: cursor, limit: limit)
+    }
+
+    public func markOffline(deviceId: String, scanId: String, at: Date, clock: String, conflict: CheckinResult?) async throws {
+        try await write { db in
+            _ = try db.run(StoreStatements.markOffline(deviceId: deviceId, scanId: scanId, at: at, clock: clock, conflict: conflict))
+        }
     }
 
     public func knownTokenHashes(eventId: String, _ hashes: [[UInt8]]) async throws -> Set<[UInt8]> {

@@ -16,34 +16,38 @@ extension PostgresStore {
         }
     }
 
-    public func ticketChanges(eventId: String, after cursor: ChangeCursor?, limit: Int) async throws -> TicketChanges {
+    public func ticketChanges(eventId: String, after cursor: ChangeCursor?, limit: Int, listId: String?) async throws -> TicketChanges {
         try await guarded { [self] in
             // The watermark and the rows come from one snapshot (one statement): every
             // transaction below it had ended when the rows were read.
             let from = cursor ?? ChangeCursor(transaction: -1, position: -1)
             let rows = try await client.query(
                 """
-                SELECT number, token_hash, status, expires_at, used_at, used_gate, change_xact, change_seq FROM tickets
-                WHERE event_id = \(eventId) AND (change_xact, change_seq) > (\(from.transaction), \(from.position))
-                  AND change_xact < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-                ORDER BY change_xact, change_seq LIMIT \(Int64(limit))
+                SELECT t.number, t.token_hash, t.status, t.expires_at, t.used_at, t.used_gate, t.ticket_type, t.inside,
+                       p.used_at, p.used_gate, p.inside, p.last_entry_day, t.change_xact, t.change_seq
+                FROM tickets t LEFT JOIN list_passes p ON p.list_id = \(listId ?? "") AND p.ticket_id = t.id
+                WHERE t.event_id = \(eventId) AND (t.change_xact, t.change_seq) > (\(from.transaction), \(from.position))
+                  AND t.change_xact < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+                ORDER BY t.change_xact, t.change_seq LIMIT \(Int64(limit))
                 """,
                 logger: logger
             ).collect()
             var last = cursor ?? ChangeCursor(position: 0)
-            let tickets = try rows.map { row in
-                let c = try row.decode((Int64, ByteBuffer, String, Int64?, Int64?, String?, Int64, Int64).self)
-                last = ChangeCursor(transaction: c.6, position: c.7)
-                return TicketState(
-                    number: Int(c.0),
-                    tokenHash: Array(buffer: c.1),
-                    status: TicketStatus(rawValue: c.2) ?? .revoked,
-                    expiresAt: c.3.map(Date.init(millis:)),
-                    usedAt: c.4.map(Date.init(millis:)),
-                    usedGate: c.5
-                )
+            let tickets = rows.map { row in
+                let cells = PostgresCells(row: row.makeRandomAccess())
+                last = ChangeCursor(transaction: cells.int(12), position: cells.int(13))
+                return StoreRecords.ticketState(cells, extra: 6)
             }
             return TicketChanges(tickets: tickets, cursor: last, complete: rows.count < limit)
+        }
+    }
+
+    public func markOffline(deviceId: String, scanId: String, at: Date, clock: String, conflict: CheckinResult?) async throws {
+        try await guarded { [self] in
+            _ = try await client.query(
+                PostgresQuery(StoreStatements.markOffline(deviceId: deviceId, scanId: scanId, at: at, clock: clock, conflict: conflict)),
+                logger: logger
+            ).collect()
         }
     }
 

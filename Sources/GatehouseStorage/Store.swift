@@ -205,14 +205,58 @@ public struct TicketState: Sendable, Equatable {
     public var expiresAt: Date?
     public var usedAt: Date?
     public var usedGate: String?
+    public var ticketType: String?
+    /// Inside through a gate in no list.
+    public var inside: Bool
+    /// Its pass of the list the change feed was read for, if it has one.
+    public var pass: ScanUndo.PassState?
 
-    public init(number: Int, tokenHash: [UInt8], status: TicketStatus, expiresAt: Date?, usedAt: Date?, usedGate: String?) {
+    public init(
+        number: Int,
+        tokenHash: [UInt8],
+        status: TicketStatus,
+        expiresAt: Date?,
+        usedAt: Date?,
+        usedGate: String?,
+        ticketType: String? = nil,
+        inside: Bool = false,
+        pass: ScanUndo.PassState? = nil
+    ) {
         self.number = number
         self.tokenHash = tokenHash
         self.status = status
         self.expiresAt = expiresAt
         self.usedAt = usedAt
         self.usedGate = usedGate
+        self.ticketType = ticketType
+        self.inside = inside
+        self.pass = pass
+    }
+
+    /// What a gate decides with: the ticket's own use at a gate in no list; at a list's gate its
+    /// pass of that list (as `Ticket.facts(on:)`).
+    public func facts(eventId: String, onList: Bool) -> TicketFacts {
+        guard onList else {
+            return TicketFacts(
+                eventId: eventId,
+                ticketType: ticketType,
+                status: status,
+                expiresAt: expiresAt?.millis,
+                usedAt: usedAt?.millis,
+                usedGate: usedGate,
+                inside: inside
+            )
+        }
+        return TicketFacts(
+            eventId: eventId,
+            ticketType: ticketType,
+            status: status == .revoked ? .revoked : pass == nil ? .unused : .used,
+            expiresAt: expiresAt?.millis,
+            usedAt: pass?.usedAt,
+            usedGate: pass?.usedGate,
+            inside: pass?.inside ?? false,
+            lastEntryDay: pass?.lastEntryDay
+        )
     }
 }
 
@@ -223,12 +267,25 @@ public struct OfflineAdmissions: Sendable {
         public var tokenHash: [UInt8]
         public var at: Date
         public var clock: String
+        public var direction: ScanDirection
+        /// As a check-in's `payloadHash`: an upload's entry and an online scan with one scanId
+        /// are told apart as two online scans would be.
+        public var payloadHash: [UInt8]
 
-        public init(scanId: String, tokenHash: [UInt8], at: Date, clock: String) {
+        public init(
+            scanId: String,
+            tokenHash: [UInt8],
+            at: Date,
+            clock: String,
+            direction: ScanDirection = .entry,
+            payloadHash: [UInt8] = []
+        ) {
             self.scanId = scanId
             self.tokenHash = tokenHash
             self.at = at
             self.clock = clock
+            self.direction = direction
+            self.payloadHash = payloadHash
         }
     }
 
@@ -418,8 +475,14 @@ public protocol GatehouseStore: Sendable {
     func device(tokenHash: [UInt8]) async throws -> Device?
     /// Tickets of the event changed after `cursor` (all, from nil), oldest change first, at most
     /// `limit`. Changes are numbered in commit order, so a gate that pulls from its last cursor
-    /// never misses one.
-    func ticketChanges(eventId: String, after cursor: ChangeCursor?, limit: Int) async throws -> TicketChanges
+    /// never misses one. With `listId`, each ticket comes with its pass of that list (a pass
+    /// that changes changes its ticket, so the feed carries it).
+    func ticketChanges(eventId: String, after cursor: ChangeCursor?, limit: Int, listId: String?) async throws -> TicketChanges
+    /// Marks the log row of a scan a gate decided offline and uploaded (`checkin` made it):
+    /// offline, by `clock`; with `conflict`, admitted by the gate but refused by the rules as the
+    /// service saw them. Only the row made at that offline time: a scan decided online first
+    /// stays as it was. Idempotent.
+    func markOffline(deviceId: String, scanId: String, at: Date, clock: String, conflict: CheckinResult?) async throws
     /// Which of these token hashes name a ticket of the event, by its code now or by one it had
     /// before a re-issue. A read: admissions that name no ticket are answered without a write.
     func knownTokenHashes(eventId: String, _ hashes: [[UInt8]]) async throws -> Set<[UInt8]>
@@ -449,5 +512,12 @@ extension GatehouseStore {
     /// An event without a place, closed for registration.
     public func createEvent(id: String, name: String, startsAt: Date?, endsAt: Date?, at: Date) async throws -> Event {
         try await createEvent(id: id, name: name, startsAt: startsAt, endsAt: endsAt, place: nil, registration: RegistrationSettings(), at: at)
+    }
+}
+
+extension GatehouseStore {
+    /// The change feed of a gate in no list.
+    public func ticketChanges(eventId: String, after cursor: ChangeCursor?, limit: Int) async throws -> TicketChanges {
+        try await ticketChanges(eventId: eventId, after: cursor, limit: limit, listId: nil)
     }
 }

@@ -200,23 +200,35 @@ public enum StoreRecords {
         )
     }
 
-    /// Ticket changes of an event after a cursor, oldest first; parameters: event, cursor, limit.
+    /// Ticket changes of an event after a cursor, oldest first, each with its pass of a list
+    /// (none for a list id of ""); parameters: list, event, cursor, limit.
     public static let ticketChanges = """
-        SELECT number, token_hash, status, expires_at, used_at, used_gate, change_seq FROM tickets
-        WHERE event_id = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
+        SELECT t.number, t.token_hash, t.status, t.expires_at, t.used_at, t.used_gate, t.change_seq, t.ticket_type, t.inside,
+               p.used_at, p.used_gate, p.inside, p.last_entry_day
+        FROM tickets t LEFT JOIN list_passes p ON p.list_id = ? AND p.ticket_id = t.id
+        WHERE t.event_id = ? AND t.change_seq > ? ORDER BY t.change_seq LIMIT ?
         """
 
     public static func ticketChange(_ row: some StoreRow) -> (state: TicketState, position: Int64) {
-        (
-            TicketState(
-                number: Int(row.int(0)),
-                tokenHash: row.bytes(1),
-                status: TicketStatus(rawValue: row.text(2)) ?? .revoked,
-                expiresAt: row.optionalInt(3).map(Date.init(millis:)),
-                usedAt: row.optionalInt(4).map(Date.init(millis:)),
-                usedGate: row.optionalText(5)
-            ),
-            row.int(6)
+        (ticketState(row, extra: 7), row.int(6))
+    }
+
+    /// A row of `ticketChanges`' first six columns, then (from `extra`) type, inside and the pass.
+    public static func ticketState(_ row: some StoreRow, extra: Int32) -> TicketState {
+        TicketState(
+            number: Int(row.int(0)),
+            tokenHash: row.bytes(1),
+            status: TicketStatus(rawValue: row.text(2)) ?? .revoked,
+            expiresAt: row.optionalInt(3).map(Date.init(millis:)),
+            usedAt: row.optionalInt(4).map(Date.init(millis:)),
+            usedGate: row.optionalText(5),
+            ticketType: row.optionalText(extra),
+            inside: row.int(extra + 1) != 0,
+            pass: row.isNull(extra + 2)
+                ? nil
+                : ScanUndo.PassState(
+                    ListStatements.pass(row, list: "", ticket: "", from: extra + 2)
+                )
         )
     }
 

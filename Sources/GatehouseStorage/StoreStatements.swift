@@ -95,6 +95,17 @@ public enum StoreStatements {
     }
 }
 
+extension StoreStatements {
+    /// See `GatehouseStore.markOffline`; `TRUE`/`FALSE` read the same on all three stores.
+    public static func markOffline(deviceId: String, scanId: String, at: Date, clock: String, conflict: CheckinResult?) -> StoreStatement {
+        let conflicting = conflict.map { _ in ", result = 'valid', conflict = ?" } ?? ""
+        return StoreStatement(
+            sql: "UPDATE checkins SET offline = TRUE, clock = ?\(conflicting) WHERE device_id = ? AND scan_id = ? AND at = ? AND offline = FALSE",
+            parameters: [.text(clock)] + (conflict.map { [.text($0.rawValue)] } ?? []) + [.text(deviceId), .text(scanId), .integer(at.millis)]
+        )
+    }
+}
+
 extension DeviceOnDuty.Refusal {
     /// The answer to a scan from credentials that name no device on duty.
     public var checkinOutcome: CheckinOutcome {

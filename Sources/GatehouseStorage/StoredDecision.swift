@@ -6,7 +6,7 @@ import GatehouseCore
 public struct StoredDecision: Sendable, Equatable {
     public var decision: CheckinDecision
     /// The ticket as this scan leaves it; nil when the ticket row stays as it was (a refusal, a
-    /// validate-mode scan, an exit of someone not inside, a later entry on a list).
+    /// validate-mode scan, an exit of someone not inside). Written whenever its pass changes.
     public var write: Ticket?
     /// On a list's gate: the ticket's pass of that list as this scan leaves it, or nil.
     public var pass: ListPass?
@@ -69,7 +69,9 @@ public struct StoredDecision: Sendable, Equatable {
                 after.usedGate = attempt.gateId
                 after.usedDevice = attempt.deviceId
             }
-            if after != ticket { write = after }
+            // A changed pass rewrites its ticket too: that puts the ticket in the change feed,
+            // and a list's gate learns the pass from its snapshot.
+            if after != ticket || passAfter != nil { write = after }
         }
         // "Already used at …" names the use this gate's rules counted: the list's first entry.
         let shown = passAfter ?? pass
