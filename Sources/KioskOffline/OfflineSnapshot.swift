@@ -6,8 +6,9 @@ import Synchronization
 /// The box's copy of its event's tickets and its journal of offline admissions: one SQLite file
 /// (WAL, synchronous=FULL) in the kiosk's state directory, made 0600.
 ///
-/// A ticket is its number, the SHA-256 of its token, status, expiry and first use — never the
-/// token, a name or an e-mail. A sync page is checked whole before any of it is applied, and
+/// A ticket is its number, the SHA-256 of its token, type, status, expiry, first use and presence
+/// — never the token, a name or an e-mail. At a check-in list's gate, use and presence are the
+/// ticket's pass of that list, and the list's rules are kept with the snapshot. A sync page is checked whole before any of it is applied, and
 /// applied in one transaction: bad or truncated data leaves the previous snapshot as it was. An
 /// admission is committed (fsynced) before `admit` returns, so it survives a power cut that comes
 /// after the relay pulse.
@@ -19,6 +20,9 @@ public final class OfflineSnapshot: Sendable {
         public var expiresAt: Int64?
         public var usedAt: Int64?
         public var usedGate: String?
+        public var type: String? = nil
+        public var inside = false
+        public var lastEntryDay: Int? = nil
     }
 
     /// When the box last heard from the service: the service's clock, and the box's monotonic
@@ -48,6 +52,10 @@ public final class OfflineSnapshot: Sendable {
         public var quarantined: Int = 0
         /// The name of the check-in list this gate belongs to, as the last sync said.
         public var gateList: String?
+        /// That list's rules, as the last sync said.
+        public var gateListRules: SyncedGateList?
+        /// People inside that list: the last sync's count and this gate's offline decisions since.
+        public var listInside = 0
     }
 
     /// Refusals after which a journal entry is set aside instead of sent again.
@@ -67,7 +75,10 @@ public final class OfflineSnapshot: Sendable {
             status TEXT NOT NULL,
             expires_at INTEGER,
             used_at INTEGER,
-            used_gate TEXT
+            used_gate TEXT,
+            type TEXT,
+            inside INTEGER NOT NULL DEFAULT 0,
+            last_entry_day INTEGER
         );
         CREATE INDEX IF NOT EXISTS tickets_hash ON tickets (hash);
         CREATE TABLE IF NOT EXISTS journal (
@@ -99,6 +110,29 @@ public final class OfflineSnapshot: Sendable {
         let columns = Set(try connection.rows("PRAGMA table_info(journal)") { $0.text(1) })
         if !columns.contains("code") { try connection.execute("ALTER TABLE journal ADD COLUMN code TEXT") }
         if !columns.contains("refusals") { try connection.execute("ALTER TABLE journal ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0") }
+        // Exits and the rules of lists came later: what each entry was, and what it changed.
+        if !columns.contains("direction") {
+            try connection.execute(
+                """
+                ALTER TABLE journal ADD COLUMN direction TEXT NOT NULL DEFAULT 'entry';
+                ALTER TABLE journal ADD COLUMN day INTEGER;
+                ALTER TABLE journal ADD COLUMN inside_change INTEGER NOT NULL DEFAULT 0
+                """
+            )
+        }
+        let ticketColumns = Set(try connection.rows("PRAGMA table_info(tickets)") { $0.text(1) })
+        if !ticketColumns.contains("type") {
+            // A snapshot from before: it restarts from the first page at the next sync (no list
+            // id is kept), so every row gets its type.
+            try connection.execute(
+                """
+                ALTER TABLE tickets ADD COLUMN type TEXT;
+                ALTER TABLE tickets ADD COLUMN inside INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE tickets ADD COLUMN last_entry_day INTEGER;
+                DELETE FROM meta WHERE key IN ('cursor', 'complete')
+                """
+            )
+        }
         database = Mutex(connection)
     }
 
@@ -142,6 +176,8 @@ public final class OfflineSnapshot: Sendable {
             pendingUploads: 0
         )
         state.gateList = meta["gate_list"]
+        state.gateListRules = meta["gate_list_rules"].flatMap { try? JSONDecoder().decode(SyncedGateList.self, from: Data($0.utf8)) }
+        state.listInside = meta["list_inside"].flatMap(Int.init) ?? 0
         return state
     }
 
@@ -150,7 +186,7 @@ public final class OfflineSnapshot: Sendable {
         try database.withLock { db in
             guard
                 var ticket = try db.firstRow(
-                    "SELECT number, status, expires_at, used_at, used_gate FROM tickets WHERE hash = ?",
+                    "SELECT number, status, expires_at, used_at, used_gate, type, inside, last_entry_day FROM tickets WHERE hash = ?",
                     [.blob(hash)],
                     { row in
                         Ticket(
@@ -158,7 +194,10 @@ public final class OfflineSnapshot: Sendable {
                             status: SyncedTicket.Status(rawValue: row.text(1)) ?? .revoked,
                             expiresAt: row.optionalInt(2),
                             usedAt: row.optionalInt(3),
-                            usedGate: row.optionalText(4)
+                            usedGate: row.optionalText(4),
+                            type: row.optionalText(5),
+                            inside: row.int(6) != 0,
+                            lastEntryDay: row.optionalInt(7).map { Int($0) }
                         )
                     }
                 )
@@ -181,47 +220,88 @@ public final class OfflineSnapshot: Sendable {
     }
 
     /// This box's offline admission of the code with this hash, if it made one (for signed codes
-    /// of tickets the snapshot does not hold yet).
-    public func admission(hash: [UInt8]) throws -> (at: Int64, gate: String)? {
-        try database.withLock { db in try Self.firstAdmission(hash: hash, in: db) }
+    /// of tickets the snapshot does not hold yet): its first entry, and whether its last entry
+    /// or exit left the person inside.
+    public func admission(hash: [UInt8]) throws -> (at: Int64, gate: String, inside: Bool, lastEntryDay: Int?)? {
+        try database.withLock { db in
+            guard let first = try Self.firstAdmission(hash: hash, in: db) else { return nil }
+            let inside = try db.firstRow("SELECT direction FROM journal WHERE hash = ? ORDER BY at DESC, rowid DESC LIMIT 1", [.blob(hash)]) {
+                $0.text(0) == ScanDirection.entry.rawValue
+            }
+            let lastEntryDay = try db.firstRow(
+                "SELECT day FROM journal WHERE hash = ? AND direction = 'entry' ORDER BY at DESC, rowid DESC LIMIT 1",
+                [.blob(hash)]
+            ) { $0.optionalInt(0).map { Int($0) } }
+            return (first.at, first.gate, inside ?? true, lastEntryDay ?? nil)
+        }
     }
 
     private static func firstAdmission(hash: [UInt8], in db: SQLiteConnection) throws -> (at: Int64, gate: String)? {
-        try db.firstRow("SELECT at, gate FROM journal WHERE hash = ? ORDER BY at LIMIT 1", [.blob(hash)]) { ($0.int(0), $0.text(1)) }
+        try db.firstRow("SELECT at, gate FROM journal WHERE hash = ? AND direction = 'entry' ORDER BY at LIMIT 1", [.blob(hash)]) {
+            ($0.int(0), $0.text(1))
+        }
     }
 
     // MARK: Sync
 
-    /// Applies one page of the service's change feed, or throws and changes nothing.
-    public func apply(_ page: TicketSyncPage, contact: Contact) throws {
+    /// Applies one page of the service's change feed, or throws and changes nothing. Returns
+    /// false when the page names another check-in list than the snapshot was pulled for (the
+    /// gate was moved to a list, off one, or to another): the tickets' passes are of the old
+    /// one, so the snapshot is emptied and must be pulled again from the start.
+    @discardableResult
+    public func apply(_ page: TicketSyncPage, contact: Contact, fromStart: Bool = false) throws -> Bool {
         try Self.check(page)
         let rows = page.tickets.map { ($0, Base64URL.decode($0.hash)!) }
-        try database.withLock { db in
+        let rules = try page.gateList.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return try database.withLock { db in
             try db.transaction {
-                let event = try db.firstRow("SELECT value FROM meta WHERE key = 'event_id'") { $0.text(0) }
-                if let event, event != page.eventId {
+                let kept = Dictionary(
+                    try db.rows("SELECT key, value FROM meta WHERE key IN ('event_id', 'gate_list_id')") { ($0.text(0), $0.text(1)) },
+                    uniquingKeysWith: { first, _ in first }
+                )
+                if let event = kept["event_id"], event != page.eventId {
                     // The device was moved to another event: the old tickets mean nothing here.
                     // The journal stays: its admissions still go to the service.
                     try db.execute("DELETE FROM tickets; DELETE FROM meta WHERE key IN ('cursor', 'complete')")
+                } else if kept["gate_list_id"] != page.gateList?.id, !fromStart {
+                    try db.execute("DELETE FROM tickets; DELETE FROM meta WHERE key IN ('cursor', 'complete', 'gate_list_id')")
+                    if let list = page.gateList {
+                        try db.run("INSERT INTO meta (key, value) VALUES ('gate_list_id', ?)", [.text(list.id)])
+                    }
+                    return false
                 }
                 for (ticket, hash) in rows {
                     try db.run(
-                        "INSERT OR REPLACE INTO tickets (number, hash, status, expires_at, used_at, used_gate) VALUES (?, ?, ?, ?, ?, ?)",
+                        """
+                        INSERT OR REPLACE INTO tickets (number, hash, status, expires_at, used_at, used_gate, type, inside, last_entry_day)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
                         [
                             .integer(Int64(ticket.number)), .blob(hash), .text(ticket.status.rawValue), .optional(ticket.expiresAt),
-                            .optional(ticket.usedAt), .optional(ticket.usedGate),
+                            .optional(ticket.usedAt), .optional(ticket.usedGate), .optional(ticket.type),
+                            .integer(ticket.inside == true ? 1 : 0), .optional(ticket.lastEntryDay.map(Int64.init)),
                         ]
                     )
+                    // What this gate decided and the service has not heard yet still holds.
+                    try Self.replayPending(hash: hash, number: ticket.number, in: db)
                 }
                 // Every page carries the event's public keys: the set is replaced whole.
                 try db.execute("DELETE FROM keys")
                 for key in page.keys {
                     try db.run("INSERT INTO keys (id, public_key) VALUES (?, ?)", [.integer(Int64(key.id)), .blob(Base64URL.decode(key.publicKey)!)])
                 }
-                // Every page names the gate's check-in list (or none): the newest pull's word holds.
-                try db.execute("DELETE FROM meta WHERE key = 'gate_list'")
+                // Every page names the gate's check-in list (or none) and its rules: the newest
+                // pull's word holds. The count inside is the service's, plus this gate's own
+                // decisions it has not heard yet.
+                try db.execute("DELETE FROM meta WHERE key IN ('gate_list', 'gate_list_id', 'gate_list_rules', 'list_inside')")
                 var meta: [(String, String)] = [("event_id", page.eventId), ("cursor", page.cursor)]
-                if let list = page.gateList { meta.append(("gate_list", list.name)) }
+                if let list = page.gateList, let rules {
+                    let pending = try db.firstRow("SELECT coalesce(sum(inside_change), 0) FROM journal WHERE uploaded = 0") { $0.int(0) } ?? 0
+                    meta += [
+                        ("gate_list", list.name), ("gate_list_id", list.id), ("gate_list_rules", rules),
+                        ("list_inside", String(Int64(list.inside ?? 0) + pending)),
+                    ]
+                }
                 if page.complete {
                     meta += [
                         ("complete", "1"), ("sync_server_time", String(contact.serverTime)), ("sync_boot_id", contact.bootID),
@@ -231,6 +311,35 @@ public final class OfflineSnapshot: Sendable {
                 for (key, value) in meta {
                     try db.run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [.text(key), .text(value)])
                 }
+                return true
+            }
+        }
+    }
+
+    /// Puts this gate's decisions the service has not heard yet back on a ticket a page just
+    /// replaced, oldest first.
+    private static func replayPending(hash: [UInt8], number: Int, in db: SQLiteConnection) throws {
+        let pending = try db.rows(
+            "SELECT direction, at, gate, day FROM journal WHERE hash = ? AND uploaded = 0 ORDER BY at, rowid",
+            [.blob(hash)]
+        ) { (entry: $0.text(0) == ScanDirection.entry.rawValue, at: $0.int(1), gate: $0.text(2), day: $0.optionalInt(3)) }
+        for decided in pending {
+            if decided.entry {
+                try db.run(
+                    """
+                    UPDATE tickets SET status = CASE status WHEN 'unused' THEN 'used' ELSE status END,
+                        used_gate = CASE WHEN used_at IS NULL OR used_at > ? THEN ? ELSE used_gate END,
+                        used_at = CASE WHEN used_at IS NULL OR used_at > ? THEN ? ELSE used_at END,
+                        inside = 1, last_entry_day = coalesce(?, last_entry_day)
+                    WHERE number = ?
+                    """,
+                    [
+                        .integer(decided.at), .text(decided.gate), .integer(decided.at), .integer(decided.at), .optional(decided.day),
+                        .integer(Int64(number)),
+                    ]
+                )
+            } else {
+                try db.run("UPDATE tickets SET inside = 0 WHERE number = ?", [.integer(Int64(number))])
             }
         }
     }
@@ -238,7 +347,11 @@ public final class OfflineSnapshot: Sendable {
     /// Refuses a page that is not what the service sends: the whole page, before anything is applied.
     static func check(_ page: TicketSyncPage) throws {
         guard Self.isIdentifier(page.eventId) else { throw SnapshotError("sync page: bad eventId") }
-        guard let cursor = Int64(page.cursor), cursor >= 0 else { throw SnapshotError("sync page: bad cursor") }
+        // Opaque digits: PostgreSQL's put a transaction id before a 19-digit position (up to 38
+        // digits, more than an Int64 holds), the other stores' are a position alone.
+        guard (1...38).contains(page.cursor.utf8.count), page.cursor.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
+            throw SnapshotError("sync page: bad cursor")
+        }
         guard plausibleTimes.contains(page.serverTime) else { throw SnapshotError("sync page: serverTime \(page.serverTime) is not a time") }
         for ticket in page.tickets {
             guard (1...Int(Int32.max)).contains(ticket.number) else { throw SnapshotError("sync page: bad ticket number \(ticket.number)") }
@@ -246,6 +359,10 @@ public final class OfflineSnapshot: Sendable {
                 throw SnapshotError("sync page: ticket \(ticket.number) has no valid hash")
             }
             if let gate = ticket.usedGate, !Self.isIdentifier(gate) { throw SnapshotError("sync page: ticket \(ticket.number) has a bad gate") }
+            if let type = ticket.type, type.utf8.count > 800 { throw SnapshotError("sync page: ticket \(ticket.number) has a bad type") }
+            for time in [ticket.expiresAt, ticket.usedAt].compactMap({ $0 }) where !plausibleTimes.contains(time) {
+                throw SnapshotError("sync page: ticket \(ticket.number) has a time that is not one")
+            }
         }
         if let list = page.gateList {
             // The name goes into the journal's words: printable text of a list name's length.
@@ -253,6 +370,12 @@ public final class OfflineSnapshot: Sendable {
             guard Self.isIdentifier(list.id), !list.name.isEmpty, list.name.utf8.count <= 800, printable else {
                 throw SnapshotError("sync page: bad check-in list")
             }
+            // The rules are arithmetic input: counts and times within what a service sends.
+            let times = [list.opensAt, list.closesAt].compactMap { $0 } + (list.utcOffsets ?? []).map(\.from)
+            guard times.allSatisfy(plausibleTimes.contains), (list.ticketTypes?.count ?? 0) <= 10_000,
+                (list.utcOffsets ?? []).allSatisfy({ abs($0.seconds) <= 86_400 }), (list.utcOffsets?.count ?? 0) <= 1_000,
+                (0...Int(Int32.max)).contains(list.capacity ?? 0), (0...Int(Int32.max)).contains(list.inside ?? 0)
+            else { throw SnapshotError("sync page: check-in list \(list.id) has rules no service sends") }
         }
         for key in page.keys {
             guard (1...255).contains(key.id), Base64URL.decode(key.publicKey)?.count == 32 else {
@@ -267,25 +390,97 @@ public final class OfflineSnapshot: Sendable {
 
     // MARK: Journal
 
-    /// Records an offline admission and marks the ticket used, durably, before it returns.
-    /// `code` is what was scanned: the upload's proof. It stays on the box only until the service
-    /// has the admission (its ticket is used by then, so the code admits nobody else).
-    public func admit(scanID: String, ticket: Int, hash: [UInt8], code: String, at: Int64, clock: OfflineClock, gate: String) throws {
+    /// What an offline decision journals: the scan, and what it made of the ticket.
+    public struct Decided: Sendable {
+        public var scanID: String
+        public var number: Int
+        public var hash: [UInt8]
+        /// What was scanned: the upload's proof. It stays on the box only until the service has
+        /// the decision (its ticket is used by then, so the code admits nobody else).
+        public var code: String
+        public var at: Int64
+        public var clock: OfflineClock
+        public var gate: String
+        public var direction: ScanDirection
+        /// The calendar day of `at`, for a daily list.
+        public var day: Int?
+        /// The ticket as the decision leaves it (nil: unchanged, or not in the snapshot).
+        public var changed: TicketFacts?
+        /// +1, -1 or 0 to the list's count of people inside.
+        public var insideChange: Int
+
+        public init(
+            scanID: String,
+            number: Int,
+            hash: [UInt8],
+            code: String,
+            at: Int64,
+            clock: OfflineClock,
+            gate: String,
+            direction: ScanDirection = .entry,
+            day: Int? = nil,
+            changed: TicketFacts? = nil,
+            insideChange: Int = 0
+        ) {
+            self.scanID = scanID
+            self.number = number
+            self.hash = hash
+            self.code = code
+            self.at = at
+            self.clock = clock
+            self.gate = gate
+            self.direction = direction
+            self.day = day
+            self.changed = changed
+            self.insideChange = insideChange
+        }
+    }
+
+    /// Journals an offline entry or exit and applies it to the snapshot (the ticket, the list's
+    /// count), durably, in one transaction, before it returns.
+    public func record(_ decided: Decided) throws {
         try database.withLock { db in
             try db.transaction {
                 try db.run(
-                    "INSERT INTO journal (scan_id, number, hash, code, at, clock, gate) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [.text(scanID), .integer(Int64(ticket)), .blob(hash), .text(code), .integer(at), .text(clock.rawValue), .text(gate)]
+                    """
+                    INSERT INTO journal (scan_id, number, hash, code, at, clock, gate, direction, day, inside_change)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [
+                        .text(decided.scanID), .integer(Int64(decided.number)), .blob(decided.hash), .text(decided.code), .integer(decided.at),
+                        .text(decided.clock.rawValue), .text(decided.gate), .text(decided.direction.rawValue), .optional(decided.day.map(Int64.init)),
+                        .integer(Int64(decided.insideChange)),
+                    ]
                 )
+                if let after = decided.changed {
+                    try db.run(
+                        "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, inside = ?, last_entry_day = ? WHERE hash = ?",
+                        [
+                            .text(after.status.rawValue), .optional(after.usedAt), .optional(after.usedGate), .integer(after.inside ? 1 : 0),
+                            .optional(after.lastEntryDay.map(Int64.init)), .blob(decided.hash),
+                        ]
+                    )
+                }
+                if decided.insideChange != 0 {
+                    try db.run(
+                        "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'list_inside'",
+                        [.integer(Int64(decided.insideChange))]
+                    )
+                }
             }
         }
+    }
+
+    /// Records an offline admission at a gate in no list (`record` with an entry).
+    public func admit(scanID: String, ticket: Int, hash: [UInt8], code: String, at: Int64, clock: OfflineClock, gate: String) throws {
+        try record(Decided(scanID: scanID, number: ticket, hash: hash, code: code, at: at, clock: clock, gate: gate))
     }
 
     /// Admissions not yet accepted by the service, oldest first.
     public func pendingUploads(limit: Int) throws -> [OfflineCheckin] {
         try database.withLock { db in
             try db.rows(
-                "SELECT scan_id, hash, number, at, clock, code FROM journal WHERE uploaded = 0 ORDER BY at, scan_id LIMIT ?",
+                "SELECT scan_id, hash, number, at, clock, code, direction FROM journal WHERE uploaded = 0 ORDER BY at, rowid LIMIT ?",
                 [.integer(Int64(limit))]
             ) {
                 OfflineCheckin(
@@ -294,7 +489,8 @@ public final class OfflineSnapshot: Sendable {
                     hash: Base64URL.encode($0.blob(1)),
                     ticketNumber: Int($0.int(2)),
                     at: $0.int(3),
-                    clock: OfflineClock(rawValue: $0.text(4)) ?? .serverMonotonic
+                    clock: OfflineClock(rawValue: $0.text(4)) ?? .serverMonotonic,
+                    direction: ScanDirection(rawValue: $0.text(6)) == .exit ? .exit : nil
                 )
             }
         }

@@ -118,7 +118,15 @@ public struct OfflineSyncService: Service {
                 case .failure(let failure): return "pull: \(failure)"
                 case .success(let page):
                     do {
-                        try snapshot.apply(page, contact: clock.contact(serverTime: page.serverTime))
+                        let fromStart = cursor == nil
+                        guard try snapshot.apply(page, contact: clock.contact(serverTime: page.serverTime), fromStart: fromStart) else {
+                            logger.notice(
+                                "The gate's check-in list changed: pulling the whole snapshot again",
+                                metadata: ["gate.id": "\(gateID)", "list.name": "\(page.gateList?.name ?? "none")"]
+                            )
+                            cursor = nil
+                            continue
+                        }
                     } catch {
                         logger.error("Sync data refused; the snapshot stays as it was", metadata: ["gate.id": "\(gateID)", "error": "\(error)"])
                         return "refused: \(error)"

@@ -4,10 +4,12 @@ import GatehouseCore
 import KioskCore
 
 /// Decides a scan from the snapshot when the service does not answer, with the service's own
-/// `GateDecision`: an unused, unexpired ticket of this event is admitted once — journaled before
-/// the answer, so before the relay opens — and everything else is refused with its reason. It declines (the
-/// gate shuts) without a complete snapshot, with one older than `maxAge`, without a clock it
-/// can trust, or for an entry at a gate of a check-in list.
+/// `GateDecision`: at a gate in no list an unused, unexpired ticket of this event is admitted
+/// once; at a check-in list's gate the list's rules (ticket types, hours, re-entry, capacity)
+/// decide, with the tickets' passes of that list. Entries and exits are journaled before the
+/// answer, so before the relay opens; everything else is refused with its reason. It declines
+/// (the gate shuts) without a complete snapshot, with one older than `maxAge`, without a clock it
+/// can trust, or for an entry at a list's gate whose rules the snapshot does not carry.
 public struct SnapshotDecider: OfflineDecider {
     public let snapshot: OfflineSnapshot
     public let clock: TrustedClock
@@ -35,14 +37,21 @@ public struct SnapshotDecider: OfflineDecider {
                 "the snapshot is \(age.components.seconds / 60) min old, more than offline_max_age (\(maxAge.components.seconds / 60) min)"
             )
         }
-        // A list's rules (ticket types, re-entry, capacity, hours) need the service: the
-        // snapshot does not carry them yet, and the plain rule would let in whom the list keeps
-        // out. The gate shuts for entries and says why; a person leaving is always let out.
+        var rules = GateRules()
+        var day: Int?
         if let list = state.gateList {
-            guard direction == .exit else {
-                return .cannotDecide("this gate belongs to check-in list \(list): its rules need the service")
+            // A service that sent the list's name without its rules: the plain rule would let in
+            // whom the list keeps out, so entries wait for the service; a person leaving is
+            // always let out.
+            guard let listRules = state.gateListRules?.rules else {
+                guard direction == .exit else { return .cannotDecide("this gate belongs to check-in list \(list): its rules need the service") }
+                return .decided(Self.answer(.exit))
             }
-            return .decided(Self.answer(.exit))
+            rules = listRules
+            day = state.gateListRules?.day(at: now.at)
+            if rules.entry == .daily, day == nil, direction == .entry {
+                return .cannotDecide("check-in list \(list) admits once a day, and the snapshot does not say which day it is")
+            }
         }
         // What the code is: a plain one (its token's hash), or a signed one that verifies with
         // the event's key of its id (its blob's hash, and the window it carries).
@@ -68,14 +77,17 @@ public struct SnapshotDecider: OfflineDecider {
         if let ticket {
             facts = TicketFacts(
                 eventId: event,
+                ticketType: ticket.type,
                 status: ticket.status,
                 expiresAt: ticket.expiresAt,
                 usedAt: ticket.usedAt,
-                usedGate: ticket.usedGate
+                usedGate: ticket.usedGate,
+                inside: ticket.inside,
+                lastEntryDay: ticket.lastEntryDay
             )
         } else if let window {
             // A verified signed code of a ticket sold after the last sync: its code carries what
-            // the snapshot would, and this gate's journal whether it was admitted here before.
+            // the snapshot would (but its type), and this gate's journal what it did here before.
             guard now.at >= window.from - 3_600_000 else { return .decided(Self.answer(.invalid)) }
             let earlier = try? snapshot.admission(hash: hash)
             facts = TicketFacts(
@@ -83,38 +95,40 @@ public struct SnapshotDecider: OfflineDecider {
                 status: earlier == nil ? .unused : .used,
                 expiresAt: window.until,
                 usedAt: earlier?.at,
-                usedGate: earlier?.gate
+                usedGate: earlier?.gate,
+                inside: earlier?.inside ?? false,
+                lastEntryDay: earlier?.lastEntryDay
             )
         } else {
             facts = nil
         }
-        let scan = GateScan(deviceEvent: event, codeEvent: event, gate: gateID, direction: direction, at: now.at)
-        let verdict = GateDecision.decide(ticket: facts, scan: scan)
-        let summary = ticket.map { TicketSummary(id: "", number: $0.number, holderName: nil, ticketType: nil) }
-        // An exit lets the person out; the snapshot does not track presence, so there is nothing
-        // to journal.
-        guard verdict.result.admits else {
+        let scan = GateScan(deviceEvent: event, codeEvent: event, gate: gateID, direction: direction, at: now.at, day: day)
+        let verdict = GateDecision.decide(ticket: facts, scan: scan, rules: rules, inside: state.listInside)
+        let summary = ticket.map { TicketSummary(id: "", number: $0.number, holderName: nil, ticketType: $0.type) }
+        guard verdict.result.passes, facts != nil else {
             return .decided(Self.answer(verdict.result, ticket: summary, usedAt: facts?.usedAt, usedGate: facts?.usedGate))
         }
-        return admit(scanId: scanId, number: ticket?.number ?? 0, hash: hash, code: qrData, now: now, summary: summary)
-    }
-
-    /// Journals the admission (fsynced) and only then answers valid; a journal that cannot be
-    /// written shuts the gate.
-    private func admit(
-        scanId: String,
-        number: Int,
-        hash: [UInt8],
-        code: String,
-        now: (at: Int64, clock: OfflineClock),
-        summary: TicketSummary?
-    ) -> OfflineDecision {
+        // Journaled (fsynced) before the answer: a journal that cannot be written shuts the gate.
         do {
-            try snapshot.admit(scanID: scanId, ticket: number, hash: hash, code: code, at: now.at, clock: now.clock, gate: gateID)
+            try snapshot.record(
+                OfflineSnapshot.Decided(
+                    scanID: scanId,
+                    number: ticket?.number ?? 0,
+                    hash: hash,
+                    code: qrData,
+                    at: now.at,
+                    clock: now.clock,
+                    gate: gateID,
+                    direction: direction,
+                    day: day,
+                    changed: ticket == nil ? nil : verdict.changed,
+                    insideChange: verdict.insideChange
+                )
+            )
         } catch {
             return .cannotDecide("the offline journal cannot be written: \(error)")
         }
-        return .decided(Self.answer(.valid, ticket: summary))
+        return .decided(Self.answer(verdict.result, ticket: summary))
     }
 
     /// Ed25519 through libcrypto.
