@@ -354,7 +354,7 @@ let package = Package(
             dependencies: [
                 "GatehouseService", "GatehouseDomain", "GatehouseAPI", "GatehouseWeb", "GatehouseStorage", "GatehouseSQLite", "SQLiteSupport",
                 "GatehousePostgres", "GatehouseMySQL", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "CZlib", "GatehouseTestSupport",
-                "GatehouseMail", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "GatehouseMail", "KioskOffline", "KioskCore", .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

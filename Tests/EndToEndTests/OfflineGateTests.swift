@@ -184,6 +184,70 @@ import Glibc
         #expect(uploads.count == 1 && uploads.first?["OFFLINE_RECORDED"] == "3", "\(uploads)")
     }
 
+    /// A check-in list's gate through an outage: the kiosk refuses by the list's rules from its
+    /// snapshot (a type the list does not admit, someone already inside), admits the rest, lets
+    /// people out at the exit kiosk, and both journals reconcile with the service's count.
+    @Test func a_list_gate_refuses_by_its_rules_offline_and_its_exits_count() async throws {
+        let folder = try TemporaryDirectory()
+        let port = ServiceProcess.freePort()
+        var service: ServiceProcess? = try ServiceProcess(databasePath: folder.file("g.sqlite"), port: port)
+        let admin = try AdminClient(service!)
+        let event = try admin.createEvent("Hall")
+        _ = try admin.call(
+            "POST",
+            "/api/events/\(event)/lists",
+            ["name": "Hall", "ticketTypes": ["standard"], "gates": ["hall-in", "hall-out"], "entry": "reentry", "capacity": 500],
+            expect: 201
+        )
+        let entrance = try admin.addDevice(event: event, gate: "hall-in")
+        let exit = try admin.addDevice(event: event, gate: "hall-out")
+        let standard = try admin.issue(event: event, quantity: 2, extra: ["ticketType": "standard"])
+        let child = try admin.issue(event: event, quantity: 1, extra: ["ticketType": "child"])
+        // Before the outage, ticket 0 comes in through the service.
+        #expect(try admin.connection.checkinResult(standard[0].qrData, device: entrance) == "valid")
+
+        let inState = folder.file("in-state")
+        let outState = folder.file("out-state")
+        for state in [inState, outState] { try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true) }
+        let inKiosk = try DryRunKiosk(folder: folder, name: "in", port: port, device: entrance, state: inState)
+        let outKiosk = try DryRunKiosk(folder: folder, name: "out", port: port, device: exit, state: outState, extra: ["--set", "direction=exit"])
+        try await inKiosk.waitForSnapshot(3)
+        try await outKiosk.waitForSnapshot(3)
+        // The snapshot carries types and presence, never names.
+        #expect(
+            try query(inState + "/offline.sqlite", "SELECT type || ',' || inside FROM tickets ORDER BY number") == "standard,1\nstandard,0\nchild,0"
+        )
+
+        service?.stop()
+        service = nil
+        let inside = try await inKiosk.scan(standard[0].qrData)
+        #expect(inside["MESSAGE"] == "Check-in decided offline" && inside["CHECKIN_RESULT"] == "already_inside", "\(inside)")
+        let notOnList = try await inKiosk.scan(child[0].qrData, offset: 10)
+        #expect(notOnList["CHECKIN_RESULT"] == "not_on_list", "\(notOnList)")
+        #expect(inKiosk.relayPulses == 0, "neither was let in")
+        let admitted = try await inKiosk.scan(standard[1].qrData, offset: 20)
+        #expect(admitted["CHECKIN_RESULT"] == "valid" && inKiosk.relayPulses == 1, "\(admitted)")
+        let again = try await inKiosk.scan(standard[1].qrData)
+        #expect(again["CHECKIN_RESULT"] == "already_inside", "\(again)")
+        // Ticket 0 leaves through the exit kiosk, offline too: it opens for them.
+        let left = try await outKiosk.scan(standard[0].qrData)
+        #expect(left["CHECKIN_RESULT"] == "exit" && outKiosk.relayPulses == 1, "\(left)")
+
+        // The service returns: both journals go up, and the count is the hall's.
+        service = try ServiceProcess(databasePath: folder.file("g.sqlite"), port: port)
+        for kiosk in [inKiosk, outKiosk] {
+            try await waitUntil(limit: .seconds(10)) { kiosk.journal.entries.contains { $0["MESSAGE"] == "Offline check-ins uploaded" } }
+        }
+        let admin2 = try AdminClient(service!)
+        let presence = try admin2.call("GET", "/api/events/\(event)/presence", expect: 200)
+        let lists = presence["lists"] as? [[String: Any]]
+        #expect(lists?.first?["inside"] as? Int == 1 && presence["inside"] as? Int == 1, "ticket 1 inside, ticket 0 gone: \(presence)")
+        let offline = try checkins(admin2, event).filter { $0["offline"] as? Bool == true }
+        #expect(offline.count == 2, "\(offline)")
+        #expect(Set(offline.compactMap { $0["result"] as? String }) == ["valid", "exit"])
+        #expect(try admin2.call("GET", "/api/events/\(event)", expect: 200)["conflicts"] as? Int == 0)
+    }
+
     @Test func one_ticket_at_two_offline_gates_is_one_reported_conflict() async throws {
         let folder = try TemporaryDirectory()
         let port = ServiceProcess.freePort()

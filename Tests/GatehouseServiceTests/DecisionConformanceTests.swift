@@ -1,6 +1,8 @@
 import Foundation
 import GatehouseCore
 import GatehouseStorage
+import KioskCore
+import KioskOffline
 import Testing
 
 @testable import GatehouseDomain
@@ -157,6 +159,124 @@ import Testing
         #expect(presence.lists.first?.inside == inside)
         #expect(presence.inside == tickets.filter(\.facts.inside).count)
         await f.stop()
+    }
+}
+
+/// The same sequences decided offline: a gate pulls its snapshot from each store, decides every
+/// scan from it with `SnapshotDecider` (the kiosk's), and uploads its journal. The results are
+/// the shared function's at every step, and after the upload each store holds what the model
+/// holds: every pass, and the count inside.
+@Suite struct OfflineListDecisionConformanceTests {
+    @Test(arguments: StoreKind.available, 0..<4)
+    func a_gate_deciding_from_its_snapshot_decides_as_the_store(_ kind: StoreKind, rule: Int) async throws {
+        let f = try await Fixture(kind)
+        var settings = ListDecisionConformanceTests.rules[rule]
+        settings.gates = ["north-1"]
+        let list = try await f.gatehouse.createList(eventId: f.event.id, settings)
+        var random = DecisionConformanceTests.SeededGenerator(state: UInt64(rule + 20))
+        var tickets: [(id: String, code: String, facts: TicketFacts)] = []
+        for type in ["standard", "vip", "child", "standard", "vip"] {
+            let issued = try await f.issue(.init(ticketType: type))
+            tickets.append((issued.ticket.id, issued.qrData, issued.ticket.facts(on: nil)))
+        }
+        // One ticket inside before the outage, through the service: the snapshot carries it.
+        var inside = 0
+        let before = try await f.checkin(tickets[1].code, scanId: "online-1")
+        let first = GateDecision.decide(ticket: tickets[1].facts, scan: scan(f, .entry), rules: list.rules)
+        #expect(before.result == first.result)
+        if let changed = first.changed { tickets[1].facts = changed }
+        inside += first.insideChange
+
+        // The gate's clock is the service's at the last pull plus the monotonic clock since.
+        let clock = f.clock
+        let trusted = TrustedClock(bootID: { "boot" }, bootTime: { clock.now.millis * 1_000_000 }, isSynchronized: { false }, wallClock: { 0 })
+        let folder = try TemporaryFolder()
+        let snapshot = try OfflineSnapshot(path: folder.file("snapshot.sqlite"))
+        var cursor: String?
+        func pull() async throws {
+            try await f.feedSettled()
+            while true {
+                let page = try await f.gatehouse.syncTickets(bearerToken: f.deviceToken, after: cursor, limit: nil)
+                #expect(try snapshot.apply(page, contact: trusted.contact(serverTime: page.serverTime), fromStart: cursor == nil))
+                cursor = page.cursor
+                if page.complete { return }
+            }
+        }
+        try await pull()
+        // What the kiosk's sync loop does when the service answers again: the journal first.
+        func upload() async throws {
+            let pending = try snapshot.pendingUploads(limit: 1000)
+            let answer = try await f.gatehouse.uploadOffline(
+                OfflineUpload(deviceId: f.device.id, gateId: f.device.gateId, checkins: pending),
+                bearerToken: f.deviceToken,
+                logger: Fixture.logger
+            )
+            #expect(answer.results.allSatisfy { $0.outcome == .recorded }, "\(answer.results.filter { $0.outcome != .recorded })")
+            try snapshot.markUploaded(answer.results)
+        }
+        func gate(_ direction: ScanDirection) -> SnapshotDecider {
+            SnapshotDecider(snapshot: snapshot, clock: trusted, maxAge: .seconds(30 * 86_400), gateID: "north-1", direction: direction)
+        }
+
+        for step in 0..<90 {
+            let k = Int.random(in: 0..<tickets.count, using: &random)
+            let roll = Int.random(in: 0..<100, using: &random)
+            switch roll {
+            case 0..<85:
+                let direction: ScanDirection = roll < 60 ? .entry : .exit
+                let decision = gate(direction).decide(qrData: tickets[k].code, scanId: "s\(step)")
+                let verdict = GateDecision.decide(ticket: tickets[k].facts, scan: scan(f, direction), rules: list.rules, inside: inside)
+                guard case .decided(let answer) = decision else {
+                    Issue.record("step \(step): the gate declined: \(decision)")
+                    continue
+                }
+                #expect(answer.result == verdict.result, "step \(step): \(direction) of ticket \(k)")
+                if let changed = verdict.changed { tickets[k].facts = changed }
+                inside += verdict.insideChange
+            case 85..<90:
+                // The service answers for a moment: the journal goes up, a ticket is revoked,
+                // and the gate hears of it before the next outage.
+                try await upload()
+                _ = try await f.gatehouse.revokeTicket(id: tickets[k].id)
+                tickets[k].facts.status = .revoked
+                try await pull()
+            case 90..<95:
+                f.clock.advance(86_400)
+            default:
+                f.clock.advance(37)
+            }
+        }
+
+        // Back online: the journal goes up, and the store agrees with the model.
+        try await upload()
+        let presence = try await f.gatehouse.presence(eventId: f.event.id)
+        #expect(presence.lists.first?.inside == inside)
+        // A pull from the start hands out each ticket's pass as the model has it.
+        try await f.feedSettled()
+        var synced: [SyncedTicket] = []
+        var from: String?
+        repeat {
+            let page = try await f.gatehouse.syncTickets(bearerToken: f.deviceToken, after: from, limit: nil)
+            synced += page.tickets
+            from = page.complete ? nil : page.cursor
+        } while from != nil
+        for (index, ticket) in tickets.enumerated() {
+            let stored = synced.first { $0.number == index + 1 }
+            #expect(stored?.status == ticket.facts.status && stored?.inside == ticket.facts.inside, "ticket \(index)")
+            #expect(stored?.lastEntryDay == ticket.facts.lastEntryDay, "ticket \(index)")
+        }
+        await f.stop()
+    }
+
+    private func scan(_ f: Fixture, _ direction: ScanDirection) -> GateScan {
+        GateScan(
+            deviceEvent: f.event.id,
+            codeEvent: f.event.id,
+            gate: "north-1",
+            direction: direction,
+            at: f.clock.now.millis,
+            day: Gatehouse.day(of: f.clock.now, in: f.gatehouse.timeZone)
+        )
     }
 }
 

@@ -104,11 +104,18 @@ struct Tickets {
         bad.tickets = [Tickets.synced(codes[0], number: 1, status: .revoked), Tickets.synced(codes[1], number: 0)]
         #expect(throws: SnapshotError.self) { try snapshot.apply(bad, contact: clock.trusted.contact(serverTime: 2_000_000)) }
         bad.tickets = [Tickets.synced(codes[0], number: 1, status: .revoked)]
-        bad.cursor = "-1"
-        #expect(throws: SnapshotError.self) { try snapshot.apply(bad, contact: clock.trusted.contact(serverTime: 2_000_000)) }
+        for cursor in ["-1", "", String(repeating: "9", count: 39), "12 3"] {
+            bad.cursor = cursor
+            #expect(throws: SnapshotError.self) { try snapshot.apply(bad, contact: clock.trusted.contact(serverTime: 2_000_000)) }
+        }
         let state = try snapshot.state
         #expect(state.cursor == "3" && state.lastSync?.serverTime == 1_000_000)
         #expect(try snapshot.ticket(hash: SnapshotDecider.sha256(Array(codes[0].token.utf8)))?.status == .unused)
+        // PostgreSQL's cursors: a transaction id, then a 19-digit position (more than an Int64).
+        var postgres = good
+        postgres.cursor = "123456" + "0000000000000004711"
+        try snapshot.apply(postgres, contact: clock.trusted.contact(serverTime: 1_000_000))
+        #expect(try snapshot.state.cursor == postgres.cursor)
         // Truncated data never reaches the snapshot: it does not decode.
         let bytes = try JSONEncoder().encode(good)
         #expect(throws: (any Error).self) { try JSONDecoder().decode(TicketSyncPage.self, from: bytes.prefix(bytes.count / 2)) }
@@ -147,10 +154,16 @@ struct Tickets {
                 Tickets.synced(codes[2], number: 3, status: .revoked),
                 Tickets.synced(codes[3], number: 4, expiresAt: serverTime + 60_000),
             ]
-            try snapshot.apply(
-                TicketSyncPage(eventId: Tickets.event, serverTime: serverTime, cursor: "4", complete: true, tickets: tickets, gateList: gateList),
-                contact: clock.trusted.contact(serverTime: serverTime)
+            try apply(
+                TicketSyncPage(eventId: Tickets.event, serverTime: serverTime, cursor: "4", complete: true, tickets: tickets, gateList: gateList)
             )
+        }
+
+        /// As the sync loop does: a page of another list empties the snapshot, and the whole
+        /// snapshot is pulled again (here: the same page, from the start).
+        func apply(_ page: TicketSyncPage) throws {
+            let contact = clock.trusted.contact(serverTime: page.serverTime)
+            if try !snapshot.apply(page, contact: contact) { try snapshot.apply(page, contact: contact, fromStart: true) }
         }
 
         func decider(maxAge: Duration = .seconds(3600), direction: ScanDirection = .entry) -> SnapshotDecider {
@@ -190,11 +203,12 @@ struct Tickets {
         #expect(rig.result(decider.decide(qrData: rig.codes[0].text, scanId: "s9")) == .alreadyUsed)
     }
 
-    @Test func a_gate_of_a_check_in_list_admits_no_entry_offline_and_lets_people_out() throws {
+    @Test func a_list_gate_without_its_rules_admits_no_entry_offline_and_lets_people_out() throws {
         let rig = try Rig()
+        // A service that names the list but sends no rules (from before they were synced).
         try rig.sync(gateList: SyncedGateList(id: "LHALL001", name: "VIP door"))
         #expect(try rig.snapshot.syncState.gateList == "VIP door")
-        // The list's rules need the service: the plain rule would let in whom the list keeps out.
+        // The plain rule would let in whom the list keeps out.
         guard case .cannotDecide(let why) = rig.decider().decide(qrData: rig.codes[0].text, scanId: "l1") else {
             Issue.record("an entry at a list's gate was decided offline")
             return
@@ -210,6 +224,114 @@ struct Tickets {
         #expect(throws: SnapshotError.self) {
             try rig.sync(gateList: SyncedGateList(id: "LHALL001", name: "VIP\u{1B}[2J"))
         }
+    }
+
+    /// A page for a list's gate: the tickets' types and passes of that list, and its rules.
+    static func listPage(_ rig: Rig, list: SyncedGateList, serverTime: Int64 = 1_700_000_000_000, _ tickets: [(Int, String, Bool)]) -> TicketSyncPage
+    {
+        TicketSyncPage(
+            eventId: Tickets.event,
+            serverTime: serverTime,
+            cursor: "9",
+            complete: true,
+            tickets: tickets.map { index, type, inside in
+                var ticket = Tickets.synced(rig.codes[index], number: index + 1, status: inside ? .used : .unused)
+                ticket.type = type
+                ticket.inside = inside
+                ticket.usedAt = inside ? serverTime - 60_000 : nil
+                ticket.usedGate = inside ? "hall-2" : nil
+                return ticket
+            },
+            gateList: list
+        )
+    }
+
+    @Test func a_list_gate_decides_its_rules_offline_as_the_service_does() throws {
+        let rig = try Rig()
+        let hall = SyncedGateList(
+            id: "LHALL001",
+            name: "Hall",
+            ticketTypes: ["standard", "vip"],
+            entry: .reentry,
+            capacity: 2,
+            inside: 1,
+            utcOffsets: [.init(from: 0, seconds: 3600)]
+        )
+        let page = Self.listPage(rig, list: hall, [(0, "standard", false), (1, "vip", true), (2, "child", false), (3, "vip", false)])
+        try rig.apply(page)
+        let entry = rig.decider()
+        let exit = rig.decider(direction: .exit)
+        #expect(rig.result(entry.decide(qrData: rig.codes[2].text, scanId: "e1")) == .notOnList)
+        #expect(rig.result(entry.decide(qrData: rig.codes[1].text, scanId: "e2")) == .alreadyInside)
+        #expect(rig.result(entry.decide(qrData: rig.codes[0].text, scanId: "e3")) == .valid)
+        #expect(try rig.snapshot.syncState.listInside == 2)
+        #expect(rig.result(entry.decide(qrData: rig.codes[3].text, scanId: "e4")) == .full)
+        #expect(rig.result(exit.decide(qrData: rig.codes[1].text, scanId: "x1")) == .exit)
+        #expect(rig.result(entry.decide(qrData: rig.codes[3].text, scanId: "e5")) == .valid)
+        #expect(rig.result(entry.decide(qrData: rig.codes[0].text, scanId: "e6")) == .alreadyInside)
+        #expect(rig.result(exit.decide(qrData: rig.codes[0].text, scanId: "x2")) == .exit)
+        #expect(rig.result(entry.decide(qrData: rig.codes[0].text, scanId: "e7")) == .valid, "re-entry after an exit")
+        // Only what passed is journaled, exits with their direction, in order.
+        let pending = try rig.snapshot.pendingUploads(limit: 10)
+        #expect(pending.map(\.scanId) == ["e3", "x1", "e5", "x2", "e7"])
+        #expect(pending.map { $0.direction ?? .entry } == [.entry, .exit, .entry, .exit, .entry])
+        #expect(pending.allSatisfy { $0.code != nil })
+
+        // A sync before the upload landed (the service still has the old passes and count) keeps
+        // what this gate decided: ticket 1 is inside, and so are ticket 4 and the service's one.
+        try rig.apply(page)
+        #expect(rig.result(entry.decide(qrData: rig.codes[0].text, scanId: "e8")) == .alreadyInside)
+        #expect(try rig.snapshot.syncState.listInside == 1 + 1 - 1 + 1 - 1 + 1)
+        #expect(rig.result(entry.decide(qrData: rig.codes[1].text, scanId: "e9")) == .full, "two inside of two")
+
+        // Hours, by the trusted clock.
+        var closed = hall
+        closed.closesAt = 1_700_000_000_000 + 10_000
+        try rig.apply(Self.listPage(rig, list: closed, [(4, "standard", false)]))
+        rig.clock.advance(seconds: 11)
+        #expect(rig.result(entry.decide(qrData: rig.codes[4].text, scanId: "c1")) == .closed)
+    }
+
+    @Test func a_daily_list_counts_days_in_the_organizers_zone_offline() throws {
+        let rig = try Rig()
+        // 23:30 in a zone one hour ahead of UTC: half an hour before the day ends there.
+        let nextLocalMidnight: Int64 = ((1_700_000_000_000 + 3_600_000) / 86_400_000 + 1) * 86_400_000
+        let start = nextLocalMidnight - 3_600_000 - 1_800_000
+        let daily = SyncedGateList(id: "LDAYS001", name: "Days", entry: .daily, utcOffsets: [.init(from: 0, seconds: 3600)])
+        try rig.apply(Self.listPage(rig, list: daily, serverTime: start, [(0, "standard", false)]))
+        let entry = rig.decider()
+        #expect(rig.result(entry.decide(qrData: rig.codes[0].text, scanId: "d1")) == .valid)
+        #expect(rig.result(entry.decide(qrData: rig.codes[0].text, scanId: "d2")) == .alreadyUsed)
+        rig.clock.advance(seconds: 1_800)
+        #expect(rig.result(entry.decide(qrData: rig.codes[0].text, scanId: "d3")) == .valid, "a new day at midnight there")
+        // Without the zone's offsets for the day, a daily list's entry waits for the service.
+        let unknown = SyncedGateList(id: "LDAYS001", name: "Days", entry: .daily, utcOffsets: [])
+        try rig.apply(Self.listPage(rig, list: unknown, serverTime: start, [(1, "standard", false)]))
+        guard case .cannotDecide = entry.decide(qrData: rig.codes[1].text, scanId: "d4") else {
+            Issue.record("a daily entry decided without knowing the day")
+            return
+        }
+    }
+
+    @Test func a_gate_moved_to_another_list_pulls_its_snapshot_again() throws {
+        let rig = try Rig()
+        let first = SyncedGateList(id: "LHALL001", name: "Hall", entry: .reentry)
+        let contact = rig.clock.trusted.contact(serverTime: 1_700_000_000_000)
+        #expect(try rig.snapshot.apply(Self.listPage(rig, list: first, [(0, "vip", true)]), contact: contact, fromStart: true))
+        // A page of another list, on from the old cursor: its passes are not the old list's.
+        var moved = Self.listPage(rig, list: SyncedGateList(id: "LVIP0001", name: "VIP", entry: .once), [(1, "vip", false)])
+        #expect(try rig.snapshot.apply(moved, contact: contact) == false)
+        var state = try rig.snapshot.state
+        #expect(state.tickets == 0 && !state.complete && state.cursor == nil)
+        moved.tickets = Self.listPage(rig, list: first, [(0, "vip", false), (1, "vip", false)]).tickets
+        #expect(try rig.snapshot.apply(moved, contact: contact, fromStart: true))
+        state = try rig.snapshot.state
+        #expect(state.tickets == 2 && state.complete && state.gateList == "VIP")
+        #expect(rig.result(rig.decider().decide(qrData: rig.codes[0].text, scanId: "m1")) == .valid)
+        // Rules no service sends are refused with the page.
+        var hostile = moved
+        hostile.gateList?.capacity = -1
+        #expect(throws: SnapshotError.self) { try rig.snapshot.apply(hostile, contact: contact) }
     }
 
     @Test func an_expired_ticket_is_refused_by_the_trusted_clock_not_the_wall_clock() throws {
