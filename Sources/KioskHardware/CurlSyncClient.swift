@@ -33,6 +33,31 @@ public final class CurlSyncClient: SyncTransport, @unchecked Sendable {
         return await onQueue { self.perform(path: "/api/offline-checkins", body: body, as: OfflineUploadAnswer.self) }
     }
 
+    public func annul(scanId: String, _ request: AnnulRequest) async -> Result<AnnulDelivery, SyncFailure> {
+        guard let body = try? JSONEncoder().encode(request) else { return .failure(SyncFailure("cannot encode the annul")) }
+        // The scanId is this kiosk's own, but a path segment all the same.
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
+        let segment = scanId.utf8.map { allowed.contains($0) ? String(UnicodeScalar($0)) : "%" + Self.hex($0) }.joined()
+        return await onQueue {
+            _ = gh_curl_set_string(self.easy.handle, CURLOPT_URL, self.settings.serverURL + "/api/checkins/\(segment)/annul")
+            let code = self.easy.perform(body: body)
+            guard code == CURLE_OK else { return .failure(SyncFailure(String(cString: curl_easy_strerror(code)))) }
+            let status = self.easy.status
+            let detail = (try? Self.decoder.decode(CurlCheckinClient.ProblemDetail.self, from: Data(self.easy.response.bytes)))?.detail
+            switch status {
+            case 200: return .success(.annulled)
+            // Final answers about this scan; anything else (401, 429, 5xx) is tried again.
+            case 403, 404, 409: return .success(.refused("HTTP \(status)\(detail.map { ": \($0)" } ?? "")"))
+            default: return .failure(SyncFailure("HTTP \(status)\(detail.map { ": \($0)" } ?? "")"))
+            }
+        }
+    }
+
+    private static func hex(_ byte: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+    }
+
     /// A cancelled caller is answered at once; the transfer ends within its deadline on the queue.
     private func onQueue<T: Sendable>(_ request: @escaping @Sendable () -> Result<T, SyncFailure>) async -> Result<T, SyncFailure> {
         await queue.blockingCall(request, whenCancelled: .failure(SyncFailure("cancelled")))

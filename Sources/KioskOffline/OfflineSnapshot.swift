@@ -120,6 +120,13 @@ public final class OfflineSnapshot: Sendable {
                 """
             )
         }
+        // Taking a decision back: the ticket as it was before it, and where an annul stands
+        // (0 none, 1 to be sent to the service, 2 done, 3 the service refused it).
+        if !columns.contains("before") {
+            try connection.execute(
+                "ALTER TABLE journal ADD COLUMN before TEXT; ALTER TABLE journal ADD COLUMN annul INTEGER NOT NULL DEFAULT 0"
+            )
+        }
         let ticketColumns = Set(try connection.rows("PRAGMA table_info(tickets)") { $0.text(1) })
         if !ticketColumns.contains("type") {
             // A snapshot from before: it restarts from the first page at the next sync (no list
@@ -225,11 +232,14 @@ public final class OfflineSnapshot: Sendable {
     public func admission(hash: [UInt8]) throws -> (at: Int64, gate: String, inside: Bool, lastEntryDay: Int?)? {
         try database.withLock { db in
             guard let first = try Self.firstAdmission(hash: hash, in: db) else { return nil }
-            let inside = try db.firstRow("SELECT direction FROM journal WHERE hash = ? ORDER BY at DESC, rowid DESC LIMIT 1", [.blob(hash)]) {
+            let inside = try db.firstRow(
+                "SELECT direction FROM journal WHERE hash = ? AND annul = 0 ORDER BY at DESC, rowid DESC LIMIT 1",
+                [.blob(hash)]
+            ) {
                 $0.text(0) == ScanDirection.entry.rawValue
             }
             let lastEntryDay = try db.firstRow(
-                "SELECT day FROM journal WHERE hash = ? AND direction = 'entry' ORDER BY at DESC, rowid DESC LIMIT 1",
+                "SELECT day FROM journal WHERE hash = ? AND direction = 'entry' AND annul = 0 ORDER BY at DESC, rowid DESC LIMIT 1",
                 [.blob(hash)]
             ) { $0.optionalInt(0).map { Int($0) } }
             return (first.at, first.gate, inside ?? true, lastEntryDay ?? nil)
@@ -237,7 +247,7 @@ public final class OfflineSnapshot: Sendable {
     }
 
     private static func firstAdmission(hash: [UInt8], in db: SQLiteConnection) throws -> (at: Int64, gate: String)? {
-        try db.firstRow("SELECT at, gate FROM journal WHERE hash = ? AND direction = 'entry' ORDER BY at LIMIT 1", [.blob(hash)]) {
+        try db.firstRow("SELECT at, gate FROM journal WHERE hash = ? AND direction = 'entry' AND annul = 0 ORDER BY at LIMIT 1", [.blob(hash)]) {
             ($0.int(0), $0.text(1))
         }
     }
@@ -320,7 +330,7 @@ public final class OfflineSnapshot: Sendable {
     /// replaced, oldest first.
     private static func replayPending(hash: [UInt8], number: Int, in db: SQLiteConnection) throws {
         let pending = try db.rows(
-            "SELECT direction, at, gate, day FROM journal WHERE hash = ? AND uploaded = 0 ORDER BY at, rowid",
+            "SELECT direction, at, gate, day FROM journal WHERE hash = ? AND uploaded = 0 AND annul = 0 ORDER BY at, rowid",
             [.blob(hash)]
         ) { (entry: $0.text(0) == ScanDirection.entry.rawValue, at: $0.int(1), gate: $0.text(2), day: $0.optionalInt(3)) }
         for decided in pending {
@@ -408,6 +418,8 @@ public final class OfflineSnapshot: Sendable {
         public var changed: TicketFacts?
         /// +1, -1 or 0 to the list's count of people inside.
         public var insideChange: Int
+        /// The ticket before the decision (when `changed` is set): what an annul puts back.
+        public var before: TicketFacts?
 
         public init(
             scanID: String,
@@ -420,8 +432,10 @@ public final class OfflineSnapshot: Sendable {
             direction: ScanDirection = .entry,
             day: Int? = nil,
             changed: TicketFacts? = nil,
-            insideChange: Int = 0
+            insideChange: Int = 0,
+            before: TicketFacts? = nil
         ) {
+            self.before = before
             self.scanID = scanID
             self.number = number
             self.hash = hash
@@ -443,13 +457,13 @@ public final class OfflineSnapshot: Sendable {
             try db.transaction {
                 try db.run(
                     """
-                    INSERT INTO journal (scan_id, number, hash, code, at, clock, gate, direction, day, inside_change)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO journal (scan_id, number, hash, code, at, clock, gate, direction, day, inside_change, before)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     [
                         .text(decided.scanID), .integer(Int64(decided.number)), .blob(decided.hash), .text(decided.code), .integer(decided.at),
                         .text(decided.clock.rawValue), .text(decided.gate), .text(decided.direction.rawValue), .optional(decided.day.map(Int64.init)),
-                        .integer(Int64(decided.insideChange)),
+                        .integer(Int64(decided.insideChange)), .optional(decided.changed == nil ? nil : decided.before.map(SavedTicket.init)?.text),
                     ]
                 )
                 if let after = decided.changed {
@@ -468,6 +482,74 @@ public final class OfflineSnapshot: Sendable {
                     )
                 }
             }
+        }
+    }
+
+    /// What taking back an offline decision did.
+    public enum Annulment: Sendable, Equatable {
+        /// The service never heard of it: it is gone from the journal, and the ticket and the
+        /// count are as before it.
+        case dropped
+        /// The service has it: the snapshot is as before it, and the annul goes to the service
+        /// (`pendingAnnuls`) with the next sync.
+        case queued
+        /// No such decision in the journal, or one that changed nothing.
+        case unknown
+        /// The ticket was scanned again at this gate since: that scan decided on this one.
+        case changedSince
+    }
+
+    /// Takes back an offline entry or exit of this gate (the turnstile did not turn): the
+    /// snapshot's ticket and count as before it, and the service told when it already has it.
+    public func annul(scanID: String) throws -> Annulment {
+        try database.withLock { db in
+            try db.transaction {
+                guard
+                    let row = try db.firstRow(
+                        "SELECT rowid, hash, uploaded, before, inside_change, annul FROM journal WHERE scan_id = ?",
+                        [.text(scanID)],
+                        { (rowid: $0.int(0), hash: $0.blob(1), uploaded: $0.int(2), before: $0.optionalText(3), change: $0.int(4), annul: $0.int(5)) }
+                    ), row.annul == 0, row.uploaded != 2
+                else { return .unknown }
+                let later = try db.firstRow(
+                    "SELECT 1 FROM journal WHERE hash = ? AND rowid > ? AND annul = 0",
+                    [.blob(row.hash), .integer(row.rowid)],
+                    { $0.int(0) }
+                )
+                guard later == nil else { return .changedSince }
+                if let before = row.before.flatMap(SavedTicket.init(text:)) {
+                    try db.run(
+                        "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, inside = ?, last_entry_day = ? WHERE hash = ?",
+                        [
+                            .text(before.status.rawValue), .optional(before.usedAt), .optional(before.usedGate), .integer(before.inside ? 1 : 0),
+                            .optional(before.lastEntryDay.map(Int64.init)), .blob(row.hash),
+                        ]
+                    )
+                }
+                if row.change != 0 {
+                    try db.run("UPDATE meta SET value = CAST(value AS INTEGER) - ? WHERE key = 'list_inside'", [.integer(row.change)])
+                }
+                if row.uploaded == 0 {
+                    try db.run("DELETE FROM journal WHERE rowid = ?", [.integer(row.rowid)])
+                    return .dropped
+                }
+                try db.run("UPDATE journal SET annul = 1 WHERE rowid = ?", [.integer(row.rowid)])
+                return .queued
+            }
+        }
+    }
+
+    /// Annuls the service must still hear of, oldest first.
+    public func pendingAnnuls(limit: Int) throws -> [String] {
+        try database.withLock { db in
+            try db.rows("SELECT scan_id FROM journal WHERE annul = 1 ORDER BY at, rowid LIMIT ?", [.integer(Int64(limit))]) { $0.text(0) }
+        }
+    }
+
+    /// The service's word on an annul: done (2), or refused for good (3, e.g. too late).
+    public func markAnnul(scanID: String, done: Bool) throws {
+        try database.withLock { db in
+            _ = try db.run("UPDATE journal SET annul = ? WHERE scan_id = ? AND annul = 1", [.integer(done ? 2 : 3), .text(scanID)])
         }
     }
 
@@ -531,4 +613,28 @@ public final class OfflineSnapshot: Sendable {
 public struct SnapshotError: Error, CustomStringConvertible, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// A ticket's state as the journal keeps it to put back: compact JSON in one column.
+struct SavedTicket: Codable, Equatable {
+    var status: TicketStatus
+    var usedAt: Int64?
+    var usedGate: String?
+    var inside: Bool
+    var lastEntryDay: Int?
+
+    init(_ facts: TicketFacts) {
+        status = facts.status
+        usedAt = facts.usedAt
+        usedGate = facts.usedGate
+        inside = facts.inside
+        lastEntryDay = facts.lastEntryDay
+    }
+
+    init?(text: String) {
+        guard let saved = try? JSONDecoder().decode(SavedTicket.self, from: Data(text.utf8)) else { return nil }
+        self = saved
+    }
+
+    var text: String? { (try? JSONEncoder().encode(self)).map { String(decoding: $0, as: UTF8.self) } }
 }

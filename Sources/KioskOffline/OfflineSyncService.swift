@@ -7,6 +7,17 @@ import ServiceLifecycle
 public protocol SyncTransport: Sendable {
     func pull(after cursor: String?, limit: Int) async -> Result<TicketSyncPage, SyncFailure>
     func upload(_ upload: OfflineUpload) async -> Result<OfflineUploadAnswer, SyncFailure>
+    /// `POST /api/checkins/{scanId}/annul` for this device at its gate.
+    func annul(scanId: String, _ request: AnnulRequest) async -> Result<AnnulDelivery, SyncFailure>
+}
+
+/// The service's final word on an annul a gate sent.
+public enum AnnulDelivery: Sendable, Equatable {
+    /// Taken back (now, or by an earlier try whose answer was lost).
+    case annulled
+    /// The service will not take it back (too late, scanned again since, unknown): said once, in
+    /// the log, and not sent again.
+    case refused(String)
 }
 
 public struct SyncFailure: Error, Equatable, CustomStringConvertible {
@@ -75,7 +86,7 @@ public struct OfflineSyncService: Service {
         }
     }
 
-    /// One round: uploads, then changes. Returns what went wrong, if anything.
+    /// One round: uploads, annuls, then changes. Returns what went wrong, if anything.
     public func syncOnce() async -> String? {
         do {
             uploads: while true {
@@ -106,6 +117,20 @@ public struct OfflineSyncService: Service {
                     // refused entry is sent again next round, not in this one.
                     if Set(answer.results.map(\.scanId)).isSuperset(of: pending.map(\.scanId)) == false { return "upload: the service skipped some" }
                     if !refused.isEmpty { break uploads }
+                }
+            }
+            for scanId in try snapshot.pendingAnnuls(limit: uploadBatch) {
+                switch await transport.annul(scanId: scanId, AnnulRequest(deviceId: deviceID, gateId: gateID)) {
+                case .failure(let failure): return "annul: \(failure)"
+                case .success(.annulled):
+                    try snapshot.markAnnul(scanID: scanId, done: true)
+                    logger.notice("Offline check-in annulled on the service", metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)"])
+                case .success(.refused(let why)):
+                    try snapshot.markAnnul(scanID: scanId, done: false)
+                    logger.error(
+                        "The service refused to annul an offline check-in",
+                        metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "error": "\(why)"]
+                    )
                 }
             }
             guard pullsSnapshot else { return nil }

@@ -122,7 +122,8 @@ public struct SnapshotDecider: OfflineDecider {
                     direction: direction,
                     day: day,
                     changed: ticket == nil ? nil : verdict.changed,
-                    insideChange: verdict.insideChange
+                    insideChange: verdict.insideChange,
+                    before: facts
                 )
             )
         } catch {

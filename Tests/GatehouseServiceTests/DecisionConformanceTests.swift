@@ -268,6 +268,37 @@ import Testing
         await f.stop()
     }
 
+    /// An uploaded offline entry at a list's gate is taken back as an online one: the pass and
+    /// the count as before it (the kiosk's annul when the turnstile did not turn).
+    @Test(arguments: StoreKind.available)
+    func an_uploaded_offline_entry_is_annulled_like_an_online_one(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        _ = try await f.gatehouse.createList(eventId: f.event.id, .init(name: "Hall", gates: ["north-1"], entry: .reentry, capacity: 1))
+        let ticket = try await f.issue()
+        let upload = OfflineUpload(
+            deviceId: f.device.id,
+            gateId: f.device.gateId,
+            checkins: [OfflineCheckin(scanId: "o1", code: ticket.qrData, ticketNumber: 1, at: f.clock.now.millis - 5_000, clock: .synchronized)]
+        )
+        let answer = try await f.gatehouse.uploadOffline(upload, bearerToken: f.deviceToken, logger: Fixture.logger)
+        #expect(answer.results.map(\.outcome) == [.recorded])
+        #expect(try await f.gatehouse.presence(eventId: f.event.id).lists.first?.inside == 1)
+        _ = try await f.gatehouse.annul(
+            scanId: "o1",
+            AnnulRequest(deviceId: f.device.id, gateId: f.device.gateId),
+            bearerToken: f.deviceToken,
+            logger: Fixture.logger
+        )
+        #expect(try await f.gatehouse.presence(eventId: f.event.id).lists.first?.inside == 0)
+        #expect(try await f.checkin(ticket.qrData, scanId: "s2").result == .valid, "the place is free and the pass gone")
+        // The upload again (its answer lost): a replay, and the annul stands.
+        #expect(try await f.gatehouse.uploadOffline(upload, bearerToken: f.deviceToken, logger: Fixture.logger).results.map(\.outcome) == [.replayed])
+        #expect(try await f.gatehouse.presence(eventId: f.event.id).lists.first?.inside == 1)
+        let log = try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter())
+        #expect(log.filter { $0.offline }.count == 1)
+        await f.stop()
+    }
+
     private func scan(_ f: Fixture, _ direction: ScanDirection) -> GateScan {
         GateScan(
             deviceEvent: f.event.id,

@@ -399,6 +399,14 @@ struct Tickets {
             pages.withLock { $0.isEmpty ? .failure(SyncFailure("no script")) : $0.removeFirst() }
         }
 
+        let annuls = Mutex<[String]>([])
+        let annulAnswer = Mutex<Result<AnnulDelivery, SyncFailure>>(.success(.annulled))
+
+        func annul(scanId: String, _ request: AnnulRequest) async -> Result<AnnulDelivery, SyncFailure> {
+            annuls.withLock { $0.append(scanId) }
+            return annulAnswer.withLock { $0 }
+        }
+
         /// scanIds the service refuses (each time it sees them).
         let refusing = Mutex<Set<String>>([])
 
@@ -453,6 +461,60 @@ struct Tickets {
         #expect(sent.filter { $0 == "bad" }.count == OfflineSnapshot.refusalsBeforeQuarantine && sent.filter { $0 == "good" }.count == 1)
         _ = await service.syncOnce()
         #expect(transport.uploads.withLock { $0.count } == OfflineSnapshot.refusalsBeforeQuarantine, "nothing sent once it is set aside")
+    }
+
+    /// The turnstile did not turn: an offline decision is taken back on the box, and the
+    /// service hears of it only if it had it.
+    @Test func an_offline_decision_taken_back_is_dropped_or_annulled_on_the_service() async throws {
+        let rig = try SnapshotDeciderTests.Rig()
+        let hall = SyncedGateList(id: "LHALL001", name: "Hall", entry: .reentry, capacity: 5, inside: 0, utcOffsets: [.init(from: 0, seconds: 0)])
+        try rig.apply(SnapshotDeciderTests.listPage(rig, list: hall, [(0, "standard", false), (1, "standard", false)]))
+        let entry = rig.decider()
+        // Not yet uploaded: gone from the journal, the ticket and the count as before.
+        #expect(rig.result(entry.decide(qrData: rig.codes[0].text, scanId: "a1")) == .valid)
+        #expect(try rig.snapshot.syncState.listInside == 1)
+        #expect(try rig.snapshot.annul(scanID: "a1") == .dropped)
+        #expect(try rig.snapshot.syncState.listInside == 0)
+        #expect(try rig.snapshot.pendingUploads(limit: 10).isEmpty)
+        #expect(try rig.snapshot.annul(scanID: "a1") == .unknown)
+        #expect(rig.result(entry.decide(qrData: rig.codes[0].text, scanId: "a2")) == .valid, "the guest scans again")
+        // A later scan of the same ticket decided on this one: it stays.
+        #expect(rig.result(rig.decider(direction: .exit).decide(qrData: rig.codes[0].text, scanId: "a3")) == .exit)
+        #expect(try rig.snapshot.annul(scanID: "a2") == .changedSince)
+
+        // Uploaded already: the snapshot goes back at once, and the annul goes up next round.
+        #expect(rig.result(entry.decide(qrData: rig.codes[1].text, scanId: "b1")) == .valid)
+        let transport = ScriptedTransport()
+        transport.pages.withLock {
+            $0 = Array(
+                repeating: .success(TicketSyncPage(eventId: Tickets.event, serverTime: 6, cursor: "9", complete: true, tickets: [], gateList: hall)),
+                count: 5
+            )
+        }
+        let service = OfflineSyncService(
+            snapshot: rig.snapshot,
+            transport: transport,
+            clock: rig.clock.trusted,
+            timekeeper: SystemTimekeeper(),
+            health: KioskHealth(),
+            deviceID: "D1",
+            gateID: "north-1",
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        #expect(await service.syncOnce() == nil)
+        #expect(try rig.snapshot.annul(scanID: "b1") == .queued)
+        #expect(rig.result(entry.decide(qrData: rig.codes[1].text, scanId: "b2")) == .valid, "back as before it")
+        #expect(try rig.snapshot.annul(scanID: "b2") == .dropped)
+        // The service away: the annul waits; back: it is sent once.
+        transport.annulAnswer.withLock { $0 = .failure(SyncFailure("connection refused")) }
+        #expect(await service.syncOnce() != nil)
+        #expect(try rig.snapshot.pendingAnnuls(limit: 10) == ["b1"])
+        transport.annulAnswer.withLock { $0 = .success(.annulled) }
+        #expect(await service.syncOnce() == nil)
+        #expect(try rig.snapshot.pendingAnnuls(limit: 10).isEmpty)
+        #expect(transport.annuls.withLock { $0 } == ["b1", "b1"])
+        _ = await service.syncOnce()
+        #expect(transport.annuls.withLock { $0.count } == 2, "not sent again")
     }
 
     @Test func uploads_once_then_pulls_and_a_refused_page_changes_nothing() async throws {
