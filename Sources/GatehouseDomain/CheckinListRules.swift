@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCore
 import GatehouseStorage
+import Logging
 
 /// Check-in lists as organizers set them: validated before they are stored.
 extension Gatehouse {
@@ -14,6 +15,8 @@ extension Gatehouse {
         public var capacity: Int?
         public var opensAt: Date?
         public var closesAt: Date?
+        /// When everyone inside is counted out, then every 24 hours after.
+        public var exitAllAt: Date?
 
         public init(
             name: String,
@@ -22,8 +25,10 @@ extension Gatehouse {
             entry: EntryPolicy? = nil,
             capacity: Int? = nil,
             opensAt: Date? = nil,
-            closesAt: Date? = nil
+            closesAt: Date? = nil,
+            exitAllAt: Date? = nil
         ) {
+            self.exitAllAt = exitAllAt
             self.name = name
             self.ticketTypes = ticketTypes
             self.gates = gates
@@ -114,8 +119,35 @@ extension Gatehouse {
             capacity: settings.capacity,
             opensAt: settings.opensAt,
             closesAt: settings.closesAt,
-            createdAt: createdAt
+            createdAt: createdAt,
+            exitAllAt: settings.exitAllAt
         )
+    }
+
+    /// Counts everyone out of each list whose `exitAllAt` has come, in batches (each one
+    /// transaction, scans between them), then moves its `exitAllAt` on by whole days past now.
+    /// Returns how many were counted out.
+    @discardableResult
+    public func countEveryoneOutDue(logger: Logger) async throws -> Int {
+        let now = now()
+        var total = 0
+        for list in try await store.listsDueToEmpty(now: now) {
+            var next = list.exitAllAt
+            while next <= now { next = next.addingTimeInterval(86_400) }
+            var counted = 0
+            while true {
+                let out = try await store.countEveryoneOut(listId: list.id, due: list.exitAllAt, next: next, at: now, limit: 500)
+                if out == 0 { break }
+                counted += out
+                await Task.yield()
+            }
+            total += counted
+            logger.notice(
+                "Everyone inside counted out",
+                metadata: ["list.id": "\(list.id)", "list.counted_out": "\(counted)", "list.next_exit_all_at": "\(next.iso8601Millis)"]
+            )
+        }
+        return total
     }
 
     /// Days since 1970 in `timeZone` (what a `daily` list compares).

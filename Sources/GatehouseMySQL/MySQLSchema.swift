@@ -270,6 +270,10 @@ enum MySQLSchema {
         [
             "ALTER TABLE checkins ADD COLUMN undo_state TEXT"
         ],
+        // 7: when a list counts everyone out (as SQLite's 12).
+        [
+            "ALTER TABLE checkin_lists ADD COLUMN exit_all_at BIGINT"
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -49,6 +49,32 @@ extension MySQLStore {
         }
     }
 
+    public func listsDueToEmpty(now: Date) async throws -> [(id: String, exitAllAt: Date)] {
+        try await read { db in
+            try db.rows(ListStatements.dueToEmpty, [.integer(now.millis)]) { (id: $0.text(0), exitAllAt: Date(millis: $0.int(1))) }
+        }
+    }
+
+    public func countEveryoneOut(listId: String, due: Date, next: Date, at: Date, limit: Int) async throws -> Int {
+        try await write { db in
+            // The list's row first, as a scan takes it: the count holds, and scans wait.
+            guard try db.firstRow("SELECT id FROM checkin_lists WHERE id = ? FOR UPDATE", [.text(listId)], { $0.text(0) }) != nil else { return 0 }
+            let inside = try db.rows(ListStatements.someInside + " FOR UPDATE", [.text(listId), .integer(Int64(limit))]) {
+                (id: $0.text(0), event: $0.text(1))
+            }
+            guard !inside.isEmpty else {
+                try db.run(ListStatements.moveExitAll(listId: listId, from: due, to: next))
+                return 0
+            }
+            for statement in ListStatements.countOut(listId: listId, tickets: inside, at: at) { try db.run(statement) }
+            for ticket in inside {
+                try db.run("UPDATE tickets SET change_seq = ? WHERE id = ?", [.integer(MySQLConnection.unnumbered), .text(ticket.id)])
+                db.changed(ticket: ticket.id)
+            }
+            return inside.count
+        }
+    }
+
     /// Refuses (the transaction rolls back) when another list of the event has one of its gates.
     static func claimGates(of list: CheckinList, in db: MySQLConnection) throws {
         guard !list.gates.isEmpty else { return }

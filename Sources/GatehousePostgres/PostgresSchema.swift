@@ -617,6 +617,8 @@ enum PostgresSchema {
             $fn$
             """,
         ],
+        // 15: when a list counts everyone out (as SQLite's 12).
+        ["ALTER TABLE checkin_lists ADD COLUMN exit_all_at BIGINT"],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -69,6 +69,47 @@ extension PostgresStore {
         }
     }
 
+    public func listsDueToEmpty(now: Date) async throws -> [(id: String, exitAllAt: Date)] {
+        try await guarded { [self] in
+            try await client.query(PostgresQuery(StoreStatement(sql: ListStatements.dueToEmpty, parameters: [.integer(now.millis)])), logger: logger)
+                .collect().map {
+                    let cells = PostgresCells(row: $0.makeRandomAccess())
+                    return (id: cells.text(0), exitAllAt: Date(millis: cells.int(1)))
+                }
+        }
+    }
+
+    public func countEveryoneOut(listId: String, due: Date, next: Date, at: Date, limit: Int) async throws -> Int {
+        try await guarded { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                // The list's row first, as a scan takes it: the count holds, and scans wait.
+                guard
+                    try await connection.query("SELECT id FROM checkin_lists WHERE id = \(listId) FOR UPDATE", logger: logger).collect().first != nil
+                else { return 0 }
+                let inside = try await connection.query(
+                    PostgresQuery(
+                        StoreStatement(sql: ListStatements.someInside + " FOR UPDATE OF p", parameters: [.text(listId), .integer(Int64(limit))])
+                    ),
+                    logger: logger
+                ).collect().map {
+                    let cells = PostgresCells(row: $0.makeRandomAccess())
+                    return (id: cells.text(0), event: cells.text(1))
+                }
+                guard !inside.isEmpty else {
+                    try await connection.run(ListStatements.moveExitAll(listId: listId, from: due, to: next), logger: logger)
+                    return 0
+                }
+                for statement in ListStatements.countOut(listId: listId, tickets: inside, at: at) {
+                    try await connection.run(statement, logger: logger)
+                }
+                // Rewriting the status puts each ticket into the change feed (the trigger).
+                let ids = inside.map(\.id)
+                try await connection.query("UPDATE tickets SET status = status WHERE id = ANY(\(ids))", logger: logger).collect()
+                return inside.count
+            }
+        }
+    }
+
     static func claimGates(of list: CheckinList, on connection: PostgresConnection, logger: Logger) async throws {
         guard !list.gates.isEmpty else { return }
         if let row = try await connection.query(PostgresQuery(ListStatements.gateTaken(list)), logger: logger).collect().first {

@@ -193,6 +193,8 @@ enum SQLiteSchema {
         """,
         // 11: what a check-in changed (`ScanUndo`, JSON), kept in its log row for an annul.
         "ALTER TABLE checkins ADD COLUMN undo_state TEXT;",
+        // 12: when a list counts everyone out (`exit_all_at`); none has one until it is set.
+        "ALTER TABLE checkin_lists ADD COLUMN exit_all_at INTEGER;",
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -50,6 +50,26 @@ extension SQLiteStore {
         }
     }
 
+    public func listsDueToEmpty(now: Date) async throws -> [(id: String, exitAllAt: Date)] {
+        try await readers.read { db in
+            try db.rows(ListStatements.dueToEmpty, [.integer(now.millis)]) { (id: $0.text(0), exitAllAt: Date(millis: $0.int(1))) }
+        }
+    }
+
+    public func countEveryoneOut(listId: String, due: Date, next: Date, at: Date, limit: Int) async throws -> Int {
+        try await writer.perform { db in
+            let inside = try db.rows(ListStatements.someInside, [.text(listId), .integer(Int64(limit))]) { (id: $0.text(0), event: $0.text(1)) }
+            guard !inside.isEmpty else {
+                try db.run(ListStatements.moveExitAll(listId: listId, from: due, to: next))
+                return 0
+            }
+            for statement in ListStatements.countOut(listId: listId, tickets: inside, at: at) { try db.run(statement) }
+            // Each ticket into the change feed: its gates learn it is out.
+            for ticket in inside { try db.run("UPDATE tickets SET change_seq = \(Self.nextChange) WHERE id = ?", [.text(ticket.id)]) }
+            return inside.count
+        }
+    }
+
     /// Refuses (the transaction rolls back) when another list of the event has one of its gates.
     static func claimGates(of list: CheckinList, in db: SQLiteConnection) throws {
         guard !list.gates.isEmpty else { return }

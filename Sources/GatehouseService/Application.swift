@@ -124,7 +124,7 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
         adminTokenHash: adminTokenHash,
         configuration: configuration,
         logger: logger,
-        services: store.services + mailServices + [SystemdStoppingNotice(systemd: systemd)],
+        services: store.services + mailServices + [ListExits(gatehouse: gatehouse, logger: logger), SystemdStoppingNotice(systemd: systemd)],
         onServerRunning: { port in
             // One parseable line, so scripts and tests that asked for port 0 find the port.
             FileHandle.standardOutput.write(Data("gatehouse listening on http://\(host):\(port)\n".utf8))
@@ -212,6 +212,27 @@ public struct MailSetup: Sendable {
 
 /// Tells systemd `STOPPING=1` once a graceful shutdown (SIGTERM, SIGINT) has begun. Listed after
 /// the store's services, so it hears of the shutdown once the server has drained.
+/// Counts everyone out of the lists whose `exitAllAt` has come, checking every 15 s. Several
+/// service processes may each run it: a list's batches take turns at its row.
+struct ListExits: Service {
+    let gatehouse: Gatehouse
+    let logger: Logger
+    static let interval: Duration = .seconds(15)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await gatehouse.countEveryoneOutDue(logger: logger)
+                } catch {
+                    logger.warning("Cannot count everyone out of a list yet; trying again shortly", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: Self.interval)
+            }
+        }
+    }
+}
+
 struct SystemdStoppingNotice: Service {
     let systemd: SystemdNotifier
 

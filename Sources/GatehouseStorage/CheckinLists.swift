@@ -18,6 +18,9 @@ public struct CheckinList: Codable, Sendable, Equatable {
     /// People inside through this list's gates, when read.
     public var inside: Int
     public var createdAt: Date
+    /// When everyone inside is counted out (pretix's `exit_all_at`): a festival's night, a
+    /// hall cleared between sessions. Then again every 24 hours after, until it is cleared.
+    public var exitAllAt: Date?
 
     public init(
         id: String,
@@ -30,8 +33,10 @@ public struct CheckinList: Codable, Sendable, Equatable {
         opensAt: Date? = nil,
         closesAt: Date? = nil,
         inside: Int = 0,
-        createdAt: Date
+        createdAt: Date,
+        exitAllAt: Date? = nil
     ) {
+        self.exitAllAt = exitAllAt
         self.id = id
         self.eventId = eventId
         self.name = name
@@ -107,7 +112,7 @@ public struct GateList: Sendable, Equatable {
 
 /// The SQL SQLite and MySQL share for lists.
 public enum ListStatements {
-    public static let columns = "id, event_id, name, ticket_types, entry, capacity, opens_at, closes_at, inside, created_at"
+    public static let columns = "id, event_id, name, ticket_types, entry, capacity, opens_at, closes_at, inside, created_at, exit_all_at"
 
     /// A row of `columns`, gates still empty.
     public static func list(_ row: some StoreRow) -> CheckinList {
@@ -121,7 +126,8 @@ public enum ListStatements {
             opensAt: row.optionalInt(6).map(Date.init(millis:)),
             closesAt: row.optionalInt(7).map(Date.init(millis:)),
             inside: Int(row.int(8)),
-            createdAt: Date(millis: row.int(9))
+            createdAt: Date(millis: row.int(9)),
+            exitAllAt: row.optionalInt(10).map(Date.init(millis:))
         )
     }
 
@@ -163,16 +169,21 @@ public enum ListStatements {
 
     public static func insert(_ list: CheckinList) -> StoreStatement {
         StoreStatement(
-            sql: "INSERT INTO checkin_lists (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
-            parameters: [.text(list.id), .text(list.eventId), .text(list.name)] + settings(list) + [.integer(list.createdAt.millis)]
+            sql: "INSERT INTO checkin_lists (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            parameters: [.text(list.id), .text(list.eventId), .text(list.name)] + settings(list) + [
+                .integer(list.createdAt.millis), .optional(list.exitAllAt?.millis),
+            ]
         )
     }
 
     /// A list's settings; its count of people inside stays.
     public static func update(_ list: CheckinList) -> StoreStatement {
         StoreStatement(
-            sql: "UPDATE checkin_lists SET name = ?, ticket_types = ?, entry = ?, capacity = ?, opens_at = ?, closes_at = ? WHERE id = ?",
-            parameters: [.text(list.name)] + settings(list) + [.text(list.id)]
+            sql: """
+                UPDATE checkin_lists SET name = ?, ticket_types = ?, entry = ?, capacity = ?, opens_at = ?, closes_at = ?, exit_all_at = ?
+                WHERE id = ?
+                """,
+            parameters: [.text(list.name)] + settings(list) + [.optional(list.exitAllAt?.millis), .text(list.id)]
         )
     }
 
@@ -249,6 +260,52 @@ public enum ListStatements {
 
     public static func countInside(listId: String, change: Int) -> StoreStatement {
         StoreStatement(sql: "UPDATE checkin_lists SET inside = inside + ? WHERE id = ?", parameters: [.integer(Int64(change)), .text(listId)])
+    }
+
+    // MARK: Everyone out at a set time
+
+    /// Lists whose `exit_all_at` has come; parameter: now. Columns: id, exit_all_at.
+    public static let dueToEmpty =
+        "SELECT id, exit_all_at FROM checkin_lists WHERE exit_all_at IS NOT NULL AND exit_all_at <= ? ORDER BY exit_all_at, id LIMIT 100"
+
+    /// Some of the tickets inside a list; parameters: list, limit. Columns: ticket id, event id.
+    public static let someInside = """
+        SELECT p.ticket_id, t.event_id FROM list_passes p JOIN tickets t ON t.id = p.ticket_id
+        WHERE p.list_id = ? AND p.inside = 1 ORDER BY p.ticket_id LIMIT ?
+        """
+
+    /// `tickets` out of the list, each with an `exit` row in the log from the service itself.
+    public static func countOut(listId: String, tickets: [(id: String, event: String)], at: Date) -> [StoreStatement] {
+        let marks = tickets.map { _ in "?" }.joined(separator: ", ")
+        return [
+            StoreStatement(
+                sql: "UPDATE list_passes SET inside = 0 WHERE list_id = ? AND ticket_id IN (\(marks))",
+                parameters: [.text(listId)] + tickets.map { .text($0.id) }
+            ),
+            countInside(listId: listId, change: -tickets.count),
+            StoreStatement(
+                sql: """
+                    INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash) VALUES
+                    \(tickets.map { _ in "(?, ?, ?, ?, ?, 'exit', 'commit', NULL, ?)" }.joined(separator: ", "))
+                    """,
+                parameters: tickets.flatMap { ticket -> [StoreRecords.Parameter] in
+                    [.integer(at.millis), .text(ticket.event), .text(ticket.id), .text(exitAllGate), .text(exitAllDevice), .bytes([])]
+                }
+            ),
+        ]
+    }
+
+    /// The gate and device the log names for these exits: no device has that id (the service
+    /// makes every device id, upper-case), so the log tells them from any scan.
+    public static let exitAllGate = "(everyone out)"
+    public static let exitAllDevice = "gatehouse"
+
+    /// The next time, once the list is empty: only if no one changed it meanwhile.
+    public static func moveExitAll(listId: String, from due: Date, to next: Date) -> StoreStatement {
+        StoreStatement(
+            sql: "UPDATE checkin_lists SET exit_all_at = ? WHERE id = ? AND exit_all_at = ?",
+            parameters: [.integer(next.millis), .text(listId), .integer(due.millis)]
+        )
     }
 
     /// Everyone inside an event: through a gate in no list, or inside some list; one parameter,

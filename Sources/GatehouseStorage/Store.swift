@@ -400,6 +400,12 @@ public protocol GatehouseStore: Sendable {
     func replaceList(_ list: CheckinList) async throws -> CheckinList?
     /// Removes a list, its gates and its passes; false when there was none.
     func deleteList(id: String) async throws -> Bool
+    /// Lists whose `exitAllAt` is at or before `now`: (id, that time).
+    func listsDueToEmpty(now: Date) async throws -> [(id: String, exitAllAt: Date)]
+    /// Counts up to `limit` people inside the list out at `at` (their passes, the count, an
+    /// `exit` row each), in one transaction that takes its turn with the list's scans. When
+    /// nobody is left it moves `exitAllAt` from `due` to `next` instead, and returns 0.
+    func countEveryoneOut(listId: String, due: Date, next: Date, at: Date, limit: Int) async throws -> Int
 
     /// Creates all tickets or none. Throws `StoreError.notFound` for an unknown event.
     func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket]

@@ -107,7 +107,8 @@ extension OrganizerSite {
             entry: entry,
             capacity: capacity,
             opensAt: try clock.parse(values["opensAt"], field: "Opens"),
-            closesAt: try clock.parse(values["closesAt"], field: "Closes")
+            closesAt: try clock.parse(values["closesAt"], field: "Closes"),
+            exitAllAt: try clock.parse(values["exitAllAt"], field: "Everyone out at")
         )
     }
 
@@ -117,6 +118,7 @@ extension OrganizerSite {
         if let capacity = list.capacity { values["capacity"] = String(capacity) }
         values["opensAt"] = clock.fieldValue(list.opensAt)
         values["closesAt"] = clock.fieldValue(list.closesAt)
+        values["exitAllAt"] = clock.fieldValue(list.exitAllAt)
         return values
     }
 
@@ -163,6 +165,13 @@ extension OrganizerSite {
                     ),
                     FormField("Opens", name: "opensAt", values: values, type: "datetime-local", hint: zone),
                     FormField("Closes", name: "closesAt", values: values, type: "datetime-local", hint: zone),
+                    FormField(
+                        "Everyone out at",
+                        name: "exitAllAt",
+                        values: values,
+                        type: "datetime-local",
+                        hint: "\(zone). Counts everyone inside out then, and every 24 hours after; empty for never."
+                    ),
                 ]
             ),
             entries: [

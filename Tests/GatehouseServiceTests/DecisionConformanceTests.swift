@@ -396,6 +396,46 @@ import Testing
     }
 }
 
+/// `exitAllAt`: at the set time everyone inside is counted out — passes, count, a log row each,
+/// the change feed — then the time moves on by a day; on every store.
+@Suite struct ListExitAllTests {
+    @Test(arguments: StoreKind.available)
+    func everyone_inside_is_counted_out_at_the_set_time_and_again_a_day_later(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let at = f.clock.now.addingTimeInterval(60)
+        let list = try await f.gatehouse.createList(
+            eventId: f.event.id,
+            .init(name: "Hall", gates: ["north-1"], entry: .reentry, capacity: 10, exitAllAt: at)
+        )
+        #expect(try await f.gatehouse.list(id: list.id).exitAllAt == at)
+        var codes: [String] = []
+        for _ in 0..<5 { codes.append(try await f.issue().qrData) }
+        for (index, code) in codes.prefix(3).enumerated() { #expect(try await f.checkin(code, scanId: "in\(index)").result == .valid) }
+        #expect(try await f.gatehouse.countEveryoneOutDue(logger: Fixture.logger) == 0, "not yet")
+
+        f.clock.advance(61)
+        // In batches of two, as the service does in batches of 500: each batch one transaction.
+        #expect(try await f.store.countEveryoneOut(listId: list.id, due: at, next: at.addingTimeInterval(86_400), at: f.clock.now, limit: 2) == 2)
+        #expect(try await f.gatehouse.presence(eventId: f.event.id).lists.first?.inside == 1)
+        #expect(try await f.gatehouse.countEveryoneOutDue(logger: Fixture.logger) == 1)
+        let presence = try await f.gatehouse.presence(eventId: f.event.id)
+        #expect(presence.lists.first?.inside == 0 && presence.inside == 0)
+        #expect(try await f.gatehouse.list(id: list.id).exitAllAt == at.addingTimeInterval(86_400))
+        #expect(try await f.gatehouse.countEveryoneOutDue(logger: Fixture.logger) == 0, "once")
+        let log = try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter())
+        #expect(log.filter { $0.result == .exit && $0.gateId == ListStatements.exitAllGate }.count == 3)
+        // Out means out: they come in again, and the gates' feed carries it.
+        #expect(try await f.checkin(codes[0], scanId: "again").result == .valid)
+        try await f.feedSettled()
+        let page = try await f.gatehouse.syncTickets(bearerToken: f.deviceToken, after: nil, limit: nil)
+        #expect(page.tickets.filter { $0.inside == true }.map(\.number) == [1])
+        // A day on, again.
+        f.clock.advance(86_400)
+        #expect(try await f.gatehouse.countEveryoneOutDue(logger: Fixture.logger) == 1)
+        await f.stop()
+    }
+}
+
 /// A list's capacity under 64 gates at once, entries and exits together: never passed, and the
 /// count exact, on every store.
 @Suite struct ListCapacityConcurrencyTests {
