@@ -50,6 +50,15 @@ public struct KioskConfiguration: Sendable, Equatable {
     /// Which way this lane's scans go: an exit lane lets everyone out and counts them out.
     public var direction: ScanDirection = .entry
 
+    /// The fire panel's contact, if one is wired: while it signals (or its line cannot be read),
+    /// the lane is held open and scanning stops.
+    public var alarm: AlarmWiring = .none
+    public var alarmLine = LineWiring(chip: "gpiochip0", offset: 23, activeLow: false)
+    /// The alarm ends after its input has read clear this long without a break.
+    public var alarmClear: Duration = .seconds(5)
+    /// A level must hold this long to count (contact bounce).
+    public var inputDebounce: Duration = .milliseconds(20)
+
     /// Every key the file may hold, with its default (nil: required) and what it allows.
     public static let keys: [(key: String, defaultValue: String?, help: String)] = [
         ("server_url", nil, "check-in service base URL, http:// or https://"),
@@ -79,6 +88,12 @@ public struct KioskConfiguration: Sendable, Equatable {
         ("direction", "entry", "which way this lane's scans go: entry, or exit (lets everyone out and counts them out)"),
         ("offline_mode", "snapshot", "when the service does not answer: snapshot (decide from the synced tickets) or deny (shut)"),
         ("offline_max_age", "12h", "a snapshot not synced for longer is not trusted, 1m–7d (units s, m, h, d)"),
+        ("alarm", "none", "fire panel contact: none, nc (normally closed: a cut wire is an alarm) or no (normally open)"),
+        ("alarm_chip", "gpiochip0", "GPIO chip of the fire alarm input"),
+        ("alarm_line", "23", "line offset of the fire alarm input, 0–1023"),
+        ("alarm_active_low", "false", "true when a closed contact reads low (a contact to ground with a pull-up)"),
+        ("alarm_clear_ms", "5000", "the lane stays open until the alarm input has read clear this long, 0–600000"),
+        ("input_debounce_ms", "20", "an input level must hold this long to count, 0–1000"),
     ]
 
     public static let defaultPath = "/etc/gate-kiosk/gate-kiosk.conf"
@@ -195,7 +210,15 @@ extension KioskConfiguration {
             cooldown: try reader.milliseconds("cooldown_ms", 0...600_000),
             offlineMode: try reader.choice("offline_mode", OfflineMode.self),
             offlineMaxAge: try reader.duration("offline_max_age", .seconds(60)...(.seconds(7 * 86_400))),
-            direction: try reader.choice("direction", ScanDirection.self)
+            direction: try reader.choice("direction", ScanDirection.self),
+            alarm: try reader.choice("alarm", AlarmWiring.self),
+            alarmLine: LineWiring(
+                chip: try reader.text("alarm_chip"),
+                offset: try reader.integer("alarm_line", 0...1023),
+                activeLow: try reader.boolean("alarm_active_low")
+            ),
+            alarmClear: try reader.milliseconds("alarm_clear_ms", 0...600_000),
+            inputDebounce: try reader.milliseconds("input_debounce_ms", 0...1000)
         )
     }
 

@@ -22,6 +22,7 @@ public final class KioskHealth: Sendable {
         var captureBeat: Duration = .zero
         var busySince: Duration?
         var snapshot: String?
+        var alarm: String?
     }
 
     private let state = Mutex(State())
@@ -33,6 +34,8 @@ public final class KioskHealth: Sendable {
     public func setLastResult(_ text: String) { state.withLock { $0.lastResult = text } }
     /// The offline snapshot's size and age (or why there is none).
     public func setSnapshot(_ text: String) { state.withLock { $0.snapshot = text } }
+    /// Why the fire alarm holds the lane open, or nil.
+    public func setAlarm(_ reason: String?) { state.withLock { $0.alarm = reason } }
     /// The capture loop is alive (called every iteration, also while the camera is away).
     public func captureBeat(_ now: Duration) { state.withLock { $0.captureBeat = now } }
     public func decisionStarted(_ now: Duration) { state.withLock { $0.busySince = now } }
@@ -65,7 +68,8 @@ public final class KioskHealth: Sendable {
             case .unreachable(let why): service = "SERVICE UNREACHABLE: \(why)"
             case .rejected(let why): service = "SERVICE REFUSES THIS KIOSK: \(why)"
             }
-            return [camera, service, state.snapshot, state.lastResult.map { "last: \($0)" }].compactMap { $0 }.joined(separator: "; ")
+            let alarm = state.alarm.map { "FIRE ALARM, lane held open: \($0)" }
+            return [alarm, camera, service, state.snapshot, state.lastResult.map { "last: \($0)" }].compactMap { $0 }.joined(separator: "; ")
         }
     }
 }

@@ -39,6 +39,8 @@ public final class Kiosk: Sendable {
     private let logger: Logger
     /// Decides from the snapshot when the service does not answer; nil: the gate shuts instead.
     private let offline: (any OfflineDecider)?
+    /// While it holds the lane open, scans are not taken.
+    private let alarm: FireAlarm?
 
     public init(
         client: any CheckinClient,
@@ -47,8 +49,10 @@ public final class Kiosk: Sendable {
         gateID: String,
         health: KioskHealth,
         logger: Logger,
-        offline: (any OfflineDecider)? = nil
+        offline: (any OfflineDecider)? = nil,
+        alarm: FireAlarm? = nil
     ) {
+        self.alarm = alarm
         self.offline = offline
         self.client = client
         self.player = player
@@ -72,6 +76,8 @@ public final class Kiosk: Sendable {
 
     /// Decides the first code in the frame that is not cooling down.
     func handle(_ scan: ScanEvent, lane: inout Lane) async {
+        // An evacuation: the lane is open for everyone, and no ticket is burned meanwhile.
+        if alarm?.isActive == true { return }
         for payload in scan.payloads {
             let decision = lane.consider(payload, now: timekeeper.now())
             switch decision {

@@ -44,6 +44,8 @@ public struct OutputState: Sendable, Equatable, CustomStringConvertible {
     /// Everything off: LEDs dark, relay open (gate shut). Set at start, after every pattern and
     /// at shutdown.
     public static let safe = OutputState()
+    /// The fire alarm: relay energised (the lane open), both lights steady.
+    public static let alarm = OutputState(green: true, red: true, relay: true)
 
     public var description: String { "green=\(green ? 1 : 0) red=\(red ? 1 : 0) relay=\(relay ? 1 : 0)" }
 }

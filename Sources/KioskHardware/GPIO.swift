@@ -1,5 +1,6 @@
 import CGpiod
 import KioskCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -88,4 +89,70 @@ extension LaneOutputs {
             relay: try requester.requestOutput("relay", wiring: relay, initial: false)
         )
     }
+}
+
+/// One libgpiod input with edge events (a fire panel's contact), read on a thread of its own:
+/// the thread sleeps in the kernel until an edge, waits out the contact's bounce, and reads the
+/// level. A line that cannot be read is reported `broken` and read again each second.
+public final class GpiodInputLine: InputLine, @unchecked Sendable {
+    public let name: String
+    private let label: String
+    private let handle: OpaquePointer
+    private let meaning: @Sendable (Bool) -> InputLevel
+    private let debounce: Duration
+    /// The thread checks it at least this often (and reads the level then, an edge or not).
+    static let wakeInterval: Int32 = 200
+
+    /// `meaning`: what the line's logical level (true: active) says.
+    public init(
+        _ name: String,
+        wiring: LineWiring,
+        debounce: Duration,
+        consumer: String = "gate-kiosk",
+        meaning: @escaping @Sendable (Bool) -> InputLevel
+    ) throws {
+        var error: Int32 = 0
+        label = "\(name) (\(wiring.chip) line \(wiring.offset))"
+        guard let handle = gh_gpio_request_input(wiring.chip, UInt32(wiring.offset), wiring.activeLow ? 1 : 0, consumer, &error) else {
+            throw GPIOError(operation: "request", line: label, errno: error)
+        }
+        self.name = name
+        self.handle = handle
+        self.meaning = meaning
+        self.debounce = debounce
+    }
+
+    /// One reader at a time: the line's edge queue is one.
+    public func levels() -> AsyncStream<InputLevel> {
+        let stopped = Mutex(false)
+        return AsyncStream { continuation in
+            DedicatedThread.start(name: "gate-kiosk-in") { [self] in
+                var reported: InputLevel?
+                while !stopped.withLock({ $0 }) {
+                    let value = gh_gpio_get(handle)
+                    let level = value < 0 ? .broken(GPIOError(operation: "read", line: label, errno: -value).description) : meaning(value == 1)
+                    if level != reported {
+                        reported = level
+                        continuation.yield(level)
+                    }
+                    let waited = gh_gpio_wait_edges(handle, Self.wakeInterval)
+                    if waited < 0 {
+                        continuation.yield(.broken(GPIOError(operation: "wait for", line: label, errno: -waited).description))
+                        reported = nil
+                        sleep(1)
+                    } else if waited == 1, debounce > .zero {
+                        var pause = timespec(
+                            tv_sec: 0,
+                            tv_nsec: Int(debounce.components.attoseconds / 1_000_000_000) + Int(debounce.components.seconds) * 1_000_000_000
+                        )
+                        nanosleep(&pause, nil)
+                    }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in stopped.withLock { $0 = true } }
+        }
+    }
+
+    deinit { gh_gpio_release_input(handle) }
 }

@@ -29,12 +29,17 @@ public struct JournalLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        var all = metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
+        // swift-log's levels stop at critical; an entry may ask for syslog's alert (1) or
+        // emergency (0) by `syslog.priority`, never for less than its level.
+        let asked = all.removeValue(forKey: "syslog.priority").flatMap { Int($0.description) }
+        let priority = min(Self.priority(event.level), asked.map { max(0, $0) } ?? 7)
         var fields: [(String, String)] = [
             ("MESSAGE", event.message.description),
-            ("PRIORITY", String(Self.priority(event.level))),
+            ("PRIORITY", String(priority)),
             ("SYSLOG_IDENTIFIER", identifier),
         ]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+        for (key, value) in all {
             if let name = Self.fieldName(key) { fields.append((name, value.description)) }
         }
         let datagram = Self.encode(fields)

@@ -41,12 +41,17 @@ struct KioskOptions: ParsableArguments {
     @Option(help: "Dry run: file that receives every GPIO change as a JSON line.")
     var gpioLog: String?
 
+    @Option(help: "Dry run: folder whose files are the inputs (alarm: 1 while the fire alarm is active, 0 while not).")
+    var inputs: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
     func validate() throws {
         if dryRun && frames == nil { throw ValidationError("--dry-run needs --frames DIR (a folder of PGM images)") }
-        if !dryRun && (frames != nil || gpioLog != nil) { throw ValidationError("--frames and --gpio-log work only with --dry-run") }
+        if !dryRun && (frames != nil || gpioLog != nil || inputs != nil) {
+            throw ValidationError("--frames, --gpio-log and --inputs work only with --dry-run")
+        }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }

@@ -22,8 +22,18 @@ public struct KioskDaemon {
         /// The snapshot and its sync; nil when the state directory cannot hold one (the gate then
         /// shuts during an outage, as with offline_mode = deny).
         public var offline: OfflineParts?
+        /// The fire panel's contact, when `alarm` is configured.
+        public var alarm: (any InputLine)?
 
-        public init(source: any FrameSource, decoder: any QRDecoder, outputs: LaneOutputs, client: any CheckinClient, offline: OfflineParts? = nil) {
+        public init(
+            source: any FrameSource,
+            decoder: any QRDecoder,
+            outputs: LaneOutputs,
+            client: any CheckinClient,
+            offline: OfflineParts? = nil,
+            alarm: (any InputLine)? = nil
+        ) {
+            self.alarm = alarm
             self.source = source
             self.decoder = decoder
             self.outputs = outputs
@@ -96,6 +106,17 @@ public struct KioskDaemon {
             } else {
                 nil
             }
+        let alarm = parts.alarm.map {
+            FireAlarm(
+                input: $0,
+                clearAfter: configuration.alarmClear,
+                outputs: parts.outputs,
+                health: health,
+                timekeeper: timekeeper,
+                gateID: configuration.gateID,
+                logger: logger
+            )
+        }
         let kiosk = Kiosk(
             client: parts.client,
             player: SignalPlayer(outputs: parts.outputs, timekeeper: timekeeper),
@@ -103,7 +124,8 @@ public struct KioskDaemon {
             gateID: configuration.gateID,
             health: health,
             logger: logger,
-            offline: decider
+            offline: decider,
+            alarm: alarm
         )
         if configuration.offlineMode == .deny {
             health.setSnapshot("offline mode off (offline_mode = deny)")
@@ -123,6 +145,11 @@ public struct KioskDaemon {
                 cameraName: parts.source.name
             ),
         ]
+        if let alarm {
+            // Right after the outputs: the alarm holds them open from the start, and a
+            // shutdown stops it only after the decision loop (see OutputsService).
+            services.insert(AlarmService(alarm: alarm), at: 1)
+        }
         if let offline = parts.offline {
             var sync = OfflineSyncService(
                 snapshot: offline.snapshot,

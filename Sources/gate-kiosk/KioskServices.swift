@@ -33,6 +33,15 @@ struct OutputsService: Service {
     }
 }
 
+/// The fire alarm input, watched for the kiosk's whole life.
+struct AlarmService: Service {
+    let alarm: FireAlarm
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await alarm.run() }
+    }
+}
+
 /// The capture loop on a thread of its own (V4L2's poll(2) and zbar block), stopped through the
 /// loop's stop flag at graceful shutdown or cancellation. `run()` returns once the thread has left
 /// the loop — within one frame timeout — and then ends the stream of scans.

@@ -90,8 +90,36 @@ enum KioskParts {
             decoder: LiveQRDecoder(engines: configuration.decoder),
             outputs: outputs,
             client: client,
-            offline: offlineParts(settings, environment: environment, logger: logger)
+            offline: offlineParts(settings, environment: environment, logger: logger),
+            alarm: alarmInput(configuration, options: options, logger: logger)
         )
+    }
+
+    /// The fire alarm's input: a file of `--inputs` in a dry run, else a libgpiod line. A line
+    /// that cannot be requested reads as broken — the lane is held open and says why — rather
+    /// than leaving an evacuation route to a kiosk that cannot hear the panel.
+    static func alarmInput(_ configuration: KioskConfiguration, options: KioskOptions, logger: Logger) -> (any InputLine)? {
+        let wiring = configuration.alarm
+        guard wiring != .none else { return nil }
+        if options.dryRun {
+            guard let folder = options.inputs else {
+                fail("alarm = \(wiring.rawValue) in a dry run needs --inputs DIR", code: exitConfigurationError)
+            }
+            return FileInputLine(
+                name: "alarm",
+                path: folder + "/alarm",
+                missing: wiring == .nc ? .broken("\(folder)/alarm is missing: a cut wire") : .clear,
+                debounce: configuration.inputDebounce
+            )
+        }
+        do {
+            return try GpiodInputLine("alarm", wiring: configuration.alarmLine, debounce: configuration.inputDebounce) {
+                wiring.level(contactClosed: $0)
+            }
+        } catch {
+            logger.critical("Fire alarm input unavailable: the lane is held open", metadata: ["error": "\(error)", "alarm": "broken"])
+            return UnavailableInputLine(name: "alarm", reason: "\(error)")
+        }
     }
 
     /// The offline snapshot in the state directory (`$STATE_DIRECTORY`, which the unit's

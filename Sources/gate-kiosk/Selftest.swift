@@ -53,6 +53,20 @@ struct Selftest: AsyncParsableCommand {
             }
         }
 
+        // Inputs: read back, so a technician sees the wiring before the first alarm does.
+        if let alarm = parts.alarm {
+            let wiring = configuration.alarmLine
+            let place =
+                options.dryRun ? "\(options.inputs ?? "")/alarm" : "\(wiring.chip) line \(wiring.offset)\(wiring.activeLow ? " (active-low)" : "")"
+            var levels = alarm.levels().makeAsyncIterator()
+            switch await levels.next() {
+            case .clear?: report(true, "fire alarm input (\(configuration.alarm.rawValue)) on \(place) reads clear")
+            case .asserted?: report(false, "fire alarm input (\(configuration.alarm.rawValue)) on \(place) reads ALARM: the lane would be held open")
+            case .broken(let why)?: report(false, "fire alarm input on \(place) cannot be read (\(why)): the lane would be held open")
+            case nil: report(false, "fire alarm input on \(place) gave no reading")
+            }
+        }
+
         // Camera: frames, rate, size, brightness, and any code in view.
         do throws(CaptureError) {
             try parts.source.open()
