@@ -59,6 +59,12 @@ public struct KioskConfiguration: Sendable, Equatable {
     /// A level must hold this long to count (contact bounce).
     public var inputDebounce: Duration = .milliseconds(20)
 
+    /// With a passage sensor, an admission stands only once the turnstile reports a passage.
+    public var passage: PassageMode = .none
+    public var passageLine = LineWiring(chip: "gpiochip0", offset: 24, activeLow: false)
+    public var passageTimeout: Duration = .seconds(5)
+    public var relayMode: RelayMode = .pulse
+
     /// Every key the file may hold, with its default (nil: required) and what it allows.
     public static let keys: [(key: String, defaultValue: String?, help: String)] = [
         ("server_url", nil, "check-in service base URL, http:// or https://"),
@@ -94,6 +100,12 @@ public struct KioskConfiguration: Sendable, Equatable {
         ("alarm_active_low", "false", "true when a closed contact reads low (a contact to ground with a pull-up)"),
         ("alarm_clear_ms", "5000", "the lane stays open until the alarm input has read clear this long, 0–600000"),
         ("input_debounce_ms", "20", "an input level must hold this long to count, 0–1000"),
+        ("passage", "none", "none, or sensor: an admission stands only once the turnstile's passage sensor reports a passage"),
+        ("passage_chip", "gpiochip0", "GPIO chip of the passage sensor input"),
+        ("passage_line", "24", "line offset of the passage sensor input, 0–1023"),
+        ("passage_active_low", "false", "true when the sensor's contact reads low when closed (a contact to ground with a pull-up)"),
+        ("passage_timeout_ms", "5000", "with passage = sensor: no passage this long after opening takes the admission back, 500–60000"),
+        ("relay_mode", "pulse", "pulse (relay_pulse_ms) or hold (energised until the passage or the timeout; with passage = sensor)"),
     ]
 
     public static let defaultPath = "/etc/gate-kiosk/gate-kiosk.conf"
@@ -109,6 +121,14 @@ public enum DecoderChoice: String, Sendable, CaseIterable {
     case zbar
     /// zxing-cpp only: the cheapest per frame.
     case zxing
+}
+
+/// Whether the lane waits for the turnstile to report a passage.
+public enum PassageMode: String, Sendable, CaseIterable {
+    /// An admission stands when the relay opens (no sensor).
+    case none
+    /// An admission stands once the sensor reports a passage; else it is taken back.
+    case sensor
 }
 
 /// What a gate does when the service does not answer.
@@ -218,7 +238,15 @@ extension KioskConfiguration {
                 activeLow: try reader.boolean("alarm_active_low")
             ),
             alarmClear: try reader.milliseconds("alarm_clear_ms", 0...600_000),
-            inputDebounce: try reader.milliseconds("input_debounce_ms", 0...1000)
+            inputDebounce: try reader.milliseconds("input_debounce_ms", 0...1000),
+            passage: try reader.choice("passage", PassageMode.self),
+            passageLine: LineWiring(
+                chip: try reader.text("passage_chip"),
+                offset: try reader.integer("passage_line", 0...1023),
+                activeLow: try reader.boolean("passage_active_low")
+            ),
+            passageTimeout: try reader.milliseconds("passage_timeout_ms", 500...60_000),
+            relayMode: try reader.choice("relay_mode", RelayMode.self)
         )
     }
 

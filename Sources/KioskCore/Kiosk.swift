@@ -41,6 +41,24 @@ public final class Kiosk: Sendable {
     private let offline: (any OfflineDecider)?
     /// While it holds the lane open, scans are not taken.
     private let alarm: FireAlarm?
+    /// With a passage sensor: an admission stands once the turnstile turned, and is taken back
+    /// when it did not within the timeout.
+    private let passage: Passage?
+
+    /// A lane with a passage sensor.
+    public struct Passage: Sendable {
+        public var confirmation: any PassageConfirmation
+        public var ledger: any PassageLedger
+        public var timeout: Duration
+        public var relayMode: RelayMode
+
+        public init(confirmation: any PassageConfirmation, ledger: any PassageLedger, timeout: Duration, relayMode: RelayMode) {
+            self.confirmation = confirmation
+            self.ledger = ledger
+            self.timeout = timeout
+            self.relayMode = relayMode
+        }
+    }
 
     public init(
         client: any CheckinClient,
@@ -50,8 +68,10 @@ public final class Kiosk: Sendable {
         health: KioskHealth,
         logger: Logger,
         offline: (any OfflineDecider)? = nil,
-        alarm: FireAlarm? = nil
+        alarm: FireAlarm? = nil,
+        passage: Passage? = nil
     ) {
+        self.passage = passage
         self.alarm = alarm
         self.offline = offline
         self.client = client
@@ -106,7 +126,11 @@ public final class Kiosk: Sendable {
                         // upload tells the service later, with the same scanId.
                         lane.finished(payload, scanId: scanId, outcome: .answered(answer), now: timekeeper.now())
                         let signal = recordOffline(answer, scanId: scanId, frameAt: scan.frameAt, why: why)
-                        await show(signal, offline: true)
+                        if signal == .granted, let passage {
+                            await admit(scanId: scanId, offline: true, passage: passage, lane: &lane, payload: payload)
+                        } else {
+                            await show(signal, offline: true)
+                        }
                         return
                     case .cannotDecide(let reason):
                         logger.warning(
@@ -117,7 +141,11 @@ public final class Kiosk: Sendable {
                 }
                 lane.finished(payload, scanId: scanId, outcome: outcome, now: timekeeper.now())
                 let signal = record(outcome, scanId: scanId, frameAt: scan.frameAt)
-                await show(signal)
+                if signal == .granted, let passage {
+                    await admit(scanId: scanId, offline: false, passage: passage, lane: &lane, payload: payload)
+                } else {
+                    await show(signal)
+                }
                 return
             }
         }
@@ -170,6 +198,68 @@ public final class Kiosk: Sendable {
         logger.notice("Check-in decided offline", metadata: metadata)
         health.setLastResult("\(answer.result.rawValue)\(answer.ticket.map { " #\($0.number)" } ?? "") (offline)")
         return signal
+    }
+
+    /// A granted scan at a lane with a passage sensor: the intent journaled, then the relay open
+    /// (a pulse, or held) under green until the turnstile reports a passage or the timeout
+    /// passes; without a passage the admission is taken back, and the guest may scan again.
+    private func admit(scanId: String, offline: Bool, passage: Passage, lane: inout Lane, payload: [UInt8]) async {
+        do {
+            try passage.ledger.expect(scanId: scanId, offline: offline)
+        } catch {
+            // Without the intent on disk a crash would burn the ticket: the gate stays shut,
+            // and the admission is taken back now.
+            logger.error("Passage journal cannot be written; the gate stays shut", metadata: ["gate.id": "\(gateID)", "error": "\(error)"])
+            takeBack(scanId: scanId, passage: passage, lane: &lane, payload: payload)
+            await show(.serviceUnavailable)
+            return
+        }
+        let outputs = player.outputs
+        let opened = timekeeper.now()
+        var passed = false
+        do {
+            try outputs.apply(OutputState(green: true, relay: true))
+            if passage.relayMode == .pulse {
+                try await timekeeper.sleep(for: min(timing.relayPulse, passage.timeout))
+                try outputs.apply(OutputState(green: true))
+            }
+            passed = await passage.confirmation.waitForPassage(timeout: passage.timeout - (timekeeper.now() - opened))
+            try outputs.apply(.safe)
+        } catch is CancellationError {
+            try? outputs.apply(.safe)
+            // Stopped while waiting: the ledger keeps the intent, and the next start takes it back.
+            return
+        } catch {
+            try? outputs.apply(.safe)
+            logger.error("GPIO output failed", metadata: ["error": "\(error)"])
+        }
+        let waited = (timekeeper.now() - opened).wholeMilliseconds
+        if passed {
+            do { try passage.ledger.passed(scanId: scanId) } catch {
+                logger.error("Passage journal cannot be written", metadata: ["gate.id": "\(gateID)", "error": "\(error)"])
+            }
+            logger.info(
+                "Passage confirmed",
+                metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "passage": "confirmed", "passage.after_ms": "\(waited)"]
+            )
+        } else {
+            logger.notice(
+                "No passage: admission taken back",
+                metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "passage": "timeout", "passage.after_ms": "\(waited)"]
+            )
+            takeBack(scanId: scanId, passage: passage, lane: &lane, payload: payload)
+        }
+    }
+
+    /// The guest may scan again at once: the lane forgets the code's cooldown.
+    private func takeBack(scanId: String, passage: Passage, lane: inout Lane, payload: [UInt8]) {
+        lane.forget(payload)
+        do {
+            let done = try passage.ledger.takeBack(scanId: scanId)
+            health.setLastResult("no passage: \(done)")
+        } catch {
+            logger.error("Admission cannot be taken back", metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "error": "\(error)"])
+        }
     }
 
     private func show(_ signal: LightPattern, offline: Bool = false) async {

@@ -61,6 +61,12 @@ public struct Lane: Sendable {
         }
     }
 
+    /// Forgets a code's decision: an admission taken back may be scanned again at once.
+    public mutating func forget(_ payload: [UInt8]) {
+        decided[payload] = nil
+        unanswered[payload] = nil
+    }
+
     private mutating func forgetOld(now: Duration) {
         // Bounded memory on a box that runs for months: drop what no longer matters.
         if decided.count > 64 { decided = decided.filter { now - $0.value < cooldown } }

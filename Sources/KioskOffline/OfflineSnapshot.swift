@@ -1,7 +1,12 @@
 import FoundationEssentials
 import GatehouseCore
+import KioskCore
 import SQLiteSupport
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The box's copy of its event's tickets and its journal of offline admissions: one SQLite file
 /// (WAL, synchronous=FULL) in the kiosk's state directory, made 0600.
@@ -95,6 +100,10 @@ public final class OfflineSnapshot: Sendable {
         -- uploaded: 0 pending, 1 answered by the service, 2 set aside after repeated refusals.
         CREATE INDEX IF NOT EXISTS journal_hash ON journal (hash);
         CREATE TABLE IF NOT EXISTS keys (id INTEGER PRIMARY KEY, public_key BLOB NOT NULL);
+        -- Admissions waiting for the turnstile's passage sensor, and annuls of online check-ins
+        -- the service must still hear of (state: 0 to send, 1 done, 2 refused by the service).
+        CREATE TABLE IF NOT EXISTS passages (scan_id TEXT PRIMARY KEY, offline INTEGER NOT NULL, at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS service_annuls (scan_id TEXT PRIMARY KEY, requested_at INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0);
         """
 
     public init(path: String) throws {
@@ -502,54 +511,64 @@ public final class OfflineSnapshot: Sendable {
     /// Takes back an offline entry or exit of this gate (the turnstile did not turn): the
     /// snapshot's ticket and count as before it, and the service told when it already has it.
     public func annul(scanID: String) throws -> Annulment {
-        try database.withLock { db in
-            try db.transaction {
-                guard
-                    let row = try db.firstRow(
-                        "SELECT rowid, hash, uploaded, before, inside_change, annul FROM journal WHERE scan_id = ?",
-                        [.text(scanID)],
-                        { (rowid: $0.int(0), hash: $0.blob(1), uploaded: $0.int(2), before: $0.optionalText(3), change: $0.int(4), annul: $0.int(5)) }
-                    ), row.annul == 0, row.uploaded != 2
-                else { return .unknown }
-                let later = try db.firstRow(
-                    "SELECT 1 FROM journal WHERE hash = ? AND rowid > ? AND annul = 0",
-                    [.blob(row.hash), .integer(row.rowid)],
-                    { $0.int(0) }
-                )
-                guard later == nil else { return .changedSince }
-                if let before = row.before.flatMap(SavedTicket.init(text:)) {
-                    try db.run(
-                        "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, inside = ?, last_entry_day = ? WHERE hash = ?",
-                        [
-                            .text(before.status.rawValue), .optional(before.usedAt), .optional(before.usedGate), .integer(before.inside ? 1 : 0),
-                            .optional(before.lastEntryDay.map(Int64.init)), .blob(row.hash),
-                        ]
-                    )
-                }
-                if row.change != 0 {
-                    try db.run("UPDATE meta SET value = CAST(value AS INTEGER) - ? WHERE key = 'list_inside'", [.integer(row.change)])
-                }
-                if row.uploaded == 0 {
-                    try db.run("DELETE FROM journal WHERE rowid = ?", [.integer(row.rowid)])
-                    return .dropped
-                }
-                try db.run("UPDATE journal SET annul = 1 WHERE rowid = ?", [.integer(row.rowid)])
-                return .queued
-            }
-        }
+        try database.withLock { db in try db.transaction { try Self.annul(scanID: scanID, in: db) } }
     }
 
-    /// Annuls the service must still hear of, oldest first.
+    private static func annul(scanID: String, in db: SQLiteConnection) throws -> Annulment {
+        guard
+            let row = try db.firstRow(
+                "SELECT rowid, hash, uploaded, before, inside_change, annul FROM journal WHERE scan_id = ?",
+                [.text(scanID)],
+                { (rowid: $0.int(0), hash: $0.blob(1), uploaded: $0.int(2), before: $0.optionalText(3), change: $0.int(4), annul: $0.int(5)) }
+            ), row.annul == 0, row.uploaded != 2
+        else { return .unknown }
+        let later = try db.firstRow(
+            "SELECT 1 FROM journal WHERE hash = ? AND rowid > ? AND annul = 0",
+            [.blob(row.hash), .integer(row.rowid)],
+            { $0.int(0) }
+        )
+        guard later == nil else { return .changedSince }
+        if let before = row.before.flatMap(SavedTicket.init(text:)) {
+            try db.run(
+                "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, inside = ?, last_entry_day = ? WHERE hash = ?",
+                [
+                    .text(before.status.rawValue), .optional(before.usedAt), .optional(before.usedGate), .integer(before.inside ? 1 : 0),
+                    .optional(before.lastEntryDay.map(Int64.init)), .blob(row.hash),
+                ]
+            )
+        }
+        if row.change != 0 {
+            try db.run("UPDATE meta SET value = CAST(value AS INTEGER) - ? WHERE key = 'list_inside'", [.integer(row.change)])
+        }
+        if row.uploaded == 0 {
+            try db.run("DELETE FROM journal WHERE rowid = ?", [.integer(row.rowid)])
+            return .dropped
+        }
+        try db.run("UPDATE journal SET annul = 1 WHERE rowid = ?", [.integer(row.rowid)])
+        return .queued
+    }
+
+    /// Annuls the service must still hear of (of uploaded offline decisions and of online
+    /// check-ins), oldest first.
     public func pendingAnnuls(limit: Int) throws -> [String] {
         try database.withLock { db in
-            try db.rows("SELECT scan_id FROM journal WHERE annul = 1 ORDER BY at, rowid LIMIT ?", [.integer(Int64(limit))]) { $0.text(0) }
+            try db.rows(
+                """
+                SELECT scan_id FROM (SELECT scan_id, at FROM journal WHERE annul = 1
+                  UNION ALL SELECT scan_id, requested_at FROM service_annuls WHERE state = 0) ORDER BY at LIMIT ?
+                """,
+                [.integer(Int64(limit))]
+            ) { $0.text(0) }
         }
     }
 
-    /// The service's word on an annul: done (2), or refused for good (3, e.g. too late).
+    /// The service's word on an annul: done, or refused for good (e.g. too late).
     public func markAnnul(scanID: String, done: Bool) throws {
         try database.withLock { db in
-            _ = try db.run("UPDATE journal SET annul = ? WHERE scan_id = ? AND annul = 1", [.integer(done ? 2 : 3), .text(scanID)])
+            try db.transaction {
+                _ = try db.run("UPDATE journal SET annul = ? WHERE scan_id = ? AND annul = 1", [.integer(done ? 2 : 3), .text(scanID)])
+                _ = try db.run("UPDATE service_annuls SET state = ? WHERE scan_id = ? AND state = 0", [.integer(done ? 1 : 2), .text(scanID)])
+            }
         }
     }
 
@@ -637,4 +656,65 @@ struct SavedTicket: Codable, Equatable {
     }
 
     var text: String? { (try? JSONEncoder().encode(self)).map { String(decoding: $0, as: UTF8.self) } }
+}
+
+/// The lane's passage sensor confirms admissions here: the intent is on disk before the relay
+/// opens, so an admission nobody passed on is taken back even after a crash.
+extension OfflineSnapshot: PassageLedger {
+    public func expect(scanId: String, offline: Bool) throws {
+        try database.withLock { db in
+            try db.run(
+                "INSERT OR REPLACE INTO passages (scan_id, offline, at) VALUES (?, ?, ?)",
+                [.text(scanId), .integer(offline ? 1 : 0), .integer(Self.wallClockMillis())]
+            )
+        }
+    }
+
+    public func passed(scanId: String) throws {
+        try database.withLock { db in try db.run("DELETE FROM passages WHERE scan_id = ?", [.text(scanId)]) }
+    }
+
+    public func takeBack(scanId: String) throws -> String {
+        try database.withLock { db in try db.transaction { try Self.takeBack(scanId: scanId, in: db) } }
+    }
+
+    /// Admissions left waiting for a passage when the kiosk stopped: nobody saw one, so each is
+    /// taken back. Returns how many.
+    @discardableResult
+    public func takeBackUnconfirmed() throws -> Int {
+        try database.withLock { db in
+            try db.transaction {
+                let waiting = try db.rows("SELECT scan_id FROM passages ORDER BY at") { $0.text(0) }
+                for scanId in waiting { _ = try Self.takeBack(scanId: scanId, in: db) }
+                return waiting.count
+            }
+        }
+    }
+
+    private static func takeBack(scanId: String, in db: SQLiteConnection) throws -> String {
+        guard let offline = try db.firstRow("SELECT offline FROM passages WHERE scan_id = ?", [.text(scanId)], { $0.int(0) != 0 }) else {
+            return "nothing was waiting"
+        }
+        try db.run("DELETE FROM passages WHERE scan_id = ?", [.text(scanId)])
+        guard offline else {
+            try db.run(
+                "INSERT OR IGNORE INTO service_annuls (scan_id, requested_at, state) VALUES (?, ?, 0)",
+                [.text(scanId), .integer(wallClockMillis())]
+            )
+            return "annul queued for the service"
+        }
+        switch try annul(scanID: scanId, in: db) {
+        case .dropped: return "offline admission dropped from the journal"
+        case .queued: return "annul queued for the service (the offline admission was uploaded)"
+        case .changedSince: return "the ticket was scanned again since: kept"
+        case .unknown: return "no such offline admission"
+        }
+    }
+
+    /// Only orders the queue: the service judges an annul by its own clock.
+    private static func wallClockMillis() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
 }

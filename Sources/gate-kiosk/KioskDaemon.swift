@@ -24,6 +24,8 @@ public struct KioskDaemon {
         public var offline: OfflineParts?
         /// The fire panel's contact, when `alarm` is configured.
         public var alarm: (any InputLine)?
+        /// The turnstile's passage sensor, when `passage = sensor`.
+        public var passage: (any InputLine)?
 
         public init(
             source: any FrameSource,
@@ -31,8 +33,10 @@ public struct KioskDaemon {
             outputs: LaneOutputs,
             client: any CheckinClient,
             offline: OfflineParts? = nil,
-            alarm: (any InputLine)? = nil
+            alarm: (any InputLine)? = nil,
+            passage: (any InputLine)? = nil
         ) {
+            self.passage = passage
             self.alarm = alarm
             self.source = source
             self.decoder = decoder
@@ -117,6 +121,34 @@ public struct KioskDaemon {
                 logger: logger
             )
         }
+        var sensor: PassageSensor?
+        var passage: Kiosk.Passage?
+        if let input = parts.passage {
+            if let offline = parts.offline {
+                let confirmation = PassageSensor(input: input, timekeeper: timekeeper, gateID: configuration.gateID, logger: logger)
+                sensor = confirmation
+                passage = Kiosk.Passage(
+                    confirmation: confirmation,
+                    ledger: offline.snapshot,
+                    timeout: configuration.passageTimeout,
+                    relayMode: configuration.relayMode
+                )
+                // Before anything decides: admissions left waiting when the kiosk stopped had
+                // no passage, so they are taken back (the annuls go out with the next sync).
+                do {
+                    let takenBack = try offline.snapshot.takeBackUnconfirmed()
+                    if takenBack > 0 {
+                        logger.notice("Admissions without a passage before the restart taken back", metadata: ["passage.taken_back": "\(takenBack)"])
+                    }
+                } catch {
+                    logger.error("Admissions waiting for a passage cannot be read", metadata: ["error": "\(error)"])
+                }
+            } else {
+                logger.critical(
+                    "passage = sensor needs the state directory (the admissions it waits for are kept there): admissions are not confirmed"
+                )
+            }
+        }
         let kiosk = Kiosk(
             client: parts.client,
             player: SignalPlayer(outputs: parts.outputs, timekeeper: timekeeper),
@@ -125,7 +157,8 @@ public struct KioskDaemon {
             health: health,
             logger: logger,
             offline: decider,
-            alarm: alarm
+            alarm: alarm,
+            passage: passage
         )
         if configuration.offlineMode == .deny {
             health.setSnapshot("offline mode off (offline_mode = deny)")
@@ -145,6 +178,7 @@ public struct KioskDaemon {
                 cameraName: parts.source.name
             ),
         ]
+        if let sensor { services.insert(PassageService(sensor: sensor), at: 1) }
         if let alarm {
             // Right after the outputs: the alarm holds them open from the start, and a
             // shutdown stops it only after the decision loop (see OutputsService).

@@ -42,6 +42,15 @@ struct AlarmService: Service {
     }
 }
 
+/// The passage sensor, watched for the kiosk's whole life.
+struct PassageService: Service {
+    let sensor: PassageSensor
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await sensor.run() }
+    }
+}
+
 /// The capture loop on a thread of its own (V4L2's poll(2) and zbar block), stopped through the
 /// loop's stop flag at graceful shutdown or cancellation. `run()` returns once the thread has left
 /// the loop — within one frame timeout — and then ends the stream of scans.

@@ -91,8 +91,28 @@ enum KioskParts {
             outputs: outputs,
             client: client,
             offline: offlineParts(settings, environment: environment, logger: logger),
-            alarm: alarmInput(configuration, options: options, logger: logger)
+            alarm: alarmInput(configuration, options: options, logger: logger),
+            passage: passageInput(configuration, options: options, logger: logger)
         )
+    }
+
+    /// The passage sensor's input: a file of `--inputs` in a dry run (missing: no passage), else
+    /// a libgpiod line. A sensor that cannot be had is an error: every admission would be taken
+    /// back.
+    static func passageInput(_ configuration: KioskConfiguration, options: KioskOptions, logger: Logger) -> (any InputLine)? {
+        guard configuration.passage == .sensor else { return nil }
+        if options.dryRun {
+            guard let folder = options.inputs else { fail("passage = sensor in a dry run needs --inputs DIR", code: exitConfigurationError) }
+            return FileInputLine(name: "passage", path: folder + "/passage", missing: .clear, debounce: configuration.inputDebounce)
+        }
+        do {
+            return try GpiodInputLine("passage", wiring: configuration.passageLine, debounce: configuration.inputDebounce) {
+                $0 ? .asserted : .clear
+            }
+        } catch {
+            logger.critical("Passage sensor unavailable", metadata: ["error": "\(error)"])
+            fail("GPIO: \(error)", code: exitUnavailable)
+        }
     }
 
     /// The fire alarm's input: a file of `--inputs` in a dry run, else a libgpiod line. A line

@@ -54,17 +54,35 @@ struct Selftest: AsyncParsableCommand {
         }
 
         // Inputs: read back, so a technician sees the wiring before the first alarm does.
-        if let alarm = parts.alarm {
-            let wiring = configuration.alarmLine
+        func readBack(_ input: any InputLine, wiring: LineWiring, what: String, healthy: InputLevel, trouble: String) async {
             let place =
-                options.dryRun ? "\(options.inputs ?? "")/alarm" : "\(wiring.chip) line \(wiring.offset)\(wiring.activeLow ? " (active-low)" : "")"
-            var levels = alarm.levels().makeAsyncIterator()
+                options.dryRun
+                ? "\(options.inputs ?? "")/\(input.name)" : "\(wiring.chip) line \(wiring.offset)\(wiring.activeLow ? " (active-low)" : "")"
+            var levels = input.levels().makeAsyncIterator()
             switch await levels.next() {
-            case .clear?: report(true, "fire alarm input (\(configuration.alarm.rawValue)) on \(place) reads clear")
-            case .asserted?: report(false, "fire alarm input (\(configuration.alarm.rawValue)) on \(place) reads ALARM: the lane would be held open")
-            case .broken(let why)?: report(false, "fire alarm input on \(place) cannot be read (\(why)): the lane would be held open")
-            case nil: report(false, "fire alarm input on \(place) gave no reading")
+            case let level? where level == healthy: report(true, "\(what) on \(place) reads \(level == .clear ? "clear" : "asserted")")
+            case .broken(let why)?: report(false, "\(what) on \(place) cannot be read (\(why)): \(trouble)")
+            case .some: report(false, "\(what) on \(place) reads asserted now: \(trouble)")
+            case nil: report(false, "\(what) on \(place) gave no reading")
             }
+        }
+        if let alarm = parts.alarm {
+            await readBack(
+                alarm,
+                wiring: configuration.alarmLine,
+                what: "fire alarm input (\(configuration.alarm.rawValue))",
+                healthy: .clear,
+                trouble: "the lane would be held open"
+            )
+        }
+        if let passage = parts.passage {
+            await readBack(
+                passage,
+                wiring: configuration.passageLine,
+                what: "passage sensor",
+                healthy: .clear,
+                trouble: "the arm is mid-turn or the contact is stuck; admissions would be taken back"
+            )
         }
 
         // Camera: frames, rate, size, brightness, and any code in view.

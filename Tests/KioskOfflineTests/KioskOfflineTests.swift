@@ -517,6 +517,28 @@ struct Tickets {
         #expect(transport.annuls.withLock { $0.count } == 2, "not sent again")
     }
 
+    /// The passage sensor's ledger: admissions still waiting when the kiosk stopped had no
+    /// passage; at the next start each is taken back — an offline one dropped from the journal,
+    /// an online one annulled on the service by the sync.
+    @Test func admissions_waiting_for_a_passage_are_taken_back_after_a_restart() throws {
+        let rig = try SnapshotDeciderTests.Rig()
+        try rig.sync()
+        #expect(rig.result(rig.decider().decide(qrData: rig.codes[0].text, scanId: "o1")) == .valid)
+        try rig.snapshot.expect(scanId: "o1", offline: true)
+        try rig.snapshot.expect(scanId: "n1", offline: false)
+        try rig.snapshot.expect(scanId: "n2", offline: false)
+        try rig.snapshot.passed(scanId: "n2")
+        // The power goes; the kiosk starts again.
+        let reopened = try OfflineSnapshot(path: rig.snapshot.path)
+        #expect(try reopened.takeBackUnconfirmed() == 2)
+        #expect(try reopened.pendingUploads(limit: 10).isEmpty, "the offline admission is gone from the upload")
+        #expect(try reopened.ticket(hash: SnapshotDecider.sha256(Array(rig.codes[0].token.utf8)))?.status == .unused)
+        #expect(try reopened.pendingAnnuls(limit: 10) == ["n1"], "the online one is annulled on the service; n2 passed")
+        try reopened.markAnnul(scanID: "n1", done: true)
+        #expect(try reopened.pendingAnnuls(limit: 10).isEmpty)
+        #expect(try reopened.takeBackUnconfirmed() == 0)
+    }
+
     @Test func uploads_once_then_pulls_and_a_refused_page_changes_nothing() async throws {
         let rig = try SnapshotDeciderTests.Rig()
         try rig.sync()
