@@ -124,11 +124,11 @@ public struct OfflineSyncService: Service {
                 case .failure(let failure): return "annul: \(failure)"
                 case .success(.annulled):
                     try snapshot.markAnnul(scanID: scanId, done: true)
-                    logger.notice("Offline check-in annulled on the service", metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)"])
+                    logger.notice("Check-in annulled on the service", metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)"])
                 case .success(.refused(let why)):
                     try snapshot.markAnnul(scanID: scanId, done: false)
                     logger.error(
-                        "The service refused to annul an offline check-in",
+                        "The service refused to annul a check-in",
                         metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "error": "\(why)"]
                     )
                 }

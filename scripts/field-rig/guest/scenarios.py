@@ -20,6 +20,7 @@ FEEDER = os.path.join(OUT, "frame-feeder")
 UNIT = "gate-kiosk.service"
 CONFIG = "/etc/gate-kiosk/gate-kiosk.conf"
 LINES = {"green": 17, "red": 27, "relay": 22}
+INPUTS = {"alarm": 23, "passage": 24}
 RELAY_PULSE_MS = 300  # the default relay_pulse_ms the install keeps
 WATCHDOG_SEC = 10     # WatchdogSec= in systemd/gate-kiosk.service
 TRACING = "/sys/kernel/tracing"
@@ -472,11 +473,98 @@ def selftest_as_documented(figures):
     return f"sudo gate-kiosk selftest (no options): {service.strip()}; {len(gpio)} GPIO lines switched; exit {figures['selftest_exit']}"
 
 
+def drive(line, level):
+    """Drives an input line as the wiring would: gpio-sim's pull is the outside world."""
+    with open(f"{SYSFS}/sim_gpio{INPUTS[line]}/pull", "w") as handle:
+        handle.write("pull-up" if level else "pull-down")
+
+
+def decided_after(mark):
+    return [e for e in journal(mark) if e.get("MESSAGE") == "Check-in decided"]
+
+
+def lane_inputs(figures):
+    """The fire alarm (normally closed) and the passage sensor on gpio-sim input lines, edge
+    events through libgpiod 2.x, under systemd against the installed service."""
+    chip = read(f"{STATE}/gpio-chip")
+    with open(CONFIG) as handle:
+        good = handle.read()
+    drive("alarm", 1)    # the panel's NC contact closed: calm
+    drive("passage", 0)
+    try:
+        with open(CONFIG, "a") as handle:
+            handle.write(f"alarm = nc\nalarm_chip = {chip}\nalarm_line = {INPUTS['alarm']}\nalarm_clear_ms = 1000\n"
+                         f"passage = sensor\npassage_chip = {chip}\npassage_line = {INPUTS['passage']}\npassage_timeout_ms = 5000\n")
+        run("systemctl", "restart", UNIT)
+        check(wait_for(lambda: unit_property("StatusText").startswith("Scanning"), 60, 0.1) is not None,
+              f"not scanning with the inputs configured: {unit_property('StatusText')!r}")
+        info = run("gpioinfo", "-c", chip)
+        held = [l for l in info.splitlines() if '"gate-kiosk"' in l and "input" in l]
+        check(len(held) == 2, f"gpioinfo does not show two gate-kiosk inputs:\n{info}")
+
+        # The alarm: the contact opens; the relay must be energised within 100 ms (kernel trace).
+        mark = cursor()
+        trace.clear()
+        opened = time.monotonic()
+        drive("alarm", 0)
+        check(wait_for(lambda: value("relay") == 1, 5) is not None, f"the relay did not open on the alarm: {outputs()}")
+        rises = [at for at, line, level in trace.events() if line == "relay" and level == 1]
+        check(rises, "kernel trace has no relay rise for the alarm")
+        figures["alarm_to_relay_traced_ms"] = round((rises[0] - opened) * 1000, 1)
+        check(figures["alarm_to_relay_traced_ms"] <= 100, f"relay {figures['alarm_to_relay_traced_ms']} ms after the alarm edge")
+        raised = wait_for_message(mark, r"^Fire alarm:", 5)
+        check(raised is not None and raised.get("ALARM") == "active" and raised.get("PRIORITY") == "1", f"alarm journal entry: {raised}")
+        check(wait_for(lambda: unit_property("StatusText").startswith("FIRE ALARM"), 5, 0.1) is not None,
+              f"STATUS during the alarm: {unit_property('StatusText')!r}")
+        number, code = CODES[6]
+        feeder.show(code)
+        time.sleep(2)
+        feeder.show("blank")
+        check(not decided_after(mark), "a ticket was checked in during the alarm")
+        check(outputs()["relay"] == 1, "the relay shut during the alarm")
+        cleared_at = time.monotonic()
+        drive("alarm", 1)
+        check(wait_for_message(mark, r"^Fire alarm cleared", 10) is not None, "the alarm never cleared")
+        check(wait_for(lambda: value("relay") == 0, 5) is not None, "the relay stayed open after the alarm")
+        figures["clear_to_shut_ms"] = round((time.monotonic() - cleared_at) * 1000)
+
+        # No passage: the admission is annulled on the service, and the ticket admits again.
+        mark = cursor()
+        feeder.show(code)
+        check(wait_for(lambda: value("relay") == 1, 30) is not None, "no relay for a valid ticket")
+        feeder.show("blank")
+        timeout = wait_for_message(mark, r"^No passage", 10)
+        check(timeout is not None and timeout.get("PASSAGE") == "timeout", f"no passage timeout: {timeout}")
+        check(wait_for_message(mark, r"^Check-in annulled on the service", 15) is not None, "the annul never reached the service")
+        mark = cursor()
+        feeder.show(code)
+        check(wait_for(lambda: value("relay") == 1, 30) is not None, "the ticket did not open the relay again after the annul")
+        feeder.show("blank")
+        # The arm turns: the contact closes for a moment (read through edge events).
+        drive("passage", 1)
+        time.sleep(0.2)
+        drive("passage", 0)
+        again = decided_after(mark)
+        check(again and again[0].get("CHECKIN_RESULT") == "valid", f"after the annul the ticket was {again[:1]}")
+        confirmed = wait_for_message(mark, r"^Passage confirmed", 10)
+        check(confirmed is not None and confirmed.get("PASSAGE") == "confirmed", "the passage was not confirmed")
+        figures["passage_after_ms"] = int(confirmed.get("PASSAGE_AFTER_MS", -1))
+    finally:
+        with open(CONFIG, "w") as handle:
+            handle.write(good)
+        drive("alarm", 1)
+        run("systemctl", "restart", UNIT)
+    check(wait_for(lambda: unit_property("ActiveState") == "active", 60, 0.2) is not None, "the unit did not start again")
+    return (f"alarm → relay {figures['alarm_to_relay_traced_ms']} ms (kernel trace), alert in the journal, no check-in during it, "
+            f"shut {figures['clear_to_shut_ms']} ms after clearing (alarm_clear_ms 1000); no passage → annulled on the service → "
+            f"valid again; passage confirmed after {figures['passage_after_ms']} ms")
+
+
 def main():
     global trace
     trace = GpioTrace()
     for function in (unit_starts, libgpiod_2, admit_then_refuse_used, journal_fields, camera_unplugged, watchdog_restart, watchdog_frozen,
-                     stop_and_bad_config, selftest_as_documented):
+                     stop_and_bad_config, selftest_as_documented, lane_inputs):
         scenario(function)
     if feeder:
         feeder.process.kill()
