@@ -178,6 +178,21 @@ package struct AdminRoutes {
         group.post("devices/:id/revoke") { _, context in
             JSONAnswer(try await gatehouse.revokeDevice(id: try context.parameters.require("id")))
         }
+        // Lane modes: the organizer's request per kiosk, and what each lane reported.
+        group.put("devices/:id/lane-mode") { request, context in
+            let body = try await request.decodeJSON(as: LaneModeBody.self, context: context)
+            return JSONAnswer(
+                try await gatehouse.setLaneMode(deviceId: try context.parameters.require("id"), mode: body.mode, logger: context.logger)
+            )
+        }
+        group.get("events/:id/lanes") { _, context in
+            JSONAnswer(["lanes": try await gatehouse.laneStates(eventId: try context.parameters.require("id"))])
+        }
+    }
+
+    /// `{mode}`: a lane mode, or null for none (the lane is normal unless the box says otherwise).
+    struct LaneModeBody: Decodable {
+        var mode: LaneMode?
     }
 
     package static func checkinFilter(_ query: Parameters) throws -> CheckinFilter {

@@ -46,6 +46,13 @@ package struct CheckinRoutes {
             let body = try await request.decodeJSON(as: CheckinRequest.self, context: context, limit: BodyLimit.checkin)
             return CheckinAnswerResponse(answer: try await gatehouse.checkin(body, bearerToken: token, logger: context.logger))
         }
+        group.post("devices/:id/lane") { request, context in
+            let token = try await device(request)
+            let body = try await request.decodeJSON(as: LaneReport.self, context: context, limit: BodyLimit.checkin)
+            guard body.deviceId == context.parameters.get("id") else { throw Problem(.badRequest, "deviceId must be the device of the path") }
+            try await gatehouse.reportLane(body, bearerToken: token, logger: context.logger)
+            return Response(status: .noContent)
+        }
         group.post("checkins/:scanId/annul") { request, context -> AnnulAnswerBody in
             let token = try await device(request)
             let scanId = try context.parameters.require("scanId")

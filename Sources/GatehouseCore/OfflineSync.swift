@@ -66,6 +66,9 @@ public struct TicketSyncPage: Codable, Sendable, Equatable {
     /// `lastEntryDay` are their passes of that list (revoked stays the ticket's own), so the gate
     /// decides with `GateDecision` as the service does.
     public var gateList: SyncedGateList?
+    /// The lane mode the organizer set for this device, every page; absent: none (normal, unless
+    /// the box or its key switch says otherwise). The kiosk reports what it applied.
+    public var laneMode: LaneMode?
 
     public init(
         eventId: String,
@@ -74,8 +77,10 @@ public struct TicketSyncPage: Codable, Sendable, Equatable {
         complete: Bool,
         tickets: [SyncedTicket],
         keys: [SyncedKey] = [],
-        gateList: SyncedGateList? = nil
+        gateList: SyncedGateList? = nil,
+        laneMode: LaneMode? = nil
     ) {
+        self.laneMode = laneMode
         self.eventId = eventId
         self.serverTime = serverTime
         self.cursor = cursor

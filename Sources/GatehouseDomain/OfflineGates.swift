@@ -62,7 +62,8 @@ extension Gatehouse {
                 )
             },
             keys: keys,
-            gateList: list.map { synced($0, at: serverTime) }
+            gateList: list.map { synced($0, at: serverTime) },
+            laneMode: try await store.laneState(deviceId: device.id)?.requested
         )
     }
 

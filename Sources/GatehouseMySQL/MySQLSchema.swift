@@ -274,6 +274,20 @@ enum MySQLSchema {
         [
             "ALTER TABLE checkin_lists ADD COLUMN exit_all_at BIGINT"
         ],
+        // 8: lane modes (as SQLite's 13).
+        [
+            """
+            CREATE TABLE IF NOT EXISTS lane_modes (
+                device_id VARCHAR(255) NOT NULL PRIMARY KEY,
+                requested VARCHAR(32),
+                requested_at BIGINT,
+                reported VARCHAR(32),
+                source VARCHAR(32),
+                reported_at BIGINT,
+                CONSTRAINT lane_modes_device FOREIGN KEY (device_id) REFERENCES devices (id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -97,3 +97,28 @@ extension MySQLStore {
         }
     }
 }
+
+/// Lane modes (`LaneStatements`).
+extension MySQLStore {
+    public func laneStates(eventId: String) async throws -> [LaneState] {
+        try await read { db in try db.rows(LaneStatements.ofEvent(eventId), LaneStatements.state) }
+    }
+
+    public func laneState(deviceId: String) async throws -> LaneState? {
+        try await read { db in try db.rows(LaneStatements.ofDevice(deviceId), LaneStatements.state).first }
+    }
+
+    public func requestLaneMode(deviceId: String, mode: LaneMode?, at: Date) async throws {
+        try await write { db in
+            try db.run("INSERT IGNORE INTO lane_modes (device_id) VALUES (?)", [.text(deviceId)])
+            try db.run(LaneStatements.request(deviceId: deviceId, mode: mode, at: at))
+        }
+    }
+
+    public func reportLaneMode(deviceId: String, mode: LaneMode, source: LaneModeSource?, at: Date) async throws {
+        try await write { db in
+            try db.run("INSERT IGNORE INTO lane_modes (device_id) VALUES (?)", [.text(deviceId)])
+            try db.run(LaneStatements.report(deviceId: deviceId, mode: mode, source: source, at: at))
+        }
+    }
+}

@@ -16,6 +16,14 @@ extension PostgresStore {
         }
     }
 
+    public func device(id: String) async throws -> Device? {
+        try await guarded { [self] in
+            try await client.query("SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE id = \(id)", logger: logger).collect().first.map(
+                Self.device
+            )
+        }
+    }
+
     public func ticketChanges(eventId: String, after cursor: ChangeCursor?, limit: Int, listId: String?) async throws -> TicketChanges {
         try await guarded { [self] in
             // The watermark and the rows come from one snapshot (one statement): every

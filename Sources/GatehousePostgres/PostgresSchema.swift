@@ -619,6 +619,19 @@ enum PostgresSchema {
         ],
         // 15: when a list counts everyone out (as SQLite's 12).
         ["ALTER TABLE checkin_lists ADD COLUMN exit_all_at BIGINT"],
+        // 16: lane modes (as SQLite's 13).
+        [
+            """
+            CREATE TABLE lane_modes (
+                device_id TEXT PRIMARY KEY REFERENCES devices(id),
+                requested TEXT,
+                requested_at BIGINT,
+                reported TEXT,
+                source TEXT,
+                reported_at BIGINT
+            )
+            """
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -129,6 +129,45 @@ extension PostgresStore {
     }
 }
 
+/// Lane modes (`LaneStatements`).
+extension PostgresStore {
+    public func laneStates(eventId: String) async throws -> [LaneState] {
+        try await guarded { [self] in
+            try await client.query(PostgresQuery(LaneStatements.ofEvent(eventId)), logger: logger).collect().map {
+                LaneStatements.state(PostgresCells(row: $0.makeRandomAccess()))
+            }
+        }
+    }
+
+    public func laneState(deviceId: String) async throws -> LaneState? {
+        try await guarded { [self] in
+            try await client.query(PostgresQuery(LaneStatements.ofDevice(deviceId)), logger: logger).collect().first.map {
+                LaneStatements.state(PostgresCells(row: $0.makeRandomAccess()))
+            }
+        }
+    }
+
+    public func requestLaneMode(deviceId: String, mode: LaneMode?, at: Date) async throws {
+        try await upsertLane(deviceId: deviceId, LaneStatements.request(deviceId: deviceId, mode: mode, at: at))
+    }
+
+    public func reportLaneMode(deviceId: String, mode: LaneMode, source: LaneModeSource?, at: Date) async throws {
+        try await upsertLane(deviceId: deviceId, LaneStatements.report(deviceId: deviceId, mode: mode, source: source, at: at))
+    }
+
+    private func upsertLane(deviceId: String, _ update: StoreStatement) async throws {
+        try await guarded { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query(
+                    "INSERT INTO lane_modes (device_id) VALUES (\(deviceId)) ON CONFLICT (device_id) DO NOTHING",
+                    logger: logger
+                ).collect()
+                _ = try await connection.run(update, logger: logger)
+            }
+        }
+    }
+}
+
 extension PostgresQuery {
     /// A statement written for SQLite and MySQL: its `?` placeholders numbered, its values bound.
     /// (The shared statements hold no `?` inside a literal.)

@@ -16,6 +16,10 @@ extension SQLiteStore {
         }
     }
 
+    public func device(id: String) async throws -> Device? {
+        try await readers.read { db in try db.firstRow(StoreRecords.deviceColumns + " WHERE id = ?", [.text(id)], StoreRecords.device) }
+    }
+
     public func ticketChanges(eventId: String, after cursor: ChangeCursor?, limit: Int, listId: String?) async throws -> TicketChanges {
         let rows = try await readers.read { db in
             try db.rows(

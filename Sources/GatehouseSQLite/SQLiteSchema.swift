@@ -195,6 +195,17 @@ enum SQLiteSchema {
         "ALTER TABLE checkins ADD COLUMN undo_state TEXT;",
         // 12: when a list counts everyone out (`exit_all_at`); none has one until it is set.
         "ALTER TABLE checkin_lists ADD COLUMN exit_all_at INTEGER;",
+        // 13: lane modes: the organizer's request per kiosk, and what the lane reported.
+        """
+        CREATE TABLE lane_modes (
+            device_id TEXT PRIMARY KEY REFERENCES devices(id),
+            requested TEXT,
+            requested_at INTEGER,
+            reported TEXT,
+            source TEXT,
+            reported_at INTEGER
+        );
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -88,3 +88,28 @@ extension SQLiteStore {
         return (list, pass)
     }
 }
+
+/// Lane modes (`LaneStatements`).
+extension SQLiteStore {
+    public func laneStates(eventId: String) async throws -> [LaneState] {
+        try await readers.read { db in try db.rows(LaneStatements.ofEvent(eventId), LaneStatements.state) }
+    }
+
+    public func laneState(deviceId: String) async throws -> LaneState? {
+        try await readers.read { db in try db.rows(LaneStatements.ofDevice(deviceId), LaneStatements.state).first }
+    }
+
+    public func requestLaneMode(deviceId: String, mode: LaneMode?, at: Date) async throws {
+        try await writer.perform { db in
+            try db.run("INSERT OR IGNORE INTO lane_modes (device_id) VALUES (?)", [.text(deviceId)])
+            try db.run(LaneStatements.request(deviceId: deviceId, mode: mode, at: at))
+        }
+    }
+
+    public func reportLaneMode(deviceId: String, mode: LaneMode, source: LaneModeSource?, at: Date) async throws {
+        try await writer.perform { db in
+            try db.run("INSERT OR IGNORE INTO lane_modes (device_id) VALUES (?)", [.text(deviceId)])
+            try db.run(LaneStatements.report(deviceId: deviceId, mode: mode, source: source, at: at))
+        }
+    }
+}

@@ -400,6 +400,13 @@ public protocol GatehouseStore: Sendable {
     func replaceList(_ list: CheckinList) async throws -> CheckinList?
     /// Removes a list, its gates and its passes; false when there was none.
     func deleteList(id: String) async throws -> Bool
+    /// Lane modes of an event's kiosks that have one requested or reported.
+    func laneStates(eventId: String) async throws -> [LaneState]
+    func laneState(deviceId: String) async throws -> LaneState?
+    /// The organizer's mode for a kiosk (nil: none).
+    func requestLaneMode(deviceId: String, mode: LaneMode?, at: Date) async throws
+    /// What the kiosk reported its lane is in.
+    func reportLaneMode(deviceId: String, mode: LaneMode, source: LaneModeSource?, at: Date) async throws
     /// Lists whose `exitAllAt` is at or before `now`: (id, that time).
     func listsDueToEmpty(now: Date) async throws -> [(id: String, exitAllAt: Date)]
     /// Counts up to `limit` people inside the list out at `at` (their passes, the count, an
@@ -479,6 +486,8 @@ public protocol GatehouseStore: Sendable {
 
     /// The device with this token, if it is enrolled and not revoked.
     func device(tokenHash: [UInt8]) async throws -> Device?
+    /// A device by id, revoked or not.
+    func device(id: String) async throws -> Device?
     /// Tickets of the event changed after `cursor` (all, from nil), oldest change first, at most
     /// `limit`. Changes are numbered in commit order, so a gate that pulls from its last cursor
     /// never misses one. With `listId`, each ticket comes with its pass of that list (a pass

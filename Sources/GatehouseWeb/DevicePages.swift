@@ -73,6 +73,22 @@ extension OrganizerSite {
                 )
             }
         }
+        router.post("events/:id/devices/:device/lane-mode") { request, context in
+            await handle(request, context) {
+                let event = try await gatehouse.event(id: try context.parameters.require("id"))
+                let values = try await WebForm.fields(request)
+                let word = values["mode"] ?? ""
+                var mode: LaneMode?
+                if !word.isEmpty {
+                    guard let chosen = LaneMode(rawValue: word) else {
+                        throw InvalidInputError("Lane mode \(word) is not one of normal, free, locked, out_of_order")
+                    }
+                    mode = chosen
+                }
+                _ = try await gatehouse.setLaneMode(deviceId: try context.parameters.require("device"), mode: mode, logger: context.logger)
+                return .redirect("/admin/events/\(event.id)/devices?done=lane")
+            }
+        }
         router.post("devices/:id/revoke") { request, context in
             await handle(request, context) {
                 let device = try await gatehouse.revokeDevice(id: try context.parameters.require("id"))
@@ -97,28 +113,45 @@ extension OrganizerSite {
             var lastSeen: TimeText
             var lastResult: Badge?
             var isRevoked: Bool
+            /// A kiosk's lane: what it reported, and the organizer's choice.
+            var hasLane: Bool
+            var lane: String
+            var laneChoices: [LaneChoice]
+        }
+        struct LaneChoice: Sendable {
+            var value: String
+            var label: String
+            var selected: Bool
         }
         struct Model: Sendable {
             var tabs: EventTabs
             var eventId: String
             var revoked: Bool
+            var laneSet: Bool
             var devices: [Row]
             var hasDevices: Bool
             var form: FormView
         }
         let devices = try await gatehouse.devices(eventId: event.id)
+        let lanes = Dictionary(uniqueKeysWithValues: try await gatehouse.laneStates(eventId: event.id).map { ($0.deviceId, $0) })
         let model = Model(
             tabs: EventTabs(event, current: "devices"),
             eventId: event.id,
             revoked: done == "revoked",
+            laneSet: done == "lane",
             devices: devices.map {
-                Row(
+                let lane = lanes[$0.device.id]
+                return Row(
                     id: $0.device.id,
                     name: $0.device.name,
                     gateId: $0.device.gateId,
                     lastSeen: clock.display($0.lastSeenAt),
                     lastResult: $0.lastResult.map(Badge.init),
-                    isRevoked: $0.device.revoked
+                    isRevoked: $0.device.revoked,
+                    hasLane: $0.device.kind == .kiosk && !$0.device.revoked,
+                    lane: Self.laneText(lane),
+                    laneChoices: [LaneChoice(value: "", label: "none (normal)", selected: lane?.requested == nil)]
+                        + LaneMode.allCases.map { LaneChoice(value: $0.rawValue, label: $0.rawValue, selected: lane?.requested == $0) }
                 )
             },
             hasDevices: !devices.isEmpty,
@@ -140,6 +173,22 @@ extension OrganizerSite {
             )
         )
         return WebPage(title: "Devices · \(event.name)", template: "devices", data: model, section: .events)
+    }
+
+    /// What the lane reported, and what was asked when the lane says otherwise (a key switch
+    /// or the box outranks the organizer; a request not yet applied is said as such).
+    static func laneText(_ lane: LaneState?) -> String {
+        guard let lane else { return "normal (no report yet)" }
+        var text =
+            lane.reported.map { mode in
+                "\(mode.rawValue)"
+                    + (lane.reportedSource.map { " (set by \($0 == .keySwitch ? "the key switch" : $0 == .box ? "the box" : "you"))" } ?? "")
+            } ?? "no report yet"
+        if let asked = lane.requested, asked != lane.reported {
+            let heardSince = lane.reportedAt.flatMap { reported in lane.requestedAt.map { reported >= $0 } } ?? false
+            text += "; asked: \(asked.rawValue)" + (heardSince ? "" : " (not applied yet)")
+        }
+        return text
     }
 
     package func pairingPage(_ event: Event, _ pairing: CodeVault.Pairing, base: String) throws -> WebPage {

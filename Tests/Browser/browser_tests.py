@@ -364,6 +364,33 @@ class ListsPage(BrowserTestCase):
             driver.quit()
 
 
+class DevicesPage(BrowserTestCase):
+    def test_a_lane_mode_is_set_from_the_devices_page_and_the_lanes_report_shows(self):
+        event = self.service.api("POST", "/api/events", {"name": "Gates night"}, expect=201)["id"]
+        kiosk = self.service.api("POST", "/api/devices", {"name": "North kiosk", "gateId": "north-1", "eventId": event}, expect=201)
+        driver = browser(SIZES["phone"])
+        try:
+            driver.get(f"{self.service.base}/admin/events/{event}/devices")
+            self.assertIn("normal (no report yet)", driver.page_source)
+            driver.find_element(By.CSS_SELECTOR, "form[action$='/lane-mode'] select[name=mode] option[value=locked]").click()
+            self.submit(driver, "form[action$='/lane-mode']")
+            wait(driver, EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "Lane mode sent"))
+            self.assertIn("asked: locked (not applied yet)", driver.page_source)
+            # The kiosk applies it and reports back; its key switch then puts the lane in free passage.
+            report = {"deviceId": kiosk["deviceId"], "gateId": "north-1", "mode": "locked", "source": "organizer"}
+            self.service.api("POST", f"/api/devices/{kiosk['deviceId']}/lane", report, token=kiosk["token"], expect=204)
+            driver.refresh()
+            self.assertIn("locked (set by you)", driver.page_source)
+            self.service.api("POST", f"/api/devices/{kiosk['deviceId']}/lane", dict(report, mode="free", source="key_switch"),
+                             token=kiosk["token"], expect=204)
+            driver.refresh()
+            self.assertIn("free (set by the key switch); asked: locked", driver.page_source)
+            self.assertNotIn("not applied yet", driver.page_source)
+            self.shoot(driver, "devices-lane-phone")
+        finally:
+            driver.quit()
+
+
 class ScannerCase(BrowserTestCase):
     """A paired phone's helpers: an event with tickets, pairing, a wedge scanner, the status."""
 
