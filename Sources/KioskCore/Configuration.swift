@@ -14,6 +14,17 @@ public struct LineWiring: Sendable, Equatable {
     }
 }
 
+/// One position of a lane's key switch: the mode it sets, and the input closed in it.
+public struct KeySwitchPosition: Sendable, Equatable {
+    public var mode: LaneMode
+    public var wiring: LineWiring
+
+    public init(mode: LaneMode, wiring: LineWiring) {
+        self.mode = mode
+        self.wiring = wiring
+    }
+}
+
 /// Everything the kiosk daemon is told, validated. Read from `/etc/gate-kiosk/gate-kiosk.conf`,
 /// then `GATE_KIOSK_<KEY>` environment variables, then `--set key=value` flags (later wins).
 public struct KioskConfiguration: Sendable, Equatable {
@@ -65,6 +76,10 @@ public struct KioskConfiguration: Sendable, Equatable {
     public var passageTimeout: Duration = .seconds(5)
     public var relayMode: RelayMode = .pulse
 
+    /// A key switch at the lane, one input per position (free, locked, out of order).
+    public var modeInput = false
+    public var modeLines: [KeySwitchPosition] = []
+
     /// Every key the file may hold, with its default (nil: required) and what it allows.
     public static let keys: [(key: String, defaultValue: String?, help: String)] = [
         ("server_url", nil, "check-in service base URL, http:// or https://"),
@@ -106,6 +121,12 @@ public struct KioskConfiguration: Sendable, Equatable {
         ("passage_active_low", "false", "true when the sensor's contact reads low when closed (a contact to ground with a pull-up)"),
         ("passage_timeout_ms", "5000", "with passage = sensor: no passage this long after opening takes the admission back, 500–60000"),
         ("relay_mode", "pulse", "pulse (relay_pulse_ms) or hold (energised until the passage or the timeout; with passage = sensor)"),
+        ("mode_input", "off", "on: a key switch sets the lane mode, one input per position (it outranks the box and the organizer)"),
+        ("mode_chip", "gpiochip0", "GPIO chip of the key switch's inputs"),
+        ("mode_free_line", "5", "line offset of the key switch's free-passage position, 0–1023"),
+        ("mode_locked_line", "6", "line offset of the key switch's locked position, 0–1023"),
+        ("mode_out_of_order_line", "13", "line offset of the key switch's out-of-order position, 0–1023"),
+        ("mode_active_low", "false", "true when a closed position reads low (contacts to ground with pull-ups)"),
     ]
 
     public static let defaultPath = "/etc/gate-kiosk/gate-kiosk.conf"
@@ -246,7 +267,18 @@ extension KioskConfiguration {
                 activeLow: try reader.boolean("passage_active_low")
             ),
             passageTimeout: try reader.milliseconds("passage_timeout_ms", 500...60_000),
-            relayMode: try reader.choice("relay_mode", RelayMode.self)
+            relayMode: try reader.choice("relay_mode", RelayMode.self),
+            modeInput: try reader.boolean("mode_input"),
+            modeLines: try [(LaneMode.free, "mode_free_line"), (.locked, "mode_locked_line"), (.outOfOrder, "mode_out_of_order_line")].map {
+                KeySwitchPosition(
+                    mode: $0.0,
+                    wiring: LineWiring(
+                        chip: try reader.text("mode_chip"),
+                        offset: try reader.integer($0.1, 0...1023),
+                        activeLow: try reader.boolean("mode_active_low")
+                    )
+                )
+            }
         )
     }
 

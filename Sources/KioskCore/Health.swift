@@ -23,6 +23,7 @@ public final class KioskHealth: Sendable {
         var busySince: Duration?
         var snapshot: String?
         var alarm: String?
+        var laneMode: String?
     }
 
     private let state = Mutex(State())
@@ -36,6 +37,8 @@ public final class KioskHealth: Sendable {
     public func setSnapshot(_ text: String) { state.withLock { $0.snapshot = text } }
     /// Why the fire alarm holds the lane open, or nil.
     public func setAlarm(_ reason: String?) { state.withLock { $0.alarm = reason } }
+    /// The lane's mode when it is not normal, with who set it.
+    public func setLaneMode(_ text: String?) { state.withLock { $0.laneMode = text } }
     /// The capture loop is alive (called every iteration, also while the camera is away).
     public func captureBeat(_ now: Duration) { state.withLock { $0.captureBeat = now } }
     public func decisionStarted(_ now: Duration) { state.withLock { $0.busySince = now } }
@@ -69,7 +72,8 @@ public final class KioskHealth: Sendable {
             case .rejected(let why): service = "SERVICE REFUSES THIS KIOSK: \(why)"
             }
             let alarm = state.alarm.map { "FIRE ALARM, lane held open: \($0)" }
-            return [alarm, camera, service, state.snapshot, state.lastResult.map { "last: \($0)" }].compactMap { $0 }.joined(separator: "; ")
+            let mode = state.laneMode.map { "LANE \($0)" }
+            return [alarm, mode, camera, service, state.snapshot, state.lastResult.map { "last: \($0)" }].compactMap { $0 }.joined(separator: "; ")
         }
     }
 }

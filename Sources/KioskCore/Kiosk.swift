@@ -41,6 +41,8 @@ public final class Kiosk: Sendable {
     private let offline: (any OfflineDecider)?
     /// While it holds the lane open, scans are not taken.
     private let alarm: FireAlarm?
+    /// The lane's mode; nil: always normal.
+    private let modes: LaneModes?
     /// With a passage sensor: an admission stands once the turnstile turned, and is taken back
     /// when it did not within the timeout.
     private let passage: Passage?
@@ -69,8 +71,10 @@ public final class Kiosk: Sendable {
         logger: Logger,
         offline: (any OfflineDecider)? = nil,
         alarm: FireAlarm? = nil,
-        passage: Passage? = nil
+        passage: Passage? = nil,
+        modes: LaneModes? = nil
     ) {
+        self.modes = modes
         self.passage = passage
         self.alarm = alarm
         self.offline = offline
@@ -98,6 +102,10 @@ public final class Kiosk: Sendable {
     func handle(_ scan: ScanEvent, lane: inout Lane) async {
         // An evacuation: the lane is open for everyone, and no ticket is burned meanwhile.
         if alarm?.isActive == true { return }
+        if let (mode, source) = modes?.current, mode != .normal {
+            await handle(scan, in: mode, setBy: source, lane: &lane)
+            return
+        }
         for payload in scan.payloads {
             let decision = lane.consider(payload, now: timekeeper.now())
             switch decision {
@@ -149,6 +157,20 @@ public final class Kiosk: Sendable {
                 return
             }
         }
+    }
+
+    /// A scan while the lane is not in normal mode: nobody's ticket is checked in. Free passage
+    /// logs it, a locked lane shows why it does not open, an out-of-order lane ignores it.
+    private func handle(_ scan: ScanEvent, in mode: LaneMode, setBy source: LaneModeSource?, lane: inout Lane) async {
+        guard mode != .outOfOrder, let payload = scan.payloads.first(where: { lane.consider($0, now: timekeeper.now()) != .coolingDown }) else {
+            return
+        }
+        lane.finished(payload, scanId: nil, outcome: nil, now: timekeeper.now())
+        logger.info(
+            mode == .free ? "Scan in free passage: not checked in" : "Scan at a locked lane: not checked in",
+            metadata: ["gate.id": "\(gateID)", "lane_mode": "\(mode.rawValue)", "lane_mode.source": "\(source?.rawValue ?? "none")"]
+        )
+        if mode == .locked { await show(.laneLocked) }
     }
 
     /// Logs the outcome, updates health, and picks the signal.
@@ -224,13 +246,13 @@ public final class Kiosk: Sendable {
                 try outputs.apply(OutputState(green: true))
             }
             passed = await passage.confirmation.waitForPassage(timeout: passage.timeout - (timekeeper.now() - opened))
-            try outputs.apply(.safe)
+            try outputs.rest()
         } catch is CancellationError {
-            try? outputs.apply(.safe)
+            try? outputs.rest()
             // Stopped while waiting: the ledger keeps the intent, and the next start takes it back.
             return
         } catch {
-            try? outputs.apply(.safe)
+            try? outputs.rest()
             logger.error("GPIO output failed", metadata: ["error": "\(error)"])
         }
         let waited = (timekeeper.now() - opened).wholeMilliseconds

@@ -15,6 +15,9 @@ public enum LightPattern: String, Sendable, CaseIterable {
     /// Red and green blinking together: the service did not answer (or refused this kiosk);
     /// the gate stays shut.
     case serviceUnavailable
+    /// Red and green alternating: the lane is locked (see the status line for who locked it);
+    /// the scan was not checked in.
+    case laneLocked
 
     public init(_ result: CheckinResult) {
         switch result {
@@ -100,6 +103,16 @@ public struct SignalPattern: Sendable, Equatable {
                 let length = min(duration, redTime - elapsed)
                 steps.append((state, length))
                 elapsed += length
+            }
+        case .laneLocked:
+            steps = []
+            var elapsed = Duration.zero
+            var redTurn = true
+            while elapsed < redTime {
+                let length = min(.milliseconds(200), redTime - elapsed)
+                steps.append((redTurn ? red : OutputState(green: true), length))
+                elapsed += length
+                redTurn.toggle()
             }
         case .serviceUnavailable:
             steps = Self.blink(

@@ -13,9 +13,9 @@ public final class LaneOutputs: Sendable {
     public let green: any OutputLine
     public let red: any OutputLine
     public let relay: any OutputLine
-    /// Whether the fire alarm holds the lane open; the lock also keeps two callers' states from
-    /// interleaving line by line.
-    private let heldOpen = Mutex(false)
+    /// Whether the fire alarm holds the lane open, and what the lane shows at rest (its mode's
+    /// state); the lock also keeps two callers' states from interleaving line by line.
+    private let state = Mutex((heldOpen: false, rest: OutputState.safe))
 
     public init(green: any OutputLine, red: any OutputLine, relay: any OutputLine) {
         self.green = green
@@ -26,19 +26,32 @@ public final class LaneOutputs: Sendable {
     /// Sets all three. The relay goes first when closing (gate shut before the lights change)
     /// and last when opening (lights first, then the gate).
     public func apply(_ state: OutputState) throws {
-        try heldOpen.withLock { heldOpen in try set(heldOpen ? .alarm : state) }
+        try self.state.withLock { current in try set(current.heldOpen ? .alarm : state) }
+    }
+
+    /// Shows the rest state: after a pattern, and when nothing else is shown.
+    public func rest() throws {
+        try state.withLock { current in try set(current.heldOpen ? .alarm : current.rest) }
+    }
+
+    /// The lane mode's rest state, shown at once (a pattern under way sets its next step as before).
+    public func setRest(_ rest: OutputState) throws {
+        try state.withLock { current in
+            current.rest = rest
+            try set(current.heldOpen ? .alarm : rest)
+        }
     }
 
     /// Holds the lane open (relay energised, both lights steady) until released; released, the
     /// lane is safe, and the next pattern's step sets what it shows.
     public func holdOpen(_ on: Bool) throws {
-        try heldOpen.withLock { heldOpen in
-            heldOpen = on
-            try set(on ? .alarm : .safe)
+        try state.withLock { current in
+            current.heldOpen = on
+            try set(on ? .alarm : current.rest)
         }
     }
 
-    public var isHeldOpen: Bool { heldOpen.withLock { $0 } }
+    public var isHeldOpen: Bool { state.withLock { $0.heldOpen } }
 
     private func set(_ state: OutputState) throws {
         if !state.relay { try relay.set(false) }
@@ -58,9 +71,10 @@ public struct SignalPlayer: Sendable {
         self.timekeeper = timekeeper
     }
 
-    /// Plays every step, then leaves the outputs safe — also when cancelled or when a step fails.
+    /// Plays every step, then leaves the outputs at rest (safe, or the lane mode's state) — also
+    /// when cancelled or when a step fails.
     public func play(_ pattern: SignalPattern) async throws {
-        defer { try? outputs.apply(.safe) }
+        defer { try? outputs.rest() }
         for (state, duration) in pattern.steps {
             try outputs.apply(state)
             try await timekeeper.sleep(for: duration)

@@ -53,6 +53,20 @@ public final class CurlSyncClient: SyncTransport, @unchecked Sendable {
         }
     }
 
+    public func reportLane(_ report: LaneReport) async -> Result<Void, SyncFailure> {
+        guard let body = try? JSONEncoder().encode(report) else { return .failure(SyncFailure("cannot encode the lane report")) }
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
+        let segment = report.deviceId.utf8.map { allowed.contains($0) ? String(UnicodeScalar($0)) : "%" + Self.hex($0) }.joined()
+        return await onQueue {
+            _ = gh_curl_set_string(self.easy.handle, CURLOPT_URL, self.settings.serverURL + "/api/devices/\(segment)/lane")
+            let code = self.easy.perform(body: body)
+            guard code == CURLE_OK else { return .failure(SyncFailure(String(cString: curl_easy_strerror(code)))) }
+            let status = self.easy.status
+            guard status == 204 else { return .failure(SyncFailure("HTTP \(status)")) }
+            return .success(())
+        }
+    }
+
     private static func hex(_ byte: UInt8) -> String {
         let digits = Array("0123456789ABCDEF")
         return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])

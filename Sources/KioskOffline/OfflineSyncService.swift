@@ -2,6 +2,7 @@ import GatehouseCore
 import KioskCore
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// How the sync loop talks to the service (libcurl on the box, a fake in tests).
 public protocol SyncTransport: Sendable {
@@ -9,6 +10,8 @@ public protocol SyncTransport: Sendable {
     func upload(_ upload: OfflineUpload) async -> Result<OfflineUploadAnswer, SyncFailure>
     /// `POST /api/checkins/{scanId}/annul` for this device at its gate.
     func annul(scanId: String, _ request: AnnulRequest) async -> Result<AnnulDelivery, SyncFailure>
+    /// `POST /api/devices/{id}/lane`: the mode the lane is in.
+    func reportLane(_ report: LaneReport) async -> Result<Void, SyncFailure>
 }
 
 /// The service's final word on an annul a gate sent.
@@ -38,13 +41,16 @@ public struct OfflineSyncService: Service {
     public let deviceID: String
     public let gateID: String
     public let logger: Logger
-    public var interval: Duration = .seconds(2)
+    public var interval: Duration = .seconds(1)
     /// 1,000 tickets (about 90 KB of JSON) a page: bigger pages are no faster on a LAN and cost
     /// the kiosk megabytes of decoding memory at the first pull.
     public var pageSize = 1000
     public var uploadBatch = 500
     /// False with offline_mode = deny: only the journal's uploads run.
     public var pullsSnapshot = true
+    /// The lane's modes: each page's organizer setting goes in, and the mode in force is
+    /// reported back whenever it differs from what the service last heard.
+    public var laneModes: LaneModes?
 
     public init(
         snapshot: OfflineSnapshot,
@@ -158,12 +164,26 @@ public struct OfflineSyncService: Service {
                     }
                     cursor = page.cursor
                     applied += page.tickets.count
-                    if page.complete { return nil }
+                    if page.complete { return await reportLane(organizer: page.laneMode) }
                 }
             }
             return nil
         } catch {
             return "snapshot: \(error)"
+        }
+    }
+
+    /// Applies the organizer's setting, and tells the service the mode in force when that
+    /// changed (and once after each start).
+    private func reportLane(organizer: LaneMode?) async -> String? {
+        guard let laneModes else { return nil }
+        laneModes.set(organizer, by: .organizer)
+        guard let report = laneModes.unreported(deviceID: deviceID, gateID: gateID) else { return nil }
+        switch await transport.reportLane(report) {
+        case .failure(let failure): return "lane report: \(failure)"
+        case .success:
+            laneModes.reported(report)
+            return nil
         }
     }
 

@@ -14,7 +14,7 @@ struct GateKiosk: AsyncParsableCommand {
         commandName: "gate-kiosk",
         abstract: "Gate kiosk daemon: camera → QR → check-in → lights and turnstile relay.",
         discussion: "Configuration: /etc/gate-kiosk/gate-kiosk.conf (see `gate-kiosk config`).",
-        subcommands: [Run.self, Enroll.self, Decode.self, Selftest.self, ConfigCommand.self],
+        subcommands: [Run.self, Enroll.self, Decode.self, Selftest.self, ConfigCommand.self, ModeCommand.self],
         defaultSubcommand: Run.self
     )
 }

@@ -1,3 +1,4 @@
+import GatehouseCore
 import KioskCore
 import KioskOffline
 import Logging
@@ -26,6 +27,9 @@ public struct KioskDaemon {
         public var alarm: (any InputLine)?
         /// The turnstile's passage sensor, when `passage = sensor`.
         public var passage: (any InputLine)?
+        /// The lane's key switch (`mode_input = on`), and the box's own setting (`gate-kiosk mode`).
+        public var keySwitch: (any LaneModeInput)?
+        public var boxMode: (any LaneModeInput)?
 
         public init(
             source: any FrameSource,
@@ -34,8 +38,12 @@ public struct KioskDaemon {
             client: any CheckinClient,
             offline: OfflineParts? = nil,
             alarm: (any InputLine)? = nil,
-            passage: (any InputLine)? = nil
+            passage: (any InputLine)? = nil,
+            keySwitch: (any LaneModeInput)? = nil,
+            boxMode: (any LaneModeInput)? = nil
         ) {
+            self.keySwitch = keySwitch
+            self.boxMode = boxMode
             self.passage = passage
             self.alarm = alarm
             self.source = source
@@ -52,7 +60,7 @@ public struct KioskDaemon {
         public var clock: TrustedClock
         public var syncInterval: Duration
 
-        public init(snapshot: OfflineSnapshot, transport: any SyncTransport, clock: TrustedClock = .system, syncInterval: Duration = .seconds(2)) {
+        public init(snapshot: OfflineSnapshot, transport: any SyncTransport, clock: TrustedClock = .system, syncInterval: Duration = .seconds(1)) {
             self.snapshot = snapshot
             self.transport = transport
             self.clock = clock
@@ -121,6 +129,7 @@ public struct KioskDaemon {
                 logger: logger
             )
         }
+        let modes = LaneModes(outputs: parts.outputs, health: health, gateID: configuration.gateID, logger: logger)
         var sensor: PassageSensor?
         var passage: Kiosk.Passage?
         if let input = parts.passage {
@@ -158,7 +167,8 @@ public struct KioskDaemon {
             logger: logger,
             offline: decider,
             alarm: alarm,
-            passage: passage
+            passage: passage,
+            modes: modes
         )
         if configuration.offlineMode == .deny {
             health.setSnapshot("offline mode off (offline_mode = deny)")
@@ -179,6 +189,10 @@ public struct KioskDaemon {
             ),
         ]
         if let sensor { services.insert(PassageService(sensor: sensor), at: 1) }
+        let modeInputs = [(parts.keySwitch, LaneModeSource.keySwitch), (parts.boxMode, .box)].compactMap { input, source in
+            input.map { ($0, source) }
+        }
+        if !modeInputs.isEmpty { services.insert(LaneModeService(modes: modes, inputs: modeInputs), at: 1) }
         if let alarm {
             // Right after the outputs: the alarm holds them open from the start, and a
             // shutdown stops it only after the decision loop (see OutputsService).
@@ -199,6 +213,7 @@ public struct KioskDaemon {
             // Uploads always (a journal from before a switch to deny still goes to the service);
             // the snapshot only when it is used.
             sync.pullsSnapshot = configuration.offlineMode == .snapshot
+            sync.laneModes = modes
             // Before the supervisor: the STATUS line shows the snapshot from the first round.
             services.insert(sync, at: services.count - 1)
         }

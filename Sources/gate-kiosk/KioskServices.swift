@@ -1,5 +1,6 @@
 import CV4L2
 import Dispatch
+import GatehouseCore
 import KioskCore
 import KioskHardware
 import Logging
@@ -39,6 +40,23 @@ struct AlarmService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await alarm.run() }
+    }
+}
+
+/// The lane mode's local sources (the key switch, the box's setting), followed for the kiosk's
+/// whole life; the organizer's comes with the sync.
+struct LaneModeService: Service {
+    let modes: LaneModes
+    let inputs: [(any LaneModeInput, LaneModeSource)]
+
+    func run() async throws {
+        let modes = modes
+        let inputs = inputs
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                for (input, source) in inputs { group.addTask { await modes.follow(input.modes(), as: source) } }
+            }
+        }
     }
 }
 

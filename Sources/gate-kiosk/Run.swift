@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import GatehouseCore
 import KioskCore
 import KioskDryRun
 import KioskHardware
@@ -92,7 +93,36 @@ enum KioskParts {
             client: client,
             offline: offlineParts(settings, environment: environment, logger: logger),
             alarm: alarmInput(configuration, options: options, logger: logger),
-            passage: passageInput(configuration, options: options, logger: logger)
+            passage: passageInput(configuration, options: options, logger: logger),
+            keySwitch: keySwitch(configuration, options: options, logger: logger),
+            boxMode: LaneModeFile(path: stateDirectory(environment) + "/" + laneModeFile, clearWord: "remote")
+        )
+    }
+
+    /// The box's lane mode file in the state directory (`gate-kiosk mode` writes it).
+    static let laneModeFile = "lane-mode"
+
+    /// The key switch: `--inputs DIR/mode` (a mode's name) in a dry run, else one libgpiod input
+    /// per position. A position that cannot be had reads broken: the lane is out of order.
+    static func keySwitch(_ configuration: KioskConfiguration, options: KioskOptions, logger: Logger) -> (any LaneModeInput)? {
+        guard configuration.modeInput else { return nil }
+        if options.dryRun {
+            guard let folder = options.inputs else { fail("mode_input = on in a dry run needs --inputs DIR", code: exitConfigurationError) }
+            return LaneModeFile(path: folder + "/mode", clearWord: "normal")
+        }
+        return KeySwitch(
+            positions: configuration.modeLines.map { position in
+                let name = "mode-\(position.mode.rawValue)"
+                do {
+                    return (
+                        position.mode,
+                        try GpiodInputLine(name, wiring: position.wiring, debounce: configuration.inputDebounce) { $0 ? .asserted : .clear }
+                    )
+                } catch {
+                    logger.critical("Key switch input unavailable: the lane is out of order", metadata: ["error": "\(error)"])
+                    return (position.mode, UnavailableInputLine(name: name, reason: "\(error)"))
+                }
+            }
         )
     }
 

@@ -402,6 +402,12 @@ struct Tickets {
         let annuls = Mutex<[String]>([])
         let annulAnswer = Mutex<Result<AnnulDelivery, SyncFailure>>(.success(.annulled))
 
+        let laneReports = Mutex<[LaneReport]>([])
+        func reportLane(_ report: LaneReport) async -> Result<Void, SyncFailure> {
+            laneReports.withLock { $0.append(report) }
+            return .success(())
+        }
+
         func annul(scanId: String, _ request: AnnulRequest) async -> Result<AnnulDelivery, SyncFailure> {
             annuls.withLock { $0.append(scanId) }
             return annulAnswer.withLock { $0 }

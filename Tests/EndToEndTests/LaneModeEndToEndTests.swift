@@ -1,0 +1,82 @@
+import Foundation
+import GatehouseCore
+import GatehouseTestSupport
+import Testing
+
+/// Lane modes end to end: the organizer's mode reaches a dry-run kiosk through its sync and the
+/// kiosk's report comes back; the key switch (`--inputs DIR/mode`) and `gate-kiosk mode` on the
+/// box outrank the organizer, in that order; no ticket is checked in unless the lane is normal.
+@Suite struct LaneModeEndToEndTests {
+    func lane(_ admin: AdminClient, _ event: String) throws -> [String: Any] {
+        (try admin.call("GET", "/api/events/\(event)/lanes", expect: 200)["lanes"] as? [[String: Any]])?.first ?? [:]
+    }
+
+    func boxMode(_ word: String, state: String) throws -> String {
+        let process = Process()
+        process.executableURL = ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN")
+        process.arguments = ["mode", word]
+        process.environment = ["STATE_DIRECTORY": state]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        process.waitUntilExit()
+        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    @Test func the_organizer_the_box_and_the_key_switch_set_the_lane_in_that_order_of_strength() async throws {
+        let folder = try TemporaryDirectory()
+        let port = ServiceProcess.freePort()
+        let service = try ServiceProcess(databasePath: folder.file("g.sqlite"), port: port)
+        let admin = try AdminClient(service)
+        let event = try admin.createEvent("Lanes")
+        let device = try admin.addDevice(event: event, gate: "north-1")
+        let ticket = try admin.issue(event: event)[0]
+        let inputs = folder.file("inputs")
+        let state = folder.file("state")
+        for path in [inputs, state] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        try "normal\n".write(toFile: inputs + "/mode", atomically: true, encoding: .utf8)
+        let kiosk = try OfflineGateTests.DryRunKiosk(
+            folder: folder,
+            name: "north",
+            port: port,
+            device: device,
+            state: state,
+            extra: ["--inputs", inputs, "--set", "mode_input=on"]
+        )
+        try await waitUntil { kiosk.notify.messages.contains { $0.contains("READY=1") } }
+
+        // The organizer locks the lane: applied with the next sync, and reported back.
+        let asked = ContinuousClock.now
+        _ = try admin.call("PUT", "/api/devices/\(device.id)/lane-mode", ["mode": "locked"], expect: 200)
+        try await waitUntil(limit: .seconds(5)) { kiosk.journal.entries.contains { $0["LANE_MODE"] == "locked" } }
+        print("lane mode: organizer → kiosk in \((ContinuousClock.now - asked).wholeMilliseconds) ms")
+        try await waitUntil(limit: .seconds(5)) { (try? lane(admin, event)["reported"] as? String) == "locked" }
+        #expect(try lane(admin, event)["reportedSource"] as? String == "organizer")
+        try await waitUntil { kiosk.notify.messages.contains { $0.contains("STATUS=LANE locked (organizer)") } }
+        kiosk.settle()
+        try kiosk.scene.show(ticket.qrData)
+        try await waitUntil(limit: .seconds(5)) { kiosk.journal.entries.contains { $0["MESSAGE"] == "Scan at a locked lane: not checked in" } }
+        kiosk.scene.clear()
+        #expect(kiosk.relayPulses == 0 && kiosk.decisions.isEmpty)
+
+        // The technician on the box: out of order, over the organizer's lock.
+        #expect(try boxMode("out_of_order", state: state).contains("out_of_order"))
+        try await waitUntil(limit: .seconds(5)) { (try? lane(admin, event)["reported"] as? String) == "out_of_order" }
+        #expect(try lane(admin, event)["reportedSource"] as? String == "box")
+        // The key switch to free passage, over both: the relay is held open.
+        try "free\n".write(toFile: inputs + "/mode", atomically: true, encoding: .utf8)
+        try await waitUntil(limit: .seconds(5)) { kiosk.events.last { $0.line == "relay" }?.value == 1 }
+        try await waitUntil(limit: .seconds(5)) { (try? lane(admin, event)["reportedSource"] as? String) == "key_switch" }
+        // Switch back to normal, the box hands back: the organizer's lock again; cleared: normal.
+        try "normal\n".write(toFile: inputs + "/mode", atomically: true, encoding: .utf8)
+        _ = try boxMode("remote", state: state)
+        try await waitUntil(limit: .seconds(5)) { (try? lane(admin, event)["reportedSource"] as? String) == "organizer" }
+        #expect(kiosk.events.last { $0.line == "relay" }?.value == 0, "free passage ended: the lane shut")
+        _ = try admin.call("PUT", "/api/devices/\(device.id)/lane-mode", ["mode": NSNull()], expect: 200)
+        try await waitUntil(limit: .seconds(5)) { (try? lane(admin, event)["reported"] as? String) == "normal" }
+        let decided = try await kiosk.scan(ticket.qrData)
+        #expect(decided["CHECKIN_RESULT"] == "valid", "\(decided)")
+        let changes = kiosk.journal.entries.filter { $0["MESSAGE"] == "Lane mode changed" }.compactMap { $0["LANE_MODE_SOURCE"] }
+        #expect(changes == ["organizer", "box", "key_switch", "box", "organizer", "none"], "\(changes)")
+    }
+}
