@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 OUT = sys.argv[1]
 STATE = "/run/field-rig"
@@ -560,11 +561,49 @@ def lane_inputs(figures):
             f"valid again; passage confirmed after {figures['passage_after_ms']} ms")
 
 
+def api(method, path, body=None):
+    """The service's admin API, as an organizer's script would call it."""
+    request = urllib.request.Request("http://127.0.0.1:8080" + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+    request.add_header("Authorization", "Bearer " + read("/etc/gatehouse/admin-token"))
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+        return json.loads(text) if text else {}
+
+
+def remote_lane_mode(figures):
+    """The organizer sets free passage over the API: the lane opens at its next sync; a stop
+    leaves every output off even so; cleared, the lane is normal again."""
+    device = re.search(r"^device_id *= *(\S+)", read(CONFIG), re.M).group(1)
+    event = read(f"{STATE}/event")
+    try:
+        asked = time.monotonic()
+        api("PUT", f"/api/devices/{device}/lane-mode", {"mode": "free"})
+        opened = wait_for(lambda: value("relay") == 1 and value("green") == 1, 15)
+        check(opened is not None, f"free passage never reached the lane: {outputs()}")
+        figures["api_to_relay_ms"] = round((opened - asked) * 1000)
+        reported = wait_for(lambda: any(l.get("reported") == "free" for l in api("GET", f"/api/events/{event}/lanes")["lanes"]), 10, 0.2)
+        check(reported is not None, "the lane never reported free passage back")
+        figures["api_to_report_ms"] = round((reported - asked) * 1000)
+        check("LANE free (organizer)" in unit_property("StatusText"), f"status: {unit_property('StatusText')!r}")
+        run("systemctl", "stop", UNIT)
+        after = outputs()
+        check(after == {"green": 0, "red": 0, "relay": 0}, f"outputs after stop in free passage: {after}")
+        run("systemctl", "start", UNIT)
+        check(wait_for(lambda: value("relay") == 1, 30) is not None, "free passage did not come back after the restart")
+    finally:
+        api("PUT", f"/api/devices/{device}/lane-mode", {"mode": None})
+    check(wait_for(lambda: value("relay") == 0 and value("green") == 0, 15) is not None, f"the lane stayed open: {outputs()}")
+    return (f"PUT lane-mode free → relay held open in {figures['api_to_relay_ms']} ms, reported back in "
+            f"{figures['api_to_report_ms']} ms; stop leaves every output 0; after a restart free again; cleared → shut")
+
+
 def main():
     global trace
     trace = GpioTrace()
     for function in (unit_starts, libgpiod_2, admit_then_refuse_used, journal_fields, camera_unplugged, watchdog_restart, watchdog_frozen,
-                     stop_and_bad_config, selftest_as_documented, lane_inputs):
+                     stop_and_bad_config, selftest_as_documented, lane_inputs, remote_lane_mode):
         scenario(function)
     if feeder:
         feeder.process.kill()
