@@ -237,6 +237,7 @@ public final class Kiosk: Sendable {
             return
         }
         let outputs = player.outputs
+        let expectation = passage.confirmation.expectPassage()
         let opened = timekeeper.now()
         var passed = false
         do {
@@ -245,7 +246,7 @@ public final class Kiosk: Sendable {
                 try await timekeeper.sleep(for: min(timing.relayPulse, passage.timeout))
                 try outputs.apply(OutputState(green: true))
             }
-            passed = await passage.confirmation.waitForPassage(timeout: passage.timeout - (timekeeper.now() - opened))
+            passed = await passage.confirmation.waitForPassage(expectation, timeout: passage.timeout - (timekeeper.now() - opened))
             try outputs.rest()
         } catch is CancellationError {
             try? outputs.rest()

@@ -15,8 +15,18 @@ public protocol PassageLedger: Sendable {
 
 /// Waits for the turnstile to report a completed passage.
 public protocol PassageConfirmation: Sendable {
-    /// True when a passage is reported within `timeout` of the call.
-    func waitForPassage(timeout: Duration) async -> Bool
+    /// Called before the relay opens: from now on a passage counts for this admission (a guest
+    /// may go through during the relay's pulse, before anyone waits).
+    func expectPassage() -> PassageExpectation
+    /// True when a passage has been reported since `expectation`, waiting up to `timeout`.
+    func waitForPassage(_ expectation: PassageExpectation, timeout: Duration) async -> Bool
+}
+
+/// Where the sensor's count stood when an admission began to expect its passage.
+public struct PassageExpectation: Sendable, Equatable {
+    public let passagesBefore: Int
+
+    public init(passagesBefore: Int) { self.passagesBefore = passagesBefore }
 }
 
 /// The passage sensor (a rotation contact): counts each clear → asserted edge, hands them to
@@ -63,11 +73,15 @@ public final class PassageSensor: PassageConfirmation, Sendable {
         }
     }
 
-    public func waitForPassage(timeout: Duration) async -> Bool {
-        let start = state.withLock { state in
+    public func expectPassage() -> PassageExpectation {
+        state.withLock { state in
             state.waiting = true
-            return state.passages
+            return PassageExpectation(passagesBefore: state.passages)
         }
+    }
+
+    public func waitForPassage(_ expectation: PassageExpectation, timeout: Duration) async -> Bool {
+        let start = expectation.passagesBefore
         defer { state.withLock { $0.waiting = false } }
         let deadline = timekeeper.now() + timeout
         while timekeeper.now() < deadline {

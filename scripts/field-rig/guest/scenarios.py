@@ -586,7 +586,8 @@ def remote_lane_mode(figures):
         reported = wait_for(lambda: any(l.get("reported") == "free" for l in api("GET", f"/api/events/{event}/lanes")["lanes"]), 10, 0.2)
         check(reported is not None, "the lane never reported free passage back")
         figures["api_to_report_ms"] = round((reported - asked) * 1000)
-        check("LANE free (organizer)" in unit_property("StatusText"), f"status: {unit_property('StatusText')!r}")
+        check(wait_for(lambda: "LANE free (organizer)" in unit_property("StatusText"), 5, 0.1) is not None,
+              f"status: {unit_property('StatusText')!r}")
         run("systemctl", "stop", UNIT)
         after = outputs()
         check(after == {"green": 0, "red": 0, "relay": 0}, f"outputs after stop in free passage: {after}")
