@@ -264,21 +264,34 @@ final class OtherProcess: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` in a transaction and commits; a deadlock (other tests share the database, and
+    /// the change counter) is rolled back and run again, as the store itself would.
+    private func attempts(_ limit: Int, on connection: MySQLConnection, _ body: (MySQLConnection) throws -> Bool) throws -> Bool {
+        var attempt = 1
+        while true {
+            do {
+                try connection.execute("START TRANSACTION")
+                let answer = try body(connection)
+                try connection.execute("COMMIT")
+                committedAt.store(1, ordering: .releasing)
+                return answer
+            } catch {
+                try? connection.execute("ROLLBACK")
+                guard attempt < limit, Self.isRetryable(error) else { throw error }
+                attempt += 1
+            }
+        }
+    }
+
+    private static func isRetryable(_ error: any Error) -> Bool { (error as? MySQLError)?.isRetryable == true }
+
     /// Runs `body` in a transaction on a thread of its own (the connection blocks), then commits.
     private func inTransaction(_ body: @escaping @Sendable (MySQLConnection) throws -> Bool) -> Task<Bool, any Error> {
         Task.detached { [self] in
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Bool, any Error>) in
                 Thread {
                     let connection = self.connection
-                    done.resume(
-                        with: Result {
-                            try connection.execute("START TRANSACTION")
-                            let answer = try body(connection)
-                            try connection.execute("COMMIT")
-                            self.committedAt.store(1, ordering: .releasing)
-                            return answer
-                        }
-                    )
+                    done.resume(with: Result { try self.attempts(3, on: connection, body) })
                 }.start()
             }
         }
