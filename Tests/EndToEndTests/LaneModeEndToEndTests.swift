@@ -69,6 +69,7 @@ import Testing
         try await waitUntil(limit: .seconds(5)) { (try? lane(admin, event)["reportedSource"] as? String) == "key_switch" }
         // Switch back to normal, the box hands back: the organizer's lock again; cleared: normal.
         try "normal\n".write(toFile: inputs + "/mode", atomically: true, encoding: .utf8)
+        try await waitUntil(limit: .seconds(5)) { (try? lane(admin, event)["reportedSource"] as? String) == "box" }
         _ = try boxMode("remote", state: state)
         try await waitUntil(limit: .seconds(5)) { (try? lane(admin, event)["reportedSource"] as? String) == "organizer" }
         #expect(kiosk.events.last { $0.line == "relay" }?.value == 0, "free passage ended: the lane shut")

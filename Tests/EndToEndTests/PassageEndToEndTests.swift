@@ -27,14 +27,14 @@ import Testing
             port: port,
             device: device,
             state: state,
-            extra: ["--inputs", inputs, "--set", "passage=sensor", "--set", "passage_timeout_ms=1500", "--set", "cooldown_ms=20000"]
+            extra: ["--inputs", inputs, "--set", "passage=sensor", "--set", "passage_timeout_ms=3000", "--set", "cooldown_ms=20000"]
         )
         func status() throws -> String? { try admin.call("GET", "/api/tickets/\(ticket.id)", expect: 200)["status"] as? String }
 
         // Valid, the relay opens, nobody turns the arm.
         let first = try await kiosk.scan(ticket.qrData)
         #expect(first["CHECKIN_RESULT"] == "valid")
-        try await waitUntil(limit: .seconds(5)) { kiosk.journal.entries.contains { $0["PASSAGE"] == "timeout" } }
+        try await waitUntil(limit: .seconds(8)) { kiosk.journal.entries.contains { $0["PASSAGE"] == "timeout" } }
         // The annul reaches the service with the next sync round.
         try await waitUntil(limit: .seconds(8)) { (try? status()) == "unused" }
         let log = try admin.call("GET", "/api/events/\(event)/checkins?limit=50", expect: 200)["checkins"] as! [[String: Any]]
