@@ -114,44 +114,51 @@ static struct gpiod_chip *open_chip(const char *chip_name) {
     return gpiod_chip_open(path);
 }
 
-gh_gpio_output *gh_gpio_request_output(const char *chip_name, unsigned int offset, int active_low,
-                                       int initial_value, const char *consumer, int *error_number) {
-    gh_gpio_output *output = NULL;
-    struct gpiod_line_settings *settings = NULL;
-    struct gpiod_line_config *line_config = NULL;
-    struct gpiod_request_config *request_config = NULL;
+// Requests one line with the direction (and, for an output, the initial value or, for an
+// input, edge detection on both edges) the caller asks for. NULL and *error_number on failure.
+static struct gpiod_line_request *request_line(const char *chip_name, unsigned int offset, int active_low, int output,
+                                               int initial_value, const char *consumer, int *error_number) {
+    struct gpiod_line_request *request = NULL;
     struct gpiod_chip *chip = open_chip(chip_name);
     if (!chip) { *error_number = errno ? errno : ENOENT; return NULL; }
-
-    settings = gpiod_line_settings_new();
-    line_config = gpiod_line_config_new();
-    request_config = gpiod_request_config_new();
-    output = calloc(1, sizeof *output);
-    if (!settings || !line_config || !request_config || !output) { *error_number = ENOMEM; goto fail; }
-
-    gpiod_line_settings_set_direction(settings, GPIOD_LINE_DIRECTION_OUTPUT);
-    gpiod_line_settings_set_active_low(settings, active_low ? true : false);
-    gpiod_line_settings_set_output_value(settings, initial_value ? GPIOD_LINE_VALUE_ACTIVE : GPIOD_LINE_VALUE_INACTIVE);
-    if (gpiod_line_config_add_line_settings(line_config, &offset, 1, settings) < 0) { *error_number = errno ? errno : EINVAL; goto fail; }
-    gpiod_request_config_set_consumer(request_config, consumer);
-    output->request = gpiod_chip_request_lines(chip, request_config, line_config);
-    if (!output->request) { *error_number = errno ? errno : EBUSY; goto fail; }
-    output->offset = offset;
-
-    gpiod_request_config_free(request_config);
-    gpiod_line_config_free(line_config);
-    gpiod_line_settings_free(settings);
-    // A 2.x request outlives its chip handle.
-    gpiod_chip_close(chip);
-    return output;
-
-fail:
-    free(output);
+    struct gpiod_line_settings *settings = gpiod_line_settings_new();
+    struct gpiod_line_config *line_config = gpiod_line_config_new();
+    struct gpiod_request_config *request_config = gpiod_request_config_new();
+    if (!settings || !line_config || !request_config) {
+        *error_number = ENOMEM;
+    } else {
+        if (output) {
+            gpiod_line_settings_set_direction(settings, GPIOD_LINE_DIRECTION_OUTPUT);
+            gpiod_line_settings_set_output_value(settings, initial_value ? GPIOD_LINE_VALUE_ACTIVE : GPIOD_LINE_VALUE_INACTIVE);
+        } else {
+            gpiod_line_settings_set_direction(settings, GPIOD_LINE_DIRECTION_INPUT);
+            gpiod_line_settings_set_edge_detection(settings, GPIOD_LINE_EDGE_BOTH);
+        }
+        gpiod_line_settings_set_active_low(settings, active_low ? true : false);
+        if (gpiod_line_config_add_line_settings(line_config, &offset, 1, settings) < 0) {
+            *error_number = errno ? errno : EINVAL;
+        } else {
+            gpiod_request_config_set_consumer(request_config, consumer);
+            request = gpiod_chip_request_lines(chip, request_config, line_config);
+            if (!request) *error_number = errno ? errno : EBUSY;
+        }
+    }
     if (request_config) gpiod_request_config_free(request_config);
     if (line_config) gpiod_line_config_free(line_config);
     if (settings) gpiod_line_settings_free(settings);
+    // A 2.x request outlives its chip handle.
     gpiod_chip_close(chip);
-    return NULL;
+    return request;
+}
+
+gh_gpio_output *gh_gpio_request_output(const char *chip_name, unsigned int offset, int active_low,
+                                       int initial_value, const char *consumer, int *error_number) {
+    gh_gpio_output *output = calloc(1, sizeof *output);
+    if (!output) { *error_number = ENOMEM; return NULL; }
+    output->request = request_line(chip_name, offset, active_low, 1, initial_value, consumer, error_number);
+    if (!output->request) { free(output); return NULL; }
+    output->offset = offset;
+    return output;
 }
 
 int gh_gpio_set(gh_gpio_output *output, int value) {
@@ -173,43 +180,14 @@ struct gh_gpio_input {
 
 gh_gpio_input *gh_gpio_request_input(const char *chip_name, unsigned int offset, int active_low,
                                      const char *consumer, int *error_number) {
-    gh_gpio_input *input = NULL;
-    struct gpiod_line_settings *settings = NULL;
-    struct gpiod_line_config *line_config = NULL;
-    struct gpiod_request_config *request_config = NULL;
-    struct gpiod_chip *chip = open_chip(chip_name);
-    if (!chip) { *error_number = errno ? errno : ENOENT; return NULL; }
-
-    settings = gpiod_line_settings_new();
-    line_config = gpiod_line_config_new();
-    request_config = gpiod_request_config_new();
-    input = calloc(1, sizeof *input);
-    if (input) input->events = gpiod_edge_event_buffer_new(16);
-    if (!settings || !line_config || !request_config || !input || !input->events) { *error_number = ENOMEM; goto fail; }
-
-    gpiod_line_settings_set_direction(settings, GPIOD_LINE_DIRECTION_INPUT);
-    gpiod_line_settings_set_edge_detection(settings, GPIOD_LINE_EDGE_BOTH);
-    gpiod_line_settings_set_active_low(settings, active_low ? true : false);
-    if (gpiod_line_config_add_line_settings(line_config, &offset, 1, settings) < 0) { *error_number = errno ? errno : EINVAL; goto fail; }
-    gpiod_request_config_set_consumer(request_config, consumer);
-    input->request = gpiod_chip_request_lines(chip, request_config, line_config);
-    if (!input->request) { *error_number = errno ? errno : EBUSY; goto fail; }
+    gh_gpio_input *input = calloc(1, sizeof *input);
+    if (!input) { *error_number = ENOMEM; return NULL; }
+    input->events = gpiod_edge_event_buffer_new(16);
+    if (!input->events) { *error_number = ENOMEM; free(input); return NULL; }
+    input->request = request_line(chip_name, offset, active_low, 0, 0, consumer, error_number);
+    if (!input->request) { gpiod_edge_event_buffer_free(input->events); free(input); return NULL; }
     input->offset = offset;
-
-    gpiod_request_config_free(request_config);
-    gpiod_line_config_free(line_config);
-    gpiod_line_settings_free(settings);
-    gpiod_chip_close(chip);
     return input;
-
-fail:
-    if (input && input->events) gpiod_edge_event_buffer_free(input->events);
-    free(input);
-    if (request_config) gpiod_request_config_free(request_config);
-    if (line_config) gpiod_line_config_free(line_config);
-    if (settings) gpiod_line_settings_free(settings);
-    gpiod_chip_close(chip);
-    return NULL;
 }
 
 int gh_gpio_wait_edges(gh_gpio_input *input, int timeout_ms) {

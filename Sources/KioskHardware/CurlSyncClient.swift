@@ -34,42 +34,48 @@ public final class CurlSyncClient: SyncTransport, @unchecked Sendable {
     }
 
     public func annul(scanId: String, _ request: AnnulRequest) async -> Result<AnnulDelivery, SyncFailure> {
-        guard let body = try? JSONEncoder().encode(request) else { return .failure(SyncFailure("cannot encode the annul")) }
         // The scanId is this kiosk's own, but a path segment all the same.
-        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
-        let segment = scanId.utf8.map { allowed.contains($0) ? String(UnicodeScalar($0)) : "%" + Self.hex($0) }.joined()
-        return await onQueue {
-            _ = gh_curl_set_string(self.easy.handle, CURLOPT_URL, self.settings.serverURL + "/api/checkins/\(segment)/annul")
-            let code = self.easy.perform(body: body)
-            guard code == CURLE_OK else { return .failure(SyncFailure(String(cString: curl_easy_strerror(code)))) }
-            let status = self.easy.status
-            let detail = (try? Self.decoder.decode(CurlCheckinClient.ProblemDetail.self, from: Data(self.easy.response.bytes)))?.detail
-            switch status {
+        await post("/api/checkins/\(Self.pathSegment(scanId))/annul", request).flatMap { answer in
+            switch answer.status {
             case 200: return .success(.annulled)
             // Final answers about this scan; anything else (401, 429, 5xx) is tried again.
-            case 403, 404, 409: return .success(.refused("HTTP \(status)\(detail.map { ": \($0)" } ?? "")"))
-            default: return .failure(SyncFailure("HTTP \(status)\(detail.map { ": \($0)" } ?? "")"))
+            case 403, 404, 409: return .success(.refused(answer.description))
+            default: return .failure(SyncFailure(answer.description))
             }
         }
     }
 
     public func reportLane(_ report: LaneReport) async -> Result<Void, SyncFailure> {
-        guard let body = try? JSONEncoder().encode(report) else { return .failure(SyncFailure("cannot encode the lane report")) }
-        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
-        let segment = report.deviceId.utf8.map { allowed.contains($0) ? String(UnicodeScalar($0)) : "%" + Self.hex($0) }.joined()
-        return await onQueue {
-            _ = gh_curl_set_string(self.easy.handle, CURLOPT_URL, self.settings.serverURL + "/api/devices/\(segment)/lane")
-            let code = self.easy.perform(body: body)
-            guard code == CURLE_OK else { return .failure(SyncFailure(String(cString: curl_easy_strerror(code)))) }
-            let status = self.easy.status
-            guard status == 204 else { return .failure(SyncFailure("HTTP \(status)")) }
-            return .success(())
+        await post("/api/devices/\(Self.pathSegment(report.deviceId))/lane", report).flatMap { answer in
+            answer.status == 204 ? .success(()) : .failure(SyncFailure(answer.description))
         }
     }
 
-    private static func hex(_ byte: UInt8) -> String {
+    /// An HTTP status and the problem's detail, if the service gave one.
+    private struct StatusAnswer: Sendable, CustomStringConvertible {
+        var status: Int
+        var detail: String?
+        var description: String { "HTTP \(status)\(detail.map { ": \($0)" } ?? "")" }
+    }
+
+    /// POSTs `body` as JSON; the answer's status and detail, or why there was none.
+    private func post(_ path: String, _ body: some Encodable) async -> Result<StatusAnswer, SyncFailure> {
+        guard let data = try? JSONEncoder().encode(body) else { return .failure(SyncFailure("cannot encode \(path)")) }
+        return await onQueue {
+            _ = gh_curl_set_string(self.easy.handle, CURLOPT_URL, self.settings.serverURL + path)
+            let code = self.easy.perform(body: data)
+            guard code == CURLE_OK else { return .failure(SyncFailure(String(cString: curl_easy_strerror(code)))) }
+            let detail = (try? Self.decoder.decode(CurlCheckinClient.ProblemDetail.self, from: Data(self.easy.response.bytes)))?.detail
+            return .success(StatusAnswer(status: self.easy.status, detail: detail))
+        }
+    }
+
+    /// RFC 3986 unreserved characters pass; every other byte is percent-encoded.
+    static func pathSegment(_ text: String) -> String {
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
         let digits = Array("0123456789ABCDEF")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+        return text.utf8.map { allowed.contains($0) ? String(UnicodeScalar($0)) : "%" + String([digits[Int($0 >> 4)], digits[Int($0 & 0xF)]]) }
+            .joined()
     }
 
     /// A cancelled caller is answered at once; the transfer ends within its deadline on the queue.

@@ -572,11 +572,6 @@ public final class OfflineSnapshot: Sendable {
         }
     }
 
-    /// Records an offline admission at a gate in no list (`record` with an entry).
-    public func admit(scanID: String, ticket: Int, hash: [UInt8], code: String, at: Int64, clock: OfflineClock, gate: String) throws {
-        try record(Decided(scanID: scanID, number: ticket, hash: hash, code: code, at: at, clock: clock, gate: gate))
-    }
-
     /// Admissions not yet accepted by the service, oldest first.
     public func pendingUploads(limit: Int) throws -> [OfflineCheckin] {
         try database.withLock { db in

@@ -13,27 +13,9 @@ import Glibc
 /// a cut wire, and so an alarm.
 @Suite struct FireAlarmEndToEndTests {
     @Test func the_alarm_opens_the_lane_stops_scanning_and_a_cut_wire_is_an_alarm() async throws {
-        let folder = try TemporaryDirectory()
-        let port = ServiceProcess.freePort()
-        let service = try ServiceProcess(databasePath: folder.file("g.sqlite"), port: port)
-        let admin = try AdminClient(service)
-        let event = try admin.createEvent("Fire drill")
-        let device = try admin.addDevice(event: event, gate: "north-1")
-        let ticket = try admin.issue(event: event)[0]
-        let inputs = folder.file("inputs")
-        try FileManager.default.createDirectory(atPath: inputs, withIntermediateDirectories: true)
-        let alarmFile = inputs + "/alarm"
-        try "0\n".write(toFile: alarmFile, atomically: true, encoding: .utf8)
-        let state = folder.file("state")
-        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        let kiosk = try OfflineGateTests.DryRunKiosk(
-            folder: folder,
-            name: "north",
-            port: port,
-            device: device,
-            state: state,
-            extra: ["--inputs", inputs, "--set", "alarm=nc", "--set", "alarm_clear_ms=600"]
-        )
+        let lane = try DryRunLane(event: "Fire drill", inputs: ["alarm": "0"], settings: ["alarm=nc", "alarm_clear_ms=600"])
+        let (admin, ticket, kiosk) = (lane.admin, lane.ticket, lane.kiosk)
+        let alarmFile = lane.inputs + "/alarm"
         try await waitUntil { kiosk.notify.messages.contains { $0.contains("READY=1") } }
         try await Task.sleep(for: .milliseconds(200))
         #expect(kiosk.events.filter { $0.line == "relay" && $0.value == 1 }.isEmpty, "calm: the lane is shut")
@@ -41,7 +23,7 @@ import Glibc
         // The panel signals: the relay is energised at once.
         kiosk.settle()
         let signalled = ContinuousClock.now
-        try "1\n".write(toFile: alarmFile, atomically: true, encoding: .utf8)
+        try lane.write("alarm", "1")
         try await waitUntil(limit: .seconds(3)) { kiosk.newEvents.contains { $0.line == "relay" && $0.value == 1 } }
         let latency = ContinuousClock.now - signalled
         print("fire alarm: file written → relay energised in \(latency.wholeMilliseconds) ms (dry run, 10 ms polling, 20 ms debounce)")
@@ -59,7 +41,7 @@ import Glibc
         #expect(unused["status"] as? String == "unused")
 
         // Clear: the lane stays open for alarm_clear_ms, then shuts.
-        try "0\n".write(toFile: alarmFile, atomically: true, encoding: .utf8)
+        try lane.write("alarm", "0")
         let cleared = ContinuousClock.now
         try await waitUntil(limit: .seconds(5)) { kiosk.journal.entries.contains { $0["ALARM"] == "cleared" } }
         #expect(ContinuousClock.now - cleared >= .milliseconds(600))
@@ -72,7 +54,7 @@ import Glibc
         #expect(kiosk.events.last { $0.line == "relay" }?.value == 1)
 
         // Wire mended and clear: back in service, the ticket admits.
-        try "0\n".write(toFile: alarmFile, atomically: true, encoding: .utf8)
+        try lane.write("alarm", "0")
         try await waitUntil(limit: .seconds(5)) { kiosk.journal.entries.filter { $0["ALARM"] == "cleared" }.count == 2 }
         let decided = try await kiosk.scan(ticket.qrData)
         #expect(decided["CHECKIN_RESULT"] == "valid", "\(decided)")

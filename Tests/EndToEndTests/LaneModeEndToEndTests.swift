@@ -24,25 +24,8 @@ import Testing
     }
 
     @Test func the_organizer_the_box_and_the_key_switch_set_the_lane_in_that_order_of_strength() async throws {
-        let folder = try TemporaryDirectory()
-        let port = ServiceProcess.freePort()
-        let service = try ServiceProcess(databasePath: folder.file("g.sqlite"), port: port)
-        let admin = try AdminClient(service)
-        let event = try admin.createEvent("Lanes")
-        let device = try admin.addDevice(event: event, gate: "north-1")
-        let ticket = try admin.issue(event: event)[0]
-        let inputs = folder.file("inputs")
-        let state = folder.file("state")
-        for path in [inputs, state] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-        try "normal\n".write(toFile: inputs + "/mode", atomically: true, encoding: .utf8)
-        let kiosk = try OfflineGateTests.DryRunKiosk(
-            folder: folder,
-            name: "north",
-            port: port,
-            device: device,
-            state: state,
-            extra: ["--inputs", inputs, "--set", "mode_input=on"]
-        )
+        let rig = try DryRunLane(event: "Lanes", inputs: ["mode": "normal"], settings: ["mode_input=on"])
+        let (admin, event, device, ticket, kiosk, state) = (rig.admin, rig.event, rig.device, rig.ticket, rig.kiosk, rig.state)
         try await waitUntil { kiosk.notify.messages.contains { $0.contains("READY=1") } }
 
         // The organizer locks the lane: applied with the next sync, and reported back.
@@ -64,11 +47,11 @@ import Testing
         try await waitUntil(limit: .seconds(5)) { (try? lane(admin, event)["reported"] as? String) == "out_of_order" }
         #expect(try lane(admin, event)["reportedSource"] as? String == "box")
         // The key switch to free passage, over both: the relay is held open.
-        try "free\n".write(toFile: inputs + "/mode", atomically: true, encoding: .utf8)
+        try rig.write("mode", "free")
         try await waitUntil(limit: .seconds(5)) { kiosk.events.last { $0.line == "relay" }?.value == 1 }
         try await waitUntil(limit: .seconds(5)) { (try? lane(admin, event)["reportedSource"] as? String) == "key_switch" }
         // Switch back to normal, the box hands back: the organizer's lock again; cleared: normal.
-        try "normal\n".write(toFile: inputs + "/mode", atomically: true, encoding: .utf8)
+        try rig.write("mode", "normal")
         try await waitUntil(limit: .seconds(5)) { (try? lane(admin, event)["reportedSource"] as? String) == "box" }
         _ = try boxMode("remote", state: state)
         try await waitUntil(limit: .seconds(5)) { (try? lane(admin, event)["reportedSource"] as? String) == "organizer" }
