@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import segno
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as DriverService
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.print_page_options import PrintOptions
@@ -364,6 +365,73 @@ class ListsPage(BrowserTestCase):
             driver.quit()
 
 
+    def test_the_count_through_slow_and_flapping_connections_is_current_or_called_old(self):
+        """Samples the page while the connection is slow, then flapping, with people counted in
+        meanwhile: whenever it says "updates by itself", its number was the true one at some
+        moment of the last 8 s the page allows (plus a second of its own check and a second of
+        sampling); otherwise it says it is not updating."""
+        event = self.service.api("POST", "/api/events", {"name": "Flapping hall"}, expect=201)["id"]
+        tickets = self.service.api("POST", f"/api/events/{event}/tickets", {"quantity": 12}, expect=201)["tickets"]
+        device = self.service.api("POST", "/api/devices", {"name": "Flap kiosk", "gateId": "hall-f", "eventId": event}, expect=201)
+        self.service.api("POST", f"/api/events/{event}/lists", {"name": "Hall", "gates": ["hall-f"]}, expect=201)
+        truth = [(time.monotonic(), 0)]
+        samples = []
+
+        def count_in():
+            ticket = tickets[truth[-1][1]]
+            before = time.monotonic()
+            answer = self.service.api("POST", "/api/checkin", {"qrData": ticket["qrData"], "deviceId": device["deviceId"], "gateId": "hall-f"},
+                                      token=device["token"])
+            self.assertEqual(answer["result"], "valid")
+            # Counted somewhere between the question and the answer: the new number from the question on.
+            truth.append((before, truth[-1][1] + 1))
+
+        def sample_for(seconds):
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                samples.append((time.monotonic(), text(driver, "#inside-total"), text(driver, "#live-state")))
+                time.sleep(0.1)
+
+        driver = browser(SIZES["laptop"])
+        try:
+            driver.get(f"{self.service.base}/admin/events/{event}/lists")
+            wait(driver, EC.text_to_be_present_in_element((By.ID, "live-state"), "updates by itself"))
+            # Slow: 6 s each way, so no call fails but none answers within its deadline.
+            driver.set_network_conditions(offline=False, latency=6000, download_throughput=-1, upload_throughput=-1)
+            count_in()
+            started = time.monotonic()
+            while "not updating" not in text(driver, "#live-state"):
+                self.assertLess(time.monotonic() - started, 15, "a stalled count is called old")
+                sample_for(0.2)
+            self.assertIn("these are the numbers of", text(driver, "#live-state"))
+            sample_for(4)
+            # Flapping: up 1.2 s with 700 ms latency, down 0.8 s; counted in every few seconds.
+            for cycle in range(12):
+                driver.set_network_conditions(offline=False, latency=700, download_throughput=-1, upload_throughput=-1)
+                sample_for(1.2)
+                driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+                if cycle % 3 == 0:
+                    count_in()
+                sample_for(0.8)
+            driver.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
+            final = str(truth[-1][1])
+            wait(driver, lambda d: text(d, "#inside-total") == final and "updates by itself" in text(d, "#live-state"), 15)
+        finally:
+            driver.quit()
+
+        def true_between(earliest, latest):
+            values = {value for at, value in truth if earliest <= at <= latest}
+            values.add(next(value for at, value in reversed(truth) if at <= earliest) if truth[0][0] <= earliest else 0)
+            return {str(v) for v in values}
+
+        live = [(at, shown) for at, shown, state in samples if "updates by itself" in state]
+        self.assertTrue(any("not updating" in state for _, _, state in samples))
+        self.assertGreater(len(live), 20, "the page was live in the up phases too")
+        for at, shown in live:
+            self.assertIn(shown, true_between(at - 10, at), f"shown {shown} as current at {at - truth[0][0]:.1f} s; counted in at "
+                          f"{[round(t - truth[0][0], 1) for t, _ in truth]}")
+
+
 class DevicesPage(BrowserTestCase):
     def test_a_lane_mode_is_set_from_the_devices_page_and_the_lanes_report_shows(self):
         event = self.service.api("POST", "/api/events", {"name": "Gates night"}, expect=201)["id"]
@@ -414,7 +482,10 @@ class ScannerCase(BrowserTestCase):
         driver.switch_to.active_element.send_keys(code + Keys.ENTER)
 
     def status(self, driver, words, timeout=15):
-        wait(driver, EC.text_to_be_present_in_element((By.ID, "status"), words), timeout)
+        try:
+            wait(driver, EC.text_to_be_present_in_element((By.ID, "status"), words), timeout)
+        except TimeoutException:
+            self.fail(f"the status never said '{words}'; it says: {text(driver, '#status')!r}")
         return text(driver, "#status")
 
 
@@ -510,10 +581,10 @@ class WhatTheDoorSaw(ScannerCase):
     def normal(self, driver):
         driver.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
 
-    def confirm_and_watch(self, driver, until, timeout):
-        """Clicks Confirm and collects every text the status shows until `until` is in it."""
+    def confirm_and_watch(self, driver, until, timeout, button="confirm"):
+        """Clicks Confirm (or `button`) and collects every text the status shows until `until` is in it."""
         seen = []
-        driver.find_element(By.ID, "confirm").click()
+        driver.find_element(By.ID, button).click()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             shown = text(driver, "#status")
@@ -557,12 +628,10 @@ class WhatTheDoorSaw(ScannerCase):
         finally:
             driver.quit()
 
-    def flapping_confirm(self, driver, ticket, number, up, down, latency_ms, cycles, cut="network"):
-        """Confirms `ticket` while the connection goes up and down (`cut`: the phone's network, or
-        only the check-in calls, which leaves the page thinking it is online); checks that the
-        page ends in one of the two truthful answers and that the log agrees with it."""
-        self.wedge(driver, ticket["qrData"])
-        self.status(driver, "Valid")
+    def flap(self, driver, button, up, down, latency_ms, cycles, cut, endings):
+        """Presses `button` while the connection goes up and down (`cut`: the phone's network, or
+        only the check-in and undo calls, which leaves the page thinking it is online), then
+        waits for one of `endings`; returns every text the status showed."""
         seen = []
 
         def note():
@@ -574,7 +643,7 @@ class WhatTheDoorSaw(ScannerCase):
             if cut == "network":
                 driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
             else:
-                driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/checkin"]})
+                driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/checkin*"]})
 
         def online():
             self.slow(driver, latency_ms)
@@ -582,13 +651,12 @@ class WhatTheDoorSaw(ScannerCase):
                 driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
 
         driver.execute_cdp_cmd("Network.enable", {})
-
-        # The phone offline at the click would clear the green first (and hide Confirm): those
-        # drops begin with the call on its way; blocked calls fail from the click.
+        # The phone offline at the click would clear the screen first (and hide the button):
+        # those drops begin with the call on its way; blocked calls fail from the click.
         online()
         if cut != "network":
             offline()
-        driver.find_element(By.ID, "confirm").click()
+        driver.find_element(By.ID, button).click()
         # Each cycle begins in the state the click left: up for the network, blocked for calls.
         phases = ((True, up), (False, down)) if cut == "network" else ((False, down), (True, up))
         for _ in range(cycles):
@@ -600,11 +668,24 @@ class WhatTheDoorSaw(ScannerCase):
                     time.sleep(0.05)
         online()
         self.normal(driver)
-        endings = ("Checked in", "was checked in", "Not known whether")
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline and not any(words in seen[-1] for words in endings):
             note()
             time.sleep(0.1)
+        return seen
+
+    def assert_told_once(self, seen, says_done):
+        """Once the status said it was done, it never says "not known" after."""
+        told = next((i for i, s in enumerate(seen) if says_done(s)), None)
+        if told is not None:
+            self.assertFalse(any("Not known" in s for s in seen[told:]), f"a done is not taken back: {seen}")
+
+    def flapping_confirm(self, driver, ticket, number, up, down, latency_ms, cycles, cut="network"):
+        """Confirms `ticket` through a flapping connection; checks that the page ends in one of
+        the two truthful answers and that the log agrees with it."""
+        self.wedge(driver, ticket["qrData"])
+        self.status(driver, "Valid")
+        seen = self.flap(driver, "confirm", up, down, latency_ms, cycles, cut, ("Checked in", "was checked in", "Not known whether"))
         final = seen[-1]
         print(f"\n  flapping Confirm of #{number}, the status said: {seen}", file=sys.stderr)
         log = self.service.api("GET", f"/api/events/{self.event}/checkins", expect=200)["checkins"]
@@ -612,13 +693,12 @@ class WhatTheDoorSaw(ScannerCase):
         self.assertLessEqual(committed, 1, f"committed {committed} times")
         self.assertFalse(any("nothing was checked in" in s.lower() or "was not checked in" in s.lower() for s in seen),
                          f"the Confirm was sent, so never 'not checked in': {seen}")
+
         def says_checked_in(shown):
             # "Not known whether #2 was checked in" names the words too, and says the opposite.
             return ("Checked in" in shown or "was checked in" in shown) and "Not known" not in shown
 
-        told = next((i for i, s in enumerate(seen) if says_checked_in(s)), None)
-        if told is not None:
-            self.assertFalse(any("Not known" in s for s in seen[told:]), f"'Checked in' is not taken back: {seen}")
+        self.assert_told_once(seen, says_checked_in)
         if says_checked_in(final):
             self.assertEqual(committed, 1, f"'{final}' shown with {committed} commits in the log")
         else:
@@ -782,6 +862,130 @@ class WhatTheDoorSaw(ScannerCase):
             self.assertFalse(driver.find_element(By.ID, "confirm").is_displayed())
             self.assertEqual(self.service.api("GET", f"/api/tickets/{self.others[0]['id']}", expect=200)["status"], "unused")
         finally:
+            driver.quit()
+
+    def check_in(self, driver, ticket):
+        self.wedge(driver, ticket["qrData"])
+        self.status(driver, "Valid")
+        driver.find_element(By.ID, "confirm").click()
+        self.status(driver, "Checked in")
+
+    def ticket_state(self, ticket):
+        """The ticket's status and how many of its check-ins were taken back, from the service."""
+        status = self.service.api("GET", f"/api/tickets/{ticket['id']}", expect=200)["status"]
+        log = self.service.api("GET", f"/api/events/{self.event}/checkins", expect=200)["checkins"]
+        return status, len([c for c in log if c["result"] == "annulled" and c.get("ticketNumber") == ticket["number"]])
+
+    def test_undo_through_slow_and_flapping_connections_says_only_what_the_service_did(self):
+        driver = browser((360, 740), admin=False)
+        try:
+            self.pair(driver)
+            # 7 s each way: the first ask's deadline passes and its answer is lost; asked again
+            # with the same scanId, the service answers as it did the first time.
+            self.check_in(driver, self.ticket)
+            self.slow(driver, 7000)
+            seen = self.confirm_and_watch(driver, "Taken back", 45, button="undo")
+            self.normal(driver)
+            self.assertTrue(any("Taking back" in s for s in seen), f"'taking back' meanwhile: {seen}")
+            self.assertFalse(any("Not known" in s for s in seen), f"{seen}")
+            self.assertEqual(self.ticket_state(self.ticket), ("unused", 1))
+
+            def says_taken_back(shown):
+                return "Taken back" in shown or "any more" in shown
+
+            # The phone's network up and down from just after the press; then the undo calls
+            # failing and passing in short windows.
+            for ticket, cut, up, down, latency_ms, cycles in ((self.others[0], "network", 1.0, 0.6, 700, 8),
+                                                              (self.others[1], "calls", 0.3, 0.9, 0, 10)):
+                self.check_in(driver, ticket)
+                seen = self.flap(driver, "undo", up, down, latency_ms, cycles, cut, ("Taken back", "any more", "Not known whether the check-in"))
+                print(f"\n  flapping Undo of #{ticket['number']} ({cut}), the status said: {seen}", file=sys.stderr)
+                status, annulled = self.ticket_state(ticket)
+                self.assertLessEqual(annulled, 1, "taken back once at most")
+                self.assert_told_once(seen, says_taken_back)
+                if says_taken_back(seen[-1]):
+                    self.assertEqual((status, annulled), ("unused", 1), f"'{seen[-1]}' shown")
+                else:
+                    self.assertIn(f"Not known whether the check-in of #{ticket['number']}", seen[-1], f"one of the two truthful endings: {seen}")
+                    # Undo again, connected now: the same scanId, taken back once whatever the first did.
+                    wait(driver, EC.visibility_of_element_located((By.ID, "undo"))).click()
+                    self.status(driver, "Taken back")
+                    self.assertEqual(self.ticket_state(ticket), ("unused", 1))
+
+            # Every undo call failing: said not known, and the Undo stays to be pressed again.
+            self.check_in(driver, self.others[2])
+            driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/annul"]})
+            driver.find_element(By.ID, "undo").click()
+            unknown = self.status(driver, "Not known whether the check-in of #4", timeout=30)
+            self.assertIn("press Undo again", unknown)
+            self.assertEqual(self.ticket_state(self.others[2]), ("used", 0))
+            driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+            wait(driver, EC.visibility_of_element_located((By.ID, "undo"))).click()
+            self.status(driver, "Taken back")
+            self.assertEqual(self.ticket_state(self.others[2]), ("unused", 1))
+        finally:
+            self.normal(driver)
+            driver.quit()
+
+    def test_an_exit_through_flapping_connections_is_counted_out_once(self):
+        driver = browser((360, 740), admin=False)
+        try:
+            self.pair(driver)
+
+            def inside():
+                return self.service.api("GET", f"/api/events/{self.event}/presence", expect=200)["inside"]
+
+            def says_counted_out(shown):
+                return ("Counted out" in shown or "was counted out" in shown) and "Not known" not in shown
+
+            for ticket, cut, up, down, latency_ms, cycles in ((self.ticket, "network", 1.0, 0.6, 700, 8),
+                                                              (self.others[0], "calls", 0.3, 0.9, 0, 10)):
+                driver.find_element(By.CSS_SELECTOR, "input[name=direction][value=entry]").click()
+                self.check_in(driver, ticket)
+                self.assertEqual(inside(), 1)
+                driver.find_element(By.CSS_SELECTOR, "input[name=direction][value=exit]").click()
+                self.wedge(driver, ticket["qrData"])
+                self.status(driver, "May leave")
+                seen = self.flap(driver, "confirm", up, down, latency_ms, cycles, cut, ("Counted out", "was counted out", "Not known whether"))
+                print(f"\n  flapping exit of #{ticket['number']} ({cut}), the status said: {seen}", file=sys.stderr)
+                self.assertFalse(any("checked in" in s.lower() for s in seen), f"an exit is never a check-in: {seen}")
+                self.assertFalse(any("not counted out" in s.lower() for s in seen), f"the exit was sent: {seen}")
+                self.assert_told_once(seen, says_counted_out)
+                if says_counted_out(seen[-1]):
+                    self.assertEqual(inside(), 0, f"'{seen[-1]}' shown")
+                else:
+                    self.assertIn(f"Not known whether #{ticket['number']} was counted out", seen[-1], f"{seen}")
+                    self.assertIn("confirm the exit", seen[-1])
+                    # What the screen asks for: scan again and confirm; counted out once, never below zero.
+                    self.wedge(driver, ticket["qrData"])
+                    self.status(driver, "May leave")
+                    driver.find_element(By.ID, "confirm").click()
+                    self.status(driver, "Counted out")
+                    self.assertEqual(inside(), 0)
+                done = driver.find_element(By.ID, "next")
+                if done.is_displayed():
+                    done.click()
+
+            # Every exit call failing: not known, and what the screen asks for (scan again,
+            # confirm) counts the person out once.
+            driver.find_element(By.CSS_SELECTOR, "input[name=direction][value=entry]").click()
+            self.check_in(driver, self.others[1])
+            driver.find_element(By.CSS_SELECTOR, "input[name=direction][value=exit]").click()
+            self.wedge(driver, self.others[1]["qrData"])
+            self.status(driver, "May leave")
+            driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/checkin"]})
+            driver.find_element(By.ID, "confirm").click()
+            unknown = self.status(driver, "Not known whether #3 was counted out", timeout=30)
+            self.assertIn("confirm the exit", unknown)
+            self.assertEqual(inside(), 1)
+            driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+            self.wedge(driver, self.others[1]["qrData"])
+            self.status(driver, "May leave")
+            driver.find_element(By.ID, "confirm").click()
+            self.status(driver, "Counted out")
+            self.assertEqual(inside(), 0)
+        finally:
+            self.normal(driver)
             driver.quit()
 
     def test_valid_and_checked_in_look_nothing_alike_and_a_long_name_keeps_confirm_in_view(self):

@@ -103,24 +103,35 @@
     }
   }
 
+  // A second entry scan says whether the first was checked in; a second exit scan cannot (every
+  // exit is let out), but an exit counts a person out only once, so confirming it again is safe.
   function unknownText(entry) {
-    return 'Not known whether ' + ticketName(entry) + ' was ' + ACTS[entry.direction].done + ' — scan it again when connected: a second scan will say.';
+    const again = entry.direction === 'exit'
+      ? ' — when connected, scan it again and confirm the exit: a person is counted out only once.'
+      : ' — scan it again when connected: a second scan will say.';
+    return 'Not known whether ' + ticketName(entry) + ' was ' + ACTS[entry.direction].done + again;
   }
 
   function annulledText(entry) {
     return ticketName(entry) + ' is not ' + ACTS[entry.direction].done + ' any more: the ticket can be scanned again.';
   }
 
+  // An Undo is asked again with the same scanId, and the service takes a check-in back only
+  // once: pressing Undo again when connected is safe and says what happened.
   function undoUnknownText(entry) {
     return 'Not known whether the ' + (entry.direction === 'exit' ? 'exit' : 'check-in') + ' of ' + ticketName(entry) +
-      ' was taken back — scan it again when connected: a second scan will say.';
+      ' was taken back — press Undo again when connected: it is taken back only once.';
   }
 
   function setOnline(up) {
     if (up === online) return;
     online = up;
     $('offline').hidden = up;
-    if (up) return;
+    if (up) {
+      // Back: an Undo whose answer was lost may be pressed again (it takes back only once).
+      if (current && current.state === 'undo-unknown') show(current);
+      return;
+    }
     // A green on screen is cleared: it may no longer be true. A Confirm still being asked about
     // goes on (its retries say what is known); queued codes cannot be judged now.
     if (current && (current.state === 'committing' || current.state === 'undoing')) return;
@@ -194,15 +205,19 @@
     box.replaceChildren(...parts);
     $('confirm').textContent = ACTS[entry.direction].button;
     $('confirm').hidden = entry.state !== 'valid';
-    $('undo').hidden = !(entry.state === 'committed' && !entry.undoRefused && Date.now() - entry.committedAt < UNDO_WINDOW_MS);
+    $('undo').hidden = !(undoable(entry) && Date.now() - entry.committedAt < UNDO_WINDOW_MS);
     $('details').hidden = !answer.ticket;
   }
 
   // Takes the check-in on screen back (the guest did not go through after all): asked again
   // with longer deadlines when the answer is lost — an annul answers a retry as the first — and
   // never called done or not done unless the service said so.
+  function undoable(entry) {
+    return (entry.state === 'committed' && !entry.undoRefused) || entry.state === 'undo-unknown';
+  }
+
   async function undo() {
-    if (!current || current.state !== 'committed' || busy) return;
+    if (!current || !undoable(current) || busy) return;
     busy = true;
     const entry = current;
     entry.state = 'undoing';
@@ -593,6 +608,9 @@
     $('undo').addEventListener('click', undo);
     for (const input of document.querySelectorAll('input[name=direction]')) {
       input.addEventListener('change', () => { if (input.checked) setDirection(input.value); $('code').focus(); });
+      // A tap on the way already chosen changes nothing, but the next wedge scan must still land
+      // in the code field, not on the switch.
+      input.addEventListener('click', () => $('code').focus());
     }
     let saved = null;
     try { saved = localStorage.getItem(DIRECTION_KEY); } catch (error) { /* private mode */ }
