@@ -14,7 +14,8 @@ public enum CheckinReply: Sendable, Equatable {
 
 /// Asks the check-in service about one scan.
 public protocol CheckinClient: Sendable {
-    func checkin(qrData: String, scanId: String) async -> CheckinReply
+    /// `direction`: the way this scan goes (a bidirectional lane's input says it per scan).
+    func checkin(qrData: String, scanId: String, direction: ScanDirection) async -> CheckinReply
     /// Checks that the service answers and accepts this device, without checking anything in
     /// (`gate-kiosk selftest`): an authenticated kiosk gets an answer.
     func probe() async -> CheckinReply

@@ -60,6 +60,11 @@ public struct KioskConfiguration: Sendable, Equatable {
     public var offlineMaxAge: Duration
     /// Which way this lane's scans go: an exit lane lets everyone out and counts them out.
     public var direction: ScanDirection = .entry
+    /// A bidirectional lane: an input says each scan's way (asserted: leaving).
+    public var directionInput = false
+    public var directionLine = LineWiring(chip: "gpiochip0", offset: 25, activeLow: false)
+    /// A bidirectional lane's relay for people leaving; nil: the one relay opens both ways.
+    public var exitRelay: LineWiring?
 
     /// The fire panel's contact, if one is wired: while it signals (or its line cannot be read),
     /// the lane is held open and scanning stops.
@@ -107,6 +112,13 @@ public struct KioskConfiguration: Sendable, Equatable {
         ("red_ms", "2500", "how long a refusal shows, 200–30000"),
         ("cooldown_ms", "8000", "a code decided is not sent again within this time, 0–600000"),
         ("direction", "entry", "which way this lane's scans go: entry, or exit (lets everyone out and counts them out)"),
+        ("direction_input", "off", "on: a bidirectional lane; an input (two-way button or side detector) says each scan's way, closed = exit"),
+        ("direction_chip", "gpiochip0", "GPIO chip of the direction input"),
+        ("direction_line", "25", "line offset of the direction input, 0–1023"),
+        ("direction_active_low", "false", "true when the direction contact reads low when closed (a contact to ground with a pull-up)"),
+        ("exit_relay_chip", "gpiochip0", "GPIO chip of the exit relay"),
+        ("exit_relay_line", "none", "line offset of a bidirectional lane's exit relay, 0–1023, or none (exits open the relay)"),
+        ("exit_relay_active_low", "false", "true for an exit relay board that switches on a low level"),
         ("offline_mode", "snapshot", "when the service does not answer: snapshot (decide from the synced tickets) or deny (shut)"),
         ("offline_max_age", "12h", "a snapshot not synced for longer is not trusted, 1m–7d (units s, m, h, d)"),
         ("alarm", "none", "fire panel contact: none, nc (normally closed: a cut wire is an alarm) or no (normally open)"),
@@ -218,6 +230,15 @@ extension KioskConfiguration {
         }
         let reader = ValueReader(raw: raw)
         let tokenFile = try reader.text("token_file", allowEmpty: true)
+        if try reader.boolean("direction_input"), try reader.choice("direction", ScanDirection.self) == .exit {
+            let (value, source) = try reader.entry("direction")
+            throw ConfigurationError(
+                source: source,
+                key: "direction",
+                value: value,
+                allowed: "entry with direction_input = on (the input says which scans are exits)"
+            )
+        }
         return KioskConfiguration(
             serverURL: try reader.url("server_url"),
             deviceID: try reader.text("device_id"),
@@ -252,6 +273,15 @@ extension KioskConfiguration {
             offlineMode: try reader.choice("offline_mode", OfflineMode.self),
             offlineMaxAge: try reader.duration("offline_max_age", .seconds(60)...(.seconds(7 * 86_400))),
             direction: try reader.choice("direction", ScanDirection.self),
+            directionInput: try reader.boolean("direction_input"),
+            directionLine: LineWiring(
+                chip: try reader.text("direction_chip"),
+                offset: try reader.integer("direction_line", 0...1023),
+                activeLow: try reader.boolean("direction_active_low")
+            ),
+            exitRelay: try reader.lineOrNone("exit_relay_line").map {
+                LineWiring(chip: try reader.text("exit_relay_chip"), offset: $0, activeLow: try reader.boolean("exit_relay_active_low"))
+            },
             alarm: try reader.choice("alarm", AlarmWiring.self),
             alarmLine: LineWiring(
                 chip: try reader.text("alarm_chip"),
@@ -334,6 +364,16 @@ private struct ValueReader {
                 value: value,
                 allowed: "a whole number from \(range.lowerBound) to \(range.upperBound)"
             )
+        }
+        return number
+    }
+
+    /// A line offset, or `none` for an output that is not wired.
+    func lineOrNone(_ key: String) throws -> Int? {
+        let (value, source) = try entry(key)
+        if value.lowercased() == "none" { return nil }
+        guard let number = Int(value), (0...1023).contains(number) else {
+            throw ConfigurationError(source: source, key: key, value: value, allowed: "a line offset from 0 to 1023, or none")
         }
         return number
     }

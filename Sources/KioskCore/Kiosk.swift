@@ -46,6 +46,8 @@ public final class Kiosk: Sendable {
     /// With a passage sensor: an admission stands once the turnstile turned, and is taken back
     /// when it did not within the timeout.
     private let passage: Passage?
+    /// Which way each scan goes.
+    private let direction: LaneDirection
 
     /// A lane with a passage sensor.
     public struct Passage: Sendable {
@@ -72,8 +74,10 @@ public final class Kiosk: Sendable {
         offline: (any OfflineDecider)? = nil,
         alarm: FireAlarm? = nil,
         passage: Passage? = nil,
-        modes: LaneModes? = nil
+        modes: LaneModes? = nil,
+        direction: LaneDirection = LaneDirection(fixed: .entry)
     ) {
+        self.direction = direction
         self.modes = modes
         self.passage = passage
         self.alarm = alarm
@@ -124,20 +128,30 @@ public final class Kiosk: Sendable {
                 await show(.unknown)
                 return
             case .submit(let qrData, let scanId):
+                let way: ScanDirection
+                switch direction.current {
+                case .known(let known): way = known
+                case .unknown(let why):
+                    // Not finished: once the input reads again, the same code is decided.
+                    logger.warning("Scan not decided: the lane's direction is unknown", metadata: ["gate.id": "\(gateID)", "error": "\(why)"])
+                    health.setLastResult("not decided: direction unknown")
+                    await show(.serviceUnavailable)
+                    return
+                }
                 health.decisionStarted(timekeeper.now())
                 defer { health.decisionEnded() }
-                let outcome = await client.checkin(qrData: qrData, scanId: scanId)
+                let outcome = await client.checkin(qrData: qrData, scanId: scanId, direction: way)
                 if case .unreachable(let why) = outcome, let offline {
-                    switch offline.decide(qrData: qrData, scanId: scanId) {
+                    switch offline.decide(qrData: qrData, scanId: scanId, direction: way) {
                     case .decided(let answer):
                         // Final: the gate will not ask the service about this scan again; the
                         // upload tells the service later, with the same scanId.
                         lane.finished(payload, scanId: scanId, outcome: .answered(answer), now: timekeeper.now())
-                        let signal = recordOffline(answer, scanId: scanId, frameAt: scan.frameAt, why: why)
+                        let signal = recordOffline(answer, scanId: scanId, frameAt: scan.frameAt, why: why, direction: way)
                         if signal == .granted, let passage {
-                            await admit(scanId: scanId, offline: true, passage: passage, lane: &lane, payload: payload)
+                            await admit(scanId: scanId, offline: true, direction: way, passage: passage, lane: &lane, payload: payload)
                         } else {
-                            await show(signal, offline: true)
+                            await show(signal, offline: true, direction: way)
                         }
                         return
                     case .cannotDecide(let reason):
@@ -148,11 +162,11 @@ public final class Kiosk: Sendable {
                     }
                 }
                 lane.finished(payload, scanId: scanId, outcome: outcome, now: timekeeper.now())
-                let signal = record(outcome, scanId: scanId, frameAt: scan.frameAt)
+                let signal = record(outcome, scanId: scanId, frameAt: scan.frameAt, direction: way)
                 if signal == .granted, let passage {
-                    await admit(scanId: scanId, offline: false, passage: passage, lane: &lane, payload: payload)
+                    await admit(scanId: scanId, offline: false, direction: way, passage: passage, lane: &lane, payload: payload)
                 } else {
-                    await show(signal)
+                    await show(signal, direction: way)
                 }
                 return
             }
@@ -174,9 +188,10 @@ public final class Kiosk: Sendable {
     }
 
     /// Logs the outcome, updates health, and picks the signal.
-    private func record(_ outcome: CheckinReply, scanId: String, frameAt: Duration) -> LightPattern {
+    private func record(_ outcome: CheckinReply, scanId: String, frameAt: Duration, direction: ScanDirection) -> LightPattern {
         let latency = (timekeeper.now() - frameAt).wholeMilliseconds
         var metadata: Logger.Metadata = ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "checkin.latency_ms": "\(latency)"]
+        if self.direction.isBidirectional { metadata["checkin.direction"] = "\(direction.rawValue)" }
         switch outcome {
         case .answered(let answer):
             health.setService(.reachable)
@@ -209,13 +224,14 @@ public final class Kiosk: Sendable {
     }
 
     /// Logs an offline decision (the service's state, then the decision), updates health.
-    private func recordOffline(_ answer: CheckinAnswer, scanId: String, frameAt: Duration, why: String) -> LightPattern {
+    private func recordOffline(_ answer: CheckinAnswer, scanId: String, frameAt: Duration, why: String, direction: ScanDirection) -> LightPattern {
         health.setService(.unreachable(why))
         let signal = LightPattern(answer.result)
         var metadata: Logger.Metadata = [
             "gate.id": "\(gateID)", "scan.id": "\(scanId)", "checkin.latency_ms": "\((timekeeper.now() - frameAt).wholeMilliseconds)",
             "checkin.result": "\(answer.result.rawValue)", "checkin.reason": "\(signal.rawValue)", "checkin.offline": "true", "error": "\(why)",
         ]
+        if self.direction.isBidirectional { metadata["checkin.direction"] = "\(direction.rawValue)" }
         if let number = answer.ticket?.number { metadata["ticket.number"] = "\(number)" }
         logger.notice("Check-in decided offline", metadata: metadata)
         health.setLastResult("\(answer.result.rawValue)\(answer.ticket.map { " #\($0.number)" } ?? "") (offline)")
@@ -225,7 +241,7 @@ public final class Kiosk: Sendable {
     /// A granted scan at a lane with a passage sensor: the intent journaled, then the relay open
     /// (a pulse, or held) under green until the turnstile reports a passage or the timeout
     /// passes; without a passage the admission is taken back, and the guest may scan again.
-    private func admit(scanId: String, offline: Bool, passage: Passage, lane: inout Lane, payload: [UInt8]) async {
+    private func admit(scanId: String, offline: Bool, direction: ScanDirection, passage: Passage, lane: inout Lane, payload: [UInt8]) async {
         do {
             try passage.ledger.expect(scanId: scanId, offline: offline)
         } catch {
@@ -241,7 +257,7 @@ public final class Kiosk: Sendable {
         let opened = timekeeper.now()
         var passed = false
         do {
-            try outputs.apply(OutputState(green: true, relay: true))
+            try outputs.apply(.open(direction))
             if passage.relayMode == .pulse {
                 try await timekeeper.sleep(for: min(timing.relayPulse, passage.timeout))
                 try outputs.apply(OutputState(green: true))
@@ -285,8 +301,15 @@ public final class Kiosk: Sendable {
         }
     }
 
-    private func show(_ signal: LightPattern, offline: Bool = false) async {
-        let pattern = SignalPattern(signal, relayPulse: timing.relayPulse, greenTime: timing.greenTime, redTime: timing.redTime, offline: offline)
+    private func show(_ signal: LightPattern, offline: Bool = false, direction: ScanDirection = .entry) async {
+        let pattern = SignalPattern(
+            signal,
+            relayPulse: timing.relayPulse,
+            greenTime: timing.greenTime,
+            redTime: timing.redTime,
+            offline: offline,
+            direction: direction
+        )
         do {
             try await player.play(pattern)
         } catch is CancellationError {

@@ -32,25 +32,35 @@ public enum LightPattern: String, Sendable, CaseIterable {
     }
 }
 
-/// The three outputs of a lane, as one state.
+/// The outputs of a lane, as one state.
 public struct OutputState: Sendable, Equatable, CustomStringConvertible {
     public var green = false
     public var red = false
     public var relay = false
+    /// A bidirectional lane's exit relay; a lane without one opens `relay` for it.
+    public var exitRelay = false
 
-    public init(green: Bool = false, red: Bool = false, relay: Bool = false) {
+    public init(green: Bool = false, red: Bool = false, relay: Bool = false, exitRelay: Bool = false) {
         self.green = green
         self.red = red
         self.relay = relay
+        self.exitRelay = exitRelay
+    }
+
+    /// Green with the relay of the scan's way open.
+    public static func open(_ direction: ScanDirection) -> OutputState {
+        OutputState(green: true, relay: direction == .entry, exitRelay: direction == .exit)
     }
 
     /// Everything off: LEDs dark, relay open (gate shut). Set at start, after every pattern and
     /// at shutdown.
     public static let safe = OutputState()
-    /// The fire alarm: relay energised (the lane open), both lights steady.
-    public static let alarm = OutputState(green: true, red: true, relay: true)
+    /// The fire alarm: every relay energised (the lane open both ways), both lights steady.
+    public static let alarm = OutputState(green: true, red: true, relay: true, exitRelay: true)
 
-    public var description: String { "green=\(green ? 1 : 0) red=\(red ? 1 : 0) relay=\(relay ? 1 : 0)" }
+    public var description: String {
+        "green=\(green ? 1 : 0) red=\(red ? 1 : 0) relay=\(relay ? 1 : 0)" + (exitRelay ? " exit_relay=1" : "")
+    }
 }
 
 /// A signal as timed steps: each holds an output state for a duration. Ends in the safe state.
@@ -66,8 +76,16 @@ public struct SignalPattern: Sendable, Equatable {
     /// Builds the pattern for `signal` from the configured times. `offline`: decided by the gate
     /// from its snapshot, because the service did not answer — the result's pattern, then two
     /// quick flashes of both lights, so staff know the gate is offline (see the technician's guide).
-    public init(_ signal: LightPattern, relayPulse: Duration, greenTime: Duration, redTime: Duration, offline: Bool = false) {
-        self.init(resultOf: signal, relayPulse: relayPulse, greenTime: greenTime, redTime: redTime)
+    /// `direction`: the way a granted scan goes, whose relay pulses.
+    public init(
+        _ signal: LightPattern,
+        relayPulse: Duration,
+        greenTime: Duration,
+        redTime: Duration,
+        offline: Bool = false,
+        direction: ScanDirection = .entry
+    ) {
+        self.init(resultOf: signal, relayPulse: relayPulse, greenTime: greenTime, redTime: redTime, direction: direction)
         if offline { steps += Self.offlineMark }
     }
 
@@ -77,13 +95,13 @@ public struct SignalPattern: Sendable, Equatable {
         (OutputState(green: true, red: true), .milliseconds(120)), (OutputState(), .milliseconds(120)),
     ]
 
-    private init(resultOf signal: LightPattern, relayPulse: Duration, greenTime: Duration, redTime: Duration) {
+    private init(resultOf signal: LightPattern, relayPulse: Duration, greenTime: Duration, redTime: Duration, direction: ScanDirection) {
         let red = OutputState(red: true)
         let dark = OutputState()
         switch signal {
         case .granted:
             let pulse = min(relayPulse, greenTime)
-            steps = [(OutputState(green: true, relay: true), pulse)]
+            steps = [(.open(direction), pulse)]
             if greenTime > pulse { steps.append((OutputState(green: true), greenTime - pulse)) }
         case .alreadyUsed:
             steps = [(red, redTime)]

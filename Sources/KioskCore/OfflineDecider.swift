@@ -13,5 +13,6 @@ public enum OfflineDecision: Sendable, Equatable {
 /// Decides a scan from the box's ticket snapshot, with the scan's own scanId (so an upload
 /// later reconciles with an online decision whose answer was lost).
 public protocol OfflineDecider: Sendable {
-    func decide(qrData: String, scanId: String) -> OfflineDecision
+    /// `direction`: the way this scan goes (a bidirectional lane's input says it per scan).
+    func decide(qrData: String, scanId: String, direction: ScanDirection) -> OfflineDecision
 }

@@ -7,24 +7,27 @@ public protocol OutputLine: AnyObject, Sendable {
     func set(_ active: Bool) throws
 }
 
-/// The lane's three outputs, set together. While the fire alarm holds the lane open, every
+/// The lane's outputs, set together. While the fire alarm holds the lane open, every
 /// other state asked for is overridden: a pattern or a shutdown cannot shut an evacuation route.
 public final class LaneOutputs: Sendable {
     public let green: any OutputLine
     public let red: any OutputLine
     public let relay: any OutputLine
+    /// A bidirectional lane's second relay, for people leaving; nil: `relay` opens both ways.
+    public let exitRelay: (any OutputLine)?
     /// Whether the fire alarm holds the lane open, and what the lane shows at rest (its mode's
     /// state); the lock also keeps two callers' states from interleaving line by line.
     private let state = Mutex((heldOpen: false, rest: OutputState.safe))
 
-    public init(green: any OutputLine, red: any OutputLine, relay: any OutputLine) {
+    public init(green: any OutputLine, red: any OutputLine, relay: any OutputLine, exitRelay: (any OutputLine)? = nil) {
         self.green = green
         self.red = red
         self.relay = relay
+        self.exitRelay = exitRelay
     }
 
-    /// Sets all three. The relay goes first when closing (gate shut before the lights change)
-    /// and last when opening (lights first, then the gate).
+    /// Sets them all. Relays go first when closing (gate shut before the lights change) and
+    /// last when opening (lights first, then the gate).
     public func apply(_ state: OutputState) throws {
         try self.state.withLock { current in try set(current.heldOpen ? .alarm : state) }
     }
@@ -54,10 +57,13 @@ public final class LaneOutputs: Sendable {
     public var isHeldOpen: Bool { state.withLock { $0.heldOpen } }
 
     private func set(_ state: OutputState) throws {
-        if !state.relay { try relay.set(false) }
+        let relayOpen = state.relay || (exitRelay == nil && state.exitRelay)
+        if !relayOpen { try relay.set(false) }
+        if let exitRelay, !state.exitRelay { try exitRelay.set(false) }
         try green.set(state.green)
         try red.set(state.red)
-        if state.relay { try relay.set(true) }
+        if relayOpen { try relay.set(true) }
+        if let exitRelay, state.exitRelay { try exitRelay.set(true) }
     }
 }
 

@@ -48,14 +48,19 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
         try easy.set(gh_curl_set_string(easy.handle, CURLOPT_URL, settings.serverURL + "/api/checkin"), "server_url")
     }
 
+    public func checkin(qrData: String, scanId: String, direction: ScanDirection) async -> CheckinReply {
+        await onQueue { self.perform(qrData: qrData, scanId: scanId, mode: nil, direction: direction) }
+    }
+
+    /// A scan in the lane's configured direction.
     public func checkin(qrData: String, scanId: String) async -> CheckinReply {
-        await onQueue { self.perform(qrData: qrData, scanId: scanId, mode: nil) }
+        await checkin(qrData: qrData, scanId: scanId, direction: settings.direction)
     }
 
     /// Checks the service and the device token without checking anything in: a validate-mode
     /// request for a code that is not a ticket. An authenticated kiosk gets `invalid`.
     public func probe() async -> CheckinReply {
-        await onQueue { self.perform(qrData: "GATE-KIOSK-SELFTEST", scanId: nil, mode: .validate) }
+        await onQueue { self.perform(qrData: "GATE-KIOSK-SELFTEST", scanId: nil, mode: .validate, direction: self.settings.direction) }
     }
 
     /// A cancelled caller (the kiosk stopping) is answered at once with `unreachable`; the request
@@ -66,7 +71,7 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
     }
 
     /// Blocking; runs on `queue`.
-    private func perform(qrData: String, scanId: String?, mode: CheckinMode?) -> CheckinReply {
+    private func perform(qrData: String, scanId: String?, mode: CheckinMode?, direction: ScanDirection) -> CheckinReply {
         // An entry lane's requests stay as they were before directions existed.
         let request = CheckinRequest(
             qrData: qrData,
@@ -74,7 +79,7 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
             gateId: settings.gateID,
             scanId: scanId,
             mode: mode,
-            direction: settings.direction == .exit ? .exit : nil
+            direction: direction == .exit ? .exit : nil
         )
         guard let body = try? JSONEncoder().encode(request) else { return .unreachable("cannot encode request") }
         let started = ContinuousClock.now

@@ -81,12 +81,19 @@ public final class GpiodOutputLine: OutputLine, @unchecked Sendable {
 }
 
 extension LaneOutputs {
-    /// Requests the lane's three lines, each already in its safe (inactive) state.
-    public static func request(using requester: any LineRequester, green: LineWiring, red: LineWiring, relay: LineWiring) throws -> LaneOutputs {
+    /// Requests the lane's lines, each already in its safe (inactive) state.
+    public static func request(
+        using requester: any LineRequester,
+        green: LineWiring,
+        red: LineWiring,
+        relay: LineWiring,
+        exitRelay: LineWiring? = nil
+    ) throws -> LaneOutputs {
         LaneOutputs(
             green: try requester.requestOutput("green", wiring: green, initial: false),
             red: try requester.requestOutput("red", wiring: red, initial: false),
-            relay: try requester.requestOutput("relay", wiring: relay, initial: false)
+            relay: try requester.requestOutput("relay", wiring: relay, initial: false),
+            exitRelay: try exitRelay.map { try requester.requestOutput("exit_relay", wiring: $0, initial: false) }
         )
     }
 }

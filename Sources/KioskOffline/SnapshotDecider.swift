@@ -25,7 +25,12 @@ public struct SnapshotDecider: OfflineDecider {
         self.gateID = gateID
     }
 
+    /// A scan in the lane's configured direction.
     public func decide(qrData: String, scanId: String) -> OfflineDecision {
+        decide(qrData: qrData, scanId: scanId, direction: direction)
+    }
+
+    public func decide(qrData: String, scanId: String, direction: ScanDirection) -> OfflineDecision {
         let state: OfflineSnapshot.State
         do { state = try snapshot.syncState } catch { return .cannotDecide("the snapshot cannot be read: \(error)") }
         guard state.complete, let event = state.eventID, let contact = state.lastSync else { return .cannotDecide("no complete snapshot yet") }

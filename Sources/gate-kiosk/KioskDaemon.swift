@@ -27,6 +27,8 @@ public struct KioskDaemon {
         public var alarm: (any InputLine)?
         /// The turnstile's passage sensor, when `passage = sensor`.
         public var passage: (any InputLine)?
+        /// A bidirectional lane's direction input, when `direction_input = on`.
+        public var direction: (any InputLine)?
         /// The lane's key switch (`mode_input = on`), and the box's own setting (`gate-kiosk mode`).
         public var keySwitch: (any LaneModeInput)?
         public var boxMode: (any LaneModeInput)?
@@ -39,9 +41,11 @@ public struct KioskDaemon {
             offline: OfflineParts? = nil,
             alarm: (any InputLine)? = nil,
             passage: (any InputLine)? = nil,
+            direction: (any InputLine)? = nil,
             keySwitch: (any LaneModeInput)? = nil,
             boxMode: (any LaneModeInput)? = nil
         ) {
+            self.direction = direction
             self.keySwitch = keySwitch
             self.boxMode = boxMode
             self.passage = passage
@@ -130,6 +134,7 @@ public struct KioskDaemon {
             )
         }
         let modes = LaneModes(outputs: parts.outputs, health: health, gateID: configuration.gateID, logger: logger)
+        let direction = parts.direction == nil ? LaneDirection(fixed: configuration.direction) : LaneDirection()
         var sensor: PassageSensor?
         var passage: Kiosk.Passage?
         if let input = parts.passage {
@@ -168,7 +173,8 @@ public struct KioskDaemon {
             offline: decider,
             alarm: alarm,
             passage: passage,
-            modes: modes
+            modes: modes,
+            direction: direction
         )
         if configuration.offlineMode == .deny {
             health.setSnapshot("offline mode off (offline_mode = deny)")
@@ -189,6 +195,9 @@ public struct KioskDaemon {
             ),
         ]
         if let sensor { services.insert(PassageService(sensor: sensor), at: 1) }
+        if let input = parts.direction {
+            services.insert(DirectionService(direction: direction, input: input, gateID: configuration.gateID, logger: logger), at: 1)
+        }
         let modeInputs = [(parts.keySwitch, LaneModeSource.keySwitch), (parts.boxMode, .box)].compactMap { input, source in
             input.map { ($0, source) }
         }

@@ -69,6 +69,18 @@ struct PassageService: Service {
     }
 }
 
+/// A bidirectional lane's direction input, watched for the kiosk's whole life.
+struct DirectionService: Service {
+    let direction: LaneDirection
+    let input: any InputLine
+    let gateID: String
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await direction.follow(input, gateID: gateID, logger: logger) }
+    }
+}
+
 /// The capture loop on a thread of its own (V4L2's poll(2) and zbar block), stopped through the
 /// loop's stop flag at graceful shutdown or cancellation. `run()` returns once the thread has left
 /// the loop — within one frame timeout — and then ends the stream of scans.

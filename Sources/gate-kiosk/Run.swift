@@ -60,7 +60,13 @@ enum KioskParts {
         }
         let outputs: LaneOutputs
         do {
-            outputs = try LaneOutputs.request(using: requester, green: configuration.green, red: configuration.red, relay: configuration.relay)
+            outputs = try LaneOutputs.request(
+                using: requester,
+                green: configuration.green,
+                red: configuration.red,
+                relay: configuration.relay,
+                exitRelay: configuration.exitRelay
+            )
         } catch {
             logger.critical("GPIO lines unavailable", metadata: ["error": "\(error)"])
             fail("GPIO: \(error)", code: exitUnavailable)
@@ -94,6 +100,7 @@ enum KioskParts {
             offline: offlineParts(settings, environment: environment, logger: logger),
             alarm: alarmInput(configuration, options: options, logger: logger),
             passage: passageInput(configuration, options: options, logger: logger),
+            direction: directionInput(configuration, options: options, logger: logger),
             keySwitch: keySwitch(configuration, options: options, logger: logger),
             boxMode: LaneModeFile(path: stateDirectory(environment) + "/" + laneModeFile, clearWord: "remote")
         )
@@ -142,6 +149,30 @@ enum KioskParts {
         } catch {
             logger.critical("Passage sensor unavailable", metadata: ["error": "\(error)"])
             fail("GPIO: \(error)", code: exitUnavailable)
+        }
+    }
+
+    /// A bidirectional lane's direction input: a file of `--inputs` in a dry run (`1`: exit;
+    /// missing: unknown, so the lane stays shut), else a libgpiod line. One that cannot be had
+    /// reads broken: scans wait, the lane says why, and nothing is decided the wrong way.
+    static func directionInput(_ configuration: KioskConfiguration, options: KioskOptions, logger: Logger) -> (any InputLine)? {
+        guard configuration.directionInput else { return nil }
+        if options.dryRun {
+            guard let folder = options.inputs else { fail("direction_input = on in a dry run needs --inputs DIR", code: exitConfigurationError) }
+            return FileInputLine(
+                name: "direction",
+                path: folder + "/direction",
+                missing: .broken("\(folder)/direction is missing"),
+                debounce: configuration.inputDebounce
+            )
+        }
+        do {
+            return try GpiodInputLine("direction", wiring: configuration.directionLine, debounce: configuration.inputDebounce) {
+                $0 ? .asserted : .clear
+            }
+        } catch {
+            logger.critical("Direction input unavailable: scans are not decided", metadata: ["error": "\(error)"])
+            return UnavailableInputLine(name: "direction", reason: "\(error)")
         }
     }
 

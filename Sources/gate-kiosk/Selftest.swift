@@ -37,9 +37,11 @@ struct Selftest: AsyncParsableCommand {
         let parts = try KioskParts.make(configuration, options: options, logger: logger)
 
         // Outputs: each one on for half a second, so a technician can watch every LED and hear the relay.
-        for (line, wiring) in [
+        var outputs: [(any OutputLine, LineWiring)] = [
             (parts.outputs.green, configuration.green), (parts.outputs.red, configuration.red), (parts.outputs.relay, configuration.relay),
-        ] {
+        ]
+        if let line = parts.outputs.exitRelay, let wiring = configuration.exitRelay { outputs.append((line, wiring)) }
+        for (line, wiring) in outputs {
             do {
                 try line.set(true)
                 try await Task.sleep(for: .milliseconds(500))
@@ -83,6 +85,20 @@ struct Selftest: AsyncParsableCommand {
                 healthy: .clear,
                 trouble: "the arm is mid-turn or the contact is stuck; admissions would be taken back"
             )
+        }
+
+        if let direction = parts.direction {
+            let place =
+                options.dryRun
+                ? "\(options.inputs ?? "")/direction"
+                : "\(configuration.directionLine.chip) line \(configuration.directionLine.offset)\(configuration.directionLine.activeLow ? " (active-low)" : "")"
+            var levels = direction.levels().makeAsyncIterator()
+            switch await levels.next() {
+            case .asserted?: report(true, "direction input on \(place) reads exit")
+            case .clear?: report(true, "direction input on \(place) reads entry")
+            case .broken(let why)?: report(false, "direction input on \(place) cannot be read (\(why)): scans would not be decided")
+            case nil: report(false, "direction input on \(place) gave no reading")
+            }
         }
 
         // Camera: frames, rate, size, brightness, and any code in view.

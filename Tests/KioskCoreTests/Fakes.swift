@@ -72,6 +72,7 @@ func makeOutputs(_ timekeeper: VirtualTimekeeper) -> (LaneOutputs, Timeline) {
 /// A check-in client whose answers the test scripts, which takes virtual time to answer.
 final class ScriptedClient: CheckinClient {
     let calls = Mutex<[(qrData: String, scanId: String)]>([])
+    let directions = Mutex<[ScanDirection]>([])
     let answer: @Sendable (String) -> CheckinReply
     let timekeeper: VirtualTimekeeper
     let latency: Duration
@@ -82,8 +83,9 @@ final class ScriptedClient: CheckinClient {
         self.answer = answer
     }
 
-    func checkin(qrData: String, scanId: String) async -> CheckinReply {
+    func checkin(qrData: String, scanId: String, direction: ScanDirection) async -> CheckinReply {
         calls.withLock { $0.append((qrData, scanId)) }
+        directions.withLock { $0.append(direction) }
         timekeeper.advance(latency)
         return answer(qrData)
     }

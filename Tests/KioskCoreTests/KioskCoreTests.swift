@@ -246,7 +246,7 @@ import Testing
         let asked = Mutex<[(qrData: String, scanId: String)]>([])
         let decision: @Sendable (String) -> OfflineDecision
         init(_ decision: @escaping @Sendable (String) -> OfflineDecision) { self.decision = decision }
-        func decide(qrData: String, scanId: String) -> OfflineDecision {
+        func decide(qrData: String, scanId: String, direction: ScanDirection) -> OfflineDecision {
             asked.withLock { $0.append((qrData, scanId)) }
             return decision(qrData)
         }

@@ -66,6 +66,58 @@ import Testing
         #expect(setup.modes.unreported(deviceID: "D1", gateID: "north-1") == nil)
     }
 
+    /// A mode set while a scan is being decided applies from the next scan: the guest the service
+    /// just admitted is let through (their ticket is used), and the lane then rests in its new mode.
+    @Test func a_mode_change_during_a_decision_applies_from_the_next_scan() async {
+        let clock = VirtualTimekeeper()
+        let (outputs, timeline) = makeOutputs(clock)
+        let logs = LogRecorder()
+        let modes = LaneModes(outputs: outputs, health: KioskHealth(), gateID: "north-1", logger: logs.logger)
+        let pending = Mutex<LaneMode?>(.locked)
+        let client = ScriptedClient(timekeeper: clock, latency: .milliseconds(400)) { _ in
+            // The key turned while the service was deciding.
+            if let mode = pending.withLock({ value in
+                defer { value = nil }
+                return value
+            }) {
+                modes.set(mode, by: .keySwitch)
+            }
+            return answer(.valid)
+        }
+        let kiosk = Kiosk(
+            client: client,
+            player: SignalPlayer(outputs: outputs, timekeeper: clock),
+            timing: .init(relayPulse: .milliseconds(300), greenTime: .seconds(1), redTime: .seconds(1), cooldown: .seconds(8)),
+            gateID: "north-1",
+            health: KioskHealth(),
+            logger: logs.logger,
+            modes: modes
+        )
+        var lane = Lane(cooldown: .seconds(8))
+        await kiosk.handle(ScanEvent(payloads: [Array(ticketCode().utf8)], frameAt: clock.now()), lane: &lane)
+        #expect(timeline.pulses("relay").count == 1, "the admitted guest passes")
+        #expect(timeline.on("relay").last?.value == false && timeline.on("green").last?.value == false, "then locked: shut")
+        timeline.clear()
+        await kiosk.handle(ScanEvent(payloads: [Array(ticketCode().utf8)], frameAt: clock.now()), lane: &lane)
+        #expect(client.calls.withLock { $0.count } == 1, "the next scan is not checked in")
+        #expect(timeline.pulses("relay").isEmpty)
+
+        // Out of order set during a decision: the pattern plays, the lane rests red.
+        modes.set(nil, by: .keySwitch)
+        pending.withLock { $0 = .outOfOrder }
+        timeline.clear()
+        await kiosk.handle(ScanEvent(payloads: [Array(ticketCode().utf8)], frameAt: clock.now()), lane: &lane)
+        #expect(timeline.pulses("relay").count == 1)
+        #expect(timeline.on("red").last?.value == true && timeline.on("relay").last?.value == false)
+        // Free passage set during a decision: after the green, the relay stays held.
+        modes.set(nil, by: .keySwitch)
+        pending.withLock { $0 = .free }
+        timeline.clear()
+        await kiosk.handle(ScanEvent(payloads: [Array(ticketCode().utf8)], frameAt: clock.now()), lane: &lane)
+        #expect(timeline.on("relay").last?.value == true && timeline.on("green").last?.value == true)
+        #expect(client.calls.withLock { $0.count } == 3)
+    }
+
     @Test func no_ticket_is_checked_in_unless_the_lane_is_normal() async {
         let setup = Setup()
         var lane = Lane(cooldown: .seconds(8))

@@ -35,7 +35,7 @@ import Testing
         let calls = Atomic<Int>(0)
         init(latency: Duration?) { self.latency = latency }
 
-        func checkin(qrData: String, scanId: String) async -> CheckinReply {
+        func checkin(qrData: String, scanId: String, direction: ScanDirection) async -> CheckinReply {
             calls.add(1, ordering: .relaxed)
             guard let latency else {
                 try? await Task.sleep(for: .seconds(3600))
