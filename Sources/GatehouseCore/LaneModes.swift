@@ -27,11 +27,15 @@ public struct LaneReport: Codable, Sendable, Equatable {
     public var gateId: String
     public var mode: LaneMode
     public var source: LaneModeSource?
+    /// While the fire alarm holds the lane open: why (the panel's contact, or a line that
+    /// cannot be read); nil when calm or no alarm input is wired.
+    public var alarm: String?
 
-    public init(deviceId: String, gateId: String, mode: LaneMode, source: LaneModeSource?) {
+    public init(deviceId: String, gateId: String, mode: LaneMode, source: LaneModeSource?, alarm: String? = nil) {
         self.deviceId = deviceId
         self.gateId = gateId
         self.mode = mode
         self.source = source
+        self.alarm = alarm
     }
 }

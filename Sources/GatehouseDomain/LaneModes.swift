@@ -33,13 +33,19 @@ extension Gatehouse {
         guard device.id == report.deviceId else { throw CheckinError.unauthorized }
         guard device.gateId == report.gateId else { throw CheckinError.wrongGate(registered: device.gateId) }
         if let wait = syncPageLimiter.take(1, for: device.id) { throw RateLimited(retryAfter: wait, what: "lane reports") }
-        try await store.reportLaneMode(deviceId: device.id, mode: report.mode, source: report.source, at: now())
-        logger.info(
-            "Lane mode reported",
-            metadata: [
-                "device.id": "\(device.id)", "gate.id": "\(device.gateId)", "lane_mode": "\(report.mode.rawValue)",
-                "lane_mode.source": "\(report.source?.rawValue ?? "none")",
-            ]
-        )
+        // Stored, and shown on the organizer's pages: one line of bounded length.
+        if let alarm = report.alarm { try Self.checkIdentifier(alarm, field: "alarm") }
+        try await store.reportLane(report, at: now())
+        var metadata: Logger.Metadata = [
+            "device.id": "\(device.id)", "gate.id": "\(device.gateId)", "lane_mode": "\(report.mode.rawValue)",
+            "lane_mode.source": "\(report.source?.rawValue ?? "none")",
+        ]
+        if let alarm = report.alarm {
+            metadata["alarm"] = "active"
+            metadata["alarm.reason"] = "\(alarm)"
+            logger.critical("Lane reports a fire alarm: held open", metadata: metadata)
+        } else {
+            logger.info("Lane mode reported", metadata: metadata)
+        }
     }
 }

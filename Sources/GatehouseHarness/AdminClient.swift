@@ -18,6 +18,13 @@ public struct AdminClient: @unchecked Sendable {
         return try response.json()
     }
 
+    /// An organizer page's HTML (the admin token as a Bearer credential).
+    public func page(_ path: String) throws -> String {
+        let response = try connection.request("GET", path, headers: ["Authorization": "Bearer \(token)"])
+        guard response.status == 200 else { throw HTTPClientError("GET \(path): expected 200, got \(response.status)") }
+        return response.text
+    }
+
     public func createEvent(_ name: String = "Test event") throws -> String {
         try call("POST", "/api/events", ["name": name], expect: 201)["id"] as! String
     }

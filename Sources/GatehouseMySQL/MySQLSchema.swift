@@ -288,6 +288,10 @@ enum MySQLSchema {
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
             """
         ],
+        // 9: the lane's fire alarm (as SQLite's 14).
+        [
+            "ALTER TABLE lane_modes ADD COLUMN alarm VARCHAR(255)"
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -115,10 +115,11 @@ extension MySQLStore {
         }
     }
 
-    public func reportLaneMode(deviceId: String, mode: LaneMode, source: LaneModeSource?, at: Date) async throws {
+    public func reportLane(_ report: LaneReport, at: Date) async throws {
+        let deviceId = report.deviceId
         try await write { db in
             try db.run("INSERT IGNORE INTO lane_modes (device_id) VALUES (?)", [.text(deviceId)])
-            try db.run(LaneStatements.report(deviceId: deviceId, mode: mode, source: source, at: at))
+            try db.run(LaneStatements.report(report, at: at))
         }
     }
 }

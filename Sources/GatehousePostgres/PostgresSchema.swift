@@ -632,6 +632,8 @@ enum PostgresSchema {
             )
             """
         ],
+        // 17: the lane's fire alarm (as SQLite's 14).
+        ["ALTER TABLE lane_modes ADD COLUMN alarm TEXT"],
     ]
 
     static var currentVersion: Int { migrations.count }

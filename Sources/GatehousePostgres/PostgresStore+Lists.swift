@@ -151,8 +151,8 @@ extension PostgresStore {
         try await upsertLane(deviceId: deviceId, LaneStatements.request(deviceId: deviceId, mode: mode, at: at))
     }
 
-    public func reportLaneMode(deviceId: String, mode: LaneMode, source: LaneModeSource?, at: Date) async throws {
-        try await upsertLane(deviceId: deviceId, LaneStatements.report(deviceId: deviceId, mode: mode, source: source, at: at))
+    public func reportLane(_ report: LaneReport, at: Date) async throws {
+        try await upsertLane(deviceId: report.deviceId, LaneStatements.report(report, at: at))
     }
 
     private func upsertLane(deviceId: String, _ update: StoreStatement) async throws {

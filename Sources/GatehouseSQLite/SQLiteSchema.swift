@@ -206,6 +206,8 @@ enum SQLiteSchema {
             reported_at INTEGER
         );
         """,
+        // 14: the fire alarm as the lane reports it (why it holds the lane open; NULL: calm).
+        "ALTER TABLE lane_modes ADD COLUMN alarm TEXT;",
     ]
 
     static var currentVersion: Int { migrations.count }

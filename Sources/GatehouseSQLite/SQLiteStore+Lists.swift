@@ -106,10 +106,11 @@ extension SQLiteStore {
         }
     }
 
-    public func reportLaneMode(deviceId: String, mode: LaneMode, source: LaneModeSource?, at: Date) async throws {
+    public func reportLane(_ report: LaneReport, at: Date) async throws {
+        let deviceId = report.deviceId
         try await writer.perform { db in
             try db.run("INSERT OR IGNORE INTO lane_modes (device_id) VALUES (?)", [.text(deviceId)])
-            try db.run(LaneStatements.report(deviceId: deviceId, mode: mode, source: source, at: at))
+            try db.run(LaneStatements.report(report, at: at))
         }
     }
 }

@@ -10,6 +10,8 @@ public struct LaneState: Codable, Sendable, Equatable {
     public var reported: LaneMode?
     public var reportedSource: LaneModeSource?
     public var reportedAt: Date?
+    /// The fire alarm as the lane last reported it: why it holds the lane open; nil when calm.
+    public var alarm: String?
 
     public init(
         deviceId: String,
@@ -17,8 +19,10 @@ public struct LaneState: Codable, Sendable, Equatable {
         requestedAt: Date? = nil,
         reported: LaneMode? = nil,
         reportedSource: LaneModeSource? = nil,
-        reportedAt: Date? = nil
+        reportedAt: Date? = nil,
+        alarm: String? = nil
     ) {
+        self.alarm = alarm
         self.deviceId = deviceId
         self.requested = requested
         self.requestedAt = requestedAt
@@ -31,7 +35,7 @@ public struct LaneState: Codable, Sendable, Equatable {
 /// The SQL of lane modes, shared by the three stores but for `ensure`, whose "insert unless
 /// there" each store says its own way.
 public enum LaneStatements {
-    static let columns = "l.device_id, l.requested, l.requested_at, l.reported, l.source, l.reported_at"
+    static let columns = "l.device_id, l.requested, l.requested_at, l.reported, l.source, l.reported_at, l.alarm"
 
     public static func ofEvent(_ eventId: String) -> StoreStatement {
         StoreStatement(
@@ -51,7 +55,8 @@ public enum LaneStatements {
             requestedAt: row.optionalInt(2).map(Date.init(millis:)),
             reported: row.optionalText(3).flatMap(LaneMode.init(rawValue:)),
             reportedSource: row.optionalText(4).flatMap(LaneModeSource.init(rawValue:)),
-            reportedAt: row.optionalInt(5).map(Date.init(millis:))
+            reportedAt: row.optionalInt(5).map(Date.init(millis:)),
+            alarm: row.optionalText(6)
         )
     }
 
@@ -62,10 +67,13 @@ public enum LaneStatements {
         )
     }
 
-    public static func report(deviceId: String, mode: LaneMode, source: LaneModeSource?, at: Date) -> StoreStatement {
+    public static func report(_ report: LaneReport, at: Date) -> StoreStatement {
         StoreStatement(
-            sql: "UPDATE lane_modes SET reported = ?, source = ?, reported_at = ? WHERE device_id = ?",
-            parameters: [.text(mode.rawValue), .optional(source?.rawValue), .integer(at.millis), .text(deviceId)]
+            sql: "UPDATE lane_modes SET reported = ?, source = ?, reported_at = ?, alarm = ? WHERE device_id = ?",
+            parameters: [
+                .text(report.mode.rawValue), .optional(report.source?.rawValue), .integer(at.millis), .optional(report.alarm),
+                .text(report.deviceId),
+            ]
         )
     }
 }

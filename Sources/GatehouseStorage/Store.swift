@@ -406,7 +406,7 @@ public protocol GatehouseStore: Sendable {
     /// The organizer's mode for a kiosk (nil: none).
     func requestLaneMode(deviceId: String, mode: LaneMode?, at: Date) async throws
     /// What the kiosk reported its lane is in.
-    func reportLaneMode(deviceId: String, mode: LaneMode, source: LaneModeSource?, at: Date) async throws
+    func reportLane(_ report: LaneReport, at: Date) async throws
     /// Lists whose `exitAllAt` is at or before `now`: (id, that time).
     func listsDueToEmpty(now: Date) async throws -> [(id: String, exitAllAt: Date)]
     /// Counts up to `limit` people inside the list out at `at` (their passes, the count, an

@@ -179,6 +179,7 @@ extension OrganizerSite {
     /// or the box outranks the organizer; a request not yet applied is said as such).
     static func laneText(_ lane: LaneState?) -> String {
         guard let lane else { return "normal (no report yet)" }
+        if let alarm = lane.alarm { return "FIRE ALARM: held open (\(alarm))" }
         var text =
             lane.reported.map { mode in
                 "\(mode.rawValue)"

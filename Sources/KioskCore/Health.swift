@@ -37,6 +37,7 @@ public final class KioskHealth: Sendable {
     public func setSnapshot(_ text: String) { state.withLock { $0.snapshot = text } }
     /// Why the fire alarm holds the lane open, or nil.
     public func setAlarm(_ reason: String?) { state.withLock { $0.alarm = reason } }
+    public var alarm: String? { state.withLock { $0.alarm } }
     /// The lane's mode when it is not normal, with who set it.
     public func setLaneMode(_ text: String?) { state.withLock { $0.laneMode = text } }
     /// The capture loop is alive (called every iteration, also while the camera is away).

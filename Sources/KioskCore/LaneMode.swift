@@ -3,11 +3,11 @@ import Logging
 import Synchronization
 
 extension LaneMode {
-    /// What the outputs show while no scan is being answered: free passage holds the relay
-    /// under green, out of order shows red.
+    /// What the outputs show while no scan is being answered: free passage holds the relays
+    /// (both ways) under green, out of order shows red.
     public var restState: OutputState {
         switch self {
-        case .free: OutputState(green: true, relay: true)
+        case .free: OutputState(green: true, relay: true, exitRelay: true)
         case .outOfOrder: OutputState(red: true)
         case .normal, .locked: .safe
         }
@@ -72,12 +72,25 @@ public final class LaneModes: Sendable {
         )
     }
 
-    /// The report the service has not heard yet, if the mode in force changed since (or was
-    /// never reported since the start).
+    /// The report the service has not heard yet, if the mode in force or the fire alarm changed
+    /// since (or was never reported since the start).
     public func unreported(deviceID: String, gateID: String) -> LaneReport? {
         let current = current
-        let report = LaneReport(deviceId: deviceID, gateId: gateID, mode: current.mode, source: current.source)
+        let alarm = health.alarm.map(Self.oneLine)
+        let report = LaneReport(deviceId: deviceID, gateId: gateID, mode: current.mode, source: current.source, alarm: alarm)
         return lastReport.withLock { $0 } == report ? nil : report
+    }
+
+    /// The alarm's reason as the service stores it: printable, at most 128 bytes.
+    static func oneLine(_ text: String) -> String {
+        var line = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in text.unicodeScalars where scalar.value >= 0x20 && scalar.value != 0x7f && !(0x80..<0xa0).contains(scalar.value) {
+            bytes += UTF8.width(scalar)
+            guard bytes <= 128 else { break }
+            line.append(scalar)
+        }
+        return line.isEmpty ? "alarm" : String(line)
     }
 
     public func reported(_ report: LaneReport) { lastReport.withLock { $0 = report } }

@@ -16,6 +16,11 @@ import Glibc
         let lane = try DryRunLane(event: "Fire drill", inputs: ["alarm": "0"], settings: ["alarm=nc", "alarm_clear_ms=600"])
         let (admin, ticket, kiosk) = (lane.admin, lane.ticket, lane.kiosk)
         let alarmFile = lane.inputs + "/alarm"
+        /// What the organizer's API says of the lane's alarm (nil: calm).
+        func reportedAlarm() throws -> String? {
+            let lanes = try admin.call("GET", "/api/events/\(lane.event)/lanes", expect: 200)["lanes"] as? [[String: Any]] ?? []
+            return lanes.first { $0["deviceId"] as? String == lane.device.id }?["alarm"] as? String
+        }
         try await waitUntil { kiosk.notify.messages.contains { $0.contains("READY=1") } }
         try await Task.sleep(for: .milliseconds(200))
         #expect(kiosk.events.filter { $0.line == "relay" && $0.value == 1 }.isEmpty, "calm: the lane is shut")
@@ -31,6 +36,10 @@ import Glibc
         let raised = kiosk.journal.entries.first { $0["ALARM"] == "active" }
         #expect(raised?["PRIORITY"] == "1", "alert priority: \(raised ?? [:])")
         try await waitUntil { kiosk.notify.messages.contains { $0.contains("STATUS=FIRE ALARM, lane held open") } }
+        // The service hears it with the next sync round, and the organizer sees it.
+        try await waitUntil(limit: .seconds(5)) { (try? reportedAlarm()) != nil }
+        let page = try admin.page("/admin/events/\(lane.event)/devices")
+        #expect(page.contains("FIRE ALARM"), "the Devices page says it")
 
         // A ticket shown now is not checked in: nobody's ticket is burned during an evacuation.
         try kiosk.scene.show(ticket.qrData)
@@ -46,6 +55,7 @@ import Glibc
         try await waitUntil(limit: .seconds(5)) { kiosk.journal.entries.contains { $0["ALARM"] == "cleared" } }
         #expect(ContinuousClock.now - cleared >= .milliseconds(600))
         #expect(kiosk.events.last { $0.line == "relay" }?.value == 0)
+        try await waitUntil(limit: .seconds(5)) { (try? reportedAlarm()) == .some(nil) }
 
         // A cut wire (normally closed: the file is gone) is an alarm too.
         try FileManager.default.removeItem(atPath: alarmFile)

@@ -30,6 +30,24 @@ import Testing
             let lanes = try await admin.call("GET", "/api/events/\(event)/lanes", expect: 200)["lanes"] as! [[String: Any]]
             #expect(lanes.count == 1 && lanes[0]["requested"] as? String == "locked" && lanes[0]["reported"] as? String == "free")
             #expect(lanes[0]["reportedSource"] as? String == "key_switch" && lanes[0]["reportedAt"] is String)
+            #expect(lanes[0]["alarm"] == nil)
+
+            // A fire alarm holding the lane open is reported with why, and its end clears it.
+            var alarmed = report
+            alarmed["alarm"] = "panel contact open"
+            #expect(try await admin.json("POST", "/api/devices/\(kiosk.id)/lane", alarmed, bearer: kiosk.token).status == 204)
+            func alarm() async throws -> String? {
+                let lanes = try await admin.call("GET", "/api/events/\(event)/lanes", expect: 200)["lanes"] as! [[String: Any]]
+                return lanes[0]["alarm"] as? String
+            }
+            #expect(try await alarm() == "panel contact open")
+            alarmed["alarm"] = "two\nlines"
+            #expect(try await admin.json("POST", "/api/devices/\(kiosk.id)/lane", alarmed, bearer: kiosk.token).status == 400)
+            alarmed["alarm"] = String(repeating: "x", count: 129)
+            #expect(try await admin.json("POST", "/api/devices/\(kiosk.id)/lane", alarmed, bearer: kiosk.token).status == 400)
+            #expect(try await alarm() == "panel contact open", "a refused report changes nothing")
+            #expect(try await admin.json("POST", "/api/devices/\(kiosk.id)/lane", report, bearer: kiosk.token).status == 204)
+            #expect(try await alarm() == nil)
 
             // Cleared: no mode on the page.
             _ = try await admin.call("PUT", "/api/devices/\(kiosk.id)/lane-mode", ["mode": NSNull()], expect: 200)
