@@ -101,8 +101,19 @@ public struct CheckinAnswer: Codable, Sendable, Equatable {
     public var ticket: TicketSummary?
     public var firstUsedAt: Date?
     public var firstUsedGate: String?
+    /// True when the gate's list asks staff to look at this ticket's type before its holder
+    /// goes in; absent otherwise.
+    public var attention: Bool?
 
-    public init(result: CheckinResult, message: String, ticket: TicketSummary? = nil, firstUsedAt: Date? = nil, firstUsedGate: String? = nil) {
+    public init(
+        result: CheckinResult,
+        message: String,
+        ticket: TicketSummary? = nil,
+        firstUsedAt: Date? = nil,
+        firstUsedGate: String? = nil,
+        attention: Bool = false
+    ) {
+        self.attention = attention ? true : nil
         self.ok = result.passes
         self.result = result
         self.message = message

@@ -9,15 +9,19 @@ extension CheckinAnswer {
         var out = JSONOutput()
         out.bytes.reserveCapacity(192)
         out.raw("{")
+        if let attention {
+            out.key("attention", first: true)
+            out.raw(attention ? "true" : "false")
+        }
         if let firstUsedAt {
-            out.key("firstUsedAt", first: true)
+            out.key("firstUsedAt", first: attention == nil)
             out.string(firstUsedAt.iso8601Millis)
         }
         if let firstUsedGate {
-            out.key("firstUsedGate", first: firstUsedAt == nil)
+            out.key("firstUsedGate", first: attention == nil && firstUsedAt == nil)
             out.string(firstUsedGate)
         }
-        out.key("message", first: firstUsedAt == nil && firstUsedGate == nil)
+        out.key("message", first: attention == nil && firstUsedAt == nil && firstUsedGate == nil)
         out.string(message)
         out.key("ok", first: false)
         out.raw(ok ? "true" : "false")

@@ -35,14 +35,19 @@ public struct GateRules: Sendable, Equatable {
     /// Milliseconds since 1970.
     public var opensAt: Int64?
     public var closesAt: Int64?
+    /// Ticket types a person must look at before their holder goes in (a child's ticket, one
+    /// that needs an ID check); nil or empty: none.
+    public var attention: Set<String>?
 
     public init(
         ticketTypes: Set<String>? = nil,
         entry: EntryPolicy = .once,
         capacity: Int? = nil,
         opensAt: Int64? = nil,
-        closesAt: Int64? = nil
+        closesAt: Int64? = nil,
+        attention: Set<String>? = nil
     ) {
+        self.attention = attention
         self.ticketTypes = ticketTypes
         self.entry = entry
         self.capacity = capacity
@@ -122,6 +127,16 @@ public struct GateVerdict: Sendable, Equatable {
         self.result = result
         self.changed = changed
         self.insideChange = insideChange
+    }
+}
+
+extension GateRules {
+    /// Whether staff must look before this holder goes in: an entry granted to a ticket of one
+    /// of the attention types. Not part of the decision (the ticket is valid either way): what
+    /// the gate shows with it, and a kiosk waits for a staff button before it opens.
+    public func needsAttention(_ result: CheckinResult, ticketType: String?) -> Bool {
+        guard result == .valid, let ticketType, let attention else { return false }
+        return attention.contains(ticketType)
     }
 }
 

@@ -107,6 +107,8 @@ public struct SyncedGateList: Codable, Sendable, Equatable {
     /// The organizer's UTC offsets (seconds) from a time on, oldest first, covering the days
     /// around the page: a `daily` list's days without a time-zone database on the gate.
     public var utcOffsets: [UTCOffset]?
+    /// Ticket types staff must look at before their holder goes in.
+    public var attention: [String]?
 
     public struct UTCOffset: Codable, Sendable, Equatable {
         /// Milliseconds since 1970.
@@ -128,8 +130,10 @@ public struct SyncedGateList: Codable, Sendable, Equatable {
         opensAt: Int64? = nil,
         closesAt: Int64? = nil,
         inside: Int? = nil,
-        utcOffsets: [UTCOffset]? = nil
+        utcOffsets: [UTCOffset]? = nil,
+        attention: [String]? = nil
     ) {
+        self.attention = attention
         self.id = id
         self.name = name
         self.ticketTypes = ticketTypes
@@ -143,7 +147,16 @@ public struct SyncedGateList: Codable, Sendable, Equatable {
 
     /// The rules `GateDecision` reads; nil when the page did not carry them.
     public var rules: GateRules? {
-        entry.map { GateRules(ticketTypes: ticketTypes.map(Set.init), entry: $0, capacity: capacity, opensAt: opensAt, closesAt: closesAt) }
+        entry.map {
+            GateRules(
+                ticketTypes: ticketTypes.map(Set.init),
+                entry: $0,
+                capacity: capacity,
+                opensAt: opensAt,
+                closesAt: closesAt,
+                attention: attention.map(Set.init)
+            )
+        }
     }
 
     /// The calendar day of `at` (ms since 1970) in the organizer's zone, as the service counts

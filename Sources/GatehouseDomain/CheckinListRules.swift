@@ -17,6 +17,8 @@ extension Gatehouse {
         public var closesAt: Date?
         /// When everyone inside is counted out, then every 24 hours after.
         public var exitAllAt: Date?
+        /// Ticket types staff must look at before their holder goes in.
+        public var attention: [String]?
 
         public init(
             name: String,
@@ -26,8 +28,10 @@ extension Gatehouse {
             capacity: Int? = nil,
             opensAt: Date? = nil,
             closesAt: Date? = nil,
-            exitAllAt: Date? = nil
+            exitAllAt: Date? = nil,
+            attention: [String]? = nil
         ) {
+            self.attention = attention
             self.exitAllAt = exitAllAt
             self.name = name
             self.ticketTypes = ticketTypes
@@ -53,6 +57,7 @@ extension Gatehouse {
             throw InvalidInputError("an event has at most \(Self.maximumListsPerEvent) check-in lists")
         }
         let list = try Self.checked(settings, id: Identifier.newListID(), eventId: eventId, createdAt: now())
+        defer { attention.forget(eventId: eventId) }
         return try await store.createList(list)
     }
 
@@ -70,11 +75,14 @@ extension Gatehouse {
     public func replaceList(id: String, _ settings: ListSettings) async throws -> CheckinList {
         let current = try await list(id: id)
         let list = try Self.checked(settings, id: id, eventId: current.eventId, createdAt: current.createdAt)
+        defer { attention.forget(eventId: current.eventId) }
         guard let replaced = try await store.replaceList(list) else { throw NotFoundError("check-in list \(id)") }
         return replaced
     }
 
     public func deleteList(id: String) async throws {
+        let current = try await list(id: id)
+        defer { attention.forget(eventId: current.eventId) }
         guard try await store.deleteList(id: id) else { throw NotFoundError("check-in list \(id)") }
     }
 
@@ -90,15 +98,8 @@ extension Gatehouse {
 
     static func checked(_ settings: ListSettings, id: String, eventId: String, createdAt: Date) throws -> CheckinList {
         let name = try requiredText(settings.name, field: "name")
-        var types: [String]?
-        if let given = settings.ticketTypes {
-            guard given.count <= maximumTicketTypesPerList else {
-                throw InvalidInputError("ticketTypes holds at most \(maximumTicketTypesPerList) types")
-            }
-            // Types are matched exactly as tickets carry them (trimmed, as tickets are stored).
-            var seen = Set<String>()
-            types = try given.map { try requiredText($0, field: "ticketTypes") }.filter { seen.insert($0).inserted }
-        }
+        let types = try checkedTypes(settings.ticketTypes, field: "ticketTypes")
+        let attention = try checkedTypes(settings.attention, field: "attention")
         let gates = settings.gates ?? []
         guard gates.count <= maximumGatesPerList else { throw InvalidInputError("gates holds at most \(maximumGatesPerList) gates") }
         for gate in gates { try checkIdentifier(gate, field: "gates") }
@@ -120,8 +121,20 @@ extension Gatehouse {
             opensAt: settings.opensAt,
             closesAt: settings.closesAt,
             createdAt: createdAt,
-            exitAllAt: settings.exitAllAt
+            exitAllAt: settings.exitAllAt,
+            attention: attention?.isEmpty == true ? nil : attention
         )
+    }
+
+    /// Ticket types as a list names them: matched exactly as tickets carry them (trimmed, as
+    /// tickets are stored), each once.
+    private static func checkedTypes(_ given: [String]?, field: String) throws -> [String]? {
+        guard let given else { return nil }
+        guard given.count <= maximumTicketTypesPerList else {
+            throw InvalidInputError("\(field) holds at most \(maximumTicketTypesPerList) types")
+        }
+        var seen = Set<String>()
+        return try given.map { try requiredText($0, field: field) }.filter { seen.insert($0).inserted }
     }
 
     /// Counts everyone out of each list whose `exitAllAt` has come, in batches (each one

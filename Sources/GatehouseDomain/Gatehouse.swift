@@ -18,6 +18,8 @@ public struct Gatehouse: Sendable {
     package let verifyingKeys = VerifyingKeyCache()
     /// Devices by token, so routes check a token before reading a body (see DeviceDirectory).
     package let devices = DeviceDirectory()
+    /// Each gate's attention types, so a granted scan costs no extra read.
+    package let attention = ListAttention()
     /// What one device may ask in a burst: offline entries (5,000, then 1,000 a second), snapshot
     /// pages (300, then 5 a second: a 100,000-ticket first pull is 100), and pulls from nothing
     /// (3, then one a minute).
@@ -351,12 +353,19 @@ public struct Gatehouse: Sendable {
                 decision.firstUsedAt = nil
                 decision.firstUsedGate = nil
             }
+            var lookAt = false
+            if decision.result == .valid, let code, let type = decision.ticket?.ticketType {
+                // A valid ticket is of the device's event: its code names it.
+                let types = try await attention.types(eventId: code.eventId, gate: request.gateId, store: store)
+                lookAt = GateRules(attention: types).needsAttention(decision.result, ticketType: type)
+            }
             let answer = CheckinAnswer(
                 result: decision.result,
                 message: CheckinMessage.text(for: decision.result, firstUsedAt: decision.firstUsedAt, firstUsedGate: decision.firstUsedGate),
                 ticket: decision.ticket,
                 firstUsedAt: decision.firstUsedAt,
-                firstUsedGate: decision.firstUsedGate
+                firstUsedGate: decision.firstUsedGate,
+                attention: lookAt
             )
             // Ids and the result only: never the token, the QR text or the holder's name.
             logger.info(

@@ -86,7 +86,8 @@ extension Gatehouse {
             opensAt: list.opensAt?.millis,
             closesAt: list.closesAt?.millis,
             inside: list.inside,
-            utcOffsets: offsets
+            utcOffsets: offsets,
+            attention: list.attention
         )
     }
 

@@ -292,6 +292,10 @@ enum MySQLSchema {
         [
             "ALTER TABLE lane_modes ADD COLUMN alarm VARCHAR(255)"
         ],
+        // 10: a list's attention types (as SQLite's 15).
+        [
+            "ALTER TABLE checkin_lists ADD COLUMN attention_types TEXT COLLATE {BIN}"
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -634,6 +634,8 @@ enum PostgresSchema {
         ],
         // 17: the lane's fire alarm (as SQLite's 14).
         ["ALTER TABLE lane_modes ADD COLUMN alarm TEXT"],
+        // 18: a list's attention types (as SQLite's 15).
+        ["ALTER TABLE checkin_lists ADD COLUMN attention_types TEXT"],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -208,6 +208,8 @@ enum SQLiteSchema {
         """,
         // 14: the fire alarm as the lane reports it (why it holds the lane open; NULL: calm).
         "ALTER TABLE lane_modes ADD COLUMN alarm TEXT;",
+        // 15: ticket types staff look at before their holder goes in, one per line (NULL: none).
+        "ALTER TABLE checkin_lists ADD COLUMN attention_types TEXT;",
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -21,6 +21,8 @@ public struct CheckinList: Codable, Sendable, Equatable {
     /// When everyone inside is counted out (pretix's `exit_all_at`): a festival's night, a
     /// hall cleared between sessions. Then again every 24 hours after, until it is cleared.
     public var exitAllAt: Date?
+    /// Ticket types staff must look at before their holder goes in; nil: none.
+    public var attention: [String]?
 
     public init(
         id: String,
@@ -34,8 +36,10 @@ public struct CheckinList: Codable, Sendable, Equatable {
         closesAt: Date? = nil,
         inside: Int = 0,
         createdAt: Date,
-        exitAllAt: Date? = nil
+        exitAllAt: Date? = nil,
+        attention: [String]? = nil
     ) {
+        self.attention = attention
         self.exitAllAt = exitAllAt
         self.id = id
         self.eventId = eventId
@@ -64,7 +68,8 @@ public struct CheckinList: Codable, Sendable, Equatable {
             entry: entry,
             capacity: capacity,
             opensAt: opensAt?.millis,
-            closesAt: closesAt?.millis
+            closesAt: closesAt?.millis,
+            attention: attention.map(Set.init)
         )
     }
 
@@ -112,7 +117,8 @@ public struct GateList: Sendable, Equatable {
 
 /// The SQL SQLite and MySQL share for lists.
 public enum ListStatements {
-    public static let columns = "id, event_id, name, ticket_types, entry, capacity, opens_at, closes_at, inside, created_at, exit_all_at"
+    public static let columns =
+        "id, event_id, name, ticket_types, entry, capacity, opens_at, closes_at, inside, created_at, exit_all_at, attention_types"
 
     /// A row of `columns`, gates still empty.
     public static func list(_ row: some StoreRow) -> CheckinList {
@@ -127,7 +133,8 @@ public enum ListStatements {
             closesAt: row.optionalInt(7).map(Date.init(millis:)),
             inside: Int(row.int(8)),
             createdAt: Date(millis: row.int(9)),
-            exitAllAt: row.optionalInt(10).map(Date.init(millis:))
+            exitAllAt: row.optionalInt(10).map(Date.init(millis:)),
+            attention: CheckinList.ticketTypes(stored: row.optionalText(11))
         )
     }
 
@@ -169,9 +176,9 @@ public enum ListStatements {
 
     public static func insert(_ list: CheckinList) -> StoreStatement {
         StoreStatement(
-            sql: "INSERT INTO checkin_lists (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            sql: "INSERT INTO checkin_lists (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
             parameters: [.text(list.id), .text(list.eventId), .text(list.name)] + settings(list) + [
-                .integer(list.createdAt.millis), .optional(list.exitAllAt?.millis),
+                .integer(list.createdAt.millis), .optional(list.exitAllAt?.millis), .optional(list.attention?.joined(separator: "\n")),
             ]
         )
     }
@@ -180,10 +187,13 @@ public enum ListStatements {
     public static func update(_ list: CheckinList) -> StoreStatement {
         StoreStatement(
             sql: """
-                UPDATE checkin_lists SET name = ?, ticket_types = ?, entry = ?, capacity = ?, opens_at = ?, closes_at = ?, exit_all_at = ?
+                UPDATE checkin_lists SET name = ?, ticket_types = ?, entry = ?, capacity = ?, opens_at = ?, closes_at = ?, exit_all_at = ?,
+                  attention_types = ?
                 WHERE id = ?
                 """,
-            parameters: [.text(list.name)] + settings(list) + [.optional(list.exitAllAt?.millis), .text(list.id)]
+            parameters: [.text(list.name)] + settings(list) + [
+                .optional(list.exitAllAt?.millis), .optional(list.attention?.joined(separator: "\n")), .text(list.id),
+            ]
         )
     }
 

@@ -90,6 +90,7 @@ extension OrganizerSite {
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         let types = items("ticketTypes")
+        let attention = items("attention")
         var capacity: Int?
         if let text = Self.optional(values["capacity"]) {
             guard let number = Int(text), number >= 0 else { throw InvalidInputError("Capacity must be a whole number of people") }
@@ -108,13 +109,15 @@ extension OrganizerSite {
             capacity: capacity,
             opensAt: try clock.parse(values["opensAt"], field: "Opens"),
             closesAt: try clock.parse(values["closesAt"], field: "Closes"),
-            exitAllAt: try clock.parse(values["exitAllAt"], field: "Everyone out at")
+            exitAllAt: try clock.parse(values["exitAllAt"], field: "Everyone out at"),
+            attention: attention.isEmpty ? nil : attention
         )
     }
 
     func formValues(_ list: CheckinList) -> [String: String] {
         var values = ["name": list.name, "gates": list.gates.joined(separator: ", "), "entry": list.entry.rawValue]
         if let types = list.ticketTypes { values["ticketTypes"] = types.joined(separator: ", ") }
+        if let types = list.attention { values["attention"] = types.joined(separator: ", ") }
         if let capacity = list.capacity { values["capacity"] = String(capacity) }
         values["opensAt"] = clock.fieldValue(list.opensAt)
         values["closesAt"] = clock.fieldValue(list.closesAt)
@@ -156,6 +159,13 @@ extension OrganizerSite {
                         hint: "Comma-separated; empty admits every type."
                     ),
                     FormField(
+                        "Staff look at",
+                        name: "attention",
+                        values: values,
+                        placeholder: "Child, Student",
+                        hint: "Ticket types staff check before the holder goes in (an ID, a child with an adult). Kiosks wait for the staff button."
+                    ),
+                    FormField(
                         "Capacity",
                         name: "capacity",
                         values: values,
@@ -186,6 +196,8 @@ extension OrganizerSite {
         var name: String
         var gates: String
         var ticketTypes: String
+        /// Ticket types staff look at, or nil.
+        var attention: String?
         var entry: String
         var window: String
         var inside: Int
@@ -206,6 +218,7 @@ extension OrganizerSite {
             name: list.name,
             gates: list.gates.isEmpty ? "no gates yet" : list.gates.joined(separator: ", "),
             ticketTypes: list.ticketTypes?.joined(separator: ", ") ?? "every type",
+            attention: list.attention?.joined(separator: ", "),
             entry: list.entry.rawValue,
             window: window,
             inside: list.inside,

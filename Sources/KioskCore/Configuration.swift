@@ -81,6 +81,12 @@ public struct KioskConfiguration: Sendable, Equatable {
     public var passageTimeout: Duration = .seconds(5)
     public var relayMode: RelayMode = .pulse
 
+    /// The staff button that lets a ticket of an attention type through.
+    public var attentionButton = false
+    public var attentionButtonLine = LineWiring(chip: "gpiochip0", offset: 16, activeLow: false)
+    /// How long a ticket that needs a look waits for the button before it is taken back.
+    public var attentionTimeout: Duration = .seconds(30)
+
     /// A key switch at the lane, one input per position (free, locked, out of order).
     public var modeInput = false
     public var modeLines: [KeySwitchPosition] = []
@@ -133,6 +139,11 @@ public struct KioskConfiguration: Sendable, Equatable {
         ("passage_active_low", "false", "true when the sensor's contact reads low when closed (a contact to ground with a pull-up)"),
         ("passage_timeout_ms", "5000", "with passage = sensor: no passage this long after opening takes the admission back, 500–60000"),
         ("relay_mode", "pulse", "pulse (relay_pulse_ms) or hold (energised until the passage or the timeout; with passage = sensor)"),
+        ("attention_button", "off", "on: a staff button lets a ticket of the list's attention types through (without one they are taken back)"),
+        ("attention_button_chip", "gpiochip0", "GPIO chip of the staff button"),
+        ("attention_button_line", "16", "line offset of the staff button, 0–1023"),
+        ("attention_button_active_low", "false", "true when the pressed button reads low (a button to ground with a pull-up)"),
+        ("attention_timeout_ms", "30000", "how long a ticket that needs a look waits for the staff button, 1000–600000"),
         ("mode_input", "off", "on: a key switch sets the lane mode, one input per position (it outranks the box and the organizer)"),
         ("mode_chip", "gpiochip0", "GPIO chip of the key switch's inputs"),
         ("mode_free_line", "5", "line offset of the key switch's free-passage position, 0–1023"),
@@ -298,6 +309,13 @@ extension KioskConfiguration {
             ),
             passageTimeout: try reader.milliseconds("passage_timeout_ms", 500...60_000),
             relayMode: try reader.choice("relay_mode", RelayMode.self),
+            attentionButton: try reader.boolean("attention_button"),
+            attentionButtonLine: LineWiring(
+                chip: try reader.text("attention_button_chip"),
+                offset: try reader.integer("attention_button_line", 0...1023),
+                activeLow: try reader.boolean("attention_button_active_low")
+            ),
+            attentionTimeout: try reader.milliseconds("attention_timeout_ms", 1000...600_000),
             modeInput: try reader.boolean("mode_input"),
             modeLines: try [(LaneMode.free, "mode_free_line"), (.locked, "mode_locked_line"), (.outOfOrder, "mode_out_of_order_line")].map {
                 KeySwitchPosition(

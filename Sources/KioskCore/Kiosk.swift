@@ -48,6 +48,23 @@ public final class Kiosk: Sendable {
     private let passage: Passage?
     /// Which way each scan goes.
     private let direction: LaneDirection
+    /// Tickets the list asks staff to look at wait for the staff button; nil: the kiosk has
+    /// nowhere to keep the admission while it waits (no state directory).
+    private let attention: Attention?
+
+    /// A lane where staff look at some tickets (the list's attention types) before they open.
+    public struct Attention: Sendable {
+        /// The staff button; nil: none wired, so such a ticket is taken back at once.
+        public var button: (any PassageConfirmation)?
+        public var ledger: any PassageLedger
+        public var timeout: Duration
+
+        public init(button: (any PassageConfirmation)?, ledger: any PassageLedger, timeout: Duration) {
+            self.button = button
+            self.ledger = ledger
+            self.timeout = timeout
+        }
+    }
 
     /// A lane with a passage sensor.
     public struct Passage: Sendable {
@@ -75,8 +92,10 @@ public final class Kiosk: Sendable {
         alarm: FireAlarm? = nil,
         passage: Passage? = nil,
         modes: LaneModes? = nil,
-        direction: LaneDirection = LaneDirection(fixed: .entry)
+        direction: LaneDirection = LaneDirection(fixed: .entry),
+        attention: Attention? = nil
     ) {
+        self.attention = attention
         self.direction = direction
         self.modes = modes
         self.passage = passage
@@ -148,8 +167,11 @@ public final class Kiosk: Sendable {
                         // upload tells the service later, with the same scanId.
                         lane.finished(payload, scanId: scanId, outcome: .answered(answer), now: timekeeper.now())
                         let signal = recordOffline(answer, scanId: scanId, frameAt: scan.frameAt, why: why, direction: way)
-                        if signal == .granted, let passage {
-                            await admit(scanId: scanId, offline: true, direction: way, passage: passage, lane: &lane, payload: payload)
+                        let admission = Admission(scanId: scanId, offline: true, direction: way, payload: payload)
+                        if signal == .granted, answer.attention == true {
+                            await attend(admission, lane: &lane)
+                        } else if signal == .granted, let passage {
+                            await admit(admission, passage: passage, lane: &lane)
                         } else {
                             await show(signal, offline: true, direction: way)
                         }
@@ -163,8 +185,11 @@ public final class Kiosk: Sendable {
                 }
                 lane.finished(payload, scanId: scanId, outcome: outcome, now: timekeeper.now())
                 let signal = record(outcome, scanId: scanId, frameAt: scan.frameAt, direction: way)
-                if signal == .granted, let passage {
-                    await admit(scanId: scanId, offline: false, direction: way, passage: passage, lane: &lane, payload: payload)
+                let admission = Admission(scanId: scanId, offline: false, direction: way, payload: payload)
+                if signal == .granted, case .answered(let answer) = outcome, answer.attention == true {
+                    await attend(admission, lane: &lane)
+                } else if signal == .granted, let passage {
+                    await admit(admission, passage: passage, lane: &lane)
                 } else {
                     await show(signal, direction: way)
                 }
@@ -238,20 +263,107 @@ public final class Kiosk: Sendable {
         return signal
     }
 
-    /// A granted scan at a lane with a passage sensor: the intent journaled, then the relay open
-    /// (a pulse, or held) under green until the turnstile reports a passage or the timeout
-    /// passes; without a passage the admission is taken back, and the guest may scan again.
-    private func admit(scanId: String, offline: Bool, direction: ScanDirection, passage: Passage, lane: inout Lane, payload: [UInt8]) async {
-        do {
-            try passage.ledger.expect(scanId: scanId, offline: offline)
-        } catch {
-            // Without the intent on disk a crash would burn the ticket: the gate stays shut,
-            // and the admission is taken back now.
-            logger.error("Passage journal cannot be written; the gate stays shut", metadata: ["gate.id": "\(gateID)", "error": "\(error)"])
-            takeBack(scanId: scanId, passage: passage, lane: &lane, payload: payload)
+    /// A granted scan the lane has yet to let through.
+    private struct Admission {
+        var scanId: String
+        var offline: Bool
+        var direction: ScanDirection
+        var payload: [UInt8]
+    }
+
+    /// A ticket staff must look at: the intent journaled, then amber (both lights, the lane
+    /// shut) until the staff button is pressed or the timeout passes. Pressed, the admission
+    /// goes on as any other (through the passage sensor when there is one); not pressed, or no
+    /// button wired, it is taken back, and the holder may scan again.
+    private func attend(_ admission: Admission, lane: inout Lane) async {
+        let scanId = admission.scanId
+        guard let attention else {
+            // Nowhere to keep the intent: the check-in cannot be taken back, so it stands, and
+            // the lane stays shut until staff let the holder in by hand.
+            logger.error(
+                "Ticket needs a look, and this kiosk cannot wait for the staff button (no state directory): the check-in stands, the lane stays shut",
+                metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "attention": "no_ledger"]
+            )
+            await show(.expiredOrRevoked)
+            return
+        }
+        guard journal(admission, in: attention.ledger, lane: &lane) else {
             await show(.serviceUnavailable)
             return
         }
+        let outputs = player.outputs
+        var pressed = false
+        if let button = attention.button {
+            let expectation = button.expectPassage()
+            let started = timekeeper.now()
+            logger.notice(
+                "Ticket needs a look: waiting for the staff button",
+                metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "attention": "waiting"]
+            )
+            do {
+                try outputs.apply(.attention)
+            } catch {
+                logger.error("GPIO output failed", metadata: ["error": "\(error)"])
+            }
+            pressed = await button.waitForPassage(expectation, timeout: attention.timeout)
+            try? outputs.rest()
+            if Task.isCancelled { return }  // the ledger keeps the intent; the next start takes it back
+            logger.notice(
+                pressed ? "Staff confirmed the ticket" : "Staff button not pressed: admission taken back",
+                metadata: [
+                    "gate.id": "\(gateID)", "scan.id": "\(scanId)", "attention": pressed ? "confirmed" : "timeout",
+                    "attention.after_ms": "\((timekeeper.now() - started).wholeMilliseconds)",
+                ]
+            )
+        } else {
+            logger.warning(
+                "Ticket needs a look and no staff button is wired (attention_button): admission taken back",
+                metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "attention": "no_button"]
+            )
+            await show(.attention)
+        }
+        guard pressed else {
+            takeBack(scanId: scanId, ledger: attention.ledger, lane: &lane, payload: admission.payload)
+            return
+        }
+        if let passage {
+            await open(admission, passage: passage, lane: &lane)
+        } else {
+            do { try attention.ledger.passed(scanId: scanId) } catch {
+                logger.error("Admission journal cannot be written", metadata: ["gate.id": "\(gateID)", "error": "\(error)"])
+            }
+            await show(.granted, offline: admission.offline, direction: admission.direction)
+        }
+    }
+
+    /// Writes the intent before anything opens; false (and taken back) when it cannot be written.
+    private func journal(_ admission: Admission, in ledger: any PassageLedger, lane: inout Lane) -> Bool {
+        do {
+            try ledger.expect(scanId: admission.scanId, offline: admission.offline)
+            return true
+        } catch {
+            // Without the intent on disk a crash would burn the ticket: the gate stays shut,
+            // and the admission is taken back now.
+            logger.error("Admission journal cannot be written; the gate stays shut", metadata: ["gate.id": "\(gateID)", "error": "\(error)"])
+            takeBack(scanId: admission.scanId, ledger: ledger, lane: &lane, payload: admission.payload)
+            return false
+        }
+    }
+
+    /// A granted scan at a lane with a passage sensor: the intent journaled, then the relay open
+    /// (a pulse, or held) under green until the turnstile reports a passage or the timeout
+    /// passes; without a passage the admission is taken back, and the guest may scan again.
+    private func admit(_ admission: Admission, passage: Passage, lane: inout Lane) async {
+        guard journal(admission, in: passage.ledger, lane: &lane) else {
+            await show(.serviceUnavailable)
+            return
+        }
+        await open(admission, passage: passage, lane: &lane)
+    }
+
+    /// Opens for a journaled admission and waits for its passage.
+    private func open(_ admission: Admission, passage: Passage, lane: inout Lane) async {
+        let (scanId, direction, payload) = (admission.scanId, admission.direction, admission.payload)
         let outputs = player.outputs
         let expectation = passage.confirmation.expectPassage()
         let opened = timekeeper.now()
@@ -286,15 +398,15 @@ public final class Kiosk: Sendable {
                 "No passage: admission taken back",
                 metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "passage": "timeout", "passage.after_ms": "\(waited)"]
             )
-            takeBack(scanId: scanId, passage: passage, lane: &lane, payload: payload)
+            takeBack(scanId: scanId, ledger: passage.ledger, lane: &lane, payload: payload)
         }
     }
 
     /// The guest may scan again at once: the lane forgets the code's cooldown.
-    private func takeBack(scanId: String, passage: Passage, lane: inout Lane, payload: [UInt8]) {
+    private func takeBack(scanId: String, ledger: any PassageLedger, lane: inout Lane, payload: [UInt8]) {
         lane.forget(payload)
         do {
-            let done = try passage.ledger.takeBack(scanId: scanId)
+            let done = try ledger.takeBack(scanId: scanId)
             health.setLastResult("no passage: \(done)")
         } catch {
             logger.error("Admission cannot be taken back", metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "error": "\(error)"])

@@ -18,6 +18,9 @@ public enum LightPattern: String, Sendable, CaseIterable {
     /// Red and green alternating: the lane is locked (see the status line for who locked it);
     /// the scan was not checked in.
     case laneLocked
+    /// Red and green together (amber), the lane shut: staff must look at this ticket (the
+    /// list's attention types); it opens when they press the staff button.
+    case attention
 
     public init(_ result: CheckinResult) {
         switch result {
@@ -55,6 +58,8 @@ public struct OutputState: Sendable, Equatable, CustomStringConvertible {
     /// Everything off: LEDs dark, relay open (gate shut). Set at start, after every pattern and
     /// at shutdown.
     public static let safe = OutputState()
+    /// Amber (both lights), the lane shut: a ticket waits for staff to look and press the button.
+    public static let attention = OutputState(green: true, red: true)
     /// The fire alarm: every relay energised (the lane open both ways), both lights steady.
     public static let alarm = OutputState(green: true, red: true, relay: true, exitRelay: true)
 
@@ -132,6 +137,8 @@ public struct SignalPattern: Sendable, Equatable {
                 elapsed += length
                 redTurn.toggle()
             }
+        case .attention:
+            steps = [(OutputState.attention, redTime)]
         case .serviceUnavailable:
             steps = Self.blink(
                 on: OutputState(green: true, red: true),

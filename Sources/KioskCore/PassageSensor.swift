@@ -32,7 +32,15 @@ public struct PassageExpectation: Sendable, Equatable {
 /// The passage sensor (a rotation contact): counts each clear → asserted edge, hands them to
 /// the admission waiting for one, and logs a passage nobody was admitted for (tailgating, or
 /// someone pushing the arm) — the count of people through the lane is what the sensor says.
+/// The staff button of a lane with attention tickets is the same kind of contact: a press
+/// confirms the admission waiting for one.
 public final class PassageSensor: PassageConfirmation, Sendable {
+    /// What the contact is, for the log.
+    public enum Role: Sendable {
+        case passage
+        case staffButton
+    }
+
     private struct State {
         var passages = 0
         var waiting = false
@@ -43,11 +51,13 @@ public final class PassageSensor: PassageConfirmation, Sendable {
     private let timekeeper: any Timekeeper
     private let gateID: String
     private let logger: Logger
+    private let role: Role
     private let state = Mutex(State())
     /// How often a waiting admission looks at the count: well inside a person's step.
     static let poll: Duration = .milliseconds(10)
 
-    public init(input: any InputLine, timekeeper: any Timekeeper, gateID: String, logger: Logger) {
+    public init(input: any InputLine, timekeeper: any Timekeeper, gateID: String, logger: Logger, role: Role = .passage) {
+        self.role = role
         self.input = input
         self.timekeeper = timekeeper
         self.gateID = gateID
@@ -64,10 +74,17 @@ public final class PassageSensor: PassageConfirmation, Sendable {
                 state.passages += 1
                 return (true, !state.waiting)
             }
-            if case .broken(let why) = level {
+            switch (role, level) {
+            case (.passage, .broken(let why)):
                 logger.error("Passage sensor cannot be read: admissions are taken back", metadata: ["gate.id": "\(gateID)", "error": "\(why)"])
+            case (.staffButton, .broken(let why)):
+                logger.error(
+                    "Staff button cannot be read: tickets that need a look are taken back",
+                    metadata: ["gate.id": "\(gateID)", "error": "\(why)"]
+                )
+            default: break
             }
-            if passage, unexpected {
+            if passage, unexpected, role == .passage {
                 logger.warning("Passage without an admission", metadata: ["gate.id": "\(gateID)", "passage": "unexpected"])
             }
         }

@@ -105,7 +105,9 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
             guard let answer = try? Self.decoder.decode(GateAnswer.self, from: data) else {
                 return .unreachable("the service sent an answer that is not a check-in answer")
             }
-            return .answered(CheckinAnswer(result: answer.result, message: answer.message, ticket: answer.ticket))
+            return .answered(
+                CheckinAnswer(result: answer.result, message: answer.message, ticket: answer.ticket, attention: answer.attention == true)
+            )
         case 500...599:
             return .unreachable("HTTP \(status)")
         default:
@@ -128,6 +130,7 @@ public final class CurlCheckinClient: CheckinClient, @unchecked Sendable {
         var result: CheckinResult
         var message: String
         var ticket: TicketSummary?
+        var attention: Bool?
     }
 }
 

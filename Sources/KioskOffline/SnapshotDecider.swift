@@ -134,7 +134,9 @@ public struct SnapshotDecider: OfflineDecider {
         } catch {
             return .cannotDecide("the offline journal cannot be written: \(error)")
         }
-        return .decided(Self.answer(verdict.result, ticket: summary))
+        var answer = Self.answer(verdict.result, ticket: summary)
+        if rules.needsAttention(verdict.result, ticketType: ticket?.type) { answer.attention = true }
+        return .decided(answer)
     }
 
     /// Ed25519 through libcrypto.

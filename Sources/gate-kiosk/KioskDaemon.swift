@@ -29,6 +29,8 @@ public struct KioskDaemon {
         public var passage: (any InputLine)?
         /// A bidirectional lane's direction input, when `direction_input = on`.
         public var direction: (any InputLine)?
+        /// The staff button for tickets that need a look, when `attention_button = on`.
+        public var attentionButton: (any InputLine)?
         /// The lane's key switch (`mode_input = on`), and the box's own setting (`gate-kiosk mode`).
         public var keySwitch: (any LaneModeInput)?
         public var boxMode: (any LaneModeInput)?
@@ -42,9 +44,11 @@ public struct KioskDaemon {
             alarm: (any InputLine)? = nil,
             passage: (any InputLine)? = nil,
             direction: (any InputLine)? = nil,
+            attentionButton: (any InputLine)? = nil,
             keySwitch: (any LaneModeInput)? = nil,
             boxMode: (any LaneModeInput)? = nil
         ) {
+            self.attentionButton = attentionButton
             self.direction = direction
             self.keySwitch = keySwitch
             self.boxMode = boxMode
@@ -134,6 +138,9 @@ public struct KioskDaemon {
             )
         }
         let modes = LaneModes(outputs: parts.outputs, health: health, gateID: configuration.gateID, logger: logger)
+        let button = parts.attentionButton.map {
+            PassageSensor(input: $0, timekeeper: timekeeper, gateID: configuration.gateID, logger: logger, role: .staffButton)
+        }
         let direction = parts.direction == nil ? LaneDirection(fixed: configuration.direction) : LaneDirection()
         var sensor: PassageSensor?
         var passage: Kiosk.Passage?
@@ -147,20 +154,23 @@ public struct KioskDaemon {
                     timeout: configuration.passageTimeout,
                     relayMode: configuration.relayMode
                 )
-                // Before anything decides: admissions left waiting when the kiosk stopped had
-                // no passage, so they are taken back (the annuls go out with the next sync).
-                do {
-                    let takenBack = try offline.snapshot.takeBackUnconfirmed()
-                    if takenBack > 0 {
-                        logger.notice("Admissions without a passage before the restart taken back", metadata: ["passage.taken_back": "\(takenBack)"])
-                    }
-                } catch {
-                    logger.error("Admissions waiting for a passage cannot be read", metadata: ["error": "\(error)"])
-                }
             } else {
                 logger.critical(
                     "passage = sensor needs the state directory (the admissions it waits for are kept there): admissions are not confirmed"
                 )
+            }
+        }
+        if let offline = parts.offline {
+            // Before anything decides: admissions left waiting (for a passage, or for the staff
+            // button) when the kiosk stopped never went through, so they are taken back (the
+            // annuls go out with the next sync).
+            do {
+                let takenBack = try offline.snapshot.takeBackUnconfirmed()
+                if takenBack > 0 {
+                    logger.notice("Admissions left waiting before the restart taken back", metadata: ["passage.taken_back": "\(takenBack)"])
+                }
+            } catch {
+                logger.error("Admissions left waiting cannot be read", metadata: ["error": "\(error)"])
             }
         }
         let kiosk = Kiosk(
@@ -174,7 +184,10 @@ public struct KioskDaemon {
             alarm: alarm,
             passage: passage,
             modes: modes,
-            direction: direction
+            direction: direction,
+            attention: parts.offline.map {
+                Kiosk.Attention(button: button, ledger: $0.snapshot, timeout: configuration.attentionTimeout)
+            }
         )
         if configuration.offlineMode == .deny {
             health.setSnapshot("offline mode off (offline_mode = deny)")
@@ -195,6 +208,7 @@ public struct KioskDaemon {
             ),
         ]
         if let sensor { services.insert(PassageService(sensor: sensor), at: 1) }
+        if let button { services.insert(PassageService(sensor: button), at: 1) }
         if let input = parts.direction {
             services.insert(DirectionService(direction: direction, input: input, gateID: configuration.gateID, logger: logger), at: 1)
         }

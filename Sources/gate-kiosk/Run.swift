@@ -101,6 +101,7 @@ enum KioskParts {
             alarm: alarmInput(configuration, options: options, logger: logger),
             passage: passageInput(configuration, options: options, logger: logger),
             direction: directionInput(configuration, options: options, logger: logger),
+            attentionButton: attentionButton(configuration, options: options, logger: logger),
             keySwitch: keySwitch(configuration, options: options, logger: logger),
             boxMode: LaneModeFile(path: stateDirectory(environment) + "/" + laneModeFile, clearWord: "remote")
         )
@@ -149,6 +150,25 @@ enum KioskParts {
         } catch {
             logger.critical("Passage sensor unavailable", metadata: ["error": "\(error)"])
             fail("GPIO: \(error)", code: exitUnavailable)
+        }
+    }
+
+    /// The staff button: a file of `--inputs` in a dry run (`1` while pressed; missing: not
+    /// pressed), else a libgpiod line. One that cannot be had is logged: such tickets are then
+    /// taken back, as without a button.
+    static func attentionButton(_ configuration: KioskConfiguration, options: KioskOptions, logger: Logger) -> (any InputLine)? {
+        guard configuration.attentionButton else { return nil }
+        if options.dryRun {
+            guard let folder = options.inputs else { fail("attention_button = on in a dry run needs --inputs DIR", code: exitConfigurationError) }
+            return FileInputLine(name: "attention", path: folder + "/attention", missing: .clear, debounce: configuration.inputDebounce)
+        }
+        do {
+            return try GpiodInputLine("attention", wiring: configuration.attentionButtonLine, debounce: configuration.inputDebounce) {
+                $0 ? .asserted : .clear
+            }
+        } catch {
+            logger.critical("Staff button unavailable: tickets that need a look are taken back", metadata: ["error": "\(error)"])
+            return UnavailableInputLine(name: "attention", reason: "\(error)")
         }
     }
 

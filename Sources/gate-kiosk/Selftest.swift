@@ -87,6 +87,15 @@ struct Selftest: AsyncParsableCommand {
             )
         }
 
+        if let button = parts.attentionButton {
+            await readBack(
+                button,
+                wiring: configuration.attentionButtonLine,
+                what: "staff button",
+                healthy: .clear,
+                trouble: "the button is held or stuck: a press would not be seen, and tickets that need a look would be taken back"
+            )
+        }
         if let direction = parts.direction {
             let place =
                 options.dryRun

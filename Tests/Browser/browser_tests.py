@@ -342,9 +342,13 @@ class ListsPage(BrowserTestCase):
             driver.find_element(By.NAME, "name").send_keys("Main hall")
             driver.find_element(By.NAME, "gates").send_keys("hall-a")
             driver.find_element(By.NAME, "capacity").send_keys("1")
+            driver.find_element(By.NAME, "attention").send_keys("Child, Student")
             driver.find_element(By.CSS_SELECTOR, "select[name=entry] option[value=reentry]").click()
             self.submit(driver, "form[action$='/lists']")
             wait(driver, EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "List made."))
+            self.assertIn("look: Child, Student", text(driver, "#lists"))
+            made = self.service.api("GET", f"/api/events/{event}/lists", expect=200)["lists"][0]
+            self.assertEqual(made["attention"], ["Child", "Student"])
             self.assertEqual(text(driver, "#lists .inside"), "0")
 
             # Counted in and out while the page stays open; full shows at the capacity.
@@ -986,6 +990,24 @@ class WhatTheDoorSaw(ScannerCase):
             self.assertEqual(inside(), 0)
         finally:
             self.normal(driver)
+            driver.quit()
+
+    def test_a_ticket_that_needs_a_look_says_so_before_and_after_confirm(self):
+        self.service.api("POST", f"/api/events/{self.event}/lists", {"name": "Door", "gates": ["door-1"], "attention": ["VIP"]}, expect=201)
+        driver = browser((360, 740), admin=False)
+        try:
+            self.pair(driver)
+            self.wedge(driver, self.ticket["qrData"])
+            shown = self.status(driver, "Valid")
+            self.assertIn("Look first: VIP ticket", shown)
+            driver.find_element(By.ID, "confirm").click()
+            self.assertIn("Look first", self.status(driver, "Checked in"))
+            self.shoot(driver, "scanner-attention-360")
+            # A ticket of another type shows no such line.
+            driver.find_element(By.ID, "next").click()
+            self.wedge(driver, self.others[0]["qrData"])
+            self.assertNotIn("Look first", self.status(driver, "Valid"))
+        finally:
             driver.quit()
 
     def test_valid_and_checked_in_look_nothing_alike_and_a_long_name_keeps_confirm_in_view(self):

@@ -233,6 +233,48 @@ import Testing
     }
 
     @Test(arguments: StoreKind.available)
+    func a_list_s_attention_types_are_flagged_on_valid_entries_and_synced(_ kind: StoreKind) async throws {
+        try await withService(kind) { admin in
+            let event = try await admin.createEvent()
+            let hall = try await admin.addDevice(event: event, gate: "hall-a")
+            let door = try await admin.addDevice(event: event, gate: "door-1")
+            let child = try await admin.issue(event: event, quantity: 3, extra: ["ticketType": "Child"])
+            let adult = try await admin.issue(event: event, quantity: 1, extra: ["ticketType": "Adult"])
+            let untyped = try await admin.issue(event: event, quantity: 1)
+            let list = try await admin.call(
+                "POST",
+                "/api/events/\(event)/lists",
+                ["name": "Hall", "gates": ["hall-a"], "attention": ["Child", " Child ", "Student"]],
+                expect: 201
+            )
+            #expect(list["attention"] as? [String] == ["Child", "Student"], "trimmed, each once")
+            func scan(_ code: String, _ device: DeviceCredentials, scanId: String, mode: String? = nil) async throws -> [String: Any] {
+                let response = try await admin.checkin(code, device: device, scanId: scanId, mode: mode)
+                #expect(response.status == 200)
+                return try response.json()
+            }
+            // Asked and committed: flagged; its retry too (a kiosk whose answer was lost must not open unseen).
+            #expect(try await scan(child[0].qrData, hall, scanId: "c0", mode: "validate")["attention"] as? Bool == true)
+            let committed = try await scan(child[0].qrData, hall, scanId: "c1")
+            #expect(committed["result"] as? String == "valid" && committed["attention"] as? Bool == true)
+            #expect(try await scan(child[0].qrData, hall, scanId: "c1")["attention"] as? Bool == true)
+            // Refused, another type, no type, or a gate in no list: no flag at all.
+            let again = try await scan(child[0].qrData, hall, scanId: "c2")
+            #expect(again["result"] as? String == "already_used" && again["attention"] == nil)
+            #expect(try await scan(adult[0].qrData, hall, scanId: "a1")["attention"] == nil)
+            #expect(try await scan(untyped[0].qrData, hall, scanId: "u1")["attention"] == nil)
+            #expect(try await scan(child[1].qrData, door, scanId: "d1")["attention"] == nil)
+            // The sync page carries them, so an offline gate flags them too.
+            let page = try await admin.json("GET", "/api/sync/tickets", bearer: hall.token).json()
+            #expect((page["gateList"] as? [String: Any])?["attention"] as? [String] == ["Child", "Student"])
+            // Taken off the list: the next scan is not flagged.
+            _ = try await admin.call("PUT", "/api/lists/\(list["id"] as! String)", ["name": "Hall", "gates": ["hall-a"]], expect: 200)
+            #expect(try await scan(child[2].qrData, hall, scanId: "c3")["attention"] == nil)
+            _ = try await admin.call("POST", "/api/events/\(event)/lists", ["name": "x", "attention": ["ok", "bad\ntype"]], expect: 400)
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
     func exits_are_let_out_and_presence_counts_who_is_inside(_ kind: StoreKind) async throws {
         try await withService(kind) { admin in
             let event = try await admin.createEvent()

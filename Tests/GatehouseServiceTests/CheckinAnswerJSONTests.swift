@@ -21,7 +21,7 @@ import Testing
         var random = SystemRandomNumberGenerator()
         for result in CheckinResult.allCases {
             for ticket in Self.tickets {
-                for gate in [nil, "north-1", "gate \"7\""] {
+                for (gate, attention) in [(nil, false), ("north-1", true), ("gate \"7\"", false), (nil, true)] as [(String?, Bool)] {
                     for millis in [
                         nil, 0, 1_764_143_629_123, 951_782_400_000, 4_102_444_799_999, Int64.random(in: 0..<4_102_444_800_000, using: &random),
                     ] as [Int64?] {
@@ -30,7 +30,8 @@ import Testing
                             message: CheckinMessage.text(for: result, firstUsedAt: millis.map(Date.init(millis:)), firstUsedGate: gate),
                             ticket: ticket,
                             firstUsedAt: millis.map(Date.init(millis:)),
-                            firstUsedGate: gate
+                            firstUsedGate: gate,
+                            attention: attention
                         )
                         let expected = try APIJSON.encoder.encode(answer)
                         let text = String(decoding: answer.jsonBytes, as: UTF8.self)

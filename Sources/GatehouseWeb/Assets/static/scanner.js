@@ -179,6 +179,11 @@
     }
     box.className = 'scan-status ' + tone;
     parts.push(badge);
+    // The gate's list asks staff to look at this ticket's type (an ID, a child with an adult).
+    if (answer.attention && (entry.state === 'valid' || entry.state === 'committing' || entry.state === 'committed')) {
+      const type = answer.ticket && answer.ticket.ticketType;
+      parts.push(element('p', 'attention', '👀 Look first: ' + (type ? type + ' ticket' : 'this ticket') + ' — check before they go in.'));
+    }
     if (answer.ticket) {
       parts.push(element('div', 'holder', answer.ticket.holderName || 'No name on ticket'));
       parts.push(element('div', 'number', 'Ticket #' + answer.ticket.number + (answer.ticket.ticketType ? ' · ' + answer.ticket.ticketType : '')));
