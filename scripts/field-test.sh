@@ -17,7 +17,7 @@ rig=$FIELD_RIG_DIR
 out=${FIELD_TEST_OUT:-$repo/field-test-out}
 SWIFT=${SWIFT:-swift}
 # The functions main() runs in scripts/field-rig/guest/scenarios.py: each must run and pass.
-scenarios=11
+scenarios=13
 
 [[ $(id -u) -eq 0 ]] || { echo "make field-test needs root (debootstrap, chroot)" >&2; exit 1; }
 bash scripts/install-deps.sh --with-field-rig

@@ -15,7 +15,7 @@ modprobe gpio-sim
 chip=/sys/kernel/config/gpio-sim/gate-rig
 mkdir "$chip" "$chip/bank0"
 echo 32 > "$chip/bank0/num_lines"
-for line in 17:green 27:red 22:relay 23:alarm 24:passage; do
+for line in 17:green 27:red 22:relay 23:alarm 24:passage 25:direction 26:exit_relay 16:staff_button 5:key_free 6:key_locked 13:key_out_of_order; do
   mkdir "$chip/bank0/line${line%%:*}"
   echo "${line##*:}" > "$chip/bank0/line${line%%:*}/name"
 done

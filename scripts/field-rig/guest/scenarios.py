@@ -21,7 +21,8 @@ FEEDER = os.path.join(OUT, "frame-feeder")
 UNIT = "gate-kiosk.service"
 CONFIG = "/etc/gate-kiosk/gate-kiosk.conf"
 LINES = {"green": 17, "red": 27, "relay": 22}
-INPUTS = {"alarm": 23, "passage": 24}
+INPUTS = {"alarm": 23, "passage": 24, "direction": 25, "attention": 16, "key_free": 5, "key_locked": 6, "key_out_of_order": 13}
+EXIT_RELAY = 26
 RELAY_PULSE_MS = 300  # the default relay_pulse_ms the install keeps
 WATCHDOG_SEC = 10     # WatchdogSec= in systemd/gate-kiosk.service
 TRACING = "/sys/kernel/tracing"
@@ -600,11 +601,148 @@ def remote_lane_mode(figures):
             f"{figures['api_to_report_ms']} ms; stop leaves every output 0; after a restart free again; cleared → shut")
 
 
+def line_value(offset):
+    return int(read(f"{SYSFS}/sim_gpio{offset}/value"))
+
+
+def reconfigure(extra):
+    """Appends `extra` to the kiosk's config, restarts it and waits until it scans; returns the
+    config as it was, for the caller to put back."""
+    with open(CONFIG) as handle:
+        good = handle.read()
+    with open(CONFIG, "a") as handle:
+        handle.write(extra)
+    run("systemctl", "restart", UNIT)
+    check(wait_for(lambda: unit_property("StatusText").startswith("Scanning"), 60, 0.1) is not None,
+          f"not scanning with {extra!r}: {unit_property('StatusText')!r}")
+    return good
+
+
+def restore(good):
+    with open(CONFIG, "w") as handle:
+        handle.write(good)
+    run("systemctl", "restart", UNIT)
+    check(wait_for(lambda: unit_property("ActiveState") == "active", 60, 0.2) is not None, "the unit did not start again")
+
+
+def two_way_lane_and_staff_button(figures):
+    """A bidirectional lane (direction input, exit relay) with a passage sensor in relay_mode
+    hold, and a list whose Child tickets wait for the staff button: all on gpio-sim lines under
+    systemd against the installed service."""
+    chip = read(f"{STATE}/gpio-chip")
+    event = read(f"{STATE}/event")
+    for name in ("direction", "attention", "passage"):
+        drive(name, 0)
+    listed = api("POST", f"/api/events/{event}/lists", {"name": "Family door", "gates": ["rig-1"], "attention": ["Child"]})
+    child = api("POST", f"/api/events/{event}/tickets", {"quantity": 1, "ticketType": "Child"})["tickets"][0]
+    good = reconfigure(
+        f"direction_input = on\ndirection_chip = {chip}\ndirection_line = {INPUTS['direction']}\n"
+        f"exit_relay_chip = {chip}\nexit_relay_line = {EXIT_RELAY}\n"
+        f"attention_button = on\nattention_button_chip = {chip}\nattention_button_line = {INPUTS['attention']}\nattention_timeout_ms = 15000\n"
+        f"passage = sensor\npassage_chip = {chip}\npassage_line = {INPUTS['passage']}\npassage_timeout_ms = 8000\nrelay_mode = hold\n")
+    try:
+        info = run("gpioinfo", "-c", chip)
+        held = [l for l in info.splitlines() if '"gate-kiosk"' in l]
+        check(len([l for l in held if "input" in l]) == 3 and len([l for l in held if "output" in l]) == 4,
+              f"gpioinfo does not show 3 inputs and 4 outputs of gate-kiosk:\n{info}")
+
+        # A Child ticket: amber, shut, until the button; then held open until the arm turns.
+        mark = cursor()
+        feeder.show(child["qrData"])
+        waiting = wait_for_message(mark, r"^Ticket needs a look", 30)
+        feeder.show("blank")
+        check(waiting is not None and waiting.get("ATTENTION") == "waiting", f"no attention wait: {waiting}")
+        check(wait_for(lambda: value("red") == 1 and value("green") == 1, 3) is not None, f"no amber: {outputs()}")
+        time.sleep(1)
+        check(value("relay") == 0 and line_value(EXIT_RELAY) == 0, f"a relay opened before the button: {outputs()}")
+        pressed = time.monotonic()
+        drive("attention", 1)
+        opened = wait_for(lambda: value("relay") == 1, 5)
+        drive("attention", 0)
+        check(opened is not None, f"the button did not open the relay: {outputs()}")
+        figures["button_to_relay_ms"] = round((opened - pressed) * 1000)
+        time.sleep(1)
+        check(value("relay") == 1, "relay_mode = hold: the relay dropped before the passage")
+        drive("passage", 1)
+        check(wait_for(lambda: value("relay") == 0, 3) is not None, "the relay stayed open after the passage")
+        drive("passage", 0)
+        check(wait_for_message(mark, r"^Passage confirmed", 5) is not None, "the passage was not confirmed")
+        check(wait_for(lambda: api("GET", f"/api/tickets/{child['id']}")["status"] == "used", 5, 0.2) is not None, "the ticket is not used")
+        inside = api("GET", f"/api/events/{event}/presence")["inside"]
+
+        # The leaver presses the exit-side button: the same code goes out through the exit relay.
+        time.sleep(2.5)  # the code's cool-down (cooldown_ms = 2000 here)
+        drive("direction", 1)
+        mark = cursor()
+        feeder.show(child["qrData"])
+        check(wait_for(lambda: line_value(EXIT_RELAY) == 1, 30) is not None, "the exit relay did not open")
+        feeder.show("blank")
+        check(value("relay") == 0, "the entry relay opened for an exit")
+        left = decided_after(mark)
+        check(left and left[0].get("CHECKIN_RESULT") == "exit" and left[0].get("CHECKIN_DIRECTION") == "exit", f"the exit: {left[:1]}")
+        drive("passage", 1)
+        check(wait_for(lambda: line_value(EXIT_RELAY) == 0, 3) is not None, "the exit relay stayed open after the passage")
+        drive("passage", 0)
+        check(api("GET", f"/api/events/{event}/presence")["inside"] == inside - 1, "the exit did not count the holder out")
+        drive("direction", 0)
+        run("systemctl", "stop", UNIT)
+        after = dict(outputs(), exit_relay=line_value(EXIT_RELAY))
+        check(after == {"green": 0, "red": 0, "relay": 0, "exit_relay": 0}, f"outputs after stop: {after}")
+    finally:
+        api("DELETE", f"/api/lists/{listed['id']}")
+        for name in ("direction", "attention", "passage"):
+            drive(name, 0)
+        restore(good)
+    return (f"Child ticket: amber and shut until the staff button, relay {figures['button_to_relay_ms']} ms after the press, "
+            f"held (relay_mode hold) until the passage; direction input → exit through the exit relay only, counted out; "
+            f"stop leaves all four outputs 0")
+
+
+def key_switch_lines(figures):
+    """The key switch's three position inputs on gpio-sim lines: locked and out of order set at
+    the lane outrank the organizer, are reported back, and the normal position hands it back."""
+    chip = read(f"{STATE}/gpio-chip")
+    event = read(f"{STATE}/event")
+    device = re.search(r"^device_id *= *(\S+)", read(CONFIG), re.M).group(1)
+    for name in ("key_free", "key_locked", "key_out_of_order"):
+        drive(name, 0)
+    good = reconfigure(
+        f"mode_input = on\nmode_chip = {chip}\nmode_free_line = {INPUTS['key_free']}\nmode_locked_line = {INPUTS['key_locked']}\n"
+        f"mode_out_of_order_line = {INPUTS['key_out_of_order']}\n")
+    def reported():
+        lane = next((l for l in api("GET", f"/api/events/{event}/lanes")["lanes"] if l["deviceId"] == device), {})
+        return lane.get("reported"), lane.get("reportedSource")
+    try:
+        api("PUT", f"/api/devices/{device}/lane-mode", {"mode": "free"})
+        check(wait_for(lambda: value("relay") == 1, 15) is not None, "the organizer's free passage did not arrive")
+        turned = time.monotonic()
+        drive("key_out_of_order", 1)
+        check(wait_for(lambda: value("red") == 1 and value("relay") == 0, 3) is not None, f"out of order not shown: {outputs()}")
+        figures["key_to_outputs_ms"] = round((time.monotonic() - turned) * 1000)
+        check(wait_for(lambda: reported() == ("out_of_order", "key_switch"), 10, 0.2) is not None, f"reported: {reported()}")
+        check("LANE out_of_order (key switch)" in unit_property("StatusText"), f"status: {unit_property('StatusText')!r}")
+        drive("key_out_of_order", 0)
+        drive("key_locked", 1)
+        check(wait_for(lambda: reported() == ("locked", "key_switch"), 10, 0.2) is not None, f"reported: {reported()}")
+        check(value("relay") == 0 and value("red") == 0, f"locked rests shut and dark: {outputs()}")
+        drive("key_locked", 0)
+        check(wait_for(lambda: reported() == ("free", "organizer"), 10, 0.2) is not None, f"handed back: {reported()}")
+        check(wait_for(lambda: value("relay") == 1, 3) is not None, "the organizer's free passage did not come back")
+    finally:
+        api("PUT", f"/api/devices/{device}/lane-mode", {"mode": None})
+        for name in ("key_free", "key_locked", "key_out_of_order"):
+            drive(name, 0)
+        restore(good)
+    return (f"key switch on real lines: out of order over the organizer's free passage in {figures['key_to_outputs_ms']} ms, "
+            f"reported back as set by the key switch; locked; normal position hands the lane back to the organizer")
+
+
 def main():
     global trace
     trace = GpioTrace()
     for function in (unit_starts, libgpiod_2, admit_then_refuse_used, journal_fields, camera_unplugged, watchdog_restart, watchdog_frozen,
-                     stop_and_bad_config, selftest_as_documented, lane_inputs, remote_lane_mode):
+                     stop_and_bad_config, selftest_as_documented, lane_inputs, remote_lane_mode, two_way_lane_and_staff_button,
+                     key_switch_lines):
         scenario(function)
     if feeder:
         feeder.process.kill()
