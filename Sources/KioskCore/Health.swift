@@ -24,6 +24,8 @@ public final class KioskHealth: Sendable {
         var snapshot: String?
         var alarm: String?
         var laneMode: String?
+        var waiting: String?
+        var direction: String?
     }
 
     private let state = Mutex(State())
@@ -40,6 +42,10 @@ public final class KioskHealth: Sendable {
     public var alarm: String? { state.withLock { $0.alarm } }
     /// The lane's mode when it is not normal, with who set it.
     public func setLaneMode(_ text: String?) { state.withLock { $0.laneMode = text } }
+    /// What the lane waits for a person to do (the staff button), or nil.
+    public func setWaiting(_ text: String?) { state.withLock { $0.waiting = text } }
+    /// A bidirectional lane's way now (or why it is not known); nil for a one-way lane.
+    public func setDirection(_ text: String?) { state.withLock { $0.direction = text } }
     /// The capture loop is alive (called every iteration, also while the camera is away).
     public func captureBeat(_ now: Duration) { state.withLock { $0.captureBeat = now } }
     public func decisionStarted(_ now: Duration) { state.withLock { $0.busySince = now } }
@@ -74,7 +80,9 @@ public final class KioskHealth: Sendable {
             }
             let alarm = state.alarm.map { "FIRE ALARM, lane held open: \($0)" }
             let mode = state.laneMode.map { "LANE \($0)" }
-            return [alarm, mode, camera, service, state.snapshot, state.lastResult.map { "last: \($0)" }].compactMap { $0 }.joined(separator: "; ")
+            let waiting = state.waiting.map { "WAITING FOR STAFF: \($0)" }
+            return [alarm, waiting, mode, camera, state.direction, service, state.snapshot, state.lastResult.map { "last: \($0)" }]
+                .compactMap { $0 }.joined(separator: "; ")
         }
     }
 }

@@ -300,6 +300,8 @@ public final class Kiosk: Sendable {
                 "Ticket needs a look: waiting for the staff button",
                 metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "attention": "waiting"]
             )
+            health.setWaiting("a ticket needs a look; press the staff button")
+            defer { health.setWaiting(nil) }
             do {
                 try outputs.apply(.attention)
             } catch {

@@ -38,14 +38,18 @@ public final class LaneDirection: Sendable {
         }
     }
 
-    /// Keeps the input's level until the task is cancelled; logs each change of way.
-    public func follow(_ input: any InputLine, gateID: String, logger: Logger) async {
+    /// Keeps the input's level until the task is cancelled; logs each change of way and shows
+    /// it in the status line.
+    public func follow(_ input: any InputLine, gateID: String, health: KioskHealth, logger: Logger) async {
         for await next in input.levels() {
-            let before = level.withLock { level in
-                defer { level = next }
-                return level
+            // The only writer: the status line changes first, so it never lags the decisions.
+            guard level.withLock({ $0 }) != next else { continue }
+            switch next {
+            case .asserted: health.setDirection("two-way lane: exit")
+            case .clear: health.setDirection("two-way lane: entry")
+            case .broken: health.setDirection("TWO-WAY LANE, DIRECTION UNKNOWN: scans wait")
             }
-            guard before != next else { continue }
+            level.withLock { $0 = next }
             switch next {
             case .broken(let why):
                 logger.error(

@@ -210,7 +210,7 @@ public struct KioskDaemon {
         if let sensor { services.insert(PassageService(sensor: sensor), at: 1) }
         if let button { services.insert(PassageService(sensor: button), at: 1) }
         if let input = parts.direction {
-            services.insert(DirectionService(direction: direction, input: input, gateID: configuration.gateID, logger: logger), at: 1)
+            services.insert(DirectionService(direction: direction, input: input, health: health, gateID: configuration.gateID, logger: logger), at: 1)
         }
         let modeInputs = [(parts.keySwitch, LaneModeSource.keySwitch), (parts.boxMode, .box)].compactMap { input, source in
             input.map { ($0, source) }

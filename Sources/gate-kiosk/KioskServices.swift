@@ -73,11 +73,12 @@ struct PassageService: Service {
 struct DirectionService: Service {
     let direction: LaneDirection
     let input: any InputLine
+    let health: KioskHealth
     let gateID: String
     let logger: Logger
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { await direction.follow(input, gateID: gateID, logger: logger) }
+        await cancelWhenGracefulShutdown { await direction.follow(input, gateID: gateID, health: health, logger: logger) }
     }
 }
 

@@ -33,7 +33,8 @@ import Testing
         try kiosk.scene.show(child.qrData, offset: 10)
         try await waitUntil(limit: .seconds(6)) { kiosk.journal.entries.filter { $0["ATTENTION"] == "waiting" }.count == 2 }
         kiosk.scene.clear()
-        try await Task.sleep(for: .milliseconds(500))
+        // What `systemctl status` says meanwhile.
+        try await waitUntil(limit: .seconds(3)) { kiosk.notify.messages.contains { $0.contains("STATUS=WAITING FOR STAFF") } }
         #expect(pulses() == 0, "not before the press")
         try lane.write("attention", "1")
         try await waitUntil(limit: .seconds(3)) { kiosk.journal.entries.contains { $0["ATTENTION"] == "confirmed" } }

@@ -54,7 +54,8 @@ import Testing
 
     @Test func each_scan_goes_the_way_the_input_says_through_its_own_relay() async {
         let setup = Setup(exitRelay: true)
-        let following = Task { await setup.direction.follow(setup.input, gateID: "hall-2", logger: setup.logs.logger) }
+        let health = KioskHealth()
+        let following = Task { await setup.direction.follow(setup.input, gateID: "hall-2", health: health, logger: setup.logs.logger) }
         defer { following.cancel() }
         var lane = Lane(cooldown: .zero)
         #expect(setup.direction.current == .unknown("the direction input has not been read yet"))
@@ -64,6 +65,7 @@ import Testing
         #expect(setup.timeline.pulses("relay").count == 1 && setup.timeline.pulses("exit_relay").isEmpty)
 
         await setup.set(.asserted, expecting: .known(.exit))
+        #expect(health.statusLine.contains("two-way lane: exit"))
         setup.timeline.clear()
         await setup.scan(lane: &lane)
         #expect(setup.timeline.pulses("exit_relay").count == 1 && setup.timeline.pulses("relay").isEmpty)
@@ -72,6 +74,7 @@ import Testing
 
         // A cut wire: the service is not asked, no relay moves, the lane shows it cannot decide.
         await setup.set(.broken("line gone"), expecting: .unknown("the direction input cannot be read: line gone"))
+        #expect(health.statusLine.contains("TWO-WAY LANE, DIRECTION UNKNOWN"))
         setup.timeline.clear()
         await setup.scan(lane: &lane)
         #expect(setup.client.calls.withLock { $0.count } == 2)
@@ -82,7 +85,7 @@ import Testing
 
     @Test func without_an_exit_relay_an_exit_opens_the_one_relay_and_the_alarm_opens_both() async throws {
         let single = Setup(exitRelay: false)
-        let following = Task { await single.direction.follow(single.input, gateID: "hall-2", logger: single.logs.logger) }
+        let following = Task { await single.direction.follow(single.input, gateID: "hall-2", health: KioskHealth(), logger: single.logs.logger) }
         defer { following.cancel() }
         var lane = Lane(cooldown: .zero)
         await single.set(.asserted, expecting: .known(.exit))
