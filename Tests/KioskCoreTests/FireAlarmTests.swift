@@ -54,6 +54,49 @@ final class ScriptedInput: InputLine, Sendable {
         #expect(timeline.on("green").last?.value == false && timeline.on("red").last?.value == false)
     }
 
+    /// Virtual time that runs `hook` once, the first time a sleep reaches `at`: an alarm that
+    /// comes in the middle of a step.
+    final class HookedTimekeeper: Timekeeper {
+        let clock = VirtualTimekeeper()
+        let at: Duration
+        let hook: Mutex<(@Sendable () -> Void)?>
+
+        init(at: Duration, hook: @escaping @Sendable () -> Void) {
+            self.at = at
+            self.hook = Mutex(hook)
+        }
+
+        func now() -> Duration { clock.now() }
+
+        func sleep(for duration: Duration) async throws {
+            let before = clock.now()
+            try await clock.sleep(for: duration)
+            if before < at, clock.now() >= at,
+                let fire = hook.withLock({ hook in
+                    defer { hook = nil }
+                    return hook
+                })
+            {
+                fire()
+            }
+        }
+    }
+
+    @Test func an_alarm_during_a_relay_pulse_keeps_the_relay_energised_past_the_pulse() async throws {
+        let outputs = Mutex<LaneOutputs?>(nil)
+        let timekeeper = HookedTimekeeper(at: .milliseconds(150)) { try? outputs.withLock { $0 }?.holdOpen(true) }
+        let (lane, timeline) = makeOutputs(timekeeper.clock)
+        outputs.withLock { $0 = lane }
+        // A valid ticket's pattern: the relay pulses 300 ms under green; the panel signals 150 ms in.
+        try await SignalPlayer(outputs: lane, timekeeper: timekeeper).play(
+            SignalPattern(.granted, relayPulse: .milliseconds(300), greenTime: .seconds(2), redTime: .seconds(2))
+        )
+        #expect(timeline.on("relay").map(\.value) == [true], "the pulse's end and the pattern's rest do not shut the lane")
+        #expect(timeline.on("red").last?.value == true && timeline.on("green").last?.value == true, "the alarm's lights")
+        try lane.holdOpen(false)
+        #expect(timeline.on("relay").map(\.value) == [true, false])
+    }
+
     @Test func the_lane_opens_on_the_edge_takes_no_scans_and_closes_after_the_clear_time() async throws {
         let clock = SystemTimekeeper()
         let virtual = VirtualTimekeeper()
