@@ -188,6 +188,10 @@ package struct AdminRoutes {
         group.get("events/:id/lanes") { _, context in
             JSONAnswer(["lanes": try await gatehouse.laneStates(eventId: try context.parameters.require("id"))])
         }
+        // The fleet: each device's state from its latest heartbeat.
+        group.get("events/:id/devices") { _, context in
+            JSONAnswer(["devices": try await gatehouse.fleet(eventId: try context.parameters.require("id"))])
+        }
     }
 
     /// `{mode}`: a lane mode, or null for none (the lane is normal unless the box says otherwise).

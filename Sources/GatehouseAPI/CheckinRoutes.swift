@@ -53,6 +53,13 @@ package struct CheckinRoutes {
             try await gatehouse.reportLane(body, bearerToken: token, logger: context.logger)
             return Response(status: .noContent)
         }
+        group.post("devices/:id/heartbeat") { request, context in
+            let token = try await device(request)
+            let body = try await request.decodeJSON(as: Heartbeat.self, context: context, limit: BodyLimit.heartbeat)
+            guard body.deviceId == context.parameters.get("id") else { throw Problem(.badRequest, "deviceId must be the device of the path") }
+            try await gatehouse.recordHeartbeat(body, bearerToken: token, logger: context.logger)
+            return Response(status: .noContent)
+        }
         group.post("checkins/:scanId/annul") { request, context -> AnnulAnswerBody in
             let token = try await device(request)
             let scanId = try context.parameters.require("scanId")

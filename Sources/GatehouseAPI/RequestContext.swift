@@ -35,6 +35,8 @@ package enum BodyLimit {
     package static let enroll = 1024
     package static let offlineUpload = 512 * 1024
     package static let form = 64 * 1024
+    /// A heartbeat with its 50 events at most.
+    package static let heartbeat = 32 * 1024
 }
 
 /// The bytes of request bodies being read at once, across all connections, bounded: a flood of

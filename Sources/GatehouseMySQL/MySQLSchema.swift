@@ -296,6 +296,18 @@ enum MySQLSchema {
         [
             "ALTER TABLE checkin_lists ADD COLUMN attention_types TEXT COLLATE {BIN}"
         ],
+        // 11: device heartbeats (as SQLite's 16).
+        [
+            """
+            CREATE TABLE IF NOT EXISTS device_heartbeats (
+                device_id VARCHAR(255) NOT NULL PRIMARY KEY,
+                at BIGINT NOT NULL,
+                body MEDIUMTEXT NOT NULL,
+                events MEDIUMTEXT NOT NULL,
+                CONSTRAINT device_heartbeats_device FOREIGN KEY (device_id) REFERENCES devices (id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

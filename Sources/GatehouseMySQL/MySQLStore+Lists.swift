@@ -122,4 +122,24 @@ extension MySQLStore {
             try db.run(LaneStatements.report(report, at: at))
         }
     }
+
+    public func heartbeats(eventId: String) async throws -> [StoredHeartbeat] {
+        try await read { db in try db.rows(HeartbeatStatements.ofEvent(eventId), HeartbeatStatements.heartbeat) }
+    }
+
+    public func heartbeat(deviceId: String) async throws -> StoredHeartbeat? {
+        try await read { db in try db.rows(HeartbeatStatements.ofDevice(deviceId), HeartbeatStatements.heartbeat).first }
+    }
+
+    public func saveHeartbeat(_ heartbeat: StoredHeartbeat) async throws {
+        try await write { db in
+            try db.run(
+                StoreStatement(
+                    sql: "INSERT IGNORE INTO device_heartbeats (device_id, at, body, events) VALUES (?, ?, ?, ?)",
+                    parameters: HeartbeatStatements.blank(heartbeat.deviceId)
+                )
+            )
+            try db.run(HeartbeatStatements.update(heartbeat))
+        }
+    }
 }

@@ -636,6 +636,17 @@ enum PostgresSchema {
         ["ALTER TABLE lane_modes ADD COLUMN alarm TEXT"],
         // 18: a list's attention types (as SQLite's 15).
         ["ALTER TABLE checkin_lists ADD COLUMN attention_types TEXT"],
+        // 19: device heartbeats (as SQLite's 16).
+        [
+            """
+            CREATE TABLE device_heartbeats (
+                device_id TEXT PRIMARY KEY REFERENCES devices(id),
+                at BIGINT NOT NULL,
+                body TEXT NOT NULL,
+                events TEXT NOT NULL
+            )
+            """
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -155,6 +155,37 @@ extension PostgresStore {
         try await upsertLane(deviceId: report.deviceId, LaneStatements.report(report, at: at))
     }
 
+    public func heartbeats(eventId: String) async throws -> [StoredHeartbeat] {
+        try await guarded { [self] in
+            try await client.query(PostgresQuery(HeartbeatStatements.ofEvent(eventId)), logger: logger).collect().map {
+                HeartbeatStatements.heartbeat(PostgresCells(row: $0.makeRandomAccess()))
+            }
+        }
+    }
+
+    public func heartbeat(deviceId: String) async throws -> StoredHeartbeat? {
+        try await guarded { [self] in
+            try await client.query(PostgresQuery(HeartbeatStatements.ofDevice(deviceId)), logger: logger).collect().first.map {
+                HeartbeatStatements.heartbeat(PostgresCells(row: $0.makeRandomAccess()))
+            }
+        }
+    }
+
+    public func saveHeartbeat(_ heartbeat: StoredHeartbeat) async throws {
+        try await guarded { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                _ = try await connection.run(
+                    StoreStatement(
+                        sql: "INSERT INTO device_heartbeats (device_id, at, body, events) VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO NOTHING",
+                        parameters: HeartbeatStatements.blank(heartbeat.deviceId)
+                    ),
+                    logger: logger
+                )
+                _ = try await connection.run(HeartbeatStatements.update(heartbeat), logger: logger)
+            }
+        }
+    }
+
     private func upsertLane(deviceId: String, _ update: StoreStatement) async throws {
         try await guarded { [self] in
             try await client.withTransaction(logger: logger) { connection in

@@ -210,6 +210,15 @@ enum SQLiteSchema {
         "ALTER TABLE lane_modes ADD COLUMN alarm TEXT;",
         // 15: ticket types staff look at before their holder goes in, one per line (NULL: none).
         "ALTER TABLE checkin_lists ADD COLUMN attention_types TEXT;",
+        // 16: each device's latest heartbeat and its last events (one row a device).
+        """
+        CREATE TABLE device_heartbeats (
+            device_id TEXT PRIMARY KEY REFERENCES devices(id),
+            at INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            events TEXT NOT NULL
+        );
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

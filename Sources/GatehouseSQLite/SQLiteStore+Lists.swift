@@ -113,4 +113,24 @@ extension SQLiteStore {
             try db.run(LaneStatements.report(report, at: at))
         }
     }
+
+    public func heartbeats(eventId: String) async throws -> [StoredHeartbeat] {
+        try await readers.read { db in try db.rows(HeartbeatStatements.ofEvent(eventId), HeartbeatStatements.heartbeat) }
+    }
+
+    public func heartbeat(deviceId: String) async throws -> StoredHeartbeat? {
+        try await readers.read { db in try db.rows(HeartbeatStatements.ofDevice(deviceId), HeartbeatStatements.heartbeat).first }
+    }
+
+    public func saveHeartbeat(_ heartbeat: StoredHeartbeat) async throws {
+        try await writer.perform { db in
+            try db.run(
+                StoreStatement(
+                    sql: "INSERT OR IGNORE INTO device_heartbeats (device_id, at, body, events) VALUES (?, ?, ?, ?)",
+                    parameters: HeartbeatStatements.blank(heartbeat.deviceId)
+                )
+            )
+            try db.run(HeartbeatStatements.update(heartbeat))
+        }
+    }
 }

@@ -407,6 +407,11 @@ public protocol GatehouseStore: Sendable {
     func requestLaneMode(deviceId: String, mode: LaneMode?, at: Date) async throws
     /// What the kiosk reported its lane is in.
     func reportLane(_ report: LaneReport, at: Date) async throws
+    /// The latest heartbeat of each of an event's devices that sent one.
+    func heartbeats(eventId: String) async throws -> [StoredHeartbeat]
+    func heartbeat(deviceId: String) async throws -> StoredHeartbeat?
+    /// Replaces a device's heartbeat row.
+    func saveHeartbeat(_ heartbeat: StoredHeartbeat) async throws
     /// Lists whose `exitAllAt` is at or before `now`: (id, that time).
     func listsDueToEmpty(now: Date) async throws -> [(id: String, exitAllAt: Date)]
     /// Counts up to `limit` people inside the list out at `at` (their passes, the count, an

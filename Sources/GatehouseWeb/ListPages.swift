@@ -248,7 +248,7 @@ extension OrganizerSite {
             hasLists: !lists.isEmpty,
             editor: listForm(values, error: error)
         )
-        return WebPage(title: "Check-in lists · \(event.name)", template: "lists", data: model, section: .events, scripts: ["lists.js"])
+        return WebPage(title: "Check-in lists · \(event.name)", template: "lists", data: model, section: .events, scripts: ["live.js", "lists.js"])
     }
 
     func editPage(_ list: CheckinList, values: [String: String], error: String?) async throws -> WebPage {

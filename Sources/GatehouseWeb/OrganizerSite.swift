@@ -38,6 +38,7 @@ package struct OrganizerSite: Sendable {
         addCheckinPages(to: admin)
         addDevicePages(to: admin)
         addListPages(to: admin)
+        addFleetPages(to: admin)
         addRegistrationPages(to: admin)
         // Any other address under /admin: a page that says so, not the API's JSON.
         admin.get("**") { request, context in

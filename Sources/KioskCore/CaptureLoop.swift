@@ -78,6 +78,7 @@ public final class CaptureLoop: @unchecked Sendable {
                 let payloads = try source.withNextFrame(timeout: frameTimeout) { pixels, width, height in
                     decoder.decode(pixels: pixels, width: width, height: height)
                 }
+                health.frameRead(codes: payloads.count)
                 if !payloads.isEmpty { onScan(ScanEvent(payloads: payloads, frameAt: frameAt)) }
             } catch {
                 // Unplugged, stalled or broken: close, say so once, and reopen with back-off.

@@ -14,6 +14,15 @@ public final class CurlSyncClient: SyncTransport, @unchecked Sendable {
     // misbehaving server. A page may take longer than a check-in; a silent server still ends it.
     private let easy: CurlEasy
     private static let decoder = JSONDecoder()
+    /// Times as the API reads them (ISO 8601 with milliseconds), not Foundation's default.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.iso8601Millis)
+        }
+        return encoder
+    }()
 
     public init(settings: CurlCheckinClient.Settings) throws {
         self.settings = settings
@@ -51,6 +60,12 @@ public final class CurlSyncClient: SyncTransport, @unchecked Sendable {
         }
     }
 
+    public func heartbeat(_ heartbeat: Heartbeat) async -> Result<Void, SyncFailure> {
+        await post("/api/devices/\(Self.pathSegment(heartbeat.deviceId))/heartbeat", heartbeat).flatMap { answer in
+            answer.status == 204 ? .success(()) : .failure(SyncFailure(answer.description))
+        }
+    }
+
     /// An HTTP status and the problem's detail, if the service gave one.
     private struct StatusAnswer: Sendable, CustomStringConvertible {
         var status: Int
@@ -60,7 +75,7 @@ public final class CurlSyncClient: SyncTransport, @unchecked Sendable {
 
     /// POSTs `body` as JSON; the answer's status and detail, or why there was none.
     private func post(_ path: String, _ body: some Encodable) async -> Result<StatusAnswer, SyncFailure> {
-        guard let data = try? JSONEncoder().encode(body) else { return .failure(SyncFailure("cannot encode \(path)")) }
+        guard let data = try? Self.encoder.encode(body) else { return .failure(SyncFailure("cannot encode \(path)")) }
         return await onQueue {
             _ = gh_curl_set_string(self.easy.handle, CURLOPT_URL, self.settings.serverURL + path)
             let code = self.easy.perform(body: data)

@@ -12,6 +12,8 @@ public protocol SyncTransport: Sendable {
     func annul(scanId: String, _ request: AnnulRequest) async -> Result<AnnulDelivery, SyncFailure>
     /// `POST /api/devices/{id}/lane`: the mode the lane is in.
     func reportLane(_ report: LaneReport) async -> Result<Void, SyncFailure>
+    /// `POST /api/devices/{id}/heartbeat`: what the box says of itself.
+    func heartbeat(_ heartbeat: Heartbeat) async -> Result<Void, SyncFailure>
 }
 
 /// The service's final word on an annul a gate sent.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import GatehouseCore
 import KioskCore
 import KioskHardware
 import Logging
@@ -14,6 +15,7 @@ struct GateKiosk: AsyncParsableCommand {
         commandName: "gate-kiosk",
         abstract: "Gate kiosk daemon: camera → QR → check-in → lights and turnstile relay.",
         discussion: "Configuration: /etc/gate-kiosk/gate-kiosk.conf (see `gate-kiosk config`).",
+        version: ProductVersion.current,
         subcommands: [Run.self, Enroll.self, Decode.self, Selftest.self, ConfigCommand.self, ModeCommand.self],
         defaultSubcommand: Run.self
     )

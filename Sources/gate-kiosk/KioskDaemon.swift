@@ -67,8 +67,20 @@ public struct KioskDaemon {
         public var transport: any SyncTransport
         public var clock: TrustedClock
         public var syncInterval: Duration
+        /// The state directory, whose free space the heartbeat reports, and the box's readings.
+        public var stateDirectory: String?
+        public var box: (any BoxReadings)?
 
-        public init(snapshot: OfflineSnapshot, transport: any SyncTransport, clock: TrustedClock = .system, syncInterval: Duration = .seconds(1)) {
+        public init(
+            snapshot: OfflineSnapshot,
+            transport: any SyncTransport,
+            clock: TrustedClock = .system,
+            syncInterval: Duration = .seconds(1),
+            stateDirectory: String? = nil,
+            box: (any BoxReadings)? = nil
+        ) {
+            self.stateDirectory = stateDirectory
+            self.box = box
             self.snapshot = snapshot
             self.transport = transport
             self.clock = clock
@@ -222,6 +234,20 @@ public struct KioskDaemon {
             services.insert(AlarmService(alarm: alarm), at: 1)
         }
         if let offline = parts.offline {
+            services.append(
+                HeartbeatService(
+                    configuration: configuration,
+                    health: health,
+                    modes: modes,
+                    snapshot: offline.snapshot,
+                    transport: offline.transport,
+                    clock: offline.clock,
+                    stateDirectory: offline.stateDirectory,
+                    box: offline.box,
+                    timekeeper: timekeeper,
+                    logger: logger
+                )
+            )
             var sync = OfflineSyncService(
                 snapshot: offline.snapshot,
                 transport: offline.transport,

@@ -231,10 +231,16 @@ enum KioskParts {
         environment: [String: String],
         logger: Logger
     ) -> KioskDaemon.OfflineParts? {
-        let path = stateDirectory(environment) + "/offline.sqlite"
+        let directory = stateDirectory(environment)
+        let path = directory + "/offline.sqlite"
         do {
             let transport = try CurlSyncClient(settings: settings)
-            return KioskDaemon.OfflineParts(snapshot: try OfflineSnapshot(path: path), transport: transport)
+            return KioskDaemon.OfflineParts(
+                snapshot: try OfflineSnapshot(path: path),
+                transport: transport,
+                stateDirectory: directory,
+                box: BoxFigures()
+            )
         } catch {
             logger.critical(
                 "Offline snapshot unavailable; the gate shuts while the service is away",

@@ -436,6 +436,42 @@ class ListsPage(BrowserTestCase):
                           f"{[round(t - truth[0][0], 1) for t, _ in truth]}")
 
 
+class GatesPage(BrowserTestCase):
+    def test_each_device_s_light_follows_its_heartbeats_live(self):
+        event = self.service.api("POST", "/api/events", {"name": "Fleet night"}, expect=201)["id"]
+        kiosk = self.service.api("POST", "/api/devices", {"name": "East kiosk", "gateId": "east-1", "eventId": event}, expect=201)
+        self.service.api("POST", "/api/devices", {"name": "West kiosk", "gateId": "west-1", "eventId": event}, expect=201)
+
+        def beat(**figures):
+            body = {"deviceId": kiosk["deviceId"], "gateId": "east-1", "version": "2026.12.1", "camera": "ok", "framesPerSecond": 15.0,
+                    "online": True, "snapshotTickets": 10, "snapshotAgeSeconds": 1, "backlog": 0}
+            body.update(figures)
+            self.service.api("POST", f"/api/devices/{kiosk['deviceId']}/heartbeat", body, token=kiosk["token"], expect=204)
+
+        beat()
+        driver = browser(SIZES["laptop"])
+        try:
+            driver.get(f"{self.service.base}/admin/events/{event}/gates")
+            row = f"tr[data-device='{kiosk['deviceId']}']"
+            self.assertEqual(text(driver, row + " .state"), "ok")
+            self.assertIn("1 ok, 0 to look at, 1 not working", text(driver, "#fleet-summary"), "the other kiosk never spoke: silent")
+            # The camera goes: the row turns red without a reload.
+            beat(camera="offline", cameraDetail="no frames for 2 s", events=[
+                {"at": "2026-12-04T20:14:03.000Z", "kind": "camera_offline", "detail": "no frames for 2 s"}])
+            wait(driver, EC.text_to_be_present_in_element((By.CSS_SELECTOR, row + " .state"), "camera offline"), 10)
+            self.assertIn("bad", driver.find_element(By.CSS_SELECTOR, row + " .state").get_attribute("class"))
+            self.assertIn("no frames for 2 s", text(driver, row + " .camera"))
+            self.shoot(driver, "gates-laptop")
+            driver.find_element(By.LINK_TEXT, "East kiosk").click()
+            wait(driver, EC.text_to_be_present_in_element((By.CSS_SELECTOR, "main"), "Reported"))
+            self.assertIn("camera offline", text(driver, "main"))
+            driver.back()
+            driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+            wait(driver, EC.text_to_be_present_in_element((By.ID, "live-state"), "not updating"), 12)
+        finally:
+            driver.quit()
+
+
 class DevicesPage(BrowserTestCase):
     def test_a_lane_mode_is_set_from_the_devices_page_and_the_lanes_report_shows(self):
         event = self.service.api("POST", "/api/events", {"name": "Gates night"}, expect=201)["id"]
@@ -1243,6 +1279,12 @@ class PagesAtTwoSizes(BrowserTestCase):
         tickets = self.service.api("POST", f"/api/events/{event}/tickets", {"quantity": 3, "holderName": "Maximiliane Mustermann-Schmidt"}, expect=201)["tickets"]
         device = self.service.api("POST", "/api/devices", {"name": "North kiosk", "gateId": "north-1", "eventId": event}, expect=201)
         self.service.api("POST", "/api/checkin", {"qrData": tickets[0]["qrData"], "deviceId": device["deviceId"], "gateId": "north-1"}, token=device["token"])
+        self.service.api("POST", f"/api/devices/{device['deviceId']}/heartbeat", {
+            "deviceId": device["deviceId"], "gateId": "north-1", "version": "2026.12.1", "camera": "offline",
+            "cameraDetail": "/dev/gate-camera: no such device (unplugged, or the udev rule did not match)", "online": True,
+            "snapshotTickets": 3, "snapshotAgeSeconds": 1, "backlog": 0, "diskFreeBytes": 7_500_000_000, "cpuTemperatureCelsius": 48.5,
+            "events": [{"at": "2026-12-04T20:14:03.000Z", "kind": "camera_offline", "detail": "/dev/gate-camera: no such device"}]},
+            token=device["token"], expect=204)
         vip = self.service.api("POST", f"/api/events/{event}/lists", {"name": "VIP door", "gates": ["vip-1", "vip-2"], "ticketTypes": ["VIP"],
                                                                        "entry": "reentry", "capacity": 200}, expect=201)["id"]
         pages = {
@@ -1253,6 +1295,7 @@ class PagesAtTwoSizes(BrowserTestCase):
             "revoke-device": f"/admin/devices/{device['deviceId']}/revoke?event={event}", "not-found": f"/admin/events/{event}/nothing",
             "registration": f"/admin/events/{event}/registration", "send-ticket": f"/admin/tickets/{tickets[2]['id']}/send",
             "lists": f"/admin/events/{event}/lists", "list-edit": f"/admin/lists/{vip}/edit", "register-closed": f"/register/{event}", "register-unknown": "/register/ENOSUCH1",
+            "gates": f"/admin/events/{event}/gates", "gate-device": f"/admin/devices/{device['deviceId']}",
         }
         folder = tempfile.mkdtemp()
         bad, good = os.path.join(folder, "bad.csv"), os.path.join(folder, "good.csv")

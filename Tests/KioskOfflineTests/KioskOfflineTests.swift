@@ -402,6 +402,12 @@ struct Tickets {
         let annuls = Mutex<[String]>([])
         let annulAnswer = Mutex<Result<AnnulDelivery, SyncFailure>>(.success(.annulled))
 
+        let heartbeats = Mutex<[Heartbeat]>([])
+        func heartbeat(_ heartbeat: Heartbeat) async -> Result<Void, SyncFailure> {
+            heartbeats.withLock { $0.append(heartbeat) }
+            return .success(())
+        }
+
         let laneReports = Mutex<[LaneReport]>([])
         func reportLane(_ report: LaneReport) async -> Result<Void, SyncFailure> {
             laneReports.withLock { $0.append(report) }

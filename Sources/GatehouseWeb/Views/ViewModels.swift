@@ -110,7 +110,7 @@ package struct EventTabs: Sendable {
         let base = "/admin/events/\(event.id)"
         tabs = [
             ("overview", "Overview", base), ("tickets", "Tickets", base + "/tickets"), ("checkins", "Check-ins", base + "/checkins"),
-            ("lists", "Lists", base + "/lists"), ("devices", "Devices", base + "/devices"),
+            ("lists", "Lists", base + "/lists"), ("devices", "Devices", base + "/devices"), ("gates", "Gates", base + "/gates"),
             ("registration", "Registration", base + "/registration"),
         ].map { key, label, href in Tab(label: label, href: href, current: key == current) }
     }

@@ -428,6 +428,20 @@
     }
   }
 
+  // Every 10 s while paired, the phone tells the organizer's gates page it is there: whether
+  // its camera is on, whether the service answers, and its last decision (no names).
+  const REPORT_MS = 10000;
+  async function report() {
+    if (!session) return;
+    const body = {deviceId: session.deviceId, gateId: session.gateId, version: 'web', camera: stream ? 'ok' : 'none', online};
+    const ticket = current && current.answer && current.answer.ticket;
+    if (current && current.answer) body.lastDecision = current.answer.result + (ticket ? ' #' + ticket.number : '');
+    try {
+      await call('/api/devices/' + encodeURIComponent(session.deviceId) + '/heartbeat',
+        {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)}, HEARTBEAT_TIMEOUT_MS);
+    } catch (error) { /* the next one, or the check-ins themselves, say the rest */ }
+  }
+
   // The camera: the browser's own QR detector where it has one, else frames to our decoder.
   async function toggleCamera() {
     if (stream) { stopCamera(); return; }
@@ -634,6 +648,8 @@
     window.addEventListener('online', () => heartbeat());
     window.addEventListener('hashchange', pairFromLink);
     setInterval(heartbeat, HEARTBEAT_MS);
+    setInterval(report, REPORT_MS);
+    setTimeout(report, 1000);
     if ('serviceWorker' in navigator) navigator.serviceWorker.register('/scanner/sw.js', {scope: '/scanner'}).catch(() => {});
     session = load();
     if (pairFromLink()) return;

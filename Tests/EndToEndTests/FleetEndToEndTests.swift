@@ -1,0 +1,44 @@
+import Foundation
+import GatehouseCore
+import GatehouseTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A dry-run kiosk's heartbeats against the real service: its figures reach the fleet API, a
+/// camera that goes shows within one heartbeat (on the API, the gates page and the device's
+/// events), and a killed kiosk is called silent within 30 s.
+@Suite struct FleetEndToEndTests {
+    @Test func a_kiosk_s_heartbeats_show_its_camera_and_its_silence() async throws {
+        let lane = try DryRunLane(event: "Fleet", inputs: [:], settings: [])
+        let (admin, event, kiosk) = (lane.admin, lane.event, lane.kiosk)
+        func me() -> [String: Any]? {
+            let devices = (try? admin.call("GET", "/api/events/\(event)/devices", expect: 200)["devices"]) as? [[String: Any]]
+            return devices?.first { $0["deviceId"] as? String == lane.device.id }
+        }
+        func state() -> String? { me()?["state"] as? String }
+
+        try await waitUntil(limit: .seconds(15)) { state() == "ok" }
+        let heartbeat = try #require(me()?["heartbeat"] as? [String: Any])
+        #expect(heartbeat["version"] as? String == ProductVersion.current)
+        #expect(heartbeat["camera"] as? String == "ok" && heartbeat["decoder"] as? String == "zbar+zxing")
+        #expect(heartbeat["clockTrusted"] as? Bool == true && (heartbeat["diskFreeBytes"] as? Int ?? 0) > 0)
+        #expect(heartbeat["laneMode"] as? String == "normal" && heartbeat["backlog"] as? Int == 0 && heartbeat["snapshotTickets"] as? Int == 1)
+
+        // The camera goes: said within one heartbeat, with the event on the device's page.
+        let gone = ContinuousClock.now
+        try FileManager.default.removeItem(atPath: kiosk.scene.folder)
+        try await waitUntil(limit: .seconds(15)) { state() == "camera_offline" }
+        print("fleet: camera gone → camera_offline on the API in \((ContinuousClock.now - gone).wholeMilliseconds) ms (heartbeat every 10 s)")
+        try await waitUntil(limit: .seconds(12)) { (try? admin.page("/admin/devices/\(lane.device.id)"))?.contains("camera offline") == true }
+        #expect(try admin.page("/admin/events/\(event)/gates").contains("camera offline"))
+
+        // Killed: silent within 30 s of its last heartbeat.
+        kill(kiosk.process.processIdentifier, SIGKILL)
+        let killed = ContinuousClock.now
+        try await waitUntil(limit: .seconds(45)) { state() == "silent" }
+        print("fleet: kiosk killed → silent on the API after \((ContinuousClock.now - killed).wholeMilliseconds) ms")
+    }
+}
