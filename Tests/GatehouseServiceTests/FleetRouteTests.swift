@@ -11,7 +11,8 @@ import Testing
     @Test(arguments: StoreKind.available)
     func heartbeats_make_each_device_s_state_and_silence_is_said(_ kind: StoreKind) async throws {
         let clock = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
-        try await withService(kind, now: { clock.withLock { $0 } }) { admin in
+        let now: @Sendable () -> Date = { clock.withLock { $0 } }
+        try await withService(kind, now: now) { admin in
             let event = try await admin.createEvent()
             let kiosk = try await admin.addDevice(event: event, gate: "north-1")
             let other = try await admin.addDevice(event: event, gate: "south-1")
