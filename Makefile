@@ -38,6 +38,8 @@ test: test-deps
 	@# Style is checked, not debated: the toolchain's formatter with .swift-format (Hummingbird's settings).
 	$(SWIFT) format lint --strict -r Sources Tests Plugins
 	bash scripts/lint-js.sh
+	@# The alerting rules parse, and each alert fires on the series it is for (promtool, Debian's prometheus).
+	cd monitoring && promtool check rules gatehouse-alerts.yml && promtool test rules gatehouse-alerts.test.yml
 	bash scripts/check-gpiod-v2.sh
 	$(SWIFT) build --build-tests
 	bash scripts/check-units.sh

@@ -21,7 +21,7 @@ packages=(
 # libv4l/libqrencode headers for the frame feeder it injects into the guest's loopback camera.
 for option in "$@"; do
   case "$option" in
-    --with-test-tools) packages+=(postgresql mariadb-server mariadb-client wrk sqlite3 zbar-tools eslint python3-venv poppler-utils python3-aiosmtpd) ;;
+    --with-test-tools) packages+=(postgresql mariadb-server mariadb-client wrk sqlite3 zbar-tools eslint python3-venv poppler-utils python3-aiosmtpd prometheus) ;;
     --with-field-rig) packages+=(qemu-system-x86 qemu-utils debootstrap e2fsprogs gcc libc6-dev) ;;
     *) echo "install-deps.sh: unknown option $option (known: --with-test-tools --with-field-rig)" >&2; exit 64 ;;
   esac

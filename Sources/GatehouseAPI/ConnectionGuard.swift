@@ -61,6 +61,9 @@ public final class ConnectionRegistry: Sendable {
     }
 
     private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
+    /// Connections refused (every held one was answering) and idle ones closed for a new one.
+    private let refusals = Atomic<Int>(0)
+    private let evictions = Atomic<Int>(0)
     /// Most connections held since memory was last handed back (see `closed`).
     private let peak = Mutex<Int>(0)
     public let limits: ConnectionLimits
@@ -68,6 +71,8 @@ public final class ConnectionRegistry: Sendable {
     public init(limits: ConnectionLimits) { self.limits = limits }
 
     public var count: Int { entries.withLock { $0.count } }
+    public var refused: Int { refusals.load(ordering: .relaxed) }
+    public var evicted: Int { evictions.load(ordering: .relaxed) }
 
     /// Registers a new connection; false when every held connection is answering a request.
     package func opened(_ channel: any Channel) -> Bool {
@@ -84,8 +89,14 @@ public final class ConnectionRegistry: Sendable {
             peak.withLock { $0 = max($0, count) }
             return .some(victim)
         }
-        guard let evicted else { return false }
-        evicted?.close(promise: nil)
+        guard let evicted else {
+            refusals.add(1, ordering: .relaxed)
+            return false
+        }
+        if let evicted {
+            evictions.add(1, ordering: .relaxed)
+            evicted.close(promise: nil)
+        }
         return true
     }
 

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GatehouseCore
 import GatehouseStorage
@@ -45,6 +46,7 @@ extension Gatehouse {
                 events: String(decoding: try Self.storageEncoder.encode(events), as: UTF8.self)
             )
         )
+        Counter(label: ServiceMeters.heartbeats, factory: metrics).increment()
         for event in heartbeat.events ?? [] {
             logger.notice(
                 "Device reported",

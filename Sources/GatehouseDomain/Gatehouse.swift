@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GatehouseCore
 import GatehouseStorage
@@ -13,7 +14,9 @@ public struct Gatehouse: Sendable {
     /// The organizer's time zone: where a `daily` list's day begins.
     public let timeZone: TimeZone
     /// Database outages, each cause logged once per outage.
-    public let outages = OutageLog()
+    public let outages: OutageLog
+    /// Where the service's metrics are counted (`ServiceMeters`); none unless the service exports them.
+    public let metrics: any MetricsFactory
     /// Public keys of signed codes, so a signed check-in costs no extra database read.
     package let verifyingKeys = VerifyingKeyCache()
     /// Devices by token, so routes check a token before reading a body (see DeviceDirectory).
@@ -35,8 +38,11 @@ public struct Gatehouse: Sendable {
         store: any GatehouseStore,
         codeSeal: CodeSeal = .random(),
         timeZone: TimeZone = TimeZone(identifier: "UTC")!,
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.metrics = metrics
+        outages = OutageLog(metrics: metrics)
         self.timeZone = timeZone
         self.store = store
         self.codeSeal = codeSeal
@@ -367,6 +373,15 @@ public struct Gatehouse: Sendable {
                 firstUsedGate: decision.firstUsedGate,
                 attention: lookAt
             )
+            let store = self.store.kindName
+            Counter(
+                label: ServiceMeters.checkins,
+                dimensions: [("result", decision.result.rawValue), ("gate", request.gateId), ("store", store)],
+                factory: metrics
+            )
+            .increment()
+            Timer(label: ServiceMeters.checkinDuration, dimensions: [("store", store)], factory: metrics)
+                .recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
             // Ids and the result only: never the token, the QR text or the holder's name.
             logger.info(
                 "Check-in decided",
@@ -379,6 +394,10 @@ public struct Gatehouse: Sendable {
             )
             return answer
         }
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
     /// What a scan's retry must match: an exit's retry must not replay an entry with the same

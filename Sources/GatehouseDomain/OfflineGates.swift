@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GatehouseCore
 import GatehouseStorage
@@ -201,6 +202,9 @@ extension Gatehouse {
                 "offline.conflicts": "\(count(.conflict))", "offline.refused": "\(count(.refused))",
             ]
         )
+        for result in results {
+            Counter(label: ServiceMeters.offlineCheckins, dimensions: [("outcome", result.outcome.rawValue)], factory: metrics).increment()
+        }
         return OfflineUploadAnswer(results: results)
     }
 

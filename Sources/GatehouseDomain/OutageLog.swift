@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import Synchronization
 
@@ -21,7 +22,13 @@ public final class OutageLog: Sendable {
     /// Mirrors `outage.last != nil`, so the hot path's "still fine" check takes no lock.
     private let inOutage = Atomic<Bool>(false)
 
-    public init() {}
+    private let errors: Counter
+    private let outages: Counter
+
+    public init(metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
+        errors = Counter(label: ServiceMeters.storeErrors, factory: metrics)
+        outages = Counter(label: ServiceMeters.storeOutages, factory: metrics)
+    }
 
     /// The database could not serve; logs at error the first time this outage meets `why`.
     public func failed(_ why: String, logger: Logger) {
@@ -30,7 +37,8 @@ public final class OutageLog: Sendable {
             guard outage.logged.count < Self.maximumCauses else { return false }
             return outage.logged.insert(why).inserted
         }
-        inOutage.store(true, ordering: .relaxed)
+        errors.increment()
+        if !inOutage.exchange(true, ordering: .relaxed) { outages.increment() }
         if isNew { logger.error("Database unavailable", metadata: ["db.error": "\(why)"]) }
     }
 

@@ -9,6 +9,7 @@ import ServiceLifecycle
 /// each ticket, whichever process asks. Reads go to a pool of reader threads; writes to one writer
 /// thread with group commit (`MySQLWorkers`).
 public final class MySQLStore: GatehouseStore {
+    public var kindName: String { "mysql" }
     let readers: MySQLWorkers
     let writer: MySQLWorkers
     let target: MySQLTarget

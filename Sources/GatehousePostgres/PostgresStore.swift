@@ -10,6 +10,7 @@ import ServiceLifecycle
 /// processes keep no state, so a venue runs several of them in front of one database; the
 /// database's conditional UPDATE decides each ticket, whichever process asks.
 public final class PostgresStore: GatehouseStore {
+    public var kindName: String { "postgresql" }
     let client: PostgresClient
     let logger: Logger
     private let batcher: CheckinBatcher

@@ -7,6 +7,7 @@ import ServiceLifecycle
 /// The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, one writer thread with
 /// group commit (`SQLiteWriter`) and a pool of readers.
 public final class SQLiteStore: GatehouseStore {
+    public var kindName: String { "sqlite" }
     let writer: SQLiteWriter
     let readers: SQLiteReaderPool
 

@@ -45,6 +45,8 @@ public struct ServiceConfiguration: Sendable {
     public var publicURL: String?
     /// Registrations one client address may make in ten minutes (`--registration-limit`).
     public var registrationLimit: Int
+    /// A token that reads `GET /metrics` only (`--metrics-token`), for a Prometheus server.
+    public var metricsToken: String?
 
     public init(
         host: String = "127.0.0.1",
@@ -60,8 +62,10 @@ public struct ServiceConfiguration: Sendable {
         now: @escaping @Sendable () -> Date = { Date() },
         mail: MailSetup? = nil,
         publicURL: String? = nil,
-        registrationLimit: Int = 20
+        registrationLimit: Int = 20,
+        metricsToken: String? = nil
     ) {
+        self.metricsToken = metricsToken
         self.now = now
         self.mail = mail
         self.publicURL = publicURL
@@ -90,7 +94,13 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     let store = try await StoreOpener.open(configuration.database, poolSize: configuration.poolSize, logger: logger)
     let adminTokenHash = try loadAdminToken(configuration, logger: logger)
     let seal = try loadMailKey(configuration, logger: logger)
-    let gatehouse = Gatehouse(store: store, codeSeal: seal, timeZone: configuration.timeZone, now: configuration.now)
+    let gatehouse = Gatehouse(
+        store: store,
+        codeSeal: seal,
+        timeZone: configuration.timeZone,
+        metrics: ExplainedPrometheusFactory(),
+        now: configuration.now
+    )
     let publicURL = configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)"
     var mailServices: [any Service] = []
     if let mail = configuration.mail {
@@ -278,16 +288,23 @@ func buildApplication(
 ) -> some ApplicationProtocol {
     let registry = ConnectionRegistry(limits: configuration.connectionLimits)
     let limits = configuration.connectionLimits
+    let router = buildRouter(
+        gatehouse: gatehouse,
+        adminTokenHash: adminTokenHash,
+        trustedProxies: configuration.trustedProxies,
+        pairingGuessLimit: configuration.pairingGuessLimit,
+        timeZone: configuration.timeZone,
+        registrationLimit: configuration.registrationLimit,
+        mailConfigured: configuration.mail != nil
+    )
+    MetricsRoute(
+        gatehouse: gatehouse,
+        connections: registry,
+        adminTokenHash: adminTokenHash,
+        metricsTokenHash: configuration.metricsToken.map(TokenHash.of)
+    ).add(to: router)
     return Application(
-        router: buildRouter(
-            gatehouse: gatehouse,
-            adminTokenHash: adminTokenHash,
-            trustedProxies: configuration.trustedProxies,
-            pairingGuessLimit: configuration.pairingGuessLimit,
-            timeZone: configuration.timeZone,
-            registrationLimit: configuration.registrationLimit,
-            mailConfigured: configuration.mail != nil
-        ),
+        router: router,
         server: .http1(
             configuration: .init(
                 additionalChannelHandlers: [ConnectionGuardHandler(registry: registry, heldBodyPaths: ScannerSite.heldBodyPaths)],

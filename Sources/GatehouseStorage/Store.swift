@@ -367,6 +367,8 @@ public enum StoreError: Error, Sendable, Equatable {
 /// conformance suite tests both. Opening a store connects and migrates it; its `services` then
 /// do the work while the process runs.
 public protocol GatehouseStore: Sendable {
+    /// `sqlite`, `postgresql` or `mysql`: the store's label on metrics.
+    var kindName: String { get }
     func createEvent(
         id: String,
         name: String,

@@ -65,6 +65,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Registrations one client address may make on the public pages in ten minutes.")
     var registrationLimit: Int = 20
 
+    @Option(
+        help: ArgumentHelp(
+            "A token that reads GET /metrics and nothing else, for a Prometheus server (default: $GATEHOUSE_METRICS_TOKEN); the admin token reads it too.",
+            valueName: "token"
+        )
+    )
+    var metricsToken: String? = ProcessInfo.processInfo.environment["GATEHOUSE_METRICS_TOKEN"]
+
     func validate() throws {
         guard (1...10_000_000).contains(pairingGuessLimit) else {
             throw ValidationError("--pairing-guess-limit must be between 1 and 10000000, not \(pairingGuessLimit)")
@@ -90,6 +98,9 @@ struct Serve: AsyncParsableCommand {
             }
         }
         _ = try mail.optionalSetup()
+        if let metricsToken, metricsToken.utf8.count < 16 || metricsToken.contains(where: { $0.isWhitespace }) {
+            throw ValidationError("--metrics-token must be at least 16 characters without spaces")
+        }
         guard TimeZone(identifier: timeZone) != nil else {
             throw ValidationError("--time-zone must be a time zone name such as Europe/Berlin or UTC, not '\(timeZone)'")
         }
@@ -113,7 +124,8 @@ struct Serve: AsyncParsableCommand {
             timeZone: TimeZone(identifier: timeZone)!,
             mail: try mail.optionalSetup().map { MailSetup(server: $0.server, sender: $0.sender) },
             publicURL: publicUrl,
-            registrationLimit: registrationLimit
+            registrationLimit: registrationLimit,
+            metricsToken: metricsToken
         )
         let app = try await reportingOpenFailures(of: configuration.database) {
             try await buildApplication(configuration, logger: logger)

@@ -143,6 +143,7 @@ func withService<T: Sendable>(
     logs: LogCapture = LogCapture(),
     timeZone: String = "UTC",
     now: @escaping @Sendable () -> Date = { Date() },
+    metricsToken: String? = nil,
     _ body: @Sendable (RouteClient) async throws -> T
 ) async throws -> T {
     let folder = try TemporaryFolder()
@@ -159,7 +160,8 @@ func withService<T: Sendable>(
         dataDirectory: folder.path,
         timeZone: TimeZone(identifier: timeZone)!,
         environment: ["GATEHOUSE_ADMIN_TOKEN": adminToken],
-        now: now
+        now: now,
+        metricsToken: metricsToken
     )
     let app = try await buildApplication(configuration, logger: logs.logger())
     defer { withExtendedLifetime(folder) {} }
