@@ -87,6 +87,9 @@ public struct KioskConfiguration: Sendable, Equatable {
     /// How long a ticket that needs a look waits for the button before it is taken back.
     public var attentionTimeout: Duration = .seconds(30)
 
+    /// node_exporter's textfile collector file the kiosk rewrites every 10 s; nil: none.
+    public var metricsTextfile: String?
+
     /// A key switch at the lane, one input per position (free, locked, out of order).
     public var modeInput = false
     public var modeLines: [KeySwitchPosition] = []
@@ -144,6 +147,10 @@ public struct KioskConfiguration: Sendable, Equatable {
         ("attention_button_line", "16", "line offset of the staff button, 0–1023"),
         ("attention_button_active_low", "false", "true when the pressed button reads low (a button to ground with a pull-up)"),
         ("attention_timeout_ms", "30000", "how long a ticket that needs a look waits for the staff button, 1000–600000"),
+        (
+            "metrics_textfile", "",
+            "a .prom file for node_exporter's textfile collector, rewritten every 10 s (e.g. /var/lib/node_exporter/textfile_collector/gate_kiosk.prom); empty: none"
+        ),
         ("mode_input", "off", "on: a key switch sets the lane mode, one input per position (it outranks the box and the organizer)"),
         ("mode_chip", "gpiochip0", "GPIO chip of the key switch's inputs"),
         ("mode_free_line", "5", "line offset of the key switch's free-passage position, 0–1023"),
@@ -316,6 +323,7 @@ extension KioskConfiguration {
                 activeLow: try reader.boolean("attention_button_active_low")
             ),
             attentionTimeout: try reader.milliseconds("attention_timeout_ms", 1000...600_000),
+            metricsTextfile: try reader.promFile("metrics_textfile"),
             modeInput: try reader.boolean("mode_input"),
             modeLines: try [(LaneMode.free, "mode_free_line"), (.locked, "mode_locked_line"), (.outOfOrder, "mode_out_of_order_line")].map {
                 KeySwitchPosition(
@@ -384,6 +392,17 @@ private struct ValueReader {
             )
         }
         return number
+    }
+
+    /// An absolute path ending in `.prom` (node_exporter reads only those), or nil when empty.
+    func promFile(_ key: String) throws -> String? {
+        let value = try text(key, allowEmpty: true)
+        guard !value.isEmpty else { return nil }
+        guard value.hasPrefix("/"), value.hasSuffix(".prom"), !value.hasSuffix("/.prom") else {
+            let (_, source) = try entry(key)
+            throw ConfigurationError(source: source, key: key, value: value, allowed: "an absolute path ending in .prom, or nothing")
+        }
+        return value
     }
 
     /// A line offset, or `none` for an output that is not wired.

@@ -31,6 +31,9 @@ struct HeartbeatService: Service {
             let started = timekeeper.now()
             var last = (at: started, counts: health.counts)
             var failing = false
+            var lastDelivered: Double?
+            var textfileFailing = false
+            let textfile = configuration.metricsTextfile.map(MetricsTextfile.init)
             try? await timekeeper.sleep(for: Self.firstAfter)
             while !Task.isCancelled {
                 let now = timekeeper.now()
@@ -48,6 +51,7 @@ struct HeartbeatService: Service {
                 heartbeat.events = events.isEmpty ? nil : events
                 switch await transport.heartbeat(heartbeat) {
                 case .success:
+                    lastDelivered = Date().timeIntervalSince1970.rounded()
                     if failing { logger.info("Heartbeat delivered again", metadata: ["gate.id": "\(configuration.gateID)"]) }
                     failing = false
                 case .failure(let failure):
@@ -57,6 +61,15 @@ struct HeartbeatService: Service {
                         logger.notice("Heartbeat not delivered", metadata: ["gate.id": "\(configuration.gateID)", "error": "\(failure)"])
                     }
                     failing = true
+                }
+                if let textfile {
+                    do {
+                        try textfile.write(heartbeat, counts: counts, lastDelivered: lastDelivered)
+                        textfileFailing = false
+                    } catch {
+                        if !textfileFailing { logger.error("Metrics textfile cannot be written", metadata: ["error": "\(error)"]) }
+                        textfileFailing = true
+                    }
                 }
                 try? await timekeeper.sleep(for: Self.interval)
             }

@@ -12,7 +12,9 @@ import Glibc
 /// events), and a killed kiosk is called silent within 30 s.
 @Suite struct FleetEndToEndTests {
     @Test func a_kiosk_s_heartbeats_show_its_camera_and_its_silence() async throws {
-        let lane = try DryRunLane(event: "Fleet", inputs: [:], settings: [])
+        let collector = try TemporaryDirectory()
+        let textfile = collector.file("gate_kiosk.prom")
+        let lane = try DryRunLane(event: "Fleet", inputs: [:], settings: ["metrics_textfile=\(textfile)"])
         let (admin, event, kiosk) = (lane.admin, lane.event, lane.kiosk)
         func me() -> [String: Any]? {
             let devices = (try? admin.call("GET", "/api/events/\(event)/devices", expect: 200)["devices"]) as? [[String: Any]]
@@ -25,6 +27,21 @@ import Glibc
         #expect(heartbeat["version"] as? String == ProductVersion.current)
         #expect(heartbeat["camera"] as? String == "ok" && heartbeat["decoder"] as? String == "zbar+zxing")
         #expect(heartbeat["clockTrusted"] as? Bool == true && (heartbeat["diskFreeBytes"] as? Int ?? 0) > 0)
+        // The same figures for node_exporter's textfile collector, in a form promtool accepts.
+        try await waitUntil(limit: .seconds(5)) { FileManager.default.fileExists(atPath: textfile) }
+        let figures = try String(contentsOfFile: textfile, encoding: .utf8)
+        #expect(figures.contains("gate_kiosk_camera_up 1\n") && figures.contains("gate_kiosk_snapshot_tickets 1\n"), "\(figures)")
+        #expect(figures.contains("gate_kiosk_lane_mode{mode=\"normal\"} 1\n"))
+        let promtool = Process()
+        promtool.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+        promtool.arguments = ["check", "metrics"]
+        promtool.standardInput = FileHandle(forReadingAtPath: textfile)
+        let said = Pipe()
+        promtool.standardOutput = said
+        promtool.standardError = said
+        try promtool.run()
+        promtool.waitUntilExit()
+        #expect(promtool.terminationStatus == 0, "\(String(decoding: said.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
         #expect(heartbeat["laneMode"] as? String == "normal" && heartbeat["backlog"] as? Int == 0 && heartbeat["snapshotTickets"] as? Int == 1)
 
         // The camera goes: said within one heartbeat, with the event on the device's page.

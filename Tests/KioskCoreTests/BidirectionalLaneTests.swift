@@ -100,4 +100,24 @@ import Testing
         try double.outputs.setRest(LaneMode.free.restState)
         #expect(double.timeline.on("exit_relay").last?.value == true, "free passage opens both ways")
     }
+
+    @Test func the_two_way_staff_button_and_metrics_keys_are_checked() throws {
+        let base = "server_url = http://checkin.local\ndevice_id = D1\ngate_id = north-1\n"
+        func resolve(_ text: String) throws -> KioskConfiguration {
+            try KioskConfiguration.resolve(file: try KioskConfiguration.parseFile(base + text, source: "f"), environment: [:], overrides: [:])
+        }
+        let set = try resolve(
+            "direction_input = on\nexit_relay_line = 26\nattention_button = on\nattention_timeout_ms = 9000\nmetrics_textfile = /var/lib/node_exporter/textfile_collector/gate_kiosk.prom\n"
+        )
+        #expect(set.directionInput && set.directionLine.offset == 25 && set.exitRelay?.offset == 26)
+        #expect(set.attentionButton && set.attentionButtonLine.offset == 16 && set.attentionTimeout == .seconds(9))
+        #expect(set.metricsTextfile == "/var/lib/node_exporter/textfile_collector/gate_kiosk.prom")
+        let plain = try resolve("")
+        #expect(plain.exitRelay == nil && !plain.directionInput && !plain.attentionButton && plain.metricsTextfile == nil)
+        #expect { _ = try resolve("direction_input = on\ndirection = exit\n") } throws: { "\($0)".contains("entry with direction_input = on") }
+        #expect { _ = try resolve("exit_relay_line = 2000\n") } throws: { "\($0)".contains("0 to 1023, or none") }
+        #expect { _ = try resolve("metrics_textfile = gate_kiosk.prom\n") } throws: { "\($0)".contains("absolute path ending in .prom") }
+        #expect { _ = try resolve("metrics_textfile = /tmp/gate_kiosk.txt\n") } throws: { "\($0)".contains("absolute path ending in .prom") }
+        #expect { _ = try resolve("attention_timeout_ms = 10\n") } throws: { "\($0)".contains("1000 to 600000") }
+    }
 }
