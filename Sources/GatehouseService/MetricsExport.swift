@@ -118,23 +118,3 @@ struct MetricsRoute {
         return out.text
     }
 }
-
-/// Prometheus's text format, written by hand for the figures read at the scrape.
-struct PrometheusText {
-    var text = ""
-
-    mutating func family(_ name: String, _ type: String, _ help: String) {
-        text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-    }
-
-    mutating func sample(_ name: String, _ labels: [(String, String)], _ value: Double) {
-        text += name
-        if !labels.isEmpty { text += "{" + labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}" }
-        text += " \(value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value))\n"
-    }
-
-    /// Label values: backslash, double quote and line feed escaped, as the format asks.
-    static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
-    }
-}

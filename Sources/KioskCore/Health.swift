@@ -91,8 +91,9 @@ public final class KioskHealth: Sendable {
         state.withLock { state in state.events = Array((events + state.events).suffix(Self.eventsKept)) }
     }
 
-    /// A reason as a device event may carry it: printable, short.
-    public static func line(_ text: String) -> String {
+    /// A text as the service stores what a device reports: printable, at most 128 bytes;
+    /// `orElse` when nothing printable is left.
+    public static func line(_ text: String, orElse empty: String = "-") -> String {
         var line = String.UnicodeScalarView()
         var bytes = 0
         for scalar in text.unicodeScalars where scalar.value >= 0x20 && scalar.value != 0x7f && !(0x80..<0xa0).contains(scalar.value) {
@@ -100,7 +101,7 @@ public final class KioskHealth: Sendable {
             guard bytes <= 128 else { break }
             line.append(scalar)
         }
-        return line.isEmpty ? "-" : String(line)
+        return line.isEmpty ? empty : String(line)
     }
     /// The offline snapshot's size and age (or why there is none).
     public func setSnapshot(_ text: String) { state.withLock { $0.snapshot = text } }

@@ -76,21 +76,9 @@ public final class LaneModes: Sendable {
     /// since (or was never reported since the start).
     public func unreported(deviceID: String, gateID: String) -> LaneReport? {
         let current = current
-        let alarm = health.alarm.map(Self.oneLine)
+        let alarm = health.alarm.map { KioskHealth.line($0, orElse: "alarm") }
         let report = LaneReport(deviceId: deviceID, gateId: gateID, mode: current.mode, source: current.source, alarm: alarm)
         return lastReport.withLock { $0 } == report ? nil : report
-    }
-
-    /// The alarm's reason as the service stores it: printable, at most 128 bytes.
-    static func oneLine(_ text: String) -> String {
-        var line = String.UnicodeScalarView()
-        var bytes = 0
-        for scalar in text.unicodeScalars where scalar.value >= 0x20 && scalar.value != 0x7f && !(0x80..<0xa0).contains(scalar.value) {
-            bytes += UTF8.width(scalar)
-            guard bytes <= 128 else { break }
-            line.append(scalar)
-        }
-        return line.isEmpty ? "alarm" : String(line)
     }
 
     public func reported(_ report: LaneReport) { lastReport.withLock { $0 = report } }

@@ -93,7 +93,7 @@ struct HeartbeatService: Service {
             heartbeat.codesPerMinute = Int((Double(max(0, codes)) * 60 / seconds).rounded())
         }
         heartbeat.decoder = configuration.decoder.rawValue
-        heartbeat.lastDecision = health.lastResult.map(KioskHealth.line)
+        heartbeat.lastDecision = health.lastResult.map { KioskHealth.line($0) }
         switch health.service {
         case .unknown: break
         case .reachable: heartbeat.online = true
@@ -108,7 +108,7 @@ struct HeartbeatService: Service {
             }
         }
         heartbeat.laneMode = modes.current.mode
-        heartbeat.alarm = health.alarm.map(KioskHealth.line)
+        heartbeat.alarm = health.alarm.map { KioskHealth.line($0) }
         if let box {
             if let stateDirectory, let disk = box.diskFree(stateDirectory) {
                 heartbeat.diskFreeBytes = disk.bytes

@@ -15,21 +15,23 @@ struct MetricsTextfile {
     /// `heartbeat`: the figures just sent (or not); `counts`: frames and codes read since the
     /// start; `lastDelivered`: when a heartbeat last reached the service (seconds since 1970).
     func write(_ heartbeat: Heartbeat, counts: (frames: Int, codes: Int), lastDelivered: Double?) throws {
-        var out = ""
-        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: Double)]) {
+        var out = PrometheusText()
+        typealias Samples = [(labels: [(String, String)], value: Double)]
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: Samples) {
             guard !samples.isEmpty else { return }
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for sample in samples { out += name + sample.labels + " " + Self.number(sample.value) + "\n" }
+            out.family(name, type, help)
+            for sample in samples { out.sample(name, sample.labels, sample.value) }
         }
-        func one(_ value: Double?) -> [(labels: String, value: Double)] { value.map { [("", $0)] } ?? [] }
-        func flag(_ value: Bool?) -> [(labels: String, value: Double)] { one(value.map { $0 ? 1 : 0 }) }
-        let info =
-            "{version=\"\(Self.escape(heartbeat.version ?? ""))\",gate=\"\(Self.escape(heartbeat.gateId))\",device=\"\(Self.escape(heartbeat.deviceId))\",decoder=\"\(Self.escape(heartbeat.decoder ?? ""))\"}"
+        func one(_ value: Double?) -> Samples { value.map { [([], $0)] } ?? [] }
+        func flag(_ value: Bool?) -> Samples { one(value.map { $0 ? 1 : 0 }) }
+        let info = [
+            ("version", heartbeat.version ?? ""), ("gate", heartbeat.gateId), ("device", heartbeat.deviceId), ("decoder", heartbeat.decoder ?? ""),
+        ]
         metric("gate_kiosk_info", "gauge", "The kiosk's version, gate, device and QR engines.", [(info, 1)])
         metric("gate_kiosk_uptime_seconds", "gauge", "Seconds since the kiosk started.", one(heartbeat.uptimeSeconds.map(Double.init)))
         metric("gate_kiosk_camera_up", "gauge", "1 while frames come from the camera.", flag(heartbeat.camera.map { $0 == "ok" }))
-        metric("gate_kiosk_frames_total", "counter", "Camera frames read since the start.", [("", Double(counts.frames))])
-        metric("gate_kiosk_codes_read_total", "counter", "QR codes read since the start.", [("", Double(counts.codes))])
+        metric("gate_kiosk_frames_total", "counter", "Camera frames read since the start.", [([], Double(counts.frames))])
+        metric("gate_kiosk_codes_read_total", "counter", "QR codes read since the start.", [([], Double(counts.codes))])
         metric("gate_kiosk_service_up", "gauge", "1 when the service answered the last check-in.", flag(heartbeat.online))
         metric("gate_kiosk_snapshot_tickets", "gauge", "Tickets in the offline snapshot.", one(heartbeat.snapshotTickets.map(Double.init)))
         metric(
@@ -40,12 +42,12 @@ struct MetricsTextfile {
         )
         metric("gate_kiosk_offline_backlog", "gauge", "Offline admissions not yet uploaded.", one(heartbeat.backlog.map(Double.init)))
         metric("gate_kiosk_clock_trusted", "gauge", "1 when the kiosk can trust its clock for offline decisions.", flag(heartbeat.clockTrusted))
-        metric("gate_kiosk_alarm_active", "gauge", "1 while the fire alarm holds the lane open.", [("", heartbeat.alarm == nil ? 0 : 1)])
+        metric("gate_kiosk_alarm_active", "gauge", "1 while the fire alarm holds the lane open.", [([], heartbeat.alarm == nil ? 0 : 1)])
         metric(
             "gate_kiosk_lane_mode",
             "gauge",
             "The lane's mode: 1 for the mode in force.",
-            heartbeat.laneMode.map { current in LaneMode.allCases.map { ("{mode=\"\($0.rawValue)\"}", $0 == current ? 1 : 0) } } ?? []
+            heartbeat.laneMode.map { current in LaneMode.allCases.map { ([("mode", $0.rawValue)], $0 == current ? 1 : 0) } } ?? []
         )
         metric(
             "gate_kiosk_disk_free_bytes",
@@ -63,30 +65,14 @@ struct MetricsTextfile {
             one(lastDelivered)
         )
         let temporary = path + ".tmp"
+        let text = out.text
         guard let file = fopen(temporary, "w") else { throw MetricsTextfileError(path: temporary, errno: errno) }
-        let written = fputs(out, file)
+        let written = fputs(text, file)
         let flushed = fflush(file)
         fclose(file)
         guard written >= 0, flushed == 0 else { throw MetricsTextfileError(path: temporary, errno: errno) }
         chmod(temporary, 0o644)
         guard rename(temporary, path) == 0 else { throw MetricsTextfileError(path: path, errno: errno) }
-    }
-
-    static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-    }
-
-    static func escape(_ value: String) -> String {
-        var out = ""
-        for character in value {
-            switch character {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(character)
-            }
-        }
-        return out
     }
 }
 

@@ -107,6 +107,21 @@ enum KioskParts {
         )
     }
 
+    /// A dry run's input: `--inputs DIR/name`, read as the wiring would be; `setting` is the key
+    /// that asked for it, named when `--inputs` is missing.
+    static func dryRunInput(
+        _ name: String,
+        for setting: String,
+        missing: (String) -> InputLevel,
+        _ configuration: KioskConfiguration,
+        options: KioskOptions
+    )
+        -> FileInputLine
+    {
+        guard let folder = options.inputs else { fail("\(setting) in a dry run needs --inputs DIR", code: exitConfigurationError) }
+        return FileInputLine(name: name, path: folder + "/" + name, missing: missing(folder), debounce: configuration.inputDebounce)
+    }
+
     /// The box's lane mode file in the state directory (`gate-kiosk mode` writes it).
     static let laneModeFile = "lane-mode"
 
@@ -140,8 +155,7 @@ enum KioskParts {
     static func passageInput(_ configuration: KioskConfiguration, options: KioskOptions, logger: Logger) -> (any InputLine)? {
         guard configuration.passage == .sensor else { return nil }
         if options.dryRun {
-            guard let folder = options.inputs else { fail("passage = sensor in a dry run needs --inputs DIR", code: exitConfigurationError) }
-            return FileInputLine(name: "passage", path: folder + "/passage", missing: .clear, debounce: configuration.inputDebounce)
+            return dryRunInput("passage", for: "passage = sensor", missing: { _ in .clear }, configuration, options: options)
         }
         do {
             return try GpiodInputLine("passage", wiring: configuration.passageLine, debounce: configuration.inputDebounce) {
@@ -159,8 +173,7 @@ enum KioskParts {
     static func attentionButton(_ configuration: KioskConfiguration, options: KioskOptions, logger: Logger) -> (any InputLine)? {
         guard configuration.attentionButton else { return nil }
         if options.dryRun {
-            guard let folder = options.inputs else { fail("attention_button = on in a dry run needs --inputs DIR", code: exitConfigurationError) }
-            return FileInputLine(name: "attention", path: folder + "/attention", missing: .clear, debounce: configuration.inputDebounce)
+            return dryRunInput("attention", for: "attention_button = on", missing: { _ in .clear }, configuration, options: options)
         }
         do {
             return try GpiodInputLine("attention", wiring: configuration.attentionButtonLine, debounce: configuration.inputDebounce) {
@@ -178,12 +191,12 @@ enum KioskParts {
     static func directionInput(_ configuration: KioskConfiguration, options: KioskOptions, logger: Logger) -> (any InputLine)? {
         guard configuration.directionInput else { return nil }
         if options.dryRun {
-            guard let folder = options.inputs else { fail("direction_input = on in a dry run needs --inputs DIR", code: exitConfigurationError) }
-            return FileInputLine(
-                name: "direction",
-                path: folder + "/direction",
-                missing: .broken("\(folder)/direction is missing"),
-                debounce: configuration.inputDebounce
+            return dryRunInput(
+                "direction",
+                for: "direction_input = on",
+                missing: { .broken("\($0)/direction is missing") },
+                configuration,
+                options: options
             )
         }
         do {
@@ -203,14 +216,12 @@ enum KioskParts {
         let wiring = configuration.alarm
         guard wiring != .none else { return nil }
         if options.dryRun {
-            guard let folder = options.inputs else {
-                fail("alarm = \(wiring.rawValue) in a dry run needs --inputs DIR", code: exitConfigurationError)
-            }
-            return FileInputLine(
-                name: "alarm",
-                path: folder + "/alarm",
-                missing: wiring == .nc ? .broken("\(folder)/alarm is missing: a cut wire") : .clear,
-                debounce: configuration.inputDebounce
+            return dryRunInput(
+                "alarm",
+                for: "alarm = \(wiring.rawValue)",
+                missing: { wiring == .nc ? .broken("\($0)/alarm is missing: a cut wire") : .clear },
+                configuration,
+                options: options
             )
         }
         do {

@@ -56,10 +56,13 @@ struct Selftest: AsyncParsableCommand {
         }
 
         // Inputs: read back, so a technician sees the wiring before the first alarm does.
-        func readBack(_ input: any InputLine, wiring: LineWiring, what: String, healthy: InputLevel, trouble: String) async {
-            let place =
-                options.dryRun
+        /// Where an input is read: its file in a dry run, else its line.
+        func place(_ input: any InputLine, _ wiring: LineWiring) -> String {
+            options.dryRun
                 ? "\(options.inputs ?? "")/\(input.name)" : "\(wiring.chip) line \(wiring.offset)\(wiring.activeLow ? " (active-low)" : "")"
+        }
+        func readBack(_ input: any InputLine, wiring: LineWiring, what: String, healthy: InputLevel, trouble: String) async {
+            let place = place(input, wiring)
             var levels = input.levels().makeAsyncIterator()
             switch await levels.next() {
             case let level? where level == healthy: report(true, "\(what) on \(place) reads \(level == .clear ? "clear" : "asserted")")
@@ -97,10 +100,7 @@ struct Selftest: AsyncParsableCommand {
             )
         }
         if let direction = parts.direction {
-            let place =
-                options.dryRun
-                ? "\(options.inputs ?? "")/direction"
-                : "\(configuration.directionLine.chip) line \(configuration.directionLine.offset)\(configuration.directionLine.activeLow ? " (active-low)" : "")"
+            let place = place(direction, configuration.directionLine)
             var levels = direction.levels().makeAsyncIterator()
             switch await levels.next() {
             case .asserted?: report(true, "direction input on \(place) reads exit")
