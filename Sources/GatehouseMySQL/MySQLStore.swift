@@ -17,6 +17,10 @@ public final class MySQLStore: GatehouseStore {
     /// How long any database operation may take before the request gets a 503.
     static let operationLimit: Duration = .seconds(3)
 
+    /// A registration waits longer: in a rush they take turns at the one writer, and a person at
+    /// a form can wait ten seconds where a gate queue cannot wait three.
+    static let registrationLimit: Duration = .seconds(10)
+
     /// Connects once (its error names the cause), checks the server, migrates under a lock, and
     /// returns the store, whose threads then run as `services`.
     public static func open(url: String, poolSize: Int = 8, logger: Logger) async throws -> MySQLStore {
@@ -66,8 +70,11 @@ public final class MySQLStore: GatehouseStore {
         try await readers.perform(limit: Self.operationLimit, body)
     }
 
-    func write<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
-        try await writer.perform(limit: Self.operationLimit, body)
+    func write<T: Sendable>(
+        limit: Duration = operationLimit,
+        _ body: @escaping @Sendable (MySQLConnection) throws -> T
+    ) async throws -> T {
+        try await writer.perform(limit: limit, body)
     }
 
     /// A read; and while writes fail for the database's sake, a write too, so `/healthz` fails

@@ -34,7 +34,7 @@ extension PostgresStore {
     }
 
     public func register(_ registration: NewRegistration, at: Date) async throws -> RegistrationOutcome {
-        try await guarded { [self] in
+        try await guarded(limit: Self.registrationLimit) { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 let eventId = registration.eventId
                 let rows = try await connection.query(

@@ -57,6 +57,10 @@ public final class PostgresStore: GatehouseStore {
     /// is away the pool would otherwise wait for a connection indefinitely.
     static let operationLimit: Duration = .seconds(3)
 
+    /// A registration waits longer: in a rush the event's row lock makes them take turns, and a
+    /// person at a form can wait ten seconds where a gate queue cannot wait three.
+    static let registrationLimit: Duration = .seconds(10)
+
     /// Runs `body` within `operationLimit`, turning a lost, refused or silent database into
     /// `StoreError.unavailable` (HTTP 503: the request was fine, the database is away). A check-in
     /// cut off this way may still have committed; the kiosk's retry with the same scanId then
