@@ -341,7 +341,7 @@ public final class Kiosk: Sendable {
     /// Writes the intent before anything opens; false (and taken back) when it cannot be written.
     private func journal(_ admission: Admission, in ledger: any PassageLedger, lane: inout Lane) -> Bool {
         do {
-            try ledger.expect(scanId: admission.scanId, offline: admission.offline)
+            try ledger.expect(scanId: admission.scanId, offline: admission.offline, code: admission.payload, direction: admission.direction)
             return true
         } catch {
             // Without the intent on disk a crash would burn the ticket: the gate stays shut,

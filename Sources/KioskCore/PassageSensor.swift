@@ -1,11 +1,13 @@
+import GatehouseCore
 import Logging
 import Synchronization
 
 /// Where a lane keeps its admissions until the turnstile confirms them: durable, so an
 /// admission the sensor never confirmed is taken back after a crash too.
 public protocol PassageLedger: Sendable {
-    /// Before the relay opens: this admission waits for its passage.
-    func expect(scanId: String, offline: Bool) throws
+    /// Before the relay opens: this admission (of the scanned `code`, in `direction`) waits for
+    /// its passage.
+    func expect(scanId: String, offline: Bool, code: [UInt8], direction: ScanDirection) throws
     /// The turnstile turned: the admission stands.
     func passed(scanId: String) throws
     /// Nobody went through: the admission is taken back (an offline one from the journal, an

@@ -102,6 +102,9 @@ public final class OfflineSnapshot: Sendable {
         CREATE TABLE IF NOT EXISTS keys (id INTEGER PRIMARY KEY, public_key BLOB NOT NULL);
         -- Admissions waiting for the turnstile's passage sensor, and annuls of online check-ins
         -- the service must still hear of (state: 0 to send, 1 done, 2 refused by the service).
+        -- An online admission keeps its ticket's hash, direction and the ticket as it was before
+        -- it: taken back, the snapshot shows that state (`shown` 1) until the service's own word
+        -- after the annul arrives with a page.
         CREATE TABLE IF NOT EXISTS passages (scan_id TEXT PRIMARY KEY, offline INTEGER NOT NULL, at INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS service_annuls (scan_id TEXT PRIMARY KEY, requested_at INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0);
         """
@@ -134,6 +137,28 @@ public final class OfflineSnapshot: Sendable {
         if !columns.contains("before") {
             try connection.execute(
                 "ALTER TABLE journal ADD COLUMN before TEXT; ALTER TABLE journal ADD COLUMN annul INTEGER NOT NULL DEFAULT 0"
+            )
+        }
+        // Online admissions taken back came later: what the snapshot shows of their ticket.
+        let passageColumns = Set(try connection.rows("PRAGMA table_info(passages)") { $0.text(1) })
+        if !passageColumns.contains("hash") {
+            try connection.execute(
+                """
+                ALTER TABLE passages ADD COLUMN hash BLOB;
+                ALTER TABLE passages ADD COLUMN direction TEXT NOT NULL DEFAULT 'entry';
+                ALTER TABLE passages ADD COLUMN before TEXT
+                """
+            )
+        }
+        let annulColumns = Set(try connection.rows("PRAGMA table_info(service_annuls)") { $0.text(1) })
+        if !annulColumns.contains("hash") {
+            try connection.execute(
+                """
+                ALTER TABLE service_annuls ADD COLUMN hash BLOB;
+                ALTER TABLE service_annuls ADD COLUMN before TEXT;
+                ALTER TABLE service_annuls ADD COLUMN inside_change INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE service_annuls ADD COLUMN shown INTEGER NOT NULL DEFAULT 0
+                """
             )
         }
         let ticketColumns = Set(try connection.rows("PRAGMA table_info(tickets)") { $0.text(1) })
@@ -218,6 +243,14 @@ public final class OfflineSnapshot: Sendable {
                     }
                 )
             else { return nil }
+            // An online admission taken back: the service may not have heard the annul yet.
+            if let before = try Self.shownBefore(hash: hash, in: db) {
+                ticket.status = SyncedTicket.Status(rawValue: before.status.rawValue) ?? ticket.status
+                ticket.usedAt = before.usedAt
+                ticket.usedGate = before.usedGate
+                ticket.inside = before.inside
+                ticket.lastEntryDay = before.lastEntryDay
+            }
             // A sync may still say "unused" before this box's upload reached the service.
             if ticket.status != .revoked, let admitted = try Self.firstAdmission(hash: hash, in: db) {
                 ticket.status = .used
@@ -228,6 +261,17 @@ public final class OfflineSnapshot: Sendable {
             }
             return ticket
         }
+    }
+
+    /// The ticket as it was before an online admission of this box that was taken back, while
+    /// the snapshot's row may still show that admission: the service has not acknowledged the
+    /// annul, or no page has brought the ticket since it did. The newest such admission's.
+    private static func shownBefore(hash: [UInt8], in db: SQLiteConnection) throws -> SavedTicket? {
+        try db.firstRow(
+            "SELECT before FROM service_annuls WHERE hash = ? AND shown = 1 AND state IN (0, 1) ORDER BY requested_at DESC LIMIT 1",
+            [.blob(hash)],
+            { $0.optionalText(0) }
+        )?.flatMap(SavedTicket.init(text:))
     }
 
     /// The event's public key for signed codes with this id.
@@ -303,6 +347,8 @@ public final class OfflineSnapshot: Sendable {
                     )
                     // What this gate decided and the service has not heard yet still holds.
                     try Self.replayPending(hash: hash, number: ticket.number, in: db)
+                    // A row after the service acknowledged an annul is its word after it.
+                    try db.run("UPDATE service_annuls SET shown = 0 WHERE hash = ? AND state = 1", [.blob(hash)])
                 }
                 // Every page carries the event's public keys: the set is replaced whole.
                 try db.execute("DELETE FROM keys")
@@ -316,9 +362,13 @@ public final class OfflineSnapshot: Sendable {
                 var meta: [(String, String)] = [("event_id", page.eventId), ("cursor", page.cursor)]
                 if let list = page.gateList, let rules {
                     let pending = try db.firstRow("SELECT coalesce(sum(inside_change), 0) FROM journal WHERE uploaded = 0") { $0.int(0) } ?? 0
+                    // Online admissions taken back whose annul the service has not heard.
+                    let unheard =
+                        try db.firstRow("SELECT coalesce(sum(inside_change), 0) FROM service_annuls WHERE state = 0 AND shown = 1") { $0.int(0) }
+                        ?? 0
                     meta += [
                         ("gate_list", list.name), ("gate_list_id", list.id), ("gate_list_rules", rules),
-                        ("list_inside", String(Int64(list.inside ?? 0) + pending)),
+                        ("list_inside", String(Int64(list.inside ?? 0) + pending - unheard)),
                     ]
                 }
                 if page.complete {
@@ -637,6 +687,14 @@ struct SavedTicket: Codable, Equatable {
     var inside: Bool
     var lastEntryDay: Int?
 
+    init(status: TicketStatus, usedAt: Int64?, usedGate: String?, inside: Bool, lastEntryDay: Int?) {
+        self.status = status
+        self.usedAt = usedAt
+        self.usedGate = usedGate
+        self.inside = inside
+        self.lastEntryDay = lastEntryDay
+    }
+
     init(_ facts: TicketFacts) {
         status = facts.status
         usedAt = facts.usedAt
@@ -656,11 +714,26 @@ struct SavedTicket: Codable, Equatable {
 /// The lane's passage sensor confirms admissions here: the intent is on disk before the relay
 /// opens, so an admission nobody passed on is taken back even after a crash.
 extension OfflineSnapshot: PassageLedger {
-    public func expect(scanId: String, offline: Bool) throws {
+    public func expect(scanId: String, offline: Bool, code: [UInt8], direction: ScanDirection) throws {
+        // An offline admission's journal row keeps what it changed; an online one keeps here
+        // the ticket as this snapshot shows it now, so a take-back can show it again.
+        let hash = offline ? nil : SnapshotDecider.ticketHash(String(decoding: code, as: UTF8.self))
+        let before = try hash.flatMap { try ticket(hash: $0) }.map {
+            SavedTicket(
+                status: TicketStatus(rawValue: $0.status.rawValue) ?? .used,
+                usedAt: $0.usedAt,
+                usedGate: $0.usedGate,
+                inside: $0.inside,
+                lastEntryDay: $0.lastEntryDay
+            )
+        }
         try database.withLock { db in
             try db.run(
-                "INSERT OR REPLACE INTO passages (scan_id, offline, at) VALUES (?, ?, ?)",
-                [.text(scanId), .integer(offline ? 1 : 0), .integer(Self.wallClockMillis())]
+                "INSERT OR REPLACE INTO passages (scan_id, offline, at, hash, direction, before) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    .text(scanId), .integer(offline ? 1 : 0), .integer(Self.wallClockMillis()), .optional(before == nil ? nil : hash),
+                    .text(direction.rawValue), .optional(before?.text),
+                ]
             )
         }
     }
@@ -687,14 +760,37 @@ extension OfflineSnapshot: PassageLedger {
     }
 
     private static func takeBack(scanId: String, in db: SQLiteConnection) throws -> String {
-        guard let offline = try db.firstRow("SELECT offline FROM passages WHERE scan_id = ?", [.text(scanId)], { $0.int(0) != 0 }) else {
+        guard
+            let waiting = try db.firstRow(
+                "SELECT offline, hash, direction, before FROM passages WHERE scan_id = ?",
+                [.text(scanId)],
+                { (offline: $0.int(0) != 0, hash: $0.optionalBlob(1), direction: $0.text(2), before: $0.optionalText(3)) }
+            )
+        else {
             return "nothing was waiting"
         }
         try db.run("DELETE FROM passages WHERE scan_id = ?", [.text(scanId)])
-        guard offline else {
+        guard waiting.offline else {
+            // Until the service has the annul, its pages still show this admission: the snapshot
+            // shows the ticket as before it, so an offline decision meanwhile admits the holder.
+            let before = waiting.before.flatMap(SavedTicket.init(text:))
+            var insideChange: Int64 = 0
+            if let before {
+                if waiting.direction == ScanDirection.exit.rawValue {
+                    insideChange = before.inside ? -1 : 0
+                } else {
+                    insideChange = before.inside ? 0 : 1
+                }
+            }
             try db.run(
-                "INSERT OR IGNORE INTO service_annuls (scan_id, requested_at, state) VALUES (?, ?, 0)",
-                [.text(scanId), .integer(wallClockMillis())]
+                """
+                INSERT OR IGNORE INTO service_annuls (scan_id, requested_at, state, hash, before, inside_change, shown)
+                VALUES (?, ?, 0, ?, ?, ?, ?)
+                """,
+                [
+                    .text(scanId), .integer(wallClockMillis()), .optional(before == nil ? nil : waiting.hash), .optional(before?.text),
+                    .integer(insideChange), .integer(before == nil ? 0 : 1),
+                ]
             )
             return "annul queued for the service"
         }

@@ -31,8 +31,8 @@ public struct SyncFailure: Error, Equatable, CustomStringConvertible {
 }
 
 /// Keeps the snapshot current while the service answers, and uploads offline admissions once it
-/// answers again: every `interval`, first the journal's pending admissions (oldest first, in
-/// batches), then the ticket changes since the last cursor, page by page. A page that cannot be
+/// answers again: every `interval`, first the annuls of admissions nobody passed on, then the
+/// journal's pending admissions (oldest first, in batches), then the ticket changes since the last cursor, page by page. A page that cannot be
 /// used is refused whole and logged; the snapshot stays as it was.
 public struct OfflineSyncService: Service {
     public let snapshot: OfflineSnapshot
@@ -94,9 +94,27 @@ public struct OfflineSyncService: Service {
         }
     }
 
-    /// One round: uploads, annuls, then changes. Returns what went wrong, if anything.
+    /// One round: annuls, uploads, then changes. Returns what went wrong, if anything.
     public func syncOnce() async -> String? {
         do {
+            // Annuls first: an online admission taken back before the service heard it, and
+            // the same ticket admitted offline since, reach the service in that order (the
+            // upload would otherwise meet the first admission and count as a conflict). An
+            // offline admission's annul is only queued once its upload was answered.
+            for scanId in try snapshot.pendingAnnuls(limit: uploadBatch) {
+                switch await transport.annul(scanId: scanId, AnnulRequest(deviceId: deviceID, gateId: gateID)) {
+                case .failure(let failure): return "annul: \(failure)"
+                case .success(.annulled):
+                    try snapshot.markAnnul(scanID: scanId, done: true)
+                    logger.notice("Check-in annulled on the service", metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)"])
+                case .success(.refused(let why)):
+                    try snapshot.markAnnul(scanID: scanId, done: false)
+                    logger.error(
+                        "The service refused to annul a check-in",
+                        metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "error": "\(why)"]
+                    )
+                }
+            }
             uploads: while true {
                 let pending = try snapshot.pendingUploads(limit: uploadBatch)
                 if pending.isEmpty { break }
@@ -125,20 +143,6 @@ public struct OfflineSyncService: Service {
                     // refused entry is sent again next round, not in this one.
                     if Set(answer.results.map(\.scanId)).isSuperset(of: pending.map(\.scanId)) == false { return "upload: the service skipped some" }
                     if !refused.isEmpty { break uploads }
-                }
-            }
-            for scanId in try snapshot.pendingAnnuls(limit: uploadBatch) {
-                switch await transport.annul(scanId: scanId, AnnulRequest(deviceId: deviceID, gateId: gateID)) {
-                case .failure(let failure): return "annul: \(failure)"
-                case .success(.annulled):
-                    try snapshot.markAnnul(scanID: scanId, done: true)
-                    logger.notice("Check-in annulled on the service", metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)"])
-                case .success(.refused(let why)):
-                    try snapshot.markAnnul(scanID: scanId, done: false)
-                    logger.error(
-                        "The service refused to annul a check-in",
-                        metadata: ["gate.id": "\(gateID)", "scan.id": "\(scanId)", "error": "\(why)"]
-                    )
                 }
             }
             guard pullsSnapshot else { return nil }

@@ -161,6 +161,14 @@ public struct SnapshotDecider: OfflineDecider {
         )
     }
 
+    /// The snapshot's key of a code of ours (its token's hash, or a signed code's blob's), or
+    /// nil; nothing verified: for codes the service has already decided.
+    static func ticketHash(_ qrData: String) -> [UInt8]? {
+        if let code = TicketCode.parse(qrData) { return sha256(Array(code.token.utf8)) }
+        if let signed = SignedTicketCode.parse(qrData) { return sha256(Array(signed.blob.utf8)) }
+        return nil
+    }
+
     /// SHA-256 through libcrypto (already loaded by libcurl).
     public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)

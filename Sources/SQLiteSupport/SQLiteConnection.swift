@@ -214,9 +214,11 @@ public struct SQLiteRow {
         guard count > 0, let pointer = sqlite3_column_blob(statement, column) else { return [] }
         return Array(UnsafeRawBufferPointer(start: pointer, count: count))
     }
+    public func optionalBlob(_ column: Int32) -> [UInt8]? { isNull(column) ? nil : blob(column) }
 }
 
 extension SQLiteValue {
     public static func optional(_ text: String?) -> SQLiteValue { text.map { .text($0) } ?? .null }
     public static func optional(_ number: Int64?) -> SQLiteValue { number.map { .integer($0) } ?? .null }
+    public static func optional(_ bytes: [UInt8]?) -> SQLiteValue { bytes.map { .blob($0) } ?? .null }
 }

@@ -7,6 +7,7 @@ import GatehouseTestSupport
 /// with its first value before the kiosk starts.
 struct DryRunLane {
     let folder: TemporaryDirectory
+    let port: Int
     let service: ServiceProcess
     let admin: AdminClient
     let event: String
@@ -18,7 +19,7 @@ struct DryRunLane {
 
     init(event name: String, inputs initial: [String: String], settings: [String]) throws {
         folder = try TemporaryDirectory()
-        let port = ServiceProcess.freePort()
+        port = ServiceProcess.freePort()
         service = try ServiceProcess(databasePath: folder.file("g.sqlite"), port: port)
         admin = try AdminClient(service)
         event = try admin.createEvent(name)

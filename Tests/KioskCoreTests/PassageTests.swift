@@ -25,7 +25,9 @@ struct ScriptedPassage: PassageConfirmation {
 /// The ledger's calls, in order.
 final class RecordingLedger: PassageLedger {
     let calls = Mutex<[String]>([])
-    func expect(scanId: String, offline: Bool) throws { calls.withLock { $0.append("expect \(offline ? "offline" : "online")") } }
+    func expect(scanId: String, offline: Bool, code: [UInt8], direction: ScanDirection) throws {
+        calls.withLock { $0.append("expect \(offline ? "offline" : "online")") }
+    }
     func passed(scanId: String) throws { calls.withLock { $0.append("passed") } }
     func takeBack(scanId: String) throws -> String {
         calls.withLock { $0.append("take back") }

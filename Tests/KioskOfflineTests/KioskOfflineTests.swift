@@ -536,9 +536,9 @@ struct Tickets {
         let rig = try SnapshotDeciderTests.Rig()
         try rig.sync()
         #expect(rig.result(rig.decider().decide(qrData: rig.codes[0].text, scanId: "o1")) == .valid)
-        try rig.snapshot.expect(scanId: "o1", offline: true)
-        try rig.snapshot.expect(scanId: "n1", offline: false)
-        try rig.snapshot.expect(scanId: "n2", offline: false)
+        try rig.snapshot.expect(scanId: "o1", offline: true, code: Array(rig.codes[0].text.utf8), direction: .entry)
+        try rig.snapshot.expect(scanId: "n1", offline: false, code: Array(rig.codes[3].text.utf8), direction: .entry)
+        try rig.snapshot.expect(scanId: "n2", offline: false, code: Array(rig.codes[3].text.utf8), direction: .entry)
         try rig.snapshot.passed(scanId: "n2")
         // The power goes; the kiosk starts again.
         let reopened = try OfflineSnapshot(path: rig.snapshot.path)
@@ -549,6 +549,79 @@ struct Tickets {
         try reopened.markAnnul(scanID: "n1", done: true)
         #expect(try reopened.pendingAnnuls(limit: 10).isEmpty)
         #expect(try reopened.takeBackUnconfirmed() == 0)
+    }
+
+    /// An online admission nobody passed on: until the service has the annul, its pages still
+    /// say the ticket was used; the snapshot shows it as before, so if the service goes away now
+    /// the holder is admitted offline. The service's own page after the annul settles it; an
+    /// annul the service refuses leaves its word standing.
+    @Test func an_online_admission_taken_back_shows_its_ticket_as_before_until_the_service_says() throws {
+        let rig = try SnapshotDeciderTests.Rig()
+        let list = SyncedGateList(id: "LHALL001", name: "Hall", entry: .reentry, inside: 3)
+        try rig.sync(gateList: list)
+        let hash = SnapshotDecider.sha256(Array(rig.codes[0].token.utf8))
+        func page(_ cursor: String, used: Bool, inside: Int) throws {
+            var ticket = Tickets.synced(rig.codes[0], number: 1, status: used ? .used : .unused)
+            if used { (ticket.usedAt, ticket.usedGate, ticket.inside) = (1_700_000_001_000, "north-1", true) }
+            var counted = list
+            counted.inside = inside
+            try rig.apply(
+                TicketSyncPage(
+                    eventId: Tickets.event,
+                    serverTime: 1_700_000_002_000,
+                    cursor: cursor,
+                    complete: true,
+                    tickets: [ticket],
+                    gateList: counted
+                )
+            )
+        }
+        // Admitted online; a page brings the service's word on it before the arm's timeout.
+        try rig.snapshot.expect(scanId: "n1", offline: false, code: Array(rig.codes[0].text.utf8), direction: .entry)
+        try page("5", used: true, inside: 4)
+        #expect(try rig.snapshot.ticket(hash: hash)?.status == .used)
+        #expect(try rig.snapshot.takeBack(scanId: "n1") == "annul queued for the service")
+        #expect(try rig.snapshot.ticket(hash: hash)?.status == .unused)
+        // The service has not heard the annul: its pages still count the admission.
+        try page("6", used: true, inside: 4)
+        let shown = try #require(try rig.snapshot.ticket(hash: hash))
+        #expect(shown.status == .unused && shown.usedAt == nil && shown.usedGate == nil && !shown.inside)
+        #expect(try rig.snapshot.syncState.listInside == 3)
+        // Acknowledged: shown as before until a page brings the ticket; that page is the word.
+        try rig.snapshot.markAnnul(scanID: "n1", done: true)
+        #expect(try rig.snapshot.ticket(hash: hash)?.status == .unused)
+        try page("7", used: false, inside: 3)
+        #expect(try rig.snapshot.syncState.listInside == 3)
+        // The holder scans again while the service is away, and is admitted offline.
+        #expect(rig.result(rig.decider().decide(qrData: rig.codes[0].text, scanId: "o2")) == .valid)
+        #expect(try rig.snapshot.syncState.listInside == 4)
+
+        // An annul the service refuses: its pages' word stands again.
+        let other = SnapshotDecider.sha256(Array(rig.codes[3].token.utf8))
+        try rig.snapshot.expect(scanId: "n2", offline: false, code: Array(rig.codes[3].text.utf8), direction: .entry)
+        try rig.apply(
+            TicketSyncPage(
+                eventId: Tickets.event,
+                serverTime: 1_700_000_003_000,
+                cursor: "8",
+                complete: true,
+                tickets: [
+                    SyncedTicket(
+                        number: 4,
+                        hash: Base64URL.encode(other),
+                        status: .used,
+                        usedAt: 1_700_000_002_500,
+                        usedGate: "north-1",
+                        inside: true
+                    )
+                ],
+                gateList: list
+            )
+        )
+        _ = try rig.snapshot.takeBack(scanId: "n2")
+        #expect(try rig.snapshot.ticket(hash: other)?.status == .unused)
+        try rig.snapshot.markAnnul(scanID: "n2", done: false)
+        #expect(try rig.snapshot.ticket(hash: other)?.status == .used)
     }
 
     @Test func uploads_once_then_pulls_and_a_refused_page_changes_nothing() async throws {
