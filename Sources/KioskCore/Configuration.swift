@@ -89,6 +89,8 @@ public struct KioskConfiguration: Sendable, Equatable {
 
     /// node_exporter's textfile collector file the kiosk rewrites every 10 s; nil: none.
     public var metricsTextfile: String?
+    /// Where the box serves its own `/metrics`; nil: nowhere.
+    public var metricsListen: ListenAddress?
 
     /// A key switch at the lane, one input per position (free, locked, out of order).
     public var modeInput = false
@@ -150,6 +152,10 @@ public struct KioskConfiguration: Sendable, Equatable {
         (
             "metrics_textfile", "",
             "a .prom file for node_exporter's textfile collector, rewritten every 10 s (e.g. /var/lib/node_exporter/textfile_collector/gate_kiosk.prom); empty: none"
+        ),
+        (
+            "metrics_listen", "",
+            "an address and port where the box serves its figures at /metrics for a Prometheus server (e.g. 127.0.0.1:9101, or the box's LAN address); empty: none"
         ),
         ("mode_input", "off", "on: a key switch sets the lane mode, one input per position (it outranks the box and the organizer)"),
         ("mode_chip", "gpiochip0", "GPIO chip of the key switch's inputs"),
@@ -324,6 +330,7 @@ extension KioskConfiguration {
             ),
             attentionTimeout: try reader.milliseconds("attention_timeout_ms", 1000...600_000),
             metricsTextfile: try reader.promFile("metrics_textfile"),
+            metricsListen: try reader.listenAddress("metrics_listen"),
             modeInput: try reader.boolean("mode_input"),
             modeLines: try [(LaneMode.free, "mode_free_line"), (.locked, "mode_locked_line"), (.outOfOrder, "mode_out_of_order_line")].map {
                 KeySwitchPosition(
@@ -395,6 +402,21 @@ private struct ValueReader {
     }
 
     /// An absolute path ending in `.prom` (node_exporter reads only those), or nil when empty.
+    func listenAddress(_ key: String) throws -> ListenAddress? {
+        let value = try text(key, allowEmpty: true)
+        guard !value.isEmpty else { return nil }
+        guard let address = ListenAddress(value) else {
+            let (_, source) = try entry(key)
+            throw ConfigurationError(
+                source: source,
+                key: key,
+                value: value,
+                allowed: "an IP address and a port, e.g. 127.0.0.1:9101 or [::1]:9101, or nothing"
+            )
+        }
+        return address
+    }
+
     func promFile(_ key: String) throws -> String? {
         let value = try text(key, allowEmpty: true)
         guard !value.isEmpty else { return nil }
@@ -469,5 +491,51 @@ private struct ValueReader {
             )
         }
         return value.hasSuffix("/") ? String(value.dropLast()) : value
+    }
+}
+
+/// An IP address and port to listen on: `127.0.0.1:9101`, `[::1]:9101`. A literal address only:
+/// the kiosk must not wait for a name server to start.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var isIPv6: Bool
+
+    public init?(_ text: String) {
+        let host: Substring
+        let port: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+            isIPv6 = true
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+            isIPv6 = false
+        }
+        guard let number = Int(port), (1...65535).contains(number), port.allSatisfy(\.isASCII) else { return nil }
+        guard isIPv6 ? Self.isIPv6(host) : Self.isIPv4(host) else { return nil }
+        self.host = String(host)
+        self.port = number
+    }
+
+    public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    static func isIPv4(_ text: Substring) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4
+            && parts.allSatisfy { part in
+                !part.isEmpty && part.count <= 3 && part.allSatisfy { $0.isASCII && $0.isNumber } && Int(part)! <= 255
+            }
+    }
+
+    /// Hex groups and colons (at most one `::`), or an IPv4 tail: checked once more by the
+    /// socket's own parser when the listener binds.
+    static func isIPv6(_ text: Substring) -> Bool {
+        guard (2...45).contains(text.count), text.contains(":") else { return false }
+        guard text.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return false }
+        return text.components(separatedBy: "::").count <= 2
     }
 }

@@ -24,6 +24,8 @@ struct HeartbeatService: Service {
     let stateDirectory: String?
     let box: (any BoxReadings)?
     let timekeeper: any Timekeeper
+    /// Where the box's `/metrics` listener (`metrics_listen`) reads the latest figures.
+    var latestMetrics: LatestMetrics?
     let logger: Logger
 
     func run() async throws {
@@ -62,9 +64,11 @@ struct HeartbeatService: Service {
                     }
                     failing = true
                 }
+                let metrics = KioskMetrics.text(heartbeat, counts: counts, lastDelivered: lastDelivered)
+                latestMetrics?.publish(metrics)
                 if let textfile {
                     do {
-                        try textfile.write(heartbeat, counts: counts, lastDelivered: lastDelivered)
+                        try textfile.write(metrics)
                         textfileFailing = false
                     } catch {
                         if !textfileFailing { logger.error("Metrics textfile cannot be written", metadata: ["error": "\(error)"]) }

@@ -234,6 +234,10 @@ public struct KioskDaemon {
             services.insert(AlarmService(alarm: alarm), at: 1)
         }
         if let offline = parts.offline {
+            let latestMetrics = configuration.metricsListen.map { _ in LatestMetrics() }
+            if let address = configuration.metricsListen, let latestMetrics {
+                services.append(MetricsListener(address: address, latest: latestMetrics, logger: logger))
+            }
             services.append(
                 HeartbeatService(
                     configuration: configuration,
@@ -245,6 +249,7 @@ public struct KioskDaemon {
                     stateDirectory: offline.stateDirectory,
                     box: offline.box,
                     timekeeper: timekeeper,
+                    latestMetrics: latestMetrics,
                     logger: logger
                 )
             )

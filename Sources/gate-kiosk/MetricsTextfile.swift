@@ -6,15 +6,12 @@ import KioskCore
 import Glibc
 #endif
 
-/// node_exporter's textfile collector file (`metrics_textfile`): the box's figures in
-/// Prometheus's text format, written to a temporary file beside it and renamed over it, so the
-/// collector never reads half a file.
-struct MetricsTextfile {
-    let path: String
-
+/// The box's figures in Prometheus's text format: for node_exporter's textfile collector
+/// (`metrics_textfile`) and the box's own `/metrics` (`metrics_listen`).
+enum KioskMetrics {
     /// `heartbeat`: the figures just sent (or not); `counts`: frames and codes read since the
     /// start; `lastDelivered`: when a heartbeat last reached the service (seconds since 1970).
-    func write(_ heartbeat: Heartbeat, counts: (frames: Int, codes: Int), lastDelivered: Double?) throws {
+    static func text(_ heartbeat: Heartbeat, counts: (frames: Int, codes: Int), lastDelivered: Double?) -> String {
         var out = PrometheusText()
         typealias Samples = [(labels: [(String, String)], value: Double)]
         func metric(_ name: String, _ type: String, _ help: String, _ samples: Samples) {
@@ -64,8 +61,17 @@ struct MetricsTextfile {
             "When a heartbeat last reached the service.",
             one(lastDelivered)
         )
+        return out.text
+    }
+}
+
+/// node_exporter's textfile collector file (`metrics_textfile`), written to a temporary file
+/// beside it and renamed over it, so the collector never reads half a file.
+struct MetricsTextfile {
+    let path: String
+
+    func write(_ text: String) throws {
         let temporary = path + ".tmp"
-        let text = out.text
         guard let file = fopen(temporary, "w") else { throw MetricsTextfileError(path: temporary, errno: errno) }
         let written = fputs(text, file)
         let flushed = fflush(file)

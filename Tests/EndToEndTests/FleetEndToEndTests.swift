@@ -9,12 +9,18 @@ import Glibc
 
 /// A dry-run kiosk's heartbeats against the real service: its figures reach the fleet API, a
 /// camera that goes shows within one heartbeat (on the API, the gates page and the device's
-/// events), and a killed kiosk is called silent within 30 s.
+/// events), and a killed kiosk is called silent within 30 s. Its figures also go to a textfile and
+/// its own `/metrics`.
 @Suite struct FleetEndToEndTests {
     @Test func a_kiosk_s_heartbeats_show_its_camera_and_its_silence() async throws {
         let collector = try TemporaryDirectory()
         let textfile = collector.file("gate_kiosk.prom")
-        let lane = try DryRunLane(event: "Fleet", inputs: [:], settings: ["metrics_textfile=\(textfile)"])
+        let metricsPort = ServiceProcess.freePort()
+        let lane = try DryRunLane(
+            event: "Fleet",
+            inputs: [:],
+            settings: ["metrics_textfile=\(textfile)", "metrics_listen=127.0.0.1:\(metricsPort)"]
+        )
         let (admin, event, kiosk) = (lane.admin, lane.event, lane.kiosk)
         func me() -> [String: Any]? {
             let devices = (try? admin.call("GET", "/api/events/\(event)/devices", expect: 200)["devices"]) as? [[String: Any]]
@@ -43,6 +49,11 @@ import Glibc
         promtool.waitUntilExit()
         #expect(promtool.terminationStatus == 0, "\(String(decoding: said.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
         #expect(heartbeat["laneMode"] as? String == "normal" && heartbeat["backlog"] as? Int == 0 && heartbeat["snapshotTickets"] as? Int == 1)
+        // And at the box's own /metrics, for a Prometheus server that scrapes it directly.
+        let scraped = try HTTPConnection(port: metricsPort).request("GET", "/metrics")
+        #expect(scraped.status == 200 && scraped.text.contains("gate_kiosk_camera_up 1\n") && scraped.text.contains("gate_kiosk_info{"))
+        #expect(try HTTPConnection(port: metricsPort).request("GET", "/").status == 404)
+        #expect(try HTTPConnection(port: metricsPort).request("POST", "/metrics", body: [1, 2]).status == 405)
 
         // The camera goes: said within one heartbeat, with the event on the device's page.
         let gone = ContinuousClock.now

@@ -119,5 +119,12 @@ import Testing
         #expect { _ = try resolve("metrics_textfile = gate_kiosk.prom\n") } throws: { "\($0)".contains("absolute path ending in .prom") }
         #expect { _ = try resolve("metrics_textfile = /tmp/gate_kiosk.txt\n") } throws: { "\($0)".contains("absolute path ending in .prom") }
         #expect { _ = try resolve("attention_timeout_ms = 10\n") } throws: { "\($0)".contains("1000 to 600000") }
+        // The box's own /metrics: a literal address and a port.
+        #expect(try resolve("metrics_listen = 127.0.0.1:9101\n").metricsListen == ListenAddress("127.0.0.1:9101"))
+        #expect(try resolve("metrics_listen = [::1]:9101\n").metricsListen?.isIPv6 == true)
+        #expect(plain.metricsListen == nil)
+        for bad in ["localhost:9101", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "300.1.1.1:9101", "[::1]9101", "[:::1::2]:80", "1.2.3:80"] {
+            #expect { _ = try resolve("metrics_listen = \(bad)\n") } throws: { "\($0)".contains("an IP address and a port") }
+        }
     }
 }
