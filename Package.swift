@@ -191,6 +191,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -215,7 +216,7 @@ let package = Package(
         .target(
             name: "GatehouseDelivery",
             dependencies: [
-                "GatehouseStorage", "GatehouseDomain", "GatehouseMail", "GatehouseWeb", "QRRendering", "TicketPDF",
+                "GatehouseCore", "GatehouseStorage", "GatehouseDomain", "GatehouseMail", "GatehouseWeb", "QRRendering", "TicketPDF", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -407,6 +408,8 @@ let package = Package(
             dependencies: [
                 "gatehouse", "gate-kiosk", "GatehouseTestSupport", "GatehouseCore", "GatehouseImage", "QRRendering", "QRReading", "CZlib",
                 "GatehouseMail",
+                // To check webhook signatures as a receiver would.
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

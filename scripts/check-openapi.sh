@@ -40,8 +40,11 @@ fuzz() {
     --header "Authorization: Bearer $token" --output-sanitize true "$@")
 }
 status=0
-# Revoking devices would sign the fuzzer's own devices out half-way: those two run last.
-fuzz "$admin" --exclude-tag gate --exclude-tag scanner --exclude-operation-id revokeDevice --exclude-operation-id scannerSignOut || status=1
+# Revoking devices would sign the fuzzer's own devices out half-way: those two run last. The
+# event stream never ends by itself, so a fuzzer can only time out on it: its refusals are
+# checked by EventStreamTests instead.
+fuzz "$admin" --exclude-tag gate --exclude-tag scanner --exclude-operation-id revokeDevice --exclude-operation-id scannerSignOut \
+  --exclude-operation-id eventStream || status=1
 fuzz "$kiosk" --include-tag gate || status=1
 fuzz "$phone" --include-tag scanner --exclude-operation-id scannerSignOut || status=1
 fuzz "$admin" --include-operation-id revokeDevice || status=1

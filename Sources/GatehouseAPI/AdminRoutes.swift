@@ -188,10 +188,36 @@ package struct AdminRoutes {
         group.get("events/:id/lanes") { _, context in
             JSONAnswer(["lanes": try await gatehouse.laneStates(eventId: try context.parameters.require("id"))])
         }
+        // Check-ins, conflicts and device states as they happen (Server-Sent Events).
+        group.get("events/:id/stream") { request, context in
+            let eventId = try context.parameters.require("id")
+            let cursor = try EventStream.resumePoint(request)
+            _ = try await gatehouse.event(id: eventId)
+            return EventStream(gatehouse: gatehouse, eventId: eventId, cursor: cursor).response()
+        }
+        // Webhooks: where the event's check-ins, conflicts and device states are posted.
+        group.post("events/:id/webhooks") { request, context in
+            let body = try await request.decodeJSON(as: AddWebhookBody.self, context: context)
+            let added = try await gatehouse.addWebhook(eventId: try context.parameters.require("id"), url: body.url, secret: body.secret)
+            return JSONAnswer(added, status: .created)
+        }
+        group.get("events/:id/webhooks") { _, context in
+            JSONAnswer(["webhooks": try await gatehouse.webhooks(eventId: try context.parameters.require("id"))])
+        }
+        group.delete("webhooks/:id") { _, context in
+            try await gatehouse.deleteWebhook(id: try context.parameters.require("id"))
+            return Response(status: .noContent)
+        }
         // The fleet: each device's state from its latest heartbeat.
         group.get("events/:id/devices") { _, context in
             JSONAnswer(["devices": try await gatehouse.fleet(eventId: try context.parameters.require("id"))])
         }
+    }
+
+    /// `{url, secret?}`: without a secret the service makes one.
+    struct AddWebhookBody: Decodable {
+        var url: String
+        var secret: String?
     }
 
     /// `{mode}`: a lane mode, or null for none (the lane is normal unless the box says otherwise).

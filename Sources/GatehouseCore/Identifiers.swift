@@ -17,6 +17,8 @@ public enum Identifier {
     public static func newDeviceID() -> String { "D" + Base32.randomString(count: 10) }
     /// A check-in list.
     public static func newListID() -> String { "L" + Base32.randomString(count: 10) }
+    /// A webhook.
+    public static func newWebhookID() -> String { "W" + Base32.randomString(count: 10) }
 
     public static func isEventID<S: StringProtocol>(_ text: S) -> Bool {
         text.utf8.count == 8 && text.first == "E" && Base32.isBase32(text.dropFirst())
@@ -32,4 +34,7 @@ public enum Secret {
     public static func newDeviceToken() -> String { "ghd_" + Base32.randomString(count: 32) }
     /// Admin bearer token: "gha_" + 32 base32 characters (160 bits).
     public static func newAdminToken() -> String { "gha_" + Base32.randomString(count: 32) }
+    /// A webhook's signing key: "whsec_" + 32 base32 characters (160 bits). The one secret kept
+    /// as it is: the service signs with it.
+    public static func newWebhookSecret() -> String { "whsec_" + Base32.randomString(count: 32) }
 }

@@ -166,6 +166,7 @@ extension MySQLStore {
 
     private static func logAttempt(_ attempt: CheckinAttempt, device: DeviceOnDuty, decided: StoredDecision, in db: MySQLConnection) throws {
         try db.run(StoreStatements.logCheckin(attempt, device: device, decision: decided.decision, undo: decided.undo))
+        db.logged(eventId: device.event)
     }
 
 }

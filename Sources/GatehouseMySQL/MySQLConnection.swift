@@ -222,6 +222,10 @@ extension MySQLConnection {
         /// Tickets just issued, numbered `first` to `first + count - 1` in their event: one
         /// range, so issuing 20,000 tickets is numbered by one statement, not by 20,000 ids.
         case issued(eventId: String, first: Int64, count: Int)
+        /// Rows logged (or marked) in the event's check-in log: `stream_seq` 0 until numbered.
+        case logged(eventId: String)
+        /// One scan's row marked an offline admission.
+        case marked(deviceId: String, scanId: String)
     }
 
     /// Notes a change of `ticket` in this write transaction, for `MySQLSchema.numberChanges`.
@@ -229,6 +233,12 @@ extension MySQLConnection {
 
     /// Notes tickets issued in this write transaction, for `MySQLSchema.numberChanges`.
     func issued(eventId: String, first: Int64, count: Int) { notedChanges.append(.issued(eventId: eventId, first: first, count: count)) }
+
+    /// Notes rows logged or marked in the event's check-in log, for `MySQLSchema.numberChanges`.
+    func logged(eventId: String) { notedChanges.append(.logged(eventId: eventId)) }
+
+    /// Notes a scan's row marked an offline admission, for `MySQLSchema.numberChanges`.
+    func marked(deviceId: String, scanId: String) { notedChanges.append(.marked(deviceId: deviceId, scanId: scanId)) }
 
     /// Forgets the changes noted: a transaction begins.
     func forgetChanges() { notedChanges.removeAll(keepingCapacity: true) }

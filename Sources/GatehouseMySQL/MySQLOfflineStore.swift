@@ -28,7 +28,9 @@ extension MySQLStore {
 
     public func markOffline(deviceId: String, scanId: String, at: Date, clock: String, conflict: CheckinResult?) async throws {
         try await write { db in
-            _ = try db.run(StoreStatements.markOffline(deviceId: deviceId, scanId: scanId, at: at, clock: clock, conflict: conflict))
+            if try db.run(StoreStatements.markOffline(deviceId: deviceId, scanId: scanId, at: at, clock: clock, conflict: conflict)) > 0 {
+                db.marked(deviceId: deviceId, scanId: scanId)
+            }
         }
     }
 
@@ -108,6 +110,7 @@ extension MySQLStore {
             ? try db.firstRow(StoreRecords.firstAdmission, [.text(device.event), .text(ticket.id)], { $0.int(0) }) : nil
         let log = StoreStatements.logOfflineAdmission(admission, device: device, ticketId: ticket.id, conflict: judged.conflict, first: first)
         let logged = try db.insert(log.sql, log.parameters.map(MySQLValue.init))
+        db.logged(eventId: device.event)
         if judged.displaces {
             try db.run(StoreRecords.displaceLaterAdmissions, [.integer(logged), .text(device.event), .text(ticket.id), .integer(logged)])
         }

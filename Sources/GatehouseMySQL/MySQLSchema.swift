@@ -308,6 +308,37 @@ enum MySQLSchema {
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
             """
         ],
+        // 12: the event stream's order. A row logged or marked has `stream_seq` 0 until its
+        // transaction numbers it from the change counter as it numbers tickets, so the stream
+        // is in commit order across processes (see `numberChanges`). Rows from before keep their
+        // id, and the counter starts above them.
+        [
+            "ALTER TABLE checkins ADD COLUMN stream_seq BIGINT NOT NULL DEFAULT 0, ADD KEY checkins_stream (event_id, stream_seq)",
+            "UPDATE checkins SET stream_seq = id",
+            "UPDATE gatehouse_changes SET seq = GREATEST(seq, (SELECT coalesce(max(id), 0) FROM checkins)) WHERE id = 1",
+        ],
+        // 13: webhooks (as SQLite's 18).
+        [
+            """
+            CREATE TABLE IF NOT EXISTS webhooks (
+                id VARCHAR(255) NOT NULL PRIMARY KEY,
+                event_id VARCHAR(255) NOT NULL,
+                url VARCHAR(2048) NOT NULL,
+                secret VARCHAR(255) NOT NULL,
+                created_at BIGINT NOT NULL,
+                delivered_at BIGINT,
+                failures BIGINT NOT NULL,
+                next_attempt_at BIGINT NOT NULL,
+                last_error VARCHAR(1024),
+                lease_until BIGINT,
+                cursor_xact BIGINT NOT NULL,
+                cursor_seq BIGINT NOT NULL,
+                device_states MEDIUMTEXT NOT NULL,
+                KEY webhooks_event (event_id),
+                CONSTRAINT webhooks_event FOREIGN KEY (event_id) REFERENCES events (id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }
@@ -371,13 +402,31 @@ enum MySQLSchema {
         var seen = Set<String>()
         var tickets: [String] = []
         var issued: [(eventId: String, first: Int64, count: Int)] = []
+        var loggedEvents = Set<String>()
+        var marked = Set<[String]>()
         for change in db.notedChanges {
             switch change {
             case .ticket(let id): if seen.insert(id).inserted { tickets.append(id) }
             case .issued(let eventId, let first, let count): issued.append((eventId, first, count))
+            case .logged(let eventId): loggedEvents.insert(eventId)
+            case .marked(let deviceId, let scanId): marked.insert([deviceId, scanId])
             }
         }
-        let total = Int64(tickets.count + issued.reduce(0) { $0 + $1.count })
+        // This transaction's log rows still to be numbered: a plain read sees no other
+        // transaction's uncommitted rows, and every committed row is numbered.
+        var logRows = Set<Int64>()
+        for eventId in loggedEvents {
+            logRows.formUnion(try db.rows("SELECT id FROM checkins WHERE event_id = ? AND stream_seq = 0", [.text(eventId)]) { $0.int(0) })
+        }
+        for scan in marked {
+            logRows.formUnion(
+                try db.rows("SELECT id FROM checkins WHERE device_id = ? AND scan_id = ? AND stream_seq = 0", [.text(scan[0]), .text(scan[1])]) {
+                    $0.int(0)
+                }
+            )
+        }
+        let logged = logRows.sorted()
+        let total = Int64(tickets.count + issued.reduce(0) { $0 + $1.count } + logged.count)
         guard total > 0 else { return }
         let top = try db.insert("UPDATE gatehouse_changes SET seq = LAST_INSERT_ID(seq + ?) WHERE id = 1", [.integer(total)])
         guard top >= total else {
@@ -406,6 +455,21 @@ enum MySQLSchema {
                 [.integer(next), .integer(range.first), .text(range.eventId), .integer(range.first), .integer(last)]
             )
             next += Int64(range.count)
+        }
+        for start in stride(from: 0, to: logged.count, by: numberedPerStatement) {
+            let chunk = logged[start..<min(logged.count, start + numberedPerStatement)]
+            var parameters: [MySQLValue] = []
+            parameters.reserveCapacity(chunk.count * 3)
+            for id in chunk {
+                parameters += [.integer(id), .integer(next)]
+                next += 1
+            }
+            parameters += chunk.map { .integer($0) }
+            try db.run(
+                "UPDATE checkins SET stream_seq = CASE id " + String(repeating: "WHEN ? THEN ? ", count: chunk.count) + "END WHERE id IN ("
+                    + Array(repeating: "?", count: chunk.count).joined(separator: ", ") + ")",
+                parameters
+            )
         }
     }
 

@@ -36,6 +36,7 @@ extension MySQLStore {
                 if let list = plan.listId, plan.countChange != 0 { try db.run(ListStatements.countInside(listId: list, change: plan.countChange)) }
                 try db.run(Annulment.markAnnulled(row, plan))
                 try db.run(Annulment.log(row, at: at.millis))
+                db.logged(eventId: row.eventId)
                 return .success(AnnulAnswer(scanId: scanId, ticket: plan.ticket.summary, again: false))
             }
         }

@@ -67,6 +67,7 @@ extension MySQLStore {
                 return 0
             }
             for statement in ListStatements.countOut(listId: listId, tickets: inside, at: at) { try db.run(statement) }
+            for event in Set(inside.map(\.event)) { db.logged(eventId: event) }
             for ticket in inside {
                 try db.run("UPDATE tickets SET change_seq = ? WHERE id = ?", [.integer(MySQLConnection.unnumbered), .text(ticket.id)])
                 db.changed(ticket: ticket.id)

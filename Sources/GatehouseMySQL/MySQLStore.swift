@@ -359,6 +359,11 @@ public final class MySQLStore: GatehouseStore {
         return try await read { db in try db.rows(query.sql, query.parameters.map(MySQLValue.init), StoreRecords.logEntry) }
     }
 
+    public func checkinStream(eventId: String, after cursor: ChangeCursor?, limit: Int) async throws -> [StreamedCheckin] {
+        let query = StoreRecords.checkinStream(eventId: eventId, after: cursor?.position ?? 0, limit: limit)
+        return try await read { db in try db.rows(query.sql, query.parameters.map(MySQLValue.init), StoreRecords.streamedCheckin) }
+    }
+
     public func peopleInside(eventId: String) async throws -> Int {
         try await read { db in
             Int(try db.firstRow(ListStatements.peopleInside, [.text(eventId)], { $0.int(0) }) ?? 0)

@@ -647,6 +647,51 @@ enum PostgresSchema {
             )
             """
         ],
+        // 20: the event stream's order, as the change feed's (schema 10): every row logged, and
+        // every row marked an offline admission or conflict later, is stamped with its
+        // transaction's id and a number; a reader takes rows of transactions older than the
+        // oldest still running, in that order. Rows from before are transaction 0, by id.
+        [
+            "CREATE SEQUENCE gatehouse_stream_seq",
+            "ALTER TABLE checkins ADD COLUMN stream_xact BIGINT NOT NULL DEFAULT 0, ADD COLUMN stream_seq BIGINT NOT NULL DEFAULT 0",
+            "UPDATE checkins SET stream_seq = id",
+            "SELECT setval('gatehouse_stream_seq', greatest(1, (SELECT coalesce(max(id), 0) FROM checkins)))",
+            """
+            CREATE FUNCTION gatehouse_number_logged() RETURNS trigger LANGUAGE plpgsql AS $fn$
+            BEGIN
+                NEW.stream_xact := pg_current_xact_id()::text::bigint;
+                NEW.stream_seq := nextval('gatehouse_stream_seq');
+                RETURN NEW;
+            END
+            $fn$
+            """,
+            """
+            CREATE TRIGGER checkins_stream BEFORE INSERT OR UPDATE OF offline, conflict ON checkins
+            FOR EACH ROW EXECUTE FUNCTION gatehouse_number_logged()
+            """,
+            "CREATE INDEX checkins_stream ON checkins (event_id, stream_xact, stream_seq)",
+        ],
+        // 21: webhooks (as SQLite's 18).
+        [
+            """
+            CREATE TABLE webhooks (
+                id TEXT PRIMARY KEY,
+                event_id TEXT NOT NULL REFERENCES events(id),
+                url TEXT NOT NULL,
+                secret TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                delivered_at BIGINT,
+                failures BIGINT NOT NULL,
+                next_attempt_at BIGINT NOT NULL,
+                last_error TEXT,
+                lease_until BIGINT,
+                cursor_xact BIGINT NOT NULL,
+                cursor_seq BIGINT NOT NULL,
+                device_states TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX webhooks_event ON webhooks (event_id)",
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

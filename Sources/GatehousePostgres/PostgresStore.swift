@@ -609,6 +609,31 @@ public final class PostgresStore: GatehouseStore {
         }
     }
 
+    public func checkinStream(eventId: String, after cursor: ChangeCursor?, limit: Int) async throws -> [StreamedCheckin] {
+        try await guarded { [self] in
+            // The watermark and the rows come from one snapshot, as in `ticketChanges`.
+            let from = cursor ?? ChangeCursor(transaction: -1, position: -1)
+            let rows = try await client.query(
+                """
+                SELECT c.id, c.at, c.event_id, c.ticket_id, t.number, c.gate_id, c.device_id, c.result, c.mode, c.scan_id, c.offline,
+                       c.conflict, c.stream_xact, c.stream_seq
+                FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id
+                WHERE c.event_id = \(eventId) AND (c.stream_xact, c.stream_seq) > (\(from.transaction), \(from.position))
+                  AND c.stream_xact < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+                ORDER BY c.stream_xact, c.stream_seq LIMIT \(Int64(limit))
+                """,
+                logger: logger
+            ).collect()
+            return rows.map { row in
+                let cells = PostgresCells(row: row.makeRandomAccess())
+                return StreamedCheckin(
+                    position: ChangeCursor(transaction: cells.int(12), position: cells.int(13)),
+                    entry: StoreRecords.logEntry(cells)
+                )
+            }
+        }
+    }
+
     public func peopleInside(eventId: String) async throws -> Int {
         try await guarded { [self] in
             let rows = try await client.query(

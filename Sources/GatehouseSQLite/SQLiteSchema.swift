@@ -219,6 +219,43 @@ enum SQLiteSchema {
             events TEXT NOT NULL
         );
         """,
+        // 17: the event stream's order. Every row logged, and every row marked an offline
+        // admission or conflict later, takes one more than its event's highest `stream_seq`
+        // (a marked row's own old place counts: the statement that marks it zeroes it for MySQL):
+        // one writer at a time, so that is commit order, and a reader resuming after a place
+        // misses nothing. Triggers, so that no statement that logs can forget it.
+        """
+        ALTER TABLE checkins ADD COLUMN stream_seq INTEGER NOT NULL DEFAULT 0;
+        UPDATE checkins SET stream_seq = id;
+        CREATE INDEX checkins_stream ON checkins (event_id, stream_seq);
+        CREATE TRIGGER checkins_stream_logged AFTER INSERT ON checkins BEGIN
+            UPDATE checkins SET stream_seq = (SELECT max(c.stream_seq) + 1 FROM checkins c WHERE c.event_id = NEW.event_id)
+            WHERE id = NEW.id;
+        END;
+        CREATE TRIGGER checkins_stream_marked AFTER UPDATE OF offline, conflict ON checkins BEGIN
+            UPDATE checkins SET stream_seq = max(OLD.stream_seq, (SELECT max(c.stream_seq) FROM checkins c WHERE c.event_id = NEW.event_id)) + 1
+            WHERE id = NEW.id;
+        END;
+        """,
+        // 18: webhooks, each with its place in its event's stream (see `Webhook`).
+        """
+        CREATE TABLE webhooks (
+            id TEXT PRIMARY KEY,
+            event_id TEXT NOT NULL REFERENCES events(id),
+            url TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            delivered_at INTEGER,
+            failures INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            last_error TEXT,
+            lease_until INTEGER,
+            cursor_xact INTEGER NOT NULL,
+            cursor_seq INTEGER NOT NULL,
+            device_states TEXT NOT NULL
+        );
+        CREATE INDEX webhooks_event ON webhooks (event_id);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

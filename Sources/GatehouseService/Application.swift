@@ -134,7 +134,10 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
         adminTokenHash: adminTokenHash,
         configuration: configuration,
         logger: logger,
-        services: store.services + mailServices + [ListExits(gatehouse: gatehouse, logger: logger), SystemdStoppingNotice(systemd: systemd)],
+        services: store.services + mailServices + [
+            ListExits(gatehouse: gatehouse, logger: logger), WebhookDelivery(gatehouse: gatehouse, logger: logger),
+            SystemdStoppingNotice(systemd: systemd),
+        ],
         onServerRunning: { port in
             // One parseable line, so scripts and tests that asked for port 0 find the port.
             FileHandle.standardOutput.write(Data("gatehouse listening on http://\(host):\(port)\n".utf8))

@@ -91,11 +91,32 @@ struct MetricsRoute {
         out.family("gatehouse_connections_evicted_total", "counter", "Idle connections closed to make room for a new one.")
         out.sample("gatehouse_connections_evicted_total", [], Double(connections.evicted))
 
+        let now = gatehouse.now()
+        let outbox = try await gatehouse.store.mailOutboxDepth()
+        out.family("gatehouse_mail_outbox_pending", "gauge", "Ticket mails waiting to be sent.")
+        out.sample("gatehouse_mail_outbox_pending", [], Double(outbox.pending))
+        out.family("gatehouse_mail_outbox_oldest_age_seconds", "gauge", "How long the oldest waiting ticket mail has waited (0 when none waits).")
+        out.sample("gatehouse_mail_outbox_oldest_age_seconds", [], outbox.oldestPendingAt.map { max(0, now.timeIntervalSince($0)) } ?? 0)
+
         var devices: [(event: String, status: Gatehouse.DeviceStatus)] = []
+        var webhooks: [Webhook] = []
         for event in try await gatehouse.events() {
             devices += try await gatehouse.fleet(eventId: event.id).map { (event.id, $0) }
+            webhooks += try await gatehouse.webhooks(eventId: event.id)
         }
-        let now = gatehouse.now()
+        out.family("gatehouse_webhook_failures", "gauge", "Deliveries the webhook's receiver has not taken in a row.")
+        for webhook in webhooks {
+            out.sample("gatehouse_webhook_failures", [("event", webhook.eventId), ("webhook", webhook.id)], Double(webhook.failures))
+        }
+        out.family("gatehouse_webhook_last_delivery_timestamp_seconds", "gauge", "When the webhook's receiver last took a delivery.")
+        for webhook in webhooks {
+            guard let at = webhook.deliveredAt else { continue }
+            out.sample(
+                "gatehouse_webhook_last_delivery_timestamp_seconds",
+                [("event", webhook.eventId), ("webhook", webhook.id)],
+                at.timeIntervalSince1970
+            )
+        }
         let families: [(name: String, help: String, value: (Gatehouse.DeviceStatus) -> Double?)] = [
             ("gatehouse_device_up", "1 when the device's last heartbeat came within 30 s.", { $0.state == .silent ? 0 : 1 }),
             (

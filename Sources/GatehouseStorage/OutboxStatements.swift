@@ -94,6 +94,13 @@ public enum OutboxStatements {
         )
     }
 
+    /// Pending mails: how many, and the oldest one's creation (NULL when none).
+    public static let depth = StoreStatement(sql: "SELECT count(*), min(created_at) FROM mail_outbox WHERE state = 'pending'", parameters: [])
+
+    public static func depth(_ row: some StoreRow) -> MailOutboxDepth {
+        MailOutboxDepth(pending: Int(row.int(0)), oldestPendingAt: row.optionalInt(1).map(Date.init(millis:)))
+    }
+
     public static func dueMail(due: Date, limit: Int) -> StoreStatement {
         StoreStatement(
             sql: """
@@ -183,5 +190,16 @@ public enum OutboxStatements {
             createdAt: Date(millis: row.int(8)),
             sentAt: row.optionalInt(9).map(Date.init(millis:))
         )
+    }
+}
+
+/// How full the mail outbox is: for the service's metrics.
+public struct MailOutboxDepth: Sendable, Equatable {
+    public var pending: Int
+    public var oldestPendingAt: Date?
+
+    public init(pending: Int, oldestPendingAt: Date?) {
+        self.pending = pending
+        self.oldestPendingAt = oldestPendingAt
     }
 }

@@ -182,6 +182,17 @@ public enum CheckinOutcome: Sendable, Equatable {
     case scanIdReused
 }
 
+/// A row of the check-in log at its place in the event's stream.
+public struct StreamedCheckin: Sendable, Equatable {
+    public var position: ChangeCursor
+    public var entry: CheckinLogEntry
+
+    public init(position: ChangeCursor, entry: CheckinLogEntry) {
+        self.position = position
+        self.entry = entry
+    }
+}
+
 /// One page of a ticket's changes, for gates that sync a snapshot.
 public struct TicketChanges: Sendable, Equatable {
     public var tickets: [TicketState]
@@ -440,6 +451,24 @@ public protocol GatehouseStore: Sendable {
     func revokeDevice(id: String) async throws -> Device?
 
     func checkins(eventId: String, filter: CheckinFilter) async throws -> [CheckinLogEntry]
+    /// The event's check-in log in commit order after `cursor` (from the start when nil), at
+    /// most `limit` rows: a row that commits later never gets a place before one already handed
+    /// out, so a reader resuming from its last position misses none and gets none twice. A row
+    /// marked an offline admission (or a conflict) after it was logged comes again, at a new
+    /// place, as it now reads. For the event stream.
+    func checkinStream(eventId: String, after cursor: ChangeCursor?, limit: Int) async throws -> [StreamedCheckin]
+
+    /// Stores a webhook of an existing event, placed at the end of its stream: it gets what is
+    /// logged from now on.
+    func addWebhook(_ webhook: NewWebhook, at: Date) async throws -> Webhook
+    func webhooks(eventId: String) async throws -> [Webhook]
+    func webhook(id: String) async throws -> Webhook?
+    /// False when there was none.
+    func deleteWebhook(id: String) async throws -> Bool
+    /// Takes up to `limit` webhooks due at `at` that no deliverer holds, until `leaseUntil` (or
+    /// until settled): two processes never deliver one webhook at once.
+    func claimWebhooks(at: Date, leaseUntil: Date, limit: Int) async throws -> [ClaimedWebhook]
+    func settleWebhook(id: String, _ settlement: WebhookSettlement) async throws
     /// Authenticates the device and decides the scan in one transaction that is durable before
     /// this returns.
     func checkin(_ attempt: CheckinAttempt) async throws -> CheckinOutcome
@@ -480,6 +509,8 @@ public protocol GatehouseStore: Sendable {
     func mailFailed(id: String, _ failure: MailFailure, at: Date) async throws
     /// The event's ticket mails (one ticket's, with `ticketId`), newest first.
     func mailDeliveries(eventId: String, ticketId: String?) async throws -> [MailDelivery]
+    /// Mails waiting to be sent (all events), and since when the oldest of them waits.
+    func mailOutboxDepth() async throws -> MailOutboxDepth
 
     // MARK: Signed codes
 

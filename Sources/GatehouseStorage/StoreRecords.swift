@@ -145,6 +145,25 @@ public enum StoreRecords {
     }
 
     /// The check-in log of an event, filtered: newest first, or forward from `afterId`.
+    /// The stream's rows after `position` (SQLite and MySQL: one number in commit order, see
+    /// their schemas), the log's columns then `stream_seq`.
+    public static func checkinStream(eventId: String, after position: Int64, limit: Int) -> (sql: String, parameters: [Parameter]) {
+        (
+            """
+            SELECT \(logColumns), c.stream_seq
+            FROM checkins c LEFT JOIN tickets t ON t.id = c.ticket_id
+            WHERE c.event_id = ? AND c.stream_seq > ?
+            ORDER BY c.stream_seq LIMIT ?
+            """,
+            [.text(eventId), .integer(position), .integer(Int64(limit))]
+        )
+    }
+
+    /// A row of `checkinStream`.
+    public static func streamedCheckin(_ row: some StoreRow) -> StreamedCheckin {
+        StreamedCheckin(position: ChangeCursor(position: row.int(12)), entry: logEntry(row))
+    }
+
     public static func checkins(eventId: String, filter: CheckinFilter) -> (sql: String, parameters: [Parameter]) {
         var sql = """
             SELECT \(logColumns)
@@ -279,7 +298,7 @@ public enum StoreRecords {
     /// Marks every other standing admission of a ticket as the conflict of the earlier one that
     /// just took its place; parameters: the earlier's id, event, ticket, the earlier's id.
     public static let displaceLaterAdmissions = """
-        UPDATE checkins SET conflict = 'already_used', conflict_with = ?
+        UPDATE checkins SET conflict = 'already_used', conflict_with = ?, stream_seq = 0
         WHERE event_id = ? AND ticket_id = ? AND result = 'valid' AND mode = 'commit' AND id <> ?
           AND (conflict IS NULL OR conflict = 'already_used')
         """

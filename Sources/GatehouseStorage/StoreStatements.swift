@@ -96,11 +96,14 @@ public enum StoreStatements {
 }
 
 extension StoreStatements {
-    /// See `GatehouseStore.markOffline`; `TRUE`/`FALSE` read the same on all three stores.
+    /// See `GatehouseStore.markOffline`; `TRUE`/`FALSE` read the same on all three stores. The
+    /// row takes a new place in the event stream (`stream_seq` 0 is "to be numbered": see the
+    /// stores' schemas).
     public static func markOffline(deviceId: String, scanId: String, at: Date, clock: String, conflict: CheckinResult?) -> StoreStatement {
         let conflicting = conflict.map { _ in ", result = 'valid', conflict = ?" } ?? ""
         return StoreStatement(
-            sql: "UPDATE checkins SET offline = TRUE, clock = ?\(conflicting) WHERE device_id = ? AND scan_id = ? AND at = ? AND offline = FALSE",
+            sql:
+                "UPDATE checkins SET offline = TRUE, stream_seq = 0, clock = ?\(conflicting) WHERE device_id = ? AND scan_id = ? AND at = ? AND offline = FALSE",
             parameters: [.text(clock)] + (conflict.map { [.text($0.rawValue)] } ?? []) + [.text(deviceId), .text(scanId), .integer(at.millis)]
         )
     }
