@@ -71,10 +71,17 @@ import Testing
             let qr = try QRMatrix(encoding: code).greyImage(scale: 5)
             var pixels = [UInt8](repeating: 200, count: 640 * 480)
             for y in 0..<qr.height { for x in 0..<qr.width { pixels[(y + 40) * 640 + x + 120] = qr.pixels[y * qr.width + x] } }
+            // As a phone does: a frame answered "busy" (503: decoders taken, or the frame took too
+            // long on a loaded machine) or "too fast" (429) is sent again after the wait named.
             func decode(_ bytes: [UInt8], width: Int = 640, height: Int = 480, token: String? = phone.token) async throws -> RouteResponse {
                 var headers = ["Content-Type": "application/octet-stream"]
                 if let token { headers["Authorization"] = "Bearer \(token)" }
-                return try await web.request("POST", "/api/scanner/decode?width=\(width)&height=\(height)", body: bytes, headers: headers)
+                var answer = try await web.request("POST", "/api/scanner/decode?width=\(width)&height=\(height)", body: bytes, headers: headers)
+                for _ in 0..<10 where answer.status == 503 || answer.status == 429 {
+                    try await Task.sleep(for: .seconds(Int(answer.headers["retry-after"] ?? "1") ?? 1))
+                    answer = try await web.request("POST", "/api/scanner/decode?width=\(width)&height=\(height)", body: bytes, headers: headers)
+                }
+                return answer
             }
             let read = try await decode(pixels)
             #expect(read.status == 200)
