@@ -216,7 +216,8 @@ let package = Package(
         .target(
             name: "GatehouseDelivery",
             dependencies: [
-                "GatehouseCore", "GatehouseStorage", "GatehouseDomain", "GatehouseMail", "GatehouseWeb", "QRRendering", "TicketPDF", "CCurl",
+                "GatehouseCore", "GatehouseStorage", "GatehouseDomain", "GatehouseAPI", "GatehouseMail", "GatehouseWeb", "QRRendering", "TicketPDF",
+                "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseAPI
 import GatehouseCore
 import GatehouseDomain
 import GatehouseStorage
@@ -101,7 +102,7 @@ public struct WebhookDelivery: Service {
             if events.isEmpty {
                 settlement = .delivered(cursor: cursor, deviceStates: states, at: nil, next: gatehouse.now().addingTimeInterval(idleWait))
             } else {
-                let body = Array(try WebhookPayload.encoder.encode(WebhookPayload(webhookId: webhook.id, eventId: webhook.eventId, events: events)))
+                let body = Array(try APIJSON.encoder.encode(WebhookPayload(webhookId: webhook.id, eventId: webhook.eventId, events: events)))
                 let headers = [
                     "Content-Type: application/json",
                     "User-Agent: gatehouse/\(ProductVersion.current)",
@@ -152,7 +153,8 @@ public struct WebhookDelivery: Service {
 }
 
 /// The body of a delivery: `{webhookId, eventId, events: [{id?, type, checkin? | device?}]}`.
-/// A check-in or conflict's `id` is its place in the event's log, as in the event stream.
+/// A check-in or conflict's `id` is its place in the event's log, as in the event stream; the
+/// rows are JSON as the API writes them.
 struct WebhookPayload: Encodable {
     var webhookId: String
     var eventId: String
@@ -175,14 +177,4 @@ struct WebhookPayload: Encodable {
             self.device = device
         }
     }
-
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(date.iso8601Millis)
-        }
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 }

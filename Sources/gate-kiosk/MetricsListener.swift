@@ -71,36 +71,34 @@ struct MetricsListener: Service {
         guard socket >= 0 else { throw ListenError(address: address, errno: errno) }
         var yes: Int32 = 1
         setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        let bound: Int32
+        var parsed = false
+        var bound: Int32 = -1
         if address.isIPv6 {
             var socketAddress = sockaddr_in6()
             socketAddress.sin6_family = sa_family_t(AF_INET6)
             socketAddress.sin6_port = in_port_t(UInt16(address.port).bigEndian)
-            guard inet_pton(AF_INET6, address.host, &socketAddress.sin6_addr) == 1 else {
-                close(socket)
-                throw ListenError(address: address, errno: EINVAL)
-            }
-            bound = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
+            parsed = inet_pton(AF_INET6, address.host, &socketAddress.sin6_addr) == 1
+            if parsed { bound = bind(socket, to: &socketAddress) }
         } else {
             var socketAddress = sockaddr_in()
             socketAddress.sin_family = sa_family_t(AF_INET)
             socketAddress.sin_port = in_port_t(UInt16(address.port).bigEndian)
-            guard inet_pton(AF_INET, address.host, &socketAddress.sin_addr) == 1 else {
-                close(socket)
-                throw ListenError(address: address, errno: EINVAL)
-            }
-            bound = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            parsed = inet_pton(AF_INET, address.host, &socketAddress.sin_addr) == 1
+            if parsed { bound = bind(socket, to: &socketAddress) }
         }
         guard bound == 0, Glibc.listen(socket, 8) == 0 else {
-            let error = errno
+            let error = parsed ? errno : EINVAL
             close(socket)
             throw ListenError(address: address, errno: error)
         }
         return socket
+    }
+
+    /// `bind` with an IPv4 or an IPv6 socket address.
+    private static func bind<Address>(_ socket: Int32, to address: inout Address) -> Int32 {
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(socket, $0, socklen_t(MemoryLayout<Address>.size)) }
+        }
     }
 
     /// Accepts until `stopping` (looked at every 250 ms).
