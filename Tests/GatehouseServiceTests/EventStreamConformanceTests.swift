@@ -79,7 +79,10 @@ import Testing
 @Suite struct WebhookConformanceTests {
     @Test(arguments: StoreKind.available)
     func a_webhook_is_claimed_once_and_moves_on_only_when_delivered(_ kind: StoreKind) async throws {
-        let f = try await Fixture(kind)
+        // Alone: a service running beside it (FleetRouteTests) shares its clock and would claim
+        // this webhook between the test's own claims.
+        let folder = try TemporaryFolder()
+        let f = try await Fixture(store: try await kind.makeAlone(in: folder), folder: folder)
         let early = try await f.issue()
         _ = try await f.checkin(early.qrData, scanId: "before")
         try await f.feedSettled()

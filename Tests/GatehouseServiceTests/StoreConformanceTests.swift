@@ -1,6 +1,6 @@
 import Foundation
 import GatehouseCore
-import GatehouseMySQL
+@testable import GatehouseMySQL
 import GatehousePostgres
 import GatehouseStorage
 import Logging
@@ -49,6 +49,26 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
                 poolSize: 4,
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             )
+        }
+    }
+
+    /// A store in a database of its own, for tests whose claims would otherwise take (or lose)
+    /// rows of the tests running beside them in the shared database.
+    func makeAlone(in directory: TemporaryFolder) async throws -> any GatehouseStore {
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let name = "gatehouse_alone_\(UInt32.random(in: 0...UInt32.max))"
+        switch self {
+        case .sqlite: return try await make(in: directory)
+        case .postgres:
+            try psql(Self.postgresURL!, "CREATE DATABASE \(name)")
+            let url = Self.postgresURL!.replacingOccurrences(of: "/gatehouse_test", with: "/\(name)")
+            return try await PostgresStore.open(url: url, poolSize: 4, logger: logger)
+        case .mysql:
+            let root = try MySQLConnection(MySQLTarget(url: try #require(ProcessInfo.processInfo.environment["GATEHOUSE_TEST_MYSQL_ROOT"])))
+            try root.execute("CREATE DATABASE \(name) CHARACTER SET utf8mb4")
+            try root.execute("GRANT ALL ON \(name).* TO 'gatehouse'@'127.0.0.1'")
+            let url = Self.mysqlURL!.replacingOccurrences(of: "/gatehouse_test", with: "/\(name)")
+            return try await MySQLStore.open(url: url, poolSize: 4, logger: logger)
         }
     }
 }
