@@ -65,6 +65,8 @@ let package = Package(
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         .systemLibrary(name: "CZbar", pkgConfig: "zbar", providers: [.apt(["libzbar-dev"])]),
         .systemLibrary(name: "CMariaDBClient", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        // Argon2id, the reference implementation (Debian's libargon2-dev): organizers' passwords.
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
         // zxing-cpp (C++, 1.4 or 2.x) behind a C interface: the second QR engine.
         .target(
             name: "CZXing",
@@ -171,7 +173,7 @@ let package = Package(
         .target(
             name: "GatehouseDomain",
             dependencies: [
-                "GatehouseCore", "GatehouseStorage", "GatehouseMail",
+                "GatehouseCore", "GatehouseStorage", "GatehouseMail", "CArgon2",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -12,6 +12,7 @@ packages=(
   zlib1g-dev          # PNG output
   libpango1.0-dev fonts-dejavu-core  # PDF tickets: cairo draws, Pango lays out text, in a font that covers most scripts
   libmariadb-dev      # the MySQL/MariaDB store (MariaDB Connector/C)
+  libargon2-dev       # organizers' passwords (Argon2id)
   libcurl4-openssl-dev libv4l-dev libgpiod-dev libsystemd-dev  # the gate kiosk
 )
 # Extra packages for tests and benchmarks (PostgreSQL and MariaDB servers, wrk for load, the sqlite3 shell

@@ -4,16 +4,16 @@ import HTTPTypes
 import Hummingbird
 
 /// Every route of the HTTP API: `/healthz`, the scanners' routes (device token), enrollment (the
-/// code is the credential) and the admin routes (behind `AdminAuthMiddleware`).
+/// code is the credential) and the organizer's routes (behind `AccessGate`).
 package struct APIRoutes: Sendable {
     package let gatehouse: Gatehouse
-    package let adminAuth: AdminAuthMiddleware
+    package let authenticator: Authenticator
     package let trustedProxies: [String]
     package let pairingGuessLimit: Int
 
-    package init(gatehouse: Gatehouse, adminAuth: AdminAuthMiddleware, trustedProxies: [String], pairingGuessLimit: Int) {
+    package init(gatehouse: Gatehouse, authenticator: Authenticator, trustedProxies: [String], pairingGuessLimit: Int) {
         self.gatehouse = gatehouse
-        self.adminAuth = adminAuth
+        self.authenticator = authenticator
         self.trustedProxies = trustedProxies
         self.pairingGuessLimit = pairingGuessLimit
     }
@@ -37,8 +37,15 @@ package struct APIRoutes: Sendable {
             clientAddress: ClientAddress(trustedProxies: trustedProxies)
         )
         enrollment.addPublic(to: api)
-        let admin = api.group().add(middleware: adminAuth)
-        AdminRoutes(gatehouse: gatehouse).add(to: admin)
+        let admin = api.group().add(
+            middleware: AccessGate(
+                authenticator: authenticator,
+                rules: AccessRules.api,
+                gatehouse: gatehouse,
+                clientAddress: ClientAddress(trustedProxies: trustedProxies)
+            )
+        )
+        AdminRoutes(gatehouse: gatehouse, accounts: authenticator.accounts).add(to: admin)
         enrollment.addAdmin(to: admin)
     }
 }

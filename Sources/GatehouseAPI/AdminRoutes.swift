@@ -4,9 +4,11 @@ import GatehouseDomain
 import GatehouseStorage
 import Hummingbird
 
-/// Admin API: events, tickets, devices and the check-in log. Every route needs the admin token.
+/// Admin API: events, tickets, devices and the check-in log. Every route needs a credential whose
+/// role and events allow it (`AccessRules.api`).
 package struct AdminRoutes {
     package let gatehouse: Gatehouse
+    package let accounts: AccountBook
 
     package struct CreateEventBody: Decodable {
         var name: String
@@ -77,8 +79,9 @@ package struct AdminRoutes {
             }
             return JSONAnswer(event, status: .created)
         }
-        group.get("events") { _, _ in
-            JSONAnswer(EventList(events: try await gatehouse.events()))
+        group.get("events") { _, context in
+            let principal = context.principal
+            return JSONAnswer(EventList(events: try await gatehouse.events().filter { principal?.covers(eventId: $0.id) == true }))
         }
         group.get("events/:id") { _, context in
             JSONAnswer(try await gatehouse.event(id: try context.parameters.require("id")))
@@ -208,10 +211,30 @@ package struct AdminRoutes {
             try await gatehouse.deleteWebhook(id: try context.parameters.require("id"))
             return Response(status: .noContent)
         }
+        // The audit trail, newest first: one event's, or (owners) everything.
+        group.get("events/:id/audit") { request, context in
+            let eventId = try context.parameters.require("id")
+            _ = try await gatehouse.event(id: eventId)
+            return JSONAnswer(AuditList(entries: try await accounts.audit(eventId: eventId, before: try Self.before(request), limit: 500)))
+        }
+        group.get("audit") { request, _ in
+            JSONAnswer(AuditList(entries: try await accounts.audit(eventId: nil, before: try Self.before(request), limit: 500)))
+        }
         // The fleet: each device's state from its latest heartbeat.
         group.get("events/:id/devices") { _, context in
             JSONAnswer(["devices": try await gatehouse.fleet(eventId: try context.parameters.require("id"))])
         }
+    }
+
+    package struct AuditList: Encodable, Sendable {
+        var entries: [AuditEntry]
+    }
+
+    /// `?before=ID`: the page of entries older than that one.
+    static func before(_ request: Request) throws -> Int64? {
+        guard let text = request.uri.queryParameters["before"] else { return nil }
+        guard let id = Int64(text), id > 0 else { throw InvalidInputError("before must be an audit entry's id") }
+        return id
     }
 
     /// `{url, secret?}`: without a secret the service makes one.

@@ -11,6 +11,8 @@ public struct GatehouseRequestContext: RequestContext {
     /// The peer's IP address (without port), for slowing down guessing of pairing codes.
     public let remoteHost: String?
     private let channel: any Channel
+    /// Who is asking, once `AccessGate` has found out (organizer routes and pages only).
+    package var principal: Principal?
 
     public init(source: Source) {
         coreContext = .init(source: source)

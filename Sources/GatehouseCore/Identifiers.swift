@@ -19,6 +19,10 @@ public enum Identifier {
     public static func newListID() -> String { "L" + Base32.randomString(count: 10) }
     /// A webhook.
     public static func newWebhookID() -> String { "W" + Base32.randomString(count: 10) }
+    /// An organizer's account.
+    public static func newAccountID() -> String { "A" + Base32.randomString(count: 10) }
+    /// A personal API token's id (what `gatehouse token revoke` names; not the secret).
+    public static func newAPITokenID() -> String { "K" + Base32.randomString(count: 10) }
 
     public static func isEventID<S: StringProtocol>(_ text: S) -> Bool {
         text.utf8.count == 8 && text.first == "E" && Base32.isBase32(text.dropFirst())
@@ -37,4 +41,12 @@ public enum Secret {
     /// A webhook's signing key: "whsec_" + 32 base32 characters (160 bits). The one secret kept
     /// as it is: the service signs with it.
     public static func newWebhookSecret() -> String { "whsec_" + Base32.randomString(count: 32) }
+    /// A personal API token: "ghp_" + 32 base32 characters (160 bits).
+    public static func newPersonalToken() -> String { "ghp_" + Base32.randomString(count: 32) }
+    /// A sign-in session's cookie value (160 bits).
+    public static func newSessionID() -> String { Base32.randomString(count: 32) }
+    /// A one-time set-password link's token (160 bits).
+    public static func newPasswordLinkToken() -> String { Base32.randomString(count: 32) }
+    /// The cookie that marks a browser an account has signed in from (160 bits).
+    public static func newBrowserMark() -> String { Base32.randomString(count: 32) }
 }

@@ -339,6 +339,74 @@ enum MySQLSchema {
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
             """
         ],
+        // 14: accounts, sessions, API tokens, known browsers and the audit trail (as SQLite's 19).
+        [
+            """
+            CREATE TABLE IF NOT EXISTS accounts (
+                id VARCHAR(32) NOT NULL PRIMARY KEY,
+                email VARCHAR(320) NOT NULL,
+                role VARCHAR(32) NOT NULL,
+                event_ids TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                disabled_at BIGINT,
+                password_hash VARCHAR(255),
+                password_changed_at BIGINT,
+                link_hash VARBINARY(32),
+                link_expires_at BIGINT,
+                UNIQUE KEY accounts_email (email),
+                KEY accounts_link (link_hash)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS sessions (
+                id_hash VARBINARY(32) NOT NULL PRIMARY KEY,
+                account_id VARCHAR(32) NOT NULL,
+                created_at BIGINT NOT NULL,
+                seen_at BIGINT NOT NULL,
+                address VARCHAR(64),
+                KEY sessions_account (account_id),
+                CONSTRAINT sessions_account FOREIGN KEY (account_id) REFERENCES accounts (id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS api_tokens (
+                id VARCHAR(32) NOT NULL PRIMARY KEY,
+                account_id VARCHAR(32) NOT NULL,
+                token_hash VARBINARY(32) NOT NULL,
+                name VARCHAR(255) NOT NULL,
+                created_at BIGINT NOT NULL,
+                used_at BIGINT,
+                revoked_at BIGINT,
+                UNIQUE KEY api_tokens_hash (token_hash),
+                CONSTRAINT api_tokens_account FOREIGN KEY (account_id) REFERENCES accounts (id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS known_browsers (
+                account_id VARCHAR(32) NOT NULL,
+                mark_hash VARBINARY(32) NOT NULL,
+                seen_at BIGINT NOT NULL,
+                PRIMARY KEY (account_id, mark_hash),
+                CONSTRAINT known_browsers_account FOREIGN KEY (account_id) REFERENCES accounts (id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS audit_log (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                at BIGINT NOT NULL,
+                account_id VARCHAR(32),
+                actor VARCHAR(320) NOT NULL,
+                address VARCHAR(64),
+                action VARCHAR(128) NOT NULL,
+                event_id VARCHAR(255),
+                subject VARCHAR(320),
+                detail VARCHAR(1024),
+                KEY audit_event (event_id, id),
+                KEY audit_account (action, account_id, at),
+                KEY audit_address (action, address, at)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={BIN}
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

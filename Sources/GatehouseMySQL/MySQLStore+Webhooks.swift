@@ -44,3 +44,15 @@ extension MySQLStore {
         try await write { db in _ = try db.run(WebhookStatements.settle(id: id, settlement)) }
     }
 }
+
+/// The small tables' statements (`AccountStatements`), run as they are.
+extension MySQLStore {
+    public func rows<T: Sendable>(_ statement: StoreStatement, _ decode: @escaping @Sendable (any StoreRow) -> T) async throws -> [T] {
+        try await read { db in try db.rows(statement) { decode($0) } }
+    }
+
+    @discardableResult
+    public func change(_ statements: [StoreStatement]) async throws -> [Int] {
+        try await write { db in try statements.map { try db.run($0) } }
+    }
+}

@@ -692,6 +692,69 @@ enum PostgresSchema {
             """,
             "CREATE INDEX webhooks_event ON webhooks (event_id)",
         ],
+        // 22: accounts, sessions, API tokens, known browsers and the audit trail (as SQLite's 19).
+        [
+            """
+            CREATE TABLE accounts (
+                id TEXT PRIMARY KEY,
+                email TEXT NOT NULL UNIQUE,
+                role TEXT NOT NULL,
+                event_ids TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                disabled_at BIGINT,
+                password_hash TEXT,
+                password_changed_at BIGINT,
+                link_hash BYTEA,
+                link_expires_at BIGINT
+            )
+            """,
+            "CREATE INDEX accounts_link ON accounts (link_hash)",
+            """
+            CREATE TABLE sessions (
+                id_hash BYTEA PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id),
+                created_at BIGINT NOT NULL,
+                seen_at BIGINT NOT NULL,
+                address TEXT
+            )
+            """,
+            "CREATE INDEX sessions_account ON sessions (account_id)",
+            """
+            CREATE TABLE api_tokens (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id),
+                token_hash BYTEA NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                used_at BIGINT,
+                revoked_at BIGINT
+            )
+            """,
+            """
+            CREATE TABLE known_browsers (
+                account_id TEXT NOT NULL REFERENCES accounts(id),
+                mark_hash BYTEA NOT NULL,
+                seen_at BIGINT NOT NULL,
+                PRIMARY KEY (account_id, mark_hash)
+            )
+            """,
+            """
+            CREATE TABLE audit_log (
+                id BIGSERIAL PRIMARY KEY,
+                at BIGINT NOT NULL,
+                account_id TEXT,
+                actor TEXT NOT NULL,
+                address TEXT,
+                action TEXT NOT NULL,
+                event_id TEXT,
+                subject TEXT,
+                detail TEXT
+            )
+            """,
+            "CREATE INDEX audit_event ON audit_log (event_id, id)",
+            "CREATE INDEX audit_account ON audit_log (action, account_id, at)",
+            "CREATE INDEX audit_address ON audit_log (action, address, at)",
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -75,3 +75,30 @@ extension PostgresStore {
         }
     }
 }
+
+/// The small tables' statements (`AccountStatements`), their placeholders numbered.
+extension PostgresStore {
+    public func rows<T: Sendable>(_ statement: StoreStatement, _ decode: @escaping @Sendable (any StoreRow) -> T) async throws -> [T] {
+        try await guarded { [self] in
+            try await client.query(PostgresQuery(statement), logger: logger).collect().map { decode(PostgresCells(row: $0.makeRandomAccess())) }
+        }
+    }
+
+    @discardableResult
+    public func change(_ statements: [StoreStatement]) async throws -> [Int] {
+        try await guarded { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                var changed: [Int] = []
+                for statement in statements {
+                    let isRead = statement.sql.uppercased().hasPrefix("SELECT")
+                    changed.append(
+                        isRead
+                            ? try await connection.query(PostgresQuery(statement), logger: logger).collect().count
+                            : try await connection.run(statement, logger: logger)
+                    )
+                }
+                return changed
+            }
+        }
+    }
+}

@@ -256,6 +256,60 @@ enum SQLiteSchema {
         );
         CREATE INDEX webhooks_event ON webhooks (event_id);
         """,
+        // 19: organizer accounts, their sessions, personal API tokens, the browsers each signed
+        // in from, and the audit trail (see `AccountStatements`).
+        """
+        CREATE TABLE accounts (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL,
+            event_ids TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            disabled_at INTEGER,
+            password_hash TEXT,
+            password_changed_at INTEGER,
+            link_hash BLOB,
+            link_expires_at INTEGER
+        );
+        CREATE INDEX accounts_link ON accounts (link_hash);
+        CREATE TABLE sessions (
+            id_hash BLOB PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts(id),
+            created_at INTEGER NOT NULL,
+            seen_at INTEGER NOT NULL,
+            address TEXT
+        );
+        CREATE INDEX sessions_account ON sessions (account_id);
+        CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts(id),
+            token_hash BLOB NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            used_at INTEGER,
+            revoked_at INTEGER
+        );
+        CREATE TABLE known_browsers (
+            account_id TEXT NOT NULL REFERENCES accounts(id),
+            mark_hash BLOB NOT NULL,
+            seen_at INTEGER NOT NULL,
+            PRIMARY KEY (account_id, mark_hash)
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            account_id TEXT,
+            actor TEXT NOT NULL,
+            address TEXT,
+            action TEXT NOT NULL,
+            event_id TEXT,
+            subject TEXT,
+            detail TEXT
+        );
+        CREATE INDEX audit_event ON audit_log (event_id, id);
+        CREATE INDEX audit_account ON audit_log (action, account_id, at);
+        CREATE INDEX audit_address ON audit_log (action, address, at);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

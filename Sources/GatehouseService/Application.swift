@@ -47,6 +47,11 @@ public struct ServiceConfiguration: Sendable {
     public var registrationLimit: Int
     /// A token that reads `GET /metrics` only (`--metrics-token`), for a Prometheus server.
     public var metricsToken: String?
+    /// How long a sign-in lasts (`--session-idle`, `--session-lifetime`).
+    public var sessionPolicy: SessionPolicy
+    /// The address of the first owner account, made on a database without accounts
+    /// (`--owner-email`, `GATEHOUSE_OWNER_EMAIL`).
+    public var ownerEmail: String
 
     public init(
         host: String = "127.0.0.1",
@@ -63,8 +68,12 @@ public struct ServiceConfiguration: Sendable {
         mail: MailSetup? = nil,
         publicURL: String? = nil,
         registrationLimit: Int = 20,
-        metricsToken: String? = nil
+        metricsToken: String? = nil,
+        sessionPolicy: SessionPolicy = SessionPolicy(),
+        ownerEmail: String = "owner@gatehouse.local"
     ) {
+        self.sessionPolicy = sessionPolicy
+        self.ownerEmail = ownerEmail
         self.metricsToken = metricsToken
         self.now = now
         self.mail = mail
@@ -136,6 +145,7 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
         logger: logger,
         services: store.services + mailServices + [
             ListExits(gatehouse: gatehouse, logger: logger), WebhookDelivery(gatehouse: gatehouse, logger: logger),
+            FirstOwner(accounts: gatehouse.accountBook(), email: configuration.ownerEmail, publicURL: publicURL, logger: logger),
             SystemdStoppingNotice(systemd: systemd),
         ],
         onServerRunning: { port in
@@ -185,6 +195,53 @@ func loadAdminToken(_ configuration: ServiceConfiguration, logger: Logger) throw
     case .credential(let path): logger.info("Admin token from systemd credential", metadata: ["file": "\(path)"])
     }
     return admin.hash
+}
+
+/// Makes the first owner account on a database without accounts, once the store runs; its
+/// set-password link is shown once, on standard error (never in the log), as the admin token is at
+/// first start.
+struct FirstOwner: Service {
+    let accounts: AccountBook
+    let email: String
+    let publicURL: String
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await makeFirstOwner(accounts, email: email, publicURL: publicURL, logger: logger)
+        } catch {
+            logger.error("Cannot make the first owner account; add one with gatehouse user add", metadata: ["error": "\(error)"])
+        }
+        try? await gracefulShutdown()
+    }
+}
+
+func makeFirstOwner(_ accounts: AccountBook, email: String, publicURL: String, logger: Logger) async throws {
+    guard try await !accounts.hasAccounts() else { return }
+    let added: (Account, linkToken: String?)
+    do {
+        added = try await accounts.addAccount(email: email, role: .owner)
+    } catch is StoreError {
+        return  // another process made it first
+    } catch {
+        // A unique-key clash of two processes starting at once reads differently in each store.
+        if try await accounts.hasAccounts() { return }
+        throw error
+    }
+    try await accounts.record(
+        AuditEntry(
+            at: accounts.now(),
+            accountId: added.0.id,
+            actor: "gatehouse serve",
+            address: nil,
+            action: AuditAction.accountAdded,
+            subject: added.0.email,
+            detail: "first owner"
+        )
+    )
+    let link = "\(publicURL)/signin/password?token=\(added.linkToken ?? "")"
+    FileHandle.standardError.write(Data("First owner account \(added.0.email): set its password within 24 hours at \(link)\n".utf8))
+    logger.notice("First owner account made; its set-password link is on standard error", metadata: ["account": "\(added.0.email)"])
 }
 
 /// The key that seals codes in the mail outbox: the systemd credential `mail-key`, else the data
@@ -263,15 +320,21 @@ func buildRouter(
     pairingGuessLimit: Int = 60,
     timeZone: TimeZone = TimeZone(identifier: "UTC")!,
     registrationLimit: Int = 20,
-    mailConfigured: Bool = false
+    mailConfigured: Bool = false,
+    sessionPolicy: SessionPolicy = SessionPolicy()
 ) -> Router<GatehouseRequestContext> {
     let router = Router(context: GatehouseRequestContext.self)
     router.add(middleware: ProblemMiddleware(outages: gatehouse.outages))
-    let adminAuth = AdminAuthMiddleware(adminTokenHash: adminTokenHash)
-    APIRoutes(gatehouse: gatehouse, adminAuth: adminAuth, trustedProxies: trustedProxies, pairingGuessLimit: pairingGuessLimit).add(to: router)
+    let authenticator = Authenticator(
+        adminAuth: AdminAuthMiddleware(adminTokenHash: adminTokenHash),
+        accounts: gatehouse.accountBook(policy: sessionPolicy)
+    )
+    APIRoutes(gatehouse: gatehouse, authenticator: authenticator, trustedProxies: trustedProxies, pairingGuessLimit: pairingGuessLimit).add(
+        to: router
+    )
     WebRoutes(
         gatehouse: gatehouse,
-        adminAuth: adminAuth,
+        authenticator: authenticator,
         trustedProxies: trustedProxies,
         timeZone: timeZone,
         registrationLimit: registrationLimit,
@@ -298,7 +361,8 @@ func buildApplication(
         pairingGuessLimit: configuration.pairingGuessLimit,
         timeZone: configuration.timeZone,
         registrationLimit: configuration.registrationLimit,
-        mailConfigured: configuration.mail != nil
+        mailConfigured: configuration.mail != nil,
+        sessionPolicy: configuration.sessionPolicy
     )
     MetricsRoute(
         gatehouse: gatehouse,

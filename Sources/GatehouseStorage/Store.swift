@@ -469,6 +469,13 @@ public protocol GatehouseStore: Sendable {
     /// until settled): two processes never deliver one webhook at once.
     func claimWebhooks(at: Date, leaseUntil: Date, limit: Int) async throws -> [ClaimedWebhook]
     func settleWebhook(id: String, _ settlement: WebhookSettlement) async throws
+
+    /// Rows of one read of the small tables (accounts, sessions, tokens, the audit trail), whose
+    /// statements are the same text in every store (`AccountStatements`).
+    func rows<T: Sendable>(_ statement: StoreStatement, _ decode: @escaping @Sendable (any StoreRow) -> T) async throws -> [T]
+    /// Statements run in one transaction; the rows each changed.
+    @discardableResult
+    func change(_ statements: [StoreStatement]) async throws -> [Int]
     /// Authenticates the device and decides the scan in one transaction that is durable before
     /// this returns.
     func checkin(_ attempt: CheckinAttempt) async throws -> CheckinOutcome

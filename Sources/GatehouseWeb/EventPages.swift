@@ -12,11 +12,11 @@ import QRRendering
 extension OrganizerSite {
     package func addEventPages(to router: RouterGroup<GatehouseRequestContext>) {
         router.get("") { request, context in
-            await handle(request, context) { .page(try await eventList(values: [:], error: nil)) }
+            await handle(request, context) { .page(try await eventList(values: [:], error: nil, principal: context.principal)) }
         }
         router.post("events") { request, context in
             var values: [String: String] = [:]
-            return await handle(request, context, refused: { try await eventList(values: values, error: $0) }) {
+            return await handle(request, context, refused: { try await eventList(values: values, error: $0, principal: context.principal) }) {
                 values = try await WebForm.fields(request)
                 let event = try await gatehouse.createEvent(
                     name: values["name"] ?? "",
@@ -167,7 +167,8 @@ extension OrganizerSite {
 
     // MARK: Pages
 
-    package func eventList(values: [String: String], error: String?) async throws -> WebPage {
+    /// The events `principal` may see (all, for the admin token and owners).
+    package func eventList(values: [String: String], error: String?, principal: Principal?) async throws -> WebPage {
         struct Row: Sendable {
             var id: String
             var name: String
@@ -180,7 +181,7 @@ extension OrganizerSite {
             var hasEvents: Bool
             var form: FormView
         }
-        let events = try await gatehouse.events()
+        let events = try await gatehouse.events().filter { principal?.covers(eventId: $0.id) ?? false }
         let model = Model(
             events: events.map { Row(id: $0.id, name: $0.name, startsAt: clock.display($0.startsAt), issued: $0.issued, used: $0.used) },
             hasEvents: !events.isEmpty,

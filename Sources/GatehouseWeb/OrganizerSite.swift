@@ -10,15 +10,17 @@ import NIOCore
 /// The organizer's web pages under `/admin`: events, tickets, printable sheets, CSV import and
 /// export, the check-in log with its numbers, devices and pairing codes.
 ///
-/// Sign-in is the browser's own HTTP Basic prompt with the admin token as the password (any user
-/// name): no cookies, no sessions to steal. Because a browser then sends the credential with any
-/// request to this origin, every form must come from our own pages (`WebForm.isSameOrigin`). Both
-/// are checked by `OrganizerGate`, the middleware of every route here.
+/// People sign in with their account (`SignInSite`: a session cookie); the admin token still works
+/// as an owner's, in HTTP Basic (any user name) or as a Bearer token. Because a browser sends the
+/// cookie with any request to this origin, every form must come from our own pages
+/// (`WebForm.isSameOrigin`, checked by `OrganizerGate`), and what each role may open is decided
+/// by `AccessGate` from `AccessRules.pages`: both are the middleware of every route here.
 /// Every form answers with a redirect (post/redirect/get), so reload and back repeat nothing;
 /// a refused form comes back with what was typed and the message in the form's own words.
 package struct OrganizerSite: Sendable {
     package let gatehouse: Gatehouse
-    package let auth: AdminAuthMiddleware
+    package let authenticator: Authenticator
+    package let clientAddress: ClientAddress
     package let form: WebForm
     package let clock: OrganizerClock
     package let vault: CodeVault
@@ -32,7 +34,17 @@ package struct OrganizerSite: Sendable {
     package static let maximumImportBytes = 8 * 1024 * 1024
 
     package func add(to router: Router<GatehouseRequestContext>) {
-        let admin = router.group("admin").add(middleware: OrganizerGate(auth: auth, form: form))
+        let admin = router.group("admin")
+            .add(middleware: OrganizerGate(form: form))
+            .add(
+                middleware: AccessGate(
+                    authenticator: authenticator,
+                    rules: AccessRules.pages,
+                    gatehouse: gatehouse,
+                    clientAddress: clientAddress,
+                    refusals: OrganizerGate.refusals
+                )
+            )
         addEventPages(to: admin)
         addTicketPages(to: admin)
         addCheckinPages(to: admin)
@@ -94,16 +106,6 @@ package struct OrganizerSite: Sendable {
         }
     }
 
-    /// The admin token from `Authorization: Basic base64(user:token)`, or from a Bearer header.
-    package static func adminToken(_ request: Request) -> String? {
-        if let bearer = request.bearerToken { return bearer }
-        guard let value = request.headers[.authorization], value.count > 6, value.prefix(6).lowercased() == "basic " else { return nil }
-        guard let decoded = Data(base64Encoded: String(value.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
-            let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
-        else { return nil }
-        return String(text[text.index(after: colon)...])
-    }
-
     package static func optional(_ value: String?) -> String? {
         let trimmed = value?.trimmingCharacters(in: .whitespaces) ?? ""
         return trimmed.isEmpty ? nil : trimmed
@@ -117,25 +119,13 @@ package struct OrganizerSite: Sendable {
     }
 }
 
-/// The organizer's credential and, for anything but a read, a form from our own pages: checked
-/// once for every route under /admin, so no handler can forget either.
+/// For anything but a read, a form from our own pages: checked once for every route under /admin,
+/// so no handler can forget it. (Who may, `AccessGate` decides after it.)
 package struct OrganizerGate: RouterMiddleware {
     package typealias Context = GatehouseRequestContext
-    let auth: AdminAuthMiddleware
     let form: WebForm
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = OrganizerSite.adminToken(request), auth.admits(token) else {
-            var headers = HTTPFields()
-            headers[.wwwAuthenticate] = "Basic realm=\"Gatehouse admin\", charset=\"UTF-8\""
-            let page = WebPage.message(
-                title: "Sign in",
-                ["Sign in with the admin token as the password (any user name)."],
-                status: .unauthorized,
-                organizerMenu: false
-            )
-            return WebPage.response(status: .unauthorized, contentType: "text/html; charset=utf-8", body: page.html, headers: headers)
-        }
         if request.method != .get && request.method != .head && !form.isSameOrigin(request, peer: context.remoteHost) {
             return WebPage.message(
                 title: "Refused",
@@ -146,6 +136,34 @@ package struct OrganizerGate: RouterMiddleware {
         }
         return try await next(request, context)
     }
+
+    /// Without a credential a page asks to sign in (a read is sent to the sign-in page, and back
+    /// after it); with one that may not, it says why.
+    static let refusals = AccessGate.Refusals(
+        unauthenticated: { request in
+            if request.method == .get || request.method == .head {
+                var target = request.uri.path
+                if let query = request.uri.query, !query.isEmpty { target += "?" + query }
+                let next = target.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "/-_.~"))) ?? "/admin"
+                return WebPage.redirect(to: "/signin?next=\(next)")
+            }
+            return WebPage.message(
+                title: "Sign in",
+                ["Your sign-in has ended, so nothing was done. Sign in and send the form again."],
+                back: Link(href: "/signin", label: "Sign in"),
+                status: .unauthorized,
+                organizerMenu: false
+            ).response
+        },
+        forbidden: { _, words in
+            WebPage.message(
+                title: "Not allowed",
+                ["Your account may not open this: \(words). Ask an owner if you need it."],
+                back: Link(href: "/admin", label: "Back to events"),
+                status: .forbidden
+            ).response
+        }
+    )
 }
 
 /// Times on the organizer's pages: in the organizer's time zone (`--time-zone`), UTC beside it;

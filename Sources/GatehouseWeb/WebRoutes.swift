@@ -7,7 +7,7 @@ import Hummingbird
 /// Every page: the organizer's (behind the admin credential), the staff scanner's, and /static.
 package struct WebRoutes: Sendable {
     package let gatehouse: Gatehouse
-    package let adminAuth: AdminAuthMiddleware
+    package let authenticator: Authenticator
     package let trustedProxies: [String]
     package let timeZone: TimeZone
     /// Registrations one client address may make in ten minutes.
@@ -16,7 +16,7 @@ package struct WebRoutes: Sendable {
 
     package init(
         gatehouse: Gatehouse,
-        adminAuth: AdminAuthMiddleware,
+        authenticator: Authenticator,
         trustedProxies: [String],
         timeZone: TimeZone,
         registrationLimit: Int = 20,
@@ -24,7 +24,7 @@ package struct WebRoutes: Sendable {
     ) {
         self.mailConfigured = mailConfigured
         self.gatehouse = gatehouse
-        self.adminAuth = adminAuth
+        self.authenticator = authenticator
         self.trustedProxies = trustedProxies
         self.timeZone = timeZone
         self.registrationLimit = registrationLimit
@@ -33,7 +33,8 @@ package struct WebRoutes: Sendable {
     package func add(to router: Router<GatehouseRequestContext>) {
         OrganizerSite(
             gatehouse: gatehouse,
-            auth: adminAuth,
+            authenticator: authenticator,
+            clientAddress: ClientAddress(trustedProxies: trustedProxies),
             form: WebForm(trustedProxies: Set(trustedProxies)),
             clock: OrganizerClock(timeZone: timeZone),
             vault: CodeVault(),
@@ -53,6 +54,11 @@ package struct WebRoutes: Sendable {
             limit: registrationLimit
         ).add(to: router)
         TicketPageSite(gatehouse: gatehouse, clock: OrganizerClock(timeZone: timeZone)).add(to: router)
+        SignInSite(
+            accounts: authenticator.accounts,
+            form: WebForm(trustedProxies: Set(trustedProxies)),
+            clientAddress: ClientAddress(trustedProxies: trustedProxies)
+        ).add(to: router)
         StaticRoutes().add(to: router)
     }
 }

@@ -10,6 +10,7 @@ struct GatehouseCommand: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, EventCommand.self, TicketsCommand.self, DeviceCommand.self, CheckinsCommand.self, ConflictsCommand.self, MailCommand.self,
+            UserCommand.self, TokenCommand.self, AuditCommand.self,
         ]
     )
 }

@@ -73,7 +73,27 @@ struct Serve: AsyncParsableCommand {
     )
     var metricsToken: String? = ProcessInfo.processInfo.environment["GATEHOUSE_METRICS_TOKEN"]
 
+    @Option(help: ArgumentHelp("Minutes without a request after which a sign-in ends.", valueName: "minutes"))
+    var sessionIdle: Int = 120
+
+    @Option(help: ArgumentHelp("Hours after which a sign-in ends, however busy.", valueName: "hours"))
+    var sessionLifetime: Int = 12
+
+    @Option(help: "The e-mail address of the first owner account, made on a database without accounts (default: $GATEHOUSE_OWNER_EMAIL).")
+    var ownerEmail: String = ProcessInfo.processInfo.environment["GATEHOUSE_OWNER_EMAIL"] ?? "owner@gatehouse.local"
+
     func validate() throws {
+        guard (1...7 * 24 * 60).contains(sessionIdle) else {
+            throw ValidationError("--session-idle must be between 1 and 10080 minutes, not \(sessionIdle)")
+        }
+        guard (1...30 * 24).contains(sessionLifetime) else {
+            throw ValidationError("--session-lifetime must be between 1 and 720 hours, not \(sessionLifetime)")
+        }
+        do {
+            _ = try AccountBook.email(ownerEmail)
+        } catch {
+            throw ValidationError("--owner-email must be an e-mail address, not '\(ownerEmail)'")
+        }
         guard (1...10_000_000).contains(pairingGuessLimit) else {
             throw ValidationError("--pairing-guess-limit must be between 1 and 10000000, not \(pairingGuessLimit)")
         }
@@ -125,7 +145,9 @@ struct Serve: AsyncParsableCommand {
             mail: try mail.optionalSetup().map { MailSetup(server: $0.server, sender: $0.sender) },
             publicURL: publicUrl,
             registrationLimit: registrationLimit,
-            metricsToken: metricsToken
+            metricsToken: metricsToken,
+            sessionPolicy: SessionPolicy(idle: TimeInterval(sessionIdle * 60), lifetime: TimeInterval(sessionLifetime * 3600)),
+            ownerEmail: ownerEmail
         )
         let app = try await reportingOpenFailures(of: configuration.database) {
             try await buildApplication(configuration, logger: logger)

@@ -95,7 +95,7 @@ struct MySQLStoreTests {
             [],
             { ($0.text(0), $0.text(1), $0.text(2)) }
         )
-        #expect(tables.count == 17)
+        #expect(tables.count == 22)
         for (name, engine, collation) in tables {
             #expect(engine == "InnoDB" && collation.hasPrefix("utf8mb4"), "\(name): \(engine) \(collation)")
         }

@@ -1,6 +1,5 @@
 import Foundation
 import GatehouseCore
-@testable import GatehouseMySQL
 import GatehousePostgres
 import GatehouseStorage
 import Logging
@@ -9,6 +8,7 @@ import Testing
 
 @testable import GatehouseAPI
 @testable import GatehouseDomain
+@testable import GatehouseMySQL
 @testable import GatehouseSQLite
 @testable import GatehouseService
 @testable import GatehouseWeb

@@ -32,7 +32,7 @@ rm -rf "$root" "$rig/image.ext4" "$rig/image.stamp"
 
 guest_packages=systemd,systemd-sysv,udev,kmod,dbus,initramfs-tools,make,python3,ca-certificates
 guest_packages+=,libgpiod3,gpiod,v4l-utils,libv4l-0t64,libzbar0t64,libcurl4t64,libssl3t64
-guest_packages+=,libsqlite3-0,libqrencode4,zlib1g,libmariadb3,libpangocairo-1.0-0,libcairo2,fonts-dejavu-core
+guest_packages+=,libsqlite3-0,libqrencode4,zlib1g,libmariadb3,libargon2-1,libpangocairo-1.0-0,libcairo2,fonts-dejavu-core
 echo "field rig: debootstrap $suite from $mirror"
 debootstrap --variant=minbase --include="$guest_packages" "$suite" "$root" "$mirror" > "$rig/debootstrap.log" 2>&1 ||
   { tail -20 "$rig/debootstrap.log" >&2; exit 1; }
