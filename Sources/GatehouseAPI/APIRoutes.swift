@@ -46,6 +46,7 @@ package struct APIRoutes: Sendable {
             )
         )
         AdminRoutes(gatehouse: gatehouse, accounts: authenticator.accounts).add(to: admin)
+        AccountRoutes(accounts: authenticator.accounts).add(to: admin)
         enrollment.addAdmin(to: admin)
     }
 }

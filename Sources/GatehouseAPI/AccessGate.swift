@@ -119,7 +119,7 @@ package struct AccessGate: RouterMiddleware {
     static func subject(of scope: EventScope, context: Context) -> String? {
         switch scope {
         case .ticket(let name), .device(let name), .list(let name), .webhook(let name): context.parameters.get(name)
-        default: context.parameters.get("device")
+        default: context.parameters.get("device") ?? (context.endpointPath?.contains("/accounts/") == true ? context.parameters.get("id") : nil)
         }
     }
 

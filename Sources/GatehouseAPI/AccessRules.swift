@@ -66,6 +66,11 @@ package enum AccessRules {
         "POST /api/pairings": AccessRule(.devices, .bodyEventId, "pairing made"),
         "GET /api/events/{id}/audit": AccessRule(.audit, .event("id")),
         "GET /api/audit": AccessRule(.accounts, .none),
+        "GET /api/accounts": AccessRule(.accounts, .none),
+        "POST /api/accounts": AccessRule(.accounts, .none, "account added"),
+        "POST /api/accounts/{id}/disable": AccessRule(.accounts, .none, "account disabled"),
+        "POST /api/accounts/{id}/tokens": AccessRule(.accounts, .none, "API token created"),
+        "POST /api/accounts/{id}/password-link": AccessRule(.accounts, .none, "set-password link made"),
     ]
 
     package static let pages: [String: AccessRule] = [

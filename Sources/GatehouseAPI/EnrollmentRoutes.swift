@@ -47,6 +47,14 @@ package struct EnrollmentRoutes {
         var gateId: String
         var token: String
         var kind: DeviceKind
+
+        package init(deviceId: String, eventId: String, gateId: String, token: String, kind: DeviceKind) {
+            self.deviceId = deviceId
+            self.eventId = eventId
+            self.gateId = gateId
+            self.token = token
+            self.kind = kind
+        }
     }
 
     package func addAdmin(to group: RouterGroup<GatehouseRequestContext>) {

@@ -226,7 +226,11 @@ public struct AccountBook: Sendable {
         let mark = browserMark.flatMap { $0.utf8.count == 32 ? $0 : nil } ?? Secret.newBrowserMark()
         try await store.change(
             [
-                AccountStatements.deleteExpiredSessions(idleSince: at - policy.idle, createdBefore: at - policy.lifetime),
+                AccountStatements.deleteExpiredSessions(
+                    accountId: found.account.id,
+                    idleSince: at - policy.idle,
+                    createdBefore: at - policy.lifetime
+                ),
                 AccountStatements.insertSession(hash: TokenHash.of(session), accountId: found.account.id, at: at, address: address),
             ] + AccountStatements.rememberBrowser(accountId: found.account.id, hash: TokenHash.of(mark), at: at)
         )

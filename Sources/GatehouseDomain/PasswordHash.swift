@@ -23,17 +23,17 @@ public enum PasswordHash {
     /// Longer inputs are refused before hashing: a megabyte "password" is an attack, not a passphrase.
     public static let maximumBytes = 1024
 
-    /// Hashes at once, across the process: each holds 19 MiB, so a sign-in flood is bounded in
-    /// memory (and refused with "busy", never queued without end).
-    static let slots = Atomic<Int>(0)
-    public static let maximumAtOnce = 4
+    /// Hashes at once, across the process: each holds 19 MiB, so memory stays bounded however
+    /// many sign-ins arrive; the others wait their turn, up to `maximumWaiting`, and past that a
+    /// sign-in is refused as busy (a flood is answered, never queued without end).
+    static let turns = HashTurns(running: 4, waiting: 256)
 
     public enum Failure: Error, CustomStringConvertible {
         case busy
         case library(String)
         public var description: String {
             switch self {
-            case .busy: "too many sign-ins are being checked at once; try again in a moment"
+            case .busy: "too many sign-ins are waiting to be checked; try again in a moment"
             case .library(let message): "the password could not be hashed: \(message)"
             }
         }
@@ -81,14 +81,54 @@ public enum PasswordHash {
     }
 
     private static func bounded<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        guard slots.add(1, ordering: .relaxed).newValue <= maximumAtOnce else {
-            slots.subtract(1, ordering: .relaxed)
-            throw Failure.busy
-        }
-        defer { slots.subtract(1, ordering: .relaxed) }
+        guard await turns.begin() else { throw Failure.busy }
+        defer { turns.end() }
         // Tens of milliseconds of CPU: on a thread of its own, not the cooperative pool's.
         return try await withCheckedThrowingContinuation { done in
             Thread { done.resume(with: Result { try work() }) }.start()
         }
+    }
+}
+
+/// A counting semaphore with a bounded queue: `begin` waits for a free turn, or answers false at
+/// once when too many already wait.
+final class HashTurns: Sendable {
+    private struct State {
+        var free: Int
+        var waiting: [CheckedContinuation<Bool, Never>] = []
+    }
+
+    private let state: Mutex<State>
+    private let maximumWaiting: Int
+
+    init(running: Int, waiting: Int) {
+        state = Mutex(State(free: running))
+        maximumWaiting = waiting
+    }
+
+    func begin() async -> Bool {
+        await withCheckedContinuation { (turn: CheckedContinuation<Bool, Never>) in
+            let answer: Bool? = state.withLock { state in
+                if state.free > 0 {
+                    state.free -= 1
+                    return true
+                }
+                guard state.waiting.count < maximumWaiting else { return false }
+                state.waiting.append(turn)
+                return nil
+            }
+            if let answer { turn.resume(returning: answer) }
+        }
+    }
+
+    func end() {
+        let next: CheckedContinuation<Bool, Never>? = state.withLock { state in
+            if state.waiting.isEmpty {
+                state.free += 1
+                return nil
+            }
+            return state.waiting.removeFirst()
+        }
+        next?.resume(returning: true)
     }
 }

@@ -129,7 +129,10 @@ public final class HTTPConnection {
         var headers: [String: String] = [:]
         for line in lines {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            // Several fields of one name (Set-Cookie) stay apart, one per line.
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[name] = headers[name].map { $0 + "\n" + value } ?? value
         }
         var body: [UInt8] = []
         if !bodyExpected {

@@ -269,11 +269,12 @@ public enum AccountStatements {
         StoreStatement(sql: "DELETE FROM sessions WHERE id_hash = ?", parameters: [.bytes(hash)])
     }
 
-    /// Sessions past their idle or absolute limit, whoever they belong to.
-    public static func deleteExpiredSessions(idleSince: Date, createdBefore: Date) -> StoreStatement {
+    /// An account's sessions past their idle or absolute limit (swept at its next sign-in, so the
+    /// table holds at most a few ended sessions per account).
+    public static func deleteExpiredSessions(accountId: String, idleSince: Date, createdBefore: Date) -> StoreStatement {
         StoreStatement(
-            sql: "DELETE FROM sessions WHERE seen_at < ? OR created_at < ?",
-            parameters: [.integer(idleSince.millis), .integer(createdBefore.millis)]
+            sql: "DELETE FROM sessions WHERE account_id = ? AND (seen_at < ? OR created_at < ?)",
+            parameters: [.text(accountId), .integer(idleSince.millis), .integer(createdBefore.millis)]
         )
     }
 

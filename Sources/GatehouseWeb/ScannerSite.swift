@@ -22,10 +22,38 @@ package struct ScannerSite: Sendable {
     #endif
     /// The organizer's time zone: the scanner shows times in it, as the organizer's pages do.
     package let timeZone: TimeZone
+    /// Signed-in staff pair a phone without a code (`POST /api/scanner/pair`).
+    package let accounts: AccountBook
+    package let form: WebForm
+    package let clientAddress: ClientAddress
 
     /// Routes whose bodies the connection holds unread until the route accepts the request
     /// (`GatehouseRequestContext.readHeldBody`): a refused frame is not read off the socket.
     package static let heldBodyPaths: Set<String> = ["/api/scanner/decode"]
+
+    struct StaffAccount: Encodable, Sendable {
+        struct EventName: Encodable, Sendable {
+            var id: String
+            var name: String
+        }
+        var email: String
+        var role: String
+        var events: [EventName]
+    }
+
+    struct StaffPairing: Decodable {
+        var eventId: String
+        var gateId: String
+    }
+
+    /// The signed-in account of this browser, when it may scan; 401 otherwise.
+    func signedInStaff(_ request: Request) async throws -> Principal {
+        guard let session = request.cookies[Authenticator.sessionCookie]?.value, let principal = try await accounts.principal(session: session) else {
+            throw Problem(.unauthorized, "not signed in on this browser")
+        }
+        guard principal.role.may(.scan) else { throw Problem(.forbidden, "your account may not use the scanner") }
+        return principal
+    }
 
     package func add(to router: Router<GatehouseRequestContext>) {
         router.get("scanner") { _, _ in ScannerPage.page.response }
@@ -54,6 +82,45 @@ package struct ScannerSite: Sendable {
                     deviceName: device.name,
                     timeZone: timeZone.identifier
                 )
+            )
+        }
+        // Who is signed in on this browser, and the events they may scan at: the page offers to
+        // pair without a code. Only the session cookie counts here (never a device token).
+        api.get("account") { request, _ in
+            let principal = try await signedInStaff(request)
+            let events = try await gatehouse.events().filter { principal.covers(eventId: $0.id) }
+            return JSONAnswer(
+                StaffAccount(email: principal.actor, role: principal.role.title, events: events.map { .init(id: $0.id, name: $0.name) })
+            )
+        }
+        api.post("pair") { request, context in
+            guard form.isSameOrigin(request, peer: context.remoteHost) else {
+                throw Problem(.forbidden, "this request was not sent from Gatehouse's own scanner page")
+            }
+            let principal = try await signedInStaff(request)
+            let body = try await request.decodeJSON(as: StaffPairing.self, context: context, limit: BodyLimit.enroll)
+            guard principal.may(.scan, eventId: body.eventId) else { throw Problem(.forbidden, "your account does not have this event") }
+            let (device, token) = try await gatehouse.addDevice(
+                name: String(principal.actor.prefix(Gatehouse.maximumNameLength)),
+                gateId: body.gateId,
+                eventId: body.eventId,
+                kind: .scanner
+            )
+            try await accounts.record(
+                AuditEntry(
+                    at: gatehouse.now(),
+                    accountId: principal.accountId,
+                    actor: principal.actor,
+                    address: clientAddress.of(request, peer: context.remoteHost),
+                    action: AuditAction.scannerPaired,
+                    eventId: device.eventId,
+                    subject: device.id,
+                    detail: "gate \(device.gateId)"
+                )
+            )
+            return JSONAnswer(
+                EnrollmentRoutes.Enrolled(deviceId: device.id, eventId: device.eventId, gateId: device.gateId, token: token, kind: device.kind),
+                status: .created
             )
         }
         // "Sign this phone out": the token the phone drops stops working on the service too.

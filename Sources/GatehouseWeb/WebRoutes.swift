@@ -42,9 +42,22 @@ package struct WebRoutes: Sendable {
             mailConfigured: mailConfigured
         ).add(to: router)
         #if ServerQRDecoding
-        ScannerSite(gatehouse: gatehouse, decoder: FrameDecoder(), timeZone: timeZone).add(to: router)
+        ScannerSite(
+            gatehouse: gatehouse,
+            decoder: FrameDecoder(),
+            timeZone: timeZone,
+            accounts: authenticator.accounts,
+            form: WebForm(trustedProxies: Set(trustedProxies)),
+            clientAddress: ClientAddress(trustedProxies: trustedProxies)
+        ).add(to: router)
         #else
-        ScannerSite(gatehouse: gatehouse, timeZone: timeZone).add(to: router)
+        ScannerSite(
+            gatehouse: gatehouse,
+            timeZone: timeZone,
+            accounts: authenticator.accounts,
+            form: WebForm(trustedProxies: Set(trustedProxies)),
+            clientAddress: ClientAddress(trustedProxies: trustedProxies)
+        ).add(to: router)
         #endif
         RegistrationSite(
             gatehouse: gatehouse,

@@ -59,7 +59,11 @@ struct RouteClient: Sendable {
             body: body.map { ByteBuffer(bytes: $0) }
         )
         var answerHeaders: [String: String] = [:]
-        for field in response.headers { answerHeaders[field.name.canonicalName] = field.value }
+        for field in response.headers {
+            // Several Set-Cookie fields stay apart, one per line.
+            let name = field.name.canonicalName
+            answerHeaders[name] = answerHeaders[name].map { $0 + "\n" + field.value } ?? field.value
+        }
         return RouteResponse(status: Int(response.status.code), headers: answerHeaders, body: Array(buffer: response.body))
     }
 

@@ -111,7 +111,7 @@ package struct EventTabs: Sendable {
         tabs = [
             ("overview", "Overview", base), ("tickets", "Tickets", base + "/tickets"), ("checkins", "Check-ins", base + "/checkins"),
             ("lists", "Lists", base + "/lists"), ("devices", "Devices", base + "/devices"), ("gates", "Gates", base + "/gates"),
-            ("registration", "Registration", base + "/registration"),
+            ("registration", "Registration", base + "/registration"), ("audit", "Audit", base + "/audit"),
         ].map { key, label, href in Tab(label: label, href: href, current: key == current) }
     }
 }

@@ -523,6 +523,40 @@
     error.hidden = !message;
     error.textContent = message || '';
     $('pair-code').focus();
+    offerStaffPairing();
+  }
+
+  // A steward (or anyone who may scan) signed in on this browser pairs without a code: the page
+  // offers their events, and the phone then shows their address as who is scanning.
+  async function offerStaffPairing() {
+    const form = $('staff-pair');
+    form.hidden = true;
+    try {
+      const response = await fetch('/api/scanner/account', {credentials: 'same-origin', cache: 'no-store'});
+      if (!response.ok) return;
+      const account = await response.json();
+      if (account.events.length === 0) return;
+      const select = $('staff-event');
+      select.replaceChildren(...account.events.map((event) => new Option(event.name, event.id)));
+      $('staff-who').textContent = 'Signed in as ' + account.email + ' (' + account.role + '): pair this phone without a code.';
+      form.hidden = false;
+    } catch (error) { /* no connection: the code form is still there */ }
+  }
+
+  async function pairSignedIn() {
+    const body = JSON.stringify({eventId: $('staff-event').value, gateId: $('staff-gate').value.trim()});
+    try {
+      const response = await fetch('/api/scanner/pair', {
+        method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'}, body: body, cache: 'no-store',
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (response.status !== 201) { showPair(answer.detail || 'Pairing refused (HTTP ' + response.status + ')'); return; }
+      session = {deviceId: answer.deviceId, gateId: answer.gateId, eventId: answer.eventId, token: answer.token};
+      save();
+      await start();
+    } catch (problem) {
+      showPair('No connection to Gatehouse: ' + problem.message);
+    }
   }
 
   function signOut(message) {
@@ -610,6 +644,7 @@
 
   document.addEventListener('DOMContentLoaded', () => {
     $('pair-form').addEventListener('submit', (event) => { event.preventDefault(); pair($('pair-code').value); });
+    $('staff-pair').addEventListener('submit', (event) => { event.preventDefault(); pairSignedIn(); });
     // A keyboard-wedge scanner types the code and Enter into whatever has the focus. The field is
     // emptied the moment Enter comes, so the next code's keys never join this one.
     $('scan-form').addEventListener('submit', (event) => {

@@ -1,0 +1,95 @@
+import Foundation
+import GatehouseTestSupport
+import Testing
+
+/// Accounts across real `gatehouse serve` processes: a session made at one process works at
+/// another on the same database, and ends at both when the person signs out at one; sign-in
+/// throttling sees the client's address through the operator's proxy.
+@Suite(.serialized)
+struct AccountProcessTests {
+    static let password = "a long enough password"
+
+    static func form(_ fields: [String: String]) -> [UInt8] {
+        Array(fields.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)" }.joined(separator: "&").utf8)
+    }
+
+    static func signIn(
+        _ service: ServiceProcess,
+        _ email: String,
+        _ password: String,
+        from address: String? = nil
+    ) throws -> (status: Int, session: String?) {
+        var headers = ["Content-Type": "application/x-www-form-urlencoded", "Origin": "http://127.0.0.1"]
+        if let address { headers["X-Forwarded-For"] = address }
+        let response = try service.connection().request("POST", "/signin", body: form(["email": email, "password": password]), headers: headers)
+        let session = response.headers
+            .filter { $0.key.lowercased() == "set-cookie" }
+            .flatMap { $0.value.split(separator: "\n") }
+            .first { $0.hasPrefix("gatehouse_session=") }
+            .map { String($0.dropFirst("gatehouse_session=".count).prefix { $0 != ";" }) }
+        return (response.status, session)
+    }
+
+    static func admin(_ service: ServiceProcess, session: String) throws -> Int {
+        try service.connection().request("GET", "/admin", headers: ["Cookie": "gatehouse_session=\(session)"]).status
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["GATEHOUSE_TEST_POSTGRES"] != nil, "no PostgreSQL"))
+    func a_session_is_known_to_every_process_and_signing_out_ends_it_at_all() throws {
+        let url = ProcessInfo.processInfo.environment["GATEHOUSE_TEST_POSTGRES"]!
+        let folder = try TemporaryDirectory()
+        let first = try ServiceProcess(databasePath: url, extraEnvironment: ["GATEHOUSE_DATA_DIR": folder.path + "/one"])
+        let second = try ServiceProcess(databasePath: url, extraEnvironment: ["GATEHOUSE_DATA_DIR": folder.path + "/two"])
+        defer {
+            first.stop()
+            second.stop()
+        }
+        let email = "hana-\(UUID().uuidString.prefix(8).lowercased())@example.org"
+        let added = try first.connection().json(
+            "POST",
+            "/api/accounts",
+            ["email": email, "role": "organizer", "password": Self.password],
+            bearer: first.adminToken
+        )
+        #expect(added.status == 201)
+        let signedIn = try Self.signIn(first, email, Self.password)
+        let session = try #require(signedIn.session)
+        #expect(try Self.admin(first, session: session) == 200)
+        #expect(try Self.admin(second, session: session) == 200, "the other process knows the session")
+        let out = try second.connection().request(
+            "POST",
+            "/signout",
+            headers: ["Cookie": "gatehouse_session=\(session)", "Origin": "http://127.0.0.1"]
+        )
+        #expect(out.status == 303)
+        #expect(try Self.admin(first, session: session) == 303, "signed out at one, signed out at all")
+    }
+
+    @Test func stuffing_through_the_proxy_stops_at_the_account_and_the_address() throws {
+        let folder = try TemporaryDirectory()
+        let service = try ServiceProcess(databasePath: folder.path + "/g.sqlite", extraArguments: ["--trusted-proxy", "127.0.0.1"])
+        defer { service.stop() }
+        let email = "ivan@example.org"
+        #expect(
+            try service.connection().json(
+                "POST",
+                "/api/accounts",
+                ["email": email, "role": "steward", "password": Self.password],
+                bearer: service.adminToken
+            )
+            .status == 201
+        )
+        // Many addresses, one account: ten are checked, then 429 (and the password is not looked at).
+        var statuses: [Int] = []
+        for n in 0..<15 { statuses.append(try Self.signIn(service, email, "guess number \(n)", from: "203.0.113.\(n)").status) }
+        #expect(statuses.prefix(10).allSatisfy { $0 == 401 } && statuses.dropFirst(10).allSatisfy { $0 == 429 }, "\(statuses)")
+        // One address, many accounts: twenty, then that address waits for anyone.
+        for n in 0..<20 { _ = try Self.signIn(service, "nobody\(n)@example.org", "guess", from: "198.51.100.9") }
+        #expect(try Self.signIn(service, "someone@example.org", "guess", from: "198.51.100.9").status == 429)
+        #expect(try Self.signIn(service, "someone@example.org", "guess", from: "198.51.100.10").status == 401)
+        // Every attempt is in the audit trail with the client's address, not the proxy's.
+        let trail = try service.connection().json("GET", "/api/audit", bearer: service.adminToken).json()["entries"] as? [[String: Any]] ?? []
+        #expect(trail.contains { $0["address"] as? String == "203.0.113.3" && $0["action"] as? String == "sign-in failed" })
+        #expect(!service.log.contains("guess number"), "no password in the log")
+    }
+}
