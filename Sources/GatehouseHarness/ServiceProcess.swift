@@ -155,12 +155,13 @@ public struct CommandRun: Sendable {
     public var output: String
     public var errors: String
 
-    /// Runs `executable` to the end, capturing stdout and stderr.
+    /// Runs `executable` to the end, capturing stdout and stderr; `input` is its standard input.
     public static func run(
         _ executable: URL,
         _ arguments: [String],
         directory: String? = nil,
-        environment: [String: String] = [:]
+        environment: [String: String] = [:],
+        input: String? = nil
     ) throws -> CommandRun {
         let process = Process()
         process.executableURL = executable
@@ -171,7 +172,13 @@ public struct CommandRun: Sendable {
         let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
+        let stdin = Pipe()
+        if input != nil { process.standardInput = stdin }
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         // Read both pipes while the process runs, so a full pipe never blocks it.
         let errorData = ErrorCollector(errors.fileHandleForReading)
         let out = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -24,6 +24,23 @@ func withGatehouse<T>(_ options: DatabaseOptions, _ body: (Gatehouse) async thro
     }
 }
 
+/// Records a change made from the command line in the audit trail: the actor is "command line"
+/// (whoever could open the database), as the pages' and the API's changes name their account.
+func auditCommandLine(_ gatehouse: Gatehouse, _ action: String, eventId: String?, subject: String? = nil, detail: String? = nil) async throws {
+    try await gatehouse.accountBook().record(
+        AuditEntry(
+            at: gatehouse.now(),
+            accountId: nil,
+            actor: "command line",
+            address: nil,
+            action: action,
+            eventId: eventId,
+            subject: subject,
+            detail: detail
+        )
+    )
+}
+
 /// The database `--db` (or `$GATEHOUSE_DB`) names; a value naming none ends the command with
 /// one line listing the accepted forms and exit status 64 (EX_USAGE), before anything is written.
 func databaseLocation(_ options: DatabaseOptions) throws -> DatabaseLocation {
@@ -95,8 +112,16 @@ struct EventCommand: AsyncParsableCommand {
         func run() async throws {
             let startsAt = try parseTime(self.startsAt, option: "--starts-at")
             let endsAt = try parseTime(self.endsAt, option: "--ends-at")
-            let event = try await withGatehouse(database) {
-                try await $0.createEvent(name: name, startsAt: startsAt, endsAt: endsAt, place: place, registration: RegistrationSettings())
+            let event = try await withGatehouse(database) { gatehouse in
+                let event = try await gatehouse.createEvent(
+                    name: name,
+                    startsAt: startsAt,
+                    endsAt: endsAt,
+                    place: place,
+                    registration: RegistrationSettings()
+                )
+                try await auditCommandLine(gatehouse, "event created", eventId: event.id)
+                return event
             }
             try printJSON(event)
         }
@@ -133,7 +158,9 @@ struct EventCommand: AsyncParsableCommand {
                 if let closesAt { settings.closesAt = closesAt }
                 if let ticketType { settings.ticketType = ticketType }
                 if let onePerEmail { settings.onePerEmail = onePerEmail }
-                return try await gatehouse.setRegistration(eventId: event, settings)
+                let updated = try await gatehouse.setRegistration(eventId: event, settings)
+                try await auditCommandLine(gatehouse, "registration changed", eventId: event, detail: settings.open ? "open" : "closed")
+                return updated
             }
             try printJSON(["registration": updated.registration])
         }
@@ -169,8 +196,10 @@ struct DeviceCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let seconds = Self.seconds(ttl) else { throw ValidationError("--ttl must be like 900, 15m or 2h, not '\(ttl)'") }
-            let (code, expiresAt) = try await withGatehouse(database) {
-                try await $0.createPairing(eventId: event, gateId: gate, name: name, timeToLive: seconds)
+            let (code, expiresAt) = try await withGatehouse(database) { gatehouse in
+                let made = try await gatehouse.createPairing(eventId: event, gateId: gate, name: name, timeToLive: seconds)
+                try await auditCommandLine(gatehouse, "pairing made", eventId: event, detail: "gate \(gate)")
+                return made
             }
             print("Pairing code for gate \(gate): \(code)")
             print("Works once, until \(expiresAt.formatted(Date.ISO8601FormatStyle())). On the kiosk:")
@@ -192,7 +221,11 @@ struct DeviceCommand: AsyncParsableCommand {
         @Option(help: "A name for the device.") var name: String?
 
         func run() async throws {
-            let added = try await withGatehouse(database) { try await $0.addDevice(name: name ?? "kiosk \(gate)", gateId: gate, eventId: event) }
+            let added = try await withGatehouse(database) { gatehouse in
+                let added = try await gatehouse.addDevice(name: name ?? "kiosk \(gate)", gateId: gate, eventId: event)
+                try await auditCommandLine(gatehouse, "device added", eventId: event, subject: added.device.id)
+                return added
+            }
             print("deviceId: \(added.device.id)")
             print("token: \(added.token)")
             FileHandle.standardError.write(Data("The token is shown only now. Store it on the kiosk (docs/technicians.md).\n".utf8))
@@ -205,7 +238,11 @@ struct DeviceCommand: AsyncParsableCommand {
         @Argument(help: "Device id.") var id: String
 
         func run() async throws {
-            let device = try await withGatehouse(database) { try await $0.revokeDevice(id: id) }
+            let device = try await withGatehouse(database) { gatehouse in
+                let device = try await gatehouse.revokeDevice(id: id)
+                try await auditCommandLine(gatehouse, "device revoked", eventId: device.eventId, subject: device.id)
+                return device
+            }
             print("revoked \(device.id) (\(device.name), gate \(device.gateId))")
         }
     }

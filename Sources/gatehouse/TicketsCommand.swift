@@ -71,6 +71,7 @@ struct TicketsCommand: AsyncParsableCommand {
                     progress.update(issued)
                     start = end
                 }
+                try await auditCommandLine(gatehouse, "tickets issued", eventId: event, detail: "\(issued) tickets")
             }
             progress.finish()
             print("Issued \(issued) tickets for \(event); \(imageChoice.written) in \(out)/")
@@ -88,7 +89,15 @@ struct TicketsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a ticket: its code is refused from now on.")
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "Ticket id.") var id: String
-        func run() async throws { try printJSON(try await withGatehouse(database) { try await $0.revokeTicket(id: id) }) }
+        func run() async throws {
+            try printJSON(
+                try await withGatehouse(database) { gatehouse in
+                    let ticket = try await gatehouse.revokeTicket(id: id)
+                    try await auditCommandLine(gatehouse, "ticket revoked", eventId: ticket.eventId, subject: ticket.id)
+                    return ticket
+                }
+            )
+        }
     }
 
     struct Reissue: AsyncParsableCommand {
@@ -101,6 +110,7 @@ struct TicketsCommand: AsyncParsableCommand {
             var output = try TicketOutput(folder: out, images: imageChoice.images, pdf: imageChoice.pdf)
             let ticket = try await withGatehouse(database) { gatehouse in
                 let ticket = try await gatehouse.reissueTicket(id: id)
+                try await auditCommandLine(gatehouse, "ticket re-issued", eventId: ticket.ticket.eventId, subject: ticket.ticket.id)
                 if output.pdf { output.event = try await gatehouse.event(id: ticket.ticket.eventId) }
                 return ticket
             }

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -495,6 +496,94 @@ class DevicesPage(BrowserTestCase):
             self.assertIn("free (set by the key switch); asked: locked", driver.page_source)
             self.assertNotIn("not applied yet", driver.page_source)
             self.shoot(driver, "devices-lane-phone")
+        finally:
+            driver.quit()
+
+
+class Accounts(BrowserTestCase):
+    """People with accounts: signing in and out, a session that ends, and what each role may open."""
+
+    PASSWORD = "a long enough password"
+
+    def account(self, email, role, events=()):
+        return self.service.api("POST", "/api/accounts", {"email": email, "role": role, "eventIds": list(events), "password": self.PASSWORD},
+                                expect=201)["account"]
+
+    def sign_in(self, driver, email):
+        wait(driver, EC.visibility_of_element_located((By.CSS_SELECTOR, "form[action='/signin'] input[name=email]")))
+        driver.find_element(By.CSS_SELECTOR, "input[name=email]").send_keys(email)
+        driver.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys(self.PASSWORD + Keys.ENTER)
+
+    def test_an_organizer_signs_in_and_out_and_an_idle_session_ends(self):
+        event = self.service.api("POST", "/api/events", {"name": "Signed-in gala"}, expect=201)["id"]
+        self.account("olga@example.org", "organizer")
+        driver = browser(SIZES["laptop"], admin=False)
+        try:
+            # A page asked for without a session: the sign-in page, then that page.
+            driver.get(f"{self.service.base}/admin/events/{event}")
+            wait(driver, EC.url_contains("/signin?next="))
+            self.shoot(driver, "signin-laptop")
+            self.sign_in(driver, "Olga@Example.org")
+            wait(driver, EC.url_to_be(f"{self.service.base}/admin/events/{event}"))
+            self.assertIn("Signed-in gala", driver.page_source)
+            cookie = driver.get_cookie("gatehouse_session")
+            self.assertTrue(cookie["httpOnly"] and cookie["sameSite"] == "Lax", cookie)
+            # Sign out from the menu: back at the sign-in page, and the pages are closed again.
+            driver.find_element(By.CSS_SELECTOR, "form.signout button").click()
+            wait(driver, EC.url_to_be(f"{self.service.base}/signin"))
+            driver.get(f"{self.service.base}/admin")
+            wait(driver, EC.url_contains("/signin?next=/admin"))
+            # Signed in again, then idle past two hours (the clock moved in the database): it ends.
+            self.sign_in(driver, "olga@example.org")
+            wait(driver, EC.url_to_be(f"{self.service.base}/admin"))
+            with sqlite3.connect(os.path.join(self.service.folder, "g.sqlite")) as db:
+                db.execute("UPDATE sessions SET seen_at = seen_at - 3 * 3600 * 1000")
+            driver.get(f"{self.service.base}/admin/events/{event}/checkins")
+            wait(driver, EC.url_contains("/signin?next=/admin/events/"))
+            self.assertIsNotNone(driver.find_element(By.CSS_SELECTOR, "input[type=password]"))
+        finally:
+            driver.quit()
+
+    def test_a_steward_pairs_the_scanner_signed_in_and_opens_no_organizer_page(self):
+        event = self.service.api("POST", "/api/events", {"name": "Steward night"}, expect=201)["id"]
+        self.account("stan@example.org", "steward", [event])
+        driver = browser((390, 844), admin=False)
+        try:
+            driver.get(f"{self.service.base}/signin")
+            self.sign_in(driver, "stan@example.org")
+            wait(driver, EC.url_to_be(f"{self.service.base}/scanner"))
+            wait(driver, EC.visibility_of_element_located((By.ID, "staff-pair")))
+            self.assertIn("Signed in as stan@example.org (steward)", text(driver, "#staff-who"))
+            driver.find_element(By.ID, "staff-gate").send_keys("door-7")
+            self.submit(driver, "#staff-pair")
+            wait(driver, EC.text_to_be_present_in_element((By.ID, "whoami"), "stan@example.org"))
+            self.assertIn("door-7", text(driver, "#whoami"))
+            self.shoot(driver, "scanner-signed-in-phone")
+            driver.get(f"{self.service.base}/admin/events/{event}")
+            self.assertIn("Not allowed", driver.page_source)
+            self.assertIn("the steward role may not do this", driver.page_source)
+        finally:
+            driver.quit()
+
+    def test_the_box_office_reissues_a_ticket_but_cannot_revoke_a_device(self):
+        event = self.service.api("POST", "/api/events", {"name": "Box office day"}, expect=201)["id"]
+        ticket = self.service.api("POST", f"/api/events/{event}/tickets", {"quantity": 1, "holderName": "Ada"}, expect=201)["tickets"][0]
+        device = self.service.api("POST", "/api/devices", {"name": "North", "gateId": "north-1", "eventId": event}, expect=201)["deviceId"]
+        self.account("bea@example.org", "boxoffice", [event])
+        driver = browser(SIZES["phone"], admin=False)
+        try:
+            driver.get(f"{self.service.base}/admin/tickets/{ticket['id']}/reissue")
+            self.sign_in(driver, "bea@example.org")
+            wait(driver, EC.url_contains(f"/admin/tickets/{ticket['id']}/reissue"))
+            self.submit(driver, f"form[action='/admin/tickets/{ticket['id']}/reissue']")
+            wait(driver, EC.url_contains("/sheets/"))
+            self.assertNotEqual(ticket["qrData"], "", "a sheet with the new code")
+            self.assertNotIn(ticket["qrData"], driver.page_source, "the old code is not the new one")
+            driver.get(f"{self.service.base}/admin/devices/{device}/revoke")
+            self.assertIn("Not allowed", driver.page_source)
+            self.assertIn("box office role may not do this", driver.page_source)
+            trail = self.service.api("GET", f"/api/events/{event}/audit", expect=200)["entries"]
+            self.assertTrue(any(e["actor"] == "bea@example.org" and e["action"] == "ticket re-issued" for e in trail), trail)
         finally:
             driver.quit()
 

@@ -87,9 +87,97 @@ struct AccountProcessTests {
         for n in 0..<20 { _ = try Self.signIn(service, "nobody\(n)@example.org", "guess", from: "198.51.100.9") }
         #expect(try Self.signIn(service, "someone@example.org", "guess", from: "198.51.100.9").status == 429)
         #expect(try Self.signIn(service, "someone@example.org", "guess", from: "198.51.100.10").status == 401)
+        // Behind the operator's TLS proxy the session cookie is Secure.
+        let tls = try service.connection().json(
+            "POST",
+            "/api/accounts",
+            ["email": "tls@example.org", "role": "steward", "password": Self.password],
+            bearer: service.adminToken
+        )
+        #expect(tls.status == 201)
+        let viaTLS = try service.connection().request(
+            "POST",
+            "/signin",
+            body: Self.form(["email": "tls@example.org", "password": Self.password]),
+            headers: [
+                "Content-Type": "application/x-www-form-urlencoded", "Origin": "https://127.0.0.1", "X-Forwarded-Proto": "https",
+                "X-Forwarded-For": "192.0.2.200",
+            ]
+        )
+        let cookie = (viaTLS.headers["set-cookie"] ?? "").split(separator: "\n").first { $0.hasPrefix("gatehouse_session=") } ?? ""
+        #expect(viaTLS.status == 303 && cookie.contains("; Secure") && cookie.contains("HttpOnly"), "\(viaTLS.status) \(cookie)")
         // Every attempt is in the audit trail with the client's address, not the proxy's.
         let trail = try service.connection().json("GET", "/api/audit", bearer: service.adminToken).json()["entries"] as? [[String: Any]] ?? []
         #expect(trail.contains { $0["address"] as? String == "203.0.113.3" && $0["action"] as? String == "sign-in failed" })
         #expect(!service.log.contains("guess number"), "no password in the log")
+    }
+
+    @Test func people_are_managed_from_the_command_line_and_every_change_is_audited() throws {
+        let folder = try TemporaryDirectory()
+        let database = folder.path + "/cli.sqlite"
+        func gatehouse(_ arguments: String..., input: String? = nil) throws -> CommandRun {
+            try CommandRun.run(ServiceProcess.binary, arguments + ["--db", database], directory: folder.path, input: input)
+        }
+        let created = try gatehouse("event", "create", "--name", "CLI gala")
+        let event = try #require((try JSONSerialization.jsonObject(with: Data(created.output.utf8)) as? [String: Any])?["id"] as? String)
+        let ana = try gatehouse("user", "add", "--email", "Ana@Example.org", "--role", "organizer", "--public-url", "https://tickets.example.org")
+        #expect(ana.status == 0 && ana.output.contains("https://tickets.example.org/signin/password?token="), "\(ana.output)\(ana.errors)")
+        let bo = try gatehouse(
+            "user",
+            "add",
+            "--email",
+            "bo@example.org",
+            "--role",
+            "box office",
+            "--event",
+            event,
+            "--password-stdin",
+            input: "bo's long password\n"
+        )
+        #expect(bo.status == 0 && !bo.output.contains("token="), "\(bo.output)\(bo.errors)")
+        for (arguments, words) in [
+            (["--email", "not an address", "--role", "organizer"], "email"),
+            (["--email", "ana@example.org", "--role", "steward"], "already an account"),
+            (["--email", "c@example.org", "--role", "king"], "--role must be"),
+            (["--email", "c@example.org", "--role", "owner", "--event", event], "every event"),
+            (["--email", "c@example.org", "--role", "steward", "--event", "ENOSUCH1"], "ENOSUCH1"),
+        ] {
+            let refused = try CommandRun.run(ServiceProcess.binary, ["user", "add"] + arguments + ["--db", database], directory: folder.path)
+            #expect(refused.status != 0 && refused.errors.contains(words), "\(arguments): \(refused.errors)")
+        }
+        let short = try gatehouse("user", "add", "--email", "d@example.org", "--role", "steward", "--password-stdin", input: "short\n")
+        #expect(short.status != 0 && short.errors.contains("at least 10 characters"))
+        let list = try gatehouse("user", "list").output
+        #expect(list.contains("ana@example.org\torganizer\tevery event\tno password yet"), "\(list)")
+        #expect(list.contains("bo@example.org\tbox office\t\(event)\tactive"), "\(list)")
+
+        let issued = try gatehouse("token", "create", "--email", "bo@example.org", "--name", "door screen")
+        let token = issued.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.hasPrefix("ghp_") && issued.errors.contains("shown this once"))
+        let service = try ServiceProcess(databasePath: database)
+        defer { service.stop() }
+        #expect(try service.connection().json("GET", "/api/events/\(event)", bearer: token).status == 200)
+        #expect(try service.connection().json("POST", "/api/events/\(event)/tickets", ["quantity": 1], bearer: token).status == 403)
+        #expect(try gatehouse("user", "disable", "--email", "bo@example.org").status == 0)
+        #expect(try service.connection().json("GET", "/api/events/\(event)", bearer: token).status == 401, "a disabled account's token stops")
+        let reset = try gatehouse("user", "password", "--email", "ana@example.org", "--password-stdin", input: "ana's new long password\n")
+        #expect(reset.status == 0)
+        #expect(try gatehouse("tickets", "issue", "--event", event, "--count", "2", "--images", "none", "--out", folder.path + "/t").status == 0)
+
+        let trail = try gatehouse("audit", "--event", event).output
+        #expect(trail.contains("command line\tevent created\tevent \(event)"), "\(trail)")
+        #expect(trail.contains("command line\ttickets issued\tevent \(event)\t(2 tickets)"), "\(trail)")
+        // The box office's refused try is there too, with who and from where.
+        #expect(
+            trail.contains("bo@example.org\ttickets issued\tevent \(event)\tfrom 127.0.0.1\t(refused: not allowed for the box office role)"),
+            "\(trail)"
+        )
+        let everything = try gatehouse("audit").output
+        for words in [
+            "account added\tbo@example.org", "API token created\tbo@example.org", "account disabled\tbo@example.org", "password set\tana@example.org",
+        ] {
+            #expect(everything.contains(words), "\(words): \(everything)")
+        }
+        #expect(!everything.contains(token) && !everything.contains("long password"), "no secret in the trail")
     }
 }

@@ -76,11 +76,12 @@ extension RouteClient {
     }
 
     func page(_ method: String, _ path: String, session: String, body: String = "", extra: [String: String] = [:]) async throws -> RouteResponse {
-        var headers = ["Cookie": "\(Authenticator.sessionCookie)=\(session)"].merging(extra) { $1 }
+        var headers = ["Cookie": "\(Authenticator.sessionCookie)=\(session)"]
         if method != "GET" {
             headers.merge(Self.sameOrigin) { $1 }
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         }
+        headers.merge(extra) { $1 }
         return try await request(method, path, body: method == "GET" ? nil : Array(body.utf8), headers: headers)
     }
 }
@@ -211,7 +212,18 @@ extension RouteClient {
                 for (route, rule) in AccessRules.pages.sorted(by: { $0.key < $1.key }) {
                     let method = String(route.split(separator: " ")[0])
                     let allowed = Self.allowed(person, rule, event: world.event)
-                    let answer = try await web.page(method, Self.path(route, world, scope: rule.scope), session: person.session)
+                    let path = Self.path(route, world, scope: rule.scope)
+                    if method == "POST" {
+                        // CSRF: the person's own cookie, on a form another site made the browser send.
+                        let forged = try await web.page(
+                            method,
+                            path,
+                            session: person.session,
+                            extra: ["Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"]
+                        )
+                        #expect(forged.status == 403 && forged.text.contains("not sent from Gatehouse"), "\(person.email) \(route): \(forged.status)")
+                    }
+                    let answer = try await web.page(method, path, session: person.session)
                     if allowed {
                         #expect(answer.status != 403 && answer.status != 401, "\(person.email) \(route): \(answer.status)")
                     } else {
