@@ -90,7 +90,16 @@ package struct AccessGate: RouterMiddleware {
         }
         let response = try await next(request, context)
         if let action = rule.action, response.status.code < 400 {
-            try await record(principal, action: action, eventId: eventId, subject: subject, address: address, detail: nil)
+            // The change is made: an answer that said otherwise would be a lie, so a trail that
+            // cannot be written is logged (loudly), not answered as a failure.
+            do {
+                try await record(principal, action: action, eventId: eventId, subject: subject, address: address, detail: nil)
+            } catch {
+                context.logger.error(
+                    "A change was made but the audit trail could not record it",
+                    metadata: ["route": "\(route)", "audit.action": "\(action)", "error": "\(error)"]
+                )
+            }
         }
         return response
     }

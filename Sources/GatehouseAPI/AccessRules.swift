@@ -115,6 +115,9 @@ package enum AccessRules {
         "POST /admin/events/{id}/devices/{device}/lane-mode": AccessRule(.devices, .event("id"), "lane mode set"),
         "GET /admin/events/{id}/audit": AccessRule(.audit, .event("id")),
         "GET /admin/audit": AccessRule(.accounts, .none),
+        // Everyone's own password: every role may scan, so every role may open it.
+        "GET /admin/account/password": AccessRule(.scan, .none),
+        "POST /admin/account/password": AccessRule(.scan, .none, "password changed"),
         "GET /admin/**": AccessRule(.read, .none),
     ]
 }

@@ -126,6 +126,21 @@ public struct AccountBook: Sendable {
         try await store.change(AccountStatements.setPassword(accountId: accountId, hash: hash, at: now()))
     }
 
+    /// A signed-in person's own change: the current password first; every session of the
+    /// account ends, and the one the change was made from is replaced by the new session returned.
+    public func changePassword(accountId: String, current: String, new: String, address: String?) async throws -> String {
+        guard let found = try await store.rows(AccountStatements.byId(accountId), AccountStatements.account).first else {
+            throw NotFoundError("account \(accountId)")
+        }
+        guard try await PasswordHash.verify(current, against: found.passwordHash ?? PasswordHash.decoy), found.passwordHash != nil else {
+            throw InvalidInputError("the current password is not right")
+        }
+        try await setPassword(accountId: accountId, password: new)
+        let session = Secret.newSessionID()
+        try await store.change([AccountStatements.insertSession(hash: TokenHash.of(session), accountId: accountId, at: now(), address: address)])
+        return session
+    }
+
     /// A fresh set-password link for the account (a lost password): the old link stops working.
     public func newPasswordLink(accountId: String) async throws -> String {
         let token = Secret.newPasswordLinkToken()

@@ -241,7 +241,8 @@ func makeFirstOwner(_ accounts: AccountBook, email: String, publicURL: String, l
     )
     let link = "\(publicURL)/signin/password?token=\(added.linkToken ?? "")"
     FileHandle.standardError.write(Data("First owner account \(added.0.email): set its password within 24 hours at \(link)\n".utf8))
-    logger.notice("First owner account made; its set-password link is on standard error", metadata: ["account": "\(added.0.email)"])
+    // The address is personal data: it is on standard error with the link, not in the log.
+    logger.notice("First owner account made; its address and set-password link are on standard error")
 }
 
 /// The key that seals codes in the mail outbox: the systemd credential `mail-key`, else the data

@@ -53,6 +53,7 @@ package struct OrganizerSite: Sendable {
         addFleetPages(to: admin)
         addRegistrationPages(to: admin)
         addAuditPages(to: admin)
+        addAccountPages(to: admin)
         // Any other address under /admin: a page that says so, not the API's JSON.
         admin.get("**") { request, context in
             await handle(request, context) { throw NotFoundError("page \(request.uri.path)") }

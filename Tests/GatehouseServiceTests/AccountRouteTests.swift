@@ -347,12 +347,36 @@ extension RouteClient {
             #expect(try await web.request("GET", "/signin/password?token=\(link)").status == 410, "a link works once")
             #expect(try await web.signIn(bob.email, RouteClient.password).session == nil)
             #expect(try await web.signIn(bob.email, "another long password").session != nil)
+            // Changed on the page by the person: the current password first; their other
+            // sign-ins end, this browser goes on with a new session.
+            let (desk, _) = try await web.signIn(bob.email, "another long password")
+            let (pocket, _) = try await web.signIn(bob.email, "another long password")
+            let wrongCurrent = try await web.page(
+                "POST",
+                "/admin/account/password",
+                session: try #require(desk),
+                body: "current=not+it+at+all&password=a+third+long+password&again=a+third+long+password"
+            )
+            #expect(wrongCurrent.status == 422 && wrongCurrent.text.contains("current password is not right"))
+            let changed = try await web.page(
+                "POST",
+                "/admin/account/password",
+                session: try #require(desk),
+                body: "current=another+long+password&password=a+third+long+password&again=a+third+long+password"
+            )
+            #expect(changed.status == 303)
+            let renewed = try #require(RouteClient.cookie(Authenticator.sessionCookie, in: changed))
+            #expect(renewed != desk)
+            #expect(try await web.page("GET", "/admin", session: renewed).status == 200, "this browser goes on")
+            #expect(try await web.page("GET", "/admin", session: try #require(pocket)).status == 303, "the other sign-in ended")
+            #expect(try await web.page("GET", "/admin", session: try #require(desk)).status == 303, "the old id of this one too")
+            #expect(try await web.signIn(bob.email, "a third long password").session != nil)
             // The token of a disabled account stops at once, and its sessions with it.
-            let (last, _) = try await web.signIn(bob.email, "another long password")
+            let (last, _) = try await web.signIn(bob.email, "a third long password")
             _ = try await web.call("POST", "/api/accounts/\(bob.accountId)/disable", [:], expect: 200)
             #expect(try await web.json("GET", "/api/events", bearer: bob.token).status == 401)
             #expect(try await web.page("GET", "/admin", session: try #require(last)).status == 303)
-            #expect(try await web.signIn(bob.email, "another long password").session == nil)
+            #expect(try await web.signIn(bob.email, "a third long password").session == nil)
         }
     }
 
