@@ -348,6 +348,13 @@ public struct Gatehouse: Sendable {
             at: at,
             day: Self.day(of: at, in: timeZone)
         )
+        return try await decide(attempt, started: started, logger: logger)
+    }
+
+    /// Decides a check-in attempt (a scan at a gate, or a box office's by hand) in the store and
+    /// turns the decision into the answer, counted and logged the same way whatever asked.
+    func decide(_ attempt: CheckinAttempt, started: ContinuousClock.Instant, logger: Logger) async throws -> CheckinAnswer {
+        let code = attempt.code
         switch try await store.checkin(attempt) {
         case .unauthorized: throw CheckinError.unauthorized
         case .wrongGate(let registered): throw CheckinError.wrongGate(registered: registered)
@@ -362,7 +369,7 @@ public struct Gatehouse: Sendable {
             var lookAt = false
             if decision.result == .valid, let code, let type = decision.ticket?.ticketType {
                 // A valid ticket is of the device's event: its code names it.
-                let types = try await attention.types(eventId: code.eventId, gate: request.gateId, store: store)
+                let types = try await attention.types(eventId: code.eventId, gate: attempt.gateId, store: store)
                 lookAt = GateRules(attention: types).needsAttention(decision.result, ticketType: type)
             }
             let answer = CheckinAnswer(
@@ -376,7 +383,7 @@ public struct Gatehouse: Sendable {
             let store = self.store.kindName
             Counter(
                 label: ServiceMeters.checkins,
-                dimensions: [("result", decision.result.rawValue), ("gate", request.gateId), ("store", store)],
+                dimensions: [("result", decision.result.rawValue), ("gate", attempt.gateId), ("store", store)],
                 factory: metrics
             )
             .increment()
@@ -386,8 +393,8 @@ public struct Gatehouse: Sendable {
             logger.info(
                 "Check-in decided",
                 metadata: [
-                    "checkin.result": "\(decision.result.rawValue)", "gate.id": "\(request.gateId)",
-                    "device.id": "\(request.deviceId)", "ticket.id": "\(decision.ticket?.id ?? "-")",
+                    "checkin.result": "\(decision.result.rawValue)", "gate.id": "\(attempt.gateId)",
+                    "device.id": "\(attempt.deviceId)", "ticket.id": "\(decision.ticket?.id ?? "-")",
                     "checkin.mode": "\(attempt.mode.rawValue)", "checkin.replayed": "\(decision.replayed)",
                     "checkin.latency_ms": "\((ContinuousClock.now - started).wholeMilliseconds)",
                 ]

@@ -76,6 +76,26 @@ extension OrganizerSite {
                 return .redirect("/admin/tickets/\(ticket.id)?done=sent")
             }
         }
+        // By hand, at the box office: the same decision as a scan at a gate, said as it fell.
+        router.post("tickets/:id/checkin") { request, context in
+            await handle(request, context) {
+                let id = try context.parameters.require("id")
+                guard let principal = context.principal else { throw InvalidInputError("not signed in") }
+                let answer = try await gatehouse.checkInByHand(ticketId: id, by: principal, logger: context.logger)
+                let ticket = try await gatehouse.ticket(id: id)
+                let event = try await gatehouse.event(id: ticket.eventId)
+                let admitted = answer.result == .valid
+                return .page(
+                    WebPage.message(
+                        title: admitted ? "Checked in" : "Not checked in",
+                        [admitted ? "Ticket #\(ticket.number) (\(ticket.holderName ?? "no name")) is checked in at the box office." : answer.message],
+                        tabs: EventTabs(event, current: "tickets"),
+                        back: Link(href: "/admin/tickets/\(ticket.id)", label: "Back to the ticket"),
+                        status: admitted ? .ok : .conflict
+                    )
+                )
+            }
+        }
         router.post("tickets/:id/reissue") { request, context in
             await handle(request, context) {
                 let issued = try await gatehouse.reissueTicket(id: try context.parameters.require("id"))
@@ -170,6 +190,7 @@ extension OrganizerSite {
             var canMail: Bool
             var mails: [MailRow]
             var hasMails: Bool
+            var canCheckIn: Bool
         }
         let model = Model(
             tabs: EventTabs(event, current: "tickets"),
@@ -191,7 +212,8 @@ extension OrganizerSite {
             sent: done == "sent",
             canMail: ticket.email != nil && ticket.status != .revoked,
             mails: mails.map { MailRow($0, clock) },
-            hasMails: !mails.isEmpty
+            hasMails: !mails.isEmpty,
+            canCheckIn: ticket.status == .unused
         )
         return WebPage(title: "Ticket #\(ticket.number)", template: "ticket", data: model, section: .events)
     }

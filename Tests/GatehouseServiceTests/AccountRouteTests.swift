@@ -412,6 +412,39 @@ extension RouteClient {
     }
 
     @Test(arguments: StoreKind.available)
+    func the_box_office_checks_a_ticket_in_by_hand_once(_ kind: StoreKind) async throws {
+        try await withService(kind) { web in
+            let event = try await web.createEvent()
+            let pat = try await web.staff("pat-\(event)@example.org", role: .boxoffice, events: [event])
+            let steward = try await web.staff("sid-\(event)@example.org", role: .steward, events: [event])
+            let tickets = try await web.issue(event: event, quantity: 2)
+            // On the ticket's page: a button, then the answer in words.
+            let page = try await web.page("GET", "/admin/tickets/\(tickets[0].id)", session: pat.session)
+            #expect(page.text.contains("/admin/tickets/\(tickets[0].id)/checkin"))
+            let first = try await web.page("POST", "/admin/tickets/\(tickets[0].id)/checkin", session: pat.session)
+            #expect(first.status == 200 && first.text.contains("is checked in at the box office"))
+            let again = try await web.page("POST", "/admin/tickets/\(tickets[0].id)/checkin", session: pat.session)
+            #expect(again.status == 409 && again.text.contains("Not checked in"))
+            #expect(!(try await web.page("GET", "/admin/tickets/\(tickets[0].id)", session: pat.session).text.contains("/checkin\"")))
+            // Through the API: the gate's answer, once.
+            let api = try await web.json("POST", "/api/tickets/\(tickets[1].id)/checkin", [:], bearer: pat.token)
+            let admitted = try api.json()["result"] as? String
+            #expect(api.status == 200 && admitted == "valid")
+            let twice = try await web.json("POST", "/api/tickets/\(tickets[1].id)/checkin", [:], bearer: pat.token)
+            let refused = try twice.json()["result"] as? String
+            #expect(refused == "already_used")
+            #expect(try await web.json("POST", "/api/tickets/\(tickets[1].id)/checkin", [:], bearer: steward.token).status == 403)
+            // The log says where and by whom: the box office's own device of this person.
+            let log = try #require(try await web.call("GET", "/api/events/\(event)/checkins", expect: 200)["checkins"] as? [[String: Any]])
+            #expect(log.filter { $0["gateId"] as? String == "box-office" }.count == 4)
+            let devices = try #require(try await web.call("GET", "/api/events/\(event)/devices", expect: 200)["devices"] as? [[String: Any]])
+            #expect(devices.filter { $0["gateId"] as? String == "box-office" }.count == 1, "one device per person and event, made once")
+            let ticket = try await web.call("GET", "/api/tickets/\(tickets[0].id)", expect: 200)
+            #expect(ticket["status"] as? String == "used" && ticket["usedGate"] as? String == "box-office")
+        }
+    }
+
+    @Test(arguments: StoreKind.available)
     func a_signed_in_steward_pairs_a_phone_without_a_code(_ kind: StoreKind) async throws {
         try await withService(kind) { web in
             let event = try await web.createEvent("Concert")

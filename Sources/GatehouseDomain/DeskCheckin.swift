@@ -1,0 +1,62 @@
+import Foundation
+import GatehouseCore
+import GatehouseStorage
+import Logging
+
+/// Checking a ticket in by hand at the box office: someone whose ticket is lost or will not scan
+/// is found by name or number, and a click admits them — through the same decision, store
+/// transaction and log row as a scan at a gate. The box office's "gate" is a scanner device of its
+/// own per person and event (`box office: <email>`, gate `box-office`), made on first use, so the
+/// log says who let whom in and the ticket is used once whoever admits it first.
+extension Gatehouse {
+    public static let deskGate = "box-office"
+
+    public func checkInByHand(ticketId: String, by principal: Principal, logger: Logger) async throws -> CheckinAnswer {
+        let started = ContinuousClock.now
+        try Self.checkIdentifier(ticketId, field: "ticket")
+        let ticket = try await ticket(id: ticketId)
+        guard
+            let tokenHash = try await store.rows(
+                StoreStatement(sql: "SELECT token_hash FROM tickets WHERE id = ?", parameters: [.text(ticket.id)]),
+                { $0.bytes(0) }
+            ).first
+        else { throw NotFoundError("ticket \(ticketId)") }
+        let desk = try await deskDevice(eventId: ticket.eventId, name: "box office: \(principal.actor)")
+        let at = now()
+        // One click, one scan: a second click is a second scan, answered "already used".
+        let scanId = "desk-" + Base32.randomString(count: 16)
+        let attempt = CheckinAttempt(
+            deviceId: desk.id,
+            deviceTokenHash: desk.tokenHash,
+            gateId: Self.deskGate,
+            scanId: scanId,
+            mode: .commit,
+            payloadHash: TokenHash.of("desk\u{0}" + ticket.id + "\u{0}" + scanId),
+            code: (eventId: ticket.eventId, tokenHash: tokenHash),
+            direction: .entry,
+            at: at,
+            day: Self.day(of: at, in: timeZone)
+        )
+        return try await decide(attempt, started: started, logger: logger)
+    }
+
+    /// The person's box-office device of the event (not revoked), made when there is none yet.
+    /// Its token is never shown to anyone: the service presents its hash itself.
+    func deskDevice(eventId: String, name: String) async throws -> (id: String, tokenHash: [UInt8]) {
+        let name = String(name.prefix(Self.maximumNameLength))
+        let existing = try await devices(eventId: eventId).first {
+            $0.device.name == name && $0.device.gateId == Self.deskGate && !$0.device.revoked
+        }
+        var id = existing?.device.id
+        if id == nil { id = try await addDevice(name: name, gateId: Self.deskGate, eventId: eventId, kind: .scanner).device.id }
+        guard let id else { throw NotFoundError("box office device") }
+        guard
+            let hash = try await store.rows(
+                StoreStatement(sql: "SELECT token_hash FROM devices WHERE id = ?", parameters: [.text(id)]),
+                { $0.bytes(0) }
+            )
+            .first
+        else { throw NotFoundError("device \(id)") }
+        return (id, hash)
+    }
+}
