@@ -207,6 +207,9 @@ struct FirstOwner: Service {
     let logger: Logger
 
     func run() async throws {
+        // The decoy hash is made now, not by the first sign-in of an unknown address (which would
+        // then take twice as long as any other and say so).
+        _ = PasswordHash.decoy
         do {
             try await makeFirstOwner(accounts, email: email, publicURL: publicURL, logger: logger)
         } catch {

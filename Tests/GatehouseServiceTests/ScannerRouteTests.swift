@@ -103,12 +103,23 @@ import Testing
             let blank = [UInt8](repeating: 128, count: 32 * 32)
             let headers = ["Content-Type": "application/octet-stream", "Authorization": "Bearer \(phone.token)"]
             var refused: (response: RouteResponse, took: Duration)?
-            for _ in 0..<80 where refused == nil {
-                let started = ContinuousClock.now
-                let response = try await web.request("POST", "/api/scanner/decode?width=32&height=32", body: blank, headers: headers)
-                if response.status == 429 { refused = (response, ContinuousClock.now - started) }
+            // Eight at once, ten times: past four a second however slowly a loaded machine
+            // answers each one (one after another, a slow answer kept the rate under the limit).
+            for _ in 0..<10 where refused == nil {
+                refused = try await withThrowingTaskGroup(of: (RouteResponse, Duration).self) { group in
+                    for _ in 0..<8 {
+                        group.addTask {
+                            let started = ContinuousClock.now
+                            let response = try await web.request("POST", "/api/scanner/decode?width=32&height=32", body: blank, headers: headers)
+                            return (response, ContinuousClock.now - started)
+                        }
+                    }
+                    var found: (response: RouteResponse, took: Duration)?
+                    for try await (response, took) in group where response.status == 429 && found == nil { found = (response, took) }
+                    return found
+                }
             }
-            let (response, took) = try #require(refused, "80 frames back to back, none refused")
+            let (response, took) = try #require(refused, "80 frames, eight at a time, none refused")
             let wait = try #require(response.headers["retry-after"].flatMap { Int($0) })
             #expect(wait >= 1)
             #expect(took >= .seconds(wait) - .milliseconds(50), "refused after \(took), telling the client to wait \(wait) s")
