@@ -50,7 +50,8 @@ package struct AccessGate: RouterMiddleware {
     }
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let principal = try await authenticator.principal(request, cookies: refusals != nil) else {
+        let secure = clientAddress.overTLS(request, peer: context.remoteHost)
+        guard let principal = try await authenticator.principal(request, cookies: refusals != nil, secure: secure) else {
             if let refusals { return refusals.unauthenticated(request) }
             throw Problem.unauthorized(request.bearerToken == nil ? "a credential is required (Authorization: Bearer …)" : "unknown or revoked token")
         }
@@ -169,7 +170,21 @@ package struct AccessGate: RouterMiddleware {
 /// session cookie. The API takes no cookie: a browser sends cookies with requests other sites make
 /// it send, and the API's routes have no same-origin check of their own.
 package struct Authenticator: Sendable {
-    package static let sessionCookie = "gatehouse_session"
+    /// The session cookie's name: over TLS with the `__Host-` prefix, which browsers accept only
+    /// from this very host, `Secure`, for the whole path — a sibling subdomain cannot toss in a
+    /// cookie of that name. Over plain http (a laptop at the venue) the plain name.
+    package static func sessionCookie(secure: Bool) -> String { secure ? "__Host-gatehouse_session" : "gatehouse_session" }
+
+    /// The session id a request brings, under the name its scheme allows (over TLS the plain name
+    /// is ignored: anyone on a sibling host could have set it).
+    package static func session(_ request: Request, secure: Bool) -> String? {
+        request.cookies[sessionCookie(secure: secure)]?.value
+    }
+
+    /// The session cookie for `value` (an empty value with `maxAge` 0 removes it).
+    package static func sessionCookie(_ value: String, secure: Bool, maxAge: Int? = nil) -> Cookie {
+        Cookie(name: sessionCookie(secure: secure), value: value, maxAge: maxAge, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
+    }
     package static let browserCookie = "gatehouse_browser"
 
     package let adminAuth: AdminAuthMiddleware
@@ -180,12 +195,12 @@ package struct Authenticator: Sendable {
         self.accounts = accounts
     }
 
-    package func principal(_ request: Request, cookies: Bool) async throws -> Principal? {
+    package func principal(_ request: Request, cookies: Bool, secure: Bool) async throws -> Principal? {
         if let token = request.bearerToken ?? (cookies ? Self.basicPassword(request) : nil) {
             if adminAuth.admits(token) { return .adminToken }
             return try await accounts.principal(personalToken: token)
         }
-        guard cookies, let session = request.cookies[Self.sessionCookie]?.value else { return nil }
+        guard cookies, let session = Self.session(request, secure: secure) else { return nil }
         return try await accounts.principal(session: session)
     }
 

@@ -117,6 +117,15 @@ package struct ClientAddress: Sendable {
 
     package init(trustedProxies: [String]) { self.trustedProxies = Set(trustedProxies) }
 
+    /// Whether the request reached the operator's TLS proxy over https (only a trusted proxy's
+    /// `X-Forwarded-Proto` is believed; the service itself speaks plain http).
+    package func overTLS(_ request: Request, peer: String?) -> Bool {
+        guard let peer, trustedProxies.contains(peer) else { return false }
+        return request.headers[Self.forwardedProto]?.lowercased() == "https"
+    }
+
+    package static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+
     package func of(_ request: Request, peer: String?) -> String {
         guard let peer else { return "unknown" }
         guard trustedProxies.contains(peer) else { return peer }

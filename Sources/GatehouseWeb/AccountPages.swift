@@ -24,10 +24,7 @@ extension OrganizerSite {
                     address: clientAddress.of(request, peer: context.remoteHost)
                 )
                 var response = WebPage.redirect(to: "/admin?done=password")
-                let secure = form.scheme(of: request, peer: context.remoteHost) == "https"
-                response.setCookie(
-                    Cookie(name: Authenticator.sessionCookie, value: session, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
-                )
+                response.setCookie(Authenticator.sessionCookie(session, secure: clientAddress.overTLS(request, peer: context.remoteHost)))
                 return .response(response)
             }
         }

@@ -47,8 +47,9 @@ package struct ScannerSite: Sendable {
     }
 
     /// The signed-in account of this browser, when it may scan; 401 otherwise.
-    func signedInStaff(_ request: Request) async throws -> Principal {
-        guard let session = request.cookies[Authenticator.sessionCookie]?.value, let principal = try await accounts.principal(session: session) else {
+    func signedInStaff(_ request: Request, peer: String?) async throws -> Principal {
+        let secure = clientAddress.overTLS(request, peer: peer)
+        guard let session = Authenticator.session(request, secure: secure), let principal = try await accounts.principal(session: session) else {
             throw Problem(.unauthorized, "not signed in on this browser")
         }
         guard principal.role.may(.scan) else { throw Problem(.forbidden, "your account may not use the scanner") }
@@ -86,8 +87,8 @@ package struct ScannerSite: Sendable {
         }
         // Who is signed in on this browser, and the events they may scan at: the page offers to
         // pair without a code. Only the session cookie counts here (never a device token).
-        api.get("account") { request, _ in
-            let principal = try await signedInStaff(request)
+        api.get("account") { request, context in
+            let principal = try await signedInStaff(request, peer: context.remoteHost)
             let events = try await gatehouse.events().filter { principal.covers(eventId: $0.id) }
             return JSONAnswer(
                 StaffAccount(email: principal.actor, role: principal.role.title, events: events.map { .init(id: $0.id, name: $0.name) })
@@ -97,7 +98,7 @@ package struct ScannerSite: Sendable {
             guard form.isSameOrigin(request, peer: context.remoteHost) else {
                 throw Problem(.forbidden, "this request was not sent from Gatehouse's own scanner page")
             }
-            let principal = try await signedInStaff(request)
+            let principal = try await signedInStaff(request, peer: context.remoteHost)
             let body = try await request.decodeJSON(as: StaffPairing.self, context: context, limit: BodyLimit.enroll)
             guard principal.may(.scan, eventId: body.eventId) else { throw Problem(.forbidden, "your account does not have this event") }
             let (device, token) = try await gatehouse.addDevice(

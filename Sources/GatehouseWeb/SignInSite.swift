@@ -33,7 +33,7 @@ package struct SignInSite: Sendable {
                     password: fields["password"] ?? "",
                     address: clientAddress.of(request, peer: context.remoteHost),
                     browserMark: request.cookies[Authenticator.browserCookie]?.value,
-                    previousSession: request.cookies[Authenticator.sessionCookie]?.value
+                    previousSession: Authenticator.session(request, secure: clientAddress.overTLS(request, peer: context.remoteHost))
                 )
             } catch let busy as PasswordHash.Failure {
                 var page = page(next: next, values: fields, error: busy.description)
@@ -47,11 +47,9 @@ package struct SignInSite: Sendable {
             }
             switch outcome {
             case .signedIn(let account, let session, let mark):
-                let secure = form.scheme(of: request, peer: context.remoteHost) == "https"
+                let secure = clientAddress.overTLS(request, peer: context.remoteHost)
                 var response = WebPage.redirect(to: next ?? (account.role == .steward ? "/scanner" : "/admin"))
-                response.setCookie(
-                    Cookie(name: Authenticator.sessionCookie, value: session, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
-                )
+                response.setCookie(Authenticator.sessionCookie(session, secure: secure))
                 response.setCookie(
                     Cookie(
                         name: Authenticator.browserCookie,
@@ -84,7 +82,8 @@ package struct SignInSite: Sendable {
         }
         router.post("signout") { request, context in
             guard form.isSameOrigin(request, peer: context.remoteHost) else { return Self.foreignForm() }
-            if let session = request.cookies[Authenticator.sessionCookie]?.value {
+            let secure = clientAddress.overTLS(request, peer: context.remoteHost)
+            if let session = Authenticator.session(request, secure: secure) {
                 if let principal = try? await accounts.principal(session: session) {
                     try await accounts.record(
                         AuditEntry(
@@ -99,7 +98,7 @@ package struct SignInSite: Sendable {
                 try await accounts.signOut(session: session)
             }
             var response = WebPage.redirect(to: "/signin")
-            response.setCookie(Cookie(name: Authenticator.sessionCookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .lax))
+            response.setCookie(Authenticator.sessionCookie("", secure: secure, maxAge: 0))
             return response
         }
         router.get("signin/password") { request, _ in

@@ -91,7 +91,7 @@ struct AccountProcessTests {
         let tls = try service.connection().json(
             "POST",
             "/api/accounts",
-            ["email": "tls@example.org", "role": "steward", "password": Self.password],
+            ["email": "tls@example.org", "role": "organizer", "password": Self.password],
             bearer: service.adminToken
         )
         #expect(tls.status == 201)
@@ -104,8 +104,23 @@ struct AccountProcessTests {
                 "X-Forwarded-For": "192.0.2.200",
             ]
         )
-        let cookie = (viaTLS.headers["set-cookie"] ?? "").split(separator: "\n").first { $0.hasPrefix("gatehouse_session=") } ?? ""
-        #expect(viaTLS.status == 303 && cookie.contains("; Secure") && cookie.contains("HttpOnly"), "\(viaTLS.status) \(cookie)")
+        // …and named with the __Host- prefix, which browsers take only from this very host.
+        let cookie = (viaTLS.headers["set-cookie"] ?? "").split(separator: "\n").first { $0.hasPrefix("__Host-gatehouse_session=") } ?? ""
+        #expect(
+            viaTLS.status == 303 && cookie.contains("; Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"),
+            "\(viaTLS.status) \(cookie)"
+        )
+        let session = String(cookie.dropFirst("__Host-gatehouse_session=".count).prefix { $0 != ";" })
+        let tlsHeaders = ["X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.200"]
+        #expect(
+            try service.connection().request("GET", "/admin", headers: tlsHeaders.merging(["Cookie": "__Host-gatehouse_session=\(session)"]) { $1 })
+                .status == 200
+        )
+        // Over TLS a cookie without the prefix (which a sibling host could have set) is nothing.
+        #expect(
+            try service.connection().request("GET", "/admin", headers: tlsHeaders.merging(["Cookie": "gatehouse_session=\(session)"]) { $1 }).status
+                == 303
+        )
         // Every attempt is in the audit trail with the client's address, not the proxy's.
         let trail = try service.connection().json("GET", "/api/audit", bearer: service.adminToken).json()["entries"] as? [[String: Any]] ?? []
         #expect(trail.contains { $0["address"] as? String == "203.0.113.3" && $0["action"] as? String == "sign-in failed" })

@@ -148,15 +148,19 @@ func withService<T: Sendable>(
     timeZone: String = "UTC",
     now: @escaping @Sendable () -> Date = { Date() },
     metricsToken: String? = nil,
+    alone: Bool = false,
     _ body: @Sendable (RouteClient) async throws -> T
 ) async throws -> T {
     let folder = try TemporaryFolder()
     let adminToken = "test-admin-token-\(UUID().uuidString)"
+    // `alone`: a database of its own, for a test whose clock runs ahead — its service's
+    // background work (lists counted out, webhooks claimed) would reach the other tests' rows.
+    let own = alone ? try kind.aloneURL() : nil
     let database: DatabaseLocation =
         switch kind {
         case .sqlite: .sqlite(path: folder.file("g.sqlite"), createFolder: false)
-        case .postgres: .postgres(url: StoreKind.postgresURL!)
-        case .mysql: .mysql(url: StoreKind.mysqlURL!)
+        case .postgres: .postgres(url: own ?? StoreKind.postgresURL!)
+        case .mysql: .mysql(url: own ?? StoreKind.mysqlURL!)
         }
     let configuration = ServiceConfiguration(
         database: database,

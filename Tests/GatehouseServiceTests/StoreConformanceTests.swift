@@ -52,23 +52,30 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         }
     }
 
-    /// A store in a database of its own, for tests whose claims would otherwise take (or lose)
-    /// rows of the tests running beside them in the shared database.
-    func makeAlone(in directory: TemporaryFolder) async throws -> any GatehouseStore {
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+    /// A database of its own on the server (nil for SQLite, whose stores are always alone), for
+    /// tests whose claims or clocks would otherwise reach the rows of the tests beside them.
+    func aloneURL() throws -> String? {
         let name = "gatehouse_alone_\(UInt32.random(in: 0...UInt32.max))"
         switch self {
-        case .sqlite: return try await make(in: directory)
+        case .sqlite: return nil
         case .postgres:
             try psql(Self.postgresURL!, "CREATE DATABASE \(name)")
-            let url = Self.postgresURL!.replacingOccurrences(of: "/gatehouse_test", with: "/\(name)")
-            return try await PostgresStore.open(url: url, poolSize: 4, logger: logger)
+            return Self.postgresURL!.replacingOccurrences(of: "/gatehouse_test", with: "/\(name)")
         case .mysql:
             let root = try MySQLConnection(MySQLTarget(url: try #require(ProcessInfo.processInfo.environment["GATEHOUSE_TEST_MYSQL_ROOT"])))
             try root.execute("CREATE DATABASE \(name) CHARACTER SET utf8mb4")
             try root.execute("GRANT ALL ON \(name).* TO 'gatehouse'@'127.0.0.1'")
-            let url = Self.mysqlURL!.replacingOccurrences(of: "/gatehouse_test", with: "/\(name)")
-            return try await MySQLStore.open(url: url, poolSize: 4, logger: logger)
+            return Self.mysqlURL!.replacingOccurrences(of: "/gatehouse_test", with: "/\(name)")
+        }
+    }
+
+    /// A store in a database of its own (`aloneURL`).
+    func makeAlone(in directory: TemporaryFolder) async throws -> any GatehouseStore {
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        switch self {
+        case .sqlite: return try await make(in: directory)
+        case .postgres: return try await PostgresStore.open(url: try aloneURL()!, poolSize: 4, logger: logger)
+        case .mysql: return try await MySQLStore.open(url: try aloneURL()!, poolSize: 4, logger: logger)
         }
     }
 }
