@@ -28,6 +28,9 @@ package struct AccessGate: RouterMiddleware {
         }
     }
 
+    /// The largest body whose `eventId` the gate reads: a device or a pairing is a few hundred bytes.
+    static let scopedBodyLimit = 16 * 1024
+
     let authenticator: Authenticator
     let rules: [String: AccessRule]
     let gatehouse: Gatehouse
@@ -129,7 +132,10 @@ package struct AccessGate: RouterMiddleware {
     static func subject(of scope: EventScope, context: Context) -> String? {
         switch scope {
         case .ticket(let name), .device(let name), .list(let name), .webhook(let name): context.parameters.get(name)
-        default: context.parameters.get("device") ?? (context.endpointPath?.contains("/accounts/") == true ? context.parameters.get("id") : nil)
+        // A route of no one event names its subject by `id` (an account); an event's own routes
+        // use `id` for the event, and name a device, if any, by `device`.
+        case .none, .everyEvent: context.parameters.get("id")
+        case .event, .bodyEventId: context.parameters.get("device")
         }
     }
 
@@ -155,10 +161,13 @@ package struct AccessGate: RouterMiddleware {
             guard let id = context.parameters.get(name) else { return nil }
             return try await gatehouse.store.webhook(id: id)?.eventId
         case .bodyEventId:
-            // Read here, and handed on whole to the route, which reads it again.
-            var body = try await request.body.collect(upTo: context.maxUploadSize)
+            // Read here (within the process's body budget, as every route reads), and handed on
+            // whole to the route, which reads it again.
+            let bytes = try await BodyBudget.shared.withReservation(Self.scopedBodyLimit) {
+                var body = try await request.body.collect(upTo: Self.scopedBodyLimit)
+                return body.readBytes(length: body.readableBytes) ?? []
+            }
             struct Named: Decodable { var eventId: String? }
-            let bytes = body.readBytes(length: body.readableBytes) ?? []
             request.body = RequestBody(buffer: ByteBuffer(bytes: bytes))
             return (try? APIJSON.decoder.decode(Named.self, from: Data(bytes)))?.eventId
         }

@@ -16,10 +16,7 @@ extension Gatehouse {
         try Self.checkIdentifier(ticketId, field: "ticket")
         let ticket = try await ticket(id: ticketId)
         guard
-            let tokenHash = try await store.rows(
-                StoreStatement(sql: "SELECT token_hash FROM tickets WHERE id = ?", parameters: [.text(ticket.id)]),
-                { $0.bytes(0) }
-            ).first
+            let tokenHash = try await store.rows(StoreStatements.ticketTokenHash(id: ticket.id), { $0.bytes(0) }).first
         else { throw NotFoundError("ticket \(ticketId)") }
         let desk = try await deskDevice(eventId: ticket.eventId, name: "box office: \(principal.actor)")
         let at = now()
@@ -51,11 +48,7 @@ extension Gatehouse {
         if id == nil { id = try await addDevice(name: name, gateId: Self.deskGate, eventId: eventId, kind: .scanner).device.id }
         guard let id else { throw NotFoundError("box office device") }
         guard
-            let hash = try await store.rows(
-                StoreStatement(sql: "SELECT token_hash FROM devices WHERE id = ?", parameters: [.text(id)]),
-                { $0.bytes(0) }
-            )
-            .first
+            let hash = try await store.rows(StoreStatements.deviceTokenHash(id: id), { $0.bytes(0) }).first
         else { throw NotFoundError("device \(id)") }
         return (id, hash)
     }

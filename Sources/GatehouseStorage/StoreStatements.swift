@@ -16,6 +16,16 @@ public struct StoreStatement: Sendable {
 /// The inserts SQLite and MySQL make alike. What differs between them (RETURNING against found
 /// rows, how a change is numbered) stays in each store.
 public enum StoreStatements {
+    /// A ticket's code hash, for a check-in by hand (the ticket is known, its code is not).
+    public static func ticketTokenHash(id: String) -> StoreStatement {
+        StoreStatement(sql: "SELECT token_hash FROM tickets WHERE id = ?", parameters: [.text(id)])
+    }
+
+    /// A device's token hash, for the service acting as that device (the box office's own).
+    public static func deviceTokenHash(id: String) -> StoreStatement {
+        StoreStatement(sql: "SELECT token_hash FROM devices WHERE id = ?", parameters: [.text(id)])
+    }
+
     public static func addDevice(
         id: String,
         name: String,

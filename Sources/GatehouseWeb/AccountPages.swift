@@ -38,19 +38,10 @@ extension OrganizerSite {
                 status: .ok
             )
         }
-        let fields = [
-            FormField("Current password", name: "current", values: [:], type: "password", required: true, maxLength: PasswordHash.maximumBytes),
-            FormField(
-                "New password",
-                name: "password",
-                values: [:],
-                type: "password",
-                required: true,
-                maxLength: PasswordHash.maximumBytes,
-                hint: "At least \(PasswordHash.minimumLength) characters. Your other sign-ins end."
-            ),
-            FormField("The same again", name: "again", values: [:], type: "password", required: true, maxLength: PasswordHash.maximumBytes),
-        ]
+        let fields =
+            [
+                FormField("Current password", name: "current", values: [:], type: "password", required: true, maxLength: PasswordHash.maximumBytes)
+            ] + SignInSite.newPasswordFields(hint: "your other sign-ins end.")
         let form = SignInSite.Model.Form(action: "/admin/account/password", error: error, hidden: [], fields: fields, submit: "Change password")
         return WebPage(
             title: "Change password for \(principal?.actor ?? "")",

@@ -172,18 +172,7 @@ package struct SignInSite: Sendable {
     }
 
     func passwordPage(token: String, email: String, error: String?) -> WebPage {
-        let fields = [
-            FormField(
-                "New password",
-                name: "password",
-                values: [:],
-                type: "password",
-                required: true,
-                maxLength: PasswordHash.maximumBytes,
-                hint: "At least \(PasswordHash.minimumLength) characters; a few words make a good one."
-            ),
-            FormField("The same again", name: "again", values: [:], type: "password", required: true, maxLength: PasswordHash.maximumBytes),
-        ]
+        let fields = Self.newPasswordFields(hint: "a few words make a good one.")
         let form = Model.Form(
             action: "/signin/password",
             error: error,
@@ -192,6 +181,22 @@ package struct SignInSite: Sendable {
             submit: "Set password"
         )
         return WebPage(title: "Choose a password for \(email)", template: "signin", data: Model(form: form), organizerMenu: false)
+    }
+
+    /// A new password and the same again, as every password form asks for them.
+    static func newPasswordFields(hint: String) -> [FormField] {
+        [
+            FormField(
+                "New password",
+                name: "password",
+                values: [:],
+                type: "password",
+                required: true,
+                maxLength: PasswordHash.maximumBytes,
+                hint: "At least \(PasswordHash.minimumLength) characters; \(hint)"
+            ),
+            FormField("The same again", name: "again", values: [:], type: "password", required: true, maxLength: PasswordHash.maximumBytes),
+        ]
     }
 
     /// Where to go after signing in: a path of our own only (`/admin…` or `/scanner…`), never
