@@ -41,6 +41,10 @@ package struct AdminRoutes {
         var tickets: [IssuedTicket]
     }
 
+    package struct HandCheckinBody: Decodable, Sendable {
+        var scanId: String?
+    }
+
     package struct AddDeviceBody: Decodable {
         var name: String
         var gateId: String
@@ -165,11 +169,20 @@ package struct AdminRoutes {
         group.post("tickets/:id/revoke") { _, context in
             JSONAnswer(try await gatehouse.revokeTicket(id: try context.parameters.require("id")))
         }
-        // By hand, at the box office (someone whose code is lost): decided as a scan is.
-        group.post("tickets/:id/checkin") { _, context in
+        // By hand, at the box office (someone whose code is lost): decided as a scan is. A
+        // script that names its request (`scanId`) can send it again after a lost answer and
+        // gets the first decision.
+        group.post("tickets/:id/checkin") { request, context in
             guard let principal = context.principal else { throw Problem.unauthorized("a credential is required") }
+            let body =
+                request.headers[.contentType] == nil ? nil : try await request.decodeJSON(as: HandCheckinBody.self, context: context, limit: 1024)
             return JSONAnswer(
-                try await gatehouse.checkInByHand(ticketId: try context.parameters.require("id"), by: principal, logger: context.logger)
+                try await gatehouse.checkInByHand(
+                    ticketId: try context.parameters.require("id"),
+                    scanId: body?.scanId,
+                    by: principal,
+                    logger: context.logger
+                )
             )
         }
         group.post("tickets/:id/reissue") { _, context in

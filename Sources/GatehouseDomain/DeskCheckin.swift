@@ -10,18 +10,26 @@ import Logging
 /// log says who let whom in and the ticket is used once whoever admits it first.
 extension Gatehouse {
     public static let deskGate = "box-office"
+    static let deskScanPrefix = "desk-"
 
-    public func checkInByHand(ticketId: String, by principal: Principal, logger: Logger) async throws -> CheckinAnswer {
+    /// A new click's scanId, put in the ticket page's form: the form sent again (a reload after
+    /// a lost answer, a double click) is the same scan and gets the first answer, never
+    /// "already used" for a check-in this very button made. The box office's device is the
+    /// person's own, so their scanIds cannot meet anyone else's.
+    public static func newDeskScanId() -> String { deskScanPrefix + Base32.randomString(count: 16) }
+
+    public func checkInByHand(ticketId: String, scanId: String? = nil, by principal: Principal, logger: Logger) async throws -> CheckinAnswer {
         let started = ContinuousClock.now
         try Self.checkIdentifier(ticketId, field: "ticket")
+        if let scanId { try Self.checkIdentifier(scanId, field: "scanId") }
         let ticket = try await ticket(id: ticketId)
         guard
             let tokenHash = try await store.rows(StoreStatements.ticketTokenHash(id: ticket.id), { $0.bytes(0) }).first
         else { throw NotFoundError("ticket \(ticketId)") }
         let desk = try await deskDevice(eventId: ticket.eventId, name: "box office: \(principal.actor)")
         let at = now()
-        // One click, one scan: a second click is a second scan, answered "already used".
-        let scanId = "desk-" + Base32.randomString(count: 16)
+        // One click, one scan: a click on a page loaded again is a second scan, "already used".
+        let scanId = scanId ?? Self.newDeskScanId()
         let attempt = CheckinAttempt(
             deviceId: desk.id,
             deviceTokenHash: desk.tokenHash,

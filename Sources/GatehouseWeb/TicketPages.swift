@@ -81,17 +81,20 @@ extension OrganizerSite {
             await handle(request, context) {
                 let id = try context.parameters.require("id")
                 guard let principal = context.principal else { throw InvalidInputError("not signed in") }
-                let answer = try await gatehouse.checkInByHand(ticketId: id, by: principal, logger: context.logger)
+                let fields = try await WebForm.fields(request)
+                let answer = try await gatehouse.checkInByHand(ticketId: id, scanId: fields["scanId"], by: principal, logger: context.logger)
                 let ticket = try await gatehouse.ticket(id: id)
                 let event = try await gatehouse.event(id: ticket.eventId)
-                let admitted = answer.result == .valid
                 return .page(
                     WebPage.message(
-                        title: admitted ? "Checked in" : "Not checked in",
-                        [admitted ? "Ticket #\(ticket.number) (\(ticket.holderName ?? "no name")) is checked in at the box office." : answer.message],
+                        title: Self.handCheckinTitle(answer.result),
+                        [
+                            answer.result == .valid
+                                ? "Ticket #\(ticket.number) (\(ticket.holderName ?? "no name")) is checked in at the box office." : answer.message
+                        ],
                         tabs: EventTabs(event, current: "tickets"),
                         back: Link(href: "/admin/tickets/\(ticket.id)", label: "Back to the ticket"),
-                        status: admitted ? .ok : .conflict
+                        status: answer.result == .valid ? .ok : .conflict
                     )
                 )
             }
@@ -101,6 +104,15 @@ extension OrganizerSite {
                 let issued = try await gatehouse.reissueTicket(id: try context.parameters.require("id"))
                 return .redirect("/admin/events/\(issued.ticket.eventId)/sheets/\(vault.keep([issued], eventId: issued.ticket.eventId))")
             }
+        }
+    }
+
+    /// A ticket used before this click was let in then: its holder is in, whoever's click it was.
+    static func handCheckinTitle(_ result: CheckinResult) -> String {
+        switch result {
+        case .valid: "Checked in"
+        case .alreadyUsed: "Already checked in"
+        default: "Not checked in"
         }
     }
 
@@ -191,6 +203,7 @@ extension OrganizerSite {
             var mails: [MailRow]
             var hasMails: Bool
             var canCheckIn: Bool
+            var checkInScanId: String
         }
         let model = Model(
             tabs: EventTabs(event, current: "tickets"),
@@ -213,7 +226,8 @@ extension OrganizerSite {
             canMail: ticket.email != nil && ticket.status != .revoked,
             mails: mails.map { MailRow($0, clock) },
             hasMails: !mails.isEmpty,
-            canCheckIn: ticket.status == .unused
+            canCheckIn: ticket.status == .unused,
+            checkInScanId: Gatehouse.newDeskScanId()
         )
         return WebPage(title: "Ticket #\(ticket.number)", template: "ticket", data: model, section: .events)
     }
