@@ -70,3 +70,13 @@ public struct CodeSeal: Sendable {
         return CodeSeal(key: Array(data))
     }
 }
+
+extension CodeSeal {
+    /// A secret the service can make again from `input` and nothing else it stores: HMAC-SHA256
+    /// under a key derived (HKDF) from this key for `purpose` alone, so no two uses share a key
+    /// and nothing derived opens a sealed code. Every process holding the key makes the same.
+    public func derivedSecret(purpose: String, input: String) -> [UInt8] {
+        let purposeKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Array(purpose.utf8), outputByteCount: 32)
+        return Array(HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: purposeKey))
+    }
+}

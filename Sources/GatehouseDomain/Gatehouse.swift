@@ -209,8 +209,13 @@ public struct Gatehouse: Sendable {
     // MARK: Devices
 
     /// A new device and its bearer token (shown once, stored hashed).
-    public func addDevice(name: String, gateId: String, eventId: String, kind: DeviceKind = .kiosk) async throws -> (device: Device, token: String) {
-        let token = Secret.newDeviceToken()
+    public func addDevice(
+        name: String,
+        gateId: String,
+        eventId: String,
+        kind: DeviceKind = .kiosk,
+        token: String = Secret.newDeviceToken()
+    ) async throws -> (device: Device, token: String) {
         try Self.checkIdentifier(gateId, field: "gateId")
         let device = NewDevice(
             id: Identifier.newDeviceID(),

@@ -26,6 +26,11 @@ public enum StoreStatements {
         StoreStatement(sql: "SELECT token_hash FROM devices WHERE id = ?", parameters: [.text(id)])
     }
 
+    /// The device a token hash belongs to, revoked or not.
+    public static func deviceId(tokenHash: [UInt8]) -> StoreStatement {
+        StoreStatement(sql: "SELECT id FROM devices WHERE token_hash = ?", parameters: [.bytes(tokenHash)])
+    }
+
     public static func addDevice(
         id: String,
         name: String,

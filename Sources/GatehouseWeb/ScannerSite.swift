@@ -44,6 +44,8 @@ package struct ScannerSite: Sendable {
     struct StaffPairing: Decodable {
         var eventId: String
         var gateId: String
+        /// The page's name for this attempt, the same when it asks again after a lost answer.
+        var attempt: String?
     }
 
     /// The signed-in account of this browser, when it may scan; 401 otherwise.
@@ -101,27 +103,41 @@ package struct ScannerSite: Sendable {
             let principal = try await signedInStaff(request, peer: context.remoteHost)
             let body = try await request.decodeJSON(as: StaffPairing.self, context: context, limit: BodyLimit.enroll)
             guard principal.may(.scan, eventId: body.eventId) else { throw Problem(.forbidden, "your account does not have this event") }
-            let (device, token) = try await gatehouse.addDevice(
-                name: String(principal.actor.prefix(Gatehouse.maximumNameLength)),
-                gateId: body.gateId,
-                eventId: body.eventId,
-                kind: .scanner
-            )
-            try await accounts.record(
-                AuditEntry(
-                    at: gatehouse.now(),
-                    accountId: principal.accountId,
-                    actor: principal.actor,
-                    address: clientAddress.of(request, peer: context.remoteHost),
-                    action: AuditAction.scannerPaired,
-                    eventId: device.eventId,
-                    subject: device.id,
-                    detail: "gate \(device.gateId)"
+            let paired: Gatehouse.StaffPairing
+            do {
+                paired = try await gatehouse.pairStaffPhone(
+                    principal,
+                    eventId: body.eventId,
+                    gateId: body.gateId,
+                    attempt: body.attempt ?? Base32.randomString(count: 26)
                 )
-            )
+            } catch let error as Gatehouse.StaffPairingError {
+                throw Problem(.conflict, error.description)
+            }
+            let device = paired.device
+            if paired.isNew {
+                try await accounts.record(
+                    AuditEntry(
+                        at: gatehouse.now(),
+                        accountId: principal.accountId,
+                        actor: principal.actor,
+                        address: clientAddress.of(request, peer: context.remoteHost),
+                        action: AuditAction.scannerPaired,
+                        eventId: device.eventId,
+                        subject: device.id,
+                        detail: "gate \(device.gateId)"
+                    )
+                )
+            }
             return JSONAnswer(
-                EnrollmentRoutes.Enrolled(deviceId: device.id, eventId: device.eventId, gateId: device.gateId, token: token, kind: device.kind),
-                status: .created
+                EnrollmentRoutes.Enrolled(
+                    deviceId: device.id,
+                    eventId: device.eventId,
+                    gateId: device.gateId,
+                    token: paired.token,
+                    kind: device.kind
+                ),
+                status: paired.isNew ? .created : .ok
             )
         }
         // "Sign this phone out": the token the phone drops stops working on the service too.

@@ -427,10 +427,23 @@ extension RouteClient {
             // On the ticket's page: a button, then the answer in words.
             let page = try await web.page("GET", "/admin/tickets/\(tickets[0].id)", session: pat.session)
             #expect(page.text.contains("/admin/tickets/\(tickets[0].id)/checkin"))
-            let first = try await web.page("POST", "/admin/tickets/\(tickets[0].id)/checkin", session: pat.session)
+            // The form carries its click's scanId: sent again (a reload after a lost answer, a
+            // double click), it is the same check-in and gets the first answer.
+            let scanId = try #require(page.text.firstMatch(of: /name=scanId value="(desk-[A-Z2-7]{16})"/)?.output.1)
+            let first = try await web.page("POST", "/admin/tickets/\(tickets[0].id)/checkin", session: pat.session, body: "scanId=\(scanId)")
             #expect(first.status == 200 && first.text.contains("is checked in at the box office"))
+            let resent = try await web.page("POST", "/admin/tickets/\(tickets[0].id)/checkin", session: pat.session, body: "scanId=\(scanId)")
+            #expect(resent.status == 200 && resent.text.contains("is checked in at the box office"), "\(resent.text)")
+            // A click on the page loaded again is a new scan: the holder is in already, and it says so.
             let again = try await web.page("POST", "/admin/tickets/\(tickets[0].id)/checkin", session: pat.session)
-            #expect(again.status == 409 && again.text.contains("Not checked in"))
+            #expect(again.status == 409 && again.text.contains("Already checked in") && again.text.contains("box-office"), "\(again.text)")
+            let forged = try await web.page(
+                "POST",
+                "/admin/tickets/\(tickets[0].id)/checkin",
+                session: pat.session,
+                body: "scanId=" + String(repeating: "x", count: 300)
+            )
+            #expect(forged.status == 400)
             #expect(!(try await web.page("GET", "/admin/tickets/\(tickets[0].id)", session: pat.session).text.contains("/checkin\"")))
             // Through the API: the gate's answer, once.
             let api = try await web.json("POST", "/api/tickets/\(tickets[1].id)/checkin", [:], bearer: pat.token)
@@ -442,7 +455,7 @@ extension RouteClient {
             #expect(try await web.json("POST", "/api/tickets/\(tickets[1].id)/checkin", [:], bearer: steward.token).status == 403)
             // The log says where and by whom: the box office's own device of this person.
             let log = try #require(try await web.call("GET", "/api/events/\(event)/checkins", expect: 200)["checkins"] as? [[String: Any]])
-            #expect(log.filter { $0["gateId"] as? String == "box-office" }.count == 4)
+            #expect(log.filter { $0["gateId"] as? String == "box-office" }.count == 4, "the resent form wrote no row of its own")
             let devices = try #require(try await web.call("GET", "/api/events/\(event)/devices", expect: 200)["devices"] as? [[String: Any]])
             #expect(devices.filter { $0["gateId"] as? String == "box-office" }.count == 1, "one device per person and event, made once")
             let ticket = try await web.call("GET", "/api/tickets/\(tickets[0].id)", expect: 200)
@@ -462,11 +475,12 @@ extension RouteClient {
             #expect((account["events"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [event])
             // A steward opens no organizer page.
             #expect(try await web.page("GET", "/admin/events/\(event)", session: dora.session).status == 403)
-            func pair(_ eventId: String, headers: [String: String]) async throws -> RouteResponse {
+            let attempt = "attempt-\(event)"
+            func pair(_ eventId: String, gate: String = "door-1", headers: [String: String]) async throws -> RouteResponse {
                 try await web.request(
                     "POST",
                     "/api/scanner/pair",
-                    body: Array(#"{"eventId":"\#(eventId)","gateId":"door-1"}"#.utf8),
+                    body: Array(#"{"eventId":"\#(eventId)","gateId":"\#(gate)","attempt":"\#(attempt)"}"#.utf8),
                     headers: headers.merging(["Content-Type": "application/json"]) { $1 }
                 )
             }
@@ -490,7 +504,21 @@ extension RouteClient {
             let result = try answer.json()["result"] as? String
             #expect(answer.status == 200 && result == "valid")
             let trail = try #require(try await web.call("GET", "/api/events/\(event)/audit", expect: 200)["entries"] as? [[String: Any]])
-            #expect(trail.contains { $0["actor"] as? String == dora.email && $0["action"] as? String == AuditAction.scannerPaired })
+            #expect(trail.filter { $0["actor"] as? String == dora.email && $0["action"] as? String == AuditAction.scannerPaired }.count == 1)
+            // The same attempt asked again (its answer was lost): the same device and token, no
+            // second device; the attempt for another gate, or once its phone signed out, is refused.
+            let sameOrigin = cookie.merging(RouteClient.sameOrigin) { $1 }
+            let again = try await pair(event, headers: sameOrigin)
+            #expect(again.status == 200)
+            #expect(try again.json()["token"] as? String == token && (try again.json()["deviceId"] as? String) == deviceId)
+            #expect(try await pair(event, gate: "door-2", headers: sameOrigin).status == 409)
+            let devices = try #require(try await web.call("GET", "/api/events/\(event)/devices", expect: 200)["devices"] as? [[String: Any]])
+            #expect(devices.filter { $0["gateId"] as? String == "door-1" }.count == 1)
+            let afterAgain = try #require(try await web.call("GET", "/api/events/\(event)/audit", expect: 200)["entries"] as? [[String: Any]])
+            #expect(afterAgain.filter { $0["action"] as? String == AuditAction.scannerPaired }.count == 1, "paired once, audited once")
+            #expect(try await web.json("POST", "/api/scanner/signout", [:], bearer: token).status == 204)
+            let ended = try await pair(event, headers: sameOrigin)
+            #expect(ended.status == 409 && ended.text.contains("ended"))
         }
     }
 }

@@ -537,25 +537,69 @@
       const account = await response.json();
       if (account.events.length === 0) return;
       const select = $('staff-event');
-      select.replaceChildren(...account.events.map((event) => new Option(event.name, event.id)));
+      const chosen = select.value;
+      select.replaceChildren(...account.events.map((event) => new Option(event.name, event.id, false, event.id === chosen)));
       $('staff-who').textContent = 'Signed in as ' + account.email + ' (' + account.role + '): pair this phone without a code.';
       form.hidden = false;
     } catch (error) { /* no connection: the code form is still there */ }
   }
 
+  // Each pairing is one attempt, named by a random id the page keeps until it has an answer:
+  // asked again after a lost answer, the service gives back the device the first ask made,
+  // so no paired device is left that no phone holds, and no second one is made.
+  const PAIRING_KEY = 'gatehouse.staffPairing';
+  const PAIRING_ASKS = 4;
+
+  function pendingPairing(eventId, gateId) {
+    let pending = null;
+    try { pending = JSON.parse(sessionStorage.getItem(PAIRING_KEY) || 'null'); } catch (error) { pending = null; }
+    if (!pending || pending.eventId !== eventId || pending.gateId !== gateId) {
+      pending = {eventId, gateId, attempt: newScanId().slice(4)};
+      sessionStorage.setItem(PAIRING_KEY, JSON.stringify(pending));
+    }
+    return pending;
+  }
+
   async function pairSignedIn() {
-    const body = JSON.stringify({eventId: $('staff-event').value, gateId: $('staff-gate').value.trim()});
+    const pending = pendingPairing($('staff-event').value, $('staff-gate').value.trim());
+    const button = $('staff-pair').querySelector('button');
+    const said = $('staff-status');
+    button.disabled = true;
     try {
-      const response = await fetch('/api/scanner/pair', {
-        method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'}, body: body, cache: 'no-store',
-      });
-      const answer = await response.json().catch(() => ({}));
-      if (response.status !== 201) { showPair(answer.detail || 'Pairing refused (HTTP ' + response.status + ')'); return; }
-      session = {deviceId: answer.deviceId, gateId: answer.gateId, eventId: answer.eventId, token: answer.token};
-      save();
-      await start();
-    } catch (problem) {
-      showPair('No connection to Gatehouse: ' + problem.message);
+      for (let ask = 1; ask <= PAIRING_ASKS; ask += 1) {
+        said.hidden = false;
+        said.textContent = ask === 1 ? 'Pairing…' : 'No answer yet: asking again for the same pairing (never a second one)…';
+        let response;
+        let answer = null;
+        try {
+          response = await call('/api/scanner/pair', {method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(pending)});
+          answer = await response.json();
+        } catch (error) {
+          await new Promise((resolve) => setTimeout(resolve, 1000 * ask));
+          continue;
+        }
+        if ((response.status === 201 || response.status === 200) && answer.token) {
+          sessionStorage.removeItem(PAIRING_KEY);
+          session = {deviceId: answer.deviceId, gateId: answer.gateId, eventId: answer.eventId, token: answer.token};
+          save();
+          said.hidden = true;
+          await start();
+          return;
+        }
+        if (response.status >= 500) {
+          await new Promise((resolve) => setTimeout(resolve, 1000 * ask));
+          continue;
+        }
+        // A refusal is an answer: this attempt paired nothing.
+        sessionStorage.removeItem(PAIRING_KEY);
+        said.hidden = true;
+        showPair(answer.detail || 'Pairing refused (HTTP ' + response.status + ')');
+        return;
+      }
+      said.hidden = true;
+      showPair('Not known whether this phone was paired: Gatehouse did not answer. Press Pair as me again when the connection is back: it asks for the same pairing, never a second device.');
+    } finally {
+      button.disabled = false;
     }
   }
 
