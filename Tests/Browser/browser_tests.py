@@ -9,6 +9,7 @@ every form, a cross-site form, and screenshots of each page at 390×844 and 1280
 that no page is wider than its window. Screenshots go to $BROWSER_ARTIFACTS.
 """
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -21,7 +22,8 @@ import threading
 import time
 import unittest
 import urllib.request
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import re
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import segno
 from selenium import webdriver
@@ -90,6 +92,92 @@ class Gatehouse:
         self.process.wait(timeout=30)
         self.log.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class LossyLink:
+    """A proxy between the browser and the service that loses answers the way a venue's network
+    does: each request matching a rule is forwarded at once (the service acts on it), then its
+    answer is passed on, held back for a while, or dropped with the connection. Rules are
+    (method, path pattern, [actions]); a matching request takes the next action of the first
+    rule with actions left ("pass", "drop", or seconds to hold the answer), and "pass" when none
+    has. Everything it
+    forwards and what became of it is in `seen`."""
+
+    def __init__(self, service):
+        self.upstream = service.port
+        self.rules = []
+        self.seen = []
+        self.lock = threading.Lock()
+        link = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def relay(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                action = link.action(self.command, self.path)
+                headers = {name: value for name, value in self.headers.items() if name.lower() not in ("connection", "keep-alive")}
+                upstream = http.client.HTTPConnection("127.0.0.1", link.upstream, timeout=60)
+                try:
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    content = answer.read()
+                finally:
+                    upstream.close()
+                with link.lock:
+                    link.seen.append((self.command, self.path, answer.status, action))
+                if action == "drop":
+                    # The service acted; its answer never reaches the browser.
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if isinstance(action, (int, float)):
+                    time.sleep(action)
+                self.send_response_only(answer.status, answer.reason)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                try:
+                    self.wfile.write(content)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The browser gave up waiting: an answer lost on its side.
+                    self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_DELETE = relay
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def on(self, method, pattern, actions):
+        with self.lock:
+            self.rules.append((method, re.compile(pattern), list(actions)))
+
+    def clear(self):
+        with self.lock:
+            self.rules.clear()
+
+    def action(self, method, path):
+        with self.lock:
+            for rule_method, pattern, actions in self.rules:
+                if rule_method == method and pattern.search(path) and actions:
+                    return actions.pop(0)
+        return "pass"
+
+    def outcomes(self, method, pattern):
+        with self.lock:
+            return [(status, action) for m, path, status, action in self.seen if m == method and re.search(pattern, path)]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def browser(size, camera_file=None, admin=True):
@@ -473,6 +561,79 @@ class GatesPage(BrowserTestCase):
             driver.quit()
 
 
+    def test_the_lights_through_slow_and_flapping_connections_are_current_or_called_old(self):
+        """Samples the gates page while its connection is slow, then flapping, with the kiosk's
+        camera going and coming back meanwhile: whenever the page says "updates by itself", the
+        light it shows was the kiosk's true state at some moment of the last 8 s the page allows
+        (plus a second of its own check and a second of sampling); otherwise it says it is not
+        updating."""
+        event = self.service.api("POST", "/api/events", {"name": "Flapping fleet"}, expect=201)["id"]
+        kiosk = self.service.api("POST", "/api/devices", {"name": "Flap kiosk", "gateId": "flap-1", "eventId": event}, expect=201)
+        row = f"tr[data-device='{kiosk['deviceId']}'] .state"
+        truth = [(time.monotonic(), "ok")]
+        samples = []
+
+        def beat(camera):
+            before = time.monotonic()
+            body = {"deviceId": kiosk["deviceId"], "gateId": "flap-1", "version": "2026.12.1", "camera": camera, "framesPerSecond": 15.0,
+                    "online": True, "snapshotTickets": 10, "snapshotAgeSeconds": 1, "backlog": 0}
+            self.service.api("POST", f"/api/devices/{kiosk['deviceId']}/heartbeat", body, token=kiosk["token"], expect=204)
+            shown = "ok" if camera == "ok" else "camera offline"
+            if truth[-1][1] != shown:
+                truth.append((before, shown))
+
+        def flip():
+            beat("offline" if truth[-1][1] == "ok" else "ok")
+
+        def sample_for(seconds):
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                samples.append((time.monotonic(), text(driver, row), text(driver, "#live-state")))
+                time.sleep(0.1)
+
+        beat("ok")
+        driver = browser(SIZES["laptop"])
+        try:
+            driver.get(f"{self.service.base}/admin/events/{event}/gates")
+            wait(driver, EC.text_to_be_present_in_element((By.ID, "live-state"), "updates by itself"))
+            # Slow: 6 s each way, so no call fails but none answers within its deadline.
+            driver.set_network_conditions(offline=False, latency=6000, download_throughput=-1, upload_throughput=-1)
+            flip()
+            started = time.monotonic()
+            while "not updating" not in text(driver, "#live-state"):
+                self.assertLess(time.monotonic() - started, 15, "stalled lights are called old")
+                sample_for(0.2)
+            self.assertIn("of ", text(driver, "#live-state"))
+            sample_for(4)
+            # Flapping: up 1.2 s with 700 ms latency, down 0.8 s; the camera flips every few seconds
+            # and the kiosk keeps beating (never silent).
+            for cycle in range(12):
+                driver.set_network_conditions(offline=False, latency=700, download_throughput=-1, upload_throughput=-1)
+                sample_for(1.2)
+                driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+                if cycle % 3 == 0:
+                    flip()
+                else:
+                    beat("ok" if truth[-1][1] == "ok" else "offline")
+                sample_for(0.8)
+            driver.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
+            final = truth[-1][1]
+            wait(driver, lambda d: text(d, row) == final and "updates by itself" in text(d, "#live-state"), 15)
+        finally:
+            driver.quit()
+
+        def true_between(earliest, latest):
+            values = {value for at, value in truth if earliest <= at <= latest}
+            values.add(next((value for at, value in reversed(truth) if at <= earliest), truth[0][1]))
+            return values
+
+        live = [(at, shown) for at, shown, state in samples if "updates by itself" in state]
+        self.assertTrue(any("not updating" in state for _, _, state in samples))
+        self.assertGreater(len(live), 20, "the page was live in the up phases too")
+        for at, shown in live:
+            self.assertIn(shown, true_between(at - 10, at), f"shown {shown!r} as current at {at - truth[0][0]:.1f} s; the light changed at "
+                          f"{[(round(t - truth[0][0], 1), v) for t, v in truth]}")
+
 class DevicesPage(BrowserTestCase):
     def test_a_lane_mode_is_set_from_the_devices_page_and_the_lanes_report_shows(self):
         event = self.service.api("POST", "/api/events", {"name": "Gates night"}, expect=201)["id"]
@@ -587,6 +748,153 @@ class Accounts(BrowserTestCase):
         finally:
             driver.quit()
 
+
+    def through_a_lossy_link(self, size=SIZES["phone"]):
+        link = LossyLink(self.service)
+        self.addCleanup(link.stop)
+        driver = browser(size, admin=False)
+        self.addCleanup(driver.quit)
+        return link, driver
+
+    def test_a_hand_check_in_through_slow_lost_and_flapping_connections_says_what_happened(self):
+        """The box office's button through a slow answer, a lost one (then a reload, which sends
+        the same form again), and answers lost twice in a row: each ticket is checked in once
+        and every page that answers says so; none says it was not."""
+        event = self.service.api("POST", "/api/events", {"name": "Lossy box office"}, expect=201)["id"]
+        tickets = self.service.api("POST", f"/api/events/{event}/tickets", {"quantity": 3, "holderName": "Lin"}, expect=201)["tickets"]
+        self.account("lin@example.org", "boxoffice", [event])
+        link, driver = self.through_a_lossy_link()
+        driver.get(f"{link.base}/signin")
+        self.sign_in(driver, "lin@example.org")
+        wait(driver, EC.url_contains("/admin"))
+        button = "form[action$='/checkin'] button"
+
+        def click_check_in(ticket):
+            driver.get(f"{link.base}/admin/tickets/{ticket['id']}")
+            driver.find_element(By.CSS_SELECTOR, button).click()
+
+        def answered(d):
+            heading = d.find_elements(By.CSS_SELECTOR, "h1")
+            return heading and heading[0].text in ("Checked in", "Already checked in", "Not checked in")
+
+        def committed(ticket):
+            log = self.service.api("GET", f"/api/events/{event}/checkins", expect=200)["checkins"]
+            return len([c for c in log if c["result"] == "valid" and c.get("ticketNumber") == ticket["number"]])
+
+        # Slow: the answer held 8 s; the page waits for it and says what the service did.
+        link.on("POST", r"/checkin$", [8])
+        started = time.monotonic()
+        click_check_in(tickets[0])
+        wait(driver, answered, 30)
+        self.assertGreater(time.monotonic() - started, 7.5)
+        self.assertEqual(text(driver, "h1"), "Checked in")
+        self.assertEqual(committed(tickets[0]), 1)
+
+        def until_answered(ticket):
+            """What staff do when the browser shows its own error instead of an answer: reload,
+            which sends the same form again. (Chromium itself sends a form again when a kept-alive
+            connection closes without an answer; that resend must be the same check-in too.)"""
+            for _ in range(5):
+                try:
+                    wait(driver, answered, 4)
+                    return
+                except TimeoutException:
+                    self.assertNotIn("checked in", driver.find_element(By.TAG_NAME, "body").text.lower(),
+                                     "while no answer came, the browser's own error, no word of ours")
+                    driver.refresh()
+            wait(driver, answered, 30)
+
+        # Lost: the service checked the ticket in, the browser got nothing; the form sent again
+        # is answered with the first decision.
+        link.on("POST", r"/checkin$", ["drop"])
+        click_check_in(tickets[1])
+        until_answered(tickets[1])
+        self.assertEqual(text(driver, "h1"), "Checked in", driver.find_element(By.TAG_NAME, "body").text)
+        sent = link.outcomes("POST", f"{tickets[1]['id']}/checkin$")
+        self.assertEqual(sent, [(200, "drop"), (200, "pass")], "the service acted on the lost request, then answered the same form again")
+        self.assertEqual(committed(tickets[1]), 1, "the form sent again is the same check-in")
+        # Back on the ticket's page (loaded again): it says where the holder went in, and offers
+        # no second check-in.
+        driver.get(f"{link.base}/admin/tickets/{tickets[1]['id']}")
+        self.assertIn("at box-office", text(driver, "main"))
+        self.assertEqual(driver.find_elements(By.CSS_SELECTOR, button), [])
+
+        # Flapping: two answers lost in a row, then one that arrives.
+        link.on("POST", r"/checkin$", ["drop", "drop"])
+        click_check_in(tickets[2])
+        until_answered(tickets[2])
+        self.assertEqual(text(driver, "h1"), "Checked in")
+        self.assertEqual(link.outcomes("POST", f"{tickets[2]['id']}/checkin$"), [(200, "drop"), (200, "drop"), (200, "pass")])
+        self.assertEqual(committed(tickets[2]), 1)
+        log = self.service.api("GET", f"/api/events/{event}/checkins", expect=200)["checkins"]
+        self.assertEqual(len(log), 3, f"one row per ticket, none for a form sent again: {log}")
+
+    def test_pair_as_me_through_slow_lost_and_flapping_connections_pairs_one_phone(self):
+        """Pair as me whose answers come too late, are lost every time, or are lost once: the
+        phone ends paired with the one device the service made for it, or says it does not know
+        and, asked again, gets that same device."""
+        event = self.service.api("POST", "/api/events", {"name": "Lossy stewards"}, expect=201)["id"]
+        self.account("sam@example.org", "steward", [event])
+
+        def devices(gate):
+            found = self.service.api("GET", f"/api/events/{event}/devices", expect=200)["devices"]
+            return [d["deviceId"] for d in found if d["gateId"] == gate and not d.get("revoked")]
+
+        def pair_as_me(driver, link, gate):
+            driver.get(f"{link.base}/scanner")
+            wait(driver, EC.visibility_of_element_located((By.ID, "staff-pair")))
+            field = driver.find_element(By.ID, "staff-gate")
+            field.clear()
+            field.send_keys(gate)
+            self.submit(driver, "#staff-pair")
+
+        def paired(driver, gate):
+            wait(driver, EC.text_to_be_present_in_element((By.ID, "whoami"), gate), 40)
+
+        link, driver = self.through_a_lossy_link()
+        driver.get(f"{link.base}/signin")
+        self.sign_in(driver, "sam@example.org")
+        wait(driver, EC.url_to_be(f"{link.base}/scanner"))
+
+        # Slow: the first answer comes after the page's 6 s deadline; it asks again for the same
+        # pairing and gets the device the first ask made.
+        link.on("POST", r"^/api/scanner/pair$", [9])
+        pair_as_me(driver, link, "slow-gate")
+        paired(driver, "slow-gate")
+        self.assertEqual(len(devices("slow-gate")), 1, "one device, however many asks")
+        self.assertEqual([status for status, _ in link.outcomes("POST", "/api/scanner/pair$")], [201, 200])
+
+        # Lost every time: the phone says it does not know, never that it was not paired; the
+        # press that follows gets the device the lost asks made.
+        driver.execute_script("localStorage.clear()")
+        # (Chromium itself sends a request again when a kept-alive connection closes without an
+        # answer, so one ask may meet two drops.)
+        link.on("POST", r"^/api/scanner/pair$", ["drop"] * 12)
+        pair_as_me(driver, link, "lost-gate")
+        try:
+            wait(driver, EC.text_to_be_present_in_element((By.ID, "pair-error"), "Not known whether this phone was paired"), 60)
+        except TimeoutException:
+            self.fail(f"status {text(driver, '#staff-status')!r}, error {text(driver, '#pair-error')!r}, link {link.seen[-8:]}")
+        link.clear()
+        lost = link.outcomes("POST", "/api/scanner/pair$")[2:]
+        self.assertGreaterEqual(len(lost), 4, "asked four times")
+        self.assertEqual(lost, [(201, "drop")] + [(200, "drop")] * (len(lost) - 1), "one device made, its answer lost each time")
+        made = devices("lost-gate")
+        self.assertEqual(len(made), 1, "the lost asks made one device")
+        self.submit(driver, "#staff-pair")
+        paired(driver, "lost-gate")
+        self.assertEqual(devices("lost-gate"), made, "and the phone holds that one")
+        token = driver.execute_script("return JSON.parse(localStorage.getItem('gatehouse.scanner')).token")
+        self.service.api("GET", "/api/scanner/session", token=token, expect=200)
+
+        # Flapping: one answer lost, the next passed.
+        driver.execute_script("localStorage.clear()")
+        link.on("POST", r"^/api/scanner/pair$", ["drop", "pass"])
+        pair_as_me(driver, link, "flap-gate")
+        paired(driver, "flap-gate")
+        self.assertEqual(len(devices("flap-gate")), 1)
+        trail = self.service.api("GET", f"/api/events/{event}/audit", expect=200)["entries"]
+        self.assertEqual(len([e for e in trail if e["action"] == "scanner paired by a signed-in steward"]), 3, "each phone's pairing audited once")
 
 class ScannerCase(BrowserTestCase):
     """A paired phone's helpers: an event with tickets, pairing, a wedge scanner, the status."""
