@@ -13,6 +13,13 @@ import PostgresNIO
 /// read. A ticket another process changed in between is read and decided again in the next
 /// round, with the scans that were behind it.
 enum PostgresCheckinRounds {
+    /// SQLSTATE classes that blame the statement's data or logic rather than the server: data
+    /// exceptions (22), integrity (23), invalid text representation and the like. Connection (08),
+    /// resources (53), operator intervention (57) and transaction rollbacks (40) are not.
+    static func isDataError(_ state: String) -> Bool {
+        ["22", "23", "42", "P0", "XX"].contains(String(state.prefix(2))) && state != "42501"
+    }
+
     /// Rounds before a scan whose ticket keeps changing under it is answered "unavailable".
     static let maximumRounds = 6
 
@@ -60,14 +67,14 @@ enum PostgresCheckinRounds {
                 // The server refused this batch's data, not the connection (say a value it cannot
                 // store): that is one scan's fault. Decide each scan on its own, so only the one
                 // that caused it fails and every other gate gets its real answer.
-                if let state, CheckinBatcher.isDataError(state), batch.count > 1 {
+                if let state, isDataError(state), batch.count > 1 {
                     logger.warning(
                         "Check-in batch refused; deciding its scans one by one",
                         metadata: ["db.sqlstate": "\(state)", "batch.size": "\(batch.count)"]
                     )
                     for index in open { outcomes[index] = await decide([attempts[index]], client: client, logger: logger).first }
                     open = []
-                } else if let state, CheckinBatcher.isDataError(state) {
+                } else if let state, isDataError(state) {
                     failure = StoreError.invalid("the database refused this scan's data (SQLSTATE \(state))")
                     break
                 } else {

@@ -45,7 +45,9 @@ public final class PostgresStore: GatehouseStore {
         self.client = client
         self.logger = logger
         self.target = target
-        batcher = CheckinBatcher(client: client, logger: logger)
+        batcher = CheckinBatcher(maximumBatch: 256) { attempts in
+            await PostgresCheckinRounds.decide(attempts, client: client, logger: logger)
+        }
     }
 
     /// The pool first, the batcher after it: at shutdown the batcher finishes before the pool closes.
