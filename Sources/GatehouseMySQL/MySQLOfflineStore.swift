@@ -54,11 +54,18 @@ extension MySQLStore {
             case .failure(let refusal): return refusal.uploadOutcome
             case .success(let found): device = found
             }
-            var recordings: [OfflineRecording] = []
-            for admission in upload.admissions {
-                recordings.append(try Self.record(admission, device: device, in: db))
+            // Tickets are locked in the order of their code hashes, whatever the upload's order:
+            // two uploads of the same tickets on the store's two writers then wait for each other
+            // instead of deadlocking. Each ticket's own admissions keep their order.
+            let order = upload.admissions.indices.sorted { a, b in
+                let (x, y) = (upload.admissions[a].tokenHash, upload.admissions[b].tokenHash)
+                return x == y ? a < b : x.lexicographicallyPrecedes(y)
             }
-            return .recorded(recordings)
+            var recordings = [OfflineRecording?](repeating: nil, count: upload.admissions.count)
+            for index in order {
+                recordings[index] = try Self.record(upload.admissions[index], device: device, in: db)
+            }
+            return .recorded(recordings.compactMap { $0 })
         }
     }
 

@@ -517,11 +517,19 @@ enum MySQLSchema {
             )
         }
         for range in issued {
-            let last = range.first + Int64(range.count) - 1
-            try db.run(
-                "UPDATE tickets SET change_seq = ? + (number - ?) WHERE event_id = ? AND number BETWEEN ? AND ?",
-                [.integer(next), .integer(range.first), .text(range.eventId), .integer(range.first), .integer(last)]
-            )
+            // Point lookups on the (event, number) key, never a range: a range scan reads the
+            // record after its end, and waiting for that record's lock (another writer's new
+            // ticket) while this transaction holds the counter that writer waits for is a
+            // deadlock.
+            for start in stride(from: range.first, to: range.first + Int64(range.count), by: numberedPerStatement) {
+                let count = Int(min(Int64(numberedPerStatement), range.first + Int64(range.count) - start))
+                try db.run(
+                    "UPDATE tickets FORCE INDEX (tickets_number) SET change_seq = ? + (number - ?) WHERE event_id = ? AND number IN ("
+                        + Array(repeating: "?", count: count).joined(separator: ", ") + ")",
+                    [.integer(next + start - range.first), .integer(start), .text(range.eventId)]
+                        + (start..<start + Int64(count)).map { .integer($0) }
+                )
+            }
             next += Int64(range.count)
         }
         for start in stride(from: 0, to: logged.count, by: numberedPerStatement) {
