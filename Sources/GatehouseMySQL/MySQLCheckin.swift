@@ -6,12 +6,50 @@ import GatehouseStorage
 /// holds all three to it), inside the writer's batch transaction.
 extension MySQLStore {
     public func checkin(_ attempt: CheckinAttempt) async throws -> CheckinOutcome {
+        try await batcher.submit(attempt)
+    }
+
+    /// One scan in a writer job of its own.
+    static func decideAlone(_ attempt: CheckinAttempt, writer: MySQLWorkers) async throws -> CheckinOutcome {
         do {
-            return try await write { db in try Self.decide(attempt, in: db) }
+            return try await writer.perform(limit: operationLimit) { db in try decide(attempt, in: db) }
         } catch is ScanDecidedConcurrently {
             // Its savepoint was rolled back (the ticket is as it was); now the replay check sees
             // the other process's committed decision and answers with it.
-            return try await write { db in try Self.decide(attempt, in: db) }
+            return try await writer.perform(limit: operationLimit) { db in try decide(attempt, in: db) }
+        }
+    }
+
+    /// The scans that waited while the last batch was at the database, in one writer job: one
+    /// read for all of them, a conditional UPDATE per admission, one INSERT for all their log
+    /// rows — where each scan alone took three round trips. Should the job fail for one scan's
+    /// sake (a value the database refuses, a scanId another process logged meanwhile), every scan
+    /// is decided again alone, so only that one fails; the job's transaction stored nothing.
+    static func decide(_ attempts: [CheckinAttempt], writer: MySQLWorkers) async -> [Result<CheckinOutcome, any Error>] {
+        guard attempts.count > 1 else { return [await outcome { try await decideAlone(attempts[0], writer: writer) }] }
+        do {
+            let outcomes = try await writer.perform(limit: operationLimit) { db in try decideTogether(attempts, in: db) }
+            return outcomes.map { .success($0) }
+        } catch let error as StoreError {
+            guard case .invalid = error else { return attempts.map { _ in .failure(error) } }
+        } catch {
+            // ScanDecidedConcurrently: decided alone below, where it is retried.
+        }
+        return await withTaskGroup(of: (Int, Result<CheckinOutcome, any Error>).self) { group in
+            for (index, attempt) in attempts.enumerated() {
+                group.addTask { (index, await outcome { try await decideAlone(attempt, writer: writer) }) }
+            }
+            var results = [Result<CheckinOutcome, any Error>](repeating: .failure(StoreError.unavailable("not decided")), count: attempts.count)
+            for await (index, result) in group { results[index] = result }
+            return results
+        }
+    }
+
+    private static func outcome(_ body: () async throws -> CheckinOutcome) async -> Result<CheckinOutcome, any Error> {
+        do {
+            return .success(try await body())
+        } catch {
+            return .failure(error)
         }
     }
 
@@ -19,37 +57,140 @@ extension MySQLStore {
     /// INSERT (a retry that reached two processes): the INSERT met its unique key.
     struct ScanDecidedConcurrently: Error {}
 
+    /// What the first read finds for a scan: its device, an earlier decision of its scanId, its
+    /// ticket and the list its gate belongs to.
+    struct Found {
+        var device: (id: String, gate: String, event: String, revoked: Bool)
+        var earlier: (result: String, ticket: String?, payload: [UInt8])?
+        var ticket: Ticket?
+        var list: String?
+    }
+
+    /// The first read of one scan. MySQL has no RETURNING, and a read after the UPDATE would
+    /// cost a round trip more: the read supplies the ticket's details and, when the UPDATE
+    /// changed nothing, the reason.
+    static let firstRead = """
+        SELECT d.id, d.gate_id, d.event_id, d.revoked, c.id, c.result, c.ticket_id, c.payload_hash,
+               t.id, t.event_id, t.number, t.user_id, t.holder_name, t.email, t.ticket_type, t.status, t.expires_at,
+               t.created_at, t.used_at, t.used_gate, t.used_device, t.inside, g.list_id
+        FROM devices d
+        LEFT JOIN checkins c ON c.device_id = d.id AND c.scan_id = ?
+        LEFT JOIN tickets t ON t.token_hash = ?
+        LEFT JOIN list_gates g ON g.event_id = d.event_id AND g.gate_id = d.gate_id
+        WHERE d.token_hash = ?
+        """
+
+    static func firstReadParameters(_ attempt: CheckinAttempt) -> [MySQLValue] {
+        [
+            .optional(attempt.mode == .commit ? attempt.scanId : nil), attempt.code.map { .bytes($0.tokenHash) } ?? .null,
+            .bytes(attempt.deviceTokenHash),
+        ]
+    }
+
+    static func found(_ row: MySQLRow) -> Found {
+        Found(
+            device: DeviceOnDuty.found(row),
+            earlier: row.isNull(4) ? nil : (result: row.text(5), ticket: row.optionalText(6), payload: row.bytes(7)),
+            ticket: row.isNull(8) ? nil : StoreRecords.ticket(row, from: 8),
+            list: row.optionalText(22)
+        )
+    }
+
+    /// The first reads of several scans in one statement: each scan's read as it is alone (the
+    /// same joins and comparisons), joined by UNION ALL and told apart by a last column.
+    static func firstReads(_ attempts: ArraySlice<CheckinAttempt>, in db: MySQLConnection) throws -> [Found?] {
+        let read = firstRead.replacingOccurrences(of: "g.list_id\n", with: "g.list_id, ? AS k\n")
+        let sql = Array(repeating: "(" + read + ")", count: attempts.count).joined(separator: " UNION ALL ")
+        var parameters: [MySQLValue] = []
+        parameters.reserveCapacity(attempts.count * 4)
+        for (index, attempt) in attempts.enumerated() {
+            parameters.append(.integer(Int64(index)))
+            parameters += firstReadParameters(attempt)
+        }
+        var founds = [Found?](repeating: nil, count: attempts.count)
+        for (index, found) in try db.rows(sql, parameters, { row in (Int(row.int(23)), Self.found(row)) }) { founds[index] = found }
+        return founds
+    }
+
+    /// Inside the writer's transaction: the batch's scans in order, each as it would be alone.
+    /// A scan of a ticket or scanId an earlier scan of this batch touched, or at a list's gate,
+    /// is read again on its own after the log rows so far are written, so it sees them.
+    private static func decideTogether(_ attempts: [CheckinAttempt], in db: MySQLConnection) throws -> [CheckinOutcome] {
+        var founds: [Found?] = []
+        for start in stride(from: 0, to: attempts.count, by: readsPerStatement) {
+            founds += try firstReads(attempts[start..<min(attempts.count, start + readsPerStatement)], in: db)
+        }
+        var logRows = LogRows()
+        var touchedTickets = Set<String>()
+        var touchedScans = Set<[String]>()
+        var outcomes: [CheckinOutcome] = []
+        outcomes.reserveCapacity(attempts.count)
+        for (attempt, found) in zip(attempts, founds) {
+            let scan = attempt.mode == .commit ? attempt.scanId.map { [attempt.deviceId, $0] } : nil
+            let touched = found?.ticket.map { touchedTickets.contains($0.id) } ?? false
+            if touched || found?.list != nil || scan.map(touchedScans.contains) == true {
+                try logRows.write(in: db)
+                outcomes.append(try decide(attempt, in: db))
+            } else {
+                outcomes.append(try decide(attempt, found: found, in: db) { logRows.add($0) })
+            }
+            if let ticket = found?.ticket { touchedTickets.insert(ticket.id) }
+            if let scan { touchedScans.insert(scan) }
+        }
+        try logRows.write(in: db)
+        return outcomes
+    }
+
+    /// Scans read per statement in a batch (four parameters each).
+    static let readsPerStatement = 32
+
+    /// Log rows of a batch, written by one INSERT of many rows.
+    private struct LogRows {
+        var pending: [StoreStatement] = []
+
+        mutating func add(_ row: StoreStatement) { pending.append(row) }
+
+        mutating func write(in db: MySQLConnection) throws {
+            defer { pending.removeAll() }
+            guard let first = pending.first else { return }
+            guard pending.count > 1, let values = first.sql.range(of: "VALUES") else {
+                try MySQLStore.insert(first, in: db)
+                return
+            }
+            let row = String(first.sql[values.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let sql = String(first.sql[..<values.upperBound]) + " " + Array(repeating: row, count: pending.count).joined(separator: ", ")
+            try MySQLStore.insert(StoreStatement(sql: sql, parameters: pending.flatMap(\.parameters)), in: db)
+        }
+    }
+
+    /// Writes log rows; a row another process logged first (its device's scanId) is
+    /// `ScanDecidedConcurrently`.
+    private static func insert(_ statement: StoreStatement, in db: MySQLConnection) throws {
+        do {
+            try db.run(statement)
+        } catch  where error.number == 1062 {
+            throw ScanDecidedConcurrently()
+        }
+    }
+
     /// Authenticate, replay a retried scan, or decide with one conditional UPDATE whose found-row
     /// count decides, and log the attempt in the same transaction.
     ///
-    /// Three round trips per scan: one read (the device, an earlier decision of this scanId, and
-    /// the scanned ticket together: MySQL has no RETURNING, and a read after the UPDATE would
-    /// cost a fourth), the conditional UPDATE, the log INSERT. The read supplies the ticket's
-    /// details and, when the UPDATE changed nothing, the reason; whether a ticket is admitted is
-    /// decided by the UPDATE alone, which reads the newest committed row and locks it.
+    /// Three round trips per scan alone: the first read (`firstRead`), the conditional UPDATE,
+    /// the log INSERT. Whether a ticket is admitted is decided by the UPDATE alone, which reads
+    /// the newest committed row and locks it.
     private static func decide(_ attempt: CheckinAttempt, in db: MySQLConnection) throws -> CheckinOutcome {
-        let scanId = attempt.mode == .commit ? attempt.scanId : nil
-        let found = try db.firstRow(
-            """
-            SELECT d.id, d.gate_id, d.event_id, d.revoked, c.id, c.result, c.ticket_id, c.payload_hash,
-                   t.id, t.event_id, t.number, t.user_id, t.holder_name, t.email, t.ticket_type, t.status, t.expires_at,
-                   t.created_at, t.used_at, t.used_gate, t.used_device, t.inside, g.list_id
-            FROM devices d
-            LEFT JOIN checkins c ON c.device_id = d.id AND c.scan_id = ?
-            LEFT JOIN tickets t ON t.token_hash = ?
-            LEFT JOIN list_gates g ON g.event_id = d.event_id AND g.gate_id = d.gate_id
-            WHERE d.token_hash = ?
-            """,
-            [.optional(scanId), attempt.code.map { .bytes($0.tokenHash) } ?? .null, .bytes(attempt.deviceTokenHash)],
-            { row in
-                (
-                    device: DeviceOnDuty.found(row),
-                    earlier: row.isNull(4) ? nil : (result: row.text(5), ticket: row.optionalText(6), payload: row.bytes(7)),
-                    ticket: row.isNull(8) ? nil : StoreRecords.ticket(row, from: 8),
-                    list: row.optionalText(22)
-                )
-            }
-        )
+        let found = try db.firstRow(firstRead, firstReadParameters(attempt), Self.found)
+        return try decide(attempt, found: found, in: db) { try insert($0, in: db) }
+    }
+
+    /// Decides from the first read; `log` writes the attempt's log row (now, or with the batch's).
+    private static func decide(
+        _ attempt: CheckinAttempt,
+        found: Found?,
+        in db: MySQLConnection,
+        log: (StoreStatement) throws -> Void
+    ) throws -> CheckinOutcome {
         let device: DeviceOnDuty
         switch DeviceOnDuty.judge(found: found?.device, deviceId: attempt.deviceId, gateId: attempt.gateId) {
         case .failure(let refusal): return refusal.checkinOutcome
@@ -80,11 +221,8 @@ extension MySQLStore {
         } else {
             decided = try judge(attempt, read: found.ticket, deviceEvent: device.event, in: db)
         }
-        do {
-            try logAttempt(attempt, device: device, decided: decided, in: db)
-        } catch let error as MySQLError where error.number == 1062 {
-            throw ScanDecidedConcurrently()
-        }
+        try log(StoreStatements.logCheckin(attempt, device: device, decision: decided.decision, undo: decided.undo))
+        db.logged(eventId: device.event)
         return .decided(decided.decision)
     }
 
@@ -162,11 +300,6 @@ extension MySQLStore {
             .text(ticket.status.rawValue), .optional(ticket.usedAt?.millis), .optional(ticket.usedGate), .optional(ticket.usedDevice),
             .integer(ticket.inside ? 1 : 0), .integer(MySQLConnection.unnumbered), .text(ticket.id),
         ]
-    }
-
-    private static func logAttempt(_ attempt: CheckinAttempt, device: DeviceOnDuty, decided: StoredDecision, in db: MySQLConnection) throws {
-        try db.run(StoreStatements.logCheckin(attempt, device: device, decision: decided.decision, undo: decided.undo))
-        db.logged(eventId: device.event)
     }
 
 }

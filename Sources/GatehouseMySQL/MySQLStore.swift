@@ -12,7 +12,15 @@ public final class MySQLStore: GatehouseStore {
     public var kindName: String { "mysql" }
     let readers: MySQLWorkers
     let writer: MySQLWorkers
+    /// Check-ins that wait while a batch is at the database go to the writer together.
+    let batcher: CheckinBatcher
     let target: MySQLTarget
+
+    /// Writer threads, each with a connection and a batch in flight. MySQL runs a connection's
+    /// statements one after another on one server thread: with one writer the check-ins waited
+    /// for that thread, not for the disk or the CPU. Changes are numbered at each transaction's
+    /// end (`MySQLSchema.numberChanges`), so two writers do not queue behind the counter.
+    static let writers = 2
 
     /// How long any database operation may take before the request gets a 503.
     static let operationLimit: Duration = .seconds(3)
@@ -61,10 +69,15 @@ public final class MySQLStore: GatehouseStore {
     private init(target: MySQLTarget, poolSize: Int) {
         self.target = target
         readers = MySQLWorkers(target: target, threads: poolSize, batching: false, name: "gh-mysql-read")
-        writer = MySQLWorkers(target: target, threads: 1, batching: true, name: "gh-mysql-write")
+        let writer = MySQLWorkers(target: target, threads: Self.writers, batching: true, name: "gh-mysql-write")
+        self.writer = writer
+        batcher = CheckinBatcher(maximumBatch: MySQLWorkers.maximumBatch, inFlight: Self.writers) { attempts in
+            await MySQLStore.decide(attempts, writer: writer)
+        }
     }
 
-    public var services: [any Service] { [readers, writer] }
+    /// The batcher last: at shutdown it answers what waits before the writer stops.
+    public var services: [any Service] { [readers, writer, batcher] }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
         try await readers.perform(limit: Self.operationLimit, body)

@@ -7,12 +7,12 @@ import Synchronization
 /// blocks in every call, so none of it may run on an event loop or in Swift's cooperative pool.
 ///
 /// Two kinds, one type: the readers (several threads, one job at a time, autocommit) and the
-/// writer (one thread with group commit). The writer takes every write job waiting, runs each in
+/// writers (threads with group commit). A writer takes every write job waiting, runs each in
 /// its own savepoint inside one transaction, commits once and only then answers them all — the
 /// same promise as the SQLite writer: an answer is never sent before the commit that made it true,
-/// and with `innodb_flush_log_at_trx_commit=1` a commit is on disk. One writer per process is
-/// enough: every write transaction takes the change counter's row lock first (`MySQLSchema`), so
-/// writes from all processes run one after another anyway, and more threads would only wait.
+/// and with `innodb_flush_log_at_trx_commit=1` a commit is on disk. Writers meet only at the
+/// rows they change and at the change counter, which each takes as its transaction's last
+/// statement (`MySQLSchema.numberChanges`); InnoDB's deadlock victims are run again.
 ///
 /// A connection that fails for the database's sake is closed and made anew for the next job, so
 /// the store recovers by itself when the server is back. A `Service`: at graceful shutdown the

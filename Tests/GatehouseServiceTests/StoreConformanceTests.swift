@@ -334,6 +334,52 @@ final class TestClock: @unchecked Sendable {
         await f.stop()
     }
 
+    /// Scans that arrive together are decided together on the networked stores (one read for
+    /// all, one INSERT for their log rows): each must get the answer it would get alone —
+    /// repeats of one ticket, a retried scanId within the burst, unknown codes, a revoked device.
+    @Test(arguments: StoreKind.available)
+    func a_burst_of_scans_gets_the_answers_each_gets_alone(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let tickets = try await f.gatehouse.issueTickets(eventId: f.event.id, Array(repeating: .init(), count: 30))
+        let (gone, goneToken) = try await f.gatehouse.addDevice(name: "gone", gateId: "north-1", eventId: f.event.id)
+        _ = try await f.gatehouse.revokeDevice(id: gone.id)
+        let unknown = (0..<3).map { _ in TicketCode(eventID: f.event.id, token: Secret.newTicketToken()).text }
+        enum Kind: Hashable, Sendable {
+            case first(Int)
+            case again(Int)
+            case retry, unknown, revoked
+        }
+        var burst: [(Kind, @Sendable () async throws -> CheckinAnswer)] = []
+        for (index, ticket) in tickets.enumerated() { burst.append((.first(index), { try await f.checkin(ticket.qrData, scanId: "s-\(index)") })) }
+        for again in 0..<5 { burst.append((.again(0), { try await f.checkin(tickets[0].qrData, scanId: "again-\(again)") })) }
+        for _ in 0..<3 { burst.append((.retry, { try await f.checkin(tickets[1].qrData, scanId: "s-1") })) }
+        for code in unknown { burst.append((.unknown, { try await f.checkin(code, scanId: "u-\(code.suffix(6))") })) }
+        burst.append((.revoked, { try await f.checkin(tickets[2].qrData, scanId: "r-1", device: gone, token: goneToken) }))
+        let answers = await withTaskGroup(of: (Kind, Result<CheckinAnswer, any Error>).self) { group in
+            for (kind, scan) in burst.shuffled() { group.addTask { (kind, await Result(awaiting: scan)) } }
+            return await group.reduce(into: [(Kind, Result<CheckinAnswer, any Error>)]()) { $0.append($1) }
+        }
+        func results(_ wanted: (Kind) -> Bool) -> [CheckinResult?] {
+            answers.filter { wanted($0.0) }.map { try? $0.1.get().result }
+        }
+        // Ticket 0 goes in once, whichever of its six scans came first.
+        let zero = results { if case .first(0) = $0 { true } else if case .again = $0 { true } else { false } }
+        #expect(zero.filter { $0 == .valid }.count == 1 && zero.filter { $0 == .alreadyUsed }.count == 5, "\(zero)")
+        for index in 1..<tickets.count {
+            let mine = results { if case .first(let i) = $0 { i == index } else { false } }
+            #expect(mine == [.valid], "ticket \(index): \(mine)")
+        }
+        #expect(results { $0 == .retry } == [.valid, .valid, .valid], "a retried scanId gets the first answer")
+        #expect(results { $0 == .unknown } == [.notFound, .notFound, .notFound])
+        let revoked = answers.first { $0.0 == .revoked }!.1
+        #expect(throws: Gatehouse.CheckinError.self) { try revoked.get() }
+        let log = try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter())
+        #expect(log.filter { $0.result == .valid }.count == tickets.count, "one admission per ticket in the log")
+        #expect(log.count == tickets.count + 5 + 3, "a row per decided scan, none for a retry or a revoked device: \(log.count)")
+        for ticket in tickets { #expect(try await f.gatehouse.ticket(id: ticket.ticket.id).status == .used) }
+        await f.stop()
+    }
+
     @Test(arguments: StoreKind.available)
     func admin_input_is_checked(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
