@@ -43,7 +43,7 @@ case "\$1" in
     # Durable as in production (InnoDB's defaults: the redo log flushed at every commit).
     "$server" --no-defaults --datadir="$data/db" --socket="$socket" --port=$port --bind-address=127.0.0.1 \\
       --user=$owner --pid-file="$data/mysqld.pid" --log-error="$data/server.log" --skip-name-resolve \\
-      --innodb-flush-log-at-trx-commit=1 --innodb-buffer-pool-size=256M --max-connections=500 >/dev/null 2>&1 &
+      --innodb-flush-log-at-trx-commit=1 --innodb-buffer-pool-size=256M --max-connections=1000 >/dev/null 2>&1 &
     for _ in \$(seq 300); do
       mariadb-admin --no-defaults --socket="$socket" -u root ping >/dev/null 2>&1 && exit 0
       sleep 0.1
