@@ -175,7 +175,7 @@ package struct AdminRoutes {
         group.post("tickets/:id/checkin") { request, context in
             guard let principal = context.principal else { throw Problem.unauthorized("a credential is required") }
             let body =
-                request.headers[.contentType] == nil ? nil : try await request.decodeJSON(as: HandCheckinBody.self, context: context, limit: 1024)
+                request.headers[.contentType] == nil ? nil : try await request.decodeJSON(as: HandCheckinBody.self, context: context, limit: 4096)
             return JSONAnswer(
                 try await gatehouse.checkInByHand(
                     ticketId: try context.parameters.require("id"),
