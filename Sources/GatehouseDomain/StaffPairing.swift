@@ -39,6 +39,7 @@ extension Gatehouse {
         let secret = codeSeal.derivedSecret(purpose: "gatehouse staff pairing", input: who + "\u{0}" + attempt)
         let token = "ghd_" + Base32.encode(Array(secret.prefix(20)))
         let hash = TokenHash.of(token)
+        var refused: any Error = StaffPairingError.ended
         for _ in 0..<2 {
             if let paired = try await store.device(tokenHash: hash) {
                 guard paired.eventId == eventId, paired.gateId == gateId else { throw StaffPairingError.otherGate }
@@ -56,16 +57,19 @@ extension Gatehouse {
                     token: token
                 )
                 return StaffPairing(device: device.device, token: token, isNew: true)
+            } catch StoreError.unavailable(let cause) {
+                throw StoreError.unavailable(cause)
             } catch let error as InvalidInputError {
                 throw error
             } catch let error as NotFoundError {
                 throw error
             } catch {
-                // The same attempt twice at once: the other request's device is found next time round.
-                continue
+                // The same attempt twice at once (its token's key taken): the other request's
+                // device is found next time round; anything else is said as it is.
+                refused = error
             }
         }
-        throw StaffPairingError.ended
+        throw refused
     }
 }
 
