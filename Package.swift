@@ -291,6 +291,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Gates that tell each other of offline admissions over the LAN (UDP, HMAC under the
+        // event's peer key from the sync): the wire format, the exchange, its socket service.
+        .target(
+            name: "KioskPeers",
+            dependencies: [
+                "KioskOffline", "KioskCore", "KioskHardware", "GatehouseCore", "CCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Stand-ins for camera and GPIO (frames from a folder, line changes to a file): the
         // daemon's --dry-run, the technician's rehearsal, and the tests. Not part of KioskHardware,
         // so nothing real can reach them by accident.
@@ -304,7 +315,8 @@ let package = Package(
         .executableTarget(
             name: "gate-kiosk",
             dependencies: [
-                "KioskCore", "KioskHardware", "KioskDryRun", "KioskOffline", "KioskEnrollment", "GatehouseCore", "GatehouseImage", "QRReading",
+                "KioskCore", "KioskHardware", "KioskDryRun", "KioskOffline", "KioskPeers", "KioskEnrollment", "GatehouseCore", "GatehouseImage",
+                "QRReading",
                 "SystemdNotify", "SystemdJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -389,7 +401,7 @@ let package = Package(
             name: "KioskOfflineTests",
             // swift-crypto only to sign test codes; the kiosk itself verifies with libcrypto.
             dependencies: [
-                "KioskOffline", "KioskCore", "GatehouseCore", "SQLiteSupport", .product(name: "Logging", package: "swift-log"),
+                "KioskOffline", "KioskPeers", "KioskCore", "GatehouseCore", "SQLiteSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

@@ -17,12 +17,13 @@ packages=(
 )
 # Extra packages for tests and benchmarks (PostgreSQL and MariaDB servers, wrk for load, the sqlite3 shell
 # with which the offline tests age a kiosk's snapshot, zbarimg as bare zbar in the decoder bench,
-# poppler's pdftoppm and pdftotext to read PDF tickets back, aiosmtpd as the mail tests' SMTP server).
+# poppler's pdftoppm and pdftotext to read PDF tickets back, aiosmtpd as the mail tests' SMTP server, iproute2 for
+# the peer gates' network namespaces).
 # The field rig (`make field-test`): QEMU, debootstrap for the Debian 13 guest, a C compiler and
 # libv4l/libqrencode headers for the frame feeder it injects into the guest's loopback camera.
 for option in "$@"; do
   case "$option" in
-    --with-test-tools) packages+=(postgresql mariadb-server mariadb-client wrk sqlite3 zbar-tools eslint python3-venv poppler-utils python3-aiosmtpd prometheus) ;;
+    --with-test-tools) packages+=(postgresql mariadb-server mariadb-client wrk sqlite3 zbar-tools eslint python3-venv poppler-utils python3-aiosmtpd prometheus iproute2) ;;
     --with-field-rig) packages+=(qemu-system-x86 qemu-utils debootstrap e2fsprogs gcc libc6-dev) ;;
     *) echo "install-deps.sh: unknown option $option (known: --with-test-tools --with-field-rig)" >&2; exit 64 ;;
   esac

@@ -1,5 +1,7 @@
 #include "gh_crypto.h"
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 int gh_sha256(const void *data, size_t length, uint8_t digest[32]) {
     unsigned int written = 0;
@@ -17,4 +19,14 @@ int gh_ed25519_verify(const uint8_t public_key[32], const void *message, size_t 
     EVP_MD_CTX_free(context);
     EVP_PKEY_free(key);
     return ok;
+}
+
+int gh_hmac_sha256(const uint8_t *key, size_t key_length, const void *data, size_t length, uint8_t mac[32]) {
+    unsigned int written = 0;
+    if (HMAC(EVP_sha256(), key, (int)key_length, data, length, mac, &written) == NULL) return 0;
+    return written == 32;
+}
+
+int gh_equal32(const uint8_t a[32], const uint8_t b[32]) {
+    return CRYPTO_memcmp(a, b, 32) == 0;
 }

@@ -104,6 +104,9 @@ public struct CheckinAnswer: Codable, Sendable, Equatable {
     /// True when the gate's list asks staff to look at this ticket's type before its holder
     /// goes in; absent otherwise.
     public var attention: Bool?
+    /// An offline gate's refusal: true when the first use is another gate's record sent gate to
+    /// gate during the outage (`firstUsedGate` names it); never set by the service.
+    public var firstUsedByPeer: Bool?
 
     public init(
         result: CheckinResult,

@@ -69,6 +69,9 @@ public struct TicketSyncPage: Codable, Sendable, Equatable {
     /// The lane mode the organizer set for this device, every page; absent: none (normal, unless
     /// the box or its key switch says otherwise). The kiosk reports what it applied.
     public var laneMode: LaneMode?
+    /// The key this event's gates authenticate their used records to each other with (see
+    /// `SyncedPeerKey`), every page.
+    public var peerKey: SyncedPeerKey?
 
     public init(
         eventId: String,
@@ -78,8 +81,10 @@ public struct TicketSyncPage: Codable, Sendable, Equatable {
         tickets: [SyncedTicket],
         keys: [SyncedKey] = [],
         gateList: SyncedGateList? = nil,
-        laneMode: LaneMode? = nil
+        laneMode: LaneMode? = nil,
+        peerKey: SyncedPeerKey? = nil
     ) {
+        self.peerKey = peerKey
         self.laneMode = laneMode
         self.eventId = eventId
         self.serverTime = serverTime
@@ -321,5 +326,21 @@ public enum Base64URL {
 extension UInt8 {
     fileprivate var isBase64URL: Bool {
         (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self) || (0x30...0x39).contains(self) || self == 0x2D || self == 0x5F
+    }
+}
+
+/// The event's key for gate-to-gate used records: HMAC-SHA256 under it proves a record comes from
+/// a gate the service gave it to (an enrolled kiosk of this event). The service makes a new one
+/// whenever one of the event's kiosks is revoked, so a revoked box's records stop counting as
+/// soon as the others have synced once.
+public struct SyncedPeerKey: Codable, Sendable, Equatable {
+    /// Names the key without revealing it (the first bytes of its SHA-256), sent in each record.
+    public var id: String
+    /// 32 bytes, base64url.
+    public var key: String
+
+    public init(id: String, key: String) {
+        self.id = id
+        self.key = key
     }
 }

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Crypto
 import Foundation
 import GatehouseCore
 import GatehouseStorage
@@ -64,8 +65,19 @@ extension Gatehouse {
             },
             keys: keys,
             gateList: list.map { synced($0, at: serverTime) },
-            laneMode: try await store.laneState(deviceId: device.id)?.requested
+            laneMode: try await store.laneState(deviceId: device.id)?.requested,
+            peerKey: try await peerKey(eventId: device.eventId)
         )
+    }
+
+    /// The key an event's gates sign their used records with: made again from the service's key,
+    /// the event and the kiosks revoked so far, so every process gives the same one and a
+    /// revocation changes it (the revoked box keeps a key nobody accepts any more).
+    func peerKey(eventId: String) async throws -> SyncedPeerKey {
+        let revoked = try await store.devices(eventId: eventId).filter { $0.device.revoked && $0.device.kind == .kiosk }.map(\.device.id).sorted()
+        let key = codeSeal.derivedSecret(purpose: "gatehouse gate peers", input: eventId + "\u{0}" + revoked.joined(separator: ","))
+        let id = Array(SHA256.hash(data: key)).prefix(9)
+        return SyncedPeerKey(id: Base64URL.encode(Array(id)), key: Base64URL.encode(key))
     }
 
     /// A list as a gate decides with it, and the organizer's UTC offsets from a day before `at`

@@ -5,6 +5,8 @@ public final class ServiceProcess: @unchecked Sendable {
     public let process = Process()
     public private(set) var port = 0
     public let databasePath: String
+    /// The address it listens on (a test's network namespace may need another than loopback).
+    public let host: String
     public let adminToken: String
     private let output = Pipe()
     private let logFile: String
@@ -54,14 +56,16 @@ public final class ServiceProcess: @unchecked Sendable {
         port: Int = 0,
         extraEnvironment: [String: String] = [:],
         extraArguments: [String] = [],
-        fileLimit: Int? = nil
+        fileLimit: Int? = nil,
+        host: String = "127.0.0.1"
     ) throws {
+        self.host = host
         self.databasePath = databasePath
         self.adminToken = adminToken
         // A PostgreSQL URL is no place for a file: logs then go to a temporary file.
         logFile =
             databasePath.contains("://") ? NSTemporaryDirectory() + "/gatehouse-service-\(UUID().uuidString).log" : databasePath + ".service.log"
-        let arguments = ["serve", "--db", databasePath, "--port", String(port)] + extraArguments
+        let arguments = ["serve", "--db", databasePath, "--port", String(port), "--host", host] + extraArguments
         if let fileLimit {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "ulimit -n \(fileLimit) && exec \"$0\" \"$@\"", Self.binary.path] + arguments
@@ -115,7 +119,7 @@ public final class ServiceProcess: @unchecked Sendable {
         return kilobytes / 1024
     }
 
-    public func connection() throws -> HTTPConnection { try HTTPConnection(port: port) }
+    public func connection() throws -> HTTPConnection { try HTTPConnection(port: port, host: host) }
 
     /// SIGTERM and wait: a graceful stop.
     public func stop() {

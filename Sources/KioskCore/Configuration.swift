@@ -96,6 +96,16 @@ public struct KioskConfiguration: Sendable, Equatable {
     public var modeInput = false
     public var modeLines: [KeySwitchPosition] = []
 
+    /// The gates of the same event this one exchanges used records with (IPv4); empty: none,
+    /// and no socket is opened for them unless `peerDiscovery` is on.
+    public var peers: [ListenAddress] = []
+    /// Where this gate listens for its peers.
+    public var peerListen = ListenAddress("0.0.0.0:7447")!
+    /// Also find the event's gates by multicast on the LAN.
+    public var peerDiscovery = false
+    /// Whether this gate talks to peer gates at all.
+    public var usesPeers: Bool { !peers.isEmpty || peerDiscovery }
+
     /// Every key the file may hold, with its default (nil: required) and what it allows.
     public static let keys: [(key: String, defaultValue: String?, help: String)] = [
         ("server_url", nil, "check-in service base URL, http:// or https://"),
@@ -163,6 +173,12 @@ public struct KioskConfiguration: Sendable, Equatable {
         ("mode_locked_line", "6", "line offset of the key switch's locked position, 0–1023"),
         ("mode_out_of_order_line", "13", "line offset of the key switch's out-of-order position, 0–1023"),
         ("mode_active_low", "false", "true when a closed position reads low (contacts to ground with pull-ups)"),
+        (
+            "peers", "",
+            "the event's other gates on the LAN, IPv4 address:port, comma-separated (e.g. 10.1.0.12:7447, 10.1.0.13:7447): they tell each other of offline admissions; empty: no peer traffic"
+        ),
+        ("peer_listen", "0.0.0.0:7447", "where this gate listens for its peers (UDP; with peers or peer_discovery only)"),
+        ("peer_discovery", "off", "on: also find the event's gates by UDP multicast on the LAN (group 239.255.74.47, the peer_listen port)"),
     ]
 
     public static let defaultPath = "/etc/gate-kiosk/gate-kiosk.conf"
@@ -263,7 +279,7 @@ extension KioskConfiguration {
                 allowed: "entry with direction_input = on (the input says which scans are exits)"
             )
         }
-        return KioskConfiguration(
+        var configuration = KioskConfiguration(
             serverURL: try reader.url("server_url"),
             deviceID: try reader.text("device_id"),
             gateID: try reader.text("gate_id"),
@@ -343,6 +359,10 @@ extension KioskConfiguration {
                 )
             }
         )
+        configuration.peers = try reader.peerList("peers")
+        configuration.peerListen = try reader.peerAddress("peer_listen")
+        configuration.peerDiscovery = try reader.boolean("peer_discovery")
+        return configuration
     }
 
     /// Reads the file (if any), then environment and overrides.
@@ -399,6 +419,35 @@ private struct ValueReader {
             )
         }
         return number
+    }
+
+    /// Comma-separated IPv4 addresses with ports; empty: none.
+    func peerList(_ key: String) throws -> [ListenAddress] {
+        let value = try text(key, allowEmpty: true)
+        let items = value.split(separator: ",").map { String($0).trimmedOfBlanks }.filter { !$0.isEmpty }
+        var peers: [ListenAddress] = []
+        for item in items {
+            guard let address = ListenAddress(item), !address.isIPv6, address.host != "0.0.0.0", peers.count < 64 else {
+                let (_, source) = try entry(key)
+                throw ConfigurationError(
+                    source: source,
+                    key: key,
+                    value: value,
+                    allowed: "up to 64 IPv4 addresses with ports, comma-separated, e.g. 10.1.0.12:7447, 10.1.0.13:7447 (\(item) is not one)"
+                )
+            }
+            if !peers.contains(address) { peers.append(address) }
+        }
+        return peers
+    }
+
+    func peerAddress(_ key: String) throws -> ListenAddress {
+        let value = try text(key)
+        guard let address = ListenAddress(value), !address.isIPv6 else {
+            let (_, source) = try entry(key)
+            throw ConfigurationError(source: source, key: key, value: value, allowed: "an IPv4 address and a port, e.g. 0.0.0.0:7447")
+        }
+        return address
     }
 
     /// An absolute path ending in `.prom` (node_exporter reads only those), or nil when empty.

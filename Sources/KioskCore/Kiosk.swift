@@ -1,3 +1,4 @@
+import FoundationEssentials
 import GatehouseCore
 import Logging
 
@@ -51,6 +52,8 @@ public final class Kiosk: Sendable {
     /// Tickets the list asks staff to look at wait for the staff button; nil: the kiosk has
     /// nowhere to keep the admission while it waits (no state directory).
     private let attention: Attention?
+    /// Known down: scans go straight to the offline decider.
+    private let uplink: Uplink?
 
     /// A lane where staff look at some tickets (the list's attention types) before they open.
     public struct Attention: Sendable {
@@ -93,8 +96,10 @@ public final class Kiosk: Sendable {
         passage: Passage? = nil,
         modes: LaneModes? = nil,
         direction: LaneDirection = LaneDirection(fixed: .entry),
-        attention: Attention? = nil
+        attention: Attention? = nil,
+        uplink: Uplink? = nil
     ) {
+        self.uplink = uplink
         self.attention = attention
         self.direction = direction
         self.modes = modes
@@ -159,7 +164,13 @@ public final class Kiosk: Sendable {
                 }
                 health.decisionStarted(timekeeper.now())
                 defer { health.decisionEnded() }
-                let outcome = await client.checkin(qrData: qrData, scanId: scanId, direction: way)
+                let outcome: CheckinReply
+                if offline != nil, let uplink, uplink.isKnownDown {
+                    outcome = .unreachable("the service is known to be unreachable (retrying in the background)")
+                } else {
+                    outcome = await client.checkin(qrData: qrData, scanId: scanId, direction: way)
+                    if case .unreachable = outcome { uplink?.lost() } else { uplink?.reached() }
+                }
                 if case .unreachable(let why) = outcome, let offline {
                     switch offline.decide(qrData: qrData, scanId: scanId, direction: way) {
                     case .decided(let answer):
@@ -258,6 +269,12 @@ public final class Kiosk: Sendable {
         ]
         if self.direction.isBidirectional { metadata["checkin.direction"] = "\(direction.rawValue)" }
         if let number = answer.ticket?.number { metadata["ticket.number"] = "\(number)" }
+        if !answer.ok, let gate = answer.firstUsedGate {
+            // Where the ticket went in, and whether a peer gate's record says so.
+            metadata["checkin.used_gate"] = "\(gate)"
+            if let at = answer.firstUsedAt { metadata["checkin.used_at_ms"] = "\(Int64((at.timeIntervalSince1970 * 1000).rounded()))" }
+            if answer.firstUsedByPeer == true { metadata["checkin.used_by"] = "peer" }
+        }
         logger.notice("Check-in decided offline", metadata: metadata)
         health.setLastResult("\(answer.result.rawValue)\(answer.ticket.map { " #\($0.number)" } ?? "") (offline)")
         return signal

@@ -103,8 +103,12 @@ public final class GPIOTimeline: Sendable {
 
     func record(line: String, value: Bool) {
         let ms = timekeeper.now().wholeMilliseconds
+        // The system clock too: what another process's log can be compared with.
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        let wallMs = Int64(wall.tv_sec) * 1000 + Int64(wall.tv_nsec) / 1_000_000
         lock.withLock { _ in
-            output?.write("{\"ms\":\(ms),\"line\":\"\(line)\",\"value\":\(value ? 1 : 0)}\n")
+            output?.write("{\"ms\":\(ms),\"wall\":\(wallMs),\"line\":\"\(line)\",\"value\":\(value ? 1 : 0)}\n")
             if printToTerminal {
                 // Plain string padding: String(format:) would load Foundation's formatting code.
                 let time = String(ms)

@@ -28,6 +28,9 @@ public final class OfflineSnapshot: Sendable {
         public var type: String? = nil
         public var inside = false
         public var lastEntryDay: Int? = nil
+        /// The peer gate whose used record is the ticket's first use (nil: the service's or this
+        /// gate's own).
+        public var usedByPeer: String? = nil
     }
 
     /// When the box last heard from the service: the service's clock, and the box's monotonic
@@ -69,7 +72,7 @@ public final class OfflineSnapshot: Sendable {
     /// Anything else is a tampered file or a hostile answer, never arithmetic input.
     static let plausibleTimes: ClosedRange<Int64> = 0...7_258_118_400_000
 
-    private let database: Mutex<SQLiteConnection>
+    let database: Mutex<SQLiteConnection>
     public let path: String
 
     static let schema = """
@@ -107,7 +110,7 @@ public final class OfflineSnapshot: Sendable {
         -- after the annul arrives with a page.
         CREATE TABLE IF NOT EXISTS passages (scan_id TEXT PRIMARY KEY, offline INTEGER NOT NULL, at INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS service_annuls (scan_id TEXT PRIMARY KEY, requested_at INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0);
-        """
+        """ + PeerLedger.schema
 
     public init(path: String) throws {
         self.path = path
@@ -259,6 +262,10 @@ public final class OfflineSnapshot: Sendable {
                     ticket.usedGate = admitted.1
                 }
             }
+            // And before another gate's upload did: its used record, sent gate to gate.
+            if ticket.status != .revoked {
+                try PeerLedger.merge(into: &ticket, hash: hash, in: db)
+            }
             return ticket
         }
     }
@@ -284,7 +291,9 @@ public final class OfflineSnapshot: Sendable {
     /// or exit left the person inside.
     public func admission(hash: [UInt8]) throws -> (at: Int64, gate: String, inside: Bool, lastEntryDay: Int?)? {
         try database.withLock { db in
-            guard let first = try Self.firstAdmission(hash: hash, in: db) else { return nil }
+            guard let first = try Self.firstAdmission(hash: hash, in: db) else {
+                return try PeerLedger.firstAdmission(hash: hash, in: db).map { ($0.at, $0.gate, true, nil) }
+            }
             let inside = try db.firstRow(
                 "SELECT direction FROM journal WHERE hash = ? AND annul = 0 ORDER BY at DESC, rowid DESC LIMIT 1",
                 [.blob(hash)]
@@ -325,7 +334,9 @@ public final class OfflineSnapshot: Sendable {
                 if let event = kept["event_id"], event != page.eventId {
                     // The device was moved to another event: the old tickets mean nothing here.
                     // The journal stays: its admissions still go to the service.
-                    try db.execute("DELETE FROM tickets; DELETE FROM meta WHERE key IN ('cursor', 'complete')")
+                    try db.execute(
+                        "DELETE FROM tickets; DELETE FROM peer_records; DELETE FROM peer_marks; DELETE FROM meta WHERE key IN ('cursor', 'complete')"
+                    )
                 } else if kept["gate_list_id"] != page.gateList?.id, !fromStart {
                     try db.execute("DELETE FROM tickets; DELETE FROM meta WHERE key IN ('cursor', 'complete', 'gate_list_id')")
                     if let list = page.gateList {
@@ -354,6 +365,11 @@ public final class OfflineSnapshot: Sendable {
                 try db.execute("DELETE FROM keys")
                 for key in page.keys {
                     try db.run("INSERT INTO keys (id, public_key) VALUES (?, ?)", [.integer(Int64(key.id)), .blob(Base64URL.decode(key.publicKey)!)])
+                }
+                // And the key its gates sign used records with: the newest page's holds.
+                try db.execute("DELETE FROM meta WHERE key IN ('peer_key', 'peer_key_id')")
+                if let key = page.peerKey {
+                    try db.run("INSERT INTO meta (key, value) VALUES ('peer_key', ?), ('peer_key_id', ?)", [.text(key.key), .text(key.id)])
                 }
                 // Every page names the gate's check-in list (or none) and its rules: the newest
                 // pull's word holds. The count inside is the service's, plus this gate's own
@@ -445,6 +461,11 @@ public final class OfflineSnapshot: Sendable {
                 (list.utcOffsets ?? []).allSatisfy({ abs($0.seconds) <= 86_400 }), (list.utcOffsets?.count ?? 0) <= 1_000,
                 (0...Int(Int32.max)).contains(list.capacity ?? 0), (0...Int(Int32.max)).contains(list.inside ?? 0)
             else { throw SnapshotError("sync page: check-in list \(list.id) has rules no service sends") }
+        }
+        if let key = page.peerKey {
+            guard (1...32).contains(key.id.utf8.count), Base64URL.decode(key.id) != nil, Base64URL.decode(key.key)?.count == 32 else {
+                throw SnapshotError("sync page: bad peer key")
+            }
         }
         for key in page.keys {
             guard (1...255).contains(key.id), Base64URL.decode(key.publicKey)?.count == 32 else {
@@ -540,6 +561,7 @@ public final class OfflineSnapshot: Sendable {
                         [.integer(Int64(decided.insideChange))]
                     )
                 }
+                try PeerLedger.queue(.admit, scanID: decided.scanID, in: db)
             }
         }
     }
@@ -590,6 +612,8 @@ public final class OfflineSnapshot: Sendable {
         if row.change != 0 {
             try db.run("UPDATE meta SET value = CAST(value AS INTEGER) - ? WHERE key = 'list_inside'", [.integer(row.change)])
         }
+        // Peer gates that learnt of it forget it too.
+        try PeerLedger.queue(.withdraw, scanID: scanID, in: db)
         if row.uploaded == 0 {
             try db.run("DELETE FROM journal WHERE rowid = ?", [.integer(row.rowid)])
             return .dropped

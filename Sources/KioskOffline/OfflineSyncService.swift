@@ -53,6 +53,8 @@ public struct OfflineSyncService: Service {
     /// The lane's modes: each page's organizer setting goes in, and the mode in force is
     /// reported back whenever it differs from what the service last heard.
     public var laneModes: LaneModes?
+    /// Told when a round reaches the service, or cannot: scans skip the service while it is down.
+    public var uplink: Uplink?
 
     public init(
         snapshot: OfflineSnapshot,
@@ -79,6 +81,12 @@ public struct OfflineSyncService: Service {
             var lastProblem: String?
             while !Task.isCancelled {
                 let problem = await syncOnce()
+                // Any answer of the service's counts as reached; no answer (or a 5xx) as lost.
+                if let problem, ["upload: ", "pull: ", "annul: "].contains(where: problem.hasPrefix), !problem.contains(": HTTP 4") {
+                    uplink?.lost()
+                } else {
+                    uplink?.reached()
+                }
                 // Once per change: a service away for an hour is one line, not 1,800.
                 if problem != lastProblem {
                     if let problem {

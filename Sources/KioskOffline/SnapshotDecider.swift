@@ -16,6 +16,8 @@ public struct SnapshotDecider: OfflineDecider {
     public let maxAge: Duration
     public let gateID: String
     public let direction: ScanDirection
+    /// The gates this one tells of its admissions, and hears of theirs; nil: none configured.
+    public var peers: (any PeerGate)?
 
     public init(snapshot: OfflineSnapshot, clock: TrustedClock, maxAge: Duration, gateID: String, direction: ScanDirection = .entry) {
         self.direction = direction
@@ -37,6 +39,7 @@ public struct SnapshotDecider: OfflineDecider {
         guard let age = clock.age(of: contact), let now = clock.now(since: contact) else {
             return .cannotDecide("no trusted clock (restarted without the service, and the system clock is not synchronised)")
         }
+        if let waiting = peers?.notReady { return .cannotDecide(waiting) }
         guard age <= maxAge else {
             return .cannotDecide(
                 "the snapshot is \(age.components.seconds / 60) min old, more than offline_max_age (\(maxAge.components.seconds / 60) min)"
@@ -111,7 +114,9 @@ public struct SnapshotDecider: OfflineDecider {
         let verdict = GateDecision.decide(ticket: facts, scan: scan, rules: rules, inside: state.listInside)
         let summary = ticket.map { TicketSummary(id: "", number: $0.number, holderName: nil, ticketType: $0.type) }
         guard verdict.result.passes, facts != nil else {
-            return .decided(Self.answer(verdict.result, ticket: summary, usedAt: facts?.usedAt, usedGate: facts?.usedGate))
+            var refusal = Self.answer(verdict.result, ticket: summary, usedAt: facts?.usedAt, usedGate: facts?.usedGate)
+            if let peer = ticket?.usedByPeer, peer == facts?.usedGate { refusal.firstUsedByPeer = true }
+            return .decided(refusal)
         }
         // Journaled (fsynced) before the answer: a journal that cannot be written shuts the gate.
         do {
@@ -134,6 +139,8 @@ public struct SnapshotDecider: OfflineDecider {
         } catch {
             return .cannotDecide("the offline journal cannot be written: \(error)")
         }
+        // At once, before the relay opens: the holder's next gate may be a second away.
+        peers?.announce()
         var answer = Self.answer(verdict.result, ticket: summary)
         if rules.needsAttention(verdict.result, ticketType: ticket?.type) { answer.attention = true }
         return .decided(answer)
@@ -176,4 +183,13 @@ public struct SnapshotDecider: OfflineDecider {
         precondition(ok == 1, "SHA-256 failed in libcrypto")
         return digest
     }
+}
+
+/// The gates of the same event this one exchanges used records with.
+public protocol PeerGate: Sendable {
+    /// Why offline decisions wait (catching up with the peers after a start or a rejoin); nil:
+    /// they need not.
+    var notReady: String? { get }
+    /// Sends this gate's records the peers have not been sent yet; never blocks on a peer.
+    func announce()
 }

@@ -1,6 +1,7 @@
 import GatehouseCore
 import KioskCore
 import KioskOffline
+import KioskPeers
 import Logging
 import ServiceLifecycle
 import SystemdNotify
@@ -126,18 +127,22 @@ public struct KioskDaemon {
             frameTimeout: .seconds(1),
             onScan: { continuation.yield($0) }
         )
-        let decider: (any OfflineDecider)? =
-            if configuration.offlineMode == .snapshot, let offline = parts.offline {
-                SnapshotDecider(
-                    snapshot: offline.snapshot,
-                    clock: offline.clock,
-                    maxAge: configuration.offlineMaxAge,
-                    gateID: configuration.gateID,
-                    direction: configuration.direction
-                )
-            } else {
-                nil
-            }
+        let uplink = Uplink()
+        var peerService: PeerService?
+        var decider: SnapshotDecider?
+        if configuration.offlineMode == .snapshot, let offline = parts.offline {
+            decider = SnapshotDecider(
+                snapshot: offline.snapshot,
+                clock: offline.clock,
+                maxAge: configuration.offlineMaxAge,
+                gateID: configuration.gateID,
+                direction: configuration.direction
+            )
+            peerService = peers(offline)
+            decider?.peers = peerService?.exchange
+        } else if configuration.usesPeers {
+            logger.warning("peers are set, but this gate decides nothing offline (offline_mode = deny, or no state directory): no peer traffic")
+        }
         let alarm = parts.alarm.map {
             FireAlarm(
                 input: $0,
@@ -199,7 +204,8 @@ public struct KioskDaemon {
             direction: direction,
             attention: parts.offline.map {
                 Kiosk.Attention(button: button, ledger: $0.snapshot, timeout: configuration.attentionTimeout)
-            }
+            },
+            uplink: uplink
         )
         if configuration.offlineMode == .deny {
             health.setSnapshot("offline mode off (offline_mode = deny)")
@@ -233,6 +239,7 @@ public struct KioskDaemon {
             // shutdown stops it only after the decision loop (see OutputsService).
             services.insert(AlarmService(alarm: alarm), at: 1)
         }
+        if let peerService { services.insert(peerService, at: services.count - 1) }
         if let offline = parts.offline {
             let latestMetrics = configuration.metricsListen.map { _ in LatestMetrics() }
             if let address = configuration.metricsListen, let latestMetrics {
@@ -268,6 +275,7 @@ public struct KioskDaemon {
             // the snapshot only when it is used.
             sync.pullsSnapshot = configuration.offlineMode == .snapshot
             sync.laneModes = modes
+            sync.uplink = uplink
             // Before the supervisor: the STATUS line shows the snapshot from the first round.
             services.insert(sync, at: services.count - 1)
         }
@@ -287,5 +295,39 @@ public struct KioskDaemon {
 
     public func run() async throws {
         try await serviceGroup().run()
+    }
+
+    /// The peer exchange, when `peers` or `peer_discovery` asks for one. A socket that cannot be
+    /// had (the port taken, say) is logged loudly: the gate then decides offline alone.
+    private func peers(_ offline: OfflineParts) -> PeerService? {
+        guard configuration.usesPeers else { return nil }
+        let settings = PeerExchange.Settings(
+            deviceID: configuration.deviceID,
+            gateID: configuration.gateID,
+            peers: configuration.peers.compactMap(PeerEndpoint.init),
+            discovery: configuration.peerDiscovery ? PeerEndpoint.discoveryGroup(port: UInt16(configuration.peerListen.port)) : nil,
+            maxAge: configuration.offlineMaxAge
+        )
+        do {
+            let service = try PeerService.make(
+                listen: configuration.peerListen,
+                settings: settings,
+                snapshot: offline.snapshot,
+                clock: offline.clock,
+                logger: logger
+            )
+            logger.notice(
+                "Peer gates configured",
+                metadata: [
+                    "gate.id": "\(configuration.gateID)", "peer.listen": "\(configuration.peerListen)",
+                    "peer.peers": "\(configuration.peers.map(\.description).joined(separator: ","))",
+                    "peer.discovery": "\(configuration.peerDiscovery ? "on" : "off")",
+                ]
+            )
+            return service
+        } catch {
+            logger.critical("Peer gates unavailable: offline decisions are this gate's alone", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 }

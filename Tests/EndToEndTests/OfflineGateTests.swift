@@ -21,7 +21,18 @@ import Glibc
         let notify: NotifySink
         private var mark = 0
 
-        init(folder: TemporaryDirectory, name: String, port: Int, device: AdminClient.DeviceCredentials, state: String, extra: [String] = []) throws {
+        /// `namespace`: a network namespace of the test's own to run in (`ip netns exec`), where
+        /// the service is at `serverHost`.
+        init(
+            folder: TemporaryDirectory,
+            name: String,
+            port: Int,
+            device: AdminClient.DeviceCredentials,
+            state: String,
+            extra: [String] = [],
+            namespace: String? = nil,
+            serverHost: String = "127.0.0.1"
+        ) throws {
             let frames = folder.file("\(name)-frames")
             try? FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
             scene = KioskEndToEndTests.Scene(folder: frames)
@@ -30,11 +41,19 @@ import Glibc
             try (device.token + "\n").write(toFile: tokenFile, atomically: true, encoding: .utf8)
             journal = try JournalSink()
             notify = try NotifySink()
-            process.executableURL = ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN")
-            process.arguments =
+            let kiosk = ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN")
+            if let namespace {
+                // `ip netns exec` execs the kiosk in the namespace: the same pid, so a SIGKILL is a crash.
+                process.executableURL = URL(fileURLWithPath: PeerLAN.ip)
+                process.arguments = ["netns", "exec", namespace, kiosk.path]
+            } else {
+                process.executableURL = kiosk
+                process.arguments = []
+            }
+            process.arguments! +=
                 [
                     "run", "--dry-run", "--frames", frames, "--gpio-log", gpioLog, "--config", folder.file("none.conf"),
-                    "--set", "server_url=http://127.0.0.1:\(port)", "--set", "device_id=\(device.id)", "--set", "gate_id=\(device.gate)",
+                    "--set", "server_url=http://\(serverHost):\(port)", "--set", "device_id=\(device.id)", "--set", "gate_id=\(device.gate)",
                     "--set", "token_file=\(tokenFile)", "--set", "relay_pulse_ms=200", "--set", "green_ms=400", "--set", "red_ms=400",
                     "--set", "cooldown_ms=1500", "--set", "frame_rate=20", "--set", "request_deadline_ms=600", "--set", "connect_timeout_ms=200",
                 ] + extra
