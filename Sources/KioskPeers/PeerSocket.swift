@@ -18,6 +18,11 @@ public struct PeerEndpoint: Hashable, Sendable, CustomStringConvertible {
         port = UInt16(listen.port)
     }
 
+    init(address: UInt32, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+
     init(_ socketAddress: sockaddr_in) {
         address = socketAddress.sin_addr.s_addr
         port = UInt16(bigEndian: socketAddress.sin_port)
@@ -58,7 +63,8 @@ final class PeerSocket: Sendable {
         guard fd >= 0 else { throw PeerSocketError(description: "socket(): \(String(cString: strerror(errno)))") }
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = listen.socketAddress
+        // Datagrams to the group reach only a socket bound to any address (or the group's).
+        var address = (joinDiscovery ? PeerEndpoint(address: 0, port: listen.port) : listen).socketAddress
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }

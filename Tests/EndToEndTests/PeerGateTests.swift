@@ -26,7 +26,11 @@ import Glibc
         var kiosks: [Kiosk?] = []
         let states: [String]
 
-        init(gates: Int = 2, tickets count: Int = 8) throws {
+        /// `discovery`: the gates find each other by multicast instead of a list of peers.
+        let discovery: Bool
+
+        init(gates: Int = 2, tickets count: Int = 8, discovery: Bool = false) throws {
+            self.discovery = discovery
             lan = try PeerLAN(gates: gates)
             folder = try TemporaryDirectory()
             service = try ServiceProcess(databasePath: folder.file("g.sqlite"), host: lan.serviceAddress)
@@ -51,7 +55,8 @@ import Glibc
                 port: service!.port,
                 device: devices[gate],
                 state: states[gate],
-                extra: ["--set", "peers=\(peers)", "--set", "peer_listen=\(lan.address(gate)):7447"],
+                extra: (discovery ? ["--set", "peer_discovery=on"] : ["--set", "peers=\(peers)"])
+                    + ["--set", "peer_listen=\(lan.address(gate)):7447"],
                 namespace: lan.gates[gate],
                 serverHost: lan.serviceAddress
             )
@@ -150,6 +155,16 @@ import Glibc
         #expect(offline.allSatisfy { $0["gateId"] as? String == "gate-a" || $0["result"] as? String != "valid" }, "\(offline)")
         #expect(try venue.conflicts() == 0)
         #expect(!b.journal.entries.contains { $0["MESSAGE"] == "Offline check-ins uploaded" }, "B admitted nothing, and uploads nothing it learnt")
+    }
+
+    @Test func gates_find_each_other_by_multicast_with_peer_discovery() async throws {
+        let venue = try Venue(discovery: true)
+        try await venue.ready()
+        try venue.lan.cutUplink()
+        let admitted = try await venue.kiosk(0).scan(venue.tickets[1].qrData)
+        let refused = try await venue.kiosk(1).scan(venue.tickets[1].qrData)
+        #expect(admitted["CHECKIN_RESULT"] == "valid", "\(admitted)")
+        #expect(refused["CHECKIN_RESULT"] == "already_used" && refused["CHECKIN_USED_GATE"] == "gate-a", "\(refused)")
     }
 
     @Test func with_the_lan_split_too_both_gates_admit_and_one_conflict_is_reported() async throws {
@@ -270,7 +285,10 @@ import Glibc
         let busyTime = ContinuousClock.now - busy
         while flooding.isExecuting { try await Task.sleep(for: .milliseconds(50)) }
         #expect(calmDecision["CHECKIN_RESULT"] == "valid" && floodDecision["CHECKIN_RESULT"] == "valid", "\(calmDecision) \(floodDecision)")
-        print("peer gates: a scan at gate B took \(calmTime) calm and \(busyTime) under a flood of 60,000 forged datagrams")
+        print(
+            "peer gates: a scan at gate B decided in \(calmDecision["CHECKIN_LATENCY_MS"] ?? "?") ms calm (\(calmTime) with its pattern)"
+                + " and \(floodDecision["CHECKIN_LATENCY_MS"] ?? "?") ms under a flood of 60,000 forged datagrams (\(busyTime))"
+        )
 
         try await waitUntil(limit: .seconds(10)) {
             guard let report = b.journal.entries.last(where: { $0["MESSAGE"] == "Peer datagrams dropped" }) else { return false }

@@ -27,6 +27,10 @@ import Testing
                 == "/run/credentials/gate-kiosk.service/device-token"
         )
         #expect(config.tokenPath(environment: [:]) == "/etc/gate-kiosk/device-token", "where enroll writes it")
+        // No peers by default: no peer traffic, no socket.
+        #expect(config.peers.isEmpty && !config.usesPeers && config.peerListen.description == "0.0.0.0:7447")
+        config = try KioskConfiguration.resolve(file: file, environment: [:], overrides: ["peers": " 10.1.0.12:7447,10.1.0.13:7447 , "])
+        #expect(config.peers.map(\.description) == ["10.1.0.12:7447", "10.1.0.13:7447"] && config.usesPeers)
     }
 
     @Test(arguments: [
@@ -37,6 +41,10 @@ import Testing
         ("decoder = opencv", "decoder = 'opencv' is not allowed: expected zbar+zxing or zbar or zxing"),
         ("colour = blue", "colour = 'blue' is not allowed"),
         ("just words", "a line of the form key = value"),
+        ("peers = 10.1.0.12:7447, gate-2:7447", "peers = '10.1.0.12:7447, gate-2:7447' is not allowed: expected up to 64 IPv4 addresses"),
+        ("peers = [::1]:7447", "(::1]:7447 is not one)".replacingOccurrences(of: "(", with: "([")),
+        ("peer_listen = 0.0.0.0", "peer_listen = '0.0.0.0' is not allowed: expected an IPv4 address and a port"),
+        ("peer_discovery = sometimes", "peer_discovery = 'sometimes' is not allowed"),
     ])
     func bad_values_name_key_value_and_what_is_allowed(_ line: String, _ expected: String) throws {
         #expect {
