@@ -74,6 +74,9 @@ public final class OfflineSnapshot: Sendable {
 
     let database: Mutex<SQLiteConnection>
     public let path: String
+    /// Counts the pages applied: what a reader caching something a page may change compares.
+    private let pages = Atomic<Int>(0)
+    public var pagesApplied: Int { pages.load(ordering: .acquiring) }
 
     static let schema = """
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -322,6 +325,7 @@ public final class OfflineSnapshot: Sendable {
     /// one, so the snapshot is emptied and must be pulled again from the start.
     @discardableResult
     public func apply(_ page: TicketSyncPage, contact: Contact, fromStart: Bool = false) throws -> Bool {
+        defer { pages.add(1, ordering: .releasing) }
         try Self.check(page)
         let rows = page.tickets.map { ($0, Base64URL.decode($0.hash)!) }
         let rules = try page.gateList.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
@@ -335,7 +339,11 @@ public final class OfflineSnapshot: Sendable {
                     // The device was moved to another event: the old tickets mean nothing here.
                     // The journal stays: its admissions still go to the service.
                     try db.execute(
-                        "DELETE FROM tickets; DELETE FROM peer_records; DELETE FROM peer_marks; DELETE FROM meta WHERE key IN ('cursor', 'complete')"
+                        """
+                        DELETE FROM tickets; DELETE FROM peer_records; DELETE FROM peer_marks; DELETE FROM peer_outbox;
+                        DELETE FROM sqlite_sequence WHERE name = 'peer_outbox';
+                        DELETE FROM meta WHERE key IN ('cursor', 'complete')
+                        """
                     )
                 } else if kept["gate_list_id"] != page.gateList?.id, !fromStart {
                     try db.execute("DELETE FROM tickets; DELETE FROM meta WHERE key IN ('cursor', 'complete', 'gate_list_id')")

@@ -13,6 +13,9 @@ public struct PeerFigures: Sendable, Equatable {
     /// Peers (configured and discovered) and how many of them answered lately.
     public var peers = 0
     public var reachable = 0
+
+    /// Every reason a datagram is dropped for (`dropped`'s keys).
+    public static let dropReasons = PeerMessage.Drop.allCases.map(\.rawValue)
 }
 
 /// Gate-to-gate used records: every offline decision of this gate goes at once to its peers,
@@ -62,6 +65,8 @@ public final class PeerExchange: PeerGate, Sendable {
         var figures = PeerFigures()
         var reportedFigures = PeerFigures()
         var lastReport: ContinuousClock.Instant?
+        /// The event and key as last read from the snapshot, and when.
+        var context: (context: Context?, pages: Int)?
         /// When each address was last answered (peers or not): one answer per 250 ms.
         var answered: [PeerEndpoint: ContinuousClock.Instant] = [:]
     }
@@ -144,19 +149,25 @@ public final class PeerExchange: PeerGate, Sendable {
     /// What a datagram needs: the event and its key, from the last sync. Without them (a box
     /// that never synced) there is nothing to say and nothing can be checked.
     func context() -> Context? {
-        guard let event = try? snapshot.syncState.eventID, let key = try? snapshot.peerKey else { return nil }
-        return Context(event: event, keyID: key.id, key: key.key)
+        // Read again only after a page: a flood of datagrams must not keep the snapshot, which
+        // every decision reads, busy — and a new key counts from the page that brought it.
+        let pages = snapshot.pagesApplied
+        if let cached = state.withLock({ state in state.context.flatMap { $0.pages == pages ? $0 : nil } }) {
+            return cached.context
+        }
+        var context: Context?
+        if let event = try? snapshot.syncState.eventID, let key = try? snapshot.peerKey {
+            context = Context(event: event, keyID: key.id, key: key.key)
+        }
+        state.withLock { $0.context = (context, pages) }
+        return context
     }
 
     /// One datagram from `from`: checked, then applied or answered; dropped and counted when it
     /// is not what an enrolled gate of this event sends.
     public func receive(_ datagram: ArraySlice<UInt8>, from: PeerEndpoint) {
         let context = context()
-        let opened = PeerMessage.open(
-            Array(datagram),
-            key: context.map { ($0.keyID, $0.key) },
-            event: (try? snapshot.syncState.eventID) ?? nil
-        )
+        let opened = PeerMessage.open(Array(datagram), key: context.map { ($0.keyID, $0.key) }, event: context?.event)
         let message: PeerMessage
         switch opened {
         case .failure(let drop):

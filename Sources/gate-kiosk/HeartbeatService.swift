@@ -2,6 +2,7 @@ import FoundationEssentials
 import GatehouseCore
 import KioskCore
 import KioskOffline
+import KioskPeers
 import Logging
 import ServiceLifecycle
 
@@ -26,6 +27,8 @@ struct HeartbeatService: Service {
     let timekeeper: any Timekeeper
     /// Where the box's `/metrics` listener (`metrics_listen`) reads the latest figures.
     var latestMetrics: LatestMetrics?
+    /// The peer exchange's figures, for the metrics; nil: no peers.
+    var peers: PeerExchange?
     let logger: Logger
 
     func run() async throws {
@@ -64,7 +67,7 @@ struct HeartbeatService: Service {
                     }
                     failing = true
                 }
-                let metrics = KioskMetrics.text(heartbeat, counts: counts, lastDelivered: lastDelivered)
+                let metrics = KioskMetrics.text(heartbeat, counts: counts, lastDelivered: lastDelivered, peers: peers?.figures)
                 latestMetrics?.publish(metrics)
                 if let textfile {
                     do {

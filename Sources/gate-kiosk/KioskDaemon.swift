@@ -257,6 +257,7 @@ public struct KioskDaemon {
                     box: offline.box,
                     timekeeper: timekeeper,
                     latestMetrics: latestMetrics,
+                    peers: peerService?.exchange,
                     logger: logger
                 )
             )

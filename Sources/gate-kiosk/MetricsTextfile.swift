@@ -1,6 +1,7 @@
 import FoundationEssentials
 import GatehouseCore
 import KioskCore
+import KioskPeers
 
 #if canImport(Glibc)
 import Glibc
@@ -11,7 +12,8 @@ import Glibc
 enum KioskMetrics {
     /// `heartbeat`: the figures just sent (or not); `counts`: frames and codes read since the
     /// start; `lastDelivered`: when a heartbeat last reached the service (seconds since 1970).
-    static func text(_ heartbeat: Heartbeat, counts: (frames: Int, codes: Int), lastDelivered: Double?) -> String {
+    /// `peers`: the peer exchange's figures, when the gate has peers.
+    static func text(_ heartbeat: Heartbeat, counts: (frames: Int, codes: Int), lastDelivered: Double?, peers: PeerFigures? = nil) -> String {
         var out = PrometheusText()
         typealias Samples = [(labels: [(String, String)], value: Double)]
         func metric(_ name: String, _ type: String, _ help: String, _ samples: Samples) {
@@ -52,6 +54,23 @@ enum KioskMetrics {
             "Bytes free on the state directory's file system.",
             one(heartbeat.diskFreeBytes.map(Double.init))
         )
+        if let peers {
+            metric("gate_kiosk_peers", "gauge", "Peer gates this gate knows (configured and discovered).", [([], Double(peers.peers))])
+            metric("gate_kiosk_peers_reachable", "gauge", "Peer gates heard from in the last 10 s.", [([], Double(peers.reachable))])
+            metric("gate_kiosk_peer_records_sent_total", "counter", "Used records sent to peer gates (one per peer).", [([], Double(peers.sent))])
+            metric(
+                "gate_kiosk_peer_records_applied_total",
+                "counter",
+                "Peer gates' used records applied to the snapshot.",
+                [([], Double(peers.applied))]
+            )
+            metric(
+                "gate_kiosk_peer_datagrams_dropped_total",
+                "counter",
+                "Datagrams on the peer port dropped unapplied, by reason.",
+                PeerFigures.dropReasons.map { ([("reason", $0)], Double(peers.dropped[$0] ?? 0)) }
+            )
+        }
         metric("gate_kiosk_cpu_temperature_celsius", "gauge", "The CPU's temperature.", one(heartbeat.cpuTemperatureCelsius))
         metric("gate_kiosk_undervoltage", "gauge", "1 while the power supply is under-voltage (Raspberry Pi).", flag(heartbeat.undervoltage))
         metric("gate_kiosk_throttled", "gauge", "1 while the CPU is throttled (Raspberry Pi).", flag(heartbeat.throttled))

@@ -29,8 +29,12 @@ import Glibc
         /// `discovery`: the gates find each other by multicast instead of a list of peers.
         let discovery: Bool
 
-        init(gates: Int = 2, tickets count: Int = 8, discovery: Bool = false) throws {
+        /// `metrics`: each kiosk writes its figures to `gateN.prom` in the folder.
+        let metrics: Bool
+
+        init(gates: Int = 2, tickets count: Int = 8, discovery: Bool = false, metrics: Bool = false) throws {
             self.discovery = discovery
+            self.metrics = metrics
             lan = try PeerLAN(gates: gates)
             folder = try TemporaryDirectory()
             service = try ServiceProcess(databasePath: folder.file("g.sqlite"), host: lan.serviceAddress)
@@ -56,7 +60,8 @@ import Glibc
                 device: devices[gate],
                 state: states[gate],
                 extra: (discovery ? ["--set", "peer_discovery=on"] : ["--set", "peers=\(peers)"])
-                    + ["--set", "peer_listen=\(lan.address(gate)):7447"],
+                    + ["--set", "peer_listen=\(lan.address(gate)):7447"]
+                    + (metrics ? ["--set", "metrics_textfile=\(folder.file("gate\(gate).prom"))"] : []),
                 namespace: lan.gates[gate],
                 serverHost: lan.serviceAddress
             )
@@ -108,7 +113,7 @@ import Glibc
     static func wallNow() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     @Test func a_copied_code_passes_one_gate_while_the_uplink_is_down() async throws {
-        let venue = try Venue(tickets: 34)
+        let venue = try Venue(tickets: 202)
         try await venue.ready()
         let (a, b) = (venue.kiosk(0), venue.kiosk(1))
         try venue.lan.cutUplink()
@@ -128,7 +133,7 @@ import Glibc
         // on this machine's clock). The record leaves A as the decision is journaled, before the
         // relay closes, so B may know first (a negative figure).
         var delays: [Int64] = []
-        for ticket in venue.tickets[1...32] {
+        for ticket in venue.tickets[1...200] {
             let admitted = try await Self.admit(a, ticket.qrData)
             #expect(admitted.decision["CHECKIN_RESULT"] == "valid", "\(admitted.decision)")
             let scanId = admitted.decision["SCAN_ID"]
@@ -137,7 +142,6 @@ import Glibc
             }
             let applied = b.journal.entries.first { $0["MESSAGE"] == "Peer record applied" && $0["SCAN_ID"] == scanId }!
             delays.append(Int64(applied["PEER_RECEIVED_MS"]!)! - admitted.relayAt)
-            try await Task.sleep(for: .milliseconds(700))
         }
         delays.sort()
         print(
@@ -149,7 +153,7 @@ import Glibc
 
         // The uplink returns: A uploads its own admissions; B uploads nothing it learnt.
         try venue.lan.restoreUplink()
-        try await waitUntil(limit: .seconds(15)) { (try? venue.offlineCheckins().filter { $0["result"] as? String == "valid" }.count) == 33 }
+        try await waitUntil(limit: .seconds(15)) { (try? venue.offlineCheckins().filter { $0["result"] as? String == "valid" }.count) == 201 }
         try await Task.sleep(for: .seconds(2))
         let offline = try venue.offlineCheckins()
         #expect(offline.allSatisfy { $0["gateId"] as? String == "gate-a" || $0["result"] as? String != "valid" }, "\(offline)")
@@ -221,7 +225,7 @@ import Glibc
     }
 
     @Test func forged_replayed_foreign_and_revoked_records_are_dropped_and_counted() async throws {
-        let venue = try Venue(gates: 3)
+        let venue = try Venue(gates: 3, metrics: true)
         try await venue.ready()
         let b = venue.kiosk(1)
         let keyID = try meta(venue.states[1], "peer_key_id")
@@ -303,6 +307,28 @@ import Glibc
         #expect(report["PEER_DROPPED_REPLAYED"] == "1" && report["PEER_DROPPED_WRONG_EVENT"] == "1" && report["PEER_DROPPED_OUT_OF_WINDOW"] == "1")
         // At least one: a peer's hello in the second before it synced the new key counts too.
         #expect(Int(report["PEER_DROPPED_UNKNOWN_KEY"] ?? "0")! >= 1 && report["PEER_DROPPED_MALFORMED"] == "1")
+        // The same figures for Prometheus (node_exporter's textfile collector), as promtool reads them.
+        let textfile = venue.folder.file("gate1.prom")
+        try await waitUntil(limit: .seconds(15)) {
+            ((try? String(contentsOfFile: textfile, encoding: .utf8)) ?? "").contains(
+                "gate_kiosk_peer_datagrams_dropped_total{reason=\"unknown_key\"} "
+            )
+                && !((try? String(contentsOfFile: textfile, encoding: .utf8)) ?? "").contains("{reason=\"unknown_key\"} 0")
+        }
+        let figures = try String(contentsOfFile: textfile, encoding: .utf8)
+        #expect(figures.contains("gate_kiosk_peer_records_applied_total 1") && figures.contains("gate_kiosk_peers 2"), "\(figures)")
+        let promtool = Process()
+        promtool.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+        promtool.arguments = ["check", "metrics"]
+        let input = Pipe()
+        promtool.standardInput = input
+        promtool.standardOutput = FileHandle.nullDevice
+        promtool.standardError = FileHandle.nullDevice
+        try promtool.run()
+        input.fileHandleForWriting.write(Data(figures.utf8))
+        try input.fileHandleForWriting.close()
+        promtool.waitUntilExit()
+        #expect(promtool.terminationStatus == 0, "promtool check metrics")
         // Nothing dropped was applied: the one genuine record is all B learnt from outside.
         #expect(
             try OfflineGateTests().query(venue.states[1] + "/offline.sqlite", "SELECT count(*) FROM peer_records WHERE sender LIKE '%#test-box'")

@@ -90,6 +90,26 @@ import Testing
         await f.stop()
     }
 
+    /// The key gates sign their peer records with: the same on every page, another event's
+    /// differs, and revoking one of the event's kiosks (not a phone) makes a new one.
+    @Test(arguments: StoreKind.available)
+    func the_peer_key_comes_with_every_page_and_changes_when_a_kiosk_is_revoked(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let key = try #require(try await pull(f).peerKey)
+        #expect(Base64URL.decode(key.key)?.count == 32 && key.id != key.key)
+        #expect(try await pull(f).peerKey == key)
+        let other = try await f.gatehouse.createEvent(name: "Other", startsAt: nil, endsAt: nil)
+        #expect(try await f.gatehouse.peerKey(eventId: other.id) != key)
+        let (phone, _) = try await f.gatehouse.addDevice(name: "phone", gateId: "door-1", eventId: f.event.id, kind: .scanner)
+        _ = try await f.gatehouse.revokeDevice(id: phone.id)
+        #expect(try await pull(f).peerKey == key, "a phone never held the key")
+        let (south, _) = try await f.gatehouse.addDevice(name: "south", gateId: "south-1", eventId: f.event.id)
+        _ = try await f.gatehouse.revokeDevice(id: south.id)
+        let rotated = try #require(try await pull(f).peerKey)
+        #expect(rotated.id != key.id && rotated.key != key.key)
+        await f.stop()
+    }
+
     @Test(arguments: StoreKind.available)
     func uploads_record_once_replay_and_report_conflicts(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
