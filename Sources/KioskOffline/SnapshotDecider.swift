@@ -39,7 +39,8 @@ public struct SnapshotDecider: OfflineDecider {
         guard let age = clock.age(of: contact), let now = clock.now(since: contact) else {
             return .cannotDecide("no trusted clock (restarted without the service, and the system clock is not synchronised)")
         }
-        if let waiting = peers?.notReady { return .cannotDecide(waiting) }
+        // Entries wait while the gate catches up with its peers; people leaving never do.
+        if direction == .entry, let waiting = peers?.notReady { return .cannotDecide(waiting) }
         guard age <= maxAge else {
             return .cannotDecide(
                 "the snapshot is \(age.components.seconds / 60) min old, more than offline_max_age (\(maxAge.components.seconds / 60) min)"

@@ -123,15 +123,7 @@ public final class PeerExchange: PeerGate, Sendable {
             guard let records = try? snapshot.outbox(after: state.lastSent, limit: 500), let last = records.last else { return }
             let targets = Array(state.peers.keys)
             for record in records {
-                let message = PeerMessage(
-                    record: record,
-                    key: context.keyID,
-                    event: context.event,
-                    device: settings.deviceID,
-                    instance: instance,
-                    resent: false
-                )
-                guard let datagram = message.sealed(key: context.key) else { continue }
+                guard let datagram = datagram(record, context: context, resent: false) else { continue }
                 for target in targets where send(datagram, target) { state.figures.sent += 1 }
             }
             state.lastSent = last.seq
@@ -144,6 +136,12 @@ public final class PeerExchange: PeerGate, Sendable {
         var event: String
         var keyID: String
         var key: [UInt8]
+    }
+
+    /// One of this gate's records, sealed; `resent` in answer to a hello.
+    private func datagram(_ record: PeerRecord, context: Context, resent: Bool) -> [UInt8]? {
+        PeerMessage(record: record, key: context.keyID, event: context.event, device: settings.deviceID, instance: instance, resent: resent)
+            .sealed(key: context.key)
     }
 
     /// What a datagram needs: the event and its key, from the last sync. Without them (a box
@@ -270,15 +268,7 @@ public final class PeerExchange: PeerGate, Sendable {
         guard allowed, let records = try? snapshot.outbox(after: wants, limit: 200) else { return }
         var sent = 0
         for record in records {
-            let message = PeerMessage(
-                record: record,
-                key: context.keyID,
-                event: context.event,
-                device: settings.deviceID,
-                instance: instance,
-                resent: true
-            )
-            if let datagram = message.sealed(key: context.key), send(datagram, endpoint) { sent += 1 }
+            if let datagram = datagram(record, context: context, resent: true), send(datagram, endpoint) { sent += 1 }
         }
         if records.count < 200 {
             var done = PeerMessage(
