@@ -49,6 +49,8 @@ public enum PeerApply: Sendable, Equatable {
     case applied
     /// This box already has that sender's record of that number.
     case duplicate
+    /// Its time goes against the sender's numbering (see `applyPeer`): not applied.
+    case outOfOrder
 }
 
 /// The gate-to-gate part of the snapshot: the records this gate owes its peers (its outbox, in
@@ -56,6 +58,9 @@ public enum PeerApply: Sendable, Equatable {
 /// changes what `ticket(hash:)` says, never the journal: only the admitting gate uploads its own
 /// admissions.
 enum PeerLedger {
+    /// How far two gates' (or one gate's successive) trusted clocks may disagree, in ms.
+    static let clockTolerance: Int64 = 120_000
+
     static let schema = """
         CREATE TABLE IF NOT EXISTS peer_outbox (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -213,6 +218,30 @@ extension OfflineSnapshot {
     public func applyPeer(_ record: PeerRecord, sender: String, receivedAt: Int64) throws -> PeerApply {
         try database.withLock { db in
             try db.transaction {
+                let known = try db.firstRow("SELECT 1 FROM peer_records WHERE sender = ? AND seq = ?", [.text(sender), .integer(record.seq)]) {
+                    $0.int(0)
+                }
+                if known != nil { return .duplicate }
+                // A gate numbers its admissions in the order it makes them, by a clock that only
+                // goes forward: one numbered after a later admission but timed well before it (or
+                // the other way round) was not sent as it reads. Take-backs carry their
+                // admission's time, so only admissions are compared.
+                if record.kind == .admit {
+                    let earlier =
+                        try db.firstRow(
+                            "SELECT max(at) FROM peer_records WHERE sender = ? AND seq < ? AND kind = 'admit'",
+                            [.text(sender), .integer(record.seq)],
+                            { $0.optionalInt(0) }
+                        ) ?? nil
+                    let later =
+                        try db.firstRow(
+                            "SELECT min(at) FROM peer_records WHERE sender = ? AND seq > ? AND kind = 'admit'",
+                            [.text(sender), .integer(record.seq)],
+                            { $0.optionalInt(0) }
+                        ) ?? nil
+                    if let earlier, record.at < earlier - PeerLedger.clockTolerance { return .outOfOrder }
+                    if let later, record.at > later + PeerLedger.clockTolerance { return .outOfOrder }
+                }
                 let inserted = try db.run(
                     """
                     INSERT OR IGNORE INTO peer_records (sender, seq, kind, scan_id, hash, gate, list, at, direction, inside_change, received_at)

@@ -223,6 +223,8 @@ public final class PeerExchange: PeerGate, Sendable {
             )
             // A gap before it: a datagram was lost; ask for it now rather than at the next hello.
             if let mark = try? snapshot.peerMarks()[message.sender], mark < record.seq - 1 { hello(endpoint, context: context, urgent: true) }
+        case .outOfOrder:
+            count(.outOfOrder)
         case .duplicate:
             if message.r == true {
                 state.withLock { $0.figures.duplicates += 1 }

@@ -80,6 +80,8 @@ struct PeerMessage: Codable, Equatable {
         case wrongEvent = "wrong_event"
         /// A record of a sender and number this gate already has, sent as new.
         case replayed
+        /// A record whose time goes against its sender's numbering.
+        case outOfOrder = "out_of_order"
         /// A record whose time is ahead of this gate's clock, or older than any snapshot it would
         /// trust: a replay from long ago, or a box with a broken clock.
         case outOfWindow = "out_of_window"

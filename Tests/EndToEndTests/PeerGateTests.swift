@@ -244,9 +244,14 @@ import Glibc
         var future = keyed
         future["s"] = 3
         future["a"] = Self.wallNow() + 3_600_000
+        // Numbered after the genuine one, timed ten minutes before it.
+        var outOfOrder = keyed
+        outOfOrder["s"] = 4
+        outOfOrder["a"] = (keyed["a"] as! Int64) - 600_000
         venue.lan.send(
             [
                 genuine, genuine, forged, try Self.sealed(otherEvent, key: key), try Self.sealed(future, key: key),
+                try Self.sealed(outOfOrder, key: key),
                 Array("not a record at all, just some bytes on the LAN port".utf8),
             ],
             to: 1
@@ -305,6 +310,7 @@ import Glibc
         let report = b.journal.entries.last { $0["MESSAGE"] == "Peer datagrams dropped" }!
         print("peer gates: gate B dropped \(report.filter { $0.key.hasPrefix("PEER_DROPPED_") }.sorted { $0.key < $1.key })")
         #expect(report["PEER_DROPPED_REPLAYED"] == "1" && report["PEER_DROPPED_WRONG_EVENT"] == "1" && report["PEER_DROPPED_OUT_OF_WINDOW"] == "1")
+        #expect(report["PEER_DROPPED_OUT_OF_ORDER"] == "1")
         // At least one: a peer's hello in the second before it synced the new key counts too.
         #expect(Int(report["PEER_DROPPED_UNKNOWN_KEY"] ?? "0")! >= 1 && report["PEER_DROPPED_MALFORMED"] == "1")
         // The same figures for Prometheus (node_exporter's textfile collector), as promtool reads them.
