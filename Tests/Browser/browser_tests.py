@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 import segno
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as DriverService
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.print_page_options import PrintOptions
@@ -203,7 +203,9 @@ def browser(size, camera_file=None, admin=True):
 
 
 def wait(driver, condition, timeout=15):
-    return WebDriverWait(driver, timeout).until(condition)
+    # A condition that read the page while it was being replaced (a form's answer arriving) is
+    # asked again, not failed.
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def text(driver, css):
