@@ -70,7 +70,7 @@ public final class OfflineSnapshot: Sendable {
     public static let refusalsBeforeQuarantine = 3
     /// Times a service may send or a snapshot may hold (ms since 1970, up to the year 2200).
     /// Anything else is a tampered file or a hostile answer, never arithmetic input.
-    static let plausibleTimes: ClosedRange<Int64> = 0...7_258_118_400_000
+    public static let plausibleTimes: ClosedRange<Int64> = 0...7_258_118_400_000
 
     let database: Mutex<SQLiteConnection>
     public let path: String
@@ -482,7 +482,8 @@ public final class OfflineSnapshot: Sendable {
         }
     }
 
-    static func isIdentifier(_ text: String) -> Bool {
+    /// An id, gate or list name as the service sends them: 1–128 bytes, no control characters.
+    public static func isIdentifier(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= 128 && !text.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 

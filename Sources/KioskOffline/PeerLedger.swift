@@ -110,28 +110,25 @@ enum PeerLedger {
         try db.firstRow("SELECT value FROM meta WHERE key = 'gate_list_id'") { $0.text(0) }
     }
 
-    /// The first entry a peer reported for this ticket at this gate's list, not taken back.
-    static func firstAdmission(hash: [UInt8], in db: SQLiteConnection) throws -> (at: Int64, gate: String)? {
-        let list = try ourList(in: db)
-        return try db.firstRow(
-            """
-            SELECT at, gate FROM peer_records WHERE hash = ? AND kind = 'admit' AND withdrawn = 0 AND direction = 'entry' AND list IS ?
-            ORDER BY at LIMIT 1
-            """,
-            [.blob(hash), .optional(list)]
-        ) { ($0.int(0), $0.text(1)) }
-    }
-
-    /// Puts what the peers reported onto a ticket as the snapshot and the journal show it.
-    static func merge(into ticket: inout OfflineSnapshot.Ticket, hash: [UInt8], in db: SQLiteConnection) throws {
-        let list = try ourList(in: db)
-        let reported = try db.rows(
+    /// What the peers reported of this ticket at this gate's list, not taken back, oldest first.
+    private static func reported(hash: [UInt8], in db: SQLiteConnection) throws -> [(gate: String, at: Int64, entry: Bool)] {
+        try db.rows(
             """
             SELECT gate, at, direction FROM peer_records WHERE hash = ? AND kind = 'admit' AND withdrawn = 0 AND list IS ?
             ORDER BY at, seq
             """,
-            [.blob(hash), .optional(list)]
+            [.blob(hash), .optional(try ourList(in: db))]
         ) { (gate: $0.text(0), at: $0.int(1), entry: $0.text(2) == ScanDirection.entry.rawValue) }
+    }
+
+    /// The first entry a peer reported for this ticket at this gate's list, not taken back.
+    static func firstAdmission(hash: [UInt8], in db: SQLiteConnection) throws -> (at: Int64, gate: String)? {
+        try reported(hash: hash, in: db).first(where: \.entry).map { ($0.at, $0.gate) }
+    }
+
+    /// Puts what the peers reported onto a ticket as the snapshot and the journal show it.
+    static func merge(into ticket: inout OfflineSnapshot.Ticket, hash: [UInt8], in db: SQLiteConnection) throws {
+        let reported = try reported(hash: hash, in: db)
         guard let last = reported.last else { return }
         if let first = reported.first(where: \.entry) {
             ticket.status = .used
@@ -210,6 +207,13 @@ extension OfflineSnapshot {
     public func peerMarks() throws -> [String: Int64] {
         try database.withLock { db in
             Dictionary(try db.rows("SELECT sender, contiguous FROM peer_marks") { ($0.text(0), $0.int(1)) }, uniquingKeysWith: max)
+        }
+    }
+
+    /// The number up to which this box has every record of `sender` (0: none).
+    public func peerMark(sender: String) throws -> Int64 {
+        try database.withLock { db in
+            try db.firstRow("SELECT contiguous FROM peer_marks WHERE sender = ?", [.text(sender)]) { $0.int(0) } ?? 0
         }
     }
 

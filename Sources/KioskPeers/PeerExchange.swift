@@ -222,7 +222,7 @@ public final class PeerExchange: PeerGate, Sendable {
                 ]
             )
             // A gap before it: a datagram was lost; ask for it now rather than at the next hello.
-            if let mark = try? snapshot.peerMarks()[message.sender], mark < record.seq - 1 { hello(endpoint, context: context, urgent: true) }
+            if let mark = try? snapshot.peerMark(sender: message.sender), mark < record.seq - 1 { hello(endpoint, context: context, urgent: true) }
         case .outOfOrder:
             count(.outOfOrder)
         case .duplicate:

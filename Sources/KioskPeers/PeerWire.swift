@@ -119,9 +119,8 @@ struct PeerMessage: Codable, Equatable {
         return .success(message)
     }
 
-    static func isIdentifier(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.count <= 128 && !text.unicodeScalars.contains { $0.properties.generalCategory == .control }
-    }
+    /// The snapshot's own test for ids and gates: a peer's record holds nothing a page may not.
+    static func isIdentifier(_ text: String) -> Bool { OfflineSnapshot.isIdentifier(text) }
 
     // MARK: Records
 
@@ -156,7 +155,7 @@ struct PeerMessage: Codable, Equatable {
     var record: PeerRecord? {
         guard t == .record, let seq = s, seq >= 1, let kind = kind.flatMap(PeerRecord.Kind.init(rawValue:)), let scanID = i,
             Self.isIdentifier(scanID), let hash = h.flatMap(Base64URL.decode), hash.count == 32, let at = a,
-            (0...7_258_118_400_000).contains(at), let direction = x.flatMap(ScanDirection.init(rawValue:)), let change = c,
+            OfflineSnapshot.plausibleTimes.contains(at), let direction = x.flatMap(ScanDirection.init(rawValue:)), let change = c,
             (-1...1).contains(change), l.map(Self.isIdentifier) ?? true
         else { return nil }
         return PeerRecord(kind: kind, seq: seq, scanID: scanID, hash: hash, gate: g, list: l, at: at, direction: direction, insideChange: change)
