@@ -228,6 +228,46 @@ final class TestClock: @unchecked Sendable {
         await f.stop()
     }
 
+    /// Scans submitted at once share a batch on the networked stores, where first entries are
+    /// stored together: a ticket among them twice (two gates, one copied code) passes once, and
+    /// every other ticket of the batch passes.
+    @Test(arguments: StoreKind.available)
+    func a_ticket_twice_in_one_batch_admits_once(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let tickets = try await f.gatehouse.issueTickets(eventId: f.event.id, Array(repeating: .init(), count: 24))
+        let copied = tickets[7].qrData
+        let codes = tickets.map(\.qrData) + [copied, copied]
+        let outcomes = await withTaskGroup(of: (Int, Result<CheckinOutcome, any Error>).self) { group in
+            for (index, code) in codes.enumerated() {
+                let parsed = TicketCode.parse(code)
+                let attempt = CheckinAttempt(
+                    deviceId: f.device.id,
+                    deviceTokenHash: TokenHash.of(f.deviceToken),
+                    gateId: f.device.gateId,
+                    scanId: "twice-\(index)",
+                    mode: .commit,
+                    payloadHash: TokenHash.of(code),
+                    code: parsed.map { ($0.eventID, TokenHash.of($0.token)) },
+                    at: f.clock.now
+                )
+                group.addTask { (index, await Result(awaiting: { try await f.store.checkin(attempt) })) }
+            }
+            var all: [Int: CheckinResult] = [:]
+            for await (index, outcome) in group {
+                if case .success(.decided(let decision)) = outcome { all[index] = decision.result }
+            }
+            return all
+        }
+        #expect(outcomes.count == codes.count, "every scan decided")
+        let copiedScans = [7, tickets.count, tickets.count + 1].compactMap { outcomes[$0] }
+        #expect(copiedScans.filter { $0 == .valid }.count == 1 && copiedScans.filter { $0 == .alreadyUsed }.count == 2)
+        for index in tickets.indices where index != 7 { #expect(outcomes[index] == .valid, "scan \(index)") }
+        let log = try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter())
+        #expect(log.count == codes.count && log.filter { $0.result == .valid }.count == tickets.count)
+        #expect(try await f.gatehouse.ticket(id: tickets[7].ticket.id).status == .used)
+        await f.stop()
+    }
+
     @Test(arguments: StoreKind.available)
     func validate_mode_changes_nothing(_ kind: StoreKind) async throws {
         let f = try await Fixture(kind)
