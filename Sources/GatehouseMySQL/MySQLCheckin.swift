@@ -99,8 +99,7 @@ extension MySQLStore {
     /// The first reads of several scans in one statement: each scan's read as it is alone (the
     /// same joins and comparisons), joined by UNION ALL and told apart by a last column.
     static func firstReads(_ attempts: ArraySlice<CheckinAttempt>, in db: MySQLConnection) throws -> [Found?] {
-        let read = firstRead.replacingOccurrences(of: "g.list_id\n", with: "g.list_id, ? AS k\n")
-        let sql = Array(repeating: "(" + read + ")", count: attempts.count).joined(separator: " UNION ALL ")
+        let sql = firstReadsStatements[attempts.count]
         var parameters: [MySQLValue] = []
         parameters.reserveCapacity(attempts.count * 4)
         for (index, attempt) in attempts.enumerated() {
@@ -132,7 +131,7 @@ extension MySQLStore {
                 try logRows.write(in: db)
                 outcomes.append(try decide(attempt, in: db))
             } else {
-                outcomes.append(try decide(attempt, found: found, in: db) { logRows.add($0) })
+                outcomes.append(try decide(attempt, found: found, in: db) { logRows.add($0, eventId: $1) })
             }
             if let ticket = found?.ticket { touchedTickets.insert(ticket.id) }
             if let scan { touchedScans.insert(scan) }
@@ -144,32 +143,52 @@ extension MySQLStore {
     /// Scans read per statement in a batch (four parameters each).
     static let readsPerStatement = 32
 
+    /// `firstReads`' statement for each number of scans, built once: every batch used to build
+    /// its own, a string search and join per batch.
+    private static let firstReadsStatements: [String] = (0...readsPerStatement).map { count in
+        let read = firstRead.replacingOccurrences(of: "g.list_id\n", with: "g.list_id, ? AS k\n")
+        return Array(repeating: "(" + read + ")", count: count).joined(separator: " UNION ALL ")
+    }
+
     /// Log rows of a batch, written by one INSERT of many rows.
     private struct LogRows {
         var pending: [StoreStatement] = []
+        var events = Set<String>()
 
-        mutating func add(_ row: StoreStatement) { pending.append(row) }
+        mutating func add(_ row: StoreStatement, eventId: String) {
+            pending.append(row)
+            events.insert(eventId)
+        }
 
         mutating func write(in db: MySQLConnection) throws {
-            defer { pending.removeAll() }
-            guard let first = pending.first else { return }
-            guard pending.count > 1, let values = first.sql.range(of: "VALUES") else {
-                try MySQLStore.insert(first, in: db)
-                return
+            defer {
+                pending.removeAll()
+                events.removeAll()
             }
-            let row = String(first.sql[values.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
-            let sql = String(first.sql[..<values.upperBound]) + " " + Array(repeating: row, count: pending.count).joined(separator: ", ")
-            try MySQLStore.insert(StoreStatement(sql: sql, parameters: pending.flatMap(\.parameters)), in: db)
+            guard let first = pending.first else { return }
+            let statement: StoreStatement
+            if pending.count > 1, let values = first.sql.range(of: "VALUES") {
+                let row = String(first.sql[values.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
+                let sql = String(first.sql[..<values.upperBound]) + " " + Array(repeating: row, count: pending.count).joined(separator: ", ")
+                statement = StoreStatement(sql: sql, parameters: pending.flatMap(\.parameters))
+            } else {
+                statement = first
+            }
+            // The rows of one INSERT are numbered from its first id on.
+            let firstId = try MySQLStore.insert(statement, in: db)
+            for eventId in events { db.logged(eventId: eventId, from: firstId) }
         }
     }
 
-    /// Writes log rows; a row another process logged first (its device's scanId) is
-    /// `ScanDecidedConcurrently`.
-    private static func insert(_ statement: StoreStatement, in db: MySQLConnection) throws {
+    /// Writes log rows and returns the first one's id; a row another process logged first (its
+    /// device's scanId) is `ScanDecidedConcurrently`.
+    private static func insert(_ statement: StoreStatement, in db: MySQLConnection) throws -> Int64 {
         do {
-            try db.run(statement)
-        } catch  where error.number == 1062 {
-            throw ScanDecidedConcurrently()
+            let firstId = try db.insert(statement.sql, statement.parameters.map(MySQLValue.init))
+            return firstId
+        } catch {
+            if error.number == 1062 { throw ScanDecidedConcurrently() }
+            throw error
         }
     }
 
@@ -181,15 +200,16 @@ extension MySQLStore {
     /// the newest committed row and locks it.
     private static func decide(_ attempt: CheckinAttempt, in db: MySQLConnection) throws -> CheckinOutcome {
         let found = try db.firstRow(firstRead, firstReadParameters(attempt), Self.found)
-        return try decide(attempt, found: found, in: db) { try insert($0, in: db) }
+        return try decide(attempt, found: found, in: db) { row, eventId in db.logged(eventId: eventId, from: try insert(row, in: db)) }
     }
 
-    /// Decides from the first read; `log` writes the attempt's log row (now, or with the batch's).
+    /// Decides from the first read; `log` writes the attempt's log row in the event's log (now, or
+    /// with the batch's) and notes it for numbering.
     private static func decide(
         _ attempt: CheckinAttempt,
         found: Found?,
         in db: MySQLConnection,
-        log: (StoreStatement) throws -> Void
+        log: (_ row: StoreStatement, _ eventId: String) throws -> Void
     ) throws -> CheckinOutcome {
         let device: DeviceOnDuty
         switch DeviceOnDuty.judge(found: found?.device, deviceId: attempt.deviceId, gateId: attempt.gateId) {
@@ -221,8 +241,7 @@ extension MySQLStore {
         } else {
             decided = try judge(attempt, read: found.ticket, deviceEvent: device.event, in: db)
         }
-        try log(StoreStatements.logCheckin(attempt, device: device, decision: decided.decision, undo: decided.undo))
-        db.logged(eventId: device.event)
+        try log(StoreStatements.logCheckin(attempt, device: device, decision: decided.decision, undo: decided.undo), device.event)
         return .decided(decided.decision)
     }
 

@@ -223,7 +223,9 @@ extension MySQLConnection {
         /// range, so issuing 20,000 tickets is numbered by one statement, not by 20,000 ids.
         case issued(eventId: String, first: Int64, count: Int)
         /// Rows logged (or marked) in the event's check-in log: `stream_seq` 0 until numbered.
-        case logged(eventId: String)
+        /// `from`: no row of them has a smaller id (they were inserted, from that id on); nil
+        /// when some may (a row marked again).
+        case logged(eventId: String, from: Int64?)
         /// One scan's row marked an offline admission.
         case marked(deviceId: String, scanId: String)
     }
@@ -234,8 +236,9 @@ extension MySQLConnection {
     /// Notes tickets issued in this write transaction, for `MySQLSchema.numberChanges`.
     func issued(eventId: String, first: Int64, count: Int) { notedChanges.append(.issued(eventId: eventId, first: first, count: count)) }
 
-    /// Notes rows logged or marked in the event's check-in log, for `MySQLSchema.numberChanges`.
-    func logged(eventId: String) { notedChanges.append(.logged(eventId: eventId)) }
+    /// Notes rows logged or marked in the event's check-in log, for `MySQLSchema.numberChanges`;
+    /// `from` as in `NotedChange.logged`.
+    func logged(eventId: String, from firstId: Int64? = nil) { notedChanges.append(.logged(eventId: eventId, from: firstId)) }
 
     /// Notes a scan's row marked an offline admission, for `MySQLSchema.numberChanges`.
     func marked(deviceId: String, scanId: String) { notedChanges.append(.marked(deviceId: deviceId, scanId: scanId)) }
