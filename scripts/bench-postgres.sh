@@ -39,6 +39,7 @@ psql -q "$GATEHOUSE_TEST_POSTGRES" -c "INSERT INTO tickets (id, event_id, number
 # Fresh statistics, or the planner may walk the (event, status) index instead of (event, number).
 psql -q "$GATEHOUSE_TEST_POSTGRES" -c "ANALYZE"
 : > "$WORK/pg.rates"; : > "$WORK/prepared.rates"; : > "$WORK/nofeed.rates"; : > "$WORK/api.rates"; : > "$WORK/ratios"; : > "$WORK/feed.ratios"
+: > "$WORK/prepared.ratios"
 for round in $(seq 0 $((ROUNDS - 1))); do
   settle
   pgbench -n -c "$CONNECTIONS" -j 2 -T "$DURATION" -D event="'$PG_EVENT'" -D first=$((round * PER_RUN + 1)) -D last=$(((round + 1) * PER_RUN)) \
@@ -62,15 +63,17 @@ for round in $(seq 0 $((ROUNDS - 1))); do
   settle
   read -r api p50 p99 < <(api_run "$round")
   echo "$pg" >> "$WORK/pg.rates"; echo "$prepared" >> "$WORK/prepared.rates"; echo "$api" >> "$WORK/api.rates"; echo "$((api * 100 / pg))" >> "$WORK/ratios"
-  printf 'round %d: pgbench %6s/s (prepared %6s/s, without the feed %6s/s)   API on PostgreSQL %6s/s  p50 %8s  p99 %8s   API/pgbench %s%%\n' \
-    $((round + 1)) "$pg" "$prepared" "$nofeed" "$api" "$p50" "$p99" "$((api * 100 / pg))"
+  echo "$((api * 100 / prepared))" >> "$WORK/prepared.ratios"
+  printf 'round %d: pgbench %6s/s (prepared %6s/s, without the feed %6s/s)   API on PostgreSQL %6s/s  p50 %8s  p99 %8s   API/pgbench %s%% (prepared %s%%)\n' \
+    $((round + 1)) "$pg" "$prepared" "$nofeed" "$api" "$p50" "$p99" "$((api * 100 / pg))" "$((api * 100 / prepared))"
 done
 stop_service
 printf '%-38s %8s/s  (median of %d runs)\n' "pgbench, 1 transaction per check-in" "$(median < "$WORK/pg.rates")" "$ROUNDS"
 printf '%-38s %8s/s  (median of %d runs)\n' "the same, pgbench -M prepared" "$(median < "$WORK/prepared.rates")" "$ROUNDS"
 printf '%-38s %8s/s  (median of %d runs; with/without per round, median %s%%)\n' "-M prepared without the change feed" \
   "$(median < "$WORK/nofeed.rates")" "$ROUNDS" "$(median < "$WORK/feed.ratios")"
-printf '%-38s %8s/s  (median of %d runs; API/pgbench per round, median %s%%)\n' "API on PostgreSQL" "$(median < "$WORK/api.rates")" "$ROUNDS" "$(median < "$WORK/ratios")"
+printf '%-38s %8s/s  (median of %d runs; API/pgbench per round, median %s%%; API/pgbench -M prepared, median %s%%)\n' \
+  "API on PostgreSQL" "$(median < "$WORK/api.rates")" "$ROUNDS" "$(median < "$WORK/ratios")" "$(median < "$WORK/prepared.ratios")"
 
 start_service "$WORK/bench.sqlite"
 api_setup "$PER_RUN"

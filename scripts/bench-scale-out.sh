@@ -16,7 +16,7 @@ DURATION=${DURATION:-10}       # seconds per run
 ROUNDS=${ROUNDS:-3}
 EVENTS=${EVENTS:-50}
 PER_EVENT_CONNECTIONS=${PER_EVENT_CONNECTIONS:-16}
-PER_EVENT_RUN=${PER_EVENT_RUN:-1000}   # codes per event per scale-out run: more than a run uses up
+PER_EVENT_RUN=${PER_EVENT_RUN:-3000}   # codes per event per scale-out run: more than a run uses up
 REFERENCE_RUN=${REFERENCE_RUN:-50000}  # codes for one reference run
 swift build -c release --product gatehouse >&2
 BIN=$(swift build -c release --show-bin-path)/gatehouse
@@ -53,6 +53,12 @@ gate_codes() {
   done
 }
 
+# exhausted ADMITTED AVAILABLE WHAT: says so when a run used up its codes (its rate is then a
+# floor, not a measure).
+exhausted() {
+  if [[ $1 -ge $2 ]]; then echo "the $3 run used up all its $2 codes: its rate is a floor; raise the codes per run" >&2; fi
+}
+
 # load FILE CONNECTIONS URL OUT: one wrk run in the background; its pid in $LOAD.
 load() {
   CODES_FILE=$1 WRK_THREADS=2 wrk -t2 -c"$2" -d"${DURATION}s" --latency -s bench/checkin-many.lua "$3" > "$4" 2> "$4.err" &
@@ -81,6 +87,7 @@ for round in $(seq 0 $((ROUNDS - 1))); do
   load "$(printf '%s/reference.%02d' "$WORK" "$round")" "$PER_EVENT_CONNECTIONS" "$A" "$WORK/reference.wrk"
   wait "$LOAD" || true
   reference=$((($(used) - before) / DURATION))
+  exhausted $((reference * DURATION)) "$REFERENCE_RUN" reference
   settle
   before=$(used)
   half=$((EVENTS * PER_EVENT_CONNECTIONS / 2))
@@ -88,6 +95,7 @@ for round in $(seq 0 $((ROUNDS - 1))); do
   load "$(printf '%s/many.%02d' "$WORK" $((2 * round + 1)))" "$half" "$B" "$WORK/many-b.wrk"
   wait "$first" || true; wait "$LOAD" || true
   many=$((($(used) - before) / DURATION))
+  exhausted $((many * DURATION)) $((EVENTS * PER_EVENT_RUN)) scale-out
   for out in reference.wrk many-a.wrk many-b.wrk; do
     if grep -q unexpected "$WORK/$out.err"; then echo "unexpected answers ($out): $(head -1 "$WORK/$out.err")" >&2; fi
   done
