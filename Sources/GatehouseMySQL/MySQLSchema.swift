@@ -488,10 +488,10 @@ enum MySQLSchema {
         }
         // This transaction's log rows still to be numbered: a plain read sees no other
         // transaction's uncommitted rows, and every committed row is numbered. Rows this
-        // transaction inserted are found from their first id on, by the primary key: the
-        // (event, number) key holds an entry at number 0 for every row numbered since its last
-        // purge, so under load InnoDB read the whole event's log instead (2,100 rows per commit
-        // 30,000 check-ins in, and growing with the log).
+        // transaction inserted are found from their first id on, by the primary key: the log's
+        // (event, stream_seq) key holds an entry at 0 for every row numbered since InnoDB's last
+        // purge, so under load the optimizer read the event's whole log instead (2,100 rows per
+        // commit 30,000 check-ins in, and growing with the log).
         var logRows = Set<Int64>()
         for (eventId, firstId) in loggedEvents {
             if let firstId {
