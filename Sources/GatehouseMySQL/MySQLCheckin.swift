@@ -184,6 +184,8 @@ extension MySQLStore {
     /// device's scanId) is `ScanDecidedConcurrently`.
     private static func insert(_ statement: StoreStatement, in db: MySQLConnection) throws -> Int64 {
         do {
+            // Through a local, not `return try`: Swift 6.3.1 crashes (SIL ownership verifier)
+            // compiling a returning `try` of this typed-throws call inside `do`/`catch where`.
             let firstId = try db.insert(statement.sql, statement.parameters.map(MySQLValue.init))
             return firstId
         } catch {
