@@ -106,14 +106,8 @@ enum PostgresCheckinRounds {
                 outcomes[position] = nil
             }
         }
-        for scan in planned.onLists {
-            outcomes[scan.position] = try await decideOnList(
-                attempts[scan.position],
-                device: scan.device,
-                list: scan.list,
-                client: client,
-                logger: logger
-            )
+        if !planned.onLists.isEmpty, let decided = try await decideOnLists(planned.onLists, of: attempts, client: client, logger: logger) {
+            outcomes.merge(decided) { _, onList in onList }
         }
         return outcomes
     }
@@ -123,7 +117,7 @@ enum PostgresCheckinRounds {
         /// Every scan decided so far, by position; those in `store` hold only once it stored them.
         var outcomes: [Int: CheckinOutcome] = [:]
         var store = StoreScans()
-        /// Scans at a list's gate, which take turns at the list (`decideOnList`).
+        /// Scans at a list's gate, which take turns at the list (`decideOnLists`).
         var onLists: [(position: Int, device: DeviceOnDuty, list: String)] = []
     }
 
@@ -163,64 +157,117 @@ enum PostgresCheckinRounds {
         return Planned(outcomes: outcomes, store: plan, onLists: onLists)
     }
 
-    /// A scan at a list's gate: the list's row locked first (its count holds, and scans of one
-    /// list take turns across processes), then the ticket and its pass, decided, written and
-    /// logged in one transaction. Nil when another process logged this scanId meanwhile: the
-    /// next round's read answers it as that process did.
-    static func decideOnList(
-        _ attempt: CheckinAttempt,
-        device: DeviceOnDuty,
-        list listId: String,
+    /// The scans of a batch at lists' gates, decided together in one transaction: the lists' rows
+    /// locked first, in id order (each list's count holds, and its scans take turns across
+    /// processes), then the tickets in token order and their passes; each scan decided in the
+    /// order it came, on its list, ticket and pass as the scans before it left them, then written
+    /// and logged. Nil when another process logged one of these scanIds meanwhile: nothing is
+    /// stored, and the next round's read answers that scan as the other process did and decides
+    /// the rest again.
+    ///
+    /// One transaction for all rather than one per scan: a rush at one list's gates is a batch
+    /// whose scans all wait on that list's row, and taking it once keeps the batch within the
+    /// store's deadline where 64 transactions in a row, on a loaded machine, did not.
+    static func decideOnLists(
+        _ scans: [(position: Int, device: DeviceOnDuty, list: String)],
+        of attempts: [CheckinAttempt],
         client: PostgresClient,
         logger: Logger
-    ) async throws -> CheckinOutcome? {
+    ) async throws -> [Int: CheckinOutcome]? {
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                let list = try await connection.query(
-                    "SELECT id, ticket_types, entry, capacity, opens_at, closes_at, inside FROM checkin_lists WHERE id = \(listId) FOR UPDATE",
+                var lists: [String: GateList] = [:]
+                let listIds = Set(scans.map(\.list)).sorted()
+                for try await row in try await connection.query(
+                    """
+                    SELECT id, ticket_types, entry, capacity, opens_at, closes_at, inside FROM checkin_lists
+                    WHERE id = ANY(\(listIds)) ORDER BY id FOR UPDATE
+                    """,
                     logger: logger
-                ).collect().first.map { ListStatements.gateList(PostgresCells(row: $0.makeRandomAccess())) }
-                var ticket: Ticket?
-                if let code = attempt.code {
-                    ticket = try await connection.query(
-                        "SELECT \(unescaped: PostgresStore.ticketColumns) FROM tickets WHERE token_hash = \(ByteBuffer(bytes: code.tokenHash)) FOR UPDATE",
-                        logger: logger
-                    ).collect().first.map(PostgresStore.ticket)
+                ) {
+                    let list = ListStatements.gateList(PostgresCells(row: row.makeRandomAccess()))
+                    lists[list.id] = list
                 }
-                var pass: ListPass?
-                if let list, let ticket {
-                    pass = try await connection.query(
-                        "SELECT used_at, used_gate, inside, last_entry_day FROM list_passes WHERE list_id = \(list.id) AND ticket_id = \(ticket.id) FOR UPDATE",
-                        logger: logger
-                    ).collect().first.map { ListStatements.pass(PostgresCells(row: $0.makeRandomAccess()), list: list.id, ticket: ticket.id) }
-                }
-                let decided = StoredDecision(attempt, ticket: ticket, deviceEvent: device.event, list: list, pass: pass)
-                if let stored = decided.pass {
-                    try await connection.run(ListStatements.storePass(stored, existed: pass != nil), logger: logger)
-                    if decided.insideChange != 0 {
-                        try await connection.run(ListStatements.countInside(listId: stored.listId, change: decided.insideChange), logger: logger)
-                    }
-                }
-                if let write = decided.write {
-                    try await connection.query(
+                var tickets: [[UInt8]: Ticket] = [:]
+                let hashes = Set(scans.compactMap { attempts[$0.position].code?.tokenHash }).sorted { $0.lexicographicallyPrecedes($1) }
+                if !hashes.isEmpty {
+                    for try await row in try await connection.query(
                         """
-                        UPDATE tickets SET status = \(write.status.rawValue), used_at = \(write.usedAt?.millis), used_gate = \(write.usedGate),
-                            used_device = \(write.usedDevice), inside = \(write.inside) WHERE id = \(write.id)
+                        SELECT \(unescaped: StoreRecords.ticketColumnList), token_hash FROM tickets
+                        WHERE token_hash = ANY(\(hashes.map { ByteBuffer(bytes: $0) })) ORDER BY token_hash FOR UPDATE
                         """,
                         logger: logger
-                    ).collect()
+                    ) {
+                        let cells = PostgresCells(row: row.makeRandomAccess())
+                        tickets[cells.bytes(14)] = StoreRecords.ticket(cells)
+                    }
                 }
-                try await connection.run(
-                    StoreStatements.logCheckin(attempt, device: device, decision: decided.decision, undo: decided.undo),
-                    logger: logger
-                )
-                return .decided(decided.decision)
+                var passes: [PassKey: ListPass] = [:]
+                let wanted = scans.compactMap { scan -> PassKey? in
+                    guard lists[scan.list] != nil, let hash = attempts[scan.position].code?.tokenHash, let ticket = tickets[hash] else { return nil }
+                    return PassKey(list: scan.list, ticket: ticket.id)
+                }
+                if !wanted.isEmpty {
+                    for try await row in try await connection.query(
+                        """
+                        SELECT list_id, ticket_id, used_at, used_gate, inside, last_entry_day FROM list_passes
+                        WHERE (list_id, ticket_id) IN (SELECT * FROM unnest(\(wanted.map(\.list))::text[], \(wanted.map(\.ticket))::text[]))
+                        ORDER BY list_id, ticket_id FOR UPDATE
+                        """,
+                        logger: logger
+                    ) {
+                        let cells = PostgresCells(row: row.makeRandomAccess())
+                        let key = PassKey(list: cells.text(0), ticket: cells.text(1))
+                        passes[key] = ListStatements.pass(cells, list: key.list, ticket: key.ticket, from: 2)
+                    }
+                }
+                var outcomes: [Int: CheckinOutcome] = [:]
+                var insideChanges: [String: Int] = [:]
+                for scan in scans.sorted(by: { $0.position < $1.position }) {
+                    let attempt = attempts[scan.position]
+                    let list = lists[scan.list]
+                    let ticket = attempt.code.flatMap { tickets[$0.tokenHash] }
+                    let key = ticket.map { PassKey(list: scan.list, ticket: $0.id) }
+                    let pass = key.flatMap { passes[$0] }
+                    let decided = StoredDecision(attempt, ticket: ticket, deviceEvent: scan.device.event, list: list, pass: pass)
+                    if let stored = decided.pass, let key {
+                        try await connection.run(ListStatements.storePass(stored, existed: pass != nil), logger: logger)
+                        passes[key] = stored
+                        lists[stored.listId]?.inside += decided.insideChange
+                        insideChanges[stored.listId, default: 0] += decided.insideChange
+                    }
+                    if let write = decided.write, let code = attempt.code {
+                        try await connection.query(
+                            """
+                            UPDATE tickets SET status = \(write.status.rawValue), used_at = \(write.usedAt?.millis), used_gate = \(write.usedGate),
+                                used_device = \(write.usedDevice), inside = \(write.inside) WHERE id = \(write.id)
+                            """,
+                            logger: logger
+                        ).collect()
+                        tickets[code.tokenHash] = write
+                    }
+                    try await connection.run(
+                        StoreStatements.logCheckin(attempt, device: scan.device, decision: decided.decision, undo: decided.undo),
+                        logger: logger
+                    )
+                    outcomes[scan.position] = .decided(decided.decision)
+                }
+                for (listId, change) in insideChanges.sorted(by: { $0.key < $1.key }) where change != 0 {
+                    try await connection.run(ListStatements.countInside(listId: listId, change: change), logger: logger)
+                }
+                return outcomes
             }
         } catch let error as PostgresTransactionError {
             if let inner = error.closureError as? PSQLError, inner.serverInfo?[.sqlState] == "23505" { return nil }
             if let inner = error.closureError { throw inner }
             throw error
         }
+    }
+
+    /// A ticket's pass of a list.
+    struct PassKey: Hashable {
+        var list: String
+        var ticket: String
     }
 
     /// Positions in the order of their tokens (the store statement's lock order); scans without
@@ -243,10 +290,6 @@ enum PostgresCheckinRounds {
         var list: String?
     }
 
-    /// Each scan's device, the decision of its scanId when this device made that scan before,
-    /// with the ticket then decided, and the ticket its code's token names. Each lookup is a
-    /// LATERAL subquery, so it is one index probe per scan whatever the planner guesses of the
-    /// arrays' length (joins let it hash a whole table).
     /// Each scan's device, the decision of its scanId when this device made that scan before,
     /// with the ticket then decided, the ticket its code's token names and the gate's list
     /// (`gatehouse_read_scans`, one index probe per lookup).

@@ -494,4 +494,46 @@ import Testing
         #expect(presence.inside == 10 - 5 + newlyIn)
         await f.stop()
     }
+
+    /// Scans that meet in one batch at a list's gate are decided in turn, each on the list and
+    /// ticket the ones before it left: a copied code passes once, the count is every pass.
+    @Test(arguments: StoreKind.available)
+    func a_ticket_twice_in_one_batch_at_a_list_gate_passes_once(_ kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        _ = try await f.gatehouse.createList(eventId: f.event.id, .init(name: "Hall", gates: ["hall"], entry: .reentry, capacity: 30))
+        let (device, token) = try await f.gatehouse.addDevice(name: "hall", gateId: "hall", eventId: f.event.id)
+        let tickets = try await f.gatehouse.issueTickets(eventId: f.event.id, Array(repeating: .init(), count: 24))
+        let copied = tickets[7].qrData
+        let codes = tickets.map(\.qrData) + [copied, copied]
+        let outcomes = await withTaskGroup(of: (Int, Result<CheckinOutcome, any Error>).self) { group in
+            for (index, code) in codes.enumerated() {
+                let parsed = TicketCode.parse(code)
+                let attempt = CheckinAttempt(
+                    deviceId: device.id,
+                    deviceTokenHash: TokenHash.of(token),
+                    gateId: "hall",
+                    scanId: "hall-\(index)",
+                    mode: .commit,
+                    payloadHash: TokenHash.of(code),
+                    code: parsed.map { ($0.eventID, TokenHash.of($0.token)) },
+                    at: f.clock.now
+                )
+                group.addTask { (index, await Result(awaiting: { try await f.store.checkin(attempt) })) }
+            }
+            var all: [Int: CheckinResult] = [:]
+            for await (index, outcome) in group {
+                if case .success(.decided(let decision)) = outcome { all[index] = decision.result }
+            }
+            return all
+        }
+        #expect(outcomes.count == codes.count, "every scan decided")
+        let copiedScans = [7, tickets.count, tickets.count + 1].compactMap { outcomes[$0] }
+        #expect(copiedScans.filter { $0 == .valid }.count == 1 && copiedScans.filter { $0 == .alreadyInside }.count == 2)
+        for index in tickets.indices where index != 7 { #expect(outcomes[index] == .valid, "scan \(index)") }
+        let presence = try await f.gatehouse.presence(eventId: f.event.id)
+        #expect(presence.lists.first?.inside == tickets.count && presence.inside == tickets.count)
+        let log = try await f.gatehouse.checkins(eventId: f.event.id, filter: CheckinFilter())
+        #expect(log.count == codes.count && log.filter { $0.result == .valid }.count == tickets.count)
+        await f.stop()
+    }
 }
