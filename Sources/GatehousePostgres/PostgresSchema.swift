@@ -763,66 +763,96 @@ enum PostgresSchema {
         // back. The function's settings keep every lookup an index probe: its plans are cached
         // and generic, a generic plan guesses a batch of 1,000 scans, and for that many, hashing
         // a small event's whole tickets table looks cheaper than probing it.
-        [
-            """
-            CREATE OR REPLACE FUNCTION gatehouse_admit_unused(
-                p_idx INT[], p_device_tokens BYTEA[], p_device_ids TEXT[], p_gates TEXT[], p_events TEXT[], p_tokens BYTEA[],
-                p_ats BIGINT[], p_scans TEXT[], p_payloads BYTEA[],
-                p_status TEXT[], p_used_at BIGINT[], p_used_gate TEXT[], p_used_device TEXT[], p_inside BOOLEAN[], p_results TEXT[], p_undos TEXT[],
-                OUT idx INT, OUT ticket_id TEXT, OUT number BIGINT, OUT holder_name TEXT, OUT ticket_type TEXT)
-            RETURNS SETOF RECORD
-            LANGUAGE plpgsql
-            SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
-            AS $fn$
-            BEGIN
-                RETURN QUERY
-                -- What the decision assumed, per scan: this device, on duty at this gate of the
-                -- code's event, a gate in no list, a scanId not seen before, and a ticket unused,
-                -- not inside and not expired at the scan's time. Tickets are locked in token
-                -- order, so two batches never wait on each other in a cycle.
-                WITH locked AS MATERIALIZED (
-                    SELECT s.i, d.id AS device_id, t.id AS ticket
-                    FROM (SELECT g.i FROM generate_subscripts(p_tokens, 1) AS g(i) ORDER BY p_tokens[g.i], g.i) s
-                    CROSS JOIN LATERAL (
-                        SELECT dv.id FROM devices dv
-                        WHERE dv.token_hash = p_device_tokens[s.i] AND dv.id = p_device_ids[s.i] AND NOT dv.revoked
-                          AND dv.gate_id = p_gates[s.i] AND dv.event_id = p_events[s.i]
-                          AND NOT EXISTS (SELECT 1 FROM list_gates lg WHERE lg.event_id = dv.event_id AND lg.gate_id = dv.gate_id)
-                          AND (p_scans[s.i] = '' OR NOT EXISTS (SELECT 1 FROM checkins c WHERE c.device_id = dv.id AND c.scan_id = p_scans[s.i]))
-                        LIMIT 1
-                    ) d
-                    CROSS JOIN LATERAL (
-                        SELECT tk.id FROM tickets tk
-                        WHERE tk.token_hash = p_tokens[s.i] AND tk.event_id = p_events[s.i] AND tk.status = 'unused' AND NOT tk.inside
-                          AND (tk.expires_at IS NULL OR tk.expires_at > p_ats[s.i])
-                        LIMIT 1 FOR UPDATE
-                    ) t
-                ), first_scans AS MATERIALIZED (
-                    -- A ticket scanned twice in one batch is admitted for its first scan; the
-                    -- other is decided in the rounds, as the ticket then is.
-                    SELECT DISTINCT ON (l.ticket) l.i, l.device_id, l.ticket FROM locked l ORDER BY l.ticket, l.i
-                ), admitted AS (
-                    UPDATE tickets tk SET status = p_status[f.i], used_at = p_used_at[f.i], used_gate = p_used_gate[f.i],
-                        used_device = p_used_device[f.i], inside = p_inside[f.i]
-                    FROM first_scans f WHERE tk.id = f.ticket
-                    RETURNING f.i, f.device_id, tk.id, tk.event_id, tk.number, tk.holder_name, tk.ticket_type
-                ), logged AS (
-                    -- A (device, scanId) another transaction logged since the check above fails
-                    -- the call (unique violation): the service reads again and answers that scan
-                    -- as its first decision did.
-                    INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash, undo_state)
-                    SELECT p_ats[a.i], a.event_id, a.id, p_gates[a.i], a.device_id, p_results[a.i], 'commit',
-                        NULLIF(p_scans[a.i], ''), p_payloads[a.i], p_undos[a.i]
-                    FROM admitted a
-                )
-                SELECT p_idx[a.i], a.id, a.number, a.holder_name, a.ticket_type FROM admitted a;
-            END
-            $fn$
-            """
-        ],
+        [admitUnusedFunction(ticketLookup: firstEntryTicketBy23)],
+        // 24: the first entries' ticket found by its token alone. Schema 23 also named the event
+        // and "unused" in the locked lookup, and on a table PostgreSQL has not analyzed yet (a
+        // new database, or an event issued since the last autovacuum) the (event, status) index
+        // costs the same as the token's unique one, and the planner took it: every scan read all
+        // of the event's unused tickets (124 check-ins/s against 4,436/s after ANALYZE, 60,000
+        // tickets). With the token alone only its unique index fits; the rest is checked on
+        // the locked row, as it is after a wait for another batch's update of it.
+        [admitUnusedFunction(ticketLookup: firstEntryTicketBy24)],
     ]
 
     static var currentVersion: Int { migrations.count }
+
+    /// `gatehouse_admit_unused` as schema 23 and 24 write it, which differ in how a scan's
+    /// ticket is found and locked (`ticketLookup`, a LATERAL join giving `t.id`).
+    static func admitUnusedFunction(ticketLookup: String) -> String {
+        """
+        CREATE OR REPLACE FUNCTION gatehouse_admit_unused(
+            p_idx INT[], p_device_tokens BYTEA[], p_device_ids TEXT[], p_gates TEXT[], p_events TEXT[], p_tokens BYTEA[],
+            p_ats BIGINT[], p_scans TEXT[], p_payloads BYTEA[],
+            p_status TEXT[], p_used_at BIGINT[], p_used_gate TEXT[], p_used_device TEXT[], p_inside BOOLEAN[], p_results TEXT[], p_undos TEXT[],
+            OUT idx INT, OUT ticket_id TEXT, OUT number BIGINT, OUT holder_name TEXT, OUT ticket_type TEXT)
+        RETURNS SETOF RECORD
+        LANGUAGE plpgsql
+        SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+        AS $fn$
+        BEGIN
+            RETURN QUERY
+            -- What the decision assumed, per scan: this device, on duty at this gate of the
+            -- code's event, a gate in no list, a scanId not seen before, and a ticket unused,
+            -- not inside and not expired at the scan's time. Tickets are locked in token
+            -- order, so two batches never wait on each other in a cycle.
+            WITH locked AS MATERIALIZED (
+                SELECT s.i, d.id AS device_id, t.id AS ticket
+                FROM (SELECT g.i FROM generate_subscripts(p_tokens, 1) AS g(i) ORDER BY p_tokens[g.i], g.i) s
+                CROSS JOIN LATERAL (
+                    SELECT dv.id FROM devices dv
+                    WHERE dv.token_hash = p_device_tokens[s.i] AND dv.id = p_device_ids[s.i] AND NOT dv.revoked
+                      AND dv.gate_id = p_gates[s.i] AND dv.event_id = p_events[s.i]
+                      AND NOT EXISTS (SELECT 1 FROM list_gates lg WHERE lg.event_id = dv.event_id AND lg.gate_id = dv.gate_id)
+                      AND (p_scans[s.i] = '' OR NOT EXISTS (SELECT 1 FROM checkins c WHERE c.device_id = dv.id AND c.scan_id = p_scans[s.i]))
+                    LIMIT 1
+                ) d
+                \(ticketLookup)
+            ), first_scans AS MATERIALIZED (
+                -- A ticket scanned twice in one batch is admitted for its first scan; the
+                -- other is decided in the rounds, as the ticket then is.
+                SELECT DISTINCT ON (l.ticket) l.i, l.device_id, l.ticket FROM locked l ORDER BY l.ticket, l.i
+            ), admitted AS (
+                UPDATE tickets tk SET status = p_status[f.i], used_at = p_used_at[f.i], used_gate = p_used_gate[f.i],
+                    used_device = p_used_device[f.i], inside = p_inside[f.i]
+                FROM first_scans f WHERE tk.id = f.ticket
+                RETURNING f.i, f.device_id, tk.id, tk.event_id, tk.number, tk.holder_name, tk.ticket_type
+            ), logged AS (
+                -- A (device, scanId) another transaction logged since the check above fails
+                -- the call (unique violation): the service reads again and answers that scan
+                -- as its first decision did.
+                INSERT INTO checkins (at, event_id, ticket_id, gate_id, device_id, result, mode, scan_id, payload_hash, undo_state)
+                SELECT p_ats[a.i], a.event_id, a.id, p_gates[a.i], a.device_id, p_results[a.i], 'commit',
+                    NULLIF(p_scans[a.i], ''), p_payloads[a.i], p_undos[a.i]
+                FROM admitted a
+            )
+            SELECT p_idx[a.i], a.id, a.number, a.holder_name, a.ticket_type FROM admitted a;
+        END
+        $fn$
+        """
+    }
+
+    /// Schema 23's lookup: the ticket's event and state in the index condition's company.
+    static let firstEntryTicketBy23 = """
+        CROSS JOIN LATERAL (
+                    SELECT tk.id FROM tickets tk
+                    WHERE tk.token_hash = p_tokens[s.i] AND tk.event_id = p_events[s.i] AND tk.status = 'unused' AND NOT tk.inside
+                      AND (tk.expires_at IS NULL OR tk.expires_at > p_ats[s.i])
+                    LIMIT 1 FOR UPDATE
+                ) t
+        """
+
+    /// Schema 24's: the token's unique index alone, the rest checked on the row as locked. The
+    /// LIMIT keeps the outer conditions out of the locked subquery (PostgreSQL pushes no
+    /// condition into a subquery with a LIMIT), so they see the row after any wait for its lock.
+    static let firstEntryTicketBy24 = """
+        CROSS JOIN LATERAL (
+                    SELECT tk.id, tk.event_id, tk.status, tk.inside, tk.expires_at FROM tickets tk
+                    WHERE tk.token_hash = p_tokens[s.i]
+                    LIMIT 1 FOR UPDATE
+                ) t
+                WHERE t.event_id = p_events[s.i] AND t.status = 'unused' AND NOT t.inside
+                  AND (t.expires_at IS NULL OR t.expires_at > p_ats[s.i])
+        """
 
     /// Stores a batch's decisions (schema 12); with `undo` (schema 14) each log row also keeps
     /// what its scan changed, for an annul.
