@@ -505,27 +505,7 @@ import Testing
         let tickets = try await f.gatehouse.issueTickets(eventId: f.event.id, Array(repeating: .init(), count: 24))
         let copied = tickets[7].qrData
         let codes = tickets.map(\.qrData) + [copied, copied]
-        let outcomes = await withTaskGroup(of: (Int, Result<CheckinOutcome, any Error>).self) { group in
-            for (index, code) in codes.enumerated() {
-                let parsed = TicketCode.parse(code)
-                let attempt = CheckinAttempt(
-                    deviceId: device.id,
-                    deviceTokenHash: TokenHash.of(token),
-                    gateId: "hall",
-                    scanId: "hall-\(index)",
-                    mode: .commit,
-                    payloadHash: TokenHash.of(code),
-                    code: parsed.map { ($0.eventID, TokenHash.of($0.token)) },
-                    at: f.clock.now
-                )
-                group.addTask { (index, await Result(awaiting: { try await f.store.checkin(attempt) })) }
-            }
-            var all: [Int: CheckinResult] = [:]
-            for await (index, outcome) in group {
-                if case .success(.decided(let decision)) = outcome { all[index] = decision.result }
-            }
-            return all
-        }
+        let outcomes = await f.scanAtOnce(codes, device: device, token: token)
         #expect(outcomes.count == codes.count, "every scan decided")
         let copiedScans = [7, tickets.count, tickets.count + 1].compactMap { outcomes[$0] }
         #expect(copiedScans.filter { $0 == .valid }.count == 1 && copiedScans.filter { $0 == .alreadyInside }.count == 2)

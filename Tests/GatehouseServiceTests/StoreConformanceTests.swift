@@ -159,6 +159,35 @@ struct Fixture {
     func issue(_ request: Gatehouse.TicketRequest = .init(), event: Event? = nil) async throws -> IssuedTicket {
         try await gatehouse.issueTickets(eventId: (event ?? self.event).id, [request])[0]
     }
+
+    /// Committing scans of `codes` handed to the store all at once, so they meet in its batches;
+    /// the result of each one decided, by its index in `codes`.
+    func scanAtOnce(_ codes: [String], device: Device? = nil, token: String? = nil) async -> [Int: CheckinResult] {
+        let device = device ?? self.device
+        let attempts = codes.enumerated().map { index, code in
+            let parsed = TicketCode.parse(code)
+            return CheckinAttempt(
+                deviceId: device.id,
+                deviceTokenHash: TokenHash.of(token ?? deviceToken),
+                gateId: device.gateId,
+                scanId: "at-once-\(index)",
+                mode: .commit,
+                payloadHash: TokenHash.of(code),
+                code: parsed.map { ($0.eventID, TokenHash.of($0.token)) },
+                at: clock.now
+            )
+        }
+        return await withTaskGroup(of: (Int, Result<CheckinOutcome, any Error>).self) { group in
+            for (index, attempt) in attempts.enumerated() {
+                group.addTask { (index, await Result(awaiting: { try await store.checkin(attempt) })) }
+            }
+            var all: [Int: CheckinResult] = [:]
+            for await (index, outcome) in group {
+                if case .success(.decided(let decision)) = outcome { all[index] = decision.result }
+            }
+            return all
+        }
+    }
 }
 
 final class TestClock: @unchecked Sendable {
@@ -237,27 +266,7 @@ final class TestClock: @unchecked Sendable {
         let tickets = try await f.gatehouse.issueTickets(eventId: f.event.id, Array(repeating: .init(), count: 24))
         let copied = tickets[7].qrData
         let codes = tickets.map(\.qrData) + [copied, copied]
-        let outcomes = await withTaskGroup(of: (Int, Result<CheckinOutcome, any Error>).self) { group in
-            for (index, code) in codes.enumerated() {
-                let parsed = TicketCode.parse(code)
-                let attempt = CheckinAttempt(
-                    deviceId: f.device.id,
-                    deviceTokenHash: TokenHash.of(f.deviceToken),
-                    gateId: f.device.gateId,
-                    scanId: "twice-\(index)",
-                    mode: .commit,
-                    payloadHash: TokenHash.of(code),
-                    code: parsed.map { ($0.eventID, TokenHash.of($0.token)) },
-                    at: f.clock.now
-                )
-                group.addTask { (index, await Result(awaiting: { try await f.store.checkin(attempt) })) }
-            }
-            var all: [Int: CheckinResult] = [:]
-            for await (index, outcome) in group {
-                if case .success(.decided(let decision)) = outcome { all[index] = decision.result }
-            }
-            return all
-        }
+        let outcomes = await f.scanAtOnce(codes)
         #expect(outcomes.count == codes.count, "every scan decided")
         let copiedScans = [7, tickets.count, tickets.count + 1].compactMap { outcomes[$0] }
         #expect(copiedScans.filter { $0 == .valid }.count == 1 && copiedScans.filter { $0 == .alreadyUsed }.count == 2)
