@@ -176,51 +176,17 @@ enum PostgresCheckinRounds {
     ) async throws -> [Int: CheckinOutcome]? {
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                var lists: [String: GateList] = [:]
-                let listIds = Set(scans.map(\.list)).sorted()
-                for try await row in try await connection.query(
-                    """
-                    SELECT id, ticket_types, entry, capacity, opens_at, closes_at, inside FROM checkin_lists
-                    WHERE id = ANY(\(listIds)) ORDER BY id FOR UPDATE
-                    """,
+                var lists = try await lockLists(Set(scans.map(\.list)).sorted(), on: connection, logger: logger)
+                var tickets = try await lockTickets(
+                    Set(scans.compactMap { attempts[$0.position].code?.tokenHash }).sorted { $0.lexicographicallyPrecedes($1) },
+                    on: connection,
                     logger: logger
-                ) {
-                    let list = ListStatements.gateList(PostgresCells(row: row.makeRandomAccess()))
-                    lists[list.id] = list
-                }
-                var tickets: [[UInt8]: Ticket] = [:]
-                let hashes = Set(scans.compactMap { attempts[$0.position].code?.tokenHash }).sorted { $0.lexicographicallyPrecedes($1) }
-                if !hashes.isEmpty {
-                    for try await row in try await connection.query(
-                        """
-                        SELECT \(unescaped: StoreRecords.ticketColumnList), token_hash FROM tickets
-                        WHERE token_hash = ANY(\(hashes.map { ByteBuffer(bytes: $0) })) ORDER BY token_hash FOR UPDATE
-                        """,
-                        logger: logger
-                    ) {
-                        let cells = PostgresCells(row: row.makeRandomAccess())
-                        tickets[cells.bytes(14)] = StoreRecords.ticket(cells)
-                    }
-                }
-                var passes: [PassKey: ListPass] = [:]
+                )
                 let wanted = scans.compactMap { scan -> PassKey? in
                     guard lists[scan.list] != nil, let hash = attempts[scan.position].code?.tokenHash, let ticket = tickets[hash] else { return nil }
                     return PassKey(list: scan.list, ticket: ticket.id)
                 }
-                if !wanted.isEmpty {
-                    for try await row in try await connection.query(
-                        """
-                        SELECT list_id, ticket_id, used_at, used_gate, inside, last_entry_day FROM list_passes
-                        WHERE (list_id, ticket_id) IN (SELECT * FROM unnest(\(wanted.map(\.list))::text[], \(wanted.map(\.ticket))::text[]))
-                        ORDER BY list_id, ticket_id FOR UPDATE
-                        """,
-                        logger: logger
-                    ) {
-                        let cells = PostgresCells(row: row.makeRandomAccess())
-                        let key = PassKey(list: cells.text(0), ticket: cells.text(1))
-                        passes[key] = ListStatements.pass(cells, list: key.list, ticket: key.ticket, from: 2)
-                    }
-                }
+                var passes = try await lockPasses(Set(wanted).sorted(), on: connection, logger: logger)
                 var outcomes: [Int: CheckinOutcome] = [:]
                 var insideChanges: [String: Int] = [:]
                 for scan in scans.sorted(by: { $0.position < $1.position }) {
@@ -265,9 +231,69 @@ enum PostgresCheckinRounds {
     }
 
     /// A ticket's pass of a list.
-    struct PassKey: Hashable {
+    struct PassKey: Hashable, Comparable {
         var list: String
         var ticket: String
+
+        static func < (left: PassKey, right: PassKey) -> Bool { (left.list, left.ticket) < (right.list, right.ticket) }
+    }
+
+    /// The lists of these ids that still exist, locked in id order.
+    private static func lockLists(_ ids: [String], on connection: PostgresConnection, logger: Logger) async throws -> [String: GateList] {
+        var lists: [String: GateList] = [:]
+        for try await row in try await connection.query(
+            """
+            SELECT id, ticket_types, entry, capacity, opens_at, closes_at, inside FROM checkin_lists
+            WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE
+            """,
+            logger: logger
+        ) {
+            let list = ListStatements.gateList(PostgresCells(row: row.makeRandomAccess()))
+            lists[list.id] = list
+        }
+        return lists
+    }
+
+    /// The tickets these token hashes name, locked in token order, by token hash.
+    private static func lockTickets(_ hashes: [[UInt8]], on connection: PostgresConnection, logger: Logger) async throws -> [[UInt8]: Ticket] {
+        var tickets: [[UInt8]: Ticket] = [:]
+        guard !hashes.isEmpty else { return tickets }
+        for try await row in try await connection.query(
+            """
+            SELECT \(unescaped: StoreRecords.ticketColumnList), token_hash FROM tickets
+            WHERE token_hash = ANY(\(hashes.map { ByteBuffer(bytes: $0) })) ORDER BY token_hash FOR UPDATE
+            """,
+            logger: logger
+        ) {
+            let cells = PostgresCells(row: row.makeRandomAccess())
+            tickets[cells.bytes(14)] = StoreRecords.ticket(cells)
+        }
+        return tickets
+    }
+
+    /// The passes of these (list, ticket) pairs that exist, locked in the order given. One
+    /// index probe per pair (a LATERAL subquery): as a join, a table PostgreSQL has not analyzed
+    /// yet could be read whole.
+    private static func lockPasses(_ keys: [PassKey], on connection: PostgresConnection, logger: Logger) async throws -> [PassKey: ListPass] {
+        var passes: [PassKey: ListPass] = [:]
+        guard !keys.isEmpty else { return passes }
+        for try await row in try await connection.query(
+            """
+            SELECT w.list_id, w.ticket_id, p.used_at, p.used_gate, p.inside, p.last_entry_day
+            FROM unnest(\(keys.map(\.list))::text[], \(keys.map(\.ticket))::text[]) WITH ORDINALITY AS w(list_id, ticket_id, n)
+            CROSS JOIN LATERAL (
+                SELECT used_at, used_gate, inside, last_entry_day FROM list_passes
+                WHERE list_id = w.list_id AND ticket_id = w.ticket_id FOR UPDATE
+            ) p
+            ORDER BY w.n
+            """,
+            logger: logger
+        ) {
+            let cells = PostgresCells(row: row.makeRandomAccess())
+            let key = PassKey(list: cells.text(0), ticket: cells.text(1))
+            passes[key] = ListStatements.pass(cells, list: key.list, ticket: key.ticket, from: 2)
+        }
+        return passes
     }
 
     /// Positions in the order of their tokens (the store statement's lock order); scans without
