@@ -160,14 +160,16 @@ enum PostgresCheckinRounds {
     /// The scans of a batch at lists' gates, decided together in one transaction: the lists' rows
     /// locked first, in id order (each list's count holds, and its scans take turns across
     /// processes), then the tickets in token order and their passes; each scan decided in the
-    /// order it came, on its list, ticket and pass as the scans before it left them, then written
-    /// and logged. Nil when another process logged one of these scanIds meanwhile: nothing is
-    /// stored, and the next round's read answers that scan as the other process did and decides
-    /// the rest again.
+    /// order it came, on its list, ticket and pass as the scans before it left them. What they
+    /// leave is then written set-wise: the passes, the tickets and log rows (by
+    /// `gatehouse_store_checkins`, as for scans at other gates), each list's count. Nil when
+    /// another process logged one of these scanIds meanwhile or a row was not as locked: nothing
+    /// is stored, and the next round's read answers that scan as the other process did and
+    /// decides the rest again.
     ///
-    /// One transaction for all rather than one per scan: a rush at one list's gates is a batch
-    /// whose scans all wait on that list's row, and taking it once keeps the batch within the
-    /// store's deadline where 64 transactions in a row, on a loaded machine, did not.
+    /// A fixed number of round trips however many scans: a rush at one list's gates is one batch
+    /// whose scans all wait on that list's row, and on a loaded machine a round trip per scan and
+    /// write took such a batch past the store's deadline.
     static func decideOnLists(
         _ scans: [(position: Int, device: DeviceOnDuty, list: String)],
         of attempts: [CheckinAttempt],
@@ -176,58 +178,119 @@ enum PostgresCheckinRounds {
     ) async throws -> [Int: CheckinOutcome]? {
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                var lists = try await lockLists(Set(scans.map(\.list)).sorted(), on: connection, logger: logger)
+                let lockedLists = try await lockLists(Set(scans.map(\.list)).sorted(), on: connection, logger: logger)
                 var tickets = try await lockTickets(
                     Set(scans.compactMap { attempts[$0.position].code?.tokenHash }).sorted { $0.lexicographicallyPrecedes($1) },
                     on: connection,
                     logger: logger
                 )
                 let wanted = scans.compactMap { scan -> PassKey? in
-                    guard lists[scan.list] != nil, let hash = attempts[scan.position].code?.tokenHash, let ticket = tickets[hash] else { return nil }
+                    guard lockedLists[scan.list] != nil, let hash = attempts[scan.position].code?.tokenHash, let ticket = tickets[hash] else {
+                        return nil
+                    }
                     return PassKey(list: scan.list, ticket: ticket.id)
                 }
-                var passes = try await lockPasses(Set(wanted).sorted(), on: connection, logger: logger)
+                let lockedPasses = try await lockPasses(Set(wanted).sorted(), on: connection, logger: logger)
+                var lists = lockedLists
+                var passes = lockedPasses
+                var store = StoreScans()
                 var outcomes: [Int: CheckinOutcome] = [:]
-                var insideChanges: [String: Int] = [:]
                 for scan in scans.sorted(by: { $0.position < $1.position }) {
                     let attempt = attempts[scan.position]
-                    let list = lists[scan.list]
                     let ticket = attempt.code.flatMap { tickets[$0.tokenHash] }
                     let key = ticket.map { PassKey(list: scan.list, ticket: $0.id) }
-                    let pass = key.flatMap { passes[$0] }
-                    let decided = StoredDecision(attempt, ticket: ticket, deviceEvent: scan.device.event, list: list, pass: pass)
+                    let decided = StoredDecision(
+                        attempt,
+                        ticket: ticket,
+                        deviceEvent: scan.device.event,
+                        list: lists[scan.list],
+                        pass: key.flatMap { passes[$0] }
+                    )
                     if let stored = decided.pass, let key {
-                        try await connection.run(ListStatements.storePass(stored, existed: pass != nil), logger: logger)
                         passes[key] = stored
                         lists[stored.listId]?.inside += decided.insideChange
-                        insideChanges[stored.listId, default: 0] += decided.insideChange
                     }
-                    if let write = decided.write, let code = attempt.code {
-                        try await connection.query(
-                            """
-                            UPDATE tickets SET status = \(write.status.rawValue), used_at = \(write.usedAt?.millis), used_gate = \(write.usedGate),
-                                used_device = \(write.usedDevice), inside = \(write.inside) WHERE id = \(write.id)
-                            """,
-                            logger: logger
-                        ).collect()
-                        tickets[code.tokenHash] = write
-                    }
-                    try await connection.run(
-                        StoreStatements.logCheckin(attempt, device: scan.device, decision: decided.decision, undo: decided.undo),
-                        logger: logger
-                    )
+                    if let write = decided.write, let code = attempt.code { tickets[code.tokenHash] = write }
+                    store.append(position: scan.position, attempt: attempt, device: scan.device, decided: decided, was: ticket)
                     outcomes[scan.position] = .decided(decided.decision)
                 }
-                for (listId, change) in insideChanges.sorted(by: { $0.key < $1.key }) where change != 0 {
-                    try await connection.run(ListStatements.countInside(listId: listId, change: change), logger: logger)
+                try await storePasses(passes, locked: lockedPasses, on: connection, logger: logger)
+                for try await (_, stored) in try await connection.execute(store, logger: logger) where !stored {
+                    throw RowNotAsLocked()
                 }
+                try await countInside(lists, locked: lockedLists, on: connection, logger: logger)
                 return outcomes
             }
         } catch let error as PostgresTransactionError {
+            if error.closureError is RowNotAsLocked { return nil }
             if let inner = error.closureError as? PSQLError, inner.serverInfo?[.sqlState] == "23505" { return nil }
             if let inner = error.closureError { throw inner }
             throw error
         }
+    }
+
+    /// A ticket locked for a batch changed before the batch stored it: only a writer that does
+    /// not lock would do that, and the batch is decided again rather than stored over it.
+    private struct RowNotAsLocked: Error {}
+
+    /// The passes a batch changed, as it left them: those it found updated, the new ones added.
+    private static func storePasses(
+        _ passes: [PassKey: ListPass],
+        locked: [PassKey: ListPass],
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        let changed = passes.filter { locked[$0.key] != $0.value }.sorted { $0.key < $1.key }
+        let updated = changed.filter { locked[$0.key] != nil }.map(\.value)
+        let added = changed.filter { locked[$0.key] == nil }.map(\.value)
+        if !updated.isEmpty {
+            try await connection.query(
+                """
+                UPDATE list_passes p SET inside = w.inside, last_entry_day = NULLIF(w.day, -1)
+                FROM unnest(\(updated.map(\.listId))::text[], \(updated.map(\.ticketId))::text[],
+                            \(updated.map { Int64($0.inside ? 1 : 0) })::bigint[], \(updated.map { Int64($0.lastEntryDay ?? -1) })::bigint[])
+                     AS w(list_id, ticket_id, inside, day)
+                WHERE p.list_id = w.list_id AND p.ticket_id = w.ticket_id
+                """,
+                logger: logger
+            ).collect()
+        }
+        if !added.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO list_passes (list_id, ticket_id, used_at, used_gate, inside, last_entry_day)
+                SELECT list_id, ticket_id, used_at, used_gate, inside, NULLIF(day, -1)
+                FROM unnest(\(added.map(\.listId))::text[], \(added.map(\.ticketId))::text[], \(added.map(\.usedAt))::bigint[],
+                            \(added.map(\.usedGate))::text[], \(added.map { Int64($0.inside ? 1 : 0) })::bigint[],
+                            \(added.map { Int64($0.lastEntryDay ?? -1) })::bigint[])
+                     AS w(list_id, ticket_id, used_at, used_gate, inside, day)
+                """,
+                logger: logger
+            ).collect()
+        }
+    }
+
+    /// Adds to each list's count what the batch changed it by, in id order (the order they were
+    /// locked in).
+    private static func countInside(
+        _ lists: [String: GateList],
+        locked: [String: GateList],
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        let changes = lists.compactMap { id, list -> (id: String, change: Int64)? in
+            let change = list.inside - (locked[id]?.inside ?? list.inside)
+            return change == 0 ? nil : (id, Int64(change))
+        }.sorted { $0.id < $1.id }
+        guard !changes.isEmpty else { return }
+        try await connection.query(
+            """
+            UPDATE checkin_lists l SET inside = l.inside + w.change
+            FROM unnest(\(changes.map(\.id))::text[], \(changes.map(\.change))::bigint[]) AS w(id, change)
+            WHERE l.id = w.id
+            """,
+            logger: logger
+        ).collect()
     }
 
     /// A ticket's pass of a list.
