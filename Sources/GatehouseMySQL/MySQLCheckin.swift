@@ -21,10 +21,11 @@ extension MySQLStore {
     }
 
     /// The scans that waited while the last batch was at the database, in one writer job: one
-    /// read for all of them, a conditional UPDATE per admission, one INSERT for all their log
-    /// rows — where each scan alone took three round trips. Should the job fail for one scan's
-    /// sake (a value the database refuses, a scanId another process logged meanwhile), every scan
-    /// is decided again alone, so only that one fails; the job's transaction stored nothing.
+    /// read for all of them, one conditional UPDATE for all their admissions, one INSERT for all
+    /// their log rows — where each scan alone took three round trips. Should the job fail for one
+    /// scan's sake (a value the database refuses, a scanId another process logged meanwhile, a
+    /// ticket another process decided since the read), every scan is decided again alone, so
+    /// only that one fails; the job's transaction stored nothing.
     static func decide(_ attempts: [CheckinAttempt], writer: MySQLWorkers) async -> [Result<CheckinOutcome, any Error>] {
         guard attempts.count > 1 else { return [await outcome { try await decideAlone(attempts[0], writer: writer) }] }
         do {
@@ -33,7 +34,8 @@ extension MySQLStore {
         } catch let error as StoreError {
             guard case .invalid = error else { return attempts.map { _ in .failure(error) } }
         } catch {
-            // ScanDecidedConcurrently: decided alone below, where it is retried.
+            // ScanDecidedConcurrently or TicketChangedSinceRead: decided alone below, where a
+            // scan reads its ticket again and is retried.
         }
         return await withTaskGroup(of: (Int, Result<CheckinOutcome, any Error>).self) { group in
             for (index, attempt) in attempts.enumerated() {
@@ -119,6 +121,7 @@ extension MySQLStore {
         for start in stride(from: 0, to: attempts.count, by: readsPerStatement) {
             founds += try firstReads(attempts[start..<min(attempts.count, start + readsPerStatement)], in: db)
         }
+        var ticketWrites = TicketWrites()
         var logRows = LogRows()
         var touchedTickets = Set<String>()
         var touchedScans = Set<[String]>()
@@ -128,16 +131,87 @@ extension MySQLStore {
             let scan = attempt.mode == .commit ? attempt.scanId.map { [attempt.deviceId, $0] } : nil
             let touched = found?.ticket.map { touchedTickets.contains($0.id) } ?? false
             if touched || found?.list != nil || scan.map(touchedScans.contains) == true {
+                try ticketWrites.write(in: db)
                 try logRows.write(in: db)
                 outcomes.append(try decide(attempt, in: db))
             } else {
-                outcomes.append(try decide(attempt, found: found, in: db) { logRows.add($0, eventId: $1) })
+                outcomes.append(
+                    try decide(attempt, found: found, in: db, holdWrite: { ticketWrites.add($0) }, log: { logRows.add($0, eventId: $1) })
+                )
             }
             if let ticket = found?.ticket { touchedTickets.insert(ticket.id) }
             if let scan { touchedScans.insert(scan) }
         }
+        try ticketWrites.write(in: db)
         try logRows.write(in: db)
         return outcomes
+    }
+
+    /// A ticket write held back for the batch's UPDATE: the ticket as decided, and as read.
+    struct HeldWrite {
+        var write: Ticket
+        var read: Ticket
+        var tokenHash: [UInt8]
+    }
+
+    /// The ticket writes of a batch, stored by one UPDATE per `writesPerStatement`, each only if
+    /// its row is still as the batch read it. Each ticket is in it once: a scan of a ticket the
+    /// batch touched before is decided on its own, after the writes so far.
+    private struct TicketWrites {
+        var pending: [HeldWrite] = []
+
+        mutating func add(_ held: HeldWrite) { pending.append(held) }
+
+        /// Stores the held writes. A row no longer as read (another process decided it since the
+        /// read, which took no lock) fails the job: its transaction is rolled back and every scan
+        /// is decided again, on the rows as they are now.
+        mutating func write(in db: MySQLConnection) throws {
+            defer { pending.removeAll(keepingCapacity: true) }
+            for start in stride(from: 0, to: pending.count, by: writesPerStatement) {
+                let chunk = pending[start..<min(pending.count, start + writesPerStatement)]
+                var parameters: [MySQLValue] = []
+                parameters.reserveCapacity(chunk.count * 16 + 1)
+                let written = chunk.map { values($0.write) }
+                for column in 0..<writtenColumns.count {
+                    for (held, row) in zip(chunk, written) { parameters += [.text(held.write.id), row[column]] }
+                }
+                parameters.append(.integer(MySQLConnection.unnumbered))
+                for held in chunk {
+                    parameters += [.text(held.write.id)] + asRead(held.read, tokenHash: held.tokenHash)
+                }
+                guard try db.run(ticketWritesStatements[chunk.count], parameters) == chunk.count else { throw TicketChangedSinceRead() }
+                for held in chunk { db.changed(ticket: held.write.id) }
+            }
+        }
+    }
+
+    /// A ticket a batch read without a lock was changed by another process before the batch
+    /// wrote it.
+    struct TicketChangedSinceRead: Error {}
+
+    /// Ticket writes per UPDATE statement (16 parameters each).
+    static let writesPerStatement = 32
+
+    /// The columns a decision writes, in the order `values` gives them.
+    private static let writtenColumns = ["status", "used_at", "used_gate", "used_device", "inside"]
+
+    /// The condition that a row is still as read, after `id = ?`; parameters from `asRead`.
+    private static let stillAsRead = " AND token_hash = ? AND status = ? AND used_at <=> ? AND expires_at <=> ? AND inside = ?"
+
+    private static func asRead(_ read: Ticket, tokenHash: [UInt8]) -> [MySQLValue] {
+        [
+            .bytes(tokenHash), .text(read.status.rawValue), .optional(read.usedAt?.millis), .optional(read.expiresAt?.millis),
+            .integer(read.inside ? 1 : 0),
+        ]
+    }
+
+    /// `TicketWrites`' statement for each number of tickets, built once: each column set by the
+    /// row's id, the rows found by their id, token and state (a range read of those rows alone,
+    /// which MariaDB locks in its index's order).
+    private static let ticketWritesStatements: [String] = (0...writesPerStatement).map { count in
+        let columns = writtenColumns.map { "\($0) = CASE id " + String(repeating: "WHEN ? THEN ? ", count: count) + "END" }
+        let rows = Array(repeating: "(id = ?" + stillAsRead + ")", count: count).joined(separator: " OR ")
+        return "UPDATE tickets SET " + columns.joined(separator: ", ") + ", change_seq = ? WHERE " + rows
     }
 
     /// Scans read per statement in a batch (four parameters each).
@@ -202,15 +276,19 @@ extension MySQLStore {
     /// the newest committed row and locks it.
     private static func decide(_ attempt: CheckinAttempt, in db: MySQLConnection) throws -> CheckinOutcome {
         let found = try db.firstRow(firstRead, firstReadParameters(attempt), Self.found)
-        return try decide(attempt, found: found, in: db) { row, eventId in db.logged(eventId: eventId, from: try insert(row, in: db)) }
+        return try decide(attempt, found: found, in: db, holdWrite: nil) { row, eventId in
+            db.logged(eventId: eventId, from: try insert(row, in: db))
+        }
     }
 
     /// Decides from the first read; `log` writes the attempt's log row in the event's log (now, or
-    /// with the batch's) and notes it for numbering.
+    /// with the batch's) and notes it for numbering. With `holdWrite`, a ticket write outside a
+    /// list is handed to it to be stored with the batch's, instead of now.
     private static func decide(
         _ attempt: CheckinAttempt,
         found: Found?,
         in db: MySQLConnection,
+        holdWrite: ((HeldWrite) -> Void)?,
         log: (_ row: StoreStatement, _ eventId: String) throws -> Void
     ) throws -> CheckinOutcome {
         let device: DeviceOnDuty
@@ -240,6 +318,9 @@ extension MySQLStore {
         let decided: StoredDecision
         if let list = found.list {
             decided = try judge(attempt, list: list, deviceEvent: device.event, in: db)
+        } else if let holdWrite, let read = found.ticket, let code = attempt.code {
+            decided = StoredDecision(attempt, ticket: read, deviceEvent: device.event)
+            if let write = decided.write { holdWrite(HeldWrite(write: write, read: read, tokenHash: code.tokenHash)) }
         } else {
             decided = try judge(attempt, read: found.ticket, deviceEvent: device.event, in: db)
         }
@@ -265,13 +346,7 @@ extension MySQLStore {
     private static func judge(_ attempt: CheckinAttempt, read: Ticket?, deviceEvent: String, in db: MySQLConnection) throws -> StoredDecision {
         let decided = StoredDecision(attempt, ticket: read, deviceEvent: deviceEvent)
         guard let write = decided.write, let read, let code = attempt.code else { return decided }
-        if try db.run(
-            update + " AND token_hash = ? AND status = ? AND used_at <=> ? AND expires_at <=> ? AND inside = ?",
-            values(write) + [
-                .bytes(code.tokenHash), .text(read.status.rawValue), .optional(read.usedAt?.millis), .optional(read.expiresAt?.millis),
-                .integer(read.inside ? 1 : 0),
-            ]
-        ) == 1 {
+        if try db.run(update + stillAsRead, values(write) + asRead(read, tokenHash: code.tokenHash)) == 1 {
             db.changed(ticket: write.id)
             return decided
         }
