@@ -481,8 +481,16 @@ def drive(line, level):
         handle.write("pull-up" if level else "pull-down")
 
 
-def decided_after(mark):
-    return [e for e in journal(mark) if e.get("MESSAGE") == "Check-in decided"]
+def decided_after(mark, timeout=0.0):
+    """The check-in decisions logged after the cursor. journald stores an entry a moment after the
+    kiosk sends it (longer under emulation), so a caller that saw a decision's outputs waits up to
+    `timeout` for its entry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        decided = [e for e in journal(mark) if e.get("MESSAGE") == "Check-in decided"]
+        if decided or time.monotonic() >= deadline:
+            return decided
+        time.sleep(0.2)
 
 
 def lane_inputs(figures):
@@ -546,7 +554,7 @@ def lane_inputs(figures):
         drive("passage", 1)
         time.sleep(0.2)
         drive("passage", 0)
-        again = decided_after(mark)
+        again = decided_after(mark, 10)
         check(again and again[0].get("CHECKIN_RESULT") == "valid", f"after the annul the ticket was {again[:1]}")
         confirmed = wait_for_message(mark, r"^Passage confirmed", 10)
         check(confirmed is not None and confirmed.get("PASSAGE") == "confirmed", "the passage was not confirmed")
@@ -686,7 +694,7 @@ def two_way_lane_and_staff_button(figures):
         check(wait_for(lambda: line_value(EXIT_RELAY) == 1, 30) is not None, "the exit relay did not open")
         feeder.show("blank")
         check(value("relay") == 0, "the entry relay opened for an exit")
-        left = decided_after(mark)
+        left = decided_after(mark, 10)
         check(left and left[0].get("CHECKIN_RESULT") == "exit" and left[0].get("CHECKIN_DIRECTION") == "exit", f"the exit: {left[:1]}")
         drive("passage", 1)
         check(wait_for(lambda: line_value(EXIT_RELAY) == 0, 3) is not None, "the exit relay stayed open after the passage")
