@@ -24,8 +24,9 @@ extension MySQLStore {
     /// read for all of them, one conditional UPDATE for all their admissions, one INSERT for all
     /// their log rows — where each scan alone took three round trips. Should the job fail for one
     /// scan's sake (a value the database refuses, a scanId another process logged meanwhile, a
-    /// ticket another process decided since the read), every scan is decided again alone, so
-    /// only that one fails; the job's transaction stored nothing.
+    /// ticket another process decided since the read), nothing of it is stored: the writer runs
+    /// it once more behind a savepoint, reading again, and should that fail too, every scan is
+    /// decided alone, so only the one at fault fails.
     static func decide(_ attempts: [CheckinAttempt], writer: MySQLWorkers) async -> [Result<CheckinOutcome, any Error>] {
         guard attempts.count > 1 else { return [await outcome { try await decideAlone(attempts[0], writer: writer) }] }
         do {
