@@ -414,8 +414,12 @@ enum MySQLSchema {
     /// Migrates under a named lock held by this connection: the first process migrates, the
     /// others wait for it and then find nothing to do. DDL commits by itself in MySQL, so each
     /// statement is written to be harmless when run again, and the version is recorded after
-    /// its migration's last statement.
+    /// its migration's last statement. A database already at this version needs no lock, so
+    /// processes starting together do not take turns to find nothing to do. (A missing table,
+    /// before the first migration, or any other error here leaves the question to the locked path.)
     static func migrate(_ db: MySQLConnection) throws {
+        let recorded = try? db.firstRow("SELECT version FROM gatehouse_schema WHERE id = 1", [], { $0.int(0) })
+        if let recorded, Int(recorded) == currentVersion { return }
         guard try db.firstRow("SELECT GET_LOCK(?, 30)", [.text(migrationLock)], { $0.int(0) }) == 1 else {
             throw StoreError.unavailable("another gatehouse held the MySQL migration lock for 30 s")
         }

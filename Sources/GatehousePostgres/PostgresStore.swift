@@ -107,38 +107,73 @@ public final class PostgresStore: GatehouseStore {
     // MARK: Migrations
 
     /// Brings the schema to `PostgresSchema.currentVersion`, one process at a time across
-    /// processes (an advisory lock held for the transaction): others wait, then find nothing to do.
+    /// processes (an advisory lock held for the migration's transaction).
+    ///
+    /// Only the process that migrates takes the lock; one that finds it taken waits in the
+    /// lock's shared mode, so all that wait go on together when the migration commits, and a
+    /// database already at this version needs no lock at all. Processes starting together (a
+    /// fleet's first start or upgrade, a test run's stores) would otherwise take the lock in
+    /// turn, each only to find nothing left to do: under load, one at a time for over 30 s.
     static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {
         try await within(.seconds(30)) {
-            _ = try await connection.simpleQuery("BEGIN").get()
-            do {
-                _ = try await connection.simpleQuery("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))").get()
-                _ = try await connection.simpleQuery("CREATE TABLE IF NOT EXISTS gatehouse_schema (version INT NOT NULL)").get()
-                let rows = try await connection.simpleQuery("SELECT coalesce(max(version), 0) FROM gatehouse_schema").get()
-                let found = try rows.first?.decode(Int.self) ?? 0
-                guard found <= PostgresSchema.currentVersion else {
-                    throw StoreError.unavailable(
-                        "the database has schema version \(found), newer than this gatehouse knows (\(PostgresSchema.currentVersion)); run a newer gatehouse"
-                    )
+            while true {
+                try Task.checkCancellation()
+                if try await recordedVersion(connection, logger: logger) == PostgresSchema.currentVersion {
+                    try await fillSearchKeys(connection, logger: logger)
+                    return
                 }
-                for version in found..<PostgresSchema.currentVersion {
-                    for statement in PostgresSchema.migrations[version] {
-                        _ = try await connection.simpleQuery(statement).get()
-                    }
-                    _ = try await connection.simpleQuery("INSERT INTO gatehouse_schema (version) VALUES (\(version + 1))").get()
-                    logger.notice("Database migrated", metadata: ["schema.version": "\(version + 1)"])
-                }
-                try await fillSearchKeys(connection, logger: logger)
-                _ = try await connection.simpleQuery("COMMIT").get()
-            } catch {
-                _ = try? await connection.simpleQuery("ROLLBACK").get()
-                throw error
+                if try await migrateUnlessTaken(connection, logger: logger) { return }
+                _ = try await connection.simpleQuery("SELECT pg_advisory_lock_shared(\(PostgresSchema.migrationLock))").get()
+                _ = try await connection.simpleQuery("SELECT pg_advisory_unlock_shared(\(PostgresSchema.migrationLock))").get()
             }
         }
     }
 
-    /// Tickets without a search key (made before schema 9) get theirs, in the migration's
-    /// transaction, a thousand per statement.
+    /// Migrates in one transaction under the lock, or returns false at once when another
+    /// process holds it.
+    private static func migrateUnlessTaken(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        _ = try await connection.simpleQuery("BEGIN").get()
+        do {
+            let taken = try await connection.simpleQuery("SELECT pg_try_advisory_xact_lock(\(PostgresSchema.migrationLock))").get()
+            guard try taken.first?.decode(Bool.self) == true else {
+                _ = try await connection.simpleQuery("ROLLBACK").get()
+                return false
+            }
+            _ = try await connection.simpleQuery("CREATE TABLE IF NOT EXISTS gatehouse_schema (version INT NOT NULL)").get()
+            let rows = try await connection.simpleQuery("SELECT coalesce(max(version), 0) FROM gatehouse_schema").get()
+            let found = try rows.first?.decode(Int.self) ?? 0
+            guard found <= PostgresSchema.currentVersion else {
+                throw StoreError.unavailable(
+                    "the database has schema version \(found), newer than this gatehouse knows (\(PostgresSchema.currentVersion)); run a newer gatehouse"
+                )
+            }
+            for version in found..<PostgresSchema.currentVersion {
+                for statement in PostgresSchema.migrations[version] {
+                    _ = try await connection.simpleQuery(statement).get()
+                }
+                _ = try await connection.simpleQuery("INSERT INTO gatehouse_schema (version) VALUES (\(version + 1))").get()
+                logger.notice("Database migrated", metadata: ["schema.version": "\(version + 1)"])
+            }
+            try await fillSearchKeys(connection, logger: logger)
+            _ = try await connection.simpleQuery("COMMIT").get()
+            return true
+        } catch {
+            _ = try? await connection.simpleQuery("ROLLBACK").get()
+            throw error
+        }
+    }
+
+    /// The schema version the database records, nil before a first migration made its table.
+    /// Read without the lock: a version is recorded in the transaction that migrated to it.
+    static func recordedVersion(_ connection: PostgresConnection, logger: Logger) async throws -> Int? {
+        let table = try await connection.query("SELECT to_regclass('gatehouse_schema') IS NOT NULL", logger: logger).collect()
+        guard try table.first?.decode(Bool.self) == true else { return nil }
+        let rows = try await connection.query("SELECT coalesce(max(version), 0) FROM gatehouse_schema", logger: logger).collect()
+        return try rows.first?.decode(Int.self)
+    }
+
+    /// Tickets without a search key (made before schema 9, or by a process older than it
+    /// while a newer one migrated) get theirs, a thousand per statement.
     static func fillSearchKeys(_ connection: PostgresConnection, logger: Logger) async throws {
         while true {
             let rows = try await connection.query(
