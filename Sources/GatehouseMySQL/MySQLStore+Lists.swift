@@ -84,17 +84,14 @@ extension MySQLStore {
         }
     }
 
-    static func addGates(of list: CheckinList, in db: MySQLConnection) throws {
-        for gate in list.gates { try addGate(gate, of: list, in: db) }
-    }
-
     /// A gate another process claimed a moment ago meets its key: a conflict, as any other.
-    private static func addGate(_ gate: String, of list: CheckinList, in db: MySQLConnection) throws {
+    static func addGates(of list: CheckinList, in db: MySQLConnection) throws {
+        guard let statement = ListStatements.addGates(of: list) else { return }
         do {
-            _ = try db.run(ListStatements.addGate(gate, of: list))
+            _ = try db.run(statement)
         } catch let error as MySQLError {
             guard error.number == 1062 else { throw error }
-            throw StoreError.conflict("gate \(gate) belongs to another check-in list")
+            throw StoreError.conflict("a gate of this list was given to another check-in list a moment ago")
         }
     }
 }

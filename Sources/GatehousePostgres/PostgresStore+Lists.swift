@@ -119,12 +119,11 @@ extension PostgresStore {
     }
 
     static func addGates(of list: CheckinList, on connection: PostgresConnection, logger: Logger) async throws {
-        for gate in list.gates {
-            do {
-                try await connection.run(ListStatements.addGate(gate, of: list), logger: logger)
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw StoreError.conflict("gate \(gate) belongs to another check-in list")
-            }
+        guard let statement = ListStatements.addGates(of: list) else { return }
+        do {
+            try await connection.run(statement, logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw StoreError.conflict("a gate of this list was given to another check-in list a moment ago")
         }
     }
 }

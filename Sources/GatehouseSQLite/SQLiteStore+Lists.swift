@@ -13,7 +13,7 @@ extension SQLiteStore {
             }
             try Self.claimGates(of: list, in: db)
             try db.run(ListStatements.insert(list))
-            for gate in list.gates { try db.run(ListStatements.addGate(gate, of: list)) }
+            if let gates = ListStatements.addGates(of: list) { try db.run(gates) }
         }
         return list
     }
@@ -37,7 +37,7 @@ extension SQLiteStore {
             guard try db.run(ListStatements.update(list)) == 1 else { return false }
             try Self.claimGates(of: list, in: db)
             try db.run(ListStatements.removeGates(listId: list.id))
-            for gate in list.gates { try db.run(ListStatements.addGate(gate, of: list)) }
+            if let gates = ListStatements.addGates(of: list) { try db.run(gates) }
             return true
         }
         return replaced ? try await self.list(id: list.id) : nil
