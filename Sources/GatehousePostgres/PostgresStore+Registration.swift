@@ -35,45 +35,77 @@ extension PostgresStore {
 
     public func register(_ registration: NewRegistration, at: Date) async throws -> RegistrationOutcome {
         try await guarded(limit: Self.registrationLimit) { [self] in
-            try await client.withTransaction(logger: logger) { connection in
-                let eventId = registration.eventId
-                let rows = try await connection.query(
-                    """
-                    SELECT reg_open, reg_capacity, reg_closes_at, reg_ticket_type, reg_one_per_email, registered
-                    FROM events WHERE id = \(eventId) FOR UPDATE
-                    """,
-                    logger: logger
-                ).collect()
-                guard let row = rows.first else { return .unknownEvent }
-                let (open, capacity, closesAt, ticketType, onePerEmail, registered) = try row.decode(
-                    (Bool, Int64?, Int64?, String?, Bool, Int64).self
-                )
-                let settings = RegistrationSettings(
-                    open: open,
-                    capacity: capacity.map { Int($0) },
-                    closesAt: closesAt.map(Date.init(millis:)),
-                    ticketType: ticketType,
-                    onePerEmail: onePerEmail
-                )
-                let taken = try await !connection.query(
-                    "SELECT 1 FROM registrations WHERE event_id = \(eventId) AND address_key = \(registration.addressKey) LIMIT 1",
-                    logger: logger
-                ).collect().isEmpty
-                if let refusal = settings.refusal(registered: Int(registered), addressTaken: taken, at: at) { return .refused(refusal) }
-                try await connection.query("UPDATE events SET registered = registered + 1 WHERE id = \(eventId)", logger: logger)
-                var new = registration.ticket
-                new.ticketType = settings.ticketType
-                let ticket = try await Self.insertTickets([new], eventId: eventId, at: at, on: connection, logger: logger)[0]
-                try await connection.query(
-                    """
-                    INSERT INTO registrations (ticket_id, event_id, address_key, created_at)
-                    VALUES (\(registration.ticket.id), \(eventId), \(registration.addressKey), \(at.millis))
-                    """,
-                    logger: logger
-                )
-                try await Self.enqueue(registration.mail, at: at, on: connection, logger: logger)
-                return .registered(ticket)
+            try await registrationTurns.run {
+                if let early = try await refusedWithoutLock(registration, at: at) { return early }
+                return try await registerInTransaction(registration, at: at)
             }
+        }
+    }
+
+    /// A refusal that committed rows already decide — the event full, closed or unknown, the
+    /// address registered — in one read that takes no lock. Places and addresses are only ever
+    /// taken, so what was full or taken when read stays so; in a rush, those that come after
+    /// the last place do not each wait for the event's row only to be refused.
+    private func refusedWithoutLock(_ registration: NewRegistration, at: Date) async throws -> RegistrationOutcome? {
+        let eventId = registration.eventId
+        let rows = try await client.query(
+            """
+            SELECT reg_open, reg_capacity, reg_closes_at, reg_one_per_email, registered,
+                EXISTS (SELECT 1 FROM registrations WHERE event_id = \(eventId) AND address_key = \(registration.addressKey))
+            FROM events WHERE id = \(eventId)
+            """,
+            logger: logger
+        ).collect()
+        guard let row = rows.first else { return .unknownEvent }
+        let (open, capacity, closesAt, onePerEmail, registered, taken) = try row.decode((Bool, Int64?, Int64?, Bool, Int64, Bool).self)
+        let settings = RegistrationSettings(
+            open: open,
+            capacity: capacity.map { Int($0) },
+            closesAt: closesAt.map(Date.init(millis:)),
+            onePerEmail: onePerEmail
+        )
+        return settings.refusal(registered: Int(registered), addressTaken: taken, at: at).map { .refused($0) }
+    }
+
+    private func registerInTransaction(_ registration: NewRegistration, at: Date) async throws -> RegistrationOutcome {
+        try await client.withTransaction(logger: logger) { connection in
+            let eventId = registration.eventId
+            let rows = try await connection.query(
+                """
+                SELECT reg_open, reg_capacity, reg_closes_at, reg_ticket_type, reg_one_per_email, registered
+                FROM events WHERE id = \(eventId) FOR UPDATE
+                """,
+                logger: logger
+            ).collect()
+            guard let row = rows.first else { return .unknownEvent }
+            let (open, capacity, closesAt, ticketType, onePerEmail, registered) = try row.decode(
+                (Bool, Int64?, Int64?, String?, Bool, Int64).self
+            )
+            let settings = RegistrationSettings(
+                open: open,
+                capacity: capacity.map { Int($0) },
+                closesAt: closesAt.map(Date.init(millis:)),
+                ticketType: ticketType,
+                onePerEmail: onePerEmail
+            )
+            let taken = try await !connection.query(
+                "SELECT 1 FROM registrations WHERE event_id = \(eventId) AND address_key = \(registration.addressKey) LIMIT 1",
+                logger: logger
+            ).collect().isEmpty
+            if let refusal = settings.refusal(registered: Int(registered), addressTaken: taken, at: at) { return .refused(refusal) }
+            try await connection.query("UPDATE events SET registered = registered + 1 WHERE id = \(eventId)", logger: logger)
+            var new = registration.ticket
+            new.ticketType = settings.ticketType
+            let ticket = try await Self.insertTickets([new], eventId: eventId, at: at, on: connection, logger: logger)[0]
+            try await connection.query(
+                """
+                INSERT INTO registrations (ticket_id, event_id, address_key, created_at)
+                VALUES (\(registration.ticket.id), \(eventId), \(registration.addressKey), \(at.millis))
+                """,
+                logger: logger
+            )
+            try await Self.enqueue(registration.mail, at: at, on: connection, logger: logger)
+            return .registered(ticket)
         }
     }
 

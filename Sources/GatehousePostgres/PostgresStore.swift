@@ -15,6 +15,9 @@ public final class PostgresStore: GatehouseStore {
     let logger: Logger
     private let batcher: CheckinBatcher
     private let target: PostgresTarget
+    /// Registrations holding a connection at once: half the pool, so a rush for one event, whose
+    /// registrations take turns on the event's row, leaves the other half to everything else.
+    let registrationTurns: Turns
 
     /// Connects once, migrates over that connection, and returns the store, whose pool and
     /// batcher then run as `services`. Throws `PostgresFailure` naming the cause when the
@@ -38,13 +41,19 @@ public final class PostgresStore: GatehouseStore {
         // are logged once per cause and outage by the service (OutageLog).
         var poolLogger = logger
         poolLogger.logLevel = max(logger.logLevel, .warning)
-        return PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: poolLogger), logger: logger, target: target)
+        return PostgresStore(
+            client: PostgresClient(configuration: configuration, backgroundLogger: poolLogger),
+            logger: logger,
+            target: target,
+            registrationTurns: Turns(limit: max(1, poolSize / 2))
+        )
     }
 
-    private init(client: PostgresClient, logger: Logger, target: PostgresTarget) {
+    private init(client: PostgresClient, logger: Logger, target: PostgresTarget, registrationTurns: Turns) {
         self.client = client
         self.logger = logger
         self.target = target
+        self.registrationTurns = registrationTurns
         batcher = CheckinBatcher(maximumBatch: 256) { attempts in
             await PostgresCheckinRounds.decide(attempts, client: client, logger: logger)
         }

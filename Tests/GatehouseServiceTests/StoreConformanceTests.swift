@@ -638,6 +638,61 @@ final class TestClock: @unchecked Sendable {
         await fixture.stop()
     }
 
+    /// A rush of registrations for one event takes turns on the event's row. Those waiting
+    /// their turn hold no connection: the rest of the process (here a plain read) still gets
+    /// one at once, where before two registrations waiting on the row held the whole pool and
+    /// every other request waited past its 3 s deadline.
+    @Test(.enabled(if: StoreKind.postgresURL != nil, "no PostgreSQL"))
+    func registrations_waiting_for_their_event_leave_connections_to_the_rest() async throws {
+        let url = try #require(try StoreKind.postgres.aloneURL())
+        let f = try await Fixture(store: try await PostgresStore.open(url: url, poolSize: 2, logger: Fixture.logger))
+        let event = try await f.gatehouse.createEvent(
+            name: "Rush",
+            startsAt: nil,
+            endsAt: nil,
+            place: nil,
+            registration: RegistrationSettings(open: true)
+        )
+        // Another session holds the event's row for 6 s.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        holder.arguments = [url, "-tAc", "BEGIN; SELECT 1 FROM events WHERE id = '\(event.id)' FOR UPDATE; SELECT pg_sleep(6); COMMIT;"]
+        holder.standardOutput = Pipe()
+        holder.standardError = Pipe()
+        let name = "gatehouse-holder-\(UUID().uuidString.prefix(8))"
+        holder.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": name]) { $1 }
+        try holder.run()
+        #expect(try await session(name, on: url, reaches: "wait_event = 'PgSleep'"), "the other session never held the row")
+
+        let rush = Task {
+            try await withThrowingTaskGroup(of: Gatehouse.RegistrationAnswer.self) { group in
+                for number in 0..<4 {
+                    group.addTask {
+                        try await f.gatehouse.register(
+                            eventId: event.id,
+                            try Gatehouse.Registrant(name: "Guest \(number)", email: "g\(number)@example.org")
+                        )
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        let waitingOnTheRow = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%reg_open%'"
+        var waiting = "0"
+        for _ in 0..<200 where waiting == "0" {
+            try await Task.sleep(for: .milliseconds(25))
+            waiting = try await psqlOffThePool(url, waitingOnTheRow)
+        }
+        #expect(waiting == "1", "a registration waits on the event's row")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await psqlOffThePool(url, waitingOnTheRow) == "1", "one registration holds a connection while it waits, not the pool")
+        #expect(try await f.gatehouse.event(id: event.id).name == "Rush", "a read gets a connection while the rush waits")
+        await exited(holder)
+        let answers = try await rush.value
+        #expect(answers.count == 4 && answers.allSatisfy { if case .registered = $0 { true } else { false } })
+        await f.stop()
+    }
+
     @discardableResult
     /// An offline upload that waits for a lock past the service's 3 s deadline used to be answered
     /// 503 and commit anyway. The server now gives the statement up first: 503, nothing written.
