@@ -29,6 +29,10 @@ public final class MySQLStore: GatehouseStore {
     /// a form can wait ten seconds where a gate queue cannot wait three.
     static let registrationLimit: Duration = .seconds(10)
 
+    /// An organizer's issue of up to `Gatehouse.maximumTicketsPerRequest` tickets is one
+    /// transaction; on a busy database that takes longer than a gate's scan may wait.
+    static let issuanceLimit: Duration = .seconds(30)
+
     /// Connects once (its error names the cause), checks the server, migrates under a lock, and
     /// returns the store, whose threads then run as `services`.
     public static func open(url: String, poolSize: Int = 8, logger: Logger) async throws -> MySQLStore {
@@ -197,7 +201,7 @@ public final class MySQLStore: GatehouseStore {
     }
 
     public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
-        try await write { db in try Self.insertTickets(tickets, eventId: eventId, at: at, in: db) }
+        try await write(limit: Self.issuanceLimit) { db in try Self.insertTickets(tickets, eventId: eventId, at: at, in: db) }
     }
 
     /// Inside the caller's transaction: numbers the tickets and stores them.

@@ -72,6 +72,10 @@ public final class PostgresStore: GatehouseStore {
     /// person at a form can wait ten seconds where a gate queue cannot wait three.
     static let registrationLimit: Duration = .seconds(10)
 
+    /// An organizer's issue of up to `Gatehouse.maximumTicketsPerRequest` tickets is one
+    /// transaction; on a busy database that takes longer than a gate's scan may wait.
+    static let issuanceLimit: Duration = .seconds(30)
+
     /// Runs `body` within `operationLimit`, turning a lost, refused or silent database into
     /// `StoreError.unavailable` (HTTP 503: the request was fine, the database is away). A check-in
     /// cut off this way may still have committed; the kiosk's retry with the same scanId then
@@ -381,7 +385,7 @@ public final class PostgresStore: GatehouseStore {
     }
 
     public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
-        try await guarded { [self] in
+        try await guarded(limit: Self.issuanceLimit) { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 try await Self.insertTickets(tickets, eventId: eventId, at: at, on: connection, logger: logger)
             }
