@@ -705,12 +705,13 @@ final class TestClock: @unchecked Sendable {
         let url = StoreKind.postgresURL!.replacingOccurrences(of: "/gatehouse_test", with: "/\(database)")
         let f = try await Fixture(store: try await PostgresStore.open(url: url, poolSize: 2, logger: Fixture.logger))
         let ticket = try await f.issue()
-        // Another session holds the ticket's row for 5 s.
+        // Another session holds the ticket's row until the upload is answered (at most 60 s: a
+        // fixed hold a little past the deadline let a loaded machine reach the row after it).
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
         holder.arguments = [
             url, "-tAc",
-            "BEGIN; SELECT 1 FROM tickets WHERE id = '\(ticket.ticket.id)' FOR UPDATE; SELECT pg_sleep(5); COMMIT;",
+            "BEGIN; SELECT 1 FROM tickets WHERE id = '\(ticket.ticket.id)' FOR UPDATE; SELECT pg_sleep(60); COMMIT;",
         ]
         holder.standardOutput = Pipe()
         holder.standardError = Pipe()
@@ -727,7 +728,10 @@ final class TestClock: @unchecked Sendable {
             ]
         )
         await #expect(throws: StoreError.self) { try await f.gatehouse.uploadOffline(upload, bearerToken: f.deviceToken, logger: Fixture.logger) }
+        // The row free again: an upload still waiting for it would now write.
+        try await psqlOffThePool(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '\(name)'")
         await exited(holder)
+        try await Task.sleep(for: .milliseconds(500))
         #expect(try await f.gatehouse.ticket(id: ticket.ticket.id).status == .unused, "an upload answered 503 committed nothing")
         await f.stop()
     }
