@@ -653,16 +653,7 @@ final class TestClock: @unchecked Sendable {
             place: nil,
             registration: RegistrationSettings(open: true)
         )
-        // Another session holds the event's row for 6 s.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        holder.arguments = [url, "-tAc", "BEGIN; SELECT 1 FROM events WHERE id = '\(event.id)' FOR UPDATE; SELECT pg_sleep(6); COMMIT;"]
-        holder.standardOutput = Pipe()
-        holder.standardError = Pipe()
-        let name = "gatehouse-holder-\(UUID().uuidString.prefix(8))"
-        holder.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": name]) { $1 }
-        try holder.run()
-        #expect(try await session(name, on: url, reaches: "wait_event = 'PgSleep'"), "the other session never held the row")
+        let holder = try await RowHolder.hold("SELECT 1 FROM events WHERE id = '\(event.id)' FOR UPDATE", on: url)
 
         let rush = Task {
             try await withThrowingTaskGroup(of: Gatehouse.RegistrationAnswer.self) { group in
@@ -687,7 +678,7 @@ final class TestClock: @unchecked Sendable {
         try await Task.sleep(for: .milliseconds(300))
         #expect(try await psqlOffThePool(url, waitingOnTheRow) == "1", "one registration holds a connection while it waits, not the pool")
         #expect(try await f.gatehouse.event(id: event.id).name == "Rush", "a read gets a connection while the rush waits")
-        await exited(holder)
+        try await holder.release()
         let answers = try await rush.value
         #expect(answers.count == 4 && answers.allSatisfy { if case .registered = $0 { true } else { false } })
         await f.stop()
@@ -705,21 +696,8 @@ final class TestClock: @unchecked Sendable {
         let url = StoreKind.postgresURL!.replacingOccurrences(of: "/gatehouse_test", with: "/\(database)")
         let f = try await Fixture(store: try await PostgresStore.open(url: url, poolSize: 2, logger: Fixture.logger))
         let ticket = try await f.issue()
-        // Another session holds the ticket's row until the upload is answered (at most 60 s: a
-        // fixed hold a little past the deadline let a loaded machine reach the row after it).
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        holder.arguments = [
-            url, "-tAc",
-            "BEGIN; SELECT 1 FROM tickets WHERE id = '\(ticket.ticket.id)' FOR UPDATE; SELECT pg_sleep(60); COMMIT;",
-        ]
-        holder.standardOutput = Pipe()
-        holder.standardError = Pipe()
-        let name = "gatehouse-holder-\(UUID().uuidString.prefix(8))"
-        holder.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": name]) { $1 }
-        try holder.run()
-        // Not a fixed wait (a loaded machine starts psql slower): until it sleeps holding the row.
-        #expect(try await session(name, on: url, reaches: "wait_event = 'PgSleep'"), "the other session never held the row")
+        // Another session holds the ticket's row until the upload is answered.
+        let holder = try await RowHolder.hold("SELECT 1 FROM tickets WHERE id = '\(ticket.ticket.id)' FOR UPDATE", on: url)
         let upload = OfflineUpload(
             deviceId: f.device.id,
             gateId: f.device.gateId,
@@ -729,11 +707,38 @@ final class TestClock: @unchecked Sendable {
         )
         await #expect(throws: StoreError.self) { try await f.gatehouse.uploadOffline(upload, bearerToken: f.deviceToken, logger: Fixture.logger) }
         // The row free again: an upload still waiting for it would now write.
-        try await psqlOffThePool(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '\(name)'")
-        await exited(holder)
+        try await holder.release()
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await f.gatehouse.ticket(id: ticket.ticket.id).status == .unused, "an upload answered 503 committed nothing")
         await f.stop()
+    }
+}
+
+/// Another session holding a row (`lock`, a `SELECT … FOR UPDATE`) until `release()`, at most
+/// 60 s: a fixed hold a little past a deadline let a loaded machine reach the row after it.
+struct RowHolder {
+    let process: Process
+    let name: String
+    let url: String
+
+    static func hold(_ lock: String, on url: String) async throws -> RowHolder {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        process.arguments = [url, "-tAc", "BEGIN; \(lock); SELECT pg_sleep(60); COMMIT;"]
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        let name = "gatehouse-holder-\(UUID().uuidString.prefix(8))"
+        process.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": name]) { $1 }
+        try process.run()
+        // Not a fixed wait (a loaded machine starts psql slower): until it sleeps holding the row.
+        #expect(try await session(name, on: url, reaches: "wait_event = 'PgSleep'"), "the other session never held the row")
+        return RowHolder(process: process, name: name, url: url)
+    }
+
+    /// Ends the session (its transaction rolls back) and waits for psql to exit.
+    func release() async throws {
+        try await psqlOffThePool(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '\(name)'")
+        await exited(process)
     }
 }
 
