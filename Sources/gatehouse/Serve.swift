@@ -60,7 +60,7 @@ struct Serve: AsyncParsableCommand {
         help:
             "The address people reach this service at, for the links in ticket mails, e.g. https://tickets.example.org (default: $GATEHOUSE_PUBLIC_URL)."
     )
-    var publicUrl: String? = ProcessInfo.processInfo.environment["GATEHOUSE_PUBLIC_URL"]
+    var publicUrl: String?
 
     @Option(help: "Registrations one client address may make on the public pages in ten minutes.")
     var registrationLimit: Int = 20
@@ -71,7 +71,11 @@ struct Serve: AsyncParsableCommand {
             valueName: "token"
         )
     )
-    var metricsToken: String? = ProcessInfo.processInfo.environment["GATEHOUSE_METRICS_TOKEN"]
+    var metricsToken: String?
+
+    /// The flag, else its environment variable: argument-parser takes no default for an optional.
+    private var publicURLSetting: String? { publicUrl ?? ProcessInfo.processInfo.environment["GATEHOUSE_PUBLIC_URL"] }
+    private var metricsTokenSetting: String? { metricsToken ?? ProcessInfo.processInfo.environment["GATEHOUSE_METRICS_TOKEN"] }
 
     @Option(help: ArgumentHelp("Minutes without a request after which a sign-in ends.", valueName: "minutes"))
     var sessionIdle: Int = 120
@@ -110,7 +114,7 @@ struct Serve: AsyncParsableCommand {
         guard (1...1_000_000).contains(registrationLimit) else {
             throw ValidationError("--registration-limit must be between 1 and 1000000, not \(registrationLimit)")
         }
-        if let publicUrl {
+        if let publicUrl = publicURLSetting {
             guard let url = URL(string: publicUrl), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false,
                 url.query == nil, url.fragment == nil, url.user == nil
             else {
@@ -118,7 +122,7 @@ struct Serve: AsyncParsableCommand {
             }
         }
         _ = try mail.optionalSetup()
-        if let metricsToken, metricsToken.utf8.count < 16 || metricsToken.contains(where: { $0.isWhitespace }) {
+        if let metricsToken = metricsTokenSetting, metricsToken.utf8.count < 16 || metricsToken.contains(where: { $0.isWhitespace }) {
             throw ValidationError("--metrics-token must be at least 16 characters without spaces")
         }
         guard TimeZone(identifier: timeZone) != nil else {
@@ -143,9 +147,9 @@ struct Serve: AsyncParsableCommand {
             pairingGuessLimit: pairingGuessLimit,
             timeZone: TimeZone(identifier: timeZone)!,
             mail: try mail.optionalSetup().map { MailSetup(server: $0.server, sender: $0.sender) },
-            publicURL: publicUrl,
+            publicURL: publicURLSetting,
             registrationLimit: registrationLimit,
-            metricsToken: metricsToken,
+            metricsToken: metricsTokenSetting,
             sessionPolicy: SessionPolicy(idle: TimeInterval(sessionIdle * 60), lifetime: TimeInterval(sessionLifetime * 3600)),
             ownerEmail: ownerEmail
         )
