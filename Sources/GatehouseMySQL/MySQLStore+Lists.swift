@@ -89,7 +89,7 @@ extension MySQLStore {
         guard let statement = ListStatements.addGates(of: list) else { return }
         do {
             _ = try db.run(statement)
-        } catch let error as MySQLError {
+        } catch {
             guard error.number == 1062 else { throw error }
             throw StoreError.conflict("a gate of this list was given to another check-in list a moment ago")
         }

@@ -244,7 +244,7 @@ enum PostgresCheckinRounds {
         let updated = changed.filter { locked[$0.key] != nil }.map(\.value)
         let added = changed.filter { locked[$0.key] == nil }.map(\.value)
         if !updated.isEmpty {
-            try await connection.query(
+            _ = try await connection.query(
                 """
                 UPDATE list_passes p SET inside = w.inside, last_entry_day = NULLIF(w.day, -1)
                 FROM unnest(\(updated.map(\.listId))::text[], \(updated.map(\.ticketId))::text[],
@@ -256,7 +256,7 @@ enum PostgresCheckinRounds {
             ).collect()
         }
         if !added.isEmpty {
-            try await connection.query(
+            _ = try await connection.query(
                 """
                 INSERT INTO list_passes (list_id, ticket_id, used_at, used_gate, inside, last_entry_day)
                 SELECT list_id, ticket_id, used_at, used_gate, inside, NULLIF(day, -1)
@@ -283,7 +283,7 @@ enum PostgresCheckinRounds {
             return change == 0 ? nil : (id, Int64(change))
         }.sorted { $0.id < $1.id }
         guard !changes.isEmpty else { return }
-        try await connection.query(
+        _ = try await connection.query(
             """
             UPDATE checkin_lists l SET inside = l.inside + w.change
             FROM unnest(\(changes.map(\.id))::text[], \(changes.map(\.change))::bigint[]) AS w(id, change)

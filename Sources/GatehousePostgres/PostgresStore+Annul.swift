@@ -53,7 +53,7 @@ extension PostgresStore {
             return .success(AnnulAnswer(scanId: scanId, ticket: ticket?.summary, again: true))
         case .success(let plan?):
             let restored = plan.ticket
-            try await connection.query(
+            _ = try await connection.query(
                 """
                 UPDATE tickets SET status = \(restored.status.rawValue), used_at = \(restored.usedAt?.millis), used_gate = \(restored.usedGate),
                     used_device = \(restored.usedDevice), inside = \(restored.inside) WHERE id = \(restored.id)

@@ -104,7 +104,7 @@ extension PostgresStore {
                 }
                 // Rewriting the status puts each ticket into the change feed (the trigger).
                 let ids = inside.map(\.id)
-                try await connection.query("UPDATE tickets SET status = status WHERE id = ANY(\(ids))", logger: logger).collect()
+                _ = try await connection.query("UPDATE tickets SET status = status WHERE id = ANY(\(ids))", logger: logger).collect()
                 return inside.count
             }
         }
@@ -188,7 +188,7 @@ extension PostgresStore {
     private func upsertLane(deviceId: String, _ update: StoreStatement) async throws {
         try await guarded { [self] in
             try await client.withTransaction(logger: logger) { connection in
-                try await connection.query(
+                _ = try await connection.query(
                     "INSERT INTO lane_modes (device_id) VALUES (\(deviceId)) ON CONFLICT (device_id) DO NOTHING",
                     logger: logger
                 ).collect()
