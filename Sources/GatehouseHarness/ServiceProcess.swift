@@ -78,7 +78,9 @@ public final class ServiceProcess: @unchecked Sendable {
         environment.merge(extraEnvironment) { $1 }
         process.environment = environment
         process.standardOutput = output
-        FileManager.default.createFile(atPath: logFile, contents: nil)
+        guard FileManager.default.createFile(atPath: logFile, contents: nil) else {
+            throw HTTPClientError("cannot create the service's log file \(logFile)")
+        }
         process.standardError = FileHandle(forWritingAtPath: logFile)
         try process.run()
         self.port = try waitForPort()

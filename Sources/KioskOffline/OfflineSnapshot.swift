@@ -760,7 +760,7 @@ extension OfflineSnapshot: PassageLedger {
                 lastEntryDay: $0.lastEntryDay
             )
         }
-        try database.withLock { db in
+        _ = try database.withLock { db in
             try db.run(
                 "INSERT OR REPLACE INTO passages (scan_id, offline, at, hash, direction, before) VALUES (?, ?, ?, ?, ?, ?)",
                 [
@@ -772,7 +772,7 @@ extension OfflineSnapshot: PassageLedger {
     }
 
     public func passed(scanId: String) throws {
-        try database.withLock { db in try db.run("DELETE FROM passages WHERE scan_id = ?", [.text(scanId)]) }
+        _ = try database.withLock { db in try db.run("DELETE FROM passages WHERE scan_id = ?", [.text(scanId)]) }
     }
 
     public func takeBack(scanId: String) throws -> String {

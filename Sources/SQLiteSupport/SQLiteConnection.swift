@@ -147,6 +147,8 @@ public final class SQLiteConnection {
         }
     }
 
+    /// Runs a statement; returns the rows it changed, which most statements need not look at.
+    @discardableResult
     public func run(_ sql: String, _ parameters: [SQLiteValue] = []) throws -> Int {
         try query(sql, parameters) { _ in }
         return Int(sqlite3_changes(handle))

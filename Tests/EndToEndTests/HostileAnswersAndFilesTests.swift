@@ -93,14 +93,8 @@ import Testing
         let db = folder.file("g.sqlite")
         let event = try CommandRun.run(ServiceProcess.binary, ["event", "create", "--db", db, "--name", "Gala"])
         let eventId = try #require((try JSONSerialization.jsonObject(with: Data(event.output.utf8)) as? [String: Any])?["id"] as? String)
-        let handle = try #require(
-            FileHandle(
-                forWritingAtPath: {
-                    FileManager.default.createFile(atPath: folder.file("big.csv"), contents: nil)
-                    return folder.file("big.csv")
-                }()
-            )
-        )
+        try #require(FileManager.default.createFile(atPath: folder.file("big.csv"), contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: folder.file("big.csv")))
         handle.write(Data("holderName\nAda\n".utf8))
         let block = Data(repeating: UInt8(ascii: "x"), count: 1 << 20)
         for _ in 0..<50 { handle.write(block) }

@@ -22,7 +22,7 @@ import Glibc
             var pixels = [UInt8](repeating: 215, count: 640 * 480)
             for y in 0..<qr.height { for x in 0..<qr.width { pixels[(y + 80 + offset) * 640 + x + 200 + offset] = qr.pixels[y * qr.width + x] } }
             let temporary = folder + "/.next.tmp"
-            FileManager.default.createFile(atPath: temporary, contents: Data(GreyImage(width: 640, height: 480, pixels: pixels).pgm()))
+            try #require(FileManager.default.createFile(atPath: temporary, contents: Data(GreyImage(width: 640, height: 480, pixels: pixels).pgm())))
             rename(temporary, folder + "/frame.pgm")
         }
         func clear() { unlink(folder + "/frame.pgm") }
@@ -297,12 +297,18 @@ import Glibc
     @Test func decode_prints_payloads_like_zbarimg() throws {
         let folder = try TemporaryDirectory()
         let code = TicketCode(eventID: Identifier.newEventID(), token: Secret.newTicketToken()).text
-        FileManager.default.createFile(atPath: folder.file("a.pgm"), contents: Data(try QRMatrix(encoding: code).greyImage(scale: 4).pgm()))
-        FileManager.default.createFile(
-            atPath: folder.file("blank.pgm"),
-            contents: Data(GreyImage(width: 50, height: 50, pixels: [UInt8](repeating: 255, count: 2500)).pgm())
+        try #require(
+            FileManager.default.createFile(atPath: folder.file("a.pgm"), contents: Data(try QRMatrix(encoding: code).greyImage(scale: 4).pgm()))
         )
-        FileManager.default.createFile(atPath: folder.file("junk.pgm"), contents: Data((0..<5000).map { _ in UInt8.random(in: 0...255) }))
+        try #require(
+            FileManager.default.createFile(
+                atPath: folder.file("blank.pgm"),
+                contents: Data(GreyImage(width: 50, height: 50, pixels: [UInt8](repeating: 255, count: 2500)).pgm())
+            )
+        )
+        try #require(
+            FileManager.default.createFile(atPath: folder.file("junk.pgm"), contents: Data((0..<5000).map { _ in UInt8.random(in: 0...255) }))
+        )
         func decode(_ files: [String]) throws -> (Int32, String) {
             let run = try CommandRun.run(ServiceProcess.builtExecutable("gate-kiosk", override: "GATE_KIOSK_BIN"), ["decode"] + files)
             return (run.status, run.output)

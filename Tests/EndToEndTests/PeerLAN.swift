@@ -59,8 +59,9 @@ final class PeerLAN {
     }
 
     deinit {
-        for namespace in created.reversed() { try? run(["netns", "del", namespace]) }
-        if uplinkMade { try? run(["link", "del", uplink]) }
+        // Best effort: a namespace already gone is what deinit wants.
+        for namespace in created.reversed() { _ = try? run(["netns", "del", namespace]) }
+        if uplinkMade { _ = try? run(["link", "del", uplink]) }
     }
 
     /// The service is unreachable from every gate (the venue's uplink is gone); the LAN stays.

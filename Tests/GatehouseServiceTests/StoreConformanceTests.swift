@@ -684,7 +684,6 @@ final class TestClock: @unchecked Sendable {
         await f.stop()
     }
 
-    @discardableResult
     /// An offline upload that waits for a lock past the service's 3 s deadline used to be answered
     /// 503 and commit anyway. The server now gives the statement up first: 503, nothing written.
     @Test(.enabled(if: StoreKind.postgresURL != nil, "no PostgreSQL"))

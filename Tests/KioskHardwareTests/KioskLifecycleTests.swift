@@ -73,7 +73,12 @@ import Testing
             let qr = try QRMatrix(encoding: code).greyImage(scale: 4)
             var pixels = [UInt8](repeating: 220, count: 640 * 480)
             for y in 0..<qr.height { for x in 0..<qr.width { pixels[(y + 60) * 640 + x + 160] = qr.pixels[y * qr.width + x] } }
-            FileManager.default.createFile(atPath: folder + "/frame.pgm", contents: Data(GreyImage(width: 640, height: 480, pixels: pixels).pgm()))
+            try #require(
+                FileManager.default.createFile(
+                    atPath: folder + "/frame.pgm",
+                    contents: Data(GreyImage(width: 640, height: 480, pixels: pixels).pgm())
+                )
+            )
             var configuration = try KioskConfiguration.resolve(
                 file: [:],
                 environment: [:],
