@@ -50,49 +50,48 @@ extension PostgresStore {
         let eventId = registration.eventId
         let rows = try await client.query(
             """
-            SELECT reg_open, reg_capacity, reg_closes_at, reg_one_per_email, registered,
+            SELECT \(unescaped: Self.registrationColumns),
                 EXISTS (SELECT 1 FROM registrations WHERE event_id = \(eventId) AND address_key = \(registration.addressKey))
             FROM events WHERE id = \(eventId)
             """,
             logger: logger
         ).collect()
-        guard let row = rows.first else { return .unknownEvent }
-        let (open, capacity, closesAt, onePerEmail, registered, taken) = try row.decode((Bool, Int64?, Int64?, Bool, Int64, Bool).self)
+        guard let row = rows.first?.makeRandomAccess() else { return .unknownEvent }
+        let (settings, registered) = try Self.registration(row)
+        let taken = try row[6].decode(Bool.self)
+        return settings.refusal(registered: registered, addressTaken: taken, at: at).map { .refused($0) }
+    }
+
+    /// An event's registration settings and count, the first columns of a row.
+    private static let registrationColumns = "reg_open, reg_capacity, reg_closes_at, reg_ticket_type, reg_one_per_email, registered"
+
+    private static func registration(_ row: PostgresRandomAccessRow) throws -> (settings: RegistrationSettings, registered: Int) {
         let settings = RegistrationSettings(
-            open: open,
-            capacity: capacity.map { Int($0) },
-            closesAt: closesAt.map(Date.init(millis:)),
-            onePerEmail: onePerEmail
+            open: try row[0].decode(Bool.self),
+            capacity: try row[1].decode(Int64?.self).map { Int($0) },
+            closesAt: try row[2].decode(Int64?.self).map(Date.init(millis:)),
+            ticketType: try row[3].decode(String?.self),
+            onePerEmail: try row[4].decode(Bool.self)
         )
-        return settings.refusal(registered: Int(registered), addressTaken: taken, at: at).map { .refused($0) }
+        return (settings, Int(try row[5].decode(Int64.self)))
     }
 
     private func registerInTransaction(_ registration: NewRegistration, at: Date) async throws -> RegistrationOutcome {
         try await client.withTransaction(logger: logger) { connection in
             let eventId = registration.eventId
             let rows = try await connection.query(
-                """
-                SELECT reg_open, reg_capacity, reg_closes_at, reg_ticket_type, reg_one_per_email, registered
-                FROM events WHERE id = \(eventId) FOR UPDATE
-                """,
+                "SELECT \(unescaped: Self.registrationColumns) FROM events WHERE id = \(eventId) FOR UPDATE",
                 logger: logger
             ).collect()
-            guard let row = rows.first else { return .unknownEvent }
-            let (open, capacity, closesAt, ticketType, onePerEmail, registered) = try row.decode(
-                (Bool, Int64?, Int64?, String?, Bool, Int64).self
-            )
-            let settings = RegistrationSettings(
-                open: open,
-                capacity: capacity.map { Int($0) },
-                closesAt: closesAt.map(Date.init(millis:)),
-                ticketType: ticketType,
-                onePerEmail: onePerEmail
-            )
+            guard let row = rows.first?.makeRandomAccess() else { return .unknownEvent }
+            let (settings, registered) = try Self.registration(row)
+            // A statement of its own, after the lock: its snapshot sees an address that the
+            // registration this one waited for committed (one in the locking read would not).
             let taken = try await !connection.query(
                 "SELECT 1 FROM registrations WHERE event_id = \(eventId) AND address_key = \(registration.addressKey) LIMIT 1",
                 logger: logger
             ).collect().isEmpty
-            if let refusal = settings.refusal(registered: Int(registered), addressTaken: taken, at: at) { return .refused(refusal) }
+            if let refusal = settings.refusal(registered: registered, addressTaken: taken, at: at) { return .refused(refusal) }
             try await connection.query("UPDATE events SET registered = registered + 1 WHERE id = \(eventId)", logger: logger)
             var new = registration.ticket
             new.ticketType = settings.ticketType
