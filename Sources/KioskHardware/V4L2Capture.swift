@@ -191,10 +191,14 @@ public final class V4L2Capture: FrameSource {
         }
     }
 
-    /// Dequeues every filled buffer; re-queues all but the newest.
+    /// Dequeues every filled buffer; re-queues all but the newest. After the first, it asks poll
+    /// before each DQBUF instead of dequeuing until EAGAIN: libv4l2, when it converts the
+    /// camera's format, prints "error dequeuing buf" to stderr for every EAGAIN — a journal line
+    /// per frame, which rotated a gate's journal within minutes.
     private func dequeueNewest() throws(CaptureError) -> (index: Int, bytesUsed: Int)? {
         var newest: (index: Int, bytesUsed: Int)?
         while true {
+            if newest != nil && !anotherFrameReady() { return newest }
             var buffer = v4l2_buffer()
             buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
             buffer.memory = V4L2_MEMORY_MMAP.rawValue
@@ -209,6 +213,13 @@ public final class V4L2Capture: FrameSource {
             guard Int(buffer.index) < buffers.count else { throw .system(operation: "VIDIOC_DQBUF returned buffer \(buffer.index)", errno: EINVAL) }
             newest = (Int(buffer.index), Int(buffer.bytesused))
         }
+    }
+
+    /// Whether a filled buffer waits now (poll without waiting); an error is left to the next
+    /// frame's poll, which reports an unplugged camera.
+    private func anotherFrameReady() -> Bool {
+        var revents: Int16 = 0
+        return device.poll(fd, timeoutMilliseconds: 0, revents: &revents) > 0 && revents & Int16(POLLIN) != 0
     }
 
     private func queue(_ index: Int) throws(CaptureError) {

@@ -35,6 +35,8 @@ final class FakeV4L2Device: V4L2Device, @unchecked Sendable {
     private var height = 480
     private var nextDescriptor: Int32 = 100
     private(set) var droppedFrames = 0
+    /// DQBUF calls that found nothing done (each an error line from the real libv4l2).
+    private(set) var emptyDequeues = 0
     /// Mappings still held when the device instance went away.
     private(set) var leakedMappings = 0
     /// Called by poll when no frame is done: lets a test feed frames as time passes.
@@ -162,7 +164,10 @@ final class FakeV4L2Device: V4L2Device, @unchecked Sendable {
                 return 0
             case V4L2Request.dequeueBuffer:
                 guard streaming else { return fail(EINVAL) }
-                guard !done.isEmpty else { return fail(EAGAIN) }
+                guard !done.isEmpty else {
+                    emptyDequeues += 1
+                    return fail(EAGAIN)
+                }
                 let index = done.removeFirst()
                 buffers[index].queued = false
                 let buffer = argument.assumingMemoryBound(to: v4l2_buffer.self)
@@ -216,7 +221,8 @@ final class FakeV4L2Device: V4L2Device, @unchecked Sendable {
             }
             return done.isEmpty ? nil : 1
         }
-        if ready == nil {
+        // A zero timeout only looks: nothing arrives during it.
+        if ready == nil && timeoutMilliseconds > 0 {
             onIdlePoll?()
             ready = lock.withLock { done.isEmpty ? nil : 1 }
         }
