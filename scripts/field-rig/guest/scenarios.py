@@ -316,6 +316,12 @@ def journal_fields(figures):
         secrets[f"ticket #{number} token"] = code.rsplit(":", 1)[-1]
     leaked = [name for name, secret in secrets.items() if secret and secret in everything]
     check(not leaked, f"in the journal: {leaked}")
+    # The capture loop must not flood its journal: libv4l2 prints a line for each DQBUF that finds
+    # no frame, and a line per frame rotated the journal within minutes (this scenario lost its
+    # own entries to it). A stray one is tolerated; one per frame is not.
+    dequeue_errors = sum(1 for e in journal("", UNIT) if "error dequeuing buf" in str(e.get("MESSAGE", "")))
+    figures["libv4l2_dequeue_errors"] = dequeue_errors
+    check(dequeue_errors <= 5, f"{dequeue_errors} 'libv4l2: error dequeuing buf' lines in the unit's journal")
     figures["decisions_logged"] = len(decided)
     figures["latency_ms_logged"] = int(admitted["CHECKIN_LATENCY_MS"])
     return (f"fields GATE_ID CHECKIN_RESULT CHECKIN_REASON TICKET_NUMBER CHECKIN_LATENCY_MS SCAN_ID on each decision "
