@@ -208,15 +208,17 @@ struct MySQLStoreTests {
         let quick = try await fixture.issue()
         let settled = try await fixture.store.ticketChanges(eventId: fixture.event.id, after: nil, limit: 1000)
         let holder = OtherProcess(try MySQLConnection(MySQLTarget(url: StoreKind.mysqlURL!)))
-        let committed = holder.revokeAndHold(ticketId: slow.ticket.id, seconds: 1.5)
-        try await Task.sleep(for: .milliseconds(300))
-        let started = ContinuousClock.now
+        // Held open until this test has checked in and pulled, however slow a loaded machine is:
+        // a check-in that waited for it would run into the store's 3 s limit instead.
+        let hold = TransactionHold()
+        let committed = holder.revokeAndHold(ticketId: slow.ticket.id, until: hold)
+        await hold.untilHolding()
         #expect(try await fixture.checkin(quick.qrData, scanId: "Q-1").result == .valid)
-        let waited = ContinuousClock.now - started
-        #expect(holder.committedAt.load(ordering: .acquiring) == 0, "the check-in waited \(waited) for the long transaction to commit")
+        #expect(holder.committedAt.load(ordering: .acquiring) == 0, "the long transaction ended before the check-in was answered")
         // A pull while the long transaction is open: the check-in, not the revocation yet.
         let during = try await fixture.store.ticketChanges(eventId: fixture.event.id, after: settled.cursor, limit: 1000)
         #expect(during.tickets.map(\.number) == [quick.ticket.number])
+        hold.release()
         #expect(try await committed.value)
         // Numbered when it committed, after the check-in: the next pull from that cursor has it.
         let after = try await fixture.store.ticketChanges(eventId: fixture.event.id, after: during.cursor, limit: 1000)
@@ -224,6 +226,28 @@ struct MySQLStoreTests {
         #expect(after.tickets.first?.status == .revoked)
         await fixture.stop()
     }
+}
+
+/// A test's say over how long another client's transaction stays open.
+final class TransactionHold: Sendable {
+    private let holding = Atomic<Bool>(false)
+    private let released = Atomic<Bool>(false)
+
+    /// On the holder's thread, inside the transaction: waits for `release()`, at most 60 s.
+    func holdOpen() {
+        holding.store(true, ordering: .releasing)
+        let deadline = Date().addingTimeInterval(60)
+        while !released.load(ordering: .acquiring) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+    }
+
+    /// Returns once the holder is inside its transaction, its change made (or after 60 s, when
+    /// it failed before: the test's expectations then say so).
+    func untilHolding() async {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !holding.load(ordering: .acquiring) && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    func release() { released.store(true, ordering: .releasing) }
 }
 
 /// Another database client on a thread of its own, holding a transaction open for a while
@@ -235,15 +259,15 @@ final class OtherProcess: @unchecked Sendable {
     init(_ connection: MySQLConnection) { self.connection = connection }
 
     /// Revokes a ticket as the store does, numbering the change at the end, with the transaction
-    /// held open for `seconds` between the change and the numbering.
-    func revokeAndHold(ticketId: String, seconds: Double) -> Task<Bool, any Error> {
+    /// held open between the change and the numbering until `hold` is released.
+    func revokeAndHold(ticketId: String, until hold: TransactionHold) -> Task<Bool, any Error> {
         inTransaction { connection in
             let changed = try connection.run(
                 "UPDATE tickets SET status = 'revoked', change_seq = ? WHERE id = ?",
                 [.integer(MySQLConnection.unnumbered), .text(ticketId)]
             )
             connection.changed(ticket: ticketId)
-            Thread.sleep(forTimeInterval: seconds)
+            hold.holdOpen()
             try MySQLSchema.numberChanges(connection)
             return changed == 1
         }
