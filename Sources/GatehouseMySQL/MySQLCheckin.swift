@@ -117,7 +117,7 @@ extension MySQLStore {
     /// Inside the writer's transaction: the batch's scans in order, each as it would be alone.
     /// A scan of a ticket or scanId an earlier scan of this batch touched, or at a list's gate,
     /// is read again on its own after the log rows so far are written, so it sees them.
-    private static func decideTogether(_ attempts: [CheckinAttempt], in db: MySQLConnection) throws -> [CheckinOutcome] {
+    static func decideTogether(_ attempts: [CheckinAttempt], in db: MySQLConnection) throws -> [CheckinOutcome] {
         var founds: [Found?] = []
         for start in stride(from: 0, to: attempts.count, by: readsPerStatement) {
             founds += try firstReads(attempts[start..<min(attempts.count, start + readsPerStatement)], in: db)
@@ -171,12 +171,11 @@ extension MySQLStore {
             for start in stride(from: 0, to: pending.count, by: writesPerStatement) {
                 let chunk = pending[start..<min(pending.count, start + writesPerStatement)]
                 var parameters: [MySQLValue] = []
-                parameters.reserveCapacity(chunk.count * 16 + 1)
+                parameters.reserveCapacity(chunk.count * 16)
                 let written = chunk.map { values($0.write) }
                 for column in 0..<writtenColumns.count {
                     for (held, row) in zip(chunk, written) { parameters += [.text(held.write.id), row[column]] }
                 }
-                parameters.append(.integer(MySQLConnection.unnumbered))
                 for held in chunk {
                     parameters += [.text(held.write.id)] + asRead(held.read, tokenHash: held.tokenHash)
                 }
@@ -212,7 +211,7 @@ extension MySQLStore {
     private static let ticketWritesStatements: [String] = (0...writesPerStatement).map { count in
         let columns = writtenColumns.map { "\($0) = CASE id " + String(repeating: "WHEN ? THEN ? ", count: count) + "END" }
         let rows = Array(repeating: "(id = ?" + stillAsRead + ")", count: count).joined(separator: " OR ")
-        return "UPDATE tickets SET " + columns.joined(separator: ", ") + ", change_seq = ? WHERE " + rows
+        return "UPDATE tickets SET " + columns.joined(separator: ", ") + " WHERE " + rows
     }
 
     /// Scans read per statement in a batch (four parameters each).
@@ -251,7 +250,7 @@ extension MySQLStore {
             }
             // The rows of one INSERT are numbered from its first id on.
             let firstId = try MySQLStore.insert(statement, in: db)
-            for eventId in events { db.logged(eventId: eventId, from: firstId) }
+            db.inserted(count: pending.count, firstId: firstId, eventIds: events)
         }
     }
 
@@ -278,7 +277,7 @@ extension MySQLStore {
     private static func decide(_ attempt: CheckinAttempt, in db: MySQLConnection) throws -> CheckinOutcome {
         let found = try db.firstRow(firstRead, firstReadParameters(attempt), Self.found)
         return try decide(attempt, found: found, in: db, holdWrite: nil) { row, eventId in
-            db.logged(eventId: eventId, from: try insert(row, in: db))
+            db.inserted(count: 1, firstId: try insert(row, in: db), eventIds: [eventId])
         }
     }
 
@@ -389,13 +388,15 @@ extension MySQLStore {
 
     static let lockedList = "SELECT id, ticket_types, entry, capacity, opens_at, closes_at, inside FROM checkin_lists WHERE id = ? FOR UPDATE"
 
-    /// The UPDATE that stores a decided ticket, up to its WHERE's `id = ?`.
-    static let update = "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, used_device = ?, inside = ?, change_seq = ? WHERE id = ?"
+    /// The UPDATE that stores a decided ticket, up to its WHERE's `id = ?`. It leaves
+    /// `change_seq` alone: the caller notes the ticket changed, and the transaction numbers it
+    /// before it commits (writing the column here as well moved its index entry twice).
+    static let update = "UPDATE tickets SET status = ?, used_at = ?, used_gate = ?, used_device = ?, inside = ? WHERE id = ?"
 
     static func values(_ ticket: Ticket) -> [MySQLValue] {
         [
             .text(ticket.status.rawValue), .optional(ticket.usedAt?.millis), .optional(ticket.usedGate), .optional(ticket.usedDevice),
-            .integer(ticket.inside ? 1 : 0), .integer(MySQLConnection.unnumbered), .text(ticket.id),
+            .integer(ticket.inside ? 1 : 0), .text(ticket.id),
         ]
     }
 

@@ -82,6 +82,9 @@ final class MySQLConnection {
     /// The changes of tickets the write transaction in progress made, in order, to be numbered
     /// just before it commits (see `MySQLSchema.numberChanges`).
     private(set) var notedChanges: [NotedChange] = []
+    /// Whether the rows of one multi-row INSERT get consecutive AUTO_INCREMENT ids: InnoDB's
+    /// "consecutive" or "traditional" lock mode and a step of 1 (`learnInsertIdOrder`).
+    private(set) var insertIdsAreConsecutive = false
 
     init(_ target: MySQLTarget) throws(MySQLError) {
         var number: UInt32 = 0
@@ -96,6 +99,15 @@ final class MySQLConnection {
         try execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'")
         try execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         try execute("SET SESSION innodb_lock_wait_timeout = 5")
+        learnInsertIdOrder()
+    }
+
+    /// Asks the server whether one INSERT's ids are consecutive. Interleaved mode (MySQL 8's
+    /// default) or a cluster's step (Galera sets one per node) may leave gaps between them; then
+    /// the rows are found by a read instead (`numberChanges`), as they are when the answer fails.
+    func learnInsertIdOrder() {
+        let consecutive = try? firstRow("SELECT @@innodb_autoinc_lock_mode <= 1 AND @@auto_increment_increment = 1", []) { $0.int(0) == 1 }
+        insertIdsAreConsecutive = consecutive ?? false
     }
 
     deinit {
@@ -211,8 +223,9 @@ final class MySQLConnection {
 }
 
 extension MySQLConnection {
-    /// What a changed ticket's `change_seq` holds until its transaction numbers it: never seen
-    /// outside the transaction, which numbers every change before it commits.
+    /// What a new or changed ticket's `change_seq` may hold until its transaction numbers it
+    /// (a check-in's write leaves the old number): never seen outside the transaction, which
+    /// numbers every change before it commits.
     static let unnumbered: Int64 = 0
 
     /// A change this write transaction made, to be numbered before it commits.
@@ -226,6 +239,8 @@ extension MySQLConnection {
         /// `from`: no row of them has a smaller id (they were inserted, from that id on); nil
         /// when some may (a row marked again).
         case logged(eventId: String, from: Int64?)
+        /// Rows this transaction inserted in the check-in log with exactly these ids.
+        case inserted(ids: ClosedRange<Int64>)
         /// One scan's row marked an offline admission.
         case marked(deviceId: String, scanId: String)
     }
@@ -239,6 +254,16 @@ extension MySQLConnection {
     /// Notes rows logged or marked in the event's check-in log, for `MySQLSchema.numberChanges`;
     /// `from` as in `NotedChange.logged`.
     func logged(eventId: String, from firstId: Int64? = nil) { notedChanges.append(.logged(eventId: eventId, from: firstId)) }
+
+    /// Notes log rows one INSERT of `count` rows made, its first id `firstId`: by their ids when
+    /// they are sure to be consecutive, else as rows of `eventIds` to be found.
+    func inserted(count: Int, firstId: Int64, eventIds: some Sequence<String>) {
+        if count == 1 || insertIdsAreConsecutive {
+            notedChanges.append(.inserted(ids: firstId...(firstId + Int64(count) - 1)))
+        } else {
+            for eventId in eventIds { logged(eventId: eventId, from: firstId) }
+        }
+    }
 
     /// Notes a scan's row marked an offline admission, for `MySQLSchema.numberChanges`.
     func marked(deviceId: String, scanId: String) { notedChanges.append(.marked(deviceId: deviceId, scanId: scanId)) }

@@ -477,6 +477,8 @@ enum MySQLSchema {
         // Per event, the smallest id its unnumbered rows may have (nil: any).
         var loggedEvents: [String: Int64?] = [:]
         var marked = Set<[String]>()
+        // This transaction's log rows still to be numbered, by id.
+        var logRows = Set<Int64>()
         for change in db.notedChanges {
             switch change {
             case .ticket(let id): if seen.insert(id).inserted { tickets.append(id) }
@@ -488,15 +490,15 @@ enum MySQLSchema {
                     loggedEvents[eventId] = firstId
                 }
             case .marked(let deviceId, let scanId): marked.insert([deviceId, scanId])
+            case .inserted(let ids): logRows.formUnion(ids)
             }
         }
-        // This transaction's log rows still to be numbered: a plain read sees no other
+        // Log rows whose ids are not known are found by a read: a plain read sees no other
         // transaction's uncommitted rows, and every committed row is numbered. Rows this
         // transaction inserted are found from their first id on, by the primary key: the log's
         // (event, stream_seq) key holds an entry at 0 for every row numbered since InnoDB's last
         // purge, so under load the optimizer read the event's whole log instead (2,100 rows per
         // commit 30,000 check-ins in, and growing with the log).
-        var logRows = Set<Int64>()
         for (eventId, firstId) in loggedEvents {
             if let firstId {
                 logRows.formUnion(
@@ -554,6 +556,31 @@ enum MySQLSchema {
                 )
             }
             next += Int64(range.count)
+        }
+        try number(logRows: logged, from: next, in: db)
+    }
+
+    /// Numbers log rows in id order from `first` on. Rows with consecutive ids (a batch's one
+    /// INSERT) take one range UPDATE each run: every id of a run is this transaction's row, so
+    /// the range holds no other. Scattered rows (ids interleaved with another writer's) take one
+    /// UPDATE per `numberedPerStatement`, each row set by its id.
+    private static func number(logRows logged: [Int64], from first: Int64, in db: MySQLConnection) throws {
+        var runs: [ClosedRange<Int>] = []
+        var start = 0
+        for index in logged.indices where index + 1 == logged.count || logged[index + 1] != logged[index] + 1 {
+            runs.append(start...index)
+            start = index + 1
+        }
+        var next = first
+        if runs.count <= 2 {
+            for run in runs {
+                try db.run(
+                    "UPDATE checkins SET stream_seq = ? + (id - ?) WHERE id BETWEEN ? AND ?",
+                    [.integer(next), .integer(logged[run.lowerBound]), .integer(logged[run.lowerBound]), .integer(logged[run.upperBound])]
+                )
+                next += Int64(run.count)
+            }
+            return
         }
         for start in stride(from: 0, to: logged.count, by: numberedPerStatement) {
             let chunk = logged[start..<min(logged.count, start + numberedPerStatement)]

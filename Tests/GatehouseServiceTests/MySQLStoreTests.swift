@@ -199,6 +199,53 @@ struct MySQLStoreTests {
         await fixture.stop()
     }
 
+    /// A batch's log rows are numbered by their ids when one INSERT's ids are sure to be
+    /// consecutive, and found by a read when they may not be (a step of 2 here, as a cluster
+    /// sets): either way every ticket and log row of the batch reaches the feed and the stream.
+    @Test(arguments: [1, 2])
+    func a_batch_numbers_every_change_whatever_the_id_step(step: Int) async throws {
+        let fixture = try await Fixture(.mysql)
+        let tickets = try await fixture.gatehouse.issueTickets(eventId: fixture.event.id, Array(repeating: .init(), count: 4))
+        let event = fixture.event.id
+        let feedBefore = try await fixture.store.ticketChanges(eventId: event, after: nil, limit: 1000)
+        let streamBefore = try await fixture.store.checkinStream(eventId: event, after: nil, limit: 1000).last?.position
+        let db = try MySQLConnection(MySQLTarget(url: StoreKind.mysqlURL!))
+        try db.execute("SET SESSION auto_increment_increment = \(step)")
+        db.learnInsertIdOrder()
+        #expect(db.insertIdsAreConsecutive == (step == 1))
+        let attempts = tickets.enumerated().map { index, ticket in
+            CheckinAttempt(
+                deviceId: fixture.device.id,
+                deviceTokenHash: TokenHash.of(fixture.deviceToken),
+                gateId: fixture.device.gateId,
+                scanId: "step-\(index)",
+                mode: .commit,
+                payloadHash: TokenHash.of(ticket.qrData),
+                code: TicketCode.parse(ticket.qrData).map { ($0.eventID, TokenHash.of($0.token)) },
+                at: fixture.clock.now
+            )
+        }
+        let outcomes = try db.transaction {
+            db.forgetChanges()
+            let outcomes = try MySQLStore.decideTogether(attempts, in: db)
+            try MySQLSchema.numberChanges(db)
+            return outcomes
+        }
+        let results = outcomes.map { outcome -> CheckinResult? in
+            guard case .decided(let decision) = outcome else { return nil }
+            return decision.result
+        }
+        #expect(results == Array(repeating: .valid, count: 4))
+        let ids = try db.rows("SELECT id FROM checkins WHERE event_id = ? ORDER BY id", [.text(event)]) { $0.int(0) }
+        #expect(ids.count == 4 && ids.last! - ids.first! == Int64(3 * step), "one INSERT's ids, \(step) apart")
+        #expect(try db.firstRow("SELECT COUNT(*) FROM checkins WHERE event_id = ? AND stream_seq = 0", [.text(event)]) { $0.int(0) } == 0)
+        let feed = try await fixture.store.ticketChanges(eventId: event, after: feedBefore.cursor, limit: 1000)
+        #expect(Set(feed.tickets.map(\.number)) == Set(tickets.map(\.ticket.number)))
+        let stream = try await fixture.store.checkinStream(eventId: event, after: streamBefore, limit: 1000)
+        #expect(stream.map(\.entry.scanId) == attempts.map(\.scanId), "every log row, in the batch's order")
+        await fixture.stop()
+    }
+
     /// The change counter is taken at a transaction's end: a long write transaction holds no
     /// check-in back, and its change, numbered when it commits, reaches a pull made after that
     /// even when an earlier pull ran while it was open.
