@@ -177,7 +177,7 @@ extension MySQLStore {
                     for (held, row) in zip(chunk, written) { parameters += [.text(held.write.id), row[column]] }
                 }
                 for held in chunk {
-                    parameters += [.text(held.write.id)] + asRead(held.read, tokenHash: held.tokenHash)
+                    parameters += [.text(held.write.id)] + rowAsRead(held.read, tokenHash: held.tokenHash)
                 }
                 guard try db.run(ticketWritesStatements[chunk.count], parameters) == chunk.count else { throw TicketChangedSinceRead() }
                 for held in chunk { db.changed(ticket: held.write.id) }
@@ -205,13 +205,26 @@ extension MySQLStore {
         ]
     }
 
+    /// `stillAsRead` for many rows, as one row value per ticket (`rowAsRead`): a NULL time is
+    /// compared as `Int64.min`, since a row value compares NULL as unknown, never as equal.
+    private static let rowStillAsRead =
+        "(id, token_hash, status, COALESCE(used_at, \(Int64.min)), COALESCE(expires_at, \(Int64.min)), inside)"
+
+    private static func rowAsRead(_ read: Ticket, tokenHash: [UInt8]) -> [MySQLValue] {
+        [
+            .bytes(tokenHash), .text(read.status.rawValue), .integer(read.usedAt?.millis ?? Int64.min),
+            .integer(read.expiresAt?.millis ?? Int64.min), .integer(read.inside ? 1 : 0),
+        ]
+    }
+
     /// `TicketWrites`' statement for each number of tickets, built once: each column set by the
     /// row's id, the rows found by their id, token and state (a range read of those rows alone,
-    /// which MariaDB locks in its index's order).
+    /// which MariaDB locks in its index's order). One list of row values, where an OR of each
+    /// row's conditions had the optimizer analyse every row's ranges on both unique keys.
     private static let ticketWritesStatements: [String] = (0...writesPerStatement).map { count in
         let columns = writtenColumns.map { "\($0) = CASE id " + String(repeating: "WHEN ? THEN ? ", count: count) + "END" }
-        let rows = Array(repeating: "(id = ?" + stillAsRead + ")", count: count).joined(separator: " OR ")
-        return "UPDATE tickets SET " + columns.joined(separator: ", ") + " WHERE " + rows
+        let rows = Array(repeating: "(?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")
+        return "UPDATE tickets SET " + columns.joined(separator: ", ") + " WHERE " + rowStillAsRead + " IN (" + rows + ")"
     }
 
     /// Scans read per statement in a batch (four parameters each).
