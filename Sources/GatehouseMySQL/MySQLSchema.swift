@@ -560,10 +560,11 @@ enum MySQLSchema {
         try number(logRows: logged, from: next, in: db)
     }
 
-    /// Numbers log rows in id order from `first` on. Rows with consecutive ids (a batch's one
-    /// INSERT) take one range UPDATE each run: every id of a run is this transaction's row, so
-    /// the range holds no other. Scattered rows (ids interleaved with another writer's) take one
-    /// UPDATE per `numberedPerStatement`, each row set by its id.
+    /// Numbers log rows in id order from `first` on. Rows in at most two runs of consecutive ids
+    /// (a batch's one INSERT, and a scan decided alone after it) take one range UPDATE per run:
+    /// every id of a run is this transaction's row, so the range holds no other. Scattered rows
+    /// (ids interleaved with another writer's) take one UPDATE per `numberedPerStatement`, each
+    /// row set by its id, rather than a statement per run.
     private static func number(logRows logged: [Int64], from first: Int64, in db: MySQLConnection) throws {
         var runs: [ClosedRange<Int>] = []
         var start = 0
