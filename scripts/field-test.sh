@@ -61,7 +61,8 @@ while :; do
     echo "field rig: boot $attempt reached multi-user at $(cut -d' ' -f1 "$out/booted") s of guest uptime; run took $((SECONDS - boot_started)) s"
     break
   fi
-  echo "field rig: boot $attempt never reached multi-user (console: $(grep -m1 -iE 'oops|panic|BUG' "$out/console.log" || echo 'no oops printed'))"
+  # The kernel's own words, case and all: the command line holds "panic=-1 oops=panic" too.
+  echo "field rig: boot $attempt never reached multi-user (console: $(grep -m1 -E 'Oops|Kernel panic|BUG:' "$out/console.log" || echo 'no oops printed'))"
   cp "$out/console.log" "$out/console.boot-$attempt.log"
   (( attempt < 3 )) || { echo "field rig: gave up after 3 boots" >&2; exit 1; }
   attempt=$((attempt + 1))
