@@ -83,8 +83,10 @@ final class MySQLConnection {
     /// just before it commits (see `MySQLSchema.numberChanges`).
     private(set) var notedChanges: [NotedChange] = []
     /// Whether the rows of one multi-row INSERT get consecutive AUTO_INCREMENT ids: InnoDB's
-    /// "consecutive" or "traditional" lock mode and a step of 1 (`learnInsertIdOrder`).
-    private(set) var insertIdsAreConsecutive = false
+    /// "consecutive" or "traditional" lock mode and a step of 1. Asked on first need, so only a
+    /// connection that writes log rows asks (`learnInsertIdOrder`).
+    var insertIdsAreConsecutive: Bool { insertIdOrder ?? learnInsertIdOrder() }
+    private var insertIdOrder: Bool?
 
     init(_ target: MySQLTarget) throws(MySQLError) {
         var number: UInt32 = 0
@@ -99,15 +101,16 @@ final class MySQLConnection {
         try execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'")
         try execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         try execute("SET SESSION innodb_lock_wait_timeout = 5")
-        learnInsertIdOrder()
     }
 
     /// Asks the server whether one INSERT's ids are consecutive. Interleaved mode (MySQL 8's
     /// default) or a cluster's step (Galera sets one per node) may leave gaps between them; then
     /// the rows are found by a read instead (`numberChanges`), as they are when the answer fails.
-    func learnInsertIdOrder() {
-        let consecutive = try? firstRow("SELECT @@innodb_autoinc_lock_mode <= 1 AND @@auto_increment_increment = 1", []) { $0.int(0) == 1 }
-        insertIdsAreConsecutive = consecutive ?? false
+    @discardableResult
+    func learnInsertIdOrder() -> Bool {
+        let consecutive = (try? firstRow("SELECT @@innodb_autoinc_lock_mode <= 1 AND @@auto_increment_increment = 1", []) { $0.int(0) == 1 }) ?? false
+        insertIdOrder = consecutive
+        return consecutive
     }
 
     deinit {

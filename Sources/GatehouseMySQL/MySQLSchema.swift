@@ -526,21 +526,8 @@ enum MySQLSchema {
             throw StoreError.unavailable("MySQL: the change counter row is missing (table gatehouse_changes)")
         }
         var next = top - total + 1
-        for start in stride(from: 0, to: tickets.count, by: numberedPerStatement) {
-            let chunk = tickets[start..<min(tickets.count, start + numberedPerStatement)]
-            var parameters: [MySQLValue] = []
-            parameters.reserveCapacity(chunk.count * 3)
-            for id in chunk {
-                parameters += [.text(id), .integer(next)]
-                next += 1
-            }
-            parameters += chunk.map { .text($0) }
-            try db.run(
-                "UPDATE tickets SET change_seq = CASE id " + String(repeating: "WHEN ? THEN ? ", count: chunk.count) + "END WHERE id IN ("
-                    + Array(repeating: "?", count: chunk.count).joined(separator: ", ") + ")",
-                parameters
-            )
-        }
+        try number(tickets.map { .text($0) }, in: "tickets", column: "change_seq", from: next, db)
+        next += Int64(tickets.count)
         for range in issued {
             // Point lookups on the (event, number) key, never a range: a range scan reads the
             // record after its end, and waiting for that record's lock (another writer's new
@@ -583,17 +570,25 @@ enum MySQLSchema {
             }
             return
         }
-        for start in stride(from: 0, to: logged.count, by: numberedPerStatement) {
-            let chunk = logged[start..<min(logged.count, start + numberedPerStatement)]
+        try number(logged.map { .integer($0) }, in: "checkins", column: "stream_seq", from: next, db)
+    }
+
+    /// Sets `column` of the rows with these ids (in `table`'s primary key) to `first`, `first + 1`,
+    /// … in the order given, `numberedPerStatement` rows per UPDATE, each row found by its id:
+    /// point lookups lock only the rows named, never a neighbour another writer holds.
+    private static func number(_ ids: [MySQLValue], in table: String, column: String, from first: Int64, _ db: MySQLConnection) throws {
+        var next = first
+        for start in stride(from: 0, to: ids.count, by: numberedPerStatement) {
+            let chunk = ids[start..<min(ids.count, start + numberedPerStatement)]
             var parameters: [MySQLValue] = []
             parameters.reserveCapacity(chunk.count * 3)
             for id in chunk {
-                parameters += [.integer(id), .integer(next)]
+                parameters += [id, .integer(next)]
                 next += 1
             }
-            parameters += chunk.map { .integer($0) }
+            parameters += chunk
             try db.run(
-                "UPDATE checkins SET stream_seq = CASE id " + String(repeating: "WHEN ? THEN ? ", count: chunk.count) + "END WHERE id IN ("
+                "UPDATE \(table) SET \(column) = CASE id " + String(repeating: "WHEN ? THEN ? ", count: chunk.count) + "END WHERE id IN ("
                     + Array(repeating: "?", count: chunk.count).joined(separator: ", ") + ")",
                 parameters
             )
