@@ -10,13 +10,13 @@ extension MySQLStore {
     }
 
     /// One scan in a writer job of its own.
-    static func decideAlone(_ attempt: CheckinAttempt, writer: MySQLWorkers) async throws -> CheckinOutcome {
+    static func decideAlone(_ attempt: CheckinAttempt, writer: MySQLWorkers, limit: Duration) async throws -> CheckinOutcome {
         do {
-            return try await writer.perform(limit: operationLimit) { db in try decide(attempt, in: db) }
+            return try await writer.perform(limit: limit) { db in try decide(attempt, in: db) }
         } catch is ScanDecidedConcurrently {
             // Its savepoint was rolled back (the ticket is as it was); now the replay check sees
             // the other process's committed decision and answers with it.
-            return try await writer.perform(limit: operationLimit) { db in try decide(attempt, in: db) }
+            return try await writer.perform(limit: limit) { db in try decide(attempt, in: db) }
         }
     }
 
@@ -27,10 +27,10 @@ extension MySQLStore {
     /// ticket another process decided since the read), nothing of it is stored: the writer runs
     /// it once more behind a savepoint, reading again, and should that fail too, every scan is
     /// decided alone, so only the one at fault fails.
-    static func decide(_ attempts: [CheckinAttempt], writer: MySQLWorkers) async -> [Result<CheckinOutcome, any Error>] {
-        guard attempts.count > 1 else { return [await outcome { try await decideAlone(attempts[0], writer: writer) }] }
+    static func decide(_ attempts: [CheckinAttempt], writer: MySQLWorkers, limit: Duration) async -> [Result<CheckinOutcome, any Error>] {
+        guard attempts.count > 1 else { return [await outcome { try await decideAlone(attempts[0], writer: writer, limit: limit) }] }
         do {
-            let outcomes = try await writer.perform(limit: operationLimit) { db in try decideTogether(attempts, in: db) }
+            let outcomes = try await writer.perform(limit: limit) { db in try decideTogether(attempts, in: db) }
             return outcomes.map { .success($0) }
         } catch let error as StoreError {
             guard case .invalid = error else { return attempts.map { _ in .failure(error) } }
@@ -40,7 +40,7 @@ extension MySQLStore {
         }
         return await withTaskGroup(of: (Int, Result<CheckinOutcome, any Error>).self) { group in
             for (index, attempt) in attempts.enumerated() {
-                group.addTask { (index, await outcome { try await decideAlone(attempt, writer: writer) }) }
+                group.addTask { (index, await outcome { try await decideAlone(attempt, writer: writer, limit: limit) }) }
             }
             var results = [Result<CheckinOutcome, any Error>](repeating: .failure(StoreError.unavailable("not decided")), count: attempts.count)
             for await (index, result) in group { results[index] = result }

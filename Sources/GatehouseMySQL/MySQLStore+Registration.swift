@@ -15,7 +15,7 @@ extension MySQLStore {
     }
 
     public func register(_ registration: NewRegistration, at: Date) async throws -> RegistrationOutcome {
-        try await write(limit: Self.registrationLimit) { db in
+        try await write(limit: limits.registration) { db in
             let eventId = registration.eventId
             guard
                 let state = try db.firstRow(OutboxStatements.registrationState + " FOR UPDATE", [.text(eventId)], OutboxStatements.registrationState)

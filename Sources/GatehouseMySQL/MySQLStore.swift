@@ -22,32 +22,24 @@ public final class MySQLStore: GatehouseStore {
     /// end (`MySQLSchema.numberChanges`), so two writers do not queue behind the counter.
     static let writers = 2
 
-    /// How long any database operation may take before the request gets a 503.
-    static let operationLimit: Duration = .seconds(3)
-
-    /// A registration waits longer: in a rush they take turns at the one writer, and a person at
-    /// a form can wait ten seconds where a gate queue cannot wait three.
-    static let registrationLimit: Duration = .seconds(10)
-
-    /// An organizer's issue of up to `Gatehouse.maximumTicketsPerRequest` tickets is one
-    /// transaction; on a busy database that takes longer than a gate's scan may wait.
-    static let issuanceLimit: Duration = .seconds(30)
+    /// How long the database may take before a request gets a 503 (`DatabaseLimits.standard`).
+    let limits: DatabaseLimits
 
     /// Connects once (its error names the cause), checks the server, migrates under a lock, and
     /// returns the store, whose threads then run as `services`.
-    public static func open(url: String, poolSize: Int = 8, logger: Logger) async throws -> MySQLStore {
+    public static func open(url: String, poolSize: Int = 8, limits: DatabaseLimits = .standard, logger: Logger) async throws -> MySQLStore {
         let target = try MySQLTarget(url: url)
         guard (1...200).contains(poolSize) else { throw InvalidInputError("pool size must be between 1 and 200, not \(poolSize)") }
         // The connector blocks (up to its connect timeout, and 30 s for the migration lock): on a
         // thread of its own, not one of Swift's cooperative ones.
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<MySQLStore, any Error>) in
             Thread {
-                continuation.resume(with: Result { try connectAndMigrate(target, poolSize: poolSize, logger: logger) })
+                continuation.resume(with: Result { try connectAndMigrate(target, poolSize: poolSize, limits: limits, logger: logger) })
             }.start()
         }
     }
 
-    private static func connectAndMigrate(_ target: MySQLTarget, poolSize: Int, logger: Logger) throws -> MySQLStore {
+    private static func connectAndMigrate(_ target: MySQLTarget, poolSize: Int, limits: DatabaseLimits, logger: Logger) throws -> MySQLStore {
         let connection: MySQLConnection
         do {
             connection = try MySQLConnection(target)
@@ -67,16 +59,17 @@ public final class MySQLStore: GatehouseStore {
                 "db.tls": "\(connection.tlsCipher ?? "none")", "schema.version": "\(MySQLSchema.currentVersion)",
             ]
         )
-        return MySQLStore(target: target, poolSize: poolSize)
+        return MySQLStore(target: target, poolSize: poolSize, limits: limits)
     }
 
-    private init(target: MySQLTarget, poolSize: Int) {
+    private init(target: MySQLTarget, poolSize: Int, limits: DatabaseLimits) {
         self.target = target
+        self.limits = limits
         readers = MySQLWorkers(target: target, threads: poolSize, batching: false, name: "gh-mysql-read")
         let writer = MySQLWorkers(target: target, threads: Self.writers, batching: true, name: "gh-mysql-write")
         self.writer = writer
         batcher = CheckinBatcher(maximumBatch: MySQLWorkers.maximumBatch, inFlight: Self.writers) { attempts in
-            await MySQLStore.decide(attempts, writer: writer)
+            await MySQLStore.decide(attempts, writer: writer, limit: limits.operation)
         }
     }
 
@@ -84,14 +77,15 @@ public final class MySQLStore: GatehouseStore {
     public var services: [any Service] { [readers, writer, batcher] }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
-        try await readers.perform(limit: Self.operationLimit, body)
+        try await readers.perform(limit: limits.operation, body)
     }
 
+    /// Runs `body` on a writer, within `limit` (nil: `limits.operation`).
     func write<T: Sendable>(
-        limit: Duration = operationLimit,
+        limit: Duration? = nil,
         _ body: @escaping @Sendable (MySQLConnection) throws -> T
     ) async throws -> T {
-        try await writer.perform(limit: limit, body)
+        try await writer.perform(limit: limit ?? limits.operation, body)
     }
 
     /// A read; and while writes fail for the database's sake, a write too, so `/healthz` fails
@@ -201,7 +195,7 @@ public final class MySQLStore: GatehouseStore {
     }
 
     public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
-        try await write(limit: Self.issuanceLimit) { db in try Self.insertTickets(tickets, eventId: eventId, at: at, in: db) }
+        try await write(limit: limits.issuance) { db in try Self.insertTickets(tickets, eventId: eventId, at: at, in: db) }
     }
 
     /// Inside the caller's transaction: numbers the tickets and stores them.

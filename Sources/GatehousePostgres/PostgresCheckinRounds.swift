@@ -23,14 +23,19 @@ enum PostgresCheckinRounds {
     /// Rounds before a scan whose ticket keeps changing under it is answered "unavailable".
     static let maximumRounds = 6
 
-    static func decide(_ attempts: [CheckinAttempt], client: PostgresClient, logger: Logger) async -> [Result<CheckinOutcome, any Error>] {
+    static func decide(
+        _ attempts: [CheckinAttempt],
+        client: PostgresClient,
+        limit: Duration,
+        logger: Logger
+    ) async -> [Result<CheckinOutcome, any Error>] {
         var outcomes = [Result<CheckinOutcome, any Error>?](repeating: nil, count: attempts.count)
         var open = Array(attempts.indices)
         var failure: any Error = StoreError.unavailable("the ticket kept changing while it was decided; scan again")
         let firstEntries = FirstEntries(attempts)
         if !firstEntries.positions.isEmpty {
             do {
-                let admitted = try await PostgresStore.within(PostgresStore.operationLimit) {
+                let admitted = try await PostgresStore.within(limit) {
                     try await firstEntries.admit(client: client, logger: logger)
                 }
                 for (position, outcome) in admitted { outcomes[position] = .success(outcome) }
@@ -51,7 +56,7 @@ enum PostgresCheckinRounds {
             let batch = open.map { attempts[$0] }
             do {
                 // Bounded: with PostgreSQL away the pool would wait for a connection indefinitely.
-                let decided = try await PostgresStore.within(PostgresStore.operationLimit) {
+                let decided = try await PostgresStore.within(limit) {
                     try await decideOnce(batch, client: client, logger: logger)
                 }
                 for (position, outcome) in decided { outcomes[open[position]] = .success(outcome) }
@@ -72,7 +77,7 @@ enum PostgresCheckinRounds {
                         "Check-in batch refused; deciding its scans one by one",
                         metadata: ["db.sqlstate": "\(state)", "batch.size": "\(batch.count)"]
                     )
-                    for index in open { outcomes[index] = await decide([attempts[index]], client: client, logger: logger).first }
+                    for index in open { outcomes[index] = await decide([attempts[index]], client: client, limit: limit, logger: logger).first }
                     open = []
                 } else if let state, isDataError(state) {
                     failure = StoreError.invalid("the database refused this scan's data (SQLSTATE \(state))")

@@ -34,7 +34,7 @@ extension PostgresStore {
     }
 
     public func register(_ registration: NewRegistration, at: Date) async throws -> RegistrationOutcome {
-        try await guarded(limit: Self.registrationLimit) { [self] in
+        try await guarded(limit: limits.registration) { [self] in
             try await registrationTurns.run {
                 if let early = try await refusedWithoutLock(registration, at: at) { return early }
                 return try await registerInTransaction(registration, at: at)

@@ -23,7 +23,7 @@ public final class PostgresStore: GatehouseStore {
     /// batcher then run as `services`. Throws `PostgresFailure` naming the cause when the
     /// database answers but refuses (or does not answer), and a clear error for a schema newer
     /// than this binary knows.
-    public static func open(url: String, poolSize: Int = 8, logger: Logger) async throws -> PostgresStore {
+    public static func open(url: String, poolSize: Int = 8, limits: DatabaseLimits = .standard, logger: Logger) async throws -> PostgresStore {
         let target = try PostgresTarget(url: url)
         let configuration = try target.clientConfiguration(poolSize: poolSize)
         // A direct connection first: its typed error names the cause, where the pool would only
@@ -45,17 +45,19 @@ public final class PostgresStore: GatehouseStore {
             client: PostgresClient(configuration: configuration, backgroundLogger: poolLogger),
             logger: logger,
             target: target,
+            limits: limits,
             registrationTurns: Turns(limit: max(1, poolSize / 2))
         )
     }
 
-    private init(client: PostgresClient, logger: Logger, target: PostgresTarget, registrationTurns: Turns) {
+    private init(client: PostgresClient, logger: Logger, target: PostgresTarget, limits: DatabaseLimits, registrationTurns: Turns) {
         self.client = client
         self.logger = logger
         self.target = target
+        self.limits = limits
         self.registrationTurns = registrationTurns
         batcher = CheckinBatcher(maximumBatch: 256) { attempts in
-            await PostgresCheckinRounds.decide(attempts, client: client, logger: logger)
+            await PostgresCheckinRounds.decide(attempts, client: client, limit: limits.operation, logger: logger)
         }
     }
 
@@ -64,25 +66,17 @@ public final class PostgresStore: GatehouseStore {
 
     // MARK: Errors
 
-    /// How long any database operation may take before the request gets a 503. While PostgreSQL
-    /// is away the pool would otherwise wait for a connection indefinitely.
-    static let operationLimit: Duration = .seconds(3)
+    /// How long the database may take before a request gets a 503 (`DatabaseLimits.standard`).
+    /// While PostgreSQL is away the pool would otherwise wait for a connection indefinitely.
+    let limits: DatabaseLimits
 
-    /// A registration waits longer: in a rush the event's row lock makes them take turns, and a
-    /// person at a form can wait ten seconds where a gate queue cannot wait three.
-    static let registrationLimit: Duration = .seconds(10)
-
-    /// An organizer's issue of up to `Gatehouse.maximumTicketsPerRequest` tickets is one
-    /// transaction; on a busy database that takes longer than a gate's scan may wait.
-    static let issuanceLimit: Duration = .seconds(30)
-
-    /// Runs `body` within `operationLimit`, turning a lost, refused or silent database into
+    /// Runs `body` within `limit` (nil: `limits.operation`), turning a lost, refused or silent database into
     /// `StoreError.unavailable` (HTTP 503: the request was fine, the database is away). A check-in
     /// cut off this way may still have committed; the kiosk's retry with the same scanId then
     /// gets that first answer.
-    func guarded<T: Sendable>(limit: Duration = operationLimit, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    func guarded<T: Sendable>(limit: Duration? = nil, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
-            return try await Self.within(limit, body)
+            return try await Self.within(limit ?? limits.operation, body)
         } catch let error as StoreError {
             throw error
         } catch let error as PostgresTransactionError {
@@ -385,7 +379,7 @@ public final class PostgresStore: GatehouseStore {
     }
 
     public func issueTickets(eventId: String, tickets: [NewTicket], at: Date) async throws -> [Ticket] {
-        try await guarded(limit: Self.issuanceLimit) { [self] in
+        try await guarded(limit: limits.issuance) { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 try await Self.insertTickets(tickets, eventId: eventId, at: at, on: connection, logger: logger)
             }

@@ -22,6 +22,8 @@ public struct ServiceConfiguration: Sendable {
     public var database: DatabaseLocation
     /// PostgreSQL connections this process may open.
     public var poolSize: Int
+    /// How long a networked database may take before a request gets a 503.
+    public var databaseLimits: DatabaseLimits
     /// `--data-dir`: the admin token file's folder (default: next to the SQLite file).
     public var dataDirectory: String?
     public var connectionLimits: ConnectionLimits
@@ -58,6 +60,7 @@ public struct ServiceConfiguration: Sendable {
         port: Int = 8080,
         database: DatabaseLocation,
         poolSize: Int = 8,
+        databaseLimits: DatabaseLimits = .standard,
         dataDirectory: String? = nil,
         connectionLimits: ConnectionLimits = .fittingDescriptorLimit(requested: nil),
         trustedProxies: [String] = [],
@@ -84,6 +87,7 @@ public struct ServiceConfiguration: Sendable {
         self.port = port
         self.database = database
         self.poolSize = poolSize
+        self.databaseLimits = databaseLimits
         self.dataDirectory = dataDirectory
         self.connectionLimits = connectionLimits
         self.trustedProxies = trustedProxies
@@ -100,7 +104,12 @@ public struct ServiceConfiguration: Sendable {
 /// Throws before anything listens when the database cannot be opened (see `StoreOpener`) or the
 /// admin credential is unusable.
 public func buildApplication(_ configuration: ServiceConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
-    let store = try await StoreOpener.open(configuration.database, poolSize: configuration.poolSize, logger: logger)
+    let store = try await StoreOpener.open(
+        configuration.database,
+        poolSize: configuration.poolSize,
+        limits: configuration.databaseLimits,
+        logger: logger
+    )
     let adminTokenHash = try loadAdminToken(configuration, logger: logger)
     let seal = try loadMailKey(configuration, logger: logger)
     let gatehouse = Gatehouse(

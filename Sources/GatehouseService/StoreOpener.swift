@@ -26,19 +26,20 @@ public enum StoreOpener {
     public static func open(
         _ location: DatabaseLocation,
         poolSize: Int = 8,
+        limits: DatabaseLimits = .standard,
         logger: Logger = Logger(label: "gatehouse")
     ) async throws -> any GatehouseStore {
         switch location {
         case .postgres(let url):
             #if PostgreSQL
-            return try await PostgresStore.open(url: url, poolSize: poolSize, logger: logger)
+            return try await PostgresStore.open(url: url, poolSize: poolSize, limits: limits, logger: logger)
             #else
             _ = url
             throw InvalidInputError("this gatehouse was built without PostgreSQL (the PostgreSQL package trait): use a build with it, or SQLite")
             #endif
         case .mysql(let url):
             #if MySQL
-            return try await MySQLStore.open(url: url, poolSize: poolSize, logger: logger)
+            return try await MySQLStore.open(url: url, poolSize: poolSize, limits: limits, logger: logger)
             #else
             _ = url
             throw InvalidInputError("this gatehouse was built without MySQL/MariaDB (the MySQL package trait): use a build with it, or SQLite")

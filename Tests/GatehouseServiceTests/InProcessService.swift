@@ -165,6 +165,7 @@ func withService<T: Sendable>(
     let configuration = ServiceConfiguration(
         database: database,
         poolSize: 4,
+        databaseLimits: StoreKind.sharedServerLimits,
         dataDirectory: folder.path,
         timeZone: TimeZone(identifier: timeZone)!,
         environment: ["GATEHOUSE_ADMIN_TOKEN": adminToken],

@@ -33,6 +33,13 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     /// The stores this machine can test: SQLite always, the servers when a database is given.
     static var available: [StoreKind] { [.sqlite] + (postgresURL == nil ? [] : [.postgres]) + (mysqlURL == nil ? [] : [.mysql]) }
 
+    /// Limits for stores on the shared test servers. Every test of the parallel run works on the
+    /// one server (and, on MySQL, numbers its changes on the one counter row) with two cores for
+    /// all of them: on a loaded machine an answer then takes longer than the service's 3 s, and
+    /// a test that fails for that is a timed test. The 503 itself is tested where it is the subject
+    /// (`DeadlineTests`, `an_upload_answered_503_has_committed_nothing`, the end-to-end outages).
+    static let sharedServerLimits = DatabaseLimits(operation: .seconds(30), registration: .seconds(30), issuance: .seconds(60))
+
     func make(in directory: TemporaryFolder) async throws -> any GatehouseStore {
         switch self {
         case .sqlite: return try SQLiteStore(path: directory.file("store.sqlite"))
@@ -41,12 +48,14 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
             return try await PostgresStore.open(
                 url: Self.postgresURL!,
                 poolSize: 4,
+                limits: Self.sharedServerLimits,
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             )
         case .mysql:
             return try await MySQLStore.open(
                 url: Self.mysqlURL!,
                 poolSize: 4,
+                limits: Self.sharedServerLimits,
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             )
         }
@@ -74,8 +83,8 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         switch self {
         case .sqlite: return try await make(in: directory)
-        case .postgres: return try await PostgresStore.open(url: try aloneURL()!, poolSize: 4, logger: logger)
-        case .mysql: return try await MySQLStore.open(url: try aloneURL()!, poolSize: 4, logger: logger)
+        case .postgres: return try await PostgresStore.open(url: try aloneURL()!, poolSize: 4, limits: Self.sharedServerLimits, logger: logger)
+        case .mysql: return try await MySQLStore.open(url: try aloneURL()!, poolSize: 4, limits: Self.sharedServerLimits, logger: logger)
         }
     }
 }
