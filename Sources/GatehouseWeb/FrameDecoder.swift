@@ -20,7 +20,7 @@ package final class FrameDecoder: Sendable {
     package let concurrent: Int
     package let timeLimit: Duration
     /// Frames a phone may send: 16 in a burst, then 8 a second.
-    package let requests = RateLimiter(capacity: 16, perSecond: 8)
+    package let requests: RateLimiter
 
     package enum Reservation {
         case reserved(Slot)
@@ -55,9 +55,15 @@ package final class FrameDecoder: Sendable {
     package static let scannerCapacity = 256
     fileprivate let state = Mutex(State())
 
-    package init(concurrent: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1), timeLimit: Duration = .milliseconds(1500)) {
+    /// `now`: the service's clock, which the frame rate is counted on.
+    package init(
+        concurrent: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1),
+        timeLimit: Duration = .milliseconds(1500),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.concurrent = concurrent
         self.timeLimit = timeLimit
+        requests = RateLimiter(capacity: 16, perSecond: 8, now: now)
     }
 
     package func reserve(device: String) -> Reservation {

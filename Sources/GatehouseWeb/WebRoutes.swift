@@ -44,7 +44,7 @@ package struct WebRoutes: Sendable {
         #if ServerQRDecoding
         ScannerSite(
             gatehouse: gatehouse,
-            decoder: FrameDecoder(),
+            decoder: FrameDecoder(now: gatehouse.now),
             timeZone: timeZone,
             accounts: authenticator.accounts,
             form: WebForm(trustedProxies: Set(trustedProxies)),
