@@ -8,7 +8,7 @@ import Testing
 
 /// What may be hidden from an engine after a costly pass: only what was already there, only what
 /// has edges, and only when it was many finder-like blocks.
-@Suite struct BlindSpotsTests {
+@Suite(.computeBound) struct BlindSpotsTests {
     static let width = PosterFrameTests.width
     static let height = PosterFrameTests.height
     static let poster = PosterFrameTests.Poster(module: 3, gap: 2)

@@ -7,7 +7,7 @@ import Testing
 /// The decoder against real photos (`../shared/corpus/`), each engine and both together, next to
 /// bare libzbar and bare zxing-cpp on the same files. Payloads are compared as text made by
 /// `PayloadText` from the engines' raw bytes, after trimming trailing CR/LF.
-@Suite(.enabled(if: Corpus.isAvailable, "../shared/corpus is not here"))
+@Suite(.enabled(if: Corpus.isAvailable, "../shared/corpus is not here"), .computeBound)
 struct CorpusTests {
     /// Codes read per set by each way of reading; false reads by any of them.
     struct Tally {

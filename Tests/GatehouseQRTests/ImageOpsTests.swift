@@ -5,7 +5,7 @@ import Testing
 
 /// The pixel kernels against their definitions, written out the slow, obvious way: every output
 /// pixel computed on its own from the pixels it is defined by, edges clamped.
-@Suite struct ImageOpsTests {
+@Suite(.computeBound) struct ImageOpsTests {
     /// Sizes that divide by nothing in particular, and the smallest the blur accepts.
     static let sizes: [(width: Int, height: Int)] = [(37, 23), (3, 3), (64, 5), (101, 97)]
 

@@ -10,7 +10,7 @@ import Testing
 /// pass cost half a second at 640×480 (seconds on a Pi), every frame, and confused both engines
 /// into missing a valid code elsewhere in the view. The same promise as for the corpus: a code
 /// either engine can read is read within three frames, wherever in the cycle it appears.
-@Suite struct PosterFrameTests {
+@Suite(.computeBound) struct PosterFrameTests {
     static let width = 640
     static let height = 480
 

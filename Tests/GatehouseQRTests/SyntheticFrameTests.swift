@@ -10,7 +10,7 @@ import Testing
 /// ways a gate camera sees them: scale, rotation, blur, sensor noise, low contrast, glare, and the
 /// moiré of a phone screen. The live decoder (the daemon's) gets a few frames, as a code held up
 /// to the camera would.
-@Suite struct SyntheticFrameTests {
+@Suite(.computeBound) struct SyntheticFrameTests {
     enum Condition: String, CaseIterable, Sendable {
         case plain, small, large, rotated15, rotated45, blurred, noisy, lowContrast, glare, screenMoire, darkMode
     }

@@ -7,7 +7,7 @@ import Testing
 
 /// The PDF as a person and a gate see it: rendered by poppler (another program than the one that
 /// wrote it), its code read back by zbar, its text extracted.
-@Suite struct TicketPDFTests {
+@Suite(.computeBound) struct TicketPDFTests {
     static let code = "GH1.kR3vY8pQ2xW7nB4mT6zL9sD1fH5jC0aE"
 
     static func ticket(holder: String? = "Zoë Ødegård", eventName: String = "Harbour Lights Festival") -> TicketDocument {
