@@ -293,8 +293,6 @@ public struct MailSetup: Sendable {
     }
 }
 
-/// Tells systemd `STOPPING=1` once a graceful shutdown (SIGTERM, SIGINT) has begun. Listed after
-/// the store's services, so it hears of the shutdown once the server has drained.
 /// Counts everyone out of the lists whose `exitAllAt` has come, checking every 15 s. Several
 /// service processes may each run it: a list's batches take turns at its row.
 struct ListExits: Service {
@@ -316,6 +314,8 @@ struct ListExits: Service {
     }
 }
 
+/// Tells systemd `STOPPING=1` once a graceful shutdown (SIGTERM, SIGINT) has begun. Listed after
+/// the store's services, so it hears of the shutdown once the server has drained.
 struct SystemdStoppingNotice: Service {
     let systemd: SystemdNotifier
 
