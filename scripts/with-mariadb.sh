@@ -76,4 +76,9 @@ set +e
 "$@"
 status=$?
 set -e
+# A server that died under the tests explains every failure after it: say so, with its log.
+if ! mariadb-admin --no-defaults --socket="$socket" -u root -proot-password ping >/dev/null 2>&1; then
+  echo "with-mariadb: the server is not running at the end of the command; the end of its log:" >&2
+  tail -n 60 "$data/server.log" >&2 || true
+fi
 exit $status
