@@ -106,8 +106,7 @@ final class MySQLConnection {
     /// Asks the server whether one INSERT's ids are consecutive. Interleaved mode (MySQL 8's
     /// default) or a cluster's step (Galera sets one per node) may leave gaps between them; then
     /// the rows are found by a read instead (`numberChanges`), as they are when the answer fails.
-    @discardableResult
-    func learnInsertIdOrder() -> Bool {
+    private func learnInsertIdOrder() -> Bool {
         let consecutive = (try? firstRow("SELECT @@innodb_autoinc_lock_mode <= 1 AND @@auto_increment_increment = 1", []) { $0.int(0) == 1 }) ?? false
         insertIdOrder = consecutive
         return consecutive
