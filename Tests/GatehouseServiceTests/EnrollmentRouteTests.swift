@@ -59,9 +59,7 @@ import Testing
     func parallel_wrong_codes_get_exactly_the_allowance(_ kind: StoreKind) async throws {
         // The service's clock stands still: a device's one-second wait after its free tries must
         // not run out while a loaded machine is still starting the forty, so they count exactly.
-        let instant = Date()
-        let stillClock: @Sendable () -> Date = { instant }
-        try await withService(kind, now: stillClock) { admin in
+        try await withService(kind, now: stillClock()) { admin in
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<40 { group.addTask { try await admin.json("POST", "/api/enroll", ["code": "ZZZZ-ZZZZ-ZZZZ-ZZZZ"]).status } }
                 return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }

@@ -138,6 +138,12 @@ final class LogCapture: Sendable {
     }
 }
 
+/// A service clock that stands still at `instant`: everything a test does falls in one instant,
+/// so limits and "this minute" are passed by count, never by how fast the machine is.
+func stillClock(at instant: Date = Date()) -> @Sendable () -> Date {
+    { instant }
+}
+
 /// The service exactly as `gatehouse serve` composes it — `buildApplication(configuration)` opens
 /// and migrates the store, the application's service group runs the store's services — answering
 /// requests in-process through the router test framework. Each call has its own SQLite file (or,

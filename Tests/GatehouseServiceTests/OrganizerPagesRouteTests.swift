@@ -328,9 +328,7 @@ import Testing
     func the_checkin_log_filters_counts_and_feeds_the_live_view(_ kind: StoreKind) async throws {
         // The service's clock stands still: "this minute" is the minute of the service's clock,
         // and a slow machine's scans must not fall into the minute before the count is read.
-        let instant = Date()
-        let stillClock: @Sendable () -> Date = { instant }
-        try await withService(kind, now: stillClock) { web in
+        try await withService(kind, now: stillClock()) { web in
             let event = try await web.createEvent()
             let tickets = try await web.issue(event: event, quantity: 2)
             let north = try await web.addDevice(event: event, gate: "north-1")

@@ -99,9 +99,7 @@ import Testing
     @Test func frames_past_a_phones_rate_are_refused_after_the_named_wait() async throws {
         // The service's clock stands still: however slowly a loaded machine answers, the frames
         // all fall in one instant, so the rate is passed by count, not by speed.
-        let instant = Date()
-        let stillClock: @Sendable () -> Date = { instant }
-        try await withService(now: stillClock) { web in
+        try await withService(now: stillClock()) { web in
             let event = try await web.createEvent()
             let phone = try await web.addDevice(event: event, gate: "door")
             let blank = [UInt8](repeating: 128, count: 32 * 32)
