@@ -54,6 +54,8 @@ public struct ServiceConfiguration: Sendable {
     /// The address of the first owner account, made on a database without accounts
     /// (`--owner-email`, `GATEHOUSE_OWNER_EMAIL`).
     public var ownerEmail: String
+    /// Which cores the staff scanner's frames are read on: idle ones only, but for a test's own.
+    package var frameDecodingCores: FrameDecodingCores = .idleOnly
 
     public init(
         host: String = "127.0.0.1",
@@ -334,7 +336,8 @@ func buildRouter(
     timeZone: TimeZone = TimeZone(identifier: "UTC")!,
     registrationLimit: Int = 20,
     mailConfigured: Bool = false,
-    sessionPolicy: SessionPolicy = SessionPolicy()
+    sessionPolicy: SessionPolicy = SessionPolicy(),
+    frameDecodingCores: FrameDecodingCores = .idleOnly
 ) -> Router<GatehouseRequestContext> {
     let router = Router(context: GatehouseRequestContext.self)
     router.add(middleware: ProblemMiddleware(outages: gatehouse.outages))
@@ -351,7 +354,8 @@ func buildRouter(
         trustedProxies: trustedProxies,
         timeZone: timeZone,
         registrationLimit: registrationLimit,
-        mailConfigured: mailConfigured
+        mailConfigured: mailConfigured,
+        frameDecodingCores: frameDecodingCores
     ).add(to: router)
     return router
 }
@@ -375,7 +379,8 @@ func buildApplication(
         timeZone: configuration.timeZone,
         registrationLimit: configuration.registrationLimit,
         mailConfigured: configuration.mail != nil,
-        sessionPolicy: configuration.sessionPolicy
+        sessionPolicy: configuration.sessionPolicy,
+        frameDecodingCores: configuration.frameDecodingCores
     )
     MetricsRoute(
         gatehouse: gatehouse,

@@ -19,6 +19,7 @@ package final class FrameDecoder: Sendable {
     package static let maximumSide = 640
     package let concurrent: Int
     package let timeLimit: Duration
+    package let cores: FrameDecodingCores
     /// Frames a phone may send: 16 in a burst, then 8 a second.
     package let requests: RateLimiter
 
@@ -59,8 +60,10 @@ package final class FrameDecoder: Sendable {
     package init(
         concurrent: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1),
         timeLimit: Duration = .milliseconds(1500),
+        cores: FrameDecodingCores = .idleOnly,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.cores = cores
         self.concurrent = concurrent
         self.timeLimit = timeLimit
         requests = RateLimiter(capacity: 16, perSecond: 8, now: now)
@@ -93,8 +96,9 @@ package final class FrameDecoder: Sendable {
         let answer = OneAnswer<[[UInt8]]?>()
         return await withCheckedContinuation { (continuation: CheckedContinuation<[[UInt8]]?, Never>) in
             answer.wait(continuation)
-            let thread = Thread {
-                Self.runOnlyOnIdleCores()
+            let thread = Thread { [cores] in
+                Thread.current.name = "frame-decoder"
+                if cores == .idleOnly { Self.runOnlyOnIdleCores() }
                 let payloads = pixels.withUnsafeBufferPointer { buffer in
                     scanner.scanner.scan(pixels: buffer.baseAddress!, width: width, height: height).payloads
                 }
@@ -119,7 +123,6 @@ extension FrameDecoder {
     fileprivate static func runOnlyOnIdleCores() {
         // SCHED_IDLE from <linux/sched.h> (a fixed ABI value; Glibc's module hides it behind _GNU_SOURCE).
         let linuxSchedIdle: Int32 = 5
-        Thread.current.name = "frame-decoder"
         var parameters = sched_param(sched_priority: 0)
         if pthread_setschedparam(pthread_self(), linuxSchedIdle, &parameters) != 0 {
             // On Linux, PRIO_PROCESS with 0 sets the calling thread's nice value only.

@@ -13,6 +13,7 @@ package struct WebRoutes: Sendable {
     /// Registrations one client address may make in ten minutes.
     package let registrationLimit: Int
     package let mailConfigured: Bool
+    package let frameDecodingCores: FrameDecodingCores
 
     package init(
         gatehouse: Gatehouse,
@@ -20,9 +21,11 @@ package struct WebRoutes: Sendable {
         trustedProxies: [String],
         timeZone: TimeZone,
         registrationLimit: Int = 20,
-        mailConfigured: Bool = false
+        mailConfigured: Bool = false,
+        frameDecodingCores: FrameDecodingCores = .idleOnly
     ) {
         self.mailConfigured = mailConfigured
+        self.frameDecodingCores = frameDecodingCores
         self.gatehouse = gatehouse
         self.authenticator = authenticator
         self.trustedProxies = trustedProxies
@@ -44,7 +47,7 @@ package struct WebRoutes: Sendable {
         #if ServerQRDecoding
         ScannerSite(
             gatehouse: gatehouse,
-            decoder: FrameDecoder(now: gatehouse.now),
+            decoder: FrameDecoder(cores: frameDecodingCores, now: gatehouse.now),
             timeZone: timeZone,
             accounts: authenticator.accounts,
             form: WebForm(trustedProxies: Set(trustedProxies)),
@@ -74,4 +77,13 @@ package struct WebRoutes: Sendable {
         ).add(to: router)
         StaticRoutes().add(to: router)
     }
+}
+
+/// Which cores the staff scanner's frames are read on.
+package enum FrameDecodingCores: Sendable {
+    /// Only cores nothing else wants (Linux's SCHED_IDLE): check-ins always have a core.
+    case idleOnly
+    /// At the priority of the rest of the process: for a test beside other busy tests, where
+    /// idle cores may never come and every frame would be answered "busy".
+    case shared
 }

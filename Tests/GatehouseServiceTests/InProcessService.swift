@@ -168,7 +168,7 @@ func withService<T: Sendable>(
         case .postgres: .postgres(url: own ?? StoreKind.postgresURL!)
         case .mysql: .mysql(url: own ?? StoreKind.mysqlURL!)
         }
-    let configuration = ServiceConfiguration(
+    var configuration = ServiceConfiguration(
         database: database,
         poolSize: 4,
         databaseLimits: StoreKind.sharedServerLimits,
@@ -178,6 +178,10 @@ func withService<T: Sendable>(
         now: now,
         metricsToken: metricsToken
     )
+    // Frames are read at the process's own priority: beside the decoder's suites, which keep
+    // every core busy, the service's idle-cores-only reading never got a turn and every frame
+    // was answered "busy". The real binary's class is checked end to end (HardeningTests).
+    configuration.frameDecodingCores = .shared
     let app = try await buildApplication(configuration, logger: logs.logger())
     defer { withExtendedLifetime(folder) {} }
     return try await app.test(.router) { client in try await body(RouteClient(client: client, adminToken: adminToken)) }
