@@ -54,7 +54,8 @@ public struct ServiceConfiguration: Sendable {
     /// The address of the first owner account, made on a database without accounts
     /// (`--owner-email`, `GATEHOUSE_OWNER_EMAIL`).
     public var ownerEmail: String
-    /// Which cores the staff scanner's frames are read on: idle ones only, but for a test's own.
+    /// Which cores the staff scanner's frames are read on: idle ones only, as a service should;
+    /// a test's service beside busy tests reads at the process's priority.
     package var frameDecodingCores: FrameDecodingCores = .idleOnly
 
     public init(

@@ -79,7 +79,8 @@ package struct WebRoutes: Sendable {
     }
 }
 
-/// Which cores the staff scanner's frames are read on.
+/// Which cores the staff scanner's frames are read on (here, not beside `FrameDecoder`: the
+/// service's configuration names it whether or not the service is built to read frames).
 package enum FrameDecodingCores: Sendable {
     /// Only cores nothing else wants (Linux's SCHED_IDLE): check-ins always have a core.
     case idleOnly
