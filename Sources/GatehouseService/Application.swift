@@ -254,10 +254,16 @@ func makeFirstOwner(_ accounts: AccountBook, email: String, publicURL: String, l
             detail: "first owner"
         )
     )
+    // The link is a credential: it is shown only to a person at a terminal (`make run`). Under
+    // systemd or a container, standard error is the journal or a log file, which others read.
+    guard isatty(STDERR_FILENO) == 1 else {
+        logger.notice("First owner account made; for its set-password link run: gatehouse user password --email <the --owner-email address>")
+        return
+    }
     let link = "\(publicURL)/signin/password?token=\(added.linkToken ?? "")"
     FileHandle.standardError.write(Data("First owner account \(added.0.email): set its password within 24 hours at \(link)\n".utf8))
-    // The address is personal data: it is on standard error with the link, not in the log.
-    logger.notice("First owner account made; its address and set-password link are on standard error")
+    // The address is personal data: it is on the terminal with the link, not in the log.
+    logger.notice("First owner account made; its address and set-password link are on the terminal")
 }
 
 /// The key that seals codes in the mail outbox: the systemd credential `mail-key`, else the data

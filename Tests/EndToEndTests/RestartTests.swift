@@ -57,6 +57,26 @@ import Testing
         let printed = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(printed.contains(token), "printed once at first start")
     }
+
+    /// The first owner's set-password link is a credential: where standard error is no terminal
+    /// (systemd's journal, a log file) it is not written there, and the command line makes one.
+    @Test func the_first_owners_link_stays_out_of_logs_and_the_command_line_makes_one() throws {
+        let folder = try TemporaryDirectory()
+        let database = folder.file("o.sqlite")
+        let service = try ServiceProcess(databasePath: database)
+        defer { service.stop() }
+        var listed = ""
+        for _ in 0..<200 where !listed.contains("owner@gatehouse.local") {
+            listed = try CommandRun.run(ServiceProcess.binary, ["user", "list", "--db", database]).output
+            if !listed.contains("owner@gatehouse.local") { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(listed.contains("owner@gatehouse.local\towner"), "the first owner is made: \(listed)")
+        #expect(!service.log.contains("token="), "a set-password link on a standard error that is no terminal: \(service.log)")
+        let made = try CommandRun.run(ServiceProcess.binary, ["user", "password", "--email", "owner@gatehouse.local", "--db", database])
+        let link = try #require(made.output.range(of: #"token=[A-Z0-9]+"#, options: .regularExpression), "\(made.output)\(made.errors)")
+        let token = made.output[link].dropFirst("token=".count)
+        #expect(try service.connection().request("GET", "/signin/password?token=\(token)").status == 200)
+    }
 }
 
 /// `Type=notify`: the service tells systemd when it listens and when it stops.

@@ -308,13 +308,15 @@ def journal_fields(figures):
             check(field in entry, f"{field} missing in {sorted(k for k in entry if not k.startswith('_'))}")
     check(admitted["GATE_ID"] == "rig-1" and admitted["TICKET_NUMBER"] == CODES[0][0], "gate or ticket number wrong")
     # No secret anywhere in this boot's journal, from any unit: ticket codes (whole or the
-    # token part), the device token, the admin token.
+    # token part), the device token, the admin token, the first owner's set-password link.
     everything = run("journalctl", "-b", "-o", "json", "--no-pager")
     secrets = {"device token": read("/etc/gate-kiosk/device-token"), "admin token": read("/etc/gatehouse/admin-token")}
     for number, code in CODES:
         secrets[f"ticket #{number} code"] = code
         secrets[f"ticket #{number} token"] = code.rsplit(":", 1)[-1]
     leaked = [name for name, secret in secrets.items() if secret and secret in everything]
+    if "/signin/password?token=" in everything:
+        leaked.append("the first owner's set-password link")
     check(not leaked, f"in the journal: {leaked}")
     # The capture loop must not flood its journal: libv4l2 prints a line for each DQBUF that finds
     # no frame, and a line per frame rotated the journal within minutes (this scenario lost its
@@ -326,7 +328,7 @@ def journal_fields(figures):
     figures["latency_ms_logged"] = int(admitted["CHECKIN_LATENCY_MS"])
     return (f"fields GATE_ID CHECKIN_RESULT CHECKIN_REASON TICKET_NUMBER CHECKIN_LATENCY_MS SCAN_ID on each decision "
             f"({admitted['CHECKIN_RESULT']}, {refused['CHECKIN_RESULT']}/{refused['CHECKIN_REASON']}); "
-            f"no code, token or device/admin token in {len(everything.splitlines())} journal entries")
+            f"no code, token, device/admin token or set-password link in {len(everything.splitlines())} journal entries")
 
 
 def camera_unplugged(figures):
