@@ -143,8 +143,13 @@ extension MySQLStore {
             if let ticket = found?.ticket { touchedTickets.insert(ticket.id) }
             if let scan { touchedScans.insert(scan) }
         }
-        try ticketWrites.write(in: db)
-        try logRows.write(in: db)
+        if db.mayHoldWritesForNumbering {
+            try ticketWrites.holdForNumbering(in: db)
+            logRows.holdForNumbering(in: db)
+        } else {
+            try ticketWrites.write(in: db)
+            try logRows.write(in: db)
+        }
         return outcomes
     }
 
@@ -170,18 +175,47 @@ extension MySQLStore {
             defer { pending.removeAll(keepingCapacity: true) }
             for start in stride(from: 0, to: pending.count, by: writesPerStatement) {
                 let chunk = pending[start..<min(pending.count, start + writesPerStatement)]
-                var parameters: [MySQLValue] = []
+                var parameters = writtenColumnsParameters(chunk.map(\.write))
                 parameters.reserveCapacity(chunk.count * 16)
-                let written = chunk.map { values($0.write) }
-                for column in 0..<writtenColumns.count {
-                    for (held, row) in zip(chunk, written) { parameters += [.text(held.write.id), row[column]] }
-                }
                 for held in chunk {
                     parameters += [.text(held.write.id)] + rowAsRead(held.read, tokenHash: held.tokenHash)
                 }
                 guard try db.run(ticketWritesStatements[chunk.count], parameters) == chunk.count else { throw TicketChangedSinceRead() }
                 for held in chunk { db.changed(ticket: held.write.id) }
             }
+        }
+
+        /// Locks the held writes' rows, each only if still as read, and holds the writes back
+        /// for the transaction's numbering, which stores each row once, with its number: where a
+        /// write now and a numbering later wrote every row twice.
+        mutating func holdForNumbering(in db: MySQLConnection) throws {
+            defer { pending.removeAll(keepingCapacity: true) }
+            guard !pending.isEmpty else { return }
+            for start in stride(from: 0, to: pending.count, by: writesPerStatement) {
+                let chunk = pending[start..<min(pending.count, start + writesPerStatement)]
+                var parameters: [MySQLValue] = []
+                parameters.reserveCapacity(chunk.count * 6)
+                for held in chunk { parameters += [.text(held.write.id)] + rowAsRead(held.read, tokenHash: held.tokenHash) }
+                guard try db.rows(ticketLockStatements[chunk.count], parameters, { _ in () }).count == chunk.count else {
+                    throw TicketChangedSinceRead()
+                }
+            }
+            let writes = pending.map(\.write)
+            db.holdForNumbering(
+                .init(count: writes.count) { db, first in
+                    for start in stride(from: 0, to: writes.count, by: writesPerStatement) {
+                        let chunk = writes[start..<min(writes.count, start + writesPerStatement)]
+                        var parameters = writtenColumnsParameters(chunk)
+                        parameters.reserveCapacity(chunk.count * 13)
+                        for (offset, write) in zip(start..., chunk) { parameters += [.text(write.id), .integer(first + Int64(offset))] }
+                        parameters += chunk.map { .text($0.id) }
+                        // The rows are locked (above): each is found.
+                        guard try db.run(numberedTicketWritesStatements[chunk.count], parameters) == chunk.count else {
+                            throw TicketChangedSinceRead()
+                        }
+                    }
+                }
+            )
         }
     }
 
@@ -217,14 +251,48 @@ extension MySQLStore {
         ]
     }
 
+    /// The parameters of `setByID(writtenColumns, count:)` for these tickets: per column, each
+    /// ticket's id and its value.
+    private static func writtenColumnsParameters(_ tickets: some Collection<Ticket>) -> [MySQLValue] {
+        var parameters: [MySQLValue] = []
+        parameters.reserveCapacity(tickets.count * writtenColumns.count * 2)
+        let written = tickets.map { values($0) }
+        for column in 0..<writtenColumns.count {
+            for (ticket, row) in zip(tickets, written) { parameters += [.text(ticket.id), row[column]] }
+        }
+        return parameters
+    }
+
+    /// An UPDATE's SET of `columns` for `count` rows, each column's value chosen by the row's id
+    /// (parameters: per column, each row's id and value).
+    private static func setByID(_ columns: [String], count: Int) -> String {
+        "UPDATE tickets SET "
+            + columns.map { "\($0) = CASE id " + String(repeating: "WHEN ? THEN ? ", count: count) + "END" }.joined(separator: ", ")
+    }
+
     /// `TicketWrites`' statement for each number of tickets, built once: each column set by the
     /// row's id, the rows found by their id, token and state (a range read of those rows alone,
     /// which MariaDB locks in its index's order). One list of row values, where an OR of each
     /// row's conditions had the optimizer analyse every row's ranges on both unique keys.
     private static let ticketWritesStatements: [String] = (0...writesPerStatement).map { count in
-        let columns = writtenColumns.map { "\($0) = CASE id " + String(repeating: "WHEN ? THEN ? ", count: count) + "END" }
-        let rows = Array(repeating: "(?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")
-        return "UPDATE tickets SET " + columns.joined(separator: ", ") + " WHERE " + rowStillAsRead + " IN (" + rows + ")"
+        setByID(writtenColumns, count: count) + " WHERE " + rowStillAsRead + " IN (" + rowsAsRead(count) + ")"
+    }
+
+    /// `TicketWrites.holdForNumbering`'s lock of each number of tickets, built once: the rows
+    /// found as `ticketWritesStatements` finds them, locked in their index's order.
+    private static let ticketLockStatements: [String] = (0...writesPerStatement).map { count in
+        "SELECT id FROM tickets WHERE " + rowStillAsRead + " IN (" + rowsAsRead(count) + ") FOR UPDATE"
+    }
+
+    /// The list of `count` row values that `rowStillAsRead` is compared with.
+    private static func rowsAsRead(_ count: Int) -> String {
+        Array(repeating: "(?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")
+    }
+
+    /// The held ticket writes' UPDATE for each number of tickets, built once: each column and
+    /// the change's number set by the row's id, the rows (locked already) found by their ids.
+    private static let numberedTicketWritesStatements: [String] = (0...writesPerStatement).map { count in
+        setByID(writtenColumns + ["change_seq"], count: count) + " WHERE id IN (" + Array(repeating: "?", count: count).joined(separator: ", ") + ")"
     }
 
     /// Scans read per statement in a batch (four parameters each).
@@ -252,18 +320,47 @@ extension MySQLStore {
                 pending.removeAll()
                 events.removeAll()
             }
-            guard let first = pending.first else { return }
-            let statement: StoreStatement
-            if pending.count > 1, let values = first.sql.range(of: "VALUES") {
-                let row = String(first.sql[values.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
-                let sql = String(first.sql[..<values.upperBound]) + " " + Array(repeating: row, count: pending.count).joined(separator: ", ")
-                statement = StoreStatement(sql: sql, parameters: pending.flatMap(\.parameters))
-            } else {
-                statement = first
-            }
+            guard !pending.isEmpty else { return }
             // The rows of one INSERT are numbered from its first id on.
-            let firstId = try MySQLStore.insert(statement, in: db)
+            let firstId = try MySQLStore.insert(Self.oneInsert(pending, numberedFrom: nil), in: db)
             db.inserted(count: pending.count, firstId: firstId, eventIds: events)
+        }
+
+        /// Holds the rows back for the transaction's numbering, which inserts them with their
+        /// numbers: one write of each row, where an INSERT now and its numbering later wrote
+        /// each twice.
+        mutating func holdForNumbering(in db: MySQLConnection) {
+            defer {
+                pending.removeAll()
+                events.removeAll()
+            }
+            guard !pending.isEmpty else { return }
+            let rows = pending
+            db.holdForNumbering(
+                .init(count: rows.count) { db, first in _ = try MySQLStore.insert(Self.oneInsert(rows, numberedFrom: first), in: db) }
+            )
+        }
+
+        /// The rows' INSERTs (each `INSERT INTO … (columns) VALUES (row)`) as one; with
+        /// `numberedFrom`, each row's `stream_seq` from it on.
+        static func oneInsert(_ rows: [StoreStatement], numberedFrom first: Int64?) -> StoreStatement {
+            let sql = rows[0].sql
+            guard rows.count > 1 || first != nil, let values = sql.range(of: "VALUES") else { return rows[0] }
+            var columns = sql[..<values.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
+            var row = sql[values.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)
+            var parameters = rows.flatMap(\.parameters)
+            if let first {
+                precondition(columns.hasSuffix(")") && row.hasSuffix(")"), "a log row's INSERT as `INSERT INTO … (columns) VALUES (row)`")
+                columns = columns.dropLast() + ", stream_seq)"
+                row = row.dropLast() + ", ?)"
+                parameters = []
+                parameters.reserveCapacity(rows.count * (rows[0].parameters.count + 1))
+                for (offset, statement) in rows.enumerated() { parameters += statement.parameters + [.integer(first + Int64(offset))] }
+            }
+            return StoreStatement(
+                sql: columns + " VALUES " + Array(repeating: row, count: rows.count).joined(separator: ", "),
+                parameters: parameters
+            )
         }
     }
 

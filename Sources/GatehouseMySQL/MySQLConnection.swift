@@ -82,6 +82,13 @@ final class MySQLConnection {
     /// The changes of tickets the write transaction in progress made, in order, to be numbered
     /// just before it commits (see `MySQLSchema.numberChanges`).
     private(set) var notedChanges: [NotedChange] = []
+    /// Writes held back until the counter is taken, then written once with their numbers
+    /// (`MySQLSchema.numberChanges`), where a write now and its numbering later would write each
+    /// row twice.
+    private(set) var numberedWrites: [NumberedWrite] = []
+    /// Whether the job running now may hold writes back for the numbering: only the last job of
+    /// a transaction, so no later job reads the rows before they are written.
+    var mayHoldWritesForNumbering = false
     /// Whether the rows of one multi-row INSERT get consecutive AUTO_INCREMENT ids: InnoDB's
     /// "consecutive" or "traditional" lock mode and a step of 1. Asked on first need, so only a
     /// connection that writes log rows asks (`learnInsertIdOrder`).
@@ -270,8 +277,29 @@ extension MySQLConnection {
     /// Notes a scan's row marked an offline admission, for `MySQLSchema.numberChanges`.
     func marked(deviceId: String, scanId: String) { notedChanges.append(.marked(deviceId: deviceId, scanId: scanId)) }
 
+    /// A write of `count` changes that takes their numbers, `first` to `first + count - 1`, as
+    /// it writes them. The rows it writes must be locked by this transaction before it is held
+    /// back: it runs while the transaction holds the change counter, which must never wait for
+    /// another writer's row lock (that writer may be waiting for the counter). A new log row can
+    /// still wait, for the same device and scanId logged by another process at that instant (a
+    /// retry that reached two processes): InnoDB then rolls one of the two back as a deadlock
+    /// victim, and the writer runs that batch again, which answers the scan as already decided.
+    struct NumberedWrite {
+        let count: Int
+        let write: (_ db: MySQLConnection, _ first: Int64) throws -> Void
+    }
+
+    /// Holds a write back until the transaction's changes are numbered; see `NumberedWrite`.
+    func holdForNumbering(_ write: NumberedWrite) {
+        precondition(mayHoldWritesForNumbering, "a write held back for the numbering outside the transaction's last job")
+        numberedWrites.append(write)
+    }
+
     /// Forgets the changes noted: a transaction begins.
-    func forgetChanges() { notedChanges.removeAll(keepingCapacity: true) }
+    func forgetChanges() {
+        notedChanges.removeAll(keepingCapacity: true)
+        numberedWrites.removeAll(keepingCapacity: true)
+    }
 
     /// Forgets the changes noted after the first `count`: a job rolled back to its savepoint.
     func forgetChanges(since count: Int) { notedChanges.removeSubrange(count...) }

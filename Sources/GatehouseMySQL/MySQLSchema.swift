@@ -469,7 +469,8 @@ enum MySQLSchema {
     /// Numbers the tickets this transaction changed, in the order it changed them, just before
     /// it commits. One statement takes the counter (locking its row until the commit) and tells
     /// the new top through `LAST_INSERT_ID(expr)`, which the client reads without a round trip.
-    /// A transaction that changed no ticket never touches the counter.
+    /// A transaction that changed no ticket never touches the counter. Writes held back for the
+    /// numbering (`MySQLConnection.NumberedWrite`) are written after it, taking their numbers.
     static func numberChanges(_ db: MySQLConnection) throws {
         var seen = Set<String>()
         var tickets: [String] = []
@@ -519,7 +520,8 @@ enum MySQLSchema {
             )
         }
         let logged = logRows.sorted()
-        let total = Int64(tickets.count + issued.reduce(0) { $0 + $1.count } + logged.count)
+        let held = db.numberedWrites
+        let total = Int64(tickets.count + issued.reduce(0) { $0 + $1.count } + logged.count + held.reduce(0) { $0 + $1.count })
         guard total > 0 else { return }
         let top = try db.insert("UPDATE gatehouse_changes SET seq = LAST_INSERT_ID(seq + ?) WHERE id = 1", [.integer(total)])
         guard top >= total else {
@@ -545,6 +547,12 @@ enum MySQLSchema {
             next += Int64(range.count)
         }
         try number(logRows: logged, from: next, in: db)
+        next += Int64(logged.count)
+        // Last: they add rows after those numbered above (log rows are numbered in id order).
+        for write in held {
+            try write.write(db, next)
+            next += Int64(write.count)
+        }
     }
 
     /// Numbers log rows in id order from `first` on. Rows in at most two runs of consecutive ids

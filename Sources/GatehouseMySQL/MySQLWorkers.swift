@@ -253,7 +253,9 @@ final class MySQLWorkers: Service, Sendable {
     /// round trip per job, a third of a check-in's). Should one of them fail on its own (an unknown
     /// event, a value too long), the whole transaction is rolled back and the batch runs again
     /// with a savepoint around each job, so only that one fails. Jobs only read the database and
-    /// their own input, so running one again gives the answer it would have given.
+    /// their own input, so running one again gives the answer it would have given. The last job
+    /// may hold writes back for the numbering (`MySQLConnection.NumberedWrite`); one of them
+    /// failing by itself is that job failing, and the savepoints' run holds nothing back.
     private func runBatch(_ jobs: [Job], on connection: MySQLConnection, last: Bool = false) -> Outcome {
         var attempt = 0
         var isolated = false
@@ -265,9 +267,11 @@ final class MySQLWorkers: Service, Sendable {
                     throw lost
                 }
                 connection.forgetChanges()
-                for job in jobs {
+                for (index, job) in jobs.enumerated() {
                     let mark = connection.notedChanges.count
                     if isolated { try connection.execute("SAVEPOINT job") }
+                    connection.mayHoldWritesForNumbering = !isolated && index == jobs.count - 1
+                    defer { connection.mayHoldWritesForNumbering = false }
                     if let failure = job.execute(connection) {
                         // The connection or the transaction is gone: the whole batch is.
                         if let failure = failure as? MySQLError, failure.isUnavailable { throw failure }
@@ -276,7 +280,13 @@ final class MySQLWorkers: Service, Sendable {
                         connection.forgetChanges(since: mark)
                     }
                 }
-                try MySQLSchema.numberChanges(connection)
+                do {
+                    try MySQLSchema.numberChanges(connection)
+                } catch  where !connection.numberedWrites.isEmpty && !Self.mustFailTheBatch(error) {
+                    // A write the last job held back failed by itself (another process logged
+                    // its scanId first, say): that job's failure, as if it had written then.
+                    throw JobFailedAlone()
+                }
                 try connection.execute("COMMIT")
                 for job in jobs { job.finish(nil) }
                 return .served
@@ -292,6 +302,13 @@ final class MySQLWorkers: Service, Sendable {
                 return Self.isUnavailable(error) ? .failed : .served
             }
         }
+    }
+
+    /// Whether a failure is the database's (it cannot serve, or chose this transaction as a
+    /// deadlock victim), not one job's.
+    private static func mustFailTheBatch(_ error: any Error) -> Bool {
+        guard let error = error as? MySQLError else { return false }
+        return error.isUnavailable || error.isRetryable
     }
 
     /// One job of an optimistic batch failed by itself: the batch runs again with savepoints.

@@ -200,28 +200,33 @@ struct MySQLStoreTests {
         await fixture.stop()
     }
 
+    /// A scan of `ticket` at the fixture's gate, as the batcher hands it to the store.
+    func attempt(_ ticket: IssuedTicket, scanId: String, in fixture: Fixture) -> CheckinAttempt {
+        CheckinAttempt(
+            deviceId: fixture.device.id,
+            deviceTokenHash: TokenHash.of(fixture.deviceToken),
+            gateId: fixture.device.gateId,
+            scanId: scanId,
+            mode: .commit,
+            payloadHash: TokenHash.of(ticket.qrData),
+            code: TicketCode.parse(ticket.qrData).map { ($0.eventID, TokenHash.of($0.token)) },
+            at: fixture.clock.now
+        )
+    }
+
     /// A batch's log rows are numbered by their ids when one INSERT's ids are sure to be
     /// consecutive, and found by a read when they may not be (a step of 2 here, as a cluster
-    /// sets): either way every ticket and log row of the batch reaches the feed and the stream.
-    @Test(arguments: [1, 2])
-    func a_batch_numbers_every_change_whatever_the_id_step(step: Int) async throws {
+    /// sets); as the last job of its transaction, a batch holds its writes back and stores each
+    /// row once, with its number. Every way, every ticket and log row of the batch reaches the
+    /// feed and the stream.
+    @Test(arguments: [1, 2], [false, true])
+    func a_batch_numbers_every_change_whatever_the_id_step(step: Int, heldForNumbering: Bool) async throws {
         let fixture = try await Fixture(.mysql)
         let tickets = try await fixture.gatehouse.issueTickets(eventId: fixture.event.id, Array(repeating: .init(), count: 4))
         let event = fixture.event.id
         let feedBefore = try await fixture.store.ticketChanges(eventId: event, after: nil, limit: 1000)
         let streamBefore = try await fixture.store.checkinStream(eventId: event, after: nil, limit: 1000).last?.position
-        let attempts = tickets.enumerated().map { index, ticket in
-            CheckinAttempt(
-                deviceId: fixture.device.id,
-                deviceTokenHash: TokenHash.of(fixture.deviceToken),
-                gateId: fixture.device.gateId,
-                scanId: "step-\(index)",
-                mode: .commit,
-                payloadHash: TokenHash.of(ticket.qrData),
-                code: TicketCode.parse(ticket.qrData).map { ($0.eventID, TokenHash.of($0.token)) },
-                at: fixture.clock.now
-            )
-        }
+        let attempts = tickets.enumerated().map { index, ticket in attempt(ticket, scanId: "step-\(index)", in: fixture) }
         // libmariadb blocks: on a thread of its own, as the store's workers run it, never in the
         // cooperative pool, where a lock wait would stall every other test's tasks with it.
         let batch = try await onOwnThread {
@@ -229,7 +234,10 @@ struct MySQLStoreTests {
             try db.execute("SET SESSION auto_increment_increment = \(step)")
             let outcomes = try db.transaction {
                 db.forgetChanges()
+                db.mayHoldWritesForNumbering = heldForNumbering
                 let outcomes = try MySQLStore.decideTogether(attempts, in: db)
+                db.mayHoldWritesForNumbering = false
+                #expect(db.numberedWrites.isEmpty != heldForNumbering)
                 try MySQLSchema.numberChanges(db)
                 return outcomes
             }
@@ -253,6 +261,53 @@ struct MySQLStoreTests {
         let stream = try await fixture.store.checkinStream(eventId: event, after: streamBefore, limit: 1000)
         #expect(stream.map(\.entry.scanId) == attempts.map(\.scanId), "every log row, in the batch's order")
         await fixture.stop()
+    }
+
+    /// A ticket another process changes after a batch read it is not written over: the batch,
+    /// holding its writes for the numbering, finds the row no longer as read when it locks it,
+    /// and its scans are decided again on the rows as they are.
+    @Test func a_ticket_changed_after_the_batch_read_it_is_decided_again() async throws {
+        let fixture = try await Fixture(.mysql)
+        let revoked = try await fixture.issue()
+        let untouched = try await fixture.issue()
+        let store = try #require(fixture.store as? MySQLStore)
+        let holder = OtherProcess(try MySQLConnection(MySQLTarget(url: StoreKind.mysqlURL!)))
+        let hold = TransactionHold()
+        let committed = holder.revokeAndHold(ticketId: revoked.ticket.id, until: hold)
+        await hold.untilHolding()
+        // The batch reads both tickets unused (the revocation has not committed) and waits for
+        // the revoked one's lock until it has.
+        let attempts = [attempt(revoked, scanId: "R-1", in: fixture), attempt(untouched, scanId: "U-1", in: fixture)]
+        let decided = Task { await MySQLStore.decide(attempts, writer: store.writer, limit: .seconds(30)) }
+        try await Task.sleep(for: .milliseconds(300))
+        hold.release()
+        #expect(try await committed.value)
+        let results = await decided.value.map { outcome -> CheckinResult? in
+            guard case .success(.decided(let decision)) = outcome else { return nil }
+            return decision.result
+        }
+        #expect(results == [.revoked, .valid])
+        #expect(try await fixture.store.ticket(id: revoked.ticket.id)?.status == .revoked, "not written over")
+        #expect(try await fixture.store.ticket(id: untouched.ticket.id)?.status == .used)
+        await fixture.stop()
+    }
+
+    /// A write the transaction's last job held back for the numbering that fails by itself
+    /// fails that job alone: the batch runs again with savepoints, where nothing is held back,
+    /// and the other jobs of the transaction are answered as they would be without it.
+    @Test func a_held_write_that_fails_by_itself_is_its_jobs_failure() async throws {
+        let writer = MySQLWorkers(target: try MySQLTarget(url: StoreKind.mysqlURL!), threads: 1, batching: true, name: "held-test")
+        // Outside a service group its run ends at cancellation, the queue answered first.
+        let running = Task { try await writer.run() }
+        struct Refused: Error {}
+        let outcome = try await writer.perform(limit: .seconds(30)) { db -> String in
+            guard db.mayHoldWritesForNumbering else { return "run again alone" }
+            db.holdForNumbering(.init(count: 1) { _, _ in throw Refused() })
+            return "held"
+        }
+        #expect(outcome == "run again alone")
+        running.cancel()
+        _ = await running.result
     }
 
     /// The change counter is taken at a transaction's end: a long write transaction holds no
