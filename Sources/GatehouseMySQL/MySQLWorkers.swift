@@ -11,8 +11,9 @@ import Synchronization
 /// its own savepoint inside one transaction, commits once and only then answers them all — the
 /// same promise as the SQLite writer: an answer is never sent before the commit that made it true,
 /// and with `innodb_flush_log_at_trx_commit=1` a commit is on disk. Writers meet only at the
-/// rows they change and at the change counter, which each takes as its transaction's last
-/// statement (`MySQLSchema.numberChanges`); InnoDB's deadlock victims are run again.
+/// rows they change and at the change counter, which each takes at its transaction's end, with
+/// every row it still writes locked already (`MySQLSchema.numberChanges`); InnoDB's deadlock
+/// victims are run again.
 ///
 /// A connection that fails for the database's sake is closed and made anew for the next job, so
 /// the store recovers by itself when the server is back. A `Service`: at graceful shutdown the
@@ -282,9 +283,10 @@ final class MySQLWorkers: Service, Sendable {
                 }
                 do {
                     try MySQLSchema.numberChanges(connection)
-                } catch  where !connection.numberedWrites.isEmpty && !Self.mustFailTheBatch(error) {
+                } catch {
                     // A write the last job held back failed by itself (another process logged
                     // its scanId first, say): that job's failure, as if it had written then.
+                    guard !connection.numberedWrites.isEmpty, !Self.mustFailTheBatch(error) else { throw error }
                     throw JobFailedAlone()
                 }
                 try connection.execute("COMMIT")
