@@ -177,9 +177,7 @@ extension MySQLStore {
                 let chunk = pending[start..<min(pending.count, start + writesPerStatement)]
                 var parameters = writtenColumnsParameters(chunk.map(\.write))
                 parameters.reserveCapacity(chunk.count * 16)
-                for held in chunk {
-                    parameters += [.text(held.write.id)] + rowAsRead(held.read, tokenHash: held.tokenHash)
-                }
+                parameters += rowsAsReadParameters(chunk)
                 guard try db.run(ticketWritesStatements[chunk.count], parameters) == chunk.count else { throw TicketChangedSinceRead() }
                 for held in chunk { db.changed(ticket: held.write.id) }
             }
@@ -193,10 +191,7 @@ extension MySQLStore {
             guard !pending.isEmpty else { return }
             for start in stride(from: 0, to: pending.count, by: writesPerStatement) {
                 let chunk = pending[start..<min(pending.count, start + writesPerStatement)]
-                var parameters: [MySQLValue] = []
-                parameters.reserveCapacity(chunk.count * 6)
-                for held in chunk { parameters += [.text(held.write.id)] + rowAsRead(held.read, tokenHash: held.tokenHash) }
-                guard try db.rows(ticketLockStatements[chunk.count], parameters, { _ in () }).count == chunk.count else {
+                guard try db.rows(ticketLockStatements[chunk.count], rowsAsReadParameters(chunk), { _ in () }).count == chunk.count else {
                     throw TicketChangedSinceRead()
                 }
             }
@@ -284,6 +279,14 @@ extension MySQLStore {
         "SELECT id FROM tickets WHERE " + rowStillAsRead + " IN (" + rowsAsRead(count) + ") FOR UPDATE"
     }
 
+    /// The parameters of `rowsAsRead(count)` for these held writes: each row's id and state as read.
+    private static func rowsAsReadParameters(_ chunk: ArraySlice<HeldWrite>) -> [MySQLValue] {
+        var parameters: [MySQLValue] = []
+        parameters.reserveCapacity(chunk.count * 6)
+        for held in chunk { parameters += [.text(held.write.id)] + rowAsRead(held.read, tokenHash: held.tokenHash) }
+        return parameters
+    }
+
     /// The list of `count` row values that `rowStillAsRead` is compared with.
     private static func rowsAsRead(_ count: Int) -> String {
         Array(repeating: "(?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")
@@ -348,14 +351,15 @@ extension MySQLStore {
             guard rows.count > 1 || first != nil, let values = sql.range(of: "VALUES") else { return rows[0] }
             var columns = sql[..<values.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
             var row = sql[values.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)
-            var parameters = rows.flatMap(\.parameters)
+            var parameters: [StoreRecords.Parameter] = []
             if let first {
                 precondition(columns.hasSuffix(")") && row.hasSuffix(")"), "a log row's INSERT as `INSERT INTO … (columns) VALUES (row)`")
                 columns = columns.dropLast() + ", stream_seq)"
                 row = row.dropLast() + ", ?)"
-                parameters = []
                 parameters.reserveCapacity(rows.count * (rows[0].parameters.count + 1))
                 for (offset, statement) in rows.enumerated() { parameters += statement.parameters + [.integer(first + Int64(offset))] }
+            } else {
+                parameters = rows.flatMap(\.parameters)
             }
             return StoreStatement(
                 sql: columns + " VALUES " + Array(repeating: row, count: rows.count).joined(separator: ", "),
