@@ -94,6 +94,9 @@ final class MySQLConnection {
     /// connection that writes log rows asks (`learnInsertIdOrder`).
     var insertIdsAreConsecutive: Bool { insertIdOrder ?? learnInsertIdOrder() }
     private var insertIdOrder: Bool?
+    /// Statements the server has answered on this connection: a failure with the count unchanged
+    /// since a point was the first statement after it to reach (or not reach) the server.
+    private(set) var answeredStatements = 0
 
     init(_ target: MySQLTarget) throws(MySQLError) {
         var number: UInt32 = 0
@@ -131,6 +134,7 @@ final class MySQLConnection {
     func execute(_ sql: String) throws(MySQLError) {
         let status = sql.withCString { gh_mysql_query(handle, $0, strlen($0)) }
         guard status == 0 else { throw connectionError(Self.operation(sql)) }
+        answeredStatements &+= 1
     }
 
     /// Runs a prepared statement; returns the rows it changed (found rows for an UPDATE).
@@ -197,6 +201,7 @@ final class MySQLConnection {
             guard status == 0 else { throw MySQLError(number: 2008, message: "out of memory binding a parameter", operation: Self.operation(sql)) }
         }
         guard gh_mysql_stmt_execute(statement) == 0 else { throw statementError(statement, Self.operation(sql)) }
+        answeredStatements &+= 1
         return statement
     }
 

@@ -102,7 +102,7 @@ final class MySQLWorkers: Service, Sendable {
                         // The job ran, its transaction did not commit.
                         _ = answer.give(.failure(Self.mapped(failure)))
                     case (let value?, _): _ = answer.give(value.mapError(Self.mapped))
-                    // It never ran (no connection, or the transaction could not begin): the cause.
+                    // It never ran (no connection): the cause.
                     case (nil, let failure?): _ = answer.give(.failure(Self.mapped(failure)))
                     case (nil, nil): _ = answer.give(.failure(StoreError.unavailable("MySQL: the job did not run")))
                     }
@@ -181,7 +181,7 @@ final class MySQLWorkers: Service, Sendable {
             if jobs.isEmpty { continue }
             if connection == nil {
                 do {
-                    connection = try MySQLConnection(target)
+                    connection = try connect()
                 } catch {
                     failing.store(true, ordering: .relaxed)
                     for job in jobs { job.finish(error) }
@@ -193,7 +193,7 @@ final class MySQLWorkers: Service, Sendable {
                 // The connection died while idle (the server restarted, or closed it): nothing of
                 // the job ran, so it runs again, once, on a new connection.
                 do {
-                    let fresh = try MySQLConnection(target)
+                    let fresh = try connect()
                     connection = fresh
                     outcome = batching ? runBatch(jobs, on: fresh, last: true) : runAlone(jobs[0], on: fresh, last: true)
                 } catch {
@@ -213,7 +213,7 @@ final class MySQLWorkers: Service, Sendable {
         case served
         /// The database could not serve; the jobs were answered with the error.
         case failed
-        /// The connection was dead before the jobs began; they were not answered yet.
+        /// The connection was dead before any job reached the server; none was answered yet.
         case staleConnection
     }
 
@@ -236,16 +236,12 @@ final class MySQLWorkers: Service, Sendable {
         (error as? MySQLError)?.isUnavailable ?? false
     }
 
-    /// Starts a transaction; returns the error when the connection turned out to be dead already
-    /// (other failures are thrown).
-    private func begin(on connection: MySQLConnection) throws -> MySQLError? {
-        do {
-            try connection.execute("START TRANSACTION")
-            return nil
-        } catch {
-            if Self.isConnectionLost(error) { return error }
-            throw error
-        }
+    /// A connection for this worker. A writer's has autocommit off: each batch's first statement
+    /// begins its transaction, where a START TRANSACTION cost a round trip per batch.
+    private func connect() throws -> MySQLConnection {
+        let connection = try MySQLConnection(target)
+        if batching { try connection.execute("SET SESSION autocommit = 0") }
+        return connection
     }
 
     /// One write transaction for the batch.
@@ -260,13 +256,10 @@ final class MySQLWorkers: Service, Sendable {
     private func runBatch(_ jobs: [Job], on connection: MySQLConnection, last: Bool = false) -> Outcome {
         var attempt = 0
         var isolated = false
+        let answeredBefore = connection.answeredStatements
         while true {
             attempt += 1
             do {
-                if let lost = try begin(on: connection) {
-                    if !last { return .staleConnection }
-                    throw lost
-                }
                 connection.forgetChanges()
                 for (index, job) in jobs.enumerated() {
                     let mark = connection.notedChanges.count
@@ -293,6 +286,9 @@ final class MySQLWorkers: Service, Sendable {
                 for job in jobs { job.finish(nil) }
                 return .served
             } catch {
+                // The batch's very first statement found the connection dead (it died while
+                // idle): nothing of the batch reached the server, and it may run elsewhere.
+                if !last, Self.isConnectionLost(error), connection.answeredStatements == answeredBefore { return .staleConnection }
                 try? connection.execute("ROLLBACK")
                 if error is JobFailedAlone {
                     isolated = true

@@ -200,6 +200,29 @@ struct MySQLStoreTests {
         await fixture.stop()
     }
 
+    /// The server drops every connection while the store is idle (a restart, `wait_timeout`, a
+    /// proxy): the next check-in and the next read are answered as if nothing happened, each run
+    /// once on a new connection. A writer has no START TRANSACTION to find a dead connection
+    /// with; its batch's first statement finds it, before anything of the batch reached the
+    /// server.
+    @Test func connections_dropped_while_idle_are_replaced_unnoticed() async throws {
+        let url = try freshDatabase()
+        let name = String(try #require(url.split(separator: "/").last).prefix { $0 != "?" })
+        let fixture = try await Fixture(store: try await MySQLStore.open(url: url, poolSize: 2, logger: Self.logger))
+        let tickets = try await fixture.gatehouse.issueTickets(eventId: fixture.event.id, [.init(), .init()])
+        #expect(try await fixture.checkin(tickets[0].qrData, scanId: "S-1").result == .valid)
+
+        let root = try root()
+        let idle = try root.rows("SELECT id FROM information_schema.PROCESSLIST WHERE db = ?", [.text(name)]) { $0.int(0) }
+        #expect(idle.count >= 2, "a reader and a writer were connected")
+        for id in idle { try root.execute("KILL CONNECTION \(id)") }
+
+        #expect(try await fixture.checkin(tickets[1].qrData, scanId: "S-2").result == .valid)
+        #expect(try await fixture.store.ticket(id: tickets[1].ticket.id)?.status == .used)
+        #expect(try await fixture.checkin(tickets[0].qrData, scanId: "S-3").result == .alreadyUsed)
+        await fixture.stop()
+    }
+
     /// A scan of `ticket` at the fixture's gate, as the batcher hands it to the store.
     func attempt(_ ticket: IssuedTicket, scanId: String, in fixture: Fixture) -> CheckinAttempt {
         CheckinAttempt(
