@@ -191,7 +191,7 @@ final class MySQLWorkers: Service, Sendable {
             var outcome = batching ? runBatch(jobs, on: connection!) : runAlone(jobs[0], on: connection!)
             if outcome == .staleConnection {
                 // The connection died while idle (the server restarted, or closed it): nothing of
-                // the job ran, so it runs again, once, on a new connection.
+                // the jobs took effect, so they run again, once, on a new connection.
                 do {
                     let fresh = try connect()
                     connection = fresh
@@ -213,7 +213,8 @@ final class MySQLWorkers: Service, Sendable {
         case served
         /// The database could not serve; the jobs were answered with the error.
         case failed
-        /// The connection was dead before any job reached the server; none was answered yet.
+        /// The connection was found dead by the batch's first statement: nothing of the jobs was
+        /// committed, and none was answered yet.
         case staleConnection
     }
 
@@ -287,7 +288,8 @@ final class MySQLWorkers: Service, Sendable {
                 return .served
             } catch {
                 // The batch's very first statement found the connection dead (it died while
-                // idle): nothing of the batch reached the server, and it may run elsewhere.
+                // idle): the server answered nothing of the batch, and whatever of it arrived
+                // was never committed (autocommit is off), so the batch may run elsewhere.
                 if !last, Self.isConnectionLost(error), connection.answeredStatements == answeredBefore { return .staleConnection }
                 try? connection.execute("ROLLBACK")
                 if error is JobFailedAlone {

@@ -203,8 +203,8 @@ struct MySQLStoreTests {
     /// The server drops every connection while the store is idle (a restart, `wait_timeout`, a
     /// proxy): the next check-in and the next read are answered as if nothing happened, each run
     /// once on a new connection. A writer has no START TRANSACTION to find a dead connection
-    /// with; its batch's first statement finds it, before anything of the batch reached the
-    /// server.
+    /// with: its batch's first statement finds it, before the server answered anything of the
+    /// batch.
     @Test func connections_dropped_while_idle_are_replaced_unnoticed() async throws {
         let url = try freshDatabase()
         let name = String(try #require(url.split(separator: "/").last).prefix { $0 != "?" })
