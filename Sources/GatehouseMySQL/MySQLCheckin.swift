@@ -283,7 +283,10 @@ extension MySQLStore {
     private static func rowsAsReadParameters(_ chunk: ArraySlice<HeldWrite>) -> [MySQLValue] {
         var parameters: [MySQLValue] = []
         parameters.reserveCapacity(chunk.count * 6)
-        for held in chunk { parameters += [.text(held.write.id)] + rowAsRead(held.read, tokenHash: held.tokenHash) }
+        for held in chunk {
+            parameters.append(.text(held.write.id))
+            parameters += rowAsRead(held.read, tokenHash: held.tokenHash)
+        }
         return parameters
     }
 

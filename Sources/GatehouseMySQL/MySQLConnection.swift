@@ -94,8 +94,8 @@ final class MySQLConnection {
     /// connection that writes log rows asks (`learnInsertIdOrder`).
     var insertIdsAreConsecutive: Bool { insertIdOrder ?? learnInsertIdOrder() }
     private var insertIdOrder: Bool?
-    /// Statements the server has answered on this connection: a failure with the count unchanged
-    /// since a point was the first statement after it to reach (or not reach) the server.
+    /// Statements the server has answered on this connection. When a statement fails and the
+    /// count has not moved since some point, the server answered nothing sent after that point.
     private(set) var answeredStatements = 0
 
     init(_ target: MySQLTarget) throws(MySQLError) {
