@@ -110,12 +110,10 @@ final class MySQLWorkers: Service, Sendable {
                 deadline: deadline
             )
         )
-        let timer = Task {
-            // Cancelled when the job answers first: no sleeping timer outlives its request.
-            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+        let watch = DeadlineWatch.shared.watch(until: deadline) {
             _ = answer.give(.failure(StoreError.unavailable("MySQL did not answer within \(limit)")))
         }
-        defer { timer.cancel() }
+        defer { DeadlineWatch.shared.end(watch) }
         return try await withTaskCancellationHandler {
             try await answer.value()
         } onCancel: {

@@ -6,7 +6,8 @@ import GatehouseStorage
 /// PostgresNIO query already written to a connection is not cancellable — it ends when the server
 /// answers or the connection closes. One check-in batch stuck that way would hold every check-in
 /// of the process (they share one batcher) past the 3 s promise, for as long as a restarting
-/// server keeps that connection open. Here the caller is answered at the deadline; the work is
+/// server keeps that connection open. Here the caller is answered at the deadline (kept by
+/// `DeadlineWatch`, to within its resolution); the work is
 /// cancelled and left to end on its own, and what it returns late goes to `late` (to close a
 /// connection nobody will use).
 enum Deadline {
@@ -20,14 +21,10 @@ enum Deadline {
             let result = await Result(catching: body)
             if !answer.give(result), case .success(let value) = result { await late(value) }
         }
-        let timer = Task {
-            // Cancelled when the work answers first: no sleeping timer outlives its request.
-            try? await Task.sleep(for: limit)
-            if !Task.isCancelled, answer.give(.failure(StoreError.unavailable("the database did not answer within \(limit)"))) {
-                work.cancel()
-            }
+        let watch = DeadlineWatch.shared.watch(until: .now + limit) {
+            if answer.give(.failure(StoreError.unavailable("the database did not answer within \(limit)"))) { work.cancel() }
         }
-        defer { timer.cancel() }
+        defer { DeadlineWatch.shared.end(watch) }
         return try await withTaskCancellationHandler {
             try await answer.value()
         } onCancel: {

@@ -343,6 +343,40 @@ struct MySQLStoreTests {
         await fixture.stop()
     }
 
+    /// A server that does not answer in time is a 503 at the limit, while the worker still waits
+    /// for it; the worker then serves the next job.
+    @Test(arguments: [false, true])
+    func a_job_past_its_limit_is_answered_unavailable_while_the_server_still_works(batching: Bool) async throws {
+        let workers = MySQLWorkers(target: try MySQLTarget(url: StoreKind.mysqlURL!), threads: 1, batching: batching, name: "limit-test")
+        let running = Task { try await workers.run() }
+        // The thread running and connected first: the job under test must start well within its limit.
+        _ = try await workers.perform(limit: .seconds(30)) { db in try db.firstRow("SELECT 1", []) { $0.int(0) } }
+        let finished = Flag()
+        await #expect {
+            try await workers.perform(limit: .milliseconds(300)) { db in
+                try db.execute("DO SLEEP(2)")
+                finished.raise()
+            }
+        } throws: { error in
+            guard case StoreError.unavailable(let message) = error else { return false }
+            return message.contains("did not answer within")
+        }
+        let answeredEarly = !finished.isRaised
+        #expect(answeredEarly, "answered at the limit, not when the server was done")
+        let next = try await workers.perform(limit: .seconds(30)) { db in try db.firstRow("SELECT 7", []) { $0.int(0) } }
+        let finishedFirst = finished.isRaised
+        #expect(next == 7 && finishedFirst)
+        running.cancel()
+        _ = await running.result
+    }
+
+    /// Set once by a job, read by the test.
+    final class Flag: Sendable {
+        private let value = Atomic<Bool>(false)
+        func raise() { value.store(true, ordering: .relaxed) }
+        var isRaised: Bool { value.load(ordering: .relaxed) }
+    }
+
     /// The change counter is taken at a transaction's end: a long write transaction holds no
     /// check-in back, and its change, numbered when it commits, reaches a pull made after that
     /// even when an earlier pull ran while it was open.
