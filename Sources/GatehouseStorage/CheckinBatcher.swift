@@ -59,15 +59,18 @@ public final class CheckinBatcher: Service, Sendable {
 
     public func submit(_ attempt: CheckinAttempt) async throws -> CheckinOutcome {
         try await withCheckedThrowingContinuation { (waiter: Waiter) in
-            let accepted = state.withLock { state -> Bool in
-                guard !state.stopped else { return false }
+            let accepted = state.withLock { state -> Bool? in
+                guard !state.stopped else { return nil }
                 state.pending.append((attempt, waiter))
-                return true
+                // With every batch slot at work, one of them takes this scan when its batch is
+                // done (`work` looks again under this lock before it stops): waking the loop
+                // would only find no slot free — a wake-up per scan under load, for nothing.
+                return state.working < inFlight
             }
-            if accepted {
-                wakeUp.yield()
-            } else {
-                waiter.resume(throwing: StoreError.unavailable("the service is shutting down"))
+            switch accepted {
+            case true?: wakeUp.yield()
+            case false?: break
+            case nil: waiter.resume(throwing: StoreError.unavailable("the service is shutting down"))
             }
         }
     }
