@@ -51,6 +51,17 @@ fresh_database() {
   esac
 }
 
+# What a run cost, from /proc (CPU in clock ticks of 10 ms): the service's CPU, the database
+# server's (every mariadbd or postgres process; none for SQLite) and the service's context switches
+# (all its threads), so a change's cost per check-in shows through this machine's drift in rate.
+ticks() {
+  local total=0 pid
+  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0))); done
+  echo "$total"
+}
+database_pids() { case $1 in mysql) pgrep -x mariadbd || true ;; postgres) pgrep -x postgres || true ;; esac; }
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {sum += $2} END {print sum + 0}'; }
+
 echo "$CONNECTIONS connections, ${DURATION}s per run, first check-ins in random ticket order; before = $rev, after = working tree"
 for store in $STORES; do
   : > "$WORK/before.rates"; : > "$WORK/after.rates"; : > "$WORK/ratios"
@@ -63,10 +74,15 @@ for store in $STORES; do
       api_setup "$PER_RUN"
       # Fresh statistics: a table filled since its last ANALYZE can get plans made for an empty one.
       if [[ $store == postgres ]]; then psql -q "$db" -c "ANALYZE"; fi
+      service0=$(ticks "$SERVER"); database0=$(ticks $(database_pids "$store")); switches0=$(switches "$SERVER")
       read -r rate p50 p99 < <(api_run 0)
+      service1=$(ticks "$SERVER"); database1=$(ticks $(database_pids "$store")); switches1=$(switches "$SERVER")
       stop_service
+      checkins=$((rate > 0 ? rate * DURATION : 1))
       echo "$rate" >> "$WORK/$side.rates"
-      line+=$(printf '  %s %6s/s p50 %8s p99 %8s' "$side" "$rate" "$p50" "$p99")
+      line+=$(printf '  %s %6s/s p50 %8s p99 %8s [per check-in: service %s µs, database %s µs, %s switches]' "$side" "$rate" "$p50" "$p99" \
+        $(((service1 - service0) * 10000 / checkins)) $(((database1 - database0) * 10000 / checkins)) \
+        "$(awk -v n=$((switches1 - switches0)) -v c=$checkins 'BEGIN {printf "%.2f", n / c}')")
       if [[ $side == after ]]; then echo "$((rate * 100 / before_rate))" >> "$WORK/ratios"; fi
       before_rate=$rate
     done
