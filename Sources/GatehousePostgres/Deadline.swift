@@ -7,9 +7,8 @@ import GatehouseStorage
 /// answers or the connection closes. One check-in batch stuck that way would hold every check-in
 /// of the process (they share one batcher) past the 3 s promise, for as long as a restarting
 /// server keeps that connection open. Here the caller is answered at the deadline (kept by
-/// `DeadlineWatch`, to within its resolution); the work is
-/// cancelled and left to end on its own, and what it returns late goes to `late` (to close a
-/// connection nobody will use).
+/// `DeadlineWatch`, to within its resolution); the work is cancelled and left to end on its own,
+/// and what it returns late goes to `late` (to close a connection nobody will use).
 enum Deadline {
     static func run<T: Sendable>(
         within limit: Duration,
