@@ -65,6 +65,11 @@ package final class DeadlineWatch: Sendable {
         while true {
             // Not cancellable: this task is nobody's child, and it ends by itself when idle.
             try? await Task.sleep(for: resolution)
+            // Judged behind whatever waits to run: in a process short of CPU for a while, the
+            // answers that came in time wait in that queue too, and a sweep that ran first would
+            // call them late (seen in the test suite: seconds-long stalls failed every database
+            // round that was waiting, whose answers had come).
+            await Task.yield()
             let now = ContinuousClock.now
             let (due, idle) = state.withLock { state -> ([Entry], Bool) in
                 let due = state.entries.filter { $0.value.deadline <= now }
