@@ -7,8 +7,8 @@ import Synchronization
 /// wake-up of that thread), and — since a cancelled sleep leaves its timer armed — a second
 /// wake-up when the timer fires seconds after its round ended. Here a round's limit is an entry
 /// in a table (added and removed under a lock), and one task looks through the table every
-/// `resolution` while it holds anything: a limit is kept to within `resolution`, and an idle
-/// service sleeps no timer at all.
+/// `resolution` while it holds anything: a limit is kept to within `resolution` (and behind the
+/// work already waiting to run, see `sweep`), and an idle service sleeps no timer at all.
 package final class DeadlineWatch: Sendable {
     /// The one every store shares: its limits are seconds, so a twentieth of one is close enough.
     package static let shared = DeadlineWatch(resolution: .milliseconds(50))
@@ -38,8 +38,9 @@ package final class DeadlineWatch: Sendable {
         self.resolution = resolution
     }
 
-    /// Calls `expire` once, soon after `deadline` (at most `resolution` late), unless `end` came
-    /// first. `expire` runs on the sweeping task: it must be quick and must not block.
+    /// Calls `expire` once, soon after `deadline` (`resolution` late at most, in a process not
+    /// short of CPU), unless `end` came first. `expire` runs on the sweeping task: it must be
+    /// quick and must not block.
     package func watch(until deadline: ContinuousClock.Instant, _ expire: @escaping @Sendable () -> Void) -> Watch {
         let (id, startSweeping) = state.withLock { state -> (UInt64, Bool) in
             let id = state.nextID
