@@ -110,15 +110,9 @@ final class MySQLWorkers: Service, Sendable {
                 deadline: deadline
             )
         )
-        let watch = DeadlineWatch.shared.watch(until: deadline) {
-            _ = answer.give(.failure(StoreError.unavailable("MySQL did not answer within \(limit)")))
-        }
-        defer { DeadlineWatch.shared.end(watch) }
-        return try await withTaskCancellationHandler {
-            try await answer.value()
-        } onCancel: {
-            _ = answer.give(.failure(CancellationError()))
-        }
+        // Left alone past its limit, the job is skipped if it has not started (`Job.deadline`)
+        // and otherwise ends on its own: a statement at the server cannot be taken back.
+        return try await answer.value(by: deadline, expired: { StoreError.unavailable("MySQL did not answer within \(limit)") })
     }
 
     /// MySQL's "cannot serve" errors become `StoreError.unavailable` (503), bad values `invalid`.

@@ -20,15 +20,11 @@ enum Deadline {
             let result = await Result(catching: body)
             if !answer.give(result), case .success(let value) = result { await late(value) }
         }
-        let watch = DeadlineWatch.shared.watch(until: .now + limit) {
-            if answer.give(.failure(StoreError.unavailable("the database did not answer within \(limit)"))) { work.cancel() }
-        }
-        defer { DeadlineWatch.shared.end(watch) }
-        return try await withTaskCancellationHandler {
-            try await answer.value()
-        } onCancel: {
-            if answer.give(.failure(CancellationError())) { work.cancel() }
-        }
+        return try await answer.value(
+            by: .now + limit,
+            expired: { StoreError.unavailable("the database did not answer within \(limit)") },
+            abandoned: { work.cancel() }
+        )
     }
 }
 

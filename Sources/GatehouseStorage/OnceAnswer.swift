@@ -47,3 +47,26 @@ package final class OnceAnswer<T: Sendable>: Sendable {
         }
     }
 }
+
+extension OnceAnswer {
+    /// The answer, raced against a time limit and the caller's cancellation: at `deadline` (kept
+    /// by `watch`) the answer is the error `expired` makes, on cancellation `CancellationError`,
+    /// whichever of the three comes first. `abandoned` runs when the limit or the cancellation
+    /// won, to stop work that nobody waits for now; it must be quick and must not block.
+    package func value(
+        by deadline: ContinuousClock.Instant,
+        watch: DeadlineWatch = .shared,
+        expired: @escaping @Sendable () -> any Error,
+        abandoned: @escaping @Sendable () -> Void = {}
+    ) async throws -> T {
+        let limit = watch.watch(until: deadline) {
+            if self.give(.failure(expired())) { abandoned() }
+        }
+        defer { watch.end(limit) }
+        return try await withTaskCancellationHandler {
+            try await value()
+        } onCancel: {
+            if give(.failure(CancellationError())) { abandoned() }
+        }
+    }
+}

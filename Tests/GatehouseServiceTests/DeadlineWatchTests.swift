@@ -94,4 +94,56 @@ import Testing
         #expect(expired.allSatisfy { $0 <= 1 })
         #expect(expired.indices.filter { !$0.isMultiple(of: 2) }.allSatisfy { expired[$0] == 1 })
     }
+
+    /// How often an operation's work was abandoned.
+    final class Abandoned: Sendable {
+        private let count = Mutex(0)
+        func abandon() { count.withLock { $0 += 1 } }
+        var times: Int { count.withLock { $0 } }
+    }
+
+    struct Silent: Error {}
+
+    @Test func an_answer_in_time_is_the_value_and_its_limit_ends() async throws {
+        let watch = DeadlineWatch(resolution: .milliseconds(5))
+        let answer = OnceAnswer<Int>()
+        let abandoned = Abandoned()
+        Task { _ = answer.give(.success(7)) }
+        let value = try await answer.value(
+            by: .now + .seconds(30),
+            watch: watch,
+            expired: { Silent() },
+            abandoned: { abandoned.abandon() }
+        )
+        #expect(value == 7)
+        #expect(watch.watched == 0, "its limit is no longer kept")
+        #expect(abandoned.times == 0)
+    }
+
+    @Test func no_answer_by_the_limit_is_the_expired_error_and_the_work_is_abandoned_once() async throws {
+        let watch = DeadlineWatch(resolution: .milliseconds(5))
+        let answer = OnceAnswer<Int>()
+        let abandoned = Abandoned()
+        let deadline = ContinuousClock.now + .milliseconds(60)
+        await #expect(throws: Silent.self) {
+            try await answer.value(by: deadline, watch: watch, expired: { Silent() }, abandoned: { abandoned.abandon() })
+        }
+        #expect(ContinuousClock.now >= deadline, "never before its deadline")
+        #expect(abandoned.times == 1)
+        #expect(!answer.give(.success(7)), "the work's late answer is refused")
+        #expect(abandoned.times == 1)
+    }
+
+    @Test func a_cancelled_caller_is_answered_at_once_and_the_work_is_abandoned() async throws {
+        let watch = DeadlineWatch(resolution: .milliseconds(5))
+        let answer = OnceAnswer<Int>()
+        let abandoned = Abandoned()
+        let waiting = Task {
+            try await answer.value(by: .now + .seconds(30), watch: watch, expired: { Silent() }, abandoned: { abandoned.abandon() })
+        }
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        #expect(abandoned.times == 1)
+        #expect(watch.watched == 0, "its limit is no longer kept")
+    }
 }
