@@ -21,12 +21,12 @@ extension MySQLStore {
     }
 
     /// The scans that waited while the last batch was at the database, in one writer job: one
-    /// read for all of them, one conditional UPDATE for all their admissions, one INSERT for all
-    /// their log rows — where each scan alone took three round trips. Should the job fail for one
-    /// scan's sake (a value the database refuses, a scanId another process logged meanwhile, a
-    /// ticket another process decided since the read), nothing of it is stored: the writer runs
-    /// it once more behind a savepoint, reading again, and should that fail too, every scan is
-    /// decided alone, so only the one at fault fails.
+    /// read for all of them (locking their tickets), one UPDATE for all their admissions, one
+    /// INSERT for all their log rows — where each scan alone took three round trips. Should the
+    /// job fail for one scan's sake (a value the database refuses, a scanId another process
+    /// logged meanwhile), nothing of it is stored: the writer runs it once more behind a
+    /// savepoint, reading again, and should that fail too, every scan is decided alone, so only
+    /// the one at fault fails.
     static func decide(_ attempts: [CheckinAttempt], writer: MySQLWorkers, limit: Duration) async -> [Result<CheckinOutcome, any Error>] {
         guard attempts.count > 1 else { return [await outcome { try await decideAlone(attempts[0], writer: writer, limit: limit) }] }
         do {
@@ -100,7 +100,12 @@ extension MySQLStore {
     }
 
     /// The first reads of several scans in one statement: each scan's read as it is alone (the
-    /// same joins and comparisons), joined by UNION ALL and told apart by a last column.
+    /// same joins and comparisons), joined by UNION ALL and told apart by a last column. Each part
+    /// locks what it finds, shared (`LOCK IN SHARE MODE`): a ticket cannot change until the batch
+    /// commits, so the batch writes it as decided, with no check that it is still as read and no
+    /// lock read of its own (a round trip per batch). Two batches that read one ticket at once
+    /// (one code at two gates, in the same few milliseconds) can each wait for the other when
+    /// they write it: see `MySQLConnection.NumberedWrite`.
     static func firstReads(_ attempts: ArraySlice<CheckinAttempt>, in db: MySQLConnection) throws -> [Found?] {
         let sql = firstReadsStatements[attempts.count]
         var parameters: [MySQLValue] = []
@@ -144,7 +149,7 @@ extension MySQLStore {
             if let scan { touchedScans.insert(scan) }
         }
         if db.mayHoldWritesForNumbering {
-            try ticketWrites.holdForNumbering(in: db)
+            ticketWrites.holdForNumbering(in: db)
             logRows.holdForNumbering(in: db)
         } else {
             try ticketWrites.write(in: db)
@@ -153,49 +158,33 @@ extension MySQLStore {
         return outcomes
     }
 
-    /// A ticket write held back for the batch's UPDATE: the ticket as decided, and as read.
-    struct HeldWrite {
-        var write: Ticket
-        var read: Ticket
-        var tokenHash: [UInt8]
-    }
-
-    /// The ticket writes of a batch, stored by one UPDATE per `writesPerStatement`, each only if
-    /// its row is still as the batch read it. Each ticket is in it once: a scan of a ticket the
-    /// batch touched before is decided on its own, after the writes so far.
+    /// The ticket writes of a batch, stored by one UPDATE per `writesPerStatement`. Each ticket
+    /// is in it once: a scan of a ticket the batch touched before is decided on its own, after
+    /// the writes so far. The batch's read locked every one of them (`firstReads`).
     private struct TicketWrites {
-        var pending: [HeldWrite] = []
+        var pending: [Ticket] = []
 
-        mutating func add(_ held: HeldWrite) { pending.append(held) }
+        mutating func add(_ write: Ticket) { pending.append(write) }
 
-        /// Stores the held writes. A row no longer as read (another process decided it since the
-        /// read, which took no lock) fails the job: its transaction is rolled back and every scan
-        /// is decided again, on the rows as they are now.
+        /// Stores the held writes now.
         mutating func write(in db: MySQLConnection) throws {
             defer { pending.removeAll(keepingCapacity: true) }
             for start in stride(from: 0, to: pending.count, by: writesPerStatement) {
                 let chunk = pending[start..<min(pending.count, start + writesPerStatement)]
-                var parameters = writtenColumnsParameters(chunk.map(\.write))
-                parameters.reserveCapacity(chunk.count * 16)
-                parameters += rowsAsReadParameters(chunk)
+                var parameters = writtenColumnsParameters(chunk)
+                parameters.reserveCapacity(chunk.count * 11)
+                parameters += chunk.map { .text($0.id) }
                 guard try db.run(ticketWritesStatements[chunk.count], parameters) == chunk.count else { throw TicketChangedSinceRead() }
-                for held in chunk { db.changed(ticket: held.write.id) }
+                for write in chunk { db.changed(ticket: write.id) }
             }
         }
 
-        /// Locks the held writes' rows, each only if still as read, and holds the writes back
-        /// for the transaction's numbering, which stores each row once, with its number: where a
-        /// write now and a numbering later wrote every row twice.
-        mutating func holdForNumbering(in db: MySQLConnection) throws {
+        /// Holds the writes back for the transaction's numbering, which stores each row once,
+        /// with its number: where a write now and a numbering later wrote every row twice.
+        mutating func holdForNumbering(in db: MySQLConnection) {
             defer { pending.removeAll(keepingCapacity: true) }
             guard !pending.isEmpty else { return }
-            for start in stride(from: 0, to: pending.count, by: writesPerStatement) {
-                let chunk = pending[start..<min(pending.count, start + writesPerStatement)]
-                guard try db.rows(ticketLockStatements[chunk.count], rowsAsReadParameters(chunk), { _ in () }).count == chunk.count else {
-                    throw TicketChangedSinceRead()
-                }
-            }
-            let writes = pending.map(\.write)
+            let writes = pending
             db.holdForNumbering(
                 .init(count: writes.count) { db, first in
                     for start in stride(from: 0, to: writes.count, by: writesPerStatement) {
@@ -204,7 +193,7 @@ extension MySQLStore {
                         parameters.reserveCapacity(chunk.count * 13)
                         for (offset, write) in zip(start..., chunk) { parameters += [.text(write.id), .integer(first + Int64(offset))] }
                         parameters += chunk.map { .text($0.id) }
-                        // The rows are locked (above): each is found.
+                        // The batch's read locked the rows: each is found.
                         guard try db.run(numberedTicketWritesStatements[chunk.count], parameters) == chunk.count else {
                             throw TicketChangedSinceRead()
                         }
@@ -214,8 +203,8 @@ extension MySQLStore {
         }
     }
 
-    /// A ticket a batch read without a lock was changed by another process before the batch
-    /// wrote it.
+    /// A batch's UPDATE did not find every ticket it decided as the batch read it; the batch is
+    /// decided again, each scan on its own.
     struct TicketChangedSinceRead: Error {}
 
     /// Ticket writes per UPDATE statement (16 parameters each).
@@ -231,18 +220,6 @@ extension MySQLStore {
         [
             .bytes(tokenHash), .text(read.status.rawValue), .optional(read.usedAt?.millis), .optional(read.expiresAt?.millis),
             .integer(read.inside ? 1 : 0),
-        ]
-    }
-
-    /// `stillAsRead` for many rows, as one row value per ticket (`rowAsRead`): a NULL time is
-    /// compared as `Int64.min`, since a row value compares NULL as unknown, never as equal.
-    private static let rowStillAsRead =
-        "(id, token_hash, status, COALESCE(used_at, \(Int64.min)), COALESCE(expires_at, \(Int64.min)), inside)"
-
-    private static func rowAsRead(_ read: Ticket, tokenHash: [UInt8]) -> [MySQLValue] {
-        [
-            .bytes(tokenHash), .text(read.status.rawValue), .integer(read.usedAt?.millis ?? Int64.min),
-            .integer(read.expiresAt?.millis ?? Int64.min), .integer(read.inside ? 1 : 0),
         ]
     }
 
@@ -266,39 +243,19 @@ extension MySQLStore {
     }
 
     /// `TicketWrites`' statement for each number of tickets, built once: each column set by the
-    /// row's id, the rows found by their id, token and state (a range read of those rows alone,
-    /// which MariaDB locks in its index's order). One list of row values, where an OR of each
-    /// row's conditions had the optimizer analyse every row's ranges on both unique keys.
+    /// row's id, the rows (locked by the batch's read) found by their ids.
     private static let ticketWritesStatements: [String] = (0...writesPerStatement).map { count in
-        setByID(writtenColumns, count: count) + " WHERE " + rowStillAsRead + " IN (" + rowsAsRead(count) + ")"
-    }
-
-    /// `TicketWrites.holdForNumbering`'s lock of each number of tickets, built once: the rows
-    /// found as `ticketWritesStatements` finds them, locked in their index's order.
-    private static let ticketLockStatements: [String] = (0...writesPerStatement).map { count in
-        "SELECT id FROM tickets WHERE " + rowStillAsRead + " IN (" + rowsAsRead(count) + ") FOR UPDATE"
-    }
-
-    /// The parameters of `rowsAsRead(count)` for these held writes: each row's id and state as read.
-    private static func rowsAsReadParameters(_ chunk: ArraySlice<HeldWrite>) -> [MySQLValue] {
-        var parameters: [MySQLValue] = []
-        parameters.reserveCapacity(chunk.count * 6)
-        for held in chunk {
-            parameters.append(.text(held.write.id))
-            parameters += rowAsRead(held.read, tokenHash: held.tokenHash)
-        }
-        return parameters
-    }
-
-    /// The list of `count` row values that `rowStillAsRead` is compared with.
-    private static func rowsAsRead(_ count: Int) -> String {
-        Array(repeating: "(?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")
+        setByID(writtenColumns, count: count) + " WHERE id IN (" + placeholders(count) + ")"
     }
 
     /// The held ticket writes' UPDATE for each number of tickets, built once: each column and
-    /// the change's number set by the row's id, the rows (locked already) found by their ids.
+    /// the change's number set by the row's id, the rows found by their ids.
     private static let numberedTicketWritesStatements: [String] = (0...writesPerStatement).map { count in
-        setByID(writtenColumns + ["change_seq"], count: count) + " WHERE id IN (" + Array(repeating: "?", count: count).joined(separator: ", ") + ")"
+        setByID(writtenColumns + ["change_seq"], count: count) + " WHERE id IN (" + placeholders(count) + ")"
+    }
+
+    private static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
     }
 
     /// Scans read per statement in a batch (four parameters each).
@@ -308,7 +265,7 @@ extension MySQLStore {
     /// its own, a string search and join per batch.
     private static let firstReadsStatements: [String] = (0...readsPerStatement).map { count in
         let read = firstRead.replacingOccurrences(of: "g.list_id\n", with: "g.list_id, ? AS k\n")
-        return Array(repeating: "(" + read + ")", count: count).joined(separator: " UNION ALL ")
+        return Array(repeating: "(" + read + " LOCK IN SHARE MODE)", count: count).joined(separator: " UNION ALL ")
     }
 
     /// Log rows of a batch, written by one INSERT of many rows.
@@ -405,7 +362,7 @@ extension MySQLStore {
         _ attempt: CheckinAttempt,
         found: Found?,
         in db: MySQLConnection,
-        holdWrite: ((HeldWrite) -> Void)?,
+        holdWrite: ((Ticket) -> Void)?,
         log: (_ row: StoreStatement, _ eventId: String) throws -> Void
     ) throws -> CheckinOutcome {
         let device: DeviceOnDuty
@@ -435,9 +392,9 @@ extension MySQLStore {
         let decided: StoredDecision
         if let list = found.list {
             decided = try judge(attempt, list: list, deviceEvent: device.event, in: db)
-        } else if let holdWrite, let read = found.ticket, let code = attempt.code {
+        } else if let holdWrite, let read = found.ticket {
             decided = StoredDecision(attempt, ticket: read, deviceEvent: device.event)
-            if let write = decided.write { holdWrite(HeldWrite(write: write, read: read, tokenHash: code.tokenHash)) }
+            if let write = decided.write { holdWrite(write) }
         } else {
             decided = try judge(attempt, read: found.ticket, deviceEvent: device.event, in: db)
         }

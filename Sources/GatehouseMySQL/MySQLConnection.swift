@@ -284,11 +284,14 @@ extension MySQLConnection {
 
     /// A write of `count` changes that takes their numbers, `first` to `first + count - 1`, as
     /// it writes them. The rows it writes must be locked by this transaction before it is held
-    /// back: it runs while the transaction holds the change counter, which must never wait for
-    /// another writer's row lock (that writer may be waiting for the counter). A new log row can
-    /// still wait, for the same device and scanId logged by another process at that instant (a
-    /// retry that reached two processes): InnoDB then rolls one of the two back as a deadlock
-    /// victim, and the writer runs that batch again, which answers the scan as already decided.
+    /// back: it runs while the transaction holds the change counter, and a row lock it waited
+    /// for there would hold every writer up (they wait for the counter). Two waits remain, both
+    /// for another batch at the same instant, and both end at once: a ticket the batch's read
+    /// locked shared that another batch read too (one code at two gates; each batch then waits
+    /// for the other, one for the counter, one for the row), and a new log row whose device and
+    /// scanId another process logs at that instant (a retry that reached two processes). InnoDB
+    /// finds the cycle and rolls one of the two back as a deadlock victim; the writer runs that
+    /// batch again, which reads the ticket or scan as the other left it.
     struct NumberedWrite {
         let count: Int
         let write: (_ db: MySQLConnection, _ first: Int64) throws -> Void

@@ -286,10 +286,10 @@ struct MySQLStoreTests {
         await fixture.stop()
     }
 
-    /// A ticket another process changes after a batch read it is not written over: the batch,
-    /// holding its writes for the numbering, finds the row no longer as read when it locks it,
-    /// and its scans are decided again on the rows as they are.
-    @Test func a_ticket_changed_after_the_batch_read_it_is_decided_again() async throws {
+    /// A ticket another process is changing when a batch reads it is decided as that change
+    /// leaves it, never written over: the batch's read (locking, shared) waits for the change to
+    /// commit, and the batch's other scans are answered as usual.
+    @Test func a_ticket_another_process_is_changing_is_read_as_it_commits() async throws {
         let fixture = try await Fixture(.mysql)
         let revoked = try await fixture.issue()
         let untouched = try await fixture.issue()
@@ -298,8 +298,6 @@ struct MySQLStoreTests {
         let hold = TransactionHold()
         let committed = holder.revokeAndHold(ticketId: revoked.ticket.id, until: hold)
         await hold.untilHolding()
-        // The batch reads both tickets unused (the revocation has not committed) and waits for
-        // the revoked one's lock until it has.
         let attempts = [attempt(revoked, scanId: "R-1", in: fixture), attempt(untouched, scanId: "U-1", in: fixture)]
         let decided = Task { await MySQLStore.decide(attempts, writer: store.writer, limit: .seconds(30)) }
         try await Task.sleep(for: .milliseconds(300))
@@ -313,6 +311,97 @@ struct MySQLStoreTests {
         #expect(try await fixture.store.ticket(id: revoked.ticket.id)?.status == .revoked, "not written over")
         #expect(try await fixture.store.ticket(id: untouched.ticket.id)?.status == .used)
         await fixture.stop()
+    }
+
+    /// What the batch's writes rely on: its read locks each ticket it finds until the batch's
+    /// transaction ends, so no other process changes one between the read and the write.
+    @Test func a_batchs_read_holds_its_tickets_until_its_transaction_ends() async throws {
+        let fixture = try await Fixture(.mysql)
+        let ticket = try await fixture.issue()
+        let attempts = [attempt(ticket, scanId: "L-1", in: fixture), attempt(ticket, scanId: "L-2", in: fixture)]
+        let target = try MySQLTarget(url: StoreKind.mysqlURL!)
+        let (whileRead, afterwards) = try await onOwnThread { () throws -> (UInt32?, Int) in
+            let batch = try MySQLConnection(target)
+            let other = try MySQLConnection(target)
+            try other.execute("SET SESSION innodb_lock_wait_timeout = 1")
+            let change = "UPDATE tickets SET holder_name = 'changed' WHERE id = ?"
+            let whileRead = try batch.transaction { () throws -> UInt32? in
+                #expect(try MySQLStore.firstReads(attempts[...], in: batch).allSatisfy { $0?.ticket?.id == ticket.ticket.id })
+                do {
+                    _ = try other.run(change, [.text(ticket.ticket.id)])
+                    return nil
+                } catch {
+                    return (error as? MySQLError)?.number
+                }
+            }
+            return (whileRead, try other.run(change, [.text(ticket.ticket.id)]))
+        }
+        #expect(whileRead == 1205, "another client's change waits for the batch (lock wait timeout)")
+        #expect(afterwards == 1, "and goes through once the batch has ended")
+        await fixture.stop()
+    }
+
+    /// Two batches that read one ticket at the same instant (one code at two gates) each hold it
+    /// shared; when both then write it, each waits for the other (one for the change counter,
+    /// one for the row). InnoDB rolls one back as a deadlock victim, its writer runs it again,
+    /// and that run finds the ticket used: admitted once, both scans answered, nothing failed.
+    @Test func two_batches_reading_one_ticket_at_once_admit_it_once_and_both_are_answered() async throws {
+        // A store opened first: its schema has the change counter the numbering takes.
+        let fixture = try await Fixture(.mysql)
+        let ticket = try await fixture.issue()
+        let writer = MySQLWorkers(target: try MySQLTarget(url: StoreKind.mysqlURL!), threads: 2, batching: true, name: "twice-test")
+        let running = Task { try await writer.run() }
+        let meeting = Meeting()
+        func batch(_ scanId: String) -> [CheckinAttempt] { [attempt(ticket, scanId: scanId, in: fixture)] }
+        let first = batch("T-1")
+        let second = batch("T-2")
+        // Each on a writer thread of its own, one transaction each: both read before either writes.
+        async let one = writer.perform(limit: .seconds(30)) { db in
+            let outcomes = try MySQLStore.decideTogether(first, in: db)
+            meeting.arriveAndWait()
+            return outcomes
+        }
+        await meeting.untilArrived(1)
+        async let two = writer.perform(limit: .seconds(30)) { db in
+            let outcomes = try MySQLStore.decideTogether(second, in: db)
+            meeting.arriveAndWait()
+            return outcomes
+        }
+        let results = try await (one + two).map { outcome -> CheckinResult? in
+            guard case .decided(let decision) = outcome else { return nil }
+            return decision.result
+        }
+        #expect(results.sorted(by: { "\($0!)" < "\($1!)" }) == [.alreadyUsed, .valid], "admitted once")
+        #expect(meeting.arrivals == 3, "both met with the ticket read, and one ran again")
+        #expect(try await fixture.store.ticket(id: ticket.ticket.id)?.status == .used)
+        let logged = try await fixture.store.checkinStream(eventId: fixture.event.id, after: nil, limit: 100).map(\.entry.scanId)
+        #expect(Set(logged) == ["T-1", "T-2"] && logged.count == 2, "each scan logged once")
+        running.cancel()
+        _ = await running.result
+        await fixture.stop()
+    }
+
+    /// Two worker threads meeting once: the first to arrive waits (10 s at most) for the second;
+    /// later arrivals pass.
+    final class Meeting: Sendable {
+        private let count = Mutex(0)
+
+        func arriveAndWait() {
+            let arrived = count.withLock { count in
+                count += 1
+                return count
+            }
+            guard arrived == 1 else { return }
+            let giveUp = Date().addingTimeInterval(10)
+            while arrivals < 2 && Date() < giveUp { Thread.sleep(forTimeInterval: 0.001) }
+        }
+
+        var arrivals: Int { count.withLock { $0 } }
+
+        func untilArrived(_ wanted: Int) async {
+            let giveUp = ContinuousClock.now + .seconds(10)
+            while arrivals < wanted && .now < giveUp { try? await Task.sleep(for: .milliseconds(5)) }
+        }
     }
 
     /// A write the transaction's last job held back for the numbering that fails by itself
