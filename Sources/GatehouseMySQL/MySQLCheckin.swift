@@ -169,14 +169,8 @@ extension MySQLStore {
         /// Stores the held writes now.
         mutating func write(in db: MySQLConnection) throws {
             defer { pending.removeAll(keepingCapacity: true) }
-            for start in stride(from: 0, to: pending.count, by: writesPerStatement) {
-                let chunk = pending[start..<min(pending.count, start + writesPerStatement)]
-                var parameters = writtenColumnsParameters(chunk)
-                parameters.reserveCapacity(chunk.count * 11)
-                parameters += chunk.map { .text($0.id) }
-                guard try db.run(ticketWritesStatements[chunk.count], parameters) == chunk.count else { throw TicketChangedSinceRead() }
-                for write in chunk { db.changed(ticket: write.id) }
-            }
+            try Self.store(pending, numberedFrom: nil, in: db)
+            for write in pending { db.changed(ticket: write.id) }
         }
 
         /// Holds the writes back for the transaction's numbering, which stores each row once,
@@ -185,29 +179,31 @@ extension MySQLStore {
             defer { pending.removeAll(keepingCapacity: true) }
             guard !pending.isEmpty else { return }
             let writes = pending
-            db.holdForNumbering(
-                .init(count: writes.count) { db, first in
-                    for start in stride(from: 0, to: writes.count, by: writesPerStatement) {
-                        let chunk = writes[start..<min(writes.count, start + writesPerStatement)]
-                        var parameters = writtenColumnsParameters(chunk)
-                        parameters.reserveCapacity(chunk.count * 13)
-                        for (offset, write) in zip(start..., chunk) { parameters += [.text(write.id), .integer(first + Int64(offset))] }
-                        parameters += chunk.map { .text($0.id) }
-                        // The batch's read locked the rows: each is found.
-                        guard try db.run(numberedTicketWritesStatements[chunk.count], parameters) == chunk.count else {
-                            throw TicketChangedSinceRead()
-                        }
-                    }
+            db.holdForNumbering(.init(count: writes.count) { db, first in try Self.store(writes, numberedFrom: first, in: db) })
+        }
+
+        /// Writes the tickets by id, `writesPerStatement` to an UPDATE; with `numberedFrom`, each
+        /// one's `change_seq` from it on. The batch's read locked the rows: each is found.
+        private static func store(_ writes: [Ticket], numberedFrom first: Int64?, in db: MySQLConnection) throws {
+            for start in stride(from: 0, to: writes.count, by: writesPerStatement) {
+                let chunk = writes[start..<min(writes.count, start + writesPerStatement)]
+                var parameters = writtenColumnsParameters(chunk)
+                parameters.reserveCapacity(chunk.count * 13)
+                if let first {
+                    for (offset, write) in zip(start..., chunk) { parameters += [.text(write.id), .integer(first + Int64(offset))] }
                 }
-            )
+                parameters += chunk.map { .text($0.id) }
+                let statements = first == nil ? ticketWritesStatements : numberedTicketWritesStatements
+                guard try db.run(statements[chunk.count], parameters) == chunk.count else { throw TicketChangedSinceRead() }
+            }
         }
     }
 
-    /// A batch's UPDATE did not find every ticket it decided as the batch read it; the batch is
-    /// decided again, each scan on its own.
+    /// A batch's UPDATE changed fewer tickets than it decided, which its read's locks rule out: a
+    /// safety net, not a race. The batch is decided again, each scan on its own.
     struct TicketChangedSinceRead: Error {}
 
-    /// Ticket writes per UPDATE statement (16 parameters each).
+    /// Ticket writes per UPDATE statement (11 parameters each, 13 when numbered).
     static let writesPerStatement = 32
 
     /// The columns a decision writes, in the order `values` gives them.
