@@ -43,7 +43,12 @@ package struct CheckinRoutes {
             // Authentication first: an anonymous caller learns nothing, not even body errors, and
             // never has a byte of its body read.
             let token = try await device(request)
-            let body = try await request.decodeJSON(as: CheckinRequest.self, context: context, limit: BodyLimit.checkin)
+            let body = try await request.decodeJSON(
+                as: CheckinRequest.self,
+                context: context,
+                limit: BodyLimit.checkin,
+                plain: CheckinRequest.init(plainJSON:)
+            )
             return CheckinAnswerResponse(answer: try await gatehouse.checkin(body, bearerToken: token, logger: context.logger))
         }
         group.post("devices/:id/lane") { request, context in

@@ -83,11 +83,14 @@ extension Request {
     ///
     /// `offLoop`: decode on Dispatch's threads, for bodies large enough (an offline upload of a
     /// thousand entries) to hold an event loop, and every other gate's check-in, for milliseconds.
+    /// `plain`: a reader of the body's usual shape, tried first; where it answers nil the
+    /// JSONDecoder reads the body (and names what is wrong with it).
     package func decodeJSON<T: Decodable & Sendable>(
         as type: T.Type,
         context: GatehouseRequestContext,
         limit: Int? = nil,
-        offLoop: Bool = false
+        offLoop: Bool = false,
+        plain: (([UInt8]) -> T?)? = nil
     ) async throws -> T {
         let limit = limit ?? context.maxUploadSize
         let declared = headers[.contentLength].flatMap { Int($0) }
@@ -99,6 +102,7 @@ extension Request {
             var buffer = try await body.collect(upTo: min(limit, declared ?? limit))
             return buffer.readBytes(length: buffer.readableBytes) ?? []
         }
+        if let plain, let value = plain(bytes) { return value }
         do {
             if offLoop { return try await OffLoop.run { try APIJSON.decoder.decode(T.self, from: Data(bytes)) } }
             return try APIJSON.decoder.decode(T.self, from: Data(bytes))
