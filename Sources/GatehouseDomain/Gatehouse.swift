@@ -466,9 +466,14 @@ public struct Gatehouse: Sendable {
         guard !text.isEmpty, text.utf8.count <= maximumIDLength else {
             throw InvalidInputError("\(field) must be 1 to \(maximumIDLength) bytes")
         }
-        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f || $0.properties.generalCategory == .control }) else {
+        guard !text.unicodeScalars.contains(where: isControl) else {
             throw InvalidInputError("\(field) must not contain control characters (NUL, newline, …)")
         }
+    }
+
+    /// ASCII is judged by its value, without the Unicode property lookup the rest needs.
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x80 ? scalar.value < 0x20 || scalar.value == 0x7f : scalar.properties.generalCategory == .control
     }
 
     package static func optionalText(_ text: String?, field: String, limit: Int = maximumNameLength) throws -> String? {
