@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-16}
-PER_RUN=${PER_RUN:-60000}
+PER_RUN=${PER_RUN:-100000}   # more than a run can use up (see api_run)
 STORES=${STORES:-sqlite postgres mysql}
 
 # The earlier binary is built in a worktree with a build directory of its own, kept for the next

@@ -39,6 +39,13 @@ api_run() {
   CODES_FILE=$(printf '%s/chunk.%03d' "$WORK" "$1") wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/checkin.lua "$URL" > "$WORK/wrk.txt" 2> "$WORK/wrk.err" || true
   after=$(used)
   if grep -q unexpected "$WORK/wrk.err"; then echo "unexpected answers: $(head -1 "$WORK/wrk.err")" >&2; fi
+  # wrk starts the codes over when it reaches their end: from then on it measures answers to used
+  # tickets, and the rate is the supply's (codes ÷ seconds), not the service's.
+  local codes
+  codes=$(wc -l < "$(printf '%s/chunk.%03d' "$WORK" "$1")")
+  if ((after - before >= codes)); then
+    echo "the run used up all its $codes tickets: the rate is a floor, not a measure (raise PER_RUN)" >&2
+  fi
   echo "$(((after - before) / DURATION)) $(awk '$1=="50%" {print $2}' "$WORK/wrk.txt") $(awk '$1=="99%" {print $2}' "$WORK/wrk.txt")"
 }
 
