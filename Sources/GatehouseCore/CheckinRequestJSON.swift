@@ -9,32 +9,37 @@ extension CheckinRequest {
     /// to say).
     public init?(plainJSON body: [UInt8]) {
         var reader = PlainJSONReader(body)
-        var values = [String?](repeating: nil, count: Self.plainKeys.count)
+        var values = [String?](repeating: nil, count: PlainKey.allCases.count)
         guard reader.take(UInt8(ascii: "{")) else { return nil }
         repeat {
             guard let key = reader.plainString(), reader.take(UInt8(ascii: ":")), let value = reader.plainString(),
-                let slot = Self.plainKeys.firstIndex(where: { $0.elementsEqual(key.utf8) }), values[slot] == nil
+                let slot = PlainKey.names.firstIndex(where: { $0.elementsEqual(key.utf8) }), values[slot] == nil
             else { return nil }
             values[slot] = value
         } while reader.take(UInt8(ascii: ","))
-        guard reader.take(UInt8(ascii: "}")), reader.atEnd, let qrData = values[0], let deviceId = values[1], let gateId = values[2] else {
-            return nil
-        }
+        func value(_ key: PlainKey) -> String? { values[key.rawValue] }
+        guard reader.take(UInt8(ascii: "}")), reader.atEnd, let qrData = value(.qrData), let deviceId = value(.deviceId), let gateId = value(.gateId)
+        else { return nil }
         var mode: CheckinMode?
-        if let text = values[4] {
+        if let text = value(.mode) {
             guard let value = CheckinMode(rawValue: text) else { return nil }
             mode = value
         }
         var direction: ScanDirection?
-        if let text = values[5] {
+        if let text = value(.direction) {
             guard let value = ScanDirection(rawValue: text) else { return nil }
             direction = value
         }
-        self.init(qrData: qrData, deviceId: deviceId, gateId: gateId, scanId: values[3], mode: mode, direction: direction)
+        self.init(qrData: qrData, deviceId: deviceId, gateId: gateId, scanId: value(.scanId), mode: mode, direction: direction)
     }
 
-    /// The keys, in the order `init(plainJSON:)` reads their slots.
-    private static let plainKeys: [[UInt8]] = ["qrData", "deviceId", "gateId", "scanId", "mode", "direction"].map { Array($0.utf8) }
+    /// The request's keys; a body's values are kept at their key's position.
+    private enum PlainKey: Int, CaseIterable {
+        case qrData, deviceId, gateId, scanId, mode, direction
+
+        /// Each key as it is written in the body: the case's name.
+        static let names: [[UInt8]] = allCases.map { Array("\($0)".utf8) }
+    }
 }
 
 /// Reads JSON's plainest tokens from bytes, skipping the whitespace JSON allows around them.
