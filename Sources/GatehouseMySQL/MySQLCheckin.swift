@@ -185,6 +185,7 @@ extension MySQLStore {
         /// Writes the tickets by id, `writesPerStatement` to an UPDATE; with `numberedFrom`, each
         /// one's `change_seq` from it on. The batch's read locked the rows: each is found.
         private static func store(_ writes: [Ticket], numberedFrom first: Int64?, in db: MySQLConnection) throws {
+            let statements = first == nil ? ticketWritesStatements : numberedTicketWritesStatements
             for start in stride(from: 0, to: writes.count, by: writesPerStatement) {
                 let chunk = writes[start..<min(writes.count, start + writesPerStatement)]
                 var parameters = writtenColumnsParameters(chunk)
@@ -193,7 +194,6 @@ extension MySQLStore {
                     for (offset, write) in zip(start..., chunk) { parameters += [.text(write.id), .integer(first + Int64(offset))] }
                 }
                 parameters += chunk.map { .text($0.id) }
-                let statements = first == nil ? ticketWritesStatements : numberedTicketWritesStatements
                 guard try db.run(statements[chunk.count], parameters) == chunk.count else { throw TicketChangedSinceRead() }
             }
         }
