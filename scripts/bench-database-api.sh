@@ -34,15 +34,15 @@ api_setup() {
 used() { curl -sf "${auth[@]}" "$URL/api/events/$EVENT" | json '["used"]'; }
 
 api_run() {
-  local before after
+  local before after codes chunk
+  chunk=$(printf '%s/chunk.%03d' "$WORK" "$1")
   before=$(used)
-  CODES_FILE=$(printf '%s/chunk.%03d' "$WORK" "$1") wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/checkin.lua "$URL" > "$WORK/wrk.txt" 2> "$WORK/wrk.err" || true
+  CODES_FILE=$chunk wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/checkin.lua "$URL" > "$WORK/wrk.txt" 2> "$WORK/wrk.err" || true
   after=$(used)
   if grep -q unexpected "$WORK/wrk.err"; then echo "unexpected answers: $(head -1 "$WORK/wrk.err")" >&2; fi
   # wrk starts the codes over when it reaches their end: from then on it measures answers to used
   # tickets, and the rate is the supply's (codes ÷ seconds), not the service's.
-  local codes
-  codes=$(wc -l < "$(printf '%s/chunk.%03d' "$WORK" "$1")")
+  codes=$(wc -l < "$chunk")
   if ((after - before >= codes)); then
     echo "the run used up all its $codes tickets: the rate is a floor, not a measure (raise PER_RUN)" >&2
   fi
