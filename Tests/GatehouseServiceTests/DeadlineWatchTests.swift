@@ -86,13 +86,20 @@ import Testing
                 }
             }
         }
+        // A sweep takes its due limits out of the table before it calls them, so an empty table
+        // is not yet every call made: wait for the calls themselves.
+        let unanswered = (0..<total).filter { !$0.isMultiple(of: 2) }
         let giveUp = ContinuousClock.now + .seconds(10)
-        while watch.watched > 0 && .now < giveUp { try await Task.sleep(for: .milliseconds(20)) }
+        while .now < giveUp {
+            let expired = counts.all
+            if watch.watched == 0 && unanswered.allSatisfy({ expired[$0] > 0 }) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(watch.watched == 0)
         let expired = counts.all
         // An answered one may have expired first (a deadline of 0 ms), never twice.
         #expect(expired.allSatisfy { $0 <= 1 })
-        #expect(expired.indices.filter { !$0.isMultiple(of: 2) }.allSatisfy { expired[$0] == 1 })
+        #expect(unanswered.allSatisfy { expired[$0] == 1 })
     }
 
     /// How often an operation's work was abandoned.
