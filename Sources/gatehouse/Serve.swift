@@ -6,6 +6,7 @@ import GatehouseService
 import GatehouseStorage
 import Hummingbird
 import Logging
+import NIOCore
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the check-in HTTP service.")
@@ -23,6 +24,25 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "PostgreSQL connections this process may open (default: $GATEHOUSE_DB_POOL_SIZE or 8).")
     var poolSize: Int = Int(ProcessInfo.processInfo.environment["GATEHOUSE_DB_POOL_SIZE"] ?? "") ?? 8
+
+    @Option(
+        help: ArgumentHelp(
+            "Threads that carry the connections and the requests' work (default: $GATEHOUSE_EVENT_LOOPS, else one per core with SQLite and one per two cores with PostgreSQL or MySQL).",
+            valueName: "threads"
+        )
+    )
+    var eventLoops: Int?
+
+    /// `--event-loops`, else `$GATEHOUSE_EVENT_LOOPS` (checked in `validate`), else the default
+    /// for the database. `main.swift` sizes the event-loop group with it before anything runs.
+    var eventLoopCount: Int {
+        if let eventLoops { return eventLoops }
+        let environment = ProcessInfo.processInfo.environment
+        if let text = environment["GATEHOUSE_EVENT_LOOPS"], let count = Int(text) { return count }
+        // A --db that names no database is reported by `run`; the count does not matter then.
+        let location = (try? StoreOpener.location(flag: database.db, environment: environment)) ?? .sqlite(path: "", createFolder: false)
+        return EventLoopThreads.defaultCount(for: location, cores: System.coreCount)
+    }
 
     @Option(help: "Folder for the admin token file (default: the SQLite file's folder; $GATEHOUSE_DATA_DIR or gatehouse-data with PostgreSQL).")
     var dataDir: String?
@@ -110,6 +130,14 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--trusted-proxy must be an IP address such as 127.0.0.1, not '\(proxy)'")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, not \(port)") }
+        if let text = ProcessInfo.processInfo.environment["GATEHOUSE_EVENT_LOOPS"], !text.isEmpty, eventLoops == nil,
+            !(Int(text).map(EventLoopThreads.allowed.contains) ?? false)
+        {
+            throw ValidationError("GATEHOUSE_EVENT_LOOPS must be a whole number between 1 and 256, not '\(text)'")
+        }
+        if let eventLoops, !EventLoopThreads.allowed.contains(eventLoops) {
+            throw ValidationError("--event-loops must be between 1 and 256, not \(eventLoops)")
+        }
         guard (1...200).contains(poolSize) else { throw ValidationError("--pool-size must be between 1 and 200, not \(poolSize)") }
         guard (1...1_000_000).contains(registrationLimit) else {
             throw ValidationError("--registration-limit must be between 1 and 1000000, not \(registrationLimit)")
@@ -133,6 +161,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "gatehouse")
         logger.logLevel = logLevel
+        logger.info("Event-loop threads", metadata: ["event_loops": "\(NIOSingletons.groupLoopCountSuggestion)"])
         var limits = ConnectionLimits.fittingDescriptorLimit(requested: maxConnections)
         limits.idleTimeout = .seconds(idleTimeout)
         limits.bodyTimeout = .seconds(bodyTimeout)

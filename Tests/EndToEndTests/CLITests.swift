@@ -181,12 +181,25 @@ import Testing
             (["event", "create", "--name", " "], "name must not be empty"),
             (["device", "add", "--event", "ENOEVENT", "--gate", "g"], "no event ENOEVENT"),
             (["serve", "--port", "70000"], "--port"),
+            (["serve", "--event-loops", "0"], "--event-loops"),
+            (["serve", "--event-loops", "257"], "--event-loops"),
             (["checkins", "--event", "ENOEVENT"], "no event ENOEVENT"),
         ]
         for (arguments, expected) in cases {
             let run = try CommandRun.run(ServiceProcess.binary, arguments + ["--db", folder.file("cli.sqlite")])
             #expect(run.status != 0, "\(arguments)")
             #expect(run.errors.contains(expected), "\(arguments): \(run.errors)")
+        }
+        // `--pool-size 0` is judged after the variable: a variable let through fails on it
+        // instead of starting a service that never ends.
+        for value in ["abc", "0", "-1", "257", "2x"] {
+            let run = try CommandRun.run(
+                ServiceProcess.binary,
+                ["serve", "--port", "0", "--pool-size", "0", "--db", folder.file("cli.sqlite")],
+                environment: ["GATEHOUSE_EVENT_LOOPS": value]
+            )
+            #expect(run.status == 64, "GATEHOUSE_EVENT_LOOPS=\(value)")
+            #expect(run.errors.contains("GATEHOUSE_EVENT_LOOPS must be a whole number between 1 and 256, not '\(value)'"), "\(run.errors)")
         }
     }
 }

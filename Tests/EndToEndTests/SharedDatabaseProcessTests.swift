@@ -64,7 +64,13 @@ struct SharedDatabaseProcessTests {
 
         init(_ database: SharedDatabase, processes: Int, tickets count: Int, folder: TemporaryDirectory) throws {
             services = try (0..<processes).map { index in
-                try ServiceProcess(databasePath: database.url, extraEnvironment: ["GATEHOUSE_DATA_DIR": folder.file("data-\(index)")])
+                // One process on a single event loop, the others on three: the races below hold
+                // whatever the count (`--event-loops`).
+                try ServiceProcess(
+                    databasePath: database.url,
+                    extraEnvironment: ["GATEHOUSE_DATA_DIR": folder.file("data-\(index)")],
+                    extraArguments: ["--event-loops", index == 0 ? "1" : "3"]
+                )
             }
             let admin = try AdminClient(services[0])
             let event = try admin.createEvent("Two processes")
