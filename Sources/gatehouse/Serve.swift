@@ -37,11 +37,17 @@ struct Serve: AsyncParsableCommand {
     /// for the database. `main.swift` sizes the event-loop group with it before anything runs.
     var eventLoopCount: Int {
         if let eventLoops { return eventLoops }
-        let environment = ProcessInfo.processInfo.environment
-        if let text = environment["GATEHOUSE_EVENT_LOOPS"], let count = Int(text) { return count }
+        if let count = Self.eventLoopsVariable.flatMap({ Int($0) }) { return count }
         // A --db that names no database is reported by `run`; the count does not matter then.
-        let location = (try? StoreOpener.location(flag: database.db, environment: environment)) ?? .sqlite(path: "", createFolder: false)
+        let location =
+            (try? StoreOpener.location(flag: database.db, environment: ProcessInfo.processInfo.environment))
+            ?? .sqlite(path: "", createFolder: false)
         return EventLoopThreads.defaultCount(for: location, cores: System.coreCount)
+    }
+
+    /// `$GATEHOUSE_EVENT_LOOPS`; empty counts as unset, as it does for an environment file's `NAME=`.
+    private static var eventLoopsVariable: String? {
+        ProcessInfo.processInfo.environment["GATEHOUSE_EVENT_LOOPS"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     @Option(help: "Folder for the admin token file (default: the SQLite file's folder; $GATEHOUSE_DATA_DIR or gatehouse-data with PostgreSQL).")
@@ -130,13 +136,12 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--trusted-proxy must be an IP address such as 127.0.0.1, not '\(proxy)'")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, not \(port)") }
-        if let text = ProcessInfo.processInfo.environment["GATEHOUSE_EVENT_LOOPS"], !text.isEmpty, eventLoops == nil,
-            !(Int(text).map(EventLoopThreads.allowed.contains) ?? false)
-        {
-            throw ValidationError("GATEHOUSE_EVENT_LOOPS must be a whole number between 1 and 256, not '\(text)'")
+        let loops = EventLoopThreads.allowed
+        if eventLoops == nil, let text = Self.eventLoopsVariable, !(Int(text).map(loops.contains) ?? false) {
+            throw ValidationError("GATEHOUSE_EVENT_LOOPS must be a whole number between \(loops.lowerBound) and \(loops.upperBound), not '\(text)'")
         }
-        if let eventLoops, !EventLoopThreads.allowed.contains(eventLoops) {
-            throw ValidationError("--event-loops must be between 1 and 256, not \(eventLoops)")
+        if let eventLoops, !loops.contains(eventLoops) {
+            throw ValidationError("--event-loops must be between \(loops.lowerBound) and \(loops.upperBound), not \(eventLoops)")
         }
         guard (1...200).contains(poolSize) else { throw ValidationError("--pool-size must be between 1 and 200, not \(poolSize)") }
         guard (1...1_000_000).contains(registrationLimit) else {

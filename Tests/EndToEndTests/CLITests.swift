@@ -201,6 +201,13 @@ import Testing
             #expect(run.status == 64, "GATEHOUSE_EVENT_LOOPS=\(value)")
             #expect(run.errors.contains("GATEHOUSE_EVENT_LOOPS must be a whole number between 1 and 256, not '\(value)'"), "\(run.errors)")
         }
+        // Empty is unset (an environment file's `GATEHOUSE_EVENT_LOOPS=`): the next bad value is named.
+        let empty = try CommandRun.run(
+            ServiceProcess.binary,
+            ["serve", "--port", "0", "--pool-size", "0", "--db", folder.file("cli.sqlite")],
+            environment: ["GATEHOUSE_EVENT_LOOPS": ""]
+        )
+        #expect(empty.status == 64 && empty.errors.contains("--pool-size") && !empty.errors.contains("GATEHOUSE_EVENT_LOOPS"), "\(empty.errors)")
     }
 }
 
