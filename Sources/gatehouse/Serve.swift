@@ -38,10 +38,10 @@ struct Serve: AsyncParsableCommand {
     var eventLoopCount: Int {
         if let eventLoops { return eventLoops }
         if let count = Self.eventLoopsVariable.flatMap({ Int($0) }) { return count }
-        // A --db that names no database is reported by `run`; the count does not matter then.
-        let location =
-            (try? StoreOpener.location(flag: database.db, environment: ProcessInfo.processInfo.environment))
-            ?? .sqlite(path: "", createFolder: false)
+        // A --db that names no database is reported by `run`, which then starts nothing.
+        guard let location = try? StoreOpener.location(flag: database.db, environment: ProcessInfo.processInfo.environment) else {
+            return System.coreCount
+        }
         return EventLoopThreads.defaultCount(for: location, cores: System.coreCount)
     }
 
