@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 import segno
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as DriverService
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.print_page_options import PrintOptions
@@ -202,14 +202,33 @@ def browser(size, camera_file=None, admin=True):
     return driver
 
 
+def replaced_while_read(error):
+    # Chromium reports an element whose page is being replaced (a form's answer arriving, a
+    # reload) either as stale or, when the swap lands mid-command, as a bare inspector error.
+    return isinstance(error, StaleElementReferenceException) or "does not belong to the document" in (error.msg or "")
+
+
 def wait(driver, condition, timeout=15):
-    # A condition that read the page while it was being replaced (a form's answer arriving) is
-    # asked again, not failed.
-    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+    # A condition that read the page while it was being replaced is asked again, not failed;
+    # any other error still fails the test at once.
+    def asked_again_if_replaced(d):
+        try:
+            return condition(d)
+        except WebDriverException as error:
+            if replaced_while_read(error):
+                return False
+            raise
+
+    return WebDriverWait(driver, timeout).until(asked_again_if_replaced)
 
 
 def text(driver, css):
     return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+def body_text(driver):
+    """The whole page's words, read again if the page was swapped while they were read."""
+    return wait(driver, lambda d: [d.find_element(By.TAG_NAME, "body").text])[0]
 
 
 class BrowserTestCase(unittest.TestCase):
@@ -801,7 +820,7 @@ class Accounts(BrowserTestCase):
                     wait(driver, answered, 4)
                     return
                 except TimeoutException:
-                    self.assertNotIn("checked in", driver.find_element(By.TAG_NAME, "body").text.lower(),
+                    self.assertNotIn("checked in", body_text(driver).lower(),
                                      "while no answer came, the browser's own error, no word of ours")
                     driver.refresh()
             wait(driver, answered, 30)
@@ -811,7 +830,7 @@ class Accounts(BrowserTestCase):
         link.on("POST", r"/checkin$", ["drop"])
         click_check_in(tickets[1])
         until_answered(tickets[1])
-        self.assertEqual(text(driver, "h1"), "Checked in", driver.find_element(By.TAG_NAME, "body").text)
+        self.assertEqual(text(driver, "h1"), "Checked in", body_text(driver))
         sent = link.outcomes("POST", f"{tickets[1]['id']}/checkin$")
         self.assertEqual(sent, [(200, "drop"), (200, "pass")], "the service acted on the lost request, then answered the same form again")
         self.assertEqual(committed(tickets[1]), 1, "the form sent again is the same check-in")
