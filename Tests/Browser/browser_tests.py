@@ -202,10 +202,13 @@ def browser(size, camera_file=None, admin=True):
     return driver
 
 
+# What chromedriver says, besides "stale element", when the page a command read was replaced
+# mid-command (a form's answer arriving, a reload).
+PAGE_SWAPPED = ("does not belong to the document", "target frame detached")
+
+
 def replaced_while_read(error):
-    # Chromium reports an element whose page is being replaced (a form's answer arriving, a
-    # reload) either as stale or, when the swap lands mid-command, as a bare inspector error.
-    return isinstance(error, StaleElementReferenceException) or "does not belong to the document" in (error.msg or "")
+    return isinstance(error, StaleElementReferenceException) or any(words in (error.msg or "") for words in PAGE_SWAPPED)
 
 
 def wait(driver, condition, timeout=15):
