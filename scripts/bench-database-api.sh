@@ -6,6 +6,7 @@
 #                           $WORK/chunk.NNN files of $PER_RUN codes each
 #   api_run N               one wrk run on chunk N; prints "rate p50 p99"
 #   median                  the median of the numbers on stdin
+#   idle_start; idle_share  the share of the machine's CPU time left idle in between, in per cent
 # Expects BIN, WORK, DURATION, CONNECTIONS, PER_RUN to be set.
 export GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
@@ -50,3 +51,13 @@ api_run() {
 }
 
 median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+# What a run left of the machine unused: a reference that keeps every core busy and an API run
+# that does not differ in more than their work per check-in, so the benchmarks print both.
+idle_ticks() { awk '/^cpu / {print $5, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+idle_start() { read -r IDLE_BEFORE TICKS_BEFORE < <(idle_ticks); }
+idle_share() {
+  local idle ticks
+  read -r idle ticks < <(idle_ticks)
+  echo $(((idle - IDLE_BEFORE) * 100 / (ticks - TICKS_BEFORE)))
+}

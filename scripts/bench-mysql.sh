@@ -26,6 +26,9 @@ read -r DB_HOST DB_PORT DB_USER DB_PASSWORD DB_NAME < <(python3 -c '
 import sys, urllib.parse as u
 p = u.urlsplit(sys.argv[1]); print(p.hostname, p.port, u.unquote(p.username), u.unquote(p.password), p.path[1:])' "$GATEHOUSE_TEST_MYSQL")
 sql() { mariadb --no-defaults -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" -p"$DB_PASSWORD" "$DB_NAME" -e "$1"; }
+# COMMITs the server ran so far: the API's check-ins per commit show how many scans its writers'
+# batches gathered.
+commits() { sql "SHOW GLOBAL STATUS LIKE 'Com_commit'" | awk 'NR == 2 {print $2}'; }
 
 server_version=$(sql "SELECT VERSION()" | tail -1)
 echo "MariaDB $server_version, $CONNECTIONS connections, ${DURATION}s per run, first check-ins in random ticket order"
@@ -39,12 +42,18 @@ sql "INSERT INTO tickets (id, event_id, number, status, token_hash, created_at, 
 sql "ANALYZE TABLE tickets, checkins" > /dev/null
 : > "$WORK/plain.rates"; : > "$WORK/api.rates"; : > "$WORK/ratios"
 for round in $(seq 0 $((ROUNDS - 1))); do
+  idle_start
   read -r plain plain50 plain99 < <("$WORK/mysql-checkin" "$DB_HOST" "$DB_PORT" "$DB_USER" "$DB_PASSWORD" "$DB_NAME" "$PLAIN_EVENT" \
     $((round * PER_RUN + 1)) $(((round + 1) * PER_RUN)) "$CONNECTIONS" "$DURATION")
+  plain_idle=$(idle_share)
+  commits_before=$(commits)
+  idle_start
   read -r api p50 p99 < <(api_run "$round")
+  api_idle=$(idle_share)
+  per_commit=$(python3 -c "print(f'{$api * $DURATION / max(1, $(commits) - $commits_before):.1f}')")
   echo "$plain" >> "$WORK/plain.rates"; echo "$api" >> "$WORK/api.rates"; echo "$((api * 100 / plain))" >> "$WORK/ratios"
-  printf 'round %d: plain client %6s/s p50 %8s p99 %8s   API on MariaDB %6s/s p50 %8s p99 %8s   API/plain %s%%\n' \
-    $((round + 1)) "$plain" "$plain50" "$plain99" "$api" "$p50" "$p99" "$((api * 100 / plain))"
+  printf 'round %d: plain client %6s/s p50 %8s p99 %8s idle %2s%%   API on MariaDB %6s/s p50 %8s p99 %8s idle %2s%% %s check-ins a commit   API/plain %s%%\n' \
+    $((round + 1)) "$plain" "$plain50" "$plain99" "$plain_idle" "$api" "$p50" "$p99" "$api_idle" "$per_commit" "$((api * 100 / plain))"
 done
 stop_service
 printf '%-44s %8s/s  (median of %d runs)\n' "plain client, 1 transaction per check-in" "$(median < "$WORK/plain.rates")" "$ROUNDS"

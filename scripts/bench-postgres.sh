@@ -28,6 +28,9 @@ source scripts/bench-database-api.sh
 # Every run starts from the same quiet database: the previous run's dead row versions vacuumed
 # and its WAL checkpointed, so autovacuum and checkpoints it set off do not land on the next.
 settle() { psql -q "$GATEHOUSE_TEST_POSTGRES" -c "VACUUM (ANALYZE) tickets, checkins" -c "CHECKPOINT"; }
+# Transactions committed in the database so far: the API's check-ins per commit show how many
+# scans its batches gathered.
+commits() { psql -qtA "$GATEHOUSE_TEST_POSTGRES" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
 
 echo "$CONNECTIONS connections, ${DURATION}s per run, first check-ins in random ticket order; durable commits everywhere"
 start_service "$GATEHOUSE_TEST_POSTGRES"
@@ -47,9 +50,11 @@ for round in $(seq 0 $((ROUNDS - 1))); do
   pg=$(awk '/^tps/ {printf "%d", $3}' "$WORK/pgbench.txt")
   # The prepared run draws from ranges after all the simple runs' ones.
   settle
+  idle_start
   pgbench -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" -D event="'$PG_EVENT'" \
     -D first=$(((ROUNDS + round) * PER_RUN + 1)) -D last=$(((ROUNDS + round + 1) * PER_RUN)) \
     -f bench/pgbench-checkin.sql "$GATEHOUSE_TEST_POSTGRES" > "$WORK/pgbench.txt" 2>&1
+  prepared_idle=$(idle_share)
   prepared=$(awk '/^tps/ {printf "%d", $3}' "$WORK/pgbench.txt")
   # The same without the change feed: its trigger off for this run only (no gate is pulling).
   settle
@@ -61,11 +66,15 @@ for round in $(seq 0 $((ROUNDS - 1))); do
   nofeed=$(awk '/^tps/ {printf "%d", $3}' "$WORK/pgbench.txt")
   echo "$nofeed" >> "$WORK/nofeed.rates"; echo "$((prepared * 100 / nofeed))" >> "$WORK/feed.ratios"
   settle
+  commits_before=$(commits)
+  idle_start
   read -r api p50 p99 < <(api_run "$round")
+  api_idle=$(idle_share)
+  per_commit=$(python3 -c "print(f'{$api * $DURATION / max(1, $(commits) - $commits_before):.1f}')")
   echo "$pg" >> "$WORK/pg.rates"; echo "$prepared" >> "$WORK/prepared.rates"; echo "$api" >> "$WORK/api.rates"; echo "$((api * 100 / pg))" >> "$WORK/ratios"
   echo "$((api * 100 / prepared))" >> "$WORK/prepared.ratios"
-  printf 'round %d: pgbench %6s/s (prepared %6s/s, without the feed %6s/s)   API on PostgreSQL %6s/s  p50 %8s  p99 %8s   API/pgbench %s%% (prepared %s%%)\n' \
-    $((round + 1)) "$pg" "$prepared" "$nofeed" "$api" "$p50" "$p99" "$((api * 100 / pg))" "$((api * 100 / prepared))"
+  printf 'round %d: pgbench %6s/s (prepared %6s/s, idle %2s%%; without the feed %6s/s)   API on PostgreSQL %6s/s  p50 %8s  p99 %8s  idle %2s%%  %s check-ins a commit   API/pgbench %s%% (prepared %s%%)\n' \
+    $((round + 1)) "$pg" "$prepared" "$prepared_idle" "$nofeed" "$api" "$p50" "$p99" "$api_idle" "$per_commit" "$((api * 100 / pg))" "$((api * 100 / prepared))"
 done
 stop_service
 printf '%-38s %8s/s  (median of %d runs)\n' "pgbench, 1 transaction per check-in" "$(median < "$WORK/pg.rates")" "$ROUNDS"
