@@ -29,7 +29,8 @@ source scripts/bench-database-api.sh
 # and its WAL checkpointed, so autovacuum and checkpoints it set off do not land on the next.
 settle() { psql -q "$GATEHOUSE_TEST_POSTGRES" -c "VACUUM (ANALYZE) tickets, checkins" -c "CHECKPOINT"; }
 # Transactions committed in the database so far: the API's check-ins per commit show how many
-# scans its batches gathered.
+# scans its batches gathered. A busy backend hands its counts to pg_stat_database at most once a
+# second, and within a second of going idle: the count after a run waits for that.
 commits() { psql -qtA "$GATEHOUSE_TEST_POSTGRES" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
 
 echo "$CONNECTIONS connections, ${DURATION}s per run, first check-ins in random ticket order; durable commits everywhere"
@@ -70,6 +71,7 @@ for round in $(seq 0 $((ROUNDS - 1))); do
   idle_start
   read -r api p50 p99 < <(api_run "$round")
   api_idle=$(idle_share)
+  sleep 2
   per_commit=$(python3 -c "print(f'{$api * $DURATION / max(1, $(commits) - $commits_before):.1f}')")
   echo "$pg" >> "$WORK/pg.rates"; echo "$prepared" >> "$WORK/prepared.rates"; echo "$api" >> "$WORK/api.rates"; echo "$((api * 100 / pg))" >> "$WORK/ratios"
   echo "$((api * 100 / prepared))" >> "$WORK/prepared.ratios"
