@@ -7,6 +7,9 @@
 #   api_run N               one wrk run on chunk N; prints "rate p50 p99"
 #   median                  the median of the numbers on stdin
 #   idle_start; idle_share  the share of the machine's CPU time left idle in between, in per cent
+#   checkins_per_commit BEFORE RATE
+#                           an API run's check-ins per commit, from the caller's `commits` count
+#                           before it and the run's rate
 # Expects BIN, WORK, DURATION, CONNECTIONS, PER_RUN to be set.
 export GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
@@ -61,3 +64,6 @@ idle_share() {
   read -r idle ticks < <(idle_ticks)
   echo $(((idle - IDLE_BEFORE) * 100 / (ticks - TICKS_BEFORE)))
 }
+
+# Each database counts its commits its own way: the benchmark defines `commits`.
+checkins_per_commit() { python3 -c "print(f'{$2 * $DURATION / max(1, $(commits) - $1):.1f}')"; }

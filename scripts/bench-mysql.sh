@@ -50,7 +50,7 @@ for round in $(seq 0 $((ROUNDS - 1))); do
   idle_start
   read -r api p50 p99 < <(api_run "$round")
   api_idle=$(idle_share)
-  per_commit=$(python3 -c "print(f'{$api * $DURATION / max(1, $(commits) - $commits_before):.1f}')")
+  per_commit=$(checkins_per_commit "$commits_before" "$api")
   echo "$plain" >> "$WORK/plain.rates"; echo "$api" >> "$WORK/api.rates"; echo "$((api * 100 / plain))" >> "$WORK/ratios"
   printf 'round %d: plain client %6s/s p50 %8s p99 %8s idle %2s%%   API on MariaDB %6s/s p50 %8s p99 %8s idle %2s%% %s check-ins a commit   API/plain %s%%\n' \
     $((round + 1)) "$plain" "$plain50" "$plain99" "$plain_idle" "$api" "$p50" "$p99" "$api_idle" "$per_commit" "$((api * 100 / plain))"

@@ -72,7 +72,7 @@ for round in $(seq 0 $((ROUNDS - 1))); do
   read -r api p50 p99 < <(api_run "$round")
   api_idle=$(idle_share)
   sleep 2
-  per_commit=$(python3 -c "print(f'{$api * $DURATION / max(1, $(commits) - $commits_before):.1f}')")
+  per_commit=$(checkins_per_commit "$commits_before" "$api")
   echo "$pg" >> "$WORK/pg.rates"; echo "$prepared" >> "$WORK/prepared.rates"; echo "$api" >> "$WORK/api.rates"; echo "$((api * 100 / pg))" >> "$WORK/ratios"
   echo "$((api * 100 / prepared))" >> "$WORK/prepared.ratios"
   printf 'round %d: pgbench %6s/s (prepared %6s/s, idle %2s%%; without the feed %6s/s)   API on PostgreSQL %6s/s  p50 %8s  p99 %8s  idle %2s%%  %s check-ins a commit   API/pgbench %s%% (prepared %s%%)\n' \
