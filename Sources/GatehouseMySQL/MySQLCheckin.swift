@@ -6,7 +6,19 @@ import GatehouseStorage
 /// holds all three to it), inside the writer's batch transaction.
 extension MySQLStore {
     public func checkin(_ attempt: CheckinAttempt) async throws -> CheckinOutcome {
-        try await batcher.submit(attempt)
+        try await scans.submit(attempt)
+    }
+
+    /// The scans that waited while the writers were busy, as one writer job (`MySQLScanQueue`):
+    /// one read for all of them (locking their tickets), one UPDATE for all their admissions, one
+    /// INSERT for all their log rows — where each scan alone took three round trips; a scan alone
+    /// is decided as `decideAlone` does, reading without a lock. Should the job fail for one
+    /// scan's sake (a value the database refuses, a scanId another process logged meanwhile),
+    /// nothing of it is stored: the writer runs it once more behind a savepoint, reading again,
+    /// and should that fail too, `decideAfterBatchFailed` decides every scan alone.
+    static func decideInWriter(_ attempts: [CheckinAttempt], in db: MySQLConnection) throws -> [CheckinOutcome] {
+        guard attempts.count > 1 else { return [try decide(attempts[0], in: db)] }
+        return try decideTogether(attempts, in: db)
     }
 
     /// One scan in a writer job of its own.
@@ -20,23 +32,18 @@ extension MySQLStore {
         }
     }
 
-    /// The scans that waited while the last batch was at the database, in one writer job: one
-    /// read for all of them (locking their tickets), one UPDATE for all their admissions, one
-    /// INSERT for all their log rows — where each scan alone took three round trips. Should the
-    /// job fail for one scan's sake (a value the database refuses, a scanId another process
-    /// logged meanwhile), nothing of it is stored: the writer runs it once more behind a
-    /// savepoint, reading again, and should that fail too, every scan is decided alone, so only
-    /// the one at fault fails.
-    static func decide(_ attempts: [CheckinAttempt], writer: MySQLWorkers, limit: Duration) async -> [Result<CheckinOutcome, any Error>] {
-        guard attempts.count > 1 else { return [await outcome { try await decideAlone(attempts[0], writer: writer, limit: limit) }] }
-        do {
-            let outcomes = try await writer.perform(limit: limit) { db in try decideTogether(attempts, in: db) }
-            return outcomes.map { .success($0) }
-        } catch let error as StoreError {
+    /// After a batch stored nothing: when the database could not serve, every scan gets its
+    /// error; when one scan's value was refused, or a scan met another process's decision
+    /// (`ScanDecidedConcurrently`, `TicketChangedSinceRead`), each is decided alone, where a scan
+    /// reads its ticket again and is retried, so only the one at fault fails.
+    static func decideAfterBatchFailed(
+        _ attempts: [CheckinAttempt],
+        cause: any Error,
+        writer: MySQLWorkers,
+        limit: Duration
+    ) async -> [Result<CheckinOutcome, any Error>] {
+        if let error = cause as? StoreError {
             guard case .invalid = error else { return attempts.map { _ in .failure(error) } }
-        } catch {
-            // ScanDecidedConcurrently or TicketChangedSinceRead: decided alone below, where a
-            // scan reads its ticket again and is retried.
         }
         return await withTaskGroup(of: (Int, Result<CheckinOutcome, any Error>).self) { group in
             for (index, attempt) in attempts.enumerated() {

@@ -6,14 +6,15 @@ import ServiceLifecycle
 
 /// MySQL or MariaDB through MariaDB Connector/C. Like PostgreSQL, for venues that run several
 /// service processes (or already run MySQL beside their web shop): the conditional UPDATE decides
-/// each ticket, whichever process asks. Reads go to a pool of reader threads; writes to one writer
-/// thread with group commit (`MySQLWorkers`).
+/// each ticket, whichever process asks. Reads go to a pool of reader threads; writes to two writer
+/// threads with group commit (`MySQLWorkers`), which take the waiting check-ins themselves
+/// (`MySQLScanQueue`).
 public final class MySQLStore: GatehouseStore {
     public var kindName: String { "mysql" }
     let readers: MySQLWorkers
     let writer: MySQLWorkers
-    /// Check-ins that wait while a batch is at the database go to the writer together.
-    let batcher: CheckinBatcher
+    /// Check-ins that wait while a batch is at the database go to a writer together.
+    let scans: MySQLScanQueue
     let target: MySQLTarget
 
     /// Writer threads, each with a connection and a batch in flight. MySQL runs a connection's
@@ -68,13 +69,12 @@ public final class MySQLStore: GatehouseStore {
         readers = MySQLWorkers(target: target, threads: poolSize, batching: false, name: "gh-mysql-read")
         let writer = MySQLWorkers(target: target, threads: Self.writers, batching: true, name: "gh-mysql-write")
         self.writer = writer
-        batcher = CheckinBatcher(maximumBatch: MySQLWorkers.maximumBatch, inFlight: Self.writers) { attempts in
-            await MySQLStore.decide(attempts, writer: writer, limit: limits.operation)
-        }
+        scans = MySQLScanQueue(writer: writer, limit: limits.operation)
+        writer.take(from: scans)
     }
 
-    /// The batcher last: at shutdown it answers what waits before the writer stops.
-    public var services: [any Service] { [readers, writer, batcher] }
+    /// At shutdown the writer answers the scans that wait before it stops.
+    public var services: [any Service] { [readers, writer] }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
         try await readers.perform(limit: limits.operation, body)

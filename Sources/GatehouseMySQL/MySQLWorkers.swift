@@ -33,6 +33,15 @@ final class MySQLWorkers: Service, Sendable {
         var stopped = false
     }
 
+    /// Work that waits outside the queue and becomes a job only when a worker is free to take it,
+    /// so what arrives meanwhile joins it (the check-ins: `MySQLScanQueue`).
+    protocol JobSource: Sendable {
+        /// A job for all that waits now, or nil.
+        func job() -> Job?
+        /// Refuses what comes from now on; what waits is still taken.
+        func stop()
+    }
+
     /// Largest batch in one commit; bounds the latency a burst adds to its first job.
     static let maximumBatch = 256
     /// How often a batch that InnoDB chose as a deadlock victim (or that waited too long for a
@@ -46,6 +55,7 @@ final class MySQLWorkers: Service, Sendable {
     private let queue = Mutex(Queue())
     private let wakeUp = NSCondition()
     private let failing = Atomic<Bool>(false)
+    private let source = Mutex<(any JobSource)?>(nil)
 
     /// Whether the last job met a database that could not serve.
     var isFailing: Bool { failing.load(ordering: .relaxed) }
@@ -120,7 +130,22 @@ final class MySQLWorkers: Service, Sendable {
         (error as? MySQLError)?.storeError ?? error
     }
 
+    /// Takes `source`'s jobs too, after the queue's, each as the last job of its batch.
+    func take(from source: any JobSource) {
+        self.source.withLock { $0 = source }
+    }
+
+    /// Wakes a worker to look at the source.
+    func poke() {
+        wakeUp.lock()
+        wakeUp.signal()
+        wakeUp.unlock()
+    }
+
     private func stop() {
+        // The source first: a worker that sees the queue stopped finds in the source all that
+        // was ever accepted, and takes it before it ends.
+        source.withLock { $0 }?.stop()
         queue.withLock { $0.stopped = true }
         wakeUp.lock()
         wakeUp.broadcast()
@@ -143,12 +168,14 @@ final class MySQLWorkers: Service, Sendable {
     }
 
     private func take() -> (jobs: [Job], stopped: Bool) {
-        queue.withLock { state in
+        var taken: (jobs: [Job], stopped: Bool) = queue.withLock { state in
             let count = min(state.jobs.count, batching ? Self.maximumBatch : 1)
             let batch = Array(state.jobs.prefix(count))
             state.jobs.removeFirst(count)
             return (batch, state.stopped)
         }
+        if taken.jobs.count < (batching ? Self.maximumBatch : 1), let job = source.withLock({ $0 })?.job() { taken.jobs.append(job) }
+        return taken
     }
 
     private func loop() {

@@ -1,13 +1,12 @@
 import ServiceLifecycle
 import Synchronization
 
-/// Group commit for the networked stores: check-ins that arrive while a batch is at the
-/// database go together in the next one, decided by the store's `decide` in one transaction, and
+/// Group commit for PostgreSQL: check-ins that arrive while a batch is at the database go
+/// together in the next one, decided by the store's `decide` in one transaction, and
 /// are answered after its commit. At most `inFlight` batches at a time per process: at low load a
 /// scan waits for nobody; under load, measured on 2 cores with PostgreSQL, one batch in flight
-/// beat two in every round (bigger batches, fewer commits), and two beat three and four. MySQL
-/// runs each connection's statements on one server thread, so there two batches on two
-/// connections beat one.
+/// beat two in every round (bigger batches, fewer commits), and two beat three and four. MySQL's
+/// writers take their check-ins themselves (`MySQLScanQueue`), with no hop through this loop.
 ///
 /// A `Service`: `run()` is the loop. It wakes on an `AsyncStream` that `submit` pokes, takes what
 /// is pending, and ends at graceful shutdown after answering what was queued; a scan submitted

@@ -299,18 +299,72 @@ struct MySQLStoreTests {
         let committed = holder.revokeAndHold(ticketId: revoked.ticket.id, until: hold)
         await hold.untilHolding()
         let attempts = [attempt(revoked, scanId: "R-1", in: fixture), attempt(untouched, scanId: "U-1", in: fixture)]
-        let decided = Task { await MySQLStore.decide(attempts, writer: store.writer, limit: .seconds(30)) }
+        let decided = Task { try await store.writer.perform(limit: .seconds(30)) { db in try MySQLStore.decideInWriter(attempts, in: db) } }
         try await Task.sleep(for: .milliseconds(300))
         hold.release()
         #expect(try await committed.value)
-        let results = await decided.value.map { outcome -> CheckinResult? in
-            guard case .success(.decided(let decision)) = outcome else { return nil }
+        let results = try await decided.value.map { outcome -> CheckinResult? in
+            guard case .decided(let decision) = outcome else { return nil }
             return decision.result
         }
         #expect(results == [.revoked, .valid])
         #expect(try await fixture.store.ticket(id: revoked.ticket.id)?.status == .revoked, "not written over")
         #expect(try await fixture.store.ticket(id: untouched.ticket.id)?.status == .used)
         await fixture.stop()
+    }
+
+    /// The writers take the check-ins that wait themselves (`MySQLScanQueue`), so at shutdown
+    /// they must answer every scan they accepted and refuse the rest at once: a scan answered
+    /// `valid` used its ticket, one refused left it unused, and none waits for its limit.
+    @Test func scans_waiting_at_shutdown_are_answered_and_later_ones_refused_at_once() async throws {
+        let fixture = try await Fixture(.mysql)
+        let store = try #require(fixture.store as? MySQLStore)
+        var scans: [(ticketId: String, attempt: CheckinAttempt)] = []
+        for index in 0..<24 {
+            let ticket = try await fixture.issue()
+            scans.append((ticket.ticket.id, attempt(ticket, scanId: "SD-\(index)", in: fixture)))
+        }
+        let attempts = scans.map(\.attempt)
+        let answers = Task {
+            await withTaskGroup(of: (Int, Result<CheckinOutcome, any Error>).self) { group in
+                for (index, attempt) in attempts.enumerated() {
+                    group.addTask {
+                        do {
+                            return (index, .success(try await store.checkin(attempt)))
+                        } catch {
+                            return (index, .failure(error))
+                        }
+                    }
+                }
+                var answers = [Result<CheckinOutcome, any Error>?](repeating: nil, count: attempts.count)
+                for await (index, answer) in group { answers[index] = answer }
+                return answers.compactMap { $0 }
+            }
+        }
+        await fixture.stop()
+        let answered = await answers.value
+        #expect(answered.count == scans.count)
+        await #expect(throws: StoreError.unavailable("the MySQL writers have stopped")) { try await store.checkin(attempts[0]) }
+        let target = try MySQLTarget(url: StoreKind.mysqlURL!)
+        let ticketIds = scans.map(\.ticketId)
+        let used = try await onOwnThread { () throws -> Set<String> in
+            let db = try MySQLConnection(target)
+            let ids = ticketIds.map { MySQLValue.text($0) }
+            let sql = "SELECT id FROM tickets WHERE status = 'used' AND id IN (" + ids.map { _ in "?" }.joined(separator: ", ") + ")"
+            return Set(try db.rows(sql, ids) { $0.text(0) })
+        }
+        for (scan, answer) in zip(scans, answered) {
+            switch answer {
+            case .success(.decided(let decision)):
+                #expect(decision.result == .valid)
+                #expect(used.contains(scan.ticketId), "answered valid, so its ticket is used")
+            case .failure(let error):
+                #expect(error as? StoreError == .unavailable("the MySQL writers have stopped"), "refused at once, not left to time out")
+                #expect(!used.contains(scan.ticketId), "refused, so its ticket is unused")
+            default:
+                Issue.record("unexpected answer \(answer)")
+            }
+        }
     }
 
     /// What the batch's writes rely on: its read locks each ticket it finds until the batch's
