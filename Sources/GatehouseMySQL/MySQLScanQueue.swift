@@ -70,26 +70,27 @@ final class MySQLScanQueue: MySQLWorkers.JobSource {
         }
         guard let last = batch.map(\.deadline).max() else { return nil }
         let attempts = batch.map(\.attempt)
-        let decided = DecidedBox()
+        let decided = OutcomeBox<[CheckinOutcome]>()
         let writer = self.writer
         let limit = self.limit
         return MySQLWorkers.Job(
             execute: { db in
                 do {
-                    decided.outcomes = .success(try MySQLStore.decideInWriter(attempts, in: db))
+                    decided.value = .success(try MySQLStore.decideInWriter(attempts, in: db))
                     return nil
                 } catch {
-                    decided.outcomes = .failure(error)
+                    decided.value = .failure(error)
                     return error
                 }
             },
             finish: { failure in
                 // Answered only once the transaction committed with the job's writes in it.
-                if failure == nil, case .success(let outcomes)? = decided.outcomes {
+                if failure == nil, case .success(let outcomes)? = decided.value {
                     for (scan, outcome) in zip(batch, outcomes) { _ = scan.answer.give(.success(outcome)) }
                     return
                 }
-                let cause = MySQLWorkers.mapped(failure ?? decided.failure ?? StoreError.unavailable("MySQL: the batch did not run"))
+                let ran: (any Error)? = if case .failure(let error)? = decided.value { error } else { nil }
+                let cause = MySQLWorkers.mapped(failure ?? ran ?? StoreError.unavailable("MySQL: the batch did not run"))
                 Task {
                     let results = await MySQLStore.decideAfterBatchFailed(attempts, cause: cause, writer: writer, limit: limit)
                     for (scan, result) in zip(batch, results) { _ = scan.answer.give(result) }
@@ -97,16 +98,5 @@ final class MySQLScanQueue: MySQLWorkers.JobSource {
             },
             deadline: last
         )
-    }
-}
-
-/// A batch job's outcomes between its execution and the commit. Written and read only on the
-/// writer thread, in that order, which is why unchecked Sendable is sound here.
-private final class DecidedBox: @unchecked Sendable {
-    var outcomes: Result<[CheckinOutcome], any Error>?
-
-    var failure: (any Error)? {
-        guard case .failure(let error)? = outcomes else { return nil }
-        return error
     }
 }

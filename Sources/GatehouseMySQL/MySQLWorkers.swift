@@ -336,6 +336,6 @@ final class MySQLWorkers: Service, Sendable {
 
 /// Holds a job's outcome between its execution and the commit. Written and read only on the
 /// worker thread, in that order, which is why unchecked Sendable is sound here.
-private final class OutcomeBox<T: Sendable>: @unchecked Sendable {
+final class OutcomeBox<T: Sendable>: @unchecked Sendable {
     var value: Result<T, any Error>?
 }
